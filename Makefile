@@ -1,0 +1,34 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+# Each creates/updates .venv itself (re-installs only when pyproject.toml changes).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test e2e lint crds bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)  ## set up and run the example job
+	$(BIN)/pjob run examples/batch-scoring/pipeline.yml --runs-dir pjob-runs
+
+test: $(STAMP)  ## set up and run the tests
+	$(BIN)/lint-imports --config pyproject.toml
+	$(BIN)/pytest -q
+
+e2e: $(STAMP)  ## real cluster tests: needs docker, kind, helm
+	$(BIN)/pytest -q -m e2e tests/e2e
+
+crds: $(STAMP)
+	$(BIN)/pjob crds --output crds
+	cp crds/*.yaml helm/pjob/crds/
+
+bench: $(STAMP)
+	$(BIN)/python bench/overhead.py
+
+clean:
+	rm -rf $(VENV) pjob-runs

@@ -1,0 +1,72 @@
+"""The Coordinator protocol: the one seam between agents and the queue of
+mini-batches. Backends: ``pjob.coord.sqlite`` (local runs, a file in the run
+folder) and ``pjob.coord.kube`` (ConfigMaps/Leases). Every backend passes the
+shared behavioural suite in ``tests/unit/test_coordinator_contract.py``.
+
+State of one mini-batch: pending -> leased(owner, attempt, deadline) -> done |
+failed, or back to pending when a lease expires / is released / an attempt
+fails with attempts left. ``done`` and ``failed`` are final (except an explicit
+``reset_failed`` for ``--retry-failed``).
+
+Only small records cross this seam: indexes, counts, short error strings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Protocol
+
+
+@dataclasses.dataclass(frozen=True)
+class Lease:
+    index: int  # mini-batch index
+    attempt: int  # 1-based attempt number of this lease
+    owner: str  # agent id
+    deadline: float  # epoch seconds; the lease expires after this unless the agent heartbeats
+
+
+@dataclasses.dataclass
+class Outcome:
+    """Result of one finished run() call of one mini-batch."""
+
+    items: int  # inputs in the mini-batch
+    succeeded: int  # min(returns, items)
+    failed: int  # items - succeeded
+    elapsed: float = 0.0
+    error: str | None = None  # set for short returns (not retried)
+
+
+@dataclasses.dataclass
+class Progress:
+    total: int = 0
+    pending: int = 0
+    leased: int = 0
+    done: int = 0  # finished, all items succeeded
+    failed: int = 0  # final failures (attempts exhausted) + short-return mini-batches
+    items_succeeded: int = 0
+    items_failed: int = 0
+    attempts: int = 0  # attempts started, all mini-batches
+    last_progress: float = 0.0  # epoch seconds of the last complete/fail
+
+
+class Coordinator(Protocol):
+    def claim(self, agent: str, max_n: int) -> list[Lease]: ...
+
+    def complete(self, lease: Lease, outcome: Outcome) -> bool:
+        """Record a finished mini-batch. Returns False (and records nothing)
+        when the lease is no longer held by its owner (it expired and was
+        re-leased): done is final and counted once."""
+
+    def fail(self, lease: Lease, error: str, retryable: bool = True) -> bool:
+        """An attempt failed. With attempts left and retryable it goes back to
+        pending; otherwise it is final-failed. False when the lease is stale."""
+
+    def release(self, lease: Lease) -> None:
+        """Hand a mini-batch back without burning an attempt (SIGTERM/preemption)."""
+
+    def heartbeat(self, agent: str) -> None: ...
+
+    def release_expired(self, now: float) -> int:
+        """Expired leases go back to pending (the attempt counts). Returns how many."""
+
+    def counters(self) -> Progress: ...

@@ -1,0 +1,66 @@
+"""ParallelTask: everything the engine needs to run one parallel step, with
+every binding already resolved to concrete locations. Built from a validated
+``pjob.spec`` ParallelStep by the local driver (``pjob.local``) or the
+operator (``pjob.kube``); JSON-serialisable so it can be written beside the
+run and handed to agent/worker processes (``pjob agent --task task.json``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+
+@dataclasses.dataclass
+class RuntimeFlags:
+    """AZURE-COMPAT section 2, parsed out of program_arguments (the flags also
+    stay in ``argv``)."""
+
+    error_threshold: int = -1
+    allowed_failed_percent: float = 100.0
+    task_overhead_timeout: float = 600.0
+    progress_update_timeout: float | None = None  # None = 3 x (timeout + overhead)
+    first_task_creation_timeout: float = 600.0
+    copy_logs_to_parent: bool = False
+    resource_monitor_interval: float = 600.0
+    append_row_dataframe_header: bool = False
+    metrics_name_prefix: str = ""
+    push_metrics_to_parent: bool = False
+
+
+@dataclasses.dataclass
+class ParallelTask:
+    step: str  # step name (jobs.<step>)
+    job: str  # pipeline job name (run folder name)
+    code_dir: str  # absolute path of task.code
+    entry_script: str  # path relative to code_dir ("score.py", "sub/score.py") or dotted module
+    argv: list[str]  # program_arguments after substitution, shlex-split (runtime flags included)
+    env: dict[str, str]  # environment_variables after substitution
+    input_type: str  # uri_folder | uri_file | mltable
+    input_uri: str  # resolved location of input_data (local path or fsspec URL)
+    mini_batch_size: str | None  # raw string as in YAML ("10", "10kb"); None = default
+    partition_keys: list[str] | None
+    output_dir: str  # $AZUREML_BI_OUTPUT_PATH: folder for this step's outputs
+    append_row_to: str | None  # file path to write aggregated rows (folder output -> <dir>/parallel_run_step.txt)
+    logs_dir: str  # <run>/steps/<step>/logs
+    work_dir: str  # <run>/steps/<step>/work : manifest, queue.db, part files, scratch
+    instance_count: int = 1
+    max_concurrency_per_instance: int = 1
+    mini_batch_error_threshold: int = -1
+    error_threshold: int = -1  # effective: YAML key, overridden by --error_threshold when given
+    max_retries: int = 2
+    timeout: float = 60.0
+    logging_level: str = "INFO"
+    flags: RuntimeFlags = dataclasses.field(default_factory=RuntimeFlags)
+    gpus: int = 0  # GPUs on this node (CUDA_VISIBLE_DEVICES = worker i while i < gpus)
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ParallelTask":
+        d = json.loads(text)
+        d["flags"] = RuntimeFlags(**d.get("flags", {}))
+        return cls(**d)
