@@ -1,0 +1,71 @@
+"""The ``pjob`` command. Each subcommand lives in the package that owns it and
+is imported lazily (so ``pjob run`` over files never imports pandas); a module
+provides ``add_arguments(parser)`` and ``main(args) -> int``.
+
+Exit codes: 0 success, 1 the job failed, 2 bad input (no traceback unless
+``--debug``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from pjob.spec import errors
+
+# subcommand -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("pjob.local.run_cmd", "run a pipeline/parallel job YAML on this machine"),
+    "validate": ("pjob.spec.validate_cmd", "check a job YAML and print its steps"),
+    "inspect": ("pjob.data.inspect_cmd", "show how an input splits into mini-batches"),
+    "replay": ("pjob.local.replay_cmd", "re-run one mini-batch of a run in the foreground"),
+    "crds": ("pjob.spec.crds", "write the CustomResourceDefinitions generated from the spec models"),
+    "agent": ("pjob.kube.agent_cmd", "run one worker agent (inside a worker pod)"),
+    "operator": ("pjob.kube.operator_cmd", "run or render the Kubernetes operator"),
+    "submit": ("pjob.kube.client_cmd", "send a job YAML and its code to a cluster"),
+    "status": ("pjob.kube.client_cmd", "show a submitted job's steps, progress and conditions"),
+    "logs": ("pjob.kube.client_cmd", "print a submitted job's result or one mini-batch's log"),
+    "cancel": ("pjob.kube.client_cmd", "cancel a submitted job"),
+}
+
+
+def _parser(argv: list[str]) -> tuple[argparse.ArgumentParser, object]:
+    parser = argparse.ArgumentParser(prog="pjob", description="Run Azure ML-style parallel jobs locally and on Kubernetes.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    for name, (module, help_) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+        if name == chosen:  # import only the module that will run
+            mod = importlib.import_module(module)
+            add = getattr(mod, f"add_{name}_arguments", None) or mod.add_arguments
+            add(p)
+            p.set_defaults(_main=getattr(mod, f"{name}_main", None) or mod.main)
+    return parser, sub
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        parser, _ = _parser(argv)
+        args = parser.parse_args(argv)
+        if not getattr(args, "_main", None):
+            parser.print_help()
+            return 2
+        return int(args._main(args) or 0)
+    except errors.UserError as exc:
+        if debug:
+            raise
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
