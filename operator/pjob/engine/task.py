@@ -11,22 +11,7 @@ import dataclasses
 import json
 from typing import Any
 
-
-@dataclasses.dataclass
-class RuntimeFlags:
-    """AZURE-COMPAT section 2, parsed out of program_arguments (the flags also
-    stay in ``argv``)."""
-
-    error_threshold: int = -1
-    allowed_failed_percent: float = 100.0
-    task_overhead_timeout: float = 600.0
-    progress_update_timeout: float | None = None  # None = 3 x (timeout + overhead)
-    first_task_creation_timeout: float = 600.0
-    copy_logs_to_parent: bool = False
-    resource_monitor_interval: float = 600.0
-    append_row_dataframe_header: bool = False
-    metrics_name_prefix: str = ""
-    push_metrics_to_parent: bool = False
+from pjob.spec.flags import RuntimeFlags  # noqa: F401  (part of this contract)
 
 
 @dataclasses.dataclass
