@@ -1,0 +1,232 @@
+"""Semantic checks of a loaded job: bindings name real inputs, outputs and
+steps; code folders, entry scripts and local input paths exist; runtime flags
+are valid; the step DAG has no cycle. Also derives the DAG and the run order.
+
+Called by ``pjob validate``, ``pjob run``, the SDK and the operator (which
+passes ``check_files=False`` when paths only exist inside pods).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from pjob.spec import bindings, flags, load, models
+
+URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://")
+
+
+def is_local_path(path: str) -> bool:
+    return not URL.match(path) and not path.startswith("azureml:") and "${{" not in path
+
+
+def step_io(loaded: load.LoadedJob, name: str) -> tuple[dict, dict]:
+    """(inputs, outputs) declared for a step: its own, or its component's."""
+    step = loaded.job.jobs[name]
+    comp = loaded.components.get(name)
+    if comp:
+        return {**comp.model.inputs, **step.inputs}, {**comp.model.outputs, **step.outputs}
+    return step.inputs, step.outputs
+
+
+def dependencies(loaded: load.LoadedJob) -> dict[str, list[str]]:
+    """step -> steps it reads outputs of (from ${{parent.jobs.X.outputs.Y}})."""
+    deps: dict[str, list[str]] = {}
+    for name, step in loaded.job.jobs.items():
+        found: list[str] = []
+        for value in step.inputs.values():
+            text = value.path if isinstance(value, models.DataInput) else value
+            try:
+                for ref in bindings.refs(text):
+                    if ref.scope == "parent.jobs" and ref.step not in found:
+                        found.append(ref.step)
+            except bindings.BindingError:
+                pass
+        deps[name] = found
+    return deps
+
+
+def run_order(loaded: load.LoadedJob) -> list[str]:
+    """Steps in dependency order (declaration order among ready steps).
+    Raises ValueError naming a cycle."""
+    deps = {k: [d for d in v if d in loaded.job.jobs] for k, v in dependencies(loaded).items()}
+    order: list[str] = []
+    done: set[str] = set()
+    while len(order) < len(deps):
+        ready = [s for s in deps if s not in done and all(d in done for d in deps[s])]
+        if not ready:
+            left = [s for s in deps if s not in done]
+            raise ValueError(_cycle(deps, left))
+        order.append(ready[0])
+        done.add(ready[0])
+    return order
+
+
+def _cycle(deps: dict[str, list[str]], left: list[str]) -> str:
+    start = left[0]
+    path = [start]
+    while True:
+        nxt = next(d for d in deps[path[-1]] if d in left)
+        if nxt in path:
+            loop = path[path.index(nxt):] + [nxt]
+            return "dependency cycle " + " -> ".join(loop) + "; remove one of these ${{parent.jobs...}} bindings"
+        path.append(nxt)
+
+
+def _check_ref(loaded: load.LoadedJob, where: tuple, ref: bindings.Ref, step: str | None, inputs: dict, outputs: dict) -> None:
+    job = loaded.job
+    if ref.scope == "inputs" and ref.name not in inputs:
+        loaded.problem(where, f"{ref.text} names no input of this step; declare inputs.{ref.name} or use one of: {', '.join(inputs) or '(none)'}")
+    elif ref.scope == "outputs" and ref.name not in outputs:
+        loaded.problem(where, f"{ref.text} names no output of this step; declare outputs.{ref.name} or use one of: {', '.join(outputs) or '(none)'}")
+    elif ref.scope == "parent.inputs" and ref.name not in job.inputs:
+        loaded.problem(where, f"{ref.text} names no pipeline input; add it under the pipeline's inputs or use one of: {', '.join(job.inputs) or '(none)'}")
+    elif ref.scope == "parent.outputs" and ref.name not in job.outputs:
+        loaded.problem(where, f"{ref.text} names no pipeline output; add it under the pipeline's outputs or use one of: {', '.join(job.outputs) or '(none)'}")
+    elif ref.scope == "parent.jobs":
+        if ref.step not in job.jobs:
+            loaded.problem(where, f"{ref.text}: there is no step {ref.step!r}; use one of: {', '.join(job.jobs)}")
+        elif ref.step == step:
+            loaded.problem(where, f"{ref.text}: a step cannot read its own output")
+        elif ref.name not in step_io(loaded, ref.step)[1]:
+            loaded.problem(where, f"{ref.text}: step {ref.step!r} has no output {ref.name!r}; use one of: {', '.join(step_io(loaded, ref.step)[1]) or '(none)'}")
+
+
+def _check_text(loaded, where, text, step, inputs, outputs, allowed: tuple[str, ...]) -> None:
+    try:
+        found = bindings.refs(text)
+    except bindings.BindingError as exc:
+        loaded.problem(where, str(exc))
+        return
+    for ref in found:
+        if ref.scope in ("name", "default_datastore"):
+            continue
+        if ref.scope not in allowed:
+            loaded.problem(where, f"{ref.text} cannot be used here; use one of: " + ", ".join("${{%s...}}" % a for a in allowed))
+            continue
+        _check_ref(loaded, where, ref, step, inputs, outputs)
+
+
+def _check_local_path(loaded, where, path: str, what: str, *, want_dir: bool | None = None) -> None:
+    if not is_local_path(path):
+        return
+    full = loaded.resolve(path.removeprefix("file://"))
+    if not os.path.exists(full):
+        loaded.problem(where, f"{what} {path!r} does not exist (looked at {full}); fix the path (relative to {os.path.basename(loaded.file)})")
+    elif want_dir is True and not os.path.isdir(full):
+        loaded.problem(where, f"{what} {path!r} is not a folder")
+
+
+def _check_parallel(loaded, name: str, step: models.ParallelStep, check_files: bool) -> None:
+    base = ("jobs", name)
+    inputs, outputs = step.inputs, step.outputs
+    ref = bindings.whole_ref(step.input_data)
+    if not ref or ref.scope != "inputs":
+        loaded.problem(base + ("input_data",), f"must be ${{{{inputs.<name>}}}} naming one of this step's inputs, got {step.input_data!r}")
+    elif ref.name not in inputs:
+        loaded.problem(base + ("input_data",), f"{ref.text} names no input of this step; declare inputs.{ref.name} or use one of: {', '.join(inputs) or '(none)'}")
+    elif not isinstance(inputs[ref.name], models.DataInput) and not bindings.whole_ref(inputs[ref.name]):
+        loaded.problem(base + ("inputs", ref.name), "the input split into mini-batches must be data: give it type (uri_folder, uri_file, mltable) and path")
+    task = step.task
+    if task.append_row_to is not None:
+        out = bindings.whole_ref(task.append_row_to)
+        if not out or out.scope != "outputs":
+            loaded.problem(base + ("task", "append_row_to"), f"must be ${{{{outputs.<name>}}}}, got {task.append_row_to!r}")
+        elif out.name not in outputs:
+            loaded.problem(base + ("task", "append_row_to"), f"{out.text} names no output of this step; declare outputs.{out.name} or use one of: {', '.join(outputs) or '(none)'}")
+    where = base + ("task", "program_arguments")
+    _check_text(loaded, where, task.program_arguments, name, inputs, outputs, ("inputs", "outputs"))
+    try:
+        argv = flags.split_args(bindings.OPTIONAL.sub(lambda m: m.group(1), task.program_arguments or ""))
+        flags.parse_flags(argv)
+        for given, meant in flags.near_misses(argv):
+            loaded.warnings.append(f"{loaded.file}: jobs.{name}.task.program_arguments: --{given} is passed to your script as-is; did you mean the runtime flag --{meant}?")
+    except flags.FlagError as exc:
+        loaded.problem(where, f"{exc}")
+    if check_files:
+        if task.code is None:
+            script = loaded.resolve(task.entry_script)
+            code = os.path.dirname(script)
+        else:
+            code = loaded.resolve(task.code)
+            script = os.path.normpath(os.path.join(code, task.entry_script))
+        if task.code is not None and not os.path.isdir(code):
+            loaded.problem(base + ("task", "code"), f"code folder {task.code!r} does not exist (looked at {code}); fix the path (relative to {os.path.basename(loaded.file)})")
+        elif not (os.path.isfile(script) or _module_file(code, task.entry_script)):
+            loaded.problem(base + ("task", "entry_script"), f"entry script {task.entry_script!r} not found in {code}; put it in the code folder or fix the name")
+        elif os.path.isfile(script) and not os.path.realpath(script).startswith(os.path.realpath(code) + os.sep):
+            loaded.problem(base + ("task", "entry_script"), "the entry script must be inside the code folder")
+
+
+def _module_file(code: str, entry: str) -> bool:
+    if entry.endswith(".py") or "/" in entry:
+        return False
+    return os.path.isfile(os.path.join(code, *entry.split(".")) + ".py")
+
+
+def _check_command(loaded, name: str, step: models.CommandStep, check_files: bool) -> None:
+    base = ("jobs", name)
+    inputs, outputs = step_io(loaded, name)
+    comp = loaded.components.get(name)
+    if step.component is None and not step.command:
+        loaded.problem(base + ("command",), "a command step needs command: (or component: ./file.yml)")
+    if step.component is not None and step.command:
+        loaded.problem(base + ("command",), "give either command or component, not both")
+    if comp:
+        for key in step.inputs:
+            if key not in comp.model.inputs:
+                loaded.problem(base + ("inputs", key), f"component {os.path.basename(comp.file)} has no input {key!r}; use one of: {', '.join(comp.model.inputs) or '(none)'}")
+        for key, spec in comp.model.inputs.items():
+            if key not in step.inputs and spec.default is None and not spec.optional:
+                loaded.problem(base + ("inputs",), f"input {key!r} of component {os.path.basename(comp.file)} is required and has no default; bind it here")
+        _check_text(loaded, base + ("component",), comp.model.command, name, inputs, outputs, ("inputs", "outputs"))
+    else:
+        _check_text(loaded, base + ("command",), step.command, name, inputs, outputs, ("inputs", "outputs"))
+    code = step.code or (comp.model.code if comp else None)
+    if check_files and code and is_local_path(code):
+        full = os.path.normpath(os.path.join(os.path.dirname(comp.file), code)) if (comp and not step.code) else loaded.resolve(code)
+        if not os.path.isdir(full):
+            loaded.problem(base + ("code",), f"code folder {code!r} does not exist (looked at {full})")
+
+
+def check(loaded: load.LoadedJob, *, check_files: bool = True) -> load.LoadedJob:
+    """Add every semantic problem to ``loaded.problems``; returns ``loaded``."""
+    job = loaded.job
+    if job is None:
+        return loaded
+    for key, value in job.inputs.items():
+        if isinstance(value, models.DataInput) and value.path and check_files:
+            _check_local_path(loaded, ("inputs", key, "path"), value.path, "input path")
+    for name, step in job.jobs.items():
+        inputs, outputs = step_io(loaded, name)
+        for key, value in step.inputs.items():
+            where = ("jobs", name, "inputs", key) + (("path",) if isinstance(value, models.DataInput) else ())
+            text = value.path if isinstance(value, models.DataInput) else value
+            _check_text(loaded, where, text, name, inputs, outputs, ("parent.inputs", "parent.jobs"))
+            if isinstance(value, models.DataInput) and value.path and check_files and value.type in models.DATA_TYPES:
+                _check_local_path(loaded, where, value.path, "input path")
+        for key, value in step.outputs.items():
+            text = value.path if isinstance(value, models.DataOutput) else value
+            _check_text(loaded, ("jobs", name, "outputs", key), text, name, inputs, outputs, ("parent.outputs",))
+        for key, value in (step.environment_variables or {}).items():
+            _check_text(loaded, ("jobs", name, "environment_variables", key), value, name, inputs, outputs, ("inputs", "outputs"))
+        if isinstance(step, models.ParallelStep):
+            _check_parallel(loaded, name, step, check_files)
+        else:
+            _check_command(loaded, name, step, check_files)
+    try:
+        run_order(loaded)
+    except ValueError as exc:
+        loaded.problem(("jobs",), str(exc))
+    for name, step in job.jobs.items():
+        if step.compute and step.compute.startswith("azureml:") or job.settings.default_compute:
+            loaded.warnings.append(f"{loaded.file}: compute targets (azureml:...) are ignored by pjob; steps run locally or on the cluster pjob is installed in")
+            break
+    return loaded
+
+
+def load_and_check(path: str, *, check_files: bool = True) -> load.LoadedJob:
+    """Load, model-validate and check ``path``; raise UserError on problems."""
+    loaded = check(load.load_job(path), check_files=check_files)
+    loaded.raise_if_problems()
+    return loaded
