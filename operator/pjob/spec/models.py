@@ -131,7 +131,7 @@ class ParallelStep(StepCommon):
 
     type: Literal["parallel"] = Field("parallel", description="parallel")
     input_data: str = Field(..., description="${{inputs.<name>}}: the input that is split into mini-batches.")
-    mini_batch_size: Optional[str] = Field(None, description='Files per mini-batch ("10"), or approximate bytes for tables ("10kb", "1mb", "1gb"). Default 10 files / 1 MiB.')
+    mini_batch_size: Optional[str] = Field(None, json_schema_extra={"pattern": MINI_BATCH_SIZE.pattern}, description='Files per mini-batch ("10"), or approximate bytes for tables ("10kb", "1mb", "1gb"). Default 10 files / 1 MiB.')
     partition_keys: Optional[list[str]] = Field(None, description="Columns; each distinct key combination is one mini-batch. Wins over mini_batch_size.")
     max_concurrency_per_instance: Optional[int] = Field(None, ge=1, description="Worker processes per instance; default = CPU cores.")
     mini_batch_error_threshold: int = Field(-1, ge=-1, description="Failed mini-batches tolerated; -1 ignores failures.")
