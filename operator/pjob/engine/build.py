@@ -1,0 +1,70 @@
+"""Build the engine's ``ParallelTask`` from a checked ``ParallelStep`` and its
+resolved bindings. Pure; shared by the local driver and the operator so a step
+means the same thing in both places."""
+
+from __future__ import annotations
+
+import os
+
+from pjob.engine.task import ParallelTask
+from pjob.spec import bindings, flags, models, resolve
+
+APPEND_ROW_FILE = "parallel_run_step.txt"  # Azure's file name inside a folder output
+
+
+def default_concurrency() -> int:
+    return os.cpu_count() or 1
+
+
+def build_parallel_task(
+    job: str,
+    step: models.ParallelStep,
+    resolved: resolve.ResolvedStep,
+    *,
+    step_dir: str,
+    gpus: int = 0,
+) -> ParallelTask:
+    """``step_dir`` holds ``logs/`` and ``work/`` of this step."""
+    data_ref = bindings.whole_ref(step.input_data)
+    data = resolved.inputs[data_ref.name]
+    if not isinstance(data, resolve.DataValue):
+        raise ValueError(f"input_data of step {resolved.name} is not data: {data!r}")
+    runtime = flags.parse_flags(resolved.argv)
+    append_row_to = None
+    if step.task.append_row_to:
+        out = resolved.outputs[bindings.whole_ref(step.task.append_row_to).name]
+        append_row_to = out.location if out.type == "uri_file" else os.path.join(out.location, APPEND_ROW_FILE)
+        output_dir = os.path.dirname(append_row_to)
+    else:
+        first = next(iter(resolved.outputs.values()), None)
+        output_dir = (
+            (os.path.dirname(first.location) if first.type == "uri_file" else first.location)
+            if first
+            else os.path.join(step_dir, "outputs")
+        )
+    error_threshold = runtime.error_threshold if runtime.error_threshold is not None else step.error_threshold
+    return ParallelTask(
+        step=resolved.name,
+        job=job,
+        code_dir=resolved.code_dir,
+        entry_script=step.task.entry_script,
+        argv=list(resolved.argv),
+        env=dict(resolved.env),
+        input_type=data.type,
+        input_uri=data.location,
+        mini_batch_size=step.mini_batch_size,
+        partition_keys=list(step.partition_keys) if step.partition_keys else None,
+        output_dir=output_dir,
+        append_row_to=append_row_to,
+        logs_dir=os.path.join(step_dir, "logs"),
+        work_dir=os.path.join(step_dir, "work"),
+        instance_count=step.resources.instance_count if step.resources else 1,
+        max_concurrency_per_instance=step.max_concurrency_per_instance or default_concurrency(),
+        mini_batch_error_threshold=step.mini_batch_error_threshold,
+        error_threshold=error_threshold,
+        max_retries=step.retry_settings.max_retries,
+        timeout=float(step.retry_settings.timeout),
+        logging_level=step.logging_level,
+        flags=runtime,
+        gpus=gpus,
+    )
