@@ -1,0 +1,183 @@
+"""Run a checked pipeline on this machine: steps in dependency order, command
+steps as subprocesses, parallel steps through ``pjob.local.parallel``.
+
+A run lives in ``<runs_dir>/<job-name>/``: ``spec.yaml`` (the job as loaded),
+``state.json`` (each step's status), ``steps/<step>/{outputs,logs,work}``.
+Running the same job again resumes: succeeded steps are skipped and an
+unfinished parallel step continues where it stopped. Called by ``pjob run``
+and the SDK's ``run_local``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+from typing import Callable
+
+from pjob.data import uris
+from pjob.engine import build
+from pjob.local import command
+from pjob.spec import errors, load, models, resolve, yamlio
+
+
+@dataclasses.dataclass
+class StepReport:
+    name: str
+    kind: str
+    status: str  # Succeeded | Failed | Skipped (upstream failed) | NotStarted
+    reason: str = ""
+    job_result: str | None = None
+    outputs: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class PipelineResult:
+    status: str  # Succeeded | Failed
+    run_dir: str
+    steps: dict[str, StepReport]
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        return {f"{s}.{k}": v for s, r in self.steps.items() for k, v in r.outputs.items()}
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.status == "Succeeded" else 1
+
+
+class _Datastores(dict):
+    """Every datastore name maps to ``<runs_dir>/datastores/<name>`` unless given."""
+
+    def __init__(self, runs_dir: str, given: dict[str, str] | None):
+        super().__init__(given or {})
+        self.runs_dir = runs_dir
+
+    def __contains__(self, name) -> bool:
+        return True
+
+    def __missing__(self, name: str) -> str:
+        return os.path.join(self.runs_dir, "datastores", name)
+
+
+def job_name(loaded: load.LoadedJob) -> str:
+    job = loaded.job
+    raw = job.name or job.display_name or os.path.basename(loaded.base_dir) or "job"
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", raw).strip("-.") or "job"
+
+
+def _plan_key(step: models.ParallelStep, resolved: resolve.ResolvedStep) -> str:
+    data = resolved.inputs.get(step.input_data.strip()[len("${{inputs.") : -2].strip())
+    return json.dumps([str(data), step.mini_batch_size, step.partition_keys])
+
+
+def _load_state(run_dir: str) -> dict:
+    try:
+        with open(os.path.join(run_dir, "state.json"), encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return {"steps": {}}
+
+
+def _save_state(run_dir: str, state: dict) -> None:
+    tmp = os.path.join(run_dir, "state.json.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(state, fh, indent=1)
+    os.replace(tmp, os.path.join(run_dir, "state.json"))
+
+
+def run_pipeline(
+    loaded: load.LoadedJob,
+    *,
+    runs_dir: str = "pjob-runs",
+    fresh: bool = False,
+    retry_failed: bool = False,
+    max_workers: int | None = None,
+    datastores: dict[str, str] | None = None,
+    progress: Callable | None = None,
+    on_step: Callable[[str, str], None] | None = None,
+) -> PipelineResult:
+    """Run every step; returns the pipeline's verdict. ``on_step(name, event)``
+    is told "start"/"skip"/"done" for display."""
+    runs_dir = os.path.abspath(runs_dir)
+    name = job_name(loaded)
+    run_dir = os.path.join(runs_dir, name)
+    if fresh and os.path.isdir(run_dir):
+        shutil.rmtree(run_dir)
+    os.makedirs(run_dir, exist_ok=True)
+    stores = _Datastores(runs_dir, datastores)
+    locations = resolve.Locations(
+        outputs_root=os.path.join(run_dir, "steps"),
+        locate=lambda p: uris.resolve_uri(p, stores),
+        job_name=name,
+        default_datastore=loaded.job.settings.default_datastore or "default",
+    )
+    resolved = resolve.resolve_pipeline(loaded, locations)
+    state = _load_state(run_dir)
+    with open(os.path.join(run_dir, "spec.yaml"), "w", encoding="utf-8") as fh:
+        fh.write(yamlio.dump_yaml(loaded.job.model_dump(mode="json", by_alias=True, exclude_unset=True)))
+    reports: dict[str, StepReport] = {}
+    failed = False
+    for step_name, rstep in resolved.items():
+        step = loaded.job.jobs[step_name]
+        step_dir = os.path.join(run_dir, "steps", step_name)
+        outputs = {k: v.location for k, v in rstep.outputs.items()}
+        previous = state["steps"].get(step_name, {})
+        if failed and not loaded.job.settings.continue_on_step_failure:
+            reports[step_name] = StepReport(step_name, step.type, "Skipped", "an earlier step failed", outputs=outputs)
+            continue
+        if previous.get("status") == "Succeeded" and not (retry_failed and step.type == "parallel"):
+            reports[step_name] = StepReport(step_name, step.type, "Succeeded", "already succeeded (resumed run)", previous.get("job_result"), outputs)
+            on_step and on_step(step_name, "skip")
+            continue
+        on_step and on_step(step_name, "start")
+        if isinstance(step, models.ParallelStep):
+            key = _plan_key(step, rstep)
+            if previous.get("plan_key") not in (None, key):
+                raise errors.UserError(
+                    f"the run folder {run_dir} holds step {step_name!r} planned from a different input or mini-batch "
+                    "setting; run with --fresh to start over, or use another --runs-dir",
+                    file=loaded.file,
+                    field=f"jobs.{step_name}",
+                )
+            state["steps"][step_name] = {"status": "Running", "plan_key": key}
+            _save_state(run_dir, state)
+            report = _run_parallel(loaded, step_name, step, rstep, step_dir, name, fresh, retry_failed, max_workers, progress)
+            state["steps"][step_name] = {"status": report.status, "plan_key": key, "job_result": report.job_result}
+        else:
+            state["steps"][step_name] = {"status": "Running"}
+            _save_state(run_dir, state)
+            limit = (step.limits or {}).get("timeout")
+            res = command.run_command_step(rstep, step_dir, timeout=float(limit) if limit else None)
+            report = StepReport(step_name, "command", res.status, res.reason, os.path.join(res.logs_dir, "job_result.txt"))
+            state["steps"][step_name] = {"status": report.status, "job_result": report.job_result}
+        report.outputs = outputs
+        reports[step_name] = report
+        _save_state(run_dir, state)
+        on_step and on_step(step_name, "done")
+        failed = failed or report.status != "Succeeded"
+    status = "Failed" if any(r.status == "Failed" for r in reports.values()) else "Succeeded"
+    return PipelineResult(status, run_dir, reports)
+
+
+def _run_parallel(loaded, step_name, step, rstep, step_dir, name, fresh, retry_failed, max_workers, progress) -> StepReport:
+    from pjob.local import parallel  # the engine's local runner
+
+    task = build.build_parallel_task(name, step, rstep, step_dir=step_dir, gpus=_gpus())
+    command.prepare_outputs(rstep.outputs)
+    result = parallel.run_parallel_step(
+        task, fresh=fresh, retry_failed=retry_failed, max_workers=max_workers, progress=progress
+    )
+    return StepReport(step_name, "parallel", result.status, getattr(result, "reason", "") or "", getattr(result, "job_result", None))
+
+
+def _gpus() -> int:
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"])
+    try:
+        return len([d for d in os.listdir("/dev") if re.fullmatch(r"nvidia\d+", d)])
+    except OSError:
+        return 0
