@@ -1,0 +1,389 @@
+"""Agent: one per instance (a local process, or a pod). Starts
+``max_concurrency_per_instance`` worker processes, claims mini-batches from the
+coordinator in chunks, hands them to idle workers, enforces the load/run
+timeouts by killing a worker and starting a fresh one (init runs again),
+and reports outcomes to the coordinator in batches.
+
+The coordinator is injected (``pjob.engine`` sits below ``pjob.coord``):
+``pjob.local.agent`` passes a ``SqliteCoordinator``, the Kubernetes agent its
+own backend; ``outcome_type`` is ``pjob.coord.base.Outcome``.
+
+Nothing bulky passes through here: a worker gets ``<attempt> <descriptor
+line>`` and answers with a small record (see ``pjob.engine.worker``).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+
+from pjob.engine import logtree, manifest, monitor, policy, report, results
+
+EXIT_OK, EXIT_FATAL = 0, 3
+FLUSH_SECONDS = 0.05  # longest an outcome waits before it is sent to the coordinator
+FLUSH_COUNT = 256
+SHUTDOWN_GRACE = 10.0  # seconds a worker gets to run shutdown() and exit
+
+
+class WorkerSlot:
+    """The agent's view of one worker process."""
+
+    def __init__(self, slot: int):
+        self.slot = slot
+        self.proc = logtree.process_name(slot)
+        self.popen: subprocess.Popen | None = None
+        self.cmd_fd = -1
+        self.res_fd = -1
+        self.buf = b""
+        self.ready = False
+        self.queue: collections.deque = collections.deque()  # leases sent, head = running
+        self.phase = "load"
+        self.phase_started = 0.0
+        self.started_wall = 0.0
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.queue)
+
+
+class Agent:
+    def __init__(self, task, node: int, coordinator, outcome_type, agent_id: str, control_fd: int | None = None):
+        self.task = task
+        self.node = str(node)
+        self.coord = coordinator
+        self.outcome_type = outcome_type
+        self.agent_id = agent_id
+        self.control_fd = control_fd
+        self.limits = policy.limits_for(task)
+        self.logs = logtree.LogTree(task.logs_dir)
+        self.parts_dir = os.path.join(task.work_dir, "parts")
+        self.task_file = os.path.join(task.work_dir, "task.json")
+        _, self.lines = manifest.read_header_and_lines(manifest.path_in(task.work_dir))
+        self.adoptable = results.committed_indexes(self.parts_dir)  # parts of an interrupted run
+        self.local: collections.deque = collections.deque()  # claimed, not yet sent
+        self.pending_outcomes: list = []
+        self.first_pending_outcome = 0.0
+        self.slots = [WorkerSlot(i) for i in range(max(1, task.max_concurrency_per_instance))]
+        self.sel = selectors.DefaultSelector()
+        self.stopping = False
+        self.fatal: str | None = None
+        self.init_failures = 0
+        self.finished_count = 0
+        self.started = time.monotonic()
+        self.mean_seconds = 0.0
+        self.nothing_to_claim = False
+        self.report = report.AgentReport(task, self.node)
+        self.monitor = monitor.start(self.logs.perf(self.node), task.flags.resource_monitor_interval, task.work_dir)
+
+    # --- worker processes ---------------------------------------------------------------
+
+    def start_worker(self, w: WorkerSlot) -> None:
+        cmd_r, cmd_w = os.pipe()
+        res_r, res_w = os.pipe()
+        wd = os.path.join(self.task.work_dir, "tmp", self.node, w.proc)
+        os.makedirs(wd, exist_ok=True)
+        env = _host_env(self.task, w.slot)
+        with open(self.logs.user_stdout(self.node, w.proc), "ab") as out, \
+                open(self.logs.user_stderr(self.node, w.proc), "ab") as err:
+            w.popen = subprocess.Popen(
+                [sys.executable, "-m", "pjob.engine.worker", "--task", self.task_file, "--node", self.node,
+                 "--slot", str(w.slot), "--cmd-fd", str(cmd_r), "--res-fd", str(res_w)],
+                cwd=wd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, pass_fds=(cmd_r, res_w),
+            )
+        os.close(cmd_r)
+        os.close(res_w)
+        w.cmd_fd, w.res_fd, w.buf, w.ready = cmd_w, res_r, b"", False
+        self.sel.register(res_r, selectors.EVENT_READ, w)
+
+    def kill_worker(self, w: WorkerSlot) -> None:
+        if w.popen is not None and w.popen.poll() is None:
+            w.popen.kill()
+        self.close_worker(w)
+
+    def close_worker(self, w: WorkerSlot) -> None:
+        if w.res_fd >= 0:
+            self.sel.unregister(w.res_fd)
+            os.close(w.res_fd)
+        if w.cmd_fd >= 0:
+            os.close(w.cmd_fd)
+        w.res_fd = w.cmd_fd = -1
+        if w.popen is not None:
+            try:
+                w.popen.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                w.popen.kill()
+                w.popen.wait()
+        w.ready = False
+
+    def replace_worker(self, w: WorkerSlot, status: str, error: str) -> None:
+        """The head mini-batch failed with the worker (timeout, death): fail its
+        lease, give the rest back to the local queue, start a fresh worker."""
+        if w.queue:
+            lease = w.queue.popleft()
+            self.fail_attempt(w, lease, status, error, retryable=True)
+        while w.queue:
+            self.local.appendleft(w.queue.pop())
+        self.close_worker(w)
+        if not self.stopping:
+            self.start_worker(w)
+
+    def send(self, w: WorkerSlot, data: bytes) -> None:
+        while data:
+            data = data[os.write(w.cmd_fd, data):]
+
+    # --- coordinator --------------------------------------------------------------------
+
+    def claim(self) -> None:
+        held = len(self.local) + sum(len(w.queue) for w in self.slots)
+        elapsed = max(1e-3, time.monotonic() - self.started)
+        n = policy.claim_size(held, len(self.slots), self.finished_count / elapsed)
+        if n <= 0:
+            return
+        self.flush(force=True)
+        leases = self.coord.claim(self.agent_id, n)
+        self.nothing_to_claim = not leases
+        for lease in leases:
+            if lease.index in self.adoptable:
+                self.adopt(lease)
+            else:
+                self.local.append(lease)
+
+    def adopt(self, lease) -> None:
+        """A part committed by an interrupted earlier run: record it, do not run it again."""
+        self.adoptable.discard(lease.index)
+        items, succeeded, failed = results.read_meta(results.part_path(self.parts_dir, lease.index))
+        error = policy.count_returns(items, succeeded).error if failed else None
+        self.queue_outcome(lease, self.outcome_type(items=items, succeeded=succeeded, failed=failed, error=error))
+        self.report.attempt(lease, "-", "ADOPTED", time.time(), items, succeeded, failed, 0.0, 0.0, error)
+
+    def queue_outcome(self, lease, outcome) -> None:
+        if not self.pending_outcomes:
+            self.first_pending_outcome = time.monotonic()
+        self.pending_outcomes.append((lease, outcome))
+        self.finished_count += 1
+        if len(self.pending_outcomes) >= FLUSH_COUNT:
+            self.flush(force=True)
+
+    def flush(self, force: bool = False) -> None:
+        if self.pending_outcomes and (force or time.monotonic() - self.first_pending_outcome >= FLUSH_SECONDS):
+            batch, self.pending_outcomes = self.pending_outcomes, []
+            self.coord.complete_many(batch)
+
+    def fail_attempt(self, w: WorkerSlot, lease, status: str, error: str, retryable: bool,
+                     elapsed: float | None = None, run_s: float = 0.0) -> None:
+        if elapsed is None:
+            elapsed = time.monotonic() - w.phase_started
+        self.flush(force=True)
+        self.coord.fail(lease, error, retryable)
+        self.finished_count += 1
+        items = _items_of(self.lines[lease.index])
+        self.report.attempt(lease, w.proc, status, w.started_wall, items, 0, items, elapsed, run_s, error)
+
+    # --- messages from workers ----------------------------------------------------------
+
+    def on_readable(self, w: WorkerSlot) -> None:
+        data = os.read(w.res_fd, 65536)
+        if not data:
+            self.on_worker_exit(w)
+            return
+        w.buf += data
+        *lines, w.buf = w.buf.split(b"\n")
+        for line in lines:
+            self.on_message(w, json.loads(line))
+
+    def on_message(self, w: WorkerSlot, msg: list) -> None:
+        kind = msg[0]
+        now = time.monotonic()
+        if kind == "S":
+            w.phase, w.phase_started = "run", now
+        elif kind == "D":
+            _, index, items, succeeded, failed, elapsed, run_s, error, warning = msg
+            lease = w.queue.popleft()
+            self.queue_outcome(lease, self.outcome_type(items=items, succeeded=succeeded, failed=failed,
+                                                        elapsed=elapsed, error=error))
+            status = "RUN_SHORT" if error else "RUN_DONE"
+            self.report.attempt(lease, w.proc, status, w.started_wall, items, succeeded, failed, elapsed, run_s,
+                                error or warning)
+            self.mean_seconds = 0.9 * self.mean_seconds + 0.1 * elapsed if self.mean_seconds else elapsed
+            self.next_head(w, now)
+        elif kind == "E":
+            _, index, status, error, elapsed, run_s = msg
+            self.fail_attempt(w, w.queue.popleft(), status, error, True, elapsed, run_s)
+            self.next_head(w, now)
+        elif kind == "ready":
+            w.ready = True
+            self.init_failures = 0
+        elif kind == "initfail":
+            self.on_init_failure(w, msg[1])
+
+    def next_head(self, w: WorkerSlot, now: float) -> None:
+        w.phase, w.phase_started, w.started_wall = "load", now, time.time()
+
+    def on_init_failure(self, w: WorkerSlot, error: str) -> None:
+        self.init_failures += 1
+        self.report.note(w.proc, f"init() failed ({self.init_failures} consecutive on this node)\n{error}")
+        self.close_worker(w)
+        if policy.init_failures_exhausted(self.init_failures, len(self.slots)):
+            self.fatal = (f"init() failed {self.init_failures} times in a row on node {self.node} "
+                          f"(limit 3 x max_concurrency_per_instance = {3 * len(self.slots)}); last error:\n{error}")
+            self.stopping = True
+        elif not self.stopping:
+            self.start_worker(w)
+
+    def on_worker_exit(self, w: WorkerSlot) -> None:
+        code = w.popen.wait() if w.popen is not None else None
+        why = _exit_description(code)
+        if not w.ready:
+            self.on_init_failure(w, f"[node {self.node} {w.proc}: start-up failed; see "
+                                    f"{logtree.next_file_for('INIT_DIED', self.node, w.proc)}]\n"
+                                    f"the worker process {why} during start-up/init()")
+            return
+        if w.queue:
+            lease = w.queue[0]
+            error = (f"{logtree.attempt_header(self.node, w.proc, 'WORKER_DIED', lease.attempt)}\n"
+                     f"the worker process {why} while running mini-batch {lease.index}")
+            self.replace_worker(w, "WORKER_DIED", error)
+        else:
+            self.report.note(w.proc, f"idle worker {why}; starting a new one")
+            self.close_worker(w)
+            if not self.stopping:
+                self.start_worker(w)
+
+    # --- scheduling ----------------------------------------------------------------------
+
+    def dispatch(self, now: float) -> None:
+        depth = 2 if self.mean_seconds < 0.2 else 1
+        for w in self.slots:
+            while w.ready and self.local and len(w.queue) < depth:
+                lease = self.local.popleft()
+                if not w.queue:
+                    self.next_head(w, now)
+                w.queue.append(lease)
+                self.send(w, b"%d %s\n" % (lease.attempt, self.lines[lease.index]))
+
+    def check_timeouts(self, now: float) -> float:
+        """Kill workers past their deadline; return the next deadline."""
+        next_deadline = now + 1.0
+        for w in self.slots:
+            if not w.queue or not w.ready:
+                continue
+            deadline = policy.phase_deadline(w.phase, w.phase_started, self.limits)
+            if now >= deadline:
+                status = "RUN_TIMEOUT" if w.phase == "run" else "LOAD_TIMEOUT"
+                limit = self.limits.timeout if w.phase == "run" else self.limits.task_overhead_timeout
+                lease = w.queue[0]
+                error = (f"{logtree.attempt_header(self.node, w.proc, status, lease.attempt)}\n"
+                         f"mini-batch {lease.index} exceeded the {'run() timeout' if w.phase == 'run' else '--task_overhead_timeout'}"
+                         f" of {limit:g}s; the worker was killed and replaced (init() runs again)")
+                w.popen.kill()
+                w.popen.wait()
+                self.replace_worker(w, status, error)
+            else:
+                next_deadline = min(next_deadline, deadline)
+        return next_deadline
+
+    def all_final(self) -> bool:
+        p = self.coord.counters()
+        return p.pending == 0 and p.leased == 0
+
+    def idle(self) -> bool:
+        return not self.local and not any(w.queue for w in self.slots) and not self.pending_outcomes
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+        if self.control_fd is not None:
+            self.sel.register(self.control_fd, selectors.EVENT_READ, None)
+        for w in self.slots:
+            self.start_worker(w)
+        last_heartbeat = time.monotonic()
+        while not self.stopping:
+            now = time.monotonic()
+            if any(w.ready for w in self.slots):
+                self.claim()
+                self.dispatch(now)
+            self.flush()
+            if now - last_heartbeat > 5.0:
+                self.coord.heartbeat(self.agent_id)
+                self.report.flush()
+                last_heartbeat = now
+            if self.idle() and self.nothing_to_claim and self.all_final():
+                break
+            timeout = self.check_timeouts(now) - now
+            if self.pending_outcomes:
+                timeout = min(timeout, FLUSH_SECONDS)
+            if self.idle():
+                timeout = min(timeout, 0.1)
+            for key, _ in self.sel.select(max(0.0, timeout)):
+                if key.data is None:
+                    self.on_control()
+                else:
+                    self.on_readable(key.data)
+            self.check_timeouts(time.monotonic())
+        self.stop()
+        return EXIT_FATAL if self.fatal else EXIT_OK
+
+    def on_control(self) -> None:
+        if not os.read(self.control_fd, 4096):  # EOF: the driver closed the pipe or died
+            self.sel.unregister(self.control_fd)
+            self.control_fd = None
+            self.stopping = True
+
+    def _on_sigterm(self, signum, frame) -> None:
+        self.stopping = True
+
+    def stop(self) -> None:
+        """Record what finished, hand back what did not, let idle workers run shutdown()."""
+        self.flush(force=True)
+        for w in self.slots:
+            if w.queue:  # interrupted mid-run: kill, hand the mini-batches back unburnt
+                self.kill_worker(w)
+                self.local.extend(w.queue)
+                w.queue.clear()
+        for lease in self.local:
+            self.coord.release(lease)
+        self.local.clear()
+        for w in self.slots:
+            if w.cmd_fd >= 0:
+                try:
+                    self.send(w, b"Q\n")
+                except OSError:
+                    pass
+        deadline = time.monotonic() + SHUTDOWN_GRACE
+        for w in self.slots:
+            if w.popen is not None and w.res_fd >= 0:
+                try:
+                    w.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    self.report.note(w.proc, "shutdown() did not finish in time; worker killed")
+                self.kill_worker(w)
+        self.report.close()
+        monitor.stop(self.monitor)
+        if self.fatal:
+            report.write_fatal(self.task.work_dir, self.node, self.fatal)
+
+
+def _host_env(task, slot: int) -> dict[str, str]:
+    from pjob.engine import host  # imports azureml_user only; cheap
+
+    return host.worker_environment(task, dict(os.environ), slot)
+
+
+def _items_of(line: bytes) -> int:
+    return int(json.loads(line).get("items", 0))
+
+
+def _exit_description(code: int | None) -> str:
+    if code is None:
+        return "vanished"
+    if code < 0:
+        try:
+            return f"was killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"

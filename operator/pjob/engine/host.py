@@ -1,0 +1,137 @@
+"""Entry-script host (AZURE-COMPAT section 3): the process set-up an entry
+script sees (argv, environment, cwd, sys.path, ``EntryScript``), loading the
+script, and calling ``init`` / ``run`` / ``shutdown``.
+
+Used by ``pjob.engine.worker`` (one worker process per host) and by
+``pjob.local.parallel.replay`` (one mini-batch in the foreground).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import os
+import sys
+import types
+
+from azureml_user import parallel_run
+
+
+class EntryScriptError(Exception):
+    """The entry script cannot be used (missing file, no run function)."""
+
+
+class MiniBatchContext:
+    """Second argument of ``run(mini_batch, mini_batch_context)``."""
+
+    def __init__(self, minibatch_index: int, partition_key_value: dict, dataset: str):
+        self.minibatch_index = minibatch_index
+        self.partition_key_value = partition_key_value
+        self.dataset = dataset
+
+    def __repr__(self) -> str:
+        return (f"MiniBatchContext(minibatch_index={self.minibatch_index}, "
+                f"partition_key_value={self.partition_key_value!r}, dataset={self.dataset!r})")
+
+
+def script_path(task) -> str | None:
+    """Absolute file of the entry script, or None for a dotted module name."""
+    entry = task.entry_script
+    if entry.endswith(".py") or "/" in entry or os.sep in entry:
+        return os.path.normpath(os.path.join(task.code_dir, entry))
+    return None
+
+
+def script_argv(task) -> list[str]:
+    """sys.argv of the script: the script, then every program argument
+    (runtime flags included, so parse_known_args sees them)."""
+    return [script_path(task) or task.entry_script] + list(task.argv)
+
+
+def worker_environment(task, base_env: dict[str, str], slot: int) -> dict[str, str]:
+    """Environment of worker ``slot``: the caller's, the step's
+    environment_variables, AZUREML_BI_OUTPUT_PATH, and one GPU per worker
+    while GPUs last."""
+    env = dict(base_env)
+    env.update({k: str(v) for k, v in (task.env or {}).items()})
+    env["AZUREML_BI_OUTPUT_PATH"] = task.output_dir
+    if slot < task.gpus:
+        env["CUDA_VISIBLE_DEVICES"] = str(slot)
+    return env
+
+
+def configure_entry_script(task, logs, node: str, proc: str, working_dir: str) -> None:
+    """Point ``EntryScript`` at this worker's log file and folders."""
+    parallel_run.configure(
+        log_dir=logs.root,
+        log_file=logs.entry_script_log(node, proc),
+        agent_name=proc,
+        node=node,
+        output_dir=task.output_dir,
+        working_dir=working_dir,
+        logging_level=task.logging_level,
+    )
+
+
+class EntryScriptHost:
+    """One loaded entry script."""
+
+    def __init__(self, task):
+        self.task = task
+        self.module: types.ModuleType | None = None
+        self._run = None
+        self._wants_context = False
+
+    def load(self) -> None:
+        path = script_path(self.task)
+        if path is None:
+            sys.path.insert(0, self.task.code_dir)
+            self.module = importlib.import_module(self.task.entry_script)
+        else:
+            if not os.path.isfile(path):
+                raise EntryScriptError(f"entry script {path} does not exist (task.code + task.entry_script)")
+            folder = os.path.dirname(path)
+            for extra in (self.task.code_dir, folder):
+                if extra not in sys.path:
+                    sys.path.insert(0, extra)
+            name = os.path.splitext(os.path.basename(path))[0]
+            spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+            self.module = module
+        run = getattr(self.module, "run", None)
+        if not callable(run):
+            raise EntryScriptError(f"entry script {path or self.task.entry_script} has no run(mini_batch) function")
+        self._run = run
+        self._wants_context = wants_context(run)
+
+    def init(self) -> None:
+        init = getattr(self.module, "init", None)
+        if callable(init):
+            init()
+
+    def run(self, mini_batch, context: MiniBatchContext):
+        if self._wants_context:
+            return self._run(mini_batch, context)
+        return self._run(mini_batch)
+
+    def shutdown(self) -> None:
+        shutdown = getattr(self.module, "shutdown", None)
+        if callable(shutdown):
+            shutdown()
+
+
+def wants_context(run) -> bool:
+    """True when run() declares two (or more) positional parameters, or *args."""
+    try:
+        params = inspect.signature(run).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in params)
+
+
+def context_for(mb, task) -> MiniBatchContext:
+    return MiniBatchContext(mb.index, dict(mb.key_values or {}), task.input_uri)

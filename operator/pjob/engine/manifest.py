@@ -1,0 +1,67 @@
+"""The persisted plan of a parallel step: ``<work_dir>/manifest.jsonl``, a
+header line (kind, items, columns, source, count) followed by one JSON line
+per mini-batch descriptor, in index order.
+
+Written once by the driver (``pjob.local.parallel``) and reused on resume;
+agents keep the raw descriptor lines as bytes and forward a line to a worker
+untouched, so no descriptor is parsed or re-encoded on the agent's hot path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from pjob.data import minibatch
+
+FILE_NAME = "manifest.jsonl"
+
+
+def path_in(work_dir: str) -> str:
+    return os.path.join(work_dir, FILE_NAME)
+
+
+def write(plan: minibatch.Plan, path: str) -> None:
+    """Atomically write ``plan`` (tmp file then rename)."""
+    header = {
+        "kind": plan.kind,
+        "items": plan.items,
+        "columns": [list(c) for c in plan.columns],
+        "source": plan.source,
+        "count": len(plan.mini_batches),
+    }
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as out:
+        out.write(json.dumps(header) + "\n")
+        for mb in plan.mini_batches:
+            out.write(json.dumps(mb.to_dict(), separators=(",", ":")) + "\n")
+    os.replace(tmp, path)
+
+
+def read_header_and_lines(path: str) -> tuple[dict, list[bytes]]:
+    """Header dict and the raw descriptor lines (without newline), index = position."""
+    with open(path, "rb") as f:
+        data = f.read()
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    header = json.loads(lines[0])
+    body = lines[1:]
+    if len(body) != header["count"]:
+        raise ValueError(f"{path}: header says {header['count']} mini-batches, found {len(body)} (truncated?)")
+    return header, body
+
+
+def read_plan(path: str) -> minibatch.Plan:
+    header, lines = read_header_and_lines(path)
+    return minibatch.Plan(
+        kind=header["kind"],
+        items=header.get("items", 0),
+        columns=[tuple(c) for c in header.get("columns", [])],
+        source=header.get("source", ""),
+        mini_batches=[minibatch.MiniBatch.from_dict(json.loads(line)) for line in lines],
+    )
+
+
+def descriptor(line: bytes) -> minibatch.MiniBatch:
+    return minibatch.MiniBatch.from_dict(json.loads(line))

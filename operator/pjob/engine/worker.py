@@ -1,0 +1,155 @@
+"""Worker process: hosts one entry script for its whole life and runs the
+mini-batches its agent sends, one at a time.
+
+Started by ``pjob.engine.agent`` as ``python -m pjob.engine.worker --task T
+--node N --slot S --cmd-fd R --res-fd W`` with cwd = its temp folder and
+stdout/stderr = its user log files. Protocol (one line per message):
+
+agent -> worker: ``<attempt> <descriptor JSON line>`` per mini-batch, ``Q`` to stop
+(EOF also stops: the agent is gone).
+worker -> agent, JSON arrays:
+``["ready", pid]`` after init(); ``["initfail", traceback]`` then exit;
+``["S", index]`` data loaded, run() starts; ``["D", index, items, succeeded,
+failed, elapsed, run_s, error, warning]`` finished and its part file committed;
+``["E", index, status, traceback, elapsed, run_s]`` load or run() raised.
+
+Data never passes through the agent: the worker materialises the mini-batch
+(``pjob.data.read_mini_batch``) and writes its own part file
+(``pjob.engine.results``). A files job never imports pandas or pyarrow here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+
+import pjob.data
+from pjob.engine import host, logtree, manifest, policy, results
+from pjob.engine.task import ParallelTask
+
+_ENGINE_DIR = os.path.dirname(os.path.abspath(__file__))
+MAX_ERROR_CHARS = 8000
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The traceback without the pjob frames above the user's code."""
+    tb = exc.__traceback__
+    while tb is not None and os.path.dirname(os.path.abspath(tb.tb_frame.f_code.co_filename)) == _ENGINE_DIR:
+        tb = tb.tb_next
+    text = "".join(traceback.format_exception(type(exc), exc, tb))
+    if len(text) > MAX_ERROR_CHARS:
+        text = text[: MAX_ERROR_CHARS // 4] + "\n... (traceback shortened) ...\n" + text[-MAX_ERROR_CHARS // 2:]
+    return text
+
+
+class Worker:
+    def __init__(self, task: ParallelTask, node: str, slot: int, cmd_fd: int, res_fd: int):
+        self.task = task
+        self.node = node
+        self.proc = logtree.process_name(slot)
+        self.logs = logtree.LogTree(task.logs_dir)
+        self.parts_dir = os.path.join(task.work_dir, "parts")
+        self.scratch = os.path.join(task.work_dir, "scratch", node, self.proc)
+        self.cmd = os.fdopen(cmd_fd, "rb")
+        self.res_fd = res_fd
+        self.host = host.EntryScriptHost(task)
+
+    def send(self, message: list) -> None:
+        data = (json.dumps(message, separators=(",", ":")) + "\n").encode()
+        while data:
+            data = data[os.write(self.res_fd, data):]
+
+    def log_error(self, what: str, text: str) -> None:
+        with open(self.logs.user_error(self.node, self.proc), "a", encoding="utf-8") as f:
+            f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {what}\n{text}\n")
+
+    def start(self) -> bool:
+        """Load the script and run init(); report ready or the init traceback."""
+        sys.argv = host.script_argv(self.task)
+        host.configure_entry_script(self.task, self.logs, self.node, self.proc, os.getcwd())
+        try:
+            self.host.load()
+            self.host.init()
+        except (Exception, SystemExit) as exc:
+            text = user_traceback(exc)
+            self.log_error("init() failed", text)
+            self.send(["initfail", f"[node {self.node} {self.proc}: init() failed; "
+                                   f"see user/error/{self.node}/{self.proc}.txt]\n{text}"])
+            return False
+        self.send(["ready", os.getpid()])
+        return True
+
+    def serve(self) -> None:
+        for line in self.cmd:
+            if line.startswith(b"Q"):
+                break
+            attempt_text, _, descriptor = line.partition(b" ")
+            self.run_one(int(attempt_text), manifest.descriptor(descriptor))
+            sys.stdout.flush()
+        try:
+            self.host.shutdown()
+        except (Exception, SystemExit) as exc:
+            self.log_error("shutdown() failed", user_traceback(exc))
+
+    def run_one(self, attempt: int, mb) -> None:
+        t0 = time.perf_counter()
+        try:
+            data = pjob.data.read_mini_batch(mb, self.scratch)
+        except (Exception, SystemExit) as exc:
+            self.fail(mb.index, attempt, "LOAD_EXCEPTION", exc, t0, 0.0)
+            return
+        self.send(["S", mb.index])
+        t1 = time.perf_counter()
+        try:
+            returned = self.host.run(data, host.context_for(mb, self.task))
+            run_s = time.perf_counter() - t1
+            n, header, rows = results.format_returns(returned)
+        except (Exception, SystemExit) as exc:
+            self.fail(mb.index, attempt, "RUN_EXCEPTION", exc, t0, time.perf_counter() - t1)
+            return
+        items = len(data)
+        counted = policy.count_returns(items, n)
+        error = counted.error
+        if error:
+            error = f"{logtree.attempt_header(self.node, self.proc, 'RUN_SHORT', attempt)}\n{error}"
+        try:
+            results.write_part(self.parts_dir, mb.index, items, counted.succeeded, counted.failed, header, rows)
+        except OSError as exc:
+            self.fail(mb.index, attempt, "OUTPUT_EXCEPTION", exc, t0, run_s)
+            return
+        if counted.warning:
+            print(f"pjob warning: mini-batch {mb.index}: {counted.warning}", file=sys.stderr, flush=True)
+        self.send(["D", mb.index, items, counted.succeeded, counted.failed,
+                   time.perf_counter() - t0, run_s, error, counted.warning])
+
+    def fail(self, index: int, attempt: int, status: str, exc: BaseException, t0: float, run_s: float) -> None:
+        text = user_traceback(exc)
+        self.log_error(f"mini-batch {index} attempt {attempt}: {status}", text)
+        header = logtree.attempt_header(self.node, self.proc, status, attempt)
+        self.send(["E", index, status, f"{header}\n{text}", time.perf_counter() - t0, run_s])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pjob-worker")
+    parser.add_argument("--task", required=True)
+    parser.add_argument("--node", required=True)
+    parser.add_argument("--slot", type=int, required=True)
+    parser.add_argument("--cmd-fd", type=int, required=True)
+    parser.add_argument("--res-fd", type=int, required=True)
+    args = parser.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)
+    with open(args.task, encoding="utf-8") as f:
+        task = ParallelTask.from_json(f.read())
+    worker = Worker(task, args.node, args.slot, args.cmd_fd, args.res_fd)
+    if not worker.start():
+        return 3
+    worker.serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

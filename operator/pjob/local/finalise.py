@@ -1,0 +1,100 @@
+"""Finalisation of one local parallel step, after its agents stopped: merge
+the part files into ``append_row_to``, write the job report CSV,
+``failed_mini_batches.jsonl``, ``job_error.txt`` and ``job_result.txt``.
+Called by ``pjob.local.parallel.run_parallel_step``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from pjob.engine import logtree, manifest, policy, report, results
+
+
+def failed_records(coordinator) -> list:
+    return coordinator.records(state="failed")
+
+
+def write_failed_list(logs: logtree.LogTree, work_dir: str, failed: list) -> None:
+    """One JSON line per failed mini-batch: index, locator, attempts, items, last error."""
+    lines = []
+    if failed:
+        _, descriptors = manifest.read_header_and_lines(manifest.path_in(work_dir))
+        for rec in failed:
+            locator = json.loads(descriptors[rec.index]) if rec.index < len(descriptors) else {}
+            lines.append(json.dumps({
+                "index": rec.index, "attempts": rec.attempts, "items_succeeded": rec.items_succeeded,
+                "items_failed": rec.items_failed, "locator": locator, "error": rec.error,
+            }))
+    tmp = logs.failed_mini_batches + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write("".join(line + "\n" for line in lines))
+    os.replace(tmp, logs.failed_mini_batches)
+
+
+def write_job_error(logs: logtree.LogTree, failed: list) -> None:
+    parts = [f"{len(failed)} mini-batch(es) failed.\n"]
+    for rec in failed[:20]:
+        parts.append(f"\n--- mini-batch {rec.index} (attempts {rec.attempts}) ---\n{(rec.error or '').rstrip()}\n")
+    if len(failed) > 20:
+        parts.append(f"\n... {len(failed) - 20} more in failed_mini_batches.jsonl\n")
+    with open(logs.job_error, "w", encoding="utf-8") as f:
+        f.write("".join(parts) if failed else "no errors\n")
+
+
+def merge_output(task, count: int) -> tuple[int, int] | None:
+    if not task.append_row_to:
+        return None
+    return results.merge(os.path.join(task.work_dir, "parts"), count, task.append_row_to,
+                         dataframe_header=task.flags.append_row_dataframe_header)
+
+
+def first_error(failed: list, fatal: str | None) -> tuple[str | None, int | None]:
+    if fatal:
+        return fatal, None
+    for rec in failed:
+        if rec.error:
+            return rec.error, rec.index
+    return None, None
+
+
+def next_file(logs: logtree.LogTree, verdict: policy.Verdict, error: str | None, has_failures: bool) -> str | None:
+    named = logtree.file_named_in(error)
+    if named:
+        return os.path.join(logs.root, named)
+    if verdict.rule in (policy.PROGRESS_UPDATE_TIMEOUT, policy.FIRST_TASK_CREATION_TIMEOUT, policy.SYSTEM_ERROR):
+        return logs.master_role
+    if has_failures:
+        return logs.failed_mini_batches
+    return None
+
+
+def finalise(task, coordinator, logs: logtree.LogTree, verdict: policy.Verdict, *, count: int, elapsed: float,
+             fatal: str | None) -> tuple[policy.Verdict, object]:
+    """Write every end-of-step file; returns the final verdict and counters."""
+    counters = coordinator.counters()
+    merged = merge_output(task, count)
+    verdict = policy.final_output_verdict(verdict, counters.items_succeeded, bool(task.append_row_to))
+    report.merge_job_report(task.work_dir, logs.job_report)
+    failed = failed_records(coordinator)
+    write_failed_list(logs, task.work_dir, failed)
+    write_job_error(logs, failed)
+    error, error_index = first_error(failed, fatal)
+    warnings = []
+    if verdict.state == policy.SUCCEEDED and failed:
+        warnings.append(f"{len(failed)} mini-batch(es) failed within the thresholds; "
+                        f"see {logs.failed_mini_batches}")
+    output = task.append_row_to if merged is not None else None
+    text = logtree.render_job_result(
+        verdict_state=verdict.state, rule=verdict.rule, message=verdict.message, step=task.step,
+        counters=counters, elapsed=elapsed, output=output,
+        first_error=error if (verdict.state != policy.SUCCEEDED or failed) else None,
+        first_error_index=error_index,
+        next_file=next_file(logs, verdict, error, bool(failed)), warnings=warnings,
+    )
+    tmp = logs.job_result + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, logs.job_result)
+    return verdict, counters

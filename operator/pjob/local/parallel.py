@@ -1,0 +1,269 @@
+"""Run ONE parallel step on this machine: plan (manifest persisted in the
+step's work folder and reused on resume), open the SQLite queue, start
+``instance_count`` agent processes (``pjob.local.agent``), watch the counters
+and apply the verdict continuously (fail fast), stop the agents, finalise.
+
+Called by the lead's pipeline runner (``pjob.local.pipeline``) for every
+parallel step, and by tests/benchmarks directly. ``replay`` runs one
+mini-batch in the foreground of the calling process (``pjob replay``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+
+import pjob.data
+from pjob.coord import base
+from pjob.coord.sqlite import SqliteCoordinator
+from pjob.engine import agent as engine_agent
+from pjob.engine import logtree, manifest, policy, report, results
+from pjob.local import agent as local_agent
+from pjob.local import finalise as finalising
+from pjob.local.replay_one import ReplayResult, replay  # noqa: F401  (public API of this module)
+from pjob.spec import errors
+
+POLL_SECONDS = 0.1
+OVERVIEW_SECONDS = 5.0
+AGENT_STOP_SECONDS = 20.0
+MAX_AGENT_RESTARTS = 3
+
+
+@dataclasses.dataclass
+class StepResult:
+    status: str  # Succeeded | Failed
+    reason: str | None  # the rule that tripped (policy.* constants), None on success
+    message: str
+    counters: base.Progress
+    job_result: str  # path of job_result.txt
+    output: str | None  # append_row_to when written
+    logs_dir: str
+    elapsed: float
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == policy.SUCCEEDED
+
+
+def effective_task(task, max_workers: int | None):
+    """The task as run here: ``--max-workers`` caps the total worker processes."""
+    task = dataclasses.replace(task, flags=dataclasses.replace(task.flags))
+    if max_workers and max_workers > 0:
+        instances = max(1, min(task.instance_count, max_workers))
+        per_instance = max(1, min(task.max_concurrency_per_instance, max_workers // instances))
+        task = dataclasses.replace(task, instance_count=instances, max_concurrency_per_instance=per_instance)
+    return task
+
+
+def _wipe(task) -> None:
+    for folder in (task.work_dir, task.logs_dir):
+        shutil.rmtree(folder, ignore_errors=True)
+    if task.append_row_to and os.path.isfile(task.append_row_to):
+        os.unlink(task.append_row_to)
+
+
+class _MasterLog:
+    """logs/sys/master_role.txt: the driver's own story."""
+
+    def __init__(self, path: str):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self.f = open(path, "a", encoding="utf-8")
+
+    def __call__(self, text: str) -> None:
+        self.f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
+        self.f.flush()
+
+    def close(self) -> None:
+        self.f.close()
+
+
+def _plan(task, log) -> int:
+    """Plan once; a resumed run reuses the manifest. Returns the mini-batch count."""
+    path = manifest.path_in(task.work_dir)
+    if os.path.exists(path):
+        header, _ = manifest.read_header_and_lines(path)
+        log(f"reusing the plan in {path}: {header['count']} mini-batches, {header['items']} items")
+        return header["count"]
+    started = time.time()
+    plan = pjob.data.plan(task.input_type, task.input_uri, task.mini_batch_size, task.partition_keys)
+    manifest.write(plan, path)
+    log(f"planned {task.input_uri} ({task.input_type}, mini_batch_size={task.mini_batch_size}, "
+        f"partition_keys={task.partition_keys}): {len(plan.mini_batches)} mini-batches, {plan.items} items "
+        f"in {time.time() - started:.2f}s")
+    return len(plan.mini_batches)
+
+
+def _item_counts(task) -> list[int]:
+    import json
+
+    _, lines = manifest.read_header_and_lines(manifest.path_in(task.work_dir))
+    return [max(0, int(json.loads(line).get("items", 0))) for line in lines]
+
+
+def _prepare_queue(task, count: int, retry_failed: bool, log) -> SqliteCoordinator:
+    db = os.path.join(task.work_dir, local_agent.QUEUE_FILE)
+    fresh_queue = not os.path.exists(db)
+    coord = SqliteCoordinator(db, count, max_attempts=1 + max(0, task.max_retries),
+                              lease_seconds=local_agent.LEASE_SECONDS,
+                              items=_item_counts(task) if fresh_queue else None)
+    # we hold the step lock, so every lease left in the queue belongs to a dead run
+    stale = coord.records(state="leased")
+    for rec in stale:
+        coord.release(base.Lease(rec.index, rec.attempts, rec.owner, 0.0))
+    if stale:
+        log(f"resume: {len(stale)} mini-batch(es) interrupted by the previous run go back to the queue")
+    if retry_failed:
+        failed = coord.records(state="failed")
+        parts_dir = os.path.join(task.work_dir, "parts")
+        for rec in failed:  # short returns left rows; the re-run writes them again
+            try:
+                os.unlink(results.part_path(parts_dir, rec.index))
+            except FileNotFoundError:
+                pass
+        n = coord.reset_failed()
+        log(f"--retry-failed: {n} failed mini-batch(es) go back to the queue")
+    results.remove_stale_tmp(os.path.join(task.work_dir, "parts"))
+    shutil.rmtree(os.path.join(task.work_dir, "fatal"), ignore_errors=True)
+    return coord
+
+
+def _start_agent(task, node: int, run_id: str, logs: logtree.LogTree) -> subprocess.Popen:
+    folder = os.path.join(logs.root, "sys", "node", str(node))
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "agent.txt"), "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "pjob.local.agent", "--task", os.path.join(task.work_dir, "task.json"),
+             "--node", str(node), "--agent-id", f"{run_id}-node{node}"],
+            stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT,
+        )
+
+
+def _stop_agents(agents: dict[int, subprocess.Popen], log) -> None:
+    for proc in agents.values():
+        if proc.stdin and not proc.stdin.closed:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+    deadline = time.monotonic() + AGENT_STOP_SECONDS
+    for node, proc in agents.items():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log(f"agent {node} did not stop in {AGENT_STOP_SECONDS:g}s; killed")
+            proc.kill()
+            proc.wait()
+
+
+def _overview_line(p: base.Progress, started: float, now: float) -> str:
+    processed = p.done + p.failed
+    rate = processed / max(1e-6, now - started)
+    left = p.total - processed
+    eta = f"{left / rate:.0f}s" if rate > 0 and left else "-"
+    return (f"{time.strftime('%Y-%m-%d %H:%M:%S')} scheduled {p.total - p.pending}/{p.total}, processed "
+            f"{processed} (succeeded {p.done}, failed {p.failed}), items {p.items_succeeded} succeeded / "
+            f"{p.items_failed} failed, {rate:.1f} mini-batches/s, ETA {eta}\n")
+
+
+def _watch(task, coord, agents, run_id, logs, log, progress, started: float) -> tuple[policy.Verdict, str | None]:
+    """Poll counters until a verdict; restart an agent that crashed."""
+    limits = policy.limits_for(task)
+    attempts_at_start = coord.counters().attempts
+    restarts = idle_polls = 0
+    last_overview = 0.0
+    while True:
+        now = time.time()
+        p = coord.counters()
+        v = policy.verdict(p, limits, now=now, started_at=started, attempts_at_start=attempts_at_start)
+        if progress is not None:
+            progress(p)
+        if now - last_overview >= OVERVIEW_SECONDS or v.final:
+            with open(logs.progress_overview(now), "a", encoding="utf-8") as f:
+                f.write(_overview_line(p, started, now))
+            last_overview = now
+        if v.final:
+            return v, None
+        for node, proc in list(agents.items()):
+            code = proc.poll()
+            if code is None or code == 0:
+                continue
+            if code == engine_agent.EXIT_FATAL:
+                fatal = report.read_fatal(task.work_dir) or f"agent {node} stopped with a fatal error"
+                return policy.Verdict(policy.FAILED, policy.INIT_FAILURE, fatal.splitlines()[0]), fatal
+            if restarts >= MAX_AGENT_RESTARTS:
+                msg = f"agent {node} exited with code {code} {restarts + 1} times; see logs/sys/node/{node}/agent.txt"
+                return policy.Verdict(policy.FAILED, policy.SYSTEM_ERROR, msg), None
+            restarts += 1
+            log(f"agent {node} exited with code {code}; restarting it (restart {restarts})")
+            agents[node] = _start_agent(task, node, run_id, logs)
+        if all(proc.poll() == 0 for proc in agents.values()):
+            idle_polls += 1  # every agent saw the queue drained; counters must show it
+            if idle_polls > 20:
+                return policy.Verdict(policy.FAILED, policy.SYSTEM_ERROR,
+                                      f"all agents stopped but the queue is not drained: {p}"), None
+        time.sleep(POLL_SECONDS)
+
+
+def run_parallel_step(task, *, fresh: bool = False, retry_failed: bool = False, max_workers: int | None = None,
+                      progress=None) -> StepResult:
+    """Run (or resume) one parallel step; ``progress(counters)`` is called
+    about every 0.1 s with ``coord.base.Progress``."""
+    started = time.time()
+    task = effective_task(task, max_workers)
+    if fresh:
+        _wipe(task)
+    for folder in (task.work_dir, task.logs_dir, task.output_dir, os.path.join(task.work_dir, "parts")):
+        os.makedirs(folder, exist_ok=True)
+    lock = open(os.path.join(task.work_dir, "driver.lock"), "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise errors.UserError(f"step '{task.step}' is already running in {task.work_dir} (another pjob run?); "
+                               "wait for it to finish or stop it")
+    logs = logtree.LogTree(task.logs_dir)
+    logs.write_readme()
+    logs.make_driver_dirs()
+    log = _MasterLog(logs.master_role)
+    coord = None
+    try:
+        log(f"step '{task.step}' of job '{task.job}': {task.instance_count} instance(s) x "
+            f"{task.max_concurrency_per_instance} worker(s), max_retries={task.max_retries}, timeout={task.timeout:g}s")
+        count = _plan(task, log)
+        coord = _prepare_queue(task, count, retry_failed, log)
+        with open(os.path.join(task.work_dir, "task.json.tmp"), "w", encoding="utf-8") as f:
+            f.write(task.to_json())
+        os.replace(os.path.join(task.work_dir, "task.json.tmp"), os.path.join(task.work_dir, "task.json"))
+        run_id = uuid.uuid4().hex[:8]
+        fatal = None
+        p = coord.counters()
+        if p.pending == 0 and p.leased == 0:
+            log("nothing left to run: every mini-batch is already final")
+            verdict = policy.verdict(p, policy.limits_for(task), now=time.time(), started_at=started)
+        else:
+            agents = {node: _start_agent(task, node, run_id, logs) for node in range(task.instance_count)}
+            log(f"run {run_id}: started {len(agents)} agent(s): pids {[a.pid for a in agents.values()]}")
+            try:
+                verdict, fatal = _watch(task, coord, agents, run_id, logs, log, progress, started)
+            finally:
+                _stop_agents(agents, log)
+        log(f"verdict: {verdict.state} {verdict.rule or ''} {verdict.message}")
+        verdict, counters = finalising.finalise(task, coord, logs, verdict, count=count,
+                                                elapsed=time.time() - started, fatal=fatal)
+        log(f"finalised: {verdict.state}; {logs.job_result}")
+        return StepResult(
+            status=verdict.state, reason=verdict.rule, message=verdict.message, counters=counters,
+            job_result=logs.job_result, output=task.append_row_to, logs_dir=logs.root,
+            elapsed=time.time() - started,
+        )
+    finally:
+        if coord is not None:
+            coord.close()
+        log.close()
+        lock.close()
