@@ -58,10 +58,11 @@ def sub(old: str, new: str) -> Mutation:
 
 
 def append(block: str) -> Mutation:
-    """Append a dedented block (e.g. more steps under the seed's ``jobs:``)."""
+    """Append ``block`` as written (e.g. more steps, indented two spaces,
+    under the seed's ``jobs:``, which is the last top-level key)."""
 
     def apply(text: str) -> str:
-        return text.rstrip("\n") + "\n" + textwrap.dedent(block).lstrip("\n")
+        return text.rstrip("\n") + "\n" + block.lstrip("\n")
 
     return apply
 
@@ -129,7 +130,7 @@ def assert_reported(stderr: str, error_path: str, line: int | None, field: str, 
     assert lines and all(ln.startswith(("error: ", "warning: ")) for ln in lines), stderr
     where = f"error: {error_path}:{line}:" if line is not None else f"error: {error_path}:"
     head = f"{where} {field}:" if field else where
-    matching = [ln for ln in lines if ln.startswith(head) and says in ln]
+    matching = [ln for ln in lines if ln.startswith(head) and says in ln[len(head):]]
     assert matching, f"no error line starting {head!r} and containing {says!r} in:\n{stderr}"
     if line is None:
         assert all(not re.match(rf"error: {re.escape(error_path)}:\d+:", ln) for ln in matching), stderr
