@@ -47,7 +47,7 @@ def plan(
     if input_type == "mltable":
         from pjob.data import mltable  # parses YAML only; no pandas
 
-        table = mltable.load(location)
+        table = mltable.load(location, datastores)
         if table is not None and table.reader is not None:
             from pjob.data import tables  # the only planning path that may touch pyarrow
 
@@ -92,7 +92,7 @@ def read_table(input_type: str, uri: str, *, datastores: dict[str, str] | None =
     if input_type == "mltable":
         from pjob.data import mltable
 
-        table = mltable.load(location)
+        table = mltable.load(location, datastores)
         if table is not None and table.reader is not None:
             from pjob.data import tables
 

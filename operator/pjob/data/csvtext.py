@@ -1,0 +1,165 @@
+"""Delimited text, the way Azure's MLTable reader splits it: records and
+fields from text, and line-aligned byte boundaries inside a file.
+
+Called by ``pjob.data.readers`` (records of one slice) and
+``pjob.data.tables`` (planning byte ranges). Pure and pandas-free.
+
+Two record modes, matching ``read_delimited.support_multi_line``:
+- ``False`` (Azure's default): every line break ends a record, even inside
+  quotes. A field whose opening quote is not closed on its line keeps the
+  quote as text (Azure reads ``A2,"B`` / ``2",C2`` as ``["A2", "\\"B"]`` and
+  ``["2\\"", "C2"]``). Because records never span lines, a byte range can
+  start at any line start.
+- ``True``: quoted fields may hold line breaks (RFC 4180). A line start is a
+  record start only when an even number of quote characters precede it, so
+  boundaries are found by streaming the file and counting quotes.
+
+Blank lines are skipped in both modes (as Azure does).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import BinaryIO, Iterator
+
+QUOTE = '"'
+_CHUNK = 4 << 20
+
+
+def records(text: str, delimiter: str, multi_line: bool) -> list[list[str]]:
+    """Split ``text`` into records of fields (strings, quotes removed)."""
+    if not text:
+        return []
+    if multi_line:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar=QUOTE, strict=False)
+        return [row for row in reader if row and not (len(row) == 1 and row[0] == "")]
+    out: list[list[str]] = []
+    for line in text.split("\n"):
+        if line.endswith("\r"):
+            line = line[:-1]
+        if not line:
+            continue
+        if QUOTE not in line:
+            out.append(line.split(delimiter))
+        else:
+            out.append(_line_fields(line, delimiter))
+    return out
+
+
+def _line_fields(line: str, delimiter: str) -> list[str]:
+    fields = next(csv.reader([line], delimiter=delimiter, quotechar=QUOTE, strict=False))
+    if line.count(QUOTE) % 2 == 1 and fields:
+        # an opening quote never closed on this line: Azure keeps it as text
+        start = _last_open_quote(line, delimiter)
+        if start is not None:
+            fields[-1] = line[start:]
+    return fields
+
+
+def _last_open_quote(line: str, delimiter: str) -> int | None:
+    """Index of the quote that opens the unterminated last field, if any."""
+    in_quotes = False
+    field_start = 0
+    opener = None
+    i = 0
+    while i < len(line):
+        ch = line[i]
+        if in_quotes:
+            if ch == QUOTE:
+                if i + 1 < len(line) and line[i + 1] == QUOTE:
+                    i += 1
+                else:
+                    in_quotes = False
+        elif ch == QUOTE and i == field_start:
+            in_quotes, opener = True, i
+        elif ch == delimiter:
+            field_start = i + 1
+        i += 1
+    return opener if in_quotes else None
+
+
+def first_line(fh: BinaryIO, start: int = 0, limit: int = 1 << 20) -> tuple[bytes, int]:
+    """The bytes of the line beginning at ``start`` (without the line break),
+    and the offset just after it."""
+    fh.seek(start)
+    buf = b""
+    while True:
+        chunk = fh.read(64 << 10)
+        if not chunk:
+            return buf, start + len(buf)
+        nl = chunk.find(b"\n")
+        if nl >= 0:
+            line = buf + chunk[:nl]
+            return line, start + len(line) + 1
+        buf += chunk
+        if len(buf) > limit * 64:  # a single "line" of 64 MiB: give up looking
+            return buf, start + len(buf)
+
+
+def next_line_start(fh: BinaryIO, offset: int, size: int) -> int:
+    """The first line start at or after ``offset`` (``size`` if none)."""
+    if offset <= 0:
+        return 0
+    fh.seek(offset - 1)
+    while True:
+        chunk = fh.read(64 << 10)
+        if not chunk:
+            return size
+        nl = chunk.find(b"\n")
+        if nl >= 0:
+            return offset + nl
+        offset += len(chunk)
+
+
+def line_boundaries(fh: BinaryIO, start: int, size: int, target: int) -> list[int]:
+    """Line-aligned cut points after ``start``: roughly every ``target`` bytes,
+    seeking (never reading the whole file). Returns the starts of the ranges."""
+    cuts = [start]
+    while True:
+        want = cuts[-1] + target
+        if want >= size:
+            return cuts
+        cut = next_line_start(fh, want, size)
+        if cut >= size:
+            return cuts
+        cuts.append(cut)
+
+
+def quoted_line_boundaries(fh: BinaryIO, start: int, size: int, target: int) -> list[int]:
+    """Like ``line_boundaries`` but only at line starts outside quoted fields:
+    streams the file once in 4 MiB chunks counting quote characters."""
+    cuts = [start]
+    fh.seek(start)
+    pos = start  # file offset of the current chunk
+    quotes = 0  # quote characters between ``start`` and ``pos``
+    want = start + target
+    for chunk in _chunks(fh):
+        end = pos + len(chunk)
+        i = 0  # chunk index up to which ``seen`` counts quotes
+        seen = quotes
+        while want < end:
+            nl = chunk.find(b"\n", max(want - 1 - pos, i))
+            if nl < 0:
+                break
+            seen += chunk.count(b'"', i, nl)
+            i = nl
+            cut = pos + nl + 1
+            if seen % 2 == 0 and cut < size:
+                cuts.append(cut)
+                want = cut + target
+            elif seen % 2 == 0:
+                return cuts
+            else:
+                want = cut  # inside quotes: try the next line break
+        quotes += chunk.count(b'"')
+        pos = end
+    return cuts
+
+
+def _chunks(fh: BinaryIO) -> Iterator[bytes]:
+    while True:
+        chunk = fh.read(_CHUNK)
+        if not chunk:
+            return
+        yield chunk

@@ -1,0 +1,120 @@
+"""Column types of delimited text, inferred the way Azure's MLTable reader
+does, and the conversion of text columns to pandas Series of those types.
+
+Called by ``pjob.data.tables`` (inference over a sample while planning, so
+every mini-batch gets the same dtypes) and ``pjob.data.readers`` (conversion
+of one slice). ``infer_family`` is pure; ``to_series`` imports pandas.
+
+Rules observed from Microsoft's ``mltable`` 1.7 (see the differential test):
+- empty fields are nulls and do not vote;
+- ``bool``: every value is true/false/1/0 (any case, surrounding spaces
+  ignored), so a column holding only 0 and 1 is boolean;
+- ``int``: optional ``-`` and no leading zeros (``01`` and ``+1`` are text);
+- ``float``: decimals, exponents, ``nan``, ``inf`` (ints may mix in);
+- ``datetime``: ISO-like ``YYYY-MM-DD`` or ``YYYY/MM/DD`` with an optional
+  ``[T ]HH:MM[:SS[.f]]`` and optional ``Z`` (``01/02/2020`` stays text);
+- anything else, or a column with no values at all: ``string``.
+Resulting dtypes: int64 (float64 when it has nulls), float64, bool (object
+with None when it has nulls), datetime64[ns] (NaT for nulls), object str
+(None for nulls, or "" when ``empty_as_string``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Sequence
+
+FAMILIES = ("int", "float", "bool", "datetime", "string")
+
+_BOOL = {"true", "false", "1", "0"}
+_INT = re.compile(r"^\s*-?(?:0|[1-9][0-9]*)\s*$")
+_FLOAT = re.compile(r"^\s*[-+]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|nan|NaN|NAN|inf|Inf|INF|infinity|Infinity)\s*$")
+_DATETIME = re.compile(
+    r"^\s*[0-9]{4}[-/][0-9]{1,2}[-/][0-9]{1,2}(?:[T ][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)?Z?\s*$"
+)
+_INT64_MAX = 2**63 - 1
+
+
+def is_null(value: str | None) -> bool:
+    return value is None or value == ""
+
+
+def infer_family(values: Iterable[str | None]) -> str:
+    """The narrowest family every non-empty value fits."""
+    candidates = ["bool", "int", "float", "datetime"]
+    seen = False
+    for value in values:
+        if is_null(value):
+            continue
+        seen = True
+        candidates = [c for c in candidates if fits(value, c)]
+        if not candidates:
+            return "string"
+    return candidates[0] if seen and candidates else "string"
+
+
+def fits(value: str, family: str) -> bool:
+    if family == "bool":
+        return value.strip().lower() in _BOOL
+    if family == "int":
+        return bool(_INT.match(value)) and abs(int(value)) <= _INT64_MAX
+    if family == "float":
+        return bool(_FLOAT.match(value))
+    if family == "datetime":
+        return bool(_DATETIME.match(value))
+    return True
+
+
+def merge(a: str, b: str) -> str:
+    """The family that holds values of both (used across files/samples)."""
+    if a == b:
+        return a
+    if {a, b} <= {"int", "float"}:
+        return "float"
+    if {a, b} <= {"bool", "int"}:
+        return "int"
+    if {a, b} <= {"bool", "int", "float"}:
+        return "float"
+    return "string"
+
+
+def to_series(values: Sequence[str | None], family: str, name: str, *, empty_as_string: bool = False):
+    """A pandas Series of ``family`` from text values. A value that does not
+    fit the planned family (the plan inferred it from a sample) turns the
+    column of this slice into text rather than losing the value."""
+    import pandas
+
+    nulls = [is_null(v) for v in values]
+    has_null = any(nulls)
+    present = [v for v, n in zip(values, nulls) if not n]
+    if family != "string" and not all(fits(v, family) for v in present):
+        family = "string"
+    if family == "string":
+        filler = "" if empty_as_string else None
+        return pandas.Series([filler if v is None or (v == "" and not empty_as_string) else v for v in values], dtype="object", name=name)
+    if family == "bool":
+        converted = [None if n else v.strip().lower() in ("true", "1") for v, n in zip(values, nulls)]
+        return pandas.Series(converted, dtype="object" if has_null else "bool", name=name)
+    if family == "int":
+        if has_null:
+            return pandas.Series([float("nan") if n else float(int(v)) for v, n in zip(values, nulls)], dtype="float64", name=name)
+        return pandas.Series([int(v) for v in values], dtype="int64", name=name)
+    if family == "float":
+        return pandas.Series([float("nan") if n else float(v) for v, n in zip(values, nulls)], dtype="float64", name=name)
+    # datetime
+    text = [None if n else v.strip().replace("/", "-").rstrip("Z") for v, n in zip(values, nulls)]
+    return pandas.Series(pandas.to_datetime(pandas.Series(text, dtype="object"), format="ISO8601"), name=name).astype("datetime64[ns]")
+
+
+def empty_series(family: str, name: str):
+    """A zero-row Series with the dtype a column of ``family`` gets."""
+    import pandas
+
+    dtype = {"int": "int64", "float": "float64", "bool": "bool", "datetime": "datetime64[ns]"}.get(family, "object")
+    return pandas.Series([], dtype=dtype, name=name)
+
+
+def family_of_dtype(dtype) -> str:
+    """The family of a pandas dtype (for Parquet/JSON columns and schemas)."""
+    kind = getattr(dtype, "kind", "O")
+    return {"i": "int", "u": "int", "f": "float", "b": "bool", "M": "datetime"}.get(kind, "string")

@@ -1,0 +1,229 @@
+"""Read one slice of one file into a DataFrame with the table's schema:
+delimited text (a byte range), JSON lines (a byte range) or Parquet (row
+groups, optionally a row range inside them).
+
+Called by ``pjob.data.tables`` for mini-batch reads, whole-table reads and
+schema sampling. The ``schema`` passed in is the list of ``[name, family]``
+decided at planning time, so every slice of a table gets the same columns in
+the same order with the same dtypes; a column a slice does not have is all
+null, and a column the plan never saw is appended (never dropped).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pjob.data import csvtext, inference, uris
+from pjob.spec import errors
+
+
+def open_binary(path: str):
+    if uris.is_local(path):
+        return open(path, "rb")
+    fs, inner = uris.filesystem(path)
+    return fs.open(inner, "rb")
+
+
+def file_size(path: str) -> int:
+    if uris.is_local(path):
+        import os
+
+        return os.path.getsize(path)
+    fs, inner = uris.filesystem(path)
+    return int(fs.size(inner))
+
+
+def read_bytes(path: str, start: int, end: int | None) -> bytes:
+    with open_binary(path) as fh:
+        fh.seek(start)
+        return fh.read() if end is None else fh.read(max(0, end - start))
+
+
+def decode(data: bytes, encoding: str, at_file_start: bool) -> str:
+    if at_file_start and encoding == "utf-8" and data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise errors.UserError(
+            f"cannot decode the data as {encoding}: {exc.reason} at byte {exc.start}; set read_delimited.encoding to the file's encoding",
+            field="transformations.read_delimited.encoding",
+        ) from None
+
+
+# --- delimited ----------------------------------------------------------------------------
+def header_of(path: str, opts: dict[str, Any]) -> list[str]:
+    """The column names in the first record of a delimited file."""
+    with open_binary(path) as fh:
+        data = b""
+        limit = 1 << 16
+        while True:
+            fh.seek(0)
+            data = fh.read(limit)
+            text = decode_prefix(data, opts["encoding"])
+            rows = csvtext.records(text, opts["delimiter"], opts["support_multi_line"])
+            complete = len(rows) > 1 or len(data) < limit
+            if complete or limit > 1 << 26:
+                return [name.strip() if isinstance(name, str) else name for name in rows[0]] if rows else []
+            limit *= 4
+
+
+def decode_prefix(data: bytes, encoding: str) -> str:
+    """Decode a prefix that may end inside a multi-byte character."""
+    for cut in range(4):
+        try:
+            return decode(data[: len(data) - cut] if cut else data, encoding, True)
+        except errors.UserError:
+            continue
+    return decode(data, encoding, True)
+
+
+def delimited_records(path: str, start: int, end: int | None, opts: dict[str, Any]) -> list[list[str]]:
+    text = decode(read_bytes(path, start, end), opts["encoding"], start == 0)
+    return csvtext.records(text, opts["delimiter"], opts["support_multi_line"])
+
+
+def delimited_frame(rows: list[list[str]], header: list[str], schema: list[list[str]], opts: dict[str, Any], path: str):
+    """DataFrame of parsed records whose field i is called ``header[i]``."""
+    import pandas
+
+    width = max([len(header)] + [len(r) for r in rows]) if rows else len(header)
+    names = list(header) + [f"Column{i + 1}" for i in range(len(header), width)]
+    position = {name: i for i, name in enumerate(names)}
+    if not opts["infer_column_types"]:
+        schema = [[n, "string"] for n, _ in schema]
+    known = [n for n, _ in schema]
+    extra = [[n, inference.infer_family(_column(rows, position[n]))] for n in names if n not in known]
+    columns = {}
+    for name, family in list(schema) + extra:
+        if name == opts.get("path_column") and opts.get("include_path_column"):
+            continue
+        values = _column(rows, position[name]) if name in position else [None] * len(rows)
+        columns[name] = inference.to_series(values, family, name, empty_as_string=opts["empty_as_string"])
+    frame = pandas.DataFrame(columns, index=pandas.RangeIndex(len(rows)))
+    return _with_path(frame, path, opts)
+
+
+def _column(rows: list[list[str]], i: int) -> list[str | None]:
+    return [r[i] if i < len(r) else None for r in rows]
+
+
+def _with_path(frame, path: str, opts: dict[str, Any]):
+    if opts.get("include_path_column"):
+        import pandas
+
+        frame.insert(0, opts["path_column"], pandas.Series([path] * len(frame), dtype="object", index=frame.index))
+    return frame
+
+
+# --- JSON lines ---------------------------------------------------------------------------
+def json_records(path: str, start: int, end: int | None, opts: dict[str, Any]) -> list[dict[str, Any]]:
+    text = decode(read_bytes(path, start, end), opts["encoding"], start == 0)
+    return json_records_from_lines(text.split("\n"), opts, path, start)
+
+
+def json_records_from_lines(lines: list[str], opts: dict[str, Any], path: str, start: int = 0) -> list[dict[str, Any]]:
+    out = []
+    for number, line in enumerate(lines):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("not an object")
+        except ValueError as exc:
+            if opts["invalid_lines"] == "drop":
+                continue
+            where = f"line {number + 1}" + (f" after byte {start}" if start else "")
+            raise errors.UserError(
+                f"{path}: {where} is not a JSON object ({exc}); fix the line or set read_json_lines.invalid_lines: drop",
+                field="transformations.read_json_lines.invalid_lines",
+            ) from None
+        out.append(record)
+    return out
+
+
+def json_family(values: list[Any]) -> str:
+    present = [v for v in values if v is not None]
+    if not present:
+        return "string"
+    if all(isinstance(v, bool) for v in present):
+        return "bool"
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+        return "int"
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+        return "float"
+    return "string"
+
+
+def json_frame(records: list[dict[str, Any]], schema: list[list[str]], opts: dict[str, Any], path: str):
+    import pandas
+
+    known = [n for n, _ in schema]
+    seen: dict[str, None] = {}
+    for record in records:
+        for key in record:
+            seen.setdefault(key, None)
+    extra = [[k, json_family([r.get(k) for r in records])] for k in seen if k not in known]
+    columns = {}
+    for name, family in list(schema) + extra:
+        values = [r.get(name) for r in records]
+        columns[name] = _json_series(values, family, name)
+    frame = pandas.DataFrame(columns, index=pandas.RangeIndex(len(records)))
+    return _with_path(frame, path, opts)
+
+
+def _json_series(values: list[Any], family: str, name: str):
+    import pandas
+
+    if json_family(values) not in (family, "string") and not (family == "float" and json_family(values) == "int"):
+        family = "string"
+    has_null = any(v is None for v in values)
+    if family == "int" and not has_null and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return pandas.Series(values, dtype="int64", name=name)
+    if family in ("int", "float") and all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values):
+        return pandas.Series([float("nan") if v is None else float(v) for v in values], dtype="float64", name=name)
+    if family == "bool" and not has_null and all(isinstance(v, bool) for v in values):
+        return pandas.Series(values, dtype="bool", name=name)
+    series = pandas.Series([None] * len(values), dtype="object", name=name)
+    for i, v in enumerate(values):
+        series.iat[i] = v
+    return series
+
+
+# --- Parquet ------------------------------------------------------------------------------
+def parquet_row_groups(path: str) -> list[tuple[int, int]]:
+    """``(rows, bytes on disk)`` of each row group, from the footer only."""
+    import pyarrow.parquet
+
+    with open_binary(path) as fh:
+        meta = pyarrow.parquet.ParquetFile(fh).metadata
+        return [
+            (meta.row_group(i).num_rows,
+             sum(meta.row_group(i).column(c).total_compressed_size for c in range(meta.row_group(i).num_columns)))
+            for i in range(meta.num_row_groups)
+        ]
+
+
+def parquet_frame(path: str, row_groups: list[int] | None, row_range: tuple[int, int] | None, opts: dict[str, Any], columns: list[str] | None = None):
+    import pyarrow.parquet
+
+    with open_binary(path) as fh:
+        pf = pyarrow.parquet.ParquetFile(fh)
+        groups = list(range(pf.num_row_groups)) if row_groups is None else list(row_groups)
+        if groups:
+            table = pf.read_row_groups(groups, columns=columns)
+        else:
+            table = pf.schema_arrow.empty_table()
+            if columns is not None:
+                table = table.select(columns)
+    if row_range is not None:
+        table = table.slice(row_range[0], row_range[1] - row_range[0])
+    frame = table.to_pandas()
+    for name in frame.columns:
+        dtype = frame[name].dtype
+        if dtype.kind == "M" and getattr(dtype, "tz", None) is None and str(dtype) != "datetime64[ns]":
+            frame[name] = frame[name].astype("datetime64[ns]")
+    return _with_path(frame, path, opts)

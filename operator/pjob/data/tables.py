@@ -1,0 +1,305 @@
+"""Tabular MLTable inputs: plan mini-batches by approximate bytes, read one
+mini-batch, read the whole table.
+
+Called by ``pjob.data.plan`` / ``read_mini_batch`` / ``read_table`` (and so by
+the engine, the local driver and ``pjob inspect``).
+
+Planning never loads the table:
+- delimited text and JSON lines are cut into line-aligned byte ranges by
+  seeking (with ``support_multi_line`` the file is streamed once counting
+  quote characters, so a cut never lands inside a quoted field);
+- Parquet is cut by row groups read from the footer, and a row group larger
+  than the target is cut into row ranges, so a single-row-group file splits;
+- a mini-batch never spans two files;
+- the column types are inferred from a sample (the head of each file, up to
+  ``SAMPLE_BYTES`` each) and written into every descriptor, so all
+  mini-batches and the whole-table read share one schema;
+- positional steps (take/skip/take_random_sample) need to know where each
+  slice starts in the whole table: then planning streams the slices once,
+  one at a time, to count rows (and stops early once a ``take`` is full).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pjob.data import csvtext, inference, mltable, readers, sizes, transforms
+from pjob.data.minibatch import MiniBatch, Plan
+
+SAMPLE_BYTES = 1 << 20
+SAMPLE_TOTAL_BYTES = 64 << 20
+
+
+def plan_table(table: mltable.Table, mini_batch_size, partition_keys: list[str] | None) -> Plan:
+    paths = mltable.list_paths(table)
+    schema, headers = infer_schema(table, paths)
+    columns = final_columns(table, schema, headers, paths)
+    if partition_keys:
+        from pjob.data import partition
+
+        batches = partition.plan_by_keys(table, paths, schema, headers, list(partition_keys), columns)
+        return Plan(kind="table", mini_batches=batches, items=sum(mb.items for mb in batches), columns=columns, source=table.base)
+    target = sizes.table_bytes(mini_batch_size)
+    batches = []
+    for path in paths:
+        for locator in slice_file(table, path, target):
+            settings = _settings(table, schema, headers, paths, path, locator)
+            batches.append(MiniBatch(index=len(batches), kind="table", path=path, table=settings, **locator))
+    if table.positional:
+        batches = _count_positional(table, batches)
+    known = all(mb.items >= 0 for mb in batches)
+    return Plan(kind="table", mini_batches=batches, items=sum(mb.items for mb in batches) if known else -1, columns=columns, source=table.base)
+
+
+def read_slice(mb: MiniBatch):
+    """The DataFrame of one table mini-batch."""
+    if mb.key_values is not None:
+        from pjob.data import partition
+
+        return partition.read_key_batch(mb)
+    settings = mb.table or {}
+    table = mltable.Table.from_dict(settings["mltable"])
+    frame = _read_raw(table, settings, mb.path, mb)
+    frame, _ = transforms.apply(frame, table.steps, settings.get("offsets") or [0] * transforms.positional_count(table.steps), mb.path)
+    return frame
+
+
+def read_whole(table: mltable.Table):
+    """Every row of the table, in order, through every transformation."""
+    import pandas
+
+    paths = mltable.list_paths(table)
+    schema, headers = infer_schema(table, paths)
+    offsets = [0] * transforms.positional_count(table.steps)
+    frames = []
+    for path in paths:
+        settings = _settings(table, schema, headers, paths, path, {})
+        frame = _read_raw(table, settings, path, MiniBatch(index=0, kind="table", items=-1, path=path))
+        frame, entering = transforms.apply(frame, table.steps, offsets, path)
+        offsets = [o + e for o, e in zip(offsets, entering)]
+        frames.append(frame)
+    if not frames:
+        return _empty_frame(table, schema)
+    return pandas.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+# --- slicing ------------------------------------------------------------------------------
+def slice_file(table: mltable.Table, path: str, target: int) -> list[dict[str, Any]]:
+    """Locators (``byte_range`` or ``row_groups``/``row_range`` plus ``items``) of one file."""
+    reader = table.reader or {}
+    if reader["name"] == "read_parquet":
+        return _slice_parquet(path, target)
+    size = readers.file_size(path)
+    if size == 0:
+        return []
+    if reader.get("encoding") == "utf-16":  # two-byte line breaks: keep the file whole
+        return [{"byte_range": (0, size), "items": -1}]
+    with readers.open_binary(path) as fh:
+        if reader.get("support_multi_line"):
+            cuts = csvtext.quoted_line_boundaries(fh, 0, size, target)
+        else:
+            cuts = csvtext.line_boundaries(fh, 0, size, target)
+    ends = cuts[1:] + [size]
+    return [{"byte_range": (start, end), "items": -1} for start, end in zip(cuts, ends) if end > start]
+
+
+def _slice_parquet(path: str, target: int) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    group: list[int] = []
+    rows = size = 0
+    for i, (group_rows, group_bytes) in enumerate(readers.parquet_row_groups(path)):
+        if group_bytes > target and group_rows > 1:
+            if group:
+                out.append({"row_groups": group, "items": rows})
+                group, rows, size = [], 0, 0
+            parts = min(group_rows, math.ceil(group_bytes / target))
+            edges = [round(k * group_rows / parts) for k in range(parts + 1)]
+            out.extend({"row_groups": [i], "row_range": (a, b), "items": b - a} for a, b in zip(edges, edges[1:]) if b > a)
+            continue
+        group.append(i)
+        rows += group_rows
+        size += group_bytes
+        if size >= target:
+            out.append({"row_groups": group, "items": rows})
+            group, rows, size = [], 0, 0
+    if group:
+        out.append({"row_groups": group, "items": rows})
+    if not out:  # a file with no row groups still has a schema: one empty slice
+        out.append({"row_groups": [], "items": 0})
+    return out
+
+
+def _count_positional(table: mltable.Table, batches: list[MiniBatch]) -> list[MiniBatch]:
+    """Record where each slice starts for each positional step; drop slices left empty."""
+    offsets = [0] * transforms.positional_count(table.steps)
+    takes = [(k, s["args"]) for k, s in enumerate(s for s in table.steps if s["name"] in mltable.POSITIONAL_STEPS) if s["name"] == "take"]
+    kept = []
+    for mb in batches:
+        if any(offsets[k] >= n for k, n in takes):
+            break  # a full take passes nothing more
+        mb.table["offsets"] = list(offsets)
+        frame = _read_raw(table, mb.table, mb.path, mb)
+        frame, entering = transforms.apply(frame, table.steps, offsets, mb.path)
+        offsets = [o + e for o, e in zip(offsets, entering)]
+        mb.items = len(frame)
+        if mb.items:
+            kept.append(mb)
+    for i, mb in enumerate(kept):
+        mb.index = i
+    return kept
+
+
+# --- schema -------------------------------------------------------------------------------
+def infer_schema(table: mltable.Table, paths: list[str]) -> tuple[list[list[str]], dict[str, list[str]]]:
+    """``(schema, headers)``: reader columns as ``[name, family]`` (before steps), and,
+    for delimited text, each file's field names."""
+    reader = table.reader or {}
+    name = reader["name"]
+    if name == "read_parquet":
+        return _parquet_schema(paths), {}
+    budget = SAMPLE_TOTAL_BYTES
+    values: dict[str, list] = {}
+    headers: dict[str, list[str]] = {}
+    for i, path in enumerate(paths):
+        if budget <= 0 and (name != "read_delimited" or reader["header"] != "all_files_different_headers"):
+            break
+        data = readers.read_bytes(path, 0, SAMPLE_BYTES + 1) if budget > 0 else b""
+        budget -= len(data)
+        partial = len(data) > SAMPLE_BYTES
+        text = readers.decode_prefix(data[:SAMPLE_BYTES], reader["encoding"])
+        if name == "read_json_lines":
+            lines = text.split("\n")
+            if partial:
+                lines = lines[:-1]
+            for record in readers.json_records_from_lines(lines, reader, path):
+                for key, value in record.items():
+                    values.setdefault(key, []).append(value)
+            continue
+        rows = csvtext.records(text, reader["delimiter"], reader["support_multi_line"])
+        if partial and rows:
+            rows = rows[:-1]
+        header, skip = _header_for(reader, i, path, rows, headers, paths)
+        headers[path] = header
+        for row in rows[1:] if skip else rows:
+            names = header + [f"Column{k + 1}" for k in range(len(header), len(row))]
+            for col, value in zip(names, row):
+                values.setdefault(col, []).append(value)
+            for col in names[len(row):]:
+                values.setdefault(col, [])
+        for col in header:
+            values.setdefault(col, [])
+    if name == "read_json_lines":
+        return [[k, readers.json_family(v)] for k, v in values.items()], {}
+    if reader["header"] == "no_header":
+        width = max((len(h) for h in headers.values()), default=0)
+        names = [f"Column{k + 1}" for k in range(max(width, len([c for c in values if c.startswith("Column")])))]
+        ordered = names
+    else:
+        ordered = list(values)
+    family = (lambda v: inference.infer_family(v)) if reader["infer_column_types"] else (lambda v: "string")
+    return [[col, family(values.get(col, []))] for col in ordered], headers
+
+
+def _header_for(reader, i: int, path: str, rows: list[list[str]], headers: dict[str, list[str]], paths: list[str]) -> tuple[list[str], bool]:
+    """This file's field names, and whether its first record is a header line."""
+    mode = reader["header"]
+    if mode == "no_header":
+        width = max((len(r) for r in rows), default=0)
+        return [f"Column{k + 1}" for k in range(width)], False
+    own = [c.strip() for c in rows[0]] if rows else []
+    if mode == "all_files_different_headers":
+        return _dedupe(own), True
+    first = headers.get(paths[0]) if i > 0 else None
+    if first is None:
+        first = _dedupe(own)
+    if mode == "from_first_file":
+        return first, i == 0
+    return first, True  # all_files_same_headers
+
+
+def _dedupe(names: list[str]) -> list[str]:
+    out: list[str] = []
+    for k, name in enumerate(names):
+        name = name or f"Column{k + 1}"
+        base, n = name, 1
+        while name in out:
+            name = f"{base}_{n}"
+            n += 1
+        out.append(name)
+    return out
+
+
+def _parquet_schema(paths: list[str]) -> list[list[str]]:
+    schema: dict[str, str] = {}
+    for path in paths[:64]:  # footers only; files beyond add columns at read time if they differ
+        frame = readers.parquet_frame(path, [], None, {"include_path_column": False})
+        for col in frame.columns:
+            schema.setdefault(str(col), inference.family_of_dtype(frame[col].dtype))
+    return [[k, v] for k, v in schema.items()]
+
+
+def final_columns(table: mltable.Table, schema, headers, paths: list[str]) -> list[tuple[str, str]]:
+    """Column names and families after every step, from an empty read."""
+    frame = _empty_frame(table, schema)
+    if paths:
+        frame, _ = transforms.apply(frame, table.steps, [0] * transforms.positional_count(table.steps), paths[0])
+    families = dict((n, f) for n, f in schema)
+    return [(str(c), families.get(c, "string") if frame[c].dtype == object else inference.family_of_dtype(frame[c].dtype)) for c in frame.columns]
+
+
+def _empty_frame(table: mltable.Table, schema):
+    import pandas
+
+    reader = table.reader or {}
+    columns = {name: inference.empty_series(family, name) for name, family in schema}
+    frame = pandas.DataFrame(columns)
+    if reader.get("include_path_column"):
+        frame.insert(0, reader["path_column"], pandas.Series([], dtype="object"))
+    return frame
+
+
+# --- reading ------------------------------------------------------------------------------
+def _settings(table, schema, headers, paths, path, locator) -> dict[str, Any]:
+    settings: dict[str, Any] = {"mltable": table.to_dict(), "schema": schema}
+    reader = table.reader or {}
+    if reader.get("name") == "read_delimited":
+        header = headers.get(path)
+        if header is None:  # beyond the sample budget
+            header = _header_for(reader, paths.index(path), path, [readers.header_of(path, reader)], headers, paths)[0]
+        first = locator.get("byte_range", (0, 0))[0] == 0
+        skip = reader["header"] in ("all_files_same_headers", "all_files_different_headers") or (
+            reader["header"] == "from_first_file" and path == paths[0]
+        )
+        settings["header"] = header
+        settings["skip_header"] = bool(first and skip)
+    return settings
+
+
+def _read_raw(table: mltable.Table, settings: dict[str, Any], path: str, mb: MiniBatch):
+    reader = table.reader or {}
+    schema = settings["schema"]
+    name = reader["name"]
+    if name == "read_parquet":
+        frame = readers.parquet_frame(path, mb.row_groups, mb.row_range, reader)
+        return _conform_parquet(frame, schema, reader)
+    start, end = mb.byte_range if mb.byte_range else (0, None)
+    if name == "read_json_lines":
+        return readers.json_frame(readers.json_records(path, start, end, reader), schema, reader, path)
+    rows = readers.delimited_records(path, start, end, reader)
+    if settings.get("skip_header") and rows:
+        rows = rows[1:]
+    return readers.delimited_frame(rows, settings.get("header") or [], schema, reader, path)
+
+
+def _conform_parquet(frame, schema, reader):
+    """Same column order in every slice; columns a file lacks are null."""
+    import pandas
+
+    lead = [reader["path_column"]] if reader.get("include_path_column") else []
+    names = [n for n, _ in schema]
+    for name, family in schema:
+        if name not in frame.columns:
+            frame[name] = pandas.Series([None] * len(frame), dtype="object", index=frame.index)
+    extra = [c for c in frame.columns if c not in names and c not in lead]
+    return frame[lead + names + extra]
