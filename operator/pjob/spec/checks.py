@@ -73,38 +73,39 @@ def _cycle(deps: dict[str, list[str]], left: list[str]) -> str:
         path.append(nxt)
 
 
-def _check_ref(loaded: load.LoadedJob, where: tuple, ref: bindings.Ref, step: str | None, inputs: dict, outputs: dict) -> None:
+def _check_ref(loaded: load.LoadedJob, where: tuple, ref: bindings.Ref, step: str | None, inputs: dict, outputs: dict, **at) -> None:
     job = loaded.job
+    problem = lambda w, m: loaded.problem(w, m, **at)  # noqa: E731  (at: file/lines of a component)
     if ref.scope == "inputs" and ref.name not in inputs:
-        loaded.problem(where, f"{ref.text} names no input of this step; declare inputs.{ref.name} or use one of: {', '.join(inputs) or '(none)'}")
+        problem(where, f"{ref.text} names no input of this step; declare inputs.{ref.name} or use one of: {', '.join(inputs) or '(none)'}")
     elif ref.scope == "outputs" and ref.name not in outputs:
-        loaded.problem(where, f"{ref.text} names no output of this step; declare outputs.{ref.name} or use one of: {', '.join(outputs) or '(none)'}")
+        problem(where, f"{ref.text} names no output of this step; declare outputs.{ref.name} or use one of: {', '.join(outputs) or '(none)'}")
     elif ref.scope == "parent.inputs" and ref.name not in job.inputs:
-        loaded.problem(where, f"{ref.text} names no pipeline input; add it under the pipeline's inputs or use one of: {', '.join(job.inputs) or '(none)'}")
+        problem(where, f"{ref.text} names no pipeline input; add it under the pipeline's inputs or use one of: {', '.join(job.inputs) or '(none)'}")
     elif ref.scope == "parent.outputs" and ref.name not in job.outputs:
-        loaded.problem(where, f"{ref.text} names no pipeline output; add it under the pipeline's outputs or use one of: {', '.join(job.outputs) or '(none)'}")
+        problem(where, f"{ref.text} names no pipeline output; add it under the pipeline's outputs or use one of: {', '.join(job.outputs) or '(none)'}")
     elif ref.scope == "parent.jobs":
         if ref.step not in job.jobs:
-            loaded.problem(where, f"{ref.text}: there is no step {ref.step!r}; use one of: {', '.join(job.jobs)}")
+            problem(where, f"{ref.text}: there is no step {ref.step!r}; use one of: {', '.join(job.jobs)}")
         elif ref.step == step:
-            loaded.problem(where, f"{ref.text}: a step cannot read its own output")
+            problem(where, f"{ref.text}: a step cannot read its own output")
         elif ref.name not in step_io(loaded, ref.step)[1]:
-            loaded.problem(where, f"{ref.text}: step {ref.step!r} has no output {ref.name!r}; use one of: {', '.join(step_io(loaded, ref.step)[1]) or '(none)'}")
+            problem(where, f"{ref.text}: step {ref.step!r} has no output {ref.name!r}; use one of: {', '.join(step_io(loaded, ref.step)[1]) or '(none)'}")
 
 
-def _check_text(loaded, where, text, step, inputs, outputs, allowed: tuple[str, ...]) -> None:
+def _check_text(loaded, where, text, step, inputs, outputs, allowed: tuple[str, ...], **at) -> None:
     try:
         found = bindings.refs(text)
     except bindings.BindingError as exc:
-        loaded.problem(where, str(exc))
+        loaded.problem(where, str(exc), **at)
         return
     for ref in found:
         if ref.scope in ("name", "default_datastore"):
             continue
         if ref.scope not in allowed:
-            loaded.problem(where, f"{ref.text} cannot be used here; use one of: " + ", ".join("${{%s...}}" % a for a in allowed))
+            loaded.problem(where, f"{ref.text} cannot be used here; use one of: " + ", ".join("${{%s...}}" % a for a in allowed), **at)
             continue
-        _check_ref(loaded, where, ref, step, inputs, outputs)
+        _check_ref(loaded, where, ref, step, inputs, outputs, **at)
 
 
 def _check_local_path(loaded, where, path: str, what: str, *, want_dir: bool | None = None) -> None:
@@ -179,14 +180,20 @@ def _check_command(loaded, name: str, step: models.CommandStep, check_files: boo
         for key, spec in comp.model.inputs.items():
             if key not in step.inputs and spec.default is None and not spec.optional:
                 loaded.problem(base + ("inputs",), f"input {key!r} of component {os.path.basename(comp.file)} is required and has no default; bind it here")
-        _check_text(loaded, base + ("component",), comp.model.command, name, inputs, outputs, ("inputs", "outputs"))
+        _check_text(loaded, ("command",), comp.model.command, name, inputs, outputs, ("inputs", "outputs"), file=comp.file, lines=comp.lines)
     else:
         _check_text(loaded, base + ("command",), step.command, name, inputs, outputs, ("inputs", "outputs"))
     code = step.code or (comp.model.code if comp else None)
     if check_files and code and is_local_path(code):
-        full = os.path.normpath(os.path.join(os.path.dirname(comp.file), code)) if (comp and not step.code) else loaded.resolve(code)
+        in_component = comp is not None and not step.code
+        full = os.path.normpath(os.path.join(os.path.dirname(comp.file), code)) if in_component else loaded.resolve(code)
         if not os.path.isdir(full):
-            loaded.problem(base + ("code",), f"code folder {code!r} does not exist (looked at {full})")
+            relative_to = os.path.basename(comp.file if in_component else loaded.file)
+            message = f"code folder {code!r} does not exist (looked at {full}); fix the path (relative to {relative_to})"
+            if in_component:
+                loaded.problem(("code",), message, file=comp.file, lines=comp.lines)
+            else:
+                loaded.problem(base + ("code",), message)
 
 
 def check(loaded: load.LoadedJob, *, check_files: bool = True) -> load.LoadedJob:

@@ -42,9 +42,8 @@ class LoadedJob:
     def problem(self, path: tuple, message: str, *, file: str | None = None, lines: yamlio.Lines | None = None) -> None:
         lines = self.lines if lines is None else lines
         if self.wrapped and file is None and path[:1] == ("jobs",):
-            line = yamlio.line_of(lines, path[2:])
-        else:
-            line = yamlio.line_of(lines, path)
+            path = path[2:]  # a single-step file has no jobs: key; name fields as written
+        line = yamlio.line_of(lines, path)
         self.problems.append(errors.Problem(file or self.file, line, ".".join(str(p) for p in path), message))
 
     def raise_if_problems(self) -> None:
@@ -93,36 +92,54 @@ def _model_for(root: type[pydantic.BaseModel], loc: tuple) -> type[pydantic.Base
     return current
 
 
-def _data_path(data: Any, loc: tuple) -> tuple[tuple, bool]:
-    """Strip union/discriminator tags from a pydantic loc, keeping only parts
-    that exist in the user's data. Returns (path, value_is_mapping)."""
-    path: list = []
-    node = data
-    for part in loc:
-        if isinstance(node, dict) and part in node:
-            path.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            path.append(part)
-            node = node[part]
-        elif isinstance(node, dict) and part not in node and part == loc[-1]:
-            path.append(part)  # a missing key: still name it
-    return tuple(path), isinstance(node, dict)
-
-
 _SCALAR_TAGS = {"bool", "int", "float", "str"}
 _MODEL_TAGS = {"DataInput", "DataOutput", "Environment"}
+_STEP_TAGS = {"parallel", "command"}
 
 
-def _wrong_branch(data: Any, loc: tuple) -> bool:
-    """True for an error from the Union branch that does not match the
-    user's value (a mapping is judged by the model branch, a scalar by the
-    scalar branches), so each mistake is reported once."""
+def _tag_positions(loc: tuple, root: type[pydantic.BaseModel]) -> set[int]:
+    """Indexes of pydantic's union/discriminator tags in ``loc`` (by position,
+    so a user key that happens to be named like a tag is never mistaken)."""
+    tags = set()
     for i, part in enumerate(loc):
-        if str(part) in _SCALAR_TAGS | _MODEL_TAGS:
-            _, is_map = _data_path(data, loc[:i])
-            return is_map == (str(part) in _SCALAR_TAGS)
-    return False
+        prev = loc[i - 1] if i else None
+        prev2 = loc[i - 2] if i > 1 else None
+        if root is models.PipelineJob and i == 2 and loc[0] == "jobs" and part in _STEP_TAGS:
+            tags.add(i)
+        elif prev2 in ("inputs", "outputs") and (i - 2 not in tags) and str(part) in _SCALAR_TAGS | _MODEL_TAGS:
+            tags.add(i)
+        elif prev == "environment" and str(part) in ("Environment", "str"):
+            tags.add(i)
+    return tags
+
+
+def _data_path(loc: tuple, root: type[pydantic.BaseModel]) -> tuple:
+    tags = _tag_positions(loc, root)
+    return tuple(part for i, part in enumerate(loc) if i not in tags)
+
+
+def _value_at(data: Any, path: tuple) -> Any:
+    for part in path:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+            data = data[part]
+        else:
+            return None
+    return data
+
+
+def _wrong_branch(data: Any, loc: tuple, root: type[pydantic.BaseModel]) -> tuple[bool, bool]:
+    """(skip, scalar_branch): skip an error from the Union branch that does
+    not match the user's value (a mapping is judged by the model branch, a
+    scalar by the scalar branches), so each mistake is reported once."""
+    for i in sorted(_tag_positions(loc, root)):
+        part = str(loc[i])
+        if part in _SCALAR_TAGS | _MODEL_TAGS:
+            is_map = isinstance(_value_at(data, _data_path(loc[:i], root)), dict)
+            scalar = part in _SCALAR_TAGS
+            return is_map == scalar, scalar
+    return False, False
 
 
 def _message(err: dict, root: type[pydantic.BaseModel]) -> str:
@@ -136,6 +153,10 @@ def _message(err: dict, root: type[pydantic.BaseModel]) -> str:
         return f"unknown key {key!r}; {hint}"
     if kind == "missing":
         return "required key is missing; add it"
+    if kind in ("model_attributes_type", "dict_type", "model_type") and loc[:1] == ("jobs",) and len(loc) == 2:
+        return f"got {err.get('input')!r}; a step must be a mapping with type: parallel or type: command"
+    if kind in ("model_attributes_type", "model_type"):
+        return f"got {err.get('input')!r}; expected a mapping (key: value lines)"
     if kind == "union_tag_invalid":
         return f"unknown step type {err.get('input', {}).get('type')!r}; use type: parallel or type: command"
     if kind == "union_tag_not_found":
@@ -155,10 +176,13 @@ def model_problems(exc: pydantic.ValidationError, data: Any, root: type[pydantic
     errs = exc.errors()
     for err in errs:
         loc = err["loc"]
-        if _wrong_branch(data, loc):
+        skip, scalar = _wrong_branch(data, loc, root)
+        if skip:
             continue
-        path, _ = _data_path(data, loc)
-        if any(str(part) in _SCALAR_TAGS for part in loc):
+        path = _data_path(loc, root)
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            path = path + ("type",)
+        if scalar:
             msg = f"got {err.get('input')!r}; use a literal (string, number, boolean), a ${{{{...}}}} binding, or a mapping with type and path"
         else:
             msg = _message(err, root)

@@ -16,7 +16,14 @@ def add_arguments(parser) -> None:
 
 def _source(value) -> str:
     if isinstance(value, models.DataInput):
-        where = value.path if value.path is not None else value.default
+        if value.path is not None:
+            where = value.path
+        elif value.value is not None:
+            where = repr(value.value)
+        elif value.default is not None:
+            where = f"(default {value.default!r})"
+        else:
+            where = "(optional, not set)" if value.optional else "(not set)"
         return f"{value.type} {where}" + (f" ({value.mode})" if value.mode else "")
     if isinstance(value, models.DataOutput):
         return f"{value.type} {value.path or '(default location)'}"

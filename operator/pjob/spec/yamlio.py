@@ -25,6 +25,11 @@ def _to_python(node: yaml.Node, path: tuple, lines: Lines, loader: yaml.SafeLoad
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
             key = str(key) if not isinstance(key, str) else key
+            if key in out:
+                raise errors.UserError([errors.Problem(
+                    key_node.start_mark.name, key_node.start_mark.line + 1, ".".join(str(p) for p in path + (key,)),
+                    f"duplicate key (first at line {lines[path + (key,)]}); keep one",
+                )])
             lines[path + (key,)] = key_node.start_mark.line + 1
             out[key] = _to_python(value_node, path + (key,), lines, loader)
             lines[path + (key,)] = key_node.start_mark.line + 1
@@ -36,6 +41,7 @@ def _to_python(node: yaml.Node, path: tuple, lines: Lines, loader: yaml.SafeLoad
 
 def parse_yaml(text: str, filename: str = "<input>") -> tuple[Any, Lines]:
     loader = yaml.SafeLoader(text)
+    loader.name = filename  # marks carry the file name
     try:
         node = loader.get_single_node()
         lines: Lines = {}
