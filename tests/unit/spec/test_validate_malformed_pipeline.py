@@ -73,7 +73,7 @@ CASES = [
     Case("pipeline_input_type_unknown", sub("\njobs:", "\ninputs:\n  raw:\n    type: tabular\n    path: ./raw-data\n\njobs:"), "inputs.raw.type", "'tabular'", r"type: tabular"),
     Case("pipeline_input_path_missing", sub("\njobs:", "\ninputs:\n  raw:\n    type: uri_folder\n    path: ./no-raw\n\njobs:"), "inputs.raw.path", "'./no-raw' does not exist", r"path: ./no-raw"),
     # step types
-    Case("step_type_missing", sub("    type: parallel\n", ""), "jobs.batch_prediction", "no 'type'", r"^  batch_prediction:"),
+    Case("step_type_missing", sub("    type: parallel\n", ""), "jobs.batch_prediction.type", "no 'type'", r"^  batch_prediction:"),
     # the step DAG
     Case("cycle_two_command_steps", append(CYCLE), "jobs", "dependency cycle", r"^jobs:"),
     Case("cycle_through_parallel_step", lib.chain(sub(SCORE_PATH, "path: ${{parent.jobs.prep.outputs.o}}"), append(command_step("prep", """
@@ -108,10 +108,23 @@ outputs:
          extra={"comp_bad_type.yml": COMPONENT_HEAD + "inputs:\n  x:\n    type: text\ncommand: echo hi\n"}, error_file="comp_bad_type.yml"),
     Case("component_not_mapping", append(command_step("prep", "component: ./comp_list.yml")), "", "must be a mapping", r"^- a",
          extra={"comp_list.yml": "- a\n- b\n"}, error_file="comp_list.yml"),
+    # cases that found spec bugs (fixed): duplicate keys, type line, command-step paths, component-file errors
+    Case("yaml_duplicate_key", sub("    max_concurrency_per_instance: 2\n", "    max_concurrency_per_instance: 2\n    max_concurrency_per_instance: 4\n"), "jobs.batch_prediction.max_concurrency_per_instance", "duplicate", r"max_concurrency_per_instance: 4"),
+    Case("step_type_unknown", sub("    type: parallel", "    type: sweep"), "jobs.batch_prediction.type", "unknown step type 'sweep'", r"type: sweep"),
+    Case("step_not_mapping", append("  other: just-a-string\n"), "jobs.other", "mapping", r"^  other:"),
+    Case("command_environment_misspelt", append(command_step("prep", "command: echo hi\nenvironment:\n  imgae: python:3.11")), "jobs.prep.environment.imgae", "did you mean 'image'?", r"imgae:"),
+    Case("component_command_unknown_input", append(command_step("prep", "component: ./comp_bad_ref.yml")), "command", "${{inputs.nope}} names no input", r"^command:",
+         extra={"comp_bad_ref.yml": COMPONENT_HEAD + "command: cat ${{inputs.nope}}\n"}, error_file="comp_bad_ref.yml"),
+    Case("component_code_missing", append(command_step("prep", "component: ./comp_no_code.yml")), "code", "'./no-src' does not exist", r"^code:",
+         extra={"comp_no_code.yml": COMPONENT_HEAD + "code: ./no-src\ncommand: echo hi\n"}, error_file="comp_no_code.yml"),
+    # B1: command step with a command: key
+    Case("command_resources_zero", append(command_step("prep", "command: echo hi\nresources:\n  instance_count: 0")), "jobs.prep.resources.instance_count", "got 0", r"instance_count: 0"),
+    Case("command_input_misspelt_key", append(command_step("prep", "command: ls ${{inputs.raw}}\ninputs:\n  raw:\n    type: uri_folder\n    pth: ./raw-data")), "jobs.prep.inputs.raw.pth", "did you mean 'path'?", r"pth:"),
+    Case("command_limits_not_mapping", append(command_step("prep", "command: echo hi\nlimits: 5")), "jobs.prep.limits", "got 5", r"limits: 5"),
     # a single type: parallel job file (wrapped as a one-step pipeline)
-    Case("single_job_bad_size", single('mini_batch_size: "1"', 'mini_batch_size: "1 kb"'), "jobs.count_alone.mini_batch_size", "is not a size", r"^mini_batch_size:"),
-    Case("single_job_misspelt_key", single("logging_level: WARNING", "loging_level: WARNING"), "jobs.count_alone.loging_level", "did you mean 'logging_level'?", r"^loging_level:"),
-    Case("single_job_append_row_to", single("append_row_to: ${{outputs.counts}}", "append_row_to: ${{outputs.count}}"), "jobs.count_alone.task.append_row_to", "names no output", r"append_row_to:"),
+    Case("single_job_bad_size", single('mini_batch_size: "1"', 'mini_batch_size: "1 kb"'), "mini_batch_size", "is not a size", r"^mini_batch_size:"),
+    Case("single_job_misspelt_key", single("logging_level: WARNING", "loging_level: WARNING"), "loging_level", "did you mean 'logging_level'?", r"^loging_level:"),
+    Case("single_job_append_row_to", single("append_row_to: ${{outputs.counts}}", "append_row_to: ${{outputs.count}}"), "task.append_row_to", "names no output", r"append_row_to:"),
 ]
 
 SUBPROCESS_IDS = {"yaml_mapping_in_value", "cycle_two_command_steps", "component_file_missing"}
