@@ -49,6 +49,23 @@ class Progress:
     last_progress: float = 0.0  # epoch seconds of the last complete/fail
 
 
+@dataclasses.dataclass(frozen=True)
+class BatchRecord:
+    """What a backend remembers about one finished-or-failed mini-batch
+    (``Coordinator.records``): enough for ``failed_mini_batches.jsonl``."""
+
+    index: int
+    state: str  # pending | leased | done | failed
+    attempts: int  # attempts that counted (released ones do not)
+    owner: str | None  # last agent that held it
+    error: str | None  # last error (exception text, "lease expired", short-return message)
+    items_succeeded: int = 0
+    items_failed: int = 0
+
+
+STATES = ("pending", "leased", "done", "failed")
+
+
 class Coordinator(Protocol):
     def claim(self, agent: str, max_n: int) -> list[Lease]: ...
 
@@ -70,3 +87,19 @@ class Coordinator(Protocol):
         """Expired leases go back to pending (the attempt counts). Returns how many."""
 
     def counters(self) -> Progress: ...
+
+    # --- extensions beyond the original protocol (both backends implement them) ---
+
+    def complete_many(self, results: "list[tuple[Lease, Outcome]]") -> list[bool]:
+        """``complete`` for several leases in one transaction/write; one bool
+        per pair, in order. Agents batch outcomes to keep per-batch cost low."""
+
+    def reset_failed(self) -> int:
+        """``--retry-failed``: final-failed mini-batches go back to pending with
+        a fresh attempt budget (their item counts are taken off the counters).
+        Returns how many."""
+
+    def records(self, state: str | None = None) -> list[BatchRecord]:
+        """Per-mini-batch records, by index; ``state`` filters (e.g. "failed")."""
+
+    def close(self) -> None: ...

@@ -1,0 +1,341 @@
+"""SqliteCoordinator: the local queue of mini-batches, one SQLite file in the
+run folder (``<run>/steps/<step>/work/queue.db``). Created by the local driver
+(``pjob.local``) with the plan's size; opened by every agent process of the run.
+
+Properties (checked by ``tests/unit/test_coordinator_contract.py``):
+
+- safe across processes: WAL journal, ``BEGIN IMMEDIATE`` for every write, a
+  generous busy timeout; one connection per process (re-opened after fork);
+- survives ``kill -9`` of any process at any moment: every state change is one
+  short transaction; re-opening keeps done/failed; leases of agents that are
+  gone (dead pid on this host, or no heartbeat for ``lease_seconds``) go back
+  to pending with the attempt counted;
+- a lease is an attempt: claim burns one; ``fail``/expiry keep it burnt,
+  ``release`` (SIGTERM hand-back) gives it back; ``done`` is final and
+  recorded once (a stale lease's ``complete`` returns False);
+- O(1) counters: a single ``counters`` row kept in step with every write.
+
+Heartbeats are per agent (one row in ``agents``), not per lease, so they cost
+one tiny UPDATE whatever the agent holds.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+
+from pjob.coord import base, liveness
+from pjob.spec import errors
+
+PENDING, LEASED, DONE, FAILED = range(4)
+_STATE_NAMES = dict(enumerate(base.STATES))
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value);
+CREATE TABLE IF NOT EXISTS batches(
+    idx INTEGER PRIMARY KEY,
+    items INTEGER NOT NULL DEFAULT 0,
+    state INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    owner TEXT,
+    succeeded INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS batches_pending ON batches(idx) WHERE state = 0;
+CREATE INDEX IF NOT EXISTS batches_leased ON batches(owner) WHERE state = 1;
+CREATE TABLE IF NOT EXISTS agents(
+    name TEXT PRIMARY KEY, deadline REAL NOT NULL, host TEXT, pid INTEGER, started REAL
+);
+CREATE TABLE IF NOT EXISTS counters(
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    total INTEGER NOT NULL, pending INTEGER NOT NULL, leased INTEGER NOT NULL,
+    done INTEGER NOT NULL, failed INTEGER NOT NULL,
+    items_succeeded INTEGER NOT NULL, items_failed INTEGER NOT NULL,
+    attempts INTEGER NOT NULL, last_progress REAL NOT NULL
+);
+"""
+
+_COUNTER_FIELDS = ("pending", "leased", "done", "failed", "items_succeeded", "items_failed", "attempts")
+
+
+class SqliteCoordinator:
+    """See the module docstring. ``total`` (and optionally ``items``, the item
+    count of each mini-batch, used to count the items of a final-failed
+    mini-batch as failed) creates the queue when the file is new; ``None``
+    opens an existing queue. ``max_attempts`` = 1 + max_retries."""
+
+    def __init__(
+        self,
+        db_path: str | os.PathLike,
+        total: int | None = None,
+        max_attempts: int = 3,
+        lease_seconds: float = 30.0,
+        items: Sequence[int] | None = None,
+        expiry_check_seconds: float = 1.0,
+    ):
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be >= 1")
+        self.db_path = os.fspath(db_path)
+        self.max_attempts = max_attempts
+        self.lease_seconds = lease_seconds
+        self.expiry_check_seconds = expiry_check_seconds
+        self._conn_pid = -1
+        self._conn: sqlite3.Connection | None = None
+        self._last_expiry_check = 0.0
+        self._registered: dict[str, float] = {}  # agent -> when this process last wrote its deadline
+        self._setup(total, items)
+
+    # --- connection and transactions -------------------------------------------------
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None or self._conn_pid != os.getpid():
+            conn = sqlite3.connect(self.db_path, timeout=60.0, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=60000")
+            self._conn, self._conn_pid = conn, os.getpid()
+            self._registered = {}  # a forked child must register its own pid
+        return self._conn
+
+    def _write(self) -> "_Tx":
+        return _Tx(self._db())
+
+    def close(self) -> None:
+        if self._conn is not None and self._conn_pid == os.getpid():
+            self._conn.close()
+        self._conn = None
+
+    def _setup(self, total: int | None, items: Sequence[int] | None) -> None:
+        db = self._db()
+        with self._write():
+            for stmt in SCHEMA.strip().split(";"):
+                if stmt.strip():
+                    db.execute(stmt)
+            row = db.execute("SELECT total FROM counters WHERE id = 1").fetchone()
+            if row is None:
+                if total is None:
+                    raise errors.UserError(
+                        f"no queue in {self.db_path}: the run was never planned (start it with `pjob run`)",
+                        file=self.db_path,
+                    )
+                self._create(db, total, items)
+            elif total is not None and row[0] != total:
+                raise errors.UserError(
+                    f"this run's queue has {row[0]} mini-batches but the plan now has {total}: "
+                    "the input or mini_batch_size changed; start over with --fresh",
+                    file=self.db_path,
+                )
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('max_attempts', ?)", (self.max_attempts,))
+
+    def _create(self, db: sqlite3.Connection, total: int, items: Sequence[int] | None) -> None:
+        if items is not None and len(items) != total:
+            raise ValueError(f"items has {len(items)} entries, total is {total}")
+        counts = items if items is not None else [0] * total
+        db.executemany("INSERT INTO batches(idx, items) VALUES (?, ?)", enumerate(counts))
+        db.execute(
+            "INSERT INTO counters VALUES (1, ?, ?, 0, 0, 0, 0, 0, 0, ?)", (total, total, time.time())
+        )
+
+    # --- protocol ------------------------------------------------------------------------
+
+    def claim(self, agent: str, max_n: int) -> list[base.Lease]:
+        now = time.time()
+        if now - self._last_expiry_check >= self.expiry_check_seconds:
+            self.release_expired(now)
+        db = self._db()
+        if max_n <= 0 or db.execute("SELECT pending FROM counters").fetchone()[0] <= 0:
+            return []  # nothing to do: no write, so idle agents polling cost no lock
+        deadline = now + self.lease_seconds
+        with self._write():
+            # a deadline written moments ago cannot have expired: skip the write
+            if now - self._registered.get(agent, -1e18) > self.lease_seconds / 10:
+                self._register(db, agent, now, in_tx=True)
+            rows = db.execute(
+                "UPDATE batches SET state = 1, owner = ?, attempts = attempts + 1 "
+                "WHERE idx IN (SELECT idx FROM batches WHERE state = 0 ORDER BY idx LIMIT ?) "
+                "RETURNING idx, attempts",
+                (agent, max_n),
+            ).fetchall()
+            n = len(rows)
+            if n:
+                _bump(db, pending=-n, leased=n, attempts=n)
+        rows.sort()
+        return [base.Lease(index=i, attempt=a, owner=agent, deadline=deadline) for i, a in rows]
+
+    def _register(self, db: sqlite3.Connection, agent: str, now: float, in_tx: bool) -> None:
+        host, pid, started = liveness.this_process()
+        sql = (
+            "INSERT INTO agents(name, deadline, host, pid, started) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET deadline = excluded.deadline, host = excluded.host, "
+            "pid = excluded.pid, started = excluded.started"
+        )
+        args = (agent, now + self.lease_seconds, host, pid, started)
+        self._registered[agent] = now
+        if in_tx:
+            db.execute(sql, args)
+        else:
+            with self._write():
+                db.execute(sql, args)
+
+    def heartbeat(self, agent: str) -> None:
+        self._register(self._db(), agent, time.time(), in_tx=False)
+
+    def complete(self, lease: base.Lease, outcome: base.Outcome) -> bool:
+        return self.complete_many([(lease, outcome)])[0]
+
+    def complete_many(self, results: Sequence[tuple[base.Lease, base.Outcome]]) -> list[bool]:
+        db = self._db()
+        accepted: list[bool] = []
+        delta = dict.fromkeys(_COUNTER_FIELDS, 0)
+        with self._write():
+            for lease, outcome in results:
+                final = DONE if outcome.failed <= 0 and outcome.error is None else FAILED
+                cur = db.execute(
+                    "UPDATE batches SET state = ?, succeeded = ?, failed = ?, error = ? "
+                    "WHERE idx = ? AND state = 1 AND owner = ? AND attempts = ?",
+                    (final, outcome.succeeded, outcome.failed, outcome.error, lease.index, lease.owner, lease.attempt),
+                )
+                ok = cur.rowcount == 1
+                accepted.append(ok)
+                if ok:
+                    delta["leased"] -= 1
+                    delta["done" if final == DONE else "failed"] += 1
+                    delta["items_succeeded"] += outcome.succeeded
+                    delta["items_failed"] += outcome.failed
+            if any(accepted):
+                _bump(db, progress=True, **delta)
+        return accepted
+
+    def fail(self, lease: base.Lease, error: str, retryable: bool = True) -> bool:
+        db = self._db()
+        with self._write():
+            row = db.execute(
+                "SELECT items FROM batches WHERE idx = ? AND state = 1 AND owner = ? AND attempts = ?",
+                (lease.index, lease.owner, lease.attempt),
+            ).fetchone()
+            if row is None:
+                return False
+            final = not retryable or lease.attempt >= self.max_attempts
+            items_failed = max(row[0], 0) if final else 0
+            db.execute(
+                "UPDATE batches SET state = ?, error = ?, failed = ? WHERE idx = ?",
+                (FAILED if final else PENDING, error, items_failed, lease.index),
+            )
+            if final:
+                _bump(db, progress=True, leased=-1, failed=1, items_failed=items_failed)
+            else:
+                _bump(db, progress=True, leased=-1, pending=1)
+        return True
+
+    def release(self, lease: base.Lease) -> None:
+        db = self._db()
+        with self._write():
+            cur = db.execute(
+                "UPDATE batches SET state = 0, attempts = attempts - 1 "
+                "WHERE idx = ? AND state = 1 AND owner = ? AND attempts = ?",
+                (lease.index, lease.owner, lease.attempt),
+            )
+            if cur.rowcount == 1:
+                _bump(db, leased=-1, pending=1, attempts=-1)
+
+    def release_expired(self, now: float) -> int:
+        """Leases of agents whose heartbeat deadline passed, or whose process
+        is gone (same host), go back to pending; with no attempts left they
+        become failed ("lease expired")."""
+        self._last_expiry_check = time.time()
+        db = self._db()
+        agents = db.execute("SELECT name, deadline, host, pid, started FROM agents").fetchall()
+        gone = [name for name, deadline, host, pid, started in agents
+                if deadline < now or liveness.is_gone(host, pid, started)]
+        if not gone:
+            return 0
+        moved = 0
+        with self._write():
+            for name in gone:
+                row = db.execute("SELECT deadline FROM agents WHERE name = ?", (name,)).fetchone()
+                if row is None:
+                    continue  # another process already handled it
+                if row[0] >= now and not _still_gone(db, name):
+                    continue  # it heartbeated meanwhile
+                moved += self._expire_agent(db, name)
+                db.execute("DELETE FROM agents WHERE name = ?", (name,))
+                self._registered.pop(name, None)
+        return moved
+
+    def _expire_agent(self, db: sqlite3.Connection, agent: str) -> int:
+        rows = db.execute(
+            "UPDATE batches SET state = CASE WHEN attempts >= ? THEN 3 ELSE 0 END, "
+            "error = 'lease expired: agent ' || owner || ' stopped heartbeating or died', "
+            "failed = CASE WHEN attempts >= ? THEN max(items, 0) ELSE 0 END "
+            "WHERE state = 1 AND owner = ? RETURNING state, failed",
+            (self.max_attempts, self.max_attempts, agent),
+        ).fetchall()
+        if rows:
+            n_failed = sum(1 for s, _ in rows if s == FAILED)
+            _bump(db, progress=True, leased=-len(rows), pending=len(rows) - n_failed, failed=n_failed,
+                  items_failed=sum(f for s, f in rows if s == FAILED))
+        return len(rows)
+
+    def counters(self) -> base.Progress:
+        row = self._db().execute(
+            "SELECT total, pending, leased, done, failed, items_succeeded, items_failed, attempts, last_progress "
+            "FROM counters WHERE id = 1"
+        ).fetchone()
+        return base.Progress(*row)
+
+    def reset_failed(self) -> int:
+        db = self._db()
+        with self._write():
+            n, items_ok, items_bad = db.execute(
+                "SELECT count(*), coalesce(sum(succeeded), 0), coalesce(sum(failed), 0) FROM batches WHERE state = 3"
+            ).fetchone()
+            if n:
+                db.execute(
+                    "UPDATE batches SET state = 0, attempts = 0, succeeded = 0, failed = 0, error = NULL "
+                    "WHERE state = 3"
+                )
+                _bump(db, failed=-n, pending=n, items_succeeded=-items_ok, items_failed=-items_bad)
+        return n
+
+    def records(self, state: str | None = None) -> list[base.BatchRecord]:
+        sql = "SELECT idx, state, attempts, owner, error, succeeded, failed FROM batches"
+        args: Iterable = ()
+        if state is not None:
+            sql += " WHERE state = ?"
+            args = (base.STATES.index(state),)
+        rows = self._db().execute(sql + " ORDER BY idx", tuple(args)).fetchall()
+        return [base.BatchRecord(i, _STATE_NAMES[s], a, o, e, ok, bad) for i, s, a, o, e, ok, bad in rows]
+
+    def __repr__(self) -> str:
+        return f"SqliteCoordinator({self.db_path!r})"
+
+
+class _Tx:
+    """``with _Tx(conn):`` = BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error)."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+def _bump(db: sqlite3.Connection, progress: bool = False, **delta: int) -> None:
+    sets = [f"{k} = {k} + :{k}" for k, v in delta.items() if v]
+    if progress:
+        sets.append("last_progress = :now")
+    if sets:
+        db.execute(f"UPDATE counters SET {', '.join(sets)} WHERE id = 1", {**delta, "now": time.time()})
+
+
+def _still_gone(db: sqlite3.Connection, agent: str) -> bool:
+    row = db.execute("SELECT host, pid, started FROM agents WHERE name = ?", (agent,)).fetchone()
+    return row is not None and liveness.is_gone(*row)
+

@@ -1,0 +1,373 @@
+"""The one behavioural suite every Coordinator backend must pass (DESIGN.md,
+"Contracts worth keeping stable"). Parametrised over the backends by the
+``backend`` fixture: each param yields a ``Backend`` that creates a fresh
+queue and can open it again (in this process or a forked child), so the same
+tests cover SQLite and Kubernetes (ConfigMaps/Leases on the fake API server).
+
+Time is passed explicitly (``release_expired(now)``) so lease expiry needs no
+sleeping; real processes (fork) and ``kill -9`` cover concurrency and death.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+import signal
+import time
+
+import functools
+
+import pytest
+
+from pjob.coord import base, sqlite
+
+FORK = multiprocessing.get_context("fork")
+
+
+class SqliteBackend:
+    """A fresh ``queue.db`` in the test's tmp_path."""
+
+    stress_total = 400
+
+    def __init__(self, tmp_path, request):
+        self.tmp_path = tmp_path
+        self.path = tmp_path / "queue.db"
+        self.kwargs: dict = {}
+        self.made: list = []
+
+    def create(self, total, max_attempts=3, items=None, lease_seconds=30.0):
+        self.kwargs = dict(max_attempts=max_attempts, lease_seconds=lease_seconds)
+        return self._track(sqlite.SqliteCoordinator(self.path, total, items=items, **self.kwargs))
+
+    def opener(self):
+        return functools.partial(sqlite.SqliteCoordinator, self.path, None, **self.kwargs)
+
+    def open(self):
+        return self._track(self.opener()())
+
+    def _track(self, c):
+        self.made.append(c)
+        return c
+
+    def close(self):
+        for c in self.made:
+            c.close()
+
+
+BACKENDS = {"sqlite": SqliteBackend}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def backend(request, tmp_path):
+    factory = BACKENDS[request.param]
+    made = factory(tmp_path, request)
+    yield made
+    made.close()
+
+
+def ok(items: int = 1, elapsed: float = 0.0) -> base.Outcome:
+    return base.Outcome(items=items, succeeded=items, failed=0, elapsed=elapsed)
+
+
+def check_invariants(c, total: int) -> base.Progress:
+    p = c.counters()
+    assert p.total == total
+    assert p.pending + p.leased + p.done + p.failed == total, p
+    assert min(p.pending, p.leased, p.done, p.failed) >= 0, p
+    return p
+
+
+def later(c) -> float:
+    """A moment after every current lease has expired."""
+    return time.time() + c.lease_seconds + 5
+
+
+# --- claiming -------------------------------------------------------------------------
+
+
+def test_claims_lowest_index_first_in_chunks(backend):
+    c = backend.create(10)
+    first = c.claim("a", 3)
+    assert [x.index for x in first] == [0, 1, 2]
+    assert all(x.attempt == 1 and x.owner == "a" and x.deadline > time.time() for x in first)
+    second = c.claim("b", 4)
+    assert [x.index for x in second] == [3, 4, 5, 6]
+    p = check_invariants(c, 10)
+    assert (p.pending, p.leased, p.attempts) == (3, 7, 7)
+    assert [x.index for x in c.claim("a", 100)] == [7, 8, 9]
+    assert c.claim("b", 5) == []
+    assert c.claim("a", 0) == []
+
+
+def test_returned_batches_are_claimed_before_higher_ones(backend):
+    c = backend.create(6)
+    leases = c.claim("a", 3)
+    assert c.fail(leases[1], "boom")
+    again = c.claim("b", 2)
+    assert [(x.index, x.attempt) for x in again] == [(1, 2), (3, 1)]
+
+
+def test_no_batch_is_leased_to_two_agents(backend):
+    c = backend.create(50)
+    seen: dict[int, str] = {}
+    agents = ["a", "b", "c"]
+    while True:
+        got = [lease for agent in agents for lease in c.claim(agent, random.randint(1, 4))]
+        if not got:
+            break
+        for lease in got:
+            assert lease.index not in seen, f"{lease.index} leased to {seen.get(lease.index)} and {lease.owner}"
+            seen[lease.index] = lease.owner
+    assert sorted(seen) == list(range(50))
+
+
+# --- completion -----------------------------------------------------------------------
+
+
+def test_done_is_final_and_recorded_once(backend):
+    c = backend.create(3)
+    (lease,) = c.claim("a", 1)
+    assert c.complete(lease, ok(items=4)) is True
+    assert c.complete(lease, ok(items=4)) is False
+    assert c.fail(lease, "late failure") is False
+    c.release(lease)
+    p = check_invariants(c, 3)
+    assert (p.done, p.items_succeeded, p.leased, p.attempts) == (1, 4, 0, 1)
+    assert p.last_progress > 0
+    assert [x.index for x in c.claim("b", 5)] == [1, 2]
+
+
+def test_stale_lease_cannot_complete_after_reclaim(backend):
+    c = backend.create(2)
+    (old,) = c.claim("slow", 1)
+    assert c.release_expired(later(c)) == 1
+    (new,) = c.claim("fast", 1)
+    assert (new.index, new.attempt, new.owner) == (0, 2, "fast")
+    assert c.complete(old, ok()) is False
+    assert c.fail(old, "stale") is False
+    assert c.complete(new, ok()) is True
+    p = check_invariants(c, 2)
+    assert (p.done, p.attempts, p.items_succeeded) == (1, 2, 1)
+
+
+def test_complete_many_accepts_live_and_rejects_stale(backend):
+    c = backend.create(5)
+    leases = c.claim("a", 5)
+    assert c.complete(leases[2], ok()) is True
+    results = c.complete_many([(leases[0], ok(2)), (leases[2], ok(2)), (leases[4], ok(3))])
+    assert results == [True, False, True]
+    p = check_invariants(c, 5)
+    assert (p.done, p.leased, p.items_succeeded) == (3, 2, 1 + 2 + 3)
+    assert c.complete_many([]) == []
+
+
+def test_short_return_is_a_final_failure_with_its_items(backend):
+    c = backend.create(2, max_attempts=3)
+    (lease,) = c.claim("a", 1)
+    outcome = base.Outcome(items=5, succeeded=3, failed=2, error="run() returned 3 results for 5 inputs")
+    assert c.complete(lease, outcome) is True
+    p = check_invariants(c, 2)
+    assert (p.done, p.failed, p.items_succeeded, p.items_failed) == (0, 1, 3, 2)
+    assert [x.index for x in c.claim("a", 5)] == [1]  # not retried
+    (rec,) = c.records("failed")
+    assert (rec.index, rec.error, rec.items_failed) == (0, outcome.error, 2)
+
+
+# --- attempts -------------------------------------------------------------------------
+
+
+def test_failed_attempts_are_retried_until_max_attempts(backend):
+    c = backend.create(1, max_attempts=3, items=[7])
+    for attempt in (1, 2, 3):
+        (lease,) = c.claim("a", 1)
+        assert lease.attempt == attempt
+        assert c.fail(lease, f"error {attempt}") is True
+    assert c.claim("a", 1) == []
+    p = check_invariants(c, 1)
+    assert (p.failed, p.attempts, p.items_failed, p.pending) == (1, 3, 7, 0)
+    (rec,) = c.records("failed")
+    assert (rec.attempts, rec.error) == (3, "error 3")
+
+
+def test_non_retryable_failure_is_final_at_once(backend):
+    c = backend.create(2, max_attempts=3)
+    (lease,) = c.claim("a", 1)
+    assert c.fail(lease, "bad input", retryable=False) is True
+    assert [x.index for x in c.claim("a", 5)] == [1]
+    assert check_invariants(c, 2).failed == 1
+
+
+def test_release_hands_back_without_burning_an_attempt(backend):
+    c = backend.create(3, max_attempts=1)
+    leases = c.claim("a", 2)
+    for lease in leases:
+        c.release(lease)
+    p = check_invariants(c, 3)
+    assert (p.pending, p.leased, p.attempts) == (3, 0, 0)
+    again = c.claim("b", 3)
+    assert [(x.index, x.attempt) for x in again] == [(0, 1), (1, 1), (2, 1)]
+    assert c.complete(leases[0], ok()) is False  # the released lease is stale
+    assert all(c.complete(x, ok()) for x in again)
+    assert check_invariants(c, 3).done == 3
+
+
+def test_expired_lease_burns_an_attempt_and_can_exhaust_it(backend):
+    c = backend.create(2, max_attempts=2, items=[3, 4])
+    assert len(c.claim("a", 2)) == 2
+    assert c.release_expired(time.time()) == 0  # still within the lease
+    assert c.release_expired(later(c)) == 2
+    p = check_invariants(c, 2)
+    assert (p.pending, p.leased, p.attempts) == (2, 0, 2)
+    leases = c.claim("b", 2)
+    assert [x.attempt for x in leases] == [2, 2]
+    assert c.release_expired(later(c)) == 2
+    p = check_invariants(c, 2)
+    assert (p.failed, p.items_failed) == (2, 7)
+    assert all("expired" in r.error for r in c.records("failed"))
+
+
+def test_heartbeat_keeps_leases_alive(backend):
+    c = backend.create(2)
+    leases = c.claim("a", 2)
+    time.sleep(0.3)
+    c.heartbeat("a")
+    # past the first deadline but within the renewed one
+    assert c.release_expired(leases[0].deadline + 0.1) == 0
+    assert all(c.complete(x, ok()) for x in leases)
+
+
+def test_reset_failed_gives_failed_batches_a_fresh_budget(backend):
+    c = backend.create(3, max_attempts=1, items=[2, 2, 2])
+    a, b, d = c.claim("a", 3)
+    c.fail(a, "boom")
+    c.complete(b, base.Outcome(items=2, succeeded=1, failed=1, error="short"))
+    c.complete(d, ok(2))
+    p = check_invariants(c, 3)
+    assert (p.failed, p.items_failed, p.items_succeeded) == (2, 3, 3)
+    assert c.reset_failed() == 2
+    p = check_invariants(c, 3)
+    assert (p.failed, p.pending, p.items_failed, p.items_succeeded, p.done) == (0, 2, 0, 2, 1)
+    assert [(x.index, x.attempt) for x in c.claim("a", 3)] == [(0, 1), (1, 1)]
+    assert c.records("failed") == []
+
+
+# --- reopening and death ------------------------------------------------------------------
+
+
+def test_reopen_keeps_done_and_failed(backend):
+    c = backend.create(4, max_attempts=1)
+    a, b, _ = c.claim("a", 3)
+    c.complete(a, ok(5))
+    c.fail(b, "boom")
+    c.close()
+    again = backend.open()
+    p = check_invariants(again, 4)
+    assert (p.done, p.failed, p.leased, p.items_succeeded) == (1, 1, 1, 5)
+    assert again.release_expired(later(again)) == 1  # the lease of the "dead" agent a
+    assert [x.index for x in again.claim("b", 10)] == [3]  # index 2 burnt its only attempt
+    assert [r.index for r in again.records("failed")] == [1, 2]
+
+
+def _claim_and_hang(opener, ready):
+    c = opener()
+    leases = c.claim("victim", 3)
+    ready.put([x.index for x in leases])
+    time.sleep(600)
+
+
+def test_leases_of_a_killed_agent_are_reclaimed(backend):
+    c = backend.create(5)
+    ready = FORK.Queue()
+    proc = FORK.Process(target=_claim_and_hang, args=(backend.opener(), ready))
+    proc.start()
+    try:
+        assert ready.get(timeout=30) == [0, 1, 2]
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.join()
+    assert check_invariants(c, 5).leased == 3
+    assert c.release_expired(later(c)) == 3
+    got = c.claim("survivor", 10)
+    assert [(x.index, x.attempt) for x in got] == [(0, 2), (1, 2), (2, 2), (3, 1), (4, 1)]
+    assert all(c.complete(x, ok()) for x in got)
+    assert check_invariants(c, 5).done == 5
+
+
+def _stress_agent(opener, name, seed, holds, out):
+    try:
+        out.put(_stress_loop(opener, name, seed, holds))
+    except BaseException as exc:  # report, so the parent fails fast with the reason
+        out.put((name, repr(exc)))
+
+
+def _stress_loop(opener, name, seed, holds):
+    """Claims, fails, releases and completes at random. While it holds a lease
+    it holds an O_EXCL marker file ``holds/<index>``: a second live holder of
+    the same mini-batch cannot create it and is recorded as a violation."""
+    c = opener()
+    rng = random.Random(seed)
+    claimed, completed, violations = [], [], []
+
+    def let_go(lease):
+        os.unlink(os.path.join(holds, str(lease.index)))
+
+    give_up = time.monotonic() + 60  # a broken backend must fail the test, not hang it
+    while time.monotonic() < give_up:
+        leases = c.claim(name, rng.randint(1, 6))
+        if not leases:
+            p = c.counters()
+            if p.pending == 0 and p.leased == 0:
+                break
+            time.sleep(0.005)
+            continue
+        for lease in leases:
+            try:
+                os.close(os.open(os.path.join(holds, str(lease.index)), os.O_CREAT | os.O_EXCL))
+            except FileExistsError:
+                violations.append((lease.index, lease.attempt, name))
+        claimed += [(x.index, x.attempt) for x in leases]
+        to_complete = []
+        for lease in leases:
+            if rng.random() < 0.15:
+                let_go(lease)
+                c.fail(lease, "random failure")
+            elif rng.random() < 0.1:
+                let_go(lease)
+                c.release(lease)
+            else:
+                to_complete.append((lease, ok()))
+        for lease, _ in to_complete:
+            let_go(lease)
+        for (lease, _), accepted in zip(to_complete, c.complete_many(to_complete)):
+            if accepted:
+                completed.append(lease.index)
+    return name, claimed, completed, violations
+
+
+def test_concurrent_processes_never_share_a_lease_and_lose_nothing(backend):
+    total, n_agents = backend.stress_total, 4
+    c = backend.create(total, max_attempts=10)
+    out = FORK.Queue()
+    holds = backend.tmp_path / "holds"
+    holds.mkdir()
+    procs = [
+        FORK.Process(target=_stress_agent, args=(backend.opener(), f"agent-{i}", i, str(holds), out))
+        for i in range(n_agents)
+    ]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=90) for _ in procs]
+    assert [r for r in results if len(r) == 2] == []  # no agent crashed
+    for p in procs:
+        p.join(timeout=30)
+        assert p.exitcode == 0
+    assert [v for *_, violations in results for v in violations] == []  # never two live holders
+    attempts_seen = [pair for _, claimed, _, _ in results for pair in claimed]
+    assert len(attempts_seen) >= total
+    completed = sorted(i for _, _, done, _ in results for i in done)
+    p = check_invariants(c, total)
+    failed = {r.index for r in c.records("failed")}
+    assert sorted(set(completed) | failed) == list(range(total))  # nothing lost
+    assert len(completed) == len(set(completed)) == p.done  # done exactly once
+    assert p.pending == p.leased == 0
