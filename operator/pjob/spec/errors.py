@@ -15,11 +15,9 @@ class Problem:
     message: str  # what is wrong; how to fix
 
     def __str__(self) -> str:
-        where = self.file or "<input>"
-        if self.line:
-            where += f":{self.line}"
-        field = f" {self.field}:" if self.field else ""
-        return f"{where}:{field} {self.message}"
+        where = (self.file or "") + (f":{self.line}" if self.file and self.line else "")
+        parts = [p for p in (where, self.field) if p]
+        return ": ".join(parts + [self.message])
 
 
 class UserError(Exception):
