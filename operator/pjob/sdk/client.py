@@ -1,0 +1,138 @@
+"""Running SDK-built jobs: ``run_local`` (this machine, through the same
+driver as ``pjob run``), ``submit`` (a cluster, as ``pjob submit``), and a thin
+``MLClient`` whose ``jobs.create_or_update(job)`` lets Azure code keep its
+shape. Called by user scripts."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, Callable
+
+from pjob.sdk import args, nodes
+from pjob.sdk import pipeline as sdk_pipeline
+from pjob.spec import checks, load
+
+
+@dataclasses.dataclass
+class LocalRunResult:
+    """What ``run_local`` returns. ``outputs``: each pipeline output name and
+    each ``<step>.<output>`` -> its path; ``job_result``: every step's verdict
+    text (from its ``job_result.txt``)."""
+
+    status: str  # Succeeded | Failed
+    run_dir: str
+    outputs: dict[str, str]
+    job_result: str
+    steps: dict[str, Any]  # step name -> pjob.local.pipeline.StepReport
+    warnings: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "Succeeded"
+
+
+def as_pipeline(job: Any) -> sdk_pipeline.PipelineJob:
+    """A PipelineJob, or a single step wrapped as a one-step pipeline (Azure
+    lets a parallel or command job be submitted on its own)."""
+    if isinstance(job, sdk_pipeline.PipelineJob):
+        return job
+    if isinstance(job, nodes.Node):
+        name = job.name or job.component_name or job._STEP_MODEL.model_fields["type"].default
+        job.name = name
+        return sdk_pipeline.PipelineJob(jobs={name: job}, inputs={}, outputs={}, settings=sdk_pipeline.models.PipelineSettings(),
+                                        source=name, display_name=job.display_name or name)
+    raise TypeError(f"expected a pipeline job (from a @pipeline function), a step, or a YAML path; got {type(job).__name__}")
+
+
+def _loaded(job: Any) -> tuple[load.LoadedJob, sdk_pipeline.PipelineJob | None]:
+    if isinstance(job, (str, os.PathLike)):
+        return checks.load_and_check(os.fspath(job)), None
+    built = as_pipeline(job)
+    return built.to_loaded(), built
+
+
+def _result_text(value: str | None) -> str:
+    if value and os.path.isfile(value):
+        with open(value, encoding="utf-8", errors="replace") as fh:
+            return fh.read().strip()
+    return (value or "").strip()
+
+
+def run_local(
+    job: Any,
+    *,
+    runs_dir: str = "pjob-runs",
+    fresh: bool = False,
+    retry_failed: bool = False,
+    max_workers: int | None = None,
+    datastores: dict[str, str] | None = None,
+    progress: Callable | None = None,
+    on_step: Callable[[str, str], None] | None = None,
+    **kwargs: Any,
+) -> LocalRunResult:
+    """Validate ``job`` like ``pjob validate`` and run it on this machine like
+    ``pjob run`` (same driver, same run folder ``<runs_dir>/<job name>``;
+    running again resumes). Raises ``pjob.spec.errors.UserError`` on bad input."""
+    args.reject_unknown("run_local()", kwargs, ["runs_dir", "fresh", "retry_failed", "max_workers", "datastores", "progress", "on_step"])
+    from pjob.local import pipeline as local_pipeline  # heavy: imported only when running
+
+    loaded, built = _loaded(job)
+    result = local_pipeline.run_pipeline(
+        loaded, runs_dir=runs_dir, fresh=fresh, retry_failed=retry_failed, max_workers=max_workers,
+        datastores=datastores, progress=progress, on_step=on_step,
+    )
+    outputs = dict(result.outputs)
+    if built is not None:
+        for step_name, node in built.jobs.items():
+            for port_name, port in node.outputs.items():
+                report = result.steps.get(step_name)
+                if port._pipeline_output and report and port_name in report.outputs:
+                    outputs[port._pipeline_output] = report.outputs[port_name]
+    texts = [f"{name}: {r.status}" + (f" - {_result_text(r.job_result)}" if r.job_result else (f" - {r.reason}" if r.reason else "")) for name, r in result.steps.items()]
+    return LocalRunResult(result.status, result.run_dir, outputs, "\n".join(texts), dict(result.steps), list(loaded.warnings))
+
+
+def submit(job: Any, *, namespace: str = "default", **kwargs: Any) -> Any:
+    """Send ``job`` and its code to the cluster, as ``pjob submit`` does."""
+    try:
+        from pjob.kube import submit as kube_submit  # written by the Deploy work
+    except ImportError:
+        raise NotImplementedError(
+            "pjob.sdk.submit needs the cluster submit client behind `pjob submit` (pjob.kube.submit), which is not in this "
+            "build yet; meanwhile write the YAML with job.dump('pipeline.yml') and submit that file"
+        ) from None
+    loaded, _ = _loaded(job)
+    return kube_submit.submit_loaded(loaded, namespace=namespace, **kwargs)
+
+
+class _JobOperations:
+    def __init__(self, client: "MLClient"):
+        self._client = client
+
+    def create_or_update(self, job: Any, *, experiment_name: str | None = None, **kwargs: Any) -> Any:
+        """Submit ``job`` (or run it here when the client was made with ``local=True``)."""
+        if experiment_name is not None and isinstance(job, sdk_pipeline.PipelineJob):
+            job.experiment_name = experiment_name
+        if self._client.local:
+            return run_local(job, runs_dir=self._client.runs_dir, **kwargs)
+        return submit(job, namespace=self._client.namespace, **kwargs)
+
+
+class MLClient:
+    """A thin stand-in for ``azure.ai.ml.MLClient``: ``MLClient(namespace="ml")
+    .jobs.create_or_update(pipeline_job)`` submits to the cluster;
+    ``MLClient(local=True, runs_dir=...)`` runs on this machine instead. Azure's
+    credential/subscription/workspace arguments are accepted and ignored."""
+
+    def __init__(self, credential: Any = None, subscription_id: str | None = None, resource_group_name: str | None = None,
+                 workspace_name: str | None = None, *, namespace: str = "default", local: bool = False, runs_dir: str = "pjob-runs", **kwargs: Any):
+        args.reject_unknown("MLClient()", kwargs, ["credential", "subscription_id", "resource_group_name", "workspace_name", "namespace", "local", "runs_dir"])
+        self.namespace = namespace
+        self.local = local
+        self.runs_dir = runs_dir
+        self.jobs = _JobOperations(self)
+
+    @classmethod
+    def from_config(cls, credential: Any = None, path: Any = None, **kwargs: Any) -> "MLClient":
+        return cls(credential, **kwargs)

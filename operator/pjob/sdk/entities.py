@@ -1,0 +1,74 @@
+"""``pjob.sdk.entities``: the Azure ``azure.ai.ml.entities`` names a pipeline
+script imports (``Environment``, ``PipelineJob``, ``Input``, ``Output``).
+``Environment`` fronts ``pjob.spec.models.Environment``: on a cluster the image
+runs the workers; locally the current Python is used (``pjob run`` warns)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pjob.sdk import args
+from pjob.sdk.io import Input, Output, SpecBacked
+from pjob.spec import models
+
+
+class Environment(SpecBacked):
+    """``Environment(image=..., conda_file="./env.yml", name=..., version=...)``.
+    A relative ``conda_file`` is relative to the current directory (as in Azure)."""
+
+    _MODEL = models.Environment
+    _WHAT = "Environment"
+    _PATH_FIELDS = ("conda_file",)
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        version: str | int | None = None,
+        description: str | None = None,
+        image: str | None = None,
+        conda_file: Any = None,
+        build: dict[str, Any] | None = None,
+        tags: dict[str, Any] | None = None,
+        os_type: str | None = None,
+        inference_config: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ):
+        known = ["name", "version", "description", "image", "conda_file", "build", "tags", "os_type", "inference_config"]
+        args.reject_unknown("Environment()", kwargs, known, {"datastore": "environments are not registered by pjob", "properties": "not supported"})
+        if build is not None and not isinstance(build, dict):
+            path = getattr(build, "path", None)
+            build = {"path": path} if path else build
+        data = dict(name=name, version=version, description=description, image=image, conda_file=conda_file, build=build, tags=tags, os_type=os_type, inference_config=inference_config)
+        self._init_spec(data, "Environment()")
+
+    def _to_dict(self, base_dir: str | None = None) -> dict[str, Any]:
+        out = super()._to_dict(base_dir)
+        if isinstance(out.get("conda_file"), dict):
+            out["conda_file"] = dict(out["conda_file"])
+        return out
+
+
+def environment_value(env: Any, where: str) -> Any:
+    """An ``environment=`` argument as a spec value: an Environment, a
+    reference string (``azureml:name:version``), or None."""
+    if env is None or isinstance(env, (Environment, str)):
+        return env
+    if isinstance(env, dict):
+        return Environment(**env)
+    raise TypeError(f"{where}: environment must be an Environment, a reference string such as 'azureml:my-env:1', or None; got {type(env).__name__}")
+
+
+def render_environment(env: Any, base_dir: str | None) -> Any:
+    return env._to_dict(base_dir) if isinstance(env, Environment) else env
+
+
+def __getattr__(name: str):  # PipelineJob lives in pjob.sdk.pipeline, which imports this module
+    if name == "PipelineJob":
+        from pjob.sdk.pipeline import PipelineJob
+
+        return PipelineJob
+    raise AttributeError(name)
+
+
+__all__ = ["Environment", "Input", "Output", "PipelineJob"]

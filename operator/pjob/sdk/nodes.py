@@ -1,0 +1,381 @@
+"""Steps of an SDK pipeline and their input/output ports.
+
+A ``Node`` is one step (``ParallelNode`` from ``parallel_run_function``,
+``CommandNode`` from ``command``/``load_component``). It keeps its settings in
+a validated ``pjob.spec.models`` step (attribute writes are validated too) and
+one port per declared input/output. Calling a node with keyword arguments
+returns a new node with those inputs bound - that is how a ``@pipeline``
+function wires ``step_b(x=step_a.outputs.y)``. Nodes created while a
+``@pipeline`` function runs are collected by ``pjob.sdk.pipeline``.
+``render`` turns a node into the step mapping of the pipeline YAML.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from typing import Any, Iterator
+
+import pydantic
+
+from pjob.sdk import args, io, paths
+from pjob.spec import models
+
+# Node lists of the @pipeline functions currently running (innermost last).
+_COLLECTING: list[list["Node"]] = []
+
+
+class PipelineInput:
+    """A ``@pipeline`` function's parameter while the function runs: passing
+    it to a step binds that step's input to ``${{parent.inputs.<name>}}``."""
+
+    def __init__(self, name: str, data: Any):
+        self._name = name
+        self._data = data
+
+    @property
+    def binding(self) -> str:
+        return "${{parent.inputs.%s}}" % self._name
+
+    def result(self) -> Any:
+        """The value given to the pipeline (Azure's ``PipelineInput.result()``)."""
+        return self._data
+
+    def __getattr__(self, name: str) -> Any:
+        if isinstance(self._data, io.Input) and name in models.DataInput.model_fields:
+            return getattr(self._data, name)
+        raise AttributeError(f"pipeline input {self._name!r} has no attribute {name!r}")
+
+    def __str__(self) -> str:
+        return self.binding
+
+    __repr__ = __str__
+
+
+class NodeOutput(io.SpecBacked):
+    """``step.outputs.<name>``: set ``.type``, ``.mode``, ``.path``; pass it to
+    another step to bind that step's input to this output."""
+
+    _MODEL = models.DataOutput
+    _PATH_FIELDS = ("path",)
+
+    def __init__(self, owner: "Node", port: str, spec: models.DataOutput):
+        object.__setattr__(self, "_owner", owner)
+        object.__setattr__(self, "_port", port)
+        object.__setattr__(self, "_spec", spec.model_copy(deep=True))
+        object.__setattr__(self, "_set", set())  # fields the user set on this step
+        object.__setattr__(self, "_pipeline_output", None)  # pipeline output name when returned by @pipeline
+        object.__setattr__(self, "_WHAT", f"outputs.{port}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "mode" and value == "mount":
+            value = "rw_mount"
+        super().__setattr__(name, value)
+        if not name.startswith("_"):
+            self._set.add(name)
+
+    @property
+    def binding(self) -> str:
+        return "${{parent.jobs.%s.outputs.%s}}" % (self._owner.name or "<unnamed step>", self._port)
+
+    def __str__(self) -> str:
+        return self.binding
+
+
+class NodeInput:
+    """``step.inputs.<name>``: what is bound to the input (``.path`` or another
+    step's output), plus ``.mode`` and ``.type`` settings for this step."""
+
+    def __init__(self, owner: "Node", port: str, declared: models.DataInput):
+        object.__setattr__(self, "_owner", owner)
+        object.__setattr__(self, "_port", port)
+        object.__setattr__(self, "_spec", declared.model_copy(deep=True))
+        object.__setattr__(self, "_data", None)
+        object.__setattr__(self, "_set", set())
+
+    @property
+    def is_data(self) -> bool:
+        return self._spec.type not in models.LITERAL_TYPES
+
+    def bind(self, value: Any) -> None:
+        where = f"{self._owner.kind_label}: input {self._port!r}"
+        if isinstance(value, Node):
+            outs = list(value.outputs)
+            if len(outs) != 1:
+                raise TypeError(f"{where}: a step given as an input must have exactly one output; pass step.outputs.<name> instead")
+            value = value.outputs[outs[0]]
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
+        if isinstance(value, dict):
+            value = io.Input(**value)
+        if value is not None and not isinstance(value, (io.Input, NodeOutput, PipelineInput, str, bool, int, float)):
+            raise TypeError(f"{where}: expected an Input, another step's output, a pipeline parameter or a literal (str, int, float, bool); got {type(value).__name__}")
+        if isinstance(value, str) and self.is_data and paths.is_local(value):
+            value = paths.absolute(value)
+        object.__setattr__(self, "_data", value)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "path":
+            data = self._data
+            return data.path if isinstance(data, io.Input) else (data.binding if isinstance(data, (NodeOutput, PipelineInput)) else data)
+        if name in ("type", "mode", "description", "optional", "default", "min", "max", "enum"):
+            return getattr(self._spec, name)
+        raise AttributeError(f"inputs.{self._port} has no attribute {name!r}{args.did_you_mean(name, ['path', 'type', 'mode', 'description', 'optional', 'default'])}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "path":
+            self.bind(value)
+            return
+        if name == "mode" and value == "mount":
+            value = "ro_mount"
+        args.assign(self._spec, name, value, f"inputs.{self._port}")
+        self._set.add(name)
+
+    def result(self) -> Any:
+        return self._data
+
+    def __repr__(self) -> str:
+        return f"NodeInput({self._port}={self._data!r})"
+
+
+class Ports:
+    """``step.inputs`` / ``step.outputs``: attribute and item access to ports;
+    assigning binds an input (``step.inputs.x = other.outputs.y``) or copies
+    an Output's settings onto an output."""
+
+    def __init__(self, kind: str, ports: dict[str, Any]):
+        object.__setattr__(self, "_kind", kind)
+        object.__setattr__(self, "_ports", ports)
+
+    def __getattr__(self, name: str) -> Any:
+        ports = self.__dict__["_ports"]
+        if name in ports:
+            return ports[name]
+        raise AttributeError(f"this step has no {self._kind[:-1]} {name!r}{args.did_you_mean(name, ports)}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        port = self.__getattr__(name)
+        if isinstance(port, NodeInput):
+            port.bind(value)
+        elif isinstance(value, io.Output):
+            for key, val in value._spec.model_dump(exclude_none=True).items():
+                setattr(port, key, val)
+        else:
+            raise TypeError(f"{self._kind}.{name}: assign an Output(...) or set .type/.mode/.path")
+
+    __getitem__ = __getattr__
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self.__setattr__(name, value)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ports)
+
+    def __len__(self) -> int:
+        return len(self._ports)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._ports
+
+    def keys(self):
+        return self._ports.keys()
+
+    def items(self):
+        return self._ports.items()
+
+    def values(self):
+        return self._ports.values()
+
+
+def declared_input(value: Any, where: str) -> tuple[models.DataInput, Any]:
+    """(declaration, bound value) of one ``inputs=`` entry of a builder
+    (Azure ``_parse_input``): an Input declares and, with a path or default,
+    binds; a literal declares its type and binds itself."""
+    if isinstance(value, dict):
+        value = io.Input(**value)
+    if isinstance(value, io.Input):
+        spec = value._spec.model_copy(deep=True)
+        if spec.type in models.DATA_TYPES or spec.type.endswith("_model"):
+            bound = value if spec.path is not None else None
+            spec.path = None
+            return spec, bound
+        return spec, None
+    if isinstance(value, bool):
+        return models.DataInput(type="boolean"), value
+    if isinstance(value, int):
+        return models.DataInput(type="integer"), value
+    if isinstance(value, float):
+        return models.DataInput(type="number"), value
+    if isinstance(value, str):
+        return models.DataInput(type="string"), value
+    raise TypeError(f"{where}: expected Input(...), a dict or a literal (str, int, float, bool); got {type(value).__name__}")
+
+
+def declared_output(value: Any, where: str) -> models.DataOutput:
+    if value is None or value == {}:
+        return models.DataOutput()
+    if isinstance(value, dict):
+        value = io.Output(**value)
+    if isinstance(value, io.Output):
+        return value._spec.model_copy(deep=True)
+    raise TypeError(f"{where}: expected Output(...) or a dict; got {type(value).__name__}")
+
+
+class Node:
+    """One step. Subclasses set ``_STEP_MODEL`` and implement ``_step_dict``."""
+
+    _STEP_MODEL: type[pydantic.BaseModel]
+    _KEYS_NOT_ATTRIBUTES = ("inputs", "outputs", "type")
+
+    def __init__(self, step: pydantic.BaseModel, declared_inputs: dict[str, models.DataInput], declared_outputs: dict[str, models.DataOutput], component_name: str | None):
+        object.__setattr__(self, "_step", step)
+        object.__setattr__(self, "_name", None)
+        object.__setattr__(self, "_component_name", component_name)
+        object.__setattr__(self, "inputs", Ports("inputs", {k: NodeInput(self, k, v) for k, v in declared_inputs.items()}))
+        object.__setattr__(self, "outputs", Ports("outputs", {k: NodeOutput(self, k, v) for k, v in declared_outputs.items()}))
+        if _COLLECTING:
+            _COLLECTING[-1].append(self)
+
+    @property
+    def kind_label(self) -> str:
+        return f"step {self._name or self._component_name or '?'}"
+
+    @property
+    def name(self) -> str | None:
+        return self._name
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"step name must be a string, got {type(value).__name__}")
+        object.__setattr__(self, "_name", value)
+
+    @property
+    def component_name(self) -> str | None:
+        return self._component_name
+
+    def __getattr__(self, name: str) -> Any:
+        step = self.__dict__.get("_step")
+        if step is not None and name in type(step).model_fields and name not in self._KEYS_NOT_ATTRIBUTES:
+            return getattr(step, name)
+        known = [f for f in self._STEP_MODEL.model_fields if f not in self._KEYS_NOT_ATTRIBUTES]
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}{args.did_you_mean(name, known)}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_") or isinstance(getattr(type(self), name, None), property):
+            object.__setattr__(self, name, value)
+            return
+        if name in self._KEYS_NOT_ATTRIBUTES:
+            raise AttributeError(f"set ports one by one: step.{name}.<port> = ...")
+        args.assign(self._step, name, self._coerce(name, value), self.kind_label)
+
+    def _coerce(self, name: str, value: Any) -> Any:
+        return value
+
+    def set_resources(self, *, instance_count: int | None = None, instance_type: str | None = None, shm_size: str | None = None, **kwargs: Any) -> None:
+        """Azure's ``node.set_resources(...)``: instance_count is honoured; the rest is accepted for compatibility."""
+        args.reject_unknown("set_resources()", kwargs, ["instance_count", "instance_type", "shm_size"], {"docker_args": "pjob does not pass docker arguments", "locations": "not applicable outside Azure"})
+        data = self._step.resources.model_dump(exclude_unset=True) if self._step.resources else {}
+        data.update({k: v for k, v in dict(instance_count=instance_count, instance_type=instance_type, shm_size=shm_size).items() if v is not None})
+        self.resources = data
+
+    # -- calling a node binds its inputs ---------------------------------
+    def __call__(self, *positional: Any, **kwargs: Any) -> "Node":
+        if positional:
+            raise TypeError(f"{self.kind_label}: pass inputs by name, e.g. step({next(iter(self.inputs), 'input')}=...)")
+        for key in kwargs:
+            if key not in self.inputs:
+                raise TypeError(f"{self.kind_label} got an unexpected keyword argument {key!r}{args.did_you_mean(key, self.inputs)}")
+        node = self._copy()
+        for key, value in kwargs.items():
+            node.inputs[key].bind(value)
+        return node
+
+    def _copy(self) -> "Node":
+        node = copy.copy(self)
+        object.__setattr__(node, "_step", self._step.model_copy(deep=True))
+        ins = {}
+        for key, port in self.inputs.items():
+            new = NodeInput(node, key, port._spec)
+            object.__setattr__(new, "_data", port._data)
+            object.__setattr__(new, "_set", set(port._set))
+            ins[key] = new
+        outs = {}
+        for key, port in self.outputs.items():
+            new = NodeOutput(node, key, port._spec)
+            object.__setattr__(new, "_set", set(port._set))
+            outs[key] = new
+        object.__setattr__(node, "inputs", Ports("inputs", ins))
+        object.__setattr__(node, "outputs", Ports("outputs", outs))
+        if _COLLECTING:
+            _COLLECTING[-1].append(node)
+        return node
+
+    # -- rendering ---------------------------------------------------------
+    def render(self, names: dict[int, str], base_dir: str | None) -> dict[str, Any]:
+        """The step mapping of the pipeline YAML. ``names`` maps ``id(node)``
+        to step names (for ``${{parent.jobs...}}``); local paths are written
+        relative to ``base_dir`` (absolute when None)."""
+        raise NotImplementedError
+
+    def _settings_dict(self) -> dict[str, Any]:
+        out = self._step.model_dump(by_alias=True, exclude_none=True, exclude_unset=True)
+        for key in self._KEYS_NOT_ATTRIBUTES:
+            out.pop(key, None)
+        for key in ("resources", "retry_settings", "limits"):
+            if out.get(key) == {}:
+                del out[key]
+        return out
+
+    def _binding(self, value: Any, names: dict[int, str]) -> str:
+        if isinstance(value, PipelineInput):
+            return value.binding
+        if id(value._owner) not in names:
+            raise ValueError(
+                f"{self.kind_label}: an input is bound to output {value._port!r} of a step that is not part of this pipeline; "
+                "create that step inside the @pipeline function"
+            )
+        return "${{parent.jobs.%s.outputs.%s}}" % (names[id(value._owner)], value._port)
+
+    def _render_input(self, port: NodeInput, names: dict[int, str], base_dir: str | None, inline: bool) -> Any:
+        """One input value; None means "leave it out" (component default)."""
+        spec, data = port._spec, port._data
+        mode = spec.mode if (inline or "mode" in port._set) else None
+        if data is None:
+            if not inline:
+                return None
+            if not spec.optional and spec.default is None:
+                raise ValueError(
+                    f"{self.kind_label}: input {port._port!r} has no value; pass {port._port}=... when calling the step "
+                    f"or declare it Input(..., optional=True)"
+                )
+            return spec.model_dump(exclude_none=True)
+        if isinstance(data, (NodeOutput, PipelineInput)):
+            text = self._binding(data, names)
+            if not port.is_data or (not inline and not port._set):
+                return text
+            out = {"type": spec.type, "path": text, "mode": mode, "description": spec.description if inline else None}
+            return {k: v for k, v in out.items() if v is not None}
+        if isinstance(data, io.Input):
+            out = data._to_dict(base_dir)
+            if "mode" in port._set or (inline and mode and "mode" not in out):
+                out["mode"] = spec.mode
+            if inline and spec.description and "description" not in out:
+                out["description"] = spec.description
+            return out
+        if isinstance(data, str) and port.is_data:
+            out = {"type": spec.type, "path": paths.render(data, base_dir), "mode": mode, "description": spec.description if inline else None}
+            return {k: v for k, v in out.items() if v is not None}
+        return data
+
+    def _render_output(self, port: NodeOutput, base_dir: str | None, inline: bool) -> Any:
+        if port._pipeline_output:
+            return "${{parent.outputs.%s}}" % port._pipeline_output
+        if not inline and not port._set:
+            return None
+        return port._to_dict(base_dir)
+
+    def _render_ports(self, names: dict[int, str], base_dir: str | None, inline: bool) -> tuple[dict, dict]:
+        ins = {k: self._render_input(p, names, base_dir, inline) for k, p in self.inputs.items()}
+        outs = {k: self._render_output(p, base_dir, inline) for k, p in self.outputs.items()}
+        return {k: v for k, v in ins.items() if v is not None}, {k: v for k, v in outs.items() if v is not None}

@@ -1,0 +1,336 @@
+"""``@pipeline()`` (Azure ``azure.ai.ml.dsl.pipeline``) and the ``PipelineJob``
+it returns.
+
+Calling a decorated function runs its body once with each parameter replaced
+by a ``PipelineInput``; every step created meanwhile joins the pipeline, named
+as Azure names it (the step's own ``name``, else its variable name, else its
+component name with ``_1``, ``_2`` ... for repeats). The returned dict of step
+outputs becomes the pipeline's outputs. ``PipelineJob.to_model()`` produces
+``pjob.spec.models.PipelineJob`` through the same validation as a YAML file
+(``pjob.spec.load.load_data``), and ``dump()`` writes that YAML.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import re
+import sys
+from typing import Any, Callable
+
+from pjob.sdk import args, io, nodes
+from pjob.spec import checks, load, models, yamlio
+
+SCHEMA = "https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json"
+_NODE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+_SETTINGS = ("default_compute", "default_datastore", "continue_on_step_failure", "force_rerun", "default_environment")
+
+
+class PipelineOutput(io.SpecBacked):
+    """``pipeline_job.outputs.<name>``: ``.type``, ``.mode``, ``.path`` of a pipeline output."""
+
+    _MODEL = models.DataOutput
+    _PATH_FIELDS = ("path",)
+
+    def __init__(self, name: str, spec: models.DataOutput):
+        object.__setattr__(self, "_spec", spec)
+        object.__setattr__(self, "_WHAT", f"pipeline outputs.{name}")
+
+
+class _Namespace:
+    """Attribute/item access over a dict (``job.inputs.x``, ``job.outputs.y``)."""
+
+    def __init__(self, what: str, items: dict[str, Any]):
+        object.__setattr__(self, "_what", what)
+        object.__setattr__(self, "_items", items)
+
+    def __getattr__(self, name: str) -> Any:
+        items = self.__dict__["_items"]
+        if name in items:
+            return items[name]
+        raise AttributeError(f"the pipeline has no {self._what} {name!r}{args.did_you_mean(name, items)}")
+
+    __getitem__ = __getattr__
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self.__getattr__(name)
+        self._items[name] = value
+
+    __setitem__ = __setattr__
+
+    def __iter__(self):
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def keys(self):
+        return self._items.keys()
+
+    def items(self):
+        return self._items.items()
+
+    def values(self):
+        return self._items.values()
+
+
+class PipelineJob:
+    """A pipeline built by a ``@pipeline`` function. Attributes: ``jobs``
+    (step name -> node), ``inputs``, ``outputs`` (``.type/.mode/.path``),
+    ``settings`` (``default_compute``, ``continue_on_step_failure``, ...),
+    ``name``, ``display_name``, ``description``, ``experiment_name``, ``tags``."""
+
+    _ATTRS = ("name", "display_name", "description", "experiment_name", "tags", "properties", "compute")
+
+    def __init__(self, *, jobs: dict[str, nodes.Node], inputs: dict[str, Any], outputs: dict[str, PipelineOutput],
+                 settings: models.PipelineSettings, source: str, **attrs: Any):
+        object.__setattr__(self, "jobs", jobs)
+        object.__setattr__(self, "inputs", _Namespace("input", inputs))
+        object.__setattr__(self, "outputs", _Namespace("output", outputs))
+        object.__setattr__(self, "settings", settings)
+        object.__setattr__(self, "_source", source)
+        object.__setattr__(self, "_attrs", {k: attrs.get(k) for k in self._ATTRS})
+
+    def __getattr__(self, name: str) -> Any:
+        attrs = self.__dict__.get("_attrs", {})
+        if name in attrs:
+            return attrs[name]
+        raise AttributeError(f"PipelineJob has no attribute {name!r}{args.did_you_mean(name, [*self._ATTRS, 'jobs', 'inputs', 'outputs', 'settings'])}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name not in self._ATTRS:
+            raise AttributeError(f"PipelineJob has no settable attribute {name!r}{args.did_you_mean(name, self._ATTRS)}")
+        if name in ("tags", "properties") and value is not None and not isinstance(value, dict):
+            raise TypeError(f"PipelineJob.{name} must be a dict, got {type(value).__name__}")
+        if name not in ("tags", "properties") and value is not None and not isinstance(value, str):
+            raise TypeError(f"PipelineJob.{name} must be a string, got {type(value).__name__}")
+        self._attrs[name] = value
+
+    # -- to the spec ---------------------------------------------------------
+    def to_dict(self, base_dir: str | None = None) -> dict[str, Any]:
+        """The pipeline YAML as a mapping; local paths relative to ``base_dir``
+        (absolute when None)."""
+        names = {id(node): name for name, node in self.jobs.items()}
+        out: dict[str, Any] = {"$schema": SCHEMA, "type": "pipeline"}
+        out.update({k: v for k, v in self._attrs.items() if v is not None})
+        settings = self.settings.model_dump(exclude_none=True)
+        if settings:
+            out["settings"] = settings
+        ins = {k: _render_pipeline_input(k, v, base_dir) for k, v in self.inputs.items()}
+        ins = {k: v for k, v in ins.items() if v is not None}
+        if ins:
+            out["inputs"] = ins
+        if len(self.outputs):
+            out["outputs"] = {k: v._to_dict(base_dir) for k, v in self.outputs.items()}
+        out["jobs"] = {name: node.render(names, base_dir) for name, node in self.jobs.items()}
+        return out
+
+    def to_loaded(self, base_dir: str | None = None, *, check: bool = True, check_files: bool = True) -> load.LoadedJob:
+        """Validate like a YAML file (models, then ``pjob.spec.checks``) and
+        return the ``LoadedJob`` the local runner takes. Raises UserError."""
+        base = base_dir or os.getcwd()
+        data = self.to_dict(base_dir)
+        loaded = load.load_data(data, os.path.join(base, f"<{self._source}>"), {})
+        loaded.raise_if_problems()
+        if check:
+            checks.check(loaded, check_files=check_files)
+            loaded.raise_if_problems()
+        return loaded
+
+    def to_model(self, base_dir: str | None = None) -> models.PipelineJob:
+        """The ``pjob.spec.models.PipelineJob`` (the same model ``pjob.spec.load``
+        builds from YAML). Paths relative to ``base_dir``, absolute when None."""
+        return self.to_loaded(base_dir, check=False).job
+
+    def validate(self, *, check_files: bool = True) -> list[str]:
+        """Run every check ``pjob validate`` runs; raises UserError on problems,
+        returns warnings."""
+        return self.to_loaded(check_files=check_files).warnings
+
+    def dump(self, dest: Any = None, **kwargs: Any) -> str:
+        """Write the pipeline YAML to ``dest`` (a path or a text stream) with
+        local paths relative to the file's folder; returns the YAML text.
+        The job is model-validated first; nothing is written if it is invalid."""
+        args.reject_unknown("dump()", kwargs, ["dest"])
+        if dest is None or not isinstance(dest, (str, os.PathLike)):
+            base = os.getcwd()
+            text = self._yaml(base)
+            if dest is not None:
+                dest.write(text)
+            return text
+        path = os.path.abspath(os.fspath(dest))
+        text = self._yaml(os.path.dirname(path))
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        return text
+
+    def _yaml(self, base_dir: str) -> str:
+        self.to_loaded(base_dir, check=False)  # the same validation as loading the YAML
+        return yamlio.dump_yaml(self.to_dict(base_dir))
+
+    def __str__(self) -> str:
+        return yamlio.dump_yaml(self.to_dict(os.getcwd()))
+
+    def __repr__(self) -> str:
+        return f"PipelineJob(display_name={self.display_name!r}, jobs={list(self.jobs)})"
+
+
+def _render_pipeline_input(name: str, value: Any, base_dir: str | None) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, io.Input):
+        return value._to_dict(base_dir)
+    if isinstance(value, (str, bool, int, float)):
+        return value
+    raise TypeError(f"pipeline input {name!r}: expected an Input or a literal (str, int, float, bool), got {type(value).__name__}")
+
+
+# -- building --------------------------------------------------------------
+def _call_collecting_locals(func: Callable, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """Run ``func(**kwargs)``; return its result and its local variables at return."""
+    captured: dict[str, Any] = {}
+    code = func.__code__
+    previous = sys.getprofile()
+
+    def profiler(frame, event, arg):
+        if event == "return" and frame.f_code is code:
+            captured.clear()
+            captured.update(frame.f_locals)
+        if previous:
+            previous(frame, event, arg)
+
+    sys.setprofile(profiler)
+    try:
+        result = func(**kwargs)
+    finally:
+        sys.setprofile(previous)
+    return result, captured
+
+
+def _sanitize(name: str) -> str:
+    name = re.sub(r"\W", "_", name.strip())
+    return name if name and not name[0].isdigit() else "_" + name
+
+
+def name_steps(created: list[nodes.Node], local_vars: dict[str, Any], pipeline_name: str) -> dict[str, nodes.Node]:
+    """Azure's naming rules: a step's own ``name``, else the variable it was
+    assigned to, else its component name (``_1``, ``_2`` ... for repeats,
+    continuing from a named step of the same component)."""
+    members = {id(n) for n in created}
+    chosen: dict[int, str] = {}
+    for var, value in local_vars.items():
+        if isinstance(value, nodes.Node) and id(value) in members and id(value) not in chosen:
+            name = value.name or var
+            if name == "_":
+                continue
+            if name in chosen.values():
+                raise ValueError(f"@pipeline {pipeline_name}: two steps are named {name!r}; give one of them another name (step.name = '...')")
+            chosen[id(value)] = name
+    named_after: dict[str, str] = {}
+    for node in created:
+        if id(node) in chosen and node.component_name:
+            named_after[node.component_name] = chosen[id(node)]
+    counts: dict[str, int] = {}
+    result: dict[str, nodes.Node] = {}
+    for node in created:
+        if id(node) not in chosen:
+            target = node.name or node.component_name or type(node).__name__.lower()
+            if node.name is None and target in named_after:
+                target = named_after[target]
+            counts[target] = counts.get(target, 0) + 1
+            name = _sanitize(target) + ("" if counts[target] == 1 else f"_{counts[target] - 1}")
+            if name in result:
+                raise ValueError(f"@pipeline {pipeline_name}: two steps are named {name!r}; set step.name on one of them")
+            chosen[id(node)] = name
+        name = chosen[id(node)]
+        if not _NODE_NAME.match(name):
+            raise ValueError(f"@pipeline {pipeline_name}: step name {name!r} is not valid; use letters, digits and _ (starting with a letter or _)")
+        node.name = name
+        result[name] = node
+    return result
+
+
+def _pipeline_outputs(returned: Any, steps: dict[str, nodes.Node], pipeline_name: str) -> dict[str, PipelineOutput]:
+    if returned is None:
+        return {}
+    if not isinstance(returned, dict):
+        raise TypeError(f"@pipeline {pipeline_name}: the function must return a dict of output name -> step.outputs.<name> (or nothing), got {type(returned).__name__}")
+    members = {id(n) for n in steps.values()}
+    outputs: dict[str, PipelineOutput] = {}
+    for key, port in returned.items():
+        if not isinstance(key, str) or not isinstance(port, nodes.NodeOutput):
+            raise TypeError(f"@pipeline {pipeline_name}: returned {key!r} must map to a step output (step.outputs.<name>), got {type(port).__name__}")
+        if id(port._owner) not in members:
+            raise ValueError(f"@pipeline {pipeline_name}: returned {key!r} is an output of a step created outside this pipeline")
+        if port._pipeline_output is not None:
+            raise ValueError(f"@pipeline {pipeline_name}: step output {port._port!r} is returned twice ({port._pipeline_output!r} and {key!r})")
+        object.__setattr__(port, "_pipeline_output", key)
+        outputs[key] = PipelineOutput(key, port._spec.model_copy(deep=True))  # Azure copies the step's output settings
+    return outputs
+
+
+def pipeline(func: Callable | None = None, *, name: str | None = None, version: str | None = None, display_name: str | None = None,
+             description: str | None = None, experiment_name: str | None = None, tags: dict[str, Any] | None = None, **kwargs: Any):
+    """Decorator building a pipeline from a function (Azure ``dsl.pipeline``).
+    Extra settings: default_compute (also compute/default_compute_target),
+    default_datastore, continue_on_step_failure, force_rerun."""
+    known = ["name", "version", "display_name", "description", "experiment_name", "tags", "compute", "default_compute_target", *_SETTINGS]
+    args.reject_unknown("pipeline()", kwargs, known, {"on_init": "init/finalize steps are not supported", "on_finalize": "init/finalize steps are not supported"})
+    settings: dict[str, Any] = {k: kwargs[k] for k in _SETTINGS if kwargs.get(k) is not None}
+    compute = kwargs.get("default_compute") or kwargs.get("default_compute_target") or kwargs.get("compute")
+    if compute:
+        settings["default_compute"] = compute
+    args.validate(models.PipelineSettings, settings, "pipeline()")
+
+    def decorate(fn: Callable) -> Callable[..., PipelineJob]:
+        if not callable(fn):
+            raise TypeError(f"@pipeline decorates a function, got {type(fn).__name__}")
+        signature = inspect.signature(fn)
+        for param in signature.parameters.values():
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                raise TypeError(f"@pipeline {fn.__name__}: *args/**kwargs parameters are not supported; name each pipeline input")
+        job_display = display_name or name or fn.__name__
+
+        @functools.wraps(fn)
+        def build(*call_args: Any, **call_kwargs: Any) -> PipelineJob:
+            if nodes._COLLECTING:
+                raise NotImplementedError(f"@pipeline {fn.__name__} called inside another @pipeline: nested pipelines are not supported by pjob; put the steps in one pipeline")
+            for key in call_kwargs:
+                if key not in signature.parameters:
+                    raise TypeError(f"{fn.__name__}() got an unexpected keyword argument {key!r}{args.did_you_mean(key, signature.parameters)}")
+            bound = signature.bind(*call_args, **call_kwargs)
+            bound.apply_defaults()
+            values: dict[str, Any] = {}
+            for key, value in bound.arguments.items():
+                if isinstance(value, os.PathLike):
+                    value = os.fspath(value)
+                if value is not None and not isinstance(value, (io.Input, str, bool, int, float)):
+                    raise TypeError(f"{fn.__name__}(): argument {key!r} must be an Input or a literal (str, int, float, bool), got {type(value).__name__}")
+                values[key] = value
+            created: list[nodes.Node] = []
+            nodes._COLLECTING.append(created)
+            try:
+                returned, local_vars = _call_collecting_locals(fn, {k: nodes.PipelineInput(k, v) for k, v in values.items()})
+            finally:
+                nodes._COLLECTING.pop()
+            steps = name_steps(created, local_vars, fn.__name__)
+            if not steps:
+                raise ValueError(f"@pipeline {fn.__name__}: no steps were created; call parallel_run_function/command/component functions inside it")
+            outputs = _pipeline_outputs(returned, steps, fn.__name__)
+            return PipelineJob(
+                jobs=steps, inputs=values, outputs=outputs, settings=models.PipelineSettings(**settings), source=fn.__name__,
+                display_name=job_display, description=description or (inspect.getdoc(fn) or None),
+                experiment_name=experiment_name, tags=dict(tags) if tags else None,
+            )
+
+        build._is_dsl_func = True  # as Azure marks it
+        return build
+
+    return decorate(func) if func is not None else decorate
+
+
+__all__ = ["pipeline", "PipelineJob", "PipelineOutput", "name_steps"]
