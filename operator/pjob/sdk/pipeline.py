@@ -234,7 +234,7 @@ def name_steps(created: list[nodes.Node], local_vars: dict[str, Any], pipeline_n
     for node in created:
         if id(node) in chosen and node.component_name:
             named_after[node.component_name] = chosen[id(node)]
-    counts: dict[str, int] = {}
+    counts: dict[str, int] = {name: 1 for name in chosen.values()}
     result: dict[str, nodes.Node] = {}
     for node in created:
         if id(node) not in chosen:
