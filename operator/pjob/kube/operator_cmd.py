@@ -1,0 +1,73 @@
+"""``pjob operator run`` (the kopf operator; the chart's Deployment runs it)
+and ``pjob operator render FILE`` (print, offline, every object the operator
+would create for a job YAML). Registered in ``pjob.cli`` as ``operator``.
+kopf is imported only by ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from pjob.kube import render as rendering
+from pjob.kube.config import OperatorConfig
+from pjob.spec import checks, errors
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="operator_command", metavar="SUBCOMMAND")
+    run = sub.add_parser("run", help="run the operator (kopf) against the cluster in the kubeconfig / service account")
+    scope = run.add_mutually_exclusive_group()
+    scope.add_argument("--namespace", "-n", action="append", default=[], metavar="NS",
+                       help="serve jobs in this namespace (repeatable)")
+    scope.add_argument("--all-namespaces", "-A", action="store_true", help="serve jobs in every namespace (default)")
+    run.add_argument("--liveness", metavar="URL", help="serve kopf's health endpoint, e.g. http://0.0.0.0:8080/healthz")
+    run.add_argument("--standalone", action="store_true", help="no peering with other operators (one replica)")
+    run.add_argument("--verbose", action="store_true", help="debug logging")
+    render = sub.add_parser("render", help="print every object the operator would create for a job YAML")
+    render.add_argument("file", help="pipeline or parallel job YAML")
+    render.add_argument("--namespace", "-n", default="default", help="namespace of the rendered objects (default: default)")
+    render.add_argument("--name", help="name of the custom resource (default: from the YAML)")
+    render.add_argument("--datastore-root", help="datastore mount path in the pods (default: the operator config's, /mnt/pjob)")
+
+
+def main(args) -> int:
+    if args.operator_command == "render":
+        return _render(args)
+    if args.operator_command == "run":
+        return _run(args)
+    raise errors.UserError("give a subcommand: pjob operator run | pjob operator render FILE", field="operator")
+
+
+def _render(args) -> int:
+    loaded = checks.load_and_check(args.file)
+    env = dict(os.environ)
+    if args.datastore_root:
+        env["PJOB_DATASTORE_ROOT"] = args.datastore_root
+    config = OperatorConfig.load(env)
+    objects = rendering.render(loaded, namespace=args.namespace, name=args.name, config=config)
+    sys.stdout.write(rendering.to_yaml_stream(objects))
+    return 0
+
+
+def _run(args) -> int:
+    import asyncio
+
+    import kopf
+
+    from pjob.kube import handlers
+
+    level = logging.DEBUG if args.verbose else getattr(logging, os.environ.get("PJOB_LOG_LEVEL", "INFO").upper(), logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handlers.configure(OperatorConfig.load())
+    namespaces = list(args.namespace)
+    clusterwide = not namespaces
+    asyncio.run(kopf.operator(
+        standalone=args.standalone,
+        clusterwide=clusterwide,
+        namespaces=namespaces or None,
+        liveness_endpoint=args.liveness,
+    ))
+    return 0
