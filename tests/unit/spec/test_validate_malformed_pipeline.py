@@ -54,6 +54,12 @@ outputs:
     type: uri_folder
 """)
 RAW = "inputs:\n  raw_data:\n    type: uri_folder\n    path: ./raw-data\n"
+FLOW_STEP = """  flow:
+    type: parallel
+    inputs: {d: {type: uri_folder, path: ./iris-model}}
+    input_data: ${{inputs.d}}
+    task: {code: ./script, entry_script: iris_prediction.py}
+"""
 COMPONENT_HEAD = "$schema: https://azuremlschemas.azureedge.net/latest/commandComponent.schema.json\ntype: command\nname: bad\n"
 
 CASES = [
@@ -121,6 +127,9 @@ outputs:
     Case("command_resources_zero", append(command_step("prep", "command: echo hi\nresources:\n  instance_count: 0")), "jobs.prep.resources.instance_count", "got 0", r"instance_count: 0"),
     Case("command_input_misspelt_key", append(command_step("prep", "command: ls ${{inputs.raw}}\ninputs:\n  raw:\n    type: uri_folder\n    pth: ./raw-data")), "jobs.prep.inputs.raw.pth", "did you mean 'path'?", r"pth:"),
     Case("command_limits_not_mapping", append(command_step("prep", "command: echo hi\nlimits: 5")), "jobs.prep.limits", "got 5", r"limits: 5"),
+    # flow-style mappings: the line is still the key's own line
+    Case("flow_style_misspelt_key", append(FLOW_STEP.replace("entry_script:", "entry_scrpit:")), "jobs.flow.task.entry_scrpit", "did you mean 'entry_script'?", r"entry_scrpit"),
+    Case("flow_style_bad_input_type", append(FLOW_STEP.replace("type: uri_folder", "type: folder")), "jobs.flow.inputs.d.type", "'folder'", r"type: folder"),
     # a single type: parallel job file (wrapped as a one-step pipeline)
     Case("single_job_bad_size", single('mini_batch_size: "1"', 'mini_batch_size: "1 kb"'), "mini_batch_size", "is not a size", r"^mini_batch_size:"),
     Case("single_job_misspelt_key", single("logging_level: WARNING", "loging_level: WARNING"), "loging_level", "did you mean 'logging_level'?", r"^loging_level:"),
@@ -163,3 +172,38 @@ def test_debug_shows_the_traceback(workspace):
     proc = lib.pjob_subprocess("--debug", "validate", path, cwd=workspace)
     assert proc.returncode != 0
     assert "Traceback" in proc.stderr and "UserError" in proc.stderr
+
+
+def test_every_model_problem_is_reported_at_once(workspace, capsys):
+    text = lib.chain(sub(MBS, 'mini_batch_size: "abc"'), sub("timeout: 60", "timeout: 0"), sub('logging_level: "DEBUG"', "logging_level: VERBOSE"))(lib.seed_text())
+    path = os.path.join(workspace, "three_model_problems.yml")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    code, _, err = lib.validate_in_process(capsys, path)
+    assert code == 2
+    for field, anchor in [("mini_batch_size", r"mini_batch_size:"), ("retry_settings.timeout", r"timeout: 0"), ("logging_level", r"logging_level:")]:
+        lib.assert_reported(err, path, lib.line_matching(text, anchor), "jobs.batch_prediction." + field, "")
+    assert len([ln for ln in err.splitlines() if ln.startswith("error: ")]) == 3
+
+
+def test_every_semantic_problem_is_reported_at_once(workspace, capsys):
+    text = lib.chain(
+        sub("entry_script: iris_prediction.py", "entry_script: nope.py"),
+        sub("append_row_to: ${{outputs.job_output_file}}", "append_row_to: ${{outputs.nope}}"),
+        sub("--allowed_failed_percent 30", "--allowed_failed_percent 101"),
+    )(lib.seed_text())
+    path = os.path.join(workspace, "three_semantic_problems.yml")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    code, _, err = lib.validate_in_process(capsys, path)
+    assert code == 2
+    for field, anchor in [("task.entry_script", r"entry_script:"), ("task.append_row_to", r"append_row_to:"), ("task.program_arguments", r"program_arguments:")]:
+        lib.assert_reported(err, path, lib.line_matching(text, anchor), "jobs.batch_prediction." + field, "")
+    assert len([ln for ln in err.splitlines() if ln.startswith("error: ")]) == 3
+
+
+def test_missing_file_is_a_user_error(tmp_path, capsys):
+    missing = str(tmp_path / "nope.yml")
+    code, out, err = lib.validate_in_process(capsys, missing)
+    assert code == 2 and out == ""
+    lib.assert_reported(err, missing, None, "", "not found")

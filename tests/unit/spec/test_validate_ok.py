@@ -239,3 +239,41 @@ def test_binding_forms_parse():
 )
 def test_datastore_uris(uri, parsed):
     assert bindings.parse_datastore_uri(uri) == parsed
+
+
+ALIASED = """type: pipeline
+jobs:
+  first:
+    type: parallel
+    inputs:
+      d: {type: uri_folder, path: ./iris-model}
+    input_data: ${{inputs.d}}
+    retry_settings: &retry
+      max_retries: 4
+      timeout: 20
+    task: &task {code: ./script, entry_script: iris_prediction.py}
+  second:
+    type: parallel
+    inputs:
+      d: {type: uri_folder, path: ./iris-model}
+    input_data: ${{inputs.d}}
+    retry_settings: *retry
+    mini_batch_size: "1"
+    task: *task
+"""
+
+
+def test_anchors_and_aliases_are_read(tmp_path, capsys):
+    lib.make_workspace(str(tmp_path))
+    path = tmp_path / "aliased.yml"
+    path.write_text(ALIASED, encoding="utf-8")
+    code, out, err = lib.validate_in_process(capsys, str(path))
+    assert code == 0, err
+    assert step_lines(out) == ["1. first [parallel]", "2. second [parallel]"]
+    job = load.load_job(str(path)).job
+    assert job.jobs["second"].retry_settings.max_retries == 4 and job.jobs["second"].task.entry_script == "iris_prediction.py"
+    # an error under an alias is reported at the anchored (written) line
+    path.write_text(ALIASED.replace("mini_batch_size: \"1\"", "mini_batch_size: \"1 kb\""), encoding="utf-8")
+    code, _, err = lib.validate_in_process(capsys, str(path))
+    assert code == 2
+    lib.assert_reported(err, str(path), lib.line_matching(ALIASED, r"mini_batch_size:"), "jobs.second.mini_batch_size", "is not a size")
