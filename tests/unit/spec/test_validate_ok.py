@@ -272,8 +272,10 @@ def test_anchors_and_aliases_are_read(tmp_path, capsys):
     assert step_lines(out) == ["1. first [parallel]", "2. second [parallel]"]
     job = load.load_job(str(path)).job
     assert job.jobs["second"].retry_settings.max_retries == 4 and job.jobs["second"].task.entry_script == "iris_prediction.py"
-    # an error under an alias is reported at the anchored (written) line
-    path.write_text(ALIASED.replace("mini_batch_size: \"1\"", "mini_batch_size: \"1 kb\""), encoding="utf-8")
+    # an error inside an anchored mapping is reported for each user, at the line where it is written
+    bad = ALIASED.replace("timeout: 20", "timeout: 0")
+    path.write_text(bad, encoding="utf-8")
     code, _, err = lib.validate_in_process(capsys, str(path))
     assert code == 2
-    lib.assert_reported(err, str(path), lib.line_matching(ALIASED, r"mini_batch_size:"), "jobs.second.mini_batch_size", "is not a size")
+    for step in ("first", "second"):
+        lib.assert_reported(err, str(path), lib.line_matching(bad, r"timeout: 0"), f"jobs.{step}.retry_settings.timeout", "got 0")
