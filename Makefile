@@ -10,11 +10,15 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev]' > $(VENV)/pip.log 2>&1 || (cat $(VENV)/pip.log; exit 1)
+	$(BIN)/python -c 'import pjob, kopf, pytest'
 	touch $(STAMP)
 
 run: $(STAMP)  ## set up and run the example job
-	$(BIN)/pjob run examples/batch-scoring/pipeline.yml --runs-dir pjob-runs
+	$(BIN)/pjob run examples/batch-scoring/pipeline.yml --runs-dir pjob-runs --fresh
+	@echo "--- first rows of the output (pjob-runs/batch-scoring/steps/score/outputs/predictions):"
+	@head -5 pjob-runs/batch-scoring/steps/score/outputs/predictions
+	@echo "--- logs: pjob-runs/batch-scoring/steps/score/logs/ (start with job_result.txt)"
 
 test: $(STAMP)  ## set up and run the tests
 	$(BIN)/lint-imports --config pyproject.toml
