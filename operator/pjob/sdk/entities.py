@@ -9,6 +9,7 @@ from typing import Any
 
 from pjob.sdk import args
 from pjob.sdk.io import Input, Output, SpecBacked
+from pjob.sdk.pipeline import PipelineJob
 from pjob.spec import models
 
 
@@ -61,14 +62,6 @@ def environment_value(env: Any, where: str) -> Any:
 
 def render_environment(env: Any, base_dir: str | None) -> Any:
     return env._to_dict(base_dir) if isinstance(env, Environment) else env
-
-
-def __getattr__(name: str):  # PipelineJob lives in pjob.sdk.pipeline, which imports this module
-    if name == "PipelineJob":
-        from pjob.sdk.pipeline import PipelineJob
-
-        return PipelineJob
-    raise AttributeError(name)
 
 
 __all__ = ["Environment", "Input", "Output", "PipelineJob"]

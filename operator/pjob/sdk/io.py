@@ -113,10 +113,6 @@ class Input(SpecBacked):
     def _coerce(self, name: str, value: Any) -> Any:
         return _input_mode(value) if name == "mode" else value
 
-    @property
-    def is_data(self) -> bool:
-        return self._spec.type in models.DATA_TYPES or self._spec.type.endswith("_model")
-
 
 class Output(SpecBacked):
     """An output location: ``Output(type="uri_folder", path=None, mode="rw_mount")``.
