@@ -82,9 +82,7 @@ def command(
     env = entities.environment_value(data.get("environment"), where)
     if isinstance(env, entities.Environment):
         data["environment"] = env._spec
-    resources = {k: kwargs[k] for k in _RESOURCE_ARGS if kwargs.get(k) is not None}
-    if resources:
-        data["resources"] = resources
+    data["resources"] = {k: kwargs[k] for k in _RESOURCE_ARGS if kwargs.get(k) is not None}  # so step.resources.x = ... works
     if timeout is not None:
         data["limits"] = {"timeout": timeout}
     step = args.validate(models.CommandStep, data, where, lambda p: str(p[-1] if p and p[0] == "resources" else ".".join(map(str, p))))
@@ -136,7 +134,7 @@ class CommandComponent:
         for key in kwargs:
             if key not in self._model.inputs:
                 raise TypeError(f"{where} got an unexpected keyword argument {key!r}{args.did_you_mean(key, self._model.inputs)}")
-        step = models.CommandStep(component=self.source)
+        step = models.CommandStep(component=self.source, resources={})
         node = CommandNode(step, dict(self._model.inputs), dict(self._model.outputs), self.name)
         for key, value in kwargs.items():
             node.inputs[key].bind(value)

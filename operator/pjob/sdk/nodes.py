@@ -74,6 +74,10 @@ class NodeOutput(io.SpecBacked):
         if not name.startswith("_"):
             self._set.add(name)
 
+    # a port is one place in one step: identity, not value, equality
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
     @property
     def binding(self) -> str:
         return "${{parent.jobs.%s.outputs.%s}}" % (self._owner.name or "<unnamed step>", self._port)

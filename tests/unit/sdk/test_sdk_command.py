@@ -51,14 +51,28 @@ def test_inline_command(tmp_path, monkeypatch):
     node = command(name="train", command="python train.py --d ${{inputs.d}}", code="./src", inputs={"d": Input(path="./data")},
                    environment=Environment(image="python:3.11"), instance_count=2, display_name="Train")
     node.set_limits(timeout=60)
+    node.resources.instance_count = 3
+    copied = node()
+    copied.resources.shm_size = "1g"
     assert node.render({}, str(tmp_path)) == {
-        "type": "command", "display_name": "Train", "resources": {"instance_count": 2},
+        "type": "command", "display_name": "Train", "resources": {"instance_count": 3},
         "command": "python train.py --d ${{inputs.d}}", "code": "./src", "environment": {"image": "python:3.11"},
         "limits": {"timeout": 60}, "inputs": {"d": {"type": "uri_folder", "path": "./data"}},
     }
+    assert copied.render({}, str(tmp_path))["resources"] == {"instance_count": 3, "shm_size": "1g"}
+    assert comp_resources_settable(tmp_path)
     with pytest.raises(TypeError, match="'comand'.*did you mean 'command'"):
         command(comand="echo")
     with pytest.raises(TypeError, match="'command' is required"):
         command(code="./src")
     with pytest.raises(ValueError, match="'instance_count'"):
         command(command="echo", instance_count=0)
+
+
+def comp_resources_settable(tmp_path):
+    write(tmp_path / "d.yml", "type: command\ncommand: echo hi\n")
+    node = load_component(source=str(tmp_path / "d.yml"))()
+    node.resources.instance_count = 2
+    with pytest.raises(ValueError, match="instance_count"):
+        node.resources.instance_count = 0
+    return node.render({}, None)["resources"] == {"instance_count": 2}
