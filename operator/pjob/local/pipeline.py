@@ -58,6 +58,9 @@ class _Datastores(dict):
     def __contains__(self, name) -> bool:
         return True
 
+    def __bool__(self) -> bool:  # an empty mapping still maps every name
+        return True
+
     def __missing__(self, name: str) -> str:
         return os.path.join(self.runs_dir, "datastores", name)
 

@@ -13,12 +13,13 @@ to ``${{parent.outputs.x}}`` goes where the pipeline output says, else to
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shlex
 from typing import Callable, Union
 
-from pjob.spec import bindings, checks, load, models
+from pjob.spec import bindings, checks, errors, load, models, yamlio
 
 Literal = Union[str, int, float, bool]
 
@@ -149,6 +150,19 @@ class Resolver:
             return DataValue(kind, _place(path, self.loaded.base_dir, self.loc))
         return DataValue(kind, os.path.join(self.loc.outputs_root, step, "outputs", name))
 
+    @contextlib.contextmanager
+    def _field(self, step: str, section: str):
+        """Name the YAML file and field in errors from ``locate`` (e.g. an
+        unknown datastore)."""
+        self._at = ""
+        try:
+            yield
+        except errors.UserError as exc:
+            path = ("jobs", step, section) + ((self._at,) if self._at else ())
+            raise errors.UserError(
+                [errors.Problem(self.loaded.file, yamlio.line_of(self.loaded.lines, path), ".".join(path), p.message) for p in exc.problems]
+            ) from None
+
     def resolve(self, name: str) -> ResolvedStep:
         step = self.job.jobs[name]
         comp = self.loaded.components.get(name)
@@ -156,12 +170,18 @@ class Resolver:
         declared_in = comp.model.inputs if comp else {}
         declared_out = comp.model.outputs if comp else {}
         inputs: dict[str, Value] = {}
-        for key, spec in declared_in.items():  # component defaults first
-            if key not in step.inputs:
-                inputs[key] = self._input(spec, comp_dir, spec) if (spec.default is not None or spec.path) else None
-        for key, value in step.inputs.items():
-            inputs[key] = self._input(value, self.loaded.base_dir, declared_in.get(key))
-        outputs = {key: self._output(name, key, step.outputs.get(key), declared_out.get(key)) for key in {**declared_out, **step.outputs}}
+        with self._field(name, "inputs"):
+            for key, spec in declared_in.items():  # component defaults first
+                if key not in step.inputs:
+                    inputs[key] = self._input(spec, comp_dir, spec) if (spec.default is not None or spec.path) else None
+            for key, value in step.inputs.items():
+                self._at = key
+                inputs[key] = self._input(value, self.loaded.base_dir, declared_in.get(key))
+        with self._field(name, "outputs"):
+            outputs = {}
+            for key in {**declared_out, **step.outputs}:
+                self._at = key
+                outputs[key] = self._output(name, key, step.outputs.get(key), declared_out.get(key))
         self.step_outputs[name] = outputs
         resolved = ResolvedStep(name, step.type, inputs, outputs, {})
         sub = lambda text: bindings.substitute(text, lambda r: resolved.lookup(r, self.loc))  # noqa: E731
