@@ -116,7 +116,7 @@ parallel_steps = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(step=parallel_steps, step_name=names)
 def test_generated_parallel_step_roundtrips(step, step_name):
     first, second, again = roundtrip(models.PipelineJob, {"type": "pipeline", "jobs": {step_name: step}})

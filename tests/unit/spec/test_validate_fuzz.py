@@ -59,7 +59,7 @@ def workspace(tmp_path_factory):
     return lib.make_workspace(str(tmp_path_factory.mktemp("fuzz")))
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(chosen=st.lists(edits, min_size=1, max_size=3))
 def test_edited_seed_never_crashes_validate(workspace, chosen):
     text = apply_edits(SEED_LINES, chosen)
