@@ -57,17 +57,21 @@ def _run(args) -> int:
 
     import kopf
 
-    from pjob.kube import handlers
+    from pjob.kube import handlers, kubeio, operations
 
     level = logging.DEBUG if args.verbose else getattr(logging, os.environ.get("PJOB_LOG_LEVEL", "INFO").upper(), logging.INFO)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    handlers.configure(OperatorConfig.load())
+    config = OperatorConfig.load()
+    registry = kopf.OperatorRegistry()
+    handlers.register(registry, config)
+    memo = kopf.Memo(config=config, kube=kubeio.KubeApi(), **operations.memo_entries(config))
     namespaces = list(args.namespace)
-    clusterwide = not namespaces
     asyncio.run(kopf.operator(
+        registry=registry,
+        memo=memo,
         standalone=args.standalone,
-        clusterwide=clusterwide,
-        namespaces=namespaces or None,
+        clusterwide=not namespaces,
+        namespaces=namespaces or (),
         liveness_endpoint=args.liveness,
     ))
     return 0

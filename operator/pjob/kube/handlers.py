@@ -1,0 +1,209 @@
+"""Thin kopf glue: observe (I/O), call the pure reconcile, act (I/O), write
+status once, post the events of the transitions written.
+
+Every ParallelJob and PipelineJob gets a kopf timer (``register``): the first
+tick comes as soon as kopf sees the object (also after an operator restart),
+then every ``OperatorConfig.observe_seconds``, so reconcile is level-triggered
+with no handler chains. Terminal objects stop their timer (``when`` filter).
+The API client, config, coordinator opener, finaliser and event poster come
+through ``memo`` so tests call ``on_paralleljob_tick(body=..., patch=kopf.Patch(),
+memo=...)`` directly with fakes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from pjob.kube import conditions as cond
+from pjob.kube import constants as c
+from pjob.kube import jobspec
+from pjob.kube import reconcile as rec
+from pjob.kube import reconcile_pipeline as rp
+
+log = logging.getLogger("pjob.kube")
+STATUS_KEYS_KOPF_OWNS = ("kopf",)
+
+
+def status_patch(before: dict | None, after: dict) -> dict:
+    """A merge patch turning ``before`` into ``after`` (removed keys -> None)."""
+    before = before or {}
+    out = {k: v for k, v in after.items() if before.get(k) != v}
+    for key in before:
+        if key not in after and key not in STATUS_KEYS_KOPF_OWNS:
+            out[key] = None
+    return out
+
+
+def _write(patch, body: dict, decision: rec.Decision, memo) -> None:
+    """The only status write of a reconcile, then its events."""
+    changes = status_patch(body.get("status"), decision.status)
+    if not changes:
+        return
+    for key, value in changes.items():
+        patch.status[key] = value
+    post = memo.get("post_event") or _kopf_event
+    for event in decision.events:
+        post(body, event)
+
+
+def _kopf_event(body: dict, event: cond.Event) -> None:
+    import kopf
+
+    kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+
+
+def _now(memo) -> float:
+    clock = memo.get("clock")
+    return clock() if clock else time.time()
+
+
+def _plain(body) -> dict:
+    """kopf's Body is a read-only mapping view; reconcile wants plain dicts."""
+    import copy
+
+    return copy.deepcopy(dict(body)) if not isinstance(body, dict) else body
+
+
+def _needs_check(body: dict) -> bool:
+    status = body.get("status") or {}
+    valid = cond.find(status.get("conditions"), c.SPEC_VALID)
+    return not (valid and valid.get("status") == c.TRUE
+                and status.get("observedGeneration") == (body.get("metadata") or {}).get("generation"))
+
+
+def _load(body: dict, memo) -> tuple[Any, list[str] | None]:
+    """(loaded job, problems or None when already known valid)."""
+    check = _needs_check(body)
+    loaded = jobspec.load_cr(body, memo.config, check_files=check)
+    problems = jobspec.problem_messages(loaded)
+    if not check and problems:  # valid before, model problems now: report them
+        return loaded, problems
+    return loaded, problems if check else None
+
+
+# --- ParallelJob -----------------------------------------------------------------------------------
+
+def on_paralleljob_tick(body, patch, memo, **_) -> None:
+    body = _plain(body)
+    if cond.terminal((body.get("status") or {}).get("conditions")):
+        return
+    from pjob.engine import policy
+    from pjob.kube import builders
+
+    kube, config = memo.kube, memo.config
+    meta = body["metadata"]
+    ns, name = meta["namespace"], meta["name"]
+    now = _now(memo)
+    loaded, problems = _load(body, memo)
+    if problems:
+        _write(patch, body, rec.reconcile(rec.Observed(body=body, now=now, problems=problems)), memo)
+        return
+    task = jobspec.parallel_task(body, loaded, config)
+    desired = builders.build_parallel_children(body, task, config)
+    job_name = c.worker_job_name(name)
+    job = kube.get("Job", ns, job_name)
+    if job is not None and (job.get("metadata") or {}).get("deletionTimestamp"):
+        job = None  # being stopped
+    status = body.get("status") or {}
+    if job is not None and memo.get("children_seen") == meta.get("uid"):
+        existing = {(o["kind"], o["metadata"]["name"]) for o in desired}
+    else:
+        existing = {(o["kind"], o["metadata"]["name"]) for o in desired
+                    if (o["kind"] == "Job" and job is not None) or (o["kind"] != "Job" and kube.get(o["kind"], ns, o["metadata"]["name"]))}
+    opener = memo.get("open_coordinator")
+    coordinator = opener(ns, name, task) if opener and (job is not None or status.get("verdict")) else None
+    counters = coordinator.counters() if coordinator is not None else None
+    running = int(((job or {}).get("status") or {}).get("active") or 0)
+    if status.get("verdict"):
+        pods = kube.list("Pod", ns, {c.LABEL_JOB: name, c.LABEL_ROLE: c.ROLE_WORKER})
+        running = sum(1 for p in pods if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed"))
+    decision = rec.reconcile(rec.Observed(
+        body=body, now=now, problems=problems, desired=desired, existing=existing, worker_job=job,
+        counters=counters, limits=policy.limits_for(task), workers_running=running, stop_grace=config.stop_grace_seconds))
+    for obj in decision.create:
+        kube.create(obj)
+    if not decision.create:
+        memo["children_seen"] = meta.get("uid")
+    if decision.stop_workers:
+        kube.delete("Job", ns, job_name)
+    if decision.finalise is not None:
+        finaliser = memo.get("finaliser")
+        verdict, final_counters = finaliser(task, coordinator, decision.finalise, body) if finaliser else (decision.finalise, counters)
+        outputs = {k: v.location for k, v in jobspec.resolve_steps(body, loaded, config)[jobspec.step_name(body)].outputs.items()}
+        decision = rec.finished(body, decision.status, verdict, final_counters, _now(memo),
+                                outputs=outputs, logs=task.logs_dir)
+    if coordinator is not None and hasattr(coordinator, "close"):
+        coordinator.close()
+    _write(patch, body, decision, memo)
+
+
+# --- PipelineJob -----------------------------------------------------------------------------------
+
+def on_pipelinejob_tick(body, patch, memo, **_) -> None:
+    body = _plain(body)
+    if cond.terminal((body.get("status") or {}).get("conditions")):
+        return
+    kube, config = memo.kube, memo.config
+    ns = body["metadata"]["namespace"]
+    now = _now(memo)
+    loaded, problems = _load(body, memo)
+    if problems:
+        _write(patch, body, rp.reconcile(rp.Observed(body=body, now=now, problems=problems)), memo)
+        return
+    steps = jobspec.pipeline_steps(body, loaded, config)
+    children = {}
+    for step in steps:
+        found = kube.get(step.child["kind"], ns, step.child["metadata"]["name"])
+        if found is not None:
+            children[step.name] = found
+    decision = rp.reconcile(rp.Observed(
+        body=body, now=now, problems=problems, steps=steps, children=children,
+        continue_on_step_failure=bool(loaded.job.settings.continue_on_step_failure)))
+    for obj in decision.create:
+        kube.create(obj)
+    if cond.terminal(decision.status.get("conditions")):
+        decision.status["outputs"] = {f"{s.name}.{k}": v for s in steps for k, v in _outputs_of(s).items()}
+    _write(patch, body, decision, memo)
+
+
+def _outputs_of(step: rp.StepInfo) -> dict[str, str]:
+    child = step.child
+    if child["kind"] == c.PARALLEL_KIND:
+        return {k: v["path"] for k, v in (child["spec"].get("outputs") or {}).items()}
+    import json
+
+    args = child["spec"]["template"]["spec"]["containers"][0]["args"]
+    payload = json.loads(args[args.index("--command-step") + 1])
+    return {k: v["location"] for k, v in payload["outputs"].items()}
+
+
+# --- registration --------------------------------------------------------------------------------
+
+def _not_terminal(status, **_) -> bool:
+    return not cond.terminal((status or {}).get("conditions"))
+
+
+def register(registry, config) -> None:
+    """Attach the handlers to a kopf registry (interval from the config, so
+    nothing is read at import time)."""
+    import kopf
+
+    interval = config.observe_seconds
+    kopf.timer(c.GROUP, c.VERSION, c.PARALLEL_PLURAL, interval=interval, when=_not_terminal,
+               registry=registry, id="reconcile")(on_paralleljob_tick)
+    kopf.timer(c.GROUP, c.VERSION, c.PIPELINE_PLURAL, interval=interval, when=_not_terminal,
+               registry=registry, id="reconcile")(on_pipelinejob_tick)
+
+    @kopf.on.login(registry=registry)
+    def _login(**kwargs):  # a custom registry has none of kopf's default login handlers
+        return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
+    @kopf.on.startup(registry=registry)
+    def _settings(settings, **_):
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=c.GROUP)
+        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=c.GROUP)
+        settings.posting.level = logging.INFO
+        settings.watching.server_timeout = 300
+        settings.execution.max_workers = 16

@@ -1,0 +1,126 @@
+"""The real operator (`pjob operator run`, kopf) against the fake API server:
+validation, the children of a ParallelJob, idempotence across an operator
+restart, and garbage collection when the CR is deleted. No kubelet here: the
+worker pods are not run (see test_operator_run.py for that)."""
+
+from __future__ import annotations
+
+import kubernetes.client as k8s
+
+from operator_support import (apply_cr, children, condition, copy_example, cr_for, get_cr, operator_env,
+                              start_operator, wait_operator_watching, wait_status)
+
+
+def _bad_cr(root):
+    cr = cr_for(copy_example("file-processing", root) / "pipeline.yml", name="bad")
+    return cr
+
+
+def test_semantically_bad_paralleljob_is_rejected_with_a_warning_event(fake_api, apply_crds, start_process,
+                                                                        kube_env, wait_for_request, tmp_path):
+    apply_crds()
+    root = tmp_path / "ds"
+    example = copy_example("file-processing", root)
+    operator = start_operator(start_process, operator_env(kube_env, root))
+    wait_operator_watching(wait_for_request)
+    cr = cr_for(example / "pipeline.yml", name="bad-binding")
+    # file-processing is a one-step pipeline; submit its parallel step as a ParallelJob with a typo
+    step = cr["spec"]["jobs"]["count_words"]
+    pj = {"apiVersion": "pjob.dev/v1alpha1", "kind": "ParallelJob",
+          "metadata": {"name": "bad-binding", "namespace": "default", "annotations": cr["metadata"]["annotations"]},
+          "spec": {**step, "input_data": "${{inputs.documents}}"}}
+    apply_cr(fake_api, pj)
+    status = wait_status(fake_api, "paralleljobs", "bad-binding",
+                         lambda s: condition(s, "SpecValid") is not None, operator)
+    valid = condition(status, "SpecValid")
+    assert valid["status"] == "False" and valid["reason"] == "SpecInvalid"
+    assert "input_data" in valid["message"] and "documents" in valid["message"]
+    assert condition(status, "Failed")["status"] == "True"
+    assert status["state"] == "Failed"
+    event = fake_api.wait_for(lambda: next((e for e in fake_api.list("v1", "events", "default")
+                                            if e["reason"] == "SpecInvalid" and e["type"] == "Warning"), None),
+                              timeout=20, message="a Warning event")
+    assert event["involvedObject"]["name"] == "bad-binding" and "documents" in event["message"]
+    obj = get_cr(fake_api, "paralleljobs", "bad-binding")
+    assert children(fake_api, obj) == []
+    assert fake_api.list("batch/v1", "jobs", "default") == [] and fake_api.list("v1", "pods", "default") == []
+
+
+def test_missing_entry_script_is_rejected(fake_api, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
+    apply_crds()
+    root = tmp_path / "ds"
+    example = copy_example("file-processing", root)
+    (example / "code" / "count_words.py").unlink()
+    operator = start_operator(start_process, operator_env(kube_env, root))
+    wait_operator_watching(wait_for_request)
+    cr = cr_for_parallel(example, "no-script")
+    (example / "code" / "count_words.py").unlink(missing_ok=True)
+    apply_cr(fake_api, cr)
+    status = wait_status(fake_api, "paralleljobs", "no-script", lambda s: condition(s, "SpecValid") is not None, operator)
+    assert condition(status, "SpecValid")["status"] == "False"
+    assert "entry script 'count_words.py' not found" in condition(status, "SpecValid")["message"]
+    assert fake_api.list("batch/v1", "jobs", "default") == []
+
+
+def cr_for_parallel(example, name):
+    """The example's parallel step as a ParallelJob CR (paths relative to its shipped folder)."""
+    script = example / "code" / "count_words.py"
+    existed = script.exists()
+    if not existed:  # cr_for checks files locally; the operator must find the problem itself
+        script.write_text("def run(mb):\n    return mb\n")
+    cr = cr_for(example / "pipeline.yml", name=name)
+    step = cr["spec"]["jobs"]["count_words"]
+    return {"apiVersion": "pjob.dev/v1alpha1", "kind": "ParallelJob",
+            "metadata": {"name": name, "namespace": "default", "annotations": cr["metadata"]["annotations"]},
+            "spec": step}
+
+
+def test_good_paralleljob_gets_its_children_once_even_across_an_operator_restart(
+        fake_api, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
+    apply_crds()
+    root = tmp_path / "ds"
+    example = copy_example("file-processing", root)
+    env = operator_env(kube_env, root)
+    operator = start_operator(start_process, env)
+    wait_operator_watching(wait_for_request)
+    apply_cr(fake_api, cr_for_parallel(example, "words"))
+    status = wait_status(fake_api, "paralleljobs", "words", lambda s: condition(s, "Running") is not None, operator)
+    assert condition(status, "SpecValid")["status"] == "True"
+    assert condition(status, "Running")["reason"] == "WorkersStarted"
+    assert status["startTime"] and status["observedGeneration"] == 1
+    cr = get_cr(fake_api, "paralleljobs", "words")
+    owned = children(fake_api, cr)
+    kinds = sorted(o["kind"] for o in owned)
+    assert kinds == ["ConfigMap", "ConfigMap", "Job", "Role", "RoleBinding", "ServiceAccount"]
+    (job,) = [o for o in owned if o["kind"] == "Job"]
+    assert job["spec"]["completionMode"] == "Indexed"
+    assert job["spec"]["completions"] == job["spec"]["parallelism"] == 1
+    assert job["spec"]["template"]["spec"]["serviceAccountName"] == "words-worker"
+
+    operator.stop()
+    fake_api.clear_requests()
+    operator = start_operator(start_process, env)
+    wait_operator_watching(wait_for_request)
+    # the restarted operator reconciles the job again (reads it) and creates nothing
+    wait_for_request(lambda r: r.resource == "jobs" and r.verb == "get" and "pjob-operator" in r.user_agent,
+                     timeout=30, message="the restarted operator to look at the worker Job")
+    assert [r for r in fake_api.writes() if r.verb == "create" and r.resource != "events"] == []
+    assert len(fake_api.list("batch/v1", "jobs", "default")) == 1
+    assert "Traceback" not in operator.log(), operator.log()
+
+
+def test_deleting_the_paralleljob_garbage_collects_its_children(fake_api, apply_crds, start_process, kube_env,
+                                                                 wait_for_request, kube_client, tmp_path):
+    apply_crds()
+    root = tmp_path / "ds"
+    example = copy_example("file-processing", root)
+    operator = start_operator(start_process, operator_env(kube_env, root))
+    wait_operator_watching(wait_for_request)
+    apply_cr(fake_api, cr_for_parallel(example, "doomed"))
+    wait_status(fake_api, "paralleljobs", "doomed", lambda s: condition(s, "Running") is not None, operator)
+    cr = get_cr(fake_api, "paralleljobs", "doomed")
+    assert len(children(fake_api, cr)) == 6
+    k8s.CustomObjectsApi(kube_client).delete_namespaced_custom_object("pjob.dev", "v1alpha1", "default", "paralleljobs", "doomed")
+    fake_api.wait_for(lambda: get_cr(fake_api, "paralleljobs", "doomed") is None and not children(fake_api, cr),
+                      timeout=20, message="the CR and its children to be gone")
+    assert fake_api.list("batch/v1", "jobs", "default") == []
