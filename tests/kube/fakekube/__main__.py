@@ -25,10 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     kubelet = None if args.no_kubelet else FakeKubelet(server).start()
     for path in args.crds:
         server.apply_yaml(path)
-    print(f"fakekube API server: {server.url}")
-    print(f"export KUBECONFIG={server.kubeconfig_path}", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print(f"fakekube API server: {server.url}")
+    print(f"export KUBECONFIG={server.kubeconfig_path}", flush=True)
     try:
         stop.wait()
     except KeyboardInterrupt:

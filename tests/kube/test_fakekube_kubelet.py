@@ -1,0 +1,194 @@
+"""The fake kubelet + job controller run batch/v1 Jobs' pods as local processes, like a node would:
+Indexed completion, env and fieldRefs, retries per backoffLimit / backoffLimitPerIndex, kill -9,
+deletion killing processes, suspend, volumes backed by host folders, pod logs."""
+from __future__ import annotations
+
+import os
+
+import kubernetes.client as k8s
+
+NS = "default"
+
+
+def _job(name, code, completions=3, parallelism=3, indexed=True, **spec_extra):
+    container = {"name": "main", "image": "python:3", "command": ["python", "-c", code],
+                 "env": [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                         {"name": "GREETING", "value": "hi-$(POD_NAME)"}]}
+    spec = {"completions": completions, "parallelism": parallelism, "backoffLimit": 6,
+            "template": {"spec": {"restartPolicy": "Never", "containers": [container]}}, **spec_extra}
+    if indexed:
+        spec["completionMode"] = "Indexed"
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name}, "spec": spec}
+
+
+def _pods(fake_api, job_name):
+    return fake_api.list("v1", "pods", NS, label_selector=f"batch.kubernetes.io/job-name={job_name}")
+
+
+def test_indexed_job_runs_every_index_as_a_process_and_completes(fake_api, kube_client, kubelet, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    code = ("import os, pathlib; i = os.environ['JOB_COMPLETION_INDEX']; "
+            f"pathlib.Path(r'{out}', i).write_text(os.environ['POD_NAME'] + ' ' + os.environ['GREETING'])")
+    k8s.BatchV1Api(kube_client).create_namespaced_job(NS, _job("idx", code))
+    job = kubelet.wait_job(NS, "idx")
+    assert [c["type"] for c in job["status"]["conditions"]] == ["SuccessCriteriaMet", "Complete"]
+    assert job["status"]["completedIndexes"] == "0-2" and job["status"]["succeeded"] == 3
+    assert job["status"]["active"] == 0 and job["status"]["completionTime"]
+    pods = _pods(fake_api, "idx")
+    assert sorted(p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"] for p in pods) == \
+        ["0", "1", "2"]
+    for pod in pods:
+        index = pod["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"]
+        name = pod["metadata"]["name"]
+        assert name.startswith(f"idx-{index}-")
+        assert (out / index).read_text() == f"{name} hi-{name}"
+        assert pod["status"]["phase"] == "Succeeded"
+        assert pod["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 0
+        assert "finalizers" not in pod["metadata"] or not pod["metadata"]["finalizers"]
+        assert pod["metadata"]["ownerReferences"][0]["uid"] == job["metadata"]["uid"]
+
+
+def test_failing_index_is_retried_per_backoff_limit(fake_api, kube_client, kubelet, tmp_path):
+    marker = tmp_path / "failed-once"
+    code = ("import os, pathlib, sys; m = pathlib.Path(r'%s'); "
+            "i = os.environ['JOB_COMPLETION_INDEX']; "
+            "sys.exit(0) if i != '1' or m.exists() else (m.write_text('x'), sys.exit(3))") % marker
+    k8s.BatchV1Api(kube_client).create_namespaced_job(NS, _job("retry", code))
+    job = kubelet.wait_job(NS, "retry")
+    assert job["status"]["conditions"][-1]["type"] == "Complete"
+    assert job["status"]["failed"] == 1 and job["status"]["completedIndexes"] == "0-2"
+    index1 = [p for p in _pods(fake_api, "retry")
+              if p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"] == "1"]
+    assert sorted(p["status"]["phase"] for p in index1) == ["Failed", "Succeeded"]
+    failed = next(p for p in index1 if p["status"]["phase"] == "Failed")
+    assert failed["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 3
+
+
+def test_job_fails_when_backoff_limit_is_exceeded(kube_client, kubelet):
+    k8s.BatchV1Api(kube_client).create_namespaced_job(
+        NS, _job("doomed", "import sys; sys.exit(1)", completions=1, parallelism=1, backoffLimit=1))
+    job = kubelet.wait_job(NS, "doomed")
+    assert job["status"]["conditions"][-1]["type"] == "Failed"
+    assert job["status"]["conditions"][-1]["reason"] == "BackoffLimitExceeded"
+    assert job["status"]["failed"] == 2
+
+
+def test_backoff_limit_per_index_marks_failed_indexes(kube_client, kubelet):
+    code = "import os, sys; sys.exit(1 if os.environ['JOB_COMPLETION_INDEX'] == '0' else 0)"
+    k8s.BatchV1Api(kube_client).create_namespaced_job(
+        NS, _job("perindex", code, completions=2, parallelism=2, backoffLimitPerIndex=1))
+    job = kubelet.wait_job(NS, "perindex")
+    assert job["status"]["conditions"][-1]["reason"] == "FailedIndexes"
+    assert job["status"]["failedIndexes"] == "0" and job["status"]["completedIndexes"] == "1"
+    assert job["status"]["failed"] == 2
+
+
+def test_kill_9_fails_the_pod_with_137_and_the_index_is_replaced(fake_api, kube_client, kubelet, tmp_path):
+    go = tmp_path / "go"
+    code = ("import pathlib, time\n"
+            f"while not pathlib.Path(r'{go}').exists(): time.sleep(0.05)")
+    k8s.BatchV1Api(kube_client).create_namespaced_job(NS, _job("victim", code, completions=2, parallelism=2))
+    kubelet.wait_for(lambda: len(kubelet.processes()) == 2, message="two pod processes")
+    victim = sorted(kubelet.processes(), key=lambda p: p.name)[0]
+    kubelet.kill_pod(NS, victim.name)
+    kubelet.wait_for(lambda: len(_pods(fake_api, "victim")) == 3 and len(kubelet.processes()) == 2,
+                     message="a replacement pod")
+    go.write_text("go")
+    job = kubelet.wait_job(NS, "victim")
+    assert job["status"]["conditions"][-1]["type"] == "Complete" and job["status"]["failed"] == 1
+    killed = fake_api.get("v1", "pods", victim.name, NS)
+    assert killed["status"]["phase"] == "Failed"
+    assert killed["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 137
+
+
+def test_deleting_the_job_terminates_and_removes_its_pods(fake_api, kube_client, kubelet, tmp_path):
+    code = "import time\nwhile True: time.sleep(0.05)"
+    batch = k8s.BatchV1Api(kube_client)
+    batch.create_namespaced_job(NS, _job("long", code, completions=2, parallelism=2))
+    kubelet.wait_for(lambda: len(kubelet.processes()) == 2, message="two pod processes")
+    pids = [p.pid for p in kubelet.processes()]
+    batch.delete_namespaced_job("long", NS, propagation_policy="Background")
+    kubelet.wait_for(lambda: not _pods(fake_api, "long") and not kubelet.processes(), message="pods gone")
+    assert fake_api.get("batch/v1", "jobs", "long", NS) is None
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+            waited = os.waitpid(pid, os.WNOHANG)
+            assert waited[0] == pid, f"process {pid} still running"
+        except (ProcessLookupError, ChildProcessError):
+            pass
+
+
+def test_pod_deletion_sends_sigterm_first(fake_api, kube_client, kubelet, tmp_path):
+    seen, ready = tmp_path / "sigterm", tmp_path / "ready"
+    code = ("import pathlib, signal, sys, time\n"
+            f"signal.signal(signal.SIGTERM, lambda *a: (pathlib.Path(r'{seen}').write_text('term'), sys.exit(0)))\n"
+            f"pathlib.Path(r'{ready}').write_text('ready')\n"
+            "while True: time.sleep(0.05)")
+    k8s.BatchV1Api(kube_client).create_namespaced_job(NS, _job("graceful", code, completions=1, parallelism=1))
+    kubelet.wait_for(lambda: len(kubelet.processes()) == 1 and ready.exists(), message="the pod process")
+    pod = kubelet.processes()[0].name
+    k8s.CoreV1Api(kube_client).delete_namespaced_pod(pod, NS)
+    kubelet.wait_for(lambda: fake_api.get("v1", "pods", pod, NS) is None, message="pod removal")
+    assert seen.read_text() == "term"
+
+
+def test_suspended_job_runs_nothing_until_resumed(fake_api, kube_client, kubelet):
+    batch = k8s.BatchV1Api(kube_client)
+    batch.create_namespaced_job(NS, _job("later", "pass", completions=1, parallelism=1, suspend=True))
+    kubelet.wait_for(lambda: any(c["type"] == "Suspended" for c in
+                                 (fake_api.get("batch/v1", "jobs", "later", NS)["status"].get("conditions") or [])),
+                     message="Suspended condition")
+    assert _pods(fake_api, "later") == []
+    batch.patch_namespaced_job("later", NS, {"spec": {"suspend": False}})
+    assert kubelet.wait_job(NS, "later")["status"]["succeeded"] == 1
+
+
+def test_volumes_map_to_host_folders_and_configmaps_are_materialized(fake_api, kube_client, kubelet, tmp_path):
+    shared = tmp_path / "datastore"
+    kubelet.volume_paths["pjob-data"] = shared
+    k8s.CoreV1Api(kube_client).create_namespaced_config_map(NS, {"metadata": {"name": "code"},
+                                                                 "data": {"score.py": "VALUE = 42\n"}})
+    code = ("import os, sys; sys.path.insert(0, '/mnt/code'); import score; "
+            "open(os.path.join(sys.argv[1], 'result.txt'), 'w').write(str(score.VALUE) + ' ' + os.getcwd())")
+    job = _job("vols", code, completions=1, parallelism=1)
+    spec = job["spec"]["template"]["spec"]
+    spec["containers"][0]["args"] = ["/mnt/data/out"]
+    spec["containers"][0]["workingDir"] = "/mnt/data"
+    spec["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/mnt/data"},
+                                             {"name": "code", "mountPath": "/mnt/code"}]
+    spec["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": "pjob-data"}},
+                       {"name": "code", "configMap": {"name": "code"}}]
+    (shared / "out").mkdir(parents=True)
+    k8s.BatchV1Api(kube_client).create_namespaced_job(NS, job)
+    assert kubelet.wait_job(NS, "vols")["status"]["succeeded"] == 1
+    assert (shared / "out" / "result.txt").read_text() == f"42 {shared}"
+
+
+def test_pod_logs_are_served_and_bad_commands_fail_with_start_error(fake_api, kube_client, kubelet):
+    batch, core = k8s.BatchV1Api(kube_client), k8s.CoreV1Api(kube_client)
+    batch.create_namespaced_job(NS, _job("talk", "print('line 1'); print('line 2')", completions=1, parallelism=1,
+                                         indexed=False))
+    kubelet.wait_job(NS, "talk")
+    pod = _pods(fake_api, "talk")[0]["metadata"]["name"]
+    assert core.read_namespaced_pod_log(pod, NS) == "line 1\nline 2\n"
+    assert core.read_namespaced_pod_log(pod, NS, tail_lines=1) == "line 2\n"
+    bad = _job("nocmd", "", completions=1, parallelism=1, backoffLimit=0)
+    bad["spec"]["template"]["spec"]["containers"][0]["command"] = ["no-such-program-xyz"]
+    batch.create_namespaced_job(NS, bad)
+    job = kubelet.wait_job(NS, "nocmd")
+    assert job["status"]["conditions"][-1]["type"] == "Failed"
+    terminated = _pods(fake_api, "nocmd")[0]["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert (terminated["exitCode"], terminated["reason"]) == (128, "StartError")
+
+
+def test_kubelet_gives_pods_the_kubeconfig_of_the_fake_server(fake_api, kube_client, kubelet, tmp_path):
+    out = tmp_path / "seen.txt"
+    code = ("import kubernetes; kubernetes.config.load_config(); "
+            "ns = kubernetes.client.CoreV1Api().read_namespace('default').metadata.name; "
+            f"open(r'{out}', 'w').write(ns)")
+    k8s.BatchV1Api(kube_client).create_namespaced_job(NS, _job("inside", code, completions=1, parallelism=1))
+    assert kubelet.wait_job(NS, "inside")["status"]["succeeded"] == 1
+    assert out.read_text() == "default"
+    assert any(r.resource == "namespaces" and r.verb == "get" for r in fake_api.requests)
