@@ -17,12 +17,15 @@ import signal
 import time
 
 import functools
+import sys
+from pathlib import Path
 
 import pytest
 
 from pjob.coord import base, sqlite
 
 FORK = multiprocessing.get_context("fork")
+FAKEKUBE_DIR = Path(__file__).resolve().parents[1] / "kube"  # tests/kube/fakekube: the fake API server
 
 
 class SqliteBackend:
@@ -55,13 +58,89 @@ class SqliteBackend:
             c.close()
 
 
-BACKENDS = {"sqlite": SqliteBackend}
+def _open_kube(kubeconfig, namespace, job, kwargs):
+    """Runs in forked children: a fresh ApiClient per process."""
+    from kubernetes import config
+
+    from pjob.coord import kube
+
+    return kube.KubeCoordinator(config.new_client_from_config(config_file=kubeconfig), namespace, job, **kwargs)
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+class KubeBackend:
+    """A fresh fake Kubernetes API server (real HTTP) per test; the queue is
+    ConfigMap ``job-queue`` + agent Leases in namespace ``jobs``. ``prefetch=0``
+    claims exactly what is asked (the protocol's strict lowest-first order)."""
+
+    stress_total = 150
+    prefetch = 0
+    namespace, job = "jobs", "job"
+
+    def __init__(self, tmp_path, request):
+        if str(FAKEKUBE_DIR) not in sys.path:
+            sys.path.insert(0, str(FAKEKUBE_DIR))
+        import fakekube
+
+        self.tmp_path = tmp_path
+        self.server = fakekube.FakeApiServer(workdir=tmp_path / "fakekube").start()
+        self.server.ensure_namespace(self.namespace)
+        self.kwargs: dict = {}
+        self.made: list = []
+
+    def create(self, total, max_attempts=3, items=None, lease_seconds=30.0):
+        self.kwargs = dict(max_attempts=max_attempts, lease_seconds=lease_seconds, prefetch=self.prefetch,
+                           read_cache_seconds=0.0, renew_seconds=0.0)
+        return self._track(self._new(dict(self.kwargs, total=total, items=items)))
+
+    def _new(self, kwargs):
+        from pjob.coord import kube
+
+        api = self.server.client()
+        self.made.append(api)
+        return kube.KubeCoordinator(api, self.namespace, self.job, **kwargs)
+
+    def opener(self):
+        return functools.partial(_open_kube, str(self.server.kubeconfig_path), self.namespace, self.job, self.kwargs)
+
+    def open(self):
+        return self._track(self._new(self.kwargs))
+
+    def _track(self, c):
+        return c
+
+    def close(self):
+        for api in self.made:
+            api.close()
+        self.server.stop()
+
+
+class KubePrefetchBackend(KubeBackend):
+    """The production setting: claims reserve ``prefetch`` mini-batches ahead,
+    so only order-independent tests apply."""
+
+    prefetch = 8
+
+
+BACKENDS = {"sqlite": SqliteBackend, "kube": KubeBackend, "kube-prefetch": KubePrefetchBackend}
+STRICT_ORDER_ONLY = {"kube-prefetch"}
+
+
+def any_order(test):
+    """Mark a test whose assertions hold when claims reserve mini-batches ahead."""
+    test.any_order = True
+    return test
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames:
+        names = [n for n in sorted(BACKENDS)
+                 if n not in STRICT_ORDER_ONLY or getattr(metafunc.function, "any_order", False)]
+        metafunc.parametrize("backend", names, indirect=True)
+
+
+@pytest.fixture
 def backend(request, tmp_path):
-    factory = BACKENDS[request.param]
-    made = factory(tmp_path, request)
+    made = BACKENDS[request.param](tmp_path, request)
     yield made
     made.close()
 
@@ -108,6 +187,7 @@ def test_returned_batches_are_claimed_before_higher_ones(backend):
     assert [(x.index, x.attempt) for x in again] == [(1, 2), (3, 1)]
 
 
+@any_order
 def test_no_batch_is_leased_to_two_agents(backend):
     c = backend.create(50)
     seen: dict[int, str] = {}
@@ -125,6 +205,7 @@ def test_no_batch_is_leased_to_two_agents(backend):
 # --- completion -----------------------------------------------------------------------
 
 
+@any_order
 def test_done_is_final_and_recorded_once(backend):
     c = backend.create(3)
     (lease,) = c.claim("a", 1)
@@ -138,6 +219,7 @@ def test_done_is_final_and_recorded_once(backend):
     assert [x.index for x in c.claim("b", 5)] == [1, 2]
 
 
+@any_order
 def test_stale_lease_cannot_complete_after_reclaim(backend):
     c = backend.create(2)
     (old,) = c.claim("slow", 1)
@@ -177,6 +259,7 @@ def test_short_return_is_a_final_failure_with_its_items(backend):
 # --- attempts -------------------------------------------------------------------------
 
 
+@any_order
 def test_failed_attempts_are_retried_until_max_attempts(backend):
     c = backend.create(1, max_attempts=3, items=[7])
     for attempt in (1, 2, 3):
@@ -227,6 +310,7 @@ def test_expired_lease_burns_an_attempt_and_can_exhaust_it(backend):
     assert all("expired" in r.error for r in c.records("failed"))
 
 
+@any_order
 def test_heartbeat_keeps_leases_alive(backend):
     c = backend.create(2)
     leases = c.claim("a", 2)
@@ -345,6 +429,7 @@ def _stress_loop(opener, name, seed, holds):
     return name, claimed, completed, violations
 
 
+@any_order
 def test_concurrent_processes_never_share_a_lease_and_lose_nothing(backend):
     total, n_agents = backend.stress_total, 4
     c = backend.create(total, max_attempts=10)

@@ -1,0 +1,429 @@
+"""KubeCoordinator: the queue of one ParallelJob kept in the Kubernetes API, for
+``pjob agent --coordinator kube://<namespace>/<job>`` running in worker pods
+(and the operator, which reads counters). Built from a
+``kubernetes.client.ApiClient`` it is given; no module-level clients.
+
+Objects (all in the job's namespace, labelled ``pjob.dev/queue=<job>``):
+
+- ConfigMap ``<job>-queue``: the whole queue state, small whatever the input
+  size (``pjob.coord.kube_state``): claim cursor, run-length ``done``/``failed``
+  ranges, in-flight leases, counters. Every change is read-modify-write with
+  ``metadata.resourceVersion`` (409 -> re-read and re-apply).
+- one ``coordination.k8s.io/v1`` Lease per agent ``<job>-agent-<agent>``:
+  the heartbeat. ``release_expired`` sends the mini-batches of agents whose
+  Lease expired (or never existed) back to pending, attempt burnt.
+
+API cost is kept low (target <= 0.05 writes per mini-batch) by:
+
+- chunked claims: one write claims up to ``prefetch`` mini-batches (shrinking
+  at the tail of the queue); ``claim`` hands them out from a local reservoir;
+- write-behind outcomes: ``complete``/``fail``/``release`` are checked against
+  the local view and buffered; the buffer goes out with the next claim, or
+  when it holds ``flush_max`` records, is ``flush_seconds`` old, the queue
+  looks finished, or on ``close``. They are answered locally only while this
+  agent's Lease is safely unexpired (so nobody can have re-leased them);
+  otherwise the write happens at once and its real answer is returned. A
+  crash loses at most the unflushed outcomes: those mini-batches run again
+  after the lease expires; ``done`` is still recorded once.
+
+``close()`` hands back reserved-but-unstarted mini-batches (no attempt burnt)
+and flushes; an agent killed with its reservoir full burns one attempt of each.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import json
+import logging
+import math
+import random
+import re
+import time
+from collections.abc import Sequence
+from typing import Any, Callable
+
+from kubernetes import client as k8s
+from kubernetes.client import exceptions as k8s_errors
+
+from pjob.coord import base, kube_state
+from pjob.spec import errors
+
+log = logging.getLogger(__name__)
+
+QUEUE_LABEL = "pjob.dev/queue"
+MAX_CONFLICT_RETRIES = 100
+
+
+def parse_uri(uri: str) -> tuple[str, str]:
+    """``kube://<namespace>/<job>`` -> (namespace, job)."""
+    m = re.fullmatch(r"kube://([a-z0-9.-]+)/([a-z0-9.-]+)/?", uri)
+    if not m:
+        raise errors.UserError(f"bad coordinator URI {uri!r}: expected kube://<namespace>/<job>", field="--coordinator")
+    return m.group(1), m.group(2)
+
+
+def queue_name(job: str) -> str:
+    return f"{job}-queue"
+
+
+def lease_name(job: str, agent: str) -> str:
+    slug = re.sub(r"[^a-z0-9-]+", "-", agent.lower()).strip("-")[:40] or "agent"
+    digest = hashlib.sha1(agent.encode()).hexdigest()[:8]
+    return f"{job}-agent-{slug}-{digest}"
+
+
+def queue_configmap(namespace: str, job: str, total: int | None, max_attempts: int,
+                    owner_references: list[dict] | None = None) -> dict[str, Any]:
+    """The queue ConfigMap of a fresh job (also used by the operator's builders)."""
+    meta: dict[str, Any] = {"name": queue_name(job), "namespace": namespace, "labels": {QUEUE_LABEL: job}}
+    if owner_references:
+        meta["ownerReferences"] = owner_references
+    state = kube_state.QueueState(total=total, max_attempts=max_attempts)
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": state.encode()}
+
+
+@dataclasses.dataclass
+class _AgentView:
+    renewed_at: float = 0.0  # wall time of this process's last successful Lease write
+    lease_exists: bool = False
+    held: dict[int, int] = dataclasses.field(default_factory=dict)  # index -> attempt, reservoir included
+    reservoir: list[tuple[int, int]] = dataclasses.field(default_factory=list)  # claimed, not handed out
+
+
+@dataclasses.dataclass
+class _Op:
+    kind: str  # complete | fail | release
+    agent: str
+    index: int
+    attempt: int
+    outcome: base.Outcome | None = None
+    error: str = ""
+    retryable: bool = True
+
+
+class KubeCoordinator:
+    """See the module docstring."""
+
+    def __init__(self, api_client: k8s.ApiClient, namespace: str, job: str, total: int | None = None,
+                 max_attempts: int = 3, lease_seconds: float = 30.0, items: Sequence[int] | None = None,
+                 prefetch: int = 64, flush_seconds: float = 2.0, flush_max: int = 256,
+                 read_cache_seconds: float = 0.25, expiry_check_seconds: float | None = None,
+                 renew_seconds: float | None = None, owner_references: list[dict] | None = None):
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be >= 1")
+        self.core = k8s.CoreV1Api(api_client)
+        self.coordination = k8s.CoordinationV1Api(api_client)
+        self.namespace, self.job = namespace, job
+        self.max_attempts = max_attempts
+        self.lease_seconds = lease_seconds
+        self.items = items
+        self.prefetch = prefetch
+        self.flush_seconds, self.flush_max = flush_seconds, flush_max
+        self.read_cache_seconds = read_cache_seconds
+        self.expiry_check_seconds = lease_seconds / 3 if expiry_check_seconds is None else expiry_check_seconds
+        # heartbeats closer together than this do not write the Lease again (API cost per hour of run)
+        self.renew_seconds = lease_seconds / 4 if renew_seconds is None else renew_seconds
+        self._views: dict[str, _AgentView] = {}
+        self._ops: list[_Op] = []
+        self._first_op_at = 0.0
+        self._cache: tuple[float, kube_state.QueueState] | None = None
+        self._last_expiry_check = 0.0
+        self._op_results: dict[int, bool] = {}  # id(op) -> accepted, for the ops of the last write
+        self._ensure_queue(total, owner_references)
+
+    # --- the queue ConfigMap -----------------------------------------------------------
+
+    def _ensure_queue(self, total: int | None, owner_references: list[dict] | None) -> None:
+        body = queue_configmap(self.namespace, self.job, total, self.max_attempts, owner_references)
+        try:
+            self._read()
+        except k8s_errors.ApiException as exc:
+            if exc.status != 404:
+                raise
+            try:
+                self.core.create_namespaced_config_map(self.namespace, body, _preload_content=False)
+                return
+            except k8s_errors.ApiException as exc:
+                if exc.status != 409:  # another agent created it meanwhile
+                    raise
+
+        def adopt(state: kube_state.QueueState) -> None:
+            if total is not None and state.total is not None and state.total != total:
+                raise errors.UserError(
+                    f"the queue of job {self.job} has {state.total} mini-batches but the plan now has {total}: "
+                    "the input or mini_batch_size changed; delete the job and submit it again",
+                    field="queue")
+            if total is not None:
+                state.total = total
+            state.max_attempts = self.max_attempts
+
+        self._update(adopt)
+
+    def load_plan(self, total: int, items: Sequence[int] | None = None) -> None:
+        """Publish the plan size (agent 0, after planning) on a queue created without one."""
+        self.items = items if items is not None else self.items
+
+        def publish(state: kube_state.QueueState) -> None:
+            if state.total is not None and state.total != total:
+                raise errors.UserError(f"the queue of job {self.job} already has {state.total} mini-batches, "
+                                       f"not {total}", field="queue")
+            state.total = total
+
+        self._update(publish)
+
+    def _read(self) -> dict[str, Any]:
+        resp = _retrying(lambda: self.core.read_namespaced_config_map(
+            queue_name(self.job), self.namespace, _preload_content=False))
+        return json.loads(resp.data)
+
+    def _update(self, mutate: Callable[[kube_state.QueueState], Any]) -> Any:
+        """Read the ConfigMap, apply the buffered outcomes and ``mutate``, write
+        it back if anything changed; on 409 start again from a fresh read."""
+        for conflicts in range(MAX_CONFLICT_RETRIES):
+            cm = self._read()
+            state = kube_state.QueueState.decode(cm.get("data"))
+            before = state.encode()
+            op_results = [self._apply(state, op) for op in self._ops]
+            result = mutate(state)
+            after = state.encode()
+            if after != before:
+                cm["data"] = {**(cm.get("data") or {}), **after}
+                try:
+                    _retrying(lambda: self.core.replace_namespaced_config_map(
+                        queue_name(self.job), self.namespace, cm, _preload_content=False))
+                except k8s_errors.ApiException as exc:
+                    if exc.status == 409:  # another agent wrote first: back off (jittered) and redo
+                        time.sleep(random.uniform(0.0, 0.01 * min(conflicts + 1, 20)))
+                        continue
+                    raise
+            self._op_results = {id(op): accepted for op, accepted in zip(self._ops, op_results)}
+            for op, accepted in zip(self._ops, op_results):
+                if not accepted and op.kind != "release":
+                    log.warning("queue %s: %s of mini-batch %d (attempt %d) by %s was stale when written",
+                                self.job, op.kind, op.index, op.attempt, op.agent)
+            self._ops = []
+            self._cache = (time.monotonic(), state)
+            self._sync_views(state)
+            return result
+        raise RuntimeError(f"queue ConfigMap of {self.job}: gave up after {MAX_CONFLICT_RETRIES} write conflicts")
+
+    def _apply(self, state: kube_state.QueueState, op: _Op) -> bool:
+        now = time.time()
+        if op.kind == "complete":
+            return state.complete(op.agent, op.index, op.attempt, op.outcome, now)
+        if op.kind == "fail":
+            return state.fail(op.agent, op.index, op.attempt, op.error, op.retryable, self._items_of(op.index), now)
+        return state.release(op.agent, op.index, op.attempt)
+
+    def _sync_views(self, state: kube_state.QueueState) -> None:
+        """After a write the ConfigMap is the truth about what each local agent holds."""
+        for agent, view in self._views.items():
+            view.held = dict(state.leased.get(agent, {}))
+            view.reservoir = [x for x in view.reservoir if view.held.get(x[0]) == x[1]]
+
+    def _state(self) -> kube_state.QueueState:
+        if self._cache is not None and time.monotonic() - self._cache[0] < self.read_cache_seconds:
+            return kube_state.QueueState.decode(self._cache[1].encode())
+        state = kube_state.QueueState.decode(self._read().get("data"))
+        self._cache = (time.monotonic(), state)
+        return kube_state.QueueState.decode(state.encode())
+
+    def _items_of(self, index: int) -> int:
+        return max(self.items[index], 0) if self.items is not None and 0 <= index < len(self.items) else 0
+
+    # --- agent Leases (heartbeats) ---------------------------------------------------------
+
+    def _view(self, agent: str) -> _AgentView:
+        return self._views.setdefault(agent, _AgentView())
+
+    def _renew(self, agent: str) -> None:
+        view = self._view(agent)
+        now = time.time()
+        stamp = _micro_time(now)
+        name = lease_name(self.job, agent)
+        spec = {"holderIdentity": agent, "leaseDurationSeconds": max(1, math.ceil(self.lease_seconds)),
+                "renewTime": stamp}
+        body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                "metadata": {"name": name, "labels": {QUEUE_LABEL: self.job}},
+                "spec": {**spec, "acquireTime": stamp}}
+        if view.lease_exists:
+            try:
+                _retrying(lambda: self.coordination.patch_namespaced_lease(
+                    name, self.namespace, {"spec": spec}, _preload_content=False))
+            except k8s_errors.ApiException as exc:
+                if exc.status != 404:
+                    raise
+                view.lease_exists = False
+        if not view.lease_exists:
+            try:
+                _retrying(lambda: self.coordination.create_namespaced_lease(
+                    self.namespace, body, _preload_content=False))
+            except k8s_errors.ApiException as exc:
+                if exc.status != 409:
+                    raise
+                _retrying(lambda: self.coordination.patch_namespaced_lease(
+                    name, self.namespace, {"spec": spec}, _preload_content=False))
+            view.lease_exists = True
+        view.renewed_at = now
+
+    def _lease_safe(self, agent: str, now: float) -> bool:
+        """Our Lease surely has not expired in anyone's eyes (with a margin)."""
+        margin = min(5.0, self.lease_seconds / 4)
+        return now < self._view(agent).renewed_at + self.lease_seconds - margin
+
+    def heartbeat(self, agent: str) -> None:
+        if time.time() - self._view(agent).renewed_at >= self.renew_seconds:
+            self._renew(agent)
+        self._flush_if_due()
+
+    def release_expired(self, now: float) -> int:
+        self._last_expiry_check = time.time()
+        resp = _retrying(lambda: self.coordination.list_namespaced_lease(
+            self.namespace, label_selector=f"{QUEUE_LABEL}={self.job}", _preload_content=False))
+        alive_until = {}
+        for item in json.loads(resp.data).get("items", []):
+            spec = item.get("spec") or {}
+            renewed = _parse_time(spec.get("renewTime") or spec.get("acquireTime"))
+            alive_until[spec.get("holderIdentity")] = renewed + float(spec.get("leaseDurationSeconds") or 0)
+
+        def expire(state: kube_state.QueueState) -> int:
+            gone = [a for a in state.leased if alive_until.get(a, -math.inf) < now]
+            return sum(state.expire_agent(a, self._items_of, now) for a in gone)
+
+        return self._update(expire)  # writes only when someone expired (or outcomes were buffered)
+
+    # --- the Coordinator protocol ----------------------------------------------------------
+
+    def claim(self, agent: str, max_n: int) -> list[base.Lease]:
+        if max_n <= 0:
+            return []
+        now = time.time()
+        if now - self._last_expiry_check >= self.expiry_check_seconds:
+            self.release_expired(now)
+        view = self._view(agent)
+        if now - view.renewed_at >= max(self.renew_seconds, self.lease_seconds / 3):
+            self._renew(agent)
+        if len(view.reservoir) < max_n:
+            need = max_n - len(view.reservoir)
+
+            def take(state: kube_state.QueueState) -> list[tuple[int, int]]:
+                return state.claim(agent, self._chunk(state, agent, need))
+
+            got = self._update(take)
+            view.held.update(got)
+            view.reservoir = sorted(view.reservoir + got)
+        else:
+            self._flush_if_due()
+        handed, view.reservoir = view.reservoir[:max_n], view.reservoir[max_n:]
+        deadline = view.renewed_at + self.lease_seconds
+        return [base.Lease(index=i, attempt=a, owner=agent, deadline=deadline) for i, a in handed]
+
+    def _chunk(self, state: kube_state.QueueState, agent: str, need: int) -> int:
+        """Claim ahead, but not so much that other agents starve at the tail."""
+        if self.prefetch <= need:
+            return need
+        agents = len(set(state.leased) | {agent})
+        remaining = state.progress().pending
+        return max(need, min(self.prefetch, remaining // (2 * agents)))
+
+    def complete(self, lease: base.Lease, outcome: base.Outcome) -> bool:
+        return self.complete_many([(lease, outcome)])[0]
+
+    def complete_many(self, results: Sequence[tuple[base.Lease, base.Outcome]]) -> list[bool]:
+        return [self._record(_Op("complete", lease.owner, lease.index, lease.attempt, outcome=outcome))
+                for lease, outcome in results]
+
+    def fail(self, lease: base.Lease, error: str, retryable: bool = True) -> bool:
+        return self._record(_Op("fail", lease.owner, lease.index, lease.attempt, error=error, retryable=retryable))
+
+    def release(self, lease: base.Lease) -> None:
+        """Hand back ``lease`` and this agent's reservoir (release means the
+        agent is stopping); written at once when it then holds nothing else."""
+        view = self._view(lease.owner)
+        self._record(_Op("release", lease.owner, lease.index, lease.attempt), flush=False)
+        for index, attempt in view.reservoir:
+            self._record(_Op("release", lease.owner, index, attempt), flush=False)
+        view.reservoir = []
+        if self._ops and not view.held:
+            self.flush()
+
+    def _record(self, op: _Op, flush: bool = True) -> bool:
+        view = self._view(op.agent)
+        if view.held.get(op.index) != op.attempt:
+            return False
+        if not self._lease_safe(op.agent, time.time()):
+            # the lease may have been taken back: only the API can answer
+            self._ops.append(op)
+            self.flush()
+            return self._op_results.get(id(op), False)
+        del view.held[op.index]
+        if not self._ops:
+            self._first_op_at = time.monotonic()
+        self._ops.append(op)
+        if flush:
+            self._flush_if_due()
+        return True
+
+    def _flush_if_due(self) -> None:
+        if self._ops and (len(self._ops) >= self.flush_max
+                          or time.monotonic() - self._first_op_at >= self.flush_seconds):
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the buffered outcomes now."""
+        if self._ops:
+            self._update(lambda state: None)
+
+    def counters(self) -> base.Progress:
+        state = self._state()
+        for op in self._ops:
+            self._apply(state, op)
+        p = state.progress()
+        if self._ops and p.pending == 0 and p.leased == 0:
+            self.flush()  # the queue looks finished: let every agent see it
+        return p
+
+    def reset_failed(self) -> int:
+        return self._update(lambda state: state.reset_failed())
+
+    def records(self, state: str | None = None) -> list[base.BatchRecord]:
+        self.flush()
+        return kube_state.QueueState.decode(self._read().get("data")).records(state)
+
+    def close(self) -> None:
+        """Hand back every reserved-but-unstarted mini-batch and flush."""
+        for agent, view in self._views.items():
+            for index, attempt in view.reservoir:
+                self._ops.append(_Op("release", agent, index, attempt))
+            view.reservoir = []
+        self.flush()
+
+    def __repr__(self) -> str:
+        return f"KubeCoordinator(kube://{self.namespace}/{self.job})"
+
+
+def _micro_time(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse_time(text: str | None) -> float:
+    if not text:
+        return -math.inf
+    text = text.replace("Z", "+00:00")
+    return datetime.datetime.fromisoformat(text).timestamp()
+
+
+def _retrying(call: Callable[[], Any], tries: int = 5) -> Any:
+    """Retry transient API failures (connection errors, 429, 5xx); others raise."""
+    for attempt in range(tries):
+        try:
+            return call()
+        except k8s_errors.ApiException as exc:
+            if exc.status not in (0, 429, 500, 502, 503, 504) or attempt == tries - 1:
+                raise
+        except OSError:
+            if attempt == tries - 1:
+                raise
+        time.sleep(min(2.0, 0.05 * 2 ** attempt))

@@ -1,0 +1,137 @@
+"""Kubernetes-backend specifics beyond the shared contract suite, against the
+fake API server over real HTTP (tests/kube/fakekube): API cost per mini-batch
+(issue 5 acceptance), chunked claims and their hand-back, an agent whose Lease
+really expired, publishing the plan size, and the objects it creates."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pjob.coord import base, kube
+from pjob.spec import errors
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "tests" / "kube"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import coord_kube_api_cost  # noqa: E402  bench/: the agent simulation shared with the benchmark
+import fakekube  # noqa: E402
+
+NS, JOB = "jobs", "score"
+
+
+@pytest.fixture
+def server(tmp_path):
+    with fakekube.FakeApiServer(workdir=tmp_path / "fakekube") as srv:
+        srv.ensure_namespace(NS)
+        yield srv
+
+
+@pytest.fixture
+def api(server):
+    client = server.client()
+    yield client
+    client.close()
+
+
+def ok() -> base.Outcome:
+    return base.Outcome(items=1, succeeded=1, failed=0)
+
+
+def test_api_cost_of_10000_mini_batches_with_4_agents_is_under_target(server):
+    r = coord_kube_api_cost.run_agents(server, 10_000, 4, namespace=NS, job=JOB)
+    assert r["exitcodes"] == [0, 0, 0, 0]
+    p = r["progress"]
+    assert (p.done, p.pending, p.leased, p.attempts) == (10_000, 0, 0, 10_000)
+    writes = sum(r["writes"].values())
+    print(f"API writes: {writes} for 10,000 mini-batches = {writes / 10_000:.4f} each; {r['writes']}")
+    assert writes / 10_000 <= 0.05
+    assert r["configmap_bytes"] < 2_000  # per-batch state never lands in etcd
+
+
+def test_random_failures_still_end_with_every_batch_final(server):
+    r = coord_kube_api_cost.run_agents(server, 1_000, 3, namespace=NS, job=JOB, fail_rate=0.2)
+    p = r["progress"]
+    assert r["exitcodes"] == [0, 0, 0]
+    assert p.pending == p.leased == 0 and p.done + p.failed == 1_000
+    assert p.attempts > 1_000  # retries happened
+    assert p.failed < 50  # 0.2 ** 3 of them exhaust 3 attempts
+
+
+def test_chunked_claim_is_one_write_and_close_hands_back_unstarted_ones(server, api):
+    c = kube.KubeCoordinator(api, NS, JOB, 100, prefetch=16)
+    server.clear_requests()
+    leases = c.claim("a", 2)
+    assert [x.index for x in leases] == [0, 1]
+    assert [r.resource for r in server.writes()] == ["leases", "configmaps"]  # heartbeat Lease + one claim
+    assert c.counters().leased == 16
+    assert [x.index for x in c.claim("a", 3)] == [2, 3, 4]  # from the reservoir: no API write
+    assert len(server.writes()) == 2
+    c.complete_many([(x, ok()) for x in leases])
+    c.close()
+    p = c.counters()
+    assert (p.done, p.leased, p.attempts) == (2, 3, 5)  # 11 unstarted ones went back unburnt
+    other = kube.KubeCoordinator(api, NS, JOB, prefetch=0)
+    assert [(x.index, x.attempt) for x in other.claim("b", 2)] == [(5, 1), (6, 1)]
+
+
+def test_release_hands_back_the_reservoir_too(server, api):
+    c = kube.KubeCoordinator(api, NS, JOB, 50, prefetch=10)
+    (lease,) = c.claim("a", 1)
+    c.release(lease)  # SIGTERM: the agent is stopping
+    p = kube.KubeCoordinator(api, NS, JOB).counters()  # a fresh reader sees it at once
+    assert (p.pending, p.leased, p.attempts) == (50, 0, 0)
+
+
+def test_outcome_after_a_real_lease_expiry_is_answered_by_the_api(server, api):
+    slow = kube.KubeCoordinator(api, NS, JOB, 3, lease_seconds=1, prefetch=0)
+    (lease,) = slow.claim("slow", 1)
+    time.sleep(1.2)  # the Lease (1 s) expires without a heartbeat
+    rescuer = kube.KubeCoordinator(api, NS, JOB, lease_seconds=1, prefetch=0)
+    assert rescuer.release_expired(time.time()) == 1
+    (again,) = rescuer.claim("rescuer", 1)
+    assert (again.index, again.attempt) == (0, 2)
+    assert slow.complete(lease, ok()) is False  # not buffered blindly: the write found it stale
+    assert rescuer.complete(again, ok()) is True
+    rescuer.flush()
+    assert rescuer.counters().done == 1
+
+
+def test_agents_started_before_the_plan_wait_for_its_size(server, api):
+    early = kube.KubeCoordinator(api, NS, JOB)  # the ConfigMap exists, total not yet known
+    assert early.claim("a", 5) == []
+    assert early.counters().total == 0
+    planner = kube.KubeCoordinator(api, NS, JOB, prefetch=0)
+    planner.load_plan(4, items=[1, 1, 1, 1])
+    assert [x.index for x in early.claim("a", 5)] == [0, 1, 2, 3]
+    with pytest.raises(errors.UserError, match="has 4 mini-batches"):
+        kube.KubeCoordinator(api, NS, JOB, 5)
+
+
+def test_objects_are_labelled_owned_and_named_validly(server, api):
+    parent = server.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "parent", "namespace": NS}})
+    uid = parent["metadata"]["uid"]  # an owner that exists (dangling owners get garbage-collected)
+    owner = [{"apiVersion": "v1", "kind": "ConfigMap", "name": "parent", "uid": uid, "controller": True}]
+    c = kube.KubeCoordinator(api, NS, JOB, 3, owner_references=owner)
+    c.claim("Pod/score-0_Agent", 1)
+    c.flush()
+    cm = server.get("v1", "configmaps", kube.queue_name(JOB), NS)
+    assert cm["metadata"]["labels"] == {kube.QUEUE_LABEL: JOB}
+    assert cm["metadata"]["ownerReferences"][0]["uid"] == uid  # kept across read-modify-writes
+    (lease,) = server.list("coordination.k8s.io/v1", "leases", NS)
+    assert re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", lease["metadata"]["name"])
+    assert lease["spec"]["holderIdentity"] == "Pod/score-0_Agent"
+    assert lease["spec"]["leaseDurationSeconds"] == 30
+    assert json.loads(cm["data"]["leased"]) == {"Pod/score-0_Agent": [[0, 1, 1]]}
+
+
+def test_parse_uri():
+    assert kube.parse_uri("kube://jobs/score") == ("jobs", "score")
+    with pytest.raises(errors.UserError, match="kube://<namespace>/<job>"):
+        kube.parse_uri("kube:/jobs")

@@ -1,0 +1,104 @@
+"""Pure parts of the Kubernetes coordinator: IndexRanges against a set model,
+QueueState encode/decode round trips and transitions, and the size of the
+queue ConfigMap staying bounded whatever the input size."""
+
+from __future__ import annotations
+
+import json
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pjob.coord import base, kube_state
+from pjob.coord.ranges import IndexRanges
+
+ops = st.lists(st.tuples(st.sampled_from(["add", "remove", "range"]), st.integers(0, 60), st.integers(0, 8)),
+               max_size=80)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ops)
+def test_index_ranges_behave_like_a_set(script):
+    ranges, model = IndexRanges(), set()
+    for op, i, width in script:
+        if op == "add":
+            ranges.add(i)
+            model.add(i)
+        elif op == "range":
+            ranges.add_range(i, i + width)
+            model.update(range(i, i + width))
+        else:
+            assert ranges.remove(i) == (i in model)
+            model.discard(i)
+        assert list(ranges) == sorted(model)
+        assert len(ranges) == len(model)
+        pairs = ranges.pairs()
+        assert all(s < e for s, e in pairs)
+        assert all(a[1] < b[0] for a, b in zip(pairs, pairs[1:]))  # disjoint and never touching
+    assert all((i in ranges) == (i in model) for i in range(70))
+    assert IndexRanges(ranges.pairs()) == ranges
+
+
+def test_state_round_trips_through_configmap_data():
+    s = kube_state.QueueState(total=100, max_attempts=3)
+    s.claim("a", 10)
+    s.claim("b", 5)
+    s.complete("a", 0, 1, base.Outcome(3, 3, 0), now=5.0)
+    s.fail("a", 1, 1, "boom", True, 2, now=6.0)
+    s.fail("b", 10, 1, "bad", False, 2, now=7.0)
+    s.release("b", 11, 1)
+    data = s.encode()
+    assert all(isinstance(v, str) for v in data.values())
+    again = kube_state.QueueState.decode(data)
+    assert again.encode() == data
+    assert again.progress() == s.progress()
+    assert again.leased["a"] == {i: 1 for i in range(2, 10)}
+    assert again.pending == {1: 1, 11: 0}
+    assert json.loads(data["leased"]) == {"a": [[2, 10, 1]], "b": [[12, 15, 1]]}
+
+
+def test_total_unknown_until_published_claims_nothing():
+    s = kube_state.QueueState.decode(kube_state.QueueState(total=None, max_attempts=2).encode())
+    assert s.total is None and s.claim("a", 5) == []
+    s.total = 3
+    assert s.claim("a", 5) == [(0, 1), (1, 1), (2, 1)]
+
+
+def test_expire_agent_burns_attempts_and_fails_exhausted_ones():
+    s = kube_state.QueueState(total=3, max_attempts=2)
+    s.claim("a", 3)
+    s.expire_agent("a", lambda i: 4, now=1.0)
+    assert s.pending == {0: 1, 1: 1, 2: 1}
+    assert s.claim("b", 3) == [(0, 2), (1, 2), (2, 2)]
+    assert s.expire_agent("b", lambda i: 4, now=2.0) == 3
+    p = s.progress()
+    assert (p.failed, p.items_failed, p.pending) == (3, 12, 0)
+    assert all("expired" in r.error for r in s.records("failed"))
+
+
+def test_configmap_stays_small_for_a_big_input():
+    total, rng = 100_000, random.Random(7)
+    s = kube_state.QueueState(total=total, max_attempts=3)
+    agents = [f"agent-{i}" for i in range(8)]
+    while True:
+        got = [(a, lease) for a in agents for lease in s.claim(a, 64)]
+        if not got:
+            break
+        rng.shuffle(got)  # completions arrive in any order
+        for agent, (index, attempt) in got:
+            if rng.random() < 0.01:
+                s.fail(agent, index, attempt, "x" * 5000, retryable=False, items=1, now=0.0)
+            else:
+                s.complete(agent, index, attempt, base.Outcome(1, 1, 0), now=0.0)
+    size = len(json.dumps(s.encode()))
+    p = s.progress()
+    assert p.done + p.failed == total and p.leased == 0
+    assert len(s.failed_info) == kube_state.FAILED_INFO_CAP  # details capped, each error truncated
+    assert size < 400_000, size  # well under the 1 MiB ConfigMap limit, with ~1000 failure ranges
+    # without failures a finished queue is a few hundred bytes, whatever its size
+    clean = kube_state.QueueState(total=total, max_attempts=3)
+    while got := clean.claim("a", 8192):
+        for index, attempt in got:
+            clean.complete("a", index, attempt, base.Outcome(1, 1, 0), now=0.0)
+    assert len(json.dumps(clean.encode())) < 400
