@@ -84,3 +84,71 @@ def children(fake_api, owner: dict, namespace: str = "default") -> list[dict]:
 
 def env_path_ok() -> bool:
     return bool(os.environ.get("PATH"))
+
+
+TEST_IMAGE = "pjob-test:dev"
+
+
+def write_operator_config(root: Path, path: Path) -> Path:
+    """Worker pods for the fake kubelet: scratch mounts outside the datastore
+    path (the kubelet rewrites mount paths in env and args), the datastore
+    claim mounted at the same host path the operator uses."""
+    import json
+
+    config = {
+        "datastores": {"default": "default", "items": {"default": {"type": "pvc", "claimName": "pjob-datastore",
+                                                                    "mountPath": str(root)}}},
+        "worker": {
+            "image": TEST_IMAGE,
+            "workDir": "/scratch/home",
+            "env": [{"name": "HOME", "value": "/scratch/home"}, {"name": "TMPDIR", "value": "/scratch/tmp"},
+                    {"name": "PYTHONUNBUFFERED", "value": "1"}],
+            "volumes": [{"name": "tmp", "emptyDir": {}}, {"name": "work", "emptyDir": {}},
+                        {"name": "datastore", "persistentVolumeClaim": {"claimName": "pjob-datastore"}}],
+            "volumeMounts": [{"name": "tmp", "mountPath": "/scratch/tmp"}, {"name": "work", "mountPath": "/scratch/home"},
+                             {"name": "datastore", "mountPath": str(root)}],
+            "terminationGracePeriodSeconds": 10,
+        },
+    }
+    path.write_text(json.dumps(config))
+    return path
+
+
+def cluster(kubelet, root: Path) -> None:
+    """Point the fake kubelet at the pjob image and the datastore folder."""
+    kubelet.image_commands[TEST_IMAGE] = ["pjob"]
+    kubelet.volume_paths["pjob-datastore"] = str(root)
+    root.mkdir(parents=True, exist_ok=True)
+
+
+def write_parallel_yaml(example: Path, instances: int = 2, extra: str = "") -> Path:
+    """The file-processing example's step as a top-level `type: parallel` job."""
+    path = example / "parallel.yml"
+    path.write_text(f"""\
+type: parallel
+name: words
+inputs:
+  docs: {{type: uri_folder, path: ./docs}}
+outputs:
+  counts: {{type: uri_folder}}
+input_data: ${{{{inputs.docs}}}}
+mini_batch_size: "4"
+max_concurrency_per_instance: 2
+resources: {{instance_count: {instances}}}
+retry_settings: {{max_retries: 1, timeout: 30}}
+{extra}task:
+  type: run_function
+  code: ./code
+  entry_script: count_words.py
+  append_row_to: ${{{{outputs.counts}}}}
+""")
+    return path
+
+
+def run_local(yaml_path: Path, runs_dir: Path):
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-m", "pjob.cli", "run", str(yaml_path), "--runs-dir", str(runs_dir)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc

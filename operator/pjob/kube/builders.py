@@ -18,6 +18,7 @@ import json
 import os
 from typing import Any
 
+from pjob.coord import kube as coord_kube
 from pjob.engine.task import ParallelTask
 from pjob.kube import constants as c
 from pjob.kube import rbac
@@ -71,15 +72,14 @@ def build_task_configmap(cr: dict, task: ParallelTask) -> dict:
     }
 
 
-def build_queue_configmap(cr: dict, data: dict[str, str] | None = None) -> dict:
-    """The coordinator's ConfigMap (``pjob.coord.kube`` owns its keys); created
-    empty-but-owned by the operator so it dies with the CR."""
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": _metadata(cr, c.queue_name(cr["metadata"]["name"]), c.ROLE_QUEUE),
-        "data": dict(data or {}),
-    }
+def build_queue_configmap(cr: dict, max_attempts: int) -> dict:
+    """The coordinator's queue (``pjob.coord.kube`` owns its format), created
+    by the operator without a plan (node 0 publishes it) and owned by the CR."""
+    meta = cr["metadata"]
+    namespace = meta.get("namespace") or "default"
+    obj = coord_kube.queue_configmap(namespace, meta["name"], None, max_attempts, [owner_reference(cr)])
+    obj["metadata"]["labels"].update(_labels(cr, c.ROLE_QUEUE))
+    return obj
 
 
 def build_worker_service_account(cr: dict) -> dict:
@@ -199,7 +199,7 @@ def build_parallel_children(cr: dict, task: ParallelTask, config: OperatorConfig
     """Everything a ParallelJob owns, in creation order (the Job last: its pods need the rest)."""
     return [
         build_task_configmap(cr, task),
-        build_queue_configmap(cr),
+        build_queue_configmap(cr, 1 + max(0, task.max_retries)),
         build_worker_service_account(cr),
         build_worker_role(cr),
         build_worker_rolebinding(cr),

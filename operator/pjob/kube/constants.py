@@ -98,10 +98,6 @@ def dns_name(text: str, limit: int = MAX_NAME) -> str:
     return f"{name}-{digest}"
 
 
-def queue_name(job: str) -> str:
-    return dns_name(f"{job}-queue")
-
-
 def task_configmap_name(job: str) -> str:
     return dns_name(f"{job}-task")
 

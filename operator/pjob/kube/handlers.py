@@ -5,7 +5,7 @@ Every ParallelJob and PipelineJob gets a kopf timer (``register``): the first
 tick comes as soon as kopf sees the object (also after an operator restart),
 then every ``OperatorConfig.observe_seconds``, so reconcile is level-triggered
 with no handler chains. Terminal objects stop their timer (``when`` filter).
-The API client, config, coordinator opener, finaliser and event poster come
+The API client, config, queue opener, finaliser and event poster come
 through ``memo`` so tests call ``on_paralleljob_tick(body=..., patch=kopf.Patch(),
 memo=...)`` directly with fakes.
 """
@@ -113,8 +113,8 @@ def on_paralleljob_tick(body, patch, memo, **_) -> None:
         existing = {(o["kind"], o["metadata"]["name"]) for o in desired
                     if (o["kind"] == "Job" and job is not None) or (o["kind"] != "Job" and kube.get(o["kind"], ns, o["metadata"]["name"]))}
     opener = memo.get("open_coordinator")
-    coordinator = opener(ns, name, task) if opener and (job is not None or status.get("verdict")) else None
-    counters = coordinator.counters() if coordinator is not None else None
+    queue = opener(ns, name, task) if opener and (job is not None or status.get("verdict")) else None
+    counters = queue.counters() if queue is not None else None
     running = int(((job or {}).get("status") or {}).get("active") or 0)
     if status.get("verdict"):
         pods = kube.list("Pod", ns, {c.LABEL_JOB: name, c.LABEL_ROLE: c.ROLE_WORKER})
@@ -130,12 +130,10 @@ def on_paralleljob_tick(body, patch, memo, **_) -> None:
         kube.delete("Job", ns, job_name)
     if decision.finalise is not None:
         finaliser = memo.get("finaliser")
-        verdict, final_counters = finaliser(task, coordinator, decision.finalise, body) if finaliser else (decision.finalise, counters)
+        verdict, final_counters = finaliser(task, queue, decision.finalise, body) if finaliser else (decision.finalise, counters)
         outputs = {k: v.location for k, v in jobspec.resolve_steps(body, loaded, config)[jobspec.step_name(body)].outputs.items()}
         decision = rec.finished(body, decision.status, verdict, final_counters, _now(memo),
                                 outputs=outputs, logs=task.logs_dir)
-    if coordinator is not None and hasattr(coordinator, "close"):
-        coordinator.close()
     _write(patch, body, decision, memo)
 
 

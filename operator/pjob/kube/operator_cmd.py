@@ -64,7 +64,8 @@ def _run(args) -> int:
     config = OperatorConfig.load()
     registry = kopf.OperatorRegistry()
     handlers.register(registry, config)
-    memo = kopf.Memo(config=config, kube=kubeio.KubeApi(), **operations.memo_entries(config))
+    api = kubeio.KubeApi()
+    memo = kopf.Memo(config=config, kube=api, **operations.memo_entries(config, api))
     namespaces = list(args.namespace)
     asyncio.run(kopf.operator(
         registry=registry,

@@ -1,0 +1,183 @@
+"""``pjob agent``: what a worker pod runs.
+
+``pjob agent --coordinator kube://<ns>/<job> --task configmap:<name> [--node i]``
+runs the engine's agent (``pjob.engine.agent.Agent``) over the job's
+``pjob.coord.kube.KubeCoordinator``. Node 0 plans the input (or reuses the
+manifest of an earlier attempt) and publishes the plan size in the queue; the
+other nodes wait for it. Everything the job writes goes to its folder on the
+datastore (``ParallelTask.work_dir``/``logs_dir``/``output_dir``). On SIGTERM
+the agent hands its current mini-batches back (no attempt burnt) and exits.
+
+``pjob agent --command-step JSON`` runs a pipeline's command step instead
+(``pjob.kube.command_step``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import sys
+import time
+
+log = logging.getLogger("pjob.agent")
+WAIT_FOR_PLAN_SECONDS = 0.5
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--coordinator", metavar="kube://NS/JOB", help="the job's queue")
+    parser.add_argument("--task", metavar="configmap:NAME|PATH", help="the resolved task (ConfigMap key task.json, or a file)")
+    parser.add_argument("--node", type=int, help="node index (default: $JOB_COMPLETION_INDEX, else 0)")
+    parser.add_argument("--agent-id", help="unique id of this agent (default: $POD_NAME)")
+    parser.add_argument("--command-step", metavar="JSON", help="run a pipeline command step (inside its pod)")
+
+
+def main(args) -> int:
+    from pjob.spec import errors
+
+    if args.command_step:
+        from pjob.kube import command_step
+
+        return command_step.run(args.command_step)
+    if not args.coordinator or not args.task:
+        raise errors.UserError("give --coordinator kube://<namespace>/<job> and --task (or --command-step)", field="agent")
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return run_agent(args)
+
+
+def read_task(client, namespace: str, ref: str):
+    from pjob.engine.task import ParallelTask
+    from pjob.kube import kubeio
+    from pjob.spec import errors
+
+    if ref.startswith("configmap:"):
+        cm = kubeio.KubeApi(client).get("ConfigMap", namespace, ref[len("configmap:"):])
+        if cm is None or "task.json" not in (cm.get("data") or {}):
+            raise errors.UserError(f"--task {ref}: no ConfigMap with key task.json in namespace {namespace}", field="--task")
+        return ParallelTask.from_json(cm["data"]["task.json"])
+    with open(ref, encoding="utf-8") as fh:
+        return ParallelTask.from_json(fh.read())
+
+
+def _write_atomic(path: str, text: str) -> None:
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def prepare_folders(task, node: int) -> None:
+    from pjob.engine import logtree
+
+    for folder in (task.work_dir, task.logs_dir, task.output_dir, os.path.join(task.work_dir, "parts")):
+        os.makedirs(folder, exist_ok=True)
+    if task.append_row_to and "://" not in task.append_row_to:
+        os.makedirs(os.path.dirname(task.append_row_to), exist_ok=True)
+    _write_atomic(os.path.join(task.work_dir, "task.json"), task.to_json())
+    if node == 0:
+        tree = logtree.LogTree(task.logs_dir)
+        tree.write_readme()
+        tree.make_driver_dirs()
+
+
+def plan_once(task, master_log) -> tuple[int, list[int]]:
+    """Node 0: the manifest of an earlier attempt, else a fresh plan. Returns (count, items per mini-batch)."""
+    import pjob.data
+    from pjob.engine import manifest
+
+    path = manifest.path_in(task.work_dir)
+    if not os.path.exists(path):
+        started = time.time()
+        plan = pjob.data.plan(task.input_type, task.input_uri, task.mini_batch_size, task.partition_keys)
+        manifest.write(plan, path)
+        master_log(f"planned {task.input_uri} ({task.input_type}, mini_batch_size={task.mini_batch_size}, "
+                   f"partition_keys={task.partition_keys}): {len(plan.mini_batches)} mini-batches, {plan.items} items "
+                   f"in {time.time() - started:.2f}s")
+    return read_items(task)
+
+
+def read_items(task) -> tuple[int, list[int]]:
+    from pjob.engine import manifest
+
+    header, lines = manifest.read_header_and_lines(manifest.path_in(task.work_dir))
+    return header["count"], [max(0, int(json.loads(line).get("items", 0))) for line in lines]
+
+
+def wait_for_plan(task, coordinator) -> tuple[int, list[int]]:
+    """Nodes > 0: until node 0 has written the manifest and published its size."""
+    from pjob.engine import manifest
+
+    path = manifest.path_in(task.work_dir)
+    while True:
+        if os.path.exists(path):
+            count, items = read_items(task)
+            if count == 0 or coordinator.counters().total == count:
+                return count, items
+        time.sleep(WAIT_FOR_PLAN_SECONDS)
+
+
+def register_lease(client, namespace: str, job: str, agent_id: str, lease_seconds: float) -> None:
+    """Create this agent's Lease owned by the queue ConfigMap, so deleting the
+    job garbage-collects it (the coordinator then renews it)."""
+    import datetime
+    import math
+
+    from pjob.coord import kube as coord_kube
+    from pjob.kube import kubeio
+
+    api = kubeio.KubeApi(client)
+    queue = api.get("ConfigMap", namespace, coord_kube.queue_name(job))
+    if queue is None:
+        return
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    api.create({
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": coord_kube.lease_name(job, agent_id), "namespace": namespace,
+                     "labels": {coord_kube.QUEUE_LABEL: job},
+                     "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": queue["metadata"]["name"],
+                                          "uid": queue["metadata"]["uid"]}]},
+        "spec": {"holderIdentity": agent_id, "leaseDurationSeconds": max(1, math.ceil(lease_seconds)),
+                 "acquireTime": stamp, "renewTime": stamp},
+    })
+
+
+def run_agent(args) -> int:
+    from pjob.coord import base
+    from pjob.coord import kube as coord_kube
+    from pjob.engine import agent as engine_agent
+    from pjob.engine import logtree
+    from pjob.kube import jobspec, kubeio
+
+    namespace, job = coord_kube.parse_uri(args.coordinator)
+    client = kubeio.load_client()
+    task = read_task(client, namespace, args.task)
+    node = args.node if args.node is not None else int(os.environ.get("JOB_COMPLETION_INDEX") or 0)
+    if task.extra.get(jobspec.CONCURRENCY_FROM_NODE):
+        task.max_concurrency_per_instance = os.cpu_count() or 1
+    agent_id = args.agent_id or os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+    lease_seconds = float(os.environ.get("PJOB_LEASE_SECONDS") or 30.0)
+    prepare_folders(task, node)
+    tree = logtree.LogTree(task.logs_dir)
+
+    def master_log(text: str) -> None:
+        with open(tree.master_role, "a", encoding="utf-8") as fh:
+            fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} [node {node} {agent_id}] {text}\n")
+
+    coordinator = coord_kube.KubeCoordinator(client, namespace, job, max_attempts=1 + max(0, task.max_retries),
+                                             lease_seconds=lease_seconds)
+    try:
+        if node == 0:
+            count, items = plan_once(task, master_log)
+            coordinator.items = items
+            coordinator.load_plan(count, items)
+        else:
+            count, items = wait_for_plan(task, coordinator)
+            coordinator.items = items
+        register_lease(client, namespace, job, agent_id, lease_seconds)
+        master_log(f"agent started: {task.max_concurrency_per_instance} worker(s), {count} mini-batches in the plan")
+        code = engine_agent.Agent(task, node, coordinator, base.Outcome, agent_id).run()
+        master_log(f"agent stopped (exit {code})")
+        return code
+    finally:
+        coordinator.close()

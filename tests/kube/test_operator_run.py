@@ -1,0 +1,60 @@
+"""A ParallelJob end to end: the real operator, real `pjob agent` processes
+in the fake kubelet's pods, the kube coordinator on the fake API server, and
+the same output bytes as `pjob run` of the same YAML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from operator_support import (apply_cr, children, cluster, condition, copy_example, cr_for, get_cr, operator_env,
+                              run_local, start_operator, wait_operator_watching, wait_status, write_operator_config,
+                              write_parallel_yaml)
+
+
+@pytest.fixture
+def world(fake_api, kubelet, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
+    """CRDs, a datastore folder, the operator running."""
+    apply_crds()
+    root = tmp_path / "ds"
+    cluster(kubelet, root)
+    config = write_operator_config(root, tmp_path / "operator-config.json")
+    env = operator_env(kube_env, root, PJOB_CONFIG_FILE=config)
+    operator = start_operator(start_process, env)
+    wait_operator_watching(wait_for_request)
+
+    class World:
+        pass
+
+    w = World()
+    w.root, w.env, w.operator, w.api, w.kubelet = root, env, operator, fake_api, kubelet
+    return w
+
+
+def test_paralleljob_succeeds_with_the_same_output_bytes_as_pjob_run(world, tmp_path):
+    example = copy_example("file-processing", world.root)
+    yaml_path = write_parallel_yaml(example, instances=2)
+    run_local(yaml_path, tmp_path / "local-runs")
+    local_out = tmp_path / "local-runs" / "words" / "steps" / "words" / "outputs" / "counts" / "parallel_run_step.txt"
+
+    apply_cr(world.api, cr_for(yaml_path, name="words"))
+    status = wait_status(world.api, "paralleljobs", "words", lambda s: s.get("state") in ("Succeeded", "Failed"),
+                         world.operator, timeout=90)
+    assert status["state"] == "Succeeded", status
+    assert condition(status, "Succeeded")["reason"] == "Completed"
+    assert condition(status, "Running")["status"] == "False"
+    assert status["miniBatches"] == {"total": 10, "done": 10, "failed": 0}
+    assert status["items"] == {"succeeded": 40, "failed": 0}
+    assert status["progress"] == "10/10" and status["completionTime"]
+    out = Path(status["outputs"]["counts"]) / "parallel_run_step.txt"
+    assert out.read_bytes() == local_out.read_bytes()
+    assert len(out.read_text().splitlines()) == 40
+    job_result = Path(status["logs"]) / "job_result.txt"
+    assert "Succeeded" in job_result.read_text()
+    pods = world.api.list("v1", "pods", "default")
+    assert sorted(p["metadata"]["labels"]["batch.kubernetes.io/job-completion-index"] for p in pods) == ["0", "1"]
+    assert all(p["status"]["phase"] == "Succeeded" for p in pods)
+    events = [e["reason"] for e in world.api.list("v1", "events", "default") if e["involvedObject"]["name"] == "words"]
+    assert {"SpecValid", "WorkersStarted", "Completed"} <= set(events)
+    assert "Traceback" not in world.operator.log()
