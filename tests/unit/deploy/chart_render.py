@@ -52,6 +52,11 @@ def objects(rendered: dict[str, str]) -> list[dict[str, Any]]:
     return found
 
 
+def grants(rules: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+    """RBAC rules expanded to (apiGroup, resource, verb) triples."""
+    return {(g, r, v) for rule in rules for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
+
+
 def by_kind(objs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [o for o in objs if o.get("kind") == kind]
 

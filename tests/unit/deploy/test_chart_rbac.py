@@ -14,13 +14,9 @@ import pytest
 import yaml
 
 import rbac_needs
-from chart_render import CHART, by_kind, objects, render
+from chart_render import CHART, by_kind, grants, objects, render
 
 Grant = tuple[str, str, str]  # (apiGroup, resource, verb)
-
-
-def grants(rules: list[dict]) -> set[Grant]:
-    return {(g, r, v) for rule in rules for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
 
 
 def needed(needs: list[rbac_needs.Need]) -> set[Grant]:
@@ -125,15 +121,32 @@ def test_missing_reports_an_ungranted_verb():
     assert missing(need, {("batch", "jobs", "create")}) == ["batch/jobs ['delete']: why"]
 
 
-def test_worker_role_built_by_the_operator_matches_the_needs_table():
-    """Cross-check with the code once it exists: pjob.kube.rbac.WORKER_RULES
-    (a list of PolicyRule dicts the operator puts in each job's worker Role)."""
-    try:
-        rbac = importlib.import_module("pjob.kube.rbac")
-    except ImportError:
-        pytest.skip("pjob.kube.rbac (the operator's worker Role rules) does not exist yet")
-    rules = getattr(rbac, "WORKER_RULES", None)
-    if rules is None:
-        pytest.skip("pjob.kube.rbac has no WORKER_RULES list yet")
-    assert grants(rules) == needed(rbac_needs.WORKER)
-    assert_no_wildcards_or_forbidden(rules, "worker Role")
+def _code_rbac():
+    return pytest.importorskip("pjob.kube.rbac", reason="pjob.kube.rbac (what the code calls) is not importable")
+
+
+def test_chart_grants_everything_the_operator_code_declares_it_calls():
+    """pjob.kube.rbac.OPERATOR is kept next to the handlers; the chart must
+    grant all of it in both modes, and the needs table must cover it."""
+    code = _code_rbac()
+    declared = {(n.group, n.resource, v) for n in code.OPERATOR for v in n.verbs}
+    cluster_scoped = {(g, r, v) for g, r, v in declared if (g, r) == ("apiextensions.k8s.io", "customresourcedefinitions")}
+    (role,) = by_kind(objects(render({})), "ClusterRole")
+    assert declared - grants(role["rules"]) == set()
+    ns_objs = objects(render({"operator": {"watchNamespaces": ["team-a"]}}))
+    (ns_role,) = by_kind(ns_objs, "Role")
+    (reader,) = by_kind(ns_objs, "ClusterRole")
+    assert (declared - cluster_scoped) - grants(ns_role["rules"]) == set()
+    assert cluster_scoped - grants(reader["rules"]) == set()
+    table = needed(rbac_needs.OPERATOR_NAMESPACED + rbac_needs.OPERATOR_CLUSTER)
+    assert declared - table == set(), "pjob.kube.rbac.OPERATOR grew: add the need to rbac_needs.py and the chart"
+
+
+def test_worker_role_the_operator_creates_is_within_the_charts_grants():
+    """Each job's worker Role is built from pjob.kube.rbac.WORKER; the API
+    server refuses it unless the operator holds every permission in it."""
+    code = _code_rbac()
+    worker = {(n.group, n.resource, v) for n in code.WORKER for v in n.verbs}
+    (ns_role,) = by_kind(objects(render({"operator": {"watchNamespaces": ["team-a"]}})), "Role")
+    assert worker - grants(ns_role["rules"]) == set()
+    assert worker - needed(rbac_needs.WORKER) == set(), "pjob.kube.rbac.WORKER grew: update rbac_needs.WORKER"
