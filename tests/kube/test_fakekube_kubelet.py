@@ -192,3 +192,13 @@ def test_kubelet_gives_pods_the_kubeconfig_of_the_fake_server(fake_api, kube_cli
     assert kubelet.wait_job(NS, "inside")["status"]["succeeded"] == 1
     assert out.read_text() == "default"
     assert any(r.resource == "namespaces" and r.verb == "get" for r in fake_api.requests)
+
+
+def test_pod_log_follow_streams_until_the_container_exits(fake_api, kube_client, kubelet):
+    code = "import time\nfor i in range(3):\n    print('tick', i, flush=True); time.sleep(0.1)"
+    k8s.BatchV1Api(kube_client).create_namespaced_job(NS, _job("ticker", code, completions=1, parallelism=1))
+    kubelet.wait_for(lambda: kubelet.processes(), message="the pod process")
+    pod = kubelet.processes()[0].name
+    response = k8s.CoreV1Api(kube_client).read_namespaced_pod_log(pod, NS, follow=True, _preload_content=False)
+    streamed = b"".join(response.stream()).decode()
+    assert streamed == "tick 0\ntick 1\ntick 2\n"

@@ -357,6 +357,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         offset = path.stat().st_size if path.exists() else 0
         if text:
             self.wfile.write(b"%x\r\n%s\r\n" % (len(text), text))
+        finished = False
         while not self.fake.stopping:
             data = b""
             if path.exists():
@@ -368,13 +369,17 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
                 self.wfile.flush()
                 continue
+            if finished:
+                break
             try:
                 live = store.get(pod_type, route.namespace, route.name)
+                finished = (live.get("status") or {}).get("phase") in ("Succeeded", "Failed")
             except errors.ApiError:
+                finished = True
+            if self._client_gone():
                 break
-            if (live.get("status") or {}).get("phase") in ("Succeeded", "Failed") or self._client_gone():
-                break
-            time.sleep(0.1)
+            if not finished:
+                time.sleep(0.1)
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 

@@ -126,7 +126,9 @@ class FakeKubelet:
                     pass
 
     def _on_change(self, change) -> None:
-        if change.storage_key in (("", "pods"), ("batch", "jobs"), ("", "configmaps"), ("", "secrets")):
+        # ConfigMap/Secret changes (coordinator traffic) do not wake us: pods waiting for one are
+        # retried every sync_interval anyway.
+        if change.storage_key in (("", "pods"), ("batch", "jobs")):
             self._wake.set()
 
     def _run(self) -> None:

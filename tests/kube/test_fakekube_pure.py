@@ -1,0 +1,163 @@
+"""Table-driven tests of fakekube's pure parts: patch flavours, selectors, routes, index ranges,
+schema pruning and the job controller's decisions."""
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from fakekube import errors, jobcontroller, patches, routes, schema, selectors
+
+
+@pytest.mark.parametrize("target, patch, expected", [
+    ({"a": 1, "b": {"c": 2}}, {"b": {"c": None, "d": 3}}, {"a": 1, "b": {"d": 3}}),
+    ({"l": [1, 2]}, {"l": [3]}, {"l": [3]}),
+    ({"a": 1}, {"a": {"x": 1}}, {"a": {"x": 1}}),
+])
+def test_merge_patch(target, patch, expected):
+    assert patches.merge_patch(target, patch) == expected
+
+
+@pytest.mark.parametrize("target, patch, expected", [
+    ({"containers": [{"name": "a", "image": "1"}, {"name": "b", "image": "2"}]},
+     {"containers": [{"name": "b", "image": "3"}]},
+     {"containers": [{"name": "a", "image": "1"}, {"name": "b", "image": "3"}]}),
+    ({"containers": [{"name": "a"}, {"name": "b"}]}, {"containers": [{"name": "a", "$patch": "delete"}]},
+     {"containers": [{"name": "b"}]}),
+    ({"metadata": {"finalizers": ["x"]}}, {"metadata": {"finalizers": ["y"]}}, {"metadata": {"finalizers": ["x", "y"]}}),
+    ({"metadata": {"finalizers": ["x", "y"]}}, {"metadata": {"$deleteFromPrimitiveList/finalizers": ["x"]}},
+     {"metadata": {"finalizers": ["y"]}}),
+    ({"args": ["a", "b"]}, {"args": ["c"]}, {"args": ["c"]}),
+])
+def test_strategic_merge_patch(target, patch, expected):
+    assert patches.strategic_merge_patch(target, patch) == expected
+
+
+def test_json_patch_operations_and_failures():
+    doc = {"a": {"b": [1, 2]}, "x~y": 1}
+    ops = [{"op": "add", "path": "/a/b/-", "value": 3}, {"op": "remove", "path": "/a/b/0"},
+           {"op": "copy", "from": "/a/b", "path": "/c"}, {"op": "move", "from": "/x~0y", "path": "/z"},
+           {"op": "replace", "path": "/a/b/1", "value": 9}, {"op": "test", "path": "/z", "value": 1}]
+    assert patches.json_patch(doc, ops) == {"a": {"b": [2, 9]}, "c": [2, 3], "z": 1}
+    assert doc == {"a": {"b": [1, 2]}, "x~y": 1}  # input untouched
+    with pytest.raises(patches.PatchError) as failed:
+        patches.json_patch(doc, [{"op": "test", "path": "/a/b/0", "value": 5}])
+    assert failed.value.code == 422
+    with pytest.raises(patches.PatchError):
+        patches.json_patch(doc, [{"op": "remove", "path": "/missing"}])
+    with pytest.raises(patches.PatchError) as not_a_list:
+        patches.json_patch(doc, {"op": "add"})
+    assert not_a_list.value.code == 400
+
+
+@pytest.mark.parametrize("selector, labels, matches", [
+    ("a=1", {"a": "1"}, True), ("a=1", {"a": "2"}, False), ("a!=1", {}, True),
+    ("a in (1,2),b", {"a": "2", "b": ""}, True), ("a notin (1)", {"a": "1"}, False),
+    ("!a", {"b": "1"}, True), ("a", {}, False), ("", {"any": "thing"}, True),
+])
+def test_label_selectors(selector, labels, matches):
+    obj = {"metadata": {"labels": labels}}
+    assert selectors.labels_match(selectors.parse_label_selector(selector), obj) is matches
+
+
+def test_bad_selector_is_a_400():
+    with pytest.raises(errors.ApiError) as caught:
+        selectors.parse_label_selector("a in b")
+    assert caught.value.code == 400
+
+
+@pytest.mark.parametrize("method, url, expected", [
+    ("GET", "/api/v1/namespaces/ns/pods?watch=true", ("watch", "", "pods", "ns", None, None)),
+    ("GET", "/api/v1/namespaces/ns", ("get", "", "namespaces", None, "ns", None)),
+    ("PUT", "/api/v1/namespaces/ns/status", ("update", "", "namespaces", None, "ns", "status")),
+    ("PATCH", "/apis/pjob.dev/v1alpha1/namespaces/a/paralleljobs/j/status",
+     ("patch", "pjob.dev", "paralleljobs", "a", "j", "status")),
+    ("GET", "/apis/pjob.dev/v1alpha1/paralleljobs", ("list", "pjob.dev", "paralleljobs", None, None, None)),
+    ("DELETE", "/api/v1/namespaces/a/configmaps", ("deletecollection", "", "configmaps", "a", None, None)),
+])
+def test_routes(method, url, expected):
+    route = routes.parse(method, url)
+    assert (route.verb, route.group, route.plural, route.namespace, route.name, route.subresource) == expected
+
+
+@pytest.mark.parametrize("indexes, text", [(set(), ""), ({0, 1, 2}, "0-2"), ({0, 2, 3, 7}, "0,2-3,7")])
+def test_index_ranges_round_trip(indexes, text):
+    assert jobcontroller.format_indexes(indexes) == text
+    assert jobcontroller.parse_indexes(text) == indexes
+
+
+def test_schema_pruning():
+    spec_schema = {"type": "object", "properties": {
+        "spec": {"type": "object", "properties": {"keep": {"type": "string"}, "maybe": {"type": "string", "nullable": True},
+                                                  "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                                                  "map": {"type": "object", "additionalProperties": {"type": "string"}},
+                                                  "list": {"type": "array", "items": {"type": "object", "properties": {
+                                                      "n": {"type": "integer"}}}},
+                                                  "empty": {"type": "object"}}}}}
+    obj = {"apiVersion": "g/v", "kind": "K", "metadata": {"name": "x"}, "spec": {
+        "keep": "a", "drop": 1, "maybe": None, "free": {"any": {"thing": 1}}, "map": {"k": "v"},
+        "list": [{"n": 1, "m": 2}], "empty": {"gone": 1}, "nulled": None}}
+    assert schema.prune(obj, spec_schema, root=True) == {
+        "apiVersion": "g/v", "kind": "K", "metadata": {"name": "x"}, "spec": {
+            "keep": "a", "maybe": None, "free": {"any": {"thing": 1}}, "map": {"k": "v"}, "list": [{"n": 1}],
+            "empty": {}}}
+
+
+def _job(**spec):
+    base = {"completionMode": "Indexed", "completions": 3, "parallelism": 2, "backoffLimit": 1,
+            "template": {"metadata": {"labels": {"job-name": "j"}},
+                         "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "i"}]}}}
+    return {"metadata": {"name": "j", "namespace": "ns", "uid": "u1"}, "spec": {**base, **spec}, "status": {}}
+
+
+def _pod(index, phase, finalizer=True):
+    pod = jobcontroller.build_pod(_job(), index)
+    pod["metadata"]["uid"] = f"p{index}{phase}"
+    if not finalizer:
+        pod["metadata"]["finalizers"] = []
+    pod["status"] = {"phase": phase}
+    return pod
+
+
+NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def test_plan_creates_pods_up_to_parallelism_with_index_env_and_owner():
+    plan = jobcontroller.plan_job(_job(), [], NOW, {})
+    assert [jobcontroller.pod_index(p) for p in plan.create] == [0, 1]
+    pod = plan.create[0]
+    assert pod["metadata"]["ownerReferences"][0]["uid"] == "u1" and pod["spec"]["hostname"] == "j-0"
+    assert pod["metadata"]["finalizers"] == [jobcontroller.TRACKING_FINALIZER]
+    assert {"name": "JOB_COMPLETION_INDEX", "valueFrom": {"fieldRef": {
+        "fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"}}} in \
+        pod["spec"]["containers"][0]["env"]
+    assert plan.status["active"] == 2 and plan.status["startTime"] == "2026-01-01T00:00:00Z"
+
+
+def test_plan_counts_terminated_pods_once_and_retries_failures():
+    pods = [_pod(0, "Succeeded"), _pod(1, "Failed"), _pod(2, "Running")]
+    plan = jobcontroller.plan_job(_job(), pods, NOW, {})
+    assert sorted(plan.counted) == sorted(p["metadata"]["name"] for p in pods[:2])
+    assert plan.status["completedIndexes"] == "0" and plan.status["failed"] == 1
+    assert [jobcontroller.pod_index(p) for p in plan.create] == [1]
+    counted = [_pod(0, "Succeeded", finalizer=False), _pod(1, "Failed", finalizer=False), _pod(2, "Running")]
+    job = _job()
+    job["status"] = plan.status
+    again = jobcontroller.plan_job(job, counted, NOW, plan.index_failures)
+    assert again.counted == [] and again.status["failed"] == 1
+
+
+def test_plan_fails_the_job_past_the_backoff_limit_and_deletes_active_pods():
+    job = _job()
+    job["status"] = {"failed": 1}
+    running = _pod(2, "Running")
+    plan = jobcontroller.plan_job(job, [_pod(1, "Failed"), running], NOW, {})
+    assert plan.status["conditions"][-1]["reason"] == "BackoffLimitExceeded"
+    assert plan.delete == [running["metadata"]["name"]]
+    assert plan.create == []
+
+
+def test_plan_respects_suspend():
+    plan = jobcontroller.plan_job(_job(suspend=True), [_pod(0, "Running")], NOW, {})
+    assert plan.create == [] and len(plan.delete) == 1
+    assert plan.status["conditions"][0]["type"] == "Suspended"
