@@ -202,3 +202,28 @@ def test_pod_log_follow_streams_until_the_container_exits(fake_api, kube_client,
     response = k8s.CoreV1Api(kube_client).read_namespaced_pod_log(pod, NS, follow=True, _preload_content=False)
     streamed = b"".join(response.stream()).decode()
     assert streamed == "tick 0\ntick 1\ntick 2\n"
+
+
+def test_pod_failure_policy_ignores_preemption_and_fails_the_job_on_a_fatal_exit_code(fake_api, kube_client, kubelet,
+                                                                                        tmp_path):
+    go, ready = tmp_path / "go", tmp_path / "ready"
+    code = ("import os, pathlib, sys, time\n"
+            f"pathlib.Path(r'{ready}').write_text('ready')\n"
+            f"while not pathlib.Path(r'{go}').exists(): time.sleep(0.05)\n")
+    policy = {"rules": [{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+                        {"action": "FailJob", "onExitCodes": {"operator": "In", "values": [42]}}]}
+    batch = k8s.BatchV1Api(kube_client)
+    batch.create_namespaced_job(NS, _job("preempted", code, completions=1, parallelism=1, backoffLimit=0,
+                                         podFailurePolicy=policy))
+    kubelet.wait_for(lambda: kubelet.processes() and ready.exists(), message="the pod process")
+    first = kubelet.processes()[0].name
+    kubelet.preempt_pod(NS, first)
+    kubelet.wait_for(lambda: [p.name for p in kubelet.processes()] not in ([], [first]), message="a replacement pod")
+    go.write_text("go")
+    job = kubelet.wait_job(NS, "preempted")
+    assert job["status"]["conditions"][-1]["type"] == "Complete" and job["status"]["failed"] == 0
+
+    batch.create_namespaced_job(NS, _job("fatal", "import sys; sys.exit(42)", completions=1, parallelism=1,
+                                         backoffLimit=5, podFailurePolicy=policy))
+    job = kubelet.wait_job(NS, "fatal")
+    assert job["status"]["conditions"][-1]["reason"] == "PodFailurePolicy" and job["status"]["failed"] == 1

@@ -120,6 +120,9 @@ def _job(obj, rtype, uid):
             raise _invalid(rtype, obj, "spec.template.spec.restartPolicy",
                            "must be Never when backoffLimitPerIndex is set")
         spec.setdefault("backoffLimit", JOB_INT32_MAX)
+    if spec.get("podFailurePolicy") is not None and restart != "Never":
+        raise _invalid(rtype, obj, "spec.template.spec.restartPolicy",
+                       "only \"Never\" is supported when podFailurePolicy is specified")
     spec.setdefault("backoffLimit", 6)
     spec.setdefault("suspend", False)
     spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")

@@ -1,14 +1,12 @@
 """HTTP request handler of the fake Kubernetes API server.
 
 One `ApiRequestHandler` per connection (HTTP/1.1 keep-alive, threaded server). It parses the
-route (`routes.py`), serves discovery, CRUD, patch, delete, the status and log subresources, and
-watch streams (chunked JSON lines, like the real server), turning `ApiError`s into `kind: Status`
-bodies. Every request is recorded in the owning `FakeApiServer`'s request log.
+route (`routes.py`), serves discovery, CRUD, patch, delete and the status subresource, hands
+watches and pod logs to `streams.py`, and turns `ApiError`s into `kind: Status` bodies. Every request is recorded in the owning `FakeApiServer`'s request log.
 """
 from __future__ import annotations
 
 import json
-import select
 import socket
 import time
 from http.server import BaseHTTPRequestHandler
@@ -16,9 +14,8 @@ from typing import Any
 
 import yaml
 
-from fakekube import errors, patches, routes, selectors
+from fakekube import errors, patches, routes, selectors, streams
 from fakekube.resources import ResourceType
-from fakekube.store import Change
 
 JSON = "application/json"
 
@@ -161,13 +158,16 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         params = routes.query_params(self.path)
         dry_run = params.get("dryRun") == "All"
         if route.subresource == "log":
-            return self._pod_log(route, params)
+            return streams.serve_pod_log(self, route, params)
         if method == "GET" and route.name is None:
-            return self._watch(rtype, route, params) if route.verb == "watch" else self._list(rtype, route, params)
+            if route.verb == "watch":
+                return streams.serve_watch(self, rtype, route, params)
+            return self._list(rtype, route, params)
         if method == "GET":
             return self._send(200, store.get(rtype, route.namespace, route.name))
         if method == "POST":
             if route.subresource == "eviction":
+                store.mark_disruption(route.namespace, route.name, "EvictionByEvictionAPI", "Eviction API: evicting")
                 store.delete(rtype, route.namespace, route.name)
                 return self._send(201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"})
             if route.name is not None:
@@ -268,142 +268,3 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
             details["group"] = rtype.group
         self._send(200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                          "details": details}, warning=warning)
-
-    # --- watch -------------------------------------------------------------------------------------
-
-    def _client_gone(self) -> bool:
-        try:
-            readable, _, _ = select.select([self.connection], [], [], 0)
-            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
-        except OSError:
-            return True
-
-    def _chunk(self, event: dict[str, Any]) -> None:
-        data = json.dumps(event).encode() + b"\n"
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.wfile.flush()
-
-    def _watch(self, rtype: ResourceType, route: routes.Route, params: dict[str, str]) -> None:
-        store = self.fake.store
-        match = selectors.matcher(params.get("labelSelector"), params.get("fieldSelector"))
-        timeout = float(params["timeoutSeconds"]) if params.get("timeoutSeconds") else None
-        deadline = time.monotonic() + timeout if timeout else None
-        since = params.get("resourceVersion") or ""
-        self.send_response(200)
-        self.send_header("Content-Type", JSON)
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        self._code = self._record.code = 200
-        self.close_connection = False
-        with store.lock:
-            if since in ("", "0"):
-                initial, rv = store.list(rtype, route.namespace, match)
-            else:
-                initial, rv = [], int(since) if since.isdigit() else 0
-        for obj in initial:
-            self._chunk({"type": "ADDED", "object": obj})
-        try:
-            while not store.closed and not self.fake.stopping:
-                with store.changed:
-                    try:
-                        changes = store.changes_after(rv)
-                    except errors.ApiError as error:
-                        self._chunk({"type": "ERROR", "object": error.status()})
-                        break
-                    if not changes:
-                        remaining = None if deadline is None else deadline - time.monotonic()
-                        if remaining is not None and remaining <= 0:
-                            break
-                        store.changed.wait(min(0.5, remaining) if remaining is not None else 0.5)
-                        changes = store.changes_after(rv)
-                for change in changes:
-                    rv = change.rv
-                    event = watch_event(change, rtype, route.namespace, match)
-                    if event is not None:
-                        self._chunk(event)
-                if not changes and self._client_gone():
-                    self.close_connection = True
-                    return
-            if params.get("allowWatchBookmarks") == "true" and not self.fake.stopping:
-                self._chunk({"type": "BOOKMARK", "object": {"kind": rtype.kind, "apiVersion": rtype.api_version,
-                                                            "metadata": {"resourceVersion": str(rv)}}})
-            self.wfile.write(b"0\r\n\r\n")
-            self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError, OSError):
-            self.close_connection = True
-
-    # --- pod logs ----------------------------------------------------------------------------------
-
-    def _pod_log(self, route: routes.Route, params: dict[str, str]) -> None:
-        store = self.fake.store
-        pod_type = store.resource_type("", "v1", "pods")
-        pod = store.get(pod_type, route.namespace, route.name)
-        container = params.get("container") or pod["spec"]["containers"][0]["name"]
-        reader = self.fake.log_reader
-        path = reader(route.namespace, route.name, container) if reader else None
-        text = path.read_bytes() if path is not None and path.exists() else b""
-        if params.get("tailLines", "").isdigit():
-            lines = text.splitlines(keepends=True)
-            text = b"".join(lines[-int(params["tailLines"]):]) if int(params["tailLines"]) else b""
-        if params.get("limitBytes", "").isdigit():
-            text = text[:int(params["limitBytes"])]
-        if params.get("follow") != "true" or path is None:
-            return self._send(200, text, "text/plain")
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        self._code = self._record.code = 200
-        offset = path.stat().st_size if path.exists() else 0
-        if text:
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(text), text))
-        finished = False
-        while not self.fake.stopping:
-            data = b""
-            if path.exists():
-                with path.open("rb") as handle:
-                    handle.seek(offset)
-                    data = handle.read()
-                offset += len(data)
-            if data:
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-                self.wfile.flush()
-                continue
-            if finished:
-                break
-            try:
-                live = store.get(pod_type, route.namespace, route.name)
-                finished = (live.get("status") or {}).get("phase") in ("Succeeded", "Failed")
-            except errors.ApiError:
-                finished = True
-            if self._client_gone():
-                break
-            if not finished:
-                time.sleep(0.1)
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
-
-
-def watch_event(change: Change, rtype: ResourceType, namespace: str | None, match) -> dict[str, Any] | None:
-    """The event a watch on (rtype, namespace, selectors) sees for one change, or None."""
-    if change.storage_key != rtype.storage_key:
-        return None
-    if rtype.namespaced and namespace is not None and change.namespace != namespace:
-        return None
-    new_matches = match(change.obj)
-    old_matches = change.old is not None and match(change.old)
-    if change.type == "ADDED":
-        event_type = "ADDED" if new_matches else None
-    elif change.type == "DELETED":
-        event_type = "DELETED" if new_matches else None
-    elif new_matches and old_matches:
-        event_type = "MODIFIED"
-    elif new_matches:
-        event_type = "ADDED"
-    elif old_matches:
-        event_type = "DELETED"
-    else:
-        event_type = None
-    if event_type is None:
-        return None
-    return {"type": event_type, "object": {**change.obj, "apiVersion": rtype.api_version, "kind": rtype.kind}}

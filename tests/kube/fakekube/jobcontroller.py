@@ -7,7 +7,7 @@ Indexed and NonIndexed completion modes, parallelism, pods named `<job>-<index>-
 hostname `<job>-<index>`, controller ownerReference, the `batch.kubernetes.io/job-tracking` pod
 finalizer (a terminated pod is counted once, then its finalizer is removed), backoffLimit (pod
 failures, plus container restarts under OnFailure), backoffLimitPerIndex/maxFailedIndexes with
-failedIndexes, activeDeadlineSeconds, suspend/resume, and the conditions of Kubernetes 1.31
+failedIndexes, podFailurePolicy (failurepolicy.py), activeDeadlineSeconds, suspend/resume, and the conditions of Kubernetes 1.31
 (SuccessCriteriaMet+Complete, FailureTarget+Failed, Suspended). A pod deleted while running counts
 as failed and is replaced, like podReplacementPolicy=TerminatingOrFailed.
 """
@@ -18,6 +18,7 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
+from fakekube import failurepolicy
 from fakekube.store import random_suffix
 
 TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
@@ -149,6 +150,7 @@ def plan_job(job: Obj, pods: list[Obj], now: datetime.datetime, index_failures: 
     completed = parse_indexes(status.get("completedIndexes"))
     failed_indexes = parse_indexes(status.get("failedIndexes"))
     succeeded, failed = status.get("succeeded", 0), status.get("failed", 0)
+    policy_failure: tuple[str, str] | None = None
 
     for pod in owned:  # count terminated pods exactly once (the tracking finalizer marks "uncounted")
         phase = (pod.get("status") or {}).get("phase")
@@ -162,9 +164,16 @@ def plan_job(job: Obj, pods: list[Obj], now: datetime.datetime, index_failures: 
             else:
                 succeeded += 1
         else:
+            verdict, why = failurepolicy.action(spec.get("podFailurePolicy"), pod)
+            if verdict == "Ignore":
+                continue
             failed += 1
             if index is not None:
                 failures[index] = failures.get(index, 0) + 1
+            if verdict == "FailJob" and policy_failure is None:
+                policy_failure = ("PodFailurePolicy", why)
+            elif verdict == "FailIndex" and index is not None:
+                failed_indexes.add(index)
     if indexed:
         succeeded = len(completed)
 
@@ -179,7 +188,9 @@ def plan_job(job: Obj, pods: list[Obj], now: datetime.datetime, index_failures: 
 
     failure: tuple[str, str] | None = None
     complete = False
-    if not finished:
+    if not finished and policy_failure is not None:
+        failure = policy_failure
+    elif not finished:
         per_index = spec.get("backoffLimitPerIndex")
         if per_index is not None:
             failed_indexes |= {index for index, count in failures.items() if count > per_index}

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from fakekube import errors, jobcontroller, podenv
+from fakekube import errors, jobcontroller, podenv, podstatus, volumes
 from fakekube.api import FakeApiServer
 from fakekube.store import now_rfc3339
 
@@ -158,6 +158,12 @@ class FakeKubelet:
             raise KeyError(f"no process for pod {namespace}/{name}")
         proc.signal(sig)
 
+    def preempt_pod(self, namespace: str, name: str) -> None:
+        """What preemption does: mark the pod DisruptionTarget=True, then delete it gracefully (SIGTERM first)."""
+        self.api.store.mark_disruption(namespace, name, "PreemptionByScheduler",
+                                       "fakekube: preempted to accommodate a higher priority pod")
+        self.api.store.delete(self.api.rtype("v1", "pods"), namespace, name)
+
     def log_path(self, namespace: str, name: str, container: str | None = None) -> Path:
         return self.workdir / "logs" / f"{namespace}_{name}.log"
 
@@ -262,7 +268,7 @@ class FakeKubelet:
                 self._advance_termination(proc)
                 return
             if phase not in jobcontroller.TERMINAL:
-                self._write_status(pod, self._terminated_status(pod, proc, deleted=True))
+                self._write_status(pod, self._terminated_status(pod, proc))
             if not confirmed:
                 self.api.store.delete(pod_type, meta["namespace"], meta["name"], grace_seconds=0)
             return
@@ -280,7 +286,7 @@ class FakeKubelet:
         code = proc.exit_code
         restart = spec.get("restartPolicy", "Always")
         if restart == "Always" or (restart == "OnFailure" and code != 0):
-            last = {"terminated": self._terminated_state(proc)}
+            last = {"terminated": podstatus.terminated_state(proc.exit_code, proc.pid, proc.started_at)}
             self._procs.pop(meta["uid"])
             self._start(pod, restart_count=proc.restart_count + 1, last_state=last)
             return
@@ -309,7 +315,7 @@ class FakeKubelet:
         pod_dir = self.workdir / "pods" / f"{meta['namespace']}_{meta['name']}_{meta['uid'][:8]}"
         pod_dir.mkdir(parents=True, exist_ok=True)
         try:
-            mounts = self._mounts(pod, container, pod_dir)
+            mounts = volumes.mounts(pod, container, pod_dir, self.workdir, self.volume_paths, self._lookup)
             env = dict(self._base_env)
             env.update({"KUBECONFIG": str(self.api.kubeconfig_path), "KUBERNETES_SERVICE_HOST": "127.0.0.1",
                         "KUBERNETES_SERVICE_PORT": str(self.api.port),
@@ -333,134 +339,36 @@ class FakeKubelet:
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         except podenv.PodStartError as error:
             if error.retry:
-                self._write_status(pod, self._waiting_status(pod, "ContainerCreating", str(error)))
+                self._write_status(pod, podstatus.waiting(pod, "ContainerCreating", str(error)))
             else:
-                self._write_status(pod, self._start_error_status(pod, str(error)))
+                self._write_status(pod, podstatus.start_error(pod, str(error)))
             return
         except OSError as error:
-            self._write_status(pod, self._start_error_status(pod, f"failed to start {argv[0]!r}: {error}"))
+            self._write_status(pod, podstatus.start_error(pod, f"failed to start {argv[0]!r}: {error}"))
             return
         proc = PodProcess(meta["namespace"], meta["name"], meta["uid"], container["name"], popen, log_path,
                           now_rfc3339(), restart_count)
         self._procs[meta["uid"]] = proc
-        self._write_status(pod, self._running_status(pod, proc, last_state))
-
-    def _mounts(self, pod: Obj, container: Obj, pod_dir: Path) -> list[tuple[str, Path]]:
-        volumes = {v["name"]: v for v in pod["spec"].get("volumes") or []}
-        mounts = []
-        for mount in container.get("volumeMounts") or []:
-            volume = volumes.get(mount["name"])
-            if volume is None:
-                raise podenv.PodStartError(f"volumeMount {mount['name']!r} has no volume")
-            host = self._volume_host_path(pod, volume, pod_dir)
-            if mount.get("subPath"):
-                host = host / mount["subPath"]
-                host.mkdir(parents=True, exist_ok=True)
-            mounts.append((mount["mountPath"], host))
-        return mounts
-
-    def _volume_host_path(self, pod: Obj, volume: Obj, pod_dir: Path) -> Path:
-        name, namespace = volume["name"], pod["metadata"]["namespace"]
-        claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
-        host_path = (volume.get("hostPath") or {}).get("path")
-        for key in (name, claim, f"pvc:{claim}" if claim else None, host_path):
-            if key and key in self.volume_paths:
-                path = Path(self.volume_paths[key])
-                path.mkdir(parents=True, exist_ok=True)
-                return path
-        if claim:
-            path = self.workdir / "pvc" / namespace / claim
-        elif host_path:
-            path = self.workdir / "hostpath" / host_path.strip("/")
-        elif "configMap" in volume or "secret" in volume:
-            secret = "secret" in volume
-            source = volume["secret" if secret else "configMap"]
-            ref_name = source.get("secretName") if secret else source.get("name")
-            obj = self._lookup("secrets" if secret else "configmaps", namespace, ref_name)
-            path = pod_dir / "volumes" / name
-            if obj is None:
-                if source.get("optional"):
-                    path.mkdir(parents=True, exist_ok=True)
-                    return path
-                raise podenv.PodStartError(f"{'secret' if secret else 'configmap'} {ref_name!r} not found", retry=True)
-            podenv.materialize(path, podenv.volume_bytes(obj, secret), source.get("items"))
-            return path
-        else:
-            path = pod_dir / "volumes" / name
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        self._write_status(pod, podstatus.running(pod, proc.pid, proc.started_at, restart_count, last_state))
 
     # --- pod status ----------------------------------------------------------------------------
 
     def _write_status(self, pod: Obj, status: Obj) -> None:
         meta = pod["metadata"]
-        if _timeless(status) == _timeless(pod.get("status") or {}):
+        if podstatus.timeless(status) == podstatus.timeless(pod.get("status") or {}):
             return
-        self.api.store.update(self.api.rtype("v1", "pods"), meta["namespace"], meta["name"],
-                              lambda current: {**current, "status": status}, subresource="status")
+        self.api.store.update(
+            self.api.rtype("v1", "pods"), meta["namespace"], meta["name"],
+            lambda current: {**current, "status": podstatus.with_current_extra_conditions(status, current.get("status"))},
+            subresource="status")
 
-    def _base_status(self, pod: Obj, phase: str, ready: bool) -> Obj:
-        now = now_rfc3339()
-        old = pod.get("status") or {}
-        flag = "True" if ready else "False"
-        return {"phase": phase, "hostIP": "127.0.0.1", "podIP": "127.0.0.1", "podIPs": [{"ip": "127.0.0.1"}],
-                "qosClass": old.get("qosClass", "BestEffort"), "startTime": old.get("startTime", now),
-                "conditions": [{"type": t, "status": s, "lastTransitionTime": now} for t, s in
-                               (("PodScheduled", "True"), ("Initialized", "True"), ("ContainersReady", flag),
-                                ("Ready", flag))]}
-
-    def _container_status(self, pod: Obj, state: Obj, ready: bool, restart_count: int, pid: int | None,
-                          last_state: Obj | None = None) -> Obj:
-        container = pod["spec"]["containers"][0]
-        return {"name": container["name"], "image": container.get("image", ""), "imageID": "",
-                "containerID": f"fakekube://{pid}" if pid else "", "ready": ready, "started": ready,
-                "restartCount": restart_count, "state": state, "lastState": last_state or {}}
-
-    def _running_status(self, pod: Obj, proc: PodProcess, last_state: Obj | None) -> Obj:
-        status = self._base_status(pod, "Running", True)
-        status["containerStatuses"] = [self._container_status(
-            pod, {"running": {"startedAt": proc.started_at}}, True, proc.restart_count, proc.pid, last_state)]
-        return status
-
-    def _terminated_state(self, proc: PodProcess) -> Obj:
-        code = proc.exit_code
-        return {"exitCode": code, "reason": "Completed" if code == 0 else "Error", "startedAt": proc.started_at,
-                "finishedAt": now_rfc3339(), "containerID": f"fakekube://{proc.pid}"}
-
-    def _terminated_status(self, pod: Obj, proc: PodProcess | None, deleted: bool = False) -> Obj:
+    def _terminated_status(self, pod: Obj, proc: PodProcess | None) -> Obj:
         if proc is None:
-            status = self._base_status(pod, "Failed", False)
-            status["message"] = "pod deleted before its container started" if deleted else "no container"
-            return status
-        state = self._terminated_state(proc)
-        status = self._base_status(pod, "Succeeded" if state["exitCode"] == 0 else "Failed", False)
-        status["containerStatuses"] = [self._container_status(pod, {"terminated": state}, False,
-                                                              proc.restart_count, proc.pid)]
-        return status
-
-    def _waiting_status(self, pod: Obj, reason: str, message: str) -> Obj:
-        status = self._base_status(pod, "Pending", False)
-        status["containerStatuses"] = [self._container_status(
-            pod, {"waiting": {"reason": reason, "message": message}}, False, 0, None)]
-        return status
-
-    def _start_error_status(self, pod: Obj, message: str) -> Obj:
-        status = self._base_status(pod, "Failed", False)
-        status["containerStatuses"] = [self._container_status(
-            pod, {"terminated": {"exitCode": 128, "reason": "StartError", "message": message,
-                                 "startedAt": now_rfc3339(), "finishedAt": now_rfc3339()}}, False, 0, None)]
-        return status
+            return podstatus.never_started(pod, "pod deleted before its container started")
+        state = podstatus.terminated_state(proc.exit_code, proc.pid, proc.started_at)
+        return podstatus.terminated(pod, state, proc.restart_count, proc.pid)
 
 
 def _without_tracking_finalizer(pod: Obj) -> Obj:
     finalizers = [f for f in pod["metadata"].get("finalizers") or [] if f != jobcontroller.TRACKING_FINALIZER]
     return {**pod, "metadata": {**pod["metadata"], "finalizers": finalizers}}
-
-
-def _timeless(value: Any) -> Any:
-    """`value` without timestamps, to tell a real status change from a re-stamp."""
-    if isinstance(value, dict):
-        return {k: _timeless(v) for k, v in value.items() if not (k.endswith("Time") or k.endswith("At"))}
-    if isinstance(value, list):
-        return [_timeless(v) for v in value]
-    return value

@@ -18,13 +18,12 @@ import bisect
 import copy
 import datetime
 import random
-import string
 import threading
 import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from fakekube import defaults, errors, schema
+from fakekube import collector, defaults, errors, schema, updates
 from fakekube.resources import Registry, ResourceType
 
 Obj = dict[str, Any]
@@ -51,7 +50,7 @@ class Change:
     old: Obj | None
 
 
-class Store:
+class Store(collector.GarbageCollector):
     """Thread-safe object store with the API server's write semantics (see module docstring)."""
 
     def __init__(self, registry: Registry | None = None, history_limit: int = 50_000):
@@ -172,6 +171,19 @@ class Store:
             self._history.clear()
             self._history_rvs.clear()
 
+    def mark_disruption(self, namespace: str, name: str, reason: str, message: str) -> None:
+        """Add the pod condition DisruptionTarget=True, as preemption and the Eviction API do."""
+        pod_type = self._type("", "v1", "pods")
+
+        def with_condition(pod: Obj) -> Obj:
+            status = dict(pod.get("status") or {})
+            conditions = [c for c in status.get("conditions") or [] if c.get("type") != "DisruptionTarget"]
+            conditions.append({"type": "DisruptionTarget", "status": "True", "reason": reason, "message": message,
+                               "lastTransitionTime": now_rfc3339()})
+            return {**pod, "status": {**status, "conditions": conditions}}
+
+        self.update(pod_type, namespace, name, with_condition, subresource="status")
+
     def owner_exists(self, uid: str) -> bool:
         with self.lock:
             return uid in self._by_uid
@@ -248,68 +260,16 @@ class Store:
             candidate = compute(self._view(current, rtype))
             if not isinstance(candidate, dict):
                 raise errors.bad_request("the body of the request must be an object")
-            new = self._merged_update(rtype, current, candidate, subresource, require_resource_version)
+            new = updates.merged_update(rtype, current, candidate, subresource, require_resource_version)
             if rtype.custom and rtype.schema:
                 new = schema.prune(new, rtype.schema, root=True)
-            if self._same(current, new) or dry_run:
+            if updates.same(current, new) or dry_run:
                 return self._view(current if not dry_run else new, rtype)
             if rtype.kind == "CustomResourceDefinition":
                 self.registry.set_crd(name, new)
             self._commit("MODIFIED", rtype, new, current)
             self._finalize_if_done(rtype, new)
             return self._view(new, rtype)
-
-    @staticmethod
-    def _same(current: Obj, new: Obj) -> bool:
-        strip = lambda o: {**o, "metadata": {k: v for k, v in o["metadata"].items() if k != "resourceVersion"}}
-        return strip(current) == strip(new)
-
-    def _merged_update(self, rtype: ResourceType, current: Obj, candidate: Obj, subresource: str | None,
-                       require_resource_version: bool) -> Obj:
-        cmeta = candidate.get("metadata") or {}
-        meta = current["metadata"]
-        given_rv = cmeta.get("resourceVersion")
-        if given_rv not in (None, "") and str(given_rv) != meta["resourceVersion"]:
-            raise errors.conflict(rtype.group, rtype.plural, meta["name"])
-        if require_resource_version and not given_rv:
-            raise errors.invalid(rtype.group, rtype.plural, rtype.kind, meta["name"], "metadata.resourceVersion",
-                                 "Invalid value: 0x0: must be specified for an update")
-        if cmeta.get("name") not in (None, meta["name"]):
-            raise errors.bad_request(f"the name of the object ({cmeta.get('name')}) does not match the name on "
-                                     f"the URL ({meta['name']})")
-        if subresource == "status":
-            new = copy.deepcopy(current)
-            if candidate.get("status") is None:
-                new.pop("status", None)
-            else:
-                new["status"] = copy.deepcopy(candidate["status"])
-            return new
-        new = copy.deepcopy(candidate)
-        new["apiVersion"], new["kind"] = current["apiVersion"], current["kind"]
-        new_meta = new.setdefault("metadata", {})
-        for field in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp",
-                      "deletionGracePeriodSeconds", "generation", "resourceVersion"):
-            if field in meta:
-                new_meta[field] = meta[field]
-            else:
-                new_meta.pop(field, None)
-        if rtype.has_status:
-            if "status" in current:
-                new["status"] = copy.deepcopy(current["status"])
-            else:
-                new.pop("status", None)
-        if meta.get("deletionTimestamp"):
-            added = set(new_meta.get("finalizers") or []) - set(meta.get("finalizers") or [])
-            if added:
-                raise errors.invalid(rtype.group, rtype.plural, rtype.kind, meta["name"], "metadata.finalizers",
-                                     f"Forbidden: no new finalizers can be added if the object is being "
-                                     f"deleted, found new finalizers {sorted(added)}")
-        defaults.on_update(current, new, rtype)
-        ignored = {"metadata", "status"} if rtype.has_status else {"metadata"}
-        spec_of = lambda o: {k: v for k, v in o.items() if k not in ignored | {"apiVersion", "kind"}}
-        if spec_of(current) != spec_of(new):
-            new_meta["generation"] = int(meta.get("generation", 1)) + 1
-        return new
 
     # --- delete ----------------------------------------------------------------------------------
 
@@ -407,64 +367,3 @@ class Store:
         for obj in list(self._objects.get(storage_key, {}).values()):
             if rtypes:
                 self._commit("DELETED", rtypes[0], obj, obj)
-
-    # --- garbage collection ----------------------------------------------------------------------
-
-    def _dependents(self, owner_uid: str) -> list[tuple[ResourceType, Obj]]:
-        found = []
-        for storage_key, bucket in self._objects.items():
-            rtype = self.registry.by_storage_key(storage_key)
-            for obj in list(bucket.values()):
-                refs = obj["metadata"].get("ownerReferences") or []
-                if rtype is not None and any(ref.get("uid") == owner_uid for ref in refs):
-                    found.append((rtype, obj))
-        return found
-
-    def _orphan_dependents(self, owner_uid: str) -> None:
-        for rtype, obj in self._dependents(owner_uid):
-            updated = copy.deepcopy(obj)
-            refs = [ref for ref in updated["metadata"]["ownerReferences"] if ref.get("uid") != owner_uid]
-            if refs:
-                updated["metadata"]["ownerReferences"] = refs
-            else:
-                updated["metadata"].pop("ownerReferences")
-            self._commit("MODIFIED", rtype, updated, obj)
-
-    def _delete_dependents(self, owner_uid: str) -> None:
-        for rtype, obj in self._dependents(owner_uid):
-            key = self._key(rtype, obj["metadata"].get("namespace"), obj["metadata"]["name"])
-            live = self._bucket(rtype).get(key)
-            if live is None or live["metadata"]["uid"] != obj["metadata"]["uid"]:
-                continue
-            self._collect_if_orphaned(rtype, live, gone_uid=owner_uid)
-
-    def _collect_if_orphaned(self, rtype: ResourceType, obj: Obj, gone_uid: str | None = None) -> None:
-        """What the garbage collector does with an object whose owners may be gone."""
-        refs = obj["metadata"].get("ownerReferences") or []
-        if not refs:
-            return
-        alive = [ref for ref in refs if ref.get("uid") != gone_uid and ref.get("uid") in self._by_uid]
-        if not alive:
-            self._delete_object(rtype, obj, "Background", None)
-        elif len(alive) < len(refs) and gone_uid is not None:
-            updated = copy.deepcopy(obj)
-            updated["metadata"]["ownerReferences"] = alive
-            self._commit("MODIFIED", rtype, updated, obj)
-
-    def _namespace_has_content(self, namespace: str) -> bool:
-        for storage_key, bucket in self._objects.items():
-            if storage_key == ("", "namespaces"):
-                continue
-            if any(key[0] == namespace for key in bucket):
-                return True
-        return False
-
-    def _terminate_namespace(self, namespace: str) -> None:
-        for storage_key, bucket in list(self._objects.items()):
-            rtype = self.registry.by_storage_key(storage_key)
-            if rtype is None or not rtype.namespaced:
-                continue
-            for key, obj in list(bucket.items()):
-                live = bucket.get(key)
-                if key[0] == namespace and live is not None and not live["metadata"].get("deletionTimestamp"):
-                    self._delete_object(rtype, live, "Background", None)
