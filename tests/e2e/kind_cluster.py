@@ -76,11 +76,27 @@ class Cluster:
         if os.environ.get("PJOB_E2E_SKIP_BUILD") != "1":
             sh("docker", "build", "-f", "worker_image/Dockerfile", "-t", self.image, str(REPO), timeout=1800)
         sh("kind", "load", "docker-image", self.image, "--name", self.name, timeout=600)
+        self.restricted_namespace()
         self.helm_install()
 
     def down(self) -> None:
         if self.created and os.environ.get("PJOB_E2E_KEEP_CLUSTER") != "1":
             sh("kind", "delete", "cluster", "--name", self.name, check=False, timeout=300)
+
+    def restricted_namespace(self) -> None:
+        """The release/job namespace enforces Pod Security "restricted": the
+        operator, worker and reader pods must all be admitted under it."""
+        from kubernetes import client
+        from kubernetes.client.rest import ApiException
+
+        labels = {"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest"}
+        core = client.CoreV1Api(self.api())
+        try:
+            core.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace, "labels": labels}})
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            core.patch_namespace(self.namespace, {"metadata": {"labels": labels}})
 
     def helm_install(self) -> None:
         repo, _, tag = self.image.rpartition(":")
@@ -155,7 +171,8 @@ class Cluster:
             "apiVersion": "v1", "kind": "Pod", "metadata": {"name": pod_name},
             "spec": {
                 "restartPolicy": "Never",
-                "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "fsGroup": 10001},
+                "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "fsGroup": 10001,
+                                    "seccompProfile": {"type": "RuntimeDefault"}},
                 "containers": [{"name": "read", "image": self.image, "imagePullPolicy": "Never",
                                 "command": ["sh", "-c", script], "securityContext": lock,
                                 "volumeMounts": [{"name": "datastore", "mountPath": "/mnt/pjob", "readOnly": True}]}],
