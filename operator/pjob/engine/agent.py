@@ -65,7 +65,7 @@ class Agent:
         self.parts_dir = os.path.join(task.work_dir, "parts")
         self.task_file = os.path.join(task.work_dir, "task.json")
         _, self.lines = manifest.read_header_and_lines(manifest.path_in(task.work_dir))
-        self.adoptable = results.committed_indexes(self.parts_dir)  # parts of an interrupted run
+        self.adoptable = results.scan(self.parts_dir)  # records committed by an interrupted run
         self.local: collections.deque = collections.deque()  # claimed, not yet sent
         self.pending_outcomes: list = []
         self.first_pending_outcome = 0.0
@@ -143,9 +143,8 @@ class Agent:
         held = len(self.local) + sum(len(w.queue) for w in self.slots)
         elapsed = max(1e-3, time.monotonic() - self.started)
         n = policy.claim_size(held, len(self.slots), self.finished_count / elapsed)
-        if n <= 0:
-            return
-        self.flush(force=True)
+        if n <= 0 or (held >= len(self.slots) and held > n):
+            return  # still enough work in hand: claim when below half the target
         leases = self.coord.claim(self.agent_id, n)
         self.nothing_to_claim = not leases
         for lease in leases:
@@ -155,9 +154,9 @@ class Agent:
                 self.local.append(lease)
 
     def adopt(self, lease) -> None:
-        """A part committed by an interrupted earlier run: record it, do not run it again."""
-        self.adoptable.discard(lease.index)
-        items, succeeded, failed = results.read_meta(results.part_path(self.parts_dir, lease.index))
+        """A record committed by an interrupted earlier run: report it, do not run it again."""
+        ref = self.adoptable.pop(lease.index)
+        items, succeeded, failed = ref.items, ref.succeeded, ref.failed
         error = policy.count_returns(items, succeeded).error if failed else None
         self.queue_outcome(lease, self.outcome_type(items=items, succeeded=succeeded, failed=failed, error=error))
         self.report.attempt(lease, "-", "ADOPTED", time.time(), items, succeeded, failed, 0.0, 0.0, error)
@@ -223,7 +222,10 @@ class Agent:
             self.on_init_failure(w, msg[1])
 
     def next_head(self, w: WorkerSlot, now: float) -> None:
-        w.phase, w.phase_started, w.started_wall = "load", now, time.time()
+        """The head of ``w``'s queue starts now: loading its data, or running
+        at once when loading is trivial (the worker then sends no "S")."""
+        trivial = bool(w.queue) and manifest.trivial_load(self.lines[w.queue[0].index])
+        w.phase, w.phase_started, w.started_wall = ("run" if trivial else "load"), now, time.time()
 
     def on_init_failure(self, w: WorkerSlot, error: str) -> None:
         self.init_failures += 1
@@ -262,10 +264,15 @@ class Agent:
         for w in self.slots:
             while w.ready and self.local and len(w.queue) < depth:
                 lease = self.local.popleft()
-                if not w.queue:
-                    self.next_head(w, now)
                 w.queue.append(lease)
-                self.send(w, b"%d %s\n" % (lease.attempt, self.lines[lease.index]))
+                if len(w.queue) == 1:
+                    self.next_head(w, now)
+                try:
+                    self.send(w, b"%d %s\n" % (lease.attempt, self.lines[lease.index]))
+                except OSError:  # the worker died; its EOF is handled as a death
+                    self.local.appendleft(w.queue.pop())
+                    self.on_worker_exit(w)
+                    break
 
     def check_timeouts(self, now: float) -> float:
         """Kill workers past their deadline; return the next deadline."""
@@ -296,6 +303,16 @@ class Agent:
         return not self.local and not any(w.queue for w in self.slots) and not self.pending_outcomes
 
     def run(self) -> int:
+        try:
+            return self._loop()
+        except BaseException:
+            for w in self.slots:  # never leave orphan workers behind
+                if w.popen is not None and w.popen.poll() is None:
+                    w.popen.kill()
+            self.report.close()
+            raise
+
+    def _loop(self) -> int:
         signal.signal(signal.SIGTERM, self._on_sigterm)
         if self.control_fd is not None:
             self.sel.register(self.control_fd, selectors.EVENT_READ, None)

@@ -1,13 +1,13 @@
 """Results of run() calls: turn a return value into append_row bytes (Azure's
-format, byte for byte), commit them as one part file per mini-batch, and merge
-the part files in mini-batch order into ``append_row_to``.
+format, byte for byte), commit them as one record per mini-batch, and merge
+the records in mini-batch order into ``append_row_to``.
 
-A part file ``<work_dir>/parts/<index>.part`` is the commit record of a
-finished mini-batch: written to a temporary name then renamed (atomic), with a
-one-line meta header ``#pjob <items> <succeeded> <failed> <header_len>\\n``
-followed by the DataFrame column header (``header_len`` bytes, may be empty)
-and the rows. Workers write parts (``pjob.engine.worker``); agents read the
-meta of parts left by an interrupted run instead of running them again
+Each worker appends one record per finished mini-batch to its own segment
+file ``<work_dir>/parts/seg-<time>-<node>-<proc>-<pid>.bin`` (one write, no
+file created per mini-batch: creating files is the dominant cost for tiny
+mini-batches). A complete record is the commit of that mini-batch's rows; a
+torn tail (killed mid-write) is ignored. Agents adopt the records an
+interrupted run committed instead of running them again
 (``pjob.engine.agent``); the driver merges (``pjob.local.parallel``).
 
 Nothing here imports pandas: a DataFrame is recognised by duck typing.
@@ -15,10 +15,11 @@ Nothing here imports pandas: a DataFrame is recognised by duck typing.
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import shutil
+import struct
+import time
 
-PART_SUFFIX = ".part"
 _COPY_CHUNK = 1 << 20
 
 
@@ -53,84 +54,156 @@ def format_returns(result) -> tuple[int, bytes, bytes]:
     return len(items), b"", "".join([f"{item}\n" for item in items]).encode("utf-8")
 
 
-def part_path(parts_dir: str, index: int) -> str:
-    return os.path.join(parts_dir, f"{index:08d}{PART_SUFFIX}")
+SEGMENT_PREFIX, SEGMENT_SUFFIX = "seg-", ".bin"
+_RECORD = struct.Struct("<4sQIqqqIQ")  # magic, index, attempt, items, succeeded, failed, header_len, rows_len
+_MAGIC, _TRAILER = b"PJOB", b"PEND"
 
 
-def write_part(parts_dir: str, index: int, items: int, succeeded: int, failed: int, header: bytes, rows: bytes) -> None:
-    """Commit one mini-batch's rows: tmp file then rename, so a part is either
-    whole or absent whatever gets killed."""
-    final = part_path(parts_dir, index)
-    tmp = f"{final}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as out:
-        out.write(b"#pjob %d %d %d %d\n" % (items, succeeded, failed, len(header)) + header + rows)
-    os.replace(tmp, final)
+@dataclasses.dataclass(frozen=True)
+class RecordRef:
+    """Where one committed mini-batch's rows are (see ``scan``)."""
+
+    index: int
+    attempt: int
+    items: int
+    succeeded: int
+    failed: int
+    path: str
+    offset: int  # of the column header; the rows follow it
+    header_len: int
+    rows_len: int
 
 
-def read_meta(path: str) -> tuple[int, int, int]:
-    """(items, succeeded, failed) recorded in a part file."""
-    with open(path, "rb") as f:
-        items, succeeded, failed, _ = _parse_meta(f.readline(), path)
-    return items, succeeded, failed
+class SegmentWriter:
+    """Append-only commit log of one worker process: one record per finished
+    mini-batch (fixed header, column header, rows, trailer), written with one
+    ``write`` on an O_APPEND file. A record is committed once its trailer is
+    on disk; a worker killed mid-write leaves a torn tail that ``scan``
+    ignores. One file per process, so a torn tail is never appended to."""
+
+    def __init__(self, parts_dir: str, node: str, proc: str):
+        self.path = os.path.join(parts_dir, f"{SEGMENT_PREFIX}{time.time_ns():020d}-{node}-{proc}-{os.getpid()}"
+                                            f"{SEGMENT_SUFFIX}")
+        self.fd = -1
+
+    def commit(self, index: int, attempt: int, items: int, succeeded: int, failed: int, header: bytes,
+               rows: bytes) -> None:
+        if self.fd < 0:
+            self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_EXCL, 0o644)
+        data = b"".join((_RECORD.pack(_MAGIC, index, attempt, items, succeeded, failed, len(header), len(rows)),
+                         header, rows, _TRAILER))
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view):]
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
-def _parse_meta(line: bytes, path: str) -> tuple[int, int, int, int]:
-    fields = line.split()
-    if len(fields) != 5 or fields[0] != b"#pjob":
-        raise ValueError(f"{path}: not a pjob part file (meta line {line[:60]!r})")
-    return int(fields[1]), int(fields[2]), int(fields[3]), int(fields[4])
-
-
-def committed_indexes(parts_dir: str) -> set[int]:
-    """Indexes that have a committed part (temporary files ignored)."""
+def segments(parts_dir: str) -> list[str]:
+    """Segment files, oldest first (names start with a creation timestamp)."""
     try:
         names = os.listdir(parts_dir)
     except FileNotFoundError:
-        return set()
-    return {int(n[: -len(PART_SUFFIX)]) for n in names if n.endswith(PART_SUFFIX)}
+        return []
+    return [os.path.join(parts_dir, n) for n in sorted(names)
+            if n.startswith(SEGMENT_PREFIX) and n.endswith(SEGMENT_SUFFIX)]
 
 
-def remove_stale_tmp(parts_dir: str) -> int:
-    """Delete half-written parts left by killed workers."""
-    removed = 0
-    for name in os.listdir(parts_dir) if os.path.isdir(parts_dir) else ():
-        if name.endswith(".tmp"):
-            os.unlink(os.path.join(parts_dir, name))
-            removed += 1
-    return removed
+def _records(path: str):
+    """Complete records of one segment, stopping at a torn tail."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        pos = 0
+        while pos + _RECORD.size <= size:
+            f.seek(pos)
+            magic, index, attempt, items, ok, bad, header_len, rows_len = _RECORD.unpack(f.read(_RECORD.size))
+            end = pos + _RECORD.size + header_len + rows_len
+            if magic != _MAGIC or end + len(_TRAILER) > size:
+                return
+            f.seek(end)
+            if f.read(len(_TRAILER)) != _TRAILER:
+                return
+            yield RecordRef(index, attempt, items, ok, bad, path, pos + _RECORD.size, header_len, rows_len)
+            pos = end + len(_TRAILER)
+
+
+def scan(parts_dir: str) -> dict[int, RecordRef]:
+    """The committed record of every mini-batch that has one. When a
+    mini-batch was committed twice (a worker killed between its write and its
+    report, then retried), the highest attempt wins, then the newest segment:
+    every record is one whole run() result, so either gives exactly-once rows."""
+    best: dict[int, RecordRef] = {}
+    for path in segments(parts_dir):
+        for ref in _records(path):
+            old = best.get(ref.index)
+            if old is None or ref.attempt >= old.attempt:
+                best[ref.index] = ref
+    return best
+
+
+def committed_indexes(parts_dir: str) -> set[int]:
+    return set(scan(parts_dir))
+
+
+def drop(parts_dir: str, indexes: set[int]) -> None:
+    """Forget the records of ``indexes`` (``--retry-failed``): rewrite the
+    kept records into one new segment, then delete the old ones. Killed
+    midway, the old segments still hold the same records: nothing is lost."""
+    old = segments(parts_dir)
+    if not old or not indexes:
+        return
+    keep = scan(parts_dir)
+    writer = SegmentWriter(parts_dir, "compact", "driver")
+    for index in sorted(keep):
+        if index in indexes:
+            continue
+        ref = keep[index]
+        header, rows = _read_payload(ref)
+        writer.commit(ref.index, ref.attempt, ref.items, ref.succeeded, ref.failed, header, rows)
+    writer.close()
+    for path in old:
+        os.unlink(path)
+
+
+def _read_payload(ref: RecordRef) -> tuple[bytes, bytes]:
+    with open(ref.path, "rb") as f:
+        f.seek(ref.offset)
+        return f.read(ref.header_len), f.read(ref.rows_len)
 
 
 def merge(parts_dir: str, count: int, destination: str, *, dataframe_header: bool = False) -> tuple[int, int]:
-    """Stream every committed part, in mini-batch order, into ``destination``
-    (written to a temporary name then renamed). With ``dataframe_header`` the
-    first DataFrame column header found is written once at the top.
-    Returns (parts merged, bytes of rows written)."""
-    present = sorted(i for i in committed_indexes(parts_dir) if i < count)
+    """Stream every committed record, in mini-batch order, into
+    ``destination`` (a temporary name then renamed). With
+    ``dataframe_header`` the first DataFrame column header is written once at
+    the top. Returns (mini-batches merged, bytes written)."""
+    refs = scan(parts_dir)
+    present = sorted(i for i in refs if i < count)
     os.makedirs(os.path.dirname(os.path.abspath(destination)), exist_ok=True)
     tmp = f"{destination}.pjob-merge.{os.getpid()}.tmp"
-    written = 0
-    with open(tmp, "wb") as out:
-        if dataframe_header:
-            header = _first_header(parts_dir, present)
-            out.write(header)
-            written += len(header)
-        for index in present:
-            path = part_path(parts_dir, index)
-            with open(path, "rb") as part:
-                header_len = _parse_meta(part.readline(), path)[3]
-                if header_len:
-                    part.seek(header_len, os.SEEK_CUR)
-                shutil.copyfileobj(part, out, _COPY_CHUNK)
-        written = out.tell()
+    fds: dict[str, int] = {}
+    try:
+        with open(tmp, "wb", buffering=_COPY_CHUNK) as out:
+            if dataframe_header:
+                first = next((refs[i] for i in present if refs[i].header_len), None)
+                if first is not None:
+                    out.write(_read_payload(first)[0])
+            for index in present:
+                ref = refs[index]
+                fd = fds.get(ref.path)
+                if fd is None:
+                    fd = fds[ref.path] = os.open(ref.path, os.O_RDONLY)
+                offset, left = ref.offset + ref.header_len, ref.rows_len
+                while left:
+                    chunk = os.pread(fd, min(left, _COPY_CHUNK), offset)
+                    out.write(chunk)
+                    offset += len(chunk)
+                    left -= len(chunk)
+            written = out.tell()
+    finally:
+        for fd in fds.values():
+            os.close(fd)
     os.replace(tmp, destination)
     return len(present), written
-
-
-def _first_header(parts_dir: str, present: list[int]) -> bytes:
-    for index in present:
-        path = part_path(parts_dir, index)
-        with open(path, "rb") as part:
-            header_len = _parse_meta(part.readline(), path)[3]
-            if header_len:
-                return part.read(header_len)
-    return b""

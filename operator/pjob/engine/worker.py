@@ -9,12 +9,13 @@ agent -> worker: ``<attempt> <descriptor JSON line>`` per mini-batch, ``Q`` to s
 (EOF also stops: the agent is gone).
 worker -> agent, JSON arrays:
 ``["ready", pid]`` after init(); ``["initfail", traceback]`` then exit;
-``["S", index]`` data loaded, run() starts; ``["D", index, items, succeeded,
-failed, elapsed, run_s, error, warning]`` finished and its part file committed;
+``["S", index]`` data loaded, run() starts (not sent when loading is trivial,
+see ``manifest.trivial_load``); ``["D", index, items, succeeded, failed,
+elapsed, run_s, error, warning]`` finished and its rows committed;
 ``["E", index, status, traceback, elapsed, run_s]`` load or run() raised.
 
 Data never passes through the agent: the worker materialises the mini-batch
-(``pjob.data.read_mini_batch``) and writes its own part file
+(``pjob.data.read_mini_batch``) and appends its rows to its own segment file
 (``pjob.engine.results``). A files job never imports pandas or pyarrow here.
 """
 
@@ -57,6 +58,7 @@ class Worker:
         self.cmd = os.fdopen(cmd_fd, "rb")
         self.res_fd = res_fd
         self.host = host.EntryScriptHost(task)
+        self.segment = results.SegmentWriter(self.parts_dir, node, self.proc)
 
     def send(self, message: list) -> None:
         data = (json.dumps(message, separators=(",", ":")) + "\n").encode()
@@ -88,21 +90,21 @@ class Worker:
             if line.startswith(b"Q"):
                 break
             attempt_text, _, descriptor = line.partition(b" ")
-            self.run_one(int(attempt_text), manifest.descriptor(descriptor))
-            sys.stdout.flush()
+            self.run_one(int(attempt_text), manifest.descriptor(descriptor), manifest.trivial_load(descriptor))
         try:
             self.host.shutdown()
         except (Exception, SystemExit) as exc:
             self.log_error("shutdown() failed", user_traceback(exc))
 
-    def run_one(self, attempt: int, mb) -> None:
+    def run_one(self, attempt: int, mb, trivial_load: bool) -> None:
         t0 = time.perf_counter()
         try:
             data = pjob.data.read_mini_batch(mb, self.scratch)
         except (Exception, SystemExit) as exc:
             self.fail(mb.index, attempt, "LOAD_EXCEPTION", exc, t0, 0.0)
             return
-        self.send(["S", mb.index])
+        if not trivial_load:
+            self.send(["S", mb.index])
         t1 = time.perf_counter()
         try:
             returned = self.host.run(data, host.context_for(mb, self.task))
@@ -117,7 +119,7 @@ class Worker:
         if error:
             error = f"{logtree.attempt_header(self.node, self.proc, 'RUN_SHORT', attempt)}\n{error}"
         try:
-            results.write_part(self.parts_dir, mb.index, items, counted.succeeded, counted.failed, header, rows)
+            self.segment.commit(mb.index, attempt, items, counted.succeeded, counted.failed, header, rows)
         except OSError as exc:
             self.fail(mb.index, attempt, "OUTPUT_EXCEPTION", exc, t0, run_s)
             return

@@ -120,15 +120,10 @@ def _prepare_queue(task, count: int, retry_failed: bool, log) -> SqliteCoordinat
         log(f"resume: {len(stale)} mini-batch(es) interrupted by the previous run go back to the queue")
     if retry_failed:
         failed = coord.records(state="failed")
-        parts_dir = os.path.join(task.work_dir, "parts")
-        for rec in failed:  # short returns left rows; the re-run writes them again
-            try:
-                os.unlink(results.part_path(parts_dir, rec.index))
-            except FileNotFoundError:
-                pass
+        # short returns left rows; the re-run commits them again
+        results.drop(os.path.join(task.work_dir, "parts"), {rec.index for rec in failed})
         n = coord.reset_failed()
         log(f"--retry-failed: {n} failed mini-batch(es) go back to the queue")
-    results.remove_stale_tmp(os.path.join(task.work_dir, "parts"))
     shutil.rmtree(os.path.join(task.work_dir, "fatal"), ignore_errors=True)
     return coord
 

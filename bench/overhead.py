@@ -1,0 +1,176 @@
+"""Engine overhead benchmark (issue 4 acceptance): pjob over 20,000 small files
+with 2 workers, against a plain ``multiprocessing.Pool`` script doing the same
+work, both started as fresh processes; mini-batches of 10 and of 1 file.
+
+    .venv/bin/python bench/overhead.py [--files 20000] [--repeat 3] [--keep DIR]
+
+pjob runs through the ``pjob run`` CLI (a one-step pipeline YAML) when it
+works, else through a ``python -c`` launcher of ``run_parallel_step``. The
+baseline maps the same ``run(mini_batch)`` function over the same mini-batches
+with ``Pool(2).imap`` (ordered, like pjob's output) and writes the returned rows
+to one file. Both outputs must be identical. Prints wall times and ratios;
+targets: <= 1.25x (mini-batches of 10), <= 2x (mini-batches of 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+TARGETS = {10: 1.25, 1: 2.0}
+
+ENTRY_SCRIPT = '''
+import hashlib, os
+
+def init():
+    pass
+
+def run(mini_batch):
+    rows = []
+    for path in mini_batch:
+        with open(path, "rb") as f:
+            data = f.read()
+        rows.append(f"{os.path.basename(path)} {len(data.split())} {hashlib.sha1(data).hexdigest()}")
+    return rows
+'''
+
+POOL_SCRIPT = '''
+import multiprocessing, os, sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from score import run
+
+def main():
+    folder, size, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    paths = sorted(os.path.join(folder, n) for n in os.listdir(folder))
+    batches = [paths[i:i + size] for i in range(0, len(paths), size)]
+    with multiprocessing.Pool(2) as pool, open(out, "w") as f:
+        for rows in pool.imap(run, batches):
+            f.write("".join(f"{r}\\n" for r in rows))
+
+if __name__ == "__main__":
+    main()
+'''
+
+PIPELINE = '''
+type: pipeline
+name: bench-{size}
+jobs:
+  score:
+    type: parallel
+    inputs:
+      data: {{type: uri_folder, path: {data}}}
+    outputs:
+      out: {{type: uri_file, path: {out}}}
+    input_data: ${{{{inputs.data}}}}
+    mini_batch_size: "{size}"
+    max_concurrency_per_instance: 2
+    task:
+      type: run_function
+      code: {code}
+      entry_script: score.py
+      append_row_to: ${{{{outputs.out}}}}
+'''
+
+LAUNCHER = '''
+import sys
+from pjob.engine.task import ParallelTask
+from pjob.local import parallel
+task = ParallelTask(step="score", job="bench", code_dir=sys.argv[1], entry_script="score.py", argv=[], env={{}},
+    input_type="uri_folder", input_uri=sys.argv[2], mini_batch_size=sys.argv[3], partition_keys=None,
+    output_dir=sys.argv[4], append_row_to=sys.argv[4] + "/out.txt", logs_dir=sys.argv[5] + "/logs",
+    work_dir=sys.argv[5] + "/work", max_concurrency_per_instance=2)
+sys.exit(0 if parallel.run_parallel_step(task, fresh=True).succeeded else 1)
+'''
+
+
+def make_files(folder: str, n: int) -> None:
+    os.makedirs(folder, exist_ok=True)
+    for i in range(n):
+        with open(os.path.join(folder, f"doc{i:06d}.txt"), "w") as f:
+            f.write(f"document {i} " + "lorem ipsum dolor sit amet " * 3 + "\n")
+
+
+def timed(cmd: list[str], cwd: str) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[:3]} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return elapsed
+
+
+def pjob_cli_works(root: str) -> bool:
+    pjob = shutil.which("pjob") or os.path.join(os.path.dirname(sys.executable), "pjob")
+    return os.path.exists(pjob) and subprocess.run([pjob, "run", "--help"], capture_output=True).returncode == 0
+
+
+def run_pjob(root: str, data: str, code: str, size: int, use_cli: bool) -> tuple[float, str]:
+    if use_cli:
+        out = os.path.join(root, f"pjob-out-{size}.txt")
+        yml = os.path.join(root, f"pipeline-{size}.yml")
+        with open(yml, "w") as f:
+            f.write(PIPELINE.format(size=size, data=data, out=out, code=code))
+        pjob = os.path.join(os.path.dirname(sys.executable), "pjob")
+        seconds = timed([pjob, "run", yml, "--runs-dir", os.path.join(root, "runs"), "--fresh"], root)
+        return seconds, out
+    out_dir = os.path.join(root, f"pjob-out-{size}")
+    seconds = timed([sys.executable, "-c", LAUNCHER.format(), code, data, str(size), out_dir,
+                     os.path.join(root, f"pjob-step-{size}")], root)
+    return seconds, os.path.join(out_dir, "out.txt")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=20000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--sizes", default="10,1")
+    parser.add_argument("--keep", help="keep the working folder here")
+    parser.add_argument("--launcher", action="store_true", help="do not use the pjob CLI")
+    args = parser.parse_args()
+    root = args.keep or tempfile.mkdtemp(prefix="pjob-bench-")
+    os.makedirs(root, exist_ok=True)
+    data, code = os.path.join(root, "data"), os.path.join(root, "code")
+    if not os.path.isdir(data) or len(os.listdir(data)) != args.files:
+        shutil.rmtree(data, ignore_errors=True)
+        make_files(data, args.files)
+    os.makedirs(code, exist_ok=True)
+    with open(os.path.join(code, "score.py"), "w") as f:
+        f.write(textwrap.dedent(ENTRY_SCRIPT))
+    with open(os.path.join(code, "pool_baseline.py"), "w") as f:
+        f.write(textwrap.dedent(POOL_SCRIPT))
+    use_cli = not args.launcher and pjob_cli_works(root)
+    print(f"{args.files} files, 2 workers, {args.repeat} runs each (median); pjob via "
+          f"{'`pjob run` CLI' if use_cli else 'python -c launcher'}; folder {root}")
+    failures = 0
+    for size in [int(s) for s in args.sizes.split(",")]:
+        pool_times, pjob_times = [], []
+        for _ in range(args.repeat):
+            pool_out = os.path.join(root, f"pool-out-{size}.txt")
+            pool_times.append(timed([sys.executable, os.path.join(code, "pool_baseline.py"), data, str(size),
+                                     pool_out], root))
+            seconds, pjob_out = run_pjob(root, data, code, size, use_cli)
+            pjob_times.append(seconds)
+            with open(pool_out, "rb") as a, open(pjob_out, "rb") as b:
+                if a.read() != b.read():
+                    raise RuntimeError(f"outputs differ: {pool_out} vs {pjob_out}")
+        pool_s, pjob_s = statistics.median(pool_times), statistics.median(pjob_times)
+        ratio = pjob_s / pool_s
+        ok = ratio <= TARGETS.get(size, float("inf"))
+        failures += not ok
+        print(f"mini_batch_size={size:>2}: pool {pool_s:6.2f}s  pjob {pjob_s:6.2f}s  ratio {ratio:4.2f}x "
+              f"(target <= {TARGETS.get(size, float('inf')):g}x) {'OK' if ok else 'OVER'}"
+              f"   [pool {', '.join(f'{t:.2f}' for t in pool_times)} | pjob {', '.join(f'{t:.2f}' for t in pjob_times)}]")
+    if not args.keep:
+        shutil.rmtree(root, ignore_errors=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

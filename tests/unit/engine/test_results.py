@@ -1,0 +1,104 @@
+"""Append_row formatting, part files and the ordered merge (pjob.engine.results),
+and the manifest round trip (pjob.engine.manifest)."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+
+from pjob.data.minibatch import MiniBatch, Plan
+from pjob.engine import manifest, results
+
+
+@pytest.mark.parametrize("value,count,rows", [
+    (["a", 1, 2.5], 3, b"a\n1\n2.5\n"),
+    (("x", None), 2, b"x\nNone\n"),
+    ([], 0, b""),
+    (None, 0, b""),
+    ((i for i in range(2)), 2, b"0\n1\n"),
+    (["multi\nline"], 1, b"multi\nline\n"),
+])
+def test_format_list_returns_is_str_plus_newline(value, count, rows):
+    assert results.format_returns(value) == (count, b"", rows)
+
+
+def test_format_dataframe_matches_azure_to_csv():
+    df = pd.DataFrame({"a": [1, 2], "b": ["x y", "z"]})
+    n, header, rows = results.format_returns(df)
+    assert n == 2
+    assert rows == df.to_csv(sep=" ", header=None, index=None).encode()
+    assert header == b"a b\n"
+
+
+@pytest.mark.parametrize("bad", ["text", b"bytes", {"a": 1}, 42])
+def test_format_rejects_non_sequences(bad):
+    with pytest.raises(results.ReturnTypeError):
+        results.format_returns(bad)
+
+
+def test_segments_merge_in_index_order_with_header_once(tmp_path):
+    parts = str(tmp_path / "parts")
+    os.makedirs(parts)
+    w1 = results.SegmentWriter(parts, "0", "process000")
+    w1.commit(10, 1, 2, 2, 0, b"c1 c2\n", b"10 a\n10 b\n")
+    w1.commit(0, 1, 3, 1, 2, b"", b"0 a\n")
+    w2 = results.SegmentWriter(parts, "0", "process001")
+    w2.commit(2, 1, 1, 1, 0, b"c1 c2\n", b"2 old\n")
+    w2.commit(2, 2, 1, 1, 0, b"c1 c2\n", b"2 a\n")  # committed twice (retried): the later attempt wins
+    refs = results.scan(parts)
+    assert sorted(refs) == [0, 2, 10]
+    assert (refs[0].items, refs[0].succeeded, refs[0].failed) == (3, 1, 2)
+    out = tmp_path / "out" / "result.txt"
+    assert results.merge(parts, 11, str(out)) == (3, len(b"0 a\n2 a\n10 a\n10 b\n"))
+    assert out.read_bytes() == b"0 a\n2 a\n10 a\n10 b\n"
+    results.merge(parts, 11, str(out), dataframe_header=True)
+    assert out.read_bytes() == b"c1 c2\n0 a\n2 a\n10 a\n10 b\n"
+    assert results.merge(parts, 5, str(out))[0] == 2  # indexes beyond the plan are ignored
+
+
+@pytest.mark.parametrize("cut", [1, 4, 5, 40, 95])  # the second record is 96 bytes
+def test_torn_tail_is_ignored(tmp_path, cut):
+    parts = str(tmp_path)
+    w = results.SegmentWriter(parts, "0", "process000")
+    w.commit(0, 1, 1, 1, 0, b"", b"zero\n")
+    w.commit(1, 1, 1, 1, 0, b"", b"one\n" * 10)
+    w.close()
+    [path] = results.segments(parts)
+    size = os.path.getsize(path)
+    with open(path, "r+b") as f:
+        f.truncate(size - cut)
+    assert results.committed_indexes(parts) == {0}
+
+
+def test_drop_forgets_records_and_keeps_the_rest(tmp_path):
+    parts = str(tmp_path)
+    w = results.SegmentWriter(parts, "0", "process000")
+    for i in range(4):
+        w.commit(i, 1, 1, 1, 0, b"", f"{i}\n".encode())
+    w.close()
+    results.drop(parts, {1, 3})
+    assert results.committed_indexes(parts) == {0, 2}
+    assert len(results.segments(parts)) == 1
+    out = tmp_path / "o.txt"
+    results.merge(parts, 4, str(out))
+    assert out.read_bytes() == b"0\n2\n"
+
+
+def test_manifest_round_trip(tmp_path):
+    plan = Plan(kind="table", items=7, columns=[("a", "int")], source="/d", mini_batches=[
+        MiniBatch(index=0, kind="table", items=4, path="/d/x.csv", byte_range=(0, 40), table={"reader": "csv"}),
+        MiniBatch(index=1, kind="table", items=3, path="/d/x.csv", byte_range=(40, 80)),
+    ])
+    path = str(tmp_path / "manifest.jsonl")
+    manifest.write(plan, path)
+    header, lines = manifest.read_header_and_lines(path)
+    assert header["count"] == 2 and len(lines) == 2
+    assert manifest.descriptor(lines[1]) == plan.mini_batches[1]
+    again = manifest.read_plan(path)
+    assert again.mini_batches == plan.mini_batches and again.columns == plan.columns
+    with open(path, "ab") as f:
+        f.truncate(os.path.getsize(path) - len(lines[1]) - 1)  # lose the last line
+    with pytest.raises(ValueError, match="truncated"):
+        manifest.read_header_and_lines(path)
