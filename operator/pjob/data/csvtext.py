@@ -48,35 +48,44 @@ def records(text: str, delimiter: str, multi_line: bool) -> list[list[str]]:
 
 
 def _line_fields(line: str, delimiter: str) -> list[str]:
-    fields = next(csv.reader([line], delimiter=delimiter, quotechar=QUOTE, strict=False))
-    if line.count(QUOTE) % 2 == 1 and fields:
-        # an opening quote never closed on this line: Azure keeps it as text
-        start = _last_open_quote(line, delimiter)
-        if start is not None:
-            fields[-1] = line[start:]
-    return fields
+    if "\r" not in line and line.count(QUOTE) % 2 == 0:
+        return next(csv.reader([line], delimiter=delimiter, quotechar=QUOTE, strict=False))
+    return parse_line(line, delimiter)
 
 
-def _last_open_quote(line: str, delimiter: str) -> int | None:
-    """Index of the quote that opens the unterminated last field, if any."""
+def parse_line(line: str, delimiter: str) -> list[str]:
+    """Fields of one physical line; an opening quote never closed on the line
+    keeps the rest of the line as text, quote included (as Azure does)."""
+    fields: list[str] = []
+    current: list[str] = []
     in_quotes = False
-    field_start = 0
-    opener = None
-    i = 0
-    while i < len(line):
+    at_field_start = True
+    opened_at = 0
+    i, n = 0, len(line)
+    while i < n:
         ch = line[i]
         if in_quotes:
             if ch == QUOTE:
-                if i + 1 < len(line) and line[i + 1] == QUOTE:
+                if i + 1 < n and line[i + 1] == QUOTE:
+                    current.append(QUOTE)
                     i += 1
                 else:
                     in_quotes = False
-        elif ch == QUOTE and i == field_start:
-            in_quotes, opener = True, i
+            else:
+                current.append(ch)
         elif ch == delimiter:
-            field_start = i + 1
+            fields.append("".join(current))
+            current, at_field_start = [], True
+            i += 1
+            continue
+        elif ch == QUOTE and at_field_start:
+            in_quotes, opened_at = True, i
+        else:
+            current.append(ch)
+        at_field_start = False
         i += 1
-    return opener if in_quotes else None
+    fields.append(line[opened_at:] if in_quotes else "".join(current))
+    return fields
 
 
 def first_line(fh: BinaryIO, start: int = 0, limit: int = 1 << 20) -> tuple[bytes, int]:
@@ -143,7 +152,7 @@ def quoted_line_boundaries(fh: BinaryIO, start: int, size: int, target: int) -> 
             if nl < 0:
                 break
             seen += chunk.count(b'"', i, nl)
-            i = nl
+            i = nl + 1
             cut = pos + nl + 1
             if seen % 2 == 0 and cut < size:
                 cuts.append(cut)
