@@ -197,13 +197,17 @@ def test_config_checksum_restarts_the_operator_when_worker_defaults_change():
         ({"operator": {"watchNamespaces": ["team-*"]}}, "exact namespace names"),
         ({"datastore": {"type": "objectStore"}}, "datastore.objectStore.url is required"),
         ({"datastore": {"type": "objectStore", "objectStore": {"url": "s3://b"}}}, "existingSecret"),
-        ({"datastore": {"type": "nfs"}}, "datastore.type must be"),
+        ({"datastore": {"type": "nfs"}}, "must be.*pvc.*objectStore"),
+        ({"datastore": {"typ": "pvc"}}, "additional properties 'typ' not allowed"),
+        ({"worker": {"gpu": {"resource": "amd.com/gpu"}}}, "additional properties 'resource' not allowed"),
         ({"datastore": {"pvc": {"create": False}}}, "existingClaim is required"),
     ],
 )
 def test_bad_values_fail_with_a_message_naming_the_value(values, message):
+    """values.schema.json rejects typos and wrong types; the templates'
+    `fail` calls reject combinations that cannot work."""
     helm = require_helm()
-    with pytest.raises(helm.HelmRenderError, match=message):
+    with pytest.raises(helm.HelmError, match=message):
         render(values)
 
 

@@ -6,6 +6,7 @@ locked-down security contexts present in values and pod templates.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 
@@ -162,3 +163,26 @@ def test_every_pod_template_sets_pod_and_container_security_context():
                 assert any(re.fullmatch(r" {6}securityContext:", x) for x in lines), f"{path.name}: no pod securityContext"
                 checked += 1
     assert checked >= 1
+
+
+def test_values_schema_knows_every_value_and_closes_pjob_owned_objects():
+    """values.schema.json (Helm checks it on install/upgrade/template): every
+    value has a schema; objects pjob defines (not free-form Kubernetes maps)
+    reject unknown keys, so a misspelt --set fails instead of being ignored."""
+    schema = json.loads((CHART / "values.schema.json").read_text())
+
+    def walk(values: dict, node: dict, path: str) -> None:
+        assert node.get("type") == "object", path
+        props = node.get("properties")
+        if props is None:
+            return  # free-form map (resources, nodeSelector, ...)
+        if node.get("additionalProperties") is False:
+            assert set(props) == set(values), f"{path or 'values'}: schema and values.yaml disagree"
+        for key, value in values.items():
+            assert key in props, f"{path}.{key}: no schema"
+            if isinstance(value, dict) and value:
+                walk(value, props[key], f"{path}.{key}".lstrip("."))
+
+    walk(_values(), schema, "")
+    assert schema["additionalProperties"] is False
+    assert schema["properties"]["datastore"]["properties"]["type"]["enum"] == ["pvc", "objectStore"]
