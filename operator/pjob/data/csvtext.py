@@ -14,7 +14,8 @@ Two record modes, matching ``read_delimited.support_multi_line``:
   record start only when an even number of quote characters precede it, so
   boundaries are found by streaming the file and counting quotes.
 
-Blank lines are skipped in both modes (as Azure does).
+Empty lines are skipped in both modes (as Azure does); in single-line mode a
+blank CRLF line becomes a row of nulls, again as Azure does.
 """
 
 from __future__ import annotations
@@ -36,10 +37,10 @@ def records(text: str, delimiter: str, multi_line: bool) -> list[list[str]]:
         return [row for row in reader if row and not (len(row) == 1 and row[0] == "")]
     out: list[list[str]] = []
     for line in text.split("\n"):
+        if not line:
+            continue  # an empty line is skipped, but a lone "\r" (CRLF blank line) is a row of nulls, as in Azure
         if line.endswith("\r"):
             line = line[:-1]
-        if not line:
-            continue
         if QUOTE not in line:
             out.append(line.split(delimiter))
         else:

@@ -6,7 +6,8 @@ every mini-batch gets the same dtypes) and ``pjob.data.readers`` (conversion
 of one slice). ``infer_family`` is pure; ``to_series`` imports pandas.
 
 Rules observed from Microsoft's ``mltable`` 1.7 (see the differential test):
-- empty fields are nulls and do not vote;
+- empty fields are nulls and do not vote (with ``empty_as_string`` they are
+  text and make the column text; missing fields of short rows stay null);
 - ``bool``: every value is true/false/1/0 (any case, surrounding spaces
   ignored), so a column holding only 0 and 1 is boolean;
 - ``int``: optional ``-`` and no leading zeros (``01`` and ``+1`` are text);
@@ -39,13 +40,16 @@ def is_null(value: str | None) -> bool:
     return value is None or value == ""
 
 
-def infer_family(values: Iterable[str | None]) -> str:
-    """The narrowest family every non-empty value fits."""
+def infer_family(values: Iterable[str | None], empty_as_string: bool = False) -> str:
+    """The narrowest family every non-empty value fits. With ``empty_as_string``
+    an empty field is a (text) value, so it makes its column text, as in Azure."""
     candidates = ["bool", "int", "float", "datetime"]
     seen = False
     for value in values:
-        if is_null(value):
+        if value is None or (value == "" and not empty_as_string):
             continue
+        if value == "":
+            return "string"
         seen = True
         candidates = [c for c in candidates if fits(value, c)]
         if not candidates:
@@ -84,14 +88,13 @@ def to_series(values: Sequence[str | None], family: str, name: str, *, empty_as_
     column of this slice into text rather than losing the value."""
     import pandas
 
-    nulls = [is_null(v) for v in values]
+    nulls = [v is None or (v == "" and not empty_as_string) for v in values]
     has_null = any(nulls)
     present = [v for v, n in zip(values, nulls) if not n]
-    if family != "string" and not all(fits(v, family) for v in present):
+    if family != "string" and not all(v != "" and fits(v, family) for v in present):
         family = "string"
     if family == "string":
-        filler = "" if empty_as_string else None
-        return pandas.Series([filler if v is None or (v == "" and not empty_as_string) else v for v in values], dtype="object", name=name)
+        return pandas.Series([None if n else v for v, n in zip(values, nulls)], dtype="object", name=name)
     if family == "bool":
         converted = [None if n else v.strip().lower() in ("true", "1") for v, n in zip(values, nulls)]
         return pandas.Series(converted, dtype="object" if has_null else "bool", name=name)

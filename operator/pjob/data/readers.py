@@ -94,7 +94,7 @@ def delimited_frame(rows: list[list[str]], header: list[str], schema: list[list[
     if not opts["infer_column_types"]:
         schema = [[n, "string"] for n, _ in schema]
     known = [n for n, _ in schema]
-    extra = [[n, inference.infer_family(_column(rows, position[n]))] for n in names if n not in known]
+    extra = [[n, inference.infer_family(_column(rows, position[n]), opts["empty_as_string"])] for n in names if n not in known]
     columns = {}
     for name, family in list(schema) + extra:
         if name == opts.get("path_column") and opts.get("include_path_column"):

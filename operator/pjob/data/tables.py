@@ -197,7 +197,7 @@ def infer_schema(table: mltable.Table, paths: list[str]) -> tuple[list[list[str]
         ordered = names
     else:
         ordered = list(values)
-    family = (lambda v: inference.infer_family(v)) if reader["infer_column_types"] else (lambda v: "string")
+    family = (lambda v: inference.infer_family(v, reader["empty_as_string"])) if reader["infer_column_types"] else (lambda v: "string")
     return [[col, family(values.get(col, []))] for col in ordered], headers
 
 
