@@ -12,9 +12,9 @@ import tomllib
 
 import yaml
 
+import values_doc
 from chart_render import CHART, REPO
 
-KEY_LINE = re.compile(r"^(?P<indent>\s*)(?P<key>[A-Za-z_][\w.-]*):(?P<rest>.*)$")
 VALUES_REF = re.compile(r"\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
 
 
@@ -38,35 +38,9 @@ def _leaf_paths(tree: dict, prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]
 
 
 def scan_values(text: str) -> tuple[list[str], list[str]]:
-    """(leaf keys seen, leaf keys with no ``# --`` comment block right above
-    them), as dotted paths. A leaf is a key with its value on the same line
-    (scalars and flow-style ``{...}``/``[...]``); parent keys (a block map
-    follows) need no comment: helm-docs documents their leaves."""
-    lines = text.splitlines()
-    stack: list[tuple[int, str]] = []
-    leaves: list[str] = []
-    missing: list[str] = []
-    for i, line in enumerate(lines):
-        m = KEY_LINE.match(line)
-        if not m:
-            continue
-        indent = len(m["indent"])
-        while stack and stack[-1][0] >= indent:
-            stack.pop()
-        path = ".".join([k for _, k in stack] + [m["key"]])
-        is_parent = not m["rest"].strip()
-        stack.append((indent, m["key"]))
-        if is_parent:
-            continue
-        leaves.append(path)
-        j = i - 1
-        comment: list[str] = []
-        while j >= 0 and lines[j].strip().startswith("#"):
-            comment.insert(0, lines[j].strip())
-            j -= 1
-        if not comment or not comment[0].startswith("# --"):
-            missing.append(path)
-    return leaves, missing
+    """(leaf value paths, those without a ``# --`` comment)."""
+    docs = values_doc.scan_values(text)
+    return [d.path for d in docs], [d.path for d in docs if not d.doc]
 
 
 def undocumented_values(text: str) -> list[str]:
@@ -186,3 +160,9 @@ def test_values_schema_knows_every_value_and_closes_pjob_owned_objects():
     walk(_values(), schema, "")
     assert schema["additionalProperties"] is False
     assert schema["properties"]["datastore"]["properties"]["type"]["enum"] == ["pvc", "objectStore"]
+
+
+def test_chart_readme_values_table_is_in_step_with_values_yaml():
+    expected = values_doc.render_readme((CHART / "values.yaml").read_text(), yaml.safe_load((CHART / "Chart.yaml").read_text()))
+    assert (CHART / "README.md").read_text() == expected, \
+        "regenerate: python tests/unit/deploy/values_doc.py > helm/pjob/README.md"
