@@ -7,10 +7,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test e2e lint crds bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml .ci/constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]' > $(VENV)/pip.log 2>&1 || (cat $(VENV)/pip.log; exit 1)
+	$(BIN)/pip install -q -c .ci/constraints.txt -e '.[dev]' > $(VENV)/pip.log 2>&1 || (cat $(VENV)/pip.log; exit 1)
 	$(BIN)/python -c 'import pjob, kopf, pytest'
 	touch $(STAMP)
 
