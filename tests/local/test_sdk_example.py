@@ -12,11 +12,16 @@ import sys
 
 import pytest
 
-from conftest import ROOT, run_pjob
 from pjob.sdk import run_local
 from pjob.spec import load
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE = os.path.join(ROOT, "examples", "sdk-pipeline")
+
+
+def run_pjob(*args, timeout=240):
+    """The real `pjob` CLI as a process (not imported from conftest: several conftest modules exist)."""
+    return subprocess.run([sys.executable, "-m", "pjob.cli", *map(str, args)], capture_output=True, text=True, timeout=timeout)
 
 
 @contextlib.contextmanager

@@ -6,8 +6,13 @@ import os
 
 import pytest
 
-from conftest import write
 from pjob.sdk import Input, MLClient, Output, RunFunction, command, parallel_run_function, pipeline, run_local, submit
+
+def write(path, text):
+    os.makedirs(os.path.dirname(str(path)), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
 
 SCRIPT = """\
 import os
