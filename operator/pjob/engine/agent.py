@@ -6,7 +6,10 @@ and reports outcomes to the coordinator in batches.
 
 The coordinator is injected (``pjob.engine`` sits below ``pjob.coord``):
 ``pjob.local.agent`` passes a ``SqliteCoordinator``, the Kubernetes agent its
-own backend; ``outcome_type`` is ``pjob.coord.base.Outcome``.
+own backend; ``outcome_type`` is ``pjob.coord.base.Outcome``. It may also be a
+zero-argument callable (``connect``) returning the coordinator, or None when
+the agent should stop: it is called after the workers were started, so their
+start-up and init() overlap the driver's planning.
 
 Nothing bulky passes through here: a worker gets ``<attempt> <descriptor
 line>`` and answers with a small record (see ``pjob.engine.worker``).
@@ -23,7 +26,7 @@ import subprocess
 import sys
 import time
 
-from pjob.engine import logtree, manifest, monitor, policy, report, results
+from pjob.engine import logtree, manifest, monitor, policy, procs, report, results
 
 EXIT_OK, EXIT_FATAL = 0, 3
 FLUSH_SECONDS = 0.05  # longest an outcome waits before it is sent to the coordinator
@@ -64,8 +67,8 @@ class Agent:
         self.logs = logtree.LogTree(task.logs_dir)
         self.parts_dir = os.path.join(task.work_dir, "parts")
         self.task_file = os.path.join(task.work_dir, "task.json")
-        _, self.lines = manifest.read_header_and_lines(manifest.path_in(task.work_dir))
-        self.adoptable = results.scan(self.parts_dir)  # records committed by an interrupted run
+        self.lines: list[bytes] = []
+        self.adoptable: dict = {}
         self.local: collections.deque = collections.deque()  # claimed, not yet sent
         self.pending_outcomes: list = []
         self.first_pending_outcome = 0.0
@@ -79,7 +82,7 @@ class Agent:
         self.mean_seconds = 0.0
         self.nothing_to_claim = False
         self.report = report.AgentReport(task, self.node)
-        self.monitor = monitor.start(self.logs.perf(self.node), task.flags.resource_monitor_interval, task.work_dir)
+        self.monitor = monitor.Monitor(self.logs.perf(self.node), task.flags.resource_monitor_interval, task.work_dir)
 
     # --- worker processes ---------------------------------------------------------------
 
@@ -88,14 +91,9 @@ class Agent:
         res_r, res_w = os.pipe()
         wd = os.path.join(self.task.work_dir, "tmp", self.node, w.proc)
         os.makedirs(wd, exist_ok=True)
-        env = _host_env(self.task, w.slot)
-        with open(self.logs.user_stdout(self.node, w.proc), "ab") as out, \
-                open(self.logs.user_stderr(self.node, w.proc), "ab") as err:
-            w.popen = subprocess.Popen(
-                [sys.executable, "-m", "pjob.engine.worker", "--task", self.task_file, "--node", self.node,
-                 "--slot", str(w.slot), "--cmd-fd", str(cmd_r), "--res-fd", str(res_w)],
-                cwd=wd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, pass_fds=(cmd_r, res_w),
-            )
+        w.popen = procs.start(self.task, self.task_file, self.node, w.slot, cmd_r, res_w, wd,
+                              _host_env(self.task, w.slot), self.logs.user_stdout(self.node, w.proc),
+                              self.logs.user_stderr(self.node, w.proc))
         os.close(cmd_r)
         os.close(res_w)
         w.cmd_fd, w.res_fd, w.buf, w.ready = cmd_w, res_r, b"", False
@@ -260,19 +258,24 @@ class Agent:
     # --- scheduling ----------------------------------------------------------------------
 
     def dispatch(self, now: float) -> None:
-        depth = 2 if self.mean_seconds < 0.2 else 1
+        """Top up every ready worker's queue (one write per worker)."""
+        depth = policy.queue_depth(self.mean_seconds)
         for w in self.slots:
-            while w.ready and self.local and len(w.queue) < depth:
+            if not w.ready or not self.local or len(w.queue) >= depth:
+                continue
+            sent = []
+            while self.local and len(w.queue) < depth:
                 lease = self.local.popleft()
                 w.queue.append(lease)
+                sent.append(b"%d %s\n" % (lease.attempt, self.lines[lease.index]))
                 if len(w.queue) == 1:
                     self.next_head(w, now)
-                try:
-                    self.send(w, b"%d %s\n" % (lease.attempt, self.lines[lease.index]))
-                except OSError:  # the worker died; its EOF is handled as a death
+            try:
+                self.send(w, b"".join(sent))
+            except OSError:  # the worker died; its EOF is handled as a death
+                for _ in sent:
                     self.local.appendleft(w.queue.pop())
-                    self.on_worker_exit(w)
-                    break
+                self.on_worker_exit(w)
 
     def check_timeouts(self, now: float) -> float:
         """Kill workers past their deadline; return the next deadline."""
@@ -318,6 +321,13 @@ class Agent:
             self.sel.register(self.control_fd, selectors.EVENT_READ, None)
         for w in self.slots:
             self.start_worker(w)
+        if not hasattr(self.coord, "claim"):  # a connect callable: wait for the queue
+            self.coord = self.coord()
+            if self.coord is None:
+                self.stopping = True
+        if not self.stopping:
+            _, self.lines = manifest.read_header_and_lines(manifest.path_in(self.task.work_dir))
+            self.adoptable = results.scan(self.parts_dir)  # records committed by an interrupted run
         last_heartbeat = time.monotonic()
         while not self.stopping:
             now = time.monotonic()
@@ -329,6 +339,7 @@ class Agent:
                 self.coord.heartbeat(self.agent_id)
                 self.report.flush()
                 last_heartbeat = now
+            self.monitor.maybe_sample(now)
             if self.idle() and self.nothing_to_claim and self.all_final():
                 break
             timeout = self.check_timeouts(now) - now
@@ -363,7 +374,7 @@ class Agent:
                 self.local.extend(w.queue)
                 w.queue.clear()
         for lease in self.local:
-            self.coord.release(lease)
+            self.coord.release(lease)  # only leases from a connected coordinator are ever held
         self.local.clear()
         for w in self.slots:
             if w.cmd_fd >= 0:
@@ -380,7 +391,6 @@ class Agent:
                     self.report.note(w.proc, "shutdown() did not finish in time; worker killed")
                 self.kill_worker(w)
         self.report.close()
-        monitor.stop(self.monitor)
         if self.fatal:
             report.write_fatal(self.task.work_dir, self.node, self.fatal)
 

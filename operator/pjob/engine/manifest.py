@@ -15,6 +15,7 @@ import os
 from pjob.data import minibatch
 
 FILE_NAME = "manifest.jsonl"
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
 def path_in(work_dir: str) -> str:
@@ -31,10 +32,10 @@ def write(plan: minibatch.Plan, path: str) -> None:
         "count": len(plan.mini_batches),
     }
     tmp = f"{path}.tmp.{os.getpid()}"
+    encode = _ENCODER.encode  # one encoder for all lines: json.dumps(..., separators=) builds one per call
     with open(tmp, "w", encoding="utf-8") as out:
         out.write(json.dumps(header) + "\n")
-        for mb in plan.mini_batches:
-            out.write(json.dumps(_to_dict(mb), separators=(",", ":")) + "\n")
+        out.writelines([encode(_to_dict(mb)) + "\n" for mb in plan.mini_batches])
     os.replace(tmp, path)
 
 

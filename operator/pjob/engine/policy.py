@@ -162,6 +162,16 @@ def phase_deadline(phase: str, phase_started: float, limits: Limits) -> float:
     return phase_started + (limits.task_overhead_timeout if phase == "load" else limits.timeout)
 
 
+def queue_depth(mean_seconds: float, horizon_s: float = 0.02, cap: int = 16) -> int:
+    """Mini-batches queued at one worker: about ``horizon_s`` of work, so
+    tiny mini-batches never wait for the agent's round trip while long ones
+    are not held back behind a busy worker (at most ``horizon_s`` of tail
+    imbalance). Unknown duration (0) -> 2."""
+    if mean_seconds <= 0:
+        return 2
+    return max(1, min(cap, int(horizon_s / mean_seconds)))
+
+
 def claim_size(held: int, workers: int, rate_per_s: float, horizon_s: float = 0.5, cap: int = 512) -> int:
     """How many mini-batches an agent claims now: enough to keep every worker
     busy for ``horizon_s`` at the observed rate (at least 2 per worker), minus

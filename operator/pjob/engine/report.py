@@ -1,5 +1,5 @@
 """Per-attempt records of one agent: a CSV fragment
-``<work_dir>/report/<node>.csv`` (merged by the driver into
+``<work_dir>/report/<start time>-node<node>.csv`` (merged by the driver into
 ``logs/sys/job_report/processed_mini-batches.csv``) and the human lines of
 ``logs/sys/node/<node>/<processNNN>.txt``. Also the agent's fatal record
 (init-failure rule), read by the driver to explain the verdict.
@@ -14,12 +14,21 @@ import csv
 import datetime
 import glob
 import os
+import time
 
 from pjob.engine import logtree
 
 
+_last_second: list = [None, ""]
+
+
 def _iso(t: float) -> str:
-    return datetime.datetime.fromtimestamp(t).isoformat(timespec="milliseconds")
+    """Local ISO time with milliseconds; the seconds part is formatted once
+    per second (this runs for every mini-batch)."""
+    second = int(t)
+    if _last_second[0] != second:
+        _last_second[0], _last_second[1] = second, datetime.datetime.fromtimestamp(second).isoformat()
+    return f"{_last_second[1]}.{int((t - second) * 1000):03d}"
 
 
 def _first_line(text: str | None) -> str:
@@ -37,7 +46,9 @@ class AgentReport:
         self.logs.make_node_dirs(node)
         folder = os.path.join(task.work_dir, "report")
         os.makedirs(folder, exist_ok=True)
-        self._csv_file = open(os.path.join(folder, f"{node}.csv"), "a", newline="", encoding="utf-8")
+        # one fragment per agent process, named by start time: merged in that order
+        self._csv_file = open(os.path.join(folder, f"{time.time_ns():020d}-node{node}.csv"), "a", newline="",
+                              encoding="utf-8")
         self._csv = csv.writer(self._csv_file)
         self._proc_files: dict[str, object] = {}
 
@@ -85,17 +96,16 @@ def read_fatal(work_dir: str) -> str | None:
     return None
 
 
-def merge_job_report(work_dir: str, destination: str) -> int:
-    """Concatenate every agent's fragment (all runs of this step, resumes
-    included) under one header, ordered by start time. Returns rows."""
-    rows: list[list[str]] = []
-    for path in glob.glob(os.path.join(work_dir, "report", "*.csv")):
-        with open(path, newline="", encoding="utf-8") as f:
-            rows.extend(r for r in csv.reader(f) if len(r) == len(logtree.REPORT_COLUMNS))
-    rows.sort(key=lambda r: (r[3], int(r[0]), int(r[1])))
+def merge_job_report(work_dir: str, destination: str) -> None:
+    """One header, then every agent's fragment (all runs of this step,
+    resumes included), node by node; rows within a node are in completion
+    order. Streamed, never parsed."""
     os.makedirs(os.path.dirname(destination), exist_ok=True)
-    with open(destination, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(logtree.REPORT_COLUMNS)
-        writer.writerows(rows)
-    return len(rows)
+    tmp = destination + ".tmp"
+    with open(tmp, "wb") as out:
+        out.write((",".join(logtree.REPORT_COLUMNS) + "\r\n").encode())
+        for path in sorted(glob.glob(os.path.join(work_dir, "report", "*.csv"))):
+            with open(path, "rb") as f:
+                data = f.read()
+            out.write(data[: data.rfind(b"\n") + 1])  # drop a row torn by a killed agent
+    os.replace(tmp, destination)

@@ -1,9 +1,10 @@
 """Worker process: hosts one entry script for its whole life and runs the
 mini-batches its agent sends, one at a time.
 
-Started by ``pjob.engine.agent`` as ``python -m pjob.engine.worker --task T
---node N --slot S --cmd-fd R --res-fd W`` with cwd = its temp folder and
-stdout/stderr = its user log files. Protocol (one line per message):
+Started by ``pjob.engine.agent`` through ``pjob.engine.procs`` (forked from
+the agent, then ``run_worker``; or spawned as ``python -m pjob.engine.worker
+--task T --node N --slot S --cmd-fd R --res-fd W``) with cwd = its temp
+folder and stdout/stderr = its user log files. Protocol (one line per message):
 
 agent -> worker: ``<attempt> <descriptor JSON line>`` per mini-batch, ``Q`` to stop
 (EOF also stops: the agent is gone).
@@ -146,7 +147,12 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.reconfigure(line_buffering=True)
     with open(args.task, encoding="utf-8") as f:
         task = ParallelTask.from_json(f.read())
-    worker = Worker(task, args.node, args.slot, args.cmd_fd, args.res_fd)
+    return run_worker(task, args.node, args.slot, args.cmd_fd, args.res_fd)
+
+
+def run_worker(task: ParallelTask, node: str, slot: int, cmd_fd: int, res_fd: int) -> int:
+    """The worker's life: init, serve mini-batches, shutdown. Exit code 3 = init failed."""
+    worker = Worker(task, node, slot, cmd_fd, res_fd)
     if not worker.start():
         return 3
     worker.serve()

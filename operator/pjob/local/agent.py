@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import select
 import sys
 
 from pjob.coord import base
@@ -17,7 +18,22 @@ from pjob.engine import agent
 from pjob.engine.task import ParallelTask
 
 QUEUE_FILE = "queue.db"
+READY_FILE = "queue.ready"  # written by the driver once the queue is prepared for this run
 LEASE_SECONDS = 30.0
+
+
+def connect_when_ready(task):
+    """Wait for the driver to finish planning/preparing the queue (its ready
+    file), then open the queue; None when the driver goes away meanwhile."""
+    ready = os.path.join(task.work_dir, READY_FILE)
+    while not os.path.exists(ready):
+        readable, _, _ = select.select([0], [], [], 0.01)
+        if readable and not os.read(0, 4096):
+            return None
+    return SqliteCoordinator(
+        os.path.join(task.work_dir, QUEUE_FILE), None, max_attempts=1 + max(0, task.max_retries),
+        lease_seconds=LEASE_SECONDS,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,14 +44,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with open(args.task, encoding="utf-8") as f:
         task = ParallelTask.from_json(f.read())
-    coordinator = SqliteCoordinator(
-        os.path.join(task.work_dir, QUEUE_FILE), None, max_attempts=1 + max(0, task.max_retries),
-        lease_seconds=LEASE_SECONDS,
-    )
+    runner = agent.Agent(task, args.node, lambda: connect_when_ready(task), base.Outcome, args.agent_id, control_fd=0)
     try:
-        return agent.Agent(task, args.node, coordinator, base.Outcome, args.agent_id, control_fd=0).run()
+        return runner.run()
     finally:
-        coordinator.close()
+        if hasattr(runner.coord, "close"):
+            runner.coord.close()
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from pjob.local import finalise as finalising
 from pjob.local.replay_one import ReplayResult, replay  # noqa: F401  (public API of this module)
 from pjob.spec import errors
 
-POLL_SECONDS = 0.1
+POLL_SECONDS = 0.05
 OVERVIEW_SECONDS = 5.0
 AGENT_STOP_SECONDS = 20.0
 MAX_AGENT_RESTARTS = 3
@@ -76,27 +76,29 @@ class _MasterLog:
         self.f = open(path, "a", encoding="utf-8")
 
     def __call__(self, text: str) -> None:
-        self.f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
+        now = time.time()
+        self.f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(now))}.{int(now % 1 * 1000):03d} {text}\n")
         self.f.flush()
 
     def close(self) -> None:
         self.f.close()
 
 
-def _plan(task, log) -> int:
-    """Plan once; a resumed run reuses the manifest. Returns the mini-batch count."""
+def _plan(task, log) -> tuple[int, list[int] | None]:
+    """Plan once; a resumed run reuses the manifest. Returns the mini-batch
+    count and, when just planned, each mini-batch's item count."""
     path = manifest.path_in(task.work_dir)
     if os.path.exists(path):
         header, _ = manifest.read_header_and_lines(path)
         log(f"reusing the plan in {path}: {header['count']} mini-batches, {header['items']} items")
-        return header["count"]
+        return header["count"], None
     started = time.time()
     plan = pjob.data.plan(task.input_type, task.input_uri, task.mini_batch_size, task.partition_keys)
     manifest.write(plan, path)
     log(f"planned {task.input_uri} ({task.input_type}, mini_batch_size={task.mini_batch_size}, "
         f"partition_keys={task.partition_keys}): {len(plan.mini_batches)} mini-batches, {plan.items} items "
         f"in {time.time() - started:.2f}s")
-    return len(plan.mini_batches)
+    return len(plan.mini_batches), [max(0, mb.items) for mb in plan.mini_batches]
 
 
 def _item_counts(task) -> list[int]:
@@ -106,12 +108,13 @@ def _item_counts(task) -> list[int]:
     return [max(0, int(json.loads(line).get("items", 0))) for line in lines]
 
 
-def _prepare_queue(task, count: int, retry_failed: bool, log) -> SqliteCoordinator:
+def _prepare_queue(task, count: int, items: list[int] | None, retry_failed: bool, log) -> SqliteCoordinator:
     db = os.path.join(task.work_dir, local_agent.QUEUE_FILE)
-    fresh_queue = not os.path.exists(db)
+    if not os.path.exists(db) and items is None:
+        items = _item_counts(task)
     coord = SqliteCoordinator(db, count, max_attempts=1 + max(0, task.max_retries),
                               lease_seconds=local_agent.LEASE_SECONDS,
-                              items=_item_counts(task) if fresh_queue else None)
+                              items=items if not os.path.exists(db) else None)
     # we hold the step lock, so every lease left in the queue belongs to a dead run
     stale = coord.records(state="leased")
     for rec in stale:
@@ -139,6 +142,12 @@ def _start_agent(task, node: int, run_id: str, logs: logtree.LogTree) -> subproc
         )
 
 
+def _start_agents(task, run_id: str, logs: logtree.LogTree, log) -> dict[int, subprocess.Popen]:
+    agents = {node: _start_agent(task, node, run_id, logs) for node in range(task.instance_count)}
+    log(f"run {run_id}: started {len(agents)} agent(s): pids {[a.pid for a in agents.values()]}")
+    return agents
+
+
 def _stop_agents(agents: dict[int, subprocess.Popen], log) -> None:
     for proc in agents.values():
         if proc.stdin and not proc.stdin.closed:
@@ -148,6 +157,8 @@ def _stop_agents(agents: dict[int, subprocess.Popen], log) -> None:
                 pass
     deadline = time.monotonic() + AGENT_STOP_SECONDS
     for node, proc in agents.items():
+        if proc.returncode is not None:
+            continue
         try:
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
@@ -227,27 +238,31 @@ def run_parallel_step(task, *, fresh: bool = False, retry_failed: bool = False, 
     logs.make_driver_dirs()
     log = _MasterLog(logs.master_role)
     coord = None
+    agents: dict[int, subprocess.Popen] = {}
+    ready = os.path.join(task.work_dir, local_agent.READY_FILE)
     try:
         log(f"step '{task.step}' of job '{task.job}': {task.instance_count} instance(s) x "
             f"{task.max_concurrency_per_instance} worker(s), max_retries={task.max_retries}, timeout={task.timeout:g}s")
-        count = _plan(task, log)
-        coord = _prepare_queue(task, count, retry_failed, log)
+        if os.path.exists(ready):
+            os.unlink(ready)  # agents of this run wait until the queue is prepared again
         with open(os.path.join(task.work_dir, "task.json.tmp"), "w", encoding="utf-8") as f:
             f.write(task.to_json())
         os.replace(os.path.join(task.work_dir, "task.json.tmp"), os.path.join(task.work_dir, "task.json"))
         run_id = uuid.uuid4().hex[:8]
+        if not os.path.exists(manifest.path_in(task.work_dir)):  # first run: workers start while we plan
+            agents = _start_agents(task, run_id, logs, log)
+        count, items = _plan(task, log)
+        coord = _prepare_queue(task, count, items, retry_failed, log)
+        open(ready, "w").close()
         fatal = None
         p = coord.counters()
-        if p.pending == 0 and p.leased == 0:
+        if not agents and p.pending == 0 and p.leased == 0:
             log("nothing left to run: every mini-batch is already final")
             verdict = policy.verdict(p, policy.limits_for(task), now=time.time(), started_at=started)
         else:
-            agents = {node: _start_agent(task, node, run_id, logs) for node in range(task.instance_count)}
-            log(f"run {run_id}: started {len(agents)} agent(s): pids {[a.pid for a in agents.values()]}")
-            try:
-                verdict, fatal = _watch(task, coord, agents, run_id, logs, log, progress, started)
-            finally:
-                _stop_agents(agents, log)
+            agents = agents or _start_agents(task, run_id, logs, log)
+            verdict, fatal = _watch(task, coord, agents, run_id, logs, log, progress, started)
+        _stop_agents(agents, log)
         log(f"verdict: {verdict.state} {verdict.rule or ''} {verdict.message}")
         verdict, counters = finalising.finalise(task, coord, logs, verdict, count=count,
                                                 elapsed=time.time() - started, fatal=fatal)
@@ -258,6 +273,7 @@ def run_parallel_step(task, *, fresh: bool = False, retry_failed: bool = False, 
             elapsed=time.time() - started,
         )
     finally:
+        _stop_agents(agents, log)  # no-op when already stopped; planning errors land here
         if coord is not None:
             coord.close()
         log.close()

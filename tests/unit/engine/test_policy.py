@@ -94,6 +94,11 @@ def test_phase_deadline(phase, deadline):
     assert policy.phase_deadline(phase, 100.0, L(timeout=2, task_overhead_timeout=7)) == deadline
 
 
+@pytest.mark.parametrize("mean,depth", [(0.0, 2), (0.0001, 16), (0.005, 4), (0.02, 1), (5.0, 1)])
+def test_queue_depth(mean, depth):
+    assert policy.queue_depth(mean) == depth
+
+
 @pytest.mark.parametrize("held,workers,rate,want", [
     (0, 2, 0.0, 4), (4, 2, 0.0, 0), (0, 2, 1000.0, 500), (100, 2, 1000.0, 400), (0, 2, 1e9, 512),
 ])
