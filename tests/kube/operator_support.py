@@ -152,3 +152,61 @@ def run_local(yaml_path: Path, runs_dir: Path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
+
+
+SLOW_SCRIPT = '''\
+"""count_words, slowed down so a test can act while the job runs."""
+import os
+import time
+
+
+def init():
+    pass
+
+
+def run(mini_batch, mini_batch_context):
+    time.sleep(float(os.environ.get("SLOW_SECONDS", "0.3")))
+    out = []
+    for path in mini_batch:
+        with open(path, encoding="utf-8") as fh:
+            out.append(f"{os.path.basename(path)} {len(fh.read().split())}")
+    return out
+'''
+
+
+def write_slow_yaml(example: Path, *, instances: int = 2, size: int = 1, seconds: float = 0.3,
+                    max_retries: int = 1, extra: str = "") -> Path:
+    """40 one-file mini-batches, one worker per instance, each run() sleeping."""
+    (example / "code" / "slow_count.py").write_text(SLOW_SCRIPT)
+    path = example / "slow.yml"
+    path.write_text(f"""\
+type: parallel
+name: slow
+inputs:
+  docs: {{type: uri_folder, path: ./docs}}
+outputs:
+  counts: {{type: uri_folder}}
+input_data: ${{{{inputs.docs}}}}
+mini_batch_size: "{size}"
+max_concurrency_per_instance: 1
+resources: {{instance_count: {instances}}}
+retry_settings: {{max_retries: {max_retries}, timeout: 30}}
+environment_variables: {{SLOW_SECONDS: "{seconds}"}}
+{extra}task:
+  type: run_function
+  code: ./code
+  entry_script: slow_count.py
+  append_row_to: ${{{{outputs.counts}}}}
+""")
+    return path
+
+
+def expected_counts(docs: Path) -> bytes:
+    """What count_words writes for a folder, in mini-batch (sorted path) order."""
+    lines = [f"{p.name} {len(p.read_text(encoding='utf-8').split())}\n" for p in sorted(docs.iterdir())]
+    return "".join(lines).encode()
+
+
+def worker_pods(fake_api, job: str, namespace: str = "default") -> list[dict]:
+    return [p for p in fake_api.list("v1", "pods", namespace)
+            if (p["metadata"].get("labels") or {}).get("pjob.dev/job") == job]

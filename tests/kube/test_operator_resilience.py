@@ -1,0 +1,118 @@
+"""A ParallelJob survives what clusters do: an agent killed with SIGKILL
+(its mini-batches come back after its Lease expires), a pod deleted
+gracefully (SIGTERM: mini-batches handed back, no retry burnt), an operator
+restart mid-job; and deleting the CR mid-job removes everything it owns."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import kubernetes.client as k8s
+import pytest
+
+from operator_support import (apply_cr, children, cluster, condition, copy_example, cr_for, expected_counts, get_cr,
+                              operator_env, start_operator, wait_operator_watching, wait_status, worker_pods,
+                              write_operator_config, write_slow_yaml)
+
+
+@pytest.fixture
+def world(fake_api, kubelet, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
+    apply_crds()
+    root = tmp_path / "ds"
+    cluster(kubelet, root)
+    config = write_operator_config(root, tmp_path / "operator-config.json")
+    env = operator_env(kube_env, root, PJOB_CONFIG_FILE=config)
+
+    class World:
+        def start_operator(self):
+            self.operator = start_operator(start_process, env)
+            wait_operator_watching(wait_for_request)
+            return self.operator
+
+    w = World()
+    w.root, w.api, w.kubelet, w.env = root, fake_api, kubelet, env
+    w.example = copy_example("file-processing", root)
+    w.start_operator()
+    return w
+
+
+def done_count(w, name: str) -> int:
+    status = (get_cr(w.api, "paralleljobs", name) or {}).get("status") or {}
+    return (status.get("miniBatches") or {}).get("done", 0)
+
+
+def wait_progress(w, name: str, at_least: int) -> None:
+    w.api.wait_for(lambda: done_count(w, name) >= at_least, timeout=60,
+                   message=f"{name} to finish {at_least} mini-batches; log:\n{w.operator.log()[-3000:]}")
+
+
+def wait_terminal(w, name: str) -> dict:
+    return wait_status(w.api, "paralleljobs", name, lambda s: s.get("state") in ("Succeeded", "Failed"),
+                       w.operator, timeout=120)
+
+
+def output_of(status: dict) -> bytes:
+    return (Path(status["outputs"]["counts"]) / "parallel_run_step.txt").read_bytes()
+
+
+def test_kill_9_of_an_agent_mid_job_reclaims_its_mini_batches(world):
+    apply_cr(world.api, cr_for(write_slow_yaml(world.example, seconds=0.25), name="slow"))
+    wait_progress(world, "slow", 4)
+    (victim,) = [p for p in worker_pods(world.api, "slow")
+                 if p["metadata"]["labels"]["batch.kubernetes.io/job-completion-index"] == "1"]
+    world.kubelet.kill_pod("default", victim["metadata"]["name"], signal.SIGKILL)
+    status = wait_terminal(world, "slow")
+    assert status["state"] == "Succeeded", status
+    assert status["miniBatches"] == {"total": 40, "done": 40, "failed": 0}
+    assert output_of(status) == expected_counts(world.example / "docs")  # exactly once, in order
+    pods = worker_pods(world.api, "slow")
+    assert len(pods) == 3  # the killed pod was replaced
+    assert any(p["status"]["phase"] == "Failed" for p in pods)
+
+
+def test_sigterm_hands_mini_batches_back_without_burning_retries(world):
+    apply_cr(world.api, cr_for(write_slow_yaml(world.example, seconds=0.25, max_retries=0,
+                                               extra="mini_batch_error_threshold: 0\n"), name="slow"))
+    wait_progress(world, "slow", 4)
+    victim = worker_pods(world.api, "slow")[0]["metadata"]["name"]
+    # a preempted pod: the container runtime sends SIGTERM to the container's main process (the agent)
+    # only (the fake kubelet's pod deletion signals the whole process group, workers included)
+    os.kill(world.kubelet.pod_process("default", victim).pid, signal.SIGTERM)
+    status = wait_terminal(world, "slow")
+    assert status["state"] == "Succeeded", status  # with max_retries 0 a burnt attempt would fail the job
+    assert status["miniBatches"]["failed"] == 0
+    assert output_of(status) == expected_counts(world.example / "docs")
+
+
+def test_operator_restart_mid_job_keeps_one_job_and_completes(world):
+    apply_cr(world.api, cr_for(write_slow_yaml(world.example, seconds=0.2), name="slow"))
+    wait_progress(world, "slow", 3)
+    world.operator.stop()
+    world.start_operator()
+    status = wait_terminal(world, "slow")
+    assert status["state"] == "Succeeded", status
+    assert len(world.api.list("batch/v1", "jobs", "default")) == 1
+    assert len(worker_pods(world.api, "slow")) == 2
+    assert output_of(status) == expected_counts(world.example / "docs")
+
+
+def test_deleting_the_cr_mid_job_removes_job_pods_configmaps_and_leases(world, kube_client):
+    apply_cr(world.api, cr_for(write_slow_yaml(world.example, seconds=0.3), name="slow"))
+    wait_progress(world, "slow", 2)
+    cr = get_cr(world.api, "paralleljobs", "slow")
+    assert world.api.list("coordination.k8s.io/v1", "leases", "default"), "agents hold Leases while running"
+    k8s.CustomObjectsApi(kube_client).delete_namespaced_custom_object("pjob.dev", "v1alpha1", "default",
+                                                                      "paralleljobs", "slow")
+
+    def all_gone():
+        left = (world.api.list("batch/v1", "jobs", "default") + world.api.list("v1", "pods", "default")
+                + [cm for cm in world.api.list("v1", "configmaps", "default")
+                   if cm["metadata"]["name"] != "kube-root-ca.crt"]  # the namespace's own
+                + world.api.list("coordination.k8s.io/v1", "leases", "default"))
+        return not left and get_cr(world.api, "paralleljobs", "slow") is None
+    world.api.wait_for(all_gone, timeout=30, message="everything the job owned to be gone")
+    assert children(world.api, cr) == []
+    world.api.wait_for(lambda: not [p for p in world.kubelet.processes() if p.alive], timeout=20,
+                       message="the agent processes to stop")
