@@ -282,15 +282,21 @@ def test_leases_rbac_and_events_are_served(kube_client):
     rbac.create_namespaced_role_binding(NS, {"metadata": {"name": "rb"}, "roleRef": {
         "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"},
         "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": NS}]})
-    events = k8s.EventsV1Api(kube_client)
-    events.create_namespaced_event(NS, {"metadata": {"generateName": "e-"}, "eventTime": "2026-01-01T00:00:00.000000Z",
-                                        "reason": "Test", "action": "Testing", "reportingController": "t",
-                                        "reportingInstance": "t", "type": "Normal"})
-    core = k8s.CoreV1Api(kube_client)
-    core.create_namespaced_event(NS, {"metadata": {"generateName": "e-"}, "involvedObject": {"name": "x"},
-                                      "reason": "Test", "message": "hello"})
-    assert len(events.list_namespaced_event(NS).items) == 1
-    assert [e.message for e in core.list_namespaced_event(NS).items] == ["hello"]
+
+def test_events_posted_through_either_api_are_listed_by_both(kube_client):
+    events, core = k8s.EventsV1Api(kube_client), k8s.CoreV1Api(kube_client)
+    events.create_namespaced_event(NS, {"metadata": {"name": "e-new"}, "eventTime": "2026-01-01T00:00:00.000000Z",
+                                        "reason": "Test", "action": "Testing", "reportingController": "ctl",
+                                        "reportingInstance": "i", "type": "Normal", "note": "via events.k8s.io",
+                                        "regarding": {"kind": "Pod", "name": "p"}})
+    core.create_namespaced_event(NS, {"metadata": {"name": "e-old"}, "involvedObject": {"kind": "Pod", "name": "q"},
+                                      "reason": "Test", "message": "via core", "type": "Warning",
+                                      "eventTime": "2026-01-01T00:00:00.000000Z"})  # else null: the v1 model rejects it
+    by_core = {e.metadata.name: e for e in core.list_namespaced_event(NS).items}
+    assert by_core["e-new"].message == "via events.k8s.io" and by_core["e-new"].involved_object.name == "p"
+    assert by_core["e-new"].reporting_component == "ctl"
+    by_new = {e.metadata.name: e for e in events.list_namespaced_event(NS).items}
+    assert by_new["e-old"].note == "via core" and by_new["e-old"].regarding.name == "q"
 
 
 def test_request_log_counts_writes(fake_api, kube_client):

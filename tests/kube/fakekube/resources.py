@@ -43,7 +43,10 @@ class ResourceType:
 
     @property
     def storage_key(self) -> tuple[str, str]:
-        """Objects are stored per group and plural, shared by all served versions."""
+        """Objects are stored per group and plural, shared by all served versions (and events.k8s.io
+        Events share core Events' storage, see convert.py)."""
+        if self.group == "events.k8s.io" and self.plural == "events":
+            return ("", "events")
         return (self.group, self.plural)
 
     @property
@@ -119,8 +122,10 @@ class Registry:
             return self._types.get((group, version, plural))
 
     def by_storage_key(self, storage_key: tuple[str, str]) -> ResourceType | None:
+        """The type that owns this storage (the one whose own group matches, for shared storage)."""
         with self._lock:
-            return next((t for t in self._types.values() if t.storage_key == storage_key), None)
+            matching = [t for t in self._types.values() if t.storage_key == storage_key]
+        return next((t for t in matching if t.group == storage_key[0]), matching[0] if matching else None)
 
     def set_crd(self, crd_name: str, crd: dict[str, Any] | None) -> None:
         """Register (or with None, unregister) the types of one CRD."""

@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from fakekube import collector, defaults, errors, schema, updates
+from fakekube import collector, convert, defaults, errors, schema, updates
 from fakekube.resources import Registry, ResourceType
 
 Obj = dict[str, Any]
@@ -83,7 +83,7 @@ class Store(collector.GarbageCollector):
 
     @staticmethod
     def _view(obj: Obj, rtype: ResourceType) -> Obj:
-        out = copy.deepcopy(obj)
+        out = convert.from_storage(rtype, copy.deepcopy(obj))
         out["apiVersion"] = rtype.api_version
         out["kind"] = rtype.kind
         return out
@@ -197,6 +197,7 @@ class Store(collector.GarbageCollector):
                 raise errors.bad_request(
                     f"the API version in the data ({obj.get('apiVersion')}) and kind ({obj.get('kind')}) do not "
                     f"match the expected {rtype.api_version} {rtype.kind}")
+            obj = convert.to_storage(rtype, obj)
             meta = obj.setdefault("metadata", {})
             if rtype.namespaced:
                 if meta.get("namespace") not in (None, "", namespace):
@@ -223,7 +224,8 @@ class Store(collector.GarbageCollector):
             defaults.on_create(obj, rtype, meta["uid"])
             if rtype.custom and rtype.schema:
                 obj = schema.prune(obj, rtype.schema, root=True)
-            obj["apiVersion"], obj["kind"] = rtype.api_version, rtype.kind
+            owner = self.registry.by_storage_key(rtype.storage_key) or rtype
+            obj["apiVersion"], obj["kind"] = owner.api_version, owner.kind
             if dry_run:
                 return self._view(obj, rtype)
             if rtype.kind == "CustomResourceDefinition":
@@ -260,6 +262,7 @@ class Store(collector.GarbageCollector):
             candidate = compute(self._view(current, rtype))
             if not isinstance(candidate, dict):
                 raise errors.bad_request("the body of the request must be an object")
+            candidate = convert.to_storage(rtype, candidate)
             new = updates.merged_update(rtype, current, candidate, subresource, require_resource_version)
             if rtype.custom and rtype.schema:
                 new = schema.prune(new, rtype.schema, root=True)

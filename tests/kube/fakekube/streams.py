@@ -14,7 +14,7 @@ import socket
 import time
 from typing import Any
 
-from fakekube import errors, routes, selectors
+from fakekube import convert, errors, routes, selectors
 from fakekube.resources import ResourceType
 from fakekube.store import Change
 
@@ -163,4 +163,5 @@ def watch_event(change: Change, rtype: ResourceType, namespace: str | None, matc
         event_type = None
     if event_type is None:
         return None
-    return {"type": event_type, "object": {**change.obj, "apiVersion": rtype.api_version, "kind": rtype.kind}}
+    return {"type": event_type, "object": {**convert.from_storage(rtype, change.obj), "apiVersion": rtype.api_version,
+                                           "kind": rtype.kind}}
