@@ -55,6 +55,8 @@ def test_paralleljob_succeeds_with_the_same_output_bytes_as_pjob_run(world, tmp_
     pods = world.api.list("v1", "pods", "default")
     assert sorted(p["metadata"]["labels"]["batch.kubernetes.io/job-completion-index"] for p in pods) == ["0", "1"]
     assert all(p["status"]["phase"] == "Succeeded" for p in pods)
-    events = [e["reason"] for e in world.api.list("v1", "events", "default") if e["involvedObject"]["name"] == "words"]
-    assert {"SpecValid", "WorkersStarted", "Completed"} <= set(events)
+    def events():  # posted after the status write, asynchronously
+        return {e["reason"] for e in world.api.list("v1", "events", "default") if e["involvedObject"]["name"] == "words"}
+    world.api.wait_for(lambda: {"SpecValid", "WorkersStarted", "Completed"} <= events(), timeout=20,
+                       message="an event per transition")
     assert "Traceback" not in world.operator.log()

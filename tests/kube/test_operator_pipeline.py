@@ -1,0 +1,128 @@
+"""PipelineJobs on the fake cluster: a command step feeding a parallel step
+(the many-models example, same output bytes as `pjob run`), and a failing
+step that fails the pipeline with nothing downstream started. Also a
+ParallelJob whose error threshold trips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from operator_support import (apply_cr, cluster, condition, copy_example, cr_for, get_cr, operator_env, run_local,
+                              start_operator, wait_operator_watching, wait_status, write_operator_config)
+
+
+@pytest.fixture
+def world(fake_api, kubelet, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
+    apply_crds()
+    root = tmp_path / "ds"
+    cluster(kubelet, root)
+    config = write_operator_config(root, tmp_path / "operator-config.json")
+    operator = start_operator(start_process, operator_env(kube_env, root, PJOB_CONFIG_FILE=config))
+    wait_operator_watching(wait_for_request)
+
+    class World:
+        pass
+
+    w = World()
+    w.root, w.api, w.kubelet, w.operator = root, fake_api, kubelet, operator
+    return w
+
+
+def terminal(w, plural: str, name: str, timeout: float = 120) -> dict:
+    return wait_status(w.api, plural, name, lambda s: s.get("state") in ("Succeeded", "Failed"), w.operator,
+                       timeout=timeout)
+
+
+def wait_event(w, name: str, type_: str, reason: str) -> dict:
+    """Events are posted after the status write, asynchronously."""
+    return w.api.wait_for(lambda: next((e for e in w.api.list("v1", "events", "default")
+                                        if e["involvedObject"]["name"] == name and (e["type"], e["reason"]) == (type_, reason)),
+                                       None), timeout=20, message=f"a {type_} {reason} event for {name}")
+
+
+def test_command_step_feeding_a_parallel_step_succeeds_in_order(world, tmp_path):
+    example = copy_example("many-models", world.root)
+    run_local(example / "pipeline.yml", tmp_path / "local-runs")
+    apply_cr(world.api, cr_for(example / "pipeline.yml", name="many-models"))
+    status = terminal(world, "pipelinejobs", "many-models")
+    assert status["state"] == "Succeeded", status
+    assert {k: v["state"] for k, v in status["steps"].items()} == {"prepare": "Succeeded", "train": "Succeeded"}
+    assert condition(status, "Succeeded")["reason"] == "StepsSucceeded"
+    prepare = world.api.get("batch/v1", "jobs", "many-models-prepare", "default")
+    train = get_cr(world.api, "paralleljobs", "many-models-train")
+    # in order: the parallel step was created only after the command step had finished
+    assert train["metadata"]["creationTimestamp"] >= prepare["status"]["completionTime"]
+    assert train["status"]["state"] == "Succeeded"
+    assert train["metadata"]["ownerReferences"][0]["kind"] == "PipelineJob"
+    out = Path(status["outputs"]["train.models"])
+    local = tmp_path / "local-runs" / "many-models" / "steps" / "train" / "outputs" / "models"
+    assert out.read_bytes() == local.read_bytes()
+    assert (world.root / "runs" / "default" / "many-models" / "steps" / "prepare" / "logs" / "job_result.txt").read_text() \
+        .startswith("Status: Succeeded")
+
+
+def test_a_failed_step_fails_the_pipeline_and_nothing_downstream_starts(world):
+    folder = world.root / "shipped" / "broken"
+    (folder / "code").mkdir(parents=True)
+    (folder / "code" / "score.py").write_text("def run(mini_batch):\n    return mini_batch\n")
+    (folder / "pipeline.yml").write_text("""\
+type: pipeline
+name: broken
+jobs:
+  prepare:
+    type: command
+    command: echo preparing; echo no data >&2; exit 3
+    outputs: {data: {type: uri_folder}}
+  score:
+    type: parallel
+    inputs: {data: {type: uri_folder, path: "${{parent.jobs.prepare.outputs.data}}"}}
+    outputs: {scores: {type: uri_file}}
+    input_data: ${{inputs.data}}
+    task: {code: ./code, entry_script: score.py, append_row_to: "${{outputs.scores}}"}
+""")
+    apply_cr(world.api, cr_for(folder / "pipeline.yml", name="broken"))
+    status = terminal(world, "pipelinejobs", "broken")
+    assert status["state"] == "Failed"
+    assert status["steps"]["prepare"]["state"] == "Failed"
+    assert status["steps"]["score"]["state"] == "Skipped"
+    failed = condition(status, "Failed")
+    assert failed["reason"] == "StepFailed" and "prepare" in failed["message"]
+    assert world.api.list("pjob.dev/v1alpha1", "paralleljobs", "default") == []
+    logs = world.root / "runs" / "default" / "broken" / "steps" / "prepare" / "logs"
+    assert (logs / "stderr.txt").read_text() == "no data\n"
+    assert "command exited with code 3" in (logs / "job_result.txt").read_text()
+    wait_event(world, "broken", "Warning", "StepFailed")
+
+
+def test_error_threshold_fails_the_paralleljob_with_the_rule_as_reason(world):
+    example = copy_example("file-processing", world.root)
+    (example / "code" / "picky.py").write_text(
+        "def run(mini_batch):\n"
+        "    if any(p.endswith(('doc_003.txt', 'doc_017.txt')) for p in mini_batch):\n"
+        "        raise ValueError('refusing ' + str(mini_batch))\n"
+        "    return mini_batch\n")
+    path = example / "picky.yml"
+    path.write_text("""\
+type: parallel
+name: picky
+inputs: {docs: {type: uri_folder, path: ./docs}}
+outputs: {out: {type: uri_folder}}
+input_data: ${{inputs.docs}}
+mini_batch_size: "4"
+mini_batch_error_threshold: 1
+max_concurrency_per_instance: 2
+retry_settings: {max_retries: 0, timeout: 30}
+task: {code: ./code, entry_script: picky.py, append_row_to: "${{outputs.out}}"}
+""")
+    apply_cr(world.api, cr_for(path, name="picky"))
+    status = terminal(world, "paralleljobs", "picky")
+    assert status["state"] == "Failed"
+    failed = condition(status, "Failed")
+    assert failed["reason"] == "MiniBatchErrorThreshold", failed
+    assert "more than mini_batch_error_threshold = 1" in failed["message"]
+    assert status["miniBatches"]["failed"] == 2
+    job_result = (Path(status["logs"]) / "job_result.txt").read_text()
+    assert "mini_batch_error_threshold" in job_result and "refusing" in job_result
+    wait_event(world, "picky", "Warning", "MiniBatchErrorThreshold")
