@@ -150,7 +150,7 @@ def run_agent(args) -> int:
     from pjob.kube import jobspec, kubeio
 
     namespace, job = coord_kube.parse_uri(args.coordinator)
-    client = kubeio.load_client()
+    client = kubeio.load_client("pjob-agent")
     task = read_task(client, namespace, args.task)
     node = args.node if args.node is not None else int(os.environ.get("JOB_COMPLETION_INDEX") or 0)
     if task.extra.get(jobspec.CONCURRENCY_FROM_NODE):

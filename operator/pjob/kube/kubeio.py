@@ -36,7 +36,7 @@ class ApiError(Exception):
         super().__init__(f"{what}: HTTP {status} {self.reason}: {message}")
 
 
-def load_client():
+def load_client(user_agent: str = "pjob-operator"):
     """An ApiClient from the pod's service account, else the kubeconfig (like kubectl)."""
     import kubernetes
 
@@ -45,7 +45,7 @@ def load_client():
     except kubernetes.config.ConfigException:
         kubernetes.config.load_kube_config()
     client = kubernetes.client.ApiClient()
-    client.user_agent = "pjob-operator"
+    client.user_agent = user_agent
     return client
 
 

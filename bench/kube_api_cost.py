@@ -1,0 +1,128 @@
+"""API cost of a whole ParallelJob on Kubernetes (issue 5 acceptance: at most
+0.05 API writes per mini-batch for 10,000 mini-batches with 4 agents),
+measured end to end: the real operator (``pjob operator run``), real
+``pjob agent`` processes in the fake kubelet's pods, the fake API server
+counting every request. Counts every write: the operator's children, status
+writes and events, the agents' queue writes and Leases.
+
+    .venv/bin/python bench/kube_api_cost.py [--total 10000] [--agents 4] [--workers 2]
+
+(``bench/coord_kube_api_cost.py`` measures the coordinator alone.)
+``run_job`` is also used by tests/kube/test_operator_api_cost.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = "def run(mini_batch):\n    return mini_batch\n"
+
+
+def _config(root: Path, path: Path) -> Path:
+    path.write_text(json.dumps({
+        "datastores": {"default": "default", "items": {"default": {"type": "pvc", "claimName": "pjob-datastore",
+                                                                    "mountPath": str(root)}}},
+        "worker": {"image": "pjob-bench", "workDir": "/scratch/home",
+                   "env": [{"name": "HOME", "value": "/scratch/home"}, {"name": "TMPDIR", "value": "/scratch/tmp"}],
+                   "volumes": [{"name": "tmp", "emptyDir": {}}, {"name": "work", "emptyDir": {}},
+                               {"name": "datastore", "persistentVolumeClaim": {"claimName": "pjob-datastore"}}],
+                   "volumeMounts": [{"name": "tmp", "mountPath": "/scratch/tmp"},
+                                    {"name": "work", "mountPath": "/scratch/home"},
+                                    {"name": "datastore", "mountPath": str(root)}]},
+    }))
+    return path
+
+
+def run_job(server, kubelet, workdir: Path, *, total: int, agents: int, workers: int,
+            observe_seconds: float = 1.0, timeout: float = 600) -> dict:
+    """Run one ParallelJob of ``total`` one-file mini-batches; returns the
+    final status and the writes, by client and by resource."""
+    root = workdir / "ds"
+    data = root / "data" / "files"
+    data.mkdir(parents=True)
+    for i in range(total):
+        (data / f"f{i:06d}.txt").write_text(f"{i}\n")
+    (root / "code").mkdir()
+    (root / "code" / "echo.py").write_text(SCRIPT)
+    kubelet.image_commands["pjob-bench"] = ["pjob"]
+    kubelet.volume_paths["pjob-datastore"] = str(root)
+    for crd in sorted((REPO / "crds").glob("*.yaml")):
+        server.apply_yaml(crd)
+    env = {**os.environ, "KUBECONFIG": str(server.kubeconfig_path), "PJOB_DATASTORE_ROOT": str(root),
+           "PJOB_CONFIG_FILE": str(_config(root, workdir / "config.json")),
+           "PJOB_OBSERVE_SECONDS": str(observe_seconds), "PJOB_LEASE_SECONDS": "30"}
+    log = open(workdir / "operator.log", "wb")
+    operator = subprocess.Popen([sys.executable, "-m", "pjob.cli", "operator", "run", "--standalone", "-A"],
+                                env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        server.wait_for(lambda: any(r.verb == "watch" and r.resource == "paralleljobs" for r in server.requests),
+                        timeout=60, message="the operator to watch")
+        server.clear_requests()
+        started = time.monotonic()
+        server.apply({
+            "apiVersion": "pjob.dev/v1alpha1", "kind": "ParallelJob",
+            "metadata": {"name": "cost", "namespace": "default"},
+            "spec": {"type": "parallel", "inputs": {"files": {"type": "uri_folder", "path": str(data)}},
+                     "outputs": {"out": {"type": "uri_file"}}, "input_data": "${{inputs.files}}",
+                     "mini_batch_size": "1", "max_concurrency_per_instance": workers,
+                     "resources": {"instance_count": agents},
+                     "task": {"code": str(root / "code"), "entry_script": "echo.py",
+                              "append_row_to": "${{outputs.out}}"}}})
+
+        def finished():
+            obj = server.get("pjob.dev/v1alpha1", "paralleljobs", "cost", "default")
+            status = (obj or {}).get("status") or {}
+            return status if status.get("state") in ("Succeeded", "Failed") else None
+
+        status = server.wait_for(finished, timeout=timeout, interval=0.2, message="the job to finish")
+        elapsed = time.monotonic() - started
+    finally:
+        operator.terminate()
+        operator.wait(timeout=30)
+        log.close()
+    by_client: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for r in server.writes():
+        client = "operator" if ("pjob-operator" in r.user_agent or "kopf" in r.user_agent) else \
+            "agents" if "pjob-agent" in r.user_agent else "other"
+        by_client[client][f"{r.verb} {r.resource}{'/' + r.subresource if r.subresource else ''}"] += 1
+    writes = sum(sum(c.values()) for client, c in by_client.items() if client != "other")
+    return {"status": status, "elapsed": elapsed, "writes": writes, "per_mini_batch": writes / total,
+            "by_client": {k: dict(v) for k, v in by_client.items()}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--total", type=int, default=10_000)
+    ap.add_argument("--agents", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=2, help="worker processes per agent")
+    args = ap.parse_args()
+    sys.path.insert(0, str(REPO / "tests" / "kube"))
+    import fakekube
+
+    with tempfile.TemporaryDirectory() as tmp:
+        server = fakekube.FakeApiServer(workdir=Path(tmp) / "api").start()
+        kubelet = fakekube.FakeKubelet(server, workdir=Path(tmp) / "kubelet").start()
+        try:
+            r = run_job(server, kubelet, Path(tmp), total=args.total, agents=args.agents, workers=args.workers)
+        finally:
+            kubelet.stop()
+            server.stop()
+    s = r["status"]
+    print(f"{args.total} mini-batches, {args.agents} agents x {args.workers} workers: {s['state']} "
+          f"in {r['elapsed']:.1f} s ({s.get('miniBatches')})")
+    print(f"API writes: {r['writes']} = {r['per_mini_batch']:.4f} per mini-batch (target <= 0.05)")
+    for client, counts in sorted(r["by_client"].items()):
+        print(f"  {client}: {sum(counts.values())}  {dict(sorted(counts.items()))}")
+
+
+if __name__ == "__main__":
+    main()
