@@ -65,6 +65,36 @@ def test_stale_resource_version_is_409_conflict_for_replace_and_patch(kube_clien
     assert core.read_namespaced_config_map("c", NS).data == {"n": "1"}
 
 
+def test_concurrent_read_modify_write_with_retry_on_409_loses_no_update(fake_api, kube_client):
+    core = k8s.CoreV1Api(kube_client)
+    core.create_namespaced_config_map(NS, _cm("counter", data={"n": "0"}))
+    conflicts = []
+
+    def increment(times):
+        with fake_api.client() as client:  # one connection pool per writer, like separate agents
+            write_times(k8s.CoreV1Api(client), times)
+
+    def write_times(api, times):
+        for _ in range(times):
+            while True:
+                current = api.read_namespaced_config_map("counter", NS)
+                current.data["n"] = str(int(current.data["n"]) + 1)
+                try:
+                    api.replace_namespaced_config_map("counter", NS, current)
+                    break
+                except k8s.ApiException as error:
+                    assert error.status == 409
+                    conflicts.append(1)
+
+    writers = [threading.Thread(target=increment, args=(10,)) for _ in range(3)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(timeout=60)
+    assert core.read_namespaced_config_map("counter", NS).data["n"] == "30"
+    assert len(fake_api.writes("configmaps")) == 31 + len(conflicts)
+
+
 def test_noop_patch_does_not_bump_resource_version(kube_client):
     core = k8s.CoreV1Api(kube_client)
     created = core.create_namespaced_config_map(NS, _cm("same", data={"a": "1"}))

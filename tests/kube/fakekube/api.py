@@ -57,7 +57,7 @@ class _HttpServer(ThreadingHTTPServer):
 class FakeApiServer:
     """A fake kube-apiserver; `start()` it, point clients at `.url` / `.kubeconfig_path`, `stop()` it."""
 
-    def __init__(self, port: int = 0, workdir: str | Path | None = None, history_limit: int = 50_000):
+    def __init__(self, port: int = 0, workdir: str | Path | None = None, history_limit: int = 20_000):
         self.store = Store(history_limit=history_limit)
         self._requested_port = port
         self._workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="fakekube-"))

@@ -53,7 +53,7 @@ class Change:
 class Store(collector.GarbageCollector):
     """Thread-safe object store with the API server's write semantics (see module docstring)."""
 
-    def __init__(self, registry: Registry | None = None, history_limit: int = 50_000):
+    def __init__(self, registry: Registry | None = None, history_limit: int = 20_000):
         self.registry = registry or Registry()
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
