@@ -54,6 +54,8 @@ ENCODINGS = {
     "utf8": "utf-8", "ascii": "ascii", "latin1": "latin-1", "iso88591": "latin-1",
     "utf16": "utf-16", "windows1252": "cp1252", "cp1252": "cp1252", "utf8bom": "utf-8-sig",
 }
+# traits (index/timestamp columns) and metadata describe the table; they do not change what is read
+TOP_LEVEL_KEYS = {"$schema", "type", "metadata", "traits", "paths", "transformations"}
 STEPS = (
     "take", "skip", "take_random_sample", "drop_columns", "keep_columns",
     "extract_columns_from_partition_format", "convert_column_types", "filter",
@@ -120,6 +122,12 @@ def parse(doc: Any, *, base: str, file: str = "MLTable", datastores: dict[str, s
     """Validate an MLTable document (already YAML-decoded); pure."""
     if not isinstance(doc, dict):
         raise errors.UserError("the MLTable file must be a mapping with 'paths' and optional 'transformations'", file=file)
+    if "query_source" in doc:
+        raise errors.UserError("query_source (a SQL query as the table) is not supported by pjob; export the query result "
+                               "to files and list them under paths", file=file, field="query_source")
+    unknown = sorted(set(doc) - TOP_LEVEL_KEYS)
+    if unknown:
+        raise errors.UserError(f"unknown key(s) {unknown}; an MLTable has {', '.join(sorted(TOP_LEVEL_KEYS))}", file=file, field=unknown[0])
     paths = _parse_paths(doc.get("paths"), file, base, datastores)
     reader: dict[str, Any] | None = None
     steps: list[dict[str, Any]] = []
@@ -213,7 +221,7 @@ def _parse_reader(name: str, args: Any, file: str, field: str) -> dict[str, Any]
             )
         options[key] = value
     if "encoding" in options:
-        encoding = str(options["encoding"]).lower().replace("-", "").replace("_", "")
+        encoding = str(options["encoding"]).lower().replace("-", "").replace("_", "").replace(" ", "")
         if encoding not in ENCODINGS:
             raise errors.UserError(
                 f"encoding '{options['encoding']}' is not supported (use one of {', '.join(ENCODINGS)})",
@@ -227,11 +235,26 @@ def _parse_reader(name: str, args: Any, file: str, field: str) -> dict[str, Any]
             raise errors.UserError("delimiter must be a single character", file=file, field=f"{field}.delimiter")
     if name == "read_json_lines" and options["invalid_lines"] not in ("error", "drop"):
         raise errors.UserError("invalid_lines must be 'error' or 'drop'", file=file, field=f"{field}.invalid_lines")
+    if isinstance(options.get("infer_column_types"), dict):
+        options["type_overrides"] = _type_overrides(options["infer_column_types"], file, f"{field}.infer_column_types")
+        options["infer_column_types"] = True
     for flag in ("empty_as_string", "include_path_column", "infer_column_types", "support_multi_line"):
         if flag in options and not isinstance(options[flag], bool):
             raise errors.UserError(f"{flag} must be true or false", file=file, field=f"{field}.{flag}")
     options["name"] = name
     return options
+
+
+def _type_overrides(spec: dict[str, Any], file: str, field: str) -> list[dict[str, Any]]:
+    """``infer_column_types: {sample_size, column_type_overrides}``: the overrides,
+    normalised like convert_column_types (sample_size only tunes Azure's sampler)."""
+    unknown = set(spec) - {"sample_size", "column_type_overrides"}
+    if unknown:
+        raise errors.UserError(f"unknown option(s) {sorted(unknown)}; use sample_size and column_type_overrides", file=file, field=field)
+    overrides = spec.get("column_type_overrides") or []
+    if not overrides:
+        return []
+    return _check_step("convert_column_types", overrides, file, f"{field}.column_type_overrides")
 
 
 def _check_step(name: str, args: Any, file: str, field: str) -> Any:

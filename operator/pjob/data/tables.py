@@ -198,7 +198,9 @@ def infer_schema(table: mltable.Table, paths: list[str]) -> tuple[list[list[str]
     else:
         ordered = list(values)
     family = (lambda v: inference.infer_family(v, reader["empty_as_string"])) if reader["infer_column_types"] else (lambda v: "string")
-    return [[col, family(values.get(col, []))] for col in ordered], headers
+    # overridden columns stay text here and are converted from text after reading
+    overridden = {c for conversion in reader.get("type_overrides") or [] for c in conversion["columns"]}
+    return [[col, "string" if col in overridden else family(values.get(col, []))] for col in ordered], headers
 
 
 def _header_for(reader, i: int, path: str, rows: list[list[str]], headers: dict[str, list[str]], paths: list[str]) -> tuple[list[str], bool]:
@@ -256,7 +258,7 @@ def _empty_frame(table: mltable.Table, schema):
     frame = pandas.DataFrame(columns)
     if reader.get("include_path_column"):
         frame.insert(0, reader["path_column"], pandas.Series([], dtype="object"))
-    return frame
+    return _apply_overrides(frame, reader)
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -289,7 +291,16 @@ def _read_raw(table: mltable.Table, settings: dict[str, Any], path: str, mb: Min
     rows = readers.delimited_records(path, start, end, reader)
     if settings.get("skip_header") and rows:
         rows = rows[1:]
-    return readers.delimited_frame(rows, settings.get("header") or [], schema, reader, path)
+    return _apply_overrides(readers.delimited_frame(rows, settings.get("header") or [], schema, reader, path), reader)
+
+
+def _apply_overrides(frame, reader):
+    """read_delimited's ``infer_column_types.column_type_overrides``."""
+    for conversion in reader.get("type_overrides") or []:
+        for column in conversion["columns"]:
+            if column in frame.columns:
+                frame[column] = transforms.convert(frame[column], conversion)
+    return frame
 
 
 def _conform_parquet(frame, schema, reader):

@@ -56,6 +56,9 @@ CASES: dict[str, tuple[dict[str, str | bytes], str]] = {
     "drop_keep": ({"a.csv": "a,b,c,id_x\n1,2,3,4\n"}, CSV + "      {}\n  - drop_columns: b\n  - keep_columns: [c, a, id_x]\n"),
     "keep_pattern": ({"a.csv": "id_a,v,xid_b\n1,2,3\n"}, CSV + "      {}\n  - keep_columns: {pattern: 'id_'}\n"),
     "empty_as_string_types": ({"a.csv": "a,b,c\n1,,2020-01-01\n2,3,\n4\n"}, CSV + "      empty_as_string: true\n"),
+    "type_overrides": ({"a.csv": "a,b,c\n1,2,x\n3,4,y\n"},
+                       CSV + "      infer_column_types:\n        sample_size: 10\n        column_type_overrides:\n"
+                       "          - columns: a\n            column_type: string\n          - columns: [b]\n            column_type: float\n"),
     "crlf_blank_line": ({"a.csv": "a,b\r\n1,x\r\n\r\n2,y\r\n"}, CSV + "      {}\n"),
     "convert": ({"a.csv": "a,b,c,d\n1,2.5,yes,02-01-2020\n2,3,no,03-01-2020\n"},
                 CSV + "      infer_column_types: false\n  - convert_column_types:\n      - columns: a\n        column_type: int\n"

@@ -195,3 +195,16 @@ def test_mltable_parse_normalises_steps():
     assert table.reader["encoding"] == "latin-1" and table.paths == [{"file": "/data/a.csv"}]
     assert table.steps[0]["args"] == {"columns": ["a", "b"]}
     assert table.steps[1]["args"] == [{"columns": ["d"], "type": "datetime", "formats": ["%Y"]}]
+
+
+def test_top_level_keys_query_source_and_type_overrides(tmp_path):
+    base = {"paths": [{"file": "a.csv"}], "transformations": [{"read_delimited": {}}]}
+    with pytest.raises(errors.UserError, match="query_source"):
+        mltable.parse({**base, "query_source": {}}, base="/d")
+    with pytest.raises(errors.UserError, match="unknown key"):
+        mltable.parse({**base, "pathz": []}, base="/d")
+    mltable.parse({**base, "type": "mltable", "traits": {"index_columns": ["a"]}, "metadata": {}}, base="/d")
+    yaml = CSV + ("      infer_column_types:\n        sample_size: 5\n        column_type_overrides:\n"
+                  "          - columns: z\n            column_type: string\n")
+    frame = pjob.data.read_table("mltable", make_table(tmp_path / "t", {"a.csv": "z,n\n01,1\n2,2\n"}, yaml))
+    assert frame["z"].tolist() == ["01", "2"] and frame["n"].dtype == "int64"
