@@ -11,9 +11,11 @@ Fixture API (all function-scoped, torn down after each test):
 - `kube_client` -> a `kubernetes.client.ApiClient` bound to `fake_api` (closed afterwards).
 - `kubelet` -> `fakekube.FakeKubelet` running Jobs' pods as local processes; map volumes to host
   folders with `kubelet.volume_paths[...] = path` (keys: volume name, PVC claimName, hostPath path);
-  hooks: `.processes()`, `.pod_process(ns, name)`, `.kill_pod(ns, name)` (kill -9), `.wait_job(ns, name)`,
-  `.wait_for(...)`, `.log_path(ns, pod)`. Teardown kills leftover processes and fails the test if the
-  kubelet thread raised.
+  run image-less containers with `kubelet.image_commands[image] = argv`; `kubelet.grace_cap_seconds`
+  caps terminationGracePeriodSeconds (default 3 s). Hooks: `.processes()`, `.pod_process(ns, name)`,
+  `.kill_pod(ns, name)` (kill -9), `.preempt_pod(ns, name)` (DisruptionTarget + graceful delete),
+  `.wait_job(ns, name)`, `.wait_for(...)`, `.log_path(ns, pod)`. Teardown kills leftover processes and
+  fails the test if the kubelet thread raised. Fidelity notes: fakekube/README.md.
 - `apply_crds(*paths)` -> applies CRD YAML files (default: the repository's crds/*.yaml) and returns them.
 - `kube_env` -> environment for subprocesses (operator, `pjob agent`, kopf): os.environ + KUBECONFIG.
 - `start_process(argv, env=None, name=None)` -> `ManagedProcess` (Popen with a log file; `.log()`,

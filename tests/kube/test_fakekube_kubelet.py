@@ -227,3 +227,15 @@ def test_pod_failure_policy_ignores_preemption_and_fails_the_job_on_a_fatal_exit
                                          backoffLimit=5, podFailurePolicy=policy))
     job = kubelet.wait_job(NS, "fatal")
     assert job["status"]["conditions"][-1]["reason"] == "PodFailurePolicy" and job["status"]["failed"] == 1
+
+
+def test_deleting_the_namespace_stops_its_jobs_processes(fake_api, kube_client, kubelet):
+    core = k8s.CoreV1Api(kube_client)
+    core.create_namespace({"metadata": {"name": "short-lived"}})
+    job = _job("busy", "import time\nwhile True: time.sleep(0.05)", completions=2, parallelism=2)
+    k8s.BatchV1Api(kube_client).create_namespaced_job("short-lived", job)
+    kubelet.wait_for(lambda: len(kubelet.processes()) == 2, message="two pod processes")
+    core.delete_namespace("short-lived")
+    kubelet.wait_for(lambda: fake_api.get("v1", "namespaces", "short-lived") is None and not kubelet.processes(),
+                     message="namespace and processes gone")
+    assert fake_api.list("v1", "pods", "short-lived") == []

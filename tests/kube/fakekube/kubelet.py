@@ -94,6 +94,7 @@ class FakeKubelet:
         self._procs: dict[str, PodProcess] = {}
         self._orphans: list[PodProcess] = []
         self._index_failures: dict[str, dict[int, int]] = {}
+        self._events_sent: set[tuple[str, str, str]] = set()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -190,7 +191,7 @@ class FakeKubelet:
             try:
                 self._sync_job(job, [p for p in pods if p["metadata"]["namespace"] == job["metadata"]["namespace"]])
             except errors.ApiError as error:
-                if error.code not in (404, 409):
+                if error.code not in (403, 404, 409):
                     raise
         self._drop_orphan_finalizers(jobs, pods)
         pods = self.api.list("v1", "pods")
@@ -208,7 +209,7 @@ class FakeKubelet:
                 try:
                     self._sync_pod(pod)
                 except errors.ApiError as error:
-                    if error.code not in (404, 409):
+                    if error.code not in (403, 404, 409):
                         raise
 
     def _sync_job(self, job: Obj, pods: list[Obj]) -> None:
@@ -234,10 +235,30 @@ class FakeKubelet:
         for name in plan.delete:
             store.delete(pod_type, namespace, name)
         for body in plan.create:
-            store.create(pod_type, namespace, body)
+            try:
+                store.create(pod_type, namespace, body)
+            except errors.ApiError as error:
+                if error.code not in (403, 422):
+                    raise
+                self._event_once(job, "FailedCreate", f"Error creating: {error.message}")
+                return
         if plan.status != (job.get("status") or {}):
             store.update(job_type, namespace, job["metadata"]["name"], lambda current: {**current, "status": plan.status},
                          subresource="status")
+
+    def _event_once(self, job: Obj, reason: str, message: str) -> None:
+        """A Warning Event on the Job, like the real controller's (once per job and message)."""
+        key = (job["metadata"]["uid"], reason, message)
+        if key in self._events_sent:
+            return
+        self._events_sent.add(key)
+        meta = job["metadata"]
+        self.api.store.create(self.api.rtype("v1", "events"), meta["namespace"], {
+            "metadata": {"generateName": f"{meta['name']}."}, "type": "Warning", "reason": reason, "message": message,
+            "involvedObject": {"apiVersion": "batch/v1", "kind": "Job", "name": meta["name"],
+                               "namespace": meta["namespace"], "uid": meta["uid"]},
+            "source": {"component": "job-controller"}, "reportingComponent": "job-controller", "count": 1,
+            "firstTimestamp": now_rfc3339(), "lastTimestamp": now_rfc3339(), "eventTime": None})
 
     def _drop_orphan_finalizers(self, jobs: list[Obj], pods: list[Obj]) -> None:
         job_uids = {job["metadata"]["uid"] for job in jobs}
@@ -248,8 +269,12 @@ class FakeKubelet:
             owners = {ref.get("uid") for ref in pod["metadata"].get("ownerReferences") or [] if ref.get("controller")}
             phase = (pod.get("status") or {}).get("phase")
             if not owners & job_uids and (phase in jobcontroller.TERMINAL or not owners):
-                self.api.store.update(pod_type, pod["metadata"]["namespace"], pod["metadata"]["name"],
-                                      _without_tracking_finalizer)
+                try:
+                    self.api.store.update(pod_type, pod["metadata"]["namespace"], pod["metadata"]["name"],
+                                          _without_tracking_finalizer)
+                except errors.ApiError as error:
+                    if error.code != 404:
+                        raise
 
     # --- pods ----------------------------------------------------------------------------------
 
