@@ -118,6 +118,12 @@ class _JobOperations:
             return run_local(job, runs_dir=self._client.runs_dir, **kwargs)
         return submit(job, namespace=self._client.namespace, **kwargs)
 
+    def stream(self, name: Any = None, **kwargs: Any) -> None:
+        """Local runs finish inside ``create_or_update``; cluster runs: ``pjob logs``/``pjob status``."""
+        if self._client.local:
+            return None
+        raise NotImplementedError("following a cluster job from the SDK is not supported yet; use `pjob status NAME` and `pjob logs NAME`")
+
 
 class MLClient:
     """A thin stand-in for ``azure.ai.ml.MLClient``: ``MLClient(namespace="ml")

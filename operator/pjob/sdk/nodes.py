@@ -258,6 +258,9 @@ class Node:
     def component_name(self) -> str | None:
         return self._component_name
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self._name!r}, inputs={list(self.inputs)}, outputs={list(self.outputs)})"
+
     def __getattr__(self, name: str) -> Any:
         step = self.__dict__.get("_step")
         if step is not None and name in type(step).model_fields and name not in self._KEYS_NOT_ATTRIBUTES:
