@@ -35,7 +35,10 @@ def _agent(kubeconfig: str, namespace: str, job: str, name: str, kwargs: dict, h
     api = config.new_client_from_config(config_file=kubeconfig)
     c = kube.KubeCoordinator(api, namespace, job, **kwargs)
     last_beat = time.monotonic()
+    give_up = time.monotonic() + 120  # a broken coordinator must fail the caller, not hang it
     while True:
+        if time.monotonic() > give_up:
+            raise SystemExit(3)
         leases = c.claim(name, 2)
         if not leases:
             p = c.counters()

@@ -33,8 +33,6 @@ and flushes; an agent killed with its reservoir full burns one attempt of each.
 from __future__ import annotations
 
 import dataclasses
-import datetime
-import hashlib
 import json
 import logging
 import math
@@ -47,12 +45,12 @@ from typing import Any, Callable
 from kubernetes import client as k8s
 from kubernetes.client import exceptions as k8s_errors
 
-from pjob.coord import base, kube_state
+from pjob.coord import base, kube_leases, kube_state
 from pjob.spec import errors
 
 log = logging.getLogger(__name__)
 
-QUEUE_LABEL = "pjob.dev/queue"
+QUEUE_LABEL = kube_leases.QUEUE_LABEL
 MAX_CONFLICT_RETRIES = 100
 
 
@@ -68,10 +66,7 @@ def queue_name(job: str) -> str:
     return f"{job}-queue"
 
 
-def lease_name(job: str, agent: str) -> str:
-    slug = re.sub(r"[^a-z0-9-]+", "-", agent.lower()).strip("-")[:40] or "agent"
-    digest = hashlib.sha1(agent.encode()).hexdigest()[:8]
-    return f"{job}-agent-{slug}-{digest}"
+lease_name = kube_leases.lease_name
 
 
 def queue_configmap(namespace: str, job: str, total: int | None, max_attempts: int,
@@ -87,7 +82,7 @@ def queue_configmap(namespace: str, job: str, total: int | None, max_attempts: i
 @dataclasses.dataclass
 class _AgentView:
     renewed_at: float = 0.0  # wall time of this process's last successful Lease write
-    lease_exists: bool = False
+    fresh: bool = True  # no claim yet by this agent through this object
     held: dict[int, int] = dataclasses.field(default_factory=dict)  # index -> attempt, reservoir included
     reservoir: list[tuple[int, int]] = dataclasses.field(default_factory=list)  # claimed, not handed out
 
@@ -114,7 +109,7 @@ class KubeCoordinator:
         if max_attempts < 1:
             raise ValueError("max_attempts must be >= 1")
         self.core = k8s.CoreV1Api(api_client)
-        self.coordination = k8s.CoordinationV1Api(api_client)
+        self.leases = kube_leases.AgentLeases(api_client, namespace, job, lease_seconds)
         self.namespace, self.job = namespace, job
         self.max_attempts = max_attempts
         self.lease_seconds = lease_seconds
@@ -174,7 +169,7 @@ class KubeCoordinator:
         self._update(publish)
 
     def _read(self) -> dict[str, Any]:
-        resp = _retrying(lambda: self.core.read_namespaced_config_map(
+        resp = kube_leases.retrying(lambda: self.core.read_namespaced_config_map(
             queue_name(self.job), self.namespace, _preload_content=False))
         return json.loads(resp.data)
 
@@ -191,7 +186,7 @@ class KubeCoordinator:
             if after != before:
                 cm["data"] = {**(cm.get("data") or {}), **after}
                 try:
-                    _retrying(lambda: self.core.replace_namespaced_config_map(
+                    kube_leases.retrying(lambda: self.core.replace_namespaced_config_map(
                         queue_name(self.job), self.namespace, cm, _preload_content=False))
                 except k8s_errors.ApiException as exc:
                     if exc.status == 409:  # another agent wrote first: back off (jittered) and redo
@@ -239,34 +234,7 @@ class KubeCoordinator:
         return self._views.setdefault(agent, _AgentView())
 
     def _renew(self, agent: str) -> None:
-        view = self._view(agent)
-        now = time.time()
-        stamp = _micro_time(now)
-        name = lease_name(self.job, agent)
-        spec = {"holderIdentity": agent, "leaseDurationSeconds": max(1, math.ceil(self.lease_seconds)),
-                "renewTime": stamp}
-        body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                "metadata": {"name": name, "labels": {QUEUE_LABEL: self.job}},
-                "spec": {**spec, "acquireTime": stamp}}
-        if view.lease_exists:
-            try:
-                _retrying(lambda: self.coordination.patch_namespaced_lease(
-                    name, self.namespace, {"spec": spec}, _preload_content=False))
-            except k8s_errors.ApiException as exc:
-                if exc.status != 404:
-                    raise
-                view.lease_exists = False
-        if not view.lease_exists:
-            try:
-                _retrying(lambda: self.coordination.create_namespaced_lease(
-                    self.namespace, body, _preload_content=False))
-            except k8s_errors.ApiException as exc:
-                if exc.status != 409:
-                    raise
-                _retrying(lambda: self.coordination.patch_namespaced_lease(
-                    name, self.namespace, {"spec": spec}, _preload_content=False))
-            view.lease_exists = True
-        view.renewed_at = now
+        self._view(agent).renewed_at = self.leases.renew(agent)
 
     def _lease_safe(self, agent: str, now: float) -> bool:
         """Our Lease surely has not expired in anyone's eyes (with a margin)."""
@@ -280,13 +248,7 @@ class KubeCoordinator:
 
     def release_expired(self, now: float) -> int:
         self._last_expiry_check = time.time()
-        resp = _retrying(lambda: self.coordination.list_namespaced_lease(
-            self.namespace, label_selector=f"{QUEUE_LABEL}={self.job}", _preload_content=False))
-        alive_until = {}
-        for item in json.loads(resp.data).get("items", []):
-            spec = item.get("spec") or {}
-            renewed = _parse_time(spec.get("renewTime") or spec.get("acquireTime"))
-            alive_until[spec.get("holderIdentity")] = renewed + float(spec.get("leaseDurationSeconds") or 0)
+        alive_until = self.leases.alive_until()
 
         def expire(state: kube_state.QueueState) -> int:
             gone = [a for a in state.leased if alive_until.get(a, -math.inf) < now]
@@ -309,9 +271,12 @@ class KubeCoordinator:
             need = max_n - len(view.reservoir)
 
             def take(state: kube_state.QueueState) -> list[tuple[int, int]]:
+                if view.fresh:  # leases under this name not handed out by us: a dead incarnation's
+                    state.expire_agent(agent, self._items_of, now)  # (a restarted pod keeps its name)
                 return state.claim(agent, self._chunk(state, agent, need))
 
             got = self._update(take)
+            view.fresh = False
             view.held.update(got)
             view.reservoir = sorted(view.reservoir + got)
         else:
@@ -385,6 +350,10 @@ class KubeCoordinator:
             self.flush()  # the queue looks finished: let every agent see it
         return p
 
+    def plan_size(self) -> int | None:
+        """The number of mini-batches, or None while agent 0 has not planned yet."""
+        return self._state().total
+
     def reset_failed(self) -> int:
         return self._update(lambda state: state.reset_failed())
 
@@ -404,26 +373,3 @@ class KubeCoordinator:
         return f"KubeCoordinator(kube://{self.namespace}/{self.job})"
 
 
-def _micro_time(epoch: float) -> str:
-    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _parse_time(text: str | None) -> float:
-    if not text:
-        return -math.inf
-    text = text.replace("Z", "+00:00")
-    return datetime.datetime.fromisoformat(text).timestamp()
-
-
-def _retrying(call: Callable[[], Any], tries: int = 5) -> Any:
-    """Retry transient API failures (connection errors, 429, 5xx); others raise."""
-    for attempt in range(tries):
-        try:
-            return call()
-        except k8s_errors.ApiException as exc:
-            if exc.status not in (0, 429, 500, 502, 503, 504) or attempt == tries - 1:
-                raise
-        except OSError:
-            if attempt == tries - 1:
-                raise
-        time.sleep(min(2.0, 0.05 * 2 ** attempt))

@@ -135,3 +135,19 @@ def test_parse_uri():
     assert kube.parse_uri("kube://jobs/score") == ("jobs", "score")
     with pytest.raises(errors.UserError, match="kube://<namespace>/<job>"):
         kube.parse_uri("kube:/jobs")
+
+
+def test_a_restarted_agent_with_the_same_name_gives_back_its_old_leases(server, api):
+    first_life = kube.KubeCoordinator(api, NS, JOB, 4, prefetch=0)
+    first_life.claim("score-0", 2)  # then the container crashes; the pod (and its name) stay
+    second_life = kube.KubeCoordinator(api, NS, JOB, prefetch=0)
+    got = second_life.claim("score-0", 4)
+    assert [(x.index, x.attempt) for x in got] == [(0, 2), (1, 2), (2, 1), (3, 1)]
+    assert second_life.counters().leased == 4
+
+
+def test_plan_size_is_none_until_published(server, api):
+    c = kube.KubeCoordinator(api, NS, JOB)
+    assert c.plan_size() is None
+    c.load_plan(7)
+    assert c.plan_size() == 7

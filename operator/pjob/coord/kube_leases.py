@@ -1,0 +1,106 @@
+"""Agent heartbeats of the Kubernetes coordinator: one
+``coordination.k8s.io/v1`` Lease per agent (``<job>-agent-<agent>``, labelled
+``pjob.dev/queue=<job>``), renewed by the agent; ``alive_until`` tells
+``pjob.coord.kube.KubeCoordinator.release_expired`` until when each agent is
+alive. Also the small API helpers both modules share (transient-error retry,
+MicroTime formatting).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import math
+import re
+import time
+from typing import Any, Callable
+
+import urllib3
+from kubernetes import client as k8s
+from kubernetes.client import exceptions as k8s_errors
+
+QUEUE_LABEL = "pjob.dev/queue"
+
+
+def lease_name(job: str, agent: str) -> str:
+    """A valid object name for any agent id (pod names, ``host:pid``, ...)."""
+    slug = re.sub(r"[^a-z0-9-]+", "-", agent.lower()).strip("-")[:40] or "agent"
+    digest = hashlib.sha1(agent.encode()).hexdigest()[:8]
+    return f"{job}-agent-{slug}-{digest}"
+
+
+class AgentLeases:
+    """Creates/renews the Leases of the agents of one job."""
+
+    def __init__(self, api_client: k8s.ApiClient, namespace: str, job: str, lease_seconds: float):
+        self.api = k8s.CoordinationV1Api(api_client)
+        self.namespace, self.job = namespace, job
+        self.duration = max(1, math.ceil(lease_seconds))
+        self._exists: set[str] = set()
+
+    def renew(self, agent: str) -> float:
+        """Write ``agent``'s Lease (create it if needed); returns the renew time."""
+        now = time.time()
+        stamp = micro_time(now)
+        name = lease_name(self.job, agent)
+        spec = {"holderIdentity": agent, "leaseDurationSeconds": self.duration, "renewTime": stamp}
+
+        def patch() -> None:
+            retrying(lambda: self.api.patch_namespaced_lease(name, self.namespace, {"spec": spec},
+                                                             _preload_content=False))
+
+        if agent in self._exists:
+            try:
+                patch()
+                return now
+            except k8s_errors.ApiException as exc:
+                if exc.status != 404:
+                    raise
+                self._exists.discard(agent)
+        body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                "metadata": {"name": name, "labels": {QUEUE_LABEL: self.job}},
+                "spec": {**spec, "acquireTime": stamp}}
+        try:
+            retrying(lambda: self.api.create_namespaced_lease(self.namespace, body, _preload_content=False))
+        except k8s_errors.ApiException as exc:
+            if exc.status != 409:
+                raise
+            patch()  # a previous incarnation of this agent left it behind
+        self._exists.add(agent)
+        return now
+
+    def alive_until(self) -> dict[str, float]:
+        """holderIdentity -> epoch seconds when its Lease expires."""
+        resp = retrying(lambda: self.api.list_namespaced_lease(
+            self.namespace, label_selector=f"{QUEUE_LABEL}={self.job}", _preload_content=False))
+        until: dict[str, float] = {}
+        for item in json.loads(resp.data).get("items", []):
+            spec = item.get("spec") or {}
+            renewed = parse_time(spec.get("renewTime") or spec.get("acquireTime"))
+            until[spec.get("holderIdentity")] = renewed + float(spec.get("leaseDurationSeconds") or 0)
+        return until
+
+
+def micro_time(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str | None) -> float:
+    if not text:
+        return -math.inf
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def retrying(call: Callable[[], Any], tries: int = 5) -> Any:
+    """Retry transient API failures (connection errors, 429, 5xx); others raise."""
+    for attempt in range(tries):
+        try:
+            return call()
+        except k8s_errors.ApiException as exc:
+            if exc.status not in (0, 429, 500, 502, 503, 504) or attempt == tries - 1:
+                raise
+        except (OSError, urllib3.exceptions.HTTPError):
+            if attempt == tries - 1:
+                raise
+        time.sleep(min(2.0, 0.05 * 2 ** attempt))
