@@ -58,6 +58,14 @@ def test_script_dump_validates_and_loads_back_equal(sdk_job, tmp_path):
     assert load.load_job(str(dumped)).job == sdk_job.to_model(str(tmp_path))
 
 
+def _user_errors(run_dir):
+    """The tracebacks a failed run left (for the assertion message)."""
+    import glob
+
+    found = sorted(glob.glob(os.path.join(run_dir, "steps", "*", "logs", "user", "error", "*", "*.txt")))
+    return "".join(f"\n--- {path}\n{open(path).read()[-3000:]}" for path in found[:3])
+
+
 def _nearest(model, row):
     return min(model["centroids"], key=lambda n: sum((float(row[f]) - c) ** 2 for f, c in zip(model["features"], model["centroids"][n])))
 
@@ -67,7 +75,7 @@ def test_runs_locally_to_the_same_outputs_as_the_yaml_twin(sdk_job, tmp_path):
     import json
 
     result = run_local(sdk_job, runs_dir=str(tmp_path / "sdk"))
-    assert result.status == "Succeeded", result.job_result
+    assert result.status == "Succeeded", result.job_result + _user_errors(result.run_dir)
     assert "file_batch_score: Succeeded" in result.job_result and "5 total, 5 succeeded" in result.job_result
     proc = run_pjob("run", os.path.join(EXAMPLE, "pipeline.yml"), "--runs-dir", tmp_path / "yaml")
     assert proc.returncode == 0, proc.stdout + proc.stderr
