@@ -8,6 +8,7 @@ Fixture API (all function-scoped, torn down after each test):
   `.clear_requests()` (the request log: method, path, verb, resource, code, user agent),
   `.get/.list/.apply/.apply_yaml/.ensure_namespace` (direct store access, not logged),
   `.wait_for(predicate, timeout)`, `.store.compact()` (force 410 Gone on resumed watches).
+  Teardown fails the test if the fake itself crashed on a request (`.errors`, answered as 500).
 - `kube_client` -> a `kubernetes.client.ApiClient` bound to `fake_api` (closed afterwards).
 - `kubelet` -> `fakekube.FakeKubelet` running Jobs' pods as local processes; map volumes to host
   folders with `kubelet.volume_paths[...] = path` (keys: volume name, PVC claimName, hostPath path);
@@ -50,6 +51,7 @@ def fake_api(tmp_path: Path) -> Iterator[fakekube.FakeApiServer]:
         yield server
     finally:
         server.stop()
+    assert not server.errors, "fake API server bug (answered 500):\n" + "\n".join(server.errors)
 
 
 @pytest.fixture

@@ -340,3 +340,11 @@ def test_request_log_counts_writes(fake_api, kube_client):
                                                                            ("patch", "configmaps", 200)]
     assert [r.verb for r in fake_api.requests] == ["create", "get", "patch", "list"]
     assert all("OpenAPI-Generator" in r.user_agent for r in fake_api.requests)
+
+
+def test_a_bug_in_the_fake_is_answered_500_and_recorded(fake_api, kube_client, monkeypatch):
+    monkeypatch.setattr(fake_api.store, "get", lambda *args, **kwargs: 1 / 0)
+    code, body = _error(k8s.CoreV1Api(kube_client).read_namespaced_config_map, "any", NS)
+    assert (code, body["reason"]) == (500, "InternalError")
+    assert "ZeroDivisionError" in fake_api.errors[0]
+    fake_api.errors.clear()  # the fixture fails any test that leaves one

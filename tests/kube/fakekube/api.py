@@ -8,9 +8,11 @@ status code, user agent) that tests use to count API writes. Used by tests/kube/
 from __future__ import annotations
 
 import socket
+import sys
 import tempfile
 import threading
 import time
+import traceback
 from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -53,6 +55,12 @@ class _HttpServer(ThreadingHTTPServer):
     block_on_close = False
     allow_reuse_address = True
 
+    def handle_error(self, request, client_address) -> None:
+        """Dropped connections are normal (clients stop watching); anything else is a fake bug."""
+        error = sys.exc_info()[1]
+        if not isinstance(error, (ConnectionError, TimeoutError, OSError)):
+            self.fake.errors.append(traceback.format_exc())
+
 
 class FakeApiServer:
     """A fake kube-apiserver; `start()` it, point clients at `.url` / `.kubeconfig_path`, `stop()` it."""
@@ -69,6 +77,7 @@ class FakeApiServer:
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
         self.stopping = False
+        self.errors: list[str] = []  # tracebacks of bugs in the fake itself (500 answers); should stay empty
         # Set by a FakeKubelet: (namespace, pod, container) -> path of that container's log file.
         self.log_reader: Callable[[str, str, str], Path | None] | None = None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+import traceback
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -111,6 +112,12 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
             self._send(error.code, errors.ApiError(error.code, reason, str(error)).status())
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+        except Exception:  # noqa: BLE001 - a bug in the fake: answer 500 and surface it to the test
+            self.fake.errors.append(f"{method} {self.path}\n{traceback.format_exc()}")
+            self.close_connection = True
+            if not self._code:
+                self._send(500, errors.ApiError(500, "InternalError", "fakekube internal error (see fake_api.errors)")
+                           .status())
         finally:
             record.code = self._code
             record.seconds = time.monotonic() - started
