@@ -6,8 +6,9 @@ input kind, item count, schema and mini-batch count, or with ``--json``::
     {"kind": "files"|"table", "items": N | null, "columns": [{"name": ..., "type": ...}],
      "mini_batches": [{"index": 0, "items": N | null, <locator>...}, ...]}
 
-``items`` is null where it is only known by reading (CSV/JSONL byte ranges);
-``--dump`` / ``--dump-mini-batches`` read the data, so then counts are exact.
+Rows of CSV/JSONL byte ranges are estimated from a sample (entries carry
+``"estimated": true``); ``--dump-mini-batches`` reads the data, so then counts
+are exact. ``items`` is null only when nothing could be estimated.
 The input type is inferred when ``--type`` is omitted: a folder with an
 ``MLTable`` file (or the MLTable file itself) -> mltable, a file -> uri_file,
 a folder -> uri_folder.
@@ -44,22 +45,27 @@ def main(args: argparse.Namespace) -> int:
     keys = [k.strip() for k in args.partition_keys.split(",") if k.strip()] if args.partition_keys else None
     plan = pjob.data.plan(input_type, args.path, args.mini_batch_size, keys, datastores=datastores)
     counts = [mb.items if mb.items >= 0 else None for mb in plan.mini_batches]
+    estimated = [_is_estimate(mb) for mb in plan.mini_batches]
     if args.dump_mini_batches:
         counts = _dump_batches(plan, args.dump_mini_batches)
+        estimated = [False] * len(counts)
     if args.dump:
         _dump_whole(input_type, args.path, datastores, args.dump)
-    total = plan.items if plan.items >= 0 else (sum(counts) if all(c is not None for c in counts) else None)
+    if all(c is not None for c in counts):
+        total = sum(counts)
+    else:
+        total = plan.items if plan.items >= 0 else None
     report = {
         "kind": plan.kind,
         "items": total,
         "columns": [{"name": name, "type": family} for name, family in plan.columns],
-        "mini_batches": [_describe(mb, count) for mb, count in zip(plan.mini_batches, counts)],
+        "mini_batches": [_describe(mb, count, guess) for mb, count, guess in zip(plan.mini_batches, counts, estimated)],
     }
     if args.json:
         json.dump(report, sys.stdout, indent=2, default=str)
         print()
     else:
-        _print_text(report, plan.source, input_type)
+        _print_text(report, plan.source, input_type, any(estimated))
     return 0
 
 
@@ -82,8 +88,15 @@ def _datastores(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def _describe(mb, count) -> dict:
+def _is_estimate(mb) -> bool:
+    """Rows of a CSV/JSONL byte range are estimated from a sample unless a counting pass ran."""
+    return mb.kind == "table" and mb.byte_range is not None and "offsets" not in (mb.table or {})
+
+
+def _describe(mb, count, estimated: bool) -> dict:
     entry = {"index": mb.index, "items": count}
+    if estimated:
+        entry["estimated"] = True
     for key in ("paths", "path", "byte_range", "row_groups", "row_range", "key_values"):
         value = getattr(mb, key)
         if value not in (None, []):
@@ -113,8 +126,8 @@ def _dump_whole(input_type: str, path: str, datastores, target: str) -> None:
     frame.to_parquet(target, index=False)
 
 
-def _print_text(report: dict, source: str, input_type: str) -> None:
-    items = "unknown (read to count)" if report["items"] is None else report["items"]
+def _print_text(report: dict, source: str, input_type: str, estimated: bool) -> None:
+    items = "unknown" if report["items"] is None else (f"~{report['items']} (estimated from a sample)" if estimated else report["items"])
     print(f"input:        {source}")
     print(f"type:         {input_type}  ({report['kind']})")
     print(f"items:        {items}")

@@ -33,7 +33,7 @@ SAMPLE_TOTAL_BYTES = 64 << 20
 
 def plan_table(table: mltable.Table, mini_batch_size, partition_keys: list[str] | None) -> Plan:
     paths = mltable.list_paths(table)
-    schema, headers = infer_schema(table, paths)
+    schema, headers, row_bytes = infer_schema(table, paths)
     columns = final_columns(table, schema, headers, paths)
     if partition_keys:
         from pjob.data import partition
@@ -43,12 +43,12 @@ def plan_table(table: mltable.Table, mini_batch_size, partition_keys: list[str] 
     target = sizes.table_bytes(mini_batch_size)
     batches = []
     for path in paths:
-        for locator in slice_file(table, path, target):
+        for locator in slice_file(table, path, target, row_bytes):
             settings = _settings(table, schema, headers, paths, path, locator)
             batches.append(MiniBatch(index=len(batches), kind="table", path=path, table=settings, **locator))
     if table.positional:
         batches = _count_positional(table, batches)
-    known = all(mb.items >= 0 for mb in batches)
+    known = all(mb.items >= 0 for mb in batches)  # byte ranges carry estimates; exact after a counting pass
     return Plan(kind="table", mini_batches=batches, items=sum(mb.items for mb in batches) if known else -1, columns=columns, source=table.base)
 
 
@@ -70,7 +70,7 @@ def read_whole(table: mltable.Table):
     import pandas
 
     paths = mltable.list_paths(table)
-    schema, headers = infer_schema(table, paths)
+    schema, headers, _ = infer_schema(table, paths)
     offsets = [0] * transforms.positional_count(table.steps)
     frames = []
     for path in paths:
@@ -85,8 +85,9 @@ def read_whole(table: mltable.Table):
 
 
 # --- slicing ------------------------------------------------------------------------------
-def slice_file(table: mltable.Table, path: str, target: int) -> list[dict[str, Any]]:
-    """Locators (``byte_range`` or ``row_groups``/``row_range`` plus ``items``) of one file."""
+def slice_file(table: mltable.Table, path: str, target: int, row_bytes: float = 0.0) -> list[dict[str, Any]]:
+    """Locators (``byte_range`` or ``row_groups``/``row_range`` plus ``items``) of one file.
+    Rows of a byte range are estimated from the sample's bytes per row (-1 when unknown)."""
     reader = table.reader or {}
     if reader["name"] == "read_parquet":
         return _slice_parquet(path, target)
@@ -94,14 +95,18 @@ def slice_file(table: mltable.Table, path: str, target: int) -> list[dict[str, A
     if size == 0:
         return []
     if reader.get("encoding") == "utf-16":  # two-byte line breaks: keep the file whole
-        return [{"byte_range": (0, size), "items": -1}]
+        return [{"byte_range": (0, size), "items": _estimate(size, row_bytes)}]
     with readers.open_binary(path) as fh:
         if reader.get("support_multi_line"):
             cuts = csvtext.quoted_line_boundaries(fh, 0, size, target)
         else:
             cuts = csvtext.line_boundaries(fh, 0, size, target)
     ends = cuts[1:] + [size]
-    return [{"byte_range": (start, end), "items": -1} for start, end in zip(cuts, ends) if end > start]
+    return [{"byte_range": (start, end), "items": _estimate(end - start, row_bytes)} for start, end in zip(cuts, ends) if end > start]
+
+
+def _estimate(size: int, row_bytes: float) -> int:
+    return max(1, round(size / row_bytes)) if row_bytes > 0 else -1
 
 
 def _slice_parquet(path: str, target: int) -> list[dict[str, Any]]:
@@ -151,34 +156,41 @@ def _count_positional(table: mltable.Table, batches: list[MiniBatch]) -> list[Mi
 
 
 # --- schema -------------------------------------------------------------------------------
-def infer_schema(table: mltable.Table, paths: list[str]) -> tuple[list[list[str]], dict[str, list[str]]]:
-    """``(schema, headers)``: reader columns as ``[name, family]`` (before steps), and,
-    for delimited text, each file's field names."""
+def infer_schema(table: mltable.Table, paths: list[str]) -> tuple[list[list[str]], dict[str, list[str]], float]:
+    """``(schema, headers, row_bytes)``: reader columns as ``[name, family]`` (before
+    steps); for delimited text each sampled file's field names (others are read
+    when planned); and the mean bytes per row of the sample (0 when unknown),
+    used to estimate the rows of a byte range."""
     reader = table.reader or {}
     name = reader["name"]
     if name == "read_parquet":
-        return _parquet_schema(paths), {}
+        return _parquet_schema(paths), {}, 0.0
     budget = SAMPLE_TOTAL_BYTES
     values: dict[str, list] = {}
     headers: dict[str, list[str]] = {}
+    sampled_bytes = sampled_rows = 0
     for i, path in enumerate(paths):
-        if budget <= 0 and (name != "read_delimited" or reader["header"] != "all_files_different_headers"):
+        if budget <= 0:
             break
-        data = readers.read_bytes(path, 0, SAMPLE_BYTES + 1) if budget > 0 else b""
+        data = readers.read_bytes(path, 0, SAMPLE_BYTES + 1)
         budget -= len(data)
         partial = len(data) > SAMPLE_BYTES
         text = readers.decode_prefix(data[:SAMPLE_BYTES], reader["encoding"])
+        sampled_bytes += min(len(data), SAMPLE_BYTES)
         if name == "read_json_lines":
             lines = text.split("\n")
             if partial:
                 lines = lines[:-1]
-            for record in readers.json_records_from_lines(lines, reader, path):
+            records = readers.json_records_from_lines(lines, reader, path)
+            sampled_rows += len(records)
+            for record in records:
                 for key, value in record.items():
                     values.setdefault(key, []).append(value)
             continue
         rows = csvtext.records(text, reader["delimiter"], reader["support_multi_line"])
         if partial and rows:
             rows = rows[:-1]
+        sampled_rows += len(rows)
         header, skip = _header_for(reader, i, path, rows, headers, paths)
         headers[path] = header
         for row in rows[1:] if skip else rows:
@@ -189,8 +201,9 @@ def infer_schema(table: mltable.Table, paths: list[str]) -> tuple[list[list[str]
                 values.setdefault(col, [])
         for col in header:
             values.setdefault(col, [])
+    row_bytes = sampled_bytes / sampled_rows if sampled_rows else 0.0
     if name == "read_json_lines":
-        return [[k, readers.json_family(v)] for k, v in values.items()], {}
+        return [[k, readers.json_family(v)] for k, v in values.items()], {}, row_bytes
     if reader["header"] == "no_header":
         width = max((len(h) for h in headers.values()), default=0)
         names = [f"Column{k + 1}" for k in range(max(width, len([c for c in values if c.startswith("Column")])))]
@@ -200,7 +213,7 @@ def infer_schema(table: mltable.Table, paths: list[str]) -> tuple[list[list[str]
     family = (lambda v: inference.infer_family(v, reader["empty_as_string"])) if reader["infer_column_types"] else (lambda v: "string")
     # overridden columns stay text here and are converted from text after reading
     overridden = {c for conversion in reader.get("type_overrides") or [] for c in conversion["columns"]}
-    return [[col, "string" if col in overridden else family(values.get(col, []))] for col in ordered], headers
+    return [[col, "string" if col in overridden else family(values.get(col, []))] for col in ordered], headers, row_bytes
 
 
 def _header_for(reader, i: int, path: str, rows: list[list[str]], headers: dict[str, list[str]], paths: list[str]) -> tuple[list[str], bool]:
