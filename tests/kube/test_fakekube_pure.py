@@ -161,3 +161,43 @@ def test_plan_respects_suspend():
     plan = jobcontroller.plan_job(_job(suspend=True), [_pod(0, "Running")], NOW, {})
     assert plan.create == [] and len(plan.delete) == 1
     assert plan.status["conditions"][0]["type"] == "Suspended"
+
+
+def test_dollar_var_expansion_like_the_kubelet():
+    from fakekube import podenv
+
+    env = {"A": "x", "B": "y"}
+    assert podenv.expand("$(A)-$(B)/$(C)/$$(A)", env) == "x-y/$(C)/$(A)"
+
+
+def test_mount_paths_are_rewritten_as_whole_path_prefixes(tmp_path):
+    from fakekube import podenv
+
+    mounts = [("/mnt/data", tmp_path / "data"), ("/mnt/data/code", tmp_path / "code")]
+    assert podenv.rewrite_paths("--in=/mnt/data/x.csv", mounts) == f"--in={tmp_path / 'data'}/x.csv"
+    assert podenv.rewrite_paths("/mnt/data/code/score.py", mounts) == f"{tmp_path / 'code'}/score.py"
+    assert podenv.rewrite_paths("/mnt/database /x/mnt/data", mounts) == "/mnt/database /x/mnt/data"
+
+
+def test_env_resolution_from_fields_configmaps_and_secrets():
+    import base64
+
+    from fakekube import podenv
+
+    pod = {"metadata": {"name": "p", "namespace": "ns", "uid": "u", "labels": {"app": "a"}},
+           "spec": {"nodeName": "n"}}
+    store = {("configmaps", "cfg"): {"data": {"k": "v", "other": "o"}},
+             ("secrets", "sec"): {"data": {"pw": base64.b64encode(b"hunter2").decode()}}}
+    lookup = lambda kind, ns, name: store.get((kind, name))  # noqa: E731
+    container = {"envFrom": [{"configMapRef": {"name": "cfg"}, "prefix": "CFG_"}], "env": [
+        {"name": "NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "APP", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}},
+        {"name": "PW", "valueFrom": {"secretKeyRef": {"name": "sec", "key": "pw"}}},
+        {"name": "OPT", "valueFrom": {"configMapKeyRef": {"name": "missing", "key": "x", "optional": True}}},
+        {"name": "BOTH", "value": "$(NAME)@$(APP)"}]}
+    assert podenv.resolve_env(pod, container, lookup) == {
+        "CFG_k": "v", "CFG_other": "o", "NAME": "p", "APP": "a", "PW": "hunter2", "BOTH": "p@a"}
+    with pytest.raises(podenv.PodStartError) as waiting:
+        podenv.resolve_env(pod, {"env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "nope", "key": "k"}}}]},
+                           lookup)
+    assert waiting.value.retry
