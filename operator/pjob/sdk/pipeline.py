@@ -254,6 +254,17 @@ def name_steps(created: list[nodes.Node], local_vars: dict[str, Any], pipeline_n
     return result
 
 
+def _paths_given_as_strings(values: dict[str, Any], steps: dict[str, nodes.Node]) -> None:
+    """A pipeline argument given as a plain string but bound to a data input
+    of a step is that data's path: make it ``Input(type=<the step's type>,
+    path=...)`` (relative to the current directory, as ``Input`` would)."""
+    for node in steps.values():
+        for port in node.inputs.values():
+            given = port._data
+            if isinstance(given, nodes.PipelineInput) and port.is_data and isinstance(values.get(given._name), str):
+                values[given._name] = io.Input(type=port._spec.type, path=values[given._name])
+
+
 def _pipeline_outputs(returned: Any, steps: dict[str, nodes.Node], pipeline_name: str) -> dict[str, PipelineOutput]:
     if returned is None:
         return {}
@@ -318,6 +329,7 @@ def pipeline(func: Callable | None = None, *, name: str | None = None, version: 
             finally:
                 nodes._COLLECTING.pop()
             steps = name_steps(created, local_vars, fn.__name__)
+            _paths_given_as_strings(values, steps)
             if not steps:
                 raise ValueError(f"@pipeline {fn.__name__}: no steps were created; call parallel_run_function/command/component functions inside it")
             outputs = _pipeline_outputs(returned, steps, fn.__name__)

@@ -191,6 +191,17 @@ def test_semantic_problems_surface_as_user_errors(project):
     assert os.path.exists(project)  # nothing was written
 
 
+def test_a_path_given_as_a_string_becomes_data_of_the_bound_type(project):
+    score = score_fn()
+
+    @pipeline()
+    def p(files, label="x"):
+        score(files=files)
+
+    data = p(files="./data").to_dict(str(project / "sub"))
+    assert data["inputs"] == {"files": {"type": "uri_folder", "path": "../data"}, "label": "x"}
+
+
 def test_standalone_step_runs_as_a_one_step_pipeline(project):
     from pjob.sdk import client
 
