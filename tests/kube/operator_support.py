@@ -210,3 +210,28 @@ def expected_counts(docs: Path) -> bytes:
 def worker_pods(fake_api, job: str, namespace: str = "default") -> list[dict]:
     return [p for p in fake_api.list("v1", "pods", namespace)
             if (p["metadata"].get("labels") or {}).get("pjob.dev/job") == job]
+
+
+def api_calls(fake_api, user_agent_part: str) -> set[tuple[str, str, str]]:
+    """(group, resource[/subresource], verb) of every request a client made (discovery excluded)."""
+    out = set()
+    for r in fake_api.requests:
+        if user_agent_part in r.user_agent and r.resource:
+            out.add((r.group, r.resource + (f"/{r.subresource}" if r.subresource else ""), r.verb))
+    return out
+
+
+def assert_rbac_covers(fake_api) -> None:
+    """Every call the operator (kopf + pjob-operator) and the agents made is in pjob.kube.rbac."""
+    from pjob.kube import rbac
+
+    def granted(needs):
+        return {(n.group, n.resource, verb) for n in needs for verb in n.verbs}
+
+    operator = api_calls(fake_api, "pjob-operator") | api_calls(fake_api, "kopf")
+    agents = api_calls(fake_api, "pjob-agent")
+    assert operator and agents
+    missing_operator = operator - granted(rbac.OPERATOR)
+    missing_agents = agents - granted(rbac.WORKER)
+    assert missing_operator == set(), f"operator calls missing from pjob.kube.rbac.OPERATOR: {sorted(missing_operator)}"
+    assert missing_agents == set(), f"agent calls missing from pjob.kube.rbac.WORKER: {sorted(missing_agents)}"

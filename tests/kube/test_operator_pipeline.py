@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from operator_support import (apply_cr, cluster, condition, copy_example, cr_for, get_cr, operator_env, run_local,
+from operator_support import (apply_cr, assert_rbac_covers, cluster, condition, copy_example, cr_for, get_cr, operator_env, run_local,
                               start_operator, wait_operator_watching, wait_status, write_operator_config)
 
 
@@ -61,6 +61,7 @@ def test_command_step_feeding_a_parallel_step_succeeds_in_order(world, tmp_path)
     assert out.read_bytes() == local.read_bytes()
     assert (world.root / "runs" / "default" / "many-models" / "steps" / "prepare" / "logs" / "job_result.txt").read_text() \
         .startswith("Status: Succeeded")
+    assert_rbac_covers(world.api)
 
 
 def test_a_failed_step_fails_the_pipeline_and_nothing_downstream_starts(world):
@@ -126,3 +127,4 @@ task: {code: ./code, entry_script: picky.py, append_row_to: "${{outputs.out}}"}
     job_result = (Path(status["logs"]) / "job_result.txt").read_text()
     assert "mini_batch_error_threshold" in job_result and "refusing" in job_result
     wait_event(world, "picky", "Warning", "MiniBatchErrorThreshold")
+    assert_rbac_covers(world.api)  # stopping the workers and watching them go are granted too
