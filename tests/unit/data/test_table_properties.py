@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import pjob.data
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # text that stresses CSV: delimiters, quotes, line breaks, unicode, spaces, empties
 cell_text = st.text(alphabet=st.sampled_from(list('ab ,;"\n\r\t\'é漢🙂0123456789.-')), max_size=8)
@@ -93,7 +93,7 @@ sizes = st.integers(min_value=1, max_value=3000).map(str)
 @given(
     width=st.integers(1, 4),
     data=st.data(),
-    n_files=st.integers(1, 4),
+    n_files=st.one_of(st.integers(1, 4), st.integers(10, 30)),
     multi_line=st.booleans(),
     delimiter=st.sampled_from([",", ";", "\t"]),
     size=sizes,
@@ -102,10 +102,13 @@ def test_csv_mini_batches_concatenate_to_the_whole_table(width, data, n_files, m
     header = [f"c{i}" for i in range(width)]
     files = {}
     for f in range(n_files):
-        rows = data.draw(st.lists(st.lists(cell, min_size=width, max_size=width), max_size=25))
+        rows = data.draw(st.lists(st.lists(cell, min_size=width, max_size=width), max_size=25 if n_files < 10 else 3))
         empty = data.draw(st.booleans()) and f > 0
         files[f"d{f % 2}/f{f}.csv"] = b"" if empty else _csv_bytes(header, rows, data.draw(st.booleans()), delimiter)
-    reader = f"read_delimited: {{delimiter: {json.dumps(delimiter)}, support_multi_line: {str(multi_line).lower()}, include_path_column: true}}"
+    header_mode = data.draw(st.sampled_from(["all_files_same_headers", "from_first_file", "no_header", "all_files_different_headers"]))
+    empty_as_string = data.draw(st.booleans())
+    reader = (f"read_delimited: {{delimiter: {json.dumps(delimiter)}, support_multi_line: {str(multi_line).lower()}, "
+              f"include_path_column: true, header: {header_mode}, empty_as_string: {str(empty_as_string).lower()}}}")
     root = _write_table(files, reader, pattern="./**/*.csv")
     try:
         _assert_batches_make_the_whole(root, size)

@@ -208,3 +208,20 @@ def test_top_level_keys_query_source_and_type_overrides(tmp_path):
                   "          - columns: z\n            column_type: string\n")
     frame = pjob.data.read_table("mltable", make_table(tmp_path / "t", {"a.csv": "z,n\n01,1\n2,2\n"}, yaml))
     assert frame["z"].tolist() == ["01", "2"] and frame["n"].dtype == "int64"
+
+
+@pytest.mark.parametrize("reader, files, keys", [
+    ("read_delimited: {}", {"a.csv": "k,n\n" + "".join(f"{'xy'[i % 2]},{i}\n" for i in range(300))}, None),
+    ("read_delimited: {}", {"a.csv": "k,n\n" + "".join(f"{'xy'[i % 2]},{i}\n" for i in range(300))}, ["k"]),
+    ("read_json_lines: {}", {"a.jsonl": "".join(f'{{"n": {i}}}\n' for i in range(300))}, None),
+])
+def test_descriptors_survive_the_json_manifest(tmp_path, reader, files, keys):
+    from pjob.data import minibatch
+
+    pattern = "./*.jsonl" if "json" in reader else "./*.csv"
+    root = make_table(tmp_path / "t", files, f"paths:\n  - pattern: {pattern}\ntransformations:\n  - {reader}\n  - skip: 5\n")
+    plan = pjob.data.plan("mltable", root, "512", keys)
+    again = minibatch.Plan.from_json(plan.to_json())
+    assert len(again.mini_batches) == len(plan.mini_batches) > 1
+    for a, b in zip(plan.mini_batches, again.mini_batches):
+        assert pjob.data.read_mini_batch(a, "/tmp").equals(pjob.data.read_mini_batch(b, "/tmp"))
