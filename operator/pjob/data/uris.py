@@ -38,6 +38,12 @@ def resolve_uri(uri: str, datastores: dict[str, str] | None = None) -> str:
     uri = uri.strip()
     if uri.startswith("azureml://"):
         return _resolve_datastore_uri(uri, datastores or {})
+    if uri.startswith("azureml:"):
+        raise errors.UserError(
+            f"'{uri}' is a registered data asset; pjob cannot look assets up: give the asset's path "
+            "(a local folder, azureml://datastores/<ds>/paths/<p>, or a URL)",
+            field="path",
+        )
     if uri.startswith("file://"):
         return os.path.abspath(os.path.expanduser(uri[len("file://"):] or "/"))
     if uri.startswith("file:"):

@@ -104,6 +104,8 @@ def test_datastore_uris_resolve_against_the_mapping(tmp_path, monkeypatch):
     assert pjob.data.resolve_uri("azureml://datastores/default/paths/p", None) == str(tmp_path / "pjob-runs" / "datastores" / "default" / "p")
     with pytest.raises(errors.UserError, match="datastore 'other'.*known: default, lake"):
         pjob.data.resolve_uri("azureml://datastores/other/paths/p", stores)
+    with pytest.raises(errors.UserError, match="registered data asset"):
+        pjob.data.resolve_uri("azureml:my_images:3", stores)
     with pytest.raises(errors.UserError, match="not a datastore URI"):
         pjob.data.resolve_uri("azureml://foo", stores)
 
