@@ -189,8 +189,6 @@ def evaluate_filter(frame, expression: str):
 
 
 def _eval(node: ast.AST, frame):
-    import pandas
-
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.Name):

@@ -66,6 +66,9 @@ CASES: dict[str, tuple[dict[str, str | bytes], str]] = {
                 "      - columns: c\n        column_type: {boolean: {true_values: ['yes'], false_values: ['no']}}\n"
                 "      - columns: d\n        column_type: {datetime: {formats: ['%d-%m-%Y']}}\n"),
     "filter": ({"a.csv": "a,b\n1,x\n3,y\n5,x\n"}, CSV + "      {}\n  - filter: 'col(\"a\") > 2 and col(\"b\") == \"x\"'\n"),
+    "filter_or_not": ({"a.csv": "a,b\n1,x\n3,y\n5,x\n"}, CSV + "      {}\n  - filter: 'not (col(\"a\") > 4 or col(\"b\") == \"y\")'\n"),
+    "filter_arithmetic": ({"a.csv": "a,b\n1,x\n3,y\n5,x\n"}, CSV + "      {}\n  - filter: 'col(\"a\") * 2 + 1 > 6'\n"),
+    "filter_startswith": ({"a.csv": "a,b\n1,xa\n3,ya\n5,xb\n"}, CSV + "      {}\n  - filter: 'col(\"b\").startswith(\"x\")'\n"),
     "jsonl": ({"a.jsonl": '{"a": 1, "b": "x", "c": true}\n{"a": 2, "c": false, "d": null}\nnot json\n'},
               "  - read_json_lines: {invalid_lines: drop}\n"),
     "jsonl_path": ({"a.jsonl": '{"a": "2020-01-02"}\n{"a": null}\n'}, "  - read_json_lines: {include_path_column: true}\n"),
