@@ -23,8 +23,18 @@ def operator_env(kube_env: dict, root: Path, **extra) -> dict:
 
 
 def start_operator(start_process, env: dict, *extra: str):
-    return start_process([sys.executable, "-m", "pjob.cli", "operator", "run", "--standalone", "-A", *extra],
+    """`pjob operator run`, cluster-wide unless ``extra`` names namespaces."""
+    scope = [] if any(a.startswith(("-n", "--namespace")) for a in extra) else ["-A"]
+    return start_process([sys.executable, "-m", "pjob.cli", "operator", "run", "--standalone", *scope, *extra],
                          env=env, name="operator")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def wait_operator_watching(wait_for_request) -> None:

@@ -7,13 +7,8 @@ from __future__ import annotations
 
 import kubernetes.client as k8s
 
-from operator_support import (apply_cr, children, condition, copy_example, cr_for, get_cr, operator_env,
+from operator_support import (apply_cr, children, condition, copy_example, cr_for, free_port, get_cr, operator_env,
                               start_operator, wait_operator_watching, wait_status)
-
-
-def _bad_cr(root):
-    cr = cr_for(copy_example("file-processing", root) / "pipeline.yml", name="bad")
-    return cr
 
 
 def test_semantically_bad_paralleljob_is_rejected_with_a_warning_event(fake_api, apply_crds, start_process,
@@ -60,6 +55,16 @@ def test_missing_entry_script_is_rejected(fake_api, apply_crds, start_process, k
     assert condition(status, "SpecValid")["status"] == "False"
     assert "entry script 'count_words.py' not found" in condition(status, "SpecValid")["message"]
     assert fake_api.list("batch/v1", "jobs", "default") == []
+
+
+def _get(url: str) -> int | None:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status
+    except OSError:
+        return None
 
 
 def cr_for_parallel(example, name):
@@ -111,11 +116,17 @@ def test_good_paralleljob_gets_its_children_once_even_across_an_operator_restart
 
 def test_deleting_the_paralleljob_garbage_collects_its_children(fake_api, apply_crds, start_process, kube_env,
                                                                  wait_for_request, kube_client, tmp_path):
+    """Also: the namespaced mode and kopf's liveness endpoint the chart probes."""
     apply_crds()
     root = tmp_path / "ds"
     example = copy_example("file-processing", root)
-    operator = start_operator(start_process, operator_env(kube_env, root))
+    port = free_port()
+    operator = start_operator(start_process, operator_env(kube_env, root), "--namespace", "default",
+                              f"--liveness=http://127.0.0.1:{port}/healthz")
     wait_operator_watching(wait_for_request)
+    assert all(r.namespace == "default" for r in fake_api.requests if r.verb == "watch" and r.group == "pjob.dev")
+    health = fake_api.wait_for(lambda: _get(f"http://127.0.0.1:{port}/healthz"), timeout=20, message="/healthz")
+    assert health == 200
     apply_cr(fake_api, cr_for_parallel(example, "doomed"))
     wait_status(fake_api, "paralleljobs", "doomed", lambda s: condition(s, "Running") is not None, operator)
     cr = get_cr(fake_api, "paralleljobs", "doomed")
