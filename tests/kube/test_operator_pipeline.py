@@ -128,3 +128,30 @@ task: {code: ./code, entry_script: picky.py, append_row_to: "${{outputs.out}}"}
     assert "mini_batch_error_threshold" in job_result and "refusing" in job_result
     wait_event(world, "picky", "Warning", "MiniBatchErrorThreshold")
     assert_rbac_covers(world.api)  # stopping the workers and watching them go are granted too
+
+
+def test_init_failure_fails_the_job_fast_with_the_error_in_its_status(world):
+    example = copy_example("file-processing", world.root)
+    (example / "code" / "broken_init.py").write_text(
+        "def init():\n    raise RuntimeError('model file missing')\n\n\ndef run(mini_batch):\n    return mini_batch\n")
+    path = example / "broken.yml"
+    path.write_text("""\
+type: parallel
+name: broken-init
+inputs: {docs: {type: uri_folder, path: ./docs}}
+outputs: {out: {type: uri_folder}}
+input_data: ${{inputs.docs}}
+max_concurrency_per_instance: 1
+task: {code: ./code, entry_script: broken_init.py, append_row_to: "${{outputs.out}}"}
+""")
+    apply_cr(world.api, cr_for(path, name="broken-init"))
+    status = terminal(world, "paralleljobs", "broken-init", timeout=60)
+    assert status["state"] == "Failed"
+    failed = condition(status, "Failed")
+    assert failed["reason"] == "InitFailure", failed
+    assert "init() failed 3 times in a row" in failed["message"]
+    pods = [p for p in world.api.list("v1", "pods", "default") if p["metadata"]["labels"].get("pjob.dev/job") == "broken-init"]
+    assert len(pods) == 1, "exit 3 fails the Job at once (podFailurePolicy), no pod retries"
+    job = world.api.get("batch/v1", "jobs", "broken-init-workers", "default")
+    assert any(x["type"] == "Failed" and x["status"] == "True" for x in job["status"]["conditions"])
+    assert "model file missing" in (Path(status["logs"]) / "job_result.txt").read_text()

@@ -146,7 +146,7 @@ def run_agent(args) -> int:
     from pjob.coord import base
     from pjob.coord import kube as coord_kube
     from pjob.engine import agent as engine_agent
-    from pjob.engine import logtree
+    from pjob.engine import logtree, report
     from pjob.kube import jobspec, kubeio
 
     namespace, job = coord_kube.parse_uri(args.coordinator)
@@ -168,7 +168,15 @@ def run_agent(args) -> int:
                                              lease_seconds=lease_seconds)
     try:
         if node == 0:
-            count, items = plan_once(task, master_log)
+            try:
+                count, items = plan_once(task, master_log)
+            except Exception as exc:  # noqa: BLE001 - a job that cannot be planned fails, with the reason kept
+                import traceback
+
+                text = f"planning {task.input_uri} failed: {exc}\n\n{traceback.format_exc()}"
+                master_log(text)
+                report.write_fatal(task.work_dir, "0", text)
+                return engine_agent.EXIT_FATAL
             coordinator.items = items
             coordinator.load_plan(count, items)
         else:

@@ -19,6 +19,7 @@ import os
 from typing import Any
 
 from pjob.coord import kube as coord_kube
+from pjob.engine import agent as engine_agent
 from pjob.engine.task import ParallelTask
 from pjob.kube import constants as c
 from pjob.kube import rbac
@@ -185,8 +186,15 @@ def build_worker_job(cr: dict, task: ParallelTask, config: OperatorConfig) -> di
             "completionMode": "Indexed",
             "completions": instances,
             "parallelism": instances,
-            # an agent that crashes (or a pod that is evicted) is replaced; its leases expire and are reclaimed
+            # an agent that crashes is replaced; its leases expire and are reclaimed
             "backoffLimit": 3 * instances,
+            "podFailurePolicy": {"rules": [
+                # exit 3: a fatal error of the job itself (init() keeps failing, the input cannot be planned)
+                {"action": "FailJob", "onExitCodes": {"containerName": "agent", "operator": "In",
+                                                      "values": [engine_agent.EXIT_FATAL]}},
+                # preemption/eviction is not the job's fault: replace the pod without counting a failure
+                {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
+            ]},
             "template": {
                 "metadata": _template_metadata(labels, config),
                 "spec": _pod_spec(config, container, service_account=c.worker_account_name(name), restart="Never"),

@@ -39,6 +39,10 @@ def finalise(task, coordinator, verdict: policy.Verdict, *, started: float | Non
     count = planned_count(task)
     elapsed = time.time() - started if started else 0.0
     fatal = report.read_fatal(task.work_dir)
+    if fatal and verdict.state == policy.FAILED and verdict.rule == policy.SYSTEM_ERROR:
+        # the workers stopped on purpose (exit 3): say why instead of "the worker Job failed"
+        verdict = policy.Verdict(policy.FAILED, policy.INIT_FAILURE if "init()" in fatal else policy.SYSTEM_ERROR,
+                                 fatal.strip().splitlines()[0])
     if engine_finalise is not None:
         return engine_finalise.finalise(task, coordinator, tree, verdict, count=count, elapsed=elapsed, fatal=fatal)
     counters = coordinator.counters()
