@@ -2,7 +2,8 @@
 
 One `ApiRequestHandler` per connection (HTTP/1.1 keep-alive, threaded server). It parses the
 route (`routes.py`), serves discovery, CRUD, patch, delete and the status subresource, hands
-watches and pod logs to `streams.py`, and turns `ApiError`s into `kind: Status` bodies. Every request is recorded in the owning `FakeApiServer`'s request log.
+watches and pod logs to `streams.py`, and turns `ApiError`s into `kind: Status` bodies.
+Every request is recorded in the owning `FakeApiServer`'s request log.
 """
 from __future__ import annotations
 

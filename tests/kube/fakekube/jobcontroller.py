@@ -7,9 +7,9 @@ Indexed and NonIndexed completion modes, parallelism, pods named `<job>-<index>-
 hostname `<job>-<index>`, controller ownerReference, the `batch.kubernetes.io/job-tracking` pod
 finalizer (a terminated pod is counted once, then its finalizer is removed), backoffLimit (pod
 failures, plus container restarts under OnFailure), backoffLimitPerIndex/maxFailedIndexes with
-failedIndexes, podFailurePolicy (failurepolicy.py), activeDeadlineSeconds, suspend/resume, and the conditions of Kubernetes 1.31
-(SuccessCriteriaMet+Complete, FailureTarget+Failed, Suspended). A pod deleted while running counts
-as failed and is replaced, like podReplacementPolicy=TerminatingOrFailed.
+failedIndexes, podFailurePolicy (failurepolicy.py), activeDeadlineSeconds, suspend/resume, and the
+conditions of Kubernetes 1.31 (SuccessCriteriaMet+Complete, FailureTarget+Failed, Suspended).
+A pod deleted while running counts as failed and is replaced (podReplacementPolicy=TerminatingOrFailed).
 """
 from __future__ import annotations
 
@@ -221,8 +221,9 @@ def plan_job(job: Obj, pods: list[Obj], now: datetime.datetime, index_failures: 
         _set_condition(status, "Failed", "True", failure[0], failure[1], stamp)
         plan.delete = [p["metadata"]["name"] for p in active]
     elif complete:
-        _set_condition(status, "SuccessCriteriaMet", "True", "CompletionsReached", "Reached expected number of succeeded pods", stamp)
-        _set_condition(status, "Complete", "True", "CompletionsReached", "Reached expected number of succeeded pods", stamp)
+        reached = "Reached expected number of succeeded pods"
+        _set_condition(status, "SuccessCriteriaMet", "True", "CompletionsReached", reached, stamp)
+        _set_condition(status, "Complete", "True", "CompletionsReached", reached, stamp)
         status["completionTime"] = stamp
         plan.delete = [p["metadata"]["name"] for p in active]
     elif finished:

@@ -243,7 +243,8 @@ class FakeKubelet:
                 self._event_once(job, "FailedCreate", f"Error creating: {error.message}")
                 return
         if plan.status != (job.get("status") or {}):
-            store.update(job_type, namespace, job["metadata"]["name"], lambda current: {**current, "status": plan.status},
+            store.update(job_type, namespace, job["metadata"]["name"],
+                         lambda current: {**current, "status": plan.status},
                          subresource="status")
 
     def _event_once(self, job: Obj, reason: str, message: str) -> None:
@@ -382,10 +383,11 @@ class FakeKubelet:
         meta = pod["metadata"]
         if podstatus.timeless(status) == podstatus.timeless(pod.get("status") or {}):
             return
-        self.api.store.update(
-            self.api.rtype("v1", "pods"), meta["namespace"], meta["name"],
-            lambda current: {**current, "status": podstatus.with_current_extra_conditions(status, current.get("status"))},
-            subresource="status")
+        def merged(current: Obj) -> Obj:
+            return {**current, "status": podstatus.with_current_extra_conditions(status, current.get("status"))}
+
+        self.api.store.update(self.api.rtype("v1", "pods"), meta["namespace"], meta["name"], merged,
+                              subresource="status")
 
     def _terminated_status(self, pod: Obj, proc: PodProcess | None) -> Obj:
         if proc is None:
