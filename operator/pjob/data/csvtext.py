@@ -34,7 +34,7 @@ def records(text: str, delimiter: str, multi_line: bool) -> list[list[str]]:
         return []
     if multi_line:
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar=QUOTE, strict=False)
-        return [row for row in reader if row and not (len(row) == 1 and row[0] == "")]
+        return [row for row in reader if row]
     if _balanced_lines(text):
         # no quote left open on any line and no bare CR: the C reader gives the same records
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar=QUOTE, strict=False)
@@ -50,6 +50,15 @@ def records(text: str, delimiter: str, multi_line: bool) -> list[list[str]]:
         else:
             out.append(_line_fields(line, delimiter))
     return out
+
+
+def arrow_compatible(text: str, multi_line: bool) -> bool:
+    """True when a standard CSV reader (Arrow's) splits ``text`` into the same
+    records as ``records``: CR only in CRLF line ends and, in single-line mode,
+    no line that leaves a quote open."""
+    if multi_line:
+        return "\r" not in text or text.count("\r") == text.count("\r\n")
+    return _balanced_lines(text)
 
 
 def _balanced_lines(text: str) -> bool:

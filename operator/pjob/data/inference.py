@@ -98,7 +98,7 @@ def to_series(values: Sequence[str | None], family: str, name: str, *, empty_as_
     import pyarrow
     import pyarrow.compute as pc
 
-    arr = pyarrow.array(values, type=pyarrow.string())
+    arr = values if isinstance(values, pyarrow.Array) else pyarrow.array(values, type=pyarrow.string())
     if not empty_as_string and len(arr):
         arr = pc.if_else(pc.equal(arr, ""), pyarrow.scalar(None, pyarrow.string()), arr)
     if family != "string" and not _all_fit(arr, family):

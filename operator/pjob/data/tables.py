@@ -301,10 +301,8 @@ def _read_raw(table: mltable.Table, settings: dict[str, Any], path: str, mb: Min
     start, end = mb.byte_range if mb.byte_range else (0, None)
     if name == "read_json_lines":
         return readers.json_frame(readers.json_records(path, start, end, reader), schema, reader, path)
-    rows = readers.delimited_records(path, start, end, reader)
-    if settings.get("skip_header") and rows:
-        rows = rows[1:]
-    return _apply_overrides(readers.delimited_frame(rows, settings.get("header") or [], schema, reader, path), reader)
+    frame = readers.delimited_frame(path, start, end, reader, settings.get("header") or [], bool(settings.get("skip_header")), schema)
+    return _apply_overrides(frame, reader)
 
 
 def _apply_overrides(frame, reader):
