@@ -138,6 +138,7 @@ class CommandComponent:
         node = CommandNode(step, dict(self._model.inputs), dict(self._model.outputs), self.name)
         for key, value in kwargs.items():
             node.inputs[key].bind(value)
+        node._join_pipeline()
         return node
 
     def __repr__(self) -> str:

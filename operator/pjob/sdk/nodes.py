@@ -5,14 +5,15 @@ A ``Node`` is one step (``ParallelNode`` from ``parallel_run_function``,
 a validated ``pjob.spec.models`` step (attribute writes are validated too) and
 one port per declared input/output. Calling a node with keyword arguments
 returns a new node with those inputs bound - that is how a ``@pipeline``
-function wires ``step_b(x=step_a.outputs.y)``. Nodes created while a
-``@pipeline`` function runs are collected by ``pjob.sdk.pipeline``.
+function wires ``step_b(x=step_a.outputs.y)``. Steps made by such calls while
+a ``@pipeline`` function runs are collected by ``pjob.sdk.pipeline``.
 ``render`` turns a node into the step mapping of the pipeline YAML.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 import os
 from typing import Any, Iterator
 
@@ -23,6 +24,7 @@ from pjob.spec import models
 
 # Node lists of the @pipeline functions currently running (innermost last).
 _COLLECTING: list[list["Node"]] = []
+_SEQUENCE = itertools.count()  # creation order of steps (the order of jobs in the YAML)
 
 
 class PipelineInput:
@@ -234,9 +236,15 @@ class Node:
     def __init__(self, step: pydantic.BaseModel, declared_inputs: dict[str, models.DataInput], declared_outputs: dict[str, models.DataOutput], component_name: str | None):
         object.__setattr__(self, "_step", step)
         object.__setattr__(self, "_name", None)
+        object.__setattr__(self, "_seq", next(_SEQUENCE))
+        object.__setattr__(self, "_called", False)  # a template others were made from
         object.__setattr__(self, "_component_name", component_name)
         object.__setattr__(self, "inputs", Ports("inputs", {k: NodeInput(self, k, v) for k, v in declared_inputs.items()}))
         object.__setattr__(self, "outputs", Ports("outputs", {k: NodeOutput(self, k, v) for k, v in declared_outputs.items()}))
+
+    def _join_pipeline(self) -> None:
+        """As in Azure, a step joins the running @pipeline when it is made by
+        calling a step or component (``step(x=...)``), not when it is defined."""
         if _COLLECTING:
             _COLLECTING[-1].append(self)
 
@@ -293,6 +301,7 @@ class Node:
         for key in kwargs:
             if key not in self.inputs:
                 raise TypeError(f"{self.kind_label} got an unexpected keyword argument {key!r}{args.did_you_mean(key, self.inputs)}")
+        object.__setattr__(self, "_called", True)
         node = self._copy()
         for key, value in kwargs.items():
             node.inputs[key].bind(value)
@@ -300,6 +309,8 @@ class Node:
 
     def _copy(self) -> "Node":
         node = copy.copy(self)
+        object.__setattr__(node, "_seq", next(_SEQUENCE))
+        object.__setattr__(node, "_called", False)
         object.__setattr__(node, "_step", self._step.model_copy(deep=True))
         ins = {}
         for key, port in self.inputs.items():
@@ -314,8 +325,7 @@ class Node:
             outs[key] = new
         object.__setattr__(node, "inputs", Ports("inputs", ins))
         object.__setattr__(node, "outputs", Ports("outputs", outs))
-        if _COLLECTING:
-            _COLLECTING[-1].append(node)
+        node._join_pipeline()
         return node
 
     # -- rendering ---------------------------------------------------------

@@ -2,7 +2,7 @@
 it returns.
 
 Calling a decorated function runs its body once with each parameter replaced
-by a ``PipelineInput``; every step created meanwhile joins the pipeline, named
+by a ``PipelineInput``; every step made by calling a step or component meanwhile joins it, named
 as Azure names it (the step's own ``name``, else its variable name, else its
 component name with ``_1``, ``_2`` ... for repeats). The returned dict of step
 outputs becomes the pipeline's outputs. ``PipelineJob.to_model()`` produces
@@ -254,6 +254,17 @@ def name_steps(created: list[nodes.Node], local_vars: dict[str, Any], pipeline_n
     return result
 
 
+def _with_defined_steps(created: list[nodes.Node], local_vars: dict[str, Any], first_seq: int) -> list[nodes.Node]:
+    """The steps made by calls, plus steps defined in the function body and
+    never called (``cmd = command(...)`` with its inputs given): Azure would
+    drop those silently; pjob keeps them. Templates that were called, and
+    steps made before the function ran, are not added."""
+    members = {id(n) for n in created}
+    extra = [v for v in local_vars.values() if isinstance(v, nodes.Node) and id(v) not in members and not v._called and v._seq >= first_seq]
+    unique = {id(n): n for n in [*created, *extra]}
+    return sorted(unique.values(), key=lambda n: n._seq)
+
+
 def _paths_given_as_strings(values: dict[str, Any], steps: dict[str, nodes.Node]) -> None:
     """A pipeline argument given as a plain string but bound to a data input
     of a step is that data's path: make it ``Input(type=<the step's type>,
@@ -323,12 +334,13 @@ def pipeline(func: Callable | None = None, *, name: str | None = None, version: 
                     raise TypeError(f"{fn.__name__}(): argument {key!r} must be an Input or a literal (str, int, float, bool), got {type(value).__name__}")
                 values[key] = value
             created: list[nodes.Node] = []
+            first_seq = next(nodes._SEQUENCE)
             nodes._COLLECTING.append(created)
             try:
                 returned, local_vars = _call_collecting_locals(fn, {k: nodes.PipelineInput(k, v) for k, v in values.items()})
             finally:
                 nodes._COLLECTING.pop()
-            steps = name_steps(created, local_vars, fn.__name__)
+            steps = name_steps(_with_defined_steps(created, local_vars, first_seq), local_vars, fn.__name__)
             _paths_given_as_strings(values, steps)
             if not steps:
                 raise ValueError(f"@pipeline {fn.__name__}: no steps were created; call parallel_run_function/command/component functions inside it")

@@ -191,6 +191,31 @@ def test_semantic_problems_surface_as_user_errors(project):
     assert os.path.exists(project)  # nothing was written
 
 
+def test_which_steps_join_the_pipeline(project):
+    outside = score_fn()(files="./data")
+
+    @pipeline()
+    def q():
+        template = score_fn()  # defined here and called: the template itself is not a step
+        first = template(files="./data")
+        defined = command(command="echo ${{inputs.x}}", inputs={"x": 1})  # never called: kept as a step
+        outside.display_name = "made before q ran: not a step of q"
+        return {"a": first.outputs.scores, "b": first.outputs.scores}
+
+    with pytest.raises(ValueError, match="returned twice"):
+        q()
+
+    @pipeline()
+    def r():
+        template = score_fn()
+        first = template(files="./data")
+        defined = command(command="echo ${{inputs.x}}", inputs={"x": 1})
+        outside.display_name = "x"
+        return {"a": first.outputs.scores}
+
+    assert list(r().jobs) == ["score", "defined"]
+
+
 def test_a_path_given_as_a_string_becomes_data_of_the_bound_type(project):
     score = score_fn()
 
