@@ -302,6 +302,10 @@ class Agent:
         p = self.coord.counters()
         return p.pending == 0 and p.leased == 0
 
+    def idle_but_outcomes(self) -> bool:
+        """Nothing in hand but outcomes: send them now, there is nothing to batch with."""
+        return not self.local and not any(w.queue for w in self.slots)
+
     def idle(self) -> bool:
         return not self.local and not any(w.queue for w in self.slots) and not self.pending_outcomes
 
@@ -334,7 +338,7 @@ class Agent:
             if any(w.ready for w in self.slots):
                 self.claim()
                 self.dispatch(now)
-            self.flush()
+            self.flush(force=self.idle_but_outcomes())
             if now - last_heartbeat > 5.0:
                 self.coord.heartbeat(self.agent_id)
                 self.report.flush()

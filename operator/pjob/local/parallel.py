@@ -29,7 +29,7 @@ from pjob.local import finalise as finalising
 from pjob.local.replay_one import ReplayResult, replay  # noqa: F401  (public API of this module)
 from pjob.spec import errors
 
-POLL_SECONDS = 0.05
+POLL_SECONDS = 0.025
 OVERVIEW_SECONDS = 5.0
 AGENT_STOP_SECONDS = 20.0
 MAX_AGENT_RESTARTS = 3
@@ -131,33 +131,24 @@ def _prepare_queue(task, count: int, items: list[int] | None, retry_failed: bool
     return coord
 
 
-def _start_agent(task, node: int, run_id: str, logs: logtree.LogTree) -> subprocess.Popen:
+def _start_agent(task, node: int, run_id: str, logs: logtree.LogTree) -> local_agent.AgentProcess:
     folder = os.path.join(logs.root, "sys", "node", str(node))
     os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, "agent.txt"), "ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "pjob.local.agent", "--task", os.path.join(task.work_dir, "task.json"),
-             "--node", str(node), "--agent-id", f"{run_id}-node{node}"],
-            stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT,
-        )
+    return local_agent.start(task, node, f"{run_id}-node{node}", os.path.join(folder, "agent.txt"))
 
 
-def _start_agents(task, run_id: str, logs: logtree.LogTree, log) -> dict[int, subprocess.Popen]:
+def _start_agents(task, run_id: str, logs: logtree.LogTree, log) -> dict[int, local_agent.AgentProcess]:
     agents = {node: _start_agent(task, node, run_id, logs) for node in range(task.instance_count)}
     log(f"run {run_id}: started {len(agents)} agent(s): pids {[a.pid for a in agents.values()]}")
     return agents
 
 
-def _stop_agents(agents: dict[int, subprocess.Popen], log) -> None:
+def _stop_agents(agents: dict[int, local_agent.AgentProcess], log) -> None:
     for proc in agents.values():
-        if proc.stdin and not proc.stdin.closed:
-            try:
-                proc.stdin.close()
-            except OSError:
-                pass
+        proc.close_control()
     deadline = time.monotonic() + AGENT_STOP_SECONDS
     for node, proc in agents.items():
-        if proc.returncode is not None:
+        if proc.poll() is not None:
             continue
         try:
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))
@@ -238,7 +229,7 @@ def run_parallel_step(task, *, fresh: bool = False, retry_failed: bool = False, 
     logs.make_driver_dirs()
     log = _MasterLog(logs.master_role)
     coord = None
-    agents: dict[int, subprocess.Popen] = {}
+    agents: dict[int, local_agent.AgentProcess] = {}
     ready = os.path.join(task.work_dir, local_agent.READY_FILE)
     try:
         log(f"step '{task.step}' of job '{task.job}': {task.instance_count} instance(s) x "
@@ -249,19 +240,16 @@ def run_parallel_step(task, *, fresh: bool = False, retry_failed: bool = False, 
             f.write(task.to_json())
         os.replace(os.path.join(task.work_dir, "task.json.tmp"), os.path.join(task.work_dir, "task.json"))
         run_id = uuid.uuid4().hex[:8]
-        if not os.path.exists(manifest.path_in(task.work_dir)):  # first run: workers start while we plan
-            agents = _start_agents(task, run_id, logs, log)
+        # agents (and their workers' init()) start while we plan; they wait for the ready file.
+        # Started before the queue is opened here, so a forked agent never inherits an open connection.
+        agents = _start_agents(task, run_id, logs, log)
         count, items = _plan(task, log)
         coord = _prepare_queue(task, count, items, retry_failed, log)
         open(ready, "w").close()
-        fatal = None
         p = coord.counters()
-        if not agents and p.pending == 0 and p.leased == 0:
+        if p.pending == 0 and p.leased == 0:
             log("nothing left to run: every mini-batch is already final")
-            verdict = policy.verdict(p, policy.limits_for(task), now=time.time(), started_at=started)
-        else:
-            agents = agents or _start_agents(task, run_id, logs, log)
-            verdict, fatal = _watch(task, coord, agents, run_id, logs, log, progress, started)
+        verdict, fatal = _watch(task, coord, agents, run_id, logs, log, progress, started)
         _stop_agents(agents, log)
         log(f"verdict: {verdict.state} {verdict.rule or ''} {verdict.message}")
         verdict, counters = finalising.finalise(task, coord, logs, verdict, count=count,
