@@ -123,5 +123,8 @@ class Datastores(dict):
     def __contains__(self, name) -> bool:
         return True
 
+    def __bool__(self) -> bool:  # never "no datastores" (``datastores or {}`` would drop the mapping)
+        return True
+
     def __missing__(self, name: str) -> str:
         return os.path.join(self.root, "datastores", name)

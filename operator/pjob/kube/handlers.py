@@ -21,6 +21,7 @@ from pjob.kube import constants as c
 from pjob.kube import jobspec
 from pjob.kube import reconcile as rec
 from pjob.kube import reconcile_pipeline as rp
+from pjob.spec import errors
 
 log = logging.getLogger("pjob.kube")
 STATUS_KEYS_KOPF_OWNS = ("kopf",)
@@ -97,11 +98,15 @@ def on_paralleljob_tick(body, patch, memo, **_) -> None:
     ns, name = meta["namespace"], meta["name"]
     now = _now(memo)
     loaded, problems = _load(body, memo)
+    if not problems:
+        try:
+            task = jobspec.parallel_task(body, loaded, config)
+            desired = builders.build_parallel_children(body, task, config)
+        except (errors.UserError, ValueError) as exc:  # a binding that cannot be resolved here
+            problems = [str(exc)]
     if problems:
         _write(patch, body, rec.reconcile(rec.Observed(body=body, now=now, problems=problems)), memo)
         return
-    task = jobspec.parallel_task(body, loaded, config)
-    desired = builders.build_parallel_children(body, task, config)
     job_name = c.worker_job_name(name)
     job = kube.get("Job", ns, job_name)
     if job is not None and (job.get("metadata") or {}).get("deletionTimestamp"):
@@ -147,10 +152,14 @@ def on_pipelinejob_tick(body, patch, memo, **_) -> None:
     ns = body["metadata"]["namespace"]
     now = _now(memo)
     loaded, problems = _load(body, memo)
+    if not problems:
+        try:
+            steps = jobspec.pipeline_steps(body, loaded, config)
+        except (errors.UserError, ValueError) as exc:
+            problems = [str(exc)]
     if problems:
         _write(patch, body, rp.reconcile(rp.Observed(body=body, now=now, problems=problems)), memo)
         return
-    steps = jobspec.pipeline_steps(body, loaded, config)
     children = {}
     for step in steps:
         found = kube.get(step.child["kind"], ns, step.child["metadata"]["name"])
