@@ -1,5 +1,6 @@
 """``pjob.sdk.entities``: the Azure ``azure.ai.ml.entities`` names a pipeline
-script imports (``Environment``, ``PipelineJob``, ``Input``, ``Output``).
+script imports (``Environment``, ``ResourceConfiguration``, ``PipelineJob``,
+``Input``, ``Output``).
 ``Environment`` fronts ``pjob.spec.models.Environment``: on a cluster the image
 runs the workers; locally the current Python is used (``pjob run`` warns)."""
 
@@ -50,6 +51,20 @@ class Environment(SpecBacked):
         return out
 
 
+class ResourceConfiguration(SpecBacked):
+    """``ResourceConfiguration(instance_count=2)`` for ``step.resources = ...``;
+    instance_type and properties are accepted for compatibility."""
+
+    _MODEL = models.Resources
+    _WHAT = "ResourceConfiguration"
+
+    def __init__(self, *, instance_count: int | None = None, instance_type: str | None = None, shm_size: str | None = None,
+                 properties: dict[str, Any] | None = None, **kwargs: Any):
+        args.reject_unknown("ResourceConfiguration()", kwargs, ["instance_count", "instance_type", "shm_size", "properties"],
+                            {"docker_args": "pjob does not pass docker arguments", "locations": "not applicable outside Azure"})
+        self._init_spec(dict(instance_count=instance_count, instance_type=instance_type, shm_size=shm_size, properties=properties), "ResourceConfiguration()")
+
+
 def environment_value(env: Any, where: str) -> Any:
     """An ``environment=`` argument as a spec value: an Environment, a
     reference string (``azureml:name:version``), or None."""
@@ -64,4 +79,4 @@ def render_environment(env: Any, base_dir: str | None) -> Any:
     return env._to_dict(base_dir) if isinstance(env, Environment) else env
 
 
-__all__ = ["Environment", "Input", "Output", "PipelineJob"]
+__all__ = ["Environment", "Input", "Output", "PipelineJob", "ResourceConfiguration"]

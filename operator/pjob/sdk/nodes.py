@@ -285,6 +285,8 @@ class Node:
         args.assign(self._step, name, self._coerce(name, value), self.kind_label)
 
     def _coerce(self, name: str, value: Any) -> Any:
+        if name == "resources" and isinstance(value, io.SpecBacked):  # ResourceConfiguration(...)
+            return value._spec.model_dump(exclude_none=True)
         return value
 
     def set_resources(self, *, instance_count: int | None = None, instance_type: str | None = None, shm_size: str | None = None, **kwargs: Any) -> None:
@@ -339,7 +341,7 @@ class Node:
         out = self._step.model_dump(by_alias=True, exclude_none=True, exclude_unset=True)
         for key in self._KEYS_NOT_ATTRIBUTES:
             out.pop(key, None)
-        for key in ("resources", "retry_settings", "limits"):
+        for key in ("resources", "retry_settings", "limits", "tags", "properties"):
             if out.get(key) == {}:
                 del out[key]
         return out

@@ -94,6 +94,8 @@ class PipelineJob:
         object.__setattr__(self, "settings", settings)
         object.__setattr__(self, "_source", source)
         object.__setattr__(self, "_attrs", {k: attrs.get(k) for k in self._ATTRS})
+        for key in ("tags", "properties"):  # dicts to update in place, as in Azure (job.tags.update(...))
+            self._attrs[key] = dict(self._attrs[key] or {})
 
     def __getattr__(self, name: str) -> Any:
         attrs = self.__dict__.get("_attrs", {})
@@ -108,7 +110,7 @@ class PipelineJob:
             raise TypeError(f"PipelineJob.{name} must be a dict, got {type(value).__name__}")
         if name not in ("tags", "properties") and value is not None and not isinstance(value, str):
             raise TypeError(f"PipelineJob.{name} must be a string, got {type(value).__name__}")
-        self._attrs[name] = value
+        self._attrs[name] = {} if value is None and name in ("tags", "properties") else value
 
     # -- to the spec ---------------------------------------------------------
     def to_dict(self, base_dir: str | None = None) -> dict[str, Any]:
@@ -116,7 +118,7 @@ class PipelineJob:
         (absolute when None)."""
         names = {id(node): name for name, node in self.jobs.items()}
         out: dict[str, Any] = {"$schema": SCHEMA, "type": "pipeline"}
-        out.update({k: v for k, v in self._attrs.items() if v is not None})
+        out.update({k: v for k, v in self._attrs.items() if v is not None and v != {}})
         settings = self.settings.model_dump(exclude_none=True)
         if settings:
             out["settings"] = settings

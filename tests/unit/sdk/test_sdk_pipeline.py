@@ -233,3 +233,60 @@ def test_standalone_step_runs_as_a_one_step_pipeline(project):
     job = client.as_pipeline(score_fn()(files="./data"))
     assert list(job.jobs) == ["score"]
     job.validate()
+
+
+def test_the_oj_sales_notebook_shape(project):
+    """Azure's many-models sample: partition_keys, string inputs, run-level
+    overrides after the call, a datastore output path, no return value."""
+    from pjob.sdk.entities import Environment, ResourceConfiguration
+
+    (project / "src" / "partition.yml").write_text(
+        "type: command\nname: partition_data\ninputs:\n  data_source: {type: uri_file}\n  partition_keys: {type: string}\n"
+        "outputs:\n  tabular_output_data: {type: mltable}\ncode: ./\ncommand: python prep.py ${{inputs.data_source}} ${{inputs.partition_keys}} ${{outputs.tabular_output_data}}\n"
+    )
+    partition_data = load_component(source="./src/partition.yml")
+    train = parallel_run_function(
+        name="train_many_models",
+        tags={"example": "oj"},
+        inputs=dict(data_source=Input(type="mltable", mode="direct"), drop_cols=Input(type="string", description="split by comma")),
+        outputs=dict(model_perf=Output(type="uri_file", mode="rw_mount"), model_folder=Output(type="uri_folder", mode="rw_mount")),
+        input_data="${{inputs.data_source}}",
+        partition_keys=["Store", "Brand"],
+        instance_count=2,
+        max_concurrency_per_instance=1,
+        error_threshold=-1,
+        mini_batch_error_threshold=5,
+        retry_settings=dict(max_retries=2, timeout=60),
+        logging_level="DEBUG",
+        environment_variables={"AZUREML_PARALLEL_EXAMPLE": "1a_sdk"},
+        task=RunFunction(code="./src", entry_script="score.py", environment=Environment(image="img", conda_file="./src/prep.py"),
+                         program_arguments="--drop_cols ${{inputs.drop_cols}} --model_folder ${{outputs.model_folder}} ",
+                         append_row_to="${{outputs.model_perf}}"),
+    )
+
+    @pipeline(display_name="parallel job for oj many model training")
+    def partition_job_in_pipeline(pipeline_input_data):
+        partition_job = partition_data(data_source=pipeline_input_data, partition_keys="Store,Brand")
+        parallel_train = train(data_source=partition_job.outputs.tabular_output_data, drop_cols="Revenue,Advert")
+        parallel_train.resources.instance_count = 3
+        parallel_train.max_concurrency_per_instance = 2
+        parallel_train.mini_batch_error_threshold = 10
+        parallel_train.outputs.model_perf.path = f"azureml://datastores/workspaceblobstore/paths/${{name}}/my_append_output.csv"
+        parallel_train.tags.update({"stage": "train"})
+
+    (project / "data" / "oj.csv").write_text("Store,Brand\n1,a\n")
+    my_job = partition_job_in_pipeline(pipeline_input_data=Input(path="./data/oj.csv", type="uri_file", mode="ro_mount"))
+    my_job.tags.update({"team": "forecast"})
+    my_job.settings.default_compute = "cpu-cluster"
+    my_job.jobs["train_many_models"].resources = ResourceConfiguration(instance_count=4)
+    data = my_job.to_dict(str(project))
+    step = data["jobs"]["train_many_models"]
+    assert step["resources"] == {"instance_count": 4}
+    assert step["tags"] == {"example": "oj", "stage": "train"} and data["tags"] == {"team": "forecast"}
+    assert (step["max_concurrency_per_instance"], step["mini_batch_error_threshold"], step["partition_keys"]) == (2, 10, ["Store", "Brand"])
+    assert step["inputs"]["drop_cols"] == "Revenue,Advert"
+    assert step["inputs"]["data_source"] == {"type": "mltable", "path": "${{parent.jobs.partition_job.outputs.tabular_output_data}}", "mode": "direct"}
+    assert step["outputs"]["model_perf"] == {"type": "uri_file", "mode": "rw_mount", "path": "azureml://datastores/workspaceblobstore/paths/${name}/my_append_output.csv"}
+    assert data["jobs"]["partition_job"]["inputs"] == {"data_source": "${{parent.inputs.pipeline_input_data}}", "partition_keys": "Store,Brand"}
+    assert "outputs" not in data  # nothing returned
+    my_job.validate()
