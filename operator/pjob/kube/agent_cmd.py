@@ -105,16 +105,10 @@ def read_items(task) -> tuple[int, list[int]]:
 
 
 def wait_for_plan(task, coordinator) -> tuple[int, list[int]]:
-    """Nodes > 0: until node 0 has written the manifest and published its size."""
-    from pjob.engine import manifest
-
-    path = manifest.path_in(task.work_dir)
-    while True:
-        if os.path.exists(path):
-            count, items = read_items(task)
-            if count == 0 or coordinator.counters().total == count:
-                return count, items
+    """Nodes > 0: until node 0 has published the plan size (after writing the manifest)."""
+    while coordinator.plan_size() is None:
         time.sleep(WAIT_FOR_PLAN_SECONDS)
+    return read_items(task)
 
 
 def register_lease(client, namespace: str, job: str, agent_id: str, lease_seconds: float) -> None:

@@ -104,3 +104,14 @@ def test_render_of_a_bad_job_exits_2_naming_the_field(tmp_path):
     proc = render(str(bad))
     assert proc.returncode == 2
     assert "input_data" in proc.stderr and "nope" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["operator"], "pjob operator run | pjob operator render FILE"),
+    (["agent"], "--coordinator kube://<namespace>/<job>"),
+    (["agent", "--coordinator", "kube://Bad_NS/x", "--task", "t.json"], "bad coordinator URI"),
+])
+def test_usage_errors_exit_2_without_a_traceback(argv, needle):
+    proc = subprocess.run([sys.executable, "-m", "pjob.cli", *argv], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert needle in proc.stderr and "Traceback" not in proc.stderr
