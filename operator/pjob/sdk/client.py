@@ -94,16 +94,21 @@ def run_local(
 
 
 def submit(job: Any, *, namespace: str = "default", **kwargs: Any) -> Any:
-    """Send ``job`` and its code to the cluster, as ``pjob submit`` does."""
+    """Send ``job`` and its code to the cluster, as ``pjob submit`` does: the
+    job is validated here, then handed to the cluster client behind
+    ``pjob submit`` (``pjob.kube.client_cmd.submit_loaded``)."""
+    where = "pjob.sdk.submit needs the cluster client behind `pjob submit`"
     try:
-        from pjob.kube import submit as kube_submit  # written by the Deploy work
+        from pjob.kube import client_cmd  # the Deploy work's submit client; heavy, so imported here
     except ImportError:
-        raise NotImplementedError(
-            "pjob.sdk.submit needs the cluster submit client behind `pjob submit` (pjob.kube.submit), which is not in this "
-            "build yet; meanwhile write the YAML with job.dump('pipeline.yml') and submit that file"
-        ) from None
+        raise NotImplementedError(f"{where} (pjob.kube.client_cmd), which is not in this build yet; meanwhile write the YAML "
+                                  "with job.dump('pipeline.yml') and submit that file") from None
+    submit_loaded = getattr(client_cmd, "submit_loaded", None)
+    if submit_loaded is None:
+        raise NotImplementedError(f"{where}: pjob.kube.client_cmd has no submit_loaded(loaded, namespace=...) yet; "
+                                  "write the YAML with job.dump('pipeline.yml') and run `pjob submit pipeline.yml`")
     loaded, _ = _loaded(job)
-    return kube_submit.submit_loaded(loaded, namespace=namespace, **kwargs)
+    return submit_loaded(loaded, namespace=namespace, **kwargs)
 
 
 class _JobOperations:
