@@ -26,33 +26,12 @@ import subprocess
 import sys
 import time
 
-from pjob.engine import logtree, manifest, monitor, policy, procs, report, results
+from pjob.engine import logtree, manifest, monitor, policy, report, results, slots
 
 EXIT_OK, EXIT_FATAL = 0, 3
 FLUSH_SECONDS = 0.05  # longest an outcome waits before it is sent to the coordinator
 FLUSH_COUNT = 256
 SHUTDOWN_GRACE = 10.0  # seconds a worker gets to run shutdown() and exit
-
-
-class WorkerSlot:
-    """The agent's view of one worker process."""
-
-    def __init__(self, slot: int):
-        self.slot = slot
-        self.proc = logtree.process_name(slot)
-        self.popen: subprocess.Popen | None = None
-        self.cmd_fd = -1
-        self.res_fd = -1
-        self.buf = b""
-        self.ready = False
-        self.queue: collections.deque = collections.deque()  # leases sent, head = running
-        self.phase = "load"
-        self.phase_started = 0.0
-        self.started_wall = 0.0
-
-    @property
-    def busy(self) -> bool:
-        return bool(self.queue)
 
 
 class Agent:
@@ -72,7 +51,7 @@ class Agent:
         self.local: collections.deque = collections.deque()  # claimed, not yet sent
         self.pending_outcomes: list = []
         self.first_pending_outcome = 0.0
-        self.slots = [WorkerSlot(i) for i in range(max(1, task.max_concurrency_per_instance))]
+        self.slots = [slots.WorkerSlot(i) for i in range(max(1, task.max_concurrency_per_instance))]
         self.sel = selectors.DefaultSelector()
         self.stopping = False
         self.fatal: str | None = None
@@ -86,40 +65,20 @@ class Agent:
 
     # --- worker processes ---------------------------------------------------------------
 
-    def start_worker(self, w: WorkerSlot) -> None:
-        cmd_r, cmd_w = os.pipe()
-        res_r, res_w = os.pipe()
-        wd = os.path.join(self.task.work_dir, "tmp", self.node, w.proc)
-        os.makedirs(wd, exist_ok=True)
-        w.popen = procs.start(self.task, self.task_file, self.node, w.slot, cmd_r, res_w, wd,
-                              _host_env(self.task, w.slot), self.logs.user_stdout(self.node, w.proc),
-                              self.logs.user_stderr(self.node, w.proc))
-        os.close(cmd_r)
-        os.close(res_w)
-        w.cmd_fd, w.res_fd, w.buf, w.ready = cmd_w, res_r, b"", False
-        self.sel.register(res_r, selectors.EVENT_READ, w)
+    def start_worker(self, w: slots.WorkerSlot) -> None:
+        w.start(self.task, self.task_file, self.node, self.logs, _host_env(self.task, w.slot))
+        self.sel.register(w.res_fd, selectors.EVENT_READ, w)
 
-    def kill_worker(self, w: WorkerSlot) -> None:
-        if w.popen is not None and w.popen.poll() is None:
-            w.popen.kill()
+    def kill_worker(self, w: slots.WorkerSlot) -> None:
+        w.kill()
         self.close_worker(w)
 
-    def close_worker(self, w: WorkerSlot) -> None:
+    def close_worker(self, w: slots.WorkerSlot) -> None:
         if w.res_fd >= 0:
             self.sel.unregister(w.res_fd)
-            os.close(w.res_fd)
-        if w.cmd_fd >= 0:
-            os.close(w.cmd_fd)
-        w.res_fd = w.cmd_fd = -1
-        if w.popen is not None:
-            try:
-                w.popen.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                w.popen.kill()
-                w.popen.wait()
-        w.ready = False
+        w.close()
 
-    def replace_worker(self, w: WorkerSlot, status: str, error: str) -> None:
+    def replace_worker(self, w: slots.WorkerSlot, status: str, error: str) -> None:
         """The head mini-batch failed with the worker (timeout, death): fail its
         lease, give the rest back to the local queue, start a fresh worker."""
         if w.queue:
@@ -130,10 +89,6 @@ class Agent:
         self.close_worker(w)
         if not self.stopping:
             self.start_worker(w)
-
-    def send(self, w: WorkerSlot, data: bytes) -> None:
-        while data:
-            data = data[os.write(w.cmd_fd, data):]
 
     # --- coordinator --------------------------------------------------------------------
 
@@ -172,7 +127,7 @@ class Agent:
             batch, self.pending_outcomes = self.pending_outcomes, []
             self.coord.complete_many(batch)
 
-    def fail_attempt(self, w: WorkerSlot, lease, status: str, error: str, retryable: bool,
+    def fail_attempt(self, w: slots.WorkerSlot, lease, status: str, error: str, retryable: bool,
                      elapsed: float | None = None, run_s: float = 0.0) -> None:
         if elapsed is None:
             elapsed = time.monotonic() - w.phase_started
@@ -184,7 +139,7 @@ class Agent:
 
     # --- messages from workers ----------------------------------------------------------
 
-    def on_readable(self, w: WorkerSlot) -> None:
+    def on_readable(self, w: slots.WorkerSlot) -> None:
         data = os.read(w.res_fd, 65536)
         if not data:
             self.on_worker_exit(w)
@@ -194,7 +149,7 @@ class Agent:
         for line in lines:
             self.on_message(w, json.loads(line))
 
-    def on_message(self, w: WorkerSlot, msg: list) -> None:
+    def on_message(self, w: slots.WorkerSlot, msg: list) -> None:
         kind = msg[0]
         now = time.monotonic()
         if kind == "S":
@@ -219,13 +174,13 @@ class Agent:
         elif kind == "initfail":
             self.on_init_failure(w, msg[1])
 
-    def next_head(self, w: WorkerSlot, now: float) -> None:
+    def next_head(self, w: slots.WorkerSlot, now: float) -> None:
         """The head of ``w``'s queue starts now: loading its data, or running
         at once when loading is trivial (the worker then sends no "S")."""
         trivial = bool(w.queue) and manifest.trivial_load(self.lines[w.queue[0].index])
         w.phase, w.phase_started, w.started_wall = ("run" if trivial else "load"), now, time.time()
 
-    def on_init_failure(self, w: WorkerSlot, error: str) -> None:
+    def on_init_failure(self, w: slots.WorkerSlot, error: str) -> None:
         self.init_failures += 1
         self.report.note(w.proc, f"init() failed ({self.init_failures} consecutive on this node)\n{error}")
         self.close_worker(w)
@@ -236,7 +191,7 @@ class Agent:
         elif not self.stopping:
             self.start_worker(w)
 
-    def on_worker_exit(self, w: WorkerSlot) -> None:
+    def on_worker_exit(self, w: slots.WorkerSlot) -> None:
         code = w.popen.wait() if w.popen is not None else None
         why = _exit_description(code)
         if not w.ready:
@@ -271,7 +226,7 @@ class Agent:
                 if len(w.queue) == 1:
                     self.next_head(w, now)
             try:
-                self.send(w, b"".join(sent))
+                w.send(b"".join(sent))
             except OSError:  # the worker died; its EOF is handled as a death
                 for _ in sent:
                     self.local.appendleft(w.queue.pop())
@@ -383,7 +338,7 @@ class Agent:
         for w in self.slots:
             if w.cmd_fd >= 0:
                 try:
-                    self.send(w, b"Q\n")
+                    w.send(b"Q\n")
                 except OSError:
                     pass
         deadline = time.monotonic() + SHUTDOWN_GRACE
