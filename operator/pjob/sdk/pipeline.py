@@ -267,6 +267,16 @@ def _with_defined_steps(created: list[nodes.Node], local_vars: dict[str, Any], f
     return sorted(unique.values(), key=lambda n: n._seq)
 
 
+def _as_annotated(value: Any, annotation: Any) -> Any:
+    """Azure lets a parameter be annotated with an Input (``def p(data:
+    Input(type="mltable"))``): a path given as a string becomes that Input."""
+    if isinstance(annotation, io.Input) and isinstance(value, str) and annotation.type not in models.LITERAL_TYPES:
+        return io.Input(type=annotation.type, path=value, mode=annotation.mode, description=annotation.description)
+    if isinstance(annotation, io.Input) and value is None and annotation.default is not None:
+        return annotation.default
+    return value
+
+
 def _paths_given_as_strings(values: dict[str, Any], steps: dict[str, nodes.Node]) -> None:
     """A pipeline argument given as a plain string but bound to a data input
     of a step is that data's path: make it ``Input(type=<the step's type>,
@@ -334,7 +344,7 @@ def pipeline(func: Callable | None = None, *, name: str | None = None, version: 
                     value = os.fspath(value)
                 if value is not None and not isinstance(value, (io.Input, str, bool, int, float)):
                     raise TypeError(f"{fn.__name__}(): argument {key!r} must be an Input or a literal (str, int, float, bool), got {type(value).__name__}")
-                values[key] = value
+                values[key] = _as_annotated(value, signature.parameters[key].annotation)
             created: list[nodes.Node] = []
             first_seq = next(nodes._SEQUENCE)
             nodes._COLLECTING.append(created)

@@ -290,3 +290,14 @@ def test_the_oj_sales_notebook_shape(project):
     assert data["jobs"]["partition_job"]["inputs"] == {"data_source": "${{parent.inputs.pipeline_input_data}}", "partition_keys": "Store,Brand"}
     assert "outputs" not in data  # nothing returned
     my_job.validate()
+
+
+def test_input_annotations_type_string_arguments(project):
+    score = score_fn()
+
+    @pipeline()
+    def p(files: Input(type="mltable", mode="direct"), n: Input(type="integer", default=4) = None):  # noqa: F821
+        score(files=files)
+
+    data = p(files="./data").to_dict(str(project))
+    assert data["inputs"] == {"files": {"type": "mltable", "path": "./data", "mode": "direct"}, "n": 4}
