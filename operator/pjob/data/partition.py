@@ -2,11 +2,15 @@
 in sorted key order (nulls last), and the read of one such mini-batch.
 
 Called by ``pjob.data.tables.plan_table`` / ``read_slice``. Planning reads as
-little as it can: keys that all come from ``extract_columns_from_partition_format``
-(and no row-changing step) are taken from folder names alone; otherwise each
-file is read once, one at a time, keeping only the key columns (Parquet reads
-only those columns when no step needs the others). A descriptor lists the
-files that hold its key values, so a read opens only those.
+little as it can and never a whole file at once:
+- keys that all come from ``extract_columns_from_partition_format`` (and no
+  row-changing step) are taken from folder names alone;
+- otherwise each file is scanned in chunks of ``SCAN_BYTES`` (byte ranges,
+  or row groups for Parquet, which then reads only the key columns when the
+  table has no steps), keeping only the key columns of each chunk.
+A descriptor lists, per file, only the chunks that hold its key values (with
+the positional-step offsets of each chunk), so reading one key opens only
+those chunks and holds one chunk plus the matching rows in memory.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from pjob.data import mltable, partition_format, readers, transforms
 from pjob.data.minibatch import MiniBatch
 from pjob.spec import errors
 
+SCAN_BYTES = 64 << 20
 _ROW_CHANGING = ("filter", *mltable.POSITIONAL_STEPS)
+_LOCATOR_KEYS = ("byte_range", "row_groups", "row_range")
 
 
 def plan_by_keys(table: mltable.Table, paths: list[str], schema, headers, keys: list[str], columns) -> list[MiniBatch]:
@@ -34,71 +40,80 @@ def plan_by_keys(table: mltable.Table, paths: list[str], schema, headers, keys: 
     row_changing = any(s["name"] in _ROW_CHANGING for s in table.steps)
     folder_keys = {name for s in table.steps if s["name"] == "extract_columns_from_partition_format"
                    for name, _ in partition_format.column_families(s["args"]["partition_format"])}
-    groups: dict[tuple, dict[str, int]] = {}  # key combination -> {path: rows}
-    files: dict[str, dict[str, Any]] = {}
+    # key combination -> path -> [rows (-1 = not counted), [chunk, ...]]
+    groups: dict[tuple, dict[str, list]] = {}
+    file_headers: dict[str, list[str]] = {}
     offsets = [0] * transforms.positional_count(table.steps)
+    from_folders = set(keys) <= folder_keys and not row_changing
     for path in paths:
-        settings = tables._settings(table, schema, headers, paths, path, {})
-        files[path] = {k: settings[k] for k in ("header", "skip_header") if k in settings}
-        files[path]["offsets"] = list(offsets)
-        if set(keys) <= folder_keys and not row_changing:
+        file_headers[path] = tables._settings(table, schema, headers, paths, path, {}).get("header")
+        if from_folders:  # no data read: every chunk of the file holds the folder's key values
             values = _folder_values(table, path)
-            combo = tuple(_plain(values[k]) for k in keys)
-            groups.setdefault(combo, {})[path] = -1
-            continue
-        frame = _read_keys(table, settings, path, keys, schema, row_changing)
-        frame, entering = transforms.apply(frame, table.steps, offsets, path)
-        offsets = [o + e for o, e in zip(offsets, entering)]
-        for combo, count in frame[keys].apply(lambda row: tuple(_plain(v) for v in row), axis=1).value_counts(sort=False).items() if len(frame) else []:
-            groups.setdefault(combo, {})[path] = int(count)
-    batches = []
+            entry = groups.setdefault(tuple(_plain(values[k]) for k in keys), {}).setdefault(path, [-1, []])
+        for locator in tables.slice_file(table, path, SCAN_BYTES):
+            locator = {k: v for k, v in locator.items() if k in _LOCATOR_KEYS}
+            settings = tables._settings(table, schema, headers, paths, path, locator)
+            chunk = {**locator, "skip_header": settings.get("skip_header", False), "offsets": list(offsets)}
+            if from_folders:
+                entry[1].append(chunk)
+                continue
+            frame = _read_keys(table, settings, path, locator, keys)
+            if table.steps:
+                frame, entering = transforms.apply(frame, table.steps, offsets, path)
+                offsets = [o + e for o, e in zip(offsets, entering)]
+            if not len(frame):
+                continue
+            combos = frame[keys].apply(lambda row: tuple(_plain(v) for v in row), axis=1)
+            for combo, count in combos.value_counts(sort=False).items():
+                entry = groups.setdefault(combo, {}).setdefault(path, [0, []])
+                entry[0] += int(count)
+                entry[1].append(chunk)
     base = {"mltable": table.to_dict(), "schema": schema}
+    batches = []
     for i, combo in enumerate(sorted(groups, key=_sort_key)):
         holders = groups[combo]
-        rows = sum(holders.values()) if all(v >= 0 for v in holders.values()) else -1
-        batches.append(MiniBatch(
-            index=i, kind="table", items=rows, paths=list(holders), key_values=dict(zip(keys, combo)),
-            table={**base, "files": {p: files[p] for p in holders}},
-        ))
+        rows = sum(r for r, _ in holders.values()) if all(r >= 0 for r, _ in holders.values()) else -1
+        files = {p: {"header": file_headers[p], "chunks": chunks} for p, (_, chunks) in holders.items()}
+        batches.append(MiniBatch(index=i, kind="table", items=rows, paths=list(holders),
+                                 key_values=dict(zip(keys, combo)), table={**base, "files": files}))
     return batches
 
 
 def read_key_batch(mb: MiniBatch):
-    """Rows of every listed file whose key columns equal ``mb.key_values``."""
+    """Rows whose key columns equal ``mb.key_values``, from the listed chunks, in table order."""
     import pandas
 
     from pjob.data import tables
 
     settings = mb.table or {}
     table = mltable.Table.from_dict(settings["mltable"])
+    zero = [0] * transforms.positional_count(table.steps)
     frames = []
     for path in mb.paths:
-        per_file = {**settings, **settings.get("files", {}).get(path, {})}
-        frame = tables._read_raw(table, per_file, path, MiniBatch(index=0, kind="table", items=-1, path=path))
-        frame, _ = transforms.apply(frame, table.steps, per_file.get("offsets") or [0] * transforms.positional_count(table.steps), path)
-        mask = pandas.Series(True, index=frame.index)
-        for key, value in mb.key_values.items():
-            mask &= frame[key].map(lambda v, want=value: _plain(v) == want)
-        frames.append(frame[mask])
+        per_file = settings.get("files", {}).get(path, {})
+        for chunk in per_file.get("chunks", []):
+            locator = {k: (tuple(v) if k != "row_groups" else v) for k, v in chunk.items() if k in _LOCATOR_KEYS}
+            slice_settings = {**settings, "header": per_file.get("header"), "skip_header": chunk.get("skip_header", False)}
+            frame = tables._read_raw(table, slice_settings, path, MiniBatch(index=0, kind="table", items=-1, path=path, **locator))
+            frame, _ = transforms.apply(frame, table.steps, chunk.get("offsets") or zero, path)
+            mask = pandas.Series(True, index=frame.index)
+            for key, value in mb.key_values.items():
+                mask &= frame[key].map(lambda v, want=value: _plain(v) == want).astype(bool)
+            frames.append(frame[mask])
     if not frames:
         return tables._empty_frame(table, settings["schema"])
     return pandas.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
 
 
-def _read_keys(table, settings, path: str, keys: list[str], schema, row_changing: bool):
+def _read_keys(table, settings, path: str, locator: dict[str, Any], keys: list[str]):
+    """One chunk with at least the key columns (only them for Parquet without steps)."""
     from pjob.data import tables
 
     reader = table.reader or {}
-    raw = {name for name, _ in schema}
-    if reader["name"] == "read_parquet" and not row_changing and set(keys) <= raw and not _renames(table):
-        frame = readers.parquet_frame(path, None, None, {"include_path_column": False}, columns=keys)
-        return frame
-    frame = tables._read_raw(table, settings, path, MiniBatch(index=0, kind="table", items=-1, path=path))
-    return frame
-
-
-def _renames(table) -> bool:
-    return any(s["name"] in ("convert_column_types", "extract_columns_from_partition_format") for s in table.steps)
+    if reader["name"] == "read_parquet" and not table.steps and not reader.get("include_path_column"):
+        return readers.parquet_frame(path, locator.get("row_groups"), locator.get("row_range"), {}, columns=keys)
+    frame = tables._read_raw(table, settings, path, MiniBatch(index=0, kind="table", items=-1, path=path, **locator))
+    return frame if table.steps else frame[keys]
 
 
 def _folder_values(table, path: str) -> dict[str, Any]:
@@ -125,4 +140,4 @@ def _plain(value):
 
 
 def _sort_key(combo: tuple) -> tuple:
-    return tuple((v is None, type(v).__name__ if v is not None and not isinstance(v, (int, float)) else "", v if v is not None else 0) for v in combo)
+    return tuple((v is None, "" if v is None or isinstance(v, (int, float)) else type(v).__name__, v if v is not None else 0) for v in combo)

@@ -165,16 +165,22 @@ def test_parquet_mini_batches_concatenate_to_the_whole_table(n, row_group, size)
     rows=st.lists(st.tuples(st.sampled_from(["x", "y", "", "z"]), st.integers(0, 3), st.integers(-100, 100)), max_size=40),
     keys=st.sampled_from([["k"], ["n"], ["k", "n"], ["n", "k"]]),
     n_files=st.integers(1, 3),
+    scan_bytes=st.integers(1, 300),
+    steps=st.sampled_from(["", "  - skip: 3\n", "  - take: 9\n  - filter: 'col(\"v\") > -50'\n"]),
 )
-def test_partition_keys_give_each_row_to_exactly_one_batch(rows, keys, n_files):
+def test_partition_keys_give_each_row_to_exactly_one_batch(rows, keys, n_files, scan_bytes, steps):
+    from pjob.data import partition
+
     files = {}
     for f in range(n_files):
         mine = [[k, str(n), str(v)] for k, n, v in rows[f::n_files]]
         files[f"f{f}.csv"] = _csv_bytes(["k", "n", "v"], mine, True, ",")
-    root = _write_table(files, "read_delimited: {}", pattern="./*.csv")
+    root = _write_table(files, "read_delimited: {}", steps, pattern="./*.csv")
+    saved, partition.SCAN_BYTES = partition.SCAN_BYTES, scan_bytes  # many chunks per file
     try:
         _assert_batches_make_the_whole(root, None, keys)
     finally:
+        partition.SCAN_BYTES = saved
         shutil.rmtree(root)
 
 
