@@ -18,7 +18,7 @@ GROUP_VERSION = "pjob.dev/v1alpha1"
 
 def operator_env(kube_env: dict, root: Path, **extra) -> dict:
     return {**kube_env, "PJOB_DATASTORE_ROOT": str(root), "PJOB_OBSERVE_SECONDS": "0.3",
-            "PJOB_LEASE_SECONDS": "3", "PJOB_STOP_GRACE_SECONDS": "10", "PYTHONUNBUFFERED": "1",
+            "PJOB_LEASE_SECONDS": "8", "PJOB_STOP_GRACE_SECONDS": "10", "PYTHONUNBUFFERED": "1",
             **{k: str(v) for k, v in extra.items()}}
 
 
