@@ -82,13 +82,14 @@ def run_local(
         loaded, runs_dir=runs_dir, fresh=fresh, retry_failed=retry_failed, max_workers=max_workers,
         datastores=datastores, progress=progress, on_step=on_step,
     )
-    outputs = dict(result.outputs)
+    outputs: dict[str, str] = {}  # pipeline outputs first, then every step's
     if built is not None:
         for step_name, node in built.jobs.items():
             for port_name, port in node.outputs.items():
                 report = result.steps.get(step_name)
                 if port._pipeline_output and report and port_name in report.outputs:
                     outputs[port._pipeline_output] = report.outputs[port_name]
+    outputs.update(result.outputs)
     texts = [f"{name}: {r.status}" + (f" - {_result_text(r.job_result)}" if r.job_result else (f" - {r.reason}" if r.reason else "")) for name, r in result.steps.items()]
     return LocalRunResult(result.status, result.run_dir, outputs, "\n".join(texts), dict(result.steps), list(loaded.warnings))
 
