@@ -67,6 +67,10 @@ def test_kill_9_of_an_agent_mid_job_reclaims_its_mini_batches(world):
     assert status["state"] == "Succeeded", status
     assert status["miniBatches"] == {"total": 40, "done": 40, "failed": 0}
     assert output_of(status) == expected_counts(world.example / "docs")  # exactly once, in order
+    from pjob.coord import kube_state
+
+    queue = kube_state.QueueState.decode(world.api.get("v1", "configmaps", "slow-queue", "default")["data"])
+    assert queue.progress().attempts > 40, "the dead agent's leased mini-batches were started again"
     pods = worker_pods(world.api, "slow")
     assert len(pods) == 3  # the killed pod was replaced
     assert any(p["status"]["phase"] == "Failed" for p in pods)
