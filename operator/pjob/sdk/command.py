@@ -83,7 +83,7 @@ def command(
     if isinstance(env, entities.Environment):
         data["environment"] = env._spec
     data["resources"] = {k: kwargs[k] for k in _RESOURCE_ARGS if kwargs.get(k) is not None}  # so step.resources.x = ... works
-    for key in ("tags", "properties"):  # dicts to update in place (step.tags.update(...))
+    for key in ("tags", "properties", "environment_variables"):  # dicts to update in place (step.tags.update(...))
         data[key] = dict(data.get(key) or {})
     if timeout is not None:
         data["limits"] = {"timeout": timeout}
@@ -136,7 +136,7 @@ class CommandComponent:
         for key in kwargs:
             if key not in self._model.inputs:
                 raise TypeError(f"{where} got an unexpected keyword argument {key!r}{args.did_you_mean(key, self._model.inputs)}")
-        step = models.CommandStep(component=self.source, resources={}, tags={}, properties={})
+        step = models.CommandStep(component=self.source, resources={}, tags={}, properties={}, environment_variables={})
         node = CommandNode(step, dict(self._model.inputs), dict(self._model.outputs), self.name)
         for key, value in kwargs.items():
             node.inputs[key].bind(value)

@@ -149,7 +149,7 @@ class Node:
         out = self._step.model_dump(by_alias=True, exclude_none=True, exclude_unset=True)
         for key in self._KEYS_NOT_ATTRIBUTES:
             out.pop(key, None)
-        for key in ("resources", "retry_settings", "limits", "tags", "properties"):
+        for key in ("resources", "retry_settings", "limits", "tags", "properties", "environment_variables"):
             if out.get(key) == {}:
                 del out[key]
         return out

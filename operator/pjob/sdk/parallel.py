@@ -148,7 +148,7 @@ def parallel_run_function(
     declared_out = {k: nodes.declared_output(v, f"{where}: outputs.{k}") for k, v in (outputs or {}).items()}
     data: dict[str, Any] = {k: kwargs[k] for k in _STEP_ARGS if kwargs.get(k) is not None}
     data["resources"] = {k: kwargs[k] for k in _RESOURCE_ARGS if kwargs.get(k) is not None}
-    for key in ("tags", "properties"):  # dicts to update in place (step.tags.update(...))
+    for key in ("tags", "properties", "environment_variables"):  # dicts to update in place (step.tags.update(...))
         data[key] = dict(data.get(key) or {})
     data.setdefault("retry_settings", {})
     if "input_data" not in data:

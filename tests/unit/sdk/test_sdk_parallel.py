@@ -111,7 +111,9 @@ def test_settings_are_validated_when_set_after_construction():
     node.set_resources(instance_count=4)
     node.inputs.data.mode = "eval_mount"
     node.outputs.out.type = "uri_folder"
+    node.environment_variables["MODE"] = "fast"
     step = node.render({}, None)
+    assert step["environment_variables"] == {"MODE": "fast"}
     assert step["mini_batch_size"] == "5mb" and step["retry_settings"]["timeout"] == 120
     assert step["resources"]["instance_count"] == 4 and step["task"]["program_arguments"].endswith("--verbose")
     assert step["outputs"]["out"] == {"type": "uri_folder"}
