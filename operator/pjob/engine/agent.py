@@ -181,12 +181,15 @@ class Agent:
         w.phase, w.phase_started, w.started_wall = ("run" if trivial else "load"), now, time.time()
 
     def on_init_failure(self, w: slots.WorkerSlot, error: str) -> None:
+        if self.fatal:  # already given up: a late failure of another worker changes nothing
+            self.close_worker(w)
+            return
         self.init_failures += 1
         self.report.note(w.proc, f"init() failed ({self.init_failures} consecutive on this node)\n{error}")
         self.close_worker(w)
         if policy.init_failures_exhausted(self.init_failures, len(self.slots)):
             self.fatal = (f"init() failed {self.init_failures} times in a row on node {self.node} "
-                          f"(limit 3 x max_concurrency_per_instance = {3 * len(self.slots)}); last error:\n{error}")
+                          f"(limit 3 x max_concurrency_per_instance = {3 * len(self.slots)})\nlast error:\n{error}")
             self.stopping = True
         elif not self.stopping:
             self.start_worker(w)
