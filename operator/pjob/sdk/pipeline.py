@@ -46,6 +46,8 @@ class _Namespace:
         object.__setattr__(self, "_items", items)
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
         items = self.__dict__["_items"]
         if name in items:
             return items[name]

@@ -34,6 +34,8 @@ class PipelineInput:
         return self._data
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # not set yet (copy/pickle): no recursion through self._data
+            raise AttributeError(name)
         if isinstance(self._data, io.Input) and name in models.DataInput.model_fields:
             return getattr(self._data, name)
         raise AttributeError(f"pipeline input {self._name!r} has no attribute {name!r}")
@@ -108,6 +110,8 @@ class NodeInput:
         object.__setattr__(self, "_data", value)
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
         if name == "path":
             data = self._data
             return data.path if isinstance(data, io.Input) else (data.binding if isinstance(data, (NodeOutput, PipelineInput)) else data)
@@ -141,6 +145,8 @@ class Ports:
         object.__setattr__(self, "_ports", ports)
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
         ports = self.__dict__["_ports"]
         if name in ports:
             return ports[name]

@@ -301,3 +301,22 @@ def test_input_annotations_type_string_arguments(project):
 
     data = p(files="./data").to_dict(str(project))
     assert data["inputs"] == {"files": {"type": "mltable", "path": "./data", "mode": "direct"}, "n": 4}
+
+
+def test_jobs_and_steps_can_be_copied(project):
+    import copy
+
+    prep = load_component(source="./src/prep.yml")
+    score = score_fn()
+
+    @pipeline()
+    def demo(raw):
+        prepared = prep(raw=raw)
+        return {"final": score(files=prepared.outputs.files).outputs.scores}
+
+    job = demo(raw=Input(path="./data"))
+    twin = copy.deepcopy(job)
+    assert twin.to_dict(str(project)) == job.to_dict(str(project))
+    twin.jobs["score"].mini_batch_size = "3"
+    assert "mini_batch_size" not in job.to_dict()["jobs"]["score"]
+    assert copy.copy(score).name == "score"
