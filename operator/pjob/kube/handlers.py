@@ -87,59 +87,75 @@ def _load(body: dict, memo) -> tuple[Any, list[str] | None]:
 # --- ParallelJob -----------------------------------------------------------------------------------
 
 def on_paralleljob_tick(body, patch, memo, **_) -> None:
+    """Reconcile one ParallelJob: observe, decide (``reconcile.reconcile``), act, write status once."""
     body = _plain(body)
     if cond.terminal((body.get("status") or {}).get("conditions")):
         return
-    from pjob.engine import policy
     from pjob.kube import builders
 
-    kube, config = memo.kube, memo.config
-    meta = body["metadata"]
-    ns, name = meta["namespace"], meta["name"]
     now = _now(memo)
     loaded, problems = _load(body, memo)
     if not problems:
         try:
-            task = jobspec.parallel_task(body, loaded, config)
-            desired = builders.build_parallel_children(body, task, config)
+            task = jobspec.parallel_task(body, loaded, memo.config)
+            desired = builders.build_parallel_children(body, task, memo.config)
         except (errors.UserError, ValueError) as exc:  # a binding that cannot be resolved here
             problems = [str(exc)]
     if problems:
         _write(patch, body, rec.reconcile(rec.Observed(body=body, now=now, problems=problems)), memo)
         return
-    job_name = c.worker_job_name(name)
-    job = kube.get("Job", ns, job_name)
+    observed, queue = _observe_parallel(body, memo, task, desired, problems, now)
+    decision = rec.reconcile(observed)
+    _act_parallel(body, memo, decision)
+    if decision.finalise is not None:
+        finaliser = memo.get("finaliser")
+        verdict, counters = (finaliser(task, queue, decision.finalise, body) if finaliser
+                             else (decision.finalise, observed.counters))
+        resolved = jobspec.resolve_steps(body, loaded, memo.config)[jobspec.step_name(body)]
+        decision = rec.finished(body, decision.status, verdict, counters, _now(memo),
+                                outputs={k: v.location for k, v in resolved.outputs.items()}, logs=task.logs_dir)
+    _write(patch, body, decision, memo)
+
+
+def _observe_parallel(body: dict, memo, task, desired: list[dict], problems, now: float):
+    """Read what exists: the worker Job (every tick), the other children (until
+    seen once by this operator process), the queue's counters, and the worker
+    pods once a verdict waits for them to stop. Returns (Observed, queue)."""
+    from pjob.engine import policy
+
+    kube, config = memo.kube, memo.config
+    meta = body["metadata"]
+    ns, name = meta["namespace"], meta["name"]
+    status = body.get("status") or {}
+    job = kube.get("Job", ns, c.worker_job_name(name))
     if job is not None and (job.get("metadata") or {}).get("deletionTimestamp"):
         job = None  # being stopped
-    status = body.get("status") or {}
     if job is not None and memo.get("children_seen") == meta.get("uid"):
         existing = {(o["kind"], o["metadata"]["name"]) for o in desired}
     else:
         existing = {(o["kind"], o["metadata"]["name"]) for o in desired
-                    if (o["kind"] == "Job" and job is not None) or (o["kind"] != "Job" and kube.get(o["kind"], ns, o["metadata"]["name"]))}
+                    if (job is not None if o["kind"] == "Job" else kube.get(o["kind"], ns, o["metadata"]["name"]))}
     opener = memo.get("open_coordinator")
     queue = opener(ns, name, task) if opener and (job is not None or status.get("verdict")) else None
-    counters = queue.counters() if queue is not None else None
     running = int(((job or {}).get("status") or {}).get("active") or 0)
     if status.get("verdict"):
         pods = kube.list("Pod", ns, {c.LABEL_JOB: name, c.LABEL_ROLE: c.ROLE_WORKER})
         running = sum(1 for p in pods if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed"))
-    decision = rec.reconcile(rec.Observed(
+    observed = rec.Observed(
         body=body, now=now, problems=problems, desired=desired, existing=existing, worker_job=job,
-        counters=counters, limits=policy.limits_for(task), workers_running=running, stop_grace=config.stop_grace_seconds))
-    for obj in decision.create:
-        kube.create(obj)
+        counters=queue.counters() if queue is not None else None, limits=policy.limits_for(task),
+        workers_running=running, stop_grace=config.stop_grace_seconds)
+    return observed, queue
+
+
+def _act_parallel(body: dict, memo, decision: rec.Decision) -> None:
+    meta = body["metadata"]
+    for obj in decision.create:  # fixed names: a race or a restart costs a 409, never a duplicate
+        memo.kube.create(obj)
     if not decision.create:
         memo["children_seen"] = meta.get("uid")
     if decision.stop_workers:
-        kube.delete("Job", ns, job_name)
-    if decision.finalise is not None:
-        finaliser = memo.get("finaliser")
-        verdict, final_counters = finaliser(task, queue, decision.finalise, body) if finaliser else (decision.finalise, counters)
-        outputs = {k: v.location for k, v in jobspec.resolve_steps(body, loaded, config)[jobspec.step_name(body)].outputs.items()}
-        decision = rec.finished(body, decision.status, verdict, final_counters, _now(memo),
-                                outputs=outputs, logs=task.logs_dir)
-    _write(patch, body, decision, memo)
+        memo.kube.delete("Job", meta["namespace"], c.worker_job_name(meta["name"]))
 
 
 # --- PipelineJob -----------------------------------------------------------------------------------
