@@ -45,7 +45,7 @@ def test_python_and_yaml_build_the_same_model(sdk_job):
     twin = load.load_job(os.path.join(EXAMPLE, "pipeline.yml"))
     assert not twin.problems
     assert sdk_job.to_model(EXAMPLE) == twin.job
-    assert list(sdk_job.jobs) == ["prepare_file_tabular_data", "file_batch_score", "batch_score_with_tabular_input"]
+    assert list(sdk_job.jobs) == ["prepare_file_tabular_data", "batch_inference_with_file_data", "batch_inference_with_tabular_data"]
 
 
 def test_script_dump_validates_and_loads_back_equal(sdk_job, tmp_path):
@@ -76,7 +76,7 @@ def test_runs_locally_to_the_same_outputs_as_the_yaml_twin(sdk_job, tmp_path):
 
     result = run_local(sdk_job, runs_dir=str(tmp_path / "sdk"))
     assert result.status == "Succeeded", result.job_result + _user_errors(result.run_dir)
-    assert "file_batch_score: Succeeded" in result.job_result and "5 total, 5 succeeded" in result.job_result
+    assert "batch_inference_with_file_data: Succeeded" in result.job_result and "5 total, 5 succeeded" in result.job_result
     proc = run_pjob("run", os.path.join(EXAMPLE, "pipeline.yml"), "--runs-dir", tmp_path / "yaml")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     yaml_out = tmp_path / "yaml" / "parallel_in_pipeline" / "steps" / "outputs"

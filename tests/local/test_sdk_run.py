@@ -68,7 +68,7 @@ def test_run_local_succeeds_with_outputs_and_result_text(project):
     assert result.status == "Succeeded", result.job_result
     assert open(result.outputs["scores"]).read().splitlines() == ["a.txt 3", "b.txt 2", "c.txt 1"]
     assert result.run_dir == str(project / "runs" / "sdk-run")
-    assert "score: Succeeded" in result.job_result and "3 total, 3 succeeded" in result.job_result
+    assert "scored: Succeeded" in result.job_result and "3 total, 3 succeeded" in result.job_result
     assert "copy: Succeeded" in result.job_result
 
 
@@ -76,8 +76,8 @@ def test_run_local_reports_a_failed_step(project):
     write(project / "data" / "bad.txt", "x")
     result = run_local(build(threshold=0, display_name="sdk-fail"), runs_dir=str(project / "runs"))
     assert result.status == "Failed"
-    assert "score: Failed" in result.job_result and "cannot score bad.txt" in open(
-        os.path.join(result.run_dir, "steps", "score", "logs", "job_error.txt")).read()
+    assert "scored: Failed" in result.job_result and "cannot score bad.txt" in open(
+        os.path.join(result.run_dir, "steps", "scored", "logs", "job_error.txt")).read()
 
 
 def test_ml_client_local_and_yaml_path(project):
@@ -87,7 +87,7 @@ def test_ml_client_local_and_yaml_path(project):
     built.dump(project / "job.yml")
     again = run_local(str(project / "job.yml"), runs_dir=str(project / "runs2"))
     assert again.status == "Succeeded" and "scores" not in again.outputs  # a YAML path: step outputs only
-    assert open(again.outputs["score.scores"]).read() == open(result.outputs["scores"]).read()
+    assert open(again.outputs["scored.scores"]).read() == open(result.outputs["scores"]).read()
 
 
 def test_submit_without_a_cluster_client_says_what_to_do(project):

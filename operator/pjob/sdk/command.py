@@ -88,8 +88,7 @@ def command(
     if timeout is not None:
         data["limits"] = {"timeout": timeout}
     step = args.validate(models.CommandStep, data, where, lambda p: str(p[-1] if p and p[0] == "resources" else ".".join(map(str, p))))
-    node = CommandNode(step, {k: v[0] for k, v in declared_in.items()}, declared_out, name)
-    node.name = name
+    node = CommandNode(step, {k: v[0] for k, v in declared_in.items()}, declared_out, name)  # name: the component's
     for key, (_, bound) in declared_in.items():
         if bound is not None:
             node.inputs[key].bind(bound)

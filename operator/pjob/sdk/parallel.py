@@ -156,8 +156,7 @@ def parallel_run_function(
     data["task"] = task._spec.model_copy(deep=True)
     step = args.validate(models.ParallelStep, data, where, _argument_name)
     _check_references(where, step, declared_in, declared_out)
-    node = ParallelNode(step, {k: v[0] for k, v in declared_in.items()}, declared_out, name)
-    node.name = name
+    node = ParallelNode(step, {k: v[0] for k, v in declared_in.items()}, declared_out, name)  # name: the component's
     for key, (_, bound) in declared_in.items():
         if bound is not None:
             node.inputs[key].bind(bound)

@@ -3,7 +3,7 @@ it returns.
 
 Calling a decorated function runs its body once with each parameter replaced
 by a ``PipelineInput``; every step made by calling a step or component meanwhile joins it, named
-as Azure names it (the step's own ``name``, else its variable name, else its
+as Azure names it (a name set on the step, else its variable name, else its
 component name with ``_1``, ``_2`` ... for repeats). The returned dict of step
 outputs becomes the pipeline's outputs. ``PipelineJob.to_model()`` produces
 ``pjob.spec.models.PipelineJob`` through the same validation as a YAML file
@@ -221,9 +221,11 @@ def _sanitize(name: str) -> str:
 
 
 def name_steps(created: list[nodes.Node], local_vars: dict[str, Any], pipeline_name: str) -> dict[str, nodes.Node]:
-    """Azure's naming rules: a step's own ``name``, else the variable it was
-    assigned to, else its component name (``_1``, ``_2`` ... for repeats,
-    continuing from a named step of the same component)."""
+    """Azure's naming rules: a name the user set (``step.name = ...``), else
+    the variable the step was assigned to, else its component name (the
+    ``name=`` of ``parallel_run_function``/``command``, or the component
+    YAML's; ``_1``, ``_2`` ... for repeats, continuing from a named step of the
+    same component). Azure's own runs of its samples name steps by variable."""
     members = {id(n) for n in created}
     chosen: dict[int, str] = {}
     for var, value in local_vars.items():

@@ -89,7 +89,7 @@ def test_calling_binds_inputs_into_a_new_step_and_keeps_the_template():
     template = make()
     node = template(data=Input(type="mltable", path="/data/t", mode="direct"))
     assert isinstance(node, ParallelNode) and node is not template
-    assert node.name == "score"  # Azure copies the name to the step
+    assert node.name is None and node.component_name == "score"  # the step is named in the pipeline
     assert node.inputs.data.path == "/data/t" and template.inputs.data.path is None
     assert node.inputs.model.path == "/models/m"  # bound at definition
     with pytest.raises(TypeError, match="'dta'.*did you mean 'data'"):

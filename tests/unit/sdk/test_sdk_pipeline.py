@@ -61,7 +61,7 @@ def test_steps_are_wired_and_named_like_azure(project):
         return {"final": scored.outputs.scores}
 
     job = demo(raw=Input(path="./data"))
-    assert list(job.jobs) == ["prepared", "score", "prepared_1"]  # parallel_run_function's name wins over the variable
+    assert list(job.jobs) == ["prepared", "scored", "prepared_1"]  # variable names, as in Azure's runs of its samples
     assert job.settings.default_compute == "cpu-cluster"
     assert job.display_name == "demo" and job.description == "demo"
     data = job.to_dict(str(project))
@@ -69,11 +69,11 @@ def test_steps_are_wired_and_named_like_azure(project):
     assert data["outputs"] == {"final": {"type": "uri_file"}}
     assert data["jobs"]["prepared"] == {"type": "command", "component": "./src/prep.yml",
                                         "inputs": {"raw": "${{parent.inputs.raw}}", "rate": "${{parent.inputs.rate}}"}}
-    assert data["jobs"]["score"]["inputs"] == {"files": {"type": "uri_folder", "path": "${{parent.jobs.prepared.outputs.files}}"}}
-    assert data["jobs"]["score"]["outputs"] == {"scores": "${{parent.outputs.final}}"}
+    assert data["jobs"]["scored"]["inputs"] == {"files": {"type": "uri_folder", "path": "${{parent.jobs.prepared.outputs.files}}"}}
+    assert data["jobs"]["scored"]["outputs"] == {"scores": "${{parent.outputs.final}}"}
     assert data["jobs"]["prepared_1"]["inputs"] == {"raw": "${{parent.inputs.raw}}"}
     model = job.to_model(str(project))
-    assert isinstance(model, models.PipelineJob) and isinstance(model.jobs["score"], models.ParallelStep)
+    assert isinstance(model, models.PipelineJob) and isinstance(model.jobs["scored"], models.ParallelStep)
 
 
 def test_dump_writes_yaml_that_loads_back_to_the_same_model(project):
@@ -99,7 +99,7 @@ def test_dump_writes_yaml_that_loads_back_to_the_same_model(project):
     assert loaded.job == job.to_model(str(project / "out"))
     assert loaded.job.outputs["final"].path == "../results/final.txt"
     assert loaded.job.jobs["prepared"].outputs["files"].type == "mltable"
-    assert loaded.job.jobs["score"].inputs["files"].mode == "eval_mount"
+    assert loaded.job.jobs["scored"].inputs["files"].mode == "eval_mount"
     assert loaded.job.experiment_name == "exp" and loaded.job.tags == {"team": "ml"}
     job.validate()  # every check `pjob validate` runs
 
@@ -143,10 +143,18 @@ def test_mistakes_fail_naming_what_to_fix(project):
     def dup():
         a = score(files="./data")
         b = score(files="./data")
+        a.name = b.name = "same"
         return {"a": a.outputs.scores, "b": b.outputs.scores}
 
-    with pytest.raises(ValueError, match="two steps are named 'score'"):
+    with pytest.raises(ValueError, match="two steps are named 'same'"):
         dup()
+
+    @pipeline()
+    def anonymous():
+        score(files="./data")
+        score(files="./data")
+
+    assert list(anonymous().jobs) == ["score", "score_1"]
 
     @pipeline()
     def inner(x):
@@ -213,7 +221,7 @@ def test_which_steps_join_the_pipeline(project):
         outside.display_name = "x"
         return {"a": first.outputs.scores}
 
-    assert list(r().jobs) == ["score", "defined"]
+    assert list(r().jobs) == ["first", "defined"]
 
 
 def test_a_path_given_as_a_string_becomes_data_of_the_bound_type(project):
@@ -278,9 +286,9 @@ def test_the_oj_sales_notebook_shape(project):
     my_job = partition_job_in_pipeline(pipeline_input_data=Input(path="./data/oj.csv", type="uri_file", mode="ro_mount"))
     my_job.tags.update({"team": "forecast"})
     my_job.settings.default_compute = "cpu-cluster"
-    my_job.jobs["train_many_models"].resources = ResourceConfiguration(instance_count=4)
+    my_job.jobs["parallel_train"].resources = ResourceConfiguration(instance_count=4)
     data = my_job.to_dict(str(project))
-    step = data["jobs"]["train_many_models"]
+    step = data["jobs"]["parallel_train"]
     assert step["resources"] == {"instance_count": 4}
     assert step["tags"] == {"example": "oj", "stage": "train"} and data["tags"] == {"team": "forecast"}
     assert (step["max_concurrency_per_instance"], step["mini_batch_error_threshold"], step["partition_keys"]) == (2, 10, ["Store", "Brand"])
@@ -319,4 +327,4 @@ def test_jobs_and_steps_can_be_copied(project):
     assert twin.to_dict(str(project)) == job.to_dict(str(project))
     twin.jobs["score"].mini_batch_size = "3"
     assert "mini_batch_size" not in job.to_dict()["jobs"]["score"]
-    assert copy.copy(score).name == "score"
+    assert copy.copy(score).component_name == "score"
