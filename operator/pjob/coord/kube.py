@@ -138,7 +138,8 @@ class KubeCoordinator:
             if exc.status != 404:
                 raise
             try:
-                self.core.create_namespaced_config_map(self.namespace, body, _preload_content=False)
+                resp = self.core.create_namespaced_config_map(self.namespace, body, _preload_content=False)
+                self.leases.queue_uid = json.loads(resp.data)["metadata"].get("uid")
                 return
             except k8s_errors.ApiException as exc:
                 if exc.status != 409:  # another agent created it meanwhile
@@ -171,7 +172,9 @@ class KubeCoordinator:
     def _read(self) -> dict[str, Any]:
         resp = kube_leases.retrying(lambda: self.core.read_namespaced_config_map(
             queue_name(self.job), self.namespace, _preload_content=False))
-        return json.loads(resp.data)
+        cm = json.loads(resp.data)
+        self.leases.queue_uid = cm["metadata"].get("uid")  # Leases are owned by the queue (GC on delete)
+        return cm
 
     def _update(self, mutate: Callable[[kube_state.QueueState], Any]) -> Any:
         """Read the ConfigMap, apply the buffered outcomes and ``mutate``, write

@@ -1,6 +1,7 @@
 """Agent heartbeats of the Kubernetes coordinator: one
 ``coordination.k8s.io/v1`` Lease per agent (``<job>-agent-<agent>``, labelled
-``pjob.dev/queue=<job>``), renewed by the agent; ``alive_until`` tells
+``pjob.dev/queue=<job>``, owned by the queue ConfigMap so it is
+garbage-collected with the job), renewed by the agent; ``alive_until`` tells
 ``pjob.coord.kube.KubeCoordinator.release_expired`` until when each agent is
 alive. Also the small API helpers both modules share (transient-error retry,
 MicroTime formatting).
@@ -38,6 +39,7 @@ class AgentLeases:
         self.namespace, self.job = namespace, job
         self.duration = max(1, math.ceil(lease_seconds))
         self._exists: set[str] = set()
+        self.queue_uid: str | None = None  # the queue ConfigMap's uid: new Leases are owned by it
 
     def renew(self, agent: str) -> float:
         """Write ``agent``'s Lease (create it if needed); returns the renew time."""
@@ -58,8 +60,11 @@ class AgentLeases:
                 if exc.status != 404:
                     raise
                 self._exists.discard(agent)
-        body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                "metadata": {"name": name, "labels": {QUEUE_LABEL: self.job}},
+        meta: dict[str, Any] = {"name": name, "labels": {QUEUE_LABEL: self.job}}
+        if self.queue_uid:
+            meta["ownerReferences"] = [{"apiVersion": "v1", "kind": "ConfigMap", "name": f"{self.job}-queue",
+                                        "uid": self.queue_uid}]
+        body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta,
                 "spec": {**spec, "acquireTime": stamp}}
         try:
             retrying(lambda: self.api.create_namespaced_lease(self.namespace, body, _preload_content=False))

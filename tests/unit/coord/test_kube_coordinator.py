@@ -128,6 +128,7 @@ def test_objects_are_labelled_owned_and_named_validly(server, api):
     assert re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", lease["metadata"]["name"])
     assert lease["spec"]["holderIdentity"] == "Pod/score-0_Agent"
     assert lease["spec"]["leaseDurationSeconds"] == 30
+    assert lease["metadata"]["ownerReferences"][0]["uid"] == cm["metadata"]["uid"]  # deleted with the queue
     assert json.loads(cm["data"]["leased"]) == {"Pod/score-0_Agent": [[0, 1, 1]]}
 
 
