@@ -256,6 +256,13 @@ class Agent:
                 next_deadline = min(next_deadline, deadline)
         return next_deadline
 
+    def reap_dead_workers(self) -> None:
+        """A worker whose pipe stays open after it died (its own children
+        inherited the pipe) is noticed here rather than at the run timeout."""
+        for w in self.slots:
+            if w.res_fd >= 0 and w.popen is not None and w.popen.poll() is not None:
+                self.on_worker_exit(w)
+
     def all_final(self) -> bool:
         p = self.coord.counters()
         return p.pending == 0 and p.leased == 0
@@ -290,9 +297,12 @@ class Agent:
         if not self.stopping:
             _, self.lines = manifest.read_header_and_lines(manifest.path_in(self.task.work_dir))
             self.adoptable = results.scan(self.parts_dir)  # records committed by an interrupted run
-        last_heartbeat = time.monotonic()
+        last_heartbeat = last_reap = time.monotonic()
         while not self.stopping:
             now = time.monotonic()
+            if now - last_reap >= 1.0:
+                self.reap_dead_workers()
+                last_reap = now
             if any(w.ready for w in self.slots):
                 self.claim()
                 self.dispatch(now)

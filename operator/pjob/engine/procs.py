@@ -77,8 +77,12 @@ def start(task, task_file: str, node: str, slot: int, cmd_r: int, res_w: int, cw
 def _child(task, node, slot, cmd_r, res_w, cwd, env, out_fd, err_fd) -> None:
     code = 1
     try:
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGPIPE, signal.SIGCHLD):
-            signal.signal(sig, signal.SIG_DFL if sig != signal.SIGPIPE else signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # as in any Python process: EPIPE raises instead
+        # Ctrl-C reaches the whole process group: the driver stops the agents, which
+        # stop the workers in order (leases handed back, no attempt burnt)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.dup2(out_fd, 1)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -144,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cmd-fd", type=int, required=True)
     parser.add_argument("--res-fd", type=int, required=True)
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # see pjob.engine.procs: the driver handles Ctrl-C
     sys.stdout.reconfigure(line_buffering=True)
     with open(args.task, encoding="utf-8") as f:
         task = ParallelTask.from_json(f.read())

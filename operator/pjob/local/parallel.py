@@ -30,6 +30,7 @@ from pjob.local.replay_one import ReplayResult, replay  # noqa: F401  (public AP
 from pjob.spec import errors
 
 POLL_SECONDS = 0.025
+PROGRESS_SECONDS = 0.1  # the progress callback runs at most this often
 OVERVIEW_SECONDS = 5.0
 AGENT_STOP_SECONDS = 20.0
 MAX_AGENT_RESTARTS = 3
@@ -52,12 +53,11 @@ class StepResult:
 
 
 def effective_task(task, max_workers: int | None):
-    """The task as run here: ``--max-workers`` caps the total worker processes."""
+    """The task as run here: ``--max-workers`` caps the worker processes per instance."""
     task = dataclasses.replace(task, flags=dataclasses.replace(task.flags))
     if max_workers and max_workers > 0:
-        instances = max(1, min(task.instance_count, max_workers))
-        per_instance = max(1, min(task.max_concurrency_per_instance, max_workers // instances))
-        task = dataclasses.replace(task, instance_count=instances, max_concurrency_per_instance=per_instance)
+        task = dataclasses.replace(task, max_concurrency_per_instance=min(task.max_concurrency_per_instance,
+                                                                           max_workers))
     return task
 
 
@@ -173,13 +173,15 @@ def _watch(task, coord, agents, run_id, logs, log, progress, started: float) -> 
     limits = policy.limits_for(task)
     attempts_at_start = coord.counters().attempts
     restarts = idle_polls = 0
+    last_progress_call = 0.0
     last_overview = 0.0
     while True:
         now = time.time()
         p = coord.counters()
         v = policy.verdict(p, limits, now=now, started_at=started, attempts_at_start=attempts_at_start)
-        if progress is not None:
+        if progress is not None and (now - last_progress_call >= PROGRESS_SECONDS or v.final):
             progress(p)
+            last_progress_call = now
         if now - last_overview >= OVERVIEW_SECONDS or v.final:
             with open(logs.progress_overview(now), "a", encoding="utf-8") as f:
                 f.write(_overview_line(p, started, now))
@@ -210,7 +212,7 @@ def _watch(task, coord, agents, run_id, logs, log, progress, started: float) -> 
 def run_parallel_step(task, *, fresh: bool = False, retry_failed: bool = False, max_workers: int | None = None,
                       progress=None) -> StepResult:
     """Run (or resume) one parallel step; ``progress(counters)`` is called
-    about every 0.1 s with ``coord.base.Progress``."""
+    about every 0.1 s (and once at the end) with ``coord.base.Progress``."""
     started = time.time()
     task = effective_task(task, max_workers)
     if fresh:
