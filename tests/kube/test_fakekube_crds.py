@@ -14,6 +14,7 @@ import pytest
 
 NS = "default"
 GROUP, VERSION, PLURAL = "pjob.dev", "v1alpha1", "paralleljobs"
+VALID = {"input_data": "${{inputs.data}}", "task": {"entry_script": "score.py"}}  # the CRD's required fields
 
 
 def _get_json(url: str) -> dict:
@@ -23,7 +24,7 @@ def _get_json(url: str) -> dict:
 
 def _create(custom, name="pj", spec=None, status=None):
     body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "ParallelJob", "metadata": {"name": name},
-            "spec": spec or {"display_name": "a"}}
+            "spec": {**VALID, **(spec or {"display_name": "a"})}}
     if status is not None:
         body["status"] = status
     return custom.create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, body)
@@ -54,7 +55,7 @@ def test_status_subresource_is_isolated_and_generation_tracks_spec(apply_crds, k
 
     with_status = custom.patch_namespaced_custom_object_status(
         GROUP, VERSION, NS, PLURAL, "pj", {"status": {"state": "Running"}, "spec": {"display_name": "not via status"}})
-    assert with_status["status"] == {"state": "Running"} and with_status["spec"] == {"display_name": "a"}
+    assert with_status["status"] == {"state": "Running"} and with_status["spec"] == {**VALID, "display_name": "a"}
     assert with_status["metadata"]["generation"] == 1
 
     main = custom.patch_namespaced_custom_object(
@@ -92,8 +93,26 @@ def test_schema_prunes_undeclared_fields_but_keeps_preserved_ones(apply_crds, ku
     _create(custom, spec={"display_name": "a", "typo_field": 1, "tags": {"free": {"form": True}}})
     patched = custom.patch_namespaced_custom_object_status(
         GROUP, VERSION, NS, PLURAL, "pj", {"status": {"miniBatches": {"total": 3, "bogus": 1}, "extra": "kept"}})
-    assert patched["spec"] == {"display_name": "a", "tags": {"free": {"form": True}}}
+    assert patched["spec"] == {**VALID, "display_name": "a", "tags": {"free": {"form": True}}}
     assert patched["status"] == {"miniBatches": {"total": 3}, "extra": "kept"}
+
+
+def test_schema_violations_are_422_invalid_with_every_problem_listed(apply_crds, kube_client):
+    apply_crds()
+    custom = k8s.CustomObjectsApi(kube_client)
+    with pytest.raises(k8s.ApiException) as caught:
+        custom.create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, {
+            "apiVersion": f"{GROUP}/{VERSION}", "kind": "ParallelJob", "metadata": {"name": "bad"},
+            "spec": {"input_data": "${{inputs.data}}", "mini_batch_size": 10, "logging_level": "LOUD"}})
+    body = json.loads(caught.value.body)
+    assert (caught.value.status, body["reason"]) == (422, "Invalid")
+    assert sorted(cause["field"] for cause in body["details"]["causes"]) == \
+        ["spec.logging_level", "spec.mini_batch_size", "spec.task"]
+    _create(custom)
+    with pytest.raises(k8s.ApiException) as caught:
+        custom.patch_namespaced_custom_object_status(GROUP, VERSION, NS, PLURAL, "pj",
+                                                     {"status": {"miniBatches": {"total": "many"}}})
+    assert caught.value.status == 422
 
 
 def test_deleting_a_crd_removes_its_objects_and_stops_serving_it(fake_api, apply_crds, kube_client):
@@ -115,7 +134,7 @@ def test_cluster_wide_list_and_watch_of_custom_resources(apply_crds, kube_client
     custom = k8s.CustomObjectsApi(kube_client)
     _create(custom, "a")
     custom.create_namespaced_custom_object(GROUP, VERSION, "other", PLURAL, {
-        "apiVersion": f"{GROUP}/{VERSION}", "kind": "ParallelJob", "metadata": {"name": "b"}, "spec": {}})
+        "apiVersion": f"{GROUP}/{VERSION}", "kind": "ParallelJob", "metadata": {"name": "b"}, "spec": VALID})
     listed = custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)
     assert sorted((o["metadata"]["namespace"], o["metadata"]["name"]) for o in listed["items"]) == \
         [("default", "a"), ("other", "b")]

@@ -46,7 +46,8 @@ def test_kopf_operator_observes_creates_patches_status_and_finalizes(
     custom = k8s.CustomObjectsApi(kube_client)
     custom.create_namespaced_custom_object("pjob.dev", "v1alpha1", "team-a", "paralleljobs", {
         "apiVersion": "pjob.dev/v1alpha1", "kind": "ParallelJob", "metadata": {"name": "pj1"},
-        "spec": {"display_name": "hello", "tags": {"n": 3}, "undeclared": "pruned by the schema"}})
+        "spec": {"input_data": "${{inputs.data}}", "task": {"entry_script": "score.py"},
+                 "display_name": "hello", "tags": {"n": 3}, "undeclared": "pruned by the schema"}})
 
     def handled():
         obj = fake_api.get("pjob.dev/v1alpha1", "paralleljobs", "pj1", "team-a")

@@ -224,6 +224,7 @@ class Store(collector.GarbageCollector):
             defaults.on_create(obj, rtype, meta["uid"])
             if rtype.custom and rtype.schema:
                 obj = schema.prune(obj, rtype.schema, root=True)
+                self._check_schema(rtype, obj)
             owner = self.registry.by_storage_key(rtype.storage_key) or rtype
             obj["apiVersion"], obj["kind"] = owner.api_version, owner.kind
             if dry_run:
@@ -251,6 +252,16 @@ class Store(collector.GarbageCollector):
         self.create(self._type("", "v1", "configmaps"), namespace, {
             "metadata": {"name": "kube-root-ca.crt"}, "data": {"ca.crt": "fakekube: no TLS\n"}})
 
+    @staticmethod
+    def _check_schema(rtype: ResourceType, obj: Obj) -> None:
+        problems = schema.validate(obj, rtype.schema)
+        if problems:
+            name = obj["metadata"].get("name", "")
+            raise errors.ApiError(422, "Invalid", f'{rtype.kind}.{rtype.group} "{name}" is invalid: [{", ".join(problems)}]',
+                                  {"name": name, "group": rtype.group, "kind": rtype.kind,
+                                   "causes": [{"reason": "FieldValueInvalid", "message": p, "field": p.split(":")[0]}
+                                              for p in problems]})
+
     # --- update (replace, patch, status) ---------------------------------------------------------
 
     def update(self, rtype: ResourceType, namespace: str | None, name: str, compute: Callable[[Obj], Obj],
@@ -266,6 +277,7 @@ class Store(collector.GarbageCollector):
             new = updates.merged_update(rtype, current, candidate, subresource, require_resource_version)
             if rtype.custom and rtype.schema:
                 new = schema.prune(new, rtype.schema, root=True)
+                self._check_schema(rtype, new)
             if updates.same(current, new) or dry_run:
                 return self._view(current if not dry_run else new, rtype)
             if rtype.kind == "CustomResourceDefinition":
