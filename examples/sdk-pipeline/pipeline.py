@@ -144,7 +144,7 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--dump"]:
         pipeline_job.dump(sys.argv[2])
     else:
-        result = run_local(pipeline_job, runs_dir="pjob-runs")
+        result = run_local(pipeline_job, runs_dir="pjob-runs", show_progress=True)
         print(result.job_result)
         for name, path in result.outputs.items():
             print(f"output {name}: {path}")

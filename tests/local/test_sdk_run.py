@@ -82,8 +82,10 @@ def test_run_local_reports_a_failed_step(project):
 
 def test_ml_client_local_and_yaml_path(project):
     built = build(display_name="via-client")
-    result = MLClient(local=True, runs_dir=str(project / "runs")).jobs.create_or_update(built, experiment_name="exp")
-    assert result.status == "Succeeded" and built.experiment_name == "exp"
+    client = MLClient(local=True, runs_dir=str(project / "runs"))
+    result = client.jobs.create_or_update(built, experiment_name="exp", show_progress=True)
+    assert result.status == "Succeeded" and built.experiment_name == "exp" and result.name == "via-client"
+    client.jobs.stream(result.name)  # the run already finished
     built.dump(project / "job.yml")
     again = run_local(str(project / "job.yml"), runs_dir=str(project / "runs2"))
     assert again.status == "Succeeded" and "scores" not in again.outputs  # a YAML path: step outputs only

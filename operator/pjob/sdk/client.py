@@ -31,6 +31,11 @@ class LocalRunResult:
     def succeeded(self) -> bool:
         return self.status == "Succeeded"
 
+    @property
+    def name(self) -> str:
+        """The run's name (its folder under runs_dir), as Azure's ``job.name``."""
+        return os.path.basename(self.run_dir)
+
 
 def as_pipeline(job: Any) -> sdk_pipeline.PipelineJob:
     """A PipelineJob, or a single step wrapped as a one-step pipeline (Azure
@@ -69,14 +74,22 @@ def run_local(
     datastores: dict[str, str] | None = None,
     progress: Callable | None = None,
     on_step: Callable[[str, str], None] | None = None,
+    show_progress: bool = False,
     **kwargs: Any,
 ) -> LocalRunResult:
     """Validate ``job`` like ``pjob validate`` and run it on this machine like
     ``pjob run`` (same driver, same run folder ``<runs_dir>/<job name>``;
-    running again resumes). Raises ``pjob.spec.errors.UserError`` on bad input."""
-    args.reject_unknown("run_local()", kwargs, ["runs_dir", "fresh", "retry_failed", "max_workers", "datastores", "progress", "on_step"])
+    running again resumes). ``show_progress`` prints what ``pjob run`` prints
+    while it runs. Raises ``pjob.spec.errors.UserError`` on bad input."""
+    known = ["runs_dir", "fresh", "retry_failed", "max_workers", "datastores", "progress", "on_step", "show_progress"]
+    args.reject_unknown("run_local()", kwargs, known)
     from pjob.local import pipeline as local_pipeline  # heavy: imported only when running
 
+    if show_progress:
+        from pjob.local import run_cmd
+
+        display = run_cmd.Display()
+        progress, on_step = progress or display.progress, on_step or display.on_step
     loaded, built = _loaded(job)
     result = local_pipeline.run_pipeline(
         loaded, runs_dir=runs_dir, fresh=fresh, retry_failed=retry_failed, max_workers=max_workers,
