@@ -5,9 +5,9 @@ Called by ``pjob.data.tables.plan_table`` / ``read_slice``. Planning reads as
 little as it can and never a whole file at once:
 - keys that all come from ``extract_columns_from_partition_format`` (and no
   row-changing step) are taken from folder names alone;
-- otherwise each file is scanned in chunks of ``SCAN_BYTES`` (byte ranges,
-  or row groups for Parquet, which then reads only the key columns when the
-  table has no steps), keeping only the key columns of each chunk.
+- otherwise each file is scanned in chunks of ``SCAN_BYTES`` (byte ranges or row groups),
+  converting only the key columns when the table has no steps (Parquet then
+  reads only those columns), and counting key combinations with a groupby.
 A descriptor lists, per file, only the chunks that hold its key values (with
 the positional-step offsets of each chunk), so reading one key opens only
 those chunks and holds one chunk plus the matching rows in memory.
@@ -19,11 +19,11 @@ import datetime
 import math
 from typing import Any
 
-from pjob.data import mltable, partition_format, readers, transforms
+from pjob.data import mltable, partition_format, transforms
 from pjob.data.minibatch import MiniBatch
 from pjob.spec import errors
 
-SCAN_BYTES = 64 << 20
+SCAN_BYTES = 16 << 20
 _ROW_CHANGING = ("filter", *mltable.POSITIONAL_STEPS)
 _LOCATOR_KEYS = ("byte_range", "row_groups", "row_range")
 
@@ -63,8 +63,8 @@ def plan_by_keys(table: mltable.Table, paths: list[str], schema, headers, keys: 
                 offsets = [o + e for o, e in zip(offsets, entering)]
             if not len(frame):
                 continue
-            combos = frame[keys].apply(lambda row: tuple(_plain(v) for v in row), axis=1)
-            for combo, count in combos.value_counts(sort=False).items():
+            for raw, count in frame.groupby(keys, dropna=False, sort=False).size().items():
+                combo = tuple(_plain(v) for v in (raw if isinstance(raw, tuple) else (raw,)))
                 entry = groups.setdefault(combo, {}).setdefault(path, [0, []])
                 entry[0] += int(count)
                 entry[1].append(chunk)
@@ -98,7 +98,7 @@ def read_key_batch(mb: MiniBatch):
             frame, _ = transforms.apply(frame, table.steps, chunk.get("offsets") or zero, path)
             mask = pandas.Series(True, index=frame.index)
             for key, value in mb.key_values.items():
-                mask &= frame[key].map(lambda v, want=value: _plain(v) == want).astype(bool)
+                mask &= _key_mask(frame[key], value)
             frames.append(frame[mask])
     if not frames:
         return tables._empty_frame(table, settings["schema"])
@@ -106,14 +106,27 @@ def read_key_batch(mb: MiniBatch):
 
 
 def _read_keys(table, settings, path: str, locator: dict[str, Any], keys: list[str]):
-    """One chunk with at least the key columns (only them for Parquet without steps)."""
+    """One chunk with at least the key columns (only those when the table has no steps)."""
     from pjob.data import tables
 
     reader = table.reader or {}
-    if reader["name"] == "read_parquet" and not table.steps and not reader.get("include_path_column"):
-        return readers.parquet_frame(path, locator.get("row_groups"), locator.get("row_range"), {}, columns=keys)
-    frame = tables._read_raw(table, settings, path, MiniBatch(index=0, kind="table", items=-1, path=path, **locator))
+    raw_keys = [k for k in keys if k != reader.get("path_column") or not reader.get("include_path_column")]
+    only = None if table.steps or raw_keys != keys else keys
+    frame = tables._read_raw(table, settings, path, MiniBatch(index=0, kind="table", items=-1, path=path, **locator), only)
     return frame if table.steps else frame[keys]
+
+
+def _key_mask(series, value):
+    """Vectorised ``_plain(v) == value`` for one key column."""
+    import pandas
+
+    if value is None:
+        return series.isna()
+    if series.dtype.kind == "M":
+        return (series == pandas.Timestamp(value)).fillna(False).astype(bool)
+    if series.dtype.kind in "biuf" or isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (series == value).fillna(False).astype(bool)
+    return series.map(lambda v: _plain(v) == value).astype(bool)
 
 
 def _folder_values(table, path: str) -> dict[str, Any]:

@@ -80,11 +80,11 @@ def decode_prefix(data: bytes, encoding: str) -> str:
 
 
 def delimited_frame(path: str, start: int, end: int | None, opts: dict[str, Any], header: list[str],
-                    skip_header: bool, schema: list[list[str]]):
+                    skip_header: bool, schema: list[list[str]], only: list[str] | None = None):
     """DataFrame of the records in ``[start, end)`` whose field i is called ``header[i]``."""
     text = decode(read_bytes(path, start, end), opts["encoding"], start == 0)
     columns, n_rows = _arrow_columns(text, opts, skip_header) or _python_columns(text, opts, skip_header)
-    return _frame(columns, n_rows, header, schema, opts, path)
+    return _frame(columns, n_rows, header, schema, opts, path, only)
 
 
 def _python_columns(text: str, opts: dict[str, Any], skip_header: bool) -> tuple[list, int]:
@@ -121,7 +121,8 @@ def _arrow_columns(text: str, opts: dict[str, Any], skip_header: bool) -> tuple[
     return columns, table.num_rows - start
 
 
-def _frame(columns: list, n_rows: int, header: list[str], schema: list[list[str]], opts: dict[str, Any], path: str):
+def _frame(columns: list, n_rows: int, header: list[str], schema: list[list[str]], opts: dict[str, Any], path: str,
+           only: list[str] | None = None):
     import pandas
 
     names = list(header) + [f"Column{i + 1}" for i in range(len(header), len(columns))]
@@ -130,10 +131,10 @@ def _frame(columns: list, n_rows: int, header: list[str], schema: list[list[str]
         schema = [[n, "string"] for n, _ in schema]
     known = [n for n, _ in schema]
     extra = [[n, inference.infer_family(_as_list(_values(columns, position[n], n_rows)), opts["empty_as_string"])]
-             for n in names if n not in known]
+             for n in names if n not in known and (only is None or n in only)]
     series = {}
     for name, family in list(schema) + extra:
-        if name == opts.get("path_column") and opts.get("include_path_column"):
+        if name == opts.get("path_column") and opts.get("include_path_column") or (only is not None and name not in only):
             continue
         values = _values(columns, position[name], n_rows) if name in position else [None] * n_rows
         series[name] = inference.to_series(values, family, name, empty_as_string=opts["empty_as_string"])
@@ -200,15 +201,18 @@ def json_family(values: list[Any]) -> str:
     return "string"
 
 
-def json_frame(records: list[dict[str, Any]], schema: list[list[str]], opts: dict[str, Any], path: str):
+def json_frame(records: list[dict[str, Any]], schema: list[list[str]], opts: dict[str, Any], path: str,
+               only: list[str] | None = None):
     import pandas
 
+    if only is not None:
+        schema = [entry for entry in schema if entry[0] in only]
     known = [n for n, _ in schema]
     seen: dict[str, None] = {}
     for record in records:
         for key in record:
             seen.setdefault(key, None)
-    extra = [[k, json_family([r.get(k) for r in records])] for k in seen if k not in known]
+    extra = [[k, json_family([r.get(k) for r in records])] for k in seen if k not in known and (only is None or k in only)]
     columns = {}
     for name, family in list(schema) + extra:
         values = [r.get(name) for r in records]

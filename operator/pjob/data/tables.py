@@ -291,17 +291,19 @@ def _settings(table, schema, headers, paths, path, locator) -> dict[str, Any]:
     return settings
 
 
-def _read_raw(table: mltable.Table, settings: dict[str, Any], path: str, mb: MiniBatch):
+def _read_raw(table: mltable.Table, settings: dict[str, Any], path: str, mb: MiniBatch, only: list[str] | None = None):
+    """One slice through the reader (no steps). ``only`` keeps just those columns
+    (partition planning without steps), so the others are never converted."""
     reader = table.reader or {}
     schema = settings["schema"]
     name = reader["name"]
     if name == "read_parquet":
-        frame = readers.parquet_frame(path, mb.row_groups, mb.row_range, reader)
-        return _conform_parquet(frame, schema, reader)
+        frame = readers.parquet_frame(path, mb.row_groups, mb.row_range, reader, columns=only)
+        return frame if only else _conform_parquet(frame, schema, reader)
     start, end = mb.byte_range if mb.byte_range else (0, None)
     if name == "read_json_lines":
-        return readers.json_frame(readers.json_records(path, start, end, reader), schema, reader, path)
-    frame = readers.delimited_frame(path, start, end, reader, settings.get("header") or [], bool(settings.get("skip_header")), schema)
+        return readers.json_frame(readers.json_records(path, start, end, reader), schema, reader, path, only)
+    frame = readers.delimited_frame(path, start, end, reader, settings.get("header") or [], bool(settings.get("skip_header")), schema, only)
     return _apply_overrides(frame, reader)
 
 
