@@ -165,6 +165,7 @@ def test_init_failure_fails_job_with_init_traceback(tmp_path):
     assert result.status == "Failed" and result.reason == "init_failure"
     text = es.read(result.job_result)
     assert "RuntimeError: cannot load the model" in text and "init() failed 6 times" in text
+    assert "open next: " + os.path.join(task.logs_dir, "user/error/0/process00") in text
     assert es.markers(mark) == []
 
 

@@ -121,7 +121,7 @@ def next_file_for(status: str, node: str, proc: str) -> str:
     return f"user/error/{node}/{proc}.txt"
 
 
-_HEADER = re.compile(r"^\[node (?P<node>\S+) (?P<proc>\S+?),? .*?; see (?P<file>[^\]]+)\]")
+_HEADER = re.compile(r"^\[node (?P<node>\S+) (?P<proc>\S+?),? .*?; see (?P<file>[^\]]+)\]", re.MULTILINE)
 
 
 def attempt_header(node: str, proc: str, status: str, attempt: int) -> str:
@@ -132,7 +132,7 @@ def attempt_header(node: str, proc: str, status: str, attempt: int) -> str:
 
 def file_named_in(error: str | None) -> str | None:
     """The log file an error string's header points at (relative), if any."""
-    m = _HEADER.match(error or "")
+    m = _HEADER.search(error or "")
     return m.group("file") if m else None
 
 

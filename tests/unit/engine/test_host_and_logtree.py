@@ -95,3 +95,5 @@ def test_log_tree_paths_and_error_headers():
         header = logtree.attempt_header("0", "process002", status, 2)
         assert logtree.file_named_in(header + "\nTraceback...") == expected
     assert logtree.file_named_in("plain error") is None
+    fatal = "init() failed 6 times\nlast error:\n" + logtree.attempt_header("1", "process000", "RUN_EXCEPTION", 1)
+    assert logtree.file_named_in(fatal) == "user/error/1/process000.txt"
