@@ -28,6 +28,21 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 TOOLS = ("docker", "kind", "helm")
 
 
+def e2e_values(image: str) -> dict[str, Any]:
+    """Chart values for kind (also rendered by tests/unit/deploy, so they are
+    checked against values.schema.json without a cluster)."""
+    repo, _, tag = image.rpartition(":")
+    return {
+        "image": {"repository": repo, "tag": tag, "pullPolicy": "Never"},  # loaded with `kind load`
+        # kind is one node with a ReadWriteOnce local-path StorageClass: every pod
+        # shares that node, so RWO is enough here (real clusters keep RWX).
+        "datastore": {"pvc": {"accessModes": ["ReadWriteOnce"], "size": "2Gi"}},
+        # CI runners have 2 cores: small requests so several workers fit.
+        "worker": {"resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}},
+        "operator": {"resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "1Gi"}}},
+    }
+
+
 def missing_tools() -> list[str]:
     """Why a real cluster cannot be had here ([] when it can)."""
     missing = [t for t in TOOLS if shutil.which(t) is None]
@@ -99,18 +114,11 @@ class Cluster:
             core.patch_namespace(self.namespace, {"metadata": {"labels": labels}})
 
     def helm_install(self) -> None:
-        repo, _, tag = self.image.rpartition(":")
-        # kind is one node with a ReadWriteOnce local-path StorageClass: every pod
-        # shares that node, so RWO is enough here (real clusters keep RWX).
-        # Small worker requests: CI runners have 2 cores.
+        values = self.kubeconfig.parent / "values-e2e.yaml"
+        values.write_text(json.dumps(e2e_values(self.image)))  # JSON is YAML
         sh("helm", "upgrade", "--install", "pjob", str(REPO / "helm" / "pjob"),
            "--kubeconfig", str(self.kubeconfig), "--namespace", self.namespace, "--create-namespace",
-           "--set", f"image.repository={repo}", "--set", f"image.tag={tag}", "--set", "image.pullPolicy=Never",
-           "--set-json", 'datastore.pvc.accessModes=["ReadWriteOnce"]',
-           "--set", "datastore.pvc.size=2Gi",
-           "--set-json", 'worker.resources={"requests":{"cpu":"100m","memory":"256Mi"},"limits":{"memory":"1Gi"}}',
-           "--set-json", 'operator.resources={"requests":{"cpu":"50m","memory":"128Mi"},"limits":{"memory":"1Gi"}}',
-           "--wait", "--timeout", "5m", timeout=420)
+           "--values", str(values), "--wait", "--timeout", "5m", timeout=420)
 
     # ---- clients ----------------------------------------------------------
 

@@ -7,9 +7,11 @@ values fail with a message. Skipped when helm-python-sdk is missing.
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
-from chart_render import CHART, by_kind, diff_paths, objects, operator_config, render, require_helm, strict_roundtrip
+from chart_render import CHART, REPO, by_kind, diff_paths, objects, operator_config, render, require_helm, strict_roundtrip
 
 MODELS = {
     "ServiceAccount": "V1ServiceAccount",
@@ -42,6 +44,12 @@ SCENARIOS = {
         "operator": {"nodeSelector": {"pool": "system"}, "tolerations": [{"key": "system", "operator": "Exists"}], "extraEnv": [{"name": "X", "value": "1"}]},
     },
 }
+
+
+sys.path.insert(0, str(REPO / "tests" / "e2e"))
+import kind_cluster  # noqa: E402
+
+SCENARIOS["kind-e2e"] = kind_cluster.e2e_values("pjob:e2e")
 
 
 @pytest.fixture(scope="module", params=sorted(SCENARIOS))
@@ -157,7 +165,8 @@ def test_datastore_wiring_is_the_same_for_operator_and_workers(scenario):
             assert pvcs == []
         else:
             assert [p["metadata"]["name"] for p in pvcs] == [store["claimName"]]
-            assert pvcs[0]["spec"]["accessModes"] == ["ReadWriteMany"]
+            wanted = values.get("datastore", {}).get("pvc", {}).get("accessModes", ["ReadWriteMany"])
+            assert pvcs[0]["spec"]["accessModes"] == wanted
         assert "envFrom" not in c and worker["envFrom"] == [] and by_kind(objs, "Secret") == []
     else:
         assert by_kind(objs, "PersistentVolumeClaim") == []
