@@ -239,3 +239,24 @@ def test_deleting_the_namespace_stops_its_jobs_processes(fake_api, kube_client, 
     kubelet.wait_for(lambda: fake_api.get("v1", "namespaces", "short-lived") is None and not kubelet.processes(),
                      message="namespace and processes gone")
     assert fake_api.list("v1", "pods", "short-lived") == []
+
+
+def test_on_failure_restarts_the_container_in_place_and_counts_restarts(fake_api, kube_client, kubelet, tmp_path):
+    counter = tmp_path / "attempts"
+    code = ("import pathlib, sys; c = pathlib.Path(r'%s'); n = int(c.read_text()) if c.exists() else 0; "
+            "c.write_text(str(n + 1)); sys.exit(0 if n >= 2 else 1)") % counter
+    job = _job("flaky", code, completions=1, parallelism=1)
+    job["spec"]["template"]["spec"]["restartPolicy"] = "OnFailure"
+    batch = k8s.BatchV1Api(kube_client)
+    batch.create_namespaced_job(NS, job)
+    done = kubelet.wait_job(NS, "flaky")
+    assert done["status"]["conditions"][-1]["type"] == "Complete" and counter.read_text() == "3"
+    pods = _pods(fake_api, "flaky")
+    assert len(pods) == 1 and pods[0]["status"]["containerStatuses"][0]["restartCount"] == 2
+    assert pods[0]["status"]["containerStatuses"][0]["lastState"]["terminated"]["exitCode"] == 1
+
+    always = _job("always-fails", "import sys; sys.exit(1)", completions=1, parallelism=1, backoffLimit=1)
+    always["spec"]["template"]["spec"]["restartPolicy"] = "OnFailure"
+    batch.create_namespaced_job(NS, always)
+    failed = kubelet.wait_job(NS, "always-fails")
+    assert failed["status"]["conditions"][-1]["reason"] == "BackoffLimitExceeded"

@@ -45,6 +45,7 @@ class PodProcess:
     log_path: Path
     started_at: str
     restart_count: int = 0
+    last_state: Obj | None = None  # the previous run's terminated state, after a restart
     term_sent_at: float | None = None
     kill_at: float | None = None
 
@@ -373,7 +374,7 @@ class FakeKubelet:
             self._write_status(pod, podstatus.start_error(pod, f"failed to start {argv[0]!r}: {error}"))
             return
         proc = PodProcess(meta["namespace"], meta["name"], meta["uid"], container["name"], popen, log_path,
-                          now_rfc3339(), restart_count)
+                          now_rfc3339(), restart_count, last_state)
         self._procs[meta["uid"]] = proc
         self._write_status(pod, podstatus.running(pod, proc.pid, proc.started_at, restart_count, last_state))
 
@@ -393,7 +394,7 @@ class FakeKubelet:
         if proc is None:
             return podstatus.never_started(pod, "pod deleted before its container started")
         state = podstatus.terminated_state(proc.exit_code, proc.pid, proc.started_at)
-        return podstatus.terminated(pod, state, proc.restart_count, proc.pid)
+        return podstatus.terminated(pod, state, proc.restart_count, proc.pid, proc.last_state)
 
 
 def _without_tracking_finalizer(pod: Obj) -> Obj:

@@ -44,9 +44,9 @@ def terminated_state(exit_code: int, pid: int, started_at: str) -> Obj:
             "finishedAt": now_rfc3339(), "containerID": f"fakekube://{pid}"}
 
 
-def terminated(pod: Obj, state: Obj, restart_count: int, pid: int) -> Obj:
+def terminated(pod: Obj, state: Obj, restart_count: int, pid: int, last_state: Obj | None = None) -> Obj:
     status = base(pod, "Succeeded" if state["exitCode"] == 0 else "Failed", False)
-    status["containerStatuses"] = [container(pod, {"terminated": state}, False, restart_count, pid)]
+    status["containerStatuses"] = [container(pod, {"terminated": state}, False, restart_count, pid, last_state)]
     return status
 
 
