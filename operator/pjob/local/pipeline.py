@@ -152,7 +152,7 @@ def run_pipeline(
         else:
             state["steps"][step_name] = {"status": "Running"}
             _save_state(run_dir, state)
-            limit = (step.limits or {}).get("timeout")
+            limit = step.limits.timeout if step.limits else None
             res = command.run_command_step(rstep, step_dir, timeout=float(limit) if limit else None)
             report = StepReport(step_name, "command", res.status, res.reason, os.path.join(res.logs_dir, "job_result.txt"))
             state["steps"][step_name] = {"status": report.status, "job_result": report.job_result}

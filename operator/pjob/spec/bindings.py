@@ -14,7 +14,7 @@ from typing import Callable
 
 EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 OPTIONAL = re.compile(r"\$\[\[(.*?)\]\]", re.S)
-AZUREML_DATASTORE = re.compile(r"^azureml://datastores/(?P<ds>[^/]+)/paths/(?P<path>.*)$")
+AZUREML_DATASTORE = re.compile(r"^azureml://(?:.*/)?datastores/(?P<ds>[^/]+)/paths/?(?P<path>.*)$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +56,11 @@ def parse_expr(expr: str) -> Ref:
         "unknown binding ${{%s}}; use ${{inputs.<name>}}, ${{outputs.<name>}}, ${{parent.inputs.<name>}}, "
         "${{parent.outputs.<name>}}, ${{parent.jobs.<step>.outputs.<name>}}, ${{name}} or ${{default_datastore}}" % expr
     )
+
+
+def unclosed_optional(text: object) -> bool:
+    """True when ``text`` has a ``$[[`` without its ``]]``."""
+    return isinstance(text, str) and "$[[" in OPTIONAL.sub("", text)
 
 
 def refs(text: object) -> list[Ref]:

@@ -94,6 +94,8 @@ def _check_ref(loaded: load.LoadedJob, where: tuple, ref: bindings.Ref, step: st
 
 
 def _check_text(loaded, where, text, step, inputs, outputs, allowed: tuple[str, ...], **at) -> None:
+    if bindings.unclosed_optional(text):
+        loaded.problem(where, "unclosed $[[ ; close the optional part with ]]", **at)
     try:
         found = bindings.refs(text)
     except bindings.BindingError as exc:
@@ -128,6 +130,8 @@ def _check_parallel(loaded, name: str, step: models.ParallelStep, check_files: b
         loaded.problem(base + ("input_data",), f"{ref.text} names no input of this step; declare inputs.{ref.name} or use one of: {', '.join(inputs) or '(none)'}")
     elif not isinstance(inputs[ref.name], models.DataInput) and not bindings.whole_ref(inputs[ref.name]):
         loaded.problem(base + ("inputs", ref.name), "the input split into mini-batches must be data: give it type (uri_folder, uri_file, mltable) and path")
+    elif isinstance(inputs[ref.name], models.DataInput) and inputs[ref.name].path is None and inputs[ref.name].value is None:
+        loaded.problem(base + ("inputs", ref.name), "the input split into mini-batches has no path; give path")
     task = step.task
     if task.append_row_to is not None:
         out = bindings.whole_ref(task.append_row_to)
@@ -135,11 +139,14 @@ def _check_parallel(loaded, name: str, step: models.ParallelStep, check_files: b
             loaded.problem(base + ("task", "append_row_to"), f"must be ${{{{outputs.<name>}}}}, got {task.append_row_to!r}")
         elif out.name not in outputs:
             loaded.problem(base + ("task", "append_row_to"), f"{out.text} names no output of this step; declare outputs.{out.name} or use one of: {', '.join(outputs) or '(none)'}")
+    for key, value in (task.environment_variables or {}).items():
+        _check_text(loaded, base + ("task", "environment_variables", key), value, name, inputs, outputs, ("inputs", "outputs"))
     where = base + ("task", "program_arguments")
     _check_text(loaded, where, task.program_arguments, name, inputs, outputs, ("inputs", "outputs"))
     try:
-        argv = flags.split_args(bindings.OPTIONAL.sub(lambda m: m.group(1), task.program_arguments or ""))
-        flags.parse_flags(argv)
+        text = bindings.OPTIONAL.sub(lambda m: m.group(1), task.program_arguments or "")
+        argv = flags.split_args(_literal_inputs(text, inputs))
+        flags.parse_flags(argv, unresolved_ok=True)
         for given, meant in flags.near_misses(argv):
             loaded.warnings.append(f"{loaded.file}: jobs.{name}.task.program_arguments: --{given} is passed to your script as-is; did you mean the runtime flag --{meant}?")
     except flags.FlagError as exc:
@@ -151,12 +158,33 @@ def _check_parallel(loaded, name: str, step: models.ParallelStep, check_files: b
         else:
             code = loaded.resolve(task.code)
             script = os.path.normpath(os.path.join(code, task.entry_script))
-        if task.code is not None and not os.path.isdir(code):
+        if task.code is not None and os.path.isfile(code):
+            loaded.problem(base + ("task", "code"), f"code folder {task.code!r} is not a folder; give the folder that holds the entry script")
+        elif task.code is not None and not os.path.isdir(code):
             loaded.problem(base + ("task", "code"), f"code folder {task.code!r} does not exist (looked at {code}); fix the path (relative to {os.path.basename(loaded.file)})")
         elif not (os.path.isfile(script) or _module_file(code, task.entry_script)):
             loaded.problem(base + ("task", "entry_script"), f"entry script {task.entry_script!r} not found in {code}; put it in the code folder or fix the name")
         elif os.path.isfile(script) and not os.path.realpath(script).startswith(os.path.realpath(code) + os.sep):
             loaded.problem(base + ("task", "entry_script"), "the entry script must be inside the code folder")
+
+
+def _literal_inputs(text: str, inputs: dict) -> str:
+    """Substitute literal inputs (``thr: 5``) so their flags can be checked
+    now; other bindings stay as written."""
+
+    def value(m):
+        try:
+            ref = bindings.parse_expr(m.group(1))
+        except bindings.BindingError:
+            return m.group(0)
+        given = inputs.get(ref.name) if ref.scope == "inputs" else None
+        if isinstance(given, models.DataInput):
+            given = given.value if given.value is not None else given.default
+        if given is None or isinstance(given, (dict, list)) or (isinstance(given, str) and "${{" in given):
+            return m.group(0)
+        return str(given)
+
+    return bindings.EXPR.sub(value, text)
 
 
 def _module_file(code: str, entry: str) -> bool:
@@ -201,6 +229,8 @@ def check(loaded: load.LoadedJob, *, check_files: bool = True) -> load.LoadedJob
     job = loaded.job
     if job is None:
         return loaded
+    if not job.jobs:
+        loaded.problem(("jobs",), "a pipeline needs at least one step; add a step under jobs")
     for key, value in job.inputs.items():
         if isinstance(value, models.DataInput) and value.path and check_files:
             _check_local_path(loaded, ("inputs", key, "path"), value.path, "input path")

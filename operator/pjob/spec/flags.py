@@ -68,15 +68,22 @@ def split_args(program_arguments: str | None) -> list[str]:
         raise FlagError("program_arguments", f"cannot split program_arguments ({exc}); check the quotes")
 
 
-def parse_flags(argv: list[str]) -> RuntimeFlags:
-    """Typed runtime flags from ``argv`` (values may still hold ${{...}}
-    placeholders for non-flag arguments; flag values must be concrete)."""
-    parser = argparse.ArgumentParser(allow_abbrev=False, add_help=False)
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # never print usage and exit: say which flag is wrong
+        flag = next((n for n in FLAG_NAMES if f"--{n}" in message), "program_arguments")
+        raise FlagError(flag, f"--{flag} needs a value" if "expected one argument" in message else message)
+
+
+def parse_flags(argv: list[str], *, unresolved_ok: bool = False) -> RuntimeFlags:
+    """Typed runtime flags from ``argv``. With ``unresolved_ok`` (validation
+    before bindings are substituted) a value still holding ${{...}} is not
+    type-checked; it is checked when the task is built."""
+    parser = _Parser(allow_abbrev=False, add_help=False)
     for name in FLAG_NAMES:
         parser.add_argument(f"--{name}", dest=name, default=None)
     known, _ = parser.parse_known_args(argv)
     flags = RuntimeFlags()
-    raw = {k: v for k, v in vars(known).items() if v is not None}
+    raw = {k: v for k, v in vars(known).items() if v is not None and not (unresolved_ok and "${{" in v)}
     if "error_threshold" in raw:
         value = _number("error_threshold", raw["error_threshold"])
         flags.error_threshold = -1 if value < -1 else math.ceil(value)

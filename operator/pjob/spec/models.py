@@ -43,6 +43,33 @@ class DataInput(Model):
     max: Optional[float] = Field(None, description="Largest allowed value (number/integer inputs).")
     enum: Optional[list[str]] = Field(None, description="Allowed values (string inputs).")
 
+    @field_validator("default", "value")
+    @classmethod
+    def _literal_matches_type(cls, given, info):
+        kind = info.data.get("type")
+        if given is None or kind not in LITERAL_TYPES or (isinstance(given, str) and "${{" in given):
+            return given
+        if not _fits(kind, given):
+            raise ValueError(f"got {given!r}; a {kind} input needs a {_KIND[kind]}")
+        return given
+
+
+_KIND = {"integer": "whole number", "number": "number", "boolean": "true or false", "string": "text"}
+
+
+def _fits(kind: str, value) -> bool:
+    if kind == "string":
+        return True
+    if kind == "boolean":
+        return isinstance(value, bool) or str(value).lower() in ("true", "false")
+    if isinstance(value, bool):
+        return False
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return False
+    return kind == "number" or number.is_integer()
+
 
 class DataOutput(Model):
     """An output location. Default type uri_folder, mode rw_mount."""
@@ -155,6 +182,12 @@ class ParallelStep(StepCommon):
         return v
 
 
+class Limits(Model):
+    """Limits of a command step."""
+
+    timeout: Optional[int] = Field(None, gt=0, description="Seconds the command may run before it is killed.")
+
+
 class CommandStep(StepCommon):
     """A ``type: command`` step: inline ``command`` or a ``component`` YAML."""
 
@@ -164,7 +197,7 @@ class CommandStep(StepCommon):
     environment: Optional[EnvironmentRef] = Field(None, description="Inline environment or a reference.")
     component: Optional[str] = Field(None, description="Path of a commandComponent YAML (relative to the pipeline file).")
     distribution: Optional[dict[str, Any]] = Field(None, description="Accepted; ignored.")
-    limits: Optional[dict[str, Any]] = Field(None, description="limits.timeout: seconds the command may run.")
+    limits: Optional[Limits] = Field(None, description="limits.timeout: seconds the command may run.")
     services: Optional[dict[str, Any]] = Field(None, description="Accepted; ignored.")
     queue_settings: Optional[dict[str, Any]] = Field(None, description="Accepted; ignored.")
 

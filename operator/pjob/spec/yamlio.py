@@ -17,20 +17,28 @@ from pjob.spec import errors
 Lines = dict[tuple, int]
 
 
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 def _to_python(node: yaml.Node, path: tuple, lines: Lines, loader: yaml.SafeLoader) -> Any:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
+        explicit: dict[str, int] = {}  # keys written in this mapping (not merged in with <<)
+        for key_node, _ in node.value:
+            if key_node.tag == MERGE_TAG:
+                continue
+            key = str(loader.construct_object(key_node, deep=True))
+            if key in explicit:
+                raise errors.UserError([errors.Problem(
+                    key_node.start_mark.name, key_node.start_mark.line + 1, ".".join(str(p) for p in path + (key,)),
+                    f"duplicate key (first at line {explicit[key]}); keep one",
+                )])
+            explicit[key] = key_node.start_mark.line + 1
+        loader.flatten_mapping(node)  # merged keys first, explicit ones after (they win)
         out: dict[str, Any] = {}
-        loader.flatten_mapping(node)
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
             key = str(key) if not isinstance(key, str) else key
-            if key in out:
-                raise errors.UserError([errors.Problem(
-                    key_node.start_mark.name, key_node.start_mark.line + 1, ".".join(str(p) for p in path + (key,)),
-                    f"duplicate key (first at line {lines[path + (key,)]}); keep one",
-                )])
-            lines[path + (key,)] = key_node.start_mark.line + 1
             out[key] = _to_python(value_node, path + (key,), lines, loader)
             lines[path + (key,)] = key_node.start_mark.line + 1
         return out
@@ -40,9 +48,10 @@ def _to_python(node: yaml.Node, path: tuple, lines: Lines, loader: yaml.SafeLoad
 
 
 def parse_yaml(text: str, filename: str = "<input>") -> tuple[Any, Lines]:
-    loader = yaml.SafeLoader(text)
-    loader.name = filename  # marks carry the file name
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)
+        loader.name = filename  # marks carry the file name
         node = loader.get_single_node()
         lines: Lines = {}
         data = _to_python(node, (), lines, loader) if node is not None else None
@@ -53,18 +62,27 @@ def parse_yaml(text: str, filename: str = "<input>") -> tuple[Any, Lines]:
         if exc.context:
             msg += f" ({exc.context})"
         raise errors.UserError([errors.Problem(filename, line, "", msg + "; fix the YAML syntax at this line")])
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        raise errors.UserError([errors.Problem(filename, line, "", f"unacceptable character #x{exc.character if isinstance(exc.character, int) else ord(exc.character):04x} in the file; remove it")])
     except yaml.YAMLError as exc:
         raise errors.UserError([errors.Problem(filename, None, "", f"YAML error: {exc}")])
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, lines
 
 
 def load_yaml(path: str) -> tuple[Any, Lines]:
     if not os.path.isfile(path):
         raise errors.UserError(f"file not found: {path}; give the path of a job YAML file", file=path)
-    with open(path, encoding="utf-8") as fh:
-        text = fh.read()
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise errors.UserError([errors.Problem(path, line, "", f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); save the file as UTF-8")])
     return parse_yaml(text, path)
 
 
@@ -78,5 +96,18 @@ def line_of(lines: Lines, path: tuple) -> int | None:
     return lines.get(())
 
 
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str(dumper: yaml.SafeDumper, value: str):
+    # characters YAML readers take as line breaks must be escaped (double quotes)
+    style = '"' if any(c in value for c in "\x85\u2028\u2029") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
 def dump_yaml(data: Any) -> str:
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
