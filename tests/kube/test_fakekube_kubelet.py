@@ -260,3 +260,22 @@ def test_on_failure_restarts_the_container_in_place_and_counts_restarts(fake_api
     batch.create_namespaced_job(NS, always)
     failed = kubelet.wait_job(NS, "always-fails")
     assert failed["status"]["conditions"][-1]["reason"] == "BackoffLimitExceeded"
+
+
+def test_active_deadline_fails_the_job_and_stops_its_pods(fake_api, kube_client, kubelet):
+    k8s.BatchV1Api(kube_client).create_namespaced_job(NS, _job(
+        "overdue", "import time\nwhile True: time.sleep(0.05)", completions=1, parallelism=1, activeDeadlineSeconds=1))
+    job = kubelet.wait_job(NS, "overdue", timeout=20)
+    assert job["status"]["conditions"][-1]["reason"] == "DeadlineExceeded"
+    kubelet.wait_for(lambda: not kubelet.processes(), message="the pod process to stop")
+
+
+def test_non_indexed_completions_and_ttl_after_finished(fake_api, kube_client, kubelet, tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    code = f"import os, pathlib; pathlib.Path(r'{runs}', os.environ['POD_NAME']).write_text('ok')"
+    k8s.BatchV1Api(kube_client).create_namespaced_job(NS, _job(
+        "plain", code, completions=3, parallelism=2, indexed=False, ttlSecondsAfterFinished=0))
+    kubelet.wait_for(lambda: fake_api.get("batch/v1", "jobs", "plain", NS) is None, message="TTL deletion of the job")
+    assert len(list(runs.iterdir())) == 3
+    kubelet.wait_for(lambda: _pods(fake_api, "plain") == [], message="its pods collected")
