@@ -1,0 +1,110 @@
+"""Backends of the shared Coordinator contract suite
+(tests/unit/test_coordinator_contract.py). Each ``Backend`` creates a fresh
+queue, opens it again (``open``) and gives a picklable ``opener`` that a forked
+child calls to get its own coordinator. Add a backend here and to ``BACKENDS``
+and the whole suite runs over it.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+from pjob.coord import sqlite
+
+FAKEKUBE_DIR = Path(__file__).resolve().parents[2] / "kube"  # tests/kube/fakekube: the fake API server
+
+
+class SqliteBackend:
+    """A fresh ``queue.db`` in the test's tmp_path."""
+
+    stress_total = 400
+
+    def __init__(self, tmp_path, request):
+        self.tmp_path = tmp_path
+        self.path = tmp_path / "queue.db"
+        self.kwargs: dict = {}
+        self.made: list = []
+
+    def create(self, total, max_attempts=3, items=None, lease_seconds=30.0):
+        self.kwargs = dict(max_attempts=max_attempts, lease_seconds=lease_seconds)
+        return self._track(sqlite.SqliteCoordinator(self.path, total, items=items, **self.kwargs))
+
+    def opener(self):
+        return functools.partial(sqlite.SqliteCoordinator, self.path, None, **self.kwargs)
+
+    def open(self):
+        return self._track(self.opener()())
+
+    def _track(self, c):
+        self.made.append(c)
+        return c
+
+    def close(self):
+        for c in self.made:
+            c.close()
+
+
+def _open_kube(kubeconfig, namespace, job, kwargs):
+    """Runs in forked children: a fresh ApiClient per process."""
+    from kubernetes import config
+
+    from pjob.coord import kube
+
+    return kube.KubeCoordinator(config.new_client_from_config(config_file=kubeconfig), namespace, job, **kwargs)
+
+
+class KubeBackend:
+    """A fresh fake Kubernetes API server (real HTTP) per test; the queue is
+    ConfigMap ``job-queue`` + agent Leases in namespace ``jobs``. ``prefetch=0``
+    claims exactly what is asked (the protocol's strict lowest-first order)."""
+
+    stress_total = 150
+    prefetch = 0
+    namespace, job = "jobs", "job"
+
+    def __init__(self, tmp_path, request):
+        if str(FAKEKUBE_DIR) not in sys.path:
+            sys.path.insert(0, str(FAKEKUBE_DIR))
+        import fakekube
+
+        self.tmp_path = tmp_path
+        self.server = fakekube.FakeApiServer(workdir=tmp_path / "fakekube").start()
+        self.server.ensure_namespace(self.namespace)
+        self.kwargs: dict = {}
+        self.made: list = []  # ApiClients to close
+
+    def create(self, total, max_attempts=3, items=None, lease_seconds=30.0):
+        self.kwargs = dict(max_attempts=max_attempts, lease_seconds=lease_seconds, prefetch=self.prefetch,
+                           read_cache_seconds=0.0, renew_seconds=0.0)
+        return self._new(dict(self.kwargs, total=total, items=items))
+
+    def _new(self, kwargs):
+        from pjob.coord import kube
+
+        api = self.server.client()
+        self.made.append(api)
+        return kube.KubeCoordinator(api, self.namespace, self.job, **kwargs)
+
+    def opener(self):
+        return functools.partial(_open_kube, str(self.server.kubeconfig_path), self.namespace, self.job, self.kwargs)
+
+    def open(self):
+        return self._new(self.kwargs)
+
+    def close(self):
+        for api in self.made:
+            api.close()
+        self.server.stop()
+
+
+class KubePrefetchBackend(KubeBackend):
+    """The production setting: claims reserve ``prefetch`` mini-batches ahead,
+    so only order-independent tests apply."""
+
+    prefetch = 8
+
+
+BACKENDS = {"sqlite": SqliteBackend, "kube": KubeBackend, "kube-prefetch": KubePrefetchBackend}
+STRICT_ORDER_ONLY = {"kube-prefetch"}
