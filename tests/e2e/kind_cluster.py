@@ -43,6 +43,27 @@ def e2e_values(image: str) -> dict[str, Any]:
     }
 
 
+def reader_pod(name: str, image: str, subdir: str, name_filter: str) -> dict[str, Any]:
+    """A locked-down pod (Pod Security restricted) that prints, base64-encoded,
+    the files under <datastore>/<subdir> matching ``name_filter``."""
+    script = (f"cd /mnt/pjob/{subdir} && find . -type f -path './{name_filter}' | sort | "
+              "while read f; do echo \"=== $f\"; base64 -w0 \"$f\"; echo; done")
+    lock = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
+    return {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "spec": {
+            "restartPolicy": "Never",
+            "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "fsGroup": 10001,
+                                "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{"name": "read", "image": image, "imagePullPolicy": "Never",
+                            "command": ["sh", "-c", script], "securityContext": lock,
+                            "volumeMounts": [{"name": "datastore", "mountPath": "/mnt/pjob", "readOnly": True}]}],
+            "volumes": [{"name": "datastore", "persistentVolumeClaim": {"claimName": "pjob-datastore"}}],
+        },
+    }
+
+
 def missing_tools() -> list[str]:
     """Why a real cluster cannot be had here ([] when it can)."""
     missing = [t for t in TOOLS if shutil.which(t) is None]
@@ -171,22 +192,7 @@ class Cluster:
 
         core = client.CoreV1Api(self.api())
         pod_name = f"pjob-e2e-reader-{int(time.time() * 1000) % 10**9}"
-        script = (f"cd /mnt/pjob/{subdir} && find . -type f -path './{name_filter}' | sort | "
-                  "while read f; do echo \"=== $f\"; base64 -w0 \"$f\"; echo; done")
-        lock = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
-                "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
-        pod = {
-            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": pod_name},
-            "spec": {
-                "restartPolicy": "Never",
-                "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "fsGroup": 10001,
-                                    "seccompProfile": {"type": "RuntimeDefault"}},
-                "containers": [{"name": "read", "image": self.image, "imagePullPolicy": "Never",
-                                "command": ["sh", "-c", script], "securityContext": lock,
-                                "volumeMounts": [{"name": "datastore", "mountPath": "/mnt/pjob", "readOnly": True}]}],
-                "volumes": [{"name": "datastore", "persistentVolumeClaim": {"claimName": "pjob-datastore"}}],
-            },
-        }
+        pod = reader_pod(pod_name, self.image, subdir, name_filter)
         core.create_namespaced_pod(self.namespace, pod)
         try:
             deadline = time.monotonic() + 180

@@ -3,12 +3,14 @@ through the real `pjob operator render` (the operator's own builders,
 offline) gives custom resources that validate against the JSON Schemas
 converted from crds/ (crd_jsonschema.py, the same files CI feeds to
 kubeconform), and children (Jobs, ConfigMaps, RBAC) that match the
-Kubernetes API types, with every worker pod locked down.
+Kubernetes API types; with the chart's config.json, every worker and
+command-step pod passes Pod Security "restricted" (pod_security.py).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -16,7 +18,8 @@ import pytest
 import yaml
 
 import crd_jsonschema
-from chart_render import REPO, diff_paths, strict_roundtrip
+import pod_security
+from chart_render import REPO, diff_paths, objects, operator_config, render, strict_roundtrip
 
 jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is not installed")
 
@@ -64,11 +67,25 @@ def test_a_field_named_properties_stays_a_field():
     assert converted["properties"]["n"]["type"] == ["integer", "null"]
 
 
+@pytest.fixture(scope="module")
+def chart_config_env(tmp_path_factory):
+    """Environment for `pjob operator render` with the config.json the chart
+    renders by default (skips without Helm: then the operator's built-in
+    defaults, which equal the chart's, are used)."""
+    try:
+        config = operator_config(objects(render({})))
+    except pytest.skip.Exception:
+        return dict(os.environ)
+    path = tmp_path_factory.mktemp("config") / "config.json"
+    path.write_text(json.dumps(config))
+    return {**os.environ, "PJOB_CONFIG_FILE": str(path)}
+
+
 @pytest.mark.parametrize("example", EXAMPLES)
-def test_operator_render_of_each_example_validates(schemas, example):
+def test_operator_render_of_each_example_validates(schemas, chart_config_env, example):
     yml = REPO / "examples" / example / "pipeline.yml"
     done = subprocess.run([sys.executable, "-m", "pjob.cli", "operator", "render", str(yml), "-n", "team-a"],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env=chart_config_env)
     assert done.returncode == 0, done.stderr
     docs = [d for d in yaml.safe_load_all(done.stdout) if d]
     kinds = [d["kind"] for d in docs]
@@ -83,9 +100,6 @@ def test_operator_render_of_each_example_validates(schemas, example):
         assert diff_paths(doc, strict_roundtrip(doc, MODELS[doc["kind"]])) == [], where
         if doc["kind"] == "Job":
             pod = doc["spec"]["template"]["spec"]
-            assert pod["securityContext"]["runAsNonRoot"] is True, where
-            assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, where
+            assert pod_security.restricted_violations(pod) == [], where
             for c in pod["containers"]:
-                sc = c["securityContext"]
-                assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False, where
-                assert sc["capabilities"] == {"drop": ["ALL"]}, where
+                assert c["securityContext"]["readOnlyRootFilesystem"] is True, where
