@@ -279,3 +279,19 @@ def test_non_indexed_completions_and_ttl_after_finished(fake_api, kube_client, k
     kubelet.wait_for(lambda: fake_api.get("batch/v1", "jobs", "plain", NS) is None, message="TTL deletion of the job")
     assert len(list(runs.iterdir())) == 3
     kubelet.wait_for(lambda: _pods(fake_api, "plain") == [], message="its pods collected")
+
+
+def test_unmounted_working_dir_is_created_and_empty_dir_at_tmp_is_private(fake_api, kube_client, kubelet, tmp_path):
+    out = tmp_path / "seen.txt"
+    code = f"import os; open(r'{out}', 'w').write(os.getcwd() + '|' + os.environ['TMPDIR'])"
+    job = _job("dirs", code, completions=1, parallelism=1)
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    container["workingDir"] = "/work"
+    container["env"].append({"name": "TMPDIR", "value": "/tmp"})
+    container["volumeMounts"] = [{"name": "tmp", "mountPath": "/tmp"}]
+    job["spec"]["template"]["spec"]["volumes"] = [{"name": "tmp", "emptyDir": {}}]
+    k8s.BatchV1Api(kube_client).create_namespaced_job(NS, job)
+    assert kubelet.wait_job(NS, "dirs")["status"]["succeeded"] == 1
+    cwd, tmpdir = out.read_text().split("|")
+    assert cwd.startswith(str(kubelet.workdir)) and cwd.endswith("/rootfs/work")
+    assert tmpdir.startswith(str(kubelet.workdir)) and tmpdir.endswith("/volumes/tmp")

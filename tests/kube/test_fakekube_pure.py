@@ -177,6 +177,9 @@ def test_mount_paths_are_rewritten_as_whole_path_prefixes(tmp_path):
     assert podenv.rewrite_paths("--in=/mnt/data/x.csv", mounts) == f"--in={tmp_path / 'data'}/x.csv"
     assert podenv.rewrite_paths("/mnt/data/code/score.py", mounts) == f"{tmp_path / 'code'}/score.py"
     assert podenv.rewrite_paths("/mnt/database /x/mnt/data", mounts) == "/mnt/database /x/mnt/data"
+    nested = [("/work", tmp_path / "work"), ("/tmp", tmp_path / "tmp")]  # tmp_path itself lies under /tmp
+    assert str(tmp_path).startswith("/tmp/")
+    assert podenv.rewrite_paths("/work/a:/tmp/b", nested) == f"{tmp_path / 'work'}/a:{tmp_path / 'tmp'}/b"
 
 
 def test_env_resolution_from_fields_configmaps_and_secrets():

@@ -357,8 +357,7 @@ class FakeKubelet:
                                            "or map the image in FakeKubelet(image_commands=...)")
             argv = [podenv.rewrite_paths(podenv.expand(a, container_env), mounts) for a in argv]
             executable = self.executables.get(argv[0]) or shutil.which(argv[0], path=env["PATH"]) or argv[0]
-            workdir = podenv.rewrite_paths(container["workingDir"], mounts) if container.get("workingDir") \
-                else str(pod_dir)
+            workdir = self._working_dir(container.get("workingDir"), mounts, pod_dir)
             log_path = self.log_path(meta["namespace"], meta["name"])
             log_path.parent.mkdir(parents=True, exist_ok=True)
             with log_path.open("ab") as log:
@@ -377,6 +376,17 @@ class FakeKubelet:
                           now_rfc3339(), restart_count, last_state)
         self._procs[meta["uid"]] = proc
         self._write_status(pod, podstatus.running(pod, proc.pid, proc.started_at, restart_count, last_state))
+
+    @staticmethod
+    def _working_dir(working_dir: str | None, mounts: list[tuple[str, Path]], pod_dir: Path) -> str:
+        """The host folder for the container's workingDir: under its mount, else in the pod's own
+        "rootfs" folder (created, as the container runtime creates a missing workingDir)."""
+        if not working_dir:
+            return str(pod_dir)
+        host = podenv.rewrite_paths(working_dir, mounts)
+        path = Path(host) if host != working_dir else pod_dir / "rootfs" / working_dir.lstrip("/")
+        path.mkdir(parents=True, exist_ok=True)
+        return str(path)
 
     # --- pod status ----------------------------------------------------------------------------
 

@@ -108,11 +108,14 @@ def resolve_env(pod: Obj, container: Obj, lookup: Lookup) -> dict[str, str]:
 
 
 def rewrite_paths(text: str, mounts: list[tuple[str, Path]]) -> str:
-    """Replace each container mount path (as a whole path prefix) by its host folder."""
-    for mount_path, host in sorted(mounts, key=lambda m: len(m[0]), reverse=True):
-        pattern = re.compile(r"(?<![\w.\-/])" + re.escape(mount_path.rstrip("/")) + r"(?![\w.\-])")
-        text = pattern.sub(lambda _: str(host), text)
-    return text
+    """Replace each container mount path (as a whole path prefix) by its host folder, in ONE pass:
+    a host folder that itself lies under another mount path (e.g. under /tmp) is not rewritten again."""
+    table = {mount.rstrip("/"): str(host) for mount, host in mounts if mount.rstrip("/")}
+    if not table:
+        return text
+    ordered = sorted(table, key=len, reverse=True)  # the longest mount path wins
+    pattern = re.compile(r"(?<![\w.\-/])(" + "|".join(re.escape(m) for m in ordered) + r")(?![\w.\-])")
+    return pattern.sub(lambda match: table[match.group(1)], text)
 
 
 def materialize(folder: Path, data: dict[str, bytes], items: list[Obj] | None) -> None:
