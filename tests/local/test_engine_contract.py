@@ -135,3 +135,19 @@ def run(mini_batch, ctx):
     assert result.items == 2 and result.succeeded == 2 and result.failed == 0
     assert result.rows == (f"1 f0002.txt {os.getpid()} v ['--a', '1']\n1 f0003.txt {os.getpid()} v ['--a', '1']\n")
     assert os.getcwd() == cwd and __import__("sys").argv == argv and "MY_VAR" not in os.environ
+
+
+def test_planning_error_is_a_user_error_and_leaves_no_process(tmp_path):
+    import psutil
+    import pytest
+
+    from pjob.spec import errors
+
+    task = es.make_task(tmp_path, CONTRACT_SCRIPT, n_files=1)
+    task.input_uri = str(tmp_path / "missing")
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    with pytest.raises(errors.UserError, match="does not exist"):
+        parallel.run_parallel_step(task)
+    leftover = [p for p in psutil.Process().children(recursive=True) if p.pid not in before and p.is_running()
+                and p.status() != psutil.STATUS_ZOMBIE]
+    assert leftover == []
