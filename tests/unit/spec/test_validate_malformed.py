@@ -96,6 +96,12 @@ CASES = [
     Case("input_own_output", sub(SCORE_PATH, "path: ${{parent.jobs.batch_prediction.outputs.job_output_file}}"), P + ".inputs.score_model.path", "cannot read its own output", r"parent.jobs.batch_prediction"),
     Case("input_output_scope", sub(SCORE_PATH, "path: ${{outputs.job_output_file}}"), P + ".inputs.score_model.path", "cannot be used here", r"path: \$\{\{outputs"),
     Case("input_a_list", sub("      score_model: \n", "      extra: [1, 2]\n      score_model: \n"), P + ".inputs.extra", "[1, 2]", r"extra:"),
+    Case("flag_without_value", sub("--copy_logs_to_parent True", "--copy_logs_to_parent"), P + ".task.program_arguments", "--copy_logs_to_parent", r"program_arguments:"),
+    Case("flag_without_value_last", sub("--resource_monitor_interva 20", "--resource_monitor_interval"), P + ".task.program_arguments", "--resource_monitor_interval", r"program_arguments:"),
+    Case("input_data_without_path", sub("        type: mltable\n        path: ./neural-iris-mltable\n", ""), P + ".inputs.input_data", "path", r"^      input_data:"),
+    Case("unclosed_optional_block", sub("--model ${{inputs.score_model}}", "--model ${{inputs.score_model}} $[[--opt ${{inputs.score_model}}"), P + ".task.program_arguments", "$[[", r"program_arguments:"),
+    Case("task_env_var_unknown_input", sub("      append_row_to: ${{outputs.job_output_file}}\n", "      append_row_to: ${{outputs.job_output_file}}\n      environment_variables:\n        A: ${{inputs.nope}}\n"), P + ".task.environment_variables.A", "${{inputs.nope}}", r"^        A:"),
+    Case("code_is_a_file", sub('code: "./script"', 'code: "./script/iris_prediction.py"'), P + ".task.code", "not a folder", r"code:"),
     Case("env_var_unknown_input", sub("max_concurrency_per_instance: 2\n", "max_concurrency_per_instance: 2\n    environment_variables:\n      MODEL_DIR: ${{inputs.nope}}\n"), P + ".environment_variables.MODEL_DIR", "${{inputs.nope}} names no input", r"MODEL_DIR:"),
 ]
 SUBPROCESS_IDS = {"mbs_space", "flag_allowed_failed_percent_150", "entry_script_missing"}

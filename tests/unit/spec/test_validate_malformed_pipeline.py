@@ -127,6 +127,9 @@ outputs:
     Case("command_resources_zero", append(command_step("prep", "command: echo hi\nresources:\n  instance_count: 0")), "jobs.prep.resources.instance_count", "got 0", r"instance_count: 0"),
     Case("command_input_misspelt_key", append(command_step("prep", "command: ls ${{inputs.raw}}\ninputs:\n  raw:\n    type: uri_folder\n    pth: ./raw-data")), "jobs.prep.inputs.raw.pth", "did you mean 'path'?", r"pth:"),
     Case("command_limits_not_mapping", append(command_step("prep", "command: echo hi\nlimits: 5")), "jobs.prep.limits", "got 5", r"limits: 5"),
+    Case("jobs_empty", whole("type: pipeline\njobs: {}\n"), "jobs", "at least one step", r"^jobs:"),
+    Case("command_limits_timeout_negative", append("  c:\n    type: command\n    command: echo hi\n    limits:\n      timeout: -5\n"), "jobs.c.limits.timeout", "-5", r"timeout: -5"),
+    Case("integer_input_default_word", (sub("\njobs:", "\ninputs:\n  n: {type: integer, default: abc}\n\njobs:")), "inputs.n.default", "abc", r"default: abc"),
     # flow-style mappings: the line is still the key's own line
     Case("flow_style_misspelt_key", append(FLOW_STEP.replace("entry_script:", "entry_scrpit:")), "jobs.flow.task.entry_scrpit", "did you mean 'entry_script'?", r"entry_scrpit"),
     Case("flow_style_bad_input_type", append(FLOW_STEP.replace("type: uri_folder", "type: folder")), "jobs.flow.inputs.d.type", "'folder'", r"type: folder"),
@@ -207,3 +210,22 @@ def test_missing_file_is_a_user_error(tmp_path, capsys):
     code, out, err = lib.validate_in_process(capsys, missing)
     assert code == 2 and out == ""
     lib.assert_reported(err, missing, None, "", "not found")
+
+
+def test_non_utf8_file_is_a_user_error(workspace, capsys):
+    path = os.path.join(workspace, "latin1.yml")
+    with open(path, "wb") as fh:
+        fh.write(b"type: pipeline\ndisplay_name: caf\xe9\njobs: {}\n")
+    code, _, err = lib.validate_in_process(capsys, path)
+    assert code == 2
+    lib.assert_reported(err, path, 2, "", "not UTF-8")  # the line holding byte 0xe9
+
+
+def test_control_character_is_a_user_error(workspace, capsys):
+    text = lib.seed_text().replace("display_name: iris", "display_name: \x08iris")
+    path = os.path.join(workspace, "control_character.yml")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    code, _, err = lib.validate_in_process(capsys, path)
+    assert code == 2
+    lib.assert_reported(err, path, lib.line_matching(text, r"^display_name:"), "", "")

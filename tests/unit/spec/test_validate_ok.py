@@ -15,7 +15,7 @@ import shutil
 import pytest
 
 import spec_testlib as lib
-from pjob.spec import bindings, checks, flags, load, models
+from pjob.spec import bindings, checks, flags, load, models, yamlio
 
 SEED_SHA256 = "057b8da784a95d93c96e8850a25f84226ea5603e95cd6776af61a79237dbce4d"  # the issue's text, byte for byte
 INLINE = os.path.join(lib.PROJECT_DIR, "inline_command.yml")
@@ -279,3 +279,35 @@ def test_anchors_and_aliases_are_read(tmp_path, capsys):
     assert code == 2
     for step in ("first", "second"):
         lib.assert_reported(err, str(path), lib.line_matching(bad, r"timeout: 0"), f"jobs.{step}.retry_settings.timeout", "got 0")
+
+
+def test_runtime_flag_bound_to_a_literal_input_is_valid(tmp_path, capsys):
+    lib.make_workspace(str(tmp_path))
+    text = lib.seed_text().replace("--error_threshold 5", "--error_threshold ${{inputs.thr}}")
+    text = text.replace("      score_model: \n", "      thr: 5\n      score_model: \n")
+    path = tmp_path / "flag_bound.yml"
+    path.write_text(text, encoding="utf-8")
+    code, _, err = lib.validate_in_process(capsys, str(path))
+    assert code == 0, err
+
+
+MERGED = """type: pipeline
+x-retry: &retry
+  max_retries: 3
+  timeout: 10
+jobs:
+  a:
+    type: parallel
+    inputs:
+      d: {type: uri_folder, path: ./iris-model}
+    input_data: ${{inputs.d}}
+    retry_settings:
+      <<: *retry
+      timeout: 20
+    task: {code: ./script, entry_script: iris_prediction.py}
+"""
+
+
+def test_merge_key_override_is_not_a_duplicate():
+    data, _ = yamlio.parse_yaml(MERGED, "merged.yml")
+    assert data["jobs"]["a"]["retry_settings"] == {"max_retries": 3, "timeout": 20}
