@@ -120,6 +120,7 @@ def test_component_step_has_typed_inputs_outputs_and_defaults(capsys):
     assert (comp.model.inputs["n_rows"].type, comp.model.inputs["n_rows"].optional) == ("integer", True)
     assert comp.model.outputs["prep_data"].type == "uri_folder"
     assert "$[[--n_rows ${{inputs.n_rows}}]]" in comp.model.command
+    assert "in  n_rows <- integer (optional, not set)" in out
     inputs, outputs = checks.step_io(loaded, "prep")
     assert inputs["scale"] == 2.5  # the step's binding wins over the component default
     assert set(inputs) == {"raw_data", "scale", "n_rows"} and set(outputs) == {"prep_data"}
@@ -232,6 +233,7 @@ def test_binding_forms_parse():
         ("azureml://datastores/workspaceblobstore/paths/data/iris/", ("workspaceblobstore", "data/iris/")),
         ("azureml://datastores/default/paths/a.csv", ("default", "a.csv")),
         ("azureml://datastores/ds/paths/", ("ds", "")),
+        ("azureml://subscriptions/s/resourcegroups/r/workspaces/w/datastores/ds/paths/p/q.csv", ("ds", "p/q.csv")),
         ("azureml:cpu-cluster", None),
         ("./local/path", None),
         ("s3://bucket/key", None),
