@@ -180,6 +180,7 @@ def test_mount_paths_are_rewritten_as_whole_path_prefixes(tmp_path):
     nested = [("/work", tmp_path / "work"), ("/tmp", tmp_path / "tmp")]  # tmp_path itself lies under /tmp
     assert str(tmp_path).startswith("/tmp/")
     assert podenv.rewrite_paths("/work/a:/tmp/b", nested) == f"{tmp_path / 'work'}/a:{tmp_path / 'tmp'}/b"
+    assert podenv.rewrite_paths(f"--out={tmp_path}/x.txt", nested) == f"--out={tmp_path}/x.txt"  # an existing host path
 
 
 def test_env_resolution_from_fields_configmaps_and_secrets():

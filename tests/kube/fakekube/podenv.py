@@ -5,11 +5,13 @@
   spec.serviceAccountName, status.podIP/hostIP; `configMapKeyRef`, `secretKeyRef`), like the kubelet.
 - `expand`: `$(VAR)` references in command/args, with `$$` escaping.
 - `rewrite_paths`: container mount paths replaced by the host folders that back them, in argv,
-  env values and workingDir, since a local process cannot see `/mnt/...` mounts.
+  env values and workingDir, since a local process cannot see `/mnt/...` mounts (host paths that
+  exist, e.g. a test's /tmp/pytest-of-x/..., are left alone).
 """
 from __future__ import annotations
 
 import base64
+import os
 import re
 from pathlib import Path
 from typing import Any, Callable
@@ -108,14 +110,28 @@ def resolve_env(pod: Obj, container: Obj, lookup: Lookup) -> dict[str, str]:
 
 
 def rewrite_paths(text: str, mounts: list[tuple[str, Path]]) -> str:
-    """Replace each container mount path (as a whole path prefix) by its host folder, in ONE pass:
-    a host folder that itself lies under another mount path (e.g. under /tmp) is not rewritten again."""
+    """Replace each container mount path (as a whole path prefix) by its host folder, in ONE pass (a
+    host folder that itself lies under another mount path, e.g. /tmp, is not rewritten again).
+
+    A path that already exists on this machine under a mount path (say /tmp/pytest-of-x/... when /tmp
+    is an emptyDir) is a host path a test put there, not a container path: it is left alone."""
     table = {mount.rstrip("/"): str(host) for mount, host in mounts if mount.rstrip("/")}
     if not table:
         return text
     ordered = sorted(table, key=len, reverse=True)  # the longest mount path wins
     pattern = re.compile(r"(?<![\w.\-/])(" + "|".join(re.escape(m) for m in ordered) + r")(?![\w.\-])")
-    return pattern.sub(lambda match: table[match.group(1)], text)
+
+    def substitute(match: re.Match) -> str:
+        mount = match.group(1)
+        component = _NEXT_COMPONENT.match(text, match.end())
+        if component and os.path.exists(mount + "/" + component.group(1)):
+            return mount
+        return table[mount]
+
+    return pattern.sub(substitute, text)
+
+
+_NEXT_COMPONENT = re.compile(r"/([^/\s'\":;,=]+)")
 
 
 def materialize(folder: Path, data: dict[str, bytes], items: list[Obj] | None) -> None:
