@@ -35,45 +35,40 @@ def records(text: str, delimiter: str, multi_line: bool) -> list[list[str]]:
     if multi_line:
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar=QUOTE, strict=False)
         return [row for row in reader if row]
-    if _balanced_lines(text):
-        # no quote left open on any line and no bare CR: the C reader gives the same records
+    if line_mode_candidate(text):
+        # the C reader, kept only if no record spanned a line break (then each record is one line)
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar=QUOTE, strict=False)
-        return [row for row in reader if row]
+        rows = [row for row in reader if row]
+        if not any("\n" in field for row in rows for field in row):
+            return rows
     out: list[list[str]] = []
     for line in text.split("\n"):
         if not line:
             continue  # an empty line is skipped, but a lone "\r" (CRLF blank line) is a row of nulls, as in Azure
         if line.endswith("\r"):
             line = line[:-1]
-        if QUOTE not in line:
-            out.append(line.split(delimiter))
-        else:
-            out.append(_line_fields(line, delimiter))
+        out.append(line.split(delimiter) if QUOTE not in line else _line_fields(line, delimiter))
     return out
 
 
-def arrow_compatible(text: str, multi_line: bool) -> bool:
-    """True when a standard CSV reader (Arrow's) splits ``text`` into the same
-    records as ``records``: CR only in CRLF line ends and, in single-line mode,
-    no line that leaves a quote open."""
-    if multi_line:
-        return "\r" not in text or text.count("\r") == text.count("\r\n")
-    return _balanced_lines(text)
+def crlf_only(text: str) -> bool:
+    """CR appears only in CRLF line ends, and no blank CRLF line (Azure reads one as a row of nulls)."""
+    return "\r" not in text or (text.count("\r") == text.count("\r\n") and "\n\r\n" not in text and not text.startswith("\r\n"))
 
 
-def _balanced_lines(text: str) -> bool:
-    """True when every line closes its quotes and CR only appears in CRLF
-    line ends (and no blank CRLF line, which Azure reads as a row of nulls)."""
-    if "\r" in text and (text.count("\r") != text.count("\r\n") or "\n\r\n" in text or text.startswith("\r\n")):
-        return False
-    if QUOTE not in text:
-        return True
-    return all(line.count(QUOTE) % 2 == 0 for line in text.split("\n") if QUOTE in line)
+def line_mode_candidate(text: str) -> bool:
+    """Single-line mode may use a standard CSV reader on ``text`` when CR only ends
+    lines and the last line (which no later line break could expose) has no quote;
+    the caller must still reject the result if a field holds a line break."""
+    return crlf_only(text) and QUOTE not in text[text.rfind("\n") + 1:]
 
 
 def _line_fields(line: str, delimiter: str) -> list[str]:
-    if "\r" not in line and line.count(QUOTE) % 2 == 0:
-        return next(csv.reader([line], delimiter=delimiter, quotechar=QUOTE, strict=False))
+    if "\r" not in line:
+        try:  # strict: an unclosed or misplaced quote raises, and Azure's rule applies instead
+            return next(csv.reader([line], delimiter=delimiter, quotechar=QUOTE, strict=True))
+        except csv.Error:
+            pass
     return parse_line(line, delimiter)
 
 

@@ -100,22 +100,26 @@ def _arrow_columns(text: str, opts: dict[str, Any], skip_header: bool) -> tuple[
     like ``csvtext.records`` (no line leaves a quote open in single-line mode, CR
     only in CRLF, every record the same width); None otherwise."""
     import pyarrow
+    import pyarrow.compute
     import pyarrow.csv
 
     multi_line = opts["support_multi_line"]
-    if not text.strip() or not csvtext.arrow_compatible(text, multi_line):
+    usable = csvtext.crlf_only(text) if multi_line else csvtext.line_mode_candidate(text)
+    if not text.strip() or not usable:
         return None
     try:
         table = pyarrow.csv.read_csv(
             pyarrow.py_buffer(text.encode("utf-8")),
             read_options=pyarrow.csv.ReadOptions(autogenerate_column_names=True, use_threads=False),
             parse_options=pyarrow.csv.ParseOptions(delimiter=opts["delimiter"], quote_char=csvtext.QUOTE, double_quote=True,
-                                                   escape_char=False, newlines_in_values=multi_line, ignore_empty_lines=True),
+                                                   escape_char=False, newlines_in_values=True, ignore_empty_lines=True),
             convert_options=pyarrow.csv.ConvertOptions(column_types={f"f{i}": pyarrow.string() for i in range(4096)},
                                                        strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
     except pyarrow.ArrowInvalid:  # ragged rows and anything else unusual: the Python reader handles it
         return None
+    if not multi_line and any(pyarrow.compute.any(pyarrow.compute.match_substring(column, "\n")).as_py() for column in table.columns):
+        return None  # a quoted field spanned lines: single-line mode splits it (Python reader)
     start = 1 if skip_header and table.num_rows else 0
     columns = [table.column(i).combine_chunks().slice(start) for i in range(table.num_columns)]
     return columns, table.num_rows - start

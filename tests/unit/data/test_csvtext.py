@@ -3,6 +3,7 @@ agreeing with the Python reader on any text it accepts."""
 
 from __future__ import annotations
 
+import csv
 import io
 
 from hypothesis import given, settings, strategies as st
@@ -29,8 +30,8 @@ def test_arrow_fast_path_reads_what_the_python_reader_reads(text, multi_line, de
 @given(text=texts, target=st.integers(1, 30), multi_line=st.booleans())
 def test_cut_points_split_records_without_changing_them(text, target, multi_line):
     data = text.encode()
-    if multi_line and data.count(b'"') % 2:
-        return  # an unclosed quote: the reader and any cut disagree by design (Azure too)
+    if multi_line and not _rfc4180(text):
+        return  # multi-line cut points assume RFC 4180 quoting (documented limitation)
     find = csvtext.quoted_line_boundaries if multi_line else csvtext.line_boundaries
     cuts = find(io.BytesIO(data), 0, len(data), target)
     assert cuts == sorted(set(cuts)) and cuts[0] == 0 and all(c < len(data) for c in cuts[1:])
@@ -39,7 +40,17 @@ def test_cut_points_split_records_without_changing_them(text, target, multi_line
     assert joined == csvtext.records(text, ",", multi_line)
 
 
+def _rfc4180(text: str) -> bool:
+    try:
+        list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error:
+        return False
+    return True
+
+
 def test_azure_single_line_quirks():
     assert csvtext.records('A2,"B\n2",C2\n', ",", False) == [["A2", '"B'], ['2"', "C2"]]
     assert csvtext.records("a\r\n\r\nb\r\n", ",", False) == [["a"], [""], ["b"]]
     assert csvtext.records("a\n\n\nb", ",", False) == [["a"], ["b"]]
+    # an even number of quotes can still leave one open: y"z holds a literal quote
+    assert csvtext.records('y"z,"\n\nq\n', ",", False) == [['y"z', '"'], ["q"]]
