@@ -1,5 +1,5 @@
 """Robustness of ``pjob validate`` (hypothesis): random edits of the seed
-pipeline (deleted, duplicated or re-indented lines, nasty values) must end in
+pipeline and of the spec fixtures with command and component steps (deleted, duplicated or re-indented lines, nasty values) must end in
 exit 0 or exit 2 with ``error:`` lines, never in an unexpected exception or a
 traceback. Runs ``pjob.cli.main`` in-process."""
 
@@ -16,7 +16,12 @@ from hypothesis import strategies as st
 import spec_testlib as lib
 from pjob import cli
 
-SEED_LINES = lib.seed_text().split("\n")
+BASES = [
+    lib.seed_text().split("\n"),
+    lib.read(os.path.join(lib.PROJECT_DIR, "inline_command.yml")).split("\n"),
+    lib.read(os.path.join(lib.PROJECT_DIR, "component_command.yml")).split("\n"),
+]
+LONGEST = max(len(lines) for lines in BASES)
 NASTY_VALUES = [
     "", "~", "null", "[]", "{}", "-1", "0", "1e309", "0x10", "'x'", '"', "[1, {a: 2}]", "*nowhere", "&a x",
     "!!python/object/apply:os.system ['true']", "!!binary aGk=", "${{", "${{inputs.}}", "$[[", "]]", "@x", "`x`",
@@ -24,12 +29,12 @@ NASTY_VALUES = [
 ]
 
 edits = st.one_of(
-    st.tuples(st.just("delete"), st.integers(0, len(SEED_LINES) - 1), st.just("")),
-    st.tuples(st.just("duplicate"), st.integers(0, len(SEED_LINES) - 1), st.just("")),
-    st.tuples(st.just("indent"), st.integers(0, len(SEED_LINES) - 1), st.sampled_from([" ", "  ", "\t"])),
-    st.tuples(st.just("dedent"), st.integers(0, len(SEED_LINES) - 1), st.just("")),
-    st.tuples(st.just("value"), st.integers(0, len(SEED_LINES) - 1), st.sampled_from(NASTY_VALUES)),
-    st.tuples(st.just("value"), st.integers(0, len(SEED_LINES) - 1), st.text(max_size=12)),
+    st.tuples(st.just("delete"), st.integers(0, LONGEST - 1), st.just("")),
+    st.tuples(st.just("duplicate"), st.integers(0, LONGEST - 1), st.just("")),
+    st.tuples(st.just("indent"), st.integers(0, LONGEST - 1), st.sampled_from([" ", "  ", "\t"])),
+    st.tuples(st.just("dedent"), st.integers(0, LONGEST - 1), st.just("")),
+    st.tuples(st.just("value"), st.integers(0, LONGEST - 1), st.sampled_from(NASTY_VALUES)),
+    st.tuples(st.just("value"), st.integers(0, LONGEST - 1), st.text(max_size=12)),
 )
 
 
@@ -59,9 +64,9 @@ def workspace(tmp_path_factory):
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(chosen=st.lists(edits, min_size=1, max_size=3))
-def test_edited_seed_never_crashes_validate(workspace, chosen):
-    text = apply_edits(SEED_LINES, chosen)
+@given(base=st.sampled_from(BASES), chosen=st.lists(edits, min_size=1, max_size=3))
+def test_edited_pipeline_never_crashes_validate(workspace, base, chosen):
+    text = apply_edits(base, chosen)
     path = os.path.join(workspace, "fuzzed.yml")
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(text)
