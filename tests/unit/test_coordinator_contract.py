@@ -239,6 +239,19 @@ def test_reset_failed_gives_failed_batches_a_fresh_budget(backend):
     assert c.records("failed") == []
 
 
+def test_records_show_state_owner_attempts_and_errors(backend):
+    c = backend.create(4, max_attempts=1)
+    a, b, _ = c.claim("a", 3)
+    c.complete(a, ok(2))
+    c.fail(b, "Traceback: boom")
+    recs = {r.index: r for r in c.records()}
+    assert [recs[i].state for i in range(4)] == ["done", "failed", "leased", "pending"]
+    assert (recs[1].attempts, recs[1].error, recs[1].owner) == (1, "Traceback: boom", "a")
+    assert (recs[2].attempts, recs[2].owner) == (1, "a")
+    assert [r.index for r in c.records("leased")] == [2]
+    assert [r.index for r in c.records("pending")] == [3]
+
+
 # --- reopening and death ------------------------------------------------------------------
 
 

@@ -21,6 +21,7 @@ one tiny UPDATE whatever the agent holds.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -44,8 +45,6 @@ CREATE TABLE IF NOT EXISTS batches(
     failed INTEGER NOT NULL DEFAULT 0,
     error TEXT
 );
-CREATE INDEX IF NOT EXISTS batches_pending ON batches(idx) WHERE state = 0;
-CREATE INDEX IF NOT EXISTS batches_leased ON batches(owner) WHERE state = 1;
 CREATE TABLE IF NOT EXISTS agents(
     name TEXT PRIMARY KEY, deadline REAL NOT NULL, host TEXT, pid INTEGER, started REAL
 );
@@ -56,6 +55,13 @@ CREATE TABLE IF NOT EXISTS counters(
     items_succeeded INTEGER NOT NULL, items_failed INTEGER NOT NULL,
     attempts INTEGER NOT NULL, last_progress REAL NOT NULL
 );
+"""
+
+# created after the rows of a new queue are inserted (much faster for big plans)
+INDEXES = """
+CREATE INDEX IF NOT EXISTS batches_pending ON batches(idx) WHERE state = 0;
+CREATE INDEX IF NOT EXISTS batches_leased ON batches(owner) WHERE state = 1;
+CREATE INDEX IF NOT EXISTS batches_failed ON batches(idx) WHERE state = 3;
 """
 
 _COUNTER_FIELDS = ("pending", "leased", "done", "failed", "items_succeeded", "items_failed", "attempts")
@@ -128,13 +134,20 @@ class SqliteCoordinator:
                     "the input or mini_batch_size changed; start over with --fresh",
                     file=self.db_path,
                 )
+            for stmt in INDEXES.strip().split(";"):
+                if stmt.strip():
+                    db.execute(stmt)
             db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('max_attempts', ?)", (self.max_attempts,))
 
     def _create(self, db: sqlite3.Connection, total: int, items: Sequence[int] | None) -> None:
         if items is not None and len(items) != total:
             raise ValueError(f"items has {len(items)} entries, total is {total}")
-        counts = items if items is not None else [0] * total
-        db.executemany("INSERT INTO batches(idx, items) VALUES (?, ?)", enumerate(counts))
+        if items is None:
+            db.execute("WITH RECURSIVE s(i) AS (SELECT 0 WHERE ? > 0 UNION ALL SELECT i + 1 FROM s WHERE i + 1 < ?) "
+                       "INSERT INTO batches(idx) SELECT i FROM s", (total, total))
+        else:  # json_each runs in C: a million rows in well under a second
+            db.execute("INSERT INTO batches(idx, items) SELECT key, value FROM json_each(?)",
+                       (json.dumps([int(n) for n in items]),))
         db.execute(
             "INSERT INTO counters VALUES (1, ?, ?, 0, 0, 0, 0, 0, 0, ?)", (total, total, time.time())
         )
