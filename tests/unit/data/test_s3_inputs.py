@@ -63,7 +63,8 @@ def test_mltable_on_s3_through_a_datastore_uri(bucket):
     client, name = bucket
     rows = "".join(f"{i},name {i}\n" for i in range(400))
     client.put_object(Bucket=name, Key="t/data/a.csv", Body=("n,s\n" + rows).encode())
-    client.put_object(Bucket=name, Key="t/MLTable", Body=b"paths:\n  - folder: ./data\ntransformations:\n"
+    client.put_object(Bucket=name, Key="t/data/notes.txt", Body=b"not a table")
+    client.put_object(Bucket=name, Key="t/MLTable", Body=b"paths:\n  - pattern: ./data/*.csv\ntransformations:\n"
                       b"  - read_delimited: {include_path_column: true}\n")
     stores = {"lake": f"s3://{name}"}
     plan = pjob.data.plan("mltable", "azureml://datastores/lake/paths/t", "1kb", None, datastores=stores)
