@@ -231,7 +231,7 @@ def command_step_payload(resolved: resolve.ResolvedStep, step_dir: str, timeout:
 
 def build_command_job(pipeline: dict, step_name: str, step: models.CommandStep, resolved: resolve.ResolvedStep,
                       step_dir: str, config: OperatorConfig) -> dict:
-    limit = (step.limits or {}).get("timeout")
+    limit = step.limits.timeout if step.limits else None
     payload = command_step_payload(resolved, step_dir, float(limit) if limit else None)
     env = _platform_env(config) + [{"name": k, "value": v} for k, v in sorted(resolved.env.items())]
     labels = _labels(pipeline, c.ROLE_COMMAND, {c.LABEL_STEP: c.dns_name(step_name, 63)})
