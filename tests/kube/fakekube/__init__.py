@@ -7,5 +7,6 @@ faithful to a real cluster and what is simplified. Used by tests/kube/conftest.p
 """
 from fakekube.api import FakeApiServer, RequestRecord
 from fakekube.kubelet import FakeKubelet
+from fakekube.processes import PodProcess
 
-__all__ = ["FakeApiServer", "FakeKubelet", "RequestRecord"]
+__all__ = ["FakeApiServer", "FakeKubelet", "PodProcess", "RequestRecord"]

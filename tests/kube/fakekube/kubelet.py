@@ -26,47 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from fakekube import errors, jobcontroller, podenv, podstatus, volumes
+from fakekube import errors, jobcontroller, podenv, podstatus, processes, volumes
 from fakekube.api import FakeApiServer
 from fakekube.store import now_rfc3339
 
 Obj = dict[str, Any]
-
-
-@dataclass
-class PodProcess:
-    """A pod's running (or finished) container process."""
-
-    namespace: str
-    name: str
-    uid: str
-    container: str
-    popen: subprocess.Popen
-    log_path: Path
-    started_at: str
-    restart_count: int = 0
-    last_state: Obj | None = None  # the previous run's terminated state, after a restart
-    term_sent_at: float | None = None
-    kill_at: float | None = None
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    @property
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    @property
-    def exit_code(self) -> int | None:
-        code = self.popen.poll()
-        return None if code is None else (code if code >= 0 else 128 - code)
-
-    def signal(self, sig: int) -> None:
-        try:
-            os.killpg(self.popen.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 @dataclass
@@ -92,8 +56,8 @@ class FakeKubelet:
         self.executables = {**defaults, **self.executables}
         self._base_env = {**os.environ, "PATH": venv_bin + os.pathsep + os.environ.get("PATH", "")}
         self._base_env.pop("KUBECONFIG", None)
-        self._procs: dict[str, PodProcess] = {}
-        self._orphans: list[PodProcess] = []
+        self._procs: dict[str, processes.PodProcess] = {}
+        self._orphans: list[processes.PodProcess] = []
         self._index_failures: dict[str, dict[int, int]] = {}
         self._events_sent: set[tuple[str, str, str]] = set()
         self._wake = threading.Event()
@@ -144,12 +108,12 @@ class FakeKubelet:
 
     # --- test hooks ----------------------------------------------------------------------------
 
-    def processes(self) -> list[PodProcess]:
+    def processes(self) -> list[processes.PodProcess]:
         """Live pod processes."""
         with self._lock:
             return [p for p in self._procs.values() if p.alive]
 
-    def pod_process(self, namespace: str, name: str) -> PodProcess | None:
+    def pod_process(self, namespace: str, name: str) -> processes.PodProcess | None:
         with self._lock:
             return next((p for p in self._procs.values() if (p.namespace, p.name) == (namespace, name)), None)
 
@@ -319,13 +283,13 @@ class FakeKubelet:
             return
         self._write_status(pod, self._terminated_status(pod, proc))
 
-    def _begin_termination(self, proc: PodProcess, grace: float) -> None:
+    def _begin_termination(self, proc: processes.PodProcess, grace: float) -> None:
         if proc.term_sent_at is None:
             proc.term_sent_at = time.monotonic()
             proc.kill_at = proc.term_sent_at + grace
             proc.signal(signal.SIGTERM if grace > 0 else signal.SIGKILL)
 
-    def _advance_termination(self, proc: PodProcess) -> bool:
+    def _advance_termination(self, proc: processes.PodProcess) -> bool:
         """SIGKILL once the grace period is over; True while the process is still alive."""
         if not proc.alive:
             return False
@@ -372,7 +336,7 @@ class FakeKubelet:
         except OSError as error:
             self._write_status(pod, podstatus.start_error(pod, f"failed to start {argv[0]!r}: {error}"))
             return
-        proc = PodProcess(meta["namespace"], meta["name"], meta["uid"], container["name"], popen, log_path,
+        proc = processes.PodProcess(meta["namespace"], meta["name"], meta["uid"], container["name"], popen, log_path,
                           now_rfc3339(), restart_count, last_state)
         self._procs[meta["uid"]] = proc
         self._write_status(pod, podstatus.running(pod, proc.pid, proc.started_at, restart_count, last_state))
@@ -400,7 +364,7 @@ class FakeKubelet:
         self.api.store.update(self.api.rtype("v1", "pods"), meta["namespace"], meta["name"], merged,
                               subresource="status")
 
-    def _terminated_status(self, pod: Obj, proc: PodProcess | None) -> Obj:
+    def _terminated_status(self, pod: Obj, proc: processes.PodProcess | None) -> Obj:
         if proc is None:
             return podstatus.never_started(pod, "pod deleted before its container started")
         state = podstatus.terminated_state(proc.exit_code, proc.pid, proc.started_at)
