@@ -7,6 +7,11 @@ schema sampling. The ``schema`` passed in is the list of ``[name, family]``
 decided at planning time, so every slice of a table gets the same columns in
 the same order with the same dtypes; a column a slice does not have is all
 null, and a column the plan never saw is appended (never dropped).
+
+Delimited text goes through Arrow's C++ CSV reader when it provably splits
+the slice like ``pjob.data.csvtext.records`` (same width on every record, CR
+only in CRLF, and in single-line mode no record spanning a line break);
+otherwise through the Python reader. A property test holds the two equal.
 """
 
 from __future__ import annotations

@@ -30,12 +30,15 @@ def test_json_for_a_folder_and_file_type_inference(tmp_path, write):
 def test_mltable_dumps_and_counts(tmp_path, write):
     write(tmp_path / "t", "a.csv", "n,s\n" + "".join(f"{i},v{i}\n" for i in range(300)))
     write(tmp_path / "t", "MLTable", "paths:\n  - file: ./a.csv\ntransformations:\n  - read_delimited: {}\n")
+    quick = json.loads(pjob(str(tmp_path / "t"), "--mini-batch-size", "1kb", "--json").stdout)
+    assert all(m["estimated"] for m in quick["mini_batches"]) and 250 <= quick["items"] <= 350
     dump_dir, dump = tmp_path / "mbs", tmp_path / "all.parquet"
     out = pjob(str(tmp_path / "t"), "--mini-batch-size", "1kb", "--json", "--dump", str(dump), "--dump-mini-batches", str(dump_dir))
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["kind"] == "table" and report["items"] == 300
     assert report["columns"] == [{"name": "n", "type": "int"}, {"name": "s", "type": "string"}]
+    assert not any(m.get("estimated") for m in report["mini_batches"])
     parts = [pandas.read_parquet(dump_dir / f"{m['index']}.parquet") for m in report["mini_batches"]]
     assert len(parts) == 3 and [len(p) for p in parts] == [m["items"] for m in report["mini_batches"]]
     assert pandas.concat(parts, ignore_index=True).equals(pandas.read_parquet(dump))
