@@ -1,10 +1,10 @@
-"""Helpers for local end-to-end tests: run the real `pjob` CLI as a process."""
+"""Helpers for local end-to-end tests: run the real `pjob` CLI as a process.
+(Not named conftest.py: several test folders have one, and `from conftest
+import` would pick whichever was imported first.)"""
 
 import os
 import subprocess
 import sys
-
-import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -16,11 +16,6 @@ def run_pjob(*args, cwd=None, timeout=240, env=None):
         [sys.executable, "-m", "pjob.cli", *map(str, args)],
         cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env,
     )
-
-
-@pytest.fixture
-def pjob():
-    return run_pjob
 
 
 def write(path, text):

@@ -5,7 +5,7 @@ import json
 import os
 import textwrap
 
-from conftest import write
+from pjobrun import write
 
 PIPELINE = textwrap.dedent(
     """

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from conftest import ROOT, run_pjob
+from pjobrun import ROOT, run_pjob
 
 EXAMPLES = os.path.join(ROOT, "examples")
 

@@ -5,7 +5,7 @@ and the default <run>/steps/<step>/outputs/<name>."""
 
 import yaml
 
-from conftest import run_pjob, write
+from pjobrun import run_pjob, write
 
 SCRIPT = "def init():\n    pass\n\ndef run(mini_batch):\n    return [p.rsplit('/', 1)[-1] for p in mini_batch]\n"
 

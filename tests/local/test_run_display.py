@@ -7,7 +7,7 @@ import select
 import subprocess
 import sys
 
-from conftest import ROOT
+from pjobrun import ROOT
 
 EXAMPLE = os.path.join(ROOT, "examples", "file-processing", "pipeline.yml")
 

@@ -11,7 +11,7 @@ import time
 import pytest
 import yaml
 
-from conftest import run_pjob, write
+from pjobrun import run_pjob, write
 
 N_FILES = 8  # mini_batch_size 2 -> 4 mini-batches
 
