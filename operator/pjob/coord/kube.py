@@ -42,6 +42,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Callable
 
+import urllib3
 from kubernetes import client as k8s
 from kubernetes.client import exceptions as k8s_errors
 
@@ -365,12 +366,20 @@ class KubeCoordinator:
         return kube_state.QueueState.decode(self._read().get("data")).records(state)
 
     def close(self) -> None:
-        """Hand back every reserved-but-unstarted mini-batch and flush."""
+        """Hand back every reserved-but-unstarted mini-batch and flush. If the
+        API cannot be reached the buffered outcomes are logged and dropped:
+        their mini-batches run again once this agent's Lease expires."""
         for agent, view in self._views.items():
             for index, attempt in view.reservoir:
                 self._ops.append(_Op("release", agent, index, attempt))
             view.reservoir = []
-        self.flush()
+        try:
+            self.flush()
+        except (k8s_errors.ApiException, OSError, urllib3.exceptions.HTTPError) as exc:
+            log.warning("queue %s: could not write %d buffered outcome(s) on close (%s); those mini-batches "
+                        "will run again after the lease expires: %s", self.job, len(self._ops), exc,
+                        ", ".join(f"{op.kind} {op.index}" for op in self._ops))
+            self._ops = []
 
     def __repr__(self) -> str:
         return f"KubeCoordinator(kube://{self.namespace}/{self.job})"

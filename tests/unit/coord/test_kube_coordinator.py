@@ -152,3 +152,22 @@ def test_plan_size_is_none_until_published(server, api):
     assert c.plan_size() is None
     c.load_plan(7)
     assert c.plan_size() == 7
+
+
+def test_close_without_an_api_server_logs_what_it_could_not_write(tmp_path, caplog):
+    srv = fakekube.FakeApiServer(workdir=tmp_path / "fk").start()
+    srv.ensure_namespace(NS)
+    from kubernetes import client as k8s
+
+    config = k8s.Configuration()
+    config.host, config.retries = srv.url, False  # fail fast once the server is gone
+    client = k8s.ApiClient(config)
+    try:
+        c = kube.KubeCoordinator(client, NS, JOB, 3, prefetch=0)
+        (lease,) = c.claim("a", 1)
+        assert c.complete(lease, ok()) is True  # buffered
+        srv.stop()
+        c.close()  # must not raise out of an agent's shutdown path
+    finally:
+        client.close()
+    assert "could not write 1 buffered outcome" in caplog.text and "complete 0" in caplog.text
