@@ -92,3 +92,11 @@ def test_a_malformed_datastore_uri_names_the_file_line_and_field(tmp_path):
     line = next(i for i, text in enumerate(yml.read_text().splitlines(), 1) if text.strip() == "files:")
     assert f"{yml}:{line}: jobs.names.inputs.files:" in proc.stderr and "azureml://datastores/<" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_single_brace_name_from_sdk_f_strings_is_expanded_in_paths(tmp_path):
+    _files(tmp_path / "in")
+    yml = _pipeline(tmp_path, "./in", {"type": "uri_folder", "path": "azureml://datastores/${default_datastore}/paths/${name}/out"})
+    proc = run_pjob("run", yml, "--runs-dir", tmp_path / "runs")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "runs" / "datastores" / "default" / "where" / "out" / "parallel_run_step.txt").read_text() == "a.txt\nb.txt\nc.txt\n"
