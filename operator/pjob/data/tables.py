@@ -198,7 +198,7 @@ def infer_schema(table: mltable.Table, paths: list[str]) -> tuple[list[list[str]
             for col, value in zip(names, row):
                 values.setdefault(col, []).append(value)
             for col in names[len(row):]:
-                values.setdefault(col, [])
+                values.setdefault(col, []).append(None)  # a short row: null
         for col in header:
             values.setdefault(col, [])
     row_bytes = sampled_bytes / sampled_rows if sampled_rows else 0.0
@@ -210,7 +210,15 @@ def infer_schema(table: mltable.Table, paths: list[str]) -> tuple[list[list[str]
         ordered = names
     else:
         ordered = list(values)
-    family = (lambda v: inference.infer_family(v, reader["empty_as_string"])) if reader["infer_column_types"] else (lambda v: "string")
+    def family(sample: list) -> str:
+        if not reader["infer_column_types"]:
+            return "string"
+        kind = inference.infer_family(sample, reader["empty_as_string"])
+        # an int column with nulls is float64 in pandas (and in Azure): say so up front, so
+        # every mini-batch gets float64, not only those that happen to hold a null
+        if kind == "int" and any(v is None or (v == "" and not reader["empty_as_string"]) for v in sample):
+            return "float"
+        return kind
     # overridden columns stay text here and are converted from text after reading
     overridden = {c for conversion in reader.get("type_overrides") or [] for c in conversion["columns"]}
     return [[col, "string" if col in overridden else family(values.get(col, []))] for col in ordered], headers, row_bytes

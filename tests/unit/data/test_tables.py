@@ -225,3 +225,12 @@ def test_descriptors_survive_the_json_manifest(tmp_path, reader, files, keys):
     assert len(again.mini_batches) == len(plan.mini_batches) > 1
     for a, b in zip(plan.mini_batches, again.mini_batches):
         assert pjob.data.read_mini_batch(a, "/tmp").equals(pjob.data.read_mini_batch(b, "/tmp"))
+
+
+def test_every_mini_batch_gets_the_same_dtypes(tmp_path):
+    rows = "".join(f"{i},{'' if i % 50 == 0 else i},{'true' if i % 2 else 'false'}\n" for i in range(1, 400))
+    root = make_table(tmp_path / "t", {"a.csv": "a,b,c\n" + rows}, CSV + "      {}\n")
+    plan = pjob.data.plan("mltable", root, "300", None)
+    assert plan.columns == [("a", "int"), ("b", "float"), ("c", "bool")]
+    dtypes = {tuple(str(t) for t in pjob.data.read_mini_batch(mb, "/tmp").dtypes) for mb in plan.mini_batches}
+    assert len(plan.mini_batches) > 10 and dtypes == {("int64", "float64", "bool")}
