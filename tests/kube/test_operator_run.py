@@ -60,3 +60,31 @@ def test_paralleljob_succeeds_with_the_same_output_bytes_as_pjob_run(world, tmp_
     world.api.wait_for(lambda: {"SpecValid", "WorkersStarted", "Completed"} <= events(), timeout=20,
                        message="an event per transition")
     assert "Traceback" not in world.operator.log()
+
+
+def test_a_hand_written_cr_with_datastore_uris_runs(world):
+    """What `kubectl apply` of a CR looks like: absolute and azureml:// paths, no base-dir annotation."""
+    import shutil
+
+    from operator_support import REPO
+
+    docs = world.root / "datastores" / "workspaceblobstore" / "corpus" / "docs"
+    shutil.copytree(REPO / "examples" / "file-processing" / "docs", docs)
+    code = world.root / "code" / "words"
+    shutil.copytree(REPO / "examples" / "file-processing" / "code", code)
+    apply_cr(world.api, {
+        "apiVersion": "pjob.dev/v1alpha1", "kind": "ParallelJob", "metadata": {"name": "by-hand", "namespace": "default"},
+        "spec": {"type": "parallel",
+                 "inputs": {"docs": {"type": "uri_folder",
+                                     "path": "azureml://datastores/workspaceblobstore/paths/corpus/docs"}},
+                 "outputs": {"counts": {"type": "uri_file",
+                                        "path": "azureml://datastores/workspaceblobstore/paths/results/counts.txt"}},
+                 "input_data": "${{inputs.docs}}", "mini_batch_size": "8",
+                 "task": {"code": str(code), "entry_script": "count_words.py", "append_row_to": "${{outputs.counts}}"}}})
+    status = wait_status(world.api, "paralleljobs", "by-hand", lambda s: s.get("state") in ("Succeeded", "Failed"),
+                         world.operator, timeout=90)
+    assert status["state"] == "Succeeded", status
+    out = world.root / "datastores" / "workspaceblobstore" / "results" / "counts.txt"
+    assert status["outputs"] == {"counts": str(out)}
+    assert len(out.read_text().splitlines()) == 40
+    assert (world.root / "runs" / "default" / "by-hand" / "steps" / "by-hand" / "logs" / "job_result.txt").exists()
