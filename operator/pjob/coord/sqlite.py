@@ -161,11 +161,11 @@ class SqliteCoordinator:
         db = self._db()
         if max_n <= 0 or db.execute("SELECT pending FROM counters").fetchone()[0] <= 0:
             return []  # nothing to do: no write, so idle agents polling cost no lock
-        deadline = now + self.lease_seconds
         with self._write():
             # a deadline written moments ago cannot have expired: skip the write
             if now - self._registered.get(agent, -1e18) > self.lease_seconds / 10:
                 self._register(db, agent, now, in_tx=True)
+            deadline = self._registered[agent] + self.lease_seconds
             rows = db.execute(
                 "UPDATE batches SET state = 1, owner = ?, attempts = attempts + 1 "
                 "WHERE idx IN (SELECT idx FROM batches WHERE state = 0 ORDER BY idx LIMIT ?) "
