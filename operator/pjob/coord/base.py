@@ -8,6 +8,13 @@ failed, or back to pending when a lease expires / is released / an attempt
 fails with attempts left. ``done`` and ``failed`` are final (except an explicit
 ``reset_failed`` for ``--retry-failed``).
 
+Attempts: a lease is an attempt (``claim`` burns one); ``fail`` and lease
+expiry keep it burnt, ``release`` gives it back. ``complete`` with
+``outcome.failed > 0`` or ``outcome.error`` (a short return) is a final
+failure, not retried. Agents call ``heartbeat`` every few seconds (well within
+``lease_seconds``) and ``close`` when they stop: the kube backend buffers
+outcomes and reserves mini-batches ahead, and ``close`` writes/hands them back.
+
 Only small records cross this seam: indexes, counts, short error strings.
 """
 
