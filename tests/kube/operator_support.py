@@ -4,7 +4,6 @@ builders, and wait on status with deadlines (no fixed sleeps)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -90,10 +89,6 @@ def children(fake_api, owner: dict, namespace: str = "default") -> list[dict]:
                                 ("v1", "pods"), ("coordination.k8s.io/v1", "leases"), (GROUP_VERSION, "paralleljobs")):
         out += [o for o in fake_api.list(api_version, plural, namespace) if owned_by(o, owner)]
     return out
-
-
-def env_path_ok() -> bool:
-    return bool(os.environ.get("PATH"))
 
 
 TEST_IMAGE = "pjob-test:dev"
