@@ -203,7 +203,10 @@ def infer_schema(table: mltable.Table, paths: list[str]) -> tuple[list[list[str]
             values.setdefault(col, [])
     row_bytes = sampled_bytes / sampled_rows if sampled_rows else 0.0
     if name == "read_json_lines":
-        return [[k, readers.json_family(v)] for k, v in values.items()], {}, row_bytes
+        def json_family(sample: list) -> str:  # ints with nulls or missing keys are float64 everywhere
+            kind = readers.json_family(sample)
+            return "float" if kind == "int" and (None in sample or len(sample) < sampled_rows) else kind
+        return [[k, json_family(v)] for k, v in values.items()], {}, row_bytes
     if reader["header"] == "no_header":
         width = max((len(h) for h in headers.values()), default=0)
         names = [f"Column{k + 1}" for k in range(max(width, len([c for c in values if c.startswith("Column")])))]
