@@ -155,3 +155,39 @@ task: {code: ./code, entry_script: broken_init.py, append_row_to: "${{outputs.ou
     job = world.api.get("batch/v1", "jobs", "broken-init-workers", "default")
     assert any(x["type"] == "Failed" and x["status"] == "True" for x in job["status"]["conditions"])
     assert "model file missing" in (Path(status["logs"]) / "job_result.txt").read_text()
+
+
+def test_operator_restart_mid_pipeline_creates_each_child_once(world, start_process, kube_env, wait_for_request, tmp_path):
+    from operator_support import write_operator_config
+
+    folder = world.root / "shipped" / "two-steps"
+    (folder / "code").mkdir(parents=True)
+    (folder / "code" / "score.py").write_text("def run(mini_batch):\n    return [p[-5:] for p in mini_batch]\n")
+    (folder / "pipeline.yml").write_text("""\
+type: pipeline
+name: two-steps
+jobs:
+  make:
+    type: command
+    command: sleep 2 && for i in 1 2 3 4 5; do echo $i > ${{outputs.files}}/f$i.txt; done
+    outputs: {files: {type: uri_folder}}
+  score:
+    type: parallel
+    inputs: {files: {type: uri_folder, path: "${{parent.jobs.make.outputs.files}}"}}
+    outputs: {scores: {type: uri_file}}
+    input_data: ${{inputs.files}}
+    mini_batch_size: "2"
+    task: {code: ./code, entry_script: score.py, append_row_to: "${{outputs.scores}}"}
+""")
+    apply_cr(world.api, cr_for(folder / "pipeline.yml", name="two-steps"))
+    wait_status(world.api, "pipelinejobs", "two-steps", lambda s: (s.get("steps") or {}).get("make", {}).get("state") == "Running",
+                world.operator)
+    world.operator.stop()
+    config = write_operator_config(world.root, tmp_path / "operator-config-2.json")
+    world.operator = start_operator(start_process, operator_env(kube_env, world.root, PJOB_CONFIG_FILE=config))
+    status = terminal(world, "pipelinejobs", "two-steps")
+    assert status["state"] == "Succeeded", status
+    assert [j["metadata"]["name"] for j in world.api.list("batch/v1", "jobs", "default")
+            if j["metadata"]["labels"].get("pjob.dev/pipeline") == "two-steps"] == ["two-steps-make"]
+    assert [p["metadata"]["name"] for p in world.api.list("pjob.dev/v1alpha1", "paralleljobs", "default")] == ["two-steps-score"]
+    assert Path(status["outputs"]["score.scores"]).read_text() == "1.txt\n2.txt\n3.txt\n4.txt\n5.txt\n"
