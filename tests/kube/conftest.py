@@ -3,9 +3,10 @@
 Fixture API (all function-scoped, torn down after each test):
 
 - `fake_api` -> `fakekube.FakeApiServer`, started on 127.0.0.1 with a random port:
-  `.url`, `.kubeconfig_path` (a kubeconfig file for `KUBECONFIG=`), `.client()` (a
+  `.url`, `.kubeconfig_path` (a kubeconfig file for `KUBECONFIG=`, cluster admin), `.client()` (a
   `kubernetes.client.ApiClient`), `.requests` / `.writes(resource=..., user_agent_contains=...)` /
-  `.clear_requests()` (the request log: method, path, verb, resource, code, user agent),
+  `.clear_requests()` (the request log: method, path, verb, resource, code, user agent, user),
+  `.enforce_rbac = True` + `.kubeconfig_for(ns, service_account)` (opt-in RBAC for ServiceAccounts),
   `.get/.list/.apply/.apply_yaml/.ensure_namespace` (direct store access, not logged),
   `.wait_for(predicate, timeout)`, `.store.compact()` (force 410 Gone on resumed watches).
   Teardown fails the test if the fake itself crashed on a request (`.errors`, answered as 500).

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import yaml
 
-from fakekube import errors, routes
+from fakekube import errors, rbac, routes
 from fakekube.handlers import ApiRequestHandler
 from fakekube.store import Store
 
@@ -41,6 +41,7 @@ class RequestRecord:
     user_agent: str
     code: int = 0
     seconds: float = 0.0
+    user: str = ""  # who: "kubernetes-admin", or "system:serviceaccount:<ns>:<name>" for pods' tokens
 
     @property
     def is_write(self) -> bool:
@@ -65,7 +66,8 @@ class _HttpServer(ThreadingHTTPServer):
 class FakeApiServer:
     """A fake kube-apiserver; `start()` it, point clients at `.url` / `.kubeconfig_path`, `stop()` it."""
 
-    def __init__(self, port: int = 0, workdir: str | Path | None = None, history_limit: int = 20_000):
+    def __init__(self, port: int = 0, workdir: str | Path | None = None, history_limit: int = 20_000,
+                 enforce_rbac: bool = False):
         self.store = Store(history_limit=history_limit)
         self._requested_port = port
         self._workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="fakekube-"))
@@ -77,6 +79,8 @@ class FakeApiServer:
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
         self.stopping = False
+        # When True, ServiceAccount tokens (what pods get) are held to Roles/RoleBindings (rbac.py).
+        self.enforce_rbac = enforce_rbac
         self.errors: list[str] = []  # tracebacks of bugs in the fake itself (500 answers); should stay empty
         # Set by a FakeKubelet: (namespace, pod, container) -> path of that container's log file.
         self.log_reader: Callable[[str, str, str], Path | None] | None = None
@@ -134,15 +138,24 @@ class FakeApiServer:
     def kubeconfig_path(self) -> Path:
         return self._workdir / "kubeconfig.yaml"
 
-    def kubeconfig(self, namespace: str = "default") -> dict[str, Any]:
+    def kubeconfig(self, namespace: str = "default", token: str = "fakekube-token") -> dict[str, Any]:
         return {
             "apiVersion": "v1", "kind": "Config", "preferences": {},
             "clusters": [{"name": "fakekube", "cluster": {"server": self.url}}],
-            "users": [{"name": "fakekube", "user": {"token": "fakekube-token"}}],
+            "users": [{"name": "fakekube", "user": {"token": token}}],
             "contexts": [{"name": "fakekube", "context": {"cluster": "fakekube", "user": "fakekube",
                                                           "namespace": namespace}}],
             "current-context": "fakekube",
         }
+
+    def kubeconfig_for(self, namespace: str, service_account: str) -> Path:
+        """A kubeconfig file that authenticates as that ServiceAccount (what the fake kubelet gives pods)."""
+        path = self._workdir / "serviceaccounts" / f"{namespace}_{service_account}.yaml"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            token = rbac.service_account_token(namespace, service_account)
+            path.write_text(yaml.safe_dump(self.kubeconfig(namespace, token)))
+        return path
 
     def client(self):
         """A `kubernetes.client.ApiClient` talking to this server (no auth, no TLS)."""

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from fakekube import errors, patches, routes, selectors, streams
+from fakekube import errors, patches, rbac, routes, selectors, streams
 from fakekube.resources import ResourceType
 
 JSON = "application/json"
@@ -99,8 +99,11 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         record = self._record = self.fake._record(method, self.path, route, self.headers.get("User-Agent", ""))
         self._code = 0
         raw = self._read_body()
+        user = rbac.identify(self.headers.get("Authorization"))
+        record.user = user.name
         try:
             if route.kind == "resource":
+                self._authorize(user, route)
                 self._resource(method, route, raw)
             elif route.kind == "discovery":
                 self._discovery(route)
@@ -122,6 +125,16 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         finally:
             record.code = self._code
             record.seconds = time.monotonic() - started
+
+    def _authorize(self, user: rbac.User, route: routes.Route) -> None:
+        if not self.fake.enforce_rbac or user.is_admin:
+            return
+        verb = "get" if route.subresource == "log" else route.verb
+        lister = lambda api_version, plural, namespace: self.fake.list(api_version, plural, namespace)  # noqa: E731
+        if not rbac.allowed(lister, user, verb, route.group, route.plural, route.subresource, route.namespace,
+                            route.name):
+            raise errors.forbidden(rbac.forbidden_message(user, verb, route.group, route.plural, route.subresource,
+                                                          route.namespace, route.name))
 
     # --- discovery and misc --------------------------------------------------------------------
 

@@ -308,7 +308,9 @@ class FakeKubelet:
         try:
             mounts = volumes.mounts(pod, container, pod_dir, self.workdir, self.volume_paths, self._lookup)
             env = dict(self._base_env)
-            env.update({"KUBECONFIG": str(self.api.kubeconfig_path), "KUBERNETES_SERVICE_HOST": "127.0.0.1",
+            account = pod["spec"].get("serviceAccountName") or "default"
+            kubeconfig = self.api.kubeconfig_for(meta["namespace"], account)
+            env.update({"KUBECONFIG": str(kubeconfig), "KUBERNETES_SERVICE_HOST": "127.0.0.1",
                         "KUBERNETES_SERVICE_PORT": str(self.api.port),
                         "HOSTNAME": pod["spec"].get("hostname") or meta["name"]})
             env.update(self.extra_env)
