@@ -152,12 +152,15 @@ STRING_METHODS = ("startswith", "endswith", "contains")
 
 def parse_filter(expression: str) -> ast.Expression:
     """Parse an MLTable filter expression (Python-like: ``col("a") > 1 and col("b") == "x"``)."""
-    text = expression.strip()
-    # MLTable expressions also use && / || / ! from the dataprep language
-    text = re.sub(r"&&", " and ", text)
-    text = re.sub(r"\|\|", " or ", text)
-    text = re.sub(r"!(?!=)", " not ", text)
-    return ast.parse(text, mode="eval")
+    # MLTable expressions also use && / || / ! from the dataprep language; rewrite them
+    # outside string literals only
+    parts = _STRING_LITERAL.split(expression.strip())
+    for i in range(0, len(parts), 2):
+        parts[i] = re.sub(r"!(?!=)", " not ", parts[i].replace("&&", " and ").replace("||", " or "))
+    return ast.parse("".join(parts).strip(), mode="eval")
+
+
+_STRING_LITERAL = re.compile(r"(\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*')")
 
 
 def check_filter_expression(expression: str, fail) -> None:

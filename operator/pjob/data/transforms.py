@@ -240,6 +240,10 @@ def _compare(left, op, right):
 
     fn = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
           ast.Gt: operator.gt, ast.GtE: operator.ge}[type(op)]
+    if fn in (operator.eq, operator.ne) and (right is None or left is None):  # col(...) == None tests for nulls
+        series = left if right is None else right
+        if isinstance(series, pandas.Series):
+            return series.isna() if fn is operator.eq else series.notna()
     left, right = _align_datetimes(left, right), _align_datetimes(right, left)
     if isinstance(left, pandas.Series) and left.dtype == object or isinstance(right, pandas.Series) and right.dtype == object:
         series, other, flipped = (left, right, False) if isinstance(left, pandas.Series) else (right, left, True)

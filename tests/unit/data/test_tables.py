@@ -234,3 +234,17 @@ def test_every_mini_batch_gets_the_same_dtypes(tmp_path):
     assert plan.columns == [("a", "int"), ("b", "float"), ("c", "bool")]
     dtypes = {tuple(str(t) for t in pjob.data.read_mini_batch(mb, "/tmp").dtypes) for mb in plan.mini_batches}
     assert len(plan.mini_batches) > 10 and dtypes == {("int64", "float64", "bool")}
+
+
+@pytest.mark.parametrize("expression, expected", [
+    ('col("b") == "hi!"', [1]),
+    ('col("b") == "x&&y" || col("a") > 2', [2, 3]),
+    ('!(col("a") > 1) && col("a") != 5', [1]),
+    ('col("b").contains("&") or col("b").endswith("!")', [1, 2]),
+    ('col("c") == None', [3]),
+    ('col("c") >= 1.5', [2]),
+])
+def test_filter_expressions(tmp_path, expression, expected):
+    yaml = CSV + f"      {{}}\n  - filter: '{expression}'\n"
+    root = make_table(tmp_path / "t", {"a.csv": "a,b,c\n1,hi!,1\n2,x&&y,2\n3,z,\n"}, yaml)
+    assert pjob.data.read_table("mltable", root)["a"].tolist() == expected
