@@ -191,3 +191,28 @@ jobs:
             if j["metadata"]["labels"].get("pjob.dev/pipeline") == "two-steps"] == ["two-steps-make"]
     assert [p["metadata"]["name"] for p in world.api.list("pjob.dev/v1alpha1", "paralleljobs", "default")] == ["two-steps-score"]
     assert Path(status["outputs"]["score.scores"]).read_text() == "1.txt\n2.txt\n3.txt\n4.txt\n5.txt\n"
+
+
+def test_an_input_that_cannot_be_planned_fails_the_job_with_the_reason(world):
+    example = copy_example("file-processing", world.root)
+    table = example / "table"
+    table.mkdir()
+    (table / "data.csv").write_text("a,b\n1,2\n3,4\n")
+    (table / "MLTable").write_text("paths:\n  - file: ./data.csv\ntransformations:\n  - read_delimited: {delimiter: ','}\n")
+    path = example / "bad-keys.yml"
+    path.write_text("""\
+type: parallel
+name: bad-keys
+inputs: {rows: {type: mltable, path: ./table}}
+outputs: {out: {type: uri_folder}}
+input_data: ${{inputs.rows}}
+partition_keys: [store]
+task: {code: ./code, entry_script: count_words.py, append_row_to: "${{outputs.out}}"}
+""")
+    apply_cr(world.api, cr_for(path, name="bad-keys"))
+    status = terminal(world, "paralleljobs", "bad-keys", timeout=60)
+    assert status["state"] == "Failed"
+    failed = condition(status, "Failed")
+    assert failed["message"].startswith("planning ") and "not columns of the table" in failed["message"], failed
+    job_result = (Path(status["logs"]) / "job_result.txt").read_text()
+    assert job_result.startswith("Failed") and "partition_keys ['store']" in job_result

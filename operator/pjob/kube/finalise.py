@@ -32,6 +32,38 @@ def planned_count(task) -> int:
     return int(header["count"])
 
 
+def _explained(verdict: policy.Verdict, fatal: str | None) -> policy.Verdict:
+    """The workers stopped on purpose (exit 3): say why instead of "the worker Job failed"."""
+    if fatal and verdict.state == policy.FAILED and verdict.rule == policy.SYSTEM_ERROR:
+        return policy.Verdict(policy.FAILED, policy.INIT_FAILURE if "init()" in fatal else policy.SYSTEM_ERROR,
+                              fatal.strip().splitlines()[0])
+    return verdict
+
+
+def finalise_unplanned(task, verdict: policy.Verdict, *, started: float | None = None):
+    """The job ended before node 0 published a plan (the input could not be
+    planned, the workers never started): job_result.txt says why."""
+    from pjob.coord import base
+
+    tree = logtree.LogTree(task.logs_dir)
+    os.makedirs(tree.root, exist_ok=True)
+    fatal = report.read_fatal(task.work_dir)
+    verdict = _explained(verdict, fatal)
+    counters = base.Progress()
+    _write_result(tree, logtree.render_job_result(
+        verdict_state=verdict.state, rule=verdict.rule, message=verdict.message, step=task.step, counters=counters,
+        elapsed=time.time() - started if started else 0.0, output=None, first_error=fatal or verdict.message,
+        first_error_index=None, next_file=tree.master_role, warnings=[]))
+    return verdict, counters
+
+
+def _write_result(tree: logtree.LogTree, text: str) -> None:
+    tmp = tree.job_result + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, tree.job_result)
+
+
 def finalise(task, coordinator, verdict: policy.Verdict, *, started: float | None = None):
     """Returns (final verdict, counters)."""
     tree = logtree.LogTree(task.logs_dir)
@@ -39,10 +71,7 @@ def finalise(task, coordinator, verdict: policy.Verdict, *, started: float | Non
     count = planned_count(task)
     elapsed = time.time() - started if started else 0.0
     fatal = report.read_fatal(task.work_dir)
-    if fatal and verdict.state == policy.FAILED and verdict.rule == policy.SYSTEM_ERROR:
-        # the workers stopped on purpose (exit 3): say why instead of "the worker Job failed"
-        verdict = policy.Verdict(policy.FAILED, policy.INIT_FAILURE if "init()" in fatal else policy.SYSTEM_ERROR,
-                                 fatal.strip().splitlines()[0])
+    verdict = _explained(verdict, fatal)
     if engine_finalise is not None:
         return engine_finalise.finalise(task, coordinator, tree, verdict, count=count, elapsed=elapsed, fatal=fatal)
     counters = coordinator.counters()
@@ -65,10 +94,7 @@ def finalise(task, coordinator, verdict: policy.Verdict, *, started: float | Non
         elapsed=elapsed, output=task.append_row_to if merged is not None else None,
         first_error=error if (verdict.state != policy.SUCCEEDED or failed) else None, first_error_index=index,
         next_file=next_file, warnings=warnings)
-    tmp = tree.job_result + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, tree.job_result)
+    _write_result(tree, text)
     return verdict, counters
 
 

@@ -38,8 +38,8 @@ def memo_entries(config, api: kubeio.KubeApi) -> dict:
 
     def finaliser(task, queue: QueueReader | None, verdict, body):
         started = reconcile.parse_rfc3339(((body.get("status") or {}).get("startTime")))
-        if queue is None or queue.counters() is None:
-            return verdict, None  # never planned: nothing to merge
+        if queue is None or queue.counters() is None:  # never planned: nothing to merge, say why
+            return finalising.finalise_unplanned(task, verdict, started=started)
         coordinator = queue.coordinator()
         try:
             return finalising.finalise(task, coordinator, verdict, started=started)
