@@ -36,6 +36,7 @@ from pjob.engine.task import ParallelTask
 
 _ENGINE_DIR = os.path.dirname(os.path.abspath(__file__))
 MAX_ERROR_CHARS = 8000
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps(..., separators=) builds one per call
 
 
 def user_traceback(exc: BaseException) -> str:
@@ -63,7 +64,7 @@ class Worker:
         self.segment = results.SegmentWriter(self.parts_dir, node, self.proc)
 
     def send(self, message: list) -> None:
-        data = (json.dumps(message, separators=(",", ":")) + "\n").encode()
+        data = (_ENCODE(message) + "\n").encode()
         while data:
             data = data[os.write(self.res_fd, data):]
 
