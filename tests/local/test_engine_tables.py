@@ -75,3 +75,29 @@ def test_files_job_processes_never_import_pandas():
             "heavy = [m for m in sys.modules if m.split('.')[0] in ('pandas', 'pyarrow')]; "
             "assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_task_overhead_timeout_kills_a_hanging_load(tmp_path):
+    """A mini-batch whose data cannot be loaded (its file is a FIFO nobody
+    writes: open() blocks) is killed after --task_overhead_timeout and
+    counted as a failed attempt (LOAD_TIMEOUT); the others succeed."""
+    import csv
+
+    import pjob.data
+    from pjob.engine import manifest
+
+    task, df = _table_task(tmp_path, mini_batch_size="120", max_retries=0,
+                           flags={"task_overhead_timeout": 1})
+    plan = pjob.data.plan(task.input_type, task.input_uri, task.mini_batch_size, None)
+    fifo = str(tmp_path / "table" / "fifo.csv")
+    os.mkfifo(fifo)
+    plan.mini_batches[1].path = fifo
+    os.makedirs(task.work_dir, exist_ok=True)
+    manifest.write(plan, manifest.path_in(task.work_dir))  # the driver reuses an existing plan
+    result = parallel.run_parallel_step(task)
+    assert result.status == "Succeeded", es.read(result.job_result)
+    assert result.counters.failed == 1 and result.counters.done == len(plan.mini_batches) - 1
+    with open(os.path.join(task.logs_dir, "sys/job_report/processed_mini-batches.csv")) as f:
+        rows = {r["mini_batch_id"]: r["status"] for r in csv.DictReader(f)}
+    assert rows["1"] == "LOAD_TIMEOUT" and rows["0"] == "RUN_DONE"
+    assert result.elapsed < 15
