@@ -50,6 +50,8 @@ CASES: dict[str, tuple[dict[str, str | bytes], str]] = {
     "multi_line": ({"a.csv": 'A,B,C\nA1,B1,C1\nA2,"B\n2",C2\n'}, CSV + "      support_multi_line: true\n"),
     "no_inference": ({"a.csv": "a,b\n1,2020-01-01\n3,2020-01-02\n"}, CSV + "      infer_column_types: false\n"),
     "semicolon_latin1": ({"a.csv": "a;b\n1;caf\xe9\n2;na\xefve\n".encode("latin-1")}, CSV + "      delimiter: ';'\n      encoding: latin1\n"),
+    "utf16": ({"a.csv": "a,b\n1,\u00fcber\n2,\u6f22\n".encode("utf-16")}, CSV + "      encoding: utf16\n"),
+    "windows1252": ({"a.csv": "a,b\n1,\u20ac5\n".encode("cp1252")}, CSV + "      encoding: windows1252\n"),
     "ragged": ({"a.csv": "a,b\n1,2\n3\n4,5,6\n"}, CSV + "      {}\n"),
     "blank_lines_bom_crlf": ({"a.csv": "\ufeffa,b\r\n1,x\r\n\r\n2,y"}, CSV + "      {}\n"),
     "take_skip": ({"a.csv": "n\n" + "".join(f"{i}\n" for i in range(20))}, CSV + "      {}\n  - skip: 3\n  - take: 5\n"),

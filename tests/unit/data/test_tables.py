@@ -248,3 +248,10 @@ def test_filter_expressions(tmp_path, expression, expected):
     yaml = CSV + f"      {{}}\n  - filter: '{expression}'\n"
     root = make_table(tmp_path / "t", {"a.csv": "a,b,c\n1,hi!,1\n2,x&&y,2\n3,z,\n"}, yaml)
     assert pjob.data.read_table("mltable", root)["a"].tolist() == expected
+
+
+def test_utf16_file_is_one_slice_and_reads_back(tmp_path):
+    text = "a,b\n" + "".join(f"{i},\u00fc{i}\n" for i in range(500))
+    root = make_table(tmp_path / "t", {"a.csv": text.encode("utf-16")}, CSV + "      encoding: utf16\n")
+    plan, whole, batches = whole_and_batches(root, "1kb")
+    assert len(plan.mini_batches) == 1 and whole["b"].tolist()[:2] == ["\u00fc0", "\u00fc1"] and len(whole) == 500
