@@ -38,6 +38,22 @@ def _reference_python() -> str | None:
 REFERENCE = _reference_python()
 pytestmark = pytest.mark.skipif(REFERENCE is None, reason="Microsoft's mltable is not installed (set PJOB_MLTABLE_PYTHON)")
 
+def _parquet_bytes() -> bytes:
+    import datetime
+    import io
+
+    import pyarrow
+    import pyarrow.parquet
+
+    table = pyarrow.table({
+        "i": [1, 2, 3], "f": [1.5, None, 3.0], "s": ["x", None, "z"], "b": [True, False, True],
+        "t": [datetime.datetime(2020, 1, 2, 3, 4, 5), None, datetime.datetime(2021, 6, 7)],
+    })
+    buf = io.BytesIO()
+    pyarrow.parquet.write_table(table, buf, row_group_size=2)
+    return buf.getvalue()
+
+
 CSV = "  - read_delimited:\n"
 CASES: dict[str, tuple[dict[str, str | bytes], str]] = {
     "types": ({"a.csv": "i,f,b,s,d,e,m,z\n1,1.5,true,x,2020-01-02,,1,0\n2,2,False,y,2021-03-04 05:06:07,z,x,1\n-3,1e3,TRUE,w,2020/01/05,,7,1\n"}, CSV + "      {}\n"),
@@ -52,6 +68,7 @@ CASES: dict[str, tuple[dict[str, str | bytes], str]] = {
     "semicolon_latin1": ({"a.csv": "a;b\n1;caf\xe9\n2;na\xefve\n".encode("latin-1")}, CSV + "      delimiter: ';'\n      encoding: latin1\n"),
     "utf16": ({"a.csv": "a,b\n1,\u00fcber\n2,\u6f22\n".encode("utf-16")}, CSV + "      encoding: utf16\n"),
     "windows1252": ({"a.csv": "a,b\n1,\u20ac5\n".encode("cp1252")}, CSV + "      encoding: windows1252\n"),
+    "parquet": ({"a.parquet": _parquet_bytes(), "b.parquet": _parquet_bytes()}, "  - read_parquet: {include_path_column: true}\n"),
     "ragged": ({"a.csv": "a,b\n1,2\n3\n4,5,6\n"}, CSV + "      {}\n"),
     "blank_lines_bom_crlf": ({"a.csv": "\ufeffa,b\r\n1,x\r\n\r\n2,y"}, CSV + "      {}\n"),
     "take_skip": ({"a.csv": "n\n" + "".join(f"{i}\n" for i in range(20))}, CSV + "      {}\n  - skip: 3\n  - take: 5\n"),
@@ -75,7 +92,7 @@ CASES: dict[str, tuple[dict[str, str | bytes], str]] = {
               "  - read_json_lines: {invalid_lines: drop}\n"),
     "jsonl_path": ({"a.jsonl": '{"a": "2020-01-02"}\n{"a": null}\n'}, "  - read_json_lines: {include_path_column: true}\n"),
 }
-PATTERN = {"jsonl": "./*.jsonl", "jsonl_path": "./*.jsonl"}
+PATTERN = {"jsonl": "./*.jsonl", "jsonl_path": "./*.jsonl", "parquet": "./*.parquet"}
 # Not compared (documented in the report): extract_columns_from_partition_format, for which
 # mltable 1.7 returned only nulls on local folders with every format we tried; datetime
 # conversion of a column that inference already typed (mltable returns nulls).
@@ -111,7 +128,7 @@ def _family(dtype: str) -> str:
 
 
 def _norm(v):
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    if v is None or v is pandas.NaT or (isinstance(v, float) and math.isnan(v)):
         return None
     if isinstance(v, pandas.Timestamp):
         return v.isoformat()
