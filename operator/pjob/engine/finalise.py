@@ -1,7 +1,8 @@
-"""Finalisation of one local parallel step, after its agents stopped: merge
-the part files into ``append_row_to``, write the job report CSV,
+"""Finalisation of one parallel step, after its agents stopped: merge the
+committed rows into ``append_row_to``, write the job report CSV,
 ``failed_mini_batches.jsonl``, ``job_error.txt`` and ``job_result.txt``.
-Called by ``pjob.local.parallel.run_parallel_step``.
+The coordinator is injected (``counters()``, ``records(state=)``). Called by
+``pjob.local.parallel.run_parallel_step`` and ``pjob.kube.finalise``.
 """
 
 from __future__ import annotations

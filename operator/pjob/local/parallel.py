@@ -23,9 +23,9 @@ import pjob.data
 from pjob.coord import base
 from pjob.coord.sqlite import SqliteCoordinator
 from pjob.engine import agent as engine_agent
+from pjob.engine import finalise as finalising
 from pjob.engine import logtree, manifest, policy, report, results
 from pjob.local import agent as local_agent
-from pjob.local import finalise as finalising
 from pjob.local.replay_one import ReplayResult, replay  # noqa: F401  (public API of this module)
 from pjob.spec import errors
 
