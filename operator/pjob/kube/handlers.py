@@ -76,6 +76,11 @@ def _needs_check(body: dict) -> bool:
 
 def _load(body: dict, memo) -> tuple[Any, list[str] | None]:
     """(loaded job, problems or None when already known valid)."""
+    from pjob.kube import ship  # code/inputs `pjob submit` sent as ConfigMaps -> the datastore, once
+
+    unpack_problems = ship.unpack_shipped(body, memo.kube, memo.config.datastore_root)
+    if unpack_problems:
+        return None, unpack_problems
     check = _needs_check(body)
     loaded = jobspec.load_cr(body, memo.config, check_files=check)
     problems = jobspec.problem_messages(loaded)
@@ -95,26 +100,47 @@ def on_paralleljob_tick(body, patch, memo, **_) -> None:
 
     now = _now(memo)
     loaded, problems = _load(body, memo)
-    if not problems:
+    started = bool((body.get("status") or {}).get("startTime"))
+    if not problems or started:
         try:
-            task = jobspec.parallel_task(body, loaded, memo.config)
+            task = _started_task(body, memo) if started else None
+            task = task or jobspec.parallel_task(body, loaded, memo.config)
             desired = builders.build_parallel_children(body, task, memo.config)
         except (errors.UserError, ValueError) as exc:  # a binding that cannot be resolved here
             problems = [str(exc)]
+        else:
+            problems = None if started else problems  # a running job keeps the spec it started with
     if problems:
         _write(patch, body, rec.reconcile(rec.Observed(body=body, now=now, problems=problems)), memo)
         return
     observed, queue = _observe_parallel(body, memo, task, desired, problems, now)
     decision = rec.reconcile(observed)
     _act_parallel(body, memo, decision)
+    if decision.create and "outputs" not in decision.status:  # where the results will be, from the start
+        resolved = jobspec.resolve_steps(body, loaded, memo.config)[jobspec.step_name(body)]
+        decision.status["outputs"] = {k: v.location for k, v in resolved.outputs.items()}
+        decision.status["logs"] = task.logs_dir
     if decision.finalise is not None:
         finaliser = memo.get("finaliser")
         verdict, counters = (finaliser(task, queue, decision.finalise, body) if finaliser
                              else (decision.finalise, observed.counters))
-        resolved = jobspec.resolve_steps(body, loaded, memo.config)[jobspec.step_name(body)]
-        decision = rec.finished(body, decision.status, verdict, counters, _now(memo),
-                                outputs={k: v.location for k, v in resolved.outputs.items()}, logs=task.logs_dir)
+        decision = rec.finished(body, decision.status, verdict, counters, _now(memo))
     _write(patch, body, decision, memo)
+
+
+def _started_task(body: dict, memo):
+    """The task a started job runs with: its task ConfigMap (so editing the CR's
+    spec later changes nothing underneath the workers), cached per object."""
+    from pjob.engine.task import ParallelTask
+
+    meta = body["metadata"]
+    key = ("task", meta.get("uid"))
+    if key not in memo:
+        cm = memo.kube.get("ConfigMap", meta["namespace"], c.task_configmap_name(meta["name"]))
+        if cm is None:
+            return None
+        memo[key] = ParallelTask.from_json(cm["data"]["task.json"])
+    return memo[key]
 
 
 def _observe_parallel(body: dict, memo, task, desired: list[dict], problems, now: float):

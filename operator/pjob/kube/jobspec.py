@@ -44,7 +44,9 @@ def run_dir(body: dict, config: OperatorConfig) -> str:
 
 
 def base_dir(body: dict, config: OperatorConfig) -> str:
-    return annotations(body).get(c.ANNOTATION_BASE_DIR) or config.datastore_root
+    """The annotation (a relative one, as ``pjob submit`` writes it, is under the datastore root), else the root."""
+    given = annotations(body).get(c.ANNOTATION_BASE_DIR)
+    return os.path.join(config.datastore_root, given) if given else config.datastore_root
 
 
 def step_name(body: dict) -> str:

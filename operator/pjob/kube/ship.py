@@ -1,0 +1,292 @@
+"""Code and input delivery for ``pjob submit`` (client side) and the
+operator's unpacking of what it shipped as ConfigMaps (cluster side).
+
+What is shipped: every local path a job reads on this machine: the ``code``
+folders of its steps (and components), component YAML files, and local input
+files/folders (found by resolving the job here, ``pjob.spec.resolve``). They
+are mirrored, keeping their layout relative to a common folder, under the
+job's run folder on the datastore, ``runs/<ns>/<name>/shipped/<rel>``; the
+CR's ``pjob.dev/base-dir`` annotation is the mirror of the YAML's folder,
+*relative to the datastore root* (the operator joins it with its own mount
+path), so the relative paths the user wrote keep working; absolute local
+paths are rewritten relative to it (object-store uploads: to their URL).
+
+How: a path whose tar.gz is under ``MAX_CONFIGMAP_BYTES`` travels as a
+ConfigMap (``binaryData``; inputs only when no datastore is reachable from
+here); the rest is copied to the datastore (a local folder this machine and
+the pods share, or an fsspec URL). The CR annotation ``pjob.dev/shipped``
+lists the ConfigMaps; before validating a CR, the operator unpacks them into
+its datastore (``unpack_shipped``, called by ``pjob.kube.handlers``), once
+(a marker per ConfigMap), confined to ``runs/<the CR's namespace>/``.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import gzip
+import hashlib
+import io
+import json
+import os
+import posixpath
+import shutil
+import tarfile
+
+from pjob.kube import constants as c
+from pjob.spec import checks, errors, load, resolve
+
+MAX_CONFIGMAP_BYTES = 900 * 1024  # binaryData of one ConfigMap (the API object limit is 1 MiB)
+MAX_PACK_BYTES = 16 * 1024 * 1024  # raw size above which a path is not even packed to try a ConfigMap
+SKIP_DIRS = frozenset({"__pycache__", ".git"})  # never shipped (rebuilt/irrelevant on the cluster)
+ANNOTATION_SHIPPED = f"{c.GROUP}/shipped"  # JSON list of {configMap, into, sha256}
+BUNDLE_KEY = "bundle.tar.gz"
+ROLE_SHIPPED = "shipped"
+_NOWHERE = "/\x00pjob-not-local"  # outputs root while resolving here: never a local path
+
+
+@dataclasses.dataclass(frozen=True)
+class Item:
+    kind: str  # code | component | input
+    source: str  # absolute local path
+    rel: str = ""  # posix path under the shipped folder
+
+
+@dataclasses.dataclass
+class Upload:
+    item: Item
+    destination: str  # local path or URL on the datastore
+    files: list[str]  # relative posix names
+    size: int
+
+
+@dataclasses.dataclass
+class Shipment:
+    shipped_dir: str  # runs/<ns>/<name>/shipped, relative to the datastore root
+    base_dir: str  # the YAML's folder there, relative to the datastore root
+    configmaps: list[dict] = dataclasses.field(default_factory=list)
+    uploads: list[Upload] = dataclasses.field(default_factory=list)
+    annotation: list[dict] = dataclasses.field(default_factory=list)
+    items: list[Item] = dataclasses.field(default_factory=list)
+    urls: dict[str, str] = dataclasses.field(default_factory=dict)  # source -> URL (object-store uploads)
+
+
+def is_url(text: str | None) -> bool:
+    return bool(text) and bool(checks.URL.match(text))
+
+
+def redact(url: str) -> str:
+    """A URL without user:password (never printed)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    host, slash, path = rest.partition("/")
+    return f"{scheme}://{host.rpartition('@')[2]}{slash}{path}"
+
+
+# --- what a job reads from this machine (pure over the loaded job + file existence) ------------------
+
+def local_items(loaded: load.LoadedJob) -> list[Item]:
+    """Every local path ``loaded`` reads, outermost only (a folder inside
+    another shipped folder travels with it), in a stable order."""
+    where = resolve.Locations(outputs_root=_NOWHERE, locate=lambda p: p, job_name="job", default_datastore="default")
+    found: list[Item] = []
+    for name, step in resolve.resolve_pipeline(loaded, where).items():
+        if step.code_dir and os.path.exists(step.code_dir):
+            found.append(Item("code", os.path.abspath(step.code_dir)))
+        for value in step.inputs.values():
+            if isinstance(value, resolve.DataValue) and os.path.isabs(value.location) \
+                    and not value.location.startswith(_NOWHERE) and os.path.exists(value.location):
+                found.append(Item("input", os.path.abspath(value.location)))
+        comp = loaded.components.get(name)
+        if comp:
+            found.append(Item("component", os.path.abspath(comp.file)))
+    out: list[Item] = []
+    for item in sorted(found, key=lambda i: (len(i.source), i.source)):
+        if not any(item.source == o.source or item.source.startswith(o.source.rstrip(os.sep) + os.sep)
+                   for o in out if os.path.isdir(o.source)) and item.source not in {o.source for o in out}:
+            out.append(item)
+    return out
+
+
+def _walk(source: str) -> list[str]:
+    if os.path.isfile(source):
+        return [os.path.basename(source)]
+    names = []
+    for folder, dirs, files in os.walk(source):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+        rel = os.path.relpath(folder, source)
+        names += [posixpath.normpath(posixpath.join(rel.replace(os.sep, "/"), f)) for f in sorted(files)]
+    return names
+
+
+def _abs_file(item: Item, name: str) -> str:
+    return item.source if os.path.isfile(item.source) else os.path.join(item.source, *name.split("/"))
+
+
+def pack(item: Item) -> bytes:
+    """A reproducible tar.gz of ``item`` with member names under ``item.rel``."""
+    raw = io.BytesIO()
+    with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
+        for name in _walk(item.source):
+            path = _abs_file(item, name)
+            arc = item.rel if os.path.isfile(item.source) else posixpath.normpath(posixpath.join(item.rel, name))
+            info = tar.gettarinfo(path, arcname=arc)
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+            with open(path, "rb") as fh:
+                tar.addfile(info, fh)
+    return raw.getvalue()
+
+
+def _size(item: Item) -> int:
+    return sum(os.path.getsize(_abs_file(item, n)) for n in _walk(item.source))
+
+
+# --- the plan ------------------------------------------------------------------------------------
+
+def plan(loaded: load.LoadedJob, *, namespace: str, name: str, datastore: str | None) -> Shipment:
+    """Decide how each local path travels (ConfigMap or datastore) and
+    build the ConfigMaps. Reads the files; writes nothing."""
+    shipped_dir = f"runs/{namespace}/{name}/shipped"
+    items = local_items(loaded)
+    yaml_dir = os.path.abspath(loaded.base_dir)
+    common = os.path.commonpath([yaml_dir] + [i.source if os.path.isdir(i.source) else os.path.dirname(i.source)
+                                              for i in items])
+    rel = lambda p: os.path.relpath(p, common).replace(os.sep, "/")  # noqa: E731
+    items = [dataclasses.replace(i, rel=rel(i.source)) for i in items]
+    base = posixpath.normpath(posixpath.join(shipped_dir, rel(yaml_dir)))
+    out = Shipment(shipped_dir=shipped_dir, base_dir=base, items=items)
+    problems = []
+    for index, item in enumerate(items):
+        size = _size(item)
+        to_datastore = datastore is not None and item.kind == "input"
+        blob = pack(item) if not to_datastore and size <= MAX_PACK_BYTES else None
+        if blob is not None and len(blob) <= MAX_CONFIGMAP_BYTES:
+            digest = hashlib.sha256(blob).hexdigest()
+            cm_name = c.dns_name(f"{name}-ship-{index}-{digest[:8]}", 63)
+            out.configmaps.append(shipped_configmap(cm_name, namespace, name, item, blob, loaded.wrapped == "parallel"))
+            out.annotation.append({"configMap": cm_name, "into": shipped_dir, "sha256": digest})
+        elif datastore is not None:
+            dest = posixpath.join(datastore.rstrip("/"), shipped_dir, item.rel) if is_url(datastore) \
+                else os.path.join(datastore, *shipped_dir.split("/"), *item.rel.split("/"))
+            out.uploads.append(Upload(item, dest, _walk(item.source), size))
+            if is_url(datastore) and item.kind != "input":
+                problems.append(f"{item.kind} {item.source} ({size // 1024} KiB packed too big for a ConfigMap): the pods "
+                                "cannot run code from an object store; bake it into the worker image or use a shared "
+                                "folder datastore (--datastore-root PATH)")
+            elif is_url(datastore):
+                out.urls[item.source] = dest
+        else:
+            problems.append(f"{item.kind} {item.source} is {size // 1024} KiB, too big for a ConfigMap "
+                            f"({MAX_CONFIGMAP_BYTES // 1024} KiB packed); pass --datastore-root PATH (a folder the "
+                            "pods see as their datastore) or an object-store URL to ship it through the datastore")
+    if problems:
+        raise errors.UserError([errors.Problem(loaded.file, None, "", p) for p in problems])
+    return out
+
+
+def shipped_configmap(cm_name: str, namespace: str, job: str, item: Item, blob: bytes, parallel: bool) -> dict:
+    return {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": cm_name, "namespace": namespace,
+                     "labels": {"app.kubernetes.io/managed-by": "pjob-submit",
+                                (c.LABEL_JOB if parallel else c.LABEL_PIPELINE): job, c.LABEL_ROLE: ROLE_SHIPPED},
+                     "annotations": {f"{c.GROUP}/shipped-path": item.rel, f"{c.GROUP}/shipped-kind": item.kind}},
+        "immutable": True,
+        "binaryData": {BUNDLE_KEY: base64.b64encode(blob).decode("ascii")},
+    }
+
+
+def rewrite_spec(spec: dict, shipment: Shipment, yaml_dir: str) -> dict:
+    """Absolute local paths -> relative to the base-dir mirror; paths uploaded
+    to an object store -> their URL. Relative paths resolve against base-dir
+    already and stay as written."""
+    yaml_dir = os.path.abspath(yaml_dir)
+    sources = [i.source for i in shipment.items]
+
+    def new(value: str) -> str:
+        if not isinstance(value, str) or not checks.is_local_path(value) or value.startswith("file:"):
+            return value
+        full = os.path.normpath(os.path.join(yaml_dir, value))
+        owner = next((s for s in sources if full == s or full.startswith(s.rstrip(os.sep) + os.sep)), None)
+        if owner is None:
+            return value
+        if owner in shipment.urls:
+            tail = os.path.relpath(full, owner).replace(os.sep, "/")
+            return shipment.urls[owner] if tail == "." else posixpath.join(shipment.urls[owner], tail)
+        return os.path.relpath(full, yaml_dir).replace(os.sep, "/") if os.path.isabs(value) else value
+
+    def walk(node, key: str | None = None):
+        if isinstance(node, dict):
+            return {k: (new(v) if (k in ("path", "code") or key == "inputs") and isinstance(v, str) else walk(v, k))
+                    for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(spec)
+
+
+# --- writing to the datastore -----------------------------------------------------------------------
+
+def upload(shipment: Shipment) -> None:
+    """Copy each upload to its destination (a shared folder or an fsspec URL)."""
+    for up in shipment.uploads:
+        if is_url(up.destination):
+            import fsspec
+
+            fs, root = fsspec.core.url_to_fs(up.destination)
+            for name in up.files:
+                target = root if os.path.isfile(up.item.source) else posixpath.join(root, name)
+                fs.put_file(_abs_file(up.item, name), target)
+        else:
+            if os.path.isdir(up.destination):
+                shutil.rmtree(up.destination)
+            os.makedirs(os.path.dirname(up.destination), exist_ok=True)
+            if os.path.isfile(up.item.source):
+                shutil.copy2(up.item.source, up.destination)
+            else:
+                shutil.copytree(up.item.source, up.destination, ignore=shutil.ignore_patterns(*SKIP_DIRS))
+
+
+# --- the operator side --------------------------------------------------------------------------------
+
+def unpack_shipped(body: dict, kube, root: str) -> list[str]:
+    """Unpack the ConfigMaps listed in the CR's ``pjob.dev/shipped`` annotation
+    into the datastore at ``root`` (once each). Returns problems (strings)."""
+    meta = body.get("metadata") or {}
+    raw = (meta.get("annotations") or {}).get(ANNOTATION_SHIPPED)
+    if not raw:
+        return []
+    namespace = meta.get("namespace") or "default"
+    try:
+        entries = json.loads(raw)
+        entries = [(str(e["configMap"]), str(e["into"]), str(e.get("sha256") or "")) for e in entries]
+    except (ValueError, TypeError, KeyError):
+        return [f"metadata.annotations[{ANNOTATION_SHIPPED}]: not a JSON list of {{configMap, into, sha256}}"]
+    problems = []
+    for cm_name, into, digest in entries:
+        target = os.path.normpath(os.path.join(root, into))
+        allowed = os.path.join(os.path.normpath(root), "runs", namespace) + os.sep
+        if not target.startswith(allowed):
+            problems.append(f"shipped ConfigMap {cm_name}: {into!r} is outside runs/{namespace}/ on the datastore")
+            continue
+        marker = os.path.join(os.path.dirname(target), ".pjob-shipped", cm_name)
+        if os.path.exists(marker):
+            continue
+        obj = kube.get("ConfigMap", namespace, cm_name)
+        blob = base64.b64decode(((obj or {}).get("binaryData") or {}).get(BUNDLE_KEY) or "")
+        if obj is None or not blob:
+            problems.append(f"ConfigMap {cm_name} with code shipped by `pjob submit` is missing; submit the job again")
+            continue
+        if digest and hashlib.sha256(blob).hexdigest() != digest:
+            problems.append(f"ConfigMap {cm_name} does not hold the bundle `pjob submit` shipped (sha256 differs)")
+            continue
+        os.makedirs(target, exist_ok=True)
+        with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
+            tar.extractall(target, filter="data")
+        os.makedirs(os.path.dirname(marker), exist_ok=True)
+        with open(marker, "w", encoding="utf-8") as fh:
+            fh.write(digest + "\n")
+    return problems
+
