@@ -31,8 +31,9 @@ crds: $(STAMP)
 	$(BIN)/pjob crds --output crds
 	cp crds/*.yaml helm/pjob/crds/
 
-bench: $(STAMP)
+bench: $(STAMP)  ## benchmarks (not run by CI): ratios against baselines measured in the same run
 	$(BIN)/python bench/overhead.py
+	$(BIN)/python bench/plan_bench.py
 
 clean:
 	rm -rf $(VENV) pjob-runs
