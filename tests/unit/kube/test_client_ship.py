@@ -1,0 +1,192 @@
+"""pjob.kube.ship: which local paths a job ships, how its spec paths are
+rewritten, the operator-side unpacking of shipped ConfigMaps (with a fake
+KubeApi: only ``get`` is called), and uploads to an object store (moto in
+server mode, as tests/unit/data does)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+
+import pytest
+
+from pjob.kube import builders, ship
+from pjob.spec import checks, errors
+
+SCRIPT = "def init():\n    pass\n\n\ndef run(mini_batch, ctx):\n    return list(mini_batch)\n"
+
+
+def write_job(tmp_path, *, data_path: str = "../shared/data", code: str = "./src", big: int = 0):
+    project = tmp_path / "project"
+    (project / "src" / "__pycache__").mkdir(parents=True)
+    (project / "src" / "score.py").write_text(SCRIPT)
+    (project / "src" / "__pycache__" / "score.cpython-311.pyc").write_bytes(b"junk")
+    (project / "src" / "lib").mkdir()
+    (project / "src" / "lib" / "helper.py").write_text("X = 1\n")
+    data = tmp_path / "shared" / "data"
+    data.mkdir(parents=True)
+    (data / "a.txt").write_text("alpha\n")
+    if big:
+        (data / "big.bin").write_bytes(os.urandom(big))
+    job = project / "job.yml"
+    job.write_text(f"""\
+type: parallel
+name: scorer
+inputs:
+  data: {{type: uri_folder, path: {data_path}}}
+outputs:
+  out: {{type: uri_folder}}
+input_data: ${{{{inputs.data}}}}
+mini_batch_size: "1"
+task:
+  type: run_function
+  code: {code}
+  entry_script: score.py
+  append_row_to: ${{{{outputs.out}}}}
+""")
+    return checks.load_and_check(str(job)), project, data
+
+
+class FakeKube:
+    def __init__(self, objects):
+        self.objects = {o["metadata"]["name"]: o for o in objects}
+        self.gets = 0
+
+    def get(self, kind, namespace, name):
+        assert kind == "ConfigMap"
+        self.gets += 1
+        return self.objects.get(name)
+
+
+def cr_with(shipment, loaded, namespace="ns1", name="scorer"):
+    import json
+
+    cr = builders.build_job_cr(loaded, namespace=namespace, name=name, base_dir=shipment.base_dir)
+    cr["metadata"]["annotations"][ship.ANNOTATION_SHIPPED] = json.dumps(shipment.annotation)
+    return cr
+
+
+def test_a_folder_outside_the_yaml_folder_is_mirrored_and_paths_resolve_against_base_dir(tmp_path):
+    loaded, project, data = write_job(tmp_path)
+    shipment = ship.plan(loaded, namespace="ns1", name="scorer", datastore=None)
+    assert sorted((i.kind, i.rel) for i in shipment.items) == [("code", "project/src"), ("input", "shared/data")]
+    assert shipment.base_dir == "runs/ns1/scorer/shipped/project"
+    assert [cm["metadata"]["annotations"]["pjob.dev/shipped-path"] for cm in shipment.configmaps] == ["project/src", "shared/data"]
+    assert shipment.uploads == []
+
+    root = tmp_path / "datastore"
+    kube = FakeKube(shipment.configmaps)
+    cr = cr_with(shipment, loaded)
+    assert ship.unpack_shipped(cr, kube, str(root)) == []
+    shipped = root / "runs" / "ns1" / "scorer" / "shipped"
+    assert (shipped / "project" / "src" / "score.py").read_text() == SCRIPT
+    assert (shipped / "project" / "src" / "lib" / "helper.py").is_file()
+    assert not (shipped / "project" / "src" / "__pycache__").exists()
+    assert (shipped / "shared" / "data" / "a.txt").read_text() == "alpha\n"
+    # the relative paths the user wrote, read against base-dir, land on the shipped copies
+    base = root / shipment.base_dir
+    assert os.path.isdir(os.path.normpath(base / "../shared/data")) and (base / "src" / "score.py").is_file()
+    # once: a second reconcile reads no ConfigMap
+    gets = kube.gets
+    assert ship.unpack_shipped(cr, kube, str(root)) == []
+    assert kube.gets == gets
+
+
+def test_absolute_local_paths_are_rewritten_relative_to_base_dir(tmp_path):
+    loaded, project, data = write_job(tmp_path, data_path=str(tmp_path / "shared" / "data"), code=str(tmp_path / "project" / "src"))
+    shipment = ship.plan(loaded, namespace="ns1", name="scorer", datastore=None)
+    cr = builders.build_job_cr(loaded, namespace="ns1", name="scorer", base_dir=shipment.base_dir)
+    spec = ship.rewrite_spec(cr["spec"], shipment, loaded.base_dir)
+    assert spec["inputs"]["data"]["path"] == "../shared/data"
+    assert spec["task"]["code"] == "src"
+    assert str(tmp_path) not in str(spec)
+
+
+def test_packing_is_reproducible(tmp_path):
+    loaded, _, _ = write_job(tmp_path)
+    first = ship.plan(loaded, namespace="ns1", name="scorer", datastore=None)
+    os.utime(tmp_path / "project" / "src" / "score.py", (1, 1))
+    again = ship.plan(loaded, namespace="ns1", name="scorer", datastore=None)
+    assert first.annotation == again.annotation
+
+
+def test_too_big_without_a_datastore_is_a_user_error_naming_the_fix(tmp_path):
+    loaded, _, data = write_job(tmp_path, big=ship.MAX_CONFIGMAP_BYTES + 1024)
+    with pytest.raises(errors.UserError) as caught:
+        ship.plan(loaded, namespace="ns1", name="scorer", datastore=None)
+    text = str(caught.value.problems[0])
+    assert str(data) in text and "--datastore-root" in text
+
+
+def test_inputs_go_to_a_shared_folder_and_the_code_in_a_configmap(tmp_path):
+    loaded, _, _ = write_job(tmp_path)
+    store = tmp_path / "store"
+    store.mkdir()
+    shipment = ship.plan(loaded, namespace="ns1", name="scorer", datastore=str(store))
+    assert [cm["metadata"]["annotations"]["pjob.dev/shipped-path"] for cm in shipment.configmaps] == ["project/src"]
+    ship.upload(shipment)
+    assert (store / "runs" / "ns1" / "scorer" / "shipped" / "shared" / "data" / "a.txt").read_text() == "alpha\n"
+
+
+def test_unpack_refuses_other_namespaces_missing_and_tampered_configmaps(tmp_path):
+    loaded, _, _ = write_job(tmp_path)
+    shipment = ship.plan(loaded, namespace="ns1", name="scorer", datastore=None)
+    cr = cr_with(shipment, loaded)
+    cr["metadata"]["namespace"] = "other"  # its annotation points into runs/ns1/
+    problems = ship.unpack_shipped(cr, FakeKube(shipment.configmaps), str(tmp_path / "root"))
+    assert problems and all("outside runs/other/" in p for p in problems)
+    cr = cr_with(shipment, loaded)
+    assert "is missing" in ship.unpack_shipped(cr, FakeKube([]), str(tmp_path / "root"))[0]
+    tampered = [dict(cm, binaryData={"bundle.tar.gz": base64.b64encode(ship.pack(ship.Item("code", __file__, "x.py"))).decode()})
+                for cm in shipment.configmaps]
+    assert "sha256 differs" in ship.unpack_shipped(cr, FakeKube(tampered), str(tmp_path / "root"))[0]
+    cr["metadata"]["annotations"][ship.ANNOTATION_SHIPPED] = "not json"
+    assert "not a JSON list" in ship.unpack_shipped(cr, FakeKube([]), str(tmp_path / "root"))[0]
+
+
+def test_redact_drops_user_info():
+    assert ship.redact("s3://KEY:SECRET@bucket/pjob") == "s3://bucket/pjob"
+    assert ship.redact("/mnt/pjob") == "/mnt/pjob"
+
+
+# --- object store ---------------------------------------------------------------------------------
+
+moto_server = pytest.importorskip("moto.server")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{server._port}"
+    finally:
+        server.stop()
+
+
+def test_inputs_upload_to_an_object_store_and_the_spec_points_at_them(tmp_path, s3_endpoint, monkeypatch):
+    import boto3
+    import fsspec.config
+
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setitem(fsspec.config.conf, "s3", {"endpoint_url": s3_endpoint})
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    client.create_bucket(Bucket="pjob-ship")
+    loaded, _, _ = write_job(tmp_path)
+    shipment = ship.plan(loaded, namespace="ns1", name="scorer", datastore="s3://pjob-ship/store")
+    ship.upload(shipment)
+    key = "store/runs/ns1/scorer/shipped/shared/data/a.txt"
+    assert client.get_object(Bucket="pjob-ship", Key=key)["Body"].read() == b"alpha\n"
+    cr = builders.build_job_cr(loaded, namespace="ns1", name="scorer", base_dir=shipment.base_dir)
+    spec = ship.rewrite_spec(cr["spec"], shipment, loaded.base_dir)
+    assert spec["inputs"]["data"]["path"] == "s3://pjob-ship/store/runs/ns1/scorer/shipped/shared/data"
+    assert spec["task"]["code"] == "./src"  # code still travels as a ConfigMap
+    assert [cm["metadata"]["annotations"]["pjob.dev/shipped-kind"] for cm in shipment.configmaps] == ["code"]
