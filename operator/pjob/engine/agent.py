@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import select
 import selectors
 import signal
 import subprocess
@@ -146,7 +147,10 @@ class Agent:
             return
         w.buf += data
         *lines, w.buf = w.buf.split(b"\n")
+        fd = w.res_fd
         for line in lines:
+            if w.res_fd != fd:  # the worker was replaced while handling an earlier message
+                break
             self.on_message(w, json.loads(line))
 
     def on_message(self, w: slots.WorkerSlot, msg: list) -> None:
@@ -261,7 +265,11 @@ class Agent:
         inherited the pipe) is noticed here rather than at the run timeout."""
         for w in self.slots:
             if w.res_fd >= 0 and w.popen is not None and w.popen.poll() is not None:
-                self.on_worker_exit(w)
+                fd = w.res_fd
+                while w.res_fd == fd and select.select([fd], [], [], 0)[0]:
+                    self.on_readable(w)  # what it reported before dying counts; EOF replaces it
+                if w.res_fd == fd:  # its pipe is still held open by its own children
+                    self.on_worker_exit(w)
 
     def all_final(self) -> bool:
         p = self.coord.counters()
