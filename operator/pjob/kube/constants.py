@@ -51,6 +51,9 @@ STEP_PENDING, STEP_RUNNING, STEP_SUCCEEDED, STEP_FAILED, STEP_SKIPPED = (
 # --- reasons (CamelCase, as Kubernetes wants) and messages -----------------------------------
 REASON_SPEC_VALID = "SpecValid"
 MSG_SPEC_VALID = "the spec passed every check"
+REASON_SPEC_CHANGE_IGNORED = "SpecChangeIgnored"
+MSG_SPEC_CHANGE_IGNORED = ("the spec changed after the job started (generation {generation}); a running job keeps "
+                           "the spec it started with: delete the job and create it again to apply the change")
 REASON_SPEC_INVALID = "SpecInvalid"
 REASON_WORKERS_STARTED = "WorkersStarted"
 MSG_WORKERS_STARTED = "{instances} worker pod(s) started; planning mini-batches"

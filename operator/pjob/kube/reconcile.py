@@ -102,7 +102,11 @@ def reconcile(obs: Observed) -> Decision:
         tracker.set(c.FAILED, c.TRUE, c.REASON_SPEC_INVALID, message)
         status["observedGeneration"] = generation
         return Decision(status=finish_status(status, tracker, obs.now), events=tracker.events)
-    if obs.problems is not None:
+    started = bool(status.get("startTime"))
+    if started and status.get("observedGeneration") not in (None, generation):
+        tracker.set(c.SPEC_VALID, c.TRUE, c.REASON_SPEC_CHANGE_IGNORED,
+                    c.MSG_SPEC_CHANGE_IGNORED.format(generation=generation))
+    elif obs.problems is not None and not started:
         tracker.set(c.SPEC_VALID, c.TRUE, c.REASON_SPEC_VALID, c.MSG_SPEC_VALID)
     status["observedGeneration"] = generation
     decision = Decision(status=status)

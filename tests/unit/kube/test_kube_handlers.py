@@ -194,3 +194,23 @@ def test_pipeline_tick_starts_only_ready_steps(project):
     handlers.on_pipelinejob_tick(body=body, patch=patch, memo=make_memo(kube, events))
     assert kube.creates() == ["Job"]
     assert {k: v["state"] for k, v in patch["status"]["steps"].items()} == {"prep": "Running", "score": "Pending"}
+
+
+def test_a_spec_edit_after_the_start_is_reported_and_ignored(project):
+    kube, events = MemoryKube(), []
+    memo = make_memo(kube, events)
+    body = body_for(project)
+    body = apply(body, tick(body, memo))
+    assert body["status"]["outputs"] == {"out": "/ds/runs/ns/pj/steps/pj/outputs/out"}
+    task_before = kube.objects[("ConfigMap", "ns", "pj-task")]["data"]["task.json"]
+    body["metadata"]["generation"] = 2
+    body["spec"]["input_data"] = "${{inputs.typo}}"  # even an invalid edit does not stop the running job
+    fresh_memo = make_memo(kube, events)  # e.g. after an operator restart
+    kube.calls.clear()
+    body = apply(body, tick(body, fresh_memo))
+    valid = next(x for x in body["status"]["conditions"] if x["type"] == c.SPEC_VALID)
+    assert (valid["status"], valid["reason"]) == ("True", c.REASON_SPEC_CHANGE_IGNORED)
+    assert body["status"]["observedGeneration"] == 2
+    assert body["status"]["state"] == "Running"
+    assert kube.creates() == []
+    assert kube.objects[("ConfigMap", "ns", "pj-task")]["data"]["task.json"] == task_before
