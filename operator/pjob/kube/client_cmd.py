@@ -134,7 +134,7 @@ def _guard(fn, args) -> int:
 
     try:
         return fn(args)
-    except (ClusterError, kubeio.ApiError, urllib3.exceptions.HTTPError, ConnectionError) as exc:
+    except (ClusterError, ship.UploadError, kubeio.ApiError, urllib3.exceptions.HTTPError, ConnectionError) as exc:
         if getattr(args, "debug", False):
             raise
         print(f"error: {_one_line(exc)}", file=sys.stderr)
@@ -150,7 +150,7 @@ def _one_line(exc: Exception) -> str:
         if exc.status == 403:
             return f"forbidden: {str(exc).split(': ', 2)[-1]}"
         return str(exc)
-    if isinstance(exc, ClusterError):
+    if isinstance(exc, (ClusterError, ship.UploadError)):
         return str(exc)
     reason = getattr(exc, "reason", None) or exc
     return f"cannot reach the cluster: {reason}".splitlines()[0]

@@ -75,13 +75,18 @@ def is_url(text: str | None) -> bool:
     return bool(text) and bool(checks.URL.match(text))
 
 
-def redact(url: str) -> str:
-    """A URL without user:password (never printed)."""
+def _userinfo(url: str) -> tuple[str, str]:
+    """(user:password, the URL without it); a password may even hold '/'."""
     scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    host, slash, path = rest.partition("/")
-    return f"{scheme}://{host.rpartition('@')[2]}{slash}{path}"
+    head, at, tail = rest.partition("@")
+    if sep and at and (":" in head or "/" not in head):
+        return head, f"{scheme}://{tail}"
+    return "", url
+
+
+def redact(url: str) -> str:
+    """A URL without user:password (never printed, never written into a CR)."""
+    return _userinfo(url)[1]
 
 
 # --- what a job reads from this machine (pure over the loaded job + file existence) ------------------
@@ -175,7 +180,7 @@ def plan(loaded: load.LoadedJob, *, namespace: str, name: str, datastore: str | 
                                 "cannot run code from an object store; bake it into the worker image or use a shared "
                                 "folder datastore (--datastore-root PATH)")
             elif is_url(datastore):
-                out.urls[item.source] = dest
+                out.urls[item.source] = redact(dest)  # pods authenticate from their env, never the CR
         else:
             problems.append(f"{item.kind} {item.source} is {size // 1024} KiB, too big for a ConfigMap "
                             f"({MAX_CONFIGMAP_BYTES // 1024} KiB packed); pass --datastore-root PATH (a folder the "
@@ -229,24 +234,40 @@ def rewrite_spec(spec: dict, shipment: Shipment, yaml_dir: str) -> dict:
 
 # --- writing to the datastore -----------------------------------------------------------------------
 
+class UploadError(Exception):
+    """Writing to the datastore failed; the message holds no credentials."""
+
+
 def upload(shipment: Shipment) -> None:
     """Copy each upload to its destination (a shared folder or an fsspec URL)."""
     for up in shipment.uploads:
-        if is_url(up.destination):
-            import fsspec
+        try:
+            _upload_one(up)
+        except Exception as exc:  # noqa: BLE001 - any backend error becomes one credential-free line
+            secret = _userinfo(up.destination)[0]
+            detail = (str(exc).strip().splitlines() or [""])[0]
+            for part in [secret, *secret.split(":")] if secret else []:
+                detail = detail.replace(part, "***") if len(part) >= 3 else detail
+            raise UploadError(f"cannot write {up.item.source} to {redact(up.destination)}: "
+                              f"{type(exc).__name__}: {detail[:300]}") from None
 
-            fs, root = fsspec.core.url_to_fs(up.destination)
-            for name in up.files:
-                target = root if os.path.isfile(up.item.source) else posixpath.join(root, name)
-                fs.put_file(_abs_file(up.item, name), target)
+
+def _upload_one(up: Upload) -> None:
+    if is_url(up.destination):
+        import fsspec
+
+        fs, root = fsspec.core.url_to_fs(up.destination)
+        for name in up.files:
+            target = root if os.path.isfile(up.item.source) else posixpath.join(root, name)
+            fs.put_file(_abs_file(up.item, name), target)
+    else:
+        if os.path.isdir(up.destination):
+            shutil.rmtree(up.destination)
+        os.makedirs(os.path.dirname(up.destination), exist_ok=True)
+        if os.path.isfile(up.item.source):
+            shutil.copy2(up.item.source, up.destination)
         else:
-            if os.path.isdir(up.destination):
-                shutil.rmtree(up.destination)
-            os.makedirs(os.path.dirname(up.destination), exist_ok=True)
-            if os.path.isfile(up.item.source):
-                shutil.copy2(up.item.source, up.destination)
-            else:
-                shutil.copytree(up.item.source, up.destination, ignore=shutil.ignore_patterns(*SKIP_DIRS))
+            shutil.copytree(up.item.source, up.destination, ignore=shutil.ignore_patterns(*SKIP_DIRS))
 
 
 # --- the operator side --------------------------------------------------------------------------------

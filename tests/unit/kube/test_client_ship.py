@@ -147,6 +147,8 @@ def test_unpack_refuses_other_namespaces_missing_and_tampered_configmaps(tmp_pat
 
 def test_redact_drops_user_info():
     assert ship.redact("s3://KEY:SECRET@bucket/pjob") == "s3://bucket/pjob"
+    assert ship.redact("s3://KEY:SE/CRET@bucket/pjob") == "s3://bucket/pjob"  # an unencoded '/' in the password
+    assert ship.redact("s3://bucket/a@b") == "s3://bucket/a@b"
     assert ship.redact("/mnt/pjob") == "/mnt/pjob"
 
 
