@@ -322,8 +322,9 @@ def logs_main(args) -> int:
                 print(f"== step {step}")
             if text is None:
                 missing += 1
-                print(f"(no job_result.txt yet at {logs}{'' if here else '; not reachable from here, pass --datastore-root'})",
-                      file=sys.stderr)
+                print(f"(no job_result.txt yet in {here})" if here else
+                      f"(job_result.txt is in {logs} on the datastore, not reachable from here: pass --datastore-root "
+                      "PATH where the datastore is mounted on this machine)", file=sys.stderr)
             else:
                 sys.stdout.write(text if text.endswith("\n") else text + "\n")
         if missing:  # still say how it ended

@@ -101,3 +101,20 @@ def test_bad_input_exits_2_with_the_file_named(tmp_path):
     missing_store = subprocess.run([sys.executable, "-m", "pjob.cli", "submit", str(REPO / JOBS[0]), "--dry-run",
                                     "--datastore-root", str(tmp_path / "nope")], capture_output=True, text=True, timeout=60)
     assert missing_store.returncode == 2 and "--datastore-root" in missing_store.stderr
+
+
+def test_sdk_submit_goes_through_submit_loaded(schemas, tmp_path):
+    """pjob.sdk's submit(job, namespace=..., **kw) hands the built pipeline to client_cmd.submit_loaded."""
+    script = ("import io, sys; import pipeline; from pjob.sdk import client; out = io.StringIO(); "
+              "cr = client.submit(pipeline.pipeline_job, namespace='ns-sdk', name='sdk-job', dry_run=True, out=out); "
+              "sys.stdout.write('=====\\n' + out.getvalue())")
+    env = {**os.environ, "KUBECONFIG": str(tmp_path / "none"), "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60,
+                          cwd=REPO / "examples" / "sdk-pipeline")
+    assert done.returncode == 0, done.stderr
+    docs = [d for d in yaml.safe_load_all(done.stdout.split("=====\n", 1)[1]) if d]
+    cr = docs[0]
+    assert (cr["kind"], cr["metadata"]["name"], cr["metadata"]["namespace"]) == ("PipelineJob", "sdk-job", "ns-sdk")
+    assert not list(jsonschema.Draft7Validator(schemas["pjob.dev/pipelinejob_v1alpha1.json"]).iter_errors(cr))
+    shipped = sorted(d["metadata"]["annotations"]["pjob.dev/shipped-path"] for d in docs[1:])
+    assert shipped == ["dataset", "model", "src"]
