@@ -79,3 +79,33 @@ def test_submit_with_an_object_store_datastore(fake_api, apply_crds, kube_env, t
         assert status.returncode == 0 and "PipelineJob default/fp" in status.stdout and "State:     Pending" in status.stdout
     finally:
         server.stop()
+
+
+def test_logs_read_the_datastore_through_a_local_root_or_say_where_they_are(fake_api, apply_crds, kube_env, tmp_path):
+    """As on a real cluster whose datastore this machine does not mount (the kind e2e):
+    the pods' paths are not local; `pjob logs` still says how the job ended."""
+    from kubernetes import client as kclient
+
+    apply_crds()
+    done = pjob(kube_env, "submit", str(REPO / "examples" / "many-models" / "pipeline.yml"), "--name", "mm")
+    assert done.returncode == 0, done.stderr
+    status = {"state": "Succeeded", "progress": "2/2",
+              "conditions": [{"type": "Succeeded", "status": "True", "reason": "StepsSucceeded", "message": "all 2 steps succeeded",
+                              "lastTransitionTime": "2026-01-01T00:00:00Z"}],
+              "steps": {"prepare": {"state": "Succeeded", "kind": "command", "child": "mm-prepare"},
+                        "train": {"state": "Succeeded", "kind": "parallel", "child": "mm-train"}}}
+    with fake_api.client() as api:
+        kclient.CustomObjectsApi(api).patch_namespaced_custom_object_status(
+            "pjob.dev", "v1alpha1", "default", "pipelinejobs", "mm", {"status": status})
+    far = pjob(kube_env, "logs", "mm")
+    assert far.returncode == 0, far.stderr
+    assert "PipelineJob mm: Succeeded - all 2 steps succeeded" in far.stdout
+    assert "runs/default/mm/steps/train/logs on the datastore, not reachable from here" in far.stderr
+    root = tmp_path / "mounted"
+    logs = root / "runs" / "default" / "mm" / "steps" / "train" / "logs"
+    logs.mkdir(parents=True)
+    (logs / "job_result.txt").write_text("train: Succeeded\n")
+    near = pjob(kube_env, "logs", "mm", "--step", "train", "--datastore-root", str(root))
+    assert near.returncode == 0 and near.stdout == "train: Succeeded\n", near.stderr
+    one = pjob(kube_env, "logs", "mm", "--step", "train", "--mini-batch", "0", "--datastore-root", str(root))
+    assert one.returncode == 1 and one.stderr.startswith("error: no record of mini-batch 0 under ")
