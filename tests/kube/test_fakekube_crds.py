@@ -103,7 +103,7 @@ def test_schema_violations_are_422_invalid_with_every_problem_listed(apply_crds,
     with pytest.raises(k8s.ApiException) as caught:
         custom.create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, {
             "apiVersion": f"{GROUP}/{VERSION}", "kind": "ParallelJob", "metadata": {"name": "bad"},
-            "spec": {"input_data": "${{inputs.data}}", "mini_batch_size": 10, "logging_level": "LOUD"}})
+            "spec": {"input_data": "${{inputs.data}}", "mini_batch_size": "10 kb", "logging_level": "LOUD"}})
     body = json.loads(caught.value.body)
     assert (caught.value.status, body["reason"]) == (422, "Invalid")
     assert sorted(cause["field"] for cause in body["details"]["causes"]) == \

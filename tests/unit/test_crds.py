@@ -41,9 +41,12 @@ def test_schema_is_structural(kind):
     assert crd["spec"]["names"]["categories"] == ["pjob"]
     schema = version["schema"]["openAPIV3Schema"]
     for path, node in _walk(schema):
-        assert "type" in node or node.get("x-kubernetes-preserve-unknown-fields"), f"{kind}{path} has no type"
+        int_or_string = node.get("x-kubernetes-int-or-string")
+        assert "type" in node or node.get("x-kubernetes-preserve-unknown-fields") or int_or_string, f"{kind}{path} has no type"
+        if int_or_string:  # the one anyOf structural schemas allow
+            assert "type" not in node and [o["type"] for o in node["anyOf"]] == ["integer", "string"]
         for banned in ("anyOf", "oneOf", "$ref", "title", "default", "const"):
-            assert banned not in node, f"{kind}{path} has {banned}"
+            assert banned not in node or (banned == "anyOf" and int_or_string), f"{kind}{path} has {banned}"
 
 
 def _validator(kind):
@@ -66,6 +69,12 @@ def _validator(kind):
 def _seed_step():
     with open(SEED, encoding="utf-8") as fh:
         return yaml.safe_load(fh)["jobs"]["batch_prediction"]
+
+
+@pytest.mark.parametrize("size,ok", [(10, True), ("10", True), ("10kb", True), (0, False), ("10 kb", False), (True, False)])
+def test_mini_batch_size_is_int_or_string(size, ok):
+    spec = dict(_seed_step(), mini_batch_size=size)
+    assert (list(_validator("ParallelJob").iter_errors({"spec": spec})) == []) == ok
 
 
 def test_seed_step_is_a_valid_paralleljob_spec():

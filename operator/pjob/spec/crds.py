@@ -125,7 +125,19 @@ def _structural(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
 
 def openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
     raw = model.model_json_schema(mode="validation")
-    return _structural(raw, raw.get("$defs", {}))
+    schema = _structural(raw, raw.get("$defs", {}))
+    size = schema.get("properties", {}).get("mini_batch_size")
+    if size is not None:  # Azure YAML writes both mini_batch_size: 10 and "10kb"
+        schema["properties"]["mini_batch_size"] = {
+            "description": size["description"],
+            "x-kubernetes-int-or-string": True,
+            # exactly the anyOf structural schemas allow; pattern applies to strings, minimum to integers
+            "anyOf": [{"type": "integer"}, {"type": "string"}],
+            "pattern": size["pattern"],
+            "minimum": 1,
+            "nullable": True,
+        }
+    return schema
 
 
 def _pipeline_spec_schema() -> dict[str, Any]:
