@@ -87,6 +87,10 @@ def test_sigterm_hands_mini_batches_back_without_burning_retries(world):
     status = wait_terminal(world, "slow")
     assert status["state"] == "Succeeded", status  # with max_retries 0 a burnt attempt would fail the job
     assert status["miniBatches"]["failed"] == 0
+    # the stopped agent exits 143, not 0, so its index is not "complete": the Job replaced the pod
+    pods = {p["metadata"]["name"]: p for p in worker_pods(world.api, "slow")}
+    assert len(pods) == 3
+    assert pods[victim]["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 143
     assert output_of(status) == expected_counts(world.example / "docs")
 
 

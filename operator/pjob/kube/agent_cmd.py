@@ -23,6 +23,7 @@ import time
 
 log = logging.getLogger("pjob.agent")
 WAIT_FOR_PLAN_SECONDS = 0.5
+EXIT_STOPPED = 143  # 128 + SIGTERM: stopped before the work was done; the Job replaces the pod
 
 
 def add_arguments(parser) -> None:
@@ -179,6 +180,12 @@ def run_agent(args) -> int:
         register_lease(client, namespace, job, agent_id, lease_seconds)
         master_log(f"agent started: {task.max_concurrency_per_instance} worker(s), {count} mini-batches in the plan")
         code = engine_agent.Agent(task, node, coordinator, base.Outcome, agent_id).run()
+        if code == engine_agent.EXIT_OK:
+            left = coordinator.counters()
+            if left.pending or left.leased:
+                # stopped (SIGTERM) before the queue was final: a successful exit would mark this
+                # index of the Indexed Job complete and nobody would take its place
+                code = EXIT_STOPPED
         master_log(f"agent stopped (exit {code})")
         return code
     finally:
