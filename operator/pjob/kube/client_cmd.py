@@ -15,6 +15,9 @@ else ``~/.kube/config``; ``--context``; the context's namespace is the default
   pods' paths differ from this machine's); ``--follow`` waits for the end.
 - cancel: deletes the CR; its children are garbage-collected.
 
+What status and logs print is computed by ``pjob.kube.client_view`` (pure);
+user documentation: docs/client.md.
+
 Exit codes: 0 done, 1 cluster-side failure (unreachable, CRDs missing,
 NotFound, Forbidden, AlreadyExists), 2 bad input (``UserError``). One-line
 errors; tracebacks only with ``--debug``. No credential is ever printed: the
@@ -253,9 +256,12 @@ def submit_loaded(loaded: load.LoadedJob, *, namespace: str = "default", name: s
 def submit_main(args) -> int:
     loaded = checks.load_and_check(args.file)
     namespace = args.namespace or default_namespace(args)
-    return _guard(lambda a: submit_loaded(loaded, namespace=namespace, name=a.name, dry_run=a.dry_run,
-                                          datastore_root=a.datastore_root, kubeconfig=a.kubeconfig,
-                                          context=a.context) and 0, args)
+
+    def run(a) -> int:
+        submit_loaded(loaded, namespace=namespace, name=a.name, dry_run=a.dry_run, datastore_root=a.datastore_root,
+                      kubeconfig=a.kubeconfig, context=a.context)
+        return 0
+    return _guard(run, args)
 
 
 # --- status ----------------------------------------------------------------------------------------------
