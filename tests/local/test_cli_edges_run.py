@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from test_cli_edges import PJOB_SCRIPT, pjob, write_job
+from test_cli_edges import PJOB_SCRIPT, assert_user_error, pjob, write_job
 
 RUN = ("pjob-runs", "edge", "steps", "step")
 
@@ -207,3 +207,77 @@ def test_second_run_of_a_running_job_is_refused_and_output_is_written_once(tmp_p
     assert first.returncode == 0, out + err
     assert output_lines(tmp_path) == [f"f{i:02d}.txt" for i in range(10)]
     assert "attempts:     10" in job_result(tmp_path)
+
+
+# --- fixing a failed mini-batch, multi-step pipelines ------------------------------------------------------------
+
+def test_retry_failed_after_fixing_the_script_completes_the_output_in_order(tmp_path):
+    failing = "def run(mini_batch):\n    if mini_batch[0].endswith('f02.txt'):\n        raise ValueError('bad')\n" \
+              "    return [p[-7:] for p in mini_batch]\n"
+    yml = write_job(tmp_path, failing)
+    first = pjob("run", yml, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr  # mini_batch_error_threshold defaults to -1 (as in Azure)
+    assert "(1 failed)" in first.stderr
+    assert "ValueError: bad" in job_result(tmp_path)
+    assert output_lines(tmp_path) == ["f00.txt", "f01.txt", "f04.txt", "f05.txt"]
+    with open(os.path.join(tmp_path, "code", "score.py"), "w", encoding="utf-8") as fh:
+        fh.write("def run(mini_batch):\n    return [p[-7:] for p in mini_batch]\n")
+    again = pjob("run", yml, "--retry-failed", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert output_lines(tmp_path) == [f"f{i:02d}.txt" for i in range(6)]
+    assert "attempts:     4" in job_result(tmp_path)  # only the failed mini-batch ran again
+
+
+TWO_STEPS = """\
+type: pipeline
+display_name: edge
+jobs:
+  prep:
+    type: command
+    command: {command}
+    outputs:
+      files: {{type: uri_folder}}
+  step:
+    type: parallel
+    inputs:
+      data: ${{{{parent.jobs.prep.outputs.{output}}}}}
+    outputs:
+      out: {{type: uri_folder}}
+    input_data: ${{{{inputs.data}}}}
+    mini_batch_size: "1"
+    task:
+      type: run_function
+      code: ./code
+      entry_script: score.py
+      append_row_to: ${{{{outputs.out}}}}
+"""
+MAKE_FILES = "for i in 1 2 3; do echo $i > ${{outputs.files}}/f0$i.txt; done"
+
+
+def _two_steps(tmp_path, command=MAKE_FILES, output="files"):
+    write_job(tmp_path, "def run(mini_batch):\n    return [p[-7:] for p in mini_batch]\n", files=0)
+    path = os.path.join(tmp_path, "two.yml")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(TWO_STEPS.format(command=command, output=output))
+    return path
+
+
+def test_command_step_output_feeds_the_parallel_step(tmp_path):
+    proc = pjob("run", _two_steps(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert output_lines(tmp_path) == ["f01.txt", "f02.txt", "f03.txt"]
+
+
+def test_failing_command_step_exits_1_and_skips_the_rest(tmp_path):
+    proc = pjob("run", _two_steps(tmp_path, command="echo oops >&2; exit 7"), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "command exited with code 7" in proc.stdout and "Skipped" in proc.stdout
+    with open(os.path.join(tmp_path, "pjob-runs", "edge", "steps", "prep", "logs", "job_result.txt"),
+              encoding="utf-8") as fh:
+        text = fh.read()
+    assert "exit 7" in text and "oops" in text
+
+
+def test_binding_to_a_missing_step_output_is_named(tmp_path):
+    proc = pjob("validate", _two_steps(tmp_path, output="filez"), cwd=tmp_path)
+    assert_user_error(proc, "two.yml:12: jobs.step.inputs.data", "'filez'", "files")
