@@ -281,3 +281,25 @@ def test_failing_command_step_exits_1_and_skips_the_rest(tmp_path):
 def test_binding_to_a_missing_step_output_is_named(tmp_path):
     proc = pjob("validate", _two_steps(tmp_path, output="filez"), cwd=tmp_path)
     assert_user_error(proc, "two.yml:12: jobs.step.inputs.data", "'filez'", "files")
+
+
+# --- where paths resolve ------------------------------------------------------------------------------------
+
+def test_yaml_paths_resolve_next_to_the_yaml_and_runs_go_to_the_cwd(tmp_path):
+    yml = write_job(tmp_path / "project")
+    (tmp_path / "elsewhere").mkdir()
+    proc = pjob("run", os.path.relpath(yml, tmp_path / "elsewhere"), cwd=tmp_path / "elsewhere")
+    assert proc.returncode == 0, proc.stderr
+    with open(tmp_path / "elsewhere" / os.path.join(*RUN, "outputs", "out", "parallel_run_step.txt")) as fh:
+        rows = fh.read().splitlines()
+    assert rows == [os.path.join(str(tmp_path), "project", "docs", f"f{i:02d}.txt") for i in range(6)]
+
+
+def test_datastore_flag_maps_an_azureml_path(tmp_path):
+    yml = write_job(tmp_path, input_path="azureml://datastores/blob/paths/raw/", files=0)
+    os.makedirs(tmp_path / "store" / "raw")
+    for i in range(3):
+        (tmp_path / "store" / "raw" / f"f{i:02d}.txt").write_text("x")
+    proc = pjob("run", yml, "--datastore", f"blob={tmp_path / 'store'}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert [r[-7:] for r in output_lines(tmp_path)] == ["f00.txt", "f01.txt", "f02.txt"]
