@@ -303,3 +303,43 @@ def test_datastore_flag_maps_an_azureml_path(tmp_path):
     proc = pjob("run", yml, "--datastore", f"blob={tmp_path / 'store'}", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert [r[-7:] for r in output_lines(tmp_path)] == ["f00.txt", "f01.txt", "f02.txt"]
+
+
+ENTRY_SCRIPT_API = """\
+import argparse, os
+from azureml_user.parallel_run import EntryScript
+def init():
+    global args
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model")
+    args, _ = parser.parse_known_args()
+    EntryScript().logger.info("init with %s", os.path.basename(args.model))
+def run(mini_batch):
+    script = EntryScript()
+    script.logger.warning("h\\u00e9llo from %s", script.agent_name)
+    with open(os.path.join(script.output_dir, "side_%d.txt" % os.getpid()), "a") as fh:
+        fh.write("".join(p[-7:] + "\\n" for p in mini_batch))
+    return [os.path.basename(args.model) + " " + os.path.basename(os.environ["MY_VAR"])] * len(mini_batch)
+"""
+
+
+def test_entry_script_api_arguments_environment_and_side_files(tmp_path):
+    yml = write_job(tmp_path, ENTRY_SCRIPT_API)
+    with open(yml, encoding="utf-8") as fh:
+        text = fh.read()
+    text = text.replace("      type: run_function\n", "      type: run_function\n"
+                        "      program_arguments: --model ${{inputs.docs}}/f00.txt --error_threshold 5\n")
+    text = text.replace("    mini_batch_size", "    environment_variables:\n      MY_VAR: ${{inputs.docs}}\n"
+                        "    mini_batch_size")
+    with open(yml, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    proc = pjob("run", yml, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert output_lines(tmp_path) == ["f00.txt docs"] * 6
+    side = sorted(glob.glob(run_dir(tmp_path, "outputs", "out", "side_*.txt")))
+    assert side, "files the script wrote to EntryScript().output_dir must be kept"
+    rows = sorted(line for path in side for line in open(path, encoding="utf-8").read().splitlines())
+    assert rows == [f"f{i:02d}.txt" for i in range(6)]
+    logged = "".join(open(p, encoding="utf-8").read()
+                     for p in glob.glob(run_dir(tmp_path, "logs", "user", "entry_script_log", "*", "*")))
+    assert "init with f00.txt" in logged and "h\u00e9llo from process00" in logged
