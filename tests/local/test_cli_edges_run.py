@@ -343,3 +343,20 @@ def test_entry_script_api_arguments_environment_and_side_files(tmp_path):
     logged = "".join(open(p, encoding="utf-8").read()
                      for p in glob.glob(run_dir(tmp_path, "logs", "user", "entry_script_log", "*", "*")))
     assert "init with f00.txt" in logged and "h\u00e9llo from process00" in logged
+
+
+def test_replay_runs_one_mini_batch_without_touching_the_run(tmp_path):
+    failing = "def run(mini_batch):\n    if mini_batch[0].endswith('f02.txt'):\n        raise ValueError('bad f02')\n" \
+              "    return mini_batch\n"
+    yml = write_job(tmp_path, failing)
+    assert pjob("run", yml, cwd=tmp_path).returncode == 0
+    watched = [run_dir(tmp_path, "outputs", "out", "parallel_run_step.txt"),
+               run_dir(tmp_path, "logs", "sys", "job_report", "processed_mini-batches.csv"),
+               run_dir(tmp_path, "logs", "job_result.txt")]
+    before = [open(p, "rb").read() for p in watched]
+    replay = pjob("replay", os.path.join(tmp_path, "pjob-runs", "edge"), "--mini-batch", "1", cwd=tmp_path)
+    assert replay.returncode == 1
+    assert "ValueError: bad f02" in replay.stderr and "score.py" in replay.stderr
+    ok = pjob("replay", os.path.join(tmp_path, "pjob-runs", "edge"), "--mini-batch", "0", cwd=tmp_path)
+    assert ok.returncode == 0 and "2 succeeded" in ok.stdout
+    assert [open(p, "rb").read() for p in watched] == before
