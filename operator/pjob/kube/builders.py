@@ -22,7 +22,7 @@ from pjob.coord import kube as coord_kube
 from pjob.engine import agent as engine_agent
 from pjob.engine.task import ParallelTask
 from pjob.kube import constants as c
-from pjob.kube import rbac
+from pjob.kube import pod_options, rbac
 from pjob.kube.config import OperatorConfig
 from pjob.spec import load, models, resolve
 
@@ -178,6 +178,9 @@ def build_worker_job(cr: dict, task: ParallelTask, config: OperatorConfig) -> di
     labels = _labels(cr, c.ROLE_WORKER)
     container = {"name": "agent", "args": agent_args(cr), "env": _platform_env(config),
                  "workingDir": config.worker.get("workDir") or "/work"}
+    pod = _pod_spec(config, container, service_account=c.worker_account_name(name), restart="Never")
+    pod_options.add_gpus(pod, config, int(task.gpus or 0))
+    pod_options.add_pip_env(pod, config, task.extra.get(c.TASK_CONDA_FILE))
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -197,7 +200,7 @@ def build_worker_job(cr: dict, task: ParallelTask, config: OperatorConfig) -> di
             ]},
             "template": {
                 "metadata": _template_metadata(labels, config),
-                "spec": _pod_spec(config, container, service_account=c.worker_account_name(name), restart="Never"),
+                "spec": pod,
             },
         },
     }
@@ -230,20 +233,26 @@ def command_step_payload(resolved: resolve.ResolvedStep, step_dir: str, timeout:
 
 
 def build_command_job(pipeline: dict, step_name: str, step: models.CommandStep, resolved: resolve.ResolvedStep,
-                      step_dir: str, config: OperatorConfig) -> dict:
+                      step_dir: str, config: OperatorConfig, *, gpus: int = 0,
+                      conda_file: str | dict | None = None) -> dict:
+    """One pod running the step's command (``gpus`` per pod, the chart's
+    pip-from-conda-file wrapper when ``conda_file`` is given and it is enabled)."""
     limit = step.limits.timeout if step.limits else None
     payload = command_step_payload(resolved, step_dir, float(limit) if limit else None)
     env = _platform_env(config) + [{"name": k, "value": v} for k, v in sorted(resolved.env.items())]
     labels = _labels(pipeline, c.ROLE_COMMAND, {c.LABEL_STEP: c.dns_name(step_name, 63)})
     container = {"name": "command", "args": ["agent", "--command-step", json.dumps(payload, sort_keys=True)],
                  "env": env, "workingDir": config.worker.get("workDir") or "/work"}
+    pod = _pod_spec(config, container, service_account=None, restart="Never")
+    pod_options.add_gpus(pod, config, gpus)
+    pod_options.add_pip_env(pod, config, conda_file)
     spec: dict[str, Any] = {
         "completions": 1,
         "parallelism": 1,
         "backoffLimit": 0,  # like `pjob run`: a failed command fails its step
         "template": {
             "metadata": _template_metadata(labels, config),
-            "spec": _pod_spec(config, container, service_account=None, restart="Never"),
+            "spec": pod,
         },
     }
     return {
@@ -266,11 +275,14 @@ def _concrete_inputs(resolved: resolve.ResolvedStep) -> dict[str, Any]:
 
 
 def build_child_paralleljob(pipeline: dict, step_name: str, step: models.ParallelStep, resolved: resolve.ResolvedStep,
-                            run_dir: str) -> dict:
+                            run_dir: str, *, gpus: int = 0, conda_file: str | dict | None = None) -> dict:
     """A pipeline's parallel step as its own ParallelJob: bindings replaced by
-    the concrete locations they resolved to, working in the pipeline's run folder."""
+    the concrete locations they resolved to, working in the pipeline's run
+    folder; ``gpus`` as its annotation, ``conda_file`` (absolute) in its environment."""
     spec = step.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_unset=True)
     spec["type"] = "parallel"
+    if conda_file is not None and isinstance(spec["task"].get("environment"), dict):
+        spec["task"]["environment"]["conda_file"] = conda_file
     spec["inputs"] = _concrete_inputs(resolved)
     spec["outputs"] = {k: {"type": v.type, "path": v.location} for k, v in resolved.outputs.items()}
     spec["task"]["code"] = resolved.code_dir
@@ -280,7 +292,8 @@ def build_child_paralleljob(pipeline: dict, step_name: str, step: models.Paralle
         "apiVersion": c.API_VERSION,
         "kind": c.PARALLEL_KIND,
         "metadata": _metadata(pipeline, name, c.ROLE_STEP, labels={c.LABEL_STEP: c.dns_name(step_name, 63)},
-                              annotations={c.ANNOTATION_RUN_DIR: run_dir, c.ANNOTATION_STEP: step_name}),
+                              annotations={c.ANNOTATION_RUN_DIR: run_dir, c.ANNOTATION_STEP: step_name,
+                                           **({c.ANNOTATION_GPUS: str(gpus)} if gpus else {})}),
         "spec": spec,
     }
 

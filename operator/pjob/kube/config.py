@@ -20,6 +20,10 @@ from typing import Any
 DEFAULT_ROOT = "/mnt/pjob"
 DEFAULT_IMAGE = "ghcr.io/pjob-dev/pjob:0.1.0"
 DEFAULT_CLAIM = "pjob-datastore"
+DEFAULT_GPU = {"resourceName": "nvidia.com/gpu", "nodeSelector": {}, "tolerations": []}
+DEFAULT_PIP_FROM_CONDA_FILE = {"enabled": False, "command": "pjob-pip-env", "cachePath": "/var/cache/pjob-pip"}
+# chart keys holding a mapping whose missing sub-keys keep their defaults
+MERGED_WORKER_KEYS = ("gpu", "pipFromCondaFile")
 
 LOCKED_POD_SECURITY = {
     "runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "fsGroup": 10001,
@@ -40,6 +44,7 @@ def _default_worker(root: str) -> dict[str, Any]:
         "nodeSelector": {},
         "tolerations": [],
         "affinity": {},
+        "gpu": copy.deepcopy(DEFAULT_GPU),  # used by pods of steps asking for GPUs (pjob.dev/gpus-per-instance)
         "podSecurityContext": copy.deepcopy(LOCKED_POD_SECURITY),
         "securityContext": copy.deepcopy(LOCKED_CONTAINER_SECURITY),
         "terminationGracePeriodSeconds": 60,
@@ -60,6 +65,8 @@ def _default_worker(root: str) -> dict[str, Any]:
             {"name": "work", "mountPath": "/work"},
             {"name": "datastore", "mountPath": root},
         ],
+        # off: pods of a step with environment.conda_file run `pjob-pip-env --conda-file F -- pjob agent ...`
+        "pipFromCondaFile": copy.deepcopy(DEFAULT_PIP_FROM_CONDA_FILE),
     }
 
 
@@ -93,7 +100,9 @@ class OperatorConfig:
         root = env.get("PJOB_DATASTORE_ROOT") or mount
         worker = _default_worker(root)
         for key, value in (raw.get("worker") or {}).items():
-            if key in worker and value is not None:
+            if key in MERGED_WORKER_KEYS and isinstance(value, dict):
+                worker[key] = {**worker[key], **{k: v for k, v in value.items() if v is not None}}
+            elif key in worker and value is not None:
                 worker[key] = value
         if env.get("PJOB_WORKER_IMAGE"):
             worker["image"] = env["PJOB_WORKER_IMAGE"]

@@ -32,6 +32,10 @@ MANAGED_BY = "pjob-operator"
 ANNOTATION_BASE_DIR = f"{GROUP}/base-dir"  # folder relative spec paths resolve against
 ANNOTATION_RUN_DIR = f"{GROUP}/run-dir"  # run folder on the datastore (child ParallelJobs: the pipeline's)
 ANNOTATION_STEP = f"{GROUP}/step"  # step name inside the run folder (unsanitised)
+# GPUs each worker pod (instance) of a step gets: "N" on a ParallelJob, or on a PipelineJob for every step;
+# "<ANNOTATION_GPUS>.<step>" on a PipelineJob for one step (wins over the pipeline-wide value)
+ANNOTATION_GPUS = f"{GROUP}/gpus-per-instance"
+TASK_CONDA_FILE = "conda_file"  # ParallelTask.extra key: the step's environment.conda_file (path or inline mapping)
 
 ROLE_QUEUE, ROLE_TASK, ROLE_WORKER, ROLE_COMMAND, ROLE_STEP = "queue", "task", "worker", "command", "step"
 

@@ -23,10 +23,12 @@ from pjob.engine import build
 from pjob.engine.task import ParallelTask
 from pjob.kube import constants as c
 from pjob.kube.config import OperatorConfig
-from pjob.spec import checks, load, models, resolve
+from pjob.spec import checks, errors, load, models, resolve
 
 # ParallelTask.extra key: max_concurrency_per_instance was not set, so each pod uses its own CPU count
 CONCURRENCY_FROM_NODE = "concurrency_from_node"
+# ParallelTask.extra key: the step's environment.conda_file (absolute path, or the inline mapping)
+CONDA_FILE = c.TASK_CONDA_FILE
 
 
 def _meta(body: dict) -> dict:
@@ -52,6 +54,45 @@ def base_dir(body: dict, config: OperatorConfig) -> str:
 def step_name(body: dict) -> str:
     """The step a ParallelJob runs: its pipeline's step name, else spec.name, else the CR name."""
     return annotations(body).get(c.ANNOTATION_STEP) or (body.get("spec") or {}).get("name") or _meta(body)["name"]
+
+
+def gpus_per_instance(body: dict, step: str | None = None) -> int:
+    """GPUs per worker pod: annotation ``pjob.dev/gpus-per-instance.<step>`` (a
+    PipelineJob's step), else ``pjob.dev/gpus-per-instance``, else 0. Azure's
+    ``resources.instance_type`` names a VM size pjob cannot map to GPUs."""
+    notes = annotations(body)
+    key = f"{c.ANNOTATION_GPUS}.{step}" if step and f"{c.ANNOTATION_GPUS}.{step}" in notes else c.ANNOTATION_GPUS
+    raw = notes.get(key)
+    if raw is None:
+        return 0
+    try:
+        count = int(str(raw).strip())
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise errors.UserError(f"metadata.annotations[{key}]: {raw!r} is not a number of GPUs; write a whole "
+                               'number such as "1" (or "0" for none)', field=f"metadata.annotations.{key}")
+    return count
+
+
+def conda_file(loaded: load.LoadedJob, name: str) -> str | dict | None:
+    """Step ``name``'s ``environment.conda_file``: an absolute path (a relative
+    one is relative to the YAML, or to the component file that declares it), the
+    inline mapping, or None (no conda file, or a named ``azureml:`` environment)."""
+    step = loaded.job.jobs[name]
+    folder = loaded.base_dir
+    if isinstance(step, models.ParallelStep):
+        env = step.task.environment
+    else:
+        env = step.environment
+        component = loaded.components.get(name)
+        if env is None and component is not None:
+            env, folder = component.model.environment, os.path.dirname(component.file)
+    if not isinstance(env, models.Environment) or not env.conda_file:
+        return None
+    if isinstance(env.conda_file, dict):
+        return env.conda_file
+    return env.conda_file if os.path.isabs(env.conda_file) else os.path.normpath(os.path.join(folder, env.conda_file))
 
 
 def load_cr(body: dict, config: OperatorConfig, *, check_files: bool = True) -> load.LoadedJob:
@@ -105,9 +146,13 @@ def parallel_task(body: dict, loaded: load.LoadedJob, config: OperatorConfig) ->
     step = loaded.job.jobs[name]
     assert isinstance(step, models.ParallelStep)
     job = os.path.basename(run_dir(body, config).rstrip("/"))
-    task = build.build_parallel_task(job, step, resolved, step_dir=os.path.join(run_dir(body, config), "steps", name))
+    task = build.build_parallel_task(job, step, resolved, step_dir=os.path.join(run_dir(body, config), "steps", name),
+                                     gpus=gpus_per_instance(body))
     if step.max_concurrency_per_instance is None:
         task.extra[CONCURRENCY_FROM_NODE] = True
+    conda = conda_file(loaded, name)
+    if conda is not None:
+        task.extra[CONDA_FILE] = conda
     return task
 
 
@@ -121,9 +166,12 @@ def pipeline_steps(body: dict, loaded: load.LoadedJob, config: OperatorConfig) -
     out = []
     for name, rstep in resolved.items():
         step = loaded.job.jobs[name]
+        gpus = gpus_per_instance(body, name)
         if isinstance(step, models.ParallelStep):
-            child = builders.build_child_paralleljob(body, name, step, rstep, run)
+            child = builders.build_child_paralleljob(body, name, step, rstep, run, gpus=gpus,
+                                                     conda_file=conda_file(loaded, name))
         else:
-            child = builders.build_command_job(body, name, step, rstep, os.path.join(run, "steps", name), config)
+            child = builders.build_command_job(body, name, step, rstep, os.path.join(run, "steps", name), config,
+                                               gpus=gpus, conda_file=conda_file(loaded, name))
         out.append(reconcile_pipeline.StepInfo(name, step.type, [d for d in deps[name] if d in resolved], child))
     return out

@@ -214,3 +214,27 @@ def test_a_spec_edit_after_the_start_is_reported_and_ignored(project):
     assert body["status"]["state"] == "Running"
     assert kube.creates() == []
     assert kube.objects[("ConfigMap", "ns", "pj-task")]["data"]["task.json"] == task_before
+
+
+def test_bad_gpu_annotation_is_an_invalid_spec_naming_the_annotation(project):
+    kube, events = MemoryKube(), []
+    body = body_for(project)
+    body["metadata"]["annotations"][c.ANNOTATION_GPUS] = "a100"
+    patch = tick(body, make_memo(kube, events))
+    conds = {x["type"]: x for x in patch["status"]["conditions"]}
+    assert conds[c.SPEC_VALID]["status"] == "False"
+    assert c.ANNOTATION_GPUS in conds[c.SPEC_VALID]["message"] and "a100" in conds[c.SPEC_VALID]["message"]
+    assert kube.creates() == []
+
+
+def test_gpu_annotation_reaches_the_task_and_the_worker_pods(project):
+    import json
+
+    kube, events = MemoryKube(), []
+    body = body_for(project)
+    body["metadata"]["annotations"][c.ANNOTATION_GPUS] = "2"
+    tick(body, make_memo(kube, events))
+    task = json.loads(kube.objects[("ConfigMap", "ns", c.task_configmap_name("pj"))]["data"]["task.json"])
+    assert task["gpus"] == 2  # the engine sets CUDA_VISIBLE_DEVICES per worker from it
+    pod = kube.objects[("Job", "ns", c.worker_job_name("pj"))]["spec"]["template"]["spec"]
+    assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "2"
