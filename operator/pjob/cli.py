@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 
 from pjob.spec import errors
 
@@ -58,9 +59,15 @@ def main(argv: list[str] | None = None) -> int:
         return int(args._main(args) or 0)
     except errors.UserError as exc:
         if debug:
-            raise
+            traceback.print_exc()
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a path the user gave that cannot be read or written
+        if debug:
+            traceback.print_exc()
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}; check the path and its permissions", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

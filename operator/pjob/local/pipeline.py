@@ -19,8 +19,8 @@ from typing import Callable
 
 from pjob.data import uris
 from pjob.engine import build
-from pjob.local import command
-from pjob.spec import errors, load, models, resolve, yamlio
+from pjob.local import command, runstate
+from pjob.spec import checks, errors, load, models, resolve, yamlio
 
 
 @dataclasses.dataclass
@@ -31,6 +31,9 @@ class StepReport:
     reason: str = ""
     job_result: str | None = None
     outputs: dict[str, str] = dataclasses.field(default_factory=dict)
+    failed_mini_batches: int = 0  # failed within the thresholds (the step still succeeded)
+    failed_items: int = 0
+    logs_dir: str | None = None
 
 
 @dataclasses.dataclass
@@ -67,28 +70,14 @@ class _Datastores(dict):
 
 def job_name(loaded: load.LoadedJob) -> str:
     job = loaded.job
-    raw = job.name or job.display_name or os.path.basename(loaded.base_dir) or "job"
+    stem = os.path.splitext(os.path.basename(loaded.file))[0]
+    raw = job.name or job.display_name or f"{os.path.basename(loaded.base_dir)}-{stem}"
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", raw).strip("-.") or "job"
 
 
 def _plan_key(step: models.ParallelStep, resolved: resolve.ResolvedStep) -> str:
     data = resolved.inputs.get(step.input_data.strip()[len("${{inputs.") : -2].strip())
     return json.dumps([str(data), step.mini_batch_size, step.partition_keys])
-
-
-def _load_state(run_dir: str) -> dict:
-    try:
-        with open(os.path.join(run_dir, "state.json"), encoding="utf-8") as fh:
-            return json.load(fh)
-    except (OSError, ValueError):
-        return {"steps": {}}
-
-
-def _save_state(run_dir: str, state: dict) -> None:
-    tmp = os.path.join(run_dir, "state.json.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(state, fh, indent=1)
-    os.replace(tmp, os.path.join(run_dir, "state.json"))
 
 
 def run_pipeline(
@@ -103,13 +92,18 @@ def run_pipeline(
     on_step: Callable[[str, str], None] | None = None,
 ) -> PipelineResult:
     """Run every step; returns the pipeline's verdict. ``on_step(name, event)``
-    is told "start"/"skip"/"done" for display."""
+    is told "start"/"skip"/"rerun"/"done" for display."""
     runs_dir = os.path.abspath(runs_dir)
     name = job_name(loaded)
     run_dir = os.path.join(runs_dir, name)
-    if fresh and os.path.isdir(run_dir):
-        shutil.rmtree(run_dir)
-    os.makedirs(run_dir, exist_ok=True)
+    with runstate.run_lock(runs_dir, name, run_dir):  # before --fresh deletes anything
+        if fresh and os.path.isdir(run_dir):
+            shutil.rmtree(run_dir)
+        os.makedirs(run_dir, exist_ok=True)
+        return _run_steps(loaded, name, runs_dir, run_dir, fresh, retry_failed, max_workers, datastores, progress, on_step)
+
+
+def _run_steps(loaded, name, runs_dir, run_dir, fresh, retry_failed, max_workers, datastores, progress, on_step) -> PipelineResult:
     stores = _Datastores(runs_dir, datastores)
     locations = resolve.Locations(
         outputs_root=os.path.join(run_dir, "steps"),
@@ -118,51 +112,94 @@ def run_pipeline(
         default_datastore=loaded.job.settings.default_datastore or "default",
     )
     resolved = resolve.resolve_pipeline(loaded, locations)
-    state = _load_state(run_dir)
+    state = runstate.load_state(run_dir)
     with open(os.path.join(run_dir, "spec.yaml"), "w", encoding="utf-8") as fh:
         fh.write(yamlio.dump_yaml(loaded.job.model_dump(mode="json", by_alias=True, exclude_unset=True)))
+    deps = checks.dependencies(loaded)
     reports: dict[str, StepReport] = {}
+    ran: set[str] = set()  # steps that ran in this invocation (their dependants must run too)
     failed = False
     for step_name, rstep in resolved.items():
         step = loaded.job.jobs[step_name]
         step_dir = os.path.join(run_dir, "steps", step_name)
         outputs = {k: v.location for k, v in rstep.outputs.items()}
         previous = state["steps"].get(step_name, {})
+        comp = loaded.components.get(step_name)
+        print_ = runstate.fingerprint(step, rstep, _read(comp.file) if comp else "")
         if failed and not loaded.job.settings.continue_on_step_failure:
             reports[step_name] = StepReport(step_name, step.type, "Skipped", "an earlier step failed", outputs=outputs)
             continue
+        upstream_ran = any(d in ran for d in deps.get(step_name, []))
+        step_fresh = fresh
         if previous.get("status") == "Succeeded" and not (retry_failed and step.type == "parallel"):
-            reports[step_name] = StepReport(step_name, step.type, "Succeeded", "already succeeded (resumed run)", previous.get("job_result"), outputs)
-            on_step and on_step(step_name, "skip")
-            continue
+            if previous.get("fingerprint") == print_ and not upstream_ran:
+                reports[step_name] = StepReport(step_name, step.type, "Succeeded", "already succeeded (resumed run)", previous.get("job_result"), outputs)
+                on_step and on_step(step_name, "skip")
+                continue
+            step_fresh = True  # its spec, code or inputs changed since it succeeded: run it again from scratch
+            previous = {}
+            on_step and on_step(step_name, "rerun")
         on_step and on_step(step_name, "start")
-        if isinstance(step, models.ParallelStep):
-            key = _plan_key(step, rstep)
-            if previous.get("plan_key") not in (None, key):
-                raise errors.UserError(
-                    f"the run folder {run_dir} holds step {step_name!r} planned from a different input or mini-batch "
-                    "setting; run with --fresh to start over, or use another --runs-dir",
-                    file=loaded.file,
-                    field=f"jobs.{step_name}",
-                )
-            state["steps"][step_name] = {"status": "Running", "plan_key": key}
-            _save_state(run_dir, state)
-            report = _run_parallel(loaded, step_name, step, rstep, step_dir, name, fresh, retry_failed, max_workers, progress)
-            state["steps"][step_name] = {"status": report.status, "plan_key": key, "job_result": report.job_result}
-        else:
-            state["steps"][step_name] = {"status": "Running"}
-            _save_state(run_dir, state)
-            limit = step.limits.timeout if step.limits else None
-            res = command.run_command_step(rstep, step_dir, timeout=float(limit) if limit else None)
-            report = StepReport(step_name, "command", res.status, res.reason, os.path.join(res.logs_dir, "job_result.txt"))
-            state["steps"][step_name] = {"status": report.status, "job_result": report.job_result}
+        ran.add(step_name)
+        try:
+            report = _run_step(loaded, step_name, step, rstep, step_dir, name, state, previous, print_, run_dir,
+                               step_fresh, retry_failed, max_workers, progress)
+        except errors.UserError as exc:
+            if previous:
+                state["steps"][step_name] = previous  # nothing ran: keep what was there
+            else:
+                state["steps"].pop(step_name, None)
+            runstate.save_state(run_dir, state)
+            raise _in_step(loaded, step_name, exc) from None
         report.outputs = outputs
         reports[step_name] = report
-        _save_state(run_dir, state)
+        runstate.save_state(run_dir, state)
         on_step and on_step(step_name, "done")
         failed = failed or report.status != "Succeeded"
     status = "Failed" if any(r.status == "Failed" for r in reports.values()) else "Succeeded"
     return PipelineResult(status, run_dir, reports)
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        return fh.read()
+
+
+def _in_step(loaded: load.LoadedJob, step_name: str, exc: errors.UserError) -> errors.UserError:
+    """Problems raised while running a step without a file (data, engine)
+    name the YAML file, line and the step's field."""
+    problems = []
+    for p in exc.problems:
+        if p.file is None:
+            path = ("jobs", step_name) + tuple(x for x in p.field.split(".") if x and not x.startswith("-"))
+            field = ".".join(path) if p.field and not p.field.startswith("-") else f"jobs.{step_name}"
+            p = errors.Problem(loaded.file, yamlio.line_of(loaded.lines, path), field, p.message)
+        problems.append(p)
+    return errors.UserError(problems)
+
+
+def _run_step(loaded, step_name, step, rstep, step_dir, name, state, previous, print_, run_dir, fresh, retry_failed, max_workers, progress) -> StepReport:
+    if isinstance(step, models.ParallelStep):
+        key = _plan_key(step, rstep)
+        if not fresh and previous.get("plan_key") not in (None, key):
+            raise errors.UserError(
+                f"the run folder {run_dir} holds step {step_name!r} planned from a different input or mini-batch "
+                "setting; run with --fresh to start over, or use another --runs-dir",
+                file=loaded.file,
+                field=f"jobs.{step_name}",
+            )
+        state["steps"][step_name] = {"status": "Running", "plan_key": key, "fingerprint": print_}
+        runstate.save_state(run_dir, state)
+        report = _run_parallel(loaded, step_name, step, rstep, step_dir, name, fresh, retry_failed, max_workers, progress)
+        state["steps"][step_name] = {"status": report.status, "plan_key": key, "fingerprint": print_, "job_result": report.job_result}
+        return report
+    state["steps"][step_name] = {"status": "Running", "fingerprint": print_}
+    runstate.save_state(run_dir, state)
+    limit = step.limits.timeout if step.limits else None
+    res = command.run_command_step(rstep, step_dir, timeout=float(limit) if limit else None)
+    report = StepReport(step_name, "command", res.status, res.reason, os.path.join(res.logs_dir, "job_result.txt"))
+    state["steps"][step_name] = {"status": report.status, "fingerprint": print_, "job_result": report.job_result}
+    return report
 
 
 def _run_parallel(loaded, step_name, step, rstep, step_dir, name, fresh, retry_failed, max_workers, progress) -> StepReport:
@@ -173,7 +210,10 @@ def _run_parallel(loaded, step_name, step, rstep, step_dir, name, fresh, retry_f
     result = parallel.run_parallel_step(
         task, fresh=fresh, retry_failed=retry_failed, max_workers=max_workers, progress=progress
     )
-    return StepReport(step_name, "parallel", result.status, getattr(result, "reason", "") or "", getattr(result, "job_result", None))
+    counters = result.counters
+    return StepReport(step_name, "parallel", result.status, result.message if result.status != "Succeeded" else "",
+                      result.job_result, failed_mini_batches=counters.failed, failed_items=counters.items_failed,
+                      logs_dir=result.logs_dir)
 
 
 def _gpus() -> int:

@@ -7,6 +7,8 @@ bad input. Progress: one live line per step on a terminal, plain lines
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import time
 
@@ -42,6 +44,8 @@ class Display:
             print(f"step {name}: started", file=self.stream, flush=True)
         elif event == "skip":
             print(f"step {name}: already succeeded, skipped (resumed run)", file=self.stream, flush=True)
+        elif event == "rerun":
+            print(f"step {name}: changed since it succeeded (spec, code or an upstream step); running it again", file=self.stream, flush=True)
         elif event == "done" and self.live:
             print(file=self.stream, flush=True)
 
@@ -77,7 +81,10 @@ def print_summary(result: pipeline.PipelineResult, stream=sys.stdout) -> None:
     print(f"pipeline {result.status}: {result.run_dir}", file=stream)
     for report in result.steps.values():
         line = f"  {report.name} [{report.kind}]: {report.status}"
-        if report.reason:
+        if report.status == "Succeeded" and report.failed_mini_batches:
+            line += (f" with {report.failed_mini_batches} failed mini-batch(es) ({report.failed_items} item(s) not in the output);"
+                     f" see {os.path.join(report.logs_dir or '', 'failed_mini_batches.jsonl')}; fix and re-run with --retry-failed")
+        elif report.reason:
             line += f" - {report.reason}"
         print(line, file=stream)
         for key, value in report.outputs.items():
@@ -88,7 +95,10 @@ def print_summary(result: pipeline.PipelineResult, stream=sys.stdout) -> None:
 
 def main(args) -> int:
     if args.max_workers is not None and args.max_workers < 1:
-        raise errors.UserError(f"--max-workers {args.max_workers}: give a number of at least 1", field="--max-workers")
+        raise errors.UserError(f"got {args.max_workers}; give a number of at least 1", field="--max-workers")
+    # `timeout`, CI cancellation and systemd send SIGTERM: unwind like Ctrl-C so
+    # command steps are stopped and the run can be resumed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     loaded = checks.load_and_check(args.file)
     for warning in loaded.warnings:
         print(f"warning: {warning}", file=sys.stderr)

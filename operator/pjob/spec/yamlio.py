@@ -74,10 +74,15 @@ def parse_yaml(text: str, filename: str = "<input>") -> tuple[Any, Lines]:
 
 
 def load_yaml(path: str) -> tuple[Any, Lines]:
+    if os.path.isdir(path):
+        raise errors.UserError(f"{path} is a folder; give the path of a job YAML file (e.g. {os.path.join(path, 'pipeline.yml')})", file=path)
     if not os.path.isfile(path):
         raise errors.UserError(f"file not found: {path}; give the path of a job YAML file", file=path)
-    with open(path, "rb") as fh:
-        raw = fh.read()
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise errors.UserError(f"cannot read the file ({exc.strerror}); fix its permissions", file=path) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
