@@ -131,6 +131,16 @@ def test_empty_yaml_is_named(tmp_path, command):
     assert_user_error(pjob(command, "empty.yml", cwd=tmp_path), "empty.yml", "type: pipeline")
 
 
+@pytest.mark.parametrize("content,needles", [
+    ("display_name: caf\xe9\n".encode("latin-1"), ["bad.yml:1", "UTF-8"]),
+    (b"- a\n- b\n", ["bad.yml:1", "mapping"]),
+    (b"hello\n", ["bad.yml:1", "mapping"]),
+], ids=["latin-1", "a-list", "a-scalar"])
+def test_yaml_that_is_not_a_job_is_named(tmp_path, content, needles):
+    (tmp_path / "bad.yml").write_bytes(content)
+    assert_user_error(pjob("validate", "bad.yml", cwd=tmp_path), *needles)
+
+
 # --- validate: each bad field is named at its line, with a fix ----------------------------------------------
 
 BAD_FIELDS = [
