@@ -142,3 +142,14 @@ def test_unreadable_yaml_and_a_folder_given_as_yaml_are_bad_input(tmp_path):
     assert proc.returncode == 2 and "is a folder" in proc.stderr and "Traceback" not in proc.stderr
     proc = run_pjob("run", tmp_path / "nope.yml", "--debug")
     assert proc.returncode == 2 and "Traceback" in proc.stderr
+
+
+def test_output_paths_of_the_wrong_kind_are_bad_input(tmp_path):
+    yml = _job(tmp_path)
+    (tmp_path / "out.txt").mkdir()  # uri_file output, but a folder is there
+    for cmd in ("validate", "run"):
+        proc = run_pjob(cmd, yml, "--runs-dir", tmp_path / "runs") if cmd == "run" else run_pjob(cmd, yml)
+        assert proc.returncode == 2, proc.stderr
+        assert "jobs.names.outputs.out.path: ./out.txt is a folder but type uri_file writes a file" in proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert _runs(tmp_path) == 0

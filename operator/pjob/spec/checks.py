@@ -120,6 +120,25 @@ def _check_local_path(loaded, where, path: str, what: str, *, want_dir: bool | N
         loaded.problem(where, f"{what} {path!r} is not a folder")
 
 
+def _check_output_path(loaded, where, out: models.DataOutput) -> None:
+    """An explicit local output path must be (or become) the right kind of
+    thing, somewhere we may write."""
+    if not out.path or not is_local_path(out.path):
+        return
+    full = loaded.resolve(out.path.removeprefix("file://"))
+    if out.type == "uri_file" and os.path.isdir(full):
+        loaded.problem(where, f"{out.path} is a folder but type uri_file writes a file; point path at a file or use type: uri_folder")
+        return
+    if out.type != "uri_file" and os.path.isfile(full):
+        loaded.problem(where, f"{out.path} is a file but type {out.type} needs a folder; remove the file, point path at a folder, or use type: uri_file")
+        return
+    existing = full
+    while not os.path.exists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    if os.path.isdir(existing) and not os.access(existing, os.W_OK | os.X_OK):
+        loaded.problem(where, f"cannot write to {existing} (permission denied); fix its permissions or choose another path")
+
+
 def _check_parallel(loaded, name: str, step: models.ParallelStep, check_files: bool) -> None:
     base = ("jobs", name)
     inputs, outputs = step.inputs, step.outputs
@@ -234,6 +253,9 @@ def check(loaded: load.LoadedJob, *, check_files: bool = True) -> load.LoadedJob
     for key, value in job.inputs.items():
         if isinstance(value, models.DataInput) and value.path and check_files:
             _check_local_path(loaded, ("inputs", key, "path"), value.path, "input path")
+    for key, value in job.outputs.items():
+        if isinstance(value, models.DataOutput) and check_files:
+            _check_output_path(loaded, ("outputs", key, "path"), value)
     for name, step in job.jobs.items():
         inputs, outputs = step_io(loaded, name)
         for key, value in step.inputs.items():
@@ -245,6 +267,8 @@ def check(loaded: load.LoadedJob, *, check_files: bool = True) -> load.LoadedJob
         for key, value in step.outputs.items():
             text = value.path if isinstance(value, models.DataOutput) else value
             _check_text(loaded, ("jobs", name, "outputs", key), text, name, inputs, outputs, ("parent.outputs",))
+            if check_files and isinstance(value, models.DataOutput):
+                _check_output_path(loaded, ("jobs", name, "outputs", key, "path"), value)
         for key, value in (step.environment_variables or {}).items():
             _check_text(loaded, ("jobs", name, "environment_variables", key), value, name, inputs, outputs, ("inputs", "outputs"))
         if isinstance(step, models.ParallelStep):
