@@ -110,7 +110,12 @@ def test_deleting_the_cr_mid_job_removes_job_pods_configmaps_and_leases(world, k
     apply_cr(world.api, cr_for(write_slow_yaml(world.example, seconds=0.3), name="slow"))
     wait_progress(world, "slow", 2)
     cr = get_cr(world.api, "paralleljobs", "slow")
-    assert world.api.list("coordination.k8s.io/v1", "leases", "default"), "agents hold Leases while running"
+    leases = world.api.list("coordination.k8s.io/v1", "leases", "default")
+    assert leases, "agents hold Leases while running"
+    queue = world.api.get("v1", "configmaps", "slow-queue", "default")
+    # created by pjob.coord.kube on the first heartbeat, owned by the queue ConfigMap (GC on delete)
+    assert all([(r["kind"], r["uid"]) for r in lease["metadata"]["ownerReferences"]]
+               == [("ConfigMap", queue["metadata"]["uid"])] for lease in leases), leases
     k8s.CustomObjectsApi(kube_client).delete_namespaced_custom_object("pjob.dev", "v1alpha1", "default",
                                                                       "paralleljobs", "slow")
 

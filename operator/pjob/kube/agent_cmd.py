@@ -112,31 +112,6 @@ def wait_for_plan(task, coordinator) -> tuple[int, list[int]]:
     return read_items(task)
 
 
-def register_lease(client, namespace: str, job: str, agent_id: str, lease_seconds: float) -> None:
-    """Create this agent's Lease owned by the queue ConfigMap, so deleting the
-    job garbage-collects it (the coordinator then renews it)."""
-    import datetime
-    import math
-
-    from pjob.coord import kube as coord_kube
-    from pjob.kube import kubeio
-
-    api = kubeio.KubeApi(client)
-    queue = api.get("ConfigMap", namespace, coord_kube.queue_name(job))
-    if queue is None:
-        return
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    api.create({
-        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-        "metadata": {"name": coord_kube.lease_name(job, agent_id), "namespace": namespace,
-                     "labels": {coord_kube.QUEUE_LABEL: job},
-                     "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": queue["metadata"]["name"],
-                                          "uid": queue["metadata"]["uid"]}]},
-        "spec": {"holderIdentity": agent_id, "leaseDurationSeconds": max(1, math.ceil(lease_seconds)),
-                 "acquireTime": stamp, "renewTime": stamp},
-    })
-
-
 def run_agent(args) -> int:
     from pjob.coord import base
     from pjob.coord import kube as coord_kube
@@ -177,7 +152,6 @@ def run_agent(args) -> int:
         else:
             count, items = wait_for_plan(task, coordinator)
             coordinator.items = items
-        register_lease(client, namespace, job, agent_id, lease_seconds)
         master_log(f"agent started: {task.max_concurrency_per_instance} worker(s), {count} mini-batches in the plan")
         code = engine_agent.Agent(task, node, coordinator, base.Outcome, agent_id).run()
         if code == engine_agent.EXIT_OK:
