@@ -153,3 +153,22 @@ def test_output_paths_of_the_wrong_kind_are_bad_input(tmp_path):
         assert "jobs.names.outputs.out.path: ./out.txt is a folder but type uri_file writes a file" in proc.stderr
         assert "Traceback" not in proc.stderr
     assert _runs(tmp_path) == 0
+
+
+def test_an_empty_input_says_so(tmp_path):
+    yml = _job(tmp_path)
+    for p in (tmp_path / "docs").iterdir():
+        p.unlink()
+    proc = run_pjob("run", yml, "--runs-dir", tmp_path / "runs")
+    assert proc.returncode == 1
+    result = (tmp_path / "runs" / "state" / "steps" / "names" / "logs" / "job_result.txt").read_text()
+    assert "has no items: 0 mini-batches were planned" in result and str(tmp_path / "docs") in result
+
+
+def test_run_returning_none_hints_at_a_missing_return(tmp_path):
+    yml = _job(tmp_path)
+    write(tmp_path / "code" / "s.py", "def init():\n    pass\n\ndef run(mb):\n    mb.sort()\n")
+    proc = run_pjob("run", yml, "--runs-dir", tmp_path / "runs")
+    assert proc.returncode == 1
+    result = (tmp_path / "runs" / "state" / "steps" / "names" / "logs" / "job_result.txt").read_text()
+    assert "run() returned None: is a return statement missing?" in result

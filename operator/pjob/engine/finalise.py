@@ -76,7 +76,8 @@ def finalise(task, coordinator, logs: logtree.LogTree, verdict: policy.Verdict, 
     """Write every end-of-step file; returns the final verdict and counters."""
     counters = coordinator.counters()
     merged = merge_output(task, count)
-    verdict = policy.final_output_verdict(verdict, counters.items_succeeded, bool(task.append_row_to))
+    verdict = policy.final_output_verdict(verdict, counters.items_succeeded, bool(task.append_row_to),
+                                          planned=count, source=task.input_uri)
     report.merge_job_report(task.work_dir, logs.job_report)
     failed = failed_records(coordinator)
     write_failed_list(logs, task.work_dir, failed)

@@ -141,9 +141,15 @@ def verdict(progress, limits: Limits, *, now: float, started_at: float, attempts
     return Verdict(RUNNING)
 
 
-def final_output_verdict(v: Verdict, items_succeeded: int, append_row: bool) -> Verdict:
-    """append_row with zero succeeded items fails the job (AZURE-COMPAT 4)."""
+def final_output_verdict(v: Verdict, items_succeeded: int, append_row: bool, planned: int | None = None,
+                         source: str = "") -> Verdict:
+    """append_row with zero succeeded items fails the job (AZURE-COMPAT 4);
+    an input with nothing in it says so instead of pointing at failures."""
     if v.state == SUCCEEDED and append_row and items_succeeded == 0:
+        if planned == 0:
+            return Verdict(FAILED, NO_SUCCESSES,
+                           f"the input {source or ''} has no items: 0 mini-batches were planned, so there is nothing "
+                           "to write; put data there or fix the input's path")
         return Verdict(FAILED, NO_SUCCESSES,
                        "append_row_to is set but no item succeeded: there is nothing to write; "
                        "see the failed mini-batches below")

@@ -119,6 +119,8 @@ class Worker:
         items = len(data)
         counted = policy.count_returns(items, n)
         error = counted.error
+        if error and returned is None:
+            error += "; run() returned None: is a return statement missing?"
         if error:
             error = f"{logtree.attempt_header(self.node, self.proc, 'RUN_SHORT', attempt)}\n{error}"
         try:
