@@ -89,6 +89,8 @@ CASES = [
     Case("input_mode_unknown", sub("mode: download", "mode: copy"), P + ".inputs.score_model.mode", "'copy'", r"mode: copy"),
     Case("output_type_unknown", sub("type: uri_file", "type: csv_file"), P + ".outputs.job_output_file.type", "'csv_file'", r"type: csv_file"),
     Case("output_mode_readonly", sub("mode: rw_mount", "mode: ro_mount"), P + ".outputs.job_output_file.mode", "'ro_mount'", r"mode: ro_mount"),
+    Case("output_uri_file_is_a_folder", sub("        mode: rw_mount\n", "        mode: rw_mount\n        path: ./script\n"), P + ".outputs.job_output_file.path", "is a folder but type uri_file", r"path: ./script"),
+    Case("output_folder_is_a_file", sub("        type: uri_file\n        mode: rw_mount\n", "        type: uri_folder\n        mode: rw_mount\n        path: ./script/iris_prediction.py\n"), P + ".outputs.job_output_file.path", "is a file but type uri_folder", r"path: ./script/iris"),
     Case("input_path_missing", sub(SCORE_PATH, "path: ./no-such-model"), P + ".inputs.score_model.path", "'./no-such-model' does not exist", r"no-such-model"),
     Case("input_parent_jobs_nostep", sub(SCORE_PATH, "path: ${{parent.jobs.nostep.outputs.o}}"), P + ".inputs.score_model.path", "there is no step 'nostep'", r"nostep"),
     Case("input_parent_inputs_missing", sub(SCORE_PATH, "path: ${{parent.inputs.missing}}"), P + ".inputs.score_model.path", "${{parent.inputs.missing}} names no pipeline input", r"parent.inputs.missing"),

@@ -78,6 +78,7 @@ CASES = [
     Case("tags_not_mapping", sub("tags:\n  tag: tagvalue\n  owner: sdkteam\n", "tags: [tagvalue, sdkteam]\n"), "tags", "[", r"^tags:"),
     Case("pipeline_input_type_unknown", sub("\njobs:", "\ninputs:\n  raw:\n    type: tabular\n    path: ./raw-data\n\njobs:"), "inputs.raw.type", "'tabular'", r"type: tabular"),
     Case("pipeline_input_path_missing", sub("\njobs:", "\ninputs:\n  raw:\n    type: uri_folder\n    path: ./no-raw\n\njobs:"), "inputs.raw.path", "'./no-raw' does not exist", r"path: ./no-raw"),
+    Case("pipeline_output_file_is_a_folder", sub("\njobs:", "\noutputs:\n  result:\n    type: uri_file\n    path: ./raw-data\n\njobs:"), "outputs.result.path", "is a folder but type uri_file", r"path: ./raw-data"),
     # step types
     Case("step_type_missing", sub("    type: parallel\n", ""), "jobs.batch_prediction.type", "no 'type'", r"^  batch_prediction:"),
     # the step DAG
@@ -229,3 +230,9 @@ def test_control_character_is_a_user_error(workspace, capsys):
     code, _, err = lib.validate_in_process(capsys, path)
     assert code == 2
     lib.assert_reported(err, path, lib.line_matching(text, r"^display_name:"), "", "")
+
+
+def test_folder_given_as_the_file_is_a_user_error(workspace, capsys):
+    code, out, err = lib.validate_in_process(capsys, workspace)
+    assert code == 2 and out == ""
+    lib.assert_reported(err, workspace, None, "", "is a folder")
