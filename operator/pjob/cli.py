@@ -18,7 +18,7 @@ from pjob.spec import errors
 # subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("pjob.local.run_cmd", "run a pipeline/parallel job YAML on this machine"),
-    "validate": ("pjob.spec.validate_cmd", "check a job YAML and print its steps"),
+    "validate": ("pjob.local.validate_cmd", "check a job YAML and print its steps"),
     "inspect": ("pjob.data.inspect_cmd", "show how an input splits into mini-batches"),
     "replay": ("pjob.local.replay_cmd", "re-run one mini-batch of a run in the foreground"),
     "crds": ("pjob.spec.crds", "write the CustomResourceDefinitions generated from the spec models"),

@@ -12,7 +12,7 @@ import signal
 import sys
 import time
 
-from pjob.local import pipeline
+from pjob.local import inputs_check, pipeline
 from pjob.spec import checks, errors
 
 
@@ -100,6 +100,7 @@ def main(args) -> int:
     # command steps are stopped and the run can be resumed
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     loaded = checks.load_and_check(args.file)
+    inputs_check.check_inputs(loaded)
     for warning in loaded.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     display = Display()

@@ -1,11 +1,13 @@
-"""``pjob validate FILE``: check a job YAML and print its steps in run order,
-with each step's inputs and outputs and where they come from. Exit 0 when
-valid, 2 with one ``FILE:LINE: field: problem; fix`` line per problem."""
+"""``pjob validate FILE``: check a job YAML (the spec checks, plus the local
+MLTable files its inputs point at) and print its steps in run order, with each
+step's inputs and outputs and where they come from. Exit 0 when valid, 2 with
+one ``FILE:LINE: field: problem; fix`` line per problem."""
 
 from __future__ import annotations
 
 import sys
 
+from pjob.local import inputs_check
 from pjob.spec import checks, models
 
 
@@ -52,6 +54,8 @@ def summary(loaded) -> list[str]:
 
 def main(args) -> int:
     loaded = checks.load_and_check(args.file, check_files=not args.no_files)
+    if not args.no_files:
+        inputs_check.check_inputs(loaded)
     for warning in loaded.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print("\n".join(summary(loaded)))

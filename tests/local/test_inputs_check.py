@@ -1,0 +1,36 @@
+"""`pjob validate` and `pjob run` read the MLTable files local inputs point at,
+so an unsupported transformation is bad input before anything runs."""
+
+import pytest
+
+from pjobrun import run_pjob, write
+
+PIPELINE = """type: pipeline
+name: mlt
+jobs:
+  s:
+    type: parallel
+    inputs:
+      t:
+        type: mltable
+        path: ./table
+    input_data: ${{inputs.t}}
+    task:
+      code: ./code
+      entry_script: s.py
+"""
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_unsupported_mltable_transformation_is_bad_input(tmp_path, command):
+    write(tmp_path / "table" / "t.csv", "a,b\n1,2\n")
+    write(tmp_path / "table" / "MLTable", "paths:\n  - file: ./t.csv\ntransformations:\n  - read_delimited:\n      delimiter: ','\n  - frobnicate:\n      x: 1\n")
+    write(tmp_path / "code" / "s.py", "import os\ndef init():\n    open(os.environ.get('HOME', '/tmp') + '/never', 'w')\ndef run(mb):\n    return mb\n")
+    yml = write(tmp_path / "p.yml", PIPELINE)
+    args = [command, yml] + (["--runs-dir", tmp_path / "runs"] if command == "run" else [])
+    proc = run_pjob(*args)
+    assert proc.returncode == 2, proc.stderr
+    assert f"{tmp_path / 'table' / 'MLTable'}: transformations[1].frobnicate: transformation 'frobnicate' is not supported" in proc.stderr
+    assert f"{yml}:9: jobs.s.inputs.t.path:" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "runs").exists()
