@@ -34,3 +34,14 @@ def test_unsupported_mltable_transformation_is_bad_input(tmp_path, command):
     assert f"{yml}:9: jobs.s.inputs.t.path:" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_entry_script_syntax_error_is_bad_input_at_its_line(tmp_path):
+    write(tmp_path / "table" / "t.csv", "a,b\n1,2\n")
+    write(tmp_path / "table" / "MLTable", "paths:\n  - file: ./t.csv\ntransformations:\n  - read_delimited:\n      delimiter: ','\n")
+    write(tmp_path / "code" / "s.py", "import os\n\ndef run(mb)\n    return mb\n")
+    yml = write(tmp_path / "p.yml", PIPELINE)
+    proc = run_pjob("validate", yml)
+    assert proc.returncode == 2
+    assert f"{tmp_path / 'code' / 's.py'}:3: syntax error in the entry script" in proc.stderr
+    assert f"{yml}:13: jobs.s.task.entry_script: the entry script does not compile" in proc.stderr

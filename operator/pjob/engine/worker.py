@@ -42,7 +42,12 @@ _ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps(..., sepa
 def user_traceback(exc: BaseException) -> str:
     """The traceback without the pjob frames above the user's code."""
     tb = exc.__traceback__
-    while tb is not None and os.path.dirname(os.path.abspath(tb.tb_frame.f_code.co_filename)) == _ENGINE_DIR:
+
+    def ours(frame) -> bool:  # pjob's and the import machinery's frames, not the user's
+        name = frame.f_code.co_filename
+        return name.startswith("<frozen importlib") or os.path.dirname(os.path.abspath(name)) == _ENGINE_DIR
+
+    while tb is not None and ours(tb.tb_frame):
         tb = tb.tb_next
     text = "".join(traceback.format_exception(type(exc), exc, tb))
     if len(text) > MAX_ERROR_CHARS:

@@ -8,10 +8,11 @@ passes ``check_files=False`` when paths only exist inside pods).
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 
-from pjob.spec import bindings, flags, load, models
+from pjob.spec import bindings, errors, flags, load, models
 
 URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://")
 
@@ -27,6 +28,15 @@ def step_io(loaded: load.LoadedJob, name: str) -> tuple[dict, dict]:
     if comp:
         return {**comp.model.inputs, **step.inputs}, {**comp.model.outputs, **step.outputs}
     return step.inputs, step.outputs
+
+
+def _whole_ref(text) -> bindings.Ref | None:
+    """Like bindings.whole_ref, but a malformed expression is None here (it is
+    reported once, by _check_text, where it is written)."""
+    try:
+        return bindings.whole_ref(text)
+    except bindings.BindingError:
+        return None
 
 
 def dependencies(loaded: load.LoadedJob) -> dict[str, list[str]]:
@@ -142,18 +152,18 @@ def _check_output_path(loaded, where, out: models.DataOutput) -> None:
 def _check_parallel(loaded, name: str, step: models.ParallelStep, check_files: bool) -> None:
     base = ("jobs", name)
     inputs, outputs = step.inputs, step.outputs
-    ref = bindings.whole_ref(step.input_data)
+    ref = _whole_ref(step.input_data)
     if not ref or ref.scope != "inputs":
         loaded.problem(base + ("input_data",), f"must be ${{{{inputs.<name>}}}} naming one of this step's inputs, got {step.input_data!r}")
     elif ref.name not in inputs:
         loaded.problem(base + ("input_data",), f"{ref.text} names no input of this step; declare inputs.{ref.name} or use one of: {', '.join(inputs) or '(none)'}")
-    elif not isinstance(inputs[ref.name], models.DataInput) and not bindings.whole_ref(inputs[ref.name]):
+    elif not isinstance(inputs[ref.name], models.DataInput) and not _whole_ref(inputs[ref.name]):
         loaded.problem(base + ("inputs", ref.name), "the input split into mini-batches must be data: give it type (uri_folder, uri_file, mltable) and path")
     elif isinstance(inputs[ref.name], models.DataInput) and inputs[ref.name].path is None and inputs[ref.name].value is None:
         loaded.problem(base + ("inputs", ref.name), "the input split into mini-batches has no path; give path")
     task = step.task
     if task.append_row_to is not None:
-        out = bindings.whole_ref(task.append_row_to)
+        out = _whole_ref(task.append_row_to)
         if not out or out.scope != "outputs":
             loaded.problem(base + ("task", "append_row_to"), f"must be ${{{{outputs.<name>}}}}, got {task.append_row_to!r}")
         elif out.name not in outputs:
@@ -185,6 +195,8 @@ def _check_parallel(loaded, name: str, step: models.ParallelStep, check_files: b
             loaded.problem(base + ("task", "entry_script"), f"entry script {task.entry_script!r} not found in {code}; put it in the code folder or fix the name")
         elif os.path.isfile(script) and not os.path.realpath(script).startswith(os.path.realpath(code) + os.sep):
             loaded.problem(base + ("task", "entry_script"), "the entry script must be inside the code folder")
+        elif os.path.isfile(script):
+            _check_script(loaded, base + ("task", "entry_script"), script)
 
 
 def _literal_inputs(text: str, inputs: dict) -> str:
@@ -204,6 +216,31 @@ def _literal_inputs(text: str, inputs: dict) -> str:
         return str(given)
 
     return bindings.EXPR.sub(value, text)
+
+
+def _check_script(loaded, where: tuple, script: str) -> None:
+    """A syntax error is bad input now, not a failed job later; a script that
+    defines no run() is suspicious (it may still import one), so a warning."""
+    try:
+        with open(script, "rb") as fh:
+            tree = ast.parse(fh.read(), filename=script)
+    except SyntaxError as exc:
+        loaded.problems.append(errors.Problem(script, exc.lineno, "", f"syntax error in the entry script: {exc.msg}; fix the script"))
+        loaded.problem(where, "the entry script does not compile (see the error above)")
+        return
+    except (OSError, ValueError) as exc:
+        loaded.problem(where, f"cannot read the entry script: {exc}")
+        return
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    if "run" not in names and "*" not in names:
+        loaded.warnings.append(f"{script}: defines no top-level run(); pjob calls run(mini_batch) for every mini-batch")
 
 
 def _module_file(code: str, entry: str) -> bool:
