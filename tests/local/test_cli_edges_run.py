@@ -37,8 +37,6 @@ def job_result(tmp_path):
 # --- scripts that make the job fail: exit 1, job_result.txt says why ----------------------------------------
 
 FAILING_SCRIPTS = {
-    "syntax-error": ("def run(mini_batch)\n    return mini_batch\n", ["init_failure", "SyntaxError", "score.py"]),
-    "no-run": ("def init():\n    pass\n", ["init_failure", "no run(mini_batch) function"]),
     "run-three-args": ("def run(a, b, c):\n    return a\n", ["TypeError", "'c'"]),
     "sys-exit-0-in-run": ("import sys\ndef run(mini_batch):\n    sys.exit(0)\n", ["SystemExit: 0", "RUN_EXCEPTION"]),
     "sys-exit-3-in-init": ("import sys\ndef init():\n    sys.exit(3)\ndef run(mini_batch):\n    return mini_batch\n",
@@ -62,6 +60,30 @@ def test_failing_entry_script_exits_1_with_reason_in_job_result(tmp_path, name):
     for needle in needles:
         assert needle in text, (needle, text)
     assert "open next:" in text
+
+
+# A script that cannot work at all may be caught by validation (exit 2 at FILE:LINE, better than Azure) or at
+# run time (exit 1, job_result.txt); either way the user is told where and what.
+BROKEN_SCRIPTS = {
+    "syntax-error": ("def run(mini_batch)\n    return mini_batch\n", ["score.py:1", "expected ':'"],
+                     ["init_failure", "SyntaxError", "score.py"]),
+    "no-run": ("def init():\n    pass\n", ["score.py", "run("], ["init_failure", "no run(mini_batch) function"]),
+}
+
+
+@pytest.mark.parametrize("name", list(BROKEN_SCRIPTS))
+def test_broken_entry_script_is_named_at_validation_or_in_job_result(tmp_path, name):
+    script, at_validation, at_run = BROKEN_SCRIPTS[name]
+    proc = pjob("run", write_job(tmp_path, script), cwd=tmp_path)
+    assert "Traceback" not in proc.stdout + proc.stderr
+    if proc.returncode == 2:
+        for needle in at_validation:
+            assert needle in proc.stderr, (needle, proc.stderr)
+    else:
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        text = job_result(tmp_path)
+        for needle in at_run:
+            assert needle in text, (needle, text)
 
 
 # --- odd but valid returns and output --------------------------------------------------------------------------
