@@ -348,3 +348,45 @@ def test_a_bug_in_the_fake_is_answered_500_and_recorded(fake_api, kube_client, m
     assert (code, body["reason"]) == (500, "InternalError")
     assert "ZeroDivisionError" in fake_api.errors[0]
     fake_api.errors.clear()  # the fixture fails any test that leaves one
+
+
+def _reset(sock) -> None:
+    """Close with RST (SO_LINGER 0), as a killed client does: the server's next write fails."""
+    import socket
+    import struct
+
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def test_clients_that_disconnect_leave_no_traceback_and_no_error(fake_api, kube_client, capfd):
+    """A watch dropped mid-stream, a body cut short and a big list never read are normal client
+    behaviour (agents killed with -9): no traceback on stderr, nothing in fake_api.errors."""
+    import socket
+    import time
+
+    core = k8s.CoreV1Api(kube_client)
+    for i in range(200):
+        core.create_namespaced_config_map(NS, _cm(f"big-{i}", data={"x": "y" * 2000}))
+    host, port = "127.0.0.1", fake_api.port
+    requests = [
+        b"GET /api/v1/namespaces/default/configmaps?watch=true HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n{\"meta",
+        b"GET /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\n\r\n",
+    ]
+    for request in requests:
+        sock = socket.create_connection((host, port))
+        sock.sendall(request)
+        time.sleep(0.05)
+        _reset(sock)
+    sock = socket.create_connection((host, port))  # a watch whose client leaves while events flow
+    sock.sendall(requests[0])
+    sock.recv(100)
+    _reset(sock)
+    for i in range(20):
+        core.patch_namespaced_config_map(f"big-{i}", NS, {"data": {"n": str(i)}})
+    time.sleep(0.3)
+    assert core.read_namespaced_config_map("big-0", NS).data["n"] == "0"  # still serving
+    out, err = capfd.readouterr()
+    assert "Traceback" not in err + out and "Error" not in err, err[-3000:]
+    assert fake_api.errors == []

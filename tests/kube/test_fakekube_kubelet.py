@@ -4,8 +4,10 @@ deletion killing processes, suspend, volumes backed by host folders, pod logs.""
 from __future__ import annotations
 
 import os
+import pathlib
 
 import kubernetes.client as k8s
+import pytest
 
 NS = "default"
 
@@ -132,6 +134,60 @@ def test_pod_deletion_sends_sigterm_first(fake_api, kube_client, kubelet, tmp_pa
     k8s.CoreV1Api(kube_client).delete_namespaced_pod(pod, NS)
     kubelet.wait_for(lambda: fake_api.get("v1", "pods", pod, NS) is None, message="pod removal")
     assert seen.read_text() == "term"
+
+
+_FAMILY = """\
+import os, pathlib, signal, subprocess, sys, time
+out = pathlib.Path(sys.argv[1])
+def noted(name, then):
+    def handler(*_):
+        (out / name).write_text(str(os.getpid()))
+        then()
+    return handler
+if sys.argv[2:] == ["child"]:
+    signal.signal(signal.SIGTERM, noted("child-term", lambda: None))  # a child that would outlive a SIGTERM
+    (out / "child-pid").write_text(str(os.getpid()))
+    while True:
+        time.sleep(0.05)
+child = subprocess.Popen([sys.executable, __file__, str(out), "child"])  # same process group
+while not (out / "child-pid").exists():
+    time.sleep(0.02)
+signal.signal(signal.SIGTERM, noted("main-term", lambda: sys.exit(0) if MODE == "exit" else None))
+(out / "ready").write_text("ready")
+while True:
+    time.sleep(0.05)
+"""
+
+
+@pytest.mark.parametrize("mode", ["exit", "ignore"])
+def test_pod_deletion_sigterms_the_main_process_only_and_kills_the_rest(fake_api, kube_client, kubelet, tmp_path,
+                                                                         mode):
+    """Like a container runtime: SIGTERM to the container's main process only; its children are its
+    business. When the main process exits (or the grace period ends) everything left is SIGKILLed."""
+    script = tmp_path / "family.py"
+    script.write_text(f"MODE = {mode!r}\n" + _FAMILY)
+    out = tmp_path / "out"
+    out.mkdir()
+    kubelet.grace_cap_seconds = 1.0
+    job = _job("family", "", completions=1, parallelism=1)
+    job["spec"]["template"]["spec"]["containers"][0]["command"] = ["python", str(script), str(out)]
+    k8s.BatchV1Api(kube_client).create_namespaced_job(NS, job)
+    kubelet.wait_for(lambda: (out / "ready").exists(), message="main and child started")
+    (proc,) = kubelet.processes()
+    child = int((out / "child-pid").read_text())
+    k8s.CoreV1Api(kube_client).delete_namespaced_pod(proc.name, NS)
+    kubelet.wait_for(lambda: fake_api.get("v1", "pods", proc.name, NS) is None, message="pod removal")
+    kubelet.wait_for(lambda: not proc.alive, message="the main process to end")
+    assert (out / "main-term").exists()
+    assert not (out / "child-term").exists(), "the child got a SIGTERM: only the main process should"
+    assert proc.exit_code == (0 if mode == "exit" else 137)
+
+    def child_gone():  # no such process, or a zombie waiting for its new parent to reap it
+        try:
+            return pathlib.Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+    kubelet.wait_for(child_gone, timeout=5, message="the child to be SIGKILLed with its container")
 
 
 def test_suspended_job_runs_nothing_until_resumed(fake_api, kube_client, kubelet):

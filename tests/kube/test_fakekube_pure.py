@@ -3,6 +3,7 @@ schema pruning and the job controller's decisions."""
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
 
 import pytest
 
@@ -181,6 +182,11 @@ def test_mount_paths_are_rewritten_as_whole_path_prefixes(tmp_path):
     assert str(tmp_path).startswith("/tmp/")
     assert podenv.rewrite_paths("/work/a:/tmp/b", nested) == f"{tmp_path / 'work'}/a:{tmp_path / 'tmp'}/b"
     assert podenv.rewrite_paths(f"--out={tmp_path}/x.txt", nested) == f"--out={tmp_path}/x.txt"  # an existing host path
+    # longest mount first, in one pass: the host folder substituted for /data/cache (it contains "/data"
+    # and "/cache") is never rewritten again by the shorter /data or /cache mounts
+    overlapping = [("/data", Path("/host/data")), ("/data/cache", Path("/srv/data/cache")), ("/cache", Path("/c"))]
+    assert podenv.rewrite_paths("--cache /data/cache/pip --in /data/x /cache", overlapping) == \
+        "--cache /srv/data/cache/pip --in /host/data/x /c"
 
 
 def test_env_resolution_from_fields_configmaps_and_secrets():

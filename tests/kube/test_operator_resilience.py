@@ -5,7 +5,6 @@ restart mid-job; and deleting the CR mid-job removes everything it owns."""
 
 from __future__ import annotations
 
-import os
 import signal
 from pathlib import Path
 
@@ -81,16 +80,17 @@ def test_sigterm_hands_mini_batches_back_without_burning_retries(world):
                                                extra="mini_batch_error_threshold: 0\n"), name="slow"))
     wait_progress(world, "slow", 4)
     victim = worker_pods(world.api, "slow")[0]["metadata"]["name"]
-    # a preempted pod: the container runtime sends SIGTERM to the container's main process (the agent)
-    # only (the fake kubelet's pod deletion signals the whole process group, workers included)
-    os.kill(world.kubelet.pod_process("default", victim).pid, signal.SIGTERM)
+    agent = world.kubelet.pod_process("default", victim)
+    # preemption: DisruptionTarget, then a graceful delete; the fake kubelet, like a container runtime,
+    # sends SIGTERM to the container's main process (the agent) only, its worker processes are the agent's job
+    world.kubelet.preempt_pod("default", victim)
     status = wait_terminal(world, "slow")
     assert status["state"] == "Succeeded", status  # with max_retries 0 a burnt attempt would fail the job
     assert status["miniBatches"]["failed"] == 0
-    # the stopped agent exits 143, not 0, so its index is not "complete": the Job replaced the pod
+    # the stopped agent exited 143 within the grace period (not SIGKILLed at its end: 137)
+    assert agent.exit_code == 143
     pods = {p["metadata"]["name"]: p for p in worker_pods(world.api, "slow")}
-    assert len(pods) == 3
-    assert pods[victim]["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 143
+    assert victim not in pods and len(pods) == 2  # the Job replaced the preempted pod
     assert output_of(status) == expected_counts(world.example / "docs")
 
 

@@ -5,7 +5,9 @@ exits): it runs `jobcontroller.plan_job` for each batch/v1 Job and applies the p
 to the fake node, starts each pod's first container as a local process group (command + args,
 env, workingDir, volumes backed by host folders), reports pod status (Pending -> Running ->
 Succeeded/Failed with containerStatuses and exit codes; restarts under OnFailure/Always), and
-terminates processes on pod deletion (SIGTERM, then SIGKILL after the grace period, capped).
+terminates processes on pod deletion (SIGTERM to the container's main process, then SIGKILL to its
+whole process group after the grace period, capped; leftover processes of a container whose main
+process exited are killed too, as a runtime tears down the container).
 
 Test hooks: `processes()`, `pod_process()`, `kill_pod()` (kill -9 by default), `wait_for()`,
 `wait_job()`, `log_path()`, and `errors` (exceptions raised inside the thread; should stay empty).
@@ -84,7 +86,7 @@ class FakeKubelet:
             self._thread.join(timeout=10)
         with self._lock:
             for proc in list(self._procs.values()) + self._orphans:
-                proc.signal(signal.SIGKILL)
+                proc.kill_all()
             for proc in list(self._procs.values()) + self._orphans:
                 try:
                     proc.popen.wait(timeout=5)
@@ -164,8 +166,8 @@ class FakeKubelet:
             live_uids = {p["metadata"]["uid"] for p in pods}
             for uid in [uid for uid in self._procs if uid not in live_uids]:
                 proc = self._procs.pop(uid)
-                if proc.alive:
-                    self._begin_termination(proc, self.grace_cap_seconds)
+                self._begin_termination(proc, self.grace_cap_seconds)
+                if self._advance_termination(proc):
                     self._orphans.append(proc)
             for proc in list(self._orphans):
                 if not self._advance_termination(proc):
@@ -252,12 +254,12 @@ class FakeKubelet:
         pod_type = self.api.rtype("v1", "pods")
         if meta.get("deletionTimestamp"):
             confirmed = meta.get("deletionGracePeriodSeconds") == 0
-            if proc is not None and proc.alive:
+            if proc is not None:
                 grace = 0.0 if confirmed else min(float(meta.get("deletionGracePeriodSeconds") or 0),
                                                   self.grace_cap_seconds)
                 self._begin_termination(proc, grace)
-                self._advance_termination(proc)
-                return
+                if self._advance_termination(proc):
+                    return
             if phase not in jobcontroller.TERMINAL:
                 self._write_status(pod, self._terminated_status(pod, proc))
             if not confirmed:
@@ -274,6 +276,7 @@ class FakeKubelet:
             return
         if proc.alive:
             return
+        proc.kill_all()  # the container ends with its main process: nothing it started outlives it
         code = proc.exit_code
         restart = spec.get("restartPolicy", "Always")
         if restart == "Always" or (restart == "OnFailure" and code != 0):
@@ -284,17 +287,24 @@ class FakeKubelet:
         self._write_status(pod, self._terminated_status(pod, proc))
 
     def _begin_termination(self, proc: processes.PodProcess, grace: float) -> None:
+        """A runtime's stop: SIGTERM to the main process only (it must stop its children), or, with
+        no grace, SIGKILL to every process of the container."""
         if proc.term_sent_at is None:
             proc.term_sent_at = time.monotonic()
             proc.kill_at = proc.term_sent_at + grace
-            proc.signal(signal.SIGTERM if grace > 0 else signal.SIGKILL)
+            if grace > 0:
+                proc.signal_main(signal.SIGTERM)
+            else:
+                proc.kill_all()
 
     def _advance_termination(self, proc: processes.PodProcess) -> bool:
-        """SIGKILL once the grace period is over; True while the process is still alive."""
+        """SIGKILL to the whole group once the grace period is over or the main process has exited
+        (its leftover children die with the container); True while the main process is alive."""
         if not proc.alive:
+            proc.kill_all()
             return False
         if proc.kill_at is not None and time.monotonic() >= proc.kill_at:
-            proc.signal(signal.SIGKILL)
+            proc.kill_all()
         return True
 
     def _lookup(self, kind: str, namespace: str, name: str) -> Obj | None:
