@@ -298,3 +298,36 @@ def test_crds_writes_both_definitions(tmp_path):
     proc = pjob("crds", "--output", tmp_path / "out", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert sorted(os.listdir(tmp_path / "out")) == ["paralleljobs.pjob.dev.yaml", "pipelinejobs.pjob.dev.yaml"]
+
+
+CYCLE = """\
+type: pipeline
+display_name: cyc
+jobs:
+  a:
+    type: command
+    command: ls ${{inputs.x}}
+    inputs:
+      x: ${{parent.jobs.b.outputs.o}}
+    outputs:
+      o: {type: uri_folder}
+  b:
+    type: command
+    command: ls ${{inputs.x}}
+    inputs:
+      x: ${{parent.jobs.a.outputs.o}}
+    outputs:
+      o: {type: uri_folder}
+"""
+
+
+@pytest.mark.parametrize("text,needles", [
+    (CYCLE, ["p.yml:3: jobs", "cycle a -> b -> a"]),
+    ("type: pipeline\njobs: {}\n", ["p.yml:2: jobs", "at least one step"]),
+    ("type: pipeline\ndisplay_name: x\njobs:\n  a:\n    type: command\n    command: \"\"\n",
+     ["p.yml:6: jobs.a.command", "needs command"]),
+], ids=["cycle", "no-steps", "empty-command"])
+def test_pipeline_shape_errors_run_nothing(tmp_path, text, needles):
+    (tmp_path / "p.yml").write_text(text)
+    assert_user_error(pjob("run", "p.yml", cwd=tmp_path), *needles)
+    assert not os.path.exists(tmp_path / "pjob-runs" / "cyc" / "steps")
