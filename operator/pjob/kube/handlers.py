@@ -84,6 +84,8 @@ def _load(body: dict, memo) -> tuple[Any, list[str] | None]:
     check = _needs_check(body)
     loaded = jobspec.load_cr(body, memo.config, check_files=check)
     problems = jobspec.problem_messages(loaded)
+    if check and not problems:
+        problems = jobspec.conda_file_problems(loaded, memo.config)
     if not check and problems:  # valid before, model problems now: report them
         return loaded, problems
     return loaded, problems if check else None

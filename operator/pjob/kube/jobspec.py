@@ -10,7 +10,8 @@ and ``pjob.dev/step``). Relative paths in a spec resolve against the
 ``pjob.dev/base-dir`` annotation (``pjob submit`` and ``pjob operator render``
 set it), else the datastore root.
 
-Reads files only through ``pjob.spec.checks`` (does the entry script exist?).
+Reads files only through ``pjob.spec.checks`` (does the entry script exist?)
+and ``conda_file_problems`` (is the conda file there, when pods will install from it?).
 Called by ``pjob.kube.handlers`` and ``pjob.kube.render``.
 """
 
@@ -93,6 +94,24 @@ def conda_file(loaded: load.LoadedJob, name: str) -> str | dict | None:
     if isinstance(env.conda_file, dict):
         return env.conda_file
     return env.conda_file if os.path.isabs(env.conda_file) else os.path.normpath(os.path.join(folder, env.conda_file))
+
+
+def conda_file_problems(loaded: load.LoadedJob, config: OperatorConfig) -> list[str]:
+    """With the chart's ``worker.pipFromCondaFile`` enabled, every step's conda
+    file (a path) must exist where the pods will read it; otherwise every pod
+    would fail in ``pjob-pip-env``. Nothing to check when it is disabled."""
+    if loaded.job is None or not (config.worker.get("pipFromCondaFile") or {}).get("enabled"):
+        return []
+    out = []
+    for name, step in loaded.job.jobs.items():
+        path = conda_file(loaded, name)
+        if isinstance(path, str) and not os.path.isfile(path):
+            where = "" if loaded.wrapped else f"jobs.{name}."
+            field = f"{where}task.environment.conda_file" if isinstance(step, models.ParallelStep) \
+                else f"{where}environment.conda_file"
+            out.append(f"spec.{field}: {path} not found on the datastore; put the conda file beside the code "
+                       "(relative to the YAML) or give its path on the datastore")
+    return out
 
 
 def load_cr(body: dict, config: OperatorConfig, *, check_files: bool = True) -> load.LoadedJob:

@@ -238,3 +238,29 @@ def test_gpu_annotation_reaches_the_task_and_the_worker_pods(project):
     assert task["gpus"] == 2  # the engine sets CUDA_VISIBLE_DEVICES per worker from it
     pod = kube.objects[("Job", "ns", c.worker_job_name("pj"))]["spec"]["template"]["spec"]
     assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "2"
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_missing_conda_file_is_an_invalid_spec_when_pods_would_install_from_it(project, enabled):
+    kube, events = MemoryKube(), []
+    memo = make_memo(kube, events)
+    memo.config = OperatorConfig.from_dict({"worker": {"pipFromCondaFile": {"enabled": enabled}}},
+                                           {"PJOB_DATASTORE_ROOT": "/ds"})
+    body = body_for(project, task={"code": "code", "entry_script": "score.py", "append_row_to": "${{outputs.out}}",
+                                   "environment": {"image": "x", "conda_file": "env/conda.yml"}})
+    patch = tick(body, memo)
+    conds = {x["type"]: x for x in patch["status"]["conditions"]}
+    if enabled:
+        assert conds[c.SPEC_VALID]["status"] == "False"
+        assert conds[c.SPEC_VALID]["message"].startswith("spec.task.environment.conda_file: ")
+        assert str(project / "env" / "conda.yml") in conds[c.SPEC_VALID]["message"]
+        assert kube.creates() == []
+    else:  # the pods will not read it
+        assert conds[c.SPEC_VALID]["status"] == "True" and "Job" in kube.creates()
+    (project / "env").mkdir()
+    (project / "env" / "conda.yml").write_text("dependencies: [{pip: [tqdm]}]\n")
+    kube2 = MemoryKube()
+    memo.kube = kube2
+    patch = tick(body, memo)
+    assert {x["type"]: x for x in patch["status"]["conditions"]}[c.SPEC_VALID]["status"] == "True"
+    assert "Job" in kube2.creates()
