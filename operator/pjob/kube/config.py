@@ -1,5 +1,7 @@
 """Operator configuration: where the datastore is, and the defaults every
-worker pod gets (image, resources, security contexts, volumes).
+worker pod gets (image, resources, security contexts, volumes; the GPU
+resource name, node selector and tolerations for steps asking for GPUs; the
+pip-from-conda-file wrapper, off by default: see ``pjob.kube.pod_options``).
 
 Read once at operator start (``OperatorConfig.load``) from the JSON file the
 Helm chart mounts (``$PJOB_CONFIG_FILE``, shape in ``helm/pjob/templates/
