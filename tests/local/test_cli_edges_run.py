@@ -143,6 +143,16 @@ def test_file_names_with_spaces_and_unicode(tmp_path):
     assert output_lines(tmp_path) == [f"content {names.index(n)} | {n}" for n in expected]
 
 
+def test_run_may_start_its_own_process_pool(tmp_path):
+    """Workers must not be daemonic: CPU-bound scripts use multiprocessing inside run()."""
+    script = ("import multiprocessing\ndef square(x):\n    return x * x\n"
+              "def run(mini_batch):\n    with multiprocessing.Pool(2) as pool:\n"
+              "        return pool.map(square, range(len(mini_batch)))\n")
+    proc = pjob("run", write_job(tmp_path, script), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert output_lines(tmp_path) == ["0", "1"] * 3
+
+
 def test_shutdown_error_is_logged_not_lost(tmp_path):
     script = "def run(mini_batch):\n    return mini_batch\ndef shutdown():\n    raise RuntimeError('boom in shutdown')\n"
     yml = write_job(tmp_path, script)
