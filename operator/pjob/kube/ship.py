@@ -34,7 +34,7 @@ import shutil
 import tarfile
 
 from pjob.kube import constants as c
-from pjob.spec import checks, errors, load, resolve
+from pjob.spec import checks, errors, load, models, resolve
 
 MAX_CONFIGMAP_BYTES = 900 * 1024  # binaryData of one ConfigMap (the API object limit is 1 MiB)
 MAX_PACK_BYTES = 16 * 1024 * 1024  # raw size above which a path is not even packed to try a ConfigMap
@@ -106,12 +106,26 @@ def local_items(loaded: load.LoadedJob) -> list[Item]:
         comp = loaded.components.get(name)
         if comp:
             found.append(Item("component", os.path.abspath(comp.file)))
+        conda = _conda_file(loaded, name)
+        if conda and os.path.isfile(conda):
+            found.append(Item("conda", conda))
     out: list[Item] = []
     for item in sorted(found, key=lambda i: (len(i.source), i.source)):
         if not any(item.source == o.source or item.source.startswith(o.source.rstrip(os.sep) + os.sep)
                    for o in out if os.path.isdir(o.source)) and item.source not in {o.source for o in out}:
             out.append(item)
     return out
+
+
+def _conda_file(loaded: load.LoadedJob, name: str) -> str | None:
+    """The absolute path of a step's environment conda file (pods may install
+    its pip list at start), or None."""
+    step = loaded.job.jobs[name]
+    comp = loaded.components.get(name)
+    env = step.task.environment if isinstance(step, models.ParallelStep) else (step.environment or (comp.model.environment if comp else None))
+    base = os.path.dirname(comp.file) if (comp and not getattr(step, "environment", None)) else loaded.base_dir
+    conda = getattr(env, "conda_file", None)
+    return os.path.normpath(os.path.join(base, conda)) if isinstance(conda, str) else None
 
 
 def _walk(source: str) -> list[str]:
