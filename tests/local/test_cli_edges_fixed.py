@@ -1,7 +1,8 @@
 """Regression tests for the local-UX bugs found by the QA pass and fixed since
 (/tmp/pjob-notes/ux-bugs.md, U-numbers in the test names), through the real
 ``pjob`` console script: silent stale results, concurrent and ``--fresh``
-runs, output paths of the wrong kind, unreadable paths, SIGTERM, ``--debug``.
+runs, output paths of the wrong kind, unreadable paths, empty inputs, MLTables at
+validation, SIGTERM, ``--debug``.
 """
 
 import os
@@ -139,6 +140,24 @@ def test_U6_folders_that_are_files(tmp_path, where):
         proc = pjob("run", write_job(tmp_path), "--runs-dir", "afile", cwd=tmp_path)
     assert_user_error(proc, "afile")
     assert (tmp_path / "afile").read_text() == "x"
+
+
+# --- U7/U8 ------------------------------------------------------------------------------------------------------
+
+def test_U7_empty_input_names_the_input_not_failed_mini_batches(tmp_path):
+    yml = write_job(tmp_path, files=0)
+    assert pjob("run", yml, cwd=tmp_path).returncode == 1
+    text = job_result(tmp_path)
+    assert "see the failed mini-batches below" not in text
+    assert "docs" in text.split("why:")[1].splitlines()[0], text
+
+
+def test_U8_validate_reads_the_mltable(tmp_path):
+    _table(tmp_path)
+    with open(tmp_path / "t" / "MLTable", "a", encoding="utf-8") as fh:
+        fh.write("  - frobnicate: {x: 1}\n")
+    write_job(tmp_path, input_type="mltable", input_path="./t", mini_batch_size="1kb")
+    assert_user_error(pjob("validate", "pipeline.yml", cwd=tmp_path), "MLTable", "frobnicate")
 
 
 # --- U9/U10/U19: messages and state after bad input -------------------------------------------------------------
