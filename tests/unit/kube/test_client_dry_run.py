@@ -71,8 +71,11 @@ def test_dry_run_prints_a_valid_cr_and_its_shipped_code(job, schemas, tmp_path):
     for cm in configmaps:
         rel = cm["metadata"]["annotations"]["pjob.dev/shipped-path"]
         assert f"./{rel}" in spec_text
-        expected = sorted(str(p.relative_to(folder)).replace(os.sep, "/") for p in (folder / rel).rglob("*")
-                          if p.is_file() and "__pycache__" not in p.parts)
+        if (folder / rel).is_file():  # a single file (a conda file) travels as itself
+            expected = [rel]
+        else:
+            expected = sorted(str(p.relative_to(folder)).replace(os.sep, "/") for p in (folder / rel).rglob("*")
+                              if p.is_file() and "__pycache__" not in p.parts)
         assert bundle_names(cm) == expected
     kinds = {cm["metadata"]["annotations"]["pjob.dev/shipped-kind"] for cm in configmaps}
     assert "code" in kinds
