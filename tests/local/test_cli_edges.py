@@ -331,3 +331,16 @@ def test_pipeline_shape_errors_run_nothing(tmp_path, text, needles):
     (tmp_path / "p.yml").write_text(text)
     assert_user_error(pjob("run", "p.yml", cwd=tmp_path), *needles)
     assert not os.path.exists(tmp_path / "pjob-runs" / "cyc" / "steps")
+
+
+@pytest.mark.parametrize("old,new,needles", [
+    ("input_data: ${{inputs.docs}}", "input_data: ./docs", ["pipeline.yml:13: jobs.step.input_data", "${{inputs."]),
+    ("        path: ./docs\n    outputs", "        path: ./docs\n      t: 5\n    outputs",
+     ["jobs.step.inputs.t", "type (uri_folder, uri_file, mltable)"]),
+], ids=["literal-path", "literal-value"])
+def test_input_data_must_name_a_data_input(tmp_path, old, new, needles):
+    yml = write_job(tmp_path)
+    edit(yml, old, new)
+    if "t: 5" in new:
+        edit(yml, "input_data: ${{inputs.docs}}", "input_data: ${{inputs.t}}")
+    assert_user_error(pjob("validate", "pipeline.yml", cwd=tmp_path), *needles)
