@@ -114,6 +114,7 @@ def write_case(case: Case, workspace: str) -> tuple[str, str, int | None]:
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(text)
     for name, body in case.extra.items():
+        os.makedirs(os.path.dirname(os.path.join(workspace, name)), exist_ok=True)
         with open(os.path.join(workspace, name), "w", encoding="utf-8") as fh:
             fh.write(textwrap.dedent(body).lstrip("\n"))
     error_path = os.path.join(workspace, case.error_file) if case.error_file else path

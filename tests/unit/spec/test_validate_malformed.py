@@ -9,6 +9,8 @@ Pipeline-level, command-step, component and whole-document cases are in
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 import spec_testlib as lib
@@ -20,6 +22,9 @@ ARGS = "--model ${{inputs.score_model}}"
 SCORE_PATH = "path: ./iris-model"
 APPEND = "append_row_to: ${{outputs.job_output_file}}"
 INPUT_DATA = "    input_data: ${{inputs.input_data}}\n"
+
+BROKEN_SCRIPT = "import os\n\n\ndef run(mini_batch:\n    return []\n"
+ODD_MLTABLE = "paths:\n  - file: ./x.csv\ntransformations:\n  - read_delimited:\n      delimiter: ','\n  - frobnicate: {}\n"
 
 CASES = [
     # mini_batch_size
@@ -83,6 +88,12 @@ CASES = [
     Case("task_type_other", sub("type: run_function", "type: run_script"), P + ".task.type", "'run_script'", r"type: run_script"),
     Case("entry_script_missing", sub("entry_script: iris_prediction.py", "entry_script: nope.py"), P + ".task.entry_script", "'nope.py' not found", r"entry_script:"),
     Case("entry_script_outside_code", sub("entry_script: iris_prediction.py", "entry_script: ../prep_src/prep.py"), P + ".task.entry_script", "inside the code folder", r"entry_script:"),
+    Case("entry_script_syntax_error", lib.chain(sub('code: "./script"', 'code: "./broken_src"'), sub("entry_script: iris_prediction.py", "entry_script: score.py")), P + ".task.entry_script", "does not compile", r"entry_script:",
+         extra={"broken_src/score.py": BROKEN_SCRIPT}),
+    Case("entry_script_syntax_error_line", lib.chain(sub('code: "./script"', 'code: "./broken_src"'), sub("entry_script: iris_prediction.py", "entry_script: score.py")), "", "syntax error in the entry script", r"def run\(",
+         extra={"broken_src/score.py": BROKEN_SCRIPT}, error_file="broken_src/score.py"),
+    Case("mltable_unsupported_step", sub("path: ./neural-iris-mltable", "path: ./odd-mltable"), P + ".inputs.input_data.path", "MLTable", r"path: ./odd-mltable",
+         extra={"odd-mltable/MLTable": ODD_MLTABLE, "odd-mltable/x.csv": "a\n1\n"}),
     Case("code_folder_missing", sub('code: "./script"', 'code: "./nocode"'), P + ".task.code", "'./nocode' does not exist", r"code:"),
     # inputs and outputs of the step
     Case("input_type_unknown", sub("type: mltable", "type: tabular"), P + ".inputs.input_data.type", "'tabular'", r"type: tabular"),
@@ -137,3 +148,12 @@ def test_malformed_step_real_process(case, workspace):
     assert proc.returncode == 2, proc
     assert proc.stdout == ""
     lib.assert_reported(proc.stderr, error_path, line, case.field, case.says)
+
+
+def test_unsupported_mltable_step_names_the_mltable_file(workspace, capsys):
+    case = next(c for c in CASES if c.id == "mltable_unsupported_step")
+    path, _, _ = lib.write_case(case, workspace)
+    code, _, err = lib.validate_in_process(capsys, path)
+    assert code == 2
+    mltable = os.path.join(workspace, "odd-mltable", "MLTable")
+    assert any(ln.startswith(f"error: {mltable}") and "'frobnicate' is not supported" in ln for ln in err.splitlines()), err

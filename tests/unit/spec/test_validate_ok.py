@@ -313,3 +313,15 @@ jobs:
 def test_merge_key_override_is_not_a_duplicate():
     data, _ = yamlio.parse_yaml(MERGED, "merged.yml")
     assert data["jobs"]["a"]["retry_settings"] == {"max_retries": 3, "timeout": 20}
+
+
+def test_entry_script_without_run_is_a_warning(tmp_path, capsys):
+    lib.make_workspace(str(tmp_path))
+    (tmp_path / "norun_src").mkdir()
+    (tmp_path / "norun_src" / "score.py").write_text("def init():\n    pass\n", encoding="utf-8")
+    text = lib.seed_text().replace('code: "./script"', 'code: "./norun_src"').replace("entry_script: iris_prediction.py", "entry_script: score.py")
+    path = tmp_path / "norun.yml"
+    path.write_text(text, encoding="utf-8")
+    code, out, err = lib.validate_in_process(capsys, str(path))
+    assert code == 0, err
+    assert any(ln.startswith("warning: ") and "run()" in ln for ln in err.splitlines()), err
