@@ -20,7 +20,7 @@ from typing import Callable
 from pjob.data import uris
 from pjob.engine import build
 from pjob.local import command, runstate
-from pjob.spec import checks, errors, load, models, resolve, yamlio
+from pjob.spec import bindings, checks, errors, load, models, resolve, yamlio
 
 
 @dataclasses.dataclass
@@ -34,6 +34,7 @@ class StepReport:
     failed_mini_batches: int = 0  # failed within the thresholds (the step still succeeded)
     failed_items: int = 0
     logs_dir: str | None = None
+    output_file: str | None = None  # the merged append_row file of a parallel step
 
 
 @dataclasses.dataclass
@@ -112,6 +113,7 @@ def _run_steps(loaded, name, runs_dir, run_dir, fresh, retry_failed, max_workers
         default_datastore=loaded.job.settings.default_datastore or "default",
     )
     resolved = resolve.resolve_pipeline(loaded, locations)
+    runstate.check_runs_dir(runs_dir, resolved)
     state = runstate.load_state(run_dir)
     with open(os.path.join(run_dir, "spec.yaml"), "w", encoding="utf-8") as fh:
         fh.write(yamlio.dump_yaml(loaded.job.model_dump(mode="json", by_alias=True, exclude_unset=True)))
@@ -125,20 +127,27 @@ def _run_steps(loaded, name, runs_dir, run_dir, fresh, retry_failed, max_workers
         outputs = {k: v.location for k, v in rstep.outputs.items()}
         previous = state["steps"].get(step_name, {})
         comp = loaded.components.get(step_name)
-        print_ = runstate.fingerprint(step, rstep, _read(comp.file) if comp else "")
+        print_ = runstate.fingerprint(step, rstep, _read(comp.file) if comp else "", runs_dir)
         if failed and not loaded.job.settings.continue_on_step_failure:
             reports[step_name] = StepReport(step_name, step.type, "Skipped", "an earlier step failed", outputs=outputs)
+            continue
+        blocked = [d for d in deps.get(step_name, []) if reports.get(d) and reports[d].status != "Succeeded"]
+        if blocked:  # continue_on_step_failure runs independent steps only
+            reports[step_name] = StepReport(step_name, step.type, "Skipped", f"step {blocked[0]} it reads did not succeed", outputs=outputs)
             continue
         upstream_ran = any(d in ran for d in deps.get(step_name, []))
         step_fresh = fresh
         if previous.get("status") == "Succeeded" and not (retry_failed and step.type == "parallel"):
-            if previous.get("fingerprint") == print_ and not upstream_ran:
+            output_gone = runstate.outputs_missing(rstep) or (previous.get("output_file") and not os.path.exists(previous["output_file"]))
+            if previous.get("fingerprint") == print_ and not upstream_ran and not output_gone:
                 reports[step_name] = StepReport(step_name, step.type, "Succeeded", "already succeeded (resumed run)", previous.get("job_result"), outputs)
                 on_step and on_step(step_name, "skip")
                 continue
-            step_fresh = True  # its spec, code or inputs changed since it succeeded: run it again from scratch
+            step_fresh = True  # its spec, code, inputs or outputs changed since it succeeded: run it again from scratch
             previous = {}
             on_step and on_step(step_name, "rerun")
+        elif previous.get("fingerprint") not in (None, print_):
+            on_step and on_step(step_name, "resume-changed")
         on_step and on_step(step_name, "start")
         ran.add(step_name)
         try:
@@ -167,15 +176,33 @@ def _read(path: str) -> str:
 
 def _in_step(loaded: load.LoadedJob, step_name: str, exc: errors.UserError) -> errors.UserError:
     """Problems raised while running a step without a file (data, engine)
-    name the YAML file, line and the step's field."""
+    name the YAML file, line and the step's field; a problem with the input
+    being split names that input."""
+    step = loaded.job.jobs[step_name]
+    split = bindings.whole_ref(step.input_data).name if isinstance(step, models.ParallelStep) else None
     problems = []
     for p in exc.problems:
         if p.file is None:
-            path = ("jobs", step_name) + tuple(x for x in p.field.split(".") if x and not x.startswith("-"))
-            field = ".".join(path) if p.field and not p.field.startswith("-") else f"jobs.{step_name}"
-            p = errors.Problem(loaded.file, yamlio.line_of(loaded.lines, path), field, p.message)
+            field, message = p.field, p.message
+            if split and field in ("path", "type", "mode"):
+                field = f"inputs.{split}.{field}"
+            if "datastores" in message and "does not exist" in message:
+                message += "; put the data there, or map the datastore with --datastore NAME=PATH"
+            if field and not field.startswith("-"):  # a step field (not a CLI flag)
+                path = ("jobs", step_name) + tuple(field.split("."))
+                p = errors.Problem(loaded.file, yamlio.line_of(loaded.lines, path), ".".join(path), message)
+            else:
+                p = errors.Problem(loaded.file, yamlio.line_of(loaded.lines, ("jobs", step_name)), field or f"jobs.{step_name}", message)
         problems.append(p)
     return errors.UserError(problems)
+
+
+def _clear_default_outputs(step_dir: str) -> None:
+    """Remove what an earlier attempt left in the step's default output
+    folders; outputs at paths the user chose are never deleted."""
+    default_outputs = os.path.join(step_dir, "outputs")
+    if os.path.isdir(default_outputs):
+        shutil.rmtree(default_outputs)
 
 
 def _run_step(loaded, step_name, step, rstep, step_dir, name, state, previous, print_, run_dir, fresh, retry_failed, max_workers, progress) -> StepReport:
@@ -190,11 +217,15 @@ def _run_step(loaded, step_name, step, rstep, step_dir, name, state, previous, p
             )
         state["steps"][step_name] = {"status": "Running", "plan_key": key, "fingerprint": print_}
         runstate.save_state(run_dir, state)
+        if fresh:
+            _clear_default_outputs(step_dir)
         report = _run_parallel(loaded, step_name, step, rstep, step_dir, name, fresh, retry_failed, max_workers, progress)
-        state["steps"][step_name] = {"status": report.status, "plan_key": key, "fingerprint": print_, "job_result": report.job_result}
+        state["steps"][step_name] = {"status": report.status, "plan_key": key, "fingerprint": print_,
+                                     "job_result": report.job_result, "output_file": report.output_file}
         return report
     state["steps"][step_name] = {"status": "Running", "fingerprint": print_}
     runstate.save_state(run_dir, state)
+    _clear_default_outputs(step_dir)  # a command re-runs whole
     limit = step.limits.timeout if step.limits else None
     res = command.run_command_step(rstep, step_dir, timeout=float(limit) if limit else None)
     report = StepReport(step_name, "command", res.status, res.reason, os.path.join(res.logs_dir, "job_result.txt"))
@@ -213,7 +244,7 @@ def _run_parallel(loaded, step_name, step, rstep, step_dir, name, fresh, retry_f
     counters = result.counters
     return StepReport(step_name, "parallel", result.status, result.message if result.status != "Succeeded" else "",
                       result.job_result, failed_mini_batches=counters.failed, failed_items=counters.items_failed,
-                      logs_dir=result.logs_dir)
+                      logs_dir=result.logs_dir, output_file=result.output)
 
 
 def _gpus() -> int:

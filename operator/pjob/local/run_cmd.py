@@ -8,6 +8,7 @@ bad input. Progress: one live line per step on a terminal, plain lines
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
 import time
@@ -44,6 +45,9 @@ class Display:
             print(f"step {name}: started", file=self.stream, flush=True)
         elif event == "skip":
             print(f"step {name}: already succeeded, skipped (resumed run)", file=self.stream, flush=True)
+        elif event == "resume-changed":
+            print(f"warning: step {name}: its spec or code changed since the interrupted run; mini-batches already done keep "
+                  "the rows of the earlier code (run with --fresh to redo them)", file=self.stream, flush=True)
         elif event == "rerun":
             print(f"step {name}: changed since it succeeded (spec, code or an upstream step); running it again", file=self.stream, flush=True)
         elif event == "done" and self.live:
@@ -61,10 +65,26 @@ class Display:
         )
         now = time.time()
         if self.live:
-            print("\r" + line.ljust(100), end="", file=self.stream, flush=True)
+            width = max(shutil.get_terminal_size((100, 20)).columns - 1, 20)
+            print("\r" + line[:width].ljust(width), end="", file=self.stream, flush=True)
         elif now - self.last_plain >= 5 or (total and finished == total):
             self.last_plain = now
             print(line, file=self.stream, flush=True)
+
+
+def ignored_environments(loaded) -> list[str]:
+    """AZURE-COMPAT 1: locally, steps run with this Python; say what was ignored."""
+    out = []
+    for name, step in loaded.job.jobs.items():
+        env = getattr(getattr(step, "task", None), "environment", None) or getattr(step, "environment", None)
+        if env is None:
+            continue
+        what = env if isinstance(env, str) else ", ".join(
+            f"{k} {v}" for k, v in (("image", env.image), ("conda_file", env.conda_file)) if v)
+        if what:
+            out.append(f"{loaded.file}: jobs.{name}: environment ({what}) is not used locally; "
+                       f"the step runs with this Python ({sys.executable}); install what it needs there")
+    return out
 
 
 def _datastores(pairs: list[str]) -> dict[str, str]:
@@ -101,7 +121,7 @@ def main(args) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     loaded = checks.load_and_check(args.file)
     inputs_check.check_inputs(loaded)
-    for warning in loaded.warnings:
+    for warning in loaded.warnings + ignored_environments(loaded):
         print(f"warning: {warning}", file=sys.stderr)
     display = Display()
     result = pipeline.run_pipeline(

@@ -51,6 +51,25 @@ def run_lock(runs_dir: str, job: str, run_dir: str):
         fh.close()  # closing releases the lock
 
 
+def outputs_missing(rstep: resolve.ResolvedStep) -> list[str]:
+    """Local outputs of a succeeded step that are gone (deleted since)."""
+    return [out.location for out in rstep.outputs.values() if "://" not in out.location and not os.path.exists(out.location)]
+
+
+def check_runs_dir(runs_dir: str, steps: dict[str, resolve.ResolvedStep]) -> None:
+    """pjob's own files must never become input data."""
+    for name, rstep in steps.items():
+        for key, value in rstep.inputs.items():
+            if isinstance(value, resolve.DataValue) and os.path.isdir(value.location):
+                folder = os.path.abspath(value.location)
+                if runs_dir == folder or runs_dir.startswith(folder.rstrip(os.sep) + os.sep):
+                    raise errors.UserError(
+                        f"--runs-dir {runs_dir} is inside input {key} of step {name} ({folder}); "
+                        "pjob's own files would become input data: choose a runs dir outside it",
+                        field="--runs-dir",
+                    )
+
+
 def load_state(run_dir: str) -> dict:
     try:
         with open(os.path.join(run_dir, "state.json"), encoding="utf-8") as fh:
@@ -66,12 +85,13 @@ def save_state(run_dir: str, state: dict) -> None:
     os.replace(tmp, os.path.join(run_dir, "state.json"))
 
 
-def _code_signature(code_dir: str | None) -> list:
+def _code_signature(code_dir: str | None, exclude: str | None) -> list:
     if not code_dir or not os.path.isdir(code_dir):
         return []
     entries = []
     for root, dirs, files in os.walk(code_dir):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith(".")
+                         and os.path.join(root, d) != exclude)  # `code: .` holds the runs dir
         for name in sorted(files):
             if name.endswith(".pyc"):
                 continue
@@ -86,12 +106,13 @@ def _code_signature(code_dir: str | None) -> list:
     return entries
 
 
-def fingerprint(step: models.ParallelStep | models.CommandStep, rstep: resolve.ResolvedStep, component_text: str = "") -> str:
+def fingerprint(step: models.ParallelStep | models.CommandStep, rstep: resolve.ResolvedStep, component_text: str = "",
+                runs_dir: str | None = None) -> str:
     """Changes when what the step would do changes (spec, bindings, code)."""
     data = {
         "step": step.model_dump(mode="json", by_alias=True, exclude_unset=True),
         "resolved": dataclasses.asdict(rstep),
-        "code": _code_signature(rstep.code_dir),
+        "code": _code_signature(rstep.code_dir, runs_dir),
         "component": component_text,
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()

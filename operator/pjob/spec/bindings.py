@@ -79,6 +79,26 @@ def whole_ref(text: object) -> Ref | None:
     return None
 
 
+def resolve_optional(text: str, lookup: Callable[[Ref], str | None]) -> str:
+    """Drop ``$[[...]]`` blocks whose bindings have no value and unwrap the
+    others, leaving their ``${{...}}`` in place (to substitute per argument)."""
+
+    def block(m: re.Match) -> str:
+        inner = m.group(1)
+        return "" if any(lookup(r) is None for r in refs(inner)) else inner
+
+    return OPTIONAL.sub(block, text)
+
+
+def split_arguments(text: str, lookup: Callable[[Ref], str | None]) -> list[str]:
+    """program_arguments -> argv: split first, then substitute inside each
+    argument, so a value with spaces or quotes stays one argument and quotes
+    the user wrote around a binding are not doubled."""
+    import shlex
+
+    return [substitute(token, lookup) for token in shlex.split(resolve_optional(text, lookup))]
+
+
 def substitute(text: str, lookup: Callable[[Ref], str | None]) -> str:
     """Replace bindings using ``lookup``; ``$[[...]]`` blocks whose bindings
     have no value (lookup returns None) are dropped, others are unwrapped.

@@ -149,6 +149,44 @@ def _check_output_path(loaded, where, out: models.DataOutput) -> None:
         loaded.problem(where, f"cannot write to {existing} (permission denied); fix its permissions or choose another path")
 
 
+def _protected(loaded) -> list[tuple[str, str]]:
+    """(path, what) the job reads and must never write: the YAML, component
+    files, code folders and local inputs."""
+    job = loaded.job
+    found = [(os.path.abspath(loaded.file), "the job YAML")]
+    found += [(os.path.abspath(c.file), "a component file") for c in loaded.components.values()]
+    for name, step in job.jobs.items():
+        code = step.task.code if isinstance(step, models.ParallelStep) else step.code
+        if code and is_local_path(code):
+            found.append((loaded.resolve(code), f"the code folder of step {name}"))
+        for key, value in step.inputs.items():
+            if isinstance(value, models.DataInput) and value.path and is_local_path(value.path):
+                found.append((loaded.resolve(value.path.removeprefix("file://")), f"input {key} of step {name}"))
+    for key, value in job.inputs.items():
+        if isinstance(value, models.DataInput) and value.path and is_local_path(value.path):
+            found.append((loaded.resolve(value.path.removeprefix("file://")), f"pipeline input {key}"))
+    return found
+
+
+def _check_output_targets(loaded) -> None:
+    """Outputs never overwrite what the job reads, nor each other."""
+    protected = _protected(loaded)
+    seen: dict[str, str] = {}
+    places = [(("outputs", k, "path"), v) for k, v in loaded.job.outputs.items()]
+    places += [(("jobs", n, "outputs", k, "path"), v) for n, s in loaded.job.jobs.items() for k, v in s.outputs.items()]
+    for where, out in places:
+        if not (isinstance(out, models.DataOutput) and out.path and is_local_path(out.path)):
+            continue
+        full = loaded.resolve(out.path.removeprefix("file://"))
+        for path, what in protected:
+            if full == path or full.startswith(path.rstrip(os.sep) + os.sep):
+                loaded.problem(where, f"{out.path} would write into {what} ({path}); choose an output path outside what the job reads")
+                break
+        if full in seen:
+            loaded.problem(where, f"{out.path} is also the output {seen[full]}; give each output its own path")
+        seen.setdefault(full, ".".join(map(str, where[:-1])))
+
+
 def _check_parallel(loaded, name: str, step: models.ParallelStep, check_files: bool) -> None:
     base = ("jobs", name)
     inputs, outputs = step.inputs, step.outputs
@@ -312,6 +350,8 @@ def check(loaded: load.LoadedJob, *, check_files: bool = True) -> load.LoadedJob
             _check_parallel(loaded, name, step, check_files)
         else:
             _check_command(loaded, name, step, check_files)
+    if check_files:
+        _check_output_targets(loaded)
     try:
         run_order(loaded)
     except ValueError as exc:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import shlex
 from typing import Callable, Union
 
 from pjob.spec import bindings, checks, errors, load, models, yamlio
@@ -193,8 +192,7 @@ class Resolver:
             resolved.code_dir = os.path.normpath(os.path.join(self.loaded.base_dir, code)) if code else os.path.dirname(
                 os.path.join(self.loaded.base_dir, step.task.entry_script)
             )
-            quoted = lambda r: None if resolved.lookup(r, self.loc) is None else shlex.quote(resolved.lookup(r, self.loc))  # noqa: E731
-            resolved.argv = shlex.split(bindings.substitute(step.task.program_arguments or "", quoted))
+            resolved.argv = bindings.split_arguments(step.task.program_arguments or "", lambda r: resolved.lookup(r, self.loc))
         else:
             command = comp.model.command if comp else step.command
             resolved.command = sub(command or "")
