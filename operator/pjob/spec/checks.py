@@ -199,6 +199,8 @@ def _check_parallel(loaded, name: str, step: models.ParallelStep, check_files: b
         loaded.problem(base + ("inputs", ref.name), "the input split into mini-batches must be data: give it type (uri_folder, uri_file, mltable) and path")
     elif isinstance(inputs[ref.name], models.DataInput) and inputs[ref.name].path is None and inputs[ref.name].value is None:
         loaded.problem(base + ("inputs", ref.name), "the input split into mini-batches has no path; give path")
+    if step.partition_keys and step.mini_batch_size:
+        loaded.warnings.append(f"{loaded.file}: jobs.{name}.mini_batch_size is ignored: partition_keys makes one mini-batch per key combination")
     task = step.task
     if task.append_row_to is not None:
         out = _whole_ref(task.append_row_to)
