@@ -325,3 +325,14 @@ def test_entry_script_without_run_is_a_warning(tmp_path, capsys):
     code, out, err = lib.validate_in_process(capsys, str(path))
     assert code == 0, err
     assert any(ln.startswith("warning: ") and "run()" in ln for ln in err.splitlines()), err
+
+
+def test_partition_keys_with_mini_batch_size_warns(tmp_path, capsys):
+    lib.make_workspace(str(tmp_path))
+    text = lib.seed_text().replace("    max_concurrency_per_instance: 2\n", "    max_concurrency_per_instance: 2\n    partition_keys: [species]\n")
+    path = tmp_path / "partitioned.yml"
+    path.write_text(text, encoding="utf-8")
+    code, out, err = lib.validate_in_process(capsys, str(path))
+    assert code == 0, err
+    assert "by partition_keys ['species']" in out
+    assert any(ln.startswith("warning: ") and "mini_batch_size" in ln and "partition_keys" in ln for ln in err.splitlines()), err
