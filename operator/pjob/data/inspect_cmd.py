@@ -23,7 +23,6 @@ import sys
 
 import pjob.data
 from pjob.data import files, mltable, uris
-from pjob.spec import errors
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    datastores = _datastores(args.datastore)
+    datastores = uris.parse_datastore_flags(args.datastore)
     input_type = args.type or infer_type(args.path, datastores)
     keys = [k.strip() for k in args.partition_keys.split(",") if k.strip()] if args.partition_keys else None
     plan = pjob.data.plan(input_type, args.path, args.mini_batch_size, keys, datastores=datastores)
@@ -76,16 +75,6 @@ def infer_type(path: str, datastores: dict[str, str] | None = None) -> str:
     if files.is_file(location):
         return "uri_file"
     return "uri_folder"
-
-
-def _datastores(pairs: list[str]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        name, sep, location = pair.partition("=")
-        if not sep or not name or not location:
-            raise errors.UserError(f"--datastore '{pair}' must be NAME=LOCATION", field="--datastore")
-        out[name] = location
-    return out
 
 
 def _is_estimate(mb) -> bool:

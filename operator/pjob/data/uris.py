@@ -73,6 +73,19 @@ def _resolve_datastore_uri(uri: str, datastores: dict[str, str]) -> str:
     return join(base, rel)
 
 
+def parse_datastore_flags(pairs: list[str]) -> dict[str, str]:
+    """``--datastore NAME=LOCATION`` flags (CLI) -> {name: location}."""
+    out = {}
+    for pair in pairs:
+        name, sep, location = pair.partition("=")
+        if not sep or not name or not location:
+            raise errors.UserError(
+                f"got {pair!r}; write NAME=PATH (a folder or URL), e.g. --datastore workspaceblobstore=/data/blob", field="--datastore"
+            )
+        out[name] = location
+    return out
+
+
 def is_local(location: str) -> bool:
     """True for a local path, False for a URL read through fsspec."""
     return not _SCHEME.match(location)

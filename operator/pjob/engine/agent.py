@@ -24,7 +24,6 @@ import select
 import selectors
 import signal
 import subprocess
-import sys
 import time
 
 from pjob.engine import logtree, manifest, monitor, policy, report, results, slots

@@ -39,6 +39,23 @@ def write(plan: minibatch.Plan, path: str) -> None:
     os.replace(tmp, path)
 
 
+def plan_into(task, path: str, log) -> minibatch.Plan:
+    """Plan ``task``'s input (``pjob.data.plan``; never loads the data), write
+    the manifest to ``path`` and log one line. Used by the local driver and by
+    agent 0 on a cluster."""
+    import time
+
+    import pjob.data
+
+    started = time.time()
+    plan = pjob.data.plan(task.input_type, task.input_uri, task.mini_batch_size, task.partition_keys)
+    write(plan, path)
+    log(f"planned {task.input_uri} ({task.input_type}, mini_batch_size={task.mini_batch_size}, "
+        f"partition_keys={task.partition_keys}): {len(plan.mini_batches)} mini-batches, {plan.items} items "
+        f"in {time.time() - started:.2f}s")
+    return plan
+
+
 def read_header_and_lines(path: str) -> tuple[dict, list[bytes]]:
     """Header dict and the raw descriptor lines (without newline), index = position."""
     with open(path, "rb") as f:

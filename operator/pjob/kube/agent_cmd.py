@@ -84,17 +84,11 @@ def prepare_folders(task, node: int) -> None:
 
 def plan_once(task, master_log) -> tuple[int, list[int]]:
     """Node 0: the manifest of an earlier attempt, else a fresh plan. Returns (count, items per mini-batch)."""
-    import pjob.data
     from pjob.engine import manifest
 
     path = manifest.path_in(task.work_dir)
     if not os.path.exists(path):
-        started = time.time()
-        plan = pjob.data.plan(task.input_type, task.input_uri, task.mini_batch_size, task.partition_keys)
-        manifest.write(plan, path)
-        master_log(f"planned {task.input_uri} ({task.input_type}, mini_batch_size={task.mini_batch_size}, "
-                   f"partition_keys={task.partition_keys}): {len(plan.mini_batches)} mini-batches, {plan.items} items "
-                   f"in {time.time() - started:.2f}s")
+        manifest.plan_into(task, path, master_log)
     return read_items(task)
 
 

@@ -15,11 +15,9 @@ import fcntl
 import os
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 
-import pjob.data
 from pjob.coord import base
 from pjob.coord.sqlite import SqliteCoordinator
 from pjob.engine import agent as engine_agent
@@ -92,12 +90,7 @@ def _plan(task, log) -> tuple[int, list[int] | None]:
         header, _ = manifest.read_header_and_lines(path)
         log(f"reusing the plan in {path}: {header['count']} mini-batches, {header['items']} items")
         return header["count"], None
-    started = time.time()
-    plan = pjob.data.plan(task.input_type, task.input_uri, task.mini_batch_size, task.partition_keys)
-    manifest.write(plan, path)
-    log(f"planned {task.input_uri} ({task.input_type}, mini_batch_size={task.mini_batch_size}, "
-        f"partition_keys={task.partition_keys}): {len(plan.mini_batches)} mini-batches, {plan.items} items "
-        f"in {time.time() - started:.2f}s")
+    plan = manifest.plan_into(task, path, log)
     return len(plan.mini_batches), [max(0, mb.items) for mb in plan.mini_batches]
 
 

@@ -13,6 +13,7 @@ import signal
 import sys
 import time
 
+from pjob.data import uris
 from pjob.local import inputs_check, pipeline
 from pjob.spec import checks, errors
 
@@ -87,16 +88,6 @@ def ignored_environments(loaded) -> list[str]:
     return out
 
 
-def _datastores(pairs: list[str]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        name, sep, path = pair.partition("=")
-        if not sep or not name or not path:
-            raise errors.UserError(f"--datastore {pair!r}: write NAME=PATH, e.g. --datastore workspaceblobstore=/data/blob", field="--datastore")
-        out[name] = path
-    return out
-
-
 def print_summary(result: pipeline.PipelineResult, stream=sys.stdout) -> None:
     print(f"pipeline {result.status}: {result.run_dir}", file=stream)
     for report in result.steps.values():
@@ -130,7 +121,7 @@ def main(args) -> int:
         fresh=args.fresh,
         retry_failed=args.retry_failed,
         max_workers=args.max_workers,
-        datastores=_datastores(args.datastore),
+        datastores=uris.parse_datastore_flags(args.datastore),
         progress=display.progress,
         on_step=display.on_step,
     )
