@@ -168,6 +168,17 @@ def _protected(loaded) -> list[tuple[str, str]]:
     return found
 
 
+def _check_pipeline_output_writers(loaded) -> None:
+    writers: dict[str, str] = {}
+    for name, step in loaded.job.jobs.items():
+        for key, value in step.outputs.items():
+            ref = _whole_ref(value.path if isinstance(value, models.DataOutput) else value)
+            if ref and ref.scope == "parent.outputs":
+                if ref.name in writers:
+                    loaded.problem(("jobs", name, "outputs", key), f"{ref.text} is already bound by {writers[ref.name]}; a pipeline output comes from one step")
+                writers.setdefault(ref.name, f"jobs.{name}.outputs.{key}")
+
+
 def _check_output_targets(loaded) -> None:
     """Outputs never overwrite what the job reads, nor each other."""
     protected = _protected(loaded)
@@ -195,10 +206,14 @@ def _check_parallel(loaded, name: str, step: models.ParallelStep, check_files: b
         loaded.problem(base + ("input_data",), f"must be ${{{{inputs.<name>}}}} naming one of this step's inputs, got {step.input_data!r}")
     elif ref.name not in inputs:
         loaded.problem(base + ("input_data",), f"{ref.text} names no input of this step; declare inputs.{ref.name} or use one of: {', '.join(inputs) or '(none)'}")
-    elif not isinstance(inputs[ref.name], models.DataInput) and not _whole_ref(inputs[ref.name]):
-        loaded.problem(base + ("inputs", ref.name), "the input split into mini-batches must be data: give it type (uri_folder, uri_file, mltable) and path")
+    elif not isinstance(_split_source(loaded, inputs[ref.name]), models.DataInput) and not _bound_to_step(inputs[ref.name]):
+        loaded.problem(base + ("inputs", ref.name), f"the input split into mini-batches must be data, not the literal {_split_source(loaded, inputs[ref.name])!r}: "
+                       "give it (or the pipeline input it binds) type (uri_folder, uri_file, mltable) and path")
     elif isinstance(inputs[ref.name], models.DataInput) and inputs[ref.name].path is None and inputs[ref.name].value is None:
         loaded.problem(base + ("inputs", ref.name), "the input split into mini-batches has no path; give path")
+    split_input = _split_source(loaded, inputs.get(ref.name)) if ref and ref.scope == "inputs" else None
+    if step.partition_keys and isinstance(split_input, models.DataInput) and split_input.type in ("uri_folder", "uri_file"):
+        loaded.problem(base + ("partition_keys",), f"partition_keys needs a tabular input (type: mltable); input_data is {split_input.type}")
     if step.partition_keys and step.mini_batch_size:
         loaded.warnings.append(f"{loaded.file}: jobs.{name}.mini_batch_size is ignored: partition_keys makes one mini-batch per key combination")
     task = step.task
@@ -237,6 +252,20 @@ def _check_parallel(loaded, name: str, step: models.ParallelStep, check_files: b
             loaded.problem(base + ("task", "entry_script"), "the entry script must be inside the code folder")
         elif os.path.isfile(script):
             _check_script(loaded, base + ("task", "entry_script"), script)
+
+
+def _split_source(loaded, value):
+    """What a step input finally is: a pipeline input it binds with
+    ${{parent.inputs.x}}, else itself."""
+    ref = _whole_ref(value.path if isinstance(value, models.DataInput) else value)
+    if ref and ref.scope == "parent.inputs" and ref.name in loaded.job.inputs:
+        return loaded.job.inputs[ref.name]
+    return value
+
+
+def _bound_to_step(value) -> bool:
+    ref = _whole_ref(value.path if isinstance(value, models.DataInput) else value)
+    return bool(ref and ref.scope == "parent.jobs")
 
 
 def _literal_inputs(text: str, inputs: dict) -> str:
@@ -352,6 +381,7 @@ def check(loaded: load.LoadedJob, *, check_files: bool = True) -> load.LoadedJob
             _check_parallel(loaded, name, step, check_files)
         else:
             _check_command(loaded, name, step, check_files)
+    _check_pipeline_output_writers(loaded)
     if check_files:
         _check_output_targets(loaded)
     try:

@@ -32,7 +32,7 @@ class DataInput(Model):
         "uri_folder", description="uri_folder (default), uri_file, mltable, or a literal type (string, integer, number, boolean)."
     )
     path: Optional[str] = Field(None, description="Local path (relative to the YAML), azureml://datastores/<ds>/paths/<p>, any fsspec URL, or a ${{...}} binding.")
-    mode: Optional[Literal["ro_mount", "download", "direct", "eval_mount", "eval_download", "rw_mount", "upload"]] = Field(
+    mode: Optional[Literal["ro_mount", "download", "direct", "eval_mount", "eval_download"]] = Field(
         None, description="How the data reaches the script; pjob maps every mode to a local path or an fsspec read. Default ro_mount."
     )
     default: Optional[Union[bool, int, float, str]] = Field(None, description="Default value (component inputs).")
