@@ -73,12 +73,13 @@ def test_awkward_strings_roundtrip(text):
 
 # --- generated parallel steps ------------------------------------------------
 
+AZURE_INPUT_MODES = ("ro_mount", "download", "direct", "eval_mount", "eval_download")
 names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,11}", fullmatch=True)
 free_text = st.text(max_size=30)
 literals = st.one_of(st.booleans(), st.integers(-(10**12), 10**12), st.floats(allow_nan=False, allow_infinity=False), free_text)
 data_inputs = st.fixed_dictionaries(
     {"type": st.sampled_from(models.DATA_TYPES)},
-    optional={"path": free_text, "mode": st.sampled_from(models.INPUT_MODES), "description": free_text},
+    optional={"path": free_text, "mode": st.sampled_from(AZURE_INPUT_MODES), "description": free_text},
 )
 data_outputs = st.fixed_dictionaries(
     {}, optional={"type": st.sampled_from(["uri_file", "uri_folder", "mltable"]), "mode": st.sampled_from(["rw_mount", "upload", "direct"]), "path": free_text}

@@ -115,6 +115,8 @@ CASES = [
     Case("unclosed_optional_block", sub("--model ${{inputs.score_model}}", "--model ${{inputs.score_model}} $[[--opt ${{inputs.score_model}}"), P + ".task.program_arguments", "$[[", r"program_arguments:"),
     Case("task_env_var_unknown_input", sub("      append_row_to: ${{outputs.job_output_file}}\n", "      append_row_to: ${{outputs.job_output_file}}\n      environment_variables:\n        A: ${{inputs.nope}}\n"), P + ".task.environment_variables.A", "${{inputs.nope}}", r"^        A:"),
     Case("code_is_a_file", sub('code: "./script"', 'code: "./script/iris_prediction.py"'), P + ".task.code", "not a folder", r"code:"),
+    Case("partition_keys_file_input", lib.chain(sub("type: mltable", "type: uri_folder"), sub("    max_concurrency_per_instance: 2\n", "    max_concurrency_per_instance: 2\n    partition_keys: [species]\n")), P + ".partition_keys", "mltable", r"partition_keys:"),
+    Case("input_mode_upload", sub("mode: download", "mode: upload"), P + ".inputs.score_model.mode", "'upload'", r"mode: upload"),
     Case("env_var_unknown_input", sub("max_concurrency_per_instance: 2\n", "max_concurrency_per_instance: 2\n    environment_variables:\n      MODEL_DIR: ${{inputs.nope}}\n"), P + ".environment_variables.MODEL_DIR", "${{inputs.nope}} names no input", r"MODEL_DIR:"),
 ]
 SUBPROCESS_IDS = {"mbs_space", "flag_allowed_failed_percent_150", "entry_script_missing"}

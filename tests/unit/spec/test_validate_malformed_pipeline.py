@@ -54,6 +54,32 @@ outputs:
     type: uri_folder
 """)
 RAW = "inputs:\n  raw_data:\n    type: uri_folder\n    path: ./raw-data\n"
+LITERAL_SPLIT = """type: pipeline
+inputs:
+  n: 5
+jobs:
+  a:
+    type: parallel
+    inputs:
+      d: ${{parent.inputs.n}}
+    input_data: ${{inputs.d}}
+    task: {code: ./score_src, entry_script: score.py}
+"""
+TWO_WRITERS = """type: pipeline
+outputs:
+  result: {type: uri_folder}
+jobs:
+  a:
+    type: command
+    command: echo a > ${{outputs.o}}/a
+    outputs:
+      o: ${{parent.outputs.result}}
+  b:
+    type: command
+    command: echo b > ${{outputs.o}}/b
+    outputs:
+      o: ${{parent.outputs.result}}  # second writer
+"""
 FLOW_STEP = """  flow:
     type: parallel
     inputs: {d: {type: uri_folder, path: ./iris-model}}
@@ -131,6 +157,8 @@ outputs:
     Case("jobs_empty", whole("type: pipeline\njobs: {}\n"), "jobs", "at least one step", r"^jobs:"),
     Case("command_limits_timeout_negative", append("  c:\n    type: command\n    command: echo hi\n    limits:\n      timeout: -5\n"), "jobs.c.limits.timeout", "-5", r"timeout: -5"),
     Case("integer_input_default_word", (sub("\njobs:", "\ninputs:\n  n: {type: integer, default: abc}\n\njobs:")), "inputs.n.default", "abc", r"default: abc"),
+    Case("split_literal_pipeline_input", whole(LITERAL_SPLIT), "jobs.a.inputs.d", "must be data", r"d: \$\{\{parent"),
+    Case("two_steps_one_pipeline_output", whole(TWO_WRITERS), "jobs.b.outputs.o", "jobs.a.outputs.o", r"# second writer"),
     # flow-style mappings: the line is still the key's own line
     Case("flow_style_misspelt_key", append(FLOW_STEP.replace("entry_script:", "entry_scrpit:")), "jobs.flow.task.entry_scrpit", "did you mean 'entry_script'?", r"entry_scrpit"),
     Case("flow_style_bad_input_type", append(FLOW_STEP.replace("type: uri_folder", "type: folder")), "jobs.flow.inputs.d.type", "'folder'", r"type: folder"),
