@@ -18,7 +18,7 @@ MINI_BATCH_SIZE = re.compile(r"^\d+([kKmMgG][bB])?$")
 LOGGING_LEVELS = ("DEBUG", "INFO", "WARNING")
 DATA_TYPES = ("uri_file", "uri_folder", "mltable")
 LITERAL_TYPES = ("string", "integer", "number", "boolean")
-INPUT_MODES = ("ro_mount", "download", "direct", "eval_mount", "eval_download", "rw_mount", "upload")
+INPUT_MODES = ("ro_mount", "download", "direct", "eval_mount", "eval_download")
 
 
 class Model(BaseModel):
