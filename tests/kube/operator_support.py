@@ -94,10 +94,11 @@ def children(fake_api, owner: dict, namespace: str = "default") -> list[dict]:
 TEST_IMAGE = "pjob-test:dev"
 
 
-def write_operator_config(root: Path, path: Path) -> Path:
+def write_operator_config(root: Path, path: Path, *, extra_env: list | None = None, **worker_settings) -> Path:
     """Worker pods for the fake kubelet: scratch mounts outside the datastore
     path (the kubelet rewrites mount paths in env and args), the datastore
-    claim mounted at the same host path the operator uses."""
+    claim mounted at the same host path the operator uses. ``extra_env`` and
+    ``worker_settings`` (e.g. gpu=..., pipFromCondaFile=...) add to the worker part."""
     import json
 
     config = {
@@ -115,8 +116,20 @@ def write_operator_config(root: Path, path: Path) -> Path:
             "terminationGracePeriodSeconds": 10,
         },
     }
+    config["worker"]["env"] += extra_env or []
+    config["worker"].update(worker_settings)
     path.write_text(json.dumps(config))
     return path
+
+
+def prepare_cluster(kubelet, apply_crds, kube_env, tmp_path: Path, write_config=None) -> tuple[Path, dict]:
+    """CRDs applied, a datastore folder the fake kubelet mounts, the operator
+    config written: returns (datastore root, the operator's environment)."""
+    apply_crds()
+    root = tmp_path / "ds"
+    cluster(kubelet, root)
+    config = (write_config or write_operator_config)(root, tmp_path / "operator-config.json")
+    return root, operator_env(kube_env, root, PJOB_CONFIG_FILE=config)
 
 
 def cluster(kubelet, root: Path) -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from operator_support import (REPO, cluster, condition, get_cr, operator_env, run_local, start_operator,
-                              wait_operator_watching, wait_status, write_operator_config, write_parallel_yaml)
+from operator_support import (REPO, get_cr, prepare_cluster, run_local, start_operator, wait_operator_watching,
+                              wait_status, write_parallel_yaml)
 
 SECRET_VALUE = "s3cr3t-Value-that-must-never-print"
 AWS_SECRET = "AKIAFAKE/aws-secret-key-never-printed"
@@ -22,11 +22,7 @@ AWS_SECRET = "AKIAFAKE/aws-secret-key-never-printed"
 
 @pytest.fixture
 def world(fake_api, kubelet, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
-    apply_crds()
-    root = tmp_path / "ds"
-    cluster(kubelet, root)
-    config = write_operator_config(root, tmp_path / "operator-config.json")
-    env = operator_env(kube_env, root, PJOB_CONFIG_FILE=config)
+    root, env = prepare_cluster(kubelet, apply_crds, kube_env, tmp_path)
     operator = start_operator(start_process, env)
     wait_operator_watching(wait_for_request)
     # a credential in the cluster and in the client's environment: no command may print either

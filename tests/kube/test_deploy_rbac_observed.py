@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from operator_support import (apply_cr, copy_example, cr_for, operator_env, start_operator, wait_operator_watching,
-                              wait_status, write_operator_config, write_parallel_yaml, cluster)
+from operator_support import (apply_cr, copy_example, cr_for, prepare_cluster, start_operator, wait_operator_watching,
+                              wait_status, write_parallel_yaml)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "deploy"))
 import chart_render  # noqa: E402
@@ -56,10 +56,7 @@ def rendered_cluster_role():
 
 def test_every_request_of_operator_and_agents_is_granted_by_the_chart(
         rendered_cluster_role, fake_api, kubelet, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
-    apply_crds()
-    root = tmp_path / "ds"
-    cluster(kubelet, root)
-    env = operator_env(kube_env, root, PJOB_CONFIG_FILE=write_operator_config(root, tmp_path / "operator-config.json"))
+    root, env = prepare_cluster(kubelet, apply_crds, kube_env, tmp_path)
     operator = start_operator(start_process, env)
     wait_operator_watching(wait_for_request)
 

@@ -11,18 +11,14 @@ from pathlib import Path
 import kubernetes.client as k8s
 import pytest
 
-from operator_support import (apply_cr, children, cluster, condition, copy_example, cr_for, expected_counts, get_cr,
-                              operator_env, start_operator, wait_operator_watching, wait_status, worker_pods,
-                              write_operator_config, write_slow_yaml)
+from operator_support import (apply_cr, children, copy_example, cr_for, expected_counts, get_cr, prepare_cluster,
+                              start_operator, wait_operator_watching, wait_status,
+                              worker_pods, write_slow_yaml)
 
 
 @pytest.fixture
 def world(fake_api, kubelet, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
-    apply_crds()
-    root = tmp_path / "ds"
-    cluster(kubelet, root)
-    config = write_operator_config(root, tmp_path / "operator-config.json")
-    env = operator_env(kube_env, root, PJOB_CONFIG_FILE=config)
+    root, env = prepare_cluster(kubelet, apply_crds, kube_env, tmp_path)
 
     class World:
         def start_operator(self):

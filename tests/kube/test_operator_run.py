@@ -8,19 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from operator_support import (apply_cr, children, cluster, condition, copy_example, cr_for, get_cr, operator_env,
-                              run_local, start_operator, wait_operator_watching, wait_status, write_operator_config,
-                              write_parallel_yaml)
+from operator_support import (apply_cr, condition, copy_example, cr_for, prepare_cluster, run_local, start_operator,
+                              wait_operator_watching, wait_status, write_parallel_yaml)
 
 
 @pytest.fixture
 def world(fake_api, kubelet, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
     """CRDs, a datastore folder, the operator running."""
-    apply_crds()
-    root = tmp_path / "ds"
-    cluster(kubelet, root)
-    config = write_operator_config(root, tmp_path / "operator-config.json")
-    env = operator_env(kube_env, root, PJOB_CONFIG_FILE=config)
+    root, env = prepare_cluster(kubelet, apply_crds, kube_env, tmp_path)
     operator = start_operator(start_process, env)
     wait_operator_watching(wait_for_request)
 

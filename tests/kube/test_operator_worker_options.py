@@ -7,13 +7,12 @@ entry (a local wheel, no network) into the mounted cache, then execs the real
 
 from __future__ import annotations
 
-import json
 import sys
 import zipfile
 from pathlib import Path
 
-from operator_support import (REPO, TEST_IMAGE, apply_cr, cluster, cr_for, operator_env, start_operator,
-                              wait_operator_watching, wait_status, worker_pods)
+from operator_support import (REPO, apply_cr, cr_for, prepare_cluster, start_operator, wait_operator_watching,
+                              wait_status, worker_pods, write_operator_config)
 
 SCRIPT = '''\
 import os
@@ -79,36 +78,20 @@ task:
 
 
 def write_config(root: Path, path: Path) -> Path:
-    config = {
-        "datastores": {"default": "default", "items": {"default": {"type": "pvc", "claimName": "pjob-datastore",
-                                                                    "mountPath": str(root)}}},
-        "worker": {
-            "image": TEST_IMAGE,
-            "workDir": "/scratch/home",
-            "env": [{"name": "HOME", "value": "/scratch/home"}, {"name": "TMPDIR", "value": "/scratch/tmp"},
-                    {"name": "PJOB_PIP_EXTRA_ARGS", "value": "--no-index"}],
-            "volumes": [{"name": "tmp", "emptyDir": {}}, {"name": "work", "emptyDir": {}},
-                        {"name": "datastore", "persistentVolumeClaim": {"claimName": "pjob-datastore"}}],
-            "volumeMounts": [{"name": "tmp", "mountPath": "/scratch/tmp"},
-                             {"name": "work", "mountPath": "/scratch/home"},
-                             {"name": "datastore", "mountPath": str(root)}],
-            "terminationGracePeriodSeconds": 10,
-            "gpu": {"resourceName": "nvidia.com/gpu", "nodeSelector": {"gpu": "true"},
-                    "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]},
-            "pipFromCondaFile": {"enabled": True, "cachePath": "/scratch/pip-cache",
-                                 "command": f"{sys.executable} {REPO / 'worker_image' / 'pjob_pip_env.py'}"},
-        },
-    }
-    path.write_text(json.dumps(config))
-    return path
+    """The shared test config plus GPUs and pip-from-conda (installed offline)."""
+    return write_operator_config(
+        root, path,
+        extra_env=[{"name": "PJOB_PIP_EXTRA_ARGS", "value": "--no-index"}],
+        gpu={"resourceName": "nvidia.com/gpu", "nodeSelector": {"gpu": "true"},
+             "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]},
+        pipFromCondaFile={"enabled": True, "cachePath": "/scratch/pip-cache",
+                          "command": f"{sys.executable} {REPO / 'worker_image' / 'pjob_pip_env.py'}"},
+    )
 
 
 def test_gpu_step_with_conda_file_installs_its_pip_entries_and_pins_a_gpu_per_worker(
         fake_api, kubelet, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
-    apply_crds()
-    root = tmp_path / "ds"
-    cluster(kubelet, root)
-    env = operator_env(kube_env, root, PJOB_CONFIG_FILE=write_config(root, tmp_path / "operator-config.json"))
+    root, env = prepare_cluster(kubelet, apply_crds, kube_env, tmp_path, write_config)
     operator = start_operator(start_process, env)
     wait_operator_watching(wait_for_request)
     cr = cr_for(write_project(root), name="gpu")
