@@ -5,11 +5,8 @@ inputs go to an object store (moto in server mode)."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-
-import pytest
 
 from operator_support import REPO, get_cr
 
@@ -38,47 +35,33 @@ def test_forbidden_is_one_line_and_the_context_namespace_is_the_default(fake_api
     assert line.startswith("error: forbidden: ") and "team-a" in line and "Traceback" not in done.stderr
 
 
-moto_server = pytest.importorskip("moto.server")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_submit_with_an_object_store_datastore(fake_api, apply_crds, kube_env, tmp_path):
+def test_submit_with_an_object_store_datastore(fake_api, apply_crds, kube_env, tmp_path, s3_endpoint):
     import boto3
 
     apply_crds()
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
-    server.start()
-    try:
-        endpoint = f"http://127.0.0.1:{server._port}"
-        env = {**kube_env, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": AWS_SECRET,
-               "AWS_DEFAULT_REGION": "us-east-1", "FSSPEC_S3_ENDPOINT_URL": endpoint}
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                          aws_secret_access_key=AWS_SECRET)
-        s3.create_bucket(Bucket="store")
-        job = str(REPO / "examples" / "file-processing" / "pipeline.yml")
-        failed = pjob(env, "submit", job, "--name", "fp", "--datastore-root", "s3://testing:" + AWS_SECRET + "@store/pjob")
-        assert failed.returncode == 1 and failed.stderr.startswith("error: cannot write ") and len(failed.stderr.splitlines()) == 1
-        assert AWS_SECRET not in failed.stdout + failed.stderr
-        assert get_cr(fake_api, "pipelinejobs", "fp") is None  # nothing created when shipping failed
-        done = pjob(env, "submit", job, "--name", "fp", "--datastore-root", "s3://store/pjob")
-        assert done.returncode == 0, done.stderr
-        assert AWS_SECRET not in done.stdout + done.stderr
-        assert "to s3://store/pjob/runs/default/fp/shipped/docs" in done.stdout
-        keys = [o["Key"] for o in s3.list_objects_v2(Bucket="store")["Contents"]]
-        assert "pjob/runs/default/fp/shipped/docs/doc_000.txt" in keys
-        cr = get_cr(fake_api, "pipelinejobs", "fp")
-        docs = next(iter(cr["spec"]["jobs"].values()))["inputs"]
-        assert any(isinstance(v, dict) and v.get("path", "").startswith("s3://") for v in list(docs.values())
-                   + list((cr["spec"].get("inputs") or {}).values()))
-        status = pjob(env, "status", "fp")
-        assert status.returncode == 0 and "PipelineJob default/fp" in status.stdout and "State:     Pending" in status.stdout
-    finally:
-        server.stop()
+    endpoint = s3_endpoint
+    env = {**kube_env, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": AWS_SECRET,
+           "AWS_DEFAULT_REGION": "us-east-1", "FSSPEC_S3_ENDPOINT_URL": endpoint}
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                      aws_secret_access_key=AWS_SECRET)
+    s3.create_bucket(Bucket="store")
+    job = str(REPO / "examples" / "file-processing" / "pipeline.yml")
+    failed = pjob(env, "submit", job, "--name", "fp", "--datastore-root", "s3://testing:" + AWS_SECRET + "@store/pjob")
+    assert failed.returncode == 1 and failed.stderr.startswith("error: cannot write ") and len(failed.stderr.splitlines()) == 1
+    assert AWS_SECRET not in failed.stdout + failed.stderr
+    assert get_cr(fake_api, "pipelinejobs", "fp") is None  # nothing created when shipping failed
+    done = pjob(env, "submit", job, "--name", "fp", "--datastore-root", "s3://store/pjob")
+    assert done.returncode == 0, done.stderr
+    assert AWS_SECRET not in done.stdout + done.stderr
+    assert "to s3://store/pjob/runs/default/fp/shipped/docs" in done.stdout
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="store")["Contents"]]
+    assert "pjob/runs/default/fp/shipped/docs/doc_000.txt" in keys
+    cr = get_cr(fake_api, "pipelinejobs", "fp")
+    docs = next(iter(cr["spec"]["jobs"].values()))["inputs"]
+    assert any(isinstance(v, dict) and v.get("path", "").startswith("s3://") for v in list(docs.values())
+               + list((cr["spec"].get("inputs") or {}).values()))
+    status = pjob(env, "status", "fp")
+    assert status.returncode == 0 and "PipelineJob default/fp" in status.stdout and "State:     Pending" in status.stdout
 
 
 def test_logs_read_the_datastore_through_a_local_root_or_say_where_they_are(fake_api, apply_crds, kube_env, tmp_path):

@@ -1,36 +1,19 @@
 """Object storage through fsspec: a folder of files and an MLTable on s3://,
-against a real S3-compatible server (moto in server mode) started here."""
+against a real S3-compatible server (moto in server mode; the s3_endpoint
+fixture of tests/conftest.py)."""
 
 from __future__ import annotations
 
 import os
-import socket
+import uuid
 
 import pandas
 import pytest
 
 import pjob.data
 
-moto_server = pytest.importorskip("moto.server")
 pytest.importorskip("s3fs")
 boto3 = pytest.importorskip("boto3")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    port = _free_port()
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -42,7 +25,7 @@ def bucket(s3_endpoint, monkeypatch):
     # how a user points s3:// at a non-AWS endpoint: fsspec config (or FSSPEC_S3_ENDPOINT_URL)
     monkeypatch.setitem(fsspec.config.conf, "s3", {"endpoint_url": s3_endpoint})
     client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
-    name = f"pjob-{os.getpid()}-{_free_port()}"
+    name = f"pjob-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     client.create_bucket(Bucket=name)
     return client, name
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import os
-import socket
 
 import pytest
 
@@ -153,25 +152,6 @@ def test_redact_drops_user_info():
 
 
 # --- object store ---------------------------------------------------------------------------------
-
-moto_server = pytest.importorskip("moto.server")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{server._port}"
-    finally:
-        server.stop()
-
 
 def test_inputs_upload_to_an_object_store_and_the_spec_points_at_them(tmp_path, s3_endpoint, monkeypatch):
     import boto3
