@@ -77,7 +77,7 @@ def job_name(loaded: load.LoadedJob) -> str:
 
 
 def _plan_key(step: models.ParallelStep, resolved: resolve.ResolvedStep) -> str:
-    data = resolved.inputs.get(step.input_data.strip()[len("${{inputs.") : -2].strip())
+    data = resolved.inputs.get(bindings.whole_ref(step.input_data).name)
     return json.dumps([str(data), step.mini_batch_size, step.partition_keys])
 
 
@@ -126,8 +126,6 @@ def _run_steps(loaded, name, runs_dir, run_dir, fresh, retry_failed, max_workers
         step_dir = os.path.join(run_dir, "steps", step_name)
         outputs = {k: v.location for k, v in rstep.outputs.items()}
         previous = state["steps"].get(step_name, {})
-        comp = loaded.components.get(step_name)
-        print_ = runstate.fingerprint(step, rstep, _read(comp.file) if comp else "", runs_dir)
         if failed and not loaded.job.settings.continue_on_step_failure:
             reports[step_name] = StepReport(step_name, step.type, "Skipped", "an earlier step failed", outputs=outputs)
             continue
@@ -135,11 +133,12 @@ def _run_steps(loaded, name, runs_dir, run_dir, fresh, retry_failed, max_workers
         if blocked:  # continue_on_step_failure runs independent steps only
             reports[step_name] = StepReport(step_name, step.type, "Skipped", f"step {blocked[0]} it reads did not succeed", outputs=outputs)
             continue
+        comp = loaded.components.get(step_name)
+        print_ = runstate.fingerprint(step, rstep, _read(comp.file) if comp else "", runs_dir)
         upstream_ran = any(d in ran for d in deps.get(step_name, []))
         step_fresh = fresh
         if previous.get("status") == "Succeeded" and not (retry_failed and step.type == "parallel"):
-            output_gone = runstate.outputs_missing(rstep) or (previous.get("output_file") and not os.path.exists(previous["output_file"]))
-            if previous.get("fingerprint") == print_ and not upstream_ran and not output_gone:
+            if previous.get("fingerprint") == print_ and not upstream_ran and not runstate.outputs_missing(rstep, previous):
                 reports[step_name] = StepReport(step_name, step.type, "Succeeded", "already succeeded (resumed run)", previous.get("job_result"), outputs)
                 on_step and on_step(step_name, "skip")
                 continue

@@ -51,9 +51,11 @@ def run_lock(runs_dir: str, job: str, run_dir: str):
         fh.close()  # closing releases the lock
 
 
-def outputs_missing(rstep: resolve.ResolvedStep) -> list[str]:
-    """Local outputs of a succeeded step that are gone (deleted since)."""
-    return [out.location for out in rstep.outputs.values() if "://" not in out.location and not os.path.exists(out.location)]
+def outputs_missing(rstep: resolve.ResolvedStep, previous: dict) -> list[str]:
+    """Local outputs of a succeeded step that are gone (deleted since): its
+    output locations and the merged append_row file its state recorded."""
+    locations = [out.location for out in rstep.outputs.values()] + [previous.get("output_file") or ""]
+    return [loc for loc in locations if loc and "://" not in loc and not os.path.exists(loc)]
 
 
 def check_runs_dir(runs_dir: str, steps: dict[str, resolve.ResolvedStep]) -> None:
