@@ -45,3 +45,11 @@ def test_entry_script_syntax_error_is_bad_input_at_its_line(tmp_path):
     assert proc.returncode == 2
     assert f"{tmp_path / 'code' / 's.py'}:3: syntax error in the entry script" in proc.stderr
     assert f"{yml}:13: jobs.s.task.entry_script: the entry script does not compile" in proc.stderr
+
+
+def test_file_uri_inputs_get_the_same_checks_as_plain_paths(tmp_path):
+    write(tmp_path / "code" / "s.py", "def init():\n    pass\n\ndef run(mb):\n    return mb\n")
+    yml = write(tmp_path / "p.yml", PIPELINE.replace("path: ./table", f"path: file://{tmp_path / 'missing'}"))
+    proc = run_pjob("validate", yml)
+    assert proc.returncode == 2
+    assert f"{yml}:9: jobs.s.inputs.t.path: input path 'file://{tmp_path / 'missing'}' does not exist" in proc.stderr

@@ -23,12 +23,11 @@ def check_inputs(loaded: load.LoadedJob) -> None:
     problem, plus which input of the job YAML points at it)."""
     problems: list[errors.Problem] = []
     for where, value in _mltable_inputs(loaded):
-        if not (isinstance(value, models.DataInput) and value.type == "mltable" and value.path):
-            continue
-        if not checks.is_local_path(value.path):
+        location = checks.local_path(value.path, loaded.base_dir) if isinstance(value, models.DataInput) else None
+        if location is None or value.type != "mltable":
             continue
         try:
-            mltable.load(loaded.resolve(value.path.removeprefix("file://")))
+            mltable.load(location)
         except errors.UserError as exc:
             problems.extend(exc.problems)
             loaded.problem(where, "the MLTable this input points at has the problem(s) above; fix the MLTable file")

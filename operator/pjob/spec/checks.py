@@ -17,6 +17,19 @@ from pjob.spec import bindings, errors, flags, load, models
 URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://")
 
 
+def local_path(path, base_dir: str) -> str | None:
+    """The filesystem path that ``path`` names (a plain path relative to
+    ``base_dir``, ``file:///abs`` or ``file:rel``); None for URLs, datastore
+    URIs and bindings. The one rule validation and resolution share."""
+    if not isinstance(path, str):
+        return None
+    if path.startswith("file:"):
+        path = path.removeprefix("file://").removeprefix("file:")
+    elif not is_local_path(path):
+        return None
+    return path if os.path.isabs(path) else os.path.normpath(os.path.join(base_dir, path))
+
+
 def is_local_path(path: str) -> bool:
     return not URL.match(path) and not path.startswith("azureml:") and "${{" not in path
 
@@ -120,22 +133,18 @@ def _check_text(loaded, where, text, step, inputs, outputs, allowed: tuple[str, 
         _check_ref(loaded, where, ref, step, inputs, outputs, **at)
 
 
-def _check_local_path(loaded, where, path: str, what: str, *, want_dir: bool | None = None) -> None:
-    if not is_local_path(path):
-        return
-    full = loaded.resolve(path.removeprefix("file://"))
-    if not os.path.exists(full):
+def _check_local_path(loaded, where, path: str, what: str) -> None:
+    full = local_path(path, loaded.base_dir)
+    if full is not None and not os.path.exists(full):
         loaded.problem(where, f"{what} {path!r} does not exist (looked at {full}); fix the path (relative to {os.path.basename(loaded.file)})")
-    elif want_dir is True and not os.path.isdir(full):
-        loaded.problem(where, f"{what} {path!r} is not a folder")
 
 
 def _check_output_path(loaded, where, out: models.DataOutput) -> None:
     """An explicit local output path must be (or become) the right kind of
     thing, somewhere we may write."""
-    if not out.path or not is_local_path(out.path):
+    full = local_path(out.path, loaded.base_dir)
+    if full is None:
         return
-    full = loaded.resolve(out.path.removeprefix("file://"))
     if out.type == "uri_file" and os.path.isdir(full):
         loaded.problem(where, f"{out.path} is a folder but type uri_file writes a file; point path at a file or use type: uri_folder")
         return
@@ -155,16 +164,16 @@ def _protected(loaded) -> list[tuple[str, str]]:
     job = loaded.job
     found = [(os.path.abspath(loaded.file), "the job YAML")]
     found += [(os.path.abspath(c.file), "a component file") for c in loaded.components.values()]
+    inputs = [(value, f"pipeline input {key}") for key, value in job.inputs.items()]
     for name, step in job.jobs.items():
         code = step.task.code if isinstance(step, models.ParallelStep) else step.code
         if code and is_local_path(code):
             found.append((loaded.resolve(code), f"the code folder of step {name}"))
-        for key, value in step.inputs.items():
-            if isinstance(value, models.DataInput) and value.path and is_local_path(value.path):
-                found.append((loaded.resolve(value.path.removeprefix("file://")), f"input {key} of step {name}"))
-    for key, value in job.inputs.items():
-        if isinstance(value, models.DataInput) and value.path and is_local_path(value.path):
-            found.append((loaded.resolve(value.path.removeprefix("file://")), f"pipeline input {key}"))
+        inputs += [(value, f"input {key} of step {name}") for key, value in step.inputs.items()]
+    for value, what in inputs:
+        path = local_path(value.path, loaded.base_dir) if isinstance(value, models.DataInput) else None
+        if path:
+            found.append((path, what))
     return found
 
 
@@ -186,9 +195,9 @@ def _check_output_targets(loaded) -> None:
     places = [(("outputs", k, "path"), v) for k, v in loaded.job.outputs.items()]
     places += [(("jobs", n, "outputs", k, "path"), v) for n, s in loaded.job.jobs.items() for k, v in s.outputs.items()]
     for where, out in places:
-        if not (isinstance(out, models.DataOutput) and out.path and is_local_path(out.path)):
+        full = local_path(out.path, loaded.base_dir) if isinstance(out, models.DataOutput) else None
+        if full is None:
             continue
-        full = loaded.resolve(out.path.removeprefix("file://"))
         for path, what in protected:
             if full == path or full.startswith(path.rstrip(os.sep) + os.sep):
                 loaded.problem(where, f"{out.path} would write into {what} ({path}); choose an output path outside what the job reads")

@@ -83,10 +83,7 @@ def _expand_globals(text: str, locations: Locations) -> str:
 def _place(path: str, base_dir: str, locations: Locations) -> str:
     # Azure SDK samples write paths as f-strings, so ${{name}} arrives as ${name}
     path = _expand_globals(path.replace("${name}", "${{name}}").replace("${default_datastore}", "${{default_datastore}}"), locations)
-    if checks.is_local_path(path) or path.startswith("file:"):
-        path = path.removeprefix("file://").removeprefix("file:")
-        path = path if os.path.isabs(path) else os.path.normpath(os.path.join(base_dir, path))
-    return locations.locate(path)
+    return locations.locate(checks.local_path(path, base_dir) or path)
 
 
 class Resolver:
