@@ -17,6 +17,8 @@ import sys
 import threading
 import time
 
+from pjob.engine import fileio
+
 TIMEOUT_EXIT = 124  # what `timeout(1)` exits with; used when a pod's command is killed
 
 
@@ -107,8 +109,5 @@ def run_command(
     if status != "Succeeded":
         lines += [f"Reason: {reason}", f"Last lines of {err_path}:", _tail(err_path) or "(empty)",
                   f"Open {err_path} and {out_path} for the full output."]
-    tmp = os.path.join(logs_dir, "job_result.txt.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines) + "\n")
-    os.replace(tmp, os.path.join(logs_dir, "job_result.txt"))
+    fileio.write_text_atomic(os.path.join(logs_dir, "job_result.txt"), "\n".join(lines) + "\n")
     return result

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 
-from pjob.engine import logtree, manifest, policy, report, results
+from pjob.engine import fileio, logtree, manifest, policy, report, results
 
 
 def failed_records(coordinator) -> list:
@@ -28,10 +28,7 @@ def write_failed_list(logs: logtree.LogTree, work_dir: str, failed: list) -> Non
                 "index": rec.index, "attempts": rec.attempts, "items_succeeded": rec.items_succeeded,
                 "items_failed": rec.items_failed, "locator": locator, "error": rec.error,
             }))
-    tmp = logs.failed_mini_batches + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write("".join(line + "\n" for line in lines))
-    os.replace(tmp, logs.failed_mini_batches)
+    fileio.write_text_atomic(logs.failed_mini_batches, "".join(line + "\n" for line in lines))
 
 
 def write_job_error(logs: logtree.LogTree, failed: list) -> None:
@@ -95,8 +92,5 @@ def finalise(task, coordinator, logs: logtree.LogTree, verdict: policy.Verdict, 
         first_error_index=error_index,
         next_file=next_file(logs, verdict, error, bool(failed)), warnings=warnings,
     )
-    tmp = logs.job_result + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, logs.job_result)
+    fileio.write_text_atomic(logs.job_result, text)
     return verdict, counters

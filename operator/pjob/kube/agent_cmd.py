@@ -61,21 +61,14 @@ def read_task(client, namespace: str, ref: str):
         return ParallelTask.from_json(fh.read())
 
 
-def _write_atomic(path: str, text: str) -> None:
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
 def prepare_folders(task, node: int) -> None:
-    from pjob.engine import logtree
+    from pjob.engine import fileio, logtree
 
     for folder in (task.work_dir, task.logs_dir, task.output_dir, os.path.join(task.work_dir, "parts")):
         os.makedirs(folder, exist_ok=True)
     if task.append_row_to and "://" not in task.append_row_to:
         os.makedirs(os.path.dirname(task.append_row_to), exist_ok=True)
-    _write_atomic(os.path.join(task.work_dir, "task.json"), task.to_json())
+    fileio.write_text_atomic(os.path.join(task.work_dir, "task.json"), task.to_json())
     if node == 0:
         tree = logtree.LogTree(task.logs_dir)
         tree.write_readme()

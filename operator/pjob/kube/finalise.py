@@ -12,7 +12,7 @@ import os
 import time
 
 from pjob.engine import finalise as engine_finalise
-from pjob.engine import logtree, manifest, policy, report
+from pjob.engine import fileio, logtree, manifest, policy, report
 
 
 def planned_count(task) -> int:
@@ -41,18 +41,11 @@ def finalise_unplanned(task, verdict: policy.Verdict, *, started: float | None =
     fatal = report.read_fatal(task.work_dir)
     verdict = _explained(verdict, fatal)
     counters = base.Progress()
-    _write_result(tree, logtree.render_job_result(
+    fileio.write_text_atomic(tree.job_result, logtree.render_job_result(
         verdict_state=verdict.state, rule=verdict.rule, message=verdict.message, step=task.step, counters=counters,
         elapsed=time.time() - started if started else 0.0, output=None, first_error=fatal or verdict.message,
         first_error_index=None, next_file=tree.master_role, warnings=[]))
     return verdict, counters
-
-
-def _write_result(tree: logtree.LogTree, text: str) -> None:
-    tmp = tree.job_result + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, tree.job_result)
 
 
 def finalise(task, coordinator, verdict: policy.Verdict, *, started: float | None = None):

@@ -22,7 +22,7 @@ from pjob.coord import base
 from pjob.coord.sqlite import SqliteCoordinator
 from pjob.engine import agent as engine_agent
 from pjob.engine import finalise as finalising
-from pjob.engine import logtree, manifest, policy, report, results
+from pjob.engine import fileio, logtree, manifest, policy, report, results
 from pjob.local import agent as local_agent
 from pjob.local.replay_one import ReplayResult, replay  # noqa: F401  (public API of this module)
 from pjob.spec import errors
@@ -231,9 +231,7 @@ def run_parallel_step(task, *, fresh: bool = False, retry_failed: bool = False, 
             f"{task.max_concurrency_per_instance} worker(s), max_retries={task.max_retries}, timeout={task.timeout:g}s")
         if os.path.exists(ready):
             os.unlink(ready)  # agents of this run wait until the queue is prepared again
-        with open(os.path.join(task.work_dir, "task.json.tmp"), "w", encoding="utf-8") as f:
-            f.write(task.to_json())
-        os.replace(os.path.join(task.work_dir, "task.json.tmp"), os.path.join(task.work_dir, "task.json"))
+        fileio.write_text_atomic(os.path.join(task.work_dir, "task.json"), task.to_json())
         run_id = uuid.uuid4().hex[:8]
         # agents (and their workers' init()) start while we plan; they wait for the ready file.
         # Started before the queue is opened here, so a forked agent never inherits an open connection.

@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 
+from pjob.engine import fileio
 from pjob.spec import errors, models, resolve
 
 MAX_CODE_FILES = 20000  # fingerprint at most this many code files (a huge code folder is unusual)
@@ -81,10 +82,7 @@ def load_state(run_dir: str) -> dict:
 
 
 def save_state(run_dir: str, state: dict) -> None:
-    tmp = os.path.join(run_dir, "state.json.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(state, fh, indent=1)
-    os.replace(tmp, os.path.join(run_dir, "state.json"))
+    fileio.write_text_atomic(os.path.join(run_dir, "state.json"), json.dumps(state, indent=1))
 
 
 def _code_signature(code_dir: str | None, exclude: str | None) -> list:
