@@ -252,9 +252,14 @@ class KubeCoordinator:
 
     def release_expired(self, now: float) -> int:
         self._last_expiry_check = time.time()
-        alive_until = self.leases.alive_until()
 
         def expire(state: kube_state.QueueState) -> int:
+            if not state.leased:
+                return 0
+            # Leases are read after the ConfigMap: an agent holding mini-batches in this state
+            # created its Lease before it claimed, so a Lease missing here really is missing
+            # (reading them first raced with a new agent's first claim and expired it).
+            alive_until = self.leases.alive_until()
             gone = [a for a in state.leased if alive_until.get(a, -math.inf) < now]
             return sum(state.expire_agent(a, self._items_of, now) for a in gone)
 

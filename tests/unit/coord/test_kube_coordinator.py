@@ -103,6 +103,27 @@ def test_outcome_after_a_real_lease_expiry_is_answered_by_the_api(server, api):
     assert rescuer.counters().done == 1
 
 
+def test_expiry_check_racing_a_new_agents_first_claim_does_not_expire_it(server, api):
+    # CI saw 10,064 attempts for 10,000 mini-batches: a checker read the Leases, then a
+    # new agent created its Lease and claimed a chunk, then the checker read the queue and
+    # found a holder with no Lease. Leases must be read after the queue.
+    checker = kube.KubeCoordinator(api, NS, JOB, 20, prefetch=0)
+    newcomer = kube.KubeCoordinator(api, NS, JOB, prefetch=0)
+    read_queue = checker._read
+    claimed = []
+
+    def newcomer_claims_first():
+        if not claimed:
+            claimed.extend(newcomer.claim("new", 3))
+        return read_queue()
+
+    checker._read = newcomer_claims_first
+    assert checker.release_expired(time.time()) == 0
+    assert [x.index for x in claimed] == [0, 1, 2]
+    p = kube.KubeCoordinator(api, NS, JOB).counters()
+    assert (p.leased, p.attempts) == (3, 3)
+
+
 def test_agents_started_before_the_plan_wait_for_its_size(server, api):
     early = kube.KubeCoordinator(api, NS, JOB)  # the ConfigMap exists, total not yet known
     assert early.claim("a", 5) == []
