@@ -15,7 +15,8 @@ import os
 from pjob.data import minibatch
 
 FILE_NAME = "manifest.jsonl"
-_ENCODER = json.JSONEncoder(separators=(",", ":"))
+_ENCODER = json.JSONEncoder(separators=(",", ":"))  # one encoder for all lines (json.dumps builds one per call)
+_ESCAPE = json.encoder.encode_basestring_ascii  # what _ENCODER uses for strings (ensure_ascii)
 
 
 def path_in(work_dir: str) -> str:
@@ -32,10 +33,9 @@ def write(plan: minibatch.Plan, path: str) -> None:
         "count": len(plan.mini_batches),
     }
     tmp = f"{path}.tmp.{os.getpid()}"
-    encode = _ENCODER.encode  # one encoder for all lines: json.dumps(..., separators=) builds one per call
     with open(tmp, "w", encoding="utf-8") as out:
         out.write(json.dumps(header) + "\n")
-        out.writelines([encode(_to_dict(mb)) + "\n" for mb in plan.mini_batches])
+        out.writelines([_line(mb) for mb in plan.mini_batches])
     os.replace(tmp, path)
 
 
@@ -90,6 +90,18 @@ def trivial_load(line: bytes) -> bool:
     data), so the run() timeout applies from dispatch and the worker sends no
     load-done message. Decided on the raw line by the agent and the worker alike."""
     return line.startswith(b'{"index"') and b'"kind":"files"' in line and b"://" not in line
+
+
+_TABLE_ONLY = ("path", "byte_range", "row_groups", "row_range", "key_values", "table")
+
+
+def _line(mb: minibatch.MiniBatch) -> str:
+    """One manifest line. A files mini-batch (``pjob.data.files.plan_files``
+    sets only index, kind, items and paths) is formatted directly, 5x faster
+    than the generic encoder and byte-identical to it (tests/unit/engine)."""
+    if mb.kind == "files" and mb.paths and all(getattr(mb, k) is None for k in _TABLE_ONLY):
+        return f'{{"index":{mb.index},"kind":"files","items":{mb.items},"paths":[{",".join(map(_ESCAPE, mb.paths))}]}}\n'
+    return _ENCODER.encode(_to_dict(mb)) + "\n"
 
 
 def _to_dict(mb: minibatch.MiniBatch) -> dict:

@@ -102,3 +102,16 @@ def test_manifest_round_trip(tmp_path):
         f.truncate(os.path.getsize(path) - len(lines[1]) - 1)  # lose the last line
     with pytest.raises(ValueError, match="truncated"):
         manifest.read_header_and_lines(path)
+
+
+@pytest.mark.parametrize("paths", [
+    ["/d/a.txt"],
+    ["/d/a b.txt", '/d/quo"te\\x.txt', "/d/ünï cødé.txt", "/d/tab\there.txt", "/d/emoji-\U0001F600.txt"],
+])
+def test_files_manifest_lines_are_byte_identical_to_the_generic_encoder(paths):
+    mb = MiniBatch(index=12, kind="files", items=len(paths), paths=paths)
+    fast = manifest._line(mb)
+    assert fast == manifest._ENCODER.encode(mb.to_dict()) + "\n"
+    assert manifest.descriptor(fast.rstrip("\n").encode()) == mb
+    keyed = MiniBatch(index=1, kind="files", items=1, paths=paths, key_values={"k": 1})  # not the fast shape
+    assert manifest.descriptor(manifest._line(keyed).rstrip("\n").encode()) == keyed
