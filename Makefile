@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml .ci/constraints.txt
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c .ci/constraints.txt -e '.[dev]' > $(VENV)/pip.log 2>&1 || (cat $(VENV)/pip.log; exit 1)
 	$(BIN)/python -c 'import pjob, kopf, pytest'
+	$(BIN)/python -m compileall -q operator > /dev/null  # bytecode, as a regular install has (shells may set PYTHONDONTWRITEBYTECODE)
 	touch $(STAMP)
 
 run: $(STAMP)  ## set up and run the example job

@@ -16,6 +16,7 @@ targets: <= 1.25x (mini-batches of 10), <= 2x (mini-batches of 1).
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import shutil
 import statistics
@@ -155,6 +156,9 @@ def main() -> int:
         f.write(textwrap.dedent(ENTRY_SCRIPT).replace("WORK_US = 0", f"WORK_US = {args.work_us}"))
     with open(os.path.join(code, "pool_baseline.py"), "w") as f:
         f.write(textwrap.dedent(POOL_SCRIPT))
+    # pjob is installed editable here: give it the bytecode a regular (pip/image) install has,
+    # or a shell with PYTHONDONTWRITEBYTECODE=1 makes every start recompile pjob from source
+    compileall.compile_dir(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "operator"), quiet=1)
     modes = {"cli": [True], "launcher": [False], "both": [True, False]}[args.mode]
     if not pjob_cli_works(root):
         modes = [False]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -336,3 +338,15 @@ def test_partition_keys_with_mini_batch_size_warns(tmp_path, capsys):
     assert code == 0, err
     assert "by partition_keys ['species']" in out
     assert any(ln.startswith("warning: ") and "mini_batch_size" in ln and "partition_keys" in ln for ln in err.splitlines()), err
+
+
+@pytest.mark.parametrize("preset", [None, "logfire"])
+def test_model_import_leaves_the_pydantic_plugin_switch_as_it_found_it(preset):
+    # pjob builds its own models with plugins off (start-up time); a user's value,
+    # or its absence, must be what entry scripts see afterwards
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    if preset:
+        env["PYDANTIC_DISABLE_PLUGINS"] = preset
+    code = "import os, pjob.spec.models; print(os.environ.get('PYDANTIC_DISABLE_PLUGINS'))"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == str(preset)
