@@ -189,6 +189,12 @@ def main() -> int:
                   f"pjob {pjob_s:6.2f}s  ratio {ratio:4.2f}x (target <= {target:g}x) {'OK' if ok else 'OVER'}   "
                   f"[pool {', '.join(f'{t:.2f}' for t in pool_times)} | "
                   f"pjob {', '.join(f'{t:.2f}' for t in pjob_times[use_cli])}]")
+    if True in modes:
+        floor = statistics.median(timed([sys.executable, "-c", "import pjob.spec.models"], root)
+                                  for _ in range(args.repeat))
+        bare = statistics.median(timed([sys.executable, "-c", "pass"], root) for _ in range(args.repeat))
+        print(f"for scale: a fresh Python that only imports pjob's spec models (pydantic) takes {floor:.2f}s, "
+              f"a bare Python {bare:.2f}s; every `pjob run` validates the YAML with them before it starts")
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
     return 1 if failures else 0

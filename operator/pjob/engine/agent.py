@@ -26,7 +26,7 @@ import signal
 import subprocess
 import time
 
-from pjob.engine import logtree, manifest, monitor, policy, report, results, slots
+from pjob.engine import logtree, manifest, monitor, policy, procs, report, results, slots
 
 EXIT_OK, EXIT_FATAL = 0, 3
 FLUSH_SECONDS = 0.05  # longest an outcome waits before it is sent to the coordinator
@@ -252,7 +252,7 @@ class Agent:
                 error = (f"{logtree.attempt_header(self.node, w.proc, status, lease.attempt)}\n"
                          f"mini-batch {lease.index} exceeded the {'run() timeout' if w.phase == 'run' else '--task_overhead_timeout'}"
                          f" of {limit:g}s; the worker was killed and replaced (init() runs again)")
-                w.popen.kill()
+                w.kill()
                 w.popen.wait()
                 self.replace_worker(w, status, error)
             else:
@@ -282,14 +282,21 @@ class Agent:
         return not self.local and not any(w.queue for w in self.slots) and not self.pending_outcomes
 
     def run(self) -> int:
+        """Run until the queue is final or we are told to stop. The agent owns
+        its process: it adopts what workers leave behind (``procs``) and stops
+        all of it before returning, so nothing an entry script started outlives it."""
+        procs.become_subreaper()
         try:
             return self._loop()
         except BaseException:
             for w in self.slots:  # never leave orphan workers behind
-                if w.popen is not None and w.popen.poll() is None:
-                    w.popen.kill()
+                w.kill()
             self.report.close()
             raise
+        finally:
+            strays = procs.stop_strays(keep=set())
+            if strays:
+                print(f"stopped {len(strays)} process(es) left behind by workers: pids {strays}", flush=True)
 
     def _loop(self) -> int:
         signal.signal(signal.SIGTERM, self._on_sigterm)

@@ -18,6 +18,69 @@ import time
 import traceback
 
 CAN_FORK = hasattr(os, "fork") and os.environ.get("PJOB_WORKER_START", "fork") == "fork"
+PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
+STRAY_GRACE = 2.0  # seconds a leftover process gets between SIGTERM and SIGKILL
+
+
+# --- processes an entry script started ---------------------------------------------------
+# A worker killed at its timeout must not leave its own children running, and
+# nothing an entry script started may outlive the agent. The agent is made a
+# "child subreaper" (Linux): what a dead worker leaves behind is re-parented to
+# the agent instead of init, so the agent can find it and stop it.
+
+
+def become_subreaper() -> bool:
+    """Adopt orphaned descendants (Linux); False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def kill_tree(proc) -> None:
+    """SIGKILL ``proc`` (a Popen-like handle) and every process below it."""
+    import psutil
+
+    try:
+        below = psutil.Process(proc.pid).children(recursive=True) if proc.poll() is None else []
+    except psutil.Error:
+        below = []
+    proc.kill()
+    for child in below:
+        try:
+            child.kill()
+        except psutil.Error:
+            pass
+
+
+def stop_strays(keep: set[int]) -> list[int]:
+    """Stop this process's children that are not in ``keep`` (processes a
+    worker left behind, adopted by the subreaper) with SIGTERM, then SIGKILL
+    after ``STRAY_GRACE`` seconds, and reap them. Returns their pids."""
+    import psutil
+
+    try:
+        strays = [c for c in psutil.Process().children() if c.pid not in keep]
+    except psutil.Error:
+        return []
+    for child in strays:
+        try:
+            child.terminate()
+        except psutil.Error:
+            pass
+    _, alive = psutil.wait_procs(strays, timeout=STRAY_GRACE)
+    for child in alive:
+        try:
+            child.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(alive, timeout=STRAY_GRACE)
+    return [c.pid for c in strays]
 
 
 class ForkedProcess:

@@ -46,8 +46,9 @@ class WorkerSlot:
             view = view[os.write(self.cmd_fd, view):]
 
     def kill(self) -> None:
+        """SIGKILL the worker and whatever it started (``procs.kill_tree``)."""
         if self.popen is not None and self.popen.poll() is None:
-            self.popen.kill()
+            procs.kill_tree(self.popen)
 
     def close(self) -> None:
         """Close the pipes and reap the process (killing it if it lingers)."""
