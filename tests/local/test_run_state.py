@@ -66,6 +66,39 @@ def test_a_changed_mini_batch_size_after_success_runs_the_step_from_scratch(tmp_
     assert (tmp_path / "out.txt").read_text() == "d0.txt\nd1.txt\nd2.txt\nd3.txt\n"
 
 
+def test_new_or_modified_input_files_after_success_run_the_step_again(tmp_path):
+    yml = _job(tmp_path)
+    assert run_pjob("run", yml, "--runs-dir", tmp_path / "runs").returncode == 0
+    write(tmp_path / "docs" / "d4.txt", "new")  # arrived after the run: must not be silently left out
+    proc = run_pjob("run", yml, "--runs-dir", tmp_path / "runs")
+    assert proc.returncode == 0, proc.stderr
+    assert "its input changed since it succeeded" in proc.stderr
+    assert (tmp_path / "out.txt").read_text() == "d0.txt\nd1.txt\nd2.txt\nd3.txt\nd4.txt\n"
+    assert _runs(tmp_path) == 2 + 3
+    proc = run_pjob("run", yml, "--runs-dir", tmp_path / "runs")
+    assert "already succeeded" in proc.stderr and _runs(tmp_path) == 5  # unchanged now
+    later = time.time() + 5
+    os.utime(tmp_path / "docs" / "d2.txt", (later, later))  # rewritten in place
+    proc = run_pjob("run", yml, "--runs-dir", tmp_path / "runs")
+    assert "its input changed since it succeeded" in proc.stderr and _runs(tmp_path) == 5 + 3
+
+
+def test_input_changed_under_an_unfinished_step_is_bad_input_until_fresh(tmp_path):
+    yml = _job(tmp_path)
+    write(tmp_path / "code" / "s.py", SCRIPT.replace("def run(mini_batch):\n", "def run(mini_batch):\n    raise ValueError('no')\n"))
+    assert run_pjob("run", yml, "--runs-dir", tmp_path / "runs").returncode == 1  # the step failed
+    write(tmp_path / "code" / "s.py", "TAG = ''\n" + SCRIPT)
+    os.remove(tmp_path / "docs" / "d0.txt")
+    proc = run_pjob("run", yml, "--runs-dir", tmp_path / "runs")
+    assert proc.returncode == 2, proc.stderr
+    assert "pipeline.yml:" in proc.stderr and "jobs.names.input_data" in proc.stderr
+    assert "changed since the interrupted run planned it" in proc.stderr and "--fresh" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = run_pjob("run", yml, "--runs-dir", tmp_path / "runs", "--fresh")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out.txt").read_text() == "d1.txt\nd2.txt\nd3.txt\n"
+
+
 def test_downstream_steps_rerun_when_an_upstream_step_ran_again(tmp_path):
     after = {"after": {"type": "command", "command": "cat ${{inputs.names}} | wc -l > ${{outputs.n}}",
                        "inputs": {"names": {"type": "uri_file", "path": "${{parent.jobs.names.outputs.out}}"}},

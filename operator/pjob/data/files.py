@@ -11,6 +11,7 @@ skipped at every depth. Nothing here imports pandas or pyarrow.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 
@@ -73,6 +74,25 @@ def _list_remote(location: str) -> list[str]:
         rels.append(rel)
     base = location.rstrip("/")  # keep the user's spelling of the URL
     return [base + "/" + rel for rel in sorted(rels)]
+
+
+def digest(paths: list[str]) -> str:
+    """A short fingerprint of a listing (names and order)."""
+    return hashlib.sha256("\n".join(paths).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def modified_after(paths: list[str], when: float) -> list[str]:
+    """The local files among ``paths`` modified after ``when`` (epoch
+    seconds). Object-store files are not checked (their listing is)."""
+    newer = []
+    for path in paths:
+        if uris.is_local(path):
+            try:
+                if os.stat(path).st_mtime > when:
+                    newer.append(path)
+            except OSError:
+                newer.append(path)
+    return newer
 
 
 def is_file(location: str) -> bool:

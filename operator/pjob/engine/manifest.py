@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import os
 
-from pjob.data import minibatch
+from pjob.data import files, minibatch
+from pjob.spec import errors
 
 FILE_NAME = "manifest.jsonl"
 _ENCODER = json.JSONEncoder(separators=(",", ":"))  # one encoder for all lines (json.dumps builds one per call)
@@ -23,14 +24,15 @@ def path_in(work_dir: str) -> str:
     return os.path.join(work_dir, FILE_NAME)
 
 
-def write(plan: minibatch.Plan, path: str) -> None:
-    """Atomically write ``plan`` (tmp file then rename)."""
+def write(plan: minibatch.Plan, path: str, extra: dict | None = None) -> None:
+    """Atomically write ``plan`` (tmp file then rename); ``extra`` goes into the header."""
     header = {
         "kind": plan.kind,
         "items": plan.items,
         "columns": [list(c) for c in plan.columns],
         "source": plan.source,
         "count": len(plan.mini_batches),
+        **(extra or {}),
     }
     tmp = f"{path}.tmp.{os.getpid()}"
     with open(tmp, "w", encoding="utf-8") as out:
@@ -49,11 +51,44 @@ def plan_into(task, path: str, log) -> minibatch.Plan:
 
     started = time.time()
     plan = pjob.data.plan(task.input_type, task.input_uri, task.mini_batch_size, task.partition_keys)
-    write(plan, path)
+    listing = _listing(task, plan)
+    write(plan, path, {"planned_at": started, "listing": files.digest(listing), "listed": len(listing)})
     log(f"planned {task.input_uri} ({task.input_type}, mini_batch_size={task.mini_batch_size}, "
         f"partition_keys={task.partition_keys}): {len(plan.mini_batches)} mini-batches, {plan.items} items "
         f"in {time.time() - started:.2f}s")
     return plan
+
+
+def _listing(task, plan: minibatch.Plan) -> list[str]:
+    """The files of the input location as planned (a folder's file plan is its listing)."""
+    if plan.kind == "files" and task.input_type in ("uri_folder", "uri_file"):
+        return [p for mb in plan.mini_batches for p in mb.paths]
+    return files.list_files(task.input_uri)
+
+
+def input_changes(task) -> str | None:
+    """How the input differs from what the persisted plan was made of: files
+    added or removed, or modified after planning (local files); None when it
+    is unchanged or there is no plan (or one written before pjob recorded this)."""
+    path = path_in(task.work_dir)
+    try:
+        with open(path, "rb") as f:
+            header = json.loads(f.readline())
+    except (OSError, ValueError):
+        return None
+    if "listing" not in header:
+        return None
+    try:
+        now = files.list_files(task.input_uri)
+    except errors.UserError:
+        return f"{task.input_uri} no longer exists"
+    changes = []
+    if files.digest(now) != header["listing"]:
+        changes.append(f"its files changed ({header.get('listed')} when planned, {len(now)} now)")
+    modified = files.modified_after(now, header["planned_at"])
+    if modified:
+        changes.append(f"{len(modified)} file(s) were modified after planning, e.g. {modified[0]}")
+    return "; ".join(changes) or None
 
 
 def read_header_and_lines(path: str) -> tuple[dict, list[bytes]]:

@@ -18,7 +18,7 @@ import shutil
 from typing import Callable
 
 from pjob.data import uris
-from pjob.engine import build
+from pjob.engine import build, manifest
 from pjob.local import command, runstate
 from pjob.spec import bindings, checks, errors, load, models, resolve, yamlio
 
@@ -93,7 +93,7 @@ def run_pipeline(
     on_step: Callable[[str, str], None] | None = None,
 ) -> PipelineResult:
     """Run every step; returns the pipeline's verdict. ``on_step(name, event)``
-    is told "start"/"skip"/"rerun"/"done" for display."""
+    is told "start", "skip", "rerun", "rerun-input" (only its input data changed), "resume-changed" or "done", for display."""
     runs_dir = os.path.abspath(runs_dir)
     name = job_name(loaded)
     run_dir = os.path.join(runs_dir, name)
@@ -137,14 +137,26 @@ def _run_steps(loaded, name, runs_dir, run_dir, fresh, retry_failed, max_workers
         print_ = runstate.fingerprint(step, rstep, _read(comp.file) if comp else "", runs_dir)
         upstream_ran = any(d in ran for d in deps.get(step_name, []))
         step_fresh = fresh
+        data_changed = _input_changes(name, step, rstep, step_dir) if previous and not fresh else None
         if previous.get("status") == "Succeeded" and not (retry_failed and step.type == "parallel"):
-            if previous.get("fingerprint") == print_ and not upstream_ran and not runstate.outputs_missing(rstep, previous):
+            if (previous.get("fingerprint") == print_ and not upstream_ran and not data_changed
+                    and not runstate.outputs_missing(rstep, previous)):
                 reports[step_name] = StepReport(step_name, step.type, "Succeeded", "already succeeded (resumed run)", previous.get("job_result"), outputs)
                 on_step and on_step(step_name, "skip")
                 continue
             step_fresh = True  # its spec, code, inputs or outputs changed since it succeeded: run it again from scratch
+            only_data = data_changed and previous.get("fingerprint") == print_ and not upstream_ran
             previous = {}
+            on_step and on_step(step_name, "rerun-input" if only_data else "rerun")
+        elif previous and upstream_ran:
+            step_fresh = True  # what it reads was just made again: its earlier mini-batches are stale
             on_step and on_step(step_name, "rerun")
+        elif data_changed:
+            where = ("jobs", step_name, "input_data")
+            raise errors.UserError([errors.Problem(
+                loaded.file, yamlio.line_of(loaded.lines, where), ".".join(where),
+                f"the input of step {step_name!r} changed since the interrupted run planned it: {data_changed}. "
+                "Resuming would mix old and new data; run with --fresh to start over with the input as it is now")])
         elif previous.get("fingerprint") not in (None, print_):
             on_step and on_step(step_name, "resume-changed")
         on_step and on_step(step_name, "start")
@@ -166,6 +178,14 @@ def _run_steps(loaded, name, runs_dir, run_dir, fresh, retry_failed, max_workers
         failed = failed or report.status != "Succeeded"
     status = "Failed" if any(r.status == "Failed" for r in reports.values()) else "Succeeded"
     return PipelineResult(status, run_dir, reports)
+
+
+def _input_changes(name: str, step, rstep: resolve.ResolvedStep, step_dir: str) -> str | None:
+    """For a parallel step planned by an earlier invocation: how its input
+    differs from what that plan was made of (``engine.manifest.input_changes``)."""
+    if not isinstance(step, models.ParallelStep):
+        return None
+    return manifest.input_changes(build.build_parallel_task(name, step, rstep, step_dir=step_dir))
 
 
 def _read(path: str) -> str:

@@ -49,6 +49,9 @@ class Display:
         elif event == "resume-changed":
             print(f"warning: step {name}: its spec or code changed since the interrupted run; mini-batches already done keep "
                   "the rows of the earlier code (run with --fresh to redo them)", file=self.stream, flush=True)
+        elif event == "rerun-input":
+            print(f"step {name}: its input changed since it succeeded (files added, removed or modified); running it again",
+                  file=self.stream, flush=True)
         elif event == "rerun":
             print(f"step {name}: changed since it succeeded (spec, code or an upstream step); running it again", file=self.stream, flush=True)
         elif event == "done" and self.live:
