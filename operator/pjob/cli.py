@@ -9,6 +9,7 @@ Exit codes: 0 success, 1 the job failed, 2 bad input (no traceback unless
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import sys
 import traceback
@@ -74,5 +75,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def console_main() -> None:
+    """The `pjob` program: ``main`` then exit. Everything still alive is
+    frozen out of the garbage collector first, so interpreter shutdown does
+    not walk it (~25 ms of every `pjob run`); files were closed by ``main``."""
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()
