@@ -243,7 +243,7 @@ def _check_parallel(loaded, name: str, step: models.ParallelStep, check_files: b
         for given, meant in flags.near_misses(argv):
             loaded.warnings.append(f"{loaded.file}: jobs.{name}.task.program_arguments: --{given} is passed to your script as-is; did you mean the runtime flag --{meant}?")
     except flags.FlagError as exc:
-        loaded.problem(where, f"{exc}")
+        loaded.problem(where, f"{exc}", find=f"--{exc.flag}" if exc.flag != "program_arguments" else None)
     if check_files:
         if task.code is None:
             script = loaded.resolve(task.entry_script)

@@ -39,11 +39,16 @@ class LoadedJob:
     warnings: list[str] = dataclasses.field(default_factory=list)
     wrapped: str | None = None  # "parallel"/"command" when a single step was wrapped
 
-    def problem(self, path: tuple, message: str, *, file: str | None = None, lines: yamlio.Lines | None = None) -> None:
+    def problem(self, path: tuple, message: str, *, file: str | None = None, lines: yamlio.Lines | None = None,
+                find: str | None = None) -> None:
+        """Record a problem at ``path``; ``find`` names text inside the value
+        (a flag in a multi-line ``program_arguments``) whose own line is meant."""
         lines = self.lines if lines is None else lines
         if self.wrapped and file is None and path[:1] == ("jobs",):
             path = path[2:]  # a single-step file has no jobs: key; name fields as written
         line = yamlio.line_of(lines, path)
+        if find and line:
+            line = yamlio.line_within(file or self.file, lines, line, find) or line
         self.problems.append(errors.Problem(file or self.file, line, ".".join(str(p) for p in path), message))
 
     def raise_if_problems(self) -> None:

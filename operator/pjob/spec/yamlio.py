@@ -101,6 +101,22 @@ def line_of(lines: Lines, path: tuple) -> int | None:
     return lines.get(())
 
 
+def line_within(path: str, lines: Lines, start: int, text: str) -> int | None:
+    """The first line from ``start`` on holding ``text``, before the next line
+    any key starts at (the value of the key at ``start``, however many lines it spans)."""
+    end = min((n for n in lines.values() if n > start), default=None)
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            for number, content in enumerate(fh, 1):
+                if end is not None and number >= end:
+                    break
+                if number >= start and text in content:
+                    return number
+    except (OSError, UnicodeDecodeError):
+        pass
+    return None
+
+
 class _Dumper(yaml.SafeDumper):
     pass
 

@@ -73,13 +73,13 @@ CASES = [
     Case("args_unknown_binding", sub(ARGS, "--model ${{foo.bar}}"), P + ".task.program_arguments", "unknown binding ${{foo.bar}}", r"program_arguments:"),
     Case("args_parent_scope", sub(ARGS, "--model ${{parent.inputs.model}}"), P + ".task.program_arguments", "cannot be used here", r"program_arguments:"),
     Case("args_unbalanced_quote", sub(ARGS, '--model "${{inputs.score_model}}'), P + ".task.program_arguments", "quote", r"program_arguments:"),
-    Case("flag_allowed_failed_percent_150", sub("--allowed_failed_percent 30", "--allowed_failed_percent 150"), P + ".task.program_arguments", "--allowed_failed_percent 150 is out of range", r"program_arguments:"),
-    Case("flag_error_threshold_word", sub("--error_threshold 5", "--error_threshold abc"), P + ".task.program_arguments", "--error_threshold 'abc' is not a number", r"program_arguments:"),
-    Case("flag_task_overhead_zero", sub("--task_overhead_timeout 1200", "--task_overhead_timeout 0"), P + ".task.program_arguments", "--task_overhead_timeout 0 is out of range", r"program_arguments:"),
-    Case("flag_progress_negative", sub("--progress_update_timeout 600", "--progress_update_timeout -1"), P + ".task.program_arguments", "--progress_update_timeout -1 is out of range", r"program_arguments:"),
-    Case("flag_first_task_word", sub("--first_task_creation_timeout 600", "--first_task_creation_timeout soon"), P + ".task.program_arguments", "--first_task_creation_timeout 'soon' is not a number", r"program_arguments:"),
-    Case("flag_copy_logs_not_bool", sub("--copy_logs_to_parent True", "--copy_logs_to_parent maybe"), P + ".task.program_arguments", "is not a boolean", r"program_arguments:"),
-    Case("flag_monitor_negative", sub("--resource_monitor_interva 20", "--resource_monitor_interval -1"), P + ".task.program_arguments", "--resource_monitor_interval -1 is out of range", r"program_arguments:"),
+    Case("flag_allowed_failed_percent_150", sub("--allowed_failed_percent 30", "--allowed_failed_percent 150"), P + ".task.program_arguments", "--allowed_failed_percent 150 is out of range", r"--allowed_failed_percent 150"),  # the flag's own line (B22)
+    Case("flag_error_threshold_word", sub("--error_threshold 5", "--error_threshold abc"), P + ".task.program_arguments", "--error_threshold 'abc' is not a number", r"--error_threshold abc"),  # the flag's own line (B22)
+    Case("flag_task_overhead_zero", sub("--task_overhead_timeout 1200", "--task_overhead_timeout 0"), P + ".task.program_arguments", "--task_overhead_timeout 0 is out of range", r"--task_overhead_timeout 0"),  # the flag's own line (B22)
+    Case("flag_progress_negative", sub("--progress_update_timeout 600", "--progress_update_timeout -1"), P + ".task.program_arguments", "--progress_update_timeout -1 is out of range", r"--progress_update_timeout -1"),  # the flag's own line (B22)
+    Case("flag_first_task_word", sub("--first_task_creation_timeout 600", "--first_task_creation_timeout soon"), P + ".task.program_arguments", "--first_task_creation_timeout 'soon' is not a number", r"--first_task_creation_timeout soon"),  # the flag's own line (B22)
+    Case("flag_copy_logs_not_bool", sub("--copy_logs_to_parent True", "--copy_logs_to_parent maybe"), P + ".task.program_arguments", "is not a boolean", r"--copy_logs_to_parent maybe"),  # the flag's own line (B22)
+    Case("flag_monitor_negative", sub("--resource_monitor_interva 20", "--resource_monitor_interval -1"), P + ".task.program_arguments", "--resource_monitor_interval -1 is out of range", r"--resource_monitor_interval -1"),  # the flag's own line (B22)
     # append_row_to
     Case("append_row_to_no_output", sub(APPEND, "append_row_to: ${{outputs.nothere}}"), P + ".task.append_row_to", "${{outputs.nothere}} names no output", r"append_row_to:"),
     Case("append_row_to_path", sub(APPEND, "append_row_to: ./results.txt"), P + ".task.append_row_to", "must be ${{outputs.<name>}}", r"append_row_to:"),
@@ -109,8 +109,8 @@ CASES = [
     Case("input_own_output", sub(SCORE_PATH, "path: ${{parent.jobs.batch_prediction.outputs.job_output_file}}"), P + ".inputs.score_model.path", "cannot read its own output", r"parent.jobs.batch_prediction"),
     Case("input_output_scope", sub(SCORE_PATH, "path: ${{outputs.job_output_file}}"), P + ".inputs.score_model.path", "cannot be used here", r"path: \$\{\{outputs"),
     Case("input_a_list", sub("      score_model: \n", "      extra: [1, 2]\n      score_model: \n"), P + ".inputs.extra", "[1, 2]", r"extra:"),
-    Case("flag_without_value", sub("--copy_logs_to_parent True", "--copy_logs_to_parent"), P + ".task.program_arguments", "--copy_logs_to_parent", r"program_arguments:"),
-    Case("flag_without_value_last", sub("--resource_monitor_interva 20", "--resource_monitor_interval"), P + ".task.program_arguments", "--resource_monitor_interval", r"program_arguments:"),
+    Case("flag_without_value", sub("--copy_logs_to_parent True", "--copy_logs_to_parent"), P + ".task.program_arguments", "--copy_logs_to_parent", r"--copy_logs_to_parent"),  # the flag's own line (B22)
+    Case("flag_without_value_last", sub("--resource_monitor_interva 20", "--resource_monitor_interval"), P + ".task.program_arguments", "--resource_monitor_interval", r"--resource_monitor_interval"),  # the flag's own line (B22)
     Case("input_data_without_path", sub("        type: mltable\n        path: ./neural-iris-mltable\n", ""), P + ".inputs.input_data", "path", r"^      input_data:"),
     Case("unclosed_optional_block", sub("--model ${{inputs.score_model}}", "--model ${{inputs.score_model}} $[[--opt ${{inputs.score_model}}"), P + ".task.program_arguments", "$[[", r"program_arguments:"),
     Case("task_env_var_unknown_input", sub("      append_row_to: ${{outputs.job_output_file}}\n", "      append_row_to: ${{outputs.job_output_file}}\n      environment_variables:\n        A: ${{inputs.nope}}\n"), P + ".task.environment_variables.A", "${{inputs.nope}}", r"^        A:"),

@@ -229,7 +229,7 @@ def test_every_semantic_problem_is_reported_at_once(workspace, capsys):
         fh.write(text)
     code, _, err = lib.validate_in_process(capsys, path)
     assert code == 2
-    for field, anchor in [("task.entry_script", r"entry_script:"), ("task.append_row_to", r"append_row_to:"), ("task.program_arguments", r"program_arguments:")]:
+    for field, anchor in [("task.entry_script", r"entry_script:"), ("task.append_row_to", r"append_row_to:"), ("task.program_arguments", r"--allowed_failed_percent 101")]:
         lib.assert_reported(err, path, lib.line_matching(text, anchor), "jobs.batch_prediction." + field, "")
     assert len([ln for ln in err.splitlines() if ln.startswith("error: ")]) == 3
 
