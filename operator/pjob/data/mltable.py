@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from typing import Any
 
 from pjob.data import files, globs, uris
-from pjob.spec import errors
+from pjob.spec import errors, yamlio
 
 MLTABLE_FILE = "MLTable"
 
@@ -107,15 +108,19 @@ def load(location: str, datastores: dict[str, str] | None = None) -> Table | Non
     path = find_file(location)
     if path is None:
         return None
-    import yaml
-
-    text = _read_text(path)
-    try:
-        doc = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise errors.UserError(f"the MLTable file is not valid YAML: {exc}", file=path) from None
+    doc, lines = yamlio.parse_yaml(_read_text(path), path)  # a syntax error names its line
     base = path[: -len(MLTABLE_FILE)].rstrip("/\\") or "/"
-    return parse(doc, base=base, file=path, datastores=datastores)
+    try:
+        return parse(doc or {}, base=base, file=path, datastores=datastores)
+    except errors.UserError as exc:  # name the line of the field each problem is about
+        raise errors.UserError([_with_line(p, path, lines) for p in exc.problems]) from None
+
+
+def _with_line(problem: errors.Problem, path: str, lines: yamlio.Lines) -> errors.Problem:
+    if problem.file != path or problem.line is not None:
+        return problem
+    keys = tuple(int(k) if k.isdigit() else k for k in re.findall(r"[^.\[\]]+", problem.field or ""))
+    return dataclasses.replace(problem, line=yamlio.line_of(lines, keys))
 
 
 def parse(doc: Any, *, base: str, file: str = "MLTable", datastores: dict[str, str] | None = None) -> Table:

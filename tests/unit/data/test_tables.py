@@ -108,6 +108,16 @@ def test_unsupported_or_bad_steps_name_the_transformation(tmp_path, step, messag
     assert "MLTable" in str(exc.value)
 
 
+def test_mltable_problems_name_the_line_of_the_field(tmp_path):
+    text = "paths:\n  - file: ./a.csv\ntransformations:\n  - read_delimited:\n      delimiter: ','\n      header: sometimes\n  - take: 1\n"
+    root = make_table(tmp_path / "t", {"a.csv": "a\n1\n"}, text)
+    with pytest.raises(errors.UserError) as exc:
+        pjob.data.plan("mltable", root, None, None)
+    (problem,) = exc.value.problems
+    assert (problem.line, problem.field) == (6, "transformations[0].read_delimited.header")
+    assert str(problem).startswith(os.path.join(root, "MLTable") + ":6: ")
+
+
 def test_reader_option_typo_is_rejected(tmp_path):
     root = make_table(tmp_path / "t", {"a.csv": "a\n1\n"}, CSV + "      delimeter: ';'\n")
     with pytest.raises(errors.UserError, match="option 'delimeter'"):
