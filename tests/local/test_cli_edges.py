@@ -266,7 +266,7 @@ def test_inspect_bad_mltable_names_the_step(tmp_path, transformations, needles):
 def test_inspect_mltable_that_is_not_yaml(tmp_path):
     _mltable(tmp_path, "")
     (tmp_path / "t" / "MLTable").write_text("paths: [\n")
-    assert_user_error(pjob("inspect", "t", cwd=tmp_path), "MLTable", "not valid YAML")
+    assert_user_error(pjob("inspect", "t", cwd=tmp_path), "MLTable:", "YAML syntax error", "fix the YAML syntax at this line")
 
 
 def test_run_with_unsupported_mltable_step_exits_2_before_running(tmp_path):

@@ -30,7 +30,7 @@ def test_unsupported_mltable_transformation_is_bad_input(tmp_path, command):
     args = [command, yml] + (["--runs-dir", tmp_path / "runs"] if command == "run" else [])
     proc = run_pjob(*args)
     assert proc.returncode == 2, proc.stderr
-    assert f"{tmp_path / 'table' / 'MLTable'}: transformations[1].frobnicate: transformation 'frobnicate' is not supported" in proc.stderr
+    assert f"{tmp_path / 'table' / 'MLTable'}:6: transformations[1].frobnicate: transformation 'frobnicate' is not supported" in proc.stderr
     assert f"{yml}:9: jobs.s.inputs.t.path:" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "runs").exists()
