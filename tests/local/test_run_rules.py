@@ -187,6 +187,19 @@ def run(mini_batch):
     assert (tmp_path / "out.txt").read_text() == f"{data} f00.txt True\n{data} f01.txt True\n"
 
 
+@pytest.mark.parametrize("copy", [True, False])
+def test_copy_logs_to_parent_copies_the_step_logs_into_the_pipeline_log_folder(tmp_path, copy):
+    script = HEADER + "def run(mini_batch):\n    return [os.path.basename(p) for p in mini_batch]\n"
+    yml = _job(tmp_path, script, args=f"--copy_logs_to_parent {copy}", files=2)
+    assert _run(tmp_path, yml).returncode == 0
+    step_logs = tmp_path / "runs" / "rules" / "steps" / "score" / "logs"
+    parent = tmp_path / "runs" / "rules" / "logs" / "score"
+    assert parent.is_dir() is copy
+    if copy:
+        assert (parent / "job_result.txt").read_text() == (step_logs / "job_result.txt").read_text()
+        assert (parent / "sys" / "job_report" / "processed_mini-batches.csv").is_file()
+
+
 def test_kill_9_of_the_whole_run_then_resume_runs_nothing_twice(tmp_path):
     script = HEADER + """
 def run(mini_batch):

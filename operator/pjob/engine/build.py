@@ -67,4 +67,5 @@ def build_parallel_task(
         logging_level=step.logging_level,
         flags=runtime,
         gpus=gpus,
+        parent_logs_dir=os.path.join(os.path.dirname(os.path.dirname(step_dir)), "logs", resolved.name),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 from pjob.engine import fileio, logtree, manifest, policy, report, results
 
@@ -93,4 +94,7 @@ def finalise(task, coordinator, logs: logtree.LogTree, verdict: policy.Verdict, 
         next_file=next_file(logs, verdict, error, bool(failed)), warnings=warnings,
     )
     fileio.write_text_atomic(logs.job_result, text)
+    if task.flags.copy_logs_to_parent and task.parent_logs_dir:
+        # --copy_logs_to_parent: the pipeline's log folder gets this step's whole log tree
+        shutil.copytree(logs.root, task.parent_logs_dir, dirs_exist_ok=True)
     return verdict, counters
