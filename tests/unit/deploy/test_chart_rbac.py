@@ -7,7 +7,6 @@ within what the operator itself holds (RBAC forbids granting more).
 
 from __future__ import annotations
 
-import importlib
 import re
 
 import pytest
