@@ -294,7 +294,7 @@ class Agent:
             self.report.close()
             raise
         finally:
-            strays = procs.stop_strays(keep=set())
+            strays = procs.stop_strays()
             if strays:
                 print(f"stopped {len(strays)} process(es) left behind by workers: pids {strays}", flush=True)
 

@@ -58,14 +58,14 @@ def kill_tree(proc) -> None:
             pass
 
 
-def stop_strays(keep: set[int]) -> list[int]:
-    """Stop this process's children that are not in ``keep`` (processes a
-    worker left behind, adopted by the subreaper) with SIGTERM, then SIGKILL
-    after ``STRAY_GRACE`` seconds, and reap them. Returns their pids."""
+def stop_strays() -> list[int]:
+    """Stop every child of this process (called by the agent once its workers
+    are gone: what is left was adopted by the subreaper) with SIGTERM, then
+    SIGKILL after ``STRAY_GRACE`` seconds, and reap them. Returns their pids."""
     import psutil
 
     try:
-        strays = [c for c in psutil.Process().children() if c.pid not in keep]
+        strays = psutil.Process().children()
     except psutil.Error:
         return []
     for child in strays:
