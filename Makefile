@@ -33,8 +33,7 @@ crds: $(STAMP)
 	cp crds/*.yaml helm/pjob/crds/
 
 bench: $(STAMP)  ## benchmarks (not run by CI): ratios against baselines measured in the same run
-	$(BIN)/python bench/overhead.py
-	$(BIN)/python bench/plan_bench.py
+	status=0; for b in overhead plan_bench; do $(BIN)/python bench/$$b.py || status=1; done; exit $$status
 
 clean:
 	rm -rf $(VENV) pjob-runs
