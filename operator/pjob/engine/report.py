@@ -60,11 +60,12 @@ class AgentReport:
 
     def attempt(self, lease, proc: str, status: str, start: float, items: int, succeeded: int, failed: int,
                 elapsed: float, run_s: float, error: str | None) -> None:
-        self._csv.writerow([lease.index, lease.attempt, f"{self.node}/{proc}", _iso(start), items, succeeded,
-                            failed, f"{elapsed:.4f}", f"{run_s:.4f}", status, _first_line(error)])
+        when, first = _iso(start), _first_line(error)
+        self._csv.writerow([lease.index, lease.attempt, f"{self.node}/{proc}", when, items, succeeded,
+                            failed, f"{elapsed:.4f}", f"{run_s:.4f}", status, first])
         self._proc(proc).write(
-            f"{_iso(start)} mini-batch {lease.index} attempt {lease.attempt}: {status} "
-            f"{succeeded}/{items} items in {elapsed:.3f}s{(' - ' + _first_line(error)) if error else ''}\n"
+            f"{when} mini-batch {lease.index} attempt {lease.attempt}: {status} "
+            f"{succeeded}/{items} items in {elapsed:.3f}s{(' - ' + first) if error else ''}\n"
         )
 
     def note(self, proc: str, text: str) -> None:
