@@ -10,7 +10,9 @@ acceptance number) and, for comparison, through a ``python -c`` launcher of
 baseline maps the same ``run(mini_batch)`` function over the same mini-batches
 with ``Pool(2).imap`` (ordered, like pjob's output) and writes the returned rows
 to one file. Both outputs must be identical. Prints wall times and ratios;
-targets: <= 1.25x (mini-batches of 10), <= 2x (mini-batches of 1).
+targets: <= 1.25x (mini-batches of 10), <= 2x (mini-batches of 1). Also prints
+the floor of any `pjob run`: the same Pool script made to validate the YAML
+with ``pjob.spec`` before it starts (as `pjob run` must before user code runs).
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ from score import run
 
 def main():
     folder, size, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    if len(sys.argv) > 4:  # the floor of any `pjob run`: validate the YAML with pjob's spec first
+        from pjob.spec import checks
+        checks.load_and_check(sys.argv[4])
     paths = sorted(os.path.join(folder, n) for n in os.listdir(folder))
     batches = [paths[i:i + size] for i in range(0, len(paths), size)]
     with multiprocessing.Pool(2) as pool, open(out, "w") as f:
@@ -180,6 +185,13 @@ def main() -> int:
                         raise RuntimeError(f"outputs differ: {pool_out} vs {pjob_out}")
         pool_s = statistics.median(pool_times)
         target = TARGETS.get(size, float("inf"))
+        if True in modes:  # the same Pool script, validating pjob's YAML before it starts: a floor for `pjob run`
+            floor_s = statistics.median(
+                timed([sys.executable, os.path.join(code, "pool_baseline.py"), data, str(size),
+                       os.path.join(root, f"pool-floor-{size}.txt"), os.path.join(root, f"pipeline-{size}.yml")], root)
+                for _ in range(args.repeat))
+            print(f"mini_batch_size={size:>2} Pool that first validates the YAML with pjob.spec (the floor of "
+                  f"`pjob run`): {floor_s:.2f}s = {floor_s / pool_s:.2f}x")
         for use_cli in modes:
             pjob_s = statistics.median(pjob_times[use_cli])
             ratio = pjob_s / pool_s
