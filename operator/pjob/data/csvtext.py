@@ -140,15 +140,38 @@ def next_line_start(fh: BinaryIO, offset: int, size: int) -> int:
         offset += len(chunk)
 
 
-def line_boundaries(fh: BinaryIO, start: int, size: int, target: int) -> list[int]:
+def next_utf16le_line_start(fh: BinaryIO, offset: int, size: int) -> int:
+    """``next_line_start`` for UTF-16-LE text: a line starts after a ``\n``
+    code unit, the two bytes ``0a 00`` at an even offset (the same bytes at an
+    odd offset are halves of two other characters)."""
+    offset += offset % 2
+    if offset <= 0:
+        return 0
+    fh.seek(offset - 2)
+    pos = offset - 2  # even, and every chunk has an even length: chunk index parity = file offset parity
+    while True:
+        chunk = fh.read(64 << 10)
+        if not chunk:
+            return size
+        i = chunk.find(b"\n\x00")
+        while i >= 0 and i % 2:
+            i = chunk.find(b"\n\x00", i + 1)
+        if i >= 0:
+            return pos + i + 2
+        pos += len(chunk)
+
+
+def line_boundaries(fh: BinaryIO, start: int, size: int, target: int, utf16le: bool = False) -> list[int]:
     """Line-aligned cut points after ``start``: roughly every ``target`` bytes,
-    seeking (never reading the whole file). Returns the starts of the ranges."""
+    seeking (never reading the whole file). Returns the starts of the ranges.
+    ``utf16le``: the text is UTF-16 little-endian (two-byte line breaks)."""
+    find = next_utf16le_line_start if utf16le else next_line_start
     cuts = [start]
     while True:
         want = cuts[-1] + target
         if want >= size:
             return cuts
-        cut = next_line_start(fh, want, size)
+        cut = find(fh, want, size)
         if cut >= size:
             return cuts
         cuts.append(cut)

@@ -48,6 +48,8 @@ def read_bytes(path: str, start: int, end: int | None) -> bytes:
 def decode(data: bytes, encoding: str, at_file_start: bool) -> str:
     if at_file_start and encoding == "utf-8" and data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    if encoding == "utf-16" and not at_file_start:
+        encoding = "utf-16-le"  # only little-endian files are sliced (tables.slice_file); no BOM past byte 0
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:

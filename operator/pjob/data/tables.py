@@ -94,10 +94,13 @@ def slice_file(table: mltable.Table, path: str, target: int, row_bytes: float = 
     size = readers.file_size(path)
     if size == 0:
         return []
-    if reader.get("encoding") == "utf-16":  # two-byte line breaks: keep the file whole
-        return [{"byte_range": (0, size), "items": _estimate(size, row_bytes)}]
     with readers.open_binary(path) as fh:
-        if reader.get("support_multi_line"):
+        if reader.get("encoding") == "utf-16":
+            if reader.get("support_multi_line") or fh.read(2) == b"\xfe\xff":
+                # quoted line breaks, or big-endian (rare): one slice (pieces after the first decode as LE)
+                return [{"byte_range": (0, size), "items": _estimate(size, row_bytes)}]
+            cuts = csvtext.line_boundaries(fh, 0, size, target, utf16le=True)
+        elif reader.get("support_multi_line"):
             cuts = csvtext.quoted_line_boundaries(fh, 0, size, target)
         else:
             cuts = csvtext.line_boundaries(fh, 0, size, target)

@@ -69,3 +69,19 @@ def test_azure_single_line_quirks():
     assert csvtext.records("a\n\n\nb", ",", False) == [["a"], ["b"]]
     # an even number of quotes can still leave one open: y"z holds a literal quote
     assert csvtext.records('y"z,"\n\nq\n', ",", False) == [['y"z', '"'], ["q"]]
+
+
+utf16_fragment = st.sampled_from(["a", ",", "\n", "\r\n", "\u00fc", "\u6f22", "\u0a0a", "\u0a00", "\u000a\u0a0a",
+                                  "\U0001F600", "\u0100"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.lists(utf16_fragment, max_size=60).map("".join), target=st.integers(1, 40))
+def test_utf16le_cut_points_fall_after_line_breaks_only(text, target):
+    data = text.encode("utf-16")  # with its BOM, little-endian here
+    cuts = csvtext.line_boundaries(io.BytesIO(data), 0, len(data), target, utf16le=True)
+    assert cuts == sorted(set(cuts)) and cuts[0] == 0 and all(c % 2 == 0 and c < len(data) for c in cuts)
+    pieces = [data[a:b] for a, b in zip(cuts, cuts[1:] + [len(data)])]
+    decoded = [p.decode("utf-16" if i == 0 else "utf-16-le") for i, p in enumerate(pieces)]
+    assert "".join(decoded) == text
+    assert all(piece.endswith("\n") for piece in decoded[:-1])

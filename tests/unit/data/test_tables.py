@@ -260,8 +260,21 @@ def test_filter_expressions(tmp_path, expression, expected):
     assert pjob.data.read_table("mltable", root)["a"].tolist() == expected
 
 
-def test_utf16_file_is_one_slice_and_reads_back(tmp_path):
-    text = "a,b\n" + "".join(f"{i},\u00fc{i}\n" for i in range(500))
+def test_utf16_file_splits_at_line_breaks_and_reads_back(tmp_path):
+    # \u0a0a and \u0a00 hold the bytes of a LE line break at odd offsets: no cut may land there
+    text = "a,b\r\n" + "".join(f"{i},\u00fc{i}\u0a0a\u0a00\U0001F600\r\n" for i in range(500))
     root = make_table(tmp_path / "t", {"a.csv": text.encode("utf-16")}, CSV + "      encoding: utf16\n")
     plan, whole, batches = whole_and_batches(root, "1kb")
-    assert len(plan.mini_batches) == 1 and whole["b"].tolist()[:2] == ["\u00fc0", "\u00fc1"] and len(whole) == 500
+    assert len(plan.mini_batches) > 10
+    assert whole["b"].tolist()[:2] == ["\u00fc0\u0a0a\u0a00\U0001F600", "\u00fc1\u0a0a\u0a00\U0001F600"]
+    assert len(whole) == 500 and whole.equals(pandas.concat(batches, ignore_index=True))
+
+
+def test_big_endian_utf16_and_multi_line_utf16_stay_whole(tmp_path):
+    text = "a,b\n" + "".join(f"{i},x{i}\n" for i in range(300))
+    for name, data, extra in [("be", text.encode("utf-16-be"), ""), ("ml", text.encode("utf-16"), "      support_multi_line: true\n")]:
+        if name == "be":
+            data = b"\xfe\xff" + data
+        root = make_table(tmp_path / name, {"a.csv": data}, CSV + "      encoding: utf16\n" + extra)
+        plan, whole, _ = whole_and_batches(root, "1kb")
+        assert len(plan.mini_batches) == 1 and len(whole) == 300 and whole["b"].tolist()[-1] == "x299"
