@@ -53,3 +53,30 @@ def test_file_uri_inputs_get_the_same_checks_as_plain_paths(tmp_path):
     proc = run_pjob("validate", yml)
     assert proc.returncode == 2
     assert f"{yml}:9: jobs.s.inputs.t.path: input path 'file://{tmp_path / 'missing'}' does not exist" in proc.stderr
+
+
+def test_an_output_on_a_datastore_that_is_an_object_store_is_bad_input(tmp_path):
+    # it used to be written to a local folder named "s3:" and reported as written to the bucket
+    write(tmp_path / "data" / "a.txt", "1\n")
+    write(tmp_path / "code" / "s.py", "def init():\n    pass\ndef run(mb):\n    return mb\n")
+    yml = write(tmp_path / "p.yml", """type: pipeline
+name: objout
+jobs:
+  s:
+    type: parallel
+    inputs:
+      d: {type: uri_folder, path: ./data}
+    outputs:
+      out: {type: uri_file, path: azureml://datastores/blob/paths/out.txt}
+    input_data: ${{inputs.d}}
+    task:
+      code: ./code
+      entry_script: s.py
+      append_row_to: ${{outputs.out}}
+""")
+    assert run_pjob("validate", yml).returncode == 0  # where the datastore is, is only known when it runs
+    proc = run_pjob("run", yml, "--runs-dir", tmp_path / "runs", "--datastore", "blob=s3://bucket/pjob", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert f"{yml}:9: jobs.s.outputs.out: s3://bucket/pjob/out.txt is an object store" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "s3:").exists()

@@ -195,6 +195,11 @@ def _check_output_targets(loaded) -> None:
     places = [(("outputs", k, "path"), v) for k, v in loaded.job.outputs.items()]
     places += [(("jobs", n, "outputs", k, "path"), v) for n, s in loaded.job.jobs.items() for k, v in s.outputs.items()]
     for where, out in places:
+        if isinstance(out, models.DataOutput) and isinstance(out.path, str) and URL.match(out.path) \
+                and not out.path.startswith(("file:", "azureml:")):
+            loaded.problem(where, f"{out.path} is an object store: pjob writes outputs to folders, not to object "
+                                  "stores yet; give a local path or a datastore path (azureml://datastores/...)")
+            continue
         full = local_path(out.path, loaded.base_dir) if isinstance(out, models.DataOutput) else None
         if full is None:
             continue

@@ -132,6 +132,15 @@ class Resolver:
         raise ValueError(f"{ref.text} cannot be resolved here")
 
     def _output(self, step: str, name: str, value, declared: models.DataOutput | None) -> DataValue:
+        out = self._output_value(step, name, value, declared)
+        if checks.URL.match(out.location):  # the engine writes files: an s3:// path would become a local "s3:" folder
+            raise errors.UserError(
+                f"{out.location} is an object store: pjob writes outputs to folders (this machine's, or the cluster's "
+                "shared volume), not to object stores yet; give a local path, or a datastore that is a folder "
+                "(pjob run --datastore NAME=PATH)", field="path")
+        return out
+
+    def _output_value(self, step: str, name: str, value, declared: models.DataOutput | None) -> DataValue:
         kind = (value.type if isinstance(value, models.DataOutput) else None) or (declared.type if declared else "uri_folder")
         path = value.path if isinstance(value, models.DataOutput) else None
         ref = bindings.whole_ref(value) if isinstance(value, str) else bindings.whole_ref(path)

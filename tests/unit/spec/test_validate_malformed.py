@@ -80,6 +80,9 @@ CASES = [
     Case("flag_first_task_word", sub("--first_task_creation_timeout 600", "--first_task_creation_timeout soon"), P + ".task.program_arguments", "--first_task_creation_timeout 'soon' is not a number", r"--first_task_creation_timeout soon"),  # the flag's own line (B22)
     Case("flag_copy_logs_not_bool", sub("--copy_logs_to_parent True", "--copy_logs_to_parent maybe"), P + ".task.program_arguments", "is not a boolean", r"--copy_logs_to_parent maybe"),  # the flag's own line (B22)
     Case("flag_monitor_negative", sub("--resource_monitor_interva 20", "--resource_monitor_interval -1"), P + ".task.program_arguments", "--resource_monitor_interval -1 is out of range", r"--resource_monitor_interval -1"),  # the flag's own line (B22)
+    # outputs
+    Case("output_to_object_store", sub("        type: uri_file\n        mode: rw_mount\n", "        type: uri_file\n        mode: rw_mount\n        path: s3://bucket/out.txt\n"),
+         P + ".outputs.job_output_file.path", "is an object store", r"path: s3://bucket/out.txt"),
     # append_row_to
     Case("append_row_to_no_output", sub(APPEND, "append_row_to: ${{outputs.nothere}}"), P + ".task.append_row_to", "${{outputs.nothere}} names no output", r"append_row_to:"),
     Case("append_row_to_path", sub(APPEND, "append_row_to: ./results.txt"), P + ".task.append_row_to", "must be ${{outputs.<name>}}", r"append_row_to:"),
