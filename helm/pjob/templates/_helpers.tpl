@@ -81,7 +81,7 @@ app.kubernetes.io/part-of: pjob
 {{- if and (eq .Values.datastore.type "objectStore") (not .Values.datastore.objectStore.existingSecret) (not .Values.datastore.objectStore.credentials) }}
 {{- fail "datastore.objectStore needs existingSecret (preferred) or credentials" }}
 {{- end }}
-{{- if and (eq .Values.datastore.type "pvc") (not .Values.datastore.pvc.create) (not .Values.datastore.pvc.existingClaim) }}
+{{- if and (not .Values.datastore.pvc.create) (not .Values.datastore.pvc.existingClaim) }}
 {{- fail "datastore.pvc.existingClaim is required when datastore.pvc.create is false" }}
 {{- end }}
 {{- range .Values.operator.watchNamespaces }}
@@ -152,10 +152,8 @@ rules of the ClusterRole (cluster-wide mode) and of each Role
   emptyDir: {sizeLimit: {{ .Values.worker.tmpSizeLimit | quote }}}
 - name: work
   emptyDir: {sizeLimit: {{ .Values.worker.tmpSizeLimit | quote }}}
-{{- if eq .Values.datastore.type "pvc" }}
 - name: datastore
   persistentVolumeClaim: {claimName: {{ include "pjob.datastoreClaim" . | quote }}}
-{{- end }}
 {{- if .Values.worker.pipFromCondaFile.enabled }}
 {{- if .Values.worker.pipFromCondaFile.cacheClaim }}
 - name: pip-cache
@@ -170,9 +168,7 @@ rules of the ClusterRole (cluster-wide mode) and of each Role
 {{- define "pjob.workerVolumeMounts" -}}
 - {name: tmp, mountPath: /tmp}
 - {name: work, mountPath: {{ .Values.worker.workDir | quote }}}
-{{- if eq .Values.datastore.type "pvc" }}
 - {name: datastore, mountPath: {{ .Values.datastore.pvc.mountPath | quote }}}
-{{- end }}
 {{- if .Values.worker.pipFromCondaFile.enabled }}
 - {name: pip-cache, mountPath: {{ .Values.worker.pipFromCondaFile.cachePath | quote }}}
 {{- end }}
@@ -216,6 +212,8 @@ datastores:
       mountPath: {{ .Values.datastore.pvc.mountPath | quote }}
 {{- else }}
       type: objectStore
+      claimName: {{ include "pjob.datastoreClaim" . | quote }}
+      mountPath: {{ .Values.datastore.pvc.mountPath | quote }}
       url: {{ .Values.datastore.objectStore.url | quote }}
       secretName: {{ include "pjob.objectStoreSecret" . | quote }}
       endpointUrl: {{ .Values.datastore.objectStore.endpointUrl | quote }}

@@ -155,21 +155,23 @@ def test_datastore_wiring_is_the_same_for_operator_and_workers(scenario):
     worker = config["worker"]
     pod = _operator(objs)["spec"]["template"]["spec"]
     (c,) = pod["containers"]
+    # the claim holds the run folders (logs, work files, shipped code, outputs) in both modes, so the
+    # operator (which finalises) and every worker see the same files; the operator's root is its mount
+    claims = [v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"] if "persistentVolumeClaim" in v]
+    assert claims == [store["claimName"]]
+    assert {"name": "datastore", "mountPath": store["mountPath"]} in c["volumeMounts"]
+    assert {"name": "datastore", "mountPath": store["mountPath"]} in worker["volumeMounts"]
+    assert any(v.get("persistentVolumeClaim", {}).get("claimName") == store["claimName"] for v in worker["volumes"])
+    pvcs = by_kind(objs, "PersistentVolumeClaim")
+    if values.get("datastore", {}).get("pvc", {}).get("existingClaim"):
+        assert pvcs == []
+    else:
+        assert [p["metadata"]["name"] for p in pvcs] == [store["claimName"]]
+        wanted = values.get("datastore", {}).get("pvc", {}).get("accessModes", ["ReadWriteMany"])
+        assert pvcs[0]["spec"]["accessModes"] == wanted
     if store["type"] == "pvc":
-        claims = [v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"] if "persistentVolumeClaim" in v]
-        assert claims == [store["claimName"]]
-        assert {"name": "datastore", "mountPath": store["mountPath"]} in c["volumeMounts"]
-        assert {"name": "datastore", "mountPath": store["mountPath"]} in worker["volumeMounts"]
-        pvcs = by_kind(objs, "PersistentVolumeClaim")
-        if values.get("datastore", {}).get("pvc", {}).get("existingClaim"):
-            assert pvcs == []
-        else:
-            assert [p["metadata"]["name"] for p in pvcs] == [store["claimName"]]
-            wanted = values.get("datastore", {}).get("pvc", {}).get("accessModes", ["ReadWriteMany"])
-            assert pvcs[0]["spec"]["accessModes"] == wanted
         assert "envFrom" not in c and worker["envFrom"] == [] and by_kind(objs, "Secret") == []
     else:
-        assert by_kind(objs, "PersistentVolumeClaim") == []
         ref = {"secretRef": {"name": store["secretName"]}}
         assert c["envFrom"] == [ref] and worker["envFrom"] == [ref]
         secrets = by_kind(objs, "Secret")

@@ -47,6 +47,13 @@ def test_worker_job_built_from_the_rendered_config_is_valid_and_locked_down(valu
     assert "/tmp" in mounts and container["workingDir"] in mounts
     assert set(mounts.values()) <= {v["name"] for v in pod["volumes"]}
     assert container["args"][0] == "agent"
+    # the run folder (logs, work files) is on the shared claim in both datastore modes: with the root
+    # filesystem read-only, an unmounted run folder would stop every agent (object-store mode once did)
+    task = _task()
+    assert config.datastore_root == "/mnt/pjob" and mounts["/mnt/pjob"] == "datastore"
+    assert all(any(path.startswith(m.rstrip("/") + "/") for m in mounts) for path in (task.logs_dir, task.work_dir))
+    claim = [v for v in pod["volumes"] if v["name"] == "datastore"][0]["persistentVolumeClaim"]["claimName"]
+    assert claim == by_kind(objs, "PersistentVolumeClaim")[0]["metadata"]["name"]
     if values:
         assert container["image"] == "my/pjob-plus:7"
         assert container["envFrom"] == [{"secretRef": {"name": "creds"}}]
@@ -54,9 +61,6 @@ def test_worker_job_built_from_the_rendered_config_is_valid_and_locked_down(valu
         assert config.datastore_urls == {"workspaceblobstore": "s3://b/p"}
     else:
         assert container["image"] == "ghcr.io/pjob-dev/pjob:0.1.0"
-        assert mounts["/mnt/pjob"] == "datastore"
-        claim = [v for v in pod["volumes"] if v["name"] == "datastore"][0]["persistentVolumeClaim"]["claimName"]
-        assert claim == by_kind(objs, "PersistentVolumeClaim")[0]["metadata"]["name"]
 
 
 def test_operator_can_create_the_worker_role_it_builds():
