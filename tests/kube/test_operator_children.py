@@ -135,3 +135,25 @@ def test_deleting_the_paralleljob_garbage_collects_its_children(fake_api, apply_
     fake_api.wait_for(lambda: get_cr(fake_api, "paralleljobs", "doomed") is None and not children(fake_api, cr),
                       timeout=20, message="the CR and its children to be gone")
     assert fake_api.list("batch/v1", "jobs", "default") == []
+
+
+def test_output_on_an_object_store_datastore_is_rejected(fake_api, apply_crds, start_process, kube_env,
+                                                         wait_for_request, tmp_path):
+    import json
+
+    apply_crds()
+    root = tmp_path / "ds"
+    example = copy_example("file-processing", root)
+    config = tmp_path / "operator-config.json"
+    config.write_text(json.dumps({"datastores": {"default": "default", "items": {
+        "default": {"type": "pvc", "claimName": "pjob-datastore", "mountPath": str(root)},
+        "blob": {"type": "objectStore", "url": "s3://bucket/pjob"}}}}))
+    operator = start_operator(start_process, operator_env(kube_env, root, PJOB_CONFIG_FILE=config))
+    wait_operator_watching(wait_for_request)
+    cr = cr_for_parallel(example, "to-bucket")
+    cr["spec"]["outputs"]["counts"]["path"] = "azureml://datastores/blob/paths/counts"
+    apply_cr(fake_api, cr)
+    status = wait_status(fake_api, "paralleljobs", "to-bucket", lambda s: condition(s, "SpecValid") is not None, operator)
+    valid = condition(status, "SpecValid")
+    assert valid["status"] == "False" and "s3://bucket/pjob/counts is an object store" in valid["message"]
+    assert fake_api.list("batch/v1", "jobs", "default") == []
