@@ -34,6 +34,11 @@ def is_local_path(path: str) -> bool:
     return not URL.match(path) and not path.startswith("azureml:") and "${{" not in path
 
 
+def is_object_store(path) -> bool:
+    """An fsspec URL (s3://, gs://, ...): neither a local path nor a file: or azureml: URI."""
+    return isinstance(path, str) and bool(URL.match(path)) and not path.startswith(("file:", "azureml:"))
+
+
 def step_io(loaded: load.LoadedJob, name: str) -> tuple[dict, dict]:
     """(inputs, outputs) declared for a step: its own, or its component's."""
     step = loaded.job.jobs[name]
@@ -195,8 +200,7 @@ def _check_output_targets(loaded) -> None:
     places = [(("outputs", k, "path"), v) for k, v in loaded.job.outputs.items()]
     places += [(("jobs", n, "outputs", k, "path"), v) for n, s in loaded.job.jobs.items() for k, v in s.outputs.items()]
     for where, out in places:
-        if isinstance(out, models.DataOutput) and isinstance(out.path, str) and URL.match(out.path) \
-                and not out.path.startswith(("file:", "azureml:")):
+        if isinstance(out, models.DataOutput) and is_object_store(out.path):
             loaded.problem(where, f"{out.path} is an object store: pjob writes outputs to folders, not to object "
                                   "stores yet; give a local path or a datastore path (azureml://datastores/...)")
             continue

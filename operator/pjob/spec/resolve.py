@@ -133,7 +133,7 @@ class Resolver:
 
     def _output(self, step: str, name: str, value, declared: models.DataOutput | None) -> DataValue:
         out = self._output_value(step, name, value, declared)
-        if checks.URL.match(out.location):  # the engine writes files: an s3:// path would become a local "s3:" folder
+        if checks.is_object_store(out.location):  # the engine writes files: an s3:// path would become a local "s3:" folder
             raise errors.UserError(
                 f"{out.location} is an object store: pjob writes outputs to folders (this machine's, or the cluster's "
                 "shared volume), not to object stores yet; give a local path, or a datastore that is a folder "
