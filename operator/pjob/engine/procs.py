@@ -51,11 +51,7 @@ def kill_tree(proc) -> None:
     except psutil.Error:
         below = []
     proc.kill()
-    for child in below:
-        try:
-            child.kill()
-        except psutil.Error:
-            pass
+    _each(below, "kill")
 
 
 def stop_strays() -> list[int]:
@@ -68,19 +64,22 @@ def stop_strays() -> list[int]:
         strays = psutil.Process().children()
     except psutil.Error:
         return []
-    for child in strays:
-        try:
-            child.terminate()
-        except psutil.Error:
-            pass
+    _each(strays, "terminate")
     _, alive = psutil.wait_procs(strays, timeout=STRAY_GRACE)
-    for child in alive:
-        try:
-            child.kill()
-        except psutil.Error:
-            pass
+    _each(alive, "kill")
     psutil.wait_procs(alive, timeout=STRAY_GRACE)
     return [c.pid for c in strays]
+
+
+def _each(processes, action: str) -> None:
+    """Call ``action`` ("kill"/"terminate") on each psutil process; one already gone is fine."""
+    import psutil
+
+    for proc in processes:
+        try:
+            getattr(proc, action)()
+        except psutil.Error:
+            pass
 
 
 class ForkedProcess:
