@@ -26,7 +26,7 @@ import signal
 import subprocess
 import time
 
-from pjob.engine import logtree, manifest, monitor, policy, procs, report, results, slots
+from pjob.engine import activity, logtree, manifest, monitor, policy, procs, report, results, slots
 
 EXIT_OK, EXIT_FATAL = 0, 3
 FLUSH_SECONDS = 0.05  # longest an outcome waits before it is sent to the coordinator
@@ -62,11 +62,13 @@ class Agent:
         self.nothing_to_claim = False
         self.report = report.AgentReport(task, self.node)
         self.monitor = monitor.Monitor(self.logs.perf(self.node), task.flags.resource_monitor_interval, task.work_dir)
+        self.activity = activity.Activity(task.work_dir, self.node)  # what each worker does, for displays
 
     # --- worker processes ---------------------------------------------------------------
 
     def start_worker(self, w: slots.WorkerSlot) -> None:
         w.start(self.task, self.task_file, self.node, self.logs, _host_env(self.task, w.slot))
+        self.activity.started(w.slot)
         self.sel.register(w.res_fd, selectors.EVENT_READ, w)
 
     def kill_worker(self, w: slots.WorkerSlot) -> None:
@@ -134,6 +136,7 @@ class Agent:
         self.flush(force=True)
         self.coord.fail(lease, error, retryable)
         self.finished_count += 1
+        self.activity.finished(elapsed)
         items = _items_of(self.lines[lease.index])
         self.report.attempt(lease, w.proc, status, w.started_wall, items, 0, items, elapsed, run_s, error)
 
@@ -166,6 +169,7 @@ class Agent:
             self.report.attempt(lease, w.proc, status, w.started_wall, items, succeeded, failed, elapsed, run_s,
                                 error or warning)
             self.mean_seconds = 0.9 * self.mean_seconds + 0.1 * elapsed if self.mean_seconds else elapsed
+            self.activity.finished(elapsed)
             self.next_head(w, now)
         elif kind == "E":
             _, index, status, error, elapsed, run_s = msg
@@ -326,6 +330,7 @@ class Agent:
                 self.report.flush()
                 last_heartbeat = now
             self.monitor.maybe_sample(now)
+            self.activity.update(self.slots, now)
             if self.idle() and self.nothing_to_claim and self.all_final():
                 break
             timeout = self.check_timeouts(now) - now
@@ -377,6 +382,7 @@ class Agent:
                     self.report.note(w.proc, "shutdown() did not finish in time; worker killed")
                 self.kill_worker(w)
         self.report.close()
+        self.activity.update(self.slots, time.monotonic(), force=True)
         if self.fatal:
             report.write_fatal(self.task.work_dir, self.node, self.fatal)
 
