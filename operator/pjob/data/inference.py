@@ -99,6 +99,7 @@ def to_series(values: Sequence[str | None], family: str, name: str, *, empty_as_
     import pyarrow.compute as pc
 
     arr = values if isinstance(values, pyarrow.Array) else pyarrow.array(values, type=pyarrow.string())
+    arr = contiguous(arr)
     if not empty_as_string and len(arr):
         arr = pc.if_else(pc.equal(arr, ""), pyarrow.scalar(None, pyarrow.string()), arr)
     if family != "string" and not _all_fit(arr, family):
@@ -123,6 +124,17 @@ def to_series(values: Sequence[str | None], family: str, name: str, *, empty_as_
     text = pc.replace_substring_regex(pc.replace_substring(trimmed, "/", "-"), "Z$", "")
     objects = pandas.Series(text.to_numpy(zero_copy_only=False), dtype="object")
     return pandas.Series(pandas.to_datetime(objects, format="ISO8601"), name=name).astype("datetime64[ns]")
+
+
+def contiguous(arr):
+    """``arr`` starting at offset 0 (a copy when it is a slice). pyarrow < 24
+    computes ``if_else`` and other kernels over a sliced string array wrongly
+    (an invalid array, or bytes of neighbouring rows as values); the readers
+    slice the header line off, so every array is made contiguous before any
+    kernel sees it."""
+    import pyarrow
+
+    return pyarrow.concat_arrays([arr]) if arr.offset else arr
 
 
 def _all_fit(arr, family: str) -> bool:

@@ -128,7 +128,8 @@ def _arrow_columns(text: str, opts: dict[str, Any], skip_header: bool) -> tuple[
     if not multi_line and any(pyarrow.compute.any(pyarrow.compute.match_substring(column, "\n")).as_py() for column in table.columns):
         return None  # a quoted field spanned lines: single-line mode splits it (Python reader)
     start = 1 if skip_header and table.num_rows else 0
-    columns = [table.column(i).combine_chunks().slice(start) for i in range(table.num_columns)]
+    # dropping the header slices every column: copy to offset 0 (see inference.contiguous)
+    columns = [inference.contiguous(table.column(i).combine_chunks().slice(start)) for i in range(table.num_columns)]
     return columns, table.num_rows - start
 
 
