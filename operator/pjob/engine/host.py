@@ -117,6 +117,14 @@ class EntryScriptHost:
             return self._run(mini_batch, context)
         return self._run(mini_batch)
 
+    def run_counted(self, mini_batch, context: MiniBatchContext) -> tuple[int, object]:
+        """(items handed over, what run() returned). The size is taken before
+        the call: a script that pops, deletes or drops (in place) from the
+        list or DataFrame it was given must not shrink the count its returns
+        are checked against, or the missing rows would pass as succeeded."""
+        items = len(mini_batch)
+        return items, self.run(mini_batch, context)
+
     def shutdown(self) -> None:
         shutdown = getattr(self.module, "shutdown", None)
         if callable(shutdown):

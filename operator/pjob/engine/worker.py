@@ -115,13 +115,12 @@ class Worker:
             self.send(["S", mb.index])
         t1 = time.perf_counter()
         try:
-            returned = self.host.run(data, host.context_for(mb, self.task))
+            items, returned = self.host.run_counted(data, host.context_for(mb, self.task))
             run_s = time.perf_counter() - t1
             n, header, rows = results.format_returns(returned)
         except (Exception, SystemExit) as exc:
             self.fail(mb.index, attempt, "RUN_EXCEPTION", exc, t0, time.perf_counter() - t1)
             return
-        items = len(data)
         counted = policy.count_returns(items, n)
         error = counted.error
         if error and returned is None:

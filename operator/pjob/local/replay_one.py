@@ -56,9 +56,9 @@ def replay(task, index: int) -> ReplayResult:
         script.load()
         script.init()
         data = pjob.data.read_mini_batch(mb, os.path.join(task.work_dir, "scratch", REPLAY_NODE))
-        returned = script.run(data, host.context_for(mb, task))
+        items, returned = script.run_counted(data, host.context_for(mb, task))
         n, header, rows = results.format_returns(returned)
-        counted = policy.count_returns(len(data), n)
+        counted = policy.count_returns(items, n)
         script.shutdown()
     finally:
         sys.argv = saved_argv
@@ -66,5 +66,5 @@ def replay(task, index: int) -> ReplayResult:
         os.environ.update(saved_env)
         os.chdir(saved_cwd)
         sys.path[:] = saved_path
-    return ReplayResult(index=index, items=len(data), succeeded=counted.succeeded, failed=counted.failed,
+    return ReplayResult(index=index, items=items, succeeded=counted.succeeded, failed=counted.failed,
                         returned=returned, rows=rows.decode("utf-8"), error=counted.error, warning=counted.warning)
