@@ -151,9 +151,11 @@ def _stop_agents(agents: dict[int, local_agent.AgentProcess], log) -> None:
             proc.wait()
 
 
-def _overview_line(p: base.Progress, started: float, now: float) -> str:
+def _overview_line(p: base.Progress, first: base.Progress, started: float, now: float) -> str:
+    """One line of job_progress_overview; the rate and ETA count only this
+    run's work (``first``: the counters when it started), not a resumed run's past."""
     processed = p.done + p.failed
-    rate = processed / max(1e-6, now - started)
+    rate = max(0, processed - first.done - first.failed) / max(1e-3, now - started)
     left = p.total - processed
     eta = f"{left / rate:.0f}s" if rate > 0 and left else "-"
     return (f"{time.strftime('%Y-%m-%d %H:%M:%S')} scheduled {p.total - p.pending}/{p.total}, processed "
@@ -164,7 +166,8 @@ def _overview_line(p: base.Progress, started: float, now: float) -> str:
 def _watch(task, coord, agents, run_id, logs, log, progress, started: float) -> tuple[policy.Verdict, str | None]:
     """Poll counters until a verdict; restart an agent that crashed."""
     limits = policy.limits_for(task)
-    attempts_at_start = coord.counters().attempts
+    first = coord.counters()
+    attempts_at_start = first.attempts
     restarts = idle_polls = 0
     last_progress_call = 0.0
     last_overview = 0.0
@@ -177,7 +180,7 @@ def _watch(task, coord, agents, run_id, logs, log, progress, started: float) -> 
             last_progress_call = now
         if now - last_overview >= OVERVIEW_SECONDS or v.final:
             with open(logs.progress_overview(now), "a", encoding="utf-8") as f:
-                f.write(_overview_line(p, started, now))
+                f.write(_overview_line(p, first, started, now))
             last_overview = now
         if v.final:
             return v, None
@@ -219,6 +222,7 @@ def run_parallel_step(task, *, fresh: bool = False, retry_failed: bool = False, 
         lock.close()
         raise errors.UserError(f"step '{task.step}' is already running in {task.work_dir} (another pjob run?); "
                                "wait for it to finish or stop it")
+    finalising.remove_staged(task)  # a kill during the last finalisation: never read as output
     logs = logtree.LogTree(task.logs_dir)
     logs.write_readme()
     logs.make_driver_dirs()

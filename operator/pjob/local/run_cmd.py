@@ -1,19 +1,19 @@
 """``pjob run FILE``: validate, then run the pipeline on this machine.
 
 Exit 0 when it succeeded, 1 when it failed (``job_result.txt`` says why), 2 on
-bad input. Progress: one live line per step on a terminal, plain lines
-(at most one every few seconds) otherwise; a summary at the end.
+bad input. Progress (``pjob.local.display``): a live view per step on a
+terminal, plain lines (at most one every few seconds) otherwise; at the end a
+summary table and, for a failure, its cause and the next command to run.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sys
-import time
 
 from pjob.data import uris
+from pjob.local import display as displaying
 from pjob.local import inputs_check, pipeline
 from pjob.spec import checks, errors
 
@@ -30,50 +30,7 @@ def add_arguments(parser) -> None:
     )
 
 
-class Display:
-    """Renders progress; ``live`` rewrites one line per step on a TTY."""
-
-    def __init__(self, stream=sys.stderr):
-        self.stream = stream
-        self.live = stream.isatty()
-        self.step = ""
-        self.started = time.time()
-        self.last_plain = 0.0
-
-    def on_step(self, name: str, event: str) -> None:
-        if event == "start":
-            self.step, self.started = name, time.time()
-            print(f"step {name}: started", file=self.stream, flush=True)
-        elif event == "skip":
-            print(f"step {name}: already succeeded, skipped (resumed run)", file=self.stream, flush=True)
-        elif event == "resume-changed":
-            print(f"warning: step {name}: its spec or code changed since the interrupted run; mini-batches already done keep "
-                  "the rows of the earlier code (run with --fresh to redo them)", file=self.stream, flush=True)
-        elif event == "rerun-input":
-            print(f"step {name}: its input changed since it succeeded (files added, removed or modified); running it again",
-                  file=self.stream, flush=True)
-        elif event == "rerun":
-            print(f"step {name}: changed since it succeeded (spec, code or an upstream step); running it again", file=self.stream, flush=True)
-        elif event == "done" and self.live:
-            print(file=self.stream, flush=True)
-
-    def progress(self, p) -> None:
-        total, done, failed = getattr(p, "total", 0), getattr(p, "done", 0), getattr(p, "failed", 0)
-        items = getattr(p, "items_succeeded", 0) + getattr(p, "items_failed", 0)
-        elapsed = max(time.time() - self.started, 1e-6)
-        finished = done + failed
-        eta = (elapsed / finished) * (total - finished) if finished and total else None
-        line = (
-            f"step {self.step}: {finished}/{total} mini-batches ({failed} failed), "
-            f"{items / elapsed:.1f} items/s, elapsed {elapsed:.0f}s" + (f", ETA {eta:.0f}s" if eta is not None else "")
-        )
-        now = time.time()
-        if self.live:
-            width = max(shutil.get_terminal_size((100, 20)).columns - 1, 20)
-            print("\r" + line[:width].ljust(width), end="", file=self.stream, flush=True)
-        elif now - self.last_plain >= 5 or (total and finished == total):
-            self.last_plain = now
-            print(line, file=self.stream, flush=True)
+Display = displaying.Display  # pjob.sdk.client's run_local(show_progress=True) uses it
 
 
 def ignored_environments(loaded) -> list[str]:
@@ -117,7 +74,8 @@ def main(args) -> int:
     inputs_check.check_inputs(loaded)
     for warning in loaded.warnings + ignored_environments(loaded):
         print(f"warning: {warning}", file=sys.stderr)
-    display = Display()
+    display = displaying.Display(run_dir=os.path.join(os.path.abspath(args.runs_dir), pipeline.job_name(loaded)),
+                                 job_file=args.file)
     result = pipeline.run_pipeline(
         loaded,
         runs_dir=args.runs_dir,
@@ -129,4 +87,5 @@ def main(args) -> int:
         on_step=display.on_step,
     )
     print_summary(result)
+    display.finish(result)
     return result.exit_code
