@@ -113,8 +113,8 @@ class Agent:
         ref = self.adoptable.pop(lease.index)
         items, succeeded, failed = ref.items, ref.succeeded, ref.failed
         error = policy.count_returns(items, succeeded).error if failed else None
-        self.queue_outcome(lease, self.outcome_type(items=items, succeeded=succeeded, failed=failed, error=error))
         self.report.attempt(lease, "-", "ADOPTED", time.time(), items, succeeded, failed, 0.0, 0.0, error)
+        self.queue_outcome(lease, self.outcome_type(items=items, succeeded=succeeded, failed=failed, error=error))
 
     def queue_outcome(self, lease, outcome) -> None:
         if not self.pending_outcomes:
@@ -127,6 +127,7 @@ class Agent:
     def flush(self, force: bool = False) -> None:
         if self.pending_outcomes and (force or time.monotonic() - self.first_pending_outcome >= FLUSH_SECONDS):
             batch, self.pending_outcomes = self.pending_outcomes, []
+            self.report.flush_rows()  # rows first: an attempt the queue knows is in the job report
             self.coord.complete_many(batch)
 
     def fail_attempt(self, w: slots.WorkerSlot, lease, status: str, error: str, retryable: bool,
@@ -134,11 +135,12 @@ class Agent:
         if elapsed is None:
             elapsed = time.monotonic() - w.phase_started
         self.flush(force=True)
+        items = _items_of(self.lines[lease.index])
+        self.report.attempt(lease, w.proc, status, w.started_wall, items, 0, items, elapsed, run_s, error)
+        self.report.flush_rows()  # before the queue hears of it: a kill -9 then loses neither
         self.coord.fail(lease, error, retryable)
         self.finished_count += 1
         self.activity.finished(elapsed)
-        items = _items_of(self.lines[lease.index])
-        self.report.attempt(lease, w.proc, status, w.started_wall, items, 0, items, elapsed, run_s, error)
 
     # --- messages from workers ----------------------------------------------------------
 
@@ -163,11 +165,11 @@ class Agent:
         elif kind == "D":
             _, index, items, succeeded, failed, elapsed, run_s, error, warning = msg
             lease = w.queue.popleft()
-            self.queue_outcome(lease, self.outcome_type(items=items, succeeded=succeeded, failed=failed,
-                                                        elapsed=elapsed, error=error))
             status = "RUN_SHORT" if error else "RUN_DONE"
             self.report.attempt(lease, w.proc, status, w.started_wall, items, succeeded, failed, elapsed, run_s,
                                 error or warning)
+            self.queue_outcome(lease, self.outcome_type(items=items, succeeded=succeeded, failed=failed,
+                                                        elapsed=elapsed, error=error))
             self.mean_seconds = 0.9 * self.mean_seconds + 0.1 * elapsed if self.mean_seconds else elapsed
             self.activity.finished(elapsed)
             self.next_head(w, now)

@@ -42,11 +42,25 @@ def write_job_error(logs: logtree.LogTree, failed: list) -> None:
         f.write("".join(parts) if failed else "no errors\n")
 
 
+def staging_dir(task) -> str:
+    """Where end-of-step files are written before they are renamed into place."""
+    return os.path.join(task.work_dir, "staging")
+
+
+def remove_staged(task) -> list[str]:
+    """Staging files a killed finalisation left (the driver runs this before
+    the step runs again, so nothing reads them as output)."""
+    removed = fileio.remove_staged(logtree.LogTree(task.logs_dir).job_report, staging_dir(task))
+    if task.append_row_to:
+        removed += fileio.remove_staged(task.append_row_to, staging_dir(task))
+    return removed
+
+
 def merge_output(task, count: int) -> tuple[int, int] | None:
     if not task.append_row_to:
         return None
     return results.merge(os.path.join(task.work_dir, "parts"), count, task.append_row_to,
-                         dataframe_header=task.flags.append_row_dataframe_header)
+                         dataframe_header=task.flags.append_row_dataframe_header, staging_dir=staging_dir(task))
 
 
 def first_error(failed: list, fatal: str | None) -> tuple[str | None, int | None]:

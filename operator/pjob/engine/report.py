@@ -16,7 +16,7 @@ import glob
 import os
 import time
 
-from pjob.engine import logtree
+from pjob.engine import fileio, logtree
 
 
 _last_second: list = [None, ""]
@@ -71,6 +71,12 @@ class AgentReport:
     def note(self, proc: str, text: str) -> None:
         self._proc(proc).write(f"{_iso(datetime.datetime.now().timestamp())} {text}\n")
 
+    def flush_rows(self) -> None:
+        """Hand the job report rows to the OS (a kill -9 of this process then
+        keeps them). The agent calls it before it tells the coordinator of
+        the attempts: once the queue counts an attempt, its row exists."""
+        self._csv_file.flush()
+
     def flush(self) -> None:
         self._csv_file.flush()
         for f in self._proc_files.values():
@@ -101,12 +107,17 @@ def merge_job_report(work_dir: str, destination: str) -> None:
     """One header, then every agent's fragment (all runs of this step,
     resumes included), node by node; rows within a node are in completion
     order. Streamed, never parsed."""
-    os.makedirs(os.path.dirname(destination), exist_ok=True)
-    tmp = destination + ".tmp"
-    with open(tmp, "wb") as out:
-        out.write((",".join(logtree.REPORT_COLUMNS) + "\r\n").encode())
-        for path in sorted(glob.glob(os.path.join(work_dir, "report", "*.csv"))):
-            with open(path, "rb") as f:
-                data = f.read()
-            out.write(data[: data.rfind(b"\n") + 1])  # drop a row torn by a killed agent
-    os.replace(tmp, destination)
+    staging = os.path.join(work_dir, "staging")
+    fileio.remove_staged(destination, staging)
+    tmp = fileio.staging_path(destination, staging, "report")
+    try:
+        with open(tmp, "wb") as out:
+            out.write((",".join(logtree.REPORT_COLUMNS) + "\r\n").encode())
+            for path in sorted(glob.glob(os.path.join(work_dir, "report", "*.csv"))):
+                with open(path, "rb") as f:
+                    data = f.read()
+                out.write(data[: data.rfind(b"\n") + 1])  # drop a row torn by a killed agent
+        os.replace(tmp, destination)
+    except BaseException:
+        fileio.discard(tmp)
+        raise

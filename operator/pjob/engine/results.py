@@ -21,6 +21,8 @@ import os
 import struct
 import time
 
+from pjob.engine import fileio
+
 _COPY_CHUNK = 1 << 20
 
 
@@ -174,15 +176,20 @@ def _read_payload(ref: RecordRef) -> tuple[bytes, bytes]:
         return f.read(ref.header_len), f.read(ref.rows_len)
 
 
-def merge(parts_dir: str, count: int, destination: str, *, dataframe_header: bool = False) -> tuple[int, int]:
+def merge(parts_dir: str, count: int, destination: str, *, dataframe_header: bool = False,
+          staging_dir: str | None = None) -> tuple[int, int]:
     """Stream every committed record, in mini-batch order, into
-    ``destination`` (a temporary name then renamed). With
+    ``destination``: written under a staging name (in ``staging_dir``, by
+    default ``<parts_dir>/../staging``, so no half-written file ever sits
+    where readers of the output look), then renamed. Staging files a killed
+    merge left are removed first; a failed merge removes its own. With
     ``dataframe_header`` the first DataFrame column header is written once at
     the top. Returns (mini-batches merged, bytes written)."""
+    staging_dir = staging_dir or os.path.join(os.path.dirname(os.path.abspath(parts_dir)), "staging")
+    fileio.remove_staged(destination, staging_dir)
     refs = scan(parts_dir)
     present = sorted(i for i in refs if i < count)
-    os.makedirs(os.path.dirname(os.path.abspath(destination)), exist_ok=True)
-    tmp = f"{destination}.pjob-merge.{os.getpid()}.tmp"
+    tmp = fileio.staging_path(destination, staging_dir, "merge")
     maps: dict[str, mmap.mmap] = {}
     try:
         with open(tmp, "wb", buffering=_COPY_CHUNK) as out:
@@ -200,8 +207,11 @@ def merge(parts_dir: str, count: int, destination: str, *, dataframe_header: boo
                 for chunk in range(start, start + ref.rows_len, _COPY_CHUNK):  # bounded copies for huge rows
                     out.write(mm[chunk:min(chunk + _COPY_CHUNK, start + ref.rows_len)])
             written = out.tell()
+        os.replace(tmp, destination)
+    except BaseException:
+        fileio.discard(tmp)  # e.g. a full disk: do not keep it full with half an output
+        raise
     finally:
         for mm in maps.values():
             mm.close()
-    os.replace(tmp, destination)
     return len(present), written

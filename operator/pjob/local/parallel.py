@@ -223,6 +223,7 @@ def run_parallel_step(task, *, fresh: bool = False, retry_failed: bool = False, 
         raise errors.UserError(f"step '{task.step}' is already running in {task.work_dir} (another pjob run?); "
                                "wait for it to finish or stop it")
     finalising.remove_staged(task)  # a kill during the last finalisation: never read as output
+    finalising.remove_staged(task)  # a kill during the last finalisation: never read as output
     logs = logtree.LogTree(task.logs_dir)
     logs.write_readme()
     logs.make_driver_dirs()
