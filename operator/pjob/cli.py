@@ -26,8 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "agent": ("pjob.kube.agent_cmd", "run one worker agent (inside a worker pod)"),
     "operator": ("pjob.kube.operator_cmd", "run or render the Kubernetes operator"),
     "submit": ("pjob.kube.client_cmd", "send a job YAML and its code to a cluster"),
-    "status": ("pjob.kube.client_cmd", "show a submitted job's steps, progress and conditions"),
-    "logs": ("pjob.kube.client_cmd", "print a submitted job's result or one mini-batch's log"),
+    "status": ("pjob.local.runs_cmd", "show a run's steps and progress (a local run folder, or a cluster job with -n)"),
+    "logs": ("pjob.local.runs_cmd", "print a run's results or one mini-batch's log (local run, or cluster job with -n)"),
+    "failed": ("pjob.local.runs_cmd", "list a local run's failed mini-batches and items with their errors"),
+    "ui": ("pjob.local.ui", "serve a read-only page of runs and jobs on 127.0.0.1"),
     "cancel": ("pjob.kube.client_cmd", "cancel a submitted job"),
 }
 
@@ -41,11 +43,27 @@ def _parser(argv: list[str]) -> tuple[argparse.ArgumentParser, object]:
         p = sub.add_parser(name, help=help_, description=help_)
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
         if name == chosen:  # import only the module that will run
-            mod = importlib.import_module(module)
+            mod = importlib.import_module(_local_or_cluster(name, module, argv))
             add = getattr(mod, f"add_{name}_arguments", None) or mod.add_arguments
             add(p)
             p.set_defaults(_main=getattr(mod, f"{name}_main", None) or mod.main)
     return parser, sub
+
+
+def _local_or_cluster(name: str, module: str, argv: list[str]) -> str:
+    """``status`` and ``logs`` read a local run folder unless a cluster flag
+    is given or the name is not a local run: then the cluster client."""
+    if module != "pjob.local.runs_cmd" or name == "failed":
+        return module
+    from pjob.local import runs_cmd, runview
+
+    p = argparse.ArgumentParser(add_help=False)
+    getattr(runs_cmd, f"add_{name}_arguments")(p)
+    args, _ = p.parse_known_args(argv[argv.index(name) + 1:])
+    cluster = args.namespace or args.kubeconfig or args.context or getattr(args, "datastore_root", None) and "--datastore-root" in argv
+    if cluster or (args.name is not None and runview.find_run(args.name, args.runs_dir) is None):
+        return "pjob.kube.client_cmd"
+    return module
 
 
 def main(argv: list[str] | None = None) -> int:

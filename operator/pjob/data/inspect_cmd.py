@@ -1,4 +1,5 @@
-"""``pjob inspect PATH``: show how an input splits into mini-batches.
+"""``pjob inspect PATH``: show how an input splits into mini-batches; given
+a job YAML, how each of its parallel steps will split (``inspect_job``).
 
 Registered in ``pjob.cli`` (module ``pjob.data.inspect_cmd``). Prints the
 input kind, item count, schema and mini-batch count, or with ``--json``::
@@ -22,11 +23,12 @@ import os
 import sys
 
 import pjob.data
-from pjob.data import files, mltable, uris
+from pjob.data import files, inspect_job, mltable, uris
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", help="local path, file://, azureml://datastores/<ds>/paths/<p> or an fsspec URL")
+    parser.add_argument("path", help="a job YAML (shows every parallel step's split), or an input: local path, file://, "
+                        "azureml://datastores/<ds>/paths/<p> or an fsspec URL")
     parser.add_argument("--type", choices=pjob.data.INPUT_TYPES, help="input type (default: inferred)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--mini-batch-size", help='files per mini-batch ("10") or approximate size for tables ("10mb")')
@@ -40,6 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     datastores = uris.parse_datastore_flags(args.datastore)
+    if inspect_job.looks_like_job(args.path):  # a job YAML: every parallel step's split
+        rows = inspect_job.inspect_job(args.path, datastores)
+        sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n" if args.json else inspect_job.format_table(rows))
+        return 0
     input_type = args.type or infer_type(args.path, datastores)
     keys = [k.strip() for k in args.partition_keys.split(",") if k.strip()] if args.partition_keys else None
     plan = pjob.data.plan(input_type, args.path, args.mini_batch_size, keys, datastores=datastores)

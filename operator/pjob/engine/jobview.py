@@ -56,7 +56,8 @@ def table(rows: list[list[str]]) -> str:
 def format_status(obj: dict, children: dict[str, dict], events: list[dict]) -> str:
     """What ``pjob status`` prints (pure)."""
     meta, status = obj["metadata"], obj.get("status") or {}
-    lines = [f"{obj['kind']} {meta.get('namespace')}/{meta['name']}",
+    where = f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta["name"]  # local runs: no namespace
+    lines = [f"{obj['kind']} {where}",
              f"State:     {state_of(obj)}", f"Progress:  {progress_text(status)}"]
     for key, label in (("startTime", "Started:   "), ("completionTime", "Completed: "), ("logs", "Logs:      ")):
         if status.get(key):
