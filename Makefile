@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test e2e lint crds bench clean
+.PHONY: run test test-floors e2e lint crds bench clean
 
 $(STAMP): pyproject.toml .ci/constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -25,6 +25,24 @@ test: $(STAMP)  ## set up and run the tests
 	$(BIN)/lint-imports --config pyproject.toml
 	$(BIN)/pytest -q
 
+# The data and engine tests again on the lowest pandas/pyarrow pyproject.toml
+# admits (.ci/floors.py derives the constraints), so a floor is a tested promise.
+FLOORS := .venv-floors
+FLOORS_STAMP := $(FLOORS)/.installed
+FLOOR_TESTS := tests/unit/data tests/unit/engine tests/local/test_engine_contract.py tests/local/test_engine_failures.py \
+	tests/local/test_engine_resume.py tests/local/test_engine_tables.py
+
+$(FLOORS_STAMP): pyproject.toml .ci/constraints.txt .ci/floors.py
+	test -x $(FLOORS)/bin/python || $(PY) -m venv $(FLOORS)
+	$(PY) .ci/floors.py pyproject.toml .ci/constraints.txt > $(FLOORS)/constraints.txt
+	$(FLOORS)/bin/pip install -q --upgrade pip
+	$(FLOORS)/bin/pip install -q -c $(FLOORS)/constraints.txt -e '.[dev]' > $(FLOORS)/pip.log 2>&1 || (cat $(FLOORS)/pip.log; exit 1)
+	$(FLOORS)/bin/python -c 'import pandas, pyarrow; print("floors: pandas", pandas.__version__, "pyarrow", pyarrow.__version__)'
+	touch $(FLOORS_STAMP)
+
+test-floors: $(FLOORS_STAMP)  ## data and engine tests on the pyproject floors of pandas and pyarrow
+	$(FLOORS)/bin/pytest -q $(FLOOR_TESTS)
+
 e2e: $(STAMP)  ## real cluster tests: needs docker, kind, helm
 	$(BIN)/pytest -q -m e2e tests/e2e
 
@@ -36,4 +54,4 @@ bench: $(STAMP)  ## benchmarks (not run by CI): ratios against baselines measure
 	status=0; for b in overhead plan_bench; do $(BIN)/python bench/$$b.py || status=1; done; exit $$status
 
 clean:
-	rm -rf $(VENV) pjob-runs
+	rm -rf $(VENV) $(FLOORS) pjob-runs
