@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 
+from pjob.engine import cgroup
 from pjob.engine.task import ParallelTask
 from pjob.spec import bindings, flags, models, resolve
 
@@ -13,7 +14,9 @@ APPEND_ROW_FILE = "parallel_run_step.txt"  # Azure's file name inside a folder o
 
 
 def default_concurrency() -> int:
-    return os.cpu_count() or 1
+    """Workers when max_concurrency_per_instance is not set: the CPUs this
+    process may use (its cgroup's quota and memory limit, not the machine's cores)."""
+    return cgroup.default_concurrency()
 
 
 def build_parallel_task(
