@@ -24,6 +24,11 @@ half-written directory behind.
 Environment: PJOB_CONDA_FILE (instead of --conda-file), PJOB_PIP_CACHE
 (instead of --cache; default /var/cache/pjob-pip), PJOB_PIP_EXTRA_ARGS
 (extra ``pip install`` arguments, shell-quoted). Exit 2 on a bad file.
+
+SIGTERM is handled from the start (exit 143, the pip child killed, no
+half-written cache folder left): as a pod's main process this is PID 1, which
+the kernel never kills with a signal it has no handler for, so a pod deleted
+during a long install would otherwise wait for SIGKILL.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import os
 import pathlib
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -91,7 +97,11 @@ def ensure_installed(entries: list[str], extra_args: list[str], cache: pathlib.P
     cmd = [sys.executable, "-m", "pip", "install", "--no-cache-dir", "--disable-pip-version-check",
            "--target", str(staging), *extra_args, *args]
     print(f"pjob-pip-env: installing {len(entries)} pip entr{'y' if len(entries) == 1 else 'ies'} into {target}", file=sys.stderr)
-    done = subprocess.run(cmd, cwd=cwd, stdout=sys.stderr)  # keep the command's stdout clean
+    try:
+        done = subprocess.run(cmd, cwd=cwd, stdout=sys.stderr)  # keep the command's stdout clean
+    except BaseException:  # SIGTERM (SystemExit): run() has killed pip; leave no half-written folder
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     if done.returncode != 0:
         shutil.rmtree(staging, ignore_errors=True)
         raise SystemExit(f"pjob-pip-env: pip install failed (exit {done.returncode}): {shlex.join(args)}")
@@ -112,7 +122,12 @@ def environment_with(target: pathlib.Path, env: dict[str, str]) -> dict[str, str
     return env
 
 
+def _exit_stopped(signum, frame) -> None:
+    raise SystemExit(143)
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _exit_stopped)  # PID 1 in the pod: no default action without a handler
     parser = argparse.ArgumentParser(prog="pjob-pip-env", description=__doc__.split("\n\n")[0])
     parser.add_argument("--conda-file", default=os.environ.get("PJOB_CONDA_FILE"), help="conda environment YAML")
     parser.add_argument("--cache", default=os.environ.get("PJOB_PIP_CACHE", DEFAULT_CACHE), help="install cache folder")

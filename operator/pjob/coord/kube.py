@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 
 QUEUE_LABEL = kube_leases.QUEUE_LABEL
 MAX_CONFLICT_RETRIES = 100
+QueueRejected = kube_leases.QueueRejected
+_final = kube_leases.final_error
 
 
 def parse_uri(uri: str) -> tuple[str, str]:
@@ -171,8 +173,13 @@ class KubeCoordinator:
         self._update(publish)
 
     def _read(self) -> dict[str, Any]:
-        resp = kube_leases.retrying(lambda: self.core.read_namespaced_config_map(
-            queue_name(self.job), self.namespace, _preload_content=False))
+        try:
+            resp = kube_leases.retrying(lambda: self.core.read_namespaced_config_map(
+                queue_name(self.job), self.namespace, _preload_content=False))
+        except k8s_errors.ApiException as exc:
+            if exc.status != 404 and _final(exc):  # 404: _ensure_queue creates it
+                raise QueueRejected(self.namespace, queue_name(self.job), self.job, "read", exc) from exc
+            raise
         cm = json.loads(resp.data)
         self.leases.queue_uid = cm["metadata"].get("uid")  # Leases are owned by the queue (GC on delete)
         return cm
@@ -196,6 +203,8 @@ class KubeCoordinator:
                     if exc.status == 409:  # another agent wrote first: back off (jittered) and redo
                         time.sleep(random.uniform(0.0, 0.01 * min(conflicts + 1, 20)))
                         continue
+                    if _final(exc):  # e.g. 422 past 1 MiB: every retry would fail the same way
+                        raise QueueRejected(self.namespace, queue_name(self.job), self.job, "update", exc) from exc
                     raise
             self._op_results = {id(op): accepted for op, accepted in zip(self._ops, op_results)}
             for op, accepted in zip(self._ops, op_results):
@@ -380,7 +389,7 @@ class KubeCoordinator:
             view.reservoir = []
         try:
             self.flush()
-        except (k8s_errors.ApiException, OSError, urllib3.exceptions.HTTPError) as exc:
+        except (k8s_errors.ApiException, QueueRejected, OSError, urllib3.exceptions.HTTPError) as exc:
             log.warning("queue %s: could not write %d buffered outcome(s) on close (%s); those mini-batches "
                         "will run again after the lease expires: %s", self.job, len(self._ops), exc,
                         ", ".join(f"{op.kind} {op.index}" for op in self._ops))

@@ -87,6 +87,38 @@ class AgentLeases:
         return until
 
 
+TRANSIENT_4XX = (408, 409, 429)  # timeout, conflict, too many requests: try again; any other 4xx is final
+
+
+def final_error(exc: k8s_errors.ApiException) -> bool:
+    """A 4xx that retrying cannot cure (422, 403, 400, 413, ...)."""
+    return 400 <= int(exc.status or 0) < 500 and exc.status not in TRANSIENT_4XX
+
+
+class QueueRejected(RuntimeError):
+    """The API server refused a read or write of a job's queue ConfigMap for
+    good (``final_error``: 422 RequestEntityTooLarge past 1 MiB, 403, ...).
+    Retrying cannot help: the job must fail with this message, never
+    crash-loop its agents (``pjob.kube.agent_cmd`` exits 3 with it)."""
+
+    def __init__(self, namespace: str, name: str, job: str, what: str, exc: k8s_errors.ApiException):
+        self.status = exc.status
+        try:
+            detail = json.loads(exc.body or "{}")
+        except (TypeError, ValueError):
+            detail = {}
+        detail = detail if isinstance(detail, dict) else {}
+        self.reason = detail.get("reason") or exc.reason or ""
+        message = detail.get("message") or str(exc.body or "")[:500]
+        too_large = exc.status in (413, 422) and (
+            "Too long" in message or "too large" in message.lower() or "TooLarge" in self.reason)
+        hint = (" The queue state outgrew the API server's 1 MiB object limit (many failed mini-batches between "
+                "done ones): fix what fails the mini-batches, or use a larger mini_batch_size so there are fewer."
+                if too_large else "")
+        super().__init__(f"the API server refused to {what} ConfigMap {namespace}/{name}, the queue of job {job} "
+                         f"(HTTP {exc.status} {self.reason}: {message}).{hint}")
+
+
 def micro_time(epoch: float) -> str:
     return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 

@@ -7,6 +7,13 @@ manifest of an earlier attempt) and publishes the plan size in the queue; the
 other nodes wait for it. Everything the job writes goes to its folder on the
 datastore (``ParallelTask.work_dir``/``logs_dir``/``output_dir``). On SIGTERM
 the agent hands its current mini-batches back (no attempt burnt) and exits.
+SIGTERM is handled from the first line of ``main`` on (``stop_on_sigterm``):
+a pod's main process is PID 1, which the kernel never kills with a signal
+it has no handler for, so without it a pod deleted while node 0 plans or
+another node waits for the plan would ignore SIGTERM until SIGKILL.
+A queue the API server refuses for good (``QueueRejected``: 422 past 1 MiB,
+403, ...) fails the job at once (exit 3, the reason in ``job_result.txt``)
+instead of crash-looping every agent.
 
 ``pjob agent --command-step JSON`` runs a pipeline's command step instead
 (``pjob.kube.command_step``).
@@ -17,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import socket
 import sys
 import time
@@ -34,7 +42,25 @@ def add_arguments(parser) -> None:
     parser.add_argument("--command-step", metavar="JSON", help="run a pipeline command step (inside its pod)")
 
 
+def _exit_stopped(signum, frame) -> None:
+    raise SystemExit(EXIT_STOPPED)  # unwinds: the coordinator hands back what it reserved
+
+
+def stop_on_sigterm() -> None:
+    """Exit 143 on SIGTERM until the engine's agent installs its own handler."""
+    signal.signal(signal.SIGTERM, _exit_stopped)
+
+
+def default_workers() -> int:
+    """Worker processes of this pod when the spec leaves max_concurrency_per_instance
+    unset: the pod's CPU limit (its cgroup), not the node's cores."""
+    from pjob.engine import cgroup
+
+    return cgroup.default_concurrency()
+
+
 def main(args) -> int:
+    stop_on_sigterm()
     from pjob.spec import errors
 
     if args.command_step:
@@ -100,7 +126,6 @@ def wait_for_plan(task, coordinator) -> tuple[int, list[int]]:
 
 
 def run_agent(args) -> int:
-    from pjob.coord import base
     from pjob.coord import kube as coord_kube
     from pjob.engine import agent as engine_agent
     from pjob.engine import logtree, report
@@ -111,7 +136,7 @@ def run_agent(args) -> int:
     task = read_task(client, namespace, args.task)
     node = args.node if args.node is not None else int(os.environ.get("JOB_COMPLETION_INDEX") or 0)
     if task.extra.get(jobspec.CONCURRENCY_FROM_NODE):
-        task.max_concurrency_per_instance = os.cpu_count() or 1
+        task.max_concurrency_per_instance = default_workers()
     agent_id = args.agent_id or os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
     lease_seconds = float(os.environ.get("PJOB_LEASE_SECONDS") or 30.0)
     prepare_folders(task, node)
@@ -120,6 +145,21 @@ def run_agent(args) -> int:
     def master_log(text: str) -> None:
         with open(tree.master_role, "a", encoding="utf-8") as fh:
             fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} [node {node} {agent_id}] {text}\n")
+
+    try:
+        return _run(task, node, agent_id, client, namespace, job, lease_seconds, master_log)
+    except coord_kube.QueueRejected as exc:  # final: retrying (a new pod) would fail the same way
+        master_log(str(exc))
+        report.write_fatal(task.work_dir, str(node), f"{exc}\n")
+        log.error("%s", exc)
+        return engine_agent.EXIT_FATAL
+
+
+def _run(task, node: int, agent_id: str, client, namespace: str, job: str, lease_seconds: float, master_log) -> int:
+    from pjob.coord import base
+    from pjob.coord import kube as coord_kube
+    from pjob.engine import agent as engine_agent
+    from pjob.engine import report
 
     coordinator = coord_kube.KubeCoordinator(client, namespace, job, max_attempts=1 + max(0, task.max_retries),
                                              lease_seconds=lease_seconds)

@@ -23,11 +23,20 @@ def planned_count(task) -> int:
     return int(header["count"])
 
 
+QUEUE_REJECTED = "queue_rejected"  # Failed reason QueueRejected: the API server refused the queue ConfigMap
+QUEUE_REJECTED_PREFIX = "the API server refused to"  # how pjob.coord.kube.QueueRejected's message starts
+
+
+def _rule_of(fatal: str) -> str:
+    if fatal.startswith(QUEUE_REJECTED_PREFIX):
+        return QUEUE_REJECTED
+    return policy.INIT_FAILURE if "init()" in fatal else policy.SYSTEM_ERROR
+
+
 def _explained(verdict: policy.Verdict, fatal: str | None) -> policy.Verdict:
     """The workers stopped on purpose (exit 3): say why instead of "the worker Job failed"."""
     if fatal and verdict.state == policy.FAILED and verdict.rule == policy.SYSTEM_ERROR:
-        return policy.Verdict(policy.FAILED, policy.INIT_FAILURE if "init()" in fatal else policy.SYSTEM_ERROR,
-                              fatal.strip().splitlines()[0])
+        return policy.Verdict(policy.FAILED, _rule_of(fatal.strip()), fatal.strip().splitlines()[0])
     return verdict
 
 

@@ -1,0 +1,128 @@
+"""A queue ConfigMap the API server refuses for good (422 past 1 MiB, 403,
+...) is a job failure with the reason, never a crash loop: the coordinator
+raises ``QueueRejected`` naming the object and the fix, ``pjob agent`` exits
+3 (the Job's podFailurePolicy FailJob) with the reason in the fatal record,
+and the operator's finalisation reports reason QueueRejected. Over the fake
+API server (tests/kube/fakekube) with the refusal injected at the client."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from kubernetes import client as k8s
+from kubernetes.client import exceptions as k8s_errors
+
+from pjob.coord import kube
+from pjob.engine import policy, report
+from pjob.engine.task import ParallelTask
+from pjob.kube import agent_cmd, kubeio
+from pjob.kube import finalise as kube_finalise
+from pjob.kube import constants as c
+from pjob.kube import reconcile
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "tests" / "kube"))
+
+import fakekube  # noqa: E402
+
+NS, JOB = "jobs", "score"
+TOO_LONG = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "RequestEntityTooLarge", "code": 422,
+            "message": 'ConfigMap "score-queue" is invalid: []: Too long: must have at most 1048576 bytes'}
+
+
+def refusal(status: int, body: dict):
+    def raise_it(*args, **kwargs):
+        exc = k8s_errors.ApiException(status=status, reason="Unprocessable Entity")
+        exc.body = json.dumps(body)
+        raise exc
+    return raise_it
+
+
+@pytest.fixture
+def server(tmp_path):
+    with fakekube.FakeApiServer(workdir=tmp_path / "fakekube") as srv:
+        srv.ensure_namespace(NS)
+        yield srv
+
+
+@pytest.fixture
+def api(server):
+    client = server.client()
+    yield client
+    client.close()
+
+
+def test_a_422_on_the_queue_write_is_queue_rejected_naming_the_object_and_the_fix(api, monkeypatch):
+    coordinator = kube.KubeCoordinator(api, NS, JOB, 100)
+    monkeypatch.setattr(coordinator.core, "replace_namespaced_config_map", refusal(422, TOO_LONG))
+    with pytest.raises(kube.QueueRejected) as caught:
+        coordinator.claim("a", 1)
+    text = str(caught.value)
+    assert caught.value.status == 422 and caught.value.reason == "RequestEntityTooLarge"
+    assert f"ConfigMap {NS}/{JOB}-queue" in text and "Too long: must have at most 1048576 bytes" in text
+    assert "mini_batch_size" in text  # the fix
+    coordinator.close()  # closing after a refusal logs, never raises
+
+
+def test_a_403_is_final_too_but_a_409_is_retried(api, monkeypatch):
+    coordinator = kube.KubeCoordinator(api, NS, JOB, 10)
+    forbidden = {"kind": "Status", "reason": "Forbidden", "code": 403, "message": "configmaps is forbidden"}
+    real = coordinator.core.replace_namespaced_config_map
+    calls = []
+
+    def conflict_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            refusal(409, {"reason": "Conflict", "code": 409, "message": "the object has been modified"})()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(coordinator.core, "replace_namespaced_config_map", conflict_once)
+    assert [lease.index for lease in coordinator.claim("a", 1)] == [0]
+    monkeypatch.setattr(coordinator.core, "replace_namespaced_config_map", refusal(403, forbidden))
+    with pytest.raises(kube.QueueRejected, match="HTTP 403 Forbidden"):
+        coordinator.flush() or coordinator.claim("b", 5)
+
+
+def _task(tmp_path) -> ParallelTask:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(4):
+        (docs / f"d{i}.txt").write_text("x\n")
+    run = tmp_path / "run" / "steps" / "s"
+    return ParallelTask(step="s", job="run", code_dir=str(tmp_path), entry_script="x.py", argv=[], env={},
+                        input_type="uri_folder", input_uri=str(docs), mini_batch_size="1", partition_keys=None,
+                        output_dir=str(run / "outputs" / "o"), append_row_to=None,
+                        logs_dir=str(run / "logs"), work_dir=str(run / "work"))
+
+
+def test_pjob_agent_exits_3_with_the_reason_when_the_queue_is_refused(server, api, tmp_path, monkeypatch):
+    task = _task(tmp_path)
+    server.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "score-task", "namespace": NS},
+                  "data": {"task.json": task.to_json()}})
+    monkeypatch.setattr(kubeio, "load_client", lambda *a, **k: api)
+    monkeypatch.setattr(k8s.CoreV1Api, "replace_namespaced_config_map", refusal(422, TOO_LONG))
+    args = argparse.Namespace(coordinator=f"kube://{NS}/{JOB}", task="configmap:score-task", node=0,
+                              agent_id="pod-0", command_step=None)
+    assert agent_cmd.run_agent(args) == 3  # the Job's podFailurePolicy FailJob: no crash loop
+    fatal = report.read_fatal(task.work_dir)
+    assert fatal.startswith(kube_finalise.QUEUE_REJECTED_PREFIX) and "1048576" in fatal
+
+
+def test_the_operator_reports_reason_queue_rejected_in_the_condition_and_job_result(tmp_path):
+    task = _task(tmp_path)
+    text = "the API server refused to update ConfigMap jobs/score-queue, the queue of job score (HTTP 422 ...)\n"
+    report.write_fatal(task.work_dir, "1", text)
+    workers_failed = policy.Verdict(policy.FAILED, policy.SYSTEM_ERROR, "the worker Job failed (PodFailurePolicy)")
+    verdict, counters = kube_finalise.finalise_unplanned(task, workers_failed)
+    assert verdict.rule == kube_finalise.QUEUE_REJECTED and verdict.message == text.strip()
+    body = {"metadata": {"name": "score", "namespace": NS, "generation": 1}, "status": {}}
+    done = reconcile.finished(body, {}, verdict, counters, 1_800_000_000.0)
+    failed = next(x for x in done.status["conditions"] if x["type"] == c.FAILED)
+    assert (failed["status"], failed["reason"], failed["message"]) == (c.TRUE, "QueueRejected", text.strip())
+    assert [(e.type, e.reason) for e in done.events] == [(c.EVENT_WARNING, "QueueRejected")]
+    job_result = (Path(task.logs_dir) / "job_result.txt").read_text()
+    assert "refused to update ConfigMap jobs/score-queue" in job_result
