@@ -122,7 +122,7 @@ def test_hang_past_timeout_kills_worker_and_retries(tmp_path):
 
 
 def test_short_returns_fail_items_not_retried_rows_kept(tmp_path):
-    task, mark = _task(tmp_path, {"BAD": "2", "MODE": "short"})
+    task, mark = _task(tmp_path, {"BAD": "2", "MODE": "short"}, error_threshold=5)
     result = parallel.run_parallel_step(task)
     assert result.status == "Succeeded"
     assert _runs_of(mark, 2) == 1  # not retried
@@ -131,6 +131,19 @@ def test_short_returns_fail_items_not_retried_rows_kept(tmp_path):
     assert es.read(task.append_row_to) == ALL_ROWS.replace("f0005.txt\n", "")
     [row] = [r for r in _report_rows(task) if r["mini_batch_id"] == "2"]
     assert row["status"] == "RUN_SHORT" and row["failed_items"] == "1"
+
+
+def test_short_returns_are_not_failures_under_error_threshold_minus_one(tmp_path):
+    task, mark = _task(tmp_path, {"BAD": "2", "MODE": "short"})  # error_threshold defaults to -1, as on Azure
+    result = parallel.run_parallel_step(task)
+    assert result.status == "Succeeded"
+    assert _runs_of(mark, 2) == 1
+    c = result.counters
+    assert (c.done, c.failed, c.items_failed, c.items_succeeded) == (6, 0, 0, 11)
+    assert es.read(task.append_row_to) == ALL_ROWS.replace("f0005.txt\n", "")
+    [row] = [r for r in _report_rows(task) if r["mini_batch_id"] == "2"]
+    assert (row["status"], row["succeeded_items"], row["failed_items"]) == ("RUN_DONE", "1", "0")
+    assert "not counted as failures (error_threshold is -1)" in row["error"]
 
 
 def test_more_returns_capped_with_warning(tmp_path):

@@ -27,21 +27,29 @@ INIT_FAILURES_PER_WORKER = 3  # 3 x concurrency consecutive init failures fail t
 @dataclasses.dataclass(frozen=True)
 class Returns:
     """How one finished run() call counts: items succeeded/failed, plus an
-    error (short returns: the mini-batch counts as failed, not retried) or a
-    warning (more returns than inputs: capped)."""
+    error (short returns: the mini-batch counts as failed, not retried), a
+    warning (more returns than inputs: capped) or a note (short returns not
+    counted, ``error_threshold: -1``)."""
 
     succeeded: int
     failed: int
     error: str | None = None
     warning: str | None = None
+    note: str | None = None
 
 
-def count_returns(items: int, returned: int) -> Returns:
+def count_returns(items: int, returned: int, *, short_returns_fail: bool = True) -> Returns:
     """AZURE-COMPAT 3: the number of returned elements is the number of
     succeeded items. ``items`` < 0 means unknown (estimated byte ranges):
-    every return counts as a success."""
+    every return counts as a success. ``short_returns_fail`` is False under
+    ``error_threshold: -1``: as on Azure, fewer returns than inputs then count
+    as neither failed items nor a failed mini-batch (run() may write its
+    results elsewhere and return ``[]``)."""
     if items < 0:
         return Returns(returned, 0)
+    if returned < items and not short_returns_fail:
+        return Returns(returned, 0, note=f"run() returned {returned} result(s) for {items} input item(s); "
+                                         "not counted as failures (error_threshold is -1)")
     if returned < items:
         return Returns(
             returned,
@@ -57,6 +65,11 @@ def count_returns(items: int, returned: int) -> Returns:
             f"successes capped at {items}; all rows are still written",
         )
     return Returns(items, 0)
+
+
+def short_returns_fail(limits: "Limits") -> bool:
+    """Short returns count as failures only when ``error_threshold`` >= 0."""
+    return limits.error_threshold >= 0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -67,6 +67,7 @@ class Worker:
         self.res_fd = res_fd
         self.host = host.EntryScriptHost(task)
         self.segment = results.SegmentWriter(self.parts_dir, node, self.proc)
+        self.short_returns_fail = policy.short_returns_fail(policy.limits_for(task))
 
     def send(self, message: list) -> None:
         data = (_ENCODE(message) + "\n").encode()
@@ -121,7 +122,7 @@ class Worker:
         except (Exception, SystemExit) as exc:
             self.fail(mb.index, attempt, "RUN_EXCEPTION", exc, t0, time.perf_counter() - t1)
             return
-        counted = policy.count_returns(items, n)
+        counted = policy.count_returns(items, n, short_returns_fail=self.short_returns_fail)
         error = counted.error
         if error and returned is None:
             error += "; run() returned None: is a return statement missing?"
@@ -135,7 +136,7 @@ class Worker:
         if counted.warning:
             print(f"pjob warning: mini-batch {mb.index}: {counted.warning}", file=sys.stderr, flush=True)
         self.send(["D", mb.index, items, counted.succeeded, counted.failed,
-                   time.perf_counter() - t0, run_s, error, counted.warning])
+                   time.perf_counter() - t0, run_s, error, counted.warning or counted.note])
 
     def fail(self, index: int, attempt: int, status: str, exc: BaseException, t0: float, run_s: float) -> None:
         text = user_traceback(exc)

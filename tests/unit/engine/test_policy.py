@@ -24,6 +24,24 @@ def test_count_returns(items, returned, succeeded, failed, error, warning):
     assert (r.succeeded, r.failed, r.error is not None, r.warning is not None) == (succeeded, failed, error, warning)
 
 
+@pytest.mark.parametrize("items,returned,succeeded,note", [
+    (10, 7, 7, True), (10, 0, 0, True), (10, 10, 10, False), (10, 12, 10, False), (-1, 0, 0, False),
+])
+def test_short_returns_are_not_failures_under_error_threshold_minus_one(items, returned, succeeded, note):
+    r = policy.count_returns(items, returned, short_returns_fail=False)
+    assert (r.succeeded, r.failed, r.error, r.note is not None) == (succeeded, 0, None, note)
+
+
+@pytest.mark.parametrize("yaml_threshold,flag,fail", [(-1, None, False), (0, None, True), (5, None, True),
+                                                      (5, -1, False), (-1, 3, True)])
+def test_short_returns_fail_only_with_an_error_threshold(yaml_threshold, flag, fail):
+    task = ParallelTask(step="s", job="j", code_dir="/c", entry_script="e.py", argv=[], env={}, input_type="uri_folder",
+                        input_uri="/d", mini_batch_size="1", partition_keys=None, output_dir="/o", append_row_to=None,
+                        logs_dir="/l", work_dir="/w", error_threshold=yaml_threshold,
+                        flags=RuntimeFlags(error_threshold=flag))
+    assert policy.short_returns_fail(policy.limits_for(task)) is fail
+
+
 @pytest.mark.parametrize("count,threshold,exceeded", [
     (0, 0, False), (1, 0, True), (5, 5, False), (6, 5, True), (1000, -1, False), (3, -5, False),
 ])
