@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pjob.data import files, sizes, uris
+from pjob.data import files, readfail, sizes, uris
 from pjob.data.minibatch import MiniBatch, Plan
 from pjob.data.uris import resolve_uri
 from pjob.spec import errors
@@ -51,7 +51,8 @@ def plan(
         if table is not None and table.reader is not None:
             from pjob.data import tables  # the only planning path that may touch pyarrow
 
-            return tables.plan_table(table, mini_batch_size, partition_keys)
+            with readfail.in_table(table):  # a data file that cannot be read: exit 2 naming it
+                return tables.plan_table(table, mini_batch_size, partition_keys)
         paths = mltable.list_paths(table) if table is not None else files.list_files(location)
         source = location
     else:
@@ -77,9 +78,10 @@ def read_mini_batch(mb: MiniBatch, scratch_dir: str) -> "list[str] | pandas.Data
     if mb.kind == "files":
         return files.materialise(mb.paths, scratch_dir)
     if mb.kind == "table":
-        from pjob.data import tables
+        from pjob.data import mltable, tables
 
-        return tables.read_slice(mb)
+        with readfail.in_table(mltable.Table.from_dict((mb.table or {}).get("mltable") or {"base": "", "paths": []})):
+            return tables.read_slice(mb)
     raise ValueError(f"unknown mini-batch kind {mb.kind!r}")
 
 
@@ -96,7 +98,8 @@ def read_table(input_type: str, uri: str, *, datastores: dict[str, str] | None =
         if table is not None and table.reader is not None:
             from pjob.data import tables
 
-            return tables.read_whole(table)
+            with readfail.in_table(table):
+                return tables.read_whole(table)
         paths = mltable.list_paths(table) if table is not None else files.list_files(location)
     else:
         paths = files.list_files(location)

@@ -19,10 +19,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pjob.data import csvtext, inference, uris
+from pjob.data import csvtext, inference, readfail, uris
 from pjob.spec import errors
 
 
+@readfail.names_file
 def open_binary(path: str):
     if uris.is_local(path):
         return open(path, "rb")
@@ -30,6 +31,7 @@ def open_binary(path: str):
     return fs.open(inner, "rb")
 
 
+@readfail.names_file
 def file_size(path: str) -> int:
     if uris.is_local(path):
         import os
@@ -39,6 +41,7 @@ def file_size(path: str) -> int:
     return int(fs.size(inner))
 
 
+@readfail.names_file
 def read_bytes(path: str, start: int, end: int | None) -> bytes:
     with open_binary(path) as fh:
         fh.seek(start)
@@ -60,6 +63,7 @@ def decode(data: bytes, encoding: str, at_file_start: bool) -> str:
 
 
 # --- delimited ----------------------------------------------------------------------------
+@readfail.names_file
 def header_of(path: str, opts: dict[str, Any]) -> list[str]:
     """The column names in the first record of a delimited file."""
     with open_binary(path) as fh:
@@ -86,6 +90,7 @@ def decode_prefix(data: bytes, encoding: str) -> str:
     return decode(data, encoding, True)
 
 
+@readfail.names_file
 def delimited_frame(path: str, start: int, end: int | None, opts: dict[str, Any], header: list[str],
                     skip_header: bool, schema: list[list[str]], only: list[str] | None = None):
     """DataFrame of the records in ``[start, end)`` whose field i is called ``header[i]``."""
@@ -173,6 +178,7 @@ def _with_path(frame, path: str, opts: dict[str, Any]):
 
 
 # --- JSON lines ---------------------------------------------------------------------------
+@readfail.names_file
 def json_records(path: str, start: int, end: int | None, opts: dict[str, Any]) -> list[dict[str, Any]]:
     text = decode(read_bytes(path, start, end), opts["encoding"], start == 0)
     return json_records_from_lines(text.split("\n"), opts, path, start)
@@ -252,6 +258,7 @@ def _json_series(values: list[Any], family: str, name: str):
 
 
 # --- Parquet ------------------------------------------------------------------------------
+@readfail.names_file
 def parquet_row_groups(path: str) -> list[tuple[int, int]]:
     """``(rows, bytes on disk)`` of each row group, from the footer only."""
     import pyarrow.parquet
@@ -284,6 +291,7 @@ def _row_range(pf, groups: list[int], row_range, columns, batch_rows: int = 6553
     return pyarrow.Table.from_batches(kept)
 
 
+@readfail.names_file
 def parquet_frame(path: str, row_groups: list[int] | None, row_range: tuple[int, int] | None, opts: dict[str, Any], columns: list[str] | None = None):
     import pyarrow.parquet
 

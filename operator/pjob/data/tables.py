@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pjob.data import csvtext, inference, mltable, readers, sizes, transforms
+from pjob.data import csvtext, inference, mltable, readers, readfail, sizes, transforms
 from pjob.data.minibatch import MiniBatch, Plan
 
 SAMPLE_BYTES = 1 << 20
@@ -94,7 +94,7 @@ def slice_file(table: mltable.Table, path: str, target: int, row_bytes: float = 
     size = readers.file_size(path)
     if size == 0:
         return []
-    with readers.open_binary(path) as fh:
+    with readfail.reading(path), readers.open_binary(path) as fh:
         if reader.get("encoding") == "utf-16":
             if reader.get("support_multi_line") or fh.read(2) == b"\xfe\xff":
                 # quoted line breaks, or big-endian (rare): one slice (pieces after the first decode as LE)
@@ -178,13 +178,15 @@ def infer_schema(table: mltable.Table, paths: list[str]) -> tuple[list[list[str]
         data = readers.read_bytes(path, 0, SAMPLE_BYTES + 1)
         budget -= len(data)
         partial = len(data) > SAMPLE_BYTES
-        text = readers.decode_prefix(data[:SAMPLE_BYTES], reader["encoding"])
+        with readfail.reading(path):
+            text = readers.decode_prefix(data[:SAMPLE_BYTES], reader["encoding"])
         sampled_bytes += min(len(data), SAMPLE_BYTES)
         if name == "read_json_lines":
             lines = text.split("\n")
             if partial:
                 lines = lines[:-1]
-            records = readers.json_records_from_lines(lines, reader, path)
+            with readfail.reading(path):
+                records = readers.json_records_from_lines(lines, reader, path)
             sampled_rows += len(records)
             for record in records:
                 for key, value in record.items():

@@ -33,6 +33,7 @@ import traceback
 import pjob.data
 from pjob.engine import host, logtree, manifest, policy, results
 from pjob.engine.task import ParallelTask
+from pjob.spec import errors
 
 _ENGINE_DIR = os.path.dirname(os.path.abspath(__file__))
 MAX_ERROR_CHARS = 8000
@@ -66,8 +67,8 @@ class Worker:
         self.cmd = os.fdopen(cmd_fd, "rb")
         self.res_fd = res_fd
         self.host = host.EntryScriptHost(task)
-        self.segment = results.SegmentWriter(self.parts_dir, node, self.proc)
         self.short_returns_fail = policy.short_returns_fail(policy.limits_for(task))
+        self.segment = results.SegmentWriter(self.parts_dir, node, self.proc)
 
     def send(self, message: list) -> None:
         data = (_ENCODE(message) + "\n").encode()
@@ -139,7 +140,8 @@ class Worker:
                    time.perf_counter() - t0, run_s, error, counted.warning or counted.note])
 
     def fail(self, index: int, attempt: int, status: str, exc: BaseException, t0: float, run_s: float) -> None:
-        text = user_traceback(exc)
+        # a data file pjob could not read is said as the data file, the MLTable line and the fix, no traceback
+        text = f"{exc}\n" if status == "LOAD_EXCEPTION" and isinstance(exc, errors.UserError) else user_traceback(exc)
         self.log_error(f"mini-batch {index} attempt {attempt}: {status}", text)
         header = logtree.attempt_header(self.node, self.proc, status, attempt)
         self.send(["E", index, status, f"{header}\n{text}", time.perf_counter() - t0, run_s])
