@@ -19,6 +19,10 @@ from pjob.spec import models, yamlio
 
 GROUP = "pjob.dev"
 VERSION = "v1alpha1"
+# A started job runs the spec it was created with: the API server refuses spec edits (a CEL transition rule).
+IMMUTABLE_SPEC_RULE = "self == oldSelf"
+IMMUTABLE_SPEC_MESSAGE = ("spec is immutable: a {kind} runs the spec it was created with; to change it, delete the "
+                          "{kind} and create it again (kubectl delete {short} NAME, then pjob submit or kubectl create)")
 
 
 class Condition(BaseModel):
@@ -161,6 +165,8 @@ def build_crd(kind: str) -> dict[str, Any]:
         if kind == "ParallelJob"
         else "The Azure ML pipeline job body (type: pipeline YAML without $schema)."
     )
+    spec["x-kubernetes-validations"] = [
+        {"rule": IMMUTABLE_SPEC_RULE, "message": IMMUTABLE_SPEC_MESSAGE.format(kind=kind, short=short)}]
     status = openapi_schema(JobStatus) | {"x-kubernetes-preserve-unknown-fields": True}
     columns = [
         {"name": "Status", "type": "string", "jsonPath": ".status.state", "description": "Pending, Running, Succeeded or Failed"},
