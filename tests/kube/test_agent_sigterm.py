@@ -3,7 +3,7 @@
 is what a pod's PID 1 amounts to (the kernel never applies the default
 action to PID 1), so before the handler was installed at process start a
 deleted, failed or preempted pod waited for SIGKILL. Uses only the fixture
-surface (fake_api.apply/get/wait_for, start_process)."""
+surface (``api``: the tier's API fixture, kube_api or fake_api: apply/get/wait_for; start_process)."""
 
 from __future__ import annotations
 
@@ -11,16 +11,30 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 from pjob.coord import kube as coord_kube
 from pjob.engine.task import ParallelTask
 
-NS, JOB = "default", "sigterm-wait"
+JOB = "sigterm-wait"
 # exec pjob with SIGTERM ignored, as PID 1 without a handler would treat it
 AS_PID_1 = ("import os, signal, sys; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
             "os.execv(sys.executable, [sys.executable, '-m', 'pjob.cli', *sys.argv[1:]])")
 
 
-def test_agent_waiting_for_the_plan_stops_on_sigterm(fake_api, start_process, tmp_path):
+@pytest.fixture
+def api(request):
+    """The tier's API server fixture: ``kube_api`` (real control plane) or ``fake_api``."""
+    for name in ("kube_api", "fake_api"):
+        try:
+            return request.getfixturevalue(name)
+        except pytest.FixtureLookupError:
+            continue
+    pytest.fail("no kube_api or fake_api fixture in this tier")
+
+
+def test_agent_waiting_for_the_plan_stops_on_sigterm(api, start_process, tmp_path):
+    fake_api, NS = api, getattr(api, "namespace", "default")
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "a.txt").write_text("a\n")
