@@ -11,6 +11,7 @@ and the SDK's ``run_local``.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import re
@@ -73,7 +74,17 @@ def job_name(loaded: load.LoadedJob) -> str:
     job = loaded.job
     stem = os.path.splitext(os.path.basename(loaded.file))[0]
     raw = job.name or job.display_name or f"{os.path.basename(loaded.base_dir)}-{stem}"
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", raw).strip("-.") or "job"
+    return folder_name(raw)
+
+
+def folder_name(raw: str) -> str:
+    """The run folder name for a job named ``raw`` (pure): ASCII letters,
+    digits, '_', '.', '-'. A name with other letters (``日本語``) also gets a
+    short digest of itself, so two such names never share one folder."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", raw).strip("-.")
+    if not raw.isascii():
+        name = f"{name}-{hashlib.sha256(raw.encode('utf-8')).hexdigest()[:8]}".strip("-")
+    return name or "job"
 
 
 def _plan_key(step: models.ParallelStep, resolved: resolve.ResolvedStep) -> str:

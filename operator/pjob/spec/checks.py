@@ -12,7 +12,7 @@ import ast
 import os
 import re
 
-from pjob.spec import bindings, errors, flags, load, models
+from pjob.spec import bindings, errors, flags, load, models, names
 
 URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://")
 
@@ -374,6 +374,7 @@ def check(loaded: load.LoadedJob, *, check_files: bool = True) -> load.LoadedJob
         return loaded
     if not job.jobs:
         loaded.problem(("jobs",), "a pipeline needs at least one step; add a step under jobs")
+    names.check_names(loaded)
     for key, value in job.inputs.items():
         if isinstance(value, models.DataInput) and value.path and check_files:
             _check_local_path(loaded, ("inputs", key, "path"), value.path, "input path")
