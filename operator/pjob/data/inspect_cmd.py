@@ -23,7 +23,7 @@ import os
 import sys
 
 import pjob.data
-from pjob.data import files, inspect_job, mltable, uris
+from pjob.data import files, inspect_job, minibatch, mltable, uris
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,7 +50,7 @@ def main(args: argparse.Namespace) -> int:
     keys = [k.strip() for k in args.partition_keys.split(",") if k.strip()] if args.partition_keys else None
     plan = pjob.data.plan(input_type, args.path, args.mini_batch_size, keys, datastores=datastores)
     counts = [mb.items if mb.items >= 0 else None for mb in plan.mini_batches]
-    estimated = [_is_estimate(mb) for mb in plan.mini_batches]
+    estimated = [minibatch.items_estimated(mb) for mb in plan.mini_batches]
     if args.dump_mini_batches:
         counts = _dump_batches(plan, args.dump_mini_batches)
         estimated = [False] * len(counts)
@@ -81,11 +81,6 @@ def infer_type(path: str, datastores: dict[str, str] | None = None) -> str:
     if files.is_file(location):
         return "uri_file"
     return "uri_folder"
-
-
-def _is_estimate(mb) -> bool:
-    """Rows of a CSV/JSONL byte range are estimated from a sample unless a counting pass ran."""
-    return mb.kind == "table" and mb.byte_range is not None and "offsets" not in (mb.table or {})
 
 
 def _describe(mb, count, estimated: bool) -> dict:

@@ -47,6 +47,13 @@ class MiniBatch:
         return cls(**d)
 
 
+def items_estimated(mb: MiniBatch) -> bool:
+    """``mb.items`` is an estimate: rows of a CSV/JSON-lines byte range, from
+    the sample's bytes per row, unless a counting pass ran (positional steps
+    record ``offsets``). Workers report the rows they actually read."""
+    return mb.kind == "table" and mb.byte_range is not None and "offsets" not in (mb.table or {})
+
+
 @dataclasses.dataclass
 class Plan:
     """Ordered mini-batches of one input. ``kind`` is files|table;

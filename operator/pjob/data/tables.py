@@ -43,7 +43,7 @@ def plan_table(table: mltable.Table, mini_batch_size, partition_keys: list[str] 
     target = sizes.table_bytes(mini_batch_size)
     batches = []
     for path in paths:
-        for locator in slice_file(table, path, target, row_bytes):
+        for locator in slice_file(table, path, target, row_bytes, skip_header=skips_header(table.reader or {}, path, paths)):
             settings = _settings(table, schema, headers, paths, path, locator)
             batches.append(MiniBatch(index=len(batches), kind="table", path=path, table=settings, **locator))
     if table.positional:
@@ -85,9 +85,13 @@ def read_whole(table: mltable.Table):
 
 
 # --- slicing ------------------------------------------------------------------------------
-def slice_file(table: mltable.Table, path: str, target: int, row_bytes: float = 0.0) -> list[dict[str, Any]]:
+def slice_file(table: mltable.Table, path: str, target: int, row_bytes: float = 0.0, *,
+               skip_header: bool = False) -> list[dict[str, Any]]:
     """Locators (``byte_range`` or ``row_groups``/``row_range`` plus ``items``) of one file.
-    Rows of a byte range are estimated from the sample's bytes per row (-1 when unknown)."""
+    Rows of a byte range are estimated from the sample's bytes per row (-1 when unknown;
+    ``minibatch.items_estimated``). No byte range is empty: one holding only the header
+    line (``skip_header``) or blank lines joins its neighbour, and a file with no record
+    past its header has none."""
     reader = table.reader or {}
     if reader["name"] == "read_parquet":
         return _slice_parquet(path, target)
@@ -104,8 +108,61 @@ def slice_file(table: mltable.Table, path: str, target: int, row_bytes: float = 
             cuts = csvtext.quoted_line_boundaries(fh, 0, size, target)
         else:
             cuts = csvtext.line_boundaries(fh, 0, size, target)
-    ends = cuts[1:] + [size]
-    return [{"byte_range": (start, end), "items": _estimate(end - start, row_bytes)} for start, end in zip(cuts, ends) if end > start]
+        ranges = _without_empty_ranges(fh, cuts, size, reader, skip_header)
+    return [{"byte_range": (start, end), "items": _estimate(end - start, row_bytes)} for start, end in ranges]
+
+
+def skips_header(reader: dict[str, Any], path: str, paths: list[str]) -> bool:
+    """Whether the first record of this delimited file is a header line, not data."""
+    if reader.get("name") != "read_delimited":
+        return False
+    mode = reader["header"]
+    return mode in ("all_files_same_headers", "all_files_different_headers") or (mode == "from_first_file" and path == paths[0])
+
+
+def _without_empty_ranges(fh, cuts: list[int], size: int, reader: dict[str, Any], skip_header: bool) -> list[tuple[int, int]]:
+    """The ranges ``[cut, next cut)``, each joined with its neighbour when it holds
+    no record: the first when it is only the header line (and blank lines), any
+    other when it is only blank lines. Reads the head of each range (usually one
+    small read; never the data of a range that starts with a record)."""
+    ranges = [(start, end) for start, end in zip(cuts, cuts[1:] + [size]) if end > start]
+    kept: list[tuple[int, int]] = []
+    carry = None  # the start of leading ranges with no record, joined to the next one that has one
+    for start, end in ranges:
+        first = start == 0 and skip_header
+        if not _holds_a_record(fh, start, end, reader, first):
+            if kept:
+                kept[-1] = (kept[-1][0], end)
+            elif carry is None:
+                carry = start
+            continue
+        kept.append((start if carry is None else carry, end))
+        carry = None
+    return kept
+
+
+def _holds_a_record(fh, start: int, end: int, reader: dict[str, Any], skip_first: bool) -> bool:
+    """Whether ``[start, end)`` holds a record (past the header line when ``skip_first``)."""
+    encoding = reader.get("encoding") or "utf-8"
+    if encoding == "utf-16" and start > 0:
+        encoding = "utf-16-le"  # as readers.decode: only little-endian files are cut
+    limit = 1 << 16
+    while True:
+        stop = min(end, start + limit)
+        fh.seek(start)
+        data = fh.read(stop - start)
+        if start == 0 and data.startswith(b"\xef\xbb\xbf"):
+            data = data[3:]
+        text = data.decode(encoding, errors="replace")  # only asks whether a record starts here
+        if reader["name"] == "read_json_lines":
+            found = sum(1 for line in text.split("\n") if line.strip())
+        else:
+            found = len(csvtext.records(text, reader["delimiter"], reader["support_multi_line"]))
+        if found > (1 if skip_first else 0):
+            return True  # a record starts before ``end`` (when cut short, maybe only its beginning)
+        if stop >= end:
+            return False
+        limit *= 4
 
 
 def _estimate(size: int, row_bytes: float) -> int:
@@ -299,11 +356,8 @@ def _settings(table, schema, headers, paths, path, locator) -> dict[str, Any]:
         if header is None:  # beyond the sample budget
             header = _header_for(reader, paths.index(path), path, [readers.header_of(path, reader)], headers, paths)[0]
         first = locator.get("byte_range", (0, 0))[0] == 0
-        skip = reader["header"] in ("all_files_same_headers", "all_files_different_headers") or (
-            reader["header"] == "from_first_file" and path == paths[0]
-        )
         settings["header"] = header
-        settings["skip_header"] = bool(first and skip)
+        settings["skip_header"] = bool(first and skips_header(reader, path, paths))
     return settings
 
 
