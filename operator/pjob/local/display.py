@@ -67,7 +67,7 @@ class Display:
         if s is None:
             return
         if s.first is None:
-            s.items_total = _planned_items(self._work_dir(s.name))
+            s.items_total = _planned_items(self.work_dir(s.name))
         s.observe(p, now)
         finished = p.total and p.done + p.failed == p.total
         if self.live:
@@ -79,7 +79,7 @@ class Display:
 
     # --- drawing ----------------------------------------------------------------------------
 
-    def _work_dir(self, step: str) -> str:
+    def work_dir(self, step: str) -> str:
         return os.path.join(self.run_dir, "steps", step, "work")
 
     def _draw(self, now: float, final: bool = False) -> None:
@@ -87,7 +87,7 @@ class Display:
         if s is None or s.last is None or not self.live:
             return
         if now - self.last_activity >= ACTIVITY_SECONDS or final:
-            self.docs = activity.read_all(self._work_dir(s.name))
+            self.docs = activity.read_all(self.work_dir(s.name))
             self.last_activity = now
         if self._live is None:
             from rich.console import Console

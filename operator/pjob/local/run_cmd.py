@@ -24,6 +24,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--max-workers", type=int, default=None, help="cap on worker processes per instance on this machine")
     parser.add_argument("--fresh", action="store_true", help="discard the previous run of this job and start over")
     parser.add_argument("--retry-failed", action="store_true", help="when resuming, also re-run mini-batches that failed")
+    parser.add_argument("--metrics-port", type=int, metavar="P",
+                        help="serve Prometheus metrics of the run on http://127.0.0.1:P/metrics while it runs")
     parser.add_argument(
         "--datastore", action="append", default=[], metavar="NAME=PATH",
         help="map azureml://datastores/NAME to a folder or URL (default <runs-dir>/datastores/NAME)",
@@ -64,6 +66,24 @@ def print_summary(result: pipeline.PipelineResult, stream=sys.stdout) -> None:
             print(f"      result: {report.job_result}", file=stream)
 
 
+def _with_metrics(port: int, job: str, display):
+    """Serve /metrics on 127.0.0.1:port; returns the progress callback that feeds it."""
+    from pjob.engine import metrics
+
+    collector = metrics.JobMetrics()
+    try:
+        collector.serve(port)
+    except OSError as exc:
+        raise errors.UserError(f"cannot serve metrics on 127.0.0.1:{port} ({exc.strerror or exc}); "
+                               "choose a free port", field="--metrics-port") from None
+
+    def progress(p) -> None:
+        display.progress(p)
+        if display.current is not None:
+            collector.observe(job, display.current.name, p, display.work_dir(display.current.name))
+    return progress
+
+
 def main(args) -> int:
     if args.max_workers is not None and args.max_workers < 1:
         raise errors.UserError(f"got {args.max_workers}; give a number of at least 1", field="--max-workers")
@@ -83,7 +103,7 @@ def main(args) -> int:
         retry_failed=args.retry_failed,
         max_workers=args.max_workers,
         datastores=uris.parse_datastore_flags(args.datastore),
-        progress=display.progress,
+        progress=_with_metrics(args.metrics_port, pipeline.job_name(loaded), display) if args.metrics_port else display.progress,
         on_step=display.on_step,
     )
     print_summary(result)
