@@ -13,6 +13,7 @@ memo=...)`` directly with fakes.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
@@ -78,6 +79,12 @@ def _load(body: dict, memo) -> tuple[Any, list[str] | None]:
     """(loaded job, problems or None when already known valid)."""
     from pjob.kube import ship  # code/inputs `pjob submit` sent as ConfigMaps -> the datastore, once
 
+    from pjob.kube import preflight
+
+    meta = body.get("metadata") or {}
+    name_problems = preflight.name_problems(body.get("kind") or "", meta.get("name") or "")
+    if name_problems and not (body.get("status") or {}).get("startTime"):
+        return None, name_problems  # children cannot be created: say so once, never retry
     unpack_problems = ship.unpack_shipped(body, memo.kube, memo.config.datastore_root)
     if unpack_problems:
         return None, unpack_problems
@@ -116,6 +123,7 @@ def on_paralleljob_tick(body, patch, memo, **_) -> None:
         _write(patch, body, rec.reconcile(rec.Observed(body=body, now=now, problems=problems)), memo)
         return
     observed, queue = _observe_parallel(body, memo, task, desired, problems, now)
+    observe_metrics(memo, body, task, observed.counters)
     decision = rec.reconcile(observed)
     _act_parallel(body, memo, decision)
     if decision.create and "outputs" not in decision.status:  # where the results will be, from the start
@@ -128,6 +136,17 @@ def on_paralleljob_tick(body, patch, memo, **_) -> None:
                              else (decision.finalise, observed.counters))
         decision = rec.finished(body, decision.status, verdict, counters, _now(memo))
     _write(patch, body, decision, memo)
+
+
+def observe_metrics(memo, body: dict, task, counters) -> None:
+    """Feed the operator's Prometheus collector (``--metrics-port``), if any;
+    the agents' activity files add restarts and durations where the datastore is mounted."""
+    collector = memo.get("metrics")
+    if collector is None or counters is None:
+        return
+    meta = body["metadata"]
+    work_dir = task.work_dir if os.path.isdir(task.work_dir) else None
+    collector.observe(meta["name"], task.step, counters, work_dir, namespace=meta["namespace"])
 
 
 def _started_task(body: dict, memo):
@@ -147,9 +166,11 @@ def _started_task(body: dict, memo):
 
 def _observe_parallel(body: dict, memo, task, desired: list[dict], problems, now: float):
     """Read what exists: the worker Job (every tick), the other children (until
-    seen once by this operator process), the queue's counters, and the worker
-    pods once a verdict waits for them to stop. Returns (Observed, queue)."""
+    seen once by this operator process), the queue's counters, the claims the
+    workers mount (until the Job exists), and the worker pods while they start
+    up or once a verdict waits for them to stop. Returns (Observed, queue)."""
     from pjob.engine import policy
+    from pjob.kube import preflight
 
     kube, config = memo.kube, memo.config
     meta = body["metadata"]
@@ -165,14 +186,22 @@ def _observe_parallel(body: dict, memo, task, desired: list[dict], problems, now
                     if (job is not None if o["kind"] == "Job" else kube.get(o["kind"], ns, o["metadata"]["name"]))}
     opener = memo.get("open_coordinator")
     queue = opener(ns, name, task) if opener and (job is not None or status.get("verdict")) else None
+    counters = queue.counters() if queue is not None else None
+    claims = [] if job is not None or status.get("verdict") else \
+        preflight.claims_to_check(config.worker, ns, config.operator_namespace)
+    missing = [claim for claim in claims if kube.get("PersistentVolumeClaim", ns, claim) is None]
     running = int(((job or {}).get("status") or {}).get("active") or 0)
-    if status.get("verdict"):
+    pods = None
+    starting = job is not None and (counters is None or cond.is_true(status.get("conditions"), c.WORKERS_PENDING))
+    if status.get("verdict") or starting:
         pods = kube.list("Pod", ns, {c.LABEL_JOB: name, c.LABEL_ROLE: c.ROLE_WORKER})
+    if status.get("verdict"):
         running = sum(1 for p in pods if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed"))
     observed = rec.Observed(
         body=body, now=now, problems=problems, desired=desired, existing=existing, worker_job=job,
-        counters=queue.counters() if queue is not None else None, limits=policy.limits_for(task),
-        workers_running=running, stop_grace=config.stop_grace_seconds)
+        counters=counters, limits=policy.limits_for(task), workers_running=running,
+        stop_grace=config.stop_grace_seconds, pods=pods,
+        claim_problems=preflight.claim_problems(missing, ns, config.operator_namespace))
     return observed, queue
 
 

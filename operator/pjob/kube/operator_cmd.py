@@ -24,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="serve jobs in this namespace (repeatable)")
     scope.add_argument("--all-namespaces", "-A", action="store_true", help="serve jobs in every namespace (default)")
     run.add_argument("--liveness", metavar="URL", help="serve kopf's health endpoint, e.g. http://0.0.0.0:8080/healthz")
+    run.add_argument("--metrics-port", type=int, metavar="P",
+                     help="serve Prometheus metrics of every job on http://0.0.0.0:P/metrics")
     run.add_argument("--standalone", action="store_true", help="no peering with other operators (one replica)")
     run.add_argument("--verbose", action="store_true", help="debug logging")
     render = sub.add_parser("render", help="print every object the operator would create for a job YAML")
@@ -66,6 +68,11 @@ def _run(args) -> int:
     handlers.register(registry, config)
     api = kubeio.KubeApi()
     memo = kopf.Memo(config=config, kube=api, **operations.memo_entries(config, api))
+    if args.metrics_port:  # the handlers feed it every job's counters (handlers.observe_metrics)
+        from pjob.engine import metrics
+
+        memo.metrics = metrics.JobMetrics()
+        memo.metrics.serve(args.metrics_port, addr="0.0.0.0")
     namespaces = list(args.namespace)
     asyncio.run(kopf.operator(
         registry=registry,
