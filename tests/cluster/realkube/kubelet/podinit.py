@@ -1,0 +1,89 @@
+"""Start one container of a pod the way a runtime does, for the stand-in kubelet (a standalone script).
+
+    python podinit.py SPEC.json
+
+SPEC: {"argv": [...], "env": {...}, "cwd": "/...", "mounts": [{"host": H, "path": P, "readOnly": b}],
+       "cgroups": [{"dir": D, "mount": M}], "pid_file": F, "start_error_file": E}
+
+It enters a new mount namespace and a new PID namespace, bind-mounts each volume at its mount
+path (so the container sees `/var/run/secrets/kubernetes.io/serviceaccount`, its datastore claim
+at the path the pod spec names, ...), mounts a fresh /proc, and forks the container's main process,
+which is PID 1 of its namespace: like a real container, it ignores signals it has no handler for,
+and when it exits every process it started dies with it. This process stays outside, writes the
+main process's host PID to F for the kubelet's signals, and exits with the container's exit code
+(128 + N when killed by signal N). An exec failure is written to E and gives exit code 128.
+"""
+import ctypes
+import json
+import os
+import signal
+import sys
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWPID = 0x20000000
+MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 32, 4096, 16384, 1 << 18
+
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def mount(source, target, fstype, flags, data=None) -> None:
+    enc = (lambda s: None if s is None else s.encode())
+    _check(libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)), f"mount {target}")
+
+
+def main() -> int:
+    spec = json.load(open(sys.argv[1]))
+    for group in spec.get("cgroups") or []:  # join the pod's cgroup before anything forks
+        with open(os.path.join(group["dir"], "cgroup.procs"), "w") as fh:
+            fh.write(str(os.getpid()))
+    _check(libc.unshare(CLONE_NEWNS | CLONE_NEWPID), "unshare")
+    mount("none", "/", None, MS_REC | MS_PRIVATE)
+    for group in spec.get("cgroups") or []:  # the container sees its own limits at the usual paths
+        mount(group["dir"], group["mount"], None, MS_BIND)
+    # sources are opened first: a mount over /tmp must not hide a volume whose folder lies under /tmp
+    sources = [(m, os.open(m["host"], os.O_PATH)) for m in spec["mounts"]]
+    for m, fd in sorted(sources, key=lambda pair: pair[0]["path"].rstrip("/").count("/")):  # parents first
+        os.makedirs(m["path"], exist_ok=True)
+        mount(f"/proc/self/fd/{fd}", m["path"], None, MS_BIND | MS_REC)
+        if m.get("readOnly"):
+            mount("none", m["path"], None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+    read_end, write_end = os.pipe()
+    os.set_inheritable(write_end, False)
+    pid = os.fork()
+    if pid == 0:  # PID 1 of the container
+        os.close(read_end)
+        try:
+            mount("proc", "/proc", "proc", 0)
+            os.chdir(spec.get("cwd") or "/")
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.execvpe(spec["argv"][0], spec["argv"], spec["env"])
+        except BaseException as error:  # exec failed: tell the parent, as a runtime's StartError
+            os.write(write_end, f"failed to start container process {spec['argv'][0]!r}: {error}".encode())
+        os._exit(128)
+    os.close(write_end)
+    with open(spec["pid_file"], "w") as fh:
+        fh.write(str(pid))
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the kubelet signals the main process itself
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    failure = b""
+    while chunk := os.read(read_end, 4096):
+        failure += chunk
+    if failure:
+        with open(spec["start_error_file"], "w") as fh:
+            fh.write(failure.decode(errors="replace"))
+        print(failure.decode(errors="replace"), file=sys.stderr)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
