@@ -160,11 +160,14 @@ def test_more_returns_capped_with_warning(tmp_path):
     ({"error_threshold": -1}, "Succeeded", None),
     ({"error_threshold": 1}, "Succeeded", None),  # 1 failed item is not greater than 1
     ({"error_threshold": 0}, "Failed", "error_threshold"),
-    ({"mini_batch_error_threshold": 1}, "Succeeded", None),
-    ({"mini_batch_error_threshold": 0}, "Failed", "mini_batch_error_threshold"),
+    # a short return fails its mini-batch only when error_threshold counts returns (>= 0)
+    ({"mini_batch_error_threshold": 1, "error_threshold": 5}, "Succeeded", None),
+    ({"mini_batch_error_threshold": 0, "error_threshold": 5}, "Failed", "mini_batch_error_threshold"),
+    ({"mini_batch_error_threshold": 0}, "Succeeded", None),  # error_threshold -1: returns not counted
     # 1 of 6 mini-batches failed = 16.7%: over 10%, under 20%
-    ({"flags": {"allowed_failed_percent": 10}}, "Failed", "allowed_failed_percent"),
-    ({"flags": {"allowed_failed_percent": 20}}, "Succeeded", None),
+    ({"error_threshold": 5, "flags": {"allowed_failed_percent": 10}}, "Failed", "allowed_failed_percent"),
+    ({"error_threshold": 5, "flags": {"allowed_failed_percent": 20}}, "Succeeded", None),
+    ({"flags": {"allowed_failed_percent": 10}}, "Succeeded", None),
 ])
 def test_thresholds(tmp_path, kw, status, rule):
     task, _ = _task(tmp_path, {"BAD": "2", "MODE": "short"}, **kw)

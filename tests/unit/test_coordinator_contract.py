@@ -176,6 +176,22 @@ def test_failed_attempts_are_retried_until_max_attempts(backend):
     assert (rec.attempts, rec.error) == (3, "error 3")
 
 
+@any_order
+def test_a_final_failure_counts_the_items_the_attempt_held(backend):
+    """The worker read the mini-batch: its row count replaces the planned one
+    (an estimate for byte ranges, -1 for partition keys from folder names)."""
+    c = backend.create(2, max_attempts=2, items=[10, -1])
+    leases = sorted(c.claim("a", 2), key=lambda x: x.index)
+    assert c.fail(leases[0], "raised", items=9) is True  # retryable: nothing counted yet
+    assert c.fail(leases[1], "timed out", retryable=False, items=12) is True
+    assert check_invariants(c, 2).items_failed == 12
+    (lease,) = c.claim("a", 1)
+    assert c.fail(lease, "raised again", items=9) is True
+    p = check_invariants(c, 2)
+    assert (p.failed, p.items_failed) == (2, 21)
+    assert sorted((r.index, r.items_failed) for r in c.records("failed")) == [(0, 9), (1, 12)]
+
+
 def test_non_retryable_failure_is_final_at_once(backend):
     c = backend.create(2, max_attempts=3)
     (lease,) = c.claim("a", 1)

@@ -81,9 +81,12 @@ class Coordinator(Protocol):
         when the lease is no longer held by its owner (it expired and was
         re-leased): done is final and counted once."""
 
-    def fail(self, lease: Lease, error: str, retryable: bool = True) -> bool:
+    def fail(self, lease: Lease, error: str, retryable: bool = True, items: int | None = None) -> bool:
         """An attempt failed. With attempts left and retryable it goes back to
-        pending; otherwise it is final-failed. False when the lease is stale."""
+        pending; otherwise it is final-failed. False when the lease is stale.
+        ``items``: what the attempt held once its data was read; it replaces
+        the planned count (an estimate for byte ranges, -1 for partition keys
+        from folder names) in the failed items of a final failure."""
 
     def release(self, lease: Lease) -> None:
         """Hand a mini-batch back without burning an attempt (SIGTERM/preemption)."""

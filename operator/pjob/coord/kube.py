@@ -99,6 +99,7 @@ class _Op:
     outcome: base.Outcome | None = None
     error: str = ""
     retryable: bool = True
+    items: int | None = None  # fail: what the attempt held (replaces the planned count)
 
 
 class KubeCoordinator:
@@ -222,7 +223,8 @@ class KubeCoordinator:
         if op.kind == "complete":
             return state.complete(op.agent, op.index, op.attempt, op.outcome, now)
         if op.kind == "fail":
-            return state.fail(op.agent, op.index, op.attempt, op.error, op.retryable, self._items_of(op.index), now)
+            items = self._items_of(op.index) if op.items is None else max(op.items, 0)
+            return state.fail(op.agent, op.index, op.attempt, op.error, op.retryable, items, now)
         return state.release(op.agent, op.index, op.attempt)
 
     def _sync_views(self, state: kube_state.QueueState) -> None:
@@ -318,8 +320,9 @@ class KubeCoordinator:
         return [self._record(_Op("complete", lease.owner, lease.index, lease.attempt, outcome=outcome))
                 for lease, outcome in results]
 
-    def fail(self, lease: base.Lease, error: str, retryable: bool = True) -> bool:
-        return self._record(_Op("fail", lease.owner, lease.index, lease.attempt, error=error, retryable=retryable))
+    def fail(self, lease: base.Lease, error: str, retryable: bool = True, items: int | None = None) -> bool:
+        return self._record(_Op("fail", lease.owner, lease.index, lease.attempt, error=error, retryable=retryable,
+                                items=items))
 
     def release(self, lease: base.Lease) -> None:
         """Hand back ``lease`` and this agent's reservoir (release means the

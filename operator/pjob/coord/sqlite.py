@@ -222,7 +222,7 @@ class SqliteCoordinator:
                 _bump(db, progress=True, **delta)
         return accepted
 
-    def fail(self, lease: base.Lease, error: str, retryable: bool = True) -> bool:
+    def fail(self, lease: base.Lease, error: str, retryable: bool = True, items: int | None = None) -> bool:
         db = self._db()
         with self._write():
             row = db.execute(
@@ -232,7 +232,7 @@ class SqliteCoordinator:
             if row is None:
                 return False
             final = not retryable or lease.attempt >= self.max_attempts
-            items_failed = max(row[0], 0) if final else 0
+            items_failed = max(row[0] if items is None else items, 0) if final else 0
             db.execute(
                 "UPDATE batches SET state = ?, error = ?, failed = ? WHERE idx = ?",
                 (FAILED if final else PENDING, error, items_failed, lease.index),

@@ -135,10 +135,11 @@ class Agent:
         if elapsed is None:
             elapsed = time.monotonic() - w.phase_started
         self.flush(force=True)
-        items = _items_of(self.lines[lease.index])
+        loaded = w.loaded_items  # the items the worker read, when it got that far (planned counts may be estimates)
+        items = _items_of(self.lines[lease.index]) if loaded is None else loaded
         self.report.attempt(lease, w.proc, status, w.started_wall, items, 0, items, elapsed, run_s, error)
         self.report.flush_rows()  # before the queue hears of it: a kill -9 then loses neither
-        self.coord.fail(lease, error, retryable)
+        self.coord.fail(lease, error, retryable, items=loaded)
         self.finished_count += 1
         self.activity.finished(elapsed)
 
@@ -162,6 +163,7 @@ class Agent:
         now = time.monotonic()
         if kind == "S":
             w.phase, w.phase_started = "run", now
+            w.loaded_items = msg[2] if len(msg) > 2 else None
         elif kind == "D":
             _, index, items, succeeded, failed, elapsed, run_s, error, warning = msg
             lease = w.queue.popleft()
@@ -188,6 +190,7 @@ class Agent:
         at once when loading is trivial (the worker then sends no "S")."""
         trivial = bool(w.queue) and manifest.trivial_load(self.lines[w.queue[0].index])
         w.phase, w.phase_started, w.started_wall = ("run" if trivial else "load"), now, time.time()
+        w.loaded_items = None
 
     def on_init_failure(self, w: slots.WorkerSlot, error: str) -> None:
         if self.fatal:  # already given up: a late failure of another worker changes nothing

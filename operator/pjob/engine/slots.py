@@ -26,6 +26,7 @@ class WorkerSlot:
         self.phase = "load"
         self.phase_started = 0.0
         self.started_wall = 0.0
+        self.loaded_items: int | None = None  # items of the head once its worker read them ("S")
 
     def start(self, task, task_file: str, node: str, logs: logtree.LogTree, env: dict[str, str]) -> None:
         cmd_r, cmd_w = os.pipe()

@@ -10,7 +10,7 @@ agent -> worker: ``<attempt> <descriptor JSON line>`` per mini-batch, ``Q`` to s
 (EOF also stops: the agent is gone).
 worker -> agent, JSON arrays:
 ``["ready", pid]`` after init(); ``["initfail", traceback]`` then exit;
-``["S", index]`` data loaded, run() starts (not sent when loading is trivial,
+``["S", index, items]`` data loaded (``items`` read), run() starts (not sent when loading is trivial,
 see ``manifest.trivial_load``); ``["D", index, items, succeeded, failed,
 elapsed, run_s, error, warning]`` finished and its rows committed;
 ``["E", index, status, traceback, elapsed, run_s]`` load or run() raised.
@@ -114,7 +114,7 @@ class Worker:
             self.fail(mb.index, attempt, "LOAD_EXCEPTION", exc, t0, 0.0)
             return
         if not trivial_load:
-            self.send(["S", mb.index])
+            self.send(["S", mb.index, len(data)])  # the rows read: planned counts may be estimates
         t1 = time.perf_counter()
         try:
             items, returned = self.host.run_counted(data, host.context_for(mb, self.task))
