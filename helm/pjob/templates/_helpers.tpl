@@ -116,6 +116,10 @@ rules of the ClusterRole (cluster-wide mode) and of each Role
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["get", "list", "watch"]
+# Cluster-wide mode: the datastore claim the workers mount must exist in the job's namespace.
+- apiGroups: [""]
+  resources: ["persistentvolumeclaims"]
+  verbs: ["get"]
 # Queue ConfigMaps, shipped code; worker heartbeats (Leases).
 - apiGroups: [""]
   resources: ["configmaps"]

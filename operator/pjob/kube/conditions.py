@@ -41,7 +41,7 @@ def is_true(conditions: list[dict] | None, type_: str) -> bool:
 
 
 def _event_type(type_: str, status: str) -> str:
-    bad = (type_ == c.FAILED and status == c.TRUE) or (type_ == c.SPEC_VALID and status == c.FALSE)
+    bad = (type_ in (c.FAILED, c.WORKERS_PENDING) and status == c.TRUE) or (type_ == c.SPEC_VALID and status == c.FALSE)
     return c.EVENT_WARNING if bad else c.EVENT_NORMAL
 
 

@@ -81,6 +81,8 @@ class OperatorConfig:
     lease_seconds: float = 30.0  # agent Lease duration; an agent dead this long loses its mini-batches
     observe_seconds: float = 5.0  # how often the operator reads progress of a running job
     stop_grace_seconds: float = 60.0  # how long a verdict waits for workers to stop before finalising
+    # the operator's own namespace (where the chart's datastore claim is); "" = unknown (run outside the chart)
+    operator_namespace: str = ""
 
     @classmethod
     def load(cls, environ: dict[str, str] | None = None) -> "OperatorConfig":
@@ -117,6 +119,7 @@ class OperatorConfig:
             lease_seconds=float(env.get("PJOB_LEASE_SECONDS") or 30.0),
             observe_seconds=float(env.get("PJOB_OBSERVE_SECONDS") or 5.0),
             stop_grace_seconds=float(env.get("PJOB_STOP_GRACE_SECONDS") or 60.0),
+            operator_namespace=env.get("PJOB_OPERATOR_NAMESPACE") or (raw.get("operator") or {}).get("namespace") or "",
         )
 
     def datastores(self) -> "Datastores":

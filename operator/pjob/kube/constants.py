@@ -41,7 +41,9 @@ ROLE_QUEUE, ROLE_TASK, ROLE_WORKER, ROLE_COMMAND, ROLE_STEP = "queue", "task", "
 
 # --- conditions ------------------------------------------------------------------------------
 SPEC_VALID, RUNNING, SUCCEEDED, FAILED = "SpecValid", "Running", "Succeeded", "Failed"
-CONDITION_TYPES = (SPEC_VALID, RUNNING, SUCCEEDED, FAILED)
+# True while worker pods cannot start (reason: the pod's, e.g. ImagePullBackOff, Unschedulable; or ClaimNotFound)
+WORKERS_PENDING = "WorkersPending"
+CONDITION_TYPES = (SPEC_VALID, RUNNING, SUCCEEDED, FAILED, WORKERS_PENDING)
 # At most one of these is True at a time; setting one True flips the others to False.
 EXCLUSIVE = (RUNNING, SUCCEEDED, FAILED)
 TRUE, FALSE, UNKNOWN = "True", "False", "Unknown"
@@ -75,6 +77,22 @@ REASON_STEP_FAILED = "StepFailed"
 MSG_STEP_FAILED = "step {step} failed: {message}; downstream steps were not started"
 REASON_WORKERS_FAILED = "WorkersFailed"
 MSG_WORKERS_FAILED = "the worker Job failed ({message}) before every mini-batch was final"
+REASON_CLAIM_NOT_FOUND = "ClaimNotFound"
+MSG_CLAIM_NOT_FOUND = (
+    "PersistentVolumeClaim {claim} not found in namespace {namespace}: worker pods mount the datastore claim "
+    "{claim} from the job's own namespace, so no worker is started. Create a claim named {claim} in {namespace} "
+    "bound to the same volume as the operator's (docs/deploy.md, \"Datastore layouts\"), or submit the job in "
+    "namespace {operator_namespace}")
+MSG_WORKERS_PENDING = "worker pod {pod} cannot start: {reason}: {message}{more}"
+REASON_PODS_STARTED = "NotBlocked"
+MSG_PODS_STARTED = "no worker pod is blocked from starting"
+MSG_STARTUP_TIMEOUT = ("no worker pod started within --first_task_creation_timeout = {timeout:g}s of the job start "
+                       "({why}); fix that, or give the job more time with --first_task_creation_timeout "
+                       "in program_arguments")
+MSG_NAME_TOO_LONG = (
+    "metadata.name: {name!r} has {length} characters, more than {limit}: a {kind}'s name is the value of the label "
+    "{label} on its child objects and worker pods, which Kubernetes limits to {limit} characters; delete the {kind} "
+    "and create it again with a shorter name (pjob submit --name NAME)")
 REASON_FINISHED = "Finished"  # Running -> False once terminal
 MSG_FINISHED = "the job is {state}"
 
@@ -92,6 +110,7 @@ EVENT_NORMAL, EVENT_WARNING = "Normal", "Warning"
 
 # --- child object names ----------------------------------------------------------------------
 MAX_NAME = 52  # Job names become pod labels (63) and pod names (<job>-<index>-<5 chars>)
+MAX_CR_NAME = 63  # a CR's name is a label value (pjob.dev/job, pjob.dev/pipeline, pjob.dev/queue) on its children
 
 
 def dns_name(text: str, limit: int = MAX_NAME) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 from pjob.engine import policy
 from pjob.kube import conditions as cond
 from pjob.kube import constants as c
+from pjob.kube import startup
 
 
 @dataclasses.dataclass
@@ -37,6 +38,8 @@ class Observed:
     limits: policy.Limits | None = None
     workers_running: int = 0  # worker pods not yet finished
     stop_grace: float = 60.0  # seconds workers get to stop by themselves after a Succeeded verdict
+    pods: list[dict] | None = None  # the worker pods, when read (while starting up, and after a verdict)
+    claim_problems: list[str] = dataclasses.field(default_factory=list)  # claims the workers mount, missing
 
 
 @dataclasses.dataclass
@@ -112,13 +115,14 @@ def reconcile(obs: Observed) -> Decision:
     decision = Decision(status=status)
 
     verdict = status.get("verdict")
-    if verdict is None:  # not stopping: make sure every child exists
-        decision.create = [obj for obj in obs.desired if (obj["kind"], obj["metadata"]["name"]) not in obs.existing]
+    if verdict is None:  # not stopping: make sure every child exists (no workers while a claim is missing)
+        decision.create = [obj for obj in obs.desired if (obj["kind"], obj["metadata"]["name"]) not in obs.existing
+                           and not (obs.claim_problems and obj["kind"] == "Job")]
     job_present = obs.worker_job is not None or any(k == "Job" for k, _ in obs.existing)
     if job_present or decision.create:
         if not status.get("startTime"):
             status["startTime"] = rfc3339(obs.now)
-        if verdict is None:
+        if verdict is None and (job_present or any(o["kind"] == "Job" for o in decision.create)):
             instances = (((obs.worker_job or {}).get("spec") or {}).get("parallelism")
                          or next((o["spec"]["parallelism"] for o in obs.desired if o["kind"] == "Job"), 1))
             if obs.counters is None:
@@ -127,6 +131,7 @@ def reconcile(obs: Observed) -> Decision:
         counters_status(status, obs.counters)
 
     if verdict is None:
+        _workers_pending(tracker, obs)
         verdict = _verdict(obs, status)
         if verdict is not None:
             status["verdict"] = verdict
@@ -146,6 +151,21 @@ def reconcile(obs: Observed) -> Decision:
     decision.status = finish_status(status, tracker, obs.now)
     decision.events = tracker.events
     return decision
+
+
+def _workers_pending(tracker: cond.Tracker, obs: Observed) -> None:
+    """WorkersPending: True with the first blocked pod's reason and message (or
+    the missing claim); back to False once no pod is blocked."""
+    if obs.claim_problems:
+        tracker.set(c.WORKERS_PENDING, c.TRUE, c.REASON_CLAIM_NOT_FOUND, "; ".join(obs.claim_problems))
+        return
+    if obs.pods is None:
+        return
+    found = startup.pending(obs.pods)
+    if found is not None:
+        tracker.set(c.WORKERS_PENDING, c.TRUE, *found)
+    elif cond.find(tracker.conditions, c.WORKERS_PENDING) is not None:
+        tracker.set(c.WORKERS_PENDING, c.FALSE, c.REASON_PODS_STARTED, c.MSG_PODS_STARTED)
 
 
 def _job_active(job: dict | None) -> bool:
@@ -170,6 +190,14 @@ def _verdict(obs: Observed, status: dict) -> dict | None:
     if _job_condition(obs.worker_job, "Complete"):
         message = "every worker exited but not every mini-batch is final; see logs/sys/node/*/agent.txt"
         return {"state": policy.FAILED, "rule": policy.SYSTEM_ERROR, "message": message, "time": obs.now}
+    pods = obs.pods if obs.pods is not None or not obs.claim_problems else []
+    if obs.counters is None and obs.limits is not None and startup.timed_out(
+            planned=False, pods=pods, started_at=parse_rfc3339(status.get("startTime")), now=obs.now,
+            timeout=obs.limits.first_task_creation_timeout):
+        job_name = (obs.worker_job or {}).get("metadata", {}).get("name") or next(
+            (o["metadata"]["name"] for o in obs.desired if o["kind"] == "Job"), "?")
+        message = startup.timeout_message(obs.limits.first_task_creation_timeout, pods, job_name, obs.claim_problems)
+        return {"state": policy.FAILED, "rule": policy.FIRST_TASK_CREATION_TIMEOUT, "message": message, "time": obs.now}
     return None
 
 

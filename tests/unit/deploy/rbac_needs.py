@@ -50,6 +50,8 @@ OPERATOR_NAMESPACED: list[Need] = [
     _need("batch", "jobs", {"create", "get", "list", "watch", "delete", "patch"},
           "one Indexed Job per ParallelJob, one Job per command step; stopped on a verdict"),
     _need("", "pods", {"get", "list", "watch"}, "observe worker pods (restarts, failures) for status"),
+    _need("", "persistentvolumeclaims", {"get"},
+          "cluster-wide mode: the datastore claim the workers mount exists in the job's namespace"),
     _need("", "configmaps", CRUD, "queue ConfigMap per job; shipped code ConfigMaps"),
     _need("coordination.k8s.io", "leases", CRUD, "agent heartbeats: read, expire, clean up"),
     _need("", "serviceaccounts", {"create", "get", "list", "patch"}, "each job's workers get their own ServiceAccount"),
