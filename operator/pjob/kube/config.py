@@ -29,7 +29,7 @@ MERGED_WORKER_KEYS = ("gpu", "pipFromCondaFile")
 
 LOCKED_POD_SECURITY = {
     "runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "fsGroup": 10001,
-    "seccompProfile": {"type": "RuntimeDefault"},
+    "fsGroupChangePolicy": "OnRootMismatch", "seccompProfile": {"type": "RuntimeDefault"},
 }
 LOCKED_CONTAINER_SECURITY = {
     "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
