@@ -42,7 +42,9 @@ FAILING_SCRIPTS = {
     "sys-exit-3-in-init": ("import sys\ndef init():\n    sys.exit(3)\ndef run(mini_batch):\n    return mini_batch\n",
                            ["init_failure", "SystemExit: 3"]),
     "returns-dict": ("def run(mini_batch):\n    return {'a': 1}\n", ["list, tuple or pandas DataFrame", "not dict"]),
-    "returns-none": ("def run(mini_batch):\n    pass\n", ["no_successes", "mini-batch 0", "counted as failed"]),
+    # error_threshold -1 (the default) does not count short returns as failures; nothing to write still fails
+    "returns-none": ("def run(mini_batch):\n    pass\n", ["no_successes", "returned no result for any item",
+                                                         "is a return statement missing?"]),
     "os-exit-in-run": ("import os\ndef run(mini_batch):\n    os._exit(0)\n", ["WORKER_DIED", "exited with code 0"]),
 }
 

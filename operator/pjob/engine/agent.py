@@ -26,7 +26,7 @@ import signal
 import subprocess
 import time
 
-from pjob.engine import activity, logtree, manifest, monitor, policy, procs, report, results, slots
+from pjob.engine import activity, errorlog, logtree, manifest, monitor, policy, procs, report, results, slots
 
 EXIT_OK, EXIT_FATAL = 0, 3
 FLUSH_SECONDS = 0.05  # longest an outcome waits before it is sent to the coordinator
@@ -61,6 +61,7 @@ class Agent:
         self.mean_seconds = 0.0
         self.nothing_to_claim = False
         self.report = report.AgentReport(task, self.node)
+        self.errors = errorlog.ErrorLog(task.work_dir, self.node)  # every failed attempt's full error
         self.monitor = monitor.Monitor(self.logs.perf(self.node), task.flags.resource_monitor_interval, task.work_dir)
         self.activity = activity.Activity(task.work_dir, self.node)  # what each worker does, for displays
 
@@ -139,6 +140,7 @@ class Agent:
         items = _items_of(self.lines[lease.index]) if loaded is None else loaded
         self.report.attempt(lease, w.proc, status, w.started_wall, items, 0, items, elapsed, run_s, error)
         self.report.flush_rows()  # before the queue hears of it: a kill -9 then loses neither
+        self.errors.record(lease.index, lease.attempt, error)
         self.coord.fail(lease, error, retryable, items=loaded)
         self.finished_count += 1
         self.activity.finished(elapsed)
@@ -168,6 +170,7 @@ class Agent:
             _, index, items, succeeded, failed, elapsed, run_s, error, warning = msg
             lease = w.queue.popleft()
             status = "RUN_SHORT" if error else "RUN_DONE"
+            self.errors.record(index, lease.attempt, error)
             self.report.attempt(lease, w.proc, status, w.started_wall, items, succeeded, failed, elapsed, run_s,
                                 error or warning)
             self.queue_outcome(lease, self.outcome_type(items=items, succeeded=succeeded, failed=failed,
@@ -301,6 +304,7 @@ class Agent:
             for w in self.slots:  # never leave orphan workers behind
                 w.kill()
             self.report.close()
+            self.errors.close()
             raise
         finally:
             strays = procs.stop_strays()
@@ -387,6 +391,7 @@ class Agent:
                     self.report.note(w.proc, "shutdown() did not finish in time; worker killed")
                 self.kill_worker(w)
         self.report.close()
+        self.errors.close()
         self.activity.update(self.slots, time.monotonic(), force=True)
         if self.fatal:
             report.write_fatal(self.task.work_dir, self.node, self.fatal)

@@ -11,7 +11,7 @@ import json
 import os
 import shutil
 
-from pjob.engine import fileio, logtree, manifest, policy, report, results
+from pjob.engine import errorlog, fileio, logtree, manifest, policy, report, results
 
 
 def failed_records(coordinator) -> list:
@@ -63,13 +63,30 @@ def merge_output(task, count: int) -> tuple[int, int] | None:
                          dataframe_header=task.flags.append_row_dataframe_header, staging_dir=staging_dir(task))
 
 
-def first_error(failed: list, fatal: str | None) -> tuple[str | None, int | None]:
+def first_error(failed: list, fatal: str | None,
+                attempts: dict[int, list[dict]] | None = None) -> tuple[str | None, int | None, str | None]:
+    """``(first error, its mini-batch, that mini-batch's last error when it says
+    something else)``. The first error is the earliest failed attempt of a
+    failed mini-batch (``attempts``: ``errorlog.read``): the cause, where later
+    retries may only show its consequences; the coordinator keeps the last."""
     if fatal:
-        return fatal, None
+        return fatal, None, None
+    attempts = attempts or {}
+    logged = [(attempts[rec.index][0]["time"], rec.index, rec) for rec in failed if attempts.get(rec.index)]
+    if logged:
+        _, index, rec = min(logged, key=lambda x: (x[0], x[1]))
+        first, last = attempts[index][0]["error"], rec.error or attempts[index][-1]["error"]
+        return first, index, (last if _body(last) != _body(first) else None)
     for rec in failed:
         if rec.error:
-            return rec.error, rec.index
-    return None, None
+            return rec.error, rec.index, None
+    return None, None, None
+
+
+def _body(error: str | None) -> str:
+    """An attempt's error without its header line (which names the attempt)."""
+    text = (error or "").strip()
+    return text.split("\n", 1)[1] if text.startswith("[") and "\n" in text else text
 
 
 def next_file(logs: logtree.LogTree, verdict: policy.Verdict, error: str | None, has_failures: bool) -> str | None:
@@ -80,6 +97,8 @@ def next_file(logs: logtree.LogTree, verdict: policy.Verdict, error: str | None,
         return logs.master_role
     if has_failures:
         return logs.failed_mini_batches
+    if verdict.rule == policy.NO_SUCCESSES:  # nothing failed: the report says what each run() returned
+        return logs.job_report
     return None
 
 
@@ -89,12 +108,13 @@ def finalise(task, coordinator, logs: logtree.LogTree, verdict: policy.Verdict, 
     counters = coordinator.counters()
     merged = merge_output(task, count)
     verdict = policy.final_output_verdict(verdict, counters.items_succeeded, bool(task.append_row_to),
-                                          planned=count, source=task.input_uri)
+                                          planned=count, source=task.input_uri,
+                                          failures=counters.failed > 0 or counters.items_failed > 0)
     report.merge_job_report(task.work_dir, logs.job_report)
     failed = failed_records(coordinator)
     write_failed_list(logs, task.work_dir, failed)
     write_job_error(logs, failed)
-    error, error_index = first_error(failed, fatal)
+    error, error_index, last_error = first_error(failed, fatal, errorlog.read(task.work_dir))
     warnings = []
     if verdict.state == policy.SUCCEEDED and failed:
         warnings.append(f"{len(failed)} mini-batch(es) failed within the thresholds; "
@@ -104,7 +124,7 @@ def finalise(task, coordinator, logs: logtree.LogTree, verdict: policy.Verdict, 
         verdict_state=verdict.state, rule=verdict.rule, message=verdict.message, step=task.step,
         counters=counters, elapsed=elapsed, output=output,
         first_error=error if (verdict.state != policy.SUCCEEDED or failed) else None,
-        first_error_index=error_index,
+        first_error_index=error_index, last_error=last_error,
         next_file=next_file(logs, verdict, error, bool(failed)), warnings=warnings,
     )
     fileio.write_text_atomic(logs.job_result, text)

@@ -138,7 +138,7 @@ def file_named_in(error: str | None) -> str | None:
 
 def render_job_result(*, verdict_state: str, rule: str | None, message: str, step: str, counters,
                       elapsed: float, output: str | None, first_error: str | None, first_error_index: int | None,
-                      next_file: str | None, warnings: list[str] | None = None) -> str:
+                      next_file: str | None, warnings: list[str] | None = None, last_error: str | None = None) -> str:
     """Text of job_result.txt (pure)."""
     c = counters
     lines = [
@@ -160,6 +160,9 @@ def render_job_result(*, verdict_state: str, rule: str | None, message: str, ste
     if first_error:
         where = f" (mini-batch {first_error_index})" if first_error_index is not None else ""
         lines += ["", f"first error{where}:", first_error.rstrip()]
+    if first_error and last_error:  # the first error's mini-batch failed differently when retried
+        where = f" (mini-batch {first_error_index})" if first_error_index is not None else ""
+        lines += ["", f"last error{where}:", last_error.rstrip()]
     if next_file:
         lines += ["", f"open next: {next_file}"]
     return "\n".join(lines) + "\n"

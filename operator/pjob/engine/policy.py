@@ -155,7 +155,7 @@ def verdict(progress, limits: Limits, *, now: float, started_at: float, attempts
 
 
 def final_output_verdict(v: Verdict, items_succeeded: int, append_row: bool, planned: int | None = None,
-                         source: str = "") -> Verdict:
+                         source: str = "", failures: bool = True) -> Verdict:
     """append_row with zero succeeded items fails the job (AZURE-COMPAT 4);
     an input with nothing in it says so instead of pointing at failures."""
     if v.state == SUCCEEDED and append_row and items_succeeded == 0:
@@ -163,6 +163,11 @@ def final_output_verdict(v: Verdict, items_succeeded: int, append_row: bool, pla
             return Verdict(FAILED, NO_SUCCESSES,
                            f"the input {source or ''} has no items: 0 mini-batches were planned, so there is nothing "
                            "to write; put data there or fix the input's path")
+        if not failures:  # error_threshold -1: short returns were not counted as failures
+            return Verdict(FAILED, NO_SUCCESSES,
+                           "append_row_to is set but run() returned no result for any item, so there is nothing "
+                           "to write (with error_threshold -1 that is not counted as failures): return one result "
+                           "per item, or is a return statement missing?")
         return Verdict(FAILED, NO_SUCCESSES,
                        "append_row_to is set but no item succeeded: there is nothing to write; "
                        "see the failed mini-batches below")

@@ -126,6 +126,9 @@ def first_error(job_result_text: str | None) -> tuple[str | None, int | None, st
         if line.startswith("open next: "):
             open_next, taking = line[len("open next: "):], False
             continue
+        if line.startswith("last error"):  # the first error is the cause
+            taking = False
+            continue
         if taking:
             error.append(line)
     text = "\n".join(error).strip()

@@ -143,3 +143,9 @@ def test_limits_for(task_kw, expected):
     limits = policy.limits_for(_task(**task_kw))
     for key, value in expected.items():
         assert getattr(limits, key) == value
+
+
+def test_nothing_to_write_without_failures_says_run_returned_nothing():
+    v = policy.final_output_verdict(policy.Verdict(policy.SUCCEEDED), 0, True, planned=3, failures=False)
+    assert (v.state, v.rule) == (policy.FAILED, policy.NO_SUCCESSES)
+    assert "returned no result for any item" in v.message and "failed mini-batches below" not in v.message
