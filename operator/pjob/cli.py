@@ -11,11 +11,9 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
-import os
 import sys
 import traceback
 
-from pjob.engine import diskfull
 from pjob.spec import errors
 
 # subcommand -> (module, one-line help)
@@ -84,36 +82,15 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # `pjob validate x | head -1`: the reader has gone; nothing more to say
-        _silence_stdout()
-        return 141
-    except Exception as exc:
+    except OSError as exc:  # a path the user gave that cannot be read or written
         if debug:
             traceback.print_exc()
-        if diskfull.is_disk_full(exc):  # a failed run (exit 1), not bad input
-            print(f"error: {diskfull.message(exc)}", file=sys.stderr)
-            return 1
-        if not isinstance(exc, OSError):
-            raise
-        where = f"{exc.filename}: " if exc.filename else ""  # a path the user gave that cannot be read or written
+        where = f"{exc.filename}: " if exc.filename else ""
         print(f"error: {where}{exc.strerror or exc}; check the path and its permissions", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted" + (RESUME_HINT if "run" in argv else ""), file=sys.stderr)
+        print("interrupted", file=sys.stderr)
         return 130
-
-
-RESUME_HINT = "; run the same command again to resume where it stopped"
-
-
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null so the interpreter's final flush into the
-    closed pipe does not print a BrokenPipeError."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
 
 
 def console_main() -> None:
