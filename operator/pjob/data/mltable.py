@@ -111,9 +111,22 @@ def load(location: str, datastores: dict[str, str] | None = None) -> Table | Non
     doc, lines = yamlio.parse_yaml(_read_text(path), path)  # a syntax error names its line
     base = path[: -len(MLTABLE_FILE)].rstrip("/\\") or "/"
     try:
-        return parse(doc or {}, base=base, file=path, datastores=datastores)
+        table = parse(doc or {}, base=base, file=path, datastores=datastores)
+        _check_local_file_entries(doc, table)
     except errors.UserError as exc:  # name the line of the field each problem is about
         raise errors.UserError([_with_line(p, path, lines) for p in exc.problems]) from None
+    return table
+
+
+def _check_local_file_entries(doc: dict, table: Table) -> None:
+    """A local ``file:`` entry naming a folder: found here, so ``pjob validate``
+    says it at the MLTable's line instead of ``pjob run`` when it lists files."""
+    for i, entry in enumerate(table.paths):
+        kind, value = next(iter(entry.items()))
+        if kind == "file" and uris.is_local(value) and os.path.isdir(value):
+            raw = doc["paths"][i]["file"]
+            raise errors.UserError(f"'{value}' is a folder; write 'folder: {raw}' (every file in it) or name one file",
+                                   file=table.file, field=f"paths[{i}].file")
 
 
 def _with_line(problem: errors.Problem, path: str, lines: yamlio.Lines) -> errors.Problem:
@@ -172,7 +185,7 @@ def list_paths(table: Table) -> list[str]:
         if kind == "file":
             listed = files.list_files(value)
             if len(listed) != 1 or listed[0] != value:
-                raise errors.UserError(f"paths: file '{value}' is a folder; write 'folder:' instead", file=table.file, field="paths")
+                raise errors.UserError(f"file '{value}' is a folder; write 'folder:' instead", file=table.file, field="paths")
             found.extend(listed)
         elif kind == "folder":
             found.extend(p for p in files.list_files(value) if p != table.file)
