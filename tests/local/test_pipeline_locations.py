@@ -1,7 +1,8 @@
 """Where inputs are read from and outputs written to, through real `pjob run`:
 explicit local paths (relative to the YAML), azureml://datastores URIs (mapped
 to <runs-dir>/datastores/<ds> or --datastore NAME=PATH), ${{parent.outputs.x}},
-and the default <run>/steps/<step>/outputs/<name>."""
+the default <run>/steps/<step>/outputs/<name>, and <run>/outputs/<name> for
+pipeline-level outputs without a path."""
 
 import yaml
 
@@ -63,7 +64,22 @@ def test_parent_outputs_and_default_locations(tmp_path):
     yml = _pipeline(tmp_path, "./in", "${{parent.outputs.final}}", {"final": {"type": "uri_folder"}})
     proc = run_pjob("run", yml, "--runs-dir", tmp_path / "runs")
     assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "runs" / "where" / "steps" / "outputs" / "final" / "parallel_run_step.txt").read_text() == "x.bin\ny.bin\n"
+    # pipeline-level outputs have their own place, beside (not inside) the steps' folders
+    assert (tmp_path / "runs" / "where" / "outputs" / "final" / "parallel_run_step.txt").read_text() == "x.bin\ny.bin\n"
+    assert not (tmp_path / "runs" / "where" / "steps" / "outputs").exists()
+
+
+def test_a_step_named_outputs_and_a_pipeline_output_named_like_its_folders_do_not_collide(tmp_path):
+    _files(tmp_path / "in", ["x.bin", "y.bin"])
+    yml = _pipeline(tmp_path, "./in", "${{parent.outputs.work}}", {"work": {"type": "uri_folder"}})
+    text = yml.read_text().replace("  names:\n", "  outputs:\n")
+    yml.write_text(text)
+    proc = run_pjob("run", yml, "--runs-dir", tmp_path / "runs")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run = tmp_path / "runs" / "where"
+    assert (run / "outputs" / "work" / "parallel_run_step.txt").read_text() == "x.bin\ny.bin\n"
+    assert (run / "steps" / "outputs" / "logs" / "job_result.txt").read_text().startswith("Succeeded")
+    assert not (run / "steps" / "outputs" / "work" / "parallel_run_step.txt").exists()
 
 
 def test_bad_datastore_flag_is_a_usage_error(tmp_path):

@@ -79,7 +79,7 @@ def test_runs_locally_to_the_same_outputs_as_the_yaml_twin(sdk_job, tmp_path):
     assert "batch_inference_with_file_data: Succeeded" in result.job_result and "5 total, 5 succeeded" in result.job_result
     proc = run_pjob("run", os.path.join(EXAMPLE, "pipeline.yml"), "--runs-dir", tmp_path / "yaml")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    yaml_out = tmp_path / "yaml" / "parallel_in_pipeline" / "steps" / "outputs"
+    yaml_out = tmp_path / "yaml" / "parallel_in_pipeline" / "outputs"  # pipeline-level outputs
 
     files = result.outputs["pipeline_job_out_file"]
     names = sorted(os.listdir(files))

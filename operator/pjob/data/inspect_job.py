@@ -34,7 +34,8 @@ def inspect_job(path: str, datastores: dict[str, str], runs_dir: str = "pjob-run
         row = {"step": name, "input": getattr(data, "location", str(data)), "type": getattr(data, "type", None),
                "mini_batch_size": step.mini_batch_size, "partition_keys": step.partition_keys,
                "items": None, "mini_batches": None, "smallest": None, "largest": None, "note": ""}
-        if isinstance(data, resolve.DataValue) and data.location.startswith(outputs_root) and not os.path.exists(data.location):
+        run_dir = os.path.dirname(outputs_root)  # step outputs under steps/, pipeline outputs under outputs/
+        if isinstance(data, resolve.DataValue) and data.location.startswith(run_dir + os.sep) and not os.path.exists(data.location):
             row["note"] = "made by an upstream step: planned when that step has run"
         elif isinstance(data, resolve.DataValue):
             plan = pjob.data.plan(data.type, data.location, step.mini_batch_size, step.partition_keys, datastores=datastores)

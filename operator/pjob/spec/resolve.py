@@ -8,7 +8,7 @@ local driver and the operator, so both bind a pipeline the same way.
 Default output locations: ``<outputs_root>/<step>/outputs/<name>`` (a folder
 for uri_folder/mltable, a file of that name for uri_file). A step output bound
 to ``${{parent.outputs.x}}`` goes where the pipeline output says, else to
-``<outputs_root>/outputs/<x>``.
+``<outputs_root>/../outputs/<x>`` (``Locations.pipeline_output``).
 """
 
 from __future__ import annotations
@@ -42,6 +42,15 @@ class Locations:
     locate: Callable[[str], str] = lambda p: p  # datastore URI / URL / path -> concrete location
     job_name: str = "job"
     default_datastore: str = "default"
+
+    def pipeline_output(self, name: str) -> str:
+        """Default place of a pipeline-level output: ``<run>/outputs/<name>`` beside
+        ``<run>/steps`` (inside it, a step named ``outputs`` would collide); under
+        another outputs root, ``<root>/.pipeline/<name>`` (no step is named so)."""
+        root = os.path.normpath(self.outputs_root)
+        if os.path.basename(root) == "steps":
+            return os.path.join(os.path.dirname(root), "outputs", name)
+        return os.path.join(root, ".pipeline", name)
 
 
 @dataclasses.dataclass
@@ -151,7 +160,7 @@ class Resolver:
                 kind = parent.type
             if parent_path:
                 return DataValue(kind, _place(parent_path, self.loaded.base_dir, self.loc))
-            return DataValue(kind, os.path.join(self.loc.outputs_root, "outputs", ref.name))
+            return DataValue(kind, self.loc.pipeline_output(ref.name))
         if path:
             return DataValue(kind, _place(path, self.loaded.base_dir, self.loc))
         return DataValue(kind, os.path.join(self.loc.outputs_root, step, "outputs", name))
