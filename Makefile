@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-floors e2e lint crds bench clean
+.PHONY: run test test-floors e2e lint crds bench clean controlplane cluster cluster-down
 
 $(STAMP): pyproject.toml .ci/constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -21,9 +21,20 @@ run: $(STAMP)  ## set up and run the example job
 	@head -5 pjob-runs/batch-scoring/steps/score/outputs/predictions
 	@echo "--- logs: pjob-runs/batch-scoring/steps/score/logs/ (start with job_result.txt)"
 
-test: $(STAMP)  ## set up and run the tests
+REALKUBE := PYTHONPATH=tests/cluster $(BIN)/python -m realkube
+
+test: $(STAMP) controlplane  ## set up and run the tests
 	$(BIN)/lint-imports --config pyproject.toml
 	$(BIN)/pytest -q
+
+controlplane: $(STAMP)  ## build the test control plane (kube-apiserver, etcd, ... from upstream Go modules); cached in .cache/
+	@$(REALKUBE) build
+
+cluster: $(STAMP) controlplane  ## start a real control plane + stand-in kubelet + operator in the background (.cluster/)
+	@$(REALKUBE) up
+
+cluster-down:  ## stop everything `make cluster` started
+	@$(REALKUBE) down
 
 # The data and engine tests again on the lowest pandas/pyarrow pyproject.toml
 # admits (.ci/floors.py derives the constraints), so a floor is a tested promise.

@@ -3,7 +3,8 @@ writes per mini-batch for 10,000 mini-batches with 4 agents).
 
     .venv/bin/python bench/coord_kube_api_cost.py [--total 10000] [--agents 4] [--prefetch 32]
 
-Starts the fake API server (tests/kube/fakekube, real HTTP), then ``agents``
+Starts the real control plane (tests/cluster: kube-apiserver and etcd built
+from upstream modules; real API latency), then ``agents``
 real processes that drain one queue the way ``pjob.engine.agent`` does: claim
 as many mini-batches as idle workers (2), report their outcomes with
 ``complete_many``, heartbeat every ``--heartbeat`` seconds, ``close()`` at
@@ -22,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-FAKEKUBE_DIR = Path(__file__).resolve().parents[1] / "tests" / "kube"
+CLUSTER_DIR = Path(__file__).resolve().parents[1] / "tests" / "cluster"
 
 
 def _agent(kubeconfig: str, namespace: str, job: str, name: str, kwargs: dict, heartbeat: float,
@@ -60,7 +61,7 @@ def _agent(kubeconfig: str, namespace: str, job: str, name: str, kwargs: dict, h
     api.close()
 
 
-def run_agents(server, total: int, agents: int, namespace: str = "jobs", job: str = "cost",
+def run_agents(server, total: int, agents: int, namespace: str = "default", job: str = "cost",
                heartbeat: float = 5.0, fail_rate: float = 0.0, **kwargs) -> dict:
     """Drain a fresh queue of ``total`` mini-batches with ``agents`` processes;
     returns counters, writes by resource and the ConfigMap's data size."""
@@ -97,12 +98,18 @@ def main() -> None:
     ap.add_argument("--heartbeat", type=float, default=5.0)
     ap.add_argument("--fail-rate", type=float, default=0.0)
     args = ap.parse_args()
-    sys.path.insert(0, str(FAKEKUBE_DIR))
-    import fakekube
+    sys.path.insert(0, str(CLUSTER_DIR))
+    import tempfile
 
-    with fakekube.FakeApiServer() as server:
-        r = run_agents(server, args.total, args.agents, heartbeat=args.heartbeat, fail_rate=args.fail_rate,
-                       prefetch=args.prefetch)
+    from realkube.harness import Cluster
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cluster = Cluster(Path(tmp)).start({})
+        try:
+            r = run_agents(cluster.for_test(), args.total, args.agents, heartbeat=args.heartbeat,
+                           fail_rate=args.fail_rate, prefetch=args.prefetch)
+        finally:
+            cluster.stop()
     n_writes = sum(r["writes"].values())
     print(f"mini-batches {args.total}, agents {args.agents}, prefetch {args.prefetch}: {r['elapsed']:.1f} s")
     print(f"  progress   {r['progress']}")

@@ -1,8 +1,10 @@
 """API cost of a whole ParallelJob on Kubernetes (issue 5 acceptance: at most
 0.05 API writes per mini-batch for 10,000 mini-batches with 4 agents),
-measured end to end: the real operator (``pjob operator run``), real
-``pjob agent`` processes in the fake kubelet's pods, the fake API server
-counting every request. Counts every write: the operator's children, status
+measured end to end on the real control plane (tests/cluster: kube-apiserver,
+etcd, kube-controller-manager and kube-scheduler built from upstream modules;
+real API latency): the real operator (``pjob operator run``, with the chart's
+ServiceAccount token), real ``pjob agent`` processes in the stand-in kubelet's
+pods, the API server's audit log counting every request. Counts every write: the operator's children, status
 writes and events, the agents' queue writes and Leases.
 
     .venv/bin/python bench/kube_api_cost.py [--total 10000] [--agents 4] [--workers 2]
@@ -42,7 +44,7 @@ def _config(root: Path, path: Path) -> Path:
     return path
 
 
-def run_job(server, kubelet, workdir: Path, *, total: int, agents: int, workers: int,
+def run_job(server, workdir: Path, *, total: int, agents: int, workers: int,
             observe_seconds: float = 1.0, timeout: float = 600) -> dict:
     """Run one ParallelJob of ``total`` one-file mini-batches; returns the
     final status and the writes, by client and by resource."""
@@ -53,11 +55,9 @@ def run_job(server, kubelet, workdir: Path, *, total: int, agents: int, workers:
         (data / f"f{i:06d}.txt").write_text(f"{i}\n")
     (root / "code").mkdir()
     (root / "code" / "echo.py").write_text(SCRIPT)
-    kubelet.image_commands["pjob-bench"] = ["pjob"]
-    kubelet.volume_paths["pjob-datastore"] = str(root)
-    for crd in sorted((REPO / "crds").glob("*.yaml")):
-        server.apply_yaml(crd)
-    env = {**os.environ, "KUBECONFIG": str(server.kubeconfig_path), "PJOB_DATASTORE_ROOT": str(root),
+    server.bind_claim("pjob-datastore", root)
+    server.cluster.apply_crds()
+    env = {**os.environ, "KUBECONFIG": str(server.cluster.operator_kubeconfig), "PJOB_DATASTORE_ROOT": str(root),
            "PJOB_CONFIG_FILE": str(_config(root, workdir / "config.json")),
            "PJOB_OBSERVE_SECONDS": str(observe_seconds), "PJOB_LEASE_SECONDS": "30"}
     log = open(workdir / "operator.log", "wb")
@@ -105,17 +105,17 @@ def main() -> None:
     ap.add_argument("--agents", type=int, default=4)
     ap.add_argument("--workers", type=int, default=2, help="worker processes per agent")
     args = ap.parse_args()
-    sys.path.insert(0, str(REPO / "tests" / "kube"))
-    import fakekube
+    sys.path.insert(0, str(REPO / "tests" / "cluster"))
+    from realkube.harness import Cluster, venv_image
 
     with tempfile.TemporaryDirectory() as tmp:
-        server = fakekube.FakeApiServer(workdir=Path(tmp) / "api").start()
-        kubelet = fakekube.FakeKubelet(server, workdir=Path(tmp) / "kubelet").start()
+        cluster = Cluster(Path(tmp) / "cluster").start({"pjob-bench": venv_image()})
         try:
-            r = run_job(server, kubelet, Path(tmp), total=args.total, agents=args.agents, workers=args.workers)
+            server = cluster.for_test()
+            r = run_job(server, Path(tmp), total=args.total, agents=args.agents, workers=args.workers)
+            server.close()
         finally:
-            kubelet.stop()
-            server.stop()
+            cluster.stop()
     s = r["status"]
     print(f"{args.total} mini-batches, {args.agents} agents x {args.workers} workers: {s['state']} "
           f"in {r['elapsed']:.1f} s ({s.get('miniBatches')})")

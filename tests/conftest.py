@@ -1,8 +1,15 @@
-"""Fixtures shared by every test folder."""
+"""Fixtures shared by every test folder: a local S3 server, and the real Kubernetes control
+plane (tests/cluster/realkube/fixtures.py: `real_cluster`, `kube_api`, `kubelet`, ...)."""
 
 import socket
+import sys
+from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "cluster"))
+
+from realkube.fixtures import *  # noqa: E402,F401,F403  the real cluster's fixtures and summary hook
 
 
 @pytest.fixture(scope="session")

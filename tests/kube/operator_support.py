@@ -1,5 +1,5 @@
 """Helpers for the operator tests: start the real `pjob operator run` against
-the fake API server, build CRs from job YAMLs with the operator's own
+the real API server (with the token of the chart's operator ServiceAccount), build CRs from job YAMLs with the operator's own
 builders, and wait on status with deadlines (no fixed sleeps)."""
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ GROUP_VERSION = "pjob.dev/v1alpha1"
 
 
 def operator_env(kube_env: dict, root: Path, **extra) -> dict:
-    return {**kube_env, "PJOB_DATASTORE_ROOT": str(root), "PJOB_OBSERVE_SECONDS": "0.3",
+    """The operator's environment: the chart's ServiceAccount token as its kubeconfig (so the chart's
+    RBAC is what is tested), the datastore folder, short test timings."""
+    return {**kube_env, "KUBECONFIG": kube_env["PJOB_TEST_OPERATOR_KUBECONFIG"], "PJOB_DATASTORE_ROOT": str(root), "PJOB_OBSERVE_SECONDS": "0.3",
             "PJOB_LEASE_SECONDS": "8", "PJOB_STOP_GRACE_SECONDS": "10", "PYTHONUNBUFFERED": "1",
             **{k: str(v) for k, v in extra.items()}}
 
@@ -55,21 +57,21 @@ def cr_for(yaml_path: Path, *, namespace: str = "default", name: str | None = No
     return builders.build_job_cr(loaded, namespace=namespace, name=name or builders.default_cr_name(loaded))
 
 
-def apply_cr(fake_api, cr: dict) -> dict:
-    return fake_api.apply(cr)
+def apply_cr(kube_api, cr: dict) -> dict:
+    return kube_api.apply(cr)
 
 
-def get_cr(fake_api, kind_plural: str, name: str, namespace: str = "default") -> dict | None:
-    return fake_api.get(GROUP_VERSION, kind_plural, name, namespace)
+def get_cr(kube_api, kind_plural: str, name: str, namespace: str = "default") -> dict | None:
+    return kube_api.get(GROUP_VERSION, kind_plural, name, namespace)
 
 
-def wait_status(fake_api, plural: str, name: str, predicate, operator, timeout: float = 60, namespace: str = "default"):
+def wait_status(kube_api, plural: str, name: str, predicate, operator, timeout: float = 60, namespace: str = "default"):
     def check():
-        obj = get_cr(fake_api, plural, name, namespace)
+        obj = get_cr(kube_api, plural, name, namespace)
         return obj["status"] if obj is not None and predicate(obj.get("status") or {}) else None
-    return fake_api.wait_for(check, timeout=timeout,
+    return kube_api.wait_for(check, timeout=timeout,
                              message=f"{plural}/{name} status; last: "
-                                     f"{(get_cr(fake_api, plural, name, namespace) or {}).get('status')}\n"
+                                     f"{(get_cr(kube_api, plural, name, namespace) or {}).get('status')}\n"
                                      f"operator log:\n{operator.log()[-4000:]}")
 
 
@@ -82,12 +84,16 @@ def owned_by(obj: dict, owner: dict) -> bool:
                for ref in obj["metadata"].get("ownerReferences") or [])
 
 
-def children(fake_api, owner: dict, namespace: str = "default") -> list[dict]:
+def children(kube_api, owner: dict, namespace: str = "default") -> list[dict]:
     out = []
-    for api_version, plural in (("v1", "configmaps"), ("v1", "serviceaccounts"), ("rbac.authorization.k8s.io/v1", "roles"),
-                                ("rbac.authorization.k8s.io/v1", "rolebindings"), ("batch/v1", "jobs"),
-                                ("v1", "pods"), ("coordination.k8s.io/v1", "leases"), (GROUP_VERSION, "paralleljobs")):
-        out += [o for o in fake_api.list(api_version, plural, namespace) if owned_by(o, owner)]
+    for api_version, plural, kind in (("v1", "configmaps", "ConfigMap"), ("v1", "serviceaccounts", "ServiceAccount"),
+                                      ("rbac.authorization.k8s.io/v1", "roles", "Role"),
+                                      ("rbac.authorization.k8s.io/v1", "rolebindings", "RoleBinding"),
+                                      ("batch/v1", "jobs", "Job"), ("v1", "pods", "Pod"),
+                                      ("coordination.k8s.io/v1", "leases", "Lease"),
+                                      (GROUP_VERSION, "paralleljobs", "ParallelJob")):
+        # a real list answers items without kind/apiVersion
+        out += [dict(o, kind=kind) for o in kube_api.list(api_version, plural, namespace) if owned_by(o, owner)]
     return out
 
 
@@ -95,7 +101,7 @@ TEST_IMAGE = "pjob-test:dev"
 
 
 def write_operator_config(root: Path, path: Path, *, extra_env: list | None = None, **worker_settings) -> Path:
-    """Worker pods for the fake kubelet: scratch mounts outside the datastore
+    """Worker pods for the stand-in kubelet: scratch mounts outside the datastore
     path (the kubelet rewrites mount paths in env and args), the datastore
     claim mounted at the same host path the operator uses. ``extra_env`` and
     ``worker_settings`` (e.g. gpu=..., pipFromCondaFile=...) add to the worker part."""
@@ -122,21 +128,20 @@ def write_operator_config(root: Path, path: Path, *, extra_env: list | None = No
     return path
 
 
-def prepare_cluster(kubelet, apply_crds, kube_env, tmp_path: Path, write_config=None) -> tuple[Path, dict]:
-    """CRDs applied, a datastore folder the fake kubelet mounts, the operator
-    config written: returns (datastore root, the operator's environment)."""
+def prepare_cluster(kube_api, apply_crds, kube_env, tmp_path: Path, write_config=None) -> tuple[Path, dict]:
+    """CRDs applied, a datastore folder bound to the claim the pods mount, the operator config
+    written: returns (datastore root, the operator's environment)."""
     apply_crds()
     root = tmp_path / "ds"
-    cluster(kubelet, root)
+    cluster(kube_api, root)
     config = (write_config or write_operator_config)(root, tmp_path / "operator-config.json")
     return root, operator_env(kube_env, root, PJOB_CONFIG_FILE=config)
 
 
-def cluster(kubelet, root: Path) -> None:
-    """Point the fake kubelet at the pjob image and the datastore folder."""
-    kubelet.image_commands[TEST_IMAGE] = ["pjob"]
-    kubelet.volume_paths["pjob-datastore"] = str(root)
+def cluster(kube_api, root: Path, namespace: str | None = None) -> None:
+    """The datastore folder as the `pjob-datastore` claim (a hostPath PersistentVolume bound to it)."""
     root.mkdir(parents=True, exist_ok=True)
+    kube_api.bind_claim("pjob-datastore", root, namespace)
 
 
 def write_parallel_yaml(example: Path, instances: int = 2, extra: str = "") -> Path:
@@ -225,29 +230,29 @@ def expected_counts(docs: Path) -> bytes:
     return "".join(lines).encode()
 
 
-def worker_pods(fake_api, job: str, namespace: str = "default") -> list[dict]:
-    return [p for p in fake_api.list("v1", "pods", namespace)
+def worker_pods(kube_api, job: str, namespace: str = "default") -> list[dict]:
+    return [p for p in kube_api.list("v1", "pods", namespace)
             if (p["metadata"].get("labels") or {}).get("pjob.dev/job") == job]
 
 
-def api_calls(fake_api, user_agent_part: str) -> set[tuple[str, str, str]]:
+def api_calls(kube_api, user_agent_part: str) -> set[tuple[str, str, str]]:
     """(group, resource[/subresource], verb) of every request a client made (discovery excluded)."""
     out = set()
-    for r in fake_api.requests:
+    for r in kube_api.requests:
         if user_agent_part in r.user_agent and r.resource:
             out.add((r.group, r.resource + (f"/{r.subresource}" if r.subresource else ""), r.verb))
     return out
 
 
-def assert_rbac_covers(fake_api) -> None:
+def assert_rbac_covers(kube_api) -> None:
     """Every call the operator (kopf + pjob-operator) and the agents made is in pjob.kube.rbac."""
     from pjob.kube import rbac
 
     def granted(needs):
         return {(n.group, n.resource, verb) for n in needs for verb in n.verbs}
 
-    operator = api_calls(fake_api, "pjob-operator") | api_calls(fake_api, "kopf")
-    agents = api_calls(fake_api, "pjob-agent")
+    operator = api_calls(kube_api, "pjob-operator") | api_calls(kube_api, "kopf")
+    agents = api_calls(kube_api, "pjob-agent")
     assert operator and agents
     missing_operator = operator - granted(rbac.OPERATOR)
     missing_agents = agents - granted(rbac.WORKER)

@@ -1,4 +1,4 @@
-"""`pjob submit/status/cancel` against the fake API server without an
+"""`pjob submit/status/cancel` against the real API server without an
 operator: clear one-line errors when the CRDs are missing or RBAC forbids,
 the kubeconfig context's namespace as default, and a submit whose local
 inputs go to an object store (moto in server mode)."""
@@ -17,7 +17,7 @@ def pjob(env: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "pjob.cli", *args], capture_output=True, text=True, env=env, timeout=60)
 
 
-def test_missing_crds_are_named_with_the_fix(fake_api, kube_env):
+def test_missing_crds_are_named_with_the_fix(kube_api, without_crds, kube_env):
     status = pjob(kube_env, "status", "anything")
     assert status.returncode == 1
     assert status.stderr.startswith("error: the pjob CRDs (pjob.dev/v1alpha1) are not installed") and "helm install" in status.stderr
@@ -25,17 +25,17 @@ def test_missing_crds_are_named_with_the_fix(fake_api, kube_env):
     assert submit.returncode == 1 and "are not installed" in submit.stderr and len(submit.stderr.splitlines()) == 1
 
 
-def test_forbidden_is_one_line_and_the_context_namespace_is_the_default(fake_api, apply_crds, kube_env):
+def test_forbidden_is_one_line_and_the_context_namespace_is_the_default(kube_api, apply_crds, kube_env):
     apply_crds()
-    fake_api.enforce_rbac = True
-    config = fake_api.kubeconfig_for("team-a", "nobody")  # a context whose namespace is team-a, no Role
+    kube_api.enforce_rbac = True
+    config = kube_api.kubeconfig_for("team-a", "nobody")  # a context whose namespace is team-a, no Role
     done = pjob(kube_env, "cancel", "some-job", "--kubeconfig", str(config))
     assert done.returncode == 1, done.stderr
     line, = done.stderr.splitlines()
     assert line.startswith("error: forbidden: ") and "team-a" in line and "Traceback" not in done.stderr
 
 
-def test_submit_with_an_object_store_datastore(fake_api, apply_crds, kube_env, tmp_path, s3_endpoint):
+def test_submit_with_an_object_store_datastore(kube_api, apply_crds, kube_env, tmp_path, s3_endpoint):
     import boto3
 
     apply_crds()
@@ -49,14 +49,14 @@ def test_submit_with_an_object_store_datastore(fake_api, apply_crds, kube_env, t
     failed = pjob(env, "submit", job, "--name", "fp", "--datastore-root", "s3://testing:" + AWS_SECRET + "@store/pjob")
     assert failed.returncode == 1 and failed.stderr.startswith("error: cannot write ") and len(failed.stderr.splitlines()) == 1
     assert AWS_SECRET not in failed.stdout + failed.stderr
-    assert get_cr(fake_api, "pipelinejobs", "fp") is None  # nothing created when shipping failed
+    assert get_cr(kube_api, "pipelinejobs", "fp") is None  # nothing created when shipping failed
     done = pjob(env, "submit", job, "--name", "fp", "--datastore-root", "s3://store/pjob")
     assert done.returncode == 0, done.stderr
     assert AWS_SECRET not in done.stdout + done.stderr
     assert "to s3://store/pjob/runs/default/fp/shipped/docs" in done.stdout
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="store")["Contents"]]
     assert "pjob/runs/default/fp/shipped/docs/doc_000.txt" in keys
-    cr = get_cr(fake_api, "pipelinejobs", "fp")
+    cr = get_cr(kube_api, "pipelinejobs", "fp")
     docs = next(iter(cr["spec"]["jobs"].values()))["inputs"]
     assert any(isinstance(v, dict) and v.get("path", "").startswith("s3://") for v in list(docs.values())
                + list((cr["spec"].get("inputs") or {}).values()))
@@ -64,7 +64,7 @@ def test_submit_with_an_object_store_datastore(fake_api, apply_crds, kube_env, t
     assert status.returncode == 0 and "PipelineJob default/fp" in status.stdout and "State:     Pending" in status.stdout
 
 
-def test_logs_read_the_datastore_through_a_local_root_or_say_where_they_are(fake_api, apply_crds, kube_env, tmp_path):
+def test_logs_read_the_datastore_through_a_local_root_or_say_where_they_are(kube_api, apply_crds, kube_env, tmp_path):
     """As on a real cluster whose datastore this machine does not mount (the kind e2e):
     the pods' paths are not local; `pjob logs` still says how the job ended."""
     from kubernetes import client as kclient
@@ -77,7 +77,7 @@ def test_logs_read_the_datastore_through_a_local_root_or_say_where_they_are(fake
                               "lastTransitionTime": "2026-01-01T00:00:00Z"}],
               "steps": {"prepare": {"state": "Succeeded", "kind": "command", "child": "mm-prepare"},
                         "train": {"state": "Succeeded", "kind": "parallel", "child": "mm-train"}}}
-    with fake_api.client() as api:
+    with kube_api.client() as api:
         kclient.CustomObjectsApi(api).patch_namespaced_custom_object_status(
             "pjob.dev", "v1alpha1", "default", "pipelinejobs", "mm", {"status": status})
     far = pjob(kube_env, "logs", "mm")

@@ -1,6 +1,6 @@
 """`pjob submit / status / logs / cancel` as real CLI subprocesses against
-the fake API server (KUBECONFIG pointing at it), with the real operator and
-the fake kubelet running the jobs. The job folders live outside the datastore:
+the real API server (KUBECONFIG pointing at it), with the real operator and
+the stand-in kubelet running the jobs. The job folders live outside the datastore:
 what the pods run is only what `pjob submit` shipped."""
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ AWS_SECRET = "AKIAFAKE/aws-secret-key-never-printed"
 
 
 @pytest.fixture
-def world(fake_api, kubelet, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
-    root, env = prepare_cluster(kubelet, apply_crds, kube_env, tmp_path)
+def world(kube_api, kubelet, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
+    root, env = prepare_cluster(kube_api, apply_crds, kube_env, tmp_path)
     operator = start_operator(start_process, env)
     wait_operator_watching(wait_for_request)
     # a credential in the cluster and in the client's environment: no command may print either
-    fake_api.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "store-creds", "namespace": "default"},
+    kube_api.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "store-creds", "namespace": "default"},
                     "data": {"AWS_SECRET_ACCESS_KEY": base64.b64encode(SECRET_VALUE.encode()).decode()}})
     client_env = {**kube_env, "AWS_SECRET_ACCESS_KEY": AWS_SECRET, "PJOB_FOLLOW_SECONDS": "0.3"}
     client_env.pop("PJOB_DATASTORE_ROOT", None)
@@ -43,7 +43,7 @@ def world(fake_api, kubelet, apply_crds, start_process, kube_env, wait_for_reque
             return done
 
     w = World()
-    w.root, w.api, w.operator = root, fake_api, operator
+    w.root, w.api, w.operator = root, kube_api, operator
     yield w
     for text in w.outputs:
         assert SECRET_VALUE not in text and AWS_SECRET not in text

@@ -44,7 +44,7 @@ def _get(url: str) -> int:
 
 @pytest.mark.parametrize("watch", [[], ["team-a"]], ids=["cluster-wide", "namespaced"])
 def test_operator_runs_with_the_charts_args_and_answers_its_liveness_probe(
-        watch, fake_api, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
+        watch, kube_api, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
     port = _free_port()
     container, config = _deployment_container({"operator": {"healthPort": port, "watchNamespaces": watch}})
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
@@ -58,7 +58,7 @@ def test_operator_runs_with_the_charts_args_and_answers_its_liveness_probe(
                 "HOME": str(tmp_path), "TMPDIR": str(tmp_path)})
     apply_crds()
     for ns in watch:
-        fake_api.ensure_namespace(ns)
+        kube_api.ensure_namespace(ns)
 
     operator = start_process([sys.executable, "-m", "pjob.cli", *container["args"]], env=env, name="operator")
     record = wait_for_request(lambda r: r.verb == "watch" and r.resource == "paralleljobs", timeout=30,

@@ -13,8 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import kube_api_cost  # noqa: E402
 
 
-def test_ten_thousand_mini_batches_cost_at_most_0_05_writes_each(fake_api, kubelet, tmp_path):
-    result = kube_api_cost.run_job(fake_api, kubelet, tmp_path, total=10_000, agents=4, workers=2, timeout=240)
+def test_ten_thousand_mini_batches_cost_at_most_0_05_writes_each(kube_api, kubelet, tmp_path):
+    result = kube_api_cost.run_job(kube_api, tmp_path, total=10_000, agents=4, workers=2, timeout=240)
     print(f"\n{result['writes']} API writes = {result['per_mini_batch']:.4f} per mini-batch in "
           f"{result['elapsed']:.1f} s; {result['by_client']}")
     assert result["status"]["state"] == "Succeeded", result["status"]

@@ -1,4 +1,4 @@
-"""The real operator (`pjob operator run`, kopf) against the fake API server:
+"""The real operator (`pjob operator run`, kopf) against the real API server:
 validation, the children of a ParallelJob, idempotence across an operator
 restart, and garbage collection when the CR is deleted. No kubelet here: the
 worker pods are not run (see test_operator_run.py for that)."""
@@ -11,7 +11,7 @@ from operator_support import (apply_cr, children, condition, copy_example, cr_fo
                               start_operator, wait_operator_watching, wait_status)
 
 
-def test_semantically_bad_paralleljob_is_rejected_with_a_warning_event(fake_api, apply_crds, start_process,
+def test_semantically_bad_paralleljob_is_rejected_with_a_warning_event(kube_api, apply_crds, start_process,
                                                                         kube_env, wait_for_request, tmp_path):
     apply_crds()
     root = tmp_path / "ds"
@@ -24,24 +24,24 @@ def test_semantically_bad_paralleljob_is_rejected_with_a_warning_event(fake_api,
     pj = {"apiVersion": "pjob.dev/v1alpha1", "kind": "ParallelJob",
           "metadata": {"name": "bad-binding", "namespace": "default", "annotations": cr["metadata"]["annotations"]},
           "spec": {**step, "input_data": "${{inputs.documents}}"}}
-    apply_cr(fake_api, pj)
-    status = wait_status(fake_api, "paralleljobs", "bad-binding",
+    apply_cr(kube_api, pj)
+    status = wait_status(kube_api, "paralleljobs", "bad-binding",
                          lambda s: condition(s, "SpecValid") is not None, operator)
     valid = condition(status, "SpecValid")
     assert valid["status"] == "False" and valid["reason"] == "SpecInvalid"
     assert "input_data" in valid["message"] and "documents" in valid["message"]
     assert condition(status, "Failed")["status"] == "True"
     assert status["state"] == "Failed"
-    event = fake_api.wait_for(lambda: next((e for e in fake_api.list("v1", "events", "default")
+    event = kube_api.wait_for(lambda: next((e for e in kube_api.list("v1", "events", "default")
                                             if e["reason"] == "SpecInvalid" and e["type"] == "Warning"), None),
                               timeout=20, message="a Warning event")
     assert event["involvedObject"]["name"] == "bad-binding" and "documents" in event["message"]
-    obj = get_cr(fake_api, "paralleljobs", "bad-binding")
-    assert children(fake_api, obj) == []
-    assert fake_api.list("batch/v1", "jobs", "default") == [] and fake_api.list("v1", "pods", "default") == []
+    obj = get_cr(kube_api, "paralleljobs", "bad-binding")
+    assert children(kube_api, obj) == []
+    assert kube_api.list("batch/v1", "jobs", "default") == [] and kube_api.list("v1", "pods", "default") == []
 
 
-def test_missing_entry_script_is_rejected(fake_api, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
+def test_missing_entry_script_is_rejected(kube_api, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
     apply_crds()
     root = tmp_path / "ds"
     example = copy_example("file-processing", root)
@@ -50,11 +50,11 @@ def test_missing_entry_script_is_rejected(fake_api, apply_crds, start_process, k
     wait_operator_watching(wait_for_request)
     cr = cr_for_parallel(example, "no-script")
     (example / "code" / "count_words.py").unlink(missing_ok=True)
-    apply_cr(fake_api, cr)
-    status = wait_status(fake_api, "paralleljobs", "no-script", lambda s: condition(s, "SpecValid") is not None, operator)
+    apply_cr(kube_api, cr)
+    status = wait_status(kube_api, "paralleljobs", "no-script", lambda s: condition(s, "SpecValid") is not None, operator)
     assert condition(status, "SpecValid")["status"] == "False"
     assert "entry script 'count_words.py' not found" in condition(status, "SpecValid")["message"]
-    assert fake_api.list("batch/v1", "jobs", "default") == []
+    assert kube_api.list("batch/v1", "jobs", "default") == []
 
 
 def _get(url: str) -> int | None:
@@ -81,20 +81,20 @@ def cr_for_parallel(example, name):
 
 
 def test_good_paralleljob_gets_its_children_once_even_across_an_operator_restart(
-        fake_api, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
+        kube_api, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
     apply_crds()
     root = tmp_path / "ds"
     example = copy_example("file-processing", root)
     env = operator_env(kube_env, root)
     operator = start_operator(start_process, env)
     wait_operator_watching(wait_for_request)
-    apply_cr(fake_api, cr_for_parallel(example, "words"))
-    status = wait_status(fake_api, "paralleljobs", "words", lambda s: condition(s, "Running") is not None, operator)
+    apply_cr(kube_api, cr_for_parallel(example, "words"))
+    status = wait_status(kube_api, "paralleljobs", "words", lambda s: condition(s, "Running") is not None, operator)
     assert condition(status, "SpecValid")["status"] == "True"
     assert condition(status, "Running")["reason"] == "WorkersStarted"
     assert status["startTime"] and status["observedGeneration"] == 1
-    cr = get_cr(fake_api, "paralleljobs", "words")
-    owned = children(fake_api, cr)
+    cr = get_cr(kube_api, "paralleljobs", "words")
+    owned = children(kube_api, cr)
     kinds = sorted(o["kind"] for o in owned)
     assert kinds == ["ConfigMap", "ConfigMap", "Job", "Role", "RoleBinding", "ServiceAccount"]
     (job,) = [o for o in owned if o["kind"] == "Job"]
@@ -103,18 +103,18 @@ def test_good_paralleljob_gets_its_children_once_even_across_an_operator_restart
     assert job["spec"]["template"]["spec"]["serviceAccountName"] == "words-worker"
 
     operator.stop()
-    fake_api.clear_requests()
+    kube_api.clear_requests()
     operator = start_operator(start_process, env)
     wait_operator_watching(wait_for_request)
     # the restarted operator reconciles the job again (reads it) and creates nothing
     wait_for_request(lambda r: r.resource == "jobs" and r.verb == "get" and "pjob-operator" in r.user_agent,
                      timeout=30, message="the restarted operator to look at the worker Job")
-    assert [r for r in fake_api.writes() if r.verb == "create" and r.resource != "events"] == []
-    assert len(fake_api.list("batch/v1", "jobs", "default")) == 1
+    assert [r for r in kube_api.writes() if r.verb == "create" and r.resource != "events"] == []
+    assert len(kube_api.list("batch/v1", "jobs", "default")) == 1
     assert "Traceback" not in operator.log(), operator.log()
 
 
-def test_deleting_the_paralleljob_garbage_collects_its_children(fake_api, apply_crds, start_process, kube_env,
+def test_deleting_the_paralleljob_garbage_collects_its_children(kube_api, apply_crds, start_process, kube_env,
                                                                  wait_for_request, kube_client, tmp_path):
     """Also: the namespaced mode and kopf's liveness endpoint the chart probes."""
     apply_crds()
@@ -124,20 +124,20 @@ def test_deleting_the_paralleljob_garbage_collects_its_children(fake_api, apply_
     operator = start_operator(start_process, operator_env(kube_env, root), "--namespace", "default",
                               f"--liveness=http://127.0.0.1:{port}/healthz")
     wait_operator_watching(wait_for_request)
-    assert all(r.namespace == "default" for r in fake_api.requests if r.verb == "watch" and r.group == "pjob.dev")
-    health = fake_api.wait_for(lambda: _get(f"http://127.0.0.1:{port}/healthz"), timeout=20, message="/healthz")
+    assert all(r.namespace == "default" for r in kube_api.requests if r.verb == "watch" and r.group == "pjob.dev")
+    health = kube_api.wait_for(lambda: _get(f"http://127.0.0.1:{port}/healthz"), timeout=20, message="/healthz")
     assert health == 200
-    apply_cr(fake_api, cr_for_parallel(example, "doomed"))
-    wait_status(fake_api, "paralleljobs", "doomed", lambda s: condition(s, "Running") is not None, operator)
-    cr = get_cr(fake_api, "paralleljobs", "doomed")
-    assert len(children(fake_api, cr)) == 6
+    apply_cr(kube_api, cr_for_parallel(example, "doomed"))
+    wait_status(kube_api, "paralleljobs", "doomed", lambda s: condition(s, "Running") is not None, operator)
+    cr = get_cr(kube_api, "paralleljobs", "doomed")
+    assert len(children(kube_api, cr)) == 6
     k8s.CustomObjectsApi(kube_client).delete_namespaced_custom_object("pjob.dev", "v1alpha1", "default", "paralleljobs", "doomed")
-    fake_api.wait_for(lambda: get_cr(fake_api, "paralleljobs", "doomed") is None and not children(fake_api, cr),
+    kube_api.wait_for(lambda: get_cr(kube_api, "paralleljobs", "doomed") is None and not children(kube_api, cr),
                       timeout=20, message="the CR and its children to be gone")
-    assert fake_api.list("batch/v1", "jobs", "default") == []
+    assert kube_api.list("batch/v1", "jobs", "default") == []
 
 
-def test_output_on_an_object_store_datastore_is_rejected(fake_api, apply_crds, start_process, kube_env,
+def test_output_on_an_object_store_datastore_is_rejected(kube_api, apply_crds, start_process, kube_env,
                                                          wait_for_request, tmp_path):
     import json
 
@@ -152,8 +152,8 @@ def test_output_on_an_object_store_datastore_is_rejected(fake_api, apply_crds, s
     wait_operator_watching(wait_for_request)
     cr = cr_for_parallel(example, "to-bucket")
     cr["spec"]["outputs"]["counts"]["path"] = "azureml://datastores/blob/paths/counts"
-    apply_cr(fake_api, cr)
-    status = wait_status(fake_api, "paralleljobs", "to-bucket", lambda s: condition(s, "SpecValid") is not None, operator)
+    apply_cr(kube_api, cr)
+    status = wait_status(kube_api, "paralleljobs", "to-bucket", lambda s: condition(s, "SpecValid") is not None, operator)
     valid = condition(status, "SpecValid")
     assert valid["status"] == "False" and "s3://bucket/pjob/counts is an object store" in valid["message"]
-    assert fake_api.list("batch/v1", "jobs", "default") == []
+    assert kube_api.list("batch/v1", "jobs", "default") == []

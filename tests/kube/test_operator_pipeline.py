@@ -14,10 +14,10 @@ from operator_support import (apply_cr, assert_rbac_covers, cluster, condition, 
 
 
 @pytest.fixture
-def world(fake_api, kubelet, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
+def world(kube_api, kubelet, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
     apply_crds()
     root = tmp_path / "ds"
-    cluster(kubelet, root)
+    cluster(kube_api, root)
     config = write_operator_config(root, tmp_path / "operator-config.json")
     operator = start_operator(start_process, operator_env(kube_env, root, PJOB_CONFIG_FILE=config))
     wait_operator_watching(wait_for_request)
@@ -26,7 +26,7 @@ def world(fake_api, kubelet, apply_crds, start_process, kube_env, wait_for_reque
         pass
 
     w = World()
-    w.root, w.api, w.kubelet, w.operator = root, fake_api, kubelet, operator
+    w.root, w.api, w.kubelet, w.operator = root, kube_api, kubelet, operator
     return w
 
 

@@ -17,8 +17,8 @@ from operator_support import (apply_cr, children, copy_example, cr_for, expected
 
 
 @pytest.fixture
-def world(fake_api, kubelet, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
-    root, env = prepare_cluster(kubelet, apply_crds, kube_env, tmp_path)
+def world(kube_api, kubelet, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
+    root, env = prepare_cluster(kube_api, apply_crds, kube_env, tmp_path)
 
     class World:
         def start_operator(self):
@@ -27,7 +27,7 @@ def world(fake_api, kubelet, apply_crds, start_process, kube_env, wait_for_reque
             return self.operator
 
     w = World()
-    w.root, w.api, w.kubelet, w.env = root, fake_api, kubelet, env
+    w.root, w.api, w.kubelet, w.env = root, kube_api, kubelet, env
     w.example = copy_example("file-processing", root)
     w.start_operator()
     return w
@@ -77,7 +77,7 @@ def test_sigterm_hands_mini_batches_back_without_burning_retries(world):
     wait_progress(world, "slow", 4)
     victim = worker_pods(world.api, "slow")[0]["metadata"]["name"]
     agent = world.kubelet.pod_process("default", victim)
-    # preemption: DisruptionTarget, then a graceful delete; the fake kubelet, like a container runtime,
+    # preemption: DisruptionTarget, then a graceful delete; the stand-in kubelet, like a container runtime,
     # sends SIGTERM to the container's main process (the agent) only, its worker processes are the agent's job
     world.kubelet.preempt_pod("default", victim)
     status = wait_terminal(world, "slow")

@@ -1,5 +1,5 @@
 """A ParallelJob end to end: the real operator, real `pjob agent` processes
-in the fake kubelet's pods, the kube coordinator on the fake API server, and
+in the stand-in kubelet's pods, the kube coordinator on the real API server, and
 the same output bytes as `pjob run` of the same YAML."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from operator_support import (apply_cr, condition, copy_example, cr_for, prepare
 
 
 @pytest.fixture
-def world(fake_api, kubelet, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
+def world(kube_api, kubelet, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
     """CRDs, a datastore folder, the operator running."""
-    root, env = prepare_cluster(kubelet, apply_crds, kube_env, tmp_path)
+    root, env = prepare_cluster(kube_api, apply_crds, kube_env, tmp_path)
     operator = start_operator(start_process, env)
     wait_operator_watching(wait_for_request)
 
@@ -23,7 +23,7 @@ def world(fake_api, kubelet, apply_crds, start_process, kube_env, wait_for_reque
         pass
 
     w = World()
-    w.root, w.env, w.operator, w.api, w.kubelet = root, env, operator, fake_api, kubelet
+    w.root, w.env, w.operator, w.api, w.kubelet = root, env, operator, kube_api, kubelet
     return w
 
 

@@ -1,4 +1,4 @@
-"""Worker-pod options of the chart, end to end on the fake kubelet: a
+"""Worker-pod options of the chart, end to end on the stand-in kubelet: a
 ParallelJob with ``pjob.dev/gpus-per-instance`` and an ``environment.conda_file``
 runs with the chart's ``worker.pipFromCondaFile`` enabled: the real
 ``pjob-pip-env`` (worker_image/pjob_pip_env.py) installs the conda file's pip
@@ -90,16 +90,16 @@ def write_config(root: Path, path: Path) -> Path:
 
 
 def test_gpu_step_with_conda_file_installs_its_pip_entries_and_pins_a_gpu_per_worker(
-        fake_api, kubelet, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
-    root, env = prepare_cluster(kubelet, apply_crds, kube_env, tmp_path, write_config)
+        kube_api, kubelet, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
+    root, env = prepare_cluster(kube_api, apply_crds, kube_env, tmp_path, write_config)
     operator = start_operator(start_process, env)
     wait_operator_watching(wait_for_request)
     cr = cr_for(write_project(root), name="gpu")
     cr["metadata"]["annotations"]["pjob.dev/gpus-per-instance"] = "2"
-    apply_cr(fake_api, cr)
-    status = wait_status(fake_api, "paralleljobs", "gpu", lambda s: s.get("state") in ("Succeeded", "Failed"),
+    apply_cr(kube_api, cr)
+    status = wait_status(kube_api, "paralleljobs", "gpu", lambda s: s.get("state") in ("Succeeded", "Failed"),
                          operator, timeout=90)
-    (pod,) = worker_pods(fake_api, "gpu")
+    (pod,) = worker_pods(kube_api, "gpu")
     log = kubelet.log_path("default", pod["metadata"]["name"]).read_text(errors="replace")
     assert status["state"] == "Succeeded", (status, log[-3000:])
     spec = pod["spec"]

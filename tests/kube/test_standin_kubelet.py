@@ -1,19 +1,25 @@
-"""The fake kubelet + job controller run batch/v1 Jobs' pods as local processes, like a node would:
-Indexed completion, env and fieldRefs, retries per backoffLimit / backoffLimitPerIndex, kill -9,
-deletion killing processes, suspend, volumes backed by host folders, pod logs."""
+"""The real Job controller (kube-controller-manager) and the stand-in kubelet run batch/v1 Jobs'
+pods as local processes, as a node would: Indexed completion, env and fieldRefs, retries per
+backoffLimit / backoffLimitPerIndex, kill -9, deletion killing processes, suspend, volumes,
+pod logs through the API server, in-cluster config with a real ServiceAccount token."""
 from __future__ import annotations
 
 import os
 import pathlib
+from pathlib import Path
 
 import kubernetes.client as k8s
 import pytest
 
 NS = "default"
+# what the restricted Pod Security level (enforced on the namespace) asks of every container
+RESTRICTED = {"allowPrivilegeEscalation": False, "runAsNonRoot": True, "runAsUser": 1000,
+              "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
 
 
 def _job(name, code, completions=3, parallelism=3, indexed=True, **spec_extra):
     container = {"name": "main", "image": "python:3", "command": ["python", "-c", code],
+                 "securityContext": RESTRICTED,
                  "env": [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
                          {"name": "GREETING", "value": "hi-$(POD_NAME)"}]}
     spec = {"completions": completions, "parallelism": parallelism, "backoffLimit": 6,
@@ -23,11 +29,11 @@ def _job(name, code, completions=3, parallelism=3, indexed=True, **spec_extra):
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name}, "spec": spec}
 
 
-def _pods(fake_api, job_name):
-    return fake_api.list("v1", "pods", NS, label_selector=f"batch.kubernetes.io/job-name={job_name}")
+def _pods(kube_api, job_name):
+    return kube_api.list("v1", "pods", NS, label_selector=f"batch.kubernetes.io/job-name={job_name}")
 
 
-def test_indexed_job_runs_every_index_as_a_process_and_completes(fake_api, kube_client, kubelet, tmp_path):
+def test_indexed_job_runs_every_index_as_a_process_and_completes(kube_api, kube_client, kubelet, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     code = ("import os, pathlib; i = os.environ['JOB_COMPLETION_INDEX']; "
@@ -37,7 +43,7 @@ def test_indexed_job_runs_every_index_as_a_process_and_completes(fake_api, kube_
     assert [c["type"] for c in job["status"]["conditions"]] == ["SuccessCriteriaMet", "Complete"]
     assert job["status"]["completedIndexes"] == "0-2" and job["status"]["succeeded"] == 3
     assert job["status"]["active"] == 0 and job["status"]["completionTime"]
-    pods = _pods(fake_api, "idx")
+    pods = _pods(kube_api, "idx")
     assert sorted(p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"] for p in pods) == \
         ["0", "1", "2"]
     for pod in pods:
@@ -51,7 +57,7 @@ def test_indexed_job_runs_every_index_as_a_process_and_completes(fake_api, kube_
         assert pod["metadata"]["ownerReferences"][0]["uid"] == job["metadata"]["uid"]
 
 
-def test_failing_index_is_retried_per_backoff_limit(fake_api, kube_client, kubelet, tmp_path):
+def test_failing_index_is_retried_per_backoff_limit(kube_api, kube_client, kubelet, tmp_path):
     marker = tmp_path / "failed-once"
     code = ("import os, pathlib, sys; m = pathlib.Path(r'%s'); "
             "i = os.environ['JOB_COMPLETION_INDEX']; "
@@ -60,7 +66,7 @@ def test_failing_index_is_retried_per_backoff_limit(fake_api, kube_client, kubel
     job = kubelet.wait_job(NS, "retry")
     assert job["status"]["conditions"][-1]["type"] == "Complete"
     assert job["status"]["failed"] == 1 and job["status"]["completedIndexes"] == "0-2"
-    index1 = [p for p in _pods(fake_api, "retry")
+    index1 = [p for p in _pods(kube_api, "retry")
               if p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"] == "1"]
     assert sorted(p["status"]["phase"] for p in index1) == ["Failed", "Succeeded"]
     failed = next(p for p in index1 if p["status"]["phase"] == "Failed")
@@ -86,33 +92,33 @@ def test_backoff_limit_per_index_marks_failed_indexes(kube_client, kubelet):
     assert job["status"]["failed"] == 2
 
 
-def test_kill_9_fails_the_pod_with_137_and_the_index_is_replaced(fake_api, kube_client, kubelet, tmp_path):
+def test_kill_9_fails_the_pod_with_137_and_the_index_is_replaced(kube_api, kube_client, kubelet, tmp_path):
     go = tmp_path / "go"
     code = ("import pathlib, time\n"
             f"while not pathlib.Path(r'{go}').exists(): time.sleep(0.05)")
     k8s.BatchV1Api(kube_client).create_namespaced_job(NS, _job("victim", code, completions=2, parallelism=2))
     kubelet.wait_for(lambda: len(kubelet.processes()) == 2, message="two pod processes")
-    victim = sorted(kubelet.processes(), key=lambda p: p.name)[0]
-    kubelet.kill_pod(NS, victim.name)
-    kubelet.wait_for(lambda: len(_pods(fake_api, "victim")) == 3 and len(kubelet.processes()) == 2,
+    victim = sorted(kubelet.processes(), key=lambda p: p.pod_name)[0]
+    kubelet.kill_pod(NS, victim.pod_name)
+    kubelet.wait_for(lambda: len(_pods(kube_api, "victim")) == 3 and len(kubelet.processes()) == 2,
                      message="a replacement pod")
     go.write_text("go")
     job = kubelet.wait_job(NS, "victim")
     assert job["status"]["conditions"][-1]["type"] == "Complete" and job["status"]["failed"] == 1
-    killed = fake_api.get("v1", "pods", victim.name, NS)
+    killed = kube_api.get("v1", "pods", victim.pod_name, NS)
     assert killed["status"]["phase"] == "Failed"
     assert killed["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 137
 
 
-def test_deleting_the_job_terminates_and_removes_its_pods(fake_api, kube_client, kubelet, tmp_path):
+def test_deleting_the_job_terminates_and_removes_its_pods(kube_api, kube_client, kubelet, tmp_path):
     code = "import time\nwhile True: time.sleep(0.05)"
     batch = k8s.BatchV1Api(kube_client)
     batch.create_namespaced_job(NS, _job("long", code, completions=2, parallelism=2))
     kubelet.wait_for(lambda: len(kubelet.processes()) == 2, message="two pod processes")
     pids = [p.pid for p in kubelet.processes()]
     batch.delete_namespaced_job("long", NS, propagation_policy="Background")
-    kubelet.wait_for(lambda: not _pods(fake_api, "long") and not kubelet.processes(), message="pods gone")
-    assert fake_api.get("batch/v1", "jobs", "long", NS) is None
+    kubelet.wait_for(lambda: not _pods(kube_api, "long") and not kubelet.processes(), message="pods gone")
+    assert kube_api.get("batch/v1", "jobs", "long", NS) is None
     for pid in pids:
         try:
             os.kill(pid, 0)
@@ -122,7 +128,7 @@ def test_deleting_the_job_terminates_and_removes_its_pods(fake_api, kube_client,
             pass
 
 
-def test_pod_deletion_sends_sigterm_first(fake_api, kube_client, kubelet, tmp_path):
+def test_pod_deletion_sends_sigterm_first(kube_api, kube_client, kubelet, tmp_path):
     seen, ready = tmp_path / "sigterm", tmp_path / "ready"
     code = ("import pathlib, signal, sys, time\n"
             f"signal.signal(signal.SIGTERM, lambda *a: (pathlib.Path(r'{seen}').write_text('term'), sys.exit(0)))\n"
@@ -130,9 +136,9 @@ def test_pod_deletion_sends_sigterm_first(fake_api, kube_client, kubelet, tmp_pa
             "while True: time.sleep(0.05)")
     k8s.BatchV1Api(kube_client).create_namespaced_job(NS, _job("graceful", code, completions=1, parallelism=1))
     kubelet.wait_for(lambda: len(kubelet.processes()) == 1 and ready.exists(), message="the pod process")
-    pod = kubelet.processes()[0].name
+    pod = kubelet.processes()[0].pod_name
     k8s.CoreV1Api(kube_client).delete_namespaced_pod(pod, NS)
-    kubelet.wait_for(lambda: fake_api.get("v1", "pods", pod, NS) is None, message="pod removal")
+    kubelet.wait_for(lambda: kube_api.get("v1", "pods", pod, NS) is None, message="pod removal")
     assert seen.read_text() == "term"
 
 
@@ -160,7 +166,7 @@ while True:
 
 
 @pytest.mark.parametrize("mode", ["exit", "ignore"])
-def test_pod_deletion_sigterms_the_main_process_only_and_kills_the_rest(fake_api, kube_client, kubelet, tmp_path,
+def test_pod_deletion_sigterms_the_main_process_only_and_kills_the_rest(kube_api, kube_client, kubelet, tmp_path,
                                                                          mode):
     """Like a container runtime: SIGTERM to the container's main process only; its children are its
     business. When the main process exits (or the grace period ends) everything left is SIGKILLed."""
@@ -175,8 +181,8 @@ def test_pod_deletion_sigterms_the_main_process_only_and_kills_the_rest(fake_api
     kubelet.wait_for(lambda: (out / "ready").exists(), message="main and child started")
     (proc,) = kubelet.processes()
     child = int((out / "child-pid").read_text())
-    k8s.CoreV1Api(kube_client).delete_namespaced_pod(proc.name, NS)
-    kubelet.wait_for(lambda: fake_api.get("v1", "pods", proc.name, NS) is None, message="pod removal")
+    k8s.CoreV1Api(kube_client).delete_namespaced_pod(proc.pod_name, NS)
+    kubelet.wait_for(lambda: kube_api.get("v1", "pods", proc.pod_name, NS) is None, message="pod removal")
     kubelet.wait_for(lambda: not proc.alive, message="the main process to end")
     assert (out / "main-term").exists()
     assert not (out / "child-term").exists(), "the child got a SIGTERM: only the main process should"
@@ -190,20 +196,20 @@ def test_pod_deletion_sigterms_the_main_process_only_and_kills_the_rest(fake_api
     kubelet.wait_for(child_gone, timeout=5, message="the child to be SIGKILLed with its container")
 
 
-def test_suspended_job_runs_nothing_until_resumed(fake_api, kube_client, kubelet):
+def test_suspended_job_runs_nothing_until_resumed(kube_api, kube_client, kubelet):
     batch = k8s.BatchV1Api(kube_client)
     batch.create_namespaced_job(NS, _job("later", "pass", completions=1, parallelism=1, suspend=True))
     kubelet.wait_for(lambda: any(c["type"] == "Suspended" for c in
-                                 (fake_api.get("batch/v1", "jobs", "later", NS)["status"].get("conditions") or [])),
+                                 (kube_api.get("batch/v1", "jobs", "later", NS)["status"].get("conditions") or [])),
                      message="Suspended condition")
-    assert _pods(fake_api, "later") == []
+    assert _pods(kube_api, "later") == []
     batch.patch_namespaced_job("later", NS, {"spec": {"suspend": False}})
     assert kubelet.wait_job(NS, "later")["status"]["succeeded"] == 1
 
 
-def test_volumes_map_to_host_folders_and_configmaps_are_materialized(fake_api, kube_client, kubelet, tmp_path):
+def test_volumes_map_to_host_folders_and_configmaps_are_materialized(kube_api, kube_client, kubelet, tmp_path):
     shared = tmp_path / "datastore"
-    kubelet.volume_paths["pjob-data"] = shared
+    kube_api.bind_claim("pjob-data", shared)
     k8s.CoreV1Api(kube_client).create_namespaced_config_map(NS, {"metadata": {"name": "code"},
                                                                  "data": {"score.py": "VALUE = 42\n"}})
     code = ("import os, sys; sys.path.insert(0, '/mnt/code'); import score; "
@@ -219,15 +225,15 @@ def test_volumes_map_to_host_folders_and_configmaps_are_materialized(fake_api, k
     (shared / "out").mkdir(parents=True)
     k8s.BatchV1Api(kube_client).create_namespaced_job(NS, job)
     assert kubelet.wait_job(NS, "vols")["status"]["succeeded"] == 1
-    assert (shared / "out" / "result.txt").read_text() == f"42 {shared}"
+    assert (shared / "out" / "result.txt").read_text() == "42 /mnt/data"  # the pod saw its mounts
 
 
-def test_pod_logs_are_served_and_bad_commands_fail_with_start_error(fake_api, kube_client, kubelet):
+def test_pod_logs_are_served_and_bad_commands_fail_with_start_error(kube_api, kube_client, kubelet):
     batch, core = k8s.BatchV1Api(kube_client), k8s.CoreV1Api(kube_client)
     batch.create_namespaced_job(NS, _job("talk", "print('line 1'); print('line 2')", completions=1, parallelism=1,
                                          indexed=False))
     kubelet.wait_job(NS, "talk")
-    pod = _pods(fake_api, "talk")[0]["metadata"]["name"]
+    pod = _pods(kube_api, "talk")[0]["metadata"]["name"]
     assert core.read_namespaced_pod_log(pod, NS) == "line 1\nline 2\n"
     assert core.read_namespaced_pod_log(pod, NS, tail_lines=1) == "line 2\n"
     bad = _job("nocmd", "", completions=1, parallelism=1, backoffLimit=0)
@@ -235,32 +241,34 @@ def test_pod_logs_are_served_and_bad_commands_fail_with_start_error(fake_api, ku
     batch.create_namespaced_job(NS, bad)
     job = kubelet.wait_job(NS, "nocmd")
     assert job["status"]["conditions"][-1]["type"] == "Failed"
-    terminated = _pods(fake_api, "nocmd")[0]["status"]["containerStatuses"][0]["state"]["terminated"]
+    terminated = _pods(kube_api, "nocmd")[0]["status"]["containerStatuses"][0]["state"]["terminated"]
     assert (terminated["exitCode"], terminated["reason"]) == (128, "StartError")
 
 
-def test_kubelet_gives_pods_the_kubeconfig_of_the_fake_server(fake_api, kube_client, kubelet, tmp_path):
+def test_pods_reach_the_api_server_with_in_cluster_config_and_their_service_account(kube_api, kube_client, kubelet,
+                                                                                    tmp_path):
     out = tmp_path / "seen.txt"
-    code = ("import kubernetes; kubernetes.config.load_config(); "
-            "ns = kubernetes.client.CoreV1Api().read_namespace('default').metadata.name; "
-            f"open(r'{out}', 'w').write(ns)")
+    code = ("import kubernetes; kubernetes.config.load_incluster_config(); "
+            "v = kubernetes.client.VersionApi().get_code().git_version; "
+            "ns = open('/var/run/secrets/kubernetes.io/serviceaccount/namespace').read(); "
+            f"open(r'{out}', 'w').write(v + ' ' + ns)")
     k8s.BatchV1Api(kube_client).create_namespaced_job(NS, _job("inside", code, completions=1, parallelism=1))
     assert kubelet.wait_job(NS, "inside")["status"]["succeeded"] == 1
-    assert out.read_text() == "default"
-    assert any(r.resource == "namespaces" and r.verb == "get" for r in fake_api.requests)
+    assert out.read_text() == "v1.36.3 default"
+    assert any(r.path == "/version" and r.user == "system:serviceaccount:default:default" for r in kube_api.requests)
 
 
-def test_pod_log_follow_streams_until_the_container_exits(fake_api, kube_client, kubelet):
+def test_pod_log_follow_streams_until_the_container_exits(kube_api, kube_client, kubelet):
     code = "import time\nfor i in range(3):\n    print('tick', i, flush=True); time.sleep(0.1)"
     k8s.BatchV1Api(kube_client).create_namespaced_job(NS, _job("ticker", code, completions=1, parallelism=1))
     kubelet.wait_for(lambda: kubelet.processes(), message="the pod process")
-    pod = kubelet.processes()[0].name
+    pod = kubelet.processes()[0].pod_name
     response = k8s.CoreV1Api(kube_client).read_namespaced_pod_log(pod, NS, follow=True, _preload_content=False)
     streamed = b"".join(response.stream()).decode()
     assert streamed == "tick 0\ntick 1\ntick 2\n"
 
 
-def test_pod_failure_policy_ignores_preemption_and_fails_the_job_on_a_fatal_exit_code(fake_api, kube_client, kubelet,
+def test_pod_failure_policy_ignores_preemption_and_fails_the_job_on_a_fatal_exit_code(kube_api, kube_client, kubelet,
                                                                                         tmp_path):
     go, ready = tmp_path / "go", tmp_path / "ready"
     code = ("import os, pathlib, sys, time\n"
@@ -272,9 +280,9 @@ def test_pod_failure_policy_ignores_preemption_and_fails_the_job_on_a_fatal_exit
     batch.create_namespaced_job(NS, _job("preempted", code, completions=1, parallelism=1, backoffLimit=0,
                                          podFailurePolicy=policy))
     kubelet.wait_for(lambda: kubelet.processes() and ready.exists(), message="the pod process")
-    first = kubelet.processes()[0].name
+    first = kubelet.processes()[0].pod_name
     kubelet.preempt_pod(NS, first)
-    kubelet.wait_for(lambda: [p.name for p in kubelet.processes()] not in ([], [first]), message="a replacement pod")
+    kubelet.wait_for(lambda: [p.pod_name for p in kubelet.processes()] not in ([], [first]), message="a replacement pod")
     go.write_text("go")
     job = kubelet.wait_job(NS, "preempted")
     assert job["status"]["conditions"][-1]["type"] == "Complete" and job["status"]["failed"] == 0
@@ -285,19 +293,19 @@ def test_pod_failure_policy_ignores_preemption_and_fails_the_job_on_a_fatal_exit
     assert job["status"]["conditions"][-1]["reason"] == "PodFailurePolicy" and job["status"]["failed"] == 1
 
 
-def test_deleting_the_namespace_stops_its_jobs_processes(fake_api, kube_client, kubelet):
+def test_deleting_the_namespace_stops_its_jobs_processes(kube_api, kube_client, kubelet):
     core = k8s.CoreV1Api(kube_client)
     core.create_namespace({"metadata": {"name": "short-lived"}})
     job = _job("busy", "import time\nwhile True: time.sleep(0.05)", completions=2, parallelism=2)
     k8s.BatchV1Api(kube_client).create_namespaced_job("short-lived", job)
     kubelet.wait_for(lambda: len(kubelet.processes()) == 2, message="two pod processes")
     core.delete_namespace("short-lived")
-    kubelet.wait_for(lambda: fake_api.get("v1", "namespaces", "short-lived") is None and not kubelet.processes(),
+    kubelet.wait_for(lambda: kube_api.get("v1", "namespaces", "short-lived") is None and not kubelet.processes(),
                      message="namespace and processes gone")
-    assert fake_api.list("v1", "pods", "short-lived") == []
+    assert kube_api.list("v1", "pods", "short-lived") == []
 
 
-def test_on_failure_restarts_the_container_in_place_and_counts_restarts(fake_api, kube_client, kubelet, tmp_path):
+def test_on_failure_restarts_the_container_in_place_and_counts_restarts(kube_api, kube_client, kubelet, tmp_path):
     counter = tmp_path / "attempts"
     code = ("import pathlib, sys; c = pathlib.Path(r'%s'); n = int(c.read_text()) if c.exists() else 0; "
             "c.write_text(str(n + 1)); sys.exit(0 if n >= 2 else 1)") % counter
@@ -307,7 +315,7 @@ def test_on_failure_restarts_the_container_in_place_and_counts_restarts(fake_api
     batch.create_namespaced_job(NS, job)
     done = kubelet.wait_job(NS, "flaky")
     assert done["status"]["conditions"][-1]["type"] == "Complete" and counter.read_text() == "3"
-    pods = _pods(fake_api, "flaky")
+    pods = _pods(kube_api, "flaky")
     assert len(pods) == 1 and pods[0]["status"]["containerStatuses"][0]["restartCount"] == 2
     assert pods[0]["status"]["containerStatuses"][0]["lastState"]["terminated"]["exitCode"] == 1
 
@@ -318,7 +326,7 @@ def test_on_failure_restarts_the_container_in_place_and_counts_restarts(fake_api
     assert failed["status"]["conditions"][-1]["reason"] == "BackoffLimitExceeded"
 
 
-def test_active_deadline_fails_the_job_and_stops_its_pods(fake_api, kube_client, kubelet):
+def test_active_deadline_fails_the_job_and_stops_its_pods(kube_api, kube_client, kubelet):
     k8s.BatchV1Api(kube_client).create_namespaced_job(NS, _job(
         "overdue", "import time\nwhile True: time.sleep(0.05)", completions=1, parallelism=1, activeDeadlineSeconds=1))
     job = kubelet.wait_job(NS, "overdue", timeout=20)
@@ -326,28 +334,31 @@ def test_active_deadline_fails_the_job_and_stops_its_pods(fake_api, kube_client,
     kubelet.wait_for(lambda: not kubelet.processes(), message="the pod process to stop")
 
 
-def test_non_indexed_completions_and_ttl_after_finished(fake_api, kube_client, kubelet, tmp_path):
+def test_non_indexed_completions_and_ttl_after_finished(kube_api, kube_client, kubelet, tmp_path):
     runs = tmp_path / "runs"
     runs.mkdir()
     code = f"import os, pathlib; pathlib.Path(r'{runs}', os.environ['POD_NAME']).write_text('ok')"
     k8s.BatchV1Api(kube_client).create_namespaced_job(NS, _job(
         "plain", code, completions=3, parallelism=2, indexed=False, ttlSecondsAfterFinished=0))
-    kubelet.wait_for(lambda: fake_api.get("batch/v1", "jobs", "plain", NS) is None, message="TTL deletion of the job")
+    kubelet.wait_for(lambda: kube_api.get("batch/v1", "jobs", "plain", NS) is None, message="TTL deletion of the job")
     assert len(list(runs.iterdir())) == 3
-    kubelet.wait_for(lambda: _pods(fake_api, "plain") == [], message="its pods collected")
+    kubelet.wait_for(lambda: _pods(kube_api, "plain") == [], message="its pods collected")
 
 
-def test_unmounted_working_dir_is_created_and_empty_dir_at_tmp_is_private(fake_api, kube_client, kubelet, tmp_path):
-    out = tmp_path / "seen.txt"
-    code = f"import os; open(r'{out}', 'w').write(os.getcwd() + '|' + os.environ['TMPDIR'])"
+def test_unmounted_working_dir_is_created_and_empty_dir_at_tmp_is_private(kube_api, kube_client, kubelet, tmp_path):
+    out = tmp_path / "out"  # /tmp is the pod's own emptyDir: the test's folder reaches it as a claim
+    kube_api.bind_claim("dirs-out", out)
+    code = ("import os; open('/tmp/mine', 'w').write('x'); "
+            "open('/out/seen.txt', 'w').write(os.getcwd() + '|' + os.environ['TMPDIR'])")
     job = _job("dirs", code, completions=1, parallelism=1)
     container = job["spec"]["template"]["spec"]["containers"][0]
     container["workingDir"] = "/work"
     container["env"].append({"name": "TMPDIR", "value": "/tmp"})
-    container["volumeMounts"] = [{"name": "tmp", "mountPath": "/tmp"}]
-    job["spec"]["template"]["spec"]["volumes"] = [{"name": "tmp", "emptyDir": {}}]
+    container["volumeMounts"] = [{"name": "tmp", "mountPath": "/tmp"}, {"name": "out", "mountPath": "/out"}]
+    job["spec"]["template"]["spec"]["volumes"] = [{"name": "tmp", "emptyDir": {}},
+                                                  {"name": "out", "persistentVolumeClaim": {"claimName": "dirs-out"}}]
     k8s.BatchV1Api(kube_client).create_namespaced_job(NS, job)
     assert kubelet.wait_job(NS, "dirs")["status"]["succeeded"] == 1
-    cwd, tmpdir = out.read_text().split("|")
-    assert cwd.startswith(str(kubelet.workdir)) and cwd.endswith("/rootfs/work")
-    assert tmpdir.startswith(str(kubelet.workdir)) and tmpdir.endswith("/volumes/tmp")
+    assert (out / "seen.txt").read_text() == "/work|/tmp"
+    (written,) = (kubelet.workdir / "pods").glob("default_dirs-*/volumes/tmp/mine")  # in the emptyDir, not in /tmp
+    assert not Path("/tmp/mine").exists()

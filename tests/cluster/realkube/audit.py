@@ -18,7 +18,7 @@ class RequestRecord:
     group: str
     resource: str
     subresource: str
-    namespace: str
+    namespace: str | None  # None for a cluster-wide request
     name: str
     code: int
     user: str
@@ -26,11 +26,15 @@ class RequestRecord:
     path: str
     stage: str
 
+    @property
+    def is_write(self) -> bool:
+        return self.verb in ("create", "update", "patch", "delete", "deletecollection")
+
 
 def _record(event: dict) -> RequestRecord:
     ref = event.get("objectRef") or {}
     return RequestRecord(verb=event.get("verb", ""), group=ref.get("apiGroup", ""), resource=ref.get("resource", ""),
-                         subresource=ref.get("subresource", ""), namespace=ref.get("namespace", ""),
+                         subresource=ref.get("subresource", ""), namespace=ref.get("namespace") or None,
                          name=ref.get("name", ""), code=(event.get("responseStatus") or {}).get("code", 0),
                          user=(event.get("user") or {}).get("username", ""), user_agent=event.get("userAgent", ""),
                          path=event.get("requestURI", ""), stage=event.get("stage", ""))

@@ -42,6 +42,15 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, message: str =
         time.sleep(interval)
 
 
+def venv_image() -> Image:
+    """What the worker image means on this machine: `pjob` from the running interpreter's venv."""
+    import sys
+
+    venv_bin = str(Path(sys.executable).parent)
+    return Image(entrypoint=["pjob"], path=f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
+                 env={"PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8"})
+
+
 def chart_rbac(values: Obj | None = None, namespace: str = RELEASE_NAMESPACE) -> list[Obj]:
     """The chart's ServiceAccount and RBAC objects, rendered by Helm's Go engine with `values`."""
     import sys
@@ -80,13 +89,14 @@ class Cluster:
             self.admin = Client(str(self.plane.kubeconfig_path))
             from realkube.pki import Pki
             self.kubelet = StandinKubelet(Pki(self.plane.pki), self.plane.server, "pjob-node-0",
-                                          self.workdir / "kubelet", self.plane.port, images=images)
+                                          self.workdir / "kubelet", self.plane.port, images=images, gpus=4)
             self.kubelet.admin = self.admin
             self.kubelet.start()
             wait_for(lambda: self._node_ready("pjob-node-0"), 30, "the stand-in kubelet's Node to be Ready")
             # admission taints a new Node not-ready; the node-lifecycle controller (not run here: it would
             # evict pods on missed heartbeats) lifts the taint once the Node is Ready, so the harness does
-            self.admin.patch("v1", "nodes", "pjob-node-0", {"spec": {"taints": None}})
+            self.admin.patch("v1", "nodes", "pjob-node-0", {"spec": {"taints": None},
+                                                            "metadata": {"labels": {"gpu": "true"}}})
             self.apply_crds()
             self.install_chart_rbac()
         except BaseException:
@@ -178,7 +188,9 @@ class TestApi:
                                     "clusterrolebindings", "customresourcedefinitions"}
         return self.admin.get(api_version, plural, name, None if cluster_scoped else self._ns(namespace))
 
-    def list(self, api_version: str, plural: str, namespace: str | None = None, **params) -> list[Obj]:
+    def list(self, api_version: str, plural: str, namespace: str | None = None, *,
+             label_selector: str | None = None) -> list[Obj]:
+        params = {"labelSelector": label_selector} if label_selector else {}
         return self.admin.list(api_version, plural, self._ns(namespace), **params)
 
     def apply(self, obj: Obj) -> Obj:
@@ -227,8 +239,9 @@ class TestApi:
         self.wait_for(lambda: (self.admin.get("v1", "persistentvolumeclaims", claim, ns) or {}).get(
             "status", {}).get("phase") == "Bound", 30, f"claim {ns}/{claim} to be bound")
 
-    def wait_for(self, predicate: Callable[[], Any], timeout: float = 30.0, message: str = "a condition") -> Any:
-        return wait_for(predicate, timeout, message)
+    def wait_for(self, predicate: Callable[[], Any], timeout: float = 30.0, message: str = "a condition",
+                 interval: float = 0.1) -> Any:
+        return wait_for(predicate, timeout, message, interval)
 
     # --- the request log (audit) --------------------------------------------------------------------------
     @property
@@ -239,7 +252,7 @@ class TestApi:
         self._offset = audit.size(self.cluster.plane.audit_log)
 
     def writes(self, resource: str | None = None, user_agent_contains: str | None = None) -> list[audit.RequestRecord]:
-        return [r for r in self.requests if r.verb in ("create", "update", "patch", "delete", "deletecollection")
+        return [r for r in self.requests if r.is_write
                 and (resource is None or r.resource == resource)
                 and (user_agent_contains is None or user_agent_contains in r.user_agent)]
 

@@ -8,12 +8,8 @@ and the whole suite runs over it.
 from __future__ import annotations
 
 import functools
-import sys
-from pathlib import Path
 
 from pjob.coord import sqlite
-
-FAKEKUBE_DIR = Path(__file__).resolve().parents[2] / "kube"  # tests/kube/fakekube: the fake API server
 
 
 class SqliteBackend:
@@ -56,22 +52,18 @@ def _open_kube(kubeconfig, namespace, job, kwargs):
 
 
 class KubeBackend:
-    """A fresh fake Kubernetes API server (real HTTP) per test; the queue is
-    ConfigMap ``job-queue`` + agent Leases in namespace ``jobs``. ``prefetch=0``
-    claims exactly what is asked (the protocol's strict lowest-first order)."""
+    """The real API server of the test session (tests/cluster); the queue is ConfigMap
+    ``job-queue`` + agent Leases in the test's namespace, emptied after each test.
+    ``prefetch=0`` claims exactly what is asked (the protocol's strict lowest-first order)."""
 
     stress_total = 150
     prefetch = 0
-    namespace, job = "jobs", "job"
+    job = "job"
 
     def __init__(self, tmp_path, request):
-        if str(FAKEKUBE_DIR) not in sys.path:
-            sys.path.insert(0, str(FAKEKUBE_DIR))
-        import fakekube
-
         self.tmp_path = tmp_path
-        self.server = fakekube.FakeApiServer(workdir=tmp_path / "fakekube").start()
-        self.server.ensure_namespace(self.namespace)
+        self.server = request.getfixturevalue("kube_api")
+        self.namespace = self.server.namespace
         self.kwargs: dict = {}
         self.made: list = []  # ApiClients to close
 
@@ -96,7 +88,6 @@ class KubeBackend:
     def close(self):
         for api in self.made:
             api.close()
-        self.server.stop()
 
 
 class KubePrefetchBackend(KubeBackend):

@@ -1,5 +1,5 @@
 """Kubernetes-backend specifics beyond the shared contract suite, against the
-fake API server over real HTTP (tests/kube/fakekube): API cost per mini-batch
+real API server of the test session (tests/cluster): API cost per mini-batch
 (issue 5 acceptance), chunked claims and their hand-back, an agent whose Lease
 really expired, publishing the plan size, and the objects it creates."""
 
@@ -17,20 +17,17 @@ from pjob.coord import base, kube
 from pjob.spec import errors
 
 ROOT = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(ROOT / "tests" / "kube"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import coord_kube_api_cost  # noqa: E402  bench/: the agent simulation shared with the benchmark
-import fakekube  # noqa: E402
+from realkube.forward import Forwarder  # noqa: E402
 
-NS, JOB = "jobs", "score"
+NS, JOB = "default", "score"
 
 
 @pytest.fixture
-def server(tmp_path):
-    with fakekube.FakeApiServer(workdir=tmp_path / "fakekube") as srv:
-        srv.ensure_namespace(NS)
-        yield srv
+def server(kube_api):
+    return kube_api
 
 
 @pytest.fixture
@@ -175,20 +172,23 @@ def test_plan_size_is_none_until_published(server, api):
     assert c.plan_size() == 7
 
 
-def test_close_without_an_api_server_logs_what_it_could_not_write(tmp_path, caplog):
-    srv = fakekube.FakeApiServer(workdir=tmp_path / "fk").start()
-    srv.ensure_namespace(NS)
+def test_close_without_an_api_server_logs_what_it_could_not_write(server, caplog):
     from kubernetes import client as k8s
+    from kubernetes import config as kconfig
 
     config = k8s.Configuration()
-    config.host, config.retries = srv.url, False  # fail fast once the server is gone
+    kconfig.load_kube_config(config_file=str(server.kubeconfig_path), client_configuration=config)
+    forwarder = Forwarder(config.host)  # the API server, reached through a port that can go away
+    config.host, config.retries = forwarder.url, False  # fail fast once the server is gone
+    config.tls_server_name = "localhost"
     client = k8s.ApiClient(config)
     try:
         c = kube.KubeCoordinator(client, NS, JOB, 3, prefetch=0)
         (lease,) = c.claim("a", 1)
         assert c.complete(lease, ok()) is True  # buffered
-        srv.stop()
+        forwarder.stop()
         c.close()  # must not raise out of an agent's shutdown path
     finally:
         client.close()
+        forwarder.stop()
     assert "could not write 1 buffered outcome" in caplog.text and "complete 0" in caplog.text

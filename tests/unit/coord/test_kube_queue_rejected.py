@@ -2,8 +2,8 @@
 ...) is a job failure with the reason, never a crash loop: the coordinator
 raises ``QueueRejected`` naming the object and the fix, ``pjob agent`` exits
 3 (the Job's podFailurePolicy FailJob) with the reason in the fatal record,
-and the operator's finalisation reports reason QueueRejected. Over the fake
-API server (tests/kube/fakekube) with the refusal injected at the client."""
+and the operator's finalisation reports reason QueueRejected. Over the real
+API server (tests/cluster) with the refusal injected at the client."""
 
 from __future__ import annotations
 
@@ -24,12 +24,7 @@ from pjob.kube import finalise as kube_finalise
 from pjob.kube import constants as c
 from pjob.kube import reconcile
 
-ROOT = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(ROOT / "tests" / "kube"))
-
-import fakekube  # noqa: E402
-
-NS, JOB = "jobs", "score"
+NS, JOB = "default", "score"
 TOO_LONG = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "RequestEntityTooLarge", "code": 422,
             "message": 'ConfigMap "score-queue" is invalid: []: Too long: must have at most 1048576 bytes'}
 
@@ -43,10 +38,8 @@ def refusal(status: int, body: dict):
 
 
 @pytest.fixture
-def server(tmp_path):
-    with fakekube.FakeApiServer(workdir=tmp_path / "fakekube") as srv:
-        srv.ensure_namespace(NS)
-        yield srv
+def server(kube_api):
+    return kube_api
 
 
 @pytest.fixture

@@ -60,6 +60,7 @@ def main() -> int:
         os.close(read_end)
         try:
             mount("proc", "/proc", "proc", 0)
+            os.makedirs(spec.get("cwd") or "/", exist_ok=True)  # as a runtime creates a missing workingDir
             os.chdir(spec.get("cwd") or "/")
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -95,6 +95,7 @@ class Container:
     """One run of one container of a pod."""
 
     name: str
+    pod_name: str
     log_path: Path
     popen: subprocess.Popen
     pid_file: Path
@@ -105,7 +106,7 @@ class Container:
     extra: Obj = field(default_factory=dict)
 
     @classmethod
-    def start(cls, name: str, run_dir: Path, argv: list[str], env: dict[str, str], cwd: str, mounts: list[Obj],
+    def start(cls, name: str, pod_name: str, run_dir: Path, argv: list[str], env: dict[str, str], cwd: str, mounts: list[Obj],
               cgroups: list[Obj], started_at: str) -> "Container":
         run_dir.mkdir(parents=True, exist_ok=True)
         spec = {"argv": argv, "env": env, "cwd": cwd, "mounts": mounts, "cgroups": cgroups,
@@ -119,7 +120,11 @@ class Container:
             popen = subprocess.Popen([sys.executable, "-S", str(PODINIT), str(spec_path)], stdout=log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env={}, close_fds=True,
                                      start_new_session=True)
-        return cls(name, log_path, popen, Path(spec["pid_file"]), Path(spec["start_error_file"]), started_at)
+        return cls(name, pod_name, log_path, popen, Path(spec["pid_file"]), Path(spec["start_error_file"]), started_at)
+
+    @property
+    def pid(self) -> int | None:
+        return self.main_pid()
 
     @property
     def alive(self) -> bool:

@@ -139,7 +139,21 @@ class StandinKubelet:
         return run.container if run else None
 
     def processes(self) -> list[runtime.Container]:
-        return [r.container for r in self.runs.values() if r.container is not None]
+        """The running containers (`.pod_name`, `.name`, `.pid`, `.alive`, `.exit_code`)."""
+        return [r.container for r in list(self.runs.values()) if r.container is not None and r.container.alive]
+
+    def wait_for(self, predicate: Callable[[], Any], timeout: float = 30.0, message: str = "a condition") -> Any:
+        from realkube.harness import wait_for
+        return wait_for(predicate, timeout, message)
+
+    def wait_job(self, namespace: str, name: str, timeout: float = 90.0) -> Obj:
+        """The Job once the (real) Job controller has marked it Complete or Failed."""
+        def finished() -> Obj | None:
+            job = self.admin.get("batch/v1", "jobs", name, namespace)
+            done = any(c["type"] in ("Complete", "Failed") and c["status"] == "True"
+                       for c in ((job or {}).get("status") or {}).get("conditions") or [])
+            return job if done else None
+        return self.wait_for(finished, timeout, f"job {namespace}/{name} to finish")
 
     def kill_pod(self, namespace: str, name: str, sig: int = signal.SIGKILL) -> None:
         """`sig` (default: kill -9) to the container's main process; when it dies, its whole PID
@@ -345,7 +359,7 @@ class StandinKubelet:
         argv = [podenv.expand(str(part), env) for part in [*command, *args]]
         limits = (container.get("resources") or {}).get("limits") or {}
         cgroups = runtime.make_cgroup(run.uid, limits) if limits else []
-        started = runtime.Container.start(container["name"], run.dir / container["name"], argv, env,
+        started = runtime.Container.start(container["name"], run.name, run.dir / container["name"], argv, env,
                                           container.get("workingDir") or image.workdir, mounts, cgroups,
                                           podstatus.now_rfc3339())
         started.extra["init"] = is_init
