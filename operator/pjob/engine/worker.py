@@ -124,9 +124,10 @@ class Worker:
             self.fail(mb.index, attempt, "RUN_EXCEPTION", exc, t0, time.perf_counter() - t1)
             return
         counted = policy.count_returns(items, n, short_returns_fail=self.short_returns_fail)
-        error = counted.error
-        if error and returned is None:
-            error += "; run() returned None: is a return statement missing?"
+        error, note = counted.error, counted.note
+        if returned is None:
+            error, note = (f"{text}; run() returned None: is a return statement missing?" if text else text
+                           for text in (error, note))
         if error:
             error = f"{logtree.attempt_header(self.node, self.proc, 'RUN_SHORT', attempt)}\n{error}"
         try:
@@ -137,7 +138,7 @@ class Worker:
         if counted.warning:
             print(f"pjob warning: mini-batch {mb.index}: {counted.warning}", file=sys.stderr, flush=True)
         self.send(["D", mb.index, items, counted.succeeded, counted.failed,
-                   time.perf_counter() - t0, run_s, error, counted.warning or counted.note])
+                   time.perf_counter() - t0, run_s, error, counted.warning or note])
 
     def fail(self, index: int, attempt: int, status: str, exc: BaseException, t0: float, run_s: float) -> None:
         # a data file pjob could not read is said as the data file, the MLTable line and the fix, no traceback

@@ -87,6 +87,24 @@ def folder_name(raw: str) -> str:
     return name or "job"
 
 
+def job_source(loaded: load.LoadedJob) -> str:
+    """What identifies a job across runs: its YAML file (an SDK job: its source name)."""
+    return os.path.abspath(loaded.file)
+
+
+def run_folder(loaded: load.LoadedJob, runs_dir: str) -> tuple[str, str | None]:
+    """``(run folder, note)``: ``<runs_dir>/<job name>``, or another folder when
+    that one holds the run of a different job file; the note says so."""
+    runs_dir = os.path.abspath(runs_dir)
+    name, source = job_name(loaded), job_source(loaded)
+    recorded = runstate.load_state(os.path.join(runs_dir, name)).get("source")
+    chosen = os.path.join(runs_dir, runstate.run_folder_name(name, source, recorded))
+    if chosen == os.path.join(runs_dir, name):
+        return chosen, None
+    return chosen, (f"{os.path.join(runs_dir, name)} holds the run of {recorded} (same job name); "
+                    f"this job ({source}) runs in {chosen}")
+
+
 def _plan_key(step: models.ParallelStep, resolved: resolve.ResolvedStep) -> str:
     data = resolved.inputs.get(bindings.whole_ref(step.input_data).name)
     return json.dumps([str(data), step.mini_batch_size, step.partition_keys])
@@ -107,11 +125,14 @@ def run_pipeline(
     is told "start", "skip", "rerun", "rerun-input" (only its input data changed), "resume-changed" or "done", for display."""
     runs_dir = os.path.abspath(runs_dir)
     name = job_name(loaded)
-    run_dir = os.path.join(runs_dir, name)
-    with runstate.run_lock(runs_dir, name, run_dir):  # before --fresh deletes anything
+    run_dir, _ = run_folder(loaded, runs_dir)
+    with runstate.run_lock(runs_dir, os.path.basename(run_dir), run_dir):  # before --fresh deletes anything
         if fresh and os.path.isdir(run_dir):
             shutil.rmtree(run_dir)
         os.makedirs(run_dir, exist_ok=True)
+        state = runstate.load_state(run_dir)
+        if state.get("source") != job_source(loaded):  # this folder is this job's from now on
+            runstate.save_state(run_dir, {**state, "source": job_source(loaded)})
         return _run_steps(loaded, name, runs_dir, run_dir, fresh, retry_failed, max_workers, datastores, progress, on_step)
 
 

@@ -94,8 +94,10 @@ def main(args) -> int:
     inputs_check.check_inputs(loaded)
     for warning in loaded.warnings + ignored_environments(loaded):
         print(f"warning: {warning}", file=sys.stderr)
-    display = displaying.Display(run_dir=os.path.join(os.path.abspath(args.runs_dir), pipeline.job_name(loaded)),
-                                 job_file=args.file)
+    run_dir, note = pipeline.run_folder(loaded, args.runs_dir)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    display = displaying.Display(run_dir=run_dir, job_file=args.file)
     result = pipeline.run_pipeline(
         loaded,
         runs_dir=args.runs_dir,

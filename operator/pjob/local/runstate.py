@@ -73,6 +73,17 @@ def check_runs_dir(runs_dir: str, steps: dict[str, resolve.ResolvedStep]) -> Non
                     )
 
 
+def run_folder_name(name: str, source: str, recorded: str | None) -> str:
+    """The folder of a job's run under the runs dir: ``name``, unless that
+    folder holds the run of another job file (``recorded``, from its state),
+    then ``name-<hash of source>``, so each job file keeps resuming its own run
+    and never continues another's. Folders from before sources were recorded
+    (``recorded`` None) belong to whoever runs them."""
+    if recorded is None or recorded == source:
+        return name
+    return f"{name}-{hashlib.sha256(source.encode()).hexdigest()[:8]}"
+
+
 def load_state(run_dir: str) -> dict:
     try:
         with open(os.path.join(run_dir, "state.json"), encoding="utf-8") as fh:
