@@ -1,7 +1,7 @@
 """Running SDK-built jobs: ``run_local`` (this machine, through the same
-driver as ``pjob run``), ``submit`` (a cluster, as ``pjob submit``), and a thin
-``MLClient`` whose ``jobs.create_or_update(job)`` lets Azure code keep its
-shape. Called by user scripts."""
+driver as ``pjob run``), ``submit`` (a cluster, as ``pjob submit``) and
+``stored_result`` (a local run's result from its folder). ``MLClient``
+(``pjob.sdk.mlclient``) is built on them. Called by user scripts."""
 
 from __future__ import annotations
 
@@ -64,6 +64,24 @@ def _result_text(value: str | None) -> str:
     return (value or "").strip()
 
 
+def stored_result(run_dir: str) -> LocalRunResult | None:
+    """The result of a finished (or interrupted) local run, from its run folder; None when there is none."""
+    import json
+
+    try:
+        with open(os.path.join(run_dir, "state.json"), encoding="utf-8") as fh:
+            state = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    steps = state.get("steps") or {}
+    statuses = [entry.get("status") for entry in steps.values()]
+    status = "Succeeded" if statuses and all(x == "Succeeded" for x in statuses) else (
+        "Failed" if "Failed" in statuses else "Running")
+    texts = [f"{name}: {entry.get('status')}" + (f" - {_result_text(entry['job_result'])}" if entry.get("job_result") else "")
+             for name, entry in steps.items()]
+    return LocalRunResult(status, run_dir, {}, "\n".join(texts), dict(steps))
+
+
 def run_local(
     job: Any,
     *,
@@ -123,41 +141,3 @@ def submit(job: Any, *, namespace: str = "default", **kwargs: Any) -> Any:
                                   "write the YAML with job.dump('pipeline.yml') and run `pjob submit pipeline.yml`")
     loaded, _ = _loaded(job)
     return submit_loaded(loaded, namespace=namespace, **kwargs)
-
-
-class _JobOperations:
-    def __init__(self, client: "MLClient"):
-        self._client = client
-
-    def create_or_update(self, job: Any, *, experiment_name: str | None = None, **kwargs: Any) -> Any:
-        """Submit ``job`` (or run it here when the client was made with ``local=True``)."""
-        if experiment_name is not None and isinstance(job, sdk_pipeline.PipelineJob):
-            job.experiment_name = experiment_name
-        if self._client.local:
-            return run_local(job, runs_dir=self._client.runs_dir, **kwargs)
-        return submit(job, namespace=self._client.namespace, **kwargs)
-
-    def stream(self, name: Any = None, **kwargs: Any) -> None:
-        """Local runs finish inside ``create_or_update``; cluster runs: ``pjob logs``/``pjob status``."""
-        if self._client.local:
-            return None
-        raise NotImplementedError("following a cluster job from the SDK is not supported yet; use `pjob status NAME` and `pjob logs NAME`")
-
-
-class MLClient:
-    """A thin stand-in for ``azure.ai.ml.MLClient``: ``MLClient(namespace="ml")
-    .jobs.create_or_update(pipeline_job)`` submits to the cluster;
-    ``MLClient(local=True, runs_dir=...)`` runs on this machine instead. Azure's
-    credential/subscription/workspace arguments are accepted and ignored."""
-
-    def __init__(self, credential: Any = None, subscription_id: str | None = None, resource_group_name: str | None = None,
-                 workspace_name: str | None = None, *, namespace: str = "default", local: bool = False, runs_dir: str = "pjob-runs", **kwargs: Any):
-        args.reject_unknown("MLClient()", kwargs, ["credential", "subscription_id", "resource_group_name", "workspace_name", "namespace", "local", "runs_dir"])
-        self.namespace = namespace
-        self.local = local
-        self.runs_dir = runs_dir
-        self.jobs = _JobOperations(self)
-
-    @classmethod
-    def from_config(cls, credential: Any = None, path: Any = None, **kwargs: Any) -> "MLClient":
-        return cls(credential, **kwargs)

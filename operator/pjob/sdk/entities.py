@@ -80,3 +80,17 @@ def render_environment(env: Any, base_dir: str | None) -> Any:
 
 
 __all__ = ["Environment", "Input", "Output", "PipelineJob", "ResourceConfiguration"]
+
+
+class AmlCompute:
+    """Azure's compute cluster definition, accepted so a notebook's "create the
+    compute if it is missing" cell runs: ``ml_client.begin_create_or_update(AmlCompute(...))``
+    creates nothing (jobs run where the client points, ``pjob.sdk.mlclient``)."""
+
+    def __init__(self, *, name: str, type: str = "amlcompute", size: str | None = None, min_instances: int | None = None,
+                 max_instances: int | None = None, idle_time_before_scale_down: int | None = None, tier: str | None = None,
+                 **kwargs: Any):
+        self.name, self.type, self.size = name, type, size
+        self.min_instances, self.max_instances = min_instances, max_instances
+        self.idle_time_before_scale_down, self.tier = idle_time_before_scale_down, tier
+        self.properties = dict(kwargs)  # location, identity, network settings...: Azure-only, kept for display
