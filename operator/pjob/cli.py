@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import os
 import sys
 import traceback
 
+from pjob.engine import diskfull
 from pjob.spec import errors
 
 # subcommand -> (module, one-line help)
@@ -82,15 +84,36 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         return 2
-    except OSError as exc:  # a path the user gave that cannot be read or written
+    except BrokenPipeError:  # `pjob validate x | head -1`: the reader has gone; nothing more to say
+        _silence_stdout()
+        return 141
+    except Exception as exc:
         if debug:
             traceback.print_exc()
-        where = f"{exc.filename}: " if exc.filename else ""
+        if diskfull.is_disk_full(exc):  # a failed run (exit 1), not bad input
+            print(f"error: {diskfull.message(exc)}", file=sys.stderr)
+            return 1
+        if not isinstance(exc, OSError):
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""  # a path the user gave that cannot be read or written
         print(f"error: {where}{exc.strerror or exc}; check the path and its permissions", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted" + (RESUME_HINT if "run" in argv else ""), file=sys.stderr)
         return 130
+
+
+RESUME_HINT = "; run the same command again to resume where it stopped"
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush into the
+    closed pipe does not print a BrokenPipeError."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def console_main() -> None:

@@ -258,3 +258,60 @@ def test_kill_9_then_resume_is_byte_identical_with_a_report_row_per_finished_att
     for index, attempts in _attempts(work).items():
         have = [r for r in rows if int(r["mini_batch_id"]) == index]
         assert len(have) >= attempts, (index, attempts, have)
+
+
+# --- 7. a full disk ---------------------------------------------------------------------------------------------
+
+DISK_FULL = """\
+set -u
+mount -t tmpfs -o size=6m tmpfs "$RUNS"
+head -c "$FILLER" /dev/zero > "$RUNS/filler"
+"$PJOB" run pipeline.yml --runs-dir "$RUNS" > "$OUT/first.out" 2> "$OUT/first.err"
+echo $? > "$OUT/first.rc"
+cp "$RUNS/kills/steps/big/logs/job_result.txt" "$OUT/job_result.txt" 2>/dev/null
+(cd "$RUNS" && find . -name '*.tmp*' -o -name '*pjob-merge*') > "$OUT/leftovers.txt"
+rm "$RUNS/filler"
+"$PJOB" run pipeline.yml --runs-dir "$RUNS" > "$OUT/second.out" 2> "$OUT/second.err"
+echo $? > "$OUT/second.rc"
+cp "$RUNS/kills/steps/big/outputs/out/parallel_run_step.txt" "$OUT/rows.txt"
+"""
+
+
+def _in_private_mount_namespace(script: str, env: dict) -> subprocess.CompletedProcess:
+    """Run ``script`` where it may mount a small tmpfs that nobody else sees."""
+    import shutil
+
+    if not shutil.which("unshare"):
+        pytest.skip("needs unshare(1) to mount a small filesystem")
+    flags = ["-m"] if os.geteuid() == 0 else ["-r", "-m"]
+    probe = subprocess.run(["unshare", *flags, "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /mnt 2>/dev/null || "
+                            "mount -t tmpfs -o size=1m tmpfs \"$HOME\""], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("cannot mount a tmpfs in a private mount namespace here")
+    return subprocess.run(["unshare", *flags, "bash", "-c", script], env={**os.environ, **env}, capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.mark.parametrize("filler", [4_500_000, 2_700_000], ids=["while-running", "during-the-merge"])
+def test_a_full_disk_is_a_job_failure_naming_the_path_and_the_rerun_resumes(tmp_path, filler):
+    yml = _kills_job(tmp_path, files=20, rows=1, row=100_000)  # ~2 MB of rows, twice that with the merge
+    runs, out = tmp_path / "runs", tmp_path / "out"
+    runs.mkdir()
+    out.mkdir()
+    pjob_cmd = PJOB_SCRIPT if os.path.exists(PJOB_SCRIPT) else f"{sys.executable} -m pjob.cli"
+    done = _in_private_mount_namespace(f"cd {tmp_path}\n" + DISK_FULL,
+                                       {"RUNS": str(runs), "OUT": str(out), "PJOB": pjob_cmd, "FILLER": str(filler)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    said = (out / "first.out").read_text() + (out / "first.err").read_text()
+    assert (out / "first.rc").read_text().strip() == "1", said
+    assert "no space left on device" in said and str(runs) in said, said
+    assert "Traceback" not in said
+    if (out / "job_result.txt").exists():  # when it could still be written
+        assert "no space left on device" in (out / "job_result.txt").read_text()
+    if filler < 4_000_000:  # every row was committed: the merge is what filled the disk
+        assert "Failed" in (out / "job_result.txt").read_text()
+    assert (out / "leftovers.txt").read_text() == "", "half-written files keep the disk full"
+    again = (out / "second.out").read_text() + (out / "second.err").read_text()
+    assert (out / "second.rc").read_text().strip() == "0", again
+    rows = (out / "rows.txt").read_text().splitlines()
+    assert [r.split()[0] for r in rows] == [f"f{i:03d}.txt" for i in range(20)]

@@ -26,7 +26,7 @@ import signal
 import subprocess
 import time
 
-from pjob.engine import activity, errorlog, logtree, manifest, monitor, policy, procs, report, results, slots
+from pjob.engine import activity, diskfull, errorlog, logtree, manifest, monitor, policy, procs, report, results, slots
 
 EXIT_OK, EXIT_FATAL = 0, 3
 FLUSH_SECONDS = 0.05  # longest an outcome waits before it is sent to the coordinator
@@ -55,6 +55,7 @@ class Agent:
         self.sel = selectors.DefaultSelector()
         self.stopping = False
         self.fatal: str | None = None
+        self.no_space = False  # stopped because the disk is full (exit diskfull.EXIT_NO_SPACE)
         self.init_failures = 0
         self.finished_count = 0
         self.started = time.monotonic()
@@ -180,6 +181,11 @@ class Agent:
             self.next_head(w, now)
         elif kind == "E":
             _, index, status, error, elapsed, run_s = msg
+            if status == diskfull.NO_SPACE:  # not the mini-batch's fault: it goes back (stop), the job stops
+                self.local.appendleft(w.queue.popleft())
+                self.next_head(w, now)
+                self.on_no_space(error)
+                return
             self.fail_attempt(w, w.queue.popleft(), status, error, True, elapsed, run_s)
             self.next_head(w, now)
         elif kind == "ready":
@@ -187,6 +193,12 @@ class Agent:
             self.init_failures = 0
         elif kind == "initfail":
             self.on_init_failure(w, msg[1])
+
+    def on_no_space(self, error: str) -> None:
+        """A worker could not write its rows: stop, hand every lease back unburnt
+        (``stop``), and say why; the same command resumes once space is freed."""
+        self.fatal = self.fatal or f"[node {self.node}] {error.strip()}"
+        self.no_space = self.stopping = True
 
     def next_head(self, w: slots.WorkerSlot, now: float) -> None:
         """The head of ``w``'s queue starts now: loading its data, or running
@@ -300,16 +312,24 @@ class Agent:
         procs.become_subreaper()
         try:
             return self._loop()
-        except BaseException:
+        except BaseException as exc:
             for w in self.slots:  # never leave orphan workers behind
                 w.kill()
-            self.report.close()
-            self.errors.close()
-            raise
+            if not diskfull.is_disk_full(exc):
+                self.report.close()
+                self.errors.close()
+                raise
+            # the disk is full (a log, a report row, the queue): the driver fails the job saying so;
+            # leases still held go back to the queue when the step runs again
+            _try_write_fatal(self.task.work_dir, self.node, f"[node {self.node}] {diskfull.message(exc, self.task.work_dir)}")
+            return diskfull.EXIT_NO_SPACE
         finally:
             strays = procs.stop_strays()
             if strays:
-                print(f"stopped {len(strays)} process(es) left behind by workers: pids {strays}", flush=True)
+                try:
+                    print(f"stopped {len(strays)} process(es) left behind by workers: pids {strays}", flush=True)
+                except OSError:  # the agent's log is on a full disk
+                    pass
 
     def _loop(self) -> int:
         signal.signal(signal.SIGTERM, self._on_sigterm)
@@ -354,6 +374,8 @@ class Agent:
                     self.on_readable(key.data)
             self.check_timeouts(time.monotonic())
         self.stop()
+        if self.no_space:
+            return diskfull.EXIT_NO_SPACE
         return EXIT_FATAL if self.fatal else EXIT_OK
 
     def on_control(self) -> None:
@@ -394,7 +416,14 @@ class Agent:
         self.errors.close()
         self.activity.update(self.slots, time.monotonic(), force=True)
         if self.fatal:
-            report.write_fatal(self.task.work_dir, self.node, self.fatal)
+            _try_write_fatal(self.task.work_dir, self.node, self.fatal)
+
+
+def _try_write_fatal(work_dir: str, node: str, text: str) -> None:
+    try:
+        report.write_fatal(work_dir, node, text)
+    except OSError:  # a full disk: the exit code still tells the driver
+        pass
 
 
 def _host_env(task, slot: int) -> dict[str, str]:

@@ -20,9 +20,15 @@ def write_text_atomic(path: str, text: str) -> None:
     the new one, never half of it. The temporary name carries the pid, so
     processes writing the same file at once do not clash."""
     tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        discard(tmp)  # a full disk: no half-written file left beside the real one
+        if isinstance(exc, OSError) and not exc.filename:  # a failed flush names no file: say which
+            raise OSError(exc.errno, exc.strerror, path) from None
+        raise
 
 
 def staging_name(destination: str, purpose: str, pid: int) -> str:

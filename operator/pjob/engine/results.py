@@ -96,8 +96,18 @@ class SegmentWriter:
         data = b"".join((_RECORD.pack(_MAGIC, index, attempt, items, succeeded, failed, len(header), len(rows)),
                          header, rows, _TRAILER))
         view = memoryview(data)
-        while view:
-            view = view[os.write(self.fd, view):]
+        start = os.lseek(self.fd, 0, os.SEEK_END)
+        try:
+            while view:
+                view = view[os.write(self.fd, view):]
+        except OSError as exc:
+            # a full disk wrote part of the record: cut it off, so the records this
+            # process appends next are not hidden behind a torn one (and the space is freed)
+            try:
+                os.ftruncate(self.fd, start)
+            except OSError:
+                pass
+            raise OSError(exc.errno, exc.strerror, self.path) from None
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -208,8 +218,10 @@ def merge(parts_dir: str, count: int, destination: str, *, dataframe_header: boo
                     out.write(mm[chunk:min(chunk + _COPY_CHUNK, start + ref.rows_len)])
             written = out.tell()
         os.replace(tmp, destination)
-    except BaseException:
+    except BaseException as exc:
         fileio.discard(tmp)  # e.g. a full disk: do not keep it full with half an output
+        if isinstance(exc, OSError) and not exc.filename:  # a failed buffered write names no file
+            raise OSError(exc.errno, exc.strerror, destination) from None
         raise
     finally:
         for mm in maps.values():

@@ -31,7 +31,7 @@ import time
 import traceback
 
 import pjob.data
-from pjob.engine import host, logtree, manifest, policy, results
+from pjob.engine import diskfull, host, logtree, manifest, policy, results
 from pjob.engine.task import ParallelTask
 from pjob.spec import errors
 
@@ -76,8 +76,11 @@ class Worker:
             data = data[os.write(self.res_fd, data):]
 
     def log_error(self, what: str, text: str) -> None:
-        with open(self.logs.user_error(self.node, self.proc), "a", encoding="utf-8") as f:
-            f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {what}\n{text}\n")
+        try:
+            with open(self.logs.user_error(self.node, self.proc), "a", encoding="utf-8") as f:
+                f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {what}\n{text}\n")
+        except OSError:  # a full disk: the agent still gets the error (and says it)
+            pass
 
     def start(self) -> bool:
         """Load the script and run init(); report ready or the init traceback."""
@@ -133,7 +136,8 @@ class Worker:
         try:
             self.segment.commit(mb.index, attempt, items, counted.succeeded, counted.failed, header, rows)
         except OSError as exc:
-            self.fail(mb.index, attempt, "OUTPUT_EXCEPTION", exc, t0, run_s)
+            self.fail(mb.index, attempt, diskfull.NO_SPACE if diskfull.is_disk_full(exc) else "OUTPUT_EXCEPTION",
+                      exc, t0, run_s)
             return
         if counted.warning:
             print(f"pjob warning: mini-batch {mb.index}: {counted.warning}", file=sys.stderr, flush=True)
@@ -142,7 +146,12 @@ class Worker:
 
     def fail(self, index: int, attempt: int, status: str, exc: BaseException, t0: float, run_s: float) -> None:
         # a data file pjob could not read is said as the data file, the MLTable line and the fix, no traceback
-        text = f"{exc}\n" if status == "LOAD_EXCEPTION" and isinstance(exc, errors.UserError) else user_traceback(exc)
+        if status == diskfull.NO_SPACE:
+            text = diskfull.message(exc) + "\n"
+        elif status == "LOAD_EXCEPTION" and isinstance(exc, errors.UserError):
+            text = f"{exc}\n"
+        else:
+            text = user_traceback(exc)
         self.log_error(f"mini-batch {index} attempt {attempt}: {status}", text)
         header = logtree.attempt_header(self.node, self.proc, status, attempt)
         self.send(["E", index, status, f"{header}\n{text}", time.perf_counter() - t0, run_s])

@@ -22,7 +22,7 @@ from pjob.coord import base
 from pjob.coord.sqlite import SqliteCoordinator
 from pjob.engine import agent as engine_agent
 from pjob.engine import finalise as finalising
-from pjob.engine import fileio, logtree, manifest, policy, report, results
+from pjob.engine import diskfull, fileio, logtree, manifest, policy, report, results
 from pjob.local import agent as local_agent
 from pjob.local.replay_one import ReplayResult, replay  # noqa: F401  (public API of this module)
 from pjob.spec import errors
@@ -75,11 +75,17 @@ class _MasterLog:
 
     def __call__(self, text: str) -> None:
         now = time.time()
-        self.f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(now))}.{int(now % 1 * 1000):03d} {text}\n")
-        self.f.flush()
+        try:
+            self.f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(now))}.{int(now % 1 * 1000):03d} {text}\n")
+            self.f.flush()
+        except OSError:  # a full disk: the story is lost, the run goes on to say so elsewhere
+            pass
 
     def close(self) -> None:
-        self.f.close()
+        try:
+            self.f.close()
+        except OSError:
+            pass
 
 
 def _plan(task, log) -> tuple[int, list[int] | None]:
@@ -179,8 +185,11 @@ def _watch(task, coord, agents, run_id, logs, log, progress, started: float) -> 
             progress(p)
             last_progress_call = now
         if now - last_overview >= OVERVIEW_SECONDS or v.final:
-            with open(logs.progress_overview(now), "a", encoding="utf-8") as f:
-                f.write(_overview_line(p, first, started, now))
+            try:
+                with open(logs.progress_overview(now), "a", encoding="utf-8") as f:
+                    f.write(_overview_line(p, first, started, now))
+            except OSError:  # a full disk: a progress line is not worth stopping for
+                pass
             last_overview = now
         if v.final:
             return v, None
@@ -188,6 +197,9 @@ def _watch(task, coord, agents, run_id, logs, log, progress, started: float) -> 
             code = proc.poll()
             if code is None or code == 0:
                 continue
+            if code == diskfull.EXIT_NO_SPACE:
+                fatal = report.read_fatal(task.work_dir) or diskfull.message(OSError(), task.work_dir)
+                return policy.Verdict(policy.FAILED, policy.SYSTEM_ERROR, fatal.splitlines()[0]), fatal
             if code == engine_agent.EXIT_FATAL:
                 fatal = report.read_fatal(task.work_dir) or f"agent {node} stopped with a fatal error"
                 return policy.Verdict(policy.FAILED, policy.INIT_FAILURE, fatal.splitlines()[0]), fatal
@@ -203,6 +215,26 @@ def _watch(task, coord, agents, run_id, logs, log, progress, started: float) -> 
                 return policy.Verdict(policy.FAILED, policy.SYSTEM_ERROR,
                                       f"all agents stopped but the queue is not drained: {p}"), None
         time.sleep(POLL_SECONDS)
+
+
+def _no_space(task, coord, logs: logtree.LogTree, exc: BaseException, started: float) -> StepResult:
+    """The disk filled up under the driver (a log, the queue, the merge): the
+    step failed saying where; job_result.txt is written if it still fits.
+    Nothing was counted as failed, so the same command resumes."""
+    message = diskfull.message(exc, task.work_dir)
+    try:
+        counters = coord.counters() if coord is not None else base.Progress()
+    except Exception:  # the queue itself may be what cannot be written
+        counters = base.Progress()
+    text = logtree.render_job_result(
+        verdict_state=policy.FAILED, rule=policy.SYSTEM_ERROR, message=message, step=task.step, counters=counters,
+        elapsed=time.time() - started, output=None, first_error=None, first_error_index=None, next_file=None)
+    try:
+        fileio.write_text_atomic(logs.job_result, text)
+    except OSError:
+        pass
+    return StepResult(status=policy.FAILED, reason=policy.SYSTEM_ERROR, message=message, counters=counters,
+                      job_result=logs.job_result, output=None, logs_dir=logs.root, elapsed=time.time() - started)
 
 
 def run_parallel_step(task, *, fresh: bool = False, retry_failed: bool = False, max_workers: int | None = None,
@@ -222,7 +254,6 @@ def run_parallel_step(task, *, fresh: bool = False, retry_failed: bool = False, 
         lock.close()
         raise errors.UserError(f"step '{task.step}' is already running in {task.work_dir} (another pjob run?); "
                                "wait for it to finish or stop it")
-    finalising.remove_staged(task)  # a kill during the last finalisation: never read as output
     finalising.remove_staged(task)  # a kill during the last finalisation: never read as output
     logs = logtree.LogTree(task.logs_dir)
     logs.write_readme()
@@ -258,6 +289,11 @@ def run_parallel_step(task, *, fresh: bool = False, retry_failed: bool = False, 
             job_result=logs.job_result, output=task.append_row_to, logs_dir=logs.root,
             elapsed=time.time() - started,
         )
+    except Exception as exc:
+        if not diskfull.is_disk_full(exc):
+            raise
+        _stop_agents(agents, log)
+        return _no_space(task, coord, logs, exc, started)
     finally:
         _stop_agents(agents, log)  # no-op when already stopped; planning errors land here
         if coord is not None:
