@@ -26,7 +26,7 @@ import signal
 import subprocess
 import time
 
-from pjob.engine import activity, diskfull, errorlog, logtree, manifest, monitor, policy, procs, report, results, slots
+from pjob.engine import activity, capacity, diskfull, errorlog, logtree, manifest, monitor, policy, procs, report, results, slots
 
 EXIT_OK, EXIT_FATAL = 0, 3
 FLUSH_SECONDS = 0.05  # longest an outcome waits before it is sent to the coordinator
@@ -335,8 +335,8 @@ class Agent:
         signal.signal(signal.SIGTERM, self._on_sigterm)
         if self.control_fd is not None:
             self.sel.register(self.control_fd, selectors.EVENT_READ, None)
-        for w in self.slots:
-            self.start_worker(w)
+        for w in self.slots[:capacity.early_workers(len(self.slots), capacity.cpus())]:
+            self.start_worker(w)  # the rest once the queue says how many mini-batches are left
         if not hasattr(self.coord, "claim"):  # a connect callable: wait for the queue
             self.coord = self.coord()
             if self.coord is None:
@@ -344,6 +344,7 @@ class Agent:
         if not self.stopping:
             _, self.lines = manifest.read_header_and_lines(manifest.path_in(self.task.work_dir))
             self.adoptable = results.scan(self.parts_dir)  # records committed by an interrupted run
+            self.fit_workers()
         last_heartbeat = last_reap = time.monotonic()
         while not self.stopping:
             now = time.monotonic()
@@ -377,6 +378,20 @@ class Agent:
         if self.no_space:
             return diskfull.EXIT_NO_SPACE
         return EXIT_FATAL if self.fatal else EXIT_OK
+
+    def fit_workers(self) -> None:
+        """As many workers as ``max_concurrency_per_instance`` asks, but never
+        more than the mini-batches this instance can get: 100000 workers for
+        10 mini-batches would all run init() before any work, and hang."""
+        p = self.coord.counters()
+        needed = capacity.workers_to_start(len(self.slots), p.pending + p.leased, self.task.instance_count)
+        for w in self.slots[needed:]:
+            if w.popen is not None:
+                self.kill_worker(w)
+        self.slots = self.slots[:needed]
+        for w in self.slots:
+            if w.popen is None:
+                self.start_worker(w)
 
     def on_control(self) -> None:
         if not os.read(self.control_fd, 4096):  # EOF: the driver closed the pipe or died

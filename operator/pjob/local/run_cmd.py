@@ -14,7 +14,7 @@ import sys
 
 from pjob.data import uris
 from pjob.local import display as displaying
-from pjob.local import inputs_check, pipeline
+from pjob.local import inputs_check, machine_check, pipeline
 from pjob.spec import checks, errors
 
 
@@ -92,7 +92,7 @@ def main(args) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     loaded = checks.load_and_check(args.file)
     inputs_check.check_inputs(loaded)
-    for warning in loaded.warnings + ignored_environments(loaded):
+    for warning in loaded.warnings + ignored_environments(loaded) + machine_check.warnings(loaded, args.max_workers):
         print(f"warning: {warning}", file=sys.stderr)
     run_dir, note = pipeline.run_folder(loaded, args.runs_dir)
     if note:

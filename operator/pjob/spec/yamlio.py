@@ -47,12 +47,56 @@ def _to_python(node: yaml.Node, path: tuple, lines: Lines, loader: yaml.SafeLoad
     return loader.construct_object(node, deep=True)
 
 
+MAX_BYTES = 16 << 20  # a job YAML or MLTable is a few KB; refuse before parsing anything this big
+MAX_VALUES = 200_000  # values after expanding aliases (*name) and merge keys (<<); real jobs have < 10,000
+
+
+def _check_expansion(node: yaml.Node, filename: str) -> None:
+    """Refuse an "alias bomb" (a few lines whose aliases expand to billions of
+    values) and recursive aliases before anything is expanded: the size of
+    the expanded document is counted over the composed node graph, each
+    node once (pure, linear in the file)."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+
+    def size(n: yaml.Node) -> int:
+        key = id(n)
+        if key in sizes:
+            return sizes[key]
+        if key in open_:
+            raise errors.UserError([errors.Problem(filename, n.start_mark.line + 1, "",
+                                                   "an alias refers to a value that contains it (a recursive alias); "
+                                                   "write the value out instead")])
+        open_.add(key)
+        if isinstance(n, yaml.MappingNode):
+            total = 1 + sum(size(k) + size(v) for k, v in n.value)
+        elif isinstance(n, yaml.SequenceNode):
+            total = 1 + sum(size(c) for c in n.value)
+        else:
+            total = 1
+        open_.discard(key)
+        if total > MAX_VALUES:
+            raise errors.UserError([errors.Problem(
+                filename, n.start_mark.line + 1, "",
+                f"the aliases (*name) and merge keys (<<) here expand to more than {MAX_VALUES:,} values; "
+                "a job file never needs that many: write the values out, or use fewer aliases")])
+        sizes[key] = total
+        return total
+
+    size(node)
+
+
 def parse_yaml(text: str, filename: str = "<input>") -> tuple[Any, Lines]:
+    if len(text) > MAX_BYTES:
+        raise errors.UserError([errors.Problem(filename, None, "", f"the file has {len(text):,} characters, more than "
+                                               f"the {MAX_BYTES >> 20} MB a job YAML or MLTable may have; is it the right file?")])
     loader = None
     try:
         loader = yaml.SafeLoader(text)
         loader.name = filename  # marks carry the file name
         node = loader.get_single_node()
+        if node is not None:
+            _check_expansion(node, filename)
         lines: Lines = {}
         data = _to_python(node, (), lines, loader) if node is not None else None
     except yaml.MarkedYAMLError as exc:
