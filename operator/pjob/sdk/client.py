@@ -51,6 +51,8 @@ def as_pipeline(job: Any) -> sdk_pipeline.PipelineJob:
 
 
 def _loaded(job: Any) -> tuple[load.LoadedJob, sdk_pipeline.PipelineJob | None]:
+    if isinstance(job, load.LoadedJob):  # already checked (pjob.sdk.v1 builds one)
+        return job, None
     if isinstance(job, (str, os.PathLike)):
         return checks.load_and_check(os.fspath(job)), None
     built = as_pipeline(job)
