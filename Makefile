@@ -41,7 +41,8 @@ cluster-down:  ## stop everything `make cluster` started
 FLOORS := .venv-floors
 FLOORS_STAMP := $(FLOORS)/.installed
 FLOOR_TESTS := tests/unit/data tests/unit/engine tests/local/test_engine_contract.py tests/local/test_engine_failures.py \
-	tests/local/test_engine_resume.py tests/local/test_engine_tables.py
+	tests/local/test_engine_resume.py tests/local/test_engine_tables.py tests/local/test_engine_table_counts.py \
+	tests/local/test_step_python.py
 
 $(FLOORS_STAMP): pyproject.toml .ci/constraints.txt .ci/floors.py
 	test -x $(FLOORS)/bin/python || $(PY) -m venv $(FLOORS)

@@ -35,3 +35,11 @@ def test_ci_runs_the_floor_tests():
     makefile = (REPO / "Makefile").read_text()
     assert re.search(r"^test-floors:.*\n\t.*pytest .*\$\(FLOOR_TESTS\)", makefile, re.M)
     assert "tests/unit/data" in makefile and "tests/unit/engine" in makefile
+
+
+def test_the_step_environment_check_asks_for_the_pyproject_floors():
+    from pjob.engine import interpreter
+
+    pyproject = (REPO / "pyproject.toml").read_text()
+    for name, floor in interpreter.FLOORS.items():
+        assert ".".join(map(str, floor)) == re.search(rf'"{name}>=([0-9.]+)"', pyproject).group(1)

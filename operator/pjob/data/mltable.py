@@ -24,7 +24,10 @@ import re
 from typing import Any
 
 from pjob.data import files, globs, uris
-from pjob.spec import errors, yamlio
+from pjob.spec import errors
+
+# pjob.spec.yamlio (PyYAML) is imported where an MLTable file is parsed, not here: workers read
+# tables from descriptors without it, also under a step's own interpreter (pjob run --python)
 
 MLTABLE_FILE = "MLTable"
 
@@ -108,6 +111,8 @@ def load(location: str, datastores: dict[str, str] | None = None) -> Table | Non
     path = find_file(location)
     if path is None:
         return None
+    from pjob.spec import yamlio
+
     doc, lines = yamlio.parse_yaml(_read_text(path), path)  # a syntax error names its line
     base = path[: -len(MLTABLE_FILE)].rstrip("/\\") or "/"
     try:
@@ -129,7 +134,9 @@ def _check_local_file_entries(doc: dict, table: Table) -> None:
                                    file=table.file, field=f"paths[{i}].file")
 
 
-def _with_line(problem: errors.Problem, path: str, lines: yamlio.Lines) -> errors.Problem:
+def _with_line(problem: errors.Problem, path: str, lines) -> errors.Problem:
+    from pjob.spec import yamlio
+
     if problem.file != path or problem.line is not None:
         return problem
     keys = tuple(int(k) if k.isdigit() else k for k in re.findall(r"[^.\[\]]+", problem.field or ""))

@@ -116,11 +116,17 @@ class ForkedProcess:
 
 def start(task, task_file: str, node: str, slot: int, cmd_r: int, res_w: int, cwd: str, env: dict[str, str],
           stdout_path: str, stderr_path: str):
-    """Start worker ``slot``; the caller closes its copies of ``cmd_r``/``res_w``."""
-    if not CAN_FORK:
+    """Start worker ``slot``; the caller closes its copies of ``cmd_r``/``res_w``.
+    A step with its own interpreter (``task.python``) is always spawned with it."""
+    python = getattr(task, "python", None)
+    if python:
+        from pjob.engine import interpreter
+
+        env = interpreter.worker_env(env, interpreter.shim_dir(task.work_dir))
+    if python or not CAN_FORK:
         with open(stdout_path, "ab") as out, open(stderr_path, "ab") as err:
             return subprocess.Popen(
-                [sys.executable, "-m", "pjob.engine.worker", "--task", task_file, "--node", node,
+                [python or sys.executable, "-m", "pjob.engine.worker", "--task", task_file, "--node", node,
                  "--slot", str(slot), "--cmd-fd", str(cmd_r), "--res-fd", str(res_w)],
                 cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, pass_fds=(cmd_r, res_w),
             )

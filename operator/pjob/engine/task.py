@@ -40,6 +40,7 @@ class ParallelTask:
     flags: RuntimeFlags = dataclasses.field(default_factory=RuntimeFlags)
     gpus: int = 0  # GPUs on this node (CUDA_VISIBLE_DEVICES = worker i while i < gpus)
     parent_logs_dir: str | None = None  # --copy_logs_to_parent copies logs_dir here: <run>/logs/<step>
+    python: str | None = None  # workers' interpreter (pjob run --python STEP=PATH); None: pjob's own
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> str:

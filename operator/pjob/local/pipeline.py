@@ -120,6 +120,7 @@ def run_pipeline(
     datastores: dict[str, str] | None = None,
     progress: Callable | None = None,
     on_step: Callable[[str, str], None] | None = None,
+    pythons: dict[str, str] | None = None,
 ) -> PipelineResult:
     """Run every step; returns the pipeline's verdict. ``on_step(name, event)``
     is told "start", "skip", "rerun", "rerun-input" (only its input data changed), "resume-changed" or "done", for display."""
@@ -133,10 +134,12 @@ def run_pipeline(
         state = runstate.load_state(run_dir)
         if state.get("source") != job_source(loaded):  # this folder is this job's from now on
             runstate.save_state(run_dir, {**state, "source": job_source(loaded)})
-        return _run_steps(loaded, name, runs_dir, run_dir, fresh, retry_failed, max_workers, datastores, progress, on_step)
+        return _run_steps(loaded, name, runs_dir, run_dir, fresh, retry_failed, max_workers, datastores, progress, on_step,
+                          pythons or {})
 
 
-def _run_steps(loaded, name, runs_dir, run_dir, fresh, retry_failed, max_workers, datastores, progress, on_step) -> PipelineResult:
+def _run_steps(loaded, name, runs_dir, run_dir, fresh, retry_failed, max_workers, datastores, progress, on_step,
+               pythons) -> PipelineResult:
     stores = _Datastores(runs_dir, datastores)
     locations = resolve.Locations(
         outputs_root=os.path.join(run_dir, "steps"),
@@ -195,7 +198,7 @@ def _run_steps(loaded, name, runs_dir, run_dir, fresh, retry_failed, max_workers
         ran.add(step_name)
         try:
             report = _run_step(loaded, step_name, step, rstep, step_dir, name, state, previous, print_, run_dir,
-                               step_fresh, retry_failed, max_workers, progress)
+                               step_fresh, retry_failed, max_workers, progress, pythons.get(step_name))
         except errors.UserError as exc:
             if previous:
                 state["steps"][step_name] = previous  # nothing ran: keep what was there
@@ -256,7 +259,8 @@ def _clear_default_outputs(step_dir: str) -> None:
         shutil.rmtree(default_outputs)
 
 
-def _run_step(loaded, step_name, step, rstep, step_dir, name, state, previous, print_, run_dir, fresh, retry_failed, max_workers, progress) -> StepReport:
+def _run_step(loaded, step_name, step, rstep, step_dir, name, state, previous, print_, run_dir, fresh, retry_failed, max_workers,
+              progress, python=None) -> StepReport:
     if isinstance(step, models.ParallelStep):
         key = _plan_key(step, rstep)
         if not fresh and previous.get("plan_key") not in (None, key):
@@ -270,7 +274,7 @@ def _run_step(loaded, step_name, step, rstep, step_dir, name, state, previous, p
         runstate.save_state(run_dir, state)
         if fresh:
             _clear_default_outputs(step_dir)
-        report = _run_parallel(loaded, step_name, step, rstep, step_dir, name, fresh, retry_failed, max_workers, progress)
+        report = _run_parallel(loaded, step_name, step, rstep, step_dir, name, fresh, retry_failed, max_workers, progress, python)
         state["steps"][step_name] = {"status": report.status, "plan_key": key, "fingerprint": print_,
                                      "job_result": report.job_result, "output_file": report.output_file}
         return report
@@ -284,10 +288,12 @@ def _run_step(loaded, step_name, step, rstep, step_dir, name, state, previous, p
     return report
 
 
-def _run_parallel(loaded, step_name, step, rstep, step_dir, name, fresh, retry_failed, max_workers, progress) -> StepReport:
+def _run_parallel(loaded, step_name, step, rstep, step_dir, name, fresh, retry_failed, max_workers, progress,
+                  python=None) -> StepReport:
     from pjob.local import parallel  # the engine's local runner
 
     task = build.build_parallel_task(name, step, rstep, step_dir=step_dir, gpus=_gpus())
+    task.python = python  # pjob run --python STEP=PATH: the workers' interpreter
     command.prepare_outputs(rstep.outputs)
     result = parallel.run_parallel_step(
         task, fresh=fresh, retry_failed=retry_failed, max_workers=max_workers, progress=progress

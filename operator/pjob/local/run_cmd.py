@@ -14,7 +14,7 @@ import sys
 
 from pjob.data import uris
 from pjob.local import display as displaying
-from pjob.local import inputs_check, machine_check, pipeline
+from pjob.local import inputs_check, machine_check, pipeline, python_env
 from pjob.spec import checks, errors
 
 
@@ -26,6 +26,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--retry-failed", action="store_true", help="when resuming, also re-run mini-batches that failed")
     parser.add_argument("--metrics-port", type=int, metavar="P",
                         help="serve Prometheus metrics of the run on http://127.0.0.1:P/metrics while it runs")
+    parser.add_argument(
+        "--python", action="append", default=[], metavar="STEP=PATH",
+        help="run parallel step STEP's workers with this Python (its own environment: pandas, pyarrow, the script's "
+             "libraries); repeatable",
+    )
     parser.add_argument(
         "--datastore", action="append", default=[], metavar="NAME=PATH",
         help="map azureml://datastores/NAME to a folder or URL (default <runs-dir>/datastores/NAME)",
@@ -46,7 +51,8 @@ def ignored_environments(loaded) -> list[str]:
             f"{k} {v}" for k, v in (("image", env.image), ("conda_file", env.conda_file)) if v)
         if what:
             out.append(f"{loaded.file}: jobs.{name}: environment ({what}) is not used locally; "
-                       f"the step runs with this Python ({sys.executable}); install what it needs there")
+                       f"the step runs with this Python ({sys.executable}); install what it needs there"
+                       + (f", or give the step its own: --python {name}=PATH" if step.type == "parallel" else ""))
     return out
 
 
@@ -84,14 +90,20 @@ def _with_metrics(port: int, job: str, display):
     return progress
 
 
+def _terminated(signum, frame) -> None:
+    raise errors.Terminated()
+
+
 def main(args) -> int:
     if args.max_workers is not None and args.max_workers < 1:
         raise errors.UserError(f"got {args.max_workers}; give a number of at least 1", field="--max-workers")
     # `timeout`, CI cancellation and systemd send SIGTERM: unwind like Ctrl-C so
     # command steps are stopped and the run can be resumed
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGTERM, _terminated)
     loaded = checks.load_and_check(args.file)
     inputs_check.check_inputs(loaded)
+    pythons = python_env.parse(args.python, loaded)
+    python_env.check(pythons, loaded)
     for warning in loaded.warnings + ignored_environments(loaded) + machine_check.warnings(loaded, args.max_workers):
         print(f"warning: {warning}", file=sys.stderr)
     run_dir, note = pipeline.run_folder(loaded, args.runs_dir)
@@ -107,6 +119,7 @@ def main(args) -> int:
         datastores=uris.parse_datastore_flags(args.datastore),
         progress=_with_metrics(args.metrics_port, pipeline.job_name(loaded), display) if args.metrics_port else display.progress,
         on_step=display.on_step,
+        pythons=pythons,
     )
     print_summary(result)
     display.finish(result)
