@@ -98,9 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""  # a path the user gave that cannot be read or written
         print(f"error: {where}{exc.strerror or exc}; check the path and its permissions", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted" + (RESUME_HINT if "run" in argv else ""), file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, errors.Terminated)
+        print(("terminated" if terminated else "interrupted") + (RESUME_HINT if "run" in argv else ""), file=sys.stderr)
+        return 143 if terminated else 130
 
 
 RESUME_HINT = "; run the same command again to resume where it stopped"

@@ -44,6 +44,18 @@ def plan(
     """Split one input into ordered mini-batch descriptors without loading it."""
     _check_type(input_type)
     location = uris.resolve_uri(uri, datastores)
+    try:
+        return _plan(input_type, uri, location, mini_batch_size, partition_keys, datastores)
+    except errors.UserError:
+        raise
+    except OSError as exc:  # unreachable (DNS, network, permissions): name what could not be read
+        where = exc.filename or location
+        network = "" if uris.is_local(str(where)) else " and the network"
+        raise errors.UserError(f"cannot read {where}: {readfail.describe(exc)}; check the path{network}",
+                               field="path") from exc
+
+
+def _plan(input_type: str, uri: str, location: str, mini_batch_size, partition_keys, datastores) -> Plan:
     if input_type == "mltable":
         from pjob.data import mltable  # parses YAML only; no pandas
 

@@ -64,6 +64,7 @@ class Plan:
     items: int = 0
     columns: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     source: str = ""
+    empty_because: str = ""  # when nothing was planned from files that are not empty: why (e.g. only a header)
 
     def to_json(self) -> str:
         return json.dumps(

@@ -83,11 +83,16 @@ def reader_field(table, field: str) -> tuple[tuple, str]:
     """The MLTable key path and dotted field of a reader problem (pure).
     Problems raised below the MLTable parser name the reader generically
     (``transformations.read_delimited.encoding``); the reader is always the
-    first transformation, so that is ``transformations[0].read_delimited...``."""
+    first transformation, so that is ``transformations[0].read_delimited...``;
+    a later step is found by its name."""
     reader = (table.reader or {}).get("name") or "reader"
     parts = field.split(".") if field.startswith("transformations.") else ["transformations", reader]
-    keys = ("transformations", 0) + tuple(parts[1:])
-    return keys, "transformations[0]." + ".".join(parts[1:])
+    index = 0
+    names = [step.get("name") for step in table.steps or []]
+    if parts[1] != reader and parts[1] in names:  # a later step (convert_column_types, ...)
+        index = names.index(parts[1]) + (1 if table.reader else 0)
+    keys = ("transformations", index) + tuple(parts[1:])
+    return keys, f"transformations[{index}]." + ".".join(parts[1:])
 
 
 def _line(table, keys: tuple) -> int | None:

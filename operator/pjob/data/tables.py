@@ -49,7 +49,20 @@ def plan_table(table: mltable.Table, mini_batch_size, partition_keys: list[str] 
     if table.positional:
         batches = _count_positional(table, batches)
     known = all(mb.items >= 0 for mb in batches)  # byte ranges carry estimates; exact after a counting pass
-    return Plan(kind="table", mini_batches=batches, items=sum(mb.items for mb in batches) if known else -1, columns=columns, source=table.base)
+    return Plan(kind="table", mini_batches=batches, items=sum(mb.items for mb in batches) if known else -1, columns=columns,
+                source=table.base, empty_because=_why_empty(table, paths, headers) if not batches else "")
+
+
+def _why_empty(table: mltable.Table, paths: list[str], headers: dict[str, list[str]]) -> str:
+    """Why files that exist gave no mini-batch (pure over what planning read):
+    delimited files that hold only their header line say so."""
+    if (table.reader or {}).get("name") != "read_delimited" or not paths:
+        return ""
+    only_header = [p for p in paths if headers.get(p)]
+    if not only_header:
+        return ""
+    names = ", ".join(p.rsplit("/", 1)[-1] for p in only_header[:3]) + (" ..." if len(only_header) > 3 else "")
+    return f"{names}: only a header line ({', '.join(map(str, headers[only_header[0]]))}), no rows"
 
 
 def read_slice(mb: MiniBatch):
@@ -61,7 +74,8 @@ def read_slice(mb: MiniBatch):
     settings = mb.table or {}
     table = mltable.Table.from_dict(settings["mltable"])
     frame = _read_raw(table, settings, mb.path, mb)
-    frame, _ = transforms.apply(frame, table.steps, settings.get("offsets") or [0] * transforms.positional_count(table.steps), mb.path)
+    with readfail.reading(mb.path):  # a step that fails on this file's values names the file
+        frame, _ = transforms.apply(frame, table.steps, settings.get("offsets") or [0] * transforms.positional_count(table.steps), mb.path)
     return frame
 
 
@@ -76,7 +90,8 @@ def read_whole(table: mltable.Table):
     for path in paths:
         settings = _settings(table, schema, headers, paths, path, {})
         frame = _read_raw(table, settings, path, MiniBatch(index=0, kind="table", items=-1, path=path))
-        frame, entering = transforms.apply(frame, table.steps, offsets, path)
+        with readfail.reading(path):
+            frame, entering = transforms.apply(frame, table.steps, offsets, path)
         offsets = [o + e for o, e in zip(offsets, entering)]
         frames.append(frame)
     if not frames:

@@ -111,9 +111,18 @@ def convert(series, conversion: dict[str, Any]):
     if kind == "string":
         return pandas.Series([None if _null(v) else _as_text(v) for v in series], dtype="object", index=series.index, name=series.name)
     if kind in ("int", "float"):
-        numbers = pandas.to_numeric(series.map(lambda v: None if _null(v) else (str(v).strip() if isinstance(v, str) else v)), errors="coerce")
+        given = series.map(lambda v: None if _null(v) else (str(v).strip() if isinstance(v, str) else v))
+        numbers = pandas.to_numeric(given, errors="coerce")
         if kind == "int":
             numbers = numbers.where(numbers.isna() | (numbers == numbers.round()))
+        lost = numbers.isna() & given.notna()
+        if lost.any():  # a value that is not a number would become a silent NaN
+            bad = given[lost]
+            raise errors.UserError(
+                f"convert_column_types: value {bad.iloc[0]!r} of column '{series.name}' is not "
+                f"{'a whole number' if kind == 'int' else 'a number'} ({int(lost.sum())} such value(s) in this "
+                f"mini-batch); fix the data, or convert the column to string", field="transformations.convert_column_types")
+        if kind == "int":
             return numbers.astype("float64") if numbers.isna().any() else numbers.astype("int64")
         return numbers.astype("float64")
     if kind == "boolean":

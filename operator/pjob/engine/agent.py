@@ -216,7 +216,8 @@ class Agent:
         self.close_worker(w)
         if policy.init_failures_exhausted(self.init_failures, len(self.slots)):
             self.fatal = (f"init() failed {self.init_failures} times in a row on node {self.node} "
-                          f"(limit 3 x max_concurrency_per_instance = {3 * len(self.slots)})\nlast error:\n{error}")
+                          f"(limit 3 x max_concurrency_per_instance = {3 * len(self.slots)}): "
+                          f"{logtree.exception_summary(error)}\nlast error:\n{error}")
             self.stopping = True
         elif not self.stopping:
             self.start_worker(w)

@@ -89,6 +89,18 @@ def _body(error: str | None) -> str:
     return text.split("\n", 1)[1] if text.startswith("[") and "\n" in text else text
 
 
+def _described_source(task, count: int) -> str:
+    """The input, and why it gave nothing when planning knew (a CSV with only a header)."""
+    if count:
+        return task.input_uri
+    try:
+        header, _ = manifest.read_header_and_lines(manifest.path_in(task.work_dir))
+    except (OSError, ValueError):
+        return task.input_uri
+    why = header.get("empty_because")
+    return f"{task.input_uri} ({why})" if why else task.input_uri
+
+
 def next_file(logs: logtree.LogTree, verdict: policy.Verdict, error: str | None, has_failures: bool) -> str | None:
     named = logtree.file_named_in(error)
     if named:
@@ -108,7 +120,7 @@ def finalise(task, coordinator, logs: logtree.LogTree, verdict: policy.Verdict, 
     counters = coordinator.counters()
     merged = merge_output(task, count)
     verdict = policy.final_output_verdict(verdict, counters.items_succeeded, bool(task.append_row_to),
-                                          planned=count, source=task.input_uri,
+                                          planned=count, source=_described_source(task, count),
                                           failures=counters.failed > 0 or counters.items_failed > 0)
     report.merge_job_report(task.work_dir, logs.job_report)
     failed = failed_records(coordinator)

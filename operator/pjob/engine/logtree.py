@@ -166,3 +166,13 @@ def render_job_result(*, verdict_state: str, rule: str | None, message: str, ste
     if next_file:
         lines += ["", f"open next: {next_file}"]
     return "\n".join(lines) + "\n"
+
+
+def exception_summary(error: str | None) -> str:
+    """``Type: message (File "...", line N, in f)`` of a traceback text (pure):
+    the exception and the first frame of the user's code, for one-line summaries."""
+    lines = [ln.strip() for ln in (error or "").strip().splitlines() if ln.strip()]
+    if not lines:
+        return ""
+    frame = next((ln for ln in lines if ln.startswith('File "')), None)
+    return lines[-1][:300] + (f" ({frame})" if frame else "")

@@ -53,7 +53,11 @@ def plan_into(task, path: str, log) -> minibatch.Plan:
     plan = pjob.data.plan(task.input_type, task.input_uri, task.mini_batch_size, task.partition_keys)
     listing = _listing(task, plan)
     estimated = any(minibatch.items_estimated(mb) for mb in plan.mini_batches)
-    write(plan, path, {"planned_at": started, "listing": files.digest(listing), "listed": len(listing)})
+    extra = {"planned_at": started, "listing": files.digest(listing), "listed": len(listing)}
+    if plan.empty_because:
+        extra["empty_because"] = plan.empty_because
+        log(f"nothing to run from {task.input_uri}: {plan.empty_because}")
+    write(plan, path, extra)
     log(f"planned {task.input_uri} ({task.input_type}, mini_batch_size={task.mini_batch_size}, "
         f"partition_keys={task.partition_keys}): {len(plan.mini_batches)} mini-batches, {plan.items} items"
         f"{' (estimated from a sample; workers count what they read)' if estimated else ''} in {time.time() - started:.2f}s")

@@ -21,6 +21,8 @@ SYSTEM_ERROR = "system_error"
 
 RUNNING, SUCCEEDED, FAILED = "Running", "Succeeded", "Failed"
 
+RETRY_HINT = "; fix the cause, then run the same command with --retry-failed to run the failed mini-batches again"
+
 INIT_FAILURES_PER_WORKER = 3  # 3 x concurrency consecutive init failures fail the job
 
 
@@ -131,15 +133,15 @@ def verdict(progress, limits: Limits, *, now: float, started_at: float, attempts
     if exceeds(p.failed, limits.mini_batch_error_threshold):
         return Verdict(FAILED, MINI_BATCH_ERROR_THRESHOLD,
                        f"{p.failed} mini-batch(es) failed, more than mini_batch_error_threshold "
-                       f"= {limits.mini_batch_error_threshold}")
+                       f"= {limits.mini_batch_error_threshold}{RETRY_HINT}")
     if exceeds(p.items_failed, limits.error_threshold):
         return Verdict(FAILED, ERROR_THRESHOLD,
-                       f"{p.items_failed} item(s) failed, more than error_threshold = {limits.error_threshold}")
+                       f"{p.items_failed} item(s) failed, more than error_threshold = {limits.error_threshold}{RETRY_HINT}")
     all_scheduled = p.pending == 0
     if all_scheduled and p.total > 0 and exceeds(100.0 * p.failed / p.total, limits.allowed_failed_percent):
         return Verdict(FAILED, ALLOWED_FAILED_PERCENT,
                        f"{p.failed} of {p.total} mini-batches failed ({100.0 * p.failed / p.total:.1f}%), more than "
-                       f"--allowed_failed_percent = {limits.allowed_failed_percent:g}")
+                       f"--allowed_failed_percent = {limits.allowed_failed_percent:g}{RETRY_HINT}")
     if p.pending == 0 and p.leased == 0:
         return Verdict(SUCCEEDED, None, f"{p.done + p.failed} of {p.total} mini-batches processed")
     if p.attempts <= attempts_at_start and now - started_at > limits.first_task_creation_timeout:

@@ -211,6 +211,10 @@ def _check_output_targets(loaded) -> None:
             if full == path or full.startswith(path.rstrip(os.sep) + os.sep):
                 loaded.problem(where, f"{out.path} would write into {what} ({path}); choose an output path outside what the job reads")
                 break
+            if out.type != "uri_file" and path.startswith(full.rstrip(os.sep) + os.sep):  # e.g. path: ./
+                loaded.problem(where, f"{out.path} is a folder that holds {what} ({path}): the step would write among "
+                                      "what the job reads; give the output a folder of its own")
+                break
         if full in seen:
             loaded.problem(where, f"{out.path} is also the output {seen[full]}; give each output its own path")
         seen.setdefault(full, ".".join(map(str, where[:-1])))
@@ -375,6 +379,7 @@ def check(loaded: load.LoadedJob, *, check_files: bool = True) -> load.LoadedJob
     if not job.jobs:
         loaded.problem(("jobs",), "a pipeline needs at least one step; add a step under jobs")
     names.check_names(loaded)
+    names.check_empty_paths(loaded)
     for key, value in job.inputs.items():
         if isinstance(value, models.DataInput) and value.path and check_files:
             _check_local_path(loaded, ("inputs", key, "path"), value.path, "input path")

@@ -20,6 +20,11 @@ class Problem:
         return ": ".join(parts + [self.message])
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, CI cancellation, systemd): the run unwinds like
+    Ctrl-C, so it can be resumed; ``pjob`` exits 143 and says so."""
+
+
 class UserError(Exception):
     """One or more problems in what the user gave us (exit code 2)."""
 

@@ -33,6 +33,25 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_assignment=True)
 
 
+def not_boolean(v):
+    """Number fields: YAML ``true`` is not 1 (pydantic would take it as 1), it is a mistake."""
+    if isinstance(v, bool):
+        raise ValueError(f"got {str(v).lower()}, a boolean; give a number")
+    return v
+
+
+def env_values(v: dict | None) -> dict | None:
+    """Environment variable values are strings; numbers and true/false are
+    written as text, a list or mapping is refused (it has no one text form)."""
+    if v is None:
+        return None
+    for key, value in v.items():
+        if isinstance(value, (list, dict)):
+            raise ValueError(f"{key}: got a {'list' if isinstance(value, list) else 'mapping'}; an environment "
+                             "variable is one string: quote it (\"[1, 2]\") or give a string, number or true/false")
+    return {str(k): ("" if x is None else str(x)) for k, x in v.items()}
+
+
 class DataInput(Model):
     """An input: data (uri_file, uri_folder, mltable) or a typed literal."""
 
@@ -99,6 +118,8 @@ class RetrySettings(Model):
     max_retries: int = Field(2, ge=0, description="Retries of a failed or timed-out mini-batch; attempts = 1 + max_retries.")
     timeout: int = Field(60, gt=0, le=259200, description="Seconds one run() call may take, in (0, 259200].")
 
+    _numbers = field_validator("max_retries", "timeout", mode="before")(lambda v: not_boolean(v))
+
 
 class Resources(Model):
     """Compute size of a step."""
@@ -107,6 +128,8 @@ class Resources(Model):
     instance_type: Optional[str] = Field(None, description="Accepted for compatibility; ignored.")
     shm_size: Optional[str] = Field(None, description="Accepted for compatibility; ignored.")
     properties: Optional[dict[str, Any]] = Field(None, description="Accepted for compatibility; ignored.")
+
+    _numbers = field_validator("instance_count", mode="before")(lambda v: not_boolean(v))
 
 
 class Environment(Model):
@@ -137,6 +160,11 @@ class RunFunctionTask(Model):
     append_row_to: Optional[str] = Field(None, description="${{outputs.<name>}}: aggregate run() returns into that output.")
     environment_variables: Optional[dict[str, Any]] = Field(None, description="Extra environment variables (also accepted at step level).")
 
+    @field_validator("environment_variables")
+    @classmethod
+    def _env_values_are_strings(cls, v):
+        return env_values(v)
+
 
 class StepCommon(Model):
     """Keys every step accepts (Azure plumbing is accepted and ignored locally)."""
@@ -158,7 +186,7 @@ class StepCommon(Model):
     @field_validator("environment_variables")
     @classmethod
     def _env_values_are_strings(cls, v):
-        return None if v is None else {str(k): ("" if x is None else str(x)) for k, x in v.items()}
+        return env_values(v)
 
 
 class ParallelStep(StepCommon):
@@ -174,6 +202,9 @@ class ParallelStep(StepCommon):
     retry_settings: RetrySettings = Field(default_factory=RetrySettings, description="Retries and per-call timeout.")
     logging_level: Literal["DEBUG", "INFO", "WARNING"] = Field("INFO", description="DEBUG, INFO or WARNING.")
     task: RunFunctionTask = Field(..., description="The entry script and its arguments.")
+
+    _numbers = field_validator("max_concurrency_per_instance", "mini_batch_error_threshold", "error_threshold",
+                               mode="before")(lambda v: not_boolean(v))
 
     @field_validator("mini_batch_size", mode="before")
     @classmethod
@@ -194,6 +225,8 @@ class Limits(Model):
     """Limits of a command step."""
 
     timeout: Optional[int] = Field(None, gt=0, description="Seconds the command may run before it is killed.")
+
+    _numbers = field_validator("timeout", mode="before")(lambda v: not_boolean(v))
 
 
 class CommandStep(StepCommon):
@@ -231,6 +264,11 @@ class CommandComponent(Model):
     command: str
     environment_variables: Optional[dict[str, Any]] = None
     resources: Optional[Resources] = None
+
+    @field_validator("environment_variables")
+    @classmethod
+    def _env_values_are_strings(cls, v):
+        return env_values(v)
     distribution: Optional[dict[str, Any]] = None
 
 

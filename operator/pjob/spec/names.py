@@ -1,6 +1,8 @@
 """Names a user gives that become folder names (steps) or expression names
 (inputs, outputs): identifiers, as Azure ML requires, so none can reach
 outside the run folder (``../x``, ``a/b``) or clash once written to disk.
+And paths given as empty strings, which would silently mean "the YAML's
+folder" and be blamed on something else later.
 
 Called by ``pjob.spec.checks.check``; pure over the loaded job.
 """
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from pjob.spec import load
+from pjob.spec import load, models
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*\Z")  # Azure's job names: a single-step file's step is named so
@@ -57,3 +59,21 @@ def _check(loaded: load.LoadedJob, where: tuple, name: str, what: str) -> None:
     if why:
         loaded.problem(where, f"{what} {why}")
 
+
+
+def check_empty_paths(loaded: load.LoadedJob) -> None:
+    """``path: ""`` on a data input or an output is a problem at that line."""
+    job = loaded.job
+    places = [(("inputs", k, "path"), v) for k, v in job.inputs.items()]
+    places += [(("outputs", k, "path"), v) for k, v in job.outputs.items()]
+    for name, step in job.jobs.items():
+        places += [(("jobs", name, "inputs", k, "path"), v) for k, v in step.inputs.items()]
+        places += [(("jobs", name, "outputs", k, "path"), v) for k, v in step.outputs.items()]
+    for where, value in places:
+        path = getattr(value, "path", None)
+        if isinstance(value, (models.DataInput, models.DataOutput)) and path is not None and not path.strip():
+            what = "an output" if where[-3] == "outputs" else "an input"
+            if isinstance(value, models.DataInput) and value.type not in models.DATA_TYPES:
+                continue  # an empty string literal is a value, not a path
+            loaded.problem(where, f"the path of {what} is empty; give a folder, a file or a URL "
+                                  f"(relative to {loaded.base_dir}){'' if what == 'an input' else ', or leave path out for the default'}")

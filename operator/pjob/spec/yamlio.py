@@ -86,6 +86,25 @@ def _check_expansion(node: yaml.Node, filename: str) -> None:
     size(node)
 
 
+# errors whose context mark is where the mistake starts (an unclosed quote or bracket): the
+# parser only notices at a later line (often the end of the file)
+_STARTS_AT_CONTEXT = ("while scanning a quoted scalar", "while parsing a flow", "while scanning a block scalar")
+
+
+def error_place(exc: yaml.MarkedYAMLError) -> tuple:
+    """(mark to report, message) of a YAML syntax error (pure): an unclosed
+    quote or bracket is reported where it opens, saying where it was noticed."""
+    msg = f"YAML syntax error: {exc.problem or exc}"
+    if exc.context:
+        msg += f" ({exc.context})"
+    start, found = exc.context_mark, exc.problem_mark
+    if (start is not None and found is not None and found.line > start.line
+            and any((exc.context or "").startswith(c) for c in _STARTS_AT_CONTEXT)):
+        what = "quote" if "quoted" in exc.context else "bracket" if "flow" in exc.context else "block"
+        return start, f"{msg}: the {what} opened on this line is not closed (noticed at line {found.line + 1})"
+    return found or start, msg
+
+
 def parse_yaml(text: str, filename: str = "<input>") -> tuple[Any, Lines]:
     if len(text) > MAX_BYTES:
         raise errors.UserError([errors.Problem(filename, None, "", f"the file has {len(text):,} characters, more than "
@@ -100,11 +119,8 @@ def parse_yaml(text: str, filename: str = "<input>") -> tuple[Any, Lines]:
         lines: Lines = {}
         data = _to_python(node, (), lines, loader) if node is not None else None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        mark, msg = error_place(exc)
         line = mark.line + 1 if mark else None
-        msg = f"YAML syntax error: {exc.problem or exc}"
-        if exc.context:
-            msg += f" ({exc.context})"
         raise errors.UserError([errors.Problem(filename, line, "", msg + "; fix the YAML syntax at this line")])
     except yaml.reader.ReaderError as exc:
         line = text[: exc.position].count("\n") + 1
