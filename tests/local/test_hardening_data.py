@@ -128,3 +128,25 @@ def test_an_undecodable_csv_names_the_data_file_and_the_mltable_line(tmp_path, w
         message = (tmp_path / "pjob-runs" / "data" / "steps" / "step" / "logs" / "job_result.txt").read_text()
     assert str(tmp_path / "t" / "x.csv") in message, message
     assert f"{tmp_path / 't' / 'MLTable'}:6: transformations[0].read_delimited.encoding" in message, message
+
+
+# --- 10. inputs that are not regular files --------------------------------------------------------------------------
+
+def test_entries_that_are_not_regular_files_are_skipped_and_said_once(tmp_path):
+    from test_cli_edges import write_job
+
+    yml = write_job(tmp_path, files=3)
+    docs = tmp_path / "docs"
+    os.symlink(tmp_path / "nowhere", docs / "a_dangling")
+    os.symlink("b_loop2", docs / "b_loop1")
+    os.symlink("b_loop1", docs / "b_loop2")
+    os.mkfifo(docs / "c_pipe")
+    proc = pjob("run", yml, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    said = ("4 entries of the input skipped, not regular files: a_dangling (dangling symlink), "
+            "b_loop1 (symlink loop), b_loop2 (symlink loop) and 1 more")
+    assert (proc.stdout + proc.stderr).count(said) == 1, proc.stdout + proc.stderr
+    step = tmp_path / "pjob-runs" / "edge" / "steps" / "step"
+    assert (step / "logs" / "sys" / "master_role.txt").read_text().count(said) == 1
+    assert said in (step / "logs" / "job_result.txt").read_text()
+    assert len((step / "outputs" / "out" / "parallel_run_step.txt").read_text().splitlines()) == 3

@@ -65,10 +65,14 @@ def _plan(input_type: str, uri: str, location: str, mini_batch_size, partition_k
 
             with readfail.in_table(table):  # a data file that cannot be read: exit 2 naming it
                 return tables.plan_table(table, mini_batch_size, partition_keys)
-        paths = mltable.list_paths(table) if table is not None else files.list_files(location)
+        skipped: list = []
+        if table is not None:
+            paths = mltable.list_paths(table)
+        else:
+            paths, skipped = files.list_files_noting(location)
         source = location
     else:
-        paths = files.list_files(location)
+        paths, skipped = files.list_files_noting(location)
         if input_type == "uri_file" and not files.is_file(location):
             raise errors.UserError(
                 f"input '{uri}' is typed uri_file but is a folder; use type: uri_folder", field="type"
@@ -82,7 +86,8 @@ def _plan(input_type: str, uri: str, location: str, mini_batch_size, partition_k
         )
     per_batch = sizes.files_per_batch(mini_batch_size)
     batches = files.plan_files(paths, per_batch)
-    return Plan(kind="files", mini_batches=batches, items=len(paths), source=source)
+    return Plan(kind="files", mini_batches=batches, items=len(paths), source=source,
+                skipped=files.describe_skipped(skipped))
 
 
 def read_mini_batch(mb: MiniBatch, scratch_dir: str) -> "list[str] | pandas.DataFrame":

@@ -65,6 +65,7 @@ class Plan:
     columns: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     source: str = ""
     empty_because: str = ""  # when nothing was planned from files that are not empty: why (e.g. only a header)
+    skipped: str = ""  # entries of the input that are not regular files (dangling symlinks, FIFOs, ...): how many, which
 
     def to_json(self) -> str:
         return json.dumps(

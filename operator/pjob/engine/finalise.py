@@ -89,15 +89,18 @@ def _body(error: str | None) -> str:
     return text.split("\n", 1)[1] if text.startswith("[") and "\n" in text else text
 
 
+def plan_header(work_dir: str) -> dict:
+    """The manifest's header (what planning noted), {} when unreadable."""
+    try:
+        header, _ = manifest.read_header_and_lines(manifest.path_in(work_dir))
+    except (OSError, ValueError):
+        return {}
+    return header if isinstance(header, dict) else {}
+
+
 def _described_source(task, count: int) -> str:
     """The input, and why it gave nothing when planning knew (a CSV with only a header)."""
-    if count:
-        return task.input_uri
-    try:
-        header, _ = manifest.read_header_and_lines(manifest.path_in(task.work_dir))
-    except (OSError, ValueError):
-        return task.input_uri
-    why = header.get("empty_because")
+    why = plan_header(task.work_dir).get("empty_because") if not count else None
     return f"{task.input_uri} ({why})" if why else task.input_uri
 
 
@@ -128,6 +131,9 @@ def finalise(task, coordinator, logs: logtree.LogTree, verdict: policy.Verdict, 
     write_job_error(logs, failed)
     error, error_index, last_error = first_error(failed, fatal, errorlog.read(task.work_dir))
     warnings = []
+    skipped = plan_header(task.work_dir).get("skipped")
+    if skipped:  # dangling symlinks, FIFOs, ... in the input folder
+        warnings.append(skipped)
     if verdict.state == policy.SUCCEEDED and failed:
         warnings.append(f"{len(failed)} mini-batch(es) failed within the thresholds; "
                         f"see {logs.failed_mini_batches}")

@@ -54,6 +54,9 @@ def plan_into(task, path: str, log) -> minibatch.Plan:
     listing = _listing(task, plan)
     estimated = any(minibatch.items_estimated(mb) for mb in plan.mini_batches)
     extra = {"planned_at": started, "listing": files.digest(listing), "listed": len(listing)}
+    if plan.skipped:
+        extra["skipped"] = plan.skipped
+        log(f"{task.input_uri}: {plan.skipped}")
     if plan.empty_because:
         extra["empty_because"] = plan.empty_because
         log(f"nothing to run from {task.input_uri}: {plan.empty_because}")

@@ -141,6 +141,10 @@ class Display:
             Console(file=out, highlight=False).print(table)
         else:
             out.write("Summary:\n" + jobview.table([view.SUMMARY_HEADER] + rows))
+        for name in result.steps:  # what planning skipped in the input (not regular files), said once
+            skipped = _plan_note(self.work_dir(name), "skipped")
+            if skipped:
+                out.write(f"warning: step {name}: {skipped}\n")
         for name, r in result.steps.items():
             if r.status != "Failed" and not r.failed_mini_batches:
                 continue
@@ -169,6 +173,15 @@ def _planned_items(work_dir: str) -> int | None:
         return None
     items = header.get("items")
     return items if isinstance(items, int) and items >= 0 else None
+
+
+def _plan_note(work_dir: str, key: str) -> str | None:
+    try:
+        header, _ = manifest.read_header_and_lines(manifest.path_in(work_dir))
+    except (OSError, ValueError, KeyError):
+        return None
+    note = header.get(key)
+    return note if isinstance(note, str) else None
 
 
 def _report_rows(logs_dir: str | None) -> list[dict]:
