@@ -185,11 +185,15 @@ def test_init_failure_fails_job_with_init_traceback(tmp_path):
     assert es.markers(mark) == []
 
 
-def test_zero_successes_with_append_row_fails(tmp_path):
-    task, _ = _task(tmp_path, {"BAD": "0", "MODE": "none"}, n_files=2)
+@pytest.mark.parametrize("threshold,says", [
+    (5, "no item succeeded"),  # the empty returns were counted as failed items
+    (-1, "run() returned no result for any item"),  # not counted as failures, but there is still nothing to write
+])
+def test_zero_successes_with_append_row_fails(tmp_path, threshold, says):
+    task, _ = _task(tmp_path, {"BAD": "0", "MODE": "none"}, n_files=2, error_threshold=threshold)
     result = parallel.run_parallel_step(task)
     assert result.status == "Failed" and result.reason == "no_successes"
-    assert "no item succeeded" in es.read(result.job_result)
+    assert says in es.read(result.job_result)
 
 
 def test_progress_update_timeout(tmp_path):
