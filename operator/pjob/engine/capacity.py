@@ -10,6 +10,7 @@ CPUs and memory at the edge.
 from __future__ import annotations
 
 import math
+import os
 
 WORKER_MEMORY_BYTES = 256 << 20  # what a worker process with pandas loaded needs at the least
 
@@ -56,9 +57,7 @@ def machine() -> tuple[int, int | None]:
     memory = cgroup.read_limits().memory
     if memory is None:
         try:
-            import psutil
-
-            memory = int(psutil.virtual_memory().total)
-        except Exception:  # no psutil data on this platform: no warning rather than a wrong one
+            memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (AttributeError, OSError, ValueError):  # not on this platform: no warning rather than a wrong one
             memory = None
     return cpus, memory

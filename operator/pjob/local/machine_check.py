@@ -11,14 +11,16 @@ from pjob.spec import yamlio
 
 
 def warnings(loaded, max_workers: int | None = None) -> list[str]:
-    cpus, memory = capacity.machine()
-    out = []
+    asked = {}
     for name, step in loaded.job.jobs.items():
         requested = getattr(step, "max_concurrency_per_instance", None)
-        if not isinstance(requested, int) or isinstance(requested, bool):
-            continue
-        if max_workers:
-            requested = min(requested, max_workers)
+        if isinstance(requested, int) and not isinstance(requested, bool):
+            asked[name] = min(requested, max_workers) if max_workers else requested
+    if not asked:
+        return []
+    cpus, memory = capacity.machine()
+    out = []
+    for name, requested in asked.items():
         said = capacity.warning(requested, cpus, memory)
         if said:
             path = ("max_concurrency_per_instance",) if loaded.wrapped else ("jobs", name, "max_concurrency_per_instance")
