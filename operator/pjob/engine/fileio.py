@@ -31,6 +31,18 @@ def write_text_atomic(path: str, text: str) -> None:
         raise
 
 
+def remove_atomic_leftovers(path: str) -> list[str]:
+    """Delete what ``write_text_atomic(path, ...)`` left when its process was killed."""
+    removed = []
+    for tmp in glob.glob(f"{glob.escape(path)}.tmp.*"):
+        try:
+            os.unlink(tmp)
+            removed.append(tmp)
+        except FileNotFoundError:
+            pass
+    return removed
+
+
 def staging_name(destination: str, purpose: str, pid: int) -> str:
     """The hidden file name that stages ``destination``'s new content (pure)."""
     return f".{os.path.basename(destination)}.pjob-{purpose}.{pid}.tmp"

@@ -50,9 +50,12 @@ def staging_dir(task) -> str:
 def remove_staged(task) -> list[str]:
     """Staging files a killed finalisation left (the driver runs this before
     the step runs again, so nothing reads them as output)."""
-    removed = fileio.remove_staged(logtree.LogTree(task.logs_dir).job_report, staging_dir(task))
+    logs = logtree.LogTree(task.logs_dir)
+    removed = fileio.remove_staged(logs.job_report, staging_dir(task))
     if task.append_row_to:
         removed += fileio.remove_staged(task.append_row_to, staging_dir(task))
+    for path in (logs.job_result, logs.failed_mini_batches):  # write_text_atomic's, when killed mid-write
+        removed += fileio.remove_atomic_leftovers(path)
     return removed
 
 

@@ -64,3 +64,11 @@ def test_a_failed_merge_removes_its_staging_file(tmp_path):
     with pytest.raises(OSError):
         results.merge(str(parts), 1, str(destination), staging_dir=str(staging))
     assert os.listdir(staging) == []
+
+
+def test_leftovers_of_a_killed_atomic_write_are_removed(tmp_path):
+    (tmp_path / "job_result.txt").write_text("old")
+    (tmp_path / "job_result.txt.tmp.4242").write_text("half")
+    (tmp_path / "job_result.txt.tmpl").write_text("not ours")
+    assert fileio.remove_atomic_leftovers(str(tmp_path / "job_result.txt")) == [str(tmp_path / "job_result.txt.tmp.4242")]
+    assert sorted(os.listdir(tmp_path)) == ["job_result.txt", "job_result.txt.tmpl"]
