@@ -1,0 +1,203 @@
+"""The queue's rules, as one pure state machine over mini-batches: the only
+place that decides what claim, complete, fail, release, expiry of an agent and
+``--retry-failed`` do. ``step(batch, event, max_attempts)`` returns the
+mini-batch's next state and the change to the queue's counters, or None when
+the event does not apply (a stale lease, a mini-batch not pending, ...).
+
+The backends (``pjob.coord.sqlite`` under ``BEGIN IMMEDIATE``,
+``pjob.coord.kube_state`` under the ConfigMap's ``resourceVersion``) load the
+mini-batches an event touches, call ``step`` and store what it returns; which
+mini-batches a claim takes is ``claim_order`` (lowest index first). ``Queue``
+is the whole queue in memory (the reference model the property tests and
+``bench/queue_size.py`` drive).
+
+States: pending -> leased(owner, attempt) -> done | failed, or back to pending
+when an attempt fails with attempts left, the lease is released (attempt given
+back) or its agent is gone (attempt kept). done is final; failed is final
+except for ``Reset`` (``--retry-failed``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+from pjob.queue import protocol
+
+PENDING, LEASED, DONE, FAILED = protocol.STATES
+
+
+@dataclasses.dataclass(frozen=True)
+class Batch:
+    """What the queue knows about one mini-batch."""
+
+    index: int
+    state: str = PENDING
+    attempts: int = 0  # attempts that count (a released one does not)
+    owner: str | None = None  # the agent holding it (leased) or that last held it
+    items: int = 0  # planned item count (an estimate for byte ranges, -1 unknown)
+    succeeded: int = 0  # items counted succeeded / failed once final
+    failed: int = 0
+    error: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Delta:
+    """The change an event makes to the queue's counters (``protocol.Progress``)."""
+
+    pending: int = 0
+    leased: int = 0
+    done: int = 0
+    failed: int = 0
+    items_succeeded: int = 0
+    items_failed: int = 0
+    attempts: int = 0
+    progress: bool = False  # last_progress moves (a mini-batch finished or went back)
+
+    def __add__(self, other: "Delta") -> "Delta":
+        return Delta(*(a + b for a, b in zip(dataclasses.astuple(self)[:-1], dataclasses.astuple(other)[:-1])),
+                     progress=self.progress or other.progress)
+
+    def counts(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "progress"}
+
+
+# --- events --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    agent: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Complete:
+    agent: str
+    attempt: int
+    outcome: protocol.Outcome
+
+
+@dataclasses.dataclass(frozen=True)
+class Fail:
+    agent: str
+    attempt: int
+    error: str
+    retryable: bool = True
+    items: int | None = None  # what the attempt held once read; replaces the planned count
+
+
+@dataclasses.dataclass(frozen=True)
+class Release:
+    agent: str
+    attempt: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Expire:
+    """``agent`` is gone (no heartbeat for a lease duration, or its process died)."""
+
+    agent: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Reset:
+    """``--retry-failed``: a final failure gets a fresh attempt budget."""
+
+
+Event = Claim | Complete | Fail | Release | Expire | Reset
+
+
+def expired_error(agent: str) -> str:
+    return f"lease expired: agent {agent} stopped heartbeating or died"
+
+
+def is_final_failure(outcome: protocol.Outcome) -> bool:
+    """A short return (failed items, or an error) is final, never retried."""
+    return outcome.failed > 0 or outcome.error is not None
+
+
+def step(batch: Batch, event: Event, max_attempts: int) -> tuple[Batch, Delta] | None:
+    """THE rules of the queue. None: the event does not apply to ``batch``."""
+    replace = dataclasses.replace
+    if isinstance(event, Claim):
+        if batch.state != PENDING:
+            return None
+        return (replace(batch, state=LEASED, owner=event.agent, attempts=batch.attempts + 1),
+                Delta(pending=-1, leased=1, attempts=1))
+    if isinstance(event, Reset):
+        if batch.state != FAILED:
+            return None
+        return (replace(batch, state=PENDING, attempts=0, succeeded=0, failed=0, error=None),
+                Delta(failed=-1, pending=1, items_succeeded=-batch.succeeded, items_failed=-batch.failed))
+    if isinstance(event, Expire):
+        if batch.state != LEASED or batch.owner != event.agent:
+            return None
+        return _attempt_lost(batch, expired_error(event.agent), final=batch.attempts >= max_attempts, items=None)
+    # the rest act on a lease: only its holder, with that very attempt (a stale lease changes nothing)
+    if batch.state != LEASED or batch.owner != event.agent or batch.attempts != event.attempt:
+        return None
+    if isinstance(event, Complete):
+        o = event.outcome
+        final_failure = is_final_failure(o)
+        return (replace(batch, state=FAILED if final_failure else DONE, succeeded=o.succeeded, failed=o.failed,
+                        error=o.error),
+                Delta(leased=-1, done=0 if final_failure else 1, failed=1 if final_failure else 0,
+                      items_succeeded=o.succeeded, items_failed=o.failed, progress=True))
+    if isinstance(event, Fail):
+        final = not event.retryable or batch.attempts >= max_attempts
+        return _attempt_lost(batch, event.error, final, event.items)
+    if isinstance(event, Release):
+        return replace(batch, state=PENDING, attempts=batch.attempts - 1), Delta(leased=-1, pending=1, attempts=-1)
+    raise TypeError(f"not a queue event: {event!r}")
+
+
+def _attempt_lost(batch: Batch, error: str, final: bool, items: int | None) -> tuple[Batch, Delta]:
+    """An attempt failed or its agent died: the attempt stays burnt; final when none are left."""
+    if not final:
+        return dataclasses.replace(batch, state=PENDING, error=error, failed=0), Delta(leased=-1, pending=1,
+                                                                                         progress=True)
+    bad = max(batch.items if items is None else items, 0)
+    return (dataclasses.replace(batch, state=FAILED, error=error, succeeded=0, failed=bad),
+            Delta(leased=-1, failed=1, items_failed=bad, progress=True))
+
+
+def claim_order(pending: Iterable[int], n: int) -> list[int]:
+    """Which pending mini-batches a claim of ``n`` takes: the lowest indexes."""
+    return sorted(pending)[:max(n, 0)]
+
+
+def add(progress: protocol.Progress, delta: Delta, now: float) -> protocol.Progress:
+    """Counters after ``delta``."""
+    values = {k: getattr(progress, k) + v for k, v in delta.counts().items()}
+    return dataclasses.replace(progress, **values, last_progress=now if delta.progress else progress.last_progress)
+
+
+class Queue:
+    """A whole queue in memory: a dict of ``Batch`` plus counters, changed
+    only through ``step``. The reference model of the property tests."""
+
+    def __init__(self, total: int, max_attempts: int = 3, items: list[int] | None = None):
+        self.max_attempts = max_attempts
+        self.batches = {i: Batch(i, items=items[i] if items else 0) for i in range(total)}
+        self.progress = protocol.Progress(total=total, pending=total)
+
+    def apply(self, index: int, event: Event, now: float = 0.0) -> bool:
+        result = step(self.batches[index], event, self.max_attempts)
+        if result is None:
+            return False
+        self.batches[index], delta = result
+        self.progress = add(self.progress, delta, now)
+        return True
+
+    def claim(self, agent: str, n: int, now: float = 0.0) -> list[protocol.Lease]:
+        pending = (i for i, b in self.batches.items() if b.state == PENDING)
+        taken = [i for i in claim_order(pending, n) if self.apply(i, Claim(agent), now)]
+        return [protocol.Lease(i, self.batches[i].attempts, agent, 0.0) for i in taken]
+
+    def expire(self, agent: str, now: float = 0.0) -> int:
+        held = [i for i, b in self.batches.items() if b.state == LEASED and b.owner == agent]
+        return sum(self.apply(i, Expire(agent), now) for i in held)
+
+    def reset_failed(self) -> int:
+        failed = [i for i, b in self.batches.items() if b.state == FAILED]
+        return sum(self.apply(i, Reset()) for i in failed)
