@@ -255,6 +255,7 @@ def test_kill_9_then_resume_is_byte_identical_with_a_report_row_per_finished_att
         assert fh.read() == expected
     assert _temp_files(os.path.join(steps, "big", "outputs")) == []
     assert _temp_files(os.path.join(steps, "reader", "outputs")) == []
+    assert _temp_files(steps) == []  # nor in the logs or work folders once the step ran again
     rows = _report_rows(logs)
     for index, attempts in _attempts(work).items():
         have = [r for r in rows if int(r["mini_batch_id"]) == index]
