@@ -10,9 +10,9 @@ Properties (checked by ``tests/unit/test_coordinator_contract.py``):
   short transaction; re-opening keeps done/failed; leases of agents that are
   gone (dead pid on this host, or no heartbeat for ``lease_seconds``) go back
   to pending with the attempt counted;
-- a lease is an attempt: claim burns one; ``fail``/expiry keep it burnt,
-  ``release`` (SIGTERM hand-back) gives it back; ``done`` is final and
-  recorded once (a stale lease's ``complete`` returns False);
+- no queue rule of its own: every change is a ``pjob.queue.machine.step``
+  over the rows it touches (read and written in one ``BEGIN IMMEDIATE``
+  transaction); this module only stores the states and their counters;
 - O(1) counters: a single ``counters`` row kept in step with every write.
 
 Heartbeats are per agent (one row in ``agents``), not per lease, so they cost
@@ -28,10 +28,13 @@ import time
 from collections.abc import Iterable, Sequence
 
 from pjob.coord import base, liveness
+from pjob.queue import machine
 from pjob.spec import errors
 
 PENDING, LEASED, DONE, FAILED = range(4)
 _STATE_NAMES = dict(enumerate(base.STATES))
+_STATE_CODES = {name: code for code, name in _STATE_NAMES.items()}
+_COLUMNS = "idx, state, attempts, owner, items, succeeded, failed, error"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value);
@@ -63,9 +66,6 @@ CREATE INDEX IF NOT EXISTS batches_pending ON batches(idx) WHERE state = 0;
 CREATE INDEX IF NOT EXISTS batches_leased ON batches(owner) WHERE state = 1;
 CREATE INDEX IF NOT EXISTS batches_failed ON batches(idx) WHERE state = 3;
 """
-
-_COUNTER_FIELDS = ("pending", "leased", "done", "failed", "items_succeeded", "items_failed", "attempts")
-
 
 class SqliteCoordinator:
     """See the module docstring. ``total`` (and optionally ``items``, the item
@@ -166,17 +166,41 @@ class SqliteCoordinator:
             if now - self._registered.get(agent, -1e18) > self.lease_seconds / 10:
                 self._register(db, agent, now, in_tx=True)
             deadline = self._registered[agent] + self.lease_seconds
-            rows = db.execute(
-                "UPDATE batches SET state = 1, owner = ?, attempts = attempts + 1 "
-                "WHERE idx IN (SELECT idx FROM batches WHERE state = 0 ORDER BY idx LIMIT ?) "
-                "RETURNING idx, attempts",
-                (agent, max_n),
-            ).fetchall()
-            n = len(rows)
-            if n:
-                _bump(db, pending=-n, leased=n, attempts=n)
-        rows.sort()
-        return [base.Lease(index=i, attempt=a, owner=agent, deadline=deadline) for i, a in rows]
+            # which ones: machine.claim_order (lowest index first), here as the index's order
+            rows = db.execute(f"SELECT {_COLUMNS} FROM batches WHERE state = 0 ORDER BY idx LIMIT ?",
+                              (max_n,)).fetchall()
+            got = self._apply(db, [(_batch(row), machine.Claim(agent)) for row in rows])
+        return [base.Lease(index=b.index, attempt=b.attempts, owner=agent, deadline=deadline) for b in got]
+
+    def _apply(self, db: sqlite3.Connection, changes: "Sequence[tuple[machine.Batch, machine.Event]]"
+               ) -> list[machine.Batch]:
+        """Run each (stored batch, event) through the queue's rules; store what
+        changed and the summed counter delta. Returns the accepted new batches."""
+        accepted: list[machine.Batch] = []
+        delta = machine.Delta()
+        for batch, event in changes:
+            result = machine.step(batch, event, self.max_attempts)
+            if result is not None:
+                accepted.append(result[0])
+                delta += result[1]
+        if accepted:
+            db.executemany(
+                "UPDATE batches SET state = ?, attempts = ?, owner = ?, succeeded = ?, failed = ?, error = ? "
+                "WHERE idx = ?",
+                [(_STATE_CODES[b.state], b.attempts, b.owner, b.succeeded, b.failed, b.error, b.index)
+                 for b in accepted])
+            _bump(db, progress=delta.progress, **delta.counts())
+        return accepted
+
+    def _load(self, db: sqlite3.Connection, indexes: Iterable[int]) -> dict[int, machine.Batch]:
+        wanted = sorted(set(indexes))
+        out: dict[int, machine.Batch] = {}
+        for at in range(0, len(wanted), 500):  # well under SQLite's bound-parameter limit
+            chunk = wanted[at:at + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in db.execute(f"SELECT {_COLUMNS} FROM batches WHERE idx IN ({marks})", chunk):
+                out[row[0]] = _batch(row)
+        return out
 
     def _register(self, db: sqlite3.Connection, agent: str, now: float, in_tx: bool) -> None:
         host, pid, started = liveness.this_process()
@@ -200,64 +224,33 @@ class SqliteCoordinator:
         return self.complete_many([(lease, outcome)])[0]
 
     def complete_many(self, results: Sequence[tuple[base.Lease, base.Outcome]]) -> list[bool]:
+        return self._on_leases([(lease, machine.Complete(lease.owner, lease.attempt, outcome))
+                                for lease, outcome in results])
+
+    def _on_leases(self, events: "Sequence[tuple[base.Lease, machine.Event]]") -> list[bool]:
         db = self._db()
-        accepted: list[bool] = []
-        delta = dict.fromkeys(_COUNTER_FIELDS, 0)
         with self._write():
-            for lease, outcome in results:
-                final = DONE if outcome.failed <= 0 and outcome.error is None else FAILED
-                cur = db.execute(
-                    "UPDATE batches SET state = ?, succeeded = ?, failed = ?, error = ? "
-                    "WHERE idx = ? AND state = 1 AND owner = ? AND attempts = ?",
-                    (final, outcome.succeeded, outcome.failed, outcome.error, lease.index, lease.owner, lease.attempt),
-                )
-                ok = cur.rowcount == 1
-                accepted.append(ok)
-                if ok:
-                    delta["leased"] -= 1
-                    delta["done" if final == DONE else "failed"] += 1
-                    delta["items_succeeded"] += outcome.succeeded
-                    delta["items_failed"] += outcome.failed
-            if any(accepted):
-                _bump(db, progress=True, **delta)
-        return accepted
+            stored = self._load(db, (lease.index for lease, _ in events))
+            changes, order = [], []
+            for lease, event in events:
+                batch = stored.get(lease.index)
+                result = None if batch is None else machine.step(batch, event, self.max_attempts)
+                order.append(result is not None)
+                if result is not None:
+                    changes.append((batch, event))
+                    stored[lease.index] = result[0]  # a later event on the same mini-batch sees this one
+            self._apply(db, changes)
+        return order
 
     def fail(self, lease: base.Lease, error: str, retryable: bool = True, items: int | None = None) -> bool:
-        db = self._db()
-        with self._write():
-            row = db.execute(
-                "SELECT items FROM batches WHERE idx = ? AND state = 1 AND owner = ? AND attempts = ?",
-                (lease.index, lease.owner, lease.attempt),
-            ).fetchone()
-            if row is None:
-                return False
-            final = not retryable or lease.attempt >= self.max_attempts
-            items_failed = max(row[0] if items is None else items, 0) if final else 0
-            db.execute(
-                "UPDATE batches SET state = ?, error = ?, failed = ? WHERE idx = ?",
-                (FAILED if final else PENDING, error, items_failed, lease.index),
-            )
-            if final:
-                _bump(db, progress=True, leased=-1, failed=1, items_failed=items_failed)
-            else:
-                _bump(db, progress=True, leased=-1, pending=1)
-        return True
+        return self._on_leases([(lease, machine.Fail(lease.owner, lease.attempt, error, retryable, items))])[0]
 
     def release(self, lease: base.Lease) -> None:
-        db = self._db()
-        with self._write():
-            cur = db.execute(
-                "UPDATE batches SET state = 0, attempts = attempts - 1 "
-                "WHERE idx = ? AND state = 1 AND owner = ? AND attempts = ?",
-                (lease.index, lease.owner, lease.attempt),
-            )
-            if cur.rowcount == 1:
-                _bump(db, leased=-1, pending=1, attempts=-1)
+        self._on_leases([(lease, machine.Release(lease.owner, lease.attempt))])
 
     def release_expired(self, now: float) -> int:
         """Leases of agents whose heartbeat deadline passed, or whose process
-        is gone (same host), go back to pending; with no attempts left they
-        become failed ("lease expired")."""
+        is gone (same host), are given to ``machine.Expire``."""
         self._last_expiry_check = time.time()
         db = self._db()
         agents = db.execute("SELECT name, deadline, host, pid, started FROM agents").fetchall()
@@ -273,24 +266,11 @@ class SqliteCoordinator:
                     continue  # another process already handled it
                 if row[0] >= now and not _still_gone(db, name):
                     continue  # it heartbeated meanwhile
-                moved += self._expire_agent(db, name)
+                held = db.execute(f"SELECT {_COLUMNS} FROM batches WHERE state = 1 AND owner = ?", (name,))
+                moved += len(self._apply(db, [(_batch(row), machine.Expire(name)) for row in held.fetchall()]))
                 db.execute("DELETE FROM agents WHERE name = ?", (name,))
                 self._registered.pop(name, None)
         return moved
-
-    def _expire_agent(self, db: sqlite3.Connection, agent: str) -> int:
-        rows = db.execute(
-            "UPDATE batches SET state = CASE WHEN attempts >= ? THEN 3 ELSE 0 END, "
-            "error = 'lease expired: agent ' || owner || ' stopped heartbeating or died', "
-            "failed = CASE WHEN attempts >= ? THEN max(items, 0) ELSE 0 END "
-            "WHERE state = 1 AND owner = ? RETURNING state, failed",
-            (self.max_attempts, self.max_attempts, agent),
-        ).fetchall()
-        if rows:
-            n_failed = sum(1 for s, _ in rows if s == FAILED)
-            _bump(db, progress=True, leased=-len(rows), pending=len(rows) - n_failed, failed=n_failed,
-                  items_failed=sum(f for s, f in rows if s == FAILED))
-        return len(rows)
 
     def counters(self) -> base.Progress:
         row = self._db().execute(
@@ -302,16 +282,8 @@ class SqliteCoordinator:
     def reset_failed(self) -> int:
         db = self._db()
         with self._write():
-            n, items_ok, items_bad = db.execute(
-                "SELECT count(*), coalesce(sum(succeeded), 0), coalesce(sum(failed), 0) FROM batches WHERE state = 3"
-            ).fetchone()
-            if n:
-                db.execute(
-                    "UPDATE batches SET state = 0, attempts = 0, succeeded = 0, failed = 0, error = NULL "
-                    "WHERE state = 3"
-                )
-                _bump(db, failed=-n, pending=n, items_succeeded=-items_ok, items_failed=-items_bad)
-        return n
+            rows = db.execute(f"SELECT {_COLUMNS} FROM batches WHERE state = 3").fetchall()
+            return len(self._apply(db, [(_batch(row), machine.Reset()) for row in rows]))
 
     def records(self, state: str | None = None) -> list[base.BatchRecord]:
         sql = "SELECT idx, state, attempts, owner, error, succeeded, failed FROM batches"
@@ -346,6 +318,11 @@ def _bump(db: sqlite3.Connection, progress: bool = False, **delta: int) -> None:
         sets.append("last_progress = :now")
     if sets:
         db.execute(f"UPDATE counters SET {', '.join(sets)} WHERE id = 1", {**delta, "now": time.time()})
+
+
+def _batch(row: tuple) -> machine.Batch:
+    idx, state, attempts, owner, items, succeeded, failed, error = row
+    return machine.Batch(idx, _STATE_NAMES[state], attempts, owner, items, succeeded, failed, error)
 
 
 def _still_gone(db: sqlite3.Connection, agent: str) -> bool:
