@@ -92,3 +92,14 @@ def test_a_concurrency_beyond_the_machine_warns_and_still_runs(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "pipeline.yml:15: jobs.step.max_concurrency_per_instance: 100000 worker processes" in proc.stderr, proc.stderr
     assert _workers_started(tmp_path) == 4
+
+
+def test_no_more_instances_than_mini_batches(tmp_path):
+    yml = write_job(tmp_path, files=3, mini_batch_size="1")
+    edit(yml, "max_concurrency_per_instance: 2", "max_concurrency_per_instance: 4\n    resources:\n      instance_count: 20")
+    proc = pjob("run", yml, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    logs = tmp_path / "pjob-runs" / "edge" / "steps" / "step" / "logs"
+    assert len(os.listdir(logs / "sys" / "node")) == 3
+    started = sum(len(os.listdir(logs / "user" / "stdout" / node)) for node in os.listdir(logs / "user" / "stdout"))
+    assert started == 3

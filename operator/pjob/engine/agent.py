@@ -242,7 +242,9 @@ class Agent(agent_messages.WorkerMessages):
         signal.signal(signal.SIGTERM, self._on_sigterm)
         if self.control_fd is not None:
             self.sel.register(self.control_fd, selectors.EVENT_READ, None)
-        for w in self.slots[:capacity.early_workers(len(self.slots), capacity.cpus())]:
+        early = capacity.early_workers(len(self.slots), capacity.cpus(), self.task.instance_count,
+                                       manifest.planned_count(self.task.work_dir))
+        for w in self.slots[:early]:
             self.start_worker(w)  # the rest once the queue says how many mini-batches are left
         if not hasattr(self.coord, "claim"):  # a connect callable: wait for the queue
             self.coord = self.coord()

@@ -15,11 +15,15 @@ import os
 WORKER_MEMORY_BYTES = 256 << 20  # what a worker process with pandas loaded needs at the least
 
 
-def early_workers(requested: int, cpus: int) -> int:
-    """Workers started before the plan is known (their init() overlaps
-    planning): never more than the CPUs, so a huge setting over a small
-    input does not start thousands of processes for nothing."""
-    return max(1, min(requested, cpus))
+def early_workers(requested: int, cpus: int, instances: int = 1, planned: int | None = None) -> int:
+    """Workers an agent starts before it knows how many mini-batches are
+    left (their init() overlaps planning). With a plan already there (a
+    resumed run, an agent started after planning): no more than it can get.
+    Without: the CPUs shared by the instances that start at once, so a huge
+    setting over a small input does not start thousands of processes for nothing."""
+    if planned is not None:
+        return workers_to_start(requested, planned, instances)
+    return max(1, min(requested, cpus // max(1, min(instances, cpus))))
 
 
 def workers_to_start(requested: int, mini_batches_left: int, instance_count: int) -> int:

@@ -99,6 +99,15 @@ def input_changes(task) -> str | None:
     return "; ".join(changes) or None
 
 
+def planned_count(work_dir: str) -> int | None:
+    """How many mini-batches the step's plan has (its first line only), None before it is planned."""
+    try:
+        with open(path_in(work_dir), "rb") as f:
+            return int(json.loads(f.readline())["count"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def read_header_and_lines(path: str) -> tuple[dict, list[bytes]]:
     """Header dict and the raw descriptor lines (without newline), index = position."""
     with open(path, "rb") as f:

@@ -22,7 +22,7 @@ from pjob.coord import base
 from pjob.coord.sqlite import SqliteCoordinator
 from pjob.engine import agent as engine_agent
 from pjob.engine import finalise as finalising
-from pjob.engine import diskfull, fileio, logtree, manifest, policy, report, results
+from pjob.engine import capacity, diskfull, fileio, logtree, manifest, policy, report, results
 from pjob.local import agent as local_agent
 from pjob.local.replay_one import ReplayResult, replay  # noqa: F401  (public API of this module)
 from pjob.spec import errors
@@ -136,9 +136,10 @@ def _start_agent(task, node: int, run_id: str, logs: logtree.LogTree) -> local_a
     return local_agent.start(task, node, f"{run_id}-node{node}", os.path.join(folder, "agent.txt"))
 
 
-def _start_agents(task, run_id: str, logs: logtree.LogTree, log) -> dict[int, local_agent.AgentProcess]:
-    agents = {node: _start_agent(task, node, run_id, logs) for node in range(task.instance_count)}
-    log(f"run {run_id}: started {len(agents)} agent(s): pids {[a.pid for a in agents.values()]}")
+def _start_agents(task, run_id: str, logs: logtree.LogTree, log, nodes: range) -> dict[int, local_agent.AgentProcess]:
+    agents = {node: _start_agent(task, node, run_id, logs) for node in nodes}
+    if agents:
+        log(f"run {run_id}: started {len(agents)} agent(s): pids {[a.pid for a in agents.values()]}")
     return agents
 
 
@@ -271,8 +272,12 @@ def run_parallel_step(task, *, fresh: bool = False, retry_failed: bool = False, 
         run_id = uuid.uuid4().hex[:8]
         # agents (and their workers' init()) start while we plan; they wait for the ready file.
         # Started before the queue is opened here, so a forked agent never inherits an open connection.
-        agents = _start_agents(task, run_id, logs, log)
+        # At most one agent per CPU before the plan is known, and never more than there are mini-batches:
+        # instance_count: 1000 over 10 mini-batches would start 1000 agents, each with its workers.
+        agents = _start_agents(task, run_id, logs, log, range(capacity.early_workers(task.instance_count, capacity.cpus())))
         count, items = _plan(task, log)
+        agents.update(_start_agents(task, run_id, logs, log,
+                                    range(len(agents), capacity.workers_to_start(task.instance_count, count, 1))))
         coord = _prepare_queue(task, count, items, retry_failed, log)
         open(ready, "w").close()
         p = coord.counters()

@@ -19,9 +19,17 @@ def test_workers_to_start(requested, left, instances, expected):
     assert capacity.workers_to_start(requested, left, instances) == expected
 
 
-@pytest.mark.parametrize("requested,cpus,expected", [(100000, 8, 8), (2, 8, 2), (0, 4, 1)])
-def test_early_workers(requested, cpus, expected):
-    assert capacity.early_workers(requested, cpus) == expected
+@pytest.mark.parametrize("requested,cpus,instances,planned,expected", [
+    (100000, 8, 1, None, 8),   # no plan yet: at most the CPUs
+    (2, 8, 1, None, 2),
+    (0, 4, 1, None, 1),
+    (4, 2, 20, None, 1),       # 20 instances on 2 CPUs: 1 each before the plan
+    (4, 8, 2, None, 4),
+    (100000, 8, 1, 3, 3),      # the plan is there: never more than it holds
+    (4, 2, 20, 3, 1),
+])
+def test_early_workers(requested, cpus, instances, planned, expected):
+    assert capacity.early_workers(requested, cpus, instances, planned) == expected
 
 
 @pytest.mark.parametrize("requested,memory,warns", [
