@@ -5,9 +5,10 @@
 
 Objects (all in the job's namespace, labelled ``pjob.dev/queue=<job>``):
 
-- ConfigMap ``<job>-queue``: the whole queue state, small whatever the input
-  size (``pjob.coord.kube_state``): claim cursor, run-length ``done``/``failed``
-  ranges, in-flight leases, counters. Every change is read-modify-write with
+- ConfigMap ``<job>-queue``: the whole queue state, bounded whatever the
+  input size or failure pattern (``pjob.coord.kube_state``): claim cursor,
+  compressed ``failed`` bitmap, in-flight leases, counters; every rule is
+  ``pjob.queue.machine``'s. Every change is read-modify-write with
   ``metadata.resourceVersion`` (409 -> re-read and re-apply).
 - one ``coordination.k8s.io/v1`` Lease per agent ``<job>-agent-<agent>``:
   the heartbeat. ``release_expired`` sends the mini-batches of agents whose
@@ -196,7 +197,8 @@ class KubeCoordinator:
             result = mutate(state)
             after = state.encode()
             if after != before:
-                cm["data"] = {**(cm.get("data") or {}), **after}
+                kept = {k: v for k, v in (cm.get("data") or {}).items() if k != "done"}  # "done": older encoding
+                cm["data"] = {**kept, **after}
                 try:
                     kube_leases.retrying(lambda: self.core.replace_namespaced_config_map(
                         queue_name(self.job), self.namespace, cm, _preload_content=False))

@@ -1,4 +1,4 @@
-"""Pure parts of the Kubernetes coordinator: IndexRanges against a set model,
+"""Pure parts of the Kubernetes coordinator: IndexRanges and IndexBitmap against a set model,
 QueueState encode/decode round trips and transitions, and the size of the
 queue ConfigMap staying bounded whatever the input size."""
 
@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pjob.coord import base, kube_state
+from pjob.coord.bitmap import IndexBitmap
 from pjob.coord.ranges import IndexRanges
 
 ops = st.lists(st.tuples(st.sampled_from(["add", "remove", "range"]), st.integers(0, 60), st.integers(0, 8)),
@@ -40,6 +41,23 @@ def test_index_ranges_behave_like_a_set(script):
     assert IndexRanges(ranges.pairs()) == ranges
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 100)), max_size=80))
+def test_index_bitmap_behaves_like_a_set(script):
+    bits, model = IndexBitmap(), set()
+    for add, i in script:
+        if add:
+            bits.add(i)
+            model.add(i)
+        else:
+            assert bits.discard(i) == (i in model)
+            model.discard(i)
+        assert list(bits) == sorted(model) and len(bits) == len(model)
+    again = IndexBitmap.decode(bits.encode())
+    assert again == bits and list(again) == sorted(model) and len(again) == len(model)
+    assert bits.lowest(3) == sorted(model)[:3]
+
+
 def test_state_round_trips_through_configmap_data():
     s = kube_state.QueueState(total=100, max_attempts=3)
     s.claim("a", 10)
@@ -54,8 +72,18 @@ def test_state_round_trips_through_configmap_data():
     assert again.encode() == data
     assert again.progress() == s.progress()
     assert again.leased["a"] == {i: 1 for i in range(2, 10)}
-    assert again.pending == {1: 1, 11: 0}
+    assert again.pending == {1: 1} and list(again.fresh) == [11]  # sent back: attempts used / none
+    assert list(again.failed) == [10]
     assert json.loads(data["leased"]) == {"a": [[2, 10, 1]], "b": [[12, 15, 1]]}
+
+
+def test_older_run_length_encoding_still_decodes():
+    old = {"total": "20", "maxAttempts": "3", "cursor": "10", "pending": "[[1,1],[2,0]]", "leased": "{}",
+           "done": "[[0,1],[3,8]]", "failed": "[[8,10]]", "failedInfo": "{}", "counters": "{}"}
+    s = kube_state.QueueState.decode(old)
+    assert s.pending == {1: 1} and list(s.fresh) == [2] and list(s.failed) == [8, 9]
+    p = s.progress()
+    assert (p.pending, p.done, p.failed) == (12, 6, 2)
 
 
 def test_total_unknown_until_published_claims_nothing():
@@ -95,7 +123,7 @@ def test_configmap_stays_small_for_a_big_input():
     p = s.progress()
     assert p.done + p.failed == total and p.leased == 0
     assert len(s.failed_info) == kube_state.FAILED_INFO_CAP  # details capped, each error truncated
-    assert size < 400_000, size  # well under the 1 MiB ConfigMap limit, with ~1000 failure ranges
+    assert size < 40_000, size  # failures are a compressed bitmap, details capped
     # without failures a finished queue is a few hundred bytes, whatever its size
     clean = kube_state.QueueState(total=total, max_attempts=3)
     while got := clean.claim("a", 8192):
