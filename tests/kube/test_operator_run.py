@@ -55,6 +55,10 @@ def test_paralleljob_succeeds_with_the_same_output_bytes_as_pjob_run(world, tmp_
     world.api.wait_for(lambda: {"SpecValid", "WorkersStarted", "Completed"} <= events(), timeout=20,
                        message="an event per transition")
     assert "Traceback" not in world.operator.log()
+    # the CRD's printer columns, as `kubectl get` shows them (the real kubectl, server-side Table output)
+    table = world.api.kubectl("get", "pj,plj", "-o", "wide").splitlines()
+    assert table[0].split() == ["NAME", "STATUS", "PROGRESS", "FAILED", "AGE", "MESSAGE"]
+    assert table[1].split()[:4] == ["paralleljob.pjob.dev/words", "Succeeded", "10/10", "0"], table
 
 
 def test_a_hand_written_cr_with_datastore_uris_runs(world):

@@ -66,6 +66,8 @@ def add_submit_arguments(p) -> None:
     _common(p, name=False)
     p.add_argument("--name", help="name of the custom resource (default: the job's name plus a random suffix)")
     p.add_argument("--dry-run", action="store_true", help="print the CR and what would be shipped; touch nothing")
+    p.add_argument("--wait", action="store_true",
+                   help="follow the job to its end, printing progress; exit 0 when it succeeded, 1 when it failed")
     _datastore_arg(p, "a folder shared with the pods or an fsspec URL (s3://bucket/pjob); local inputs and big "
                       "code folders go there. Without it everything travels in ConfigMaps (< 900 KiB each)")
 
@@ -258,9 +260,16 @@ def submit_main(args) -> int:
     namespace = args.namespace or default_namespace(args)
 
     def run(a) -> int:
-        submit_loaded(loaded, namespace=namespace, name=a.name, dry_run=a.dry_run, datastore_root=a.datastore_root,
-                      kubeconfig=a.kubeconfig, context=a.context)
-        return 0
+        created = submit_loaded(loaded, namespace=namespace, name=a.name, dry_run=a.dry_run,
+                                datastore_root=a.datastore_root, kubeconfig=a.kubeconfig, context=a.context)
+        if not a.wait or a.dry_run:
+            return 0
+        api, _, _ = connect(a)
+        obj = _follow(api, find_job(api, namespace, created["metadata"]["name"]))
+        state = client_view.state_of(obj)
+        print(f"{obj['kind']} {namespace}/{obj['metadata']['name']}: {state} "
+              f"({client_view.progress_text(obj.get('status') or {})})")
+        return 0 if state == "Succeeded" else 1
     return _guard(run, args)
 
 

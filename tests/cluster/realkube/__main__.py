@@ -48,6 +48,9 @@ def serve(folder: Path) -> int:
             operator = subprocess.Popen([sys.executable, "-m", "pjob.cli", "operator", "run", "--standalone", "-A"],
                                         env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         shutil.copy(cluster.kubeconfig_path, folder / "kubeconfig")
+        kubectl = folder / "kubectl"  # the real kubectl built into the control-plane binary
+        kubectl.write_text(f'#!/bin/sh\nexec "{cluster.plane.binary}" kubectl --kubeconfig "{folder / "kubeconfig"}" "$@"\n')
+        kubectl.chmod(0o755)
         (folder / "ready").write_text(json.dumps({"server": cluster.plane.server, "operator": operator.pid}))
         while not stop.wait(1):
             if operator.poll() is not None:
@@ -94,6 +97,7 @@ def up(folder: Path) -> int:
     info = json.loads((folder / "ready").read_text())
     print(f"cluster up: {info['server']}\n  kubeconfig: {folder / 'kubeconfig'} (cluster admin)\n"
           f"  datastore:  {folder / 'datastore'}\n  operator log: {folder / 'operator.log'}\n"
+          f"  kubectl:    {folder / 'kubectl'} get pj,plj,jobs,pods\n"
           f"try: .venv/bin/pjob submit examples/batch-scoring/pipeline.yml --kubeconfig {folder / 'kubeconfig'} --wait\n"
           "stop: make cluster-down")
     return 0

@@ -22,8 +22,15 @@ class Unavailable(Exception):
     """The control plane cannot be had on this machine (the message says why, in one line)."""
 
 
+KUBERNETES_VERSION = "v1.36.3"  # the k8s.io/kubernetes release in go.mod: what /version and kubectl report
+_MAJOR, _MINOR = KUBERNETES_VERSION[1:].split(".")[:2]
+LDFLAGS = " ".join(["-s", "-w"] + [f"-X {pkg}.{name}={value}" for pkg in (
+    "k8s.io/component-base/version", "k8s.io/client-go/pkg/version") for name, value in (
+    ("gitVersion", KUBERNETES_VERSION), ("gitMajor", _MAJOR), ("gitMinor", _MINOR), ("gitTreeState", "clean"))])
+
+
 def _key() -> str:
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(LDFLAGS.encode())
     for name in ("go.mod", "go.sum", "main.go"):
         digest.update((MODULE / name).read_bytes())
     return digest.hexdigest()[:16]
@@ -50,7 +57,7 @@ def find_or_build(log=print) -> Path:
     started = time.monotonic()
     partial = target.with_suffix(".partial")
     env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-buildvcs=false"}
-    proc = subprocess.run([go, "build", "-trimpath", "-ldflags=-s -w", "-o", str(partial), "."], cwd=MODULE,
+    proc = subprocess.run([go, "build", "-trimpath", f"-ldflags={LDFLAGS}", "-o", str(partial), "."], cwd=MODULE,
                           env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"go build of {MODULE} failed:\n{proc.stdout}{proc.stderr}")

@@ -53,6 +53,8 @@ def _unavailable_reason() -> str | None:
 @pytest.fixture(scope="session")
 def real_cluster(tmp_path_factory) -> Iterator[Cluster]:
     reason = _unavailable_reason()
+    if reason and os.environ.get("PJOB_REQUIRE_CLUSTER"):
+        pytest.fail(f"PJOB_REQUIRE_CLUSTER is set but the real control plane cannot run: {reason}")
     if reason:
         pytest.skip(f"Kubernetes tier skipped: {reason}")
     cluster = Cluster(tmp_path_factory.mktemp("cluster"))

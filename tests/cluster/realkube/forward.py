@@ -46,6 +46,10 @@ class Forwarder:
         if self.stopped:
             return
         self.stopped = True
+        try:  # wakes the thread blocked in accept(): a bare close() would leave the port accepting
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.listener.close()
         for connection in self.connections:
             try:

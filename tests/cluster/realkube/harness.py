@@ -212,6 +212,16 @@ class TestApi:
 
         return kubernetes.config.new_client_from_config(str(self.kubeconfig_path))
 
+    def kubectl(self, *args: str, kubeconfig: Path | None = None) -> str:
+        """The real kubectl (a subcommand of the control-plane binary) as the cluster admin; its stdout."""
+        import subprocess
+
+        done = subprocess.run([str(self.cluster.plane.binary), "kubectl", "--kubeconfig",
+                               str(kubeconfig or self.kubeconfig_path), "-n", self.namespace, *args],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
+        return done.stdout
+
     def kubeconfig_for(self, namespace: str, service_account: str) -> Path:
         """A kubeconfig file with a real token of a ServiceAccount (created when missing)."""
         self.ensure_namespace(namespace)

@@ -26,6 +26,8 @@ class LogServer:
         finder_ = finder
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # chunked streaming for follow=true
+
             def log_message(self, *args):  # quiet
                 pass
 

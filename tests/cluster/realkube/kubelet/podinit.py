@@ -37,29 +37,37 @@ def mount(source, target, fstype, flags, data=None) -> None:
     _check(libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)), f"mount {target}")
 
 
-def main() -> int:
-    spec = json.load(open(sys.argv[1]))
-    for group in spec.get("cgroups") or []:  # join the pod's cgroup before anything forks
-        with open(os.path.join(group["dir"], "cgroup.procs"), "w") as fh:
-            fh.write(str(os.getpid()))
-    _check(libc.unshare(CLONE_NEWNS | CLONE_NEWPID), "unshare")
+def enter_mounts(spec: dict) -> None:
+    """A private mount namespace with the pod's volumes, its cgroup and a fresh /proc."""
+    _check(libc.unshare(CLONE_NEWNS), "unshare")
     mount("none", "/", None, MS_REC | MS_PRIVATE)
+    # sources are opened before mounting (and inside this namespace: a bind source must belong to it),
+    # so a mount over /tmp does not hide a volume whose folder lies under /tmp
+    sources = [(m, os.open(m["host"], os.O_PATH)) for m in spec["mounts"]]
     for group in spec.get("cgroups") or []:  # the container sees its own limits at the usual paths
         mount(group["dir"], group["mount"], None, MS_BIND)
-    # sources are opened first: a mount over /tmp must not hide a volume whose folder lies under /tmp
-    sources = [(m, os.open(m["host"], os.O_PATH)) for m in spec["mounts"]]
     for m, fd in sorted(sources, key=lambda pair: pair[0]["path"].rstrip("/").count("/")):  # parents first
         os.makedirs(m["path"], exist_ok=True)
         mount(f"/proc/self/fd/{fd}", m["path"], None, MS_BIND | MS_REC)
         if m.get("readOnly"):
             mount("none", m["path"], None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+        os.close(fd)
+    mount("proc", "/proc", "proc", 0)
+
+
+def main() -> int:
+    spec = json.load(open(sys.argv[1]))
+    for group in spec.get("cgroups") or []:  # join the pod's cgroup before anything forks
+        with open(os.path.join(group["dir"], "cgroup.procs"), "w") as fh:
+            fh.write(str(os.getpid()))
+    _check(libc.unshare(CLONE_NEWPID), "unshare")  # takes effect for the child forked below
     read_end, write_end = os.pipe()
     os.set_inheritable(write_end, False)
     pid = os.fork()
-    if pid == 0:  # PID 1 of the container
+    if pid == 0:  # PID 1 of the container; only it enters the new mount namespace
         os.close(read_end)
         try:
-            mount("proc", "/proc", "proc", 0)
+            enter_mounts(spec)
             os.makedirs(spec.get("cwd") or "/", exist_ok=True)  # as a runtime creates a missing workingDir
             os.chdir(spec.get("cwd") or "/")
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
