@@ -27,14 +27,9 @@ MAX_CONFIGMAP_BYTES = 1024 * 1024  # the API server's limit on a ConfigMap's dat
 
 
 @pytest.fixture
-def api(request):
-    """The tier's API server fixture: ``kube_api`` (real control plane) or ``fake_api``."""
-    for name in ("kube_api", "fake_api"):
-        try:
-            return request.getfixturevalue(name)
-        except pytest.FixtureLookupError:
-            continue
-    pytest.fail("no kube_api or fake_api fixture in this tier")
+def api(kube_api):
+    """The real API server of the test session (tests/cluster)."""
+    return kube_api
 
 
 def _namespace(api) -> str:

@@ -22,14 +22,9 @@ from operator_support import (apply_cr, condition, copy_example, cr_for, get_cr,
 
 
 @pytest.fixture
-def api(request):
-    """The tier's API server fixture: ``kube_api`` (real control plane) or ``fake_api``."""
-    for name in ("kube_api", "fake_api"):
-        try:
-            return request.getfixturevalue(name)
-        except pytest.FixtureLookupError:
-            continue
-    pytest.fail("no kube_api or fake_api fixture in this tier")
+def api(kube_api):
+    """The real API server of the test session (tests/cluster)."""
+    return kube_api
 
 
 def _namespace(api) -> str:

@@ -11,6 +11,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from operator_support import (REPO, apply_cr, cr_for, prepare_cluster, start_operator, wait_operator_watching,
                               wait_status, worker_pods, write_operator_config)
 
@@ -112,3 +114,41 @@ def test_gpu_step_with_conda_file_installs_its_pip_entries_and_pins_a_gpu_per_wo
     # the install went to the mounted cache (the pod's emptyDir), not into the image
     cache = next(Path(p) for p in (kubelet.workdir / "pods").glob("*/volumes/pip-cache"))
     assert list(cache.glob("*/tinypkg.py"))
+
+
+def test_default_concurrency_follows_the_pods_cpu_limit_not_the_nodes_cores(
+        kube_api, kubelet, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
+    """Without max_concurrency_per_instance an agent starts one worker per CPU of its pod's limit: the
+    stand-in kubelet puts the pod in a cgroup with that quota, mounted where the pod looks for it."""
+    import os
+
+    from operator_support import copy_example
+
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("needs a machine with more cores than the pod's limit of 1")
+
+    def config(root, path):
+        return write_operator_config(root, path, resources={"requests": {"cpu": "100m", "memory": "256Mi"},
+                                                           "limits": {"cpu": "1", "memory": "2Gi"}})
+
+    root, env = prepare_cluster(kube_api, apply_crds, kube_env, tmp_path, config)
+    operator = start_operator(start_process, env)
+    wait_operator_watching(wait_for_request)
+    example = copy_example("file-processing", root)
+    job = example / "default-concurrency.yml"
+    job.write_text((example / "pipeline.yml").read_text())
+    cr = cr_for(job, name="limited")
+    step = cr["spec"]["jobs"]["count_words"]
+    step.pop("max_concurrency_per_instance", None)
+    cr = {"apiVersion": cr["apiVersion"], "kind": "ParallelJob",
+          "metadata": {"name": "limited", "namespace": "default", "annotations": cr["metadata"]["annotations"]},
+          "spec": step}
+    apply_cr(kube_api, cr)
+    status = wait_status(kube_api, "paralleljobs", "limited", lambda s: s.get("state") in ("Succeeded", "Failed"),
+                         operator, timeout=120)
+    assert status["state"] == "Succeeded", status
+    (pod,) = worker_pods(kube_api, "limited")
+    assert pod["spec"]["containers"][0]["resources"]["limits"]["cpu"] == "1"
+    started = [line for path in Path(status["logs"]).rglob("*.txt") for line in path.read_text().splitlines()
+               if "agent started:" in line]
+    assert started and all("agent started: 1 worker(s)" in line for line in started), started

@@ -301,7 +301,7 @@ def test_pod_failure_policy_ignores_preemption_and_fails_the_job_on_a_fatal_exit
     kubelet.wait_for(lambda: [p.pod_name for p in kubelet.processes()] not in ([], [first]), message="a replacement pod")
     go.write_text("go")
     job = kubelet.wait_job(NS, "preempted")
-    assert job["status"]["conditions"][-1]["type"] == "Complete" and job["status"]["failed"] == 0
+    assert job["status"]["conditions"][-1]["type"] == "Complete" and job["status"].get("failed", 0) == 0  # Ignore: not counted (a real status omits zeros)
 
     batch.create_namespaced_job(NS, _job("fatal", "import sys; sys.exit(42)", completions=1, parallelism=1,
                                          backoffLimit=5, podFailurePolicy=policy))

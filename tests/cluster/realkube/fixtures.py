@@ -96,7 +96,7 @@ def kubelet(real_cluster: Cluster, kube_api: TestApi):
     errors = list(node.errors)
     # pods of this test stop with its namespace; wait so the next test starts on a quiet machine
     kube_api.close()
-    kube_api.wait_for(lambda: not [r for r in node.runs.values()
+    kube_api.wait_for(lambda: not [r for r in list(node.runs.values())
                                    if r.namespace == kube_api.namespace and r.container is not None
                                    and r.container.alive], timeout=60,
                       message=f"the pods of namespace {kube_api.namespace} to stop")

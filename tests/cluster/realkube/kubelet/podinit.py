@@ -21,6 +21,7 @@ import sys
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWPID = 0x20000000
+CLONE_NEWCGROUP = 0x02000000
 MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 32, 4096, 16384, 1 << 18
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -39,7 +40,8 @@ def mount(source, target, fstype, flags, data=None) -> None:
 
 def enter_mounts(spec: dict) -> None:
     """A private mount namespace with the pod's volumes, its cgroup and a fresh /proc."""
-    _check(libc.unshare(CLONE_NEWNS), "unshare")
+    # a cgroup namespace too: /proc/self/cgroup says "/" as in a container, where the pod's cgroup is mounted
+    _check(libc.unshare(CLONE_NEWNS | (CLONE_NEWCGROUP if spec.get("cgroups") else 0)), "unshare")
     mount("none", "/", None, MS_REC | MS_PRIVATE)
     # sources are opened before mounting (and inside this namespace: a bind source must belong to it),
     # so a mount over /tmp does not hide a volume whose folder lies under /tmp

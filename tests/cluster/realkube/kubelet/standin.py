@@ -104,10 +104,10 @@ class StandinKubelet:
 
     def stop(self) -> None:
         self._stop.set()
-        for run in self.runs.values():
+        for run in list(self.runs.values()):
             if run.container is not None and run.container.alive:
                 run.container.kill()
-        for run in self.runs.values():
+        for run in list(self.runs.values()):
             if run.container is not None:
                 try:
                     run.container.popen.wait(timeout=10)
@@ -132,7 +132,7 @@ class StandinKubelet:
 
     # --- test hooks ------------------------------------------------------------------------------------------
     def run_of(self, namespace: str, name: str) -> PodRun | None:
-        return next((r for r in self.runs.values() if (r.namespace, r.name) == (namespace, name)), None)
+        return next((r for r in list(self.runs.values()) if (r.namespace, r.name) == (namespace, name)), None)
 
     def pod_process(self, namespace: str, name: str) -> runtime.Container | None:
         run = self.run_of(namespace, name)
