@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-floors e2e lint crds bench clean controlplane cluster cluster-down
+.PHONY: run test test-floors e2e lint crds bench bench-peers clean controlplane cluster cluster-down
 
 $(STAMP): pyproject.toml .ci/constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -62,8 +62,22 @@ crds: $(STAMP)
 	$(BIN)/pjob crds --output crds
 	cp crds/*.yaml helm/pjob/crds/
 
-bench: $(STAMP)  ## benchmarks (not run by CI): ratios against baselines measured in the same run
-	status=0; for b in overhead plan_bench; do $(BIN)/python bench/$$b.py || status=1; done; exit $$status
+bench: $(STAMP)  ## benchmarks (not run by CI): ratios against baselines measured in the same run; fails on a missed target
+	status=0; for b in overhead scaling plan_bench; do $(BIN)/python bench/$$b.py || status=1; done; exit $$status
+
+# pjob beside a Pool script, Ray Data and Dask (bench/peers.py), in its own venv: Ray and Dask are not pjob's dependencies
+PEERS := .venv-peers
+PEERS_STAMP := $(PEERS)/.installed
+
+$(PEERS_STAMP): pyproject.toml .ci/constraints.txt
+	test -x $(PEERS)/bin/python || $(PY) -m venv $(PEERS)
+	$(PEERS)/bin/pip install -q --upgrade pip
+	$(PEERS)/bin/pip install -q -c .ci/constraints.txt -e . 'ray[data]' 'dask[distributed]' > $(PEERS)/pip.log 2>&1 || (cat $(PEERS)/pip.log; exit 1)
+	$(PEERS)/bin/python -m compileall -q operator > /dev/null
+	touch $(PEERS_STAMP)
+
+bench-peers: $(PEERS_STAMP)  ## pjob vs multiprocessing.Pool, Ray Data and Dask on the same workloads (a few minutes)
+	$(PEERS)/bin/python bench/peers.py
 
 clean:
-	rm -rf $(VENV) $(FLOORS) pjob-runs
+	rm -rf $(VENV) $(FLOORS) $(PEERS) pjob-runs

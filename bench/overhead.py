@@ -1,53 +1,51 @@
-"""Engine overhead benchmark (issue 4 acceptance): pjob over 20,000 small files
-with 2 workers, against a plain ``multiprocessing.Pool`` script doing the same
-work, both started as fresh processes; mini-batches of 10 and of 1 file.
+"""Engine overhead benchmark (issue 15): ``pjob run`` against a plain
+``multiprocessing.Pool`` script doing the same work with 2 workers, both
+started as fresh processes, at two input sizes (default 20,000 and 100,000
+small files) and two mini-batch sizes (10 files and 1 file).
 
-    .venv/bin/python bench/overhead.py [--files 20000] [--repeat 3] [--keep DIR]
+    .venv/bin/python bench/overhead.py [--files 20000,100000] [--mb 10,1] [--repeat 3] [--keep DIR]
 
-pjob runs through the ``pjob run`` CLI (a one-step pipeline YAML; the
-acceptance number) and, for comparison, through a ``python -c`` launcher of
-``run_parallel_step`` (the engine without the CLI's YAML/spec loading). The
-baseline maps the same ``run(mini_batch)`` function over the same mini-batches
-with ``Pool(2).imap`` (ordered, like pjob's output) and writes the returned rows
-to one file. Both outputs must be identical. Prints wall times and ratios;
-targets: <= 1.25x (mini-batches of 10), <= 2x (mini-batches of 1). Also prints
-the floor of any `pjob run`: the same Pool script made to validate the YAML
-with ``pjob.spec`` before it starts (as `pjob run` must before user code runs).
+For each mini-batch size the two sizes give two points of wall time against
+the number of mini-batches; the line through them splits the cost into a
+fixed part (intercept, s: start-up and tear-down) and a per-mini-batch part
+(slope, µs). The entry script also notes the wall time of its first ``run()``
+call, so the time from command start to the first ``run()`` is measured apart.
+The baseline maps the same ``run(mini_batch)`` over the same mini-batches with
+``Pool(2).imap`` (ordered, like pjob's output) and writes the returned rows to
+one file; both outputs must be byte-identical. Runs alternate Pool / pjob;
+medians with [min-max] are printed.
+
+Targets (exit 1 when one is missed): slope <= 1.1x Pool's with mini-batches
+of 10 and <= 1.3x with mini-batches of 1; time to first run() <= 1.3x Pool's.
 """
 
 from __future__ import annotations
 
 import argparse
-import compileall
 import os
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 
-TARGETS = {10: 1.25, 1: 2.0}
+import benchlib as bl
 
-ENTRY_SCRIPT = '''
-import hashlib, os, time
+SLOPE_TARGETS = {10: 1.1, 1: 1.3}
+FIRST_RUN_TARGET = 1.3
 
-WORK_US = 0
+ENTRY_SCRIPT = bl.FIRST_RUN_SNIPPET + '''
+import hashlib
 
 def init():
     pass
 
 def run(mini_batch):
+    _note_first_run()
     rows = []
     for path in mini_batch:
         with open(path, "rb") as f:
             data = f.read()
-        if WORK_US:
-            until = time.perf_counter() + WORK_US / 1e6
-            while time.perf_counter() < until:
-                pass
-        rows.append(f"{os.path.basename(path)} {len(data.split())} {hashlib.sha1(data).hexdigest()}")
+        rows.append(f"{_os.path.basename(path)} {len(data.split())} {hashlib.sha1(data).hexdigest()}")
     return rows
 '''
 
@@ -58,9 +56,6 @@ from score import run
 
 def main():
     folder, size, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    if len(sys.argv) > 4:  # the floor of any `pjob run`: validate the YAML with pjob's spec first
-        from pjob.spec import checks
-        checks.load_and_check(sys.argv[4])
     paths = sorted(os.path.join(folder, n) for n in os.listdir(folder))
     batches = [paths[i:i + size] for i in range(0, len(paths), size)]
     with multiprocessing.Pool(2) as pool, open(out, "w") as f:
@@ -91,125 +86,82 @@ jobs:
       append_row_to: ${{{{outputs.out}}}}
 '''
 
-LAUNCHER = '''
-import sys
-from pjob.engine.task import ParallelTask
-from pjob.local import parallel
-task = ParallelTask(step="score", job="bench", code_dir=sys.argv[1], entry_script="score.py", argv=[], env={{}},
-    input_type="uri_folder", input_uri=sys.argv[2], mini_batch_size=sys.argv[3], partition_keys=None,
-    output_dir=sys.argv[4], append_row_to=sys.argv[4] + "/out.txt", logs_dir=sys.argv[5] + "/logs",
-    work_dir=sys.argv[5] + "/work", max_concurrency_per_instance=2)
-sys.exit(0 if parallel.run_parallel_step(task, fresh=True).succeeded else 1)
-'''
+
+def measure(root: str, code: str, files: int, size: int, repeat: int) -> dict:
+    """Alternating Pool / pjob runs on ``files`` files in mini-batches of ``size``."""
+    data = os.path.join(root, f"data-{files}")
+    bl.make_files(data, files)
+    yml = os.path.join(root, f"pipeline-{files}-{size}.yml")
+    pjob_out = os.path.join(root, f"pjob-out-{files}-{size}.txt")
+    with open(yml, "w") as f:
+        f.write(PIPELINE.format(size=size, data=data, out=pjob_out, code=code))
+    pool_out = os.path.join(root, f"pool-out-{files}-{size}.txt")
+    pool_cmd = [bl.python(), os.path.join(code, "pool_baseline.py"), data, str(size), pool_out]
+    pjob_cmd = [os.path.join(os.path.dirname(bl.python()), "pjob"), "run", yml, "--runs-dir",
+                os.path.join(root, "runs"), "--fresh"]
+    first = os.path.join(root, "first-run")
+    res: dict = {"pool": [], "pjob": [], "pool_first": [], "pjob_first": []}
+    for _ in range(repeat):
+        for who, cmd in (("pool", pool_cmd), ("pjob", pjob_cmd)):
+            wall, first_s = bl.run_timed(cmd, root, first)
+            res[who].append(wall)
+            res[f"{who}_first"].append(first_s)
+        bl.same_bytes(pool_out, pjob_out)
+    return res
 
 
-def make_files(folder: str, n: int) -> None:
-    os.makedirs(folder, exist_ok=True)
-    for i in range(n):
-        with open(os.path.join(folder, f"doc{i:06d}.txt"), "w") as f:
-            f.write(f"document {i} " + "lorem ipsum dolor sit amet " * 3 + "\n")
-
-
-def timed(cmd: list[str], cwd: str) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(f"{cmd[:3]} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    return elapsed
-
-
-def pjob_cli_works(root: str) -> bool:
-    pjob = shutil.which("pjob") or os.path.join(os.path.dirname(sys.executable), "pjob")
-    return os.path.exists(pjob) and subprocess.run([pjob, "run", "--help"], capture_output=True).returncode == 0
-
-
-def run_pjob(root: str, data: str, code: str, size: int, use_cli: bool) -> tuple[float, str]:
-    if use_cli:
-        out = os.path.join(root, f"pjob-out-{size}.txt")
-        yml = os.path.join(root, f"pipeline-{size}.yml")
-        with open(yml, "w") as f:
-            f.write(PIPELINE.format(size=size, data=data, out=out, code=code))
-        pjob = os.path.join(os.path.dirname(sys.executable), "pjob")
-        seconds = timed([pjob, "run", yml, "--runs-dir", os.path.join(root, "runs"), "--fresh"], root)
-        return seconds, out
-    out_dir = os.path.join(root, f"pjob-out-{size}")
-    seconds = timed([sys.executable, "-c", LAUNCHER.format(), code, data, str(size), out_dir,
-                     os.path.join(root, f"pjob-step-{size}")], root)
-    return seconds, os.path.join(out_dir, "out.txt")
+def startup_breakdown(root: str, repeat: int) -> str:
+    bare = [bl.run_timed([bl.python(), "-c", "pass"], root)[0] for _ in range(repeat)]
+    cli = [bl.run_timed([bl.python(), "-c", "import pjob.local.run_cmd"], root)[0] for _ in range(repeat)]
+    return f"bare Python {bl.spread(bare)}s, Python + import pjob.local.run_cmd {bl.spread(cli)}s"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=20000)
+    parser.add_argument("--files", default="20000,100000", help="the two input sizes (files)")
+    parser.add_argument("--mb", default="10,1", help="mini-batch sizes (files per mini-batch)")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--sizes", default="10,1")
     parser.add_argument("--keep", help="keep the working folder here")
-    parser.add_argument("--mode", choices=("cli", "launcher", "both"), default="both",
-                        help="how pjob is started (default both; cli falls back to launcher when `pjob run` is missing)")
-    parser.add_argument("--work-us", type=int, default=0,
-                        help="extra CPU work per file in microseconds (simulated scoring), same in both")
     args = parser.parse_args()
+    small, large = (int(s) for s in args.files.split(","))
     root = args.keep or tempfile.mkdtemp(prefix="pjob-bench-")
     os.makedirs(root, exist_ok=True)
-    data, code = os.path.join(root, "data"), os.path.join(root, "code")
-    if not os.path.isdir(data) or len(os.listdir(data)) != args.files:
-        shutil.rmtree(data, ignore_errors=True)
-        make_files(data, args.files)
+    code = os.path.join(root, "code")
     os.makedirs(code, exist_ok=True)
     with open(os.path.join(code, "score.py"), "w") as f:
-        f.write(textwrap.dedent(ENTRY_SCRIPT).replace("WORK_US = 0", f"WORK_US = {args.work_us}"))
+        f.write(textwrap.dedent(ENTRY_SCRIPT))
     with open(os.path.join(code, "pool_baseline.py"), "w") as f:
         f.write(textwrap.dedent(POOL_SCRIPT))
-    # pjob is installed editable here: give it the bytecode a regular (pip/image) install has,
-    # or a shell with PYTHONDONTWRITEBYTECODE=1 makes every start recompile pjob from source
-    compileall.compile_dir(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "operator"), quiet=1)
-    modes = {"cli": [True], "launcher": [False], "both": [True, False]}[args.mode]
-    if not pjob_cli_works(root):
-        modes = [False]
-    print(f"{args.files} files, 2 workers, {args.repeat} runs each (median), {args.work_us} us extra work per file; "
-          f"folder {root}; load average {os.getloadavg()[0]:.1f} (other processes skew both sides)")
-    failures = 0
-    for size in [int(s) for s in args.sizes.split(",")]:
-        pool_times: list[float] = []
-        pjob_times: dict[bool, list[float]] = {m: [] for m in modes}
-        for _ in range(args.repeat):
-            pool_out = os.path.join(root, f"pool-out-{size}.txt")
-            pool_times.append(timed([sys.executable, os.path.join(code, "pool_baseline.py"), data, str(size),
-                                     pool_out], root))
-            for use_cli in modes:
-                seconds, pjob_out = run_pjob(root, data, code, size, use_cli)
-                pjob_times[use_cli].append(seconds)
-                with open(pool_out, "rb") as a, open(pjob_out, "rb") as b:
-                    if a.read() != b.read():
-                        raise RuntimeError(f"outputs differ: {pool_out} vs {pjob_out}")
-        pool_s = statistics.median(pool_times)
-        target = TARGETS.get(size, float("inf"))
-        if True in modes:  # the same Pool script, validating pjob's YAML before it starts: a floor for `pjob run`
-            floor_s = statistics.median(
-                timed([sys.executable, os.path.join(code, "pool_baseline.py"), data, str(size),
-                       os.path.join(root, f"pool-floor-{size}.txt"), os.path.join(root, f"pipeline-{size}.yml")], root)
-                for _ in range(args.repeat))
-            print(f"mini_batch_size={size:>2} Pool that first validates the YAML with pjob.spec (the floor of "
-                  f"`pjob run`): {floor_s:.2f}s = {floor_s / pool_s:.2f}x")
-        for use_cli in modes:
-            pjob_s = statistics.median(pjob_times[use_cli])
-            ratio = pjob_s / pool_s
-            ok = ratio <= target
-            failures += (not ok) and use_cli == modes[0]
-            print(f"mini_batch_size={size:>2} {'pjob run' if use_cli else 'engine  '}: pool {pool_s:6.2f}s  "
-                  f"pjob {pjob_s:6.2f}s  ratio {ratio:4.2f}x (target <= {target:g}x) {'OK' if ok else 'OVER'}   "
-                  f"[pool {', '.join(f'{t:.2f}' for t in pool_times)} | "
-                  f"pjob {', '.join(f'{t:.2f}' for t in pjob_times[use_cli])}]")
-    if True in modes:
-        floor = statistics.median(timed([sys.executable, "-c", "import pjob.spec.models"], root)
-                                  for _ in range(args.repeat))
-        bare = statistics.median(timed([sys.executable, "-c", "pass"], root) for _ in range(args.repeat))
-        print(f"for scale: a fresh Python that only imports pjob's spec models (pydantic) takes {floor:.2f}s, "
-              f"a bare Python {bare:.2f}s; every `pjob run` validates the YAML with them before it starts")
+    bl.compile_pjob()
+    print(f"overhead: pjob run vs multiprocessing.Pool, 2 workers, {small:,} and {large:,} files, "
+          f"{args.repeat} alternating runs each, median [min-max]; {bl.load()}")
+    ok = True
+    firsts: dict[str, list[float]] = {"pool": [], "pjob": []}
+    for size in (int(s) for s in args.mb.split(",")):
+        r1 = measure(root, code, small, size, args.repeat)
+        r2 = measure(root, code, large, size, args.repeat)
+        n1, n2 = -(-small // size), -(-large // size)
+        print(f"mini-batches of {size}: {n1:,} and {n2:,} mini-batches")
+        fitted = {}
+        for who in ("pool", "pjob"):
+            fitted[who] = bl.fit(n1, bl.med(r1[who]), n2, bl.med(r2[who]))
+            firsts[who] += [t for t in r1[f"{who}_first"] + r2[f"{who}_first"] if t is not None]
+            print(f"  {who:4}: wall {bl.spread(r1[who])}s and {bl.spread(r2[who])}s -> intercept "
+                  f"{fitted[who][0]:.3f}s, slope {fitted[who][1] * 1e6:.1f}µs per mini-batch")
+        if fitted["pool"][1] > 0:
+            ok &= bl.verdict(f"slope, mini-batches of {size}, pjob/Pool", fitted["pjob"][1] / fitted["pool"][1],
+                             SLOPE_TARGETS.get(size, float("inf")))
+        else:
+            print("  FAIL  Pool's slope is not positive: too noisy to fit, run again with more --repeat")
+            ok = False
+    pool_first, pjob_first = bl.med(firsts["pool"]), bl.med(firsts["pjob"])
+    print(f"time from command start to the first run(): Pool {bl.spread(firsts['pool'], 1e3, '.0f')}ms, "
+          f"pjob run {bl.spread(firsts['pjob'], 1e3, '.0f')}ms (all runs above)")
+    ok &= bl.verdict("time to first run(), pjob/Pool", pjob_first / pool_first, FIRST_RUN_TARGET)
+    print(f"for scale: {startup_breakdown(root, args.repeat)}")
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
-    return 1 if failures else 0
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
