@@ -14,10 +14,15 @@ Objects (all in the job's namespace, labelled ``pjob.dev/queue=<job>``):
   the heartbeat. ``release_expired`` sends the mini-batches of agents whose
   Lease expired (or never existed) back to pending, attempt burnt.
 
-API cost is kept low (target <= 0.05 writes per mini-batch) by:
+API cost is kept low (target <= 0.01 writes per mini-batch) by:
 
-- chunked claims: one write claims up to ``prefetch`` mini-batches (shrinking
-  at the tail of the queue); ``claim`` hands them out from a local reservoir;
+- chunked claims: one write claims enough for a third of a lease at this
+  agent's observed rate (``pjob.queue.batching.claim_ahead``; ``prefetch``
+  before a rate is known, a fair share at the tail); ``claim`` hands them out
+  from a local reservoir;
+- heartbeats carried by queue writes: a write bumps ``beats`` of this
+  process's agents that hold work, and the Lease is renewed only when no
+  queue write did it for ``renew_seconds``;
 - write-behind outcomes: ``complete``/``fail``/``release`` are checked against
   the local view and buffered; the buffer goes out with the next claim, or
   when it holds ``flush_max`` records, is ``flush_seconds`` old, the queue
@@ -48,6 +53,7 @@ from kubernetes import client as k8s
 from kubernetes.client import exceptions as k8s_errors
 
 from pjob.coord import base, kube_leases, kube_state
+from pjob.queue import batching
 from pjob.spec import errors
 
 log = logging.getLogger(__name__)
@@ -85,7 +91,9 @@ def queue_configmap(namespace: str, job: str, total: int | None, max_attempts: i
 
 @dataclasses.dataclass
 class _AgentView:
-    renewed_at: float = 0.0  # wall time of this process's last successful Lease write
+    renewed_at: float = 0.0  # wall time before this process's last successful Lease or queue write for it
+    first_claim: float = 0.0  # monotonic time of this agent's first claim here, and outcomes recorded since
+    finished: int = 0
     fresh: bool = True  # no claim yet by this agent through this object
     held: dict[int, int] = dataclasses.field(default_factory=dict)  # index -> attempt, reservoir included
     reservoir: list[tuple[int, int]] = dataclasses.field(default_factory=list)  # claimed, not handed out
@@ -108,7 +116,7 @@ class KubeCoordinator:
 
     def __init__(self, api_client: k8s.ApiClient, namespace: str, job: str, total: int | None = None,
                  max_attempts: int = 3, lease_seconds: float = 30.0, items: Sequence[int] | None = None,
-                 prefetch: int = 64, flush_seconds: float = 2.0, flush_max: int = 256,
+                 prefetch: int = 64, flush_seconds: float | None = None, flush_max: int = 4096,
                  read_cache_seconds: float = 0.25, expiry_check_seconds: float | None = None,
                  renew_seconds: float | None = None, owner_references: list[dict] | None = None):
         if max_attempts < 1:
@@ -120,11 +128,13 @@ class KubeCoordinator:
         self.lease_seconds = lease_seconds
         self.items = items
         self.prefetch = prefetch
-        self.flush_seconds, self.flush_max = flush_seconds, flush_max
+        # outcomes wait up to a third of a lease: one write then carries them, the next claim and a heartbeat
+        self.flush_seconds = lease_seconds / 3 if flush_seconds is None else flush_seconds
+        self.flush_max = flush_max
         self.read_cache_seconds = read_cache_seconds
         self.expiry_check_seconds = lease_seconds / 3 if expiry_check_seconds is None else expiry_check_seconds
         # heartbeats closer together than this do not write the Lease again (API cost per hour of run)
-        self.renew_seconds = lease_seconds / 4 if renew_seconds is None else renew_seconds
+        self.renew_seconds = lease_seconds / 3 if renew_seconds is None else renew_seconds
         self._views: dict[str, _AgentView] = {}
         self._ops: list[_Op] = []
         self._first_op_at = 0.0
@@ -143,7 +153,8 @@ class KubeCoordinator:
             if exc.status != 404:
                 raise
             try:
-                resp = self.core.create_namespaced_config_map(self.namespace, body, _preload_content=False)
+                resp = kube_leases.retrying(lambda: self.core.create_namespaced_config_map(
+                    self.namespace, body, _preload_content=False, _request_timeout=kube_leases.REQUEST_TIMEOUT))
                 self.leases.queue_uid = json.loads(resp.data)["metadata"].get("uid")
                 return
             except k8s_errors.ApiException as exc:
@@ -177,7 +188,8 @@ class KubeCoordinator:
     def _read(self) -> dict[str, Any]:
         try:
             resp = kube_leases.retrying(lambda: self.core.read_namespaced_config_map(
-                queue_name(self.job), self.namespace, _preload_content=False))
+                queue_name(self.job), self.namespace, _preload_content=False,
+                _request_timeout=kube_leases.REQUEST_TIMEOUT))
         except k8s_errors.ApiException as exc:
             if exc.status != 404 and _final(exc):  # 404: _ensure_queue creates it
                 raise QueueRejected(self.namespace, queue_name(self.job), self.job, "read", exc) from exc
@@ -196,12 +208,18 @@ class KubeCoordinator:
             op_results = [self._apply(state, op) for op in self._ops]
             result = mutate(state)
             after = state.encode()
-            if after != before:
+            beating = []
+            if after != before:  # a write anyway: it is also the heartbeat of this process's agents holding work
+                beating = [a for a in self._views if a in state.leased]
+                state.beat(beating)
+                after = state.encode()
+                written_at = time.time()
                 kept = {k: v for k, v in (cm.get("data") or {}).items() if k != "done"}  # "done": older encoding
                 cm["data"] = {**kept, **after}
                 try:
                     kube_leases.retrying(lambda: self.core.replace_namespaced_config_map(
-                        queue_name(self.job), self.namespace, cm, _preload_content=False))
+                        queue_name(self.job), self.namespace, cm, _preload_content=False,
+                        _request_timeout=kube_leases.REQUEST_TIMEOUT))
                 except k8s_errors.ApiException as exc:
                     if exc.status == 409:  # another agent wrote first: back off (jittered) and redo
                         time.sleep(random.uniform(0.0, 0.01 * min(conflicts + 1, 20)))
@@ -209,6 +227,8 @@ class KubeCoordinator:
                     if _final(exc):  # e.g. 422 past 1 MiB: every retry would fail the same way
                         raise QueueRejected(self.namespace, queue_name(self.job), self.job, "update", exc) from exc
                     raise
+            for agent in beating:
+                self._views[agent].renewed_at = max(self._views[agent].renewed_at, written_at)
             self._op_results = {id(op): accepted for op, accepted in zip(self._ops, op_results)}
             for op, accepted in zip(self._ops, op_results):
                 if not accepted and op.kind != "release":
@@ -259,8 +279,12 @@ class KubeCoordinator:
         return now < self._view(agent).renewed_at + self.lease_seconds - margin
 
     def heartbeat(self, agent: str) -> None:
+        """Due: buffered outcomes go out (the queue write is the heartbeat), else the Lease is renewed."""
         if time.time() - self._view(agent).renewed_at >= self.renew_seconds:
-            self._renew(agent)
+            if self._ops:
+                self.flush()
+            if time.time() - self._view(agent).renewed_at >= self.renew_seconds:
+                self._renew(agent)
         self._flush_if_due()
 
     def release_expired(self, now: float) -> int:
@@ -272,7 +296,7 @@ class KubeCoordinator:
             # Leases are read after the ConfigMap: an agent holding mini-batches in this state
             # created its Lease before it claimed, so a Lease missing here really is missing
             # (reading them first raced with a new agent's first claim and expired it).
-            alive_until = self.leases.alive_until()
+            alive_until = self.leases.alive_until(beats=state.beats)
             gone = [a for a in state.leased if alive_until.get(a, -math.inf) < now]
             return sum(state.expire_agent(a, self._items_of, now) for a in gone)
 
@@ -287,8 +311,9 @@ class KubeCoordinator:
         if now - self._last_expiry_check >= self.expiry_check_seconds:
             self.release_expired(now)
         view = self._view(agent)
-        if now - view.renewed_at >= max(self.renew_seconds, self.lease_seconds / 3):
-            self._renew(agent)
+        if not view.renewed_at:
+            self._renew(agent)  # the Lease exists before the first lease is held
+            view.first_claim = time.monotonic()
         if len(view.reservoir) < max_n:
             need = max_n - len(view.reservoir)
 
@@ -303,17 +328,18 @@ class KubeCoordinator:
             view.reservoir = sorted(view.reservoir + got)
         else:
             self._flush_if_due()
+        if time.time() - view.renewed_at >= self.renew_seconds:
+            self._renew(agent)  # no queue write carried the heartbeat
         handed, view.reservoir = view.reservoir[:max_n], view.reservoir[max_n:]
         deadline = view.renewed_at + self.lease_seconds
         return [base.Lease(index=i, attempt=a, owner=agent, deadline=deadline) for i, a in handed]
 
     def _chunk(self, state: kube_state.QueueState, agent: str, need: int) -> int:
-        """Claim ahead, but not so much that other agents starve at the tail."""
-        if self.prefetch <= need:
-            return need
-        agents = len(set(state.leased) | {agent})
-        remaining = state.progress().pending
-        return max(need, min(self.prefetch, remaining // (2 * agents)))
+        view = self._view(agent)
+        elapsed = time.monotonic() - view.first_claim
+        rate = view.finished / elapsed if view.finished and elapsed > 0 else 0.0
+        return batching.claim_ahead(need, self.prefetch, state.progress().pending, len(set(state.leased) | {agent}),
+                                    rate, self.flush_seconds)
 
     def complete(self, lease: base.Lease, outcome: base.Outcome) -> bool:
         return self.complete_many([(lease, outcome)])[0]
@@ -347,6 +373,7 @@ class KubeCoordinator:
             self.flush()
             return self._op_results.get(id(op), False)
         del view.held[op.index]
+        view.finished += op.kind != "release"
         if not self._ops:
             self._first_op_at = time.monotonic()
         self._ops.append(op)
@@ -355,8 +382,8 @@ class KubeCoordinator:
         return True
 
     def _flush_if_due(self) -> None:
-        if self._ops and (len(self._ops) >= self.flush_max
-                          or time.monotonic() - self._first_op_at >= self.flush_seconds):
+        if batching.write_due(len(self._ops), time.monotonic() - self._first_op_at, self.flush_max,
+                              self.flush_seconds):
             self.flush()
 
     def flush(self) -> None:

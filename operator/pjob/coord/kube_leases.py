@@ -17,9 +17,10 @@ import re
 import time
 from typing import Any, Callable
 
-import urllib3
 from kubernetes import client as k8s
 from kubernetes.client import exceptions as k8s_errors
+
+from pjob.coord import kube_retry
 
 QUEUE_LABEL = "pjob.dev/queue"
 
@@ -40,6 +41,7 @@ class AgentLeases:
         self.duration = max(1, math.ceil(lease_seconds))
         self._exists: set[str] = set()
         self.queue_uid: str | None = None  # the queue ConfigMap's uid: new Leases are owned by it
+        self.observed = LeaseObserver()
 
     def renew(self, agent: str) -> float:
         """Write ``agent``'s Lease (create it if needed); returns the renew time."""
@@ -50,7 +52,8 @@ class AgentLeases:
 
         def patch() -> None:
             retrying(lambda: self.api.patch_namespaced_lease(name, self.namespace, {"spec": spec},
-                                                             _preload_content=False))
+                                                             _preload_content=False,
+                                                             _request_timeout=REQUEST_TIMEOUT))
 
         if agent in self._exists:
             try:
@@ -67,7 +70,8 @@ class AgentLeases:
         body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta,
                 "spec": {**spec, "acquireTime": stamp}}
         try:
-            retrying(lambda: self.api.create_namespaced_lease(self.namespace, body, _preload_content=False))
+            retrying(lambda: self.api.create_namespaced_lease(self.namespace, body, _preload_content=False,
+                                                              _request_timeout=REQUEST_TIMEOUT))
         except k8s_errors.ApiException as exc:
             if exc.status != 409:
                 raise
@@ -75,15 +79,44 @@ class AgentLeases:
         self._exists.add(agent)
         return now
 
-    def alive_until(self) -> dict[str, float]:
-        """holderIdentity -> epoch seconds when its Lease expires."""
+    def alive_until(self, now: float | None = None, beats: dict[str, int] | None = None) -> dict[str, float]:
+        """holderIdentity -> until when its holder counts as alive, on THIS
+        process's clock: a Lease is alive for ``leaseDurationSeconds`` after
+        this observer first saw its current ``renewTime`` (as client-go's
+        leader election judges), never by comparing another node's clock.
+        ``beats`` (the queue's write counter per agent) renew it too."""
         resp = retrying(lambda: self.api.list_namespaced_lease(
-            self.namespace, label_selector=f"{QUEUE_LABEL}={self.job}", _preload_content=False))
-        until: dict[str, float] = {}
+            self.namespace, label_selector=f"{QUEUE_LABEL}={self.job}", _preload_content=False,
+            _request_timeout=REQUEST_TIMEOUT))
+        seen_at = time.time() if now is None else now
+        beats = dict(beats or {})
+        records = []
         for item in json.loads(resp.data).get("items", []):
             spec = item.get("spec") or {}
-            renewed = parse_time(spec.get("renewTime") or spec.get("acquireTime"))
-            until[spec.get("holderIdentity")] = renewed + float(spec.get("leaseDurationSeconds") or 0)
+            holder = spec.get("holderIdentity")
+            stamp = spec.get("renewTime") or spec.get("acquireTime")
+            records.append((holder, None if stamp is None else f"{stamp} {beats.pop(holder, 0)}",
+                            float(spec.get("leaseDurationSeconds") or 0)))
+        records += [(holder, f"- {n}", float(self.duration)) for holder, n in beats.items()]
+        return self.observed.observe(records, seen_at)
+
+
+class LeaseObserver:
+    """Pure: remembers when this process first saw each holder's current renew
+    stamp. ``observe([(holder, stamp, duration)], now)`` -> holder -> alive until."""
+
+    def __init__(self) -> None:
+        self._first_seen: dict[str, tuple[str | None, float]] = {}
+
+    def observe(self, records, now: float) -> dict[str, float]:
+        until: dict[str, float] = {}
+        for holder, stamp, duration in records:
+            if stamp is None:
+                continue  # never renewed: not alive
+            known = self._first_seen.get(holder)
+            if known is None or known[0] != stamp:
+                known = self._first_seen[holder] = (stamp, now)
+            until[holder] = known[1] + duration
         return until
 
 
@@ -129,15 +162,5 @@ def parse_time(text: str | None) -> float:
     return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def retrying(call: Callable[[], Any], tries: int = 5) -> Any:
-    """Retry transient API failures (connection errors, 429, 5xx); others raise."""
-    for attempt in range(tries):
-        try:
-            return call()
-        except k8s_errors.ApiException as exc:
-            if exc.status not in (0, 429, 500, 502, 503, 504) or attempt == tries - 1:
-                raise
-        except (OSError, urllib3.exceptions.HTTPError):
-            if attempt == tries - 1:
-                raise
-        time.sleep(min(2.0, 0.05 * 2 ** attempt))
+retrying = kube_retry.retrying  # every API call of the coordinator goes through it
+REQUEST_TIMEOUT = kube_retry.REQUEST_TIMEOUT

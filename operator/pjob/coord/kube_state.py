@@ -32,7 +32,7 @@ from pjob.queue import machine
 
 FAILED_INFO_CAP = 100
 ERROR_CHARS = 300
-KEYS = ("total", "maxAttempts", "cursor", "pending", "fresh", "leased", "failed", "failedInfo", "counters")
+KEYS = ("total", "maxAttempts", "cursor", "pending", "fresh", "leased", "beats", "failed", "failedInfo", "counters")
 
 
 @dataclasses.dataclass
@@ -55,6 +55,7 @@ class QueueState:
     leased: dict[str, dict[int, int]] = dataclasses.field(default_factory=dict)  # agent -> index -> attempt
     failed: IndexBitmap = dataclasses.field(default_factory=IndexBitmap)
     failed_info: dict[int, list] = dataclasses.field(default_factory=dict)  # index -> [attempts, ok, bad, error, owner]
+    beats: dict[str, int] = dataclasses.field(default_factory=dict)  # agent holding work -> its queue writes
     counters: Counters = dataclasses.field(default_factory=Counters)
 
     # --- encoding ---------------------------------------------------------------------
@@ -73,6 +74,7 @@ class QueueState:
         for agent, triples in json.loads(data.get("leased", "{}")).items():
             state.leased[agent] = {i: a for s, e, a in triples for i in range(s, e)}
         state.failed = _bitmap(data.get("failed"))
+        state.beats = {str(a): int(n) for a, n in json.loads(data.get("beats", "{}")).items()}
         state.failed_info = {int(i): v for i, v in json.loads(data.get("failedInfo", "{}")).items()}
         state.counters = Counters(**json.loads(data.get("counters", "{}")))
         return state
@@ -87,6 +89,7 @@ class QueueState:
             "pending": dump(sorted([i, a] for i, a in self.pending.items())),
             "fresh": self.fresh.encode(),
             "leased": dump({agent: _runs(held) for agent, held in sorted(self.leased.items()) if held}),
+            "beats": dump(dict(sorted(self.beats.items()))),
             "failed": self.failed.encode(),
             "failedInfo": dump({str(i): v for i, v in sorted(self.failed_info.items())}),
             "counters": dump(dataclasses.asdict(self.counters)),
@@ -94,6 +97,12 @@ class QueueState:
         if self.total is not None:
             data["total"] = str(self.total)
         return data
+
+    def beat(self, agents) -> None:
+        """A heartbeat of ``agents`` (written with this state); agents holding nothing are forgotten."""
+        for agent in agents:
+            self.beats[agent] = self.beats.get(agent, 0) + 1
+        self.beats = {a: n for a, n in self.beats.items() if a in self.leased}
 
     # --- one mini-batch in and out of the encoding ------------------------------------------
 

@@ -89,9 +89,13 @@ def test_release_hands_back_the_reservoir_too(server, api):
 def test_outcome_after_a_real_lease_expiry_is_answered_by_the_api(server, api):
     slow = kube.KubeCoordinator(api, NS, JOB, 3, lease_seconds=1, prefetch=0)
     (lease,) = slow.claim("slow", 1)
-    time.sleep(1.2)  # the Lease (1 s) expires without a heartbeat
     rescuer = kube.KubeCoordinator(api, NS, JOB, lease_seconds=1, prefetch=0)
-    assert rescuer.release_expired(time.time()) == 1
+    # expiry is judged on the rescuer's own clock: the Lease (1 s) must stay unrenewed for 1 s after it saw it
+    assert rescuer.release_expired(time.time()) == 0
+    deadline = time.monotonic() + 30
+    while rescuer.release_expired(time.time()) == 0:
+        assert time.monotonic() < deadline, "the silent agent's lease never expired"
+        time.sleep(0.1)
     (again,) = rescuer.claim("rescuer", 1)
     assert (again.index, again.attempt) == (0, 2)
     assert slow.complete(lease, ok()) is False  # not buffered blindly: the write found it stale

@@ -158,3 +158,16 @@ class QueueMachine(RuleBasedStateMachine):
 
 TestQueueMachine = QueueMachine.TestCase
 TestQueueMachine.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+
+
+@pytest.mark.parametrize("need, prefetch, pending, agents, rate, horizon, expected", [
+    (3, 0, 1000, 4, 0.0, 10.0, 3),  # no prefetch: exactly what is asked
+    (3, 64, 10_000, 8, 0.0, 10.0, 64),  # no rate yet: prefetch
+    (3, 64, 10_000, 8, 50.0, 10.0, 500),  # 10 s of work at the observed rate
+    (3, 64, 4_000, 8, 50.0, 10.0, 250),  # but a fair share of what is left
+    (3, 64, 20, 8, 50.0, 10.0, 3),  # the tail: no more than asked
+])
+def test_claim_ahead(need, prefetch, pending, agents, rate, horizon, expected):
+    from pjob.queue import batching
+
+    assert batching.claim_ahead(need, prefetch, pending, agents, rate, horizon) == expected
