@@ -55,7 +55,10 @@ class Delta:
     progress: bool = False  # last_progress moves (a mini-batch finished or went back)
 
     def __add__(self, other: "Delta") -> "Delta":
-        return Delta(*(a + b for a, b in zip(dataclasses.astuple(self)[:-1], dataclasses.astuple(other)[:-1])),
+        # field by field: dataclasses.astuple deep-copies, and this runs once per mini-batch in an agent
+        return Delta(self.pending + other.pending, self.leased + other.leased, self.done + other.done,
+                     self.failed + other.failed, self.items_succeeded + other.items_succeeded,
+                     self.items_failed + other.items_failed, self.attempts + other.attempts,
                      progress=self.progress or other.progress)
 
     def counts(self) -> dict[str, int]:
