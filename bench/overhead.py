@@ -68,7 +68,7 @@ if __name__ == "__main__":
 
 PIPELINE = '''
 type: pipeline
-name: bench-{size}
+name: bench-{files}-{size}
 jobs:
   score:
     type: parallel
@@ -94,7 +94,7 @@ def measure(root: str, code: str, files: int, size: int, repeat: int) -> dict:
     yml = os.path.join(root, f"pipeline-{files}-{size}.yml")
     pjob_out = os.path.join(root, f"pjob-out-{files}-{size}.txt")
     with open(yml, "w") as f:
-        f.write(PIPELINE.format(size=size, data=data, out=pjob_out, code=code))
+        f.write(PIPELINE.format(files=files, size=size, data=data, out=pjob_out, code=code))
     pool_out = os.path.join(root, f"pool-out-{files}-{size}.txt")
     pool_cmd = [bl.python(), os.path.join(code, "pool_baseline.py"), data, str(size), pool_out]
     pjob_cmd = [os.path.join(os.path.dirname(bl.python()), "pjob"), "run", yml, "--runs-dir",
