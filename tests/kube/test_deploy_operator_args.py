@@ -1,7 +1,7 @@
 """The Helm chart's operator Deployment, run as written: the container args
 and environment from the rendered Deployment (cluster-wide and
-namespaced-only), the rendered config.json as $PJOB_CONFIG_FILE, against the
-fake API server. kopf's liveness endpoint must answer on the port the
+namespaced-only), the rendered config.json as $PJOB_CONFIG_FILE, with a token
+of the chart's ServiceAccount, against the real API server. kopf's liveness endpoint must answer on the port the
 Deployment's probe uses, and the operator must watch the namespaces the
 chart asked for. Skipped without Helm's Go SDK (helm-python-sdk).
 """
@@ -50,7 +50,7 @@ def test_operator_runs_with_the_charts_args_and_answers_its_liveness_probe(
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
-    env = {**kube_env, "PJOB_DATASTORE_ROOT": str(tmp_path / "ds")}
+    env = {**kube_env, "KUBECONFIG": kube_env["PJOB_TEST_OPERATOR_KUBECONFIG"], "PJOB_DATASTORE_ROOT": str(tmp_path / "ds")}
     for item in container["env"]:
         if "value" in item:
             env[item["name"]] = item["value"]

@@ -35,7 +35,7 @@ def test_example_submitted_with_wait_matches_pjob_run(example, kube_api, kubelet
     local = subprocess.run([sys.executable, "-m", "pjob.cli", "run", str(job), "--runs-dir", str(tmp_path / "local")],
                            capture_output=True, text=True, timeout=300)
     assert local.returncode == 0, local.stdout + local.stderr
-    (local_run,) = (tmp_path / "local").iterdir()
+    (local_run,) = [p for p in (tmp_path / "local").iterdir() if (p / "steps").is_dir()]
     client_env = {**kube_env, "PJOB_FOLLOW_SECONDS": "0.5"}
     client_env.pop("PJOB_DATASTORE_ROOT", None)
     submitted = subprocess.run([sys.executable, "-m", "pjob.cli", "submit", str(job), "--name", "ex", "--wait",

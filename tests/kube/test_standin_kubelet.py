@@ -378,3 +378,23 @@ def test_unmounted_working_dir_is_created_and_empty_dir_at_tmp_is_private(kube_a
     assert (out / "seen.txt").read_text() == "/work|/tmp"
     (written,) = (kubelet.workdir / "pods").glob("default_dirs-*/volumes/tmp/mine")  # in the emptyDir, not in /tmp
     assert not Path("/tmp/mine").exists()
+
+
+def test_a_held_pod_stays_pending_and_an_unknown_image_backs_off(kube_api, kube_client, kubelet):
+    kubelet.hold.add("held-")
+    batch = k8s.BatchV1Api(kube_client)
+    batch.create_namespaced_job(NS, _job("held", "pass", completions=1, parallelism=1, indexed=False))
+
+    def waiting(job_name, reason):
+        pods = _pods(kube_api, job_name)
+        states = [(p["status"].get("phase"), ((p["status"].get("containerStatuses") or [{}])[0].get("state") or {})
+                   .get("waiting", {}).get("reason")) for p in pods]
+        return states == [("Pending", reason)]
+    kubelet.wait_for(lambda: waiting("held", "ContainerCreating"), message="the held pod waiting")
+    kubelet.hold.clear()
+    assert kubelet.wait_job(NS, "held")["status"]["succeeded"] == 1
+
+    nowhere = _job("pull", "pass", completions=1, parallelism=1, indexed=False)
+    nowhere["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.invalid/nothing:1"
+    batch.create_namespaced_job(NS, nowhere)
+    kubelet.wait_for(lambda: waiting("pull", "ImagePullBackOff"), message="ImagePullBackOff")

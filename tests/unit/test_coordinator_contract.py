@@ -2,7 +2,7 @@
 "Contracts worth keeping stable"). Parametrised over the backends by the
 ``backend`` fixture: each param yields a ``Backend`` that creates a fresh
 queue and can open it again (in this process or a forked child), so the same
-tests cover SQLite and Kubernetes (ConfigMaps/Leases on the fake API server).
+tests cover SQLite and Kubernetes (ConfigMaps/Leases on the real API server of tests/cluster).
 
 Time is passed explicitly (``release_expired(now)``) so lease expiry needs no
 sleeping; real processes (fork) and ``kill -9`` cover concurrency and death.

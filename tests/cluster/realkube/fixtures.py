@@ -17,7 +17,7 @@ Fixture API:
   the test started: verb, group, resource, subresource, namespace, code, user, user agent).
 - `kubelet` -> the session's `StandinKubelet`: `.images[name] = Image(...)`, `.kill_pod(ns, pod[, sig])`,
   `.preempt_pod(ns, pod)` (Eviction API), `.pod_process(ns, pod)`, `.processes()`, `.log_path(ns, pod)`,
-  `.grace_cap_seconds` (reset after each test). Teardown fails the test if a kubelet thread raised.
+  `.grace_cap_seconds`, `.hold` (pod name prefixes left Pending) (both reset after each test). Teardown fails the test if a kubelet thread raised.
 - `apply_crds(*paths)` -> (re)applies CRD files (default: crds/*.yaml) and waits until established;
   the session starts with them applied; `without_crds` deletes them for one test.
 - `kube_env` -> os.environ + KUBECONFIG of the cluster admin (what a user's `pjob submit` uses).
@@ -93,6 +93,7 @@ def kubelet(real_cluster: Cluster, kube_api: TestApi):
     node.errors.clear()
     yield node
     node.grace_cap_seconds = None
+    node.hold.clear()
     errors = list(node.errors)
     # pods of this test stop with its namespace; wait so the next test starts on a quiet machine
     kube_api.close()

@@ -32,17 +32,26 @@ GROUP = "pjob-standin"
 def cgroups_supported() -> bool:
     try:
         for folder in _cgroup_dirs("probe"):
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.parent.mkdir(exist_ok=True)
+            folder.mkdir(exist_ok=True)
             folder.rmdir()
         return True
     except OSError:
         return False
 
 
+def _v1_mount(controller: str) -> Path:
+    """Where a v1 controller's hierarchy is mounted (`cpu` may be a link to `cpu,cpuacct`)."""
+    path = (ROOT / controller).resolve()
+    if not (path / "cgroup.procs").exists():
+        raise OSError(f"no cgroup v1 {controller} hierarchy at {ROOT / controller}")
+    return path
+
+
 def _cgroup_dirs(name: str) -> list[Path]:
     if V2:
         return [ROOT / GROUP / name]
-    return [ROOT / "cpu,cpuacct" / GROUP / name, ROOT / "memory" / GROUP / name]
+    return [_v1_mount("cpu") / GROUP / name, _v1_mount("memory") / GROUP / name]
 
 
 def make_cgroup(name: str, limits: Obj) -> list[Obj]:
@@ -65,14 +74,15 @@ def make_cgroup(name: str, limits: Obj) -> list[Obj]:
             return [{"dir": str(folder), "mount": str(ROOT)}]
         cpu_dir, memory_dir = _cgroup_dirs(name)
         for folder in (cpu_dir, memory_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.parent.mkdir(exist_ok=True)  # inside a real hierarchy (checked by _v1_mount)
+            folder.mkdir(exist_ok=True)
         if cpu:
             (cpu_dir / "cpu.cfs_period_us").write_text("100000")
             (cpu_dir / "cpu.cfs_quota_us").write_text(str(math.ceil(parse_quantity(str(cpu)) * 100000)))
         if memory:
             (memory_dir / "memory.limit_in_bytes").write_text(str(int(parse_quantity(str(memory)))))
-        out = [{"dir": str(cpu_dir), "mount": str(ROOT / "cpu,cpuacct")},
-               {"dir": str(memory_dir), "mount": str(ROOT / "memory")}]
+        out = [{"dir": str(cpu_dir), "mount": str(_v1_mount("cpu"))},
+               {"dir": str(memory_dir), "mount": str(_v1_mount("memory"))}]
     except OSError:
         return []
     return out

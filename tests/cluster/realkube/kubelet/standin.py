@@ -69,6 +69,7 @@ class StandinKubelet:
         self.api_port = api_port
         self.images: dict[str, Image] = dict(images or {})
         self.grace_cap_seconds: float | None = None
+        self.hold: set[str] = set()  # pods whose name starts with one of these stay Pending (ContainerCreating)
         self.restart_backoff_seconds = 10.0
         self.capacity = {"cpu": cpu, "memory": memory, "pods": "110", "ephemeral-storage": "100Gi"}
         if gpus:
@@ -328,6 +329,10 @@ class StandinKubelet:
 
     def _start(self, pod: Obj, run: PodRun) -> None:
         spec = pod["spec"]
+        if any(run.name.startswith(prefix) for prefix in list(self.hold)):
+            run.backoff_until = time.monotonic() + 0.5
+            self._write(pod, run, self._pending(pod, run, "ContainerCreating", "held by the test (kubelet.hold)"))
+            return
         inits = spec.get("initContainers") or []
         is_init = run.init_index < len(inits)
         container = inits[run.init_index] if is_init else spec["containers"][0]
