@@ -3,15 +3,13 @@
 is what a pod's PID 1 amounts to (the kernel never applies the default
 action to PID 1), so before the handler was installed at process start a
 deleted, failed or preempted pod waited for SIGKILL. Uses only the fixture
-surface (``api``: the tier's API fixture, kube_api: apply/get/wait_for; start_process)."""
+surface (``kube_api``: apply/get/wait_for; start_process)."""
 
 from __future__ import annotations
 
 import signal
 import subprocess
 import sys
-
-import pytest
 
 from pjob.coord import kube as coord_kube
 from pjob.engine.task import ParallelTask
@@ -22,14 +20,8 @@ AS_PID_1 = ("import os, signal, sys; signal.signal(signal.SIGTERM, signal.SIG_IG
             "os.execv(sys.executable, [sys.executable, '-m', 'pjob.cli', *sys.argv[1:]])")
 
 
-@pytest.fixture
-def api(kube_api):
-    """The real API server of the test session (tests/cluster)."""
-    return kube_api
-
-
-def test_agent_waiting_for_the_plan_stops_on_sigterm(api, start_process, tmp_path):
-    NS = api.namespace
+def test_agent_waiting_for_the_plan_stops_on_sigterm(kube_api, start_process, tmp_path):
+    NS = kube_api.namespace
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "a.txt").write_text("a\n")
@@ -38,13 +30,13 @@ def test_agent_waiting_for_the_plan_stops_on_sigterm(api, start_process, tmp_pat
                         input_type="uri_folder", input_uri=str(docs), mini_batch_size="1", partition_keys=None,
                         output_dir=str(run / "outputs" / "o"), append_row_to=None,
                         logs_dir=str(run / "logs"), work_dir=str(run / "work"))
-    api.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"{JOB}-task", "namespace": NS},
+    kube_api.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"{JOB}-task", "namespace": NS},
                     "data": {"task.json": task.to_json()}})
-    api.apply(coord_kube.queue_configmap(NS, JOB, None, 3))  # no plan: node 0 never publishes one
+    kube_api.apply(coord_kube.queue_configmap(NS, JOB, None, 3))  # no plan: node 0 never publishes one
     agent = start_process([sys.executable, "-c", AS_PID_1, "agent", "--coordinator", f"kube://{NS}/{JOB}",
                            "--task", f"configmap:{JOB}-task", "--node", "1", "--agent-id", "node-1"], name="agent")
     # task.json in the work folder is written after the handler is installed, just before the wait
-    api.wait_for(lambda: (run / "work" / "task.json").exists() or agent.popen.poll() is not None, timeout=60,
+    kube_api.wait_for(lambda: (run / "work" / "task.json").exists() or agent.popen.poll() is not None, timeout=60,
                       message=f"the agent to start; log:\n{agent.log()}")
     assert agent.popen.poll() is None, agent.log()
     agent.popen.send_signal(signal.SIGTERM)
@@ -53,7 +45,7 @@ def test_agent_waiting_for_the_plan_stops_on_sigterm(api, start_process, tmp_pat
     except subprocess.TimeoutExpired:
         code = None
     assert code == 143, f"SIGTERM while waiting for the plan: exit {code}; log:\n{agent.log()}"
-    queue = api.get("v1", "configmaps", f"{JOB}-queue", NS)
+    queue = kube_api.get("v1", "configmaps", f"{JOB}-queue", NS)
     assert queue is not None and coord_kube.kube_state.QueueState.decode(queue["data"]).leased == {}
 
 

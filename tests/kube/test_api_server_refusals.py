@@ -26,18 +26,8 @@ from pjob.engine.task import ParallelTask
 MAX_CONFIGMAP_BYTES = 1024 * 1024  # the API server's limit on a ConfigMap's data
 
 
-@pytest.fixture
-def api(kube_api):
-    """The real API server of the test session (tests/cluster)."""
-    return kube_api
-
-
-def _namespace(api) -> str:
-    return getattr(api, "namespace", None) or "default"
-
-
-def test_a_queue_past_one_mebibyte_fails_the_agent_with_the_reason_not_a_crash_loop(api, start_process, tmp_path):
-    ns, job = _namespace(api), "too-big"
+def test_a_queue_past_one_mebibyte_fails_the_agent_with_the_reason_not_a_crash_loop(kube_api, start_process, tmp_path):
+    ns, job = kube_api.namespace, "too-big"
     docs = tmp_path / "docs"
     docs.mkdir()
     for i in range(4):
@@ -47,12 +37,12 @@ def test_a_queue_past_one_mebibyte_fails_the_agent_with_the_reason_not_a_crash_l
                         input_type="uri_folder", input_uri=str(docs), mini_batch_size="1", partition_keys=None,
                         output_dir=str(run / "outputs" / "o"), append_row_to=None,
                         logs_dir=str(run / "logs"), work_dir=str(run / "work"))
-    api.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"{job}-task", "namespace": ns},
+    kube_api.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"{job}-task", "namespace": ns},
                "data": {"task.json": task.to_json()}})
     queue = coord_kube.queue_configmap(ns, job, None, 1 + max(0, task.max_retries))
     # exactly at the limit (the API server counts the values): publishing the plan is the write past it
     queue["data"]["padding"] = "x" * (MAX_CONFIGMAP_BYTES - sum(len(v) for v in queue["data"].values()))
-    api.apply(queue)
+    kube_api.apply(queue)
     agent = start_process([sys.executable, "-m", "pjob.cli", "agent", "--coordinator", f"kube://{ns}/{job}",
                            "--task", f"configmap:{job}-task", "--node", "0", "--agent-id", "node-0"], name="agent")
     try:
@@ -63,19 +53,19 @@ def test_a_queue_past_one_mebibyte_fails_the_agent_with_the_reason_not_a_crash_l
     fatal = report.read_fatal(task.work_dir) or ""
     assert fatal.startswith(f"the API server refused to update ConfigMap {ns}/{job}-queue"), fatal
     assert "HTTP 422" in fatal and "1048576" in fatal and "mini_batch_size" in fatal, fatal
-    assert "total" not in api.get("v1", "configmaps", f"{job}-queue", ns)["data"]
+    assert "total" not in kube_api.get("v1", "configmaps", f"{job}-queue", ns)["data"]
 
 
-def test_editing_the_spec_of_a_job_is_refused_at_admission(api, apply_crds, tmp_path):
+def test_editing_the_spec_of_a_job_is_refused_at_admission(kube_api, apply_crds, tmp_path):
     apply_crds()
-    ns = _namespace(api)
+    ns = kube_api.namespace
     example = copy_example("file-processing", tmp_path / "ds")
     cr = cr_for(example / "pipeline.yml", name="frozen", namespace=ns)
     step = cr["spec"]["jobs"]["count_words"]
-    apply_cr(api, {"apiVersion": "pjob.dev/v1alpha1", "kind": "ParallelJob",
+    apply_cr(kube_api, {"apiVersion": "pjob.dev/v1alpha1", "kind": "ParallelJob",
                    "metadata": {"name": "frozen", "namespace": ns, "annotations": cr["metadata"]["annotations"]},
                    "spec": step})
-    client = api.client()
+    client = kube_api.client()
     try:
         objects = k8s.CustomObjectsApi(client)
         with pytest.raises(k8s_errors.ApiException) as refused:
@@ -90,4 +80,4 @@ def test_editing_the_spec_of_a_job_is_refused_at_admission(api, apply_crds, tmp_
                                                       {"status": {"state": "Pending"}})
     finally:
         client.close()
-    assert api.get("pjob.dev/v1alpha1", "paralleljobs", "frozen", ns)["spec"] == step
+    assert kube_api.get("pjob.dev/v1alpha1", "paralleljobs", "frozen", ns)["spec"] == step

@@ -37,18 +37,6 @@ def refusal(status: int, body: dict):
     return raise_it
 
 
-@pytest.fixture
-def server(kube_api):
-    return kube_api
-
-
-@pytest.fixture
-def api(server):
-    client = server.client()
-    yield client
-    client.close()
-
-
 def test_a_422_on_the_queue_write_is_queue_rejected_naming_the_object_and_the_fix(api, monkeypatch):
     coordinator = kube.KubeCoordinator(api, NS, JOB, 100)
     monkeypatch.setattr(coordinator.core, "replace_namespaced_config_map", refusal(422, TOO_LONG))

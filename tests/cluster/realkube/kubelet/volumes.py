@@ -52,14 +52,18 @@ def _projected(api: Client, pod: Obj, volume: Obj, folder: Path) -> None:
         if "serviceAccountToken" in source:
             target = folder / source["serviceAccountToken"]["path"]
             target.write_bytes(_token(api, pod, source["serviceAccountToken"]))
-        elif "configMap" in source:
-            obj = _get(api, "configmaps", namespace, source["configMap"]["name"])
-            podenv.materialize(folder, podenv.volume_bytes(obj, secret=False), source["configMap"].get("items"))
-        elif "secret" in source:
-            obj = _get(api, "secrets", namespace, source["secret"]["name"])
-            podenv.materialize(folder, podenv.volume_bytes(obj, secret=True), source["secret"].get("items"))
+        elif "configMap" in source or "secret" in source:
+            _object_files(api, namespace, source, folder)
         elif "downwardAPI" in source:
             _downward(pod, source["downwardAPI"], folder)
+
+
+def _object_files(api: Client, namespace: str, source: Obj, folder: Path) -> None:
+    """A configMap or secret volume (or projected source) written as files: every key, or `items`."""
+    secret = "secret" in source
+    ref = source["secret" if secret else "configMap"]
+    obj = _get(api, "secrets" if secret else "configmaps", namespace, ref.get("secretName") or ref["name"])
+    podenv.materialize(folder, podenv.volume_bytes(obj, secret=secret), ref.get("items"))
 
 
 def _downward(pod: Obj, spec: Obj, folder: Path) -> None:
@@ -94,12 +98,8 @@ def host_folders(api: Client, pod: Obj, pod_dir: Path) -> dict[str, tuple[Path, 
             if folder.exists():
                 shutil.rmtree(folder)
             folder.mkdir(parents=True)
-            if "configMap" in volume:
-                obj = _get(api, "configmaps", namespace, volume["configMap"]["name"])
-                podenv.materialize(folder, podenv.volume_bytes(obj, secret=False), volume["configMap"].get("items"))
-            elif "secret" in volume:
-                obj = _get(api, "secrets", namespace, volume["secret"]["secretName"])
-                podenv.materialize(folder, podenv.volume_bytes(obj, secret=True), volume["secret"].get("items"))
+            if "configMap" in volume or "secret" in volume:
+                _object_files(api, namespace, volume, folder)
             elif "projected" in volume:
                 _projected(api, pod, volume, folder)
             elif "downwardAPI" in volume:
