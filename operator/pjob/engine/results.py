@@ -43,7 +43,11 @@ def format_returns(result) -> tuple[int, bytes, bytes]:
     if result is None:
         return 0, b"", b""
     if is_dataframe(result):
-        rows = result.to_csv(sep=" ", header=None, index=None)
+        from pjob.engine import frametext  # numpy column by column; None: pandas' own writer
+
+        rows = frametext.rows_text(result)
+        if rows is None:
+            rows = result.to_csv(sep=" ", header=None, index=None)
         header = result.head(0).to_csv(sep=" ", index=None)
         return len(result), header.encode("utf-8"), rows.encode("utf-8")
     if isinstance(result, (list, tuple)):
