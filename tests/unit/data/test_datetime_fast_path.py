@@ -1,0 +1,75 @@
+"""data.inference parses the common zero-padded ISO datetimes with Arrow's
+cast (``arrow_datetimes``); whatever it accepts must come out exactly as the
+pandas path makes it, and whatever pandas refuses it must leave to pandas."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from pjob.data import inference
+
+
+def digits(lo: int, hi: int, width: int):
+    return st.integers(lo, hi).map(lambda v: str(v).zfill(width)) | st.integers(lo, hi).map(str)
+
+
+@st.composite
+def stamps(draw):
+    text = draw(digits(1600, 2300, 4)) + draw(st.sampled_from("-/")) + draw(digits(0, 13, 2))
+    text += draw(st.sampled_from("-/")) + draw(digits(0, 32, 2))
+    if draw(st.booleans()):
+        text += draw(st.sampled_from("T ")) + draw(digits(0, 25, 2)) + ":" + draw(digits(0, 61, 2))
+        if draw(st.booleans()):
+            text += ":" + draw(digits(0, 61, 2))
+            if draw(st.booleans()):
+                text += "." + draw(st.text(alphabet="0123456789", min_size=1, max_size=9))
+    if draw(st.integers(0, 5)) == 0:
+        text += "Z"
+    if draw(st.integers(0, 5)) == 0:
+        text = " " + text
+    return text
+
+
+def outcome(values, fast: bool, monkeypatch):
+    if not fast:
+        monkeypatch.setattr(inference, "arrow_datetimes", lambda text: None)
+    try:
+        return inference.to_series(values, "datetime", "d")
+    except Exception as exc:  # noqa: BLE001 - the pandas path refuses some: the fast one must too
+        return type(exc).__name__
+    finally:
+        monkeypatch.undo()
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(stamps() | st.none() | st.just(""), max_size=6))
+def test_fast_datetimes_equal_the_pandas_path(values):
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        slow = outcome(values, False, monkeypatch)
+        fast = outcome(values, True, monkeypatch)
+    if isinstance(slow, pd.Series):
+        assert isinstance(fast, pd.Series) and fast.dtype == slow.dtype and fast.equals(slow), (values, fast, slow)
+    else:
+        assert fast == slow, (values, fast, slow)
+
+
+@pytest.mark.parametrize("values", [
+    ["2024-01-02", "1999-12-31 23:59:59.123456", None, "2000-02-29T01:02"],
+    ["1677-09-22", "2262-04-11 00:00:00"],
+])
+def test_zero_padded_iso_takes_the_fast_path(values):
+    import pyarrow
+
+    assert inference.arrow_datetimes(pyarrow.array(values, type=pyarrow.string())) is not None
+
+
+@pytest.mark.parametrize("values", [
+    ["2024-1-02"], ["2024/01/02"], ["2024-01-02Z"], [" 2024-01-02"], ["2024-01-02 00:00:00.1234567"],
+    ["1600-01-01"], ["2300-01-01"], [None],
+])
+def test_other_texts_go_the_regular_way(values):
+    import pyarrow
+
+    assert inference.arrow_datetimes(pyarrow.array(values, type=pyarrow.string())) is None
