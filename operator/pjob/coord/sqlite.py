@@ -176,13 +176,16 @@ class SqliteCoordinator:
                ) -> list[machine.Batch]:
         """Run each (stored batch, event) through the queue's rules; store what
         changed and the summed counter delta. Returns the accepted new batches."""
-        accepted: list[machine.Batch] = []
+        return self._store(db, [result for result in (machine.step(batch, event, self.max_attempts)
+                                                      for batch, event in changes) if result is not None])
+
+    def _store(self, db: sqlite3.Connection, results: "Sequence[tuple[machine.Batch, machine.Delta]]"
+               ) -> list[machine.Batch]:
+        """Store the new batches ``machine.step`` returned and their summed counter delta."""
+        accepted = [batch for batch, _ in results]
         delta = machine.Delta()
-        for batch, event in changes:
-            result = machine.step(batch, event, self.max_attempts)
-            if result is not None:
-                accepted.append(result[0])
-                delta += result[1]
+        for _, change in results:
+            delta += change
         if accepted:
             db.executemany(
                 "UPDATE batches SET state = ?, attempts = ?, owner = ?, succeeded = ?, failed = ?, error = ? "
@@ -231,15 +234,15 @@ class SqliteCoordinator:
         db = self._db()
         with self._write():
             stored = self._load(db, (lease.index for lease, _ in events))
-            changes, order = [], []
+            results, order = [], []
             for lease, event in events:
                 batch = stored.get(lease.index)
                 result = None if batch is None else machine.step(batch, event, self.max_attempts)
                 order.append(result is not None)
                 if result is not None:
-                    changes.append((batch, event))
+                    results.append(result)  # stored as stepped here (step is pure: no second step)
                     stored[lease.index] = result[0]  # a later event on the same mini-batch sees this one
-            self._apply(db, changes)
+            self._store(db, results)
         return order
 
     def fail(self, lease: base.Lease, error: str, retryable: bool = True, items: int | None = None) -> bool:
