@@ -152,7 +152,8 @@ def main() -> int:
             ok &= bl.verdict(f"slope, mini-batches of {size}, pjob/Pool", fitted["pjob"][1] / fitted["pool"][1],
                              SLOPE_TARGETS.get(size, float("inf")))
         else:
-            print("  FAIL  Pool's slope is not positive: too noisy to fit, run again with more --repeat")
+            print(f"  FAIL  Pool's slope is not positive (mini-batches of {size}): too noisy to fit, run again "
+                  "with more --repeat or larger --files")
             ok = False
     pool_first, pjob_first = bl.med(firsts["pool"]), bl.med(firsts["pjob"])
     print(f"time from command start to the first run(): Pool {bl.spread(firsts['pool'], 1e3, '.0f')}ms, "
