@@ -21,8 +21,12 @@ API cost is kept low (target <= 0.01 writes per mini-batch) by:
   before a rate is known, a fair share at the tail); ``claim`` hands them out
   from a local reservoir;
 - heartbeats carried by queue writes: a write bumps ``beats`` of this
-  process's agents that hold work, and the Lease is renewed only when no
-  queue write did it for ``renew_seconds``;
+  process's agents that hold work; an agent's Lease is created before its
+  first claim and renewed only when no queue write did it for
+  ``renew_seconds``;
+- no write to find the queue empty: a claim first looks at a cached read;
+  an agent that holds nothing with nothing left to claim writes its
+  outcomes once, at once;
 - write-behind outcomes: ``complete``/``fail``/``release`` are checked against
   the local view and buffered; the buffer goes out with the next claim, or
   when it holds ``flush_max`` records, is ``flush_seconds`` old, the queue
@@ -48,11 +52,10 @@ import time
 from collections.abc import Sequence
 from typing import Any, Callable
 
-import urllib3
 from kubernetes import client as k8s
 from kubernetes.client import exceptions as k8s_errors
 
-from pjob.coord import base, kube_leases, kube_state
+from pjob.coord import base, kube_leases, kube_outcomes, kube_retry, kube_state
 from pjob.queue import batching
 from pjob.spec import errors
 
@@ -92,33 +95,23 @@ def queue_configmap(namespace: str, job: str, total: int | None, max_attempts: i
 @dataclasses.dataclass
 class _AgentView:
     renewed_at: float = 0.0  # wall time before this process's last successful Lease or queue write for it
-    first_claim: float = 0.0  # monotonic time of this agent's first claim here, and outcomes recorded since
+    first_finish: float = 0.0  # monotonic time of this agent's first outcome here, and outcomes since
     finished: int = 0
     fresh: bool = True  # no claim yet by this agent through this object
+    drained: bool = False  # its last claim found nothing left
     held: dict[int, int] = dataclasses.field(default_factory=dict)  # index -> attempt, reservoir included
     reservoir: list[tuple[int, int]] = dataclasses.field(default_factory=list)  # claimed, not handed out
 
 
-@dataclasses.dataclass
-class _Op:
-    kind: str  # complete | fail | release
-    agent: str
-    index: int
-    attempt: int
-    outcome: base.Outcome | None = None
-    error: str = ""
-    retryable: bool = True
-    items: int | None = None  # fail: what the attempt held (replaces the planned count)
-
-
-class KubeCoordinator:
+class KubeCoordinator(kube_outcomes.OutcomeBuffer):
     """See the module docstring."""
 
     def __init__(self, api_client: k8s.ApiClient, namespace: str, job: str, total: int | None = None,
                  max_attempts: int = 3, lease_seconds: float = 30.0, items: Sequence[int] | None = None,
-                 prefetch: int = 64, flush_seconds: float | None = None, flush_max: int = 4096,
+                 prefetch: int = 2048, flush_seconds: float | None = None, flush_max: int = 4096,
                  read_cache_seconds: float = 0.25, expiry_check_seconds: float | None = None,
-                 renew_seconds: float | None = None, owner_references: list[dict] | None = None):
+                 renew_seconds: float | None = None, owner_references: list[dict] | None = None,
+                 instances: int = 1):
         if max_attempts < 1:
             raise ValueError("max_attempts must be >= 1")
         self.core = k8s.CoreV1Api(api_client)
@@ -128,6 +121,9 @@ class KubeCoordinator:
         self.lease_seconds = lease_seconds
         self.items = items
         self.prefetch = prefetch
+        self.instances = instances  # agents the job runs (claims leave the others their share)
+        self.drain_jitter = min(1.0, lease_seconds / 30)
+        self.retry_seconds = kube_retry.BUDGET_SECONDS  # how long a transient API outage is waited out
         # outcomes wait up to a third of a lease: one write then carries them, the next claim and a heartbeat
         self.flush_seconds = lease_seconds / 3 if flush_seconds is None else flush_seconds
         self.flush_max = flush_max
@@ -136,7 +132,7 @@ class KubeCoordinator:
         # heartbeats closer together than this do not write the Lease again (API cost per hour of run)
         self.renew_seconds = lease_seconds / 3 if renew_seconds is None else renew_seconds
         self._views: dict[str, _AgentView] = {}
-        self._ops: list[_Op] = []
+        self._ops: list[kube_outcomes.Op] = []
         self._first_op_at = 0.0
         self._cache: tuple[float, kube_state.QueueState] | None = None
         self._last_expiry_check = 0.0
@@ -153,7 +149,7 @@ class KubeCoordinator:
             if exc.status != 404:
                 raise
             try:
-                resp = kube_leases.retrying(lambda: self.core.create_namespaced_config_map(
+                resp = self._retrying(lambda: self.core.create_namespaced_config_map(
                     self.namespace, body, _preload_content=False, _request_timeout=kube_leases.REQUEST_TIMEOUT))
                 self.leases.queue_uid = json.loads(resp.data)["metadata"].get("uid")
                 return
@@ -185,9 +181,12 @@ class KubeCoordinator:
 
         self._update(publish)
 
+    def _retrying(self, call: Callable[[], Any]) -> Any:
+        return kube_retry.retrying(call, self.retry_seconds)
+
     def _read(self) -> dict[str, Any]:
         try:
-            resp = kube_leases.retrying(lambda: self.core.read_namespaced_config_map(
+            resp = self._retrying(lambda: self.core.read_namespaced_config_map(
                 queue_name(self.job), self.namespace, _preload_content=False,
                 _request_timeout=kube_leases.REQUEST_TIMEOUT))
         except k8s_errors.ApiException as exc:
@@ -217,12 +216,12 @@ class KubeCoordinator:
                 kept = {k: v for k, v in (cm.get("data") or {}).items() if k != "done"}  # "done": older encoding
                 cm["data"] = {**kept, **after}
                 try:
-                    kube_leases.retrying(lambda: self.core.replace_namespaced_config_map(
+                    self._retrying(lambda: self.core.replace_namespaced_config_map(
                         queue_name(self.job), self.namespace, cm, _preload_content=False,
                         _request_timeout=kube_leases.REQUEST_TIMEOUT))
                 except k8s_errors.ApiException as exc:
-                    if exc.status == 409:  # another agent wrote first: back off (jittered) and redo
-                        time.sleep(random.uniform(0.0, 0.01 * min(conflicts + 1, 20)))
+                    if exc.status == 409:  # another agent wrote first: back off (full jitter, doubling) and redo
+                        time.sleep(random.uniform(0.0, min(2.0, 0.2 * 2 ** conflicts)))
                         continue
                     if _final(exc):  # e.g. 422 past 1 MiB: every retry would fail the same way
                         raise QueueRejected(self.namespace, queue_name(self.job), self.job, "update", exc) from exc
@@ -240,7 +239,7 @@ class KubeCoordinator:
             return result
         raise RuntimeError(f"queue ConfigMap of {self.job}: gave up after {MAX_CONFLICT_RETRIES} write conflicts")
 
-    def _apply(self, state: kube_state.QueueState, op: _Op) -> bool:
+    def _apply(self, state: kube_state.QueueState, op: kube_outcomes.Op) -> bool:
         now = time.time()
         if op.kind == "complete":
             return state.complete(op.agent, op.index, op.attempt, op.outcome, now)
@@ -262,6 +261,14 @@ class KubeCoordinator:
         self._cache = (time.monotonic(), state)
         return kube_state.QueueState.decode(state.encode())
 
+    def _fresh_state(self) -> kube_state.QueueState:
+        """The queue as just read, with this process's buffered outcomes applied."""
+        state = kube_state.QueueState.decode(self._read().get("data"))
+        self._cache = (time.monotonic(), kube_state.QueueState.decode(state.encode()))
+        for op in self._ops:
+            self._apply(state, op)
+        return state
+
     def _items_of(self, index: int) -> int:
         return max(self.items[index], 0) if self.items is not None and 0 <= index < len(self.items) else 0
 
@@ -280,11 +287,12 @@ class KubeCoordinator:
 
     def heartbeat(self, agent: str) -> None:
         """Due: buffered outcomes go out (the queue write is the heartbeat), else the Lease is renewed."""
-        if time.time() - self._view(agent).renewed_at >= self.renew_seconds:
+        view = self._view(agent)
+        if time.time() - view.renewed_at >= self.renew_seconds:
             if self._ops:
                 self.flush()
-            if time.time() - self._view(agent).renewed_at >= self.renew_seconds:
-                self._renew(agent)
+            if view.held and time.time() - view.renewed_at >= self.renew_seconds:
+                self._renew(agent)  # the Lease is created the first time a write did not do it
         self._flush_if_due()
 
     def release_expired(self, now: float) -> int:
@@ -312,9 +320,11 @@ class KubeCoordinator:
             self.release_expired(now)
         view = self._view(agent)
         if not view.renewed_at:
-            self._renew(agent)  # the Lease exists before the first lease is held
-            view.first_claim = time.monotonic()
-        if len(view.reservoir) < max_n:
+            self._renew(agent)  # an agent holding work has a Lease (later renewed by its queue writes)
+        if len(view.reservoir) < max_n and not view.fresh and self._fresh_state().progress().pending == 0:
+            view.drained = True  # nothing left to claim (a read): no write just to find that out
+            self._flush_if_due(drained=not view.held)
+        elif len(view.reservoir) < max_n:
             need = max_n - len(view.reservoir)
 
             def take(state: kube_state.QueueState) -> list[tuple[int, int]]:
@@ -323,12 +333,12 @@ class KubeCoordinator:
                 return state.claim(agent, self._chunk(state, agent, need))
 
             got = self._update(take)
-            view.fresh = False
+            view.fresh, view.drained = False, not got
             view.held.update(got)
             view.reservoir = sorted(view.reservoir + got)
         else:
             self._flush_if_due()
-        if time.time() - view.renewed_at >= self.renew_seconds:
+        if view.held and time.time() - view.renewed_at >= self.renew_seconds:
             self._renew(agent)  # no queue write carried the heartbeat
         handed, view.reservoir = view.reservoir[:max_n], view.reservoir[max_n:]
         deadline = view.renewed_at + self.lease_seconds
@@ -336,60 +346,10 @@ class KubeCoordinator:
 
     def _chunk(self, state: kube_state.QueueState, agent: str, need: int) -> int:
         view = self._view(agent)
-        elapsed = time.monotonic() - view.first_claim
-        rate = view.finished / elapsed if view.finished and elapsed > 0 else 0.0
-        return batching.claim_ahead(need, self.prefetch, state.progress().pending, len(set(state.leased) | {agent}),
-                                    rate, self.flush_seconds)
-
-    def complete(self, lease: base.Lease, outcome: base.Outcome) -> bool:
-        return self.complete_many([(lease, outcome)])[0]
-
-    def complete_many(self, results: Sequence[tuple[base.Lease, base.Outcome]]) -> list[bool]:
-        return [self._record(_Op("complete", lease.owner, lease.index, lease.attempt, outcome=outcome))
-                for lease, outcome in results]
-
-    def fail(self, lease: base.Lease, error: str, retryable: bool = True, items: int | None = None) -> bool:
-        return self._record(_Op("fail", lease.owner, lease.index, lease.attempt, error=error, retryable=retryable,
-                                items=items))
-
-    def release(self, lease: base.Lease) -> None:
-        """Hand back ``lease`` and this agent's reservoir (release means the
-        agent is stopping); written at once when it then holds nothing else."""
-        view = self._view(lease.owner)
-        self._record(_Op("release", lease.owner, lease.index, lease.attempt), flush=False)
-        for index, attempt in view.reservoir:
-            self._record(_Op("release", lease.owner, index, attempt), flush=False)
-        view.reservoir = []
-        if self._ops and not view.held:
-            self.flush()
-
-    def _record(self, op: _Op, flush: bool = True) -> bool:
-        view = self._view(op.agent)
-        if view.held.get(op.index) != op.attempt:
-            return False
-        if not self._lease_safe(op.agent, time.time()):
-            # the lease may have been taken back: only the API can answer
-            self._ops.append(op)
-            self.flush()
-            return self._op_results.get(id(op), False)
-        del view.held[op.index]
-        view.finished += op.kind != "release"
-        if not self._ops:
-            self._first_op_at = time.monotonic()
-        self._ops.append(op)
-        if flush:
-            self._flush_if_due()
-        return True
-
-    def _flush_if_due(self) -> None:
-        if batching.write_due(len(self._ops), time.monotonic() - self._first_op_at, self.flush_max,
-                              self.flush_seconds):
-            self.flush()
-
-    def flush(self) -> None:
-        """Write the buffered outcomes now."""
-        if self._ops:
-            self._update(lambda state: None)
+        elapsed = time.monotonic() - view.first_finish  # from the first outcome: start-up and init() aside
+        rate = (view.finished - 1) / elapsed if view.finished > 1 and elapsed > 0.2 else 0.0
+        agents = max(self.instances, len(set(state.leased) | {agent}))
+        return batching.claim_ahead(need, self.prefetch, state.progress().pending, agents, rate, self.flush_seconds)
 
     def counters(self) -> base.Progress:
         state = self._state()
@@ -411,23 +371,8 @@ class KubeCoordinator:
         self.flush()
         return kube_state.QueueState.decode(self._read().get("data")).records(state)
 
-    def close(self) -> None:
-        """Hand back every reserved-but-unstarted mini-batch and flush. If the
-        API cannot be reached the buffered outcomes are logged and dropped:
-        their mini-batches run again once this agent's Lease expires."""
-        for agent, view in self._views.items():
-            for index, attempt in view.reservoir:
-                self._ops.append(_Op("release", agent, index, attempt))
-            view.reservoir = []
-        try:
-            self.flush()
-        except (k8s_errors.ApiException, QueueRejected, OSError, urllib3.exceptions.HTTPError) as exc:
-            log.warning("queue %s: could not write %d buffered outcome(s) on close (%s); those mini-batches "
-                        "will run again after the lease expires: %s", self.job, len(self._ops), exc,
-                        ", ".join(f"{op.kind} {op.index}" for op in self._ops))
-            self._ops = []
-
     def __repr__(self) -> str:
         return f"KubeCoordinator(kube://{self.namespace}/{self.job})"
+
 
 

@@ -162,7 +162,7 @@ def _run(task, node: int, agent_id: str, client, namespace: str, job: str, lease
     from pjob.engine import report
 
     coordinator = coord_kube.KubeCoordinator(client, namespace, job, max_attempts=1 + max(0, task.max_retries),
-                                             lease_seconds=lease_seconds)
+                                             lease_seconds=lease_seconds, instances=task.instance_count)
     try:
         if node == 0:
             try:

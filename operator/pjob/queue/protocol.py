@@ -1,6 +1,7 @@
 """The Coordinator protocol: the one seam between agents and the queue of
-mini-batches. Its rules are the pure machine ``pjob.queue.machine``. Backends: ``pjob.coord.sqlite`` (local runs, a file in the run
-folder) and ``pjob.coord.kube`` (ConfigMaps/Leases). Every backend passes the
+mini-batches. Its rules are the pure machine ``pjob.queue.machine``.
+Backends: ``pjob.coord.sqlite`` (local runs, a file in the run folder) and
+``pjob.coord.kube`` (ConfigMaps/Leases). Every backend passes the
 shared behavioural suite in ``tests/unit/test_coordinator_contract.py``.
 
 State of one mini-batch: pending -> leased(owner, attempt, deadline) -> done |

@@ -54,10 +54,10 @@ def test_chunked_claim_is_one_write_and_close_hands_back_unstarted_ones(server, 
     server.clear_requests()
     leases = c.claim("a", 2)
     assert [x.index for x in leases] == [0, 1]
-    assert [r.resource for r in server.writes()] == ["configmaps"]  # one claim, which is also the heartbeat
+    assert [r.resource for r in server.writes()] == ["leases", "configmaps"]  # heartbeat Lease + one claim
     assert c.counters().leased == 16
     assert [x.index for x in c.claim("a", 3)] == [2, 3, 4]  # from the reservoir: no API write
-    assert len(server.writes()) == 1
+    assert len(server.writes()) == 2
     c.complete_many([(x, ok()) for x in leases])
     c.close()
     p = c.counters()
@@ -128,8 +128,7 @@ def test_objects_are_labelled_owned_and_named_validly(server, api):
     parent = server.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "parent", "namespace": NS}})
     uid = parent["metadata"]["uid"]  # an owner that exists (dangling owners get garbage-collected)
     owner = [{"apiVersion": "v1", "kind": "ConfigMap", "name": "parent", "uid": uid, "controller": True}]
-    # renew_seconds=0: the Lease is written at once (by default only when no queue write carried the heartbeat)
-    c = kube.KubeCoordinator(api, NS, JOB, 3, owner_references=owner, renew_seconds=0, prefetch=0)
+    c = kube.KubeCoordinator(api, NS, JOB, 3, owner_references=owner)
     c.claim("Pod/score-0_Agent", 1)
     c.flush()
     cm = server.get("v1", "configmaps", kube.queue_name(JOB), NS)

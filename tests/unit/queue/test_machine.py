@@ -163,9 +163,13 @@ TestQueueMachine.settings = settings(max_examples=150, stateful_step_count=40, d
 @pytest.mark.parametrize("need, prefetch, pending, agents, rate, horizon, expected", [
     (3, 0, 1000, 4, 0.0, 10.0, 3),  # no prefetch: exactly what is asked
     (3, 64, 10_000, 8, 0.0, 10.0, 64),  # no rate yet: prefetch
+    (3, 2048, 10_000, 8, 0.0, 10.0, 625),  # ... or half a fair share
+    (3, 2048, 40, 3, 0.0, 10.0, 6),  # a small job is shared out
     (3, 64, 10_000, 8, 50.0, 10.0, 500),  # 10 s of work at the observed rate
-    (3, 64, 4_000, 8, 50.0, 10.0, 250),  # but a fair share of what is left
-    (3, 64, 20, 8, 50.0, 10.0, 3),  # the tail: no more than asked
+    (3, 64, 3_200, 8, 50.0, 10.0, 400),  # but a fair share of what is left
+    (3, 64, 800, 8, 50.0, 10.0, 125),  # the tail: a quarter of the horizon each
+    (3, 64, 20, 8, 50.0, 10.0, 20),  # never more than is left
+    (30, 64, 20, 8, 50.0, 10.0, 30),  # nor less than asked
 ])
 def test_claim_ahead(need, prefetch, pending, agents, rate, horizon, expected):
     from pjob.queue import batching
