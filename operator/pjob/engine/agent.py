@@ -4,12 +4,16 @@ coordinator in chunks, hands them to idle workers, enforces the load/run
 timeouts by killing a worker and starting a fresh one (init runs again),
 and reports outcomes to the coordinator in batches.
 
-The coordinator is injected (``pjob.engine`` sits below ``pjob.coord``):
-``pjob.local.agent`` passes a ``SqliteCoordinator``, the Kubernetes agent its
-own backend; ``outcome_type`` is ``pjob.coord.base.Outcome``. It may also be a
-zero-argument callable (``connect``) returning the coordinator, or None when
-the agent should stop: it is called after the workers were started, so their
-start-up and init() overlap the driver's planning.
+The agent is an I/O shell around ``pjob.engine.agent_machine``: each turn it
+takes a snapshot of its workers and queues, asks ``agent_machine.handle`` what
+to do (claim, dispatch, kill on timeout, retry, hand back, stop) and does it.
+
+The coordinator is injected, typed against ``pjob.queue.protocol.Coordinator``
+(below ``pjob.engine``): ``pjob.local.agent`` passes a ``SqliteCoordinator``,
+the Kubernetes agent its own backend. It may also be a zero-argument callable
+(``connect``) returning the coordinator, or None when the agent should stop:
+it is called after the workers were started, so their start-up and init()
+overlap the driver's planning.
 
 Nothing bulky passes through here: a worker gets ``<attempt> <descriptor
 line>`` and answers with a small record (see ``pjob.engine.worker``).
@@ -25,18 +29,21 @@ import selectors
 import signal
 import subprocess
 import time
+from typing import Callable
 
-from pjob.engine import (activity, agent_messages, capacity, diskfull, errorlog, logtree, manifest, monitor, policy,
-                         procs, report, results, slots)
+from pjob.engine import (activity, agent_machine, agent_messages, capacity, diskfull, errorlog, logtree, manifest,
+                         monitor, policy, procs, report, results, slots)
+from pjob.queue import protocol
 
 EXIT_OK, EXIT_FATAL = 0, 3
-FLUSH_SECONDS = 0.05  # longest an outcome waits before it is sent to the coordinator
 FLUSH_COUNT = 256
 SHUTDOWN_GRACE = 10.0  # seconds a worker gets to run shutdown() and exit
 
 
 class Agent(agent_messages.WorkerMessages):
-    def __init__(self, task, node: int, coordinator, outcome_type, agent_id: str, control_fd: int | None = None):
+    def __init__(self, task, node: int,
+                 coordinator: protocol.Coordinator | Callable[[], protocol.Coordinator | None],
+                 outcome_type: type = protocol.Outcome, agent_id: str = "", control_fd: int | None = None):
         self.task = task
         self.node = str(node)
         self.coord = coordinator
@@ -62,6 +69,7 @@ class Agent(agent_messages.WorkerMessages):
         self.started = time.monotonic()
         self.mean_seconds = 0.0
         self.nothing_to_claim = False
+        self.last_heartbeat = 0.0
         self.report = report.AgentReport(task, self.node)
         self.errors = errorlog.ErrorLog(task.work_dir, self.node)  # every failed attempt's full error
         self.monitor = monitor.Monitor(self.logs.perf(self.node), task.flags.resource_monitor_interval, task.work_dir)
@@ -84,25 +92,59 @@ class Agent(agent_messages.WorkerMessages):
         w.close()
 
     def replace_worker(self, w: slots.WorkerSlot, status: str, error: str) -> None:
-        """The head mini-batch failed with the worker (timeout, death): fail its
-        lease, give the rest back to the local queue, start a fresh worker."""
-        if w.queue:
-            lease = w.queue.popleft()
-            self.fail_attempt(w, lease, status, error, retryable=True)
-        while w.queue:
-            self.local.appendleft(w.queue.pop())
-        self.close_worker(w)
-        if not self.stopping:
-            self.start_worker(w)
+        """The head mini-batch failed with the worker (timeout, death): what
+        follows is ``agent_machine``'s ``WorkerLost``."""
+        for action in agent_machine.handle(self.snapshot(time.monotonic()), agent_machine.WorkerLost(w.slot, status)):
+            if isinstance(action, agent_machine.FailHead):
+                if w.queue:
+                    self.fail_attempt(w, w.queue.popleft(), status, error, retryable=True)
+            elif isinstance(action, agent_machine.Requeue):
+                while w.queue:
+                    self.local.appendleft(w.queue.pop())
+                self.close_worker(w)
+            elif isinstance(action, agent_machine.Restart):
+                self.start_worker(w)
 
     # --- coordinator --------------------------------------------------------------------
 
-    def claim(self) -> None:
-        held = len(self.local) + sum(len(w.queue) for w in self.slots)
-        elapsed = max(1e-3, time.monotonic() - self.started)
-        n = policy.claim_size(held, len(self.slots), self.finished_count / elapsed)
-        if n <= 0 or (held >= len(self.slots) and held > n):
-            return  # still enough work in hand: claim when below half the target
+    def snapshot(self, now: float) -> agent_machine.State:
+        """What ``agent_machine.handle`` decides on: plain values, no I/O."""
+        return agent_machine.State(
+            workers=tuple(agent_machine.Worker(w.slot, w.ready, len(w.queue), w.phase, w.phase_started)
+                          for w in self.slots),
+            local=len(self.local), outcomes=len(self.pending_outcomes), oldest_outcome=self.first_pending_outcome,
+            rate=self.finished_count / max(1e-3, now - self.started), mean_seconds=self.mean_seconds,
+            limits=self.limits, stopping=self.stopping, nothing_to_claim=self.nothing_to_claim,
+            last_heartbeat=self.last_heartbeat)
+
+    def turn(self, now: float) -> float | None:
+        """One turn of the loop: execute what ``agent_machine`` decides on a
+        ``Tick``. Returns how long to wait for I/O, or None to stop."""
+        wait = 0.0
+        for action in agent_machine.handle(self.snapshot(now), agent_machine.Tick(now)):
+            if isinstance(action, agent_machine.Kill):
+                self.kill_for_timeout(action)
+            elif isinstance(action, agent_machine.Claim):
+                self.claim(action.n)
+                self.dispatch(agent_machine.handle(self.snapshot(now), agent_machine.Claimed(now)), now)
+            elif isinstance(action, agent_machine.Send):
+                self.dispatch([action], now)
+            elif isinstance(action, agent_machine.Flush):
+                self.flush(force=True)
+            elif isinstance(action, agent_machine.Heartbeat):
+                self.coord.heartbeat(self.agent_id)
+                self.report.flush()
+                self.last_heartbeat = now
+            elif isinstance(action, agent_machine.AskFinal):
+                if agent_machine.handle(self.snapshot(now), agent_machine.QueueFinal(self.all_final())):
+                    return None
+            elif isinstance(action, agent_machine.HandBack):
+                return None
+            elif isinstance(action, agent_machine.Wait):
+                wait = action.seconds
+        return wait
+
+    def claim(self, n: int) -> None:
         leases = self.coord.claim(self.agent_id, n)
         self.nothing_to_claim = not leases
         for lease in leases:
@@ -128,7 +170,8 @@ class Agent(agent_messages.WorkerMessages):
             self.flush(force=True)
 
     def flush(self, force: bool = False) -> None:
-        if self.pending_outcomes and (force or time.monotonic() - self.first_pending_outcome >= FLUSH_SECONDS):
+        due = time.monotonic() - self.first_pending_outcome >= agent_machine.FLUSH_SECONDS
+        if self.pending_outcomes and (force or due):
             batch, self.pending_outcomes = self.pending_outcomes, []
             self.report.flush_rows()  # rows first: an attempt the queue knows is in the job report
             self.coord.complete_many(batch)
@@ -149,14 +192,13 @@ class Agent(agent_messages.WorkerMessages):
 
     # --- scheduling ----------------------------------------------------------------------
 
-    def dispatch(self, now: float) -> None:
-        """Top up every ready worker's queue (one write per worker)."""
-        depth = policy.queue_depth(self.mean_seconds)
-        for w in self.slots:
-            if not w.ready or not self.local or len(w.queue) >= depth:
-                continue
+    def dispatch(self, sends: list, now: float) -> None:
+        """Execute ``agent_machine.Send`` actions: one write per worker."""
+        by_slot = {w.slot: w for w in self.slots}
+        for action in sends:
+            w = by_slot[action.slot]
             sent = []
-            while self.local and len(w.queue) < depth:
+            for _ in range(min(action.n, len(self.local))):
                 lease = self.local.popleft()
                 w.queue.append(lease)
                 sent.append(b"%d %s\n" % (lease.attempt, self.lines[lease.index]))
@@ -169,26 +211,21 @@ class Agent(agent_messages.WorkerMessages):
                     self.local.appendleft(w.queue.pop())
                 self.on_worker_exit(w)
 
-    def check_timeouts(self, now: float) -> float:
-        """Kill workers past their deadline; return the next deadline."""
-        next_deadline = now + 1.0
-        for w in self.slots:
-            if not w.queue or not w.ready:
-                continue
-            deadline = policy.phase_deadline(w.phase, w.phase_started, self.limits)
-            if now >= deadline:
-                status = "RUN_TIMEOUT" if w.phase == "run" else "LOAD_TIMEOUT"
-                limit = self.limits.timeout if w.phase == "run" else self.limits.task_overhead_timeout
-                lease = w.queue[0]
-                error = (f"{logtree.attempt_header(self.node, w.proc, status, lease.attempt)}\n"
-                         f"mini-batch {lease.index} exceeded the {'run() timeout' if w.phase == 'run' else '--task_overhead_timeout'}"
-                         f" of {limit:g}s; the worker was killed and replaced (init() runs again)")
-                w.kill()
-                w.popen.wait()
-                self.replace_worker(w, status, error)
-            else:
-                next_deadline = min(next_deadline, deadline)
-        return next_deadline
+    def kill_for_timeout(self, action: agent_machine.Kill) -> None:
+        w = next(w for w in self.slots if w.slot == action.slot)
+        lease = w.queue[0]
+        what = "run() timeout" if action.status == "RUN_TIMEOUT" else "--task_overhead_timeout"
+        error = (f"{logtree.attempt_header(self.node, w.proc, action.status, lease.attempt)}\n"
+                 f"mini-batch {lease.index} exceeded the {what} of {action.limit:g}s; the worker was killed and "
+                 "replaced (init() runs again)")
+        w.kill()
+        w.popen.wait()
+        self.replace_worker(w, action.status, error)
+
+    def check_timeouts(self, now: float) -> None:
+        """Kill workers past their deadline (``agent_machine.timeouts``)."""
+        for action in agent_machine.timeouts(self.snapshot(now), now)[0]:
+            self.kill_for_timeout(action)
 
     def reap_dead_workers(self) -> None:
         """A worker whose pipe stays open after it died (its own children
@@ -204,13 +241,6 @@ class Agent(agent_messages.WorkerMessages):
     def all_final(self) -> bool:
         p = self.coord.counters()
         return p.pending == 0 and p.leased == 0
-
-    def idle_but_outcomes(self) -> bool:
-        """Nothing in hand but outcomes: send them now, there is nothing to batch with."""
-        return not self.local and not any(w.queue for w in self.slots)
-
-    def idle(self) -> bool:
-        return not self.local and not any(w.queue for w in self.slots) and not self.pending_outcomes
 
     def run(self) -> int:
         """Run until the queue is final or we are told to stop. The agent owns
@@ -246,7 +276,7 @@ class Agent(agent_messages.WorkerMessages):
                                        manifest.planned_count(self.task.work_dir))
         for w in self.slots[:early]:
             self.start_worker(w)  # the rest once the queue says how many mini-batches are left
-        if not hasattr(self.coord, "claim"):  # a connect callable: wait for the queue
+        if callable(self.coord):  # a connect callable (a coordinator is not callable): wait for the queue
             self.coord = self.coord()
             if self.coord is None:
                 self.stopping = True
@@ -254,30 +284,18 @@ class Agent(agent_messages.WorkerMessages):
             _, self.lines = manifest.read_header_and_lines(manifest.path_in(self.task.work_dir))
             self.adoptable = results.scan(self.parts_dir)  # records committed by an interrupted run
             self.fit_workers()
-        last_heartbeat = last_reap = time.monotonic()
-        while not self.stopping:
+        self.last_heartbeat = last_reap = time.monotonic()
+        while not self.stopping:  # the I/O shell: agent_machine decides, this executes and feeds events
             now = time.monotonic()
             if now - last_reap >= 1.0:
                 self.reap_dead_workers()
                 last_reap = now
-            if any(w.ready for w in self.slots):
-                self.claim()
-                self.dispatch(now)
-            self.flush(force=self.idle_but_outcomes())
-            if now - last_heartbeat > 5.0:
-                self.coord.heartbeat(self.agent_id)
-                self.report.flush()
-                last_heartbeat = now
+            timeout = self.turn(now)
+            if timeout is None:
+                break
             self.monitor.maybe_sample(now)
             self.activity.update(self.slots, now)
-            if self.idle() and self.nothing_to_claim and self.all_final():
-                break
-            timeout = self.check_timeouts(now) - now
-            if self.pending_outcomes:
-                timeout = min(timeout, FLUSH_SECONDS)
-            if self.idle():
-                timeout = min(timeout, 0.1)
-            for key, _ in self.sel.select(max(0.0, timeout)):
+            for key, _ in self.sel.select(timeout):
                 if key.data is None:
                     self.on_control()
                 else:

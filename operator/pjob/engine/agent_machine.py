@@ -1,0 +1,236 @@
+"""The agent's decisions, pure: ``handle(state, event) -> actions``, after
+dask's worker state machine (``WorkerState`` decides, ``BaseWorker`` does).
+``pjob.engine.agent.Agent`` is the I/O shell: it takes a ``State`` snapshot
+of its workers and queues, feeds an event, and executes the actions in order
+(claim from the coordinator, write to a worker's pipe, kill a process, ...).
+
+Events and what they decide:
+
+- ``Tick(now)``, one turn of the select loop: kill workers past their
+  load/run deadline, claim when the work in hand runs low, send claimed
+  mini-batches to ready workers, flush outcomes, heartbeat, and, when idle
+  with nothing to claim, ask whether the queue is final; then how long to wait;
+- ``Claimed``: dispatch what came in;
+- ``WorkerLost(slot, status)``, a worker timed out or died: its head
+  mini-batch fails (retryable: the queue decides retry or final failure), the
+  rest go back to the agent's local queue, a fresh worker starts unless the
+  agent is stopping;
+- ``Terminate`` (SIGTERM, driver gone, fatal error): hand back everything not
+  finished, unburnt, and stop;
+- ``QueueFinal(final)``: stop once every mini-batch is done or failed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from pjob.engine import policy
+
+FLUSH_SECONDS = 0.05  # longest an outcome waits before it is sent to the coordinator
+HEARTBEAT_SECONDS = 5.0
+IDLE_WAIT = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class Worker:
+    slot: int
+    ready: bool  # init() done: can take mini-batches
+    queued: int  # mini-batches sent to it and not finished (the head one is running)
+    phase: str = "load"  # of the head mini-batch: load | run
+    phase_started: float = 0.0  # monotonic
+
+
+@dataclasses.dataclass(frozen=True)
+class State:
+    workers: tuple[Worker, ...]
+    local: int = 0  # claimed, not yet sent to a worker
+    outcomes: int = 0  # finished, not yet sent to the coordinator
+    oldest_outcome: float = 0.0  # monotonic time the oldest of them finished
+    rate: float = 0.0  # mini-batches finished per second so far
+    mean_seconds: float = 0.0  # mean duration of a mini-batch
+    limits: policy.Limits = dataclasses.field(default_factory=policy.Limits)
+    stopping: bool = False
+    nothing_to_claim: bool = False  # the last claim got nothing
+    last_heartbeat: float = 0.0  # monotonic
+
+    @property
+    def held(self) -> int:
+        return self.local + sum(w.queued for w in self.workers)
+
+    @property
+    def idle(self) -> bool:
+        return self.held == 0
+
+
+# --- events ------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Tick:
+    now: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Claimed:
+    now: float
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerLost:
+    slot: int
+    status: str  # RUN_TIMEOUT | LOAD_TIMEOUT | WORKER_DIED
+
+
+@dataclasses.dataclass(frozen=True)
+class Terminate:
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class QueueFinal:
+    final: bool
+
+
+# --- actions -----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Kill:
+    slot: int
+    status: str  # RUN_TIMEOUT | LOAD_TIMEOUT
+    limit: float  # the timeout it exceeded, seconds
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    n: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Send:
+    slot: int
+    n: int  # mini-batches from the local queue, in order
+
+
+@dataclasses.dataclass(frozen=True)
+class Flush:
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Heartbeat:
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class AskFinal:
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class FailHead:
+    slot: int
+    status: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Requeue:
+    slot: int  # the rest of its mini-batches go back to the front of the local queue
+
+
+@dataclasses.dataclass(frozen=True)
+class Restart:
+    slot: int
+
+
+@dataclasses.dataclass(frozen=True)
+class HandBack:
+    """Flush outcomes, kill busy workers, release every unfinished lease unburnt, shut down."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Wait:
+    seconds: float
+
+
+Event = Tick | Claimed | WorkerLost | Terminate | QueueFinal
+Action = Kill | Claim | Send | Flush | Heartbeat | AskFinal | FailHead | Requeue | Restart | HandBack | Wait
+
+
+def handle(state: State, event: Event) -> list[Action]:
+    if isinstance(event, Terminate):
+        return [HandBack()]
+    if isinstance(event, QueueFinal):
+        return [HandBack()] if event.final else []
+    if isinstance(event, WorkerLost):
+        actions: list[Action] = [FailHead(event.slot, event.status), Requeue(event.slot)]
+        return actions if state.stopping else [*actions, Restart(event.slot)]
+    if state.stopping:
+        return [HandBack()]
+    if isinstance(event, Claimed):
+        return dispatch(state)
+    if isinstance(event, Tick):
+        return _turn(state, event.now)
+    raise TypeError(f"not an agent event: {event!r}")
+
+
+def _turn(state: State, now: float) -> list[Action]:
+    kills, next_deadline = timeouts(state, now)
+    actions: list[Action] = list(kills)
+    if kills:  # a worker killed now is replaced: it takes nothing this turn
+        killed = {k.slot for k in kills}
+        state = dataclasses.replace(state, workers=tuple(
+            dataclasses.replace(w, ready=False) if w.slot in killed else w for w in state.workers))
+    if any(w.ready for w in state.workers):
+        n = claim_count(state)
+        actions += [Claim(n)] if n else dispatch(state)
+    if state.outcomes and (state.idle or now - state.oldest_outcome >= FLUSH_SECONDS):
+        actions.append(Flush())
+    if now - state.last_heartbeat > HEARTBEAT_SECONDS:
+        actions.append(Heartbeat())
+    if state.idle and not state.outcomes and state.nothing_to_claim:
+        actions.append(AskFinal())
+    wait = next_deadline - now
+    if state.outcomes:
+        wait = min(wait, FLUSH_SECONDS)
+    if state.idle:
+        wait = min(wait, IDLE_WAIT)
+    return [*actions, Wait(max(0.0, wait))]
+
+
+def claim_count(state: State) -> int:
+    """How many to claim now (0: enough in hand; claim when below half the target)."""
+    n = policy.claim_size(state.held, len(state.workers), state.rate)
+    if n <= 0 or (state.held >= len(state.workers) and state.held > n):
+        return 0
+    return n
+
+
+def dispatch(state: State) -> list[Action]:
+    """Top up every ready worker's queue to the depth, one write each, in slot order."""
+    depth = policy.queue_depth(state.mean_seconds)
+    left, sends = state.local, []
+    for w in state.workers:
+        if not left:
+            break
+        if w.ready and w.queued < depth:
+            n = min(left, depth - w.queued)
+            sends.append(Send(w.slot, n))
+            left -= n
+    return sends
+
+
+def timeouts(state: State, now: float) -> tuple[list[Kill], float]:
+    """Workers past their deadline, and the next deadline (at most a second away)."""
+    kills, next_deadline = [], now + 1.0
+    for w in state.workers:
+        if not w.queued or not w.ready:
+            continue
+        deadline = policy.phase_deadline(w.phase, w.phase_started, state.limits)
+        if now >= deadline:
+            run = w.phase == "run"
+            kills.append(Kill(w.slot, "RUN_TIMEOUT" if run else "LOAD_TIMEOUT",
+                              state.limits.timeout if run else state.limits.task_overhead_timeout))
+        else:
+            next_deadline = min(next_deadline, deadline)
+    return kills, next_deadline
