@@ -167,7 +167,10 @@ class SqliteCoordinator:
                 self._register(db, agent, now, in_tx=True)
             deadline = self._registered[agent] + self.lease_seconds
             # which ones: machine.claim_order (lowest index first), here as the index's order
-            rows = db.execute(f"SELECT {_COLUMNS} FROM batches WHERE state = 0 ORDER BY idx LIMIT ?",
+            # the inner SELECT reads only the partial index of pending rows (selecting every column
+            # directly made SQLite walk the table in idx order past every finished row: quadratic)
+            rows = db.execute(f"SELECT {_COLUMNS} FROM batches WHERE idx IN "
+                              "(SELECT idx FROM batches WHERE state = 0 ORDER BY idx LIMIT ?) ORDER BY idx",
                               (max_n,)).fetchall()
             got = self._apply(db, [(_batch(row), machine.Claim(agent)) for row in rows])
         return [base.Lease(index=b.index, attempt=b.attempts, owner=agent, deadline=deadline) for b in got]
@@ -183,9 +186,7 @@ class SqliteCoordinator:
                ) -> list[machine.Batch]:
         """Store the new batches ``machine.step`` returned and their summed counter delta."""
         accepted = [batch for batch, _ in results]
-        delta = machine.Delta()
-        for _, change in results:
-            delta += change
+        delta = machine.total(change for _, change in results)
         if accepted:
             db.executemany(
                 "UPDATE batches SET state = ?, attempts = ?, owner = ?, succeeded = ?, failed = ?, error = ? "
@@ -227,8 +228,29 @@ class SqliteCoordinator:
         return self.complete_many([(lease, outcome)])[0]
 
     def complete_many(self, results: Sequence[tuple[base.Lease, base.Outcome]]) -> list[bool]:
-        return self._on_leases([(lease, machine.Complete(lease.owner, lease.attempt, outcome))
-                                for lease, outcome in results])
+        """The machine steps each mini-batch as its lease says it is (leased to
+        that owner, that attempt); the UPDATE stores the result only where the
+        row is exactly that (compare-and-set, no read first: the hot path), so
+        a stale lease changes nothing, as the machine says of the stored row."""
+        db = self._db()
+        order, deltas = [], []
+        with self._write():
+            for lease, outcome in results:
+                held = machine.Batch(lease.index, machine.LEASED, lease.attempt, lease.owner)
+                new, delta = machine.step(held, machine.Complete(lease.owner, lease.attempt, outcome),
+                                          self.max_attempts)
+                cur = db.execute(
+                    "UPDATE batches SET state = ?, attempts = ?, owner = ?, succeeded = ?, failed = ?, error = ? "
+                    "WHERE idx = ? AND state = 1 AND owner = ? AND attempts = ?",
+                    (_STATE_CODES[new.state], new.attempts, new.owner, new.succeeded, new.failed, new.error,
+                     lease.index, lease.owner, lease.attempt))
+                order.append(cur.rowcount == 1)
+                if order[-1]:
+                    deltas.append(delta)
+            if deltas:
+                delta = machine.total(deltas)
+                _bump(db, progress=delta.progress, **delta.counts())
+        return order
 
     def _on_leases(self, events: "Sequence[tuple[base.Lease, machine.Event]]") -> list[bool]:
         db = self._db()

@@ -21,15 +21,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from pjob.queue import protocol
 
 PENDING, LEASED, DONE, FAILED = protocol.STATES
 
 
-@dataclasses.dataclass(frozen=True)
-class Batch:
-    """What the queue knows about one mini-batch."""
+class Batch(NamedTuple):
+    """What the queue knows about one mini-batch (a named tuple: this runs
+    once or twice per mini-batch in an agent, and tuples are cheap)."""
 
     index: int
     state: str = PENDING
@@ -41,8 +42,7 @@ class Batch:
     error: str | None = None
 
 
-@dataclasses.dataclass(frozen=True)
-class Delta:
+class Delta(NamedTuple):
     """The change an event makes to the queue's counters (``protocol.Progress``)."""
 
     pending: int = 0
@@ -62,7 +62,7 @@ class Delta:
                      progress=self.progress or other.progress)
 
     def counts(self) -> dict[str, int]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "progress"}
+        return {name: getattr(self, name) for name in self._fields if name != "progress"}
 
 
 # --- events --------------------------------------------------------------------------
@@ -121,47 +121,56 @@ def is_final_failure(outcome: protocol.Outcome) -> bool:
 
 def step(batch: Batch, event: Event, max_attempts: int) -> tuple[Batch, Delta] | None:
     """THE rules of the queue. None: the event does not apply to ``batch``."""
-    replace = dataclasses.replace
+    index, state, attempts, owner, items = batch.index, batch.state, batch.attempts, batch.owner, batch.items
     if isinstance(event, Claim):
-        if batch.state != PENDING:
+        if state != PENDING:
             return None
-        return (replace(batch, state=LEASED, owner=event.agent, attempts=batch.attempts + 1),
-                Delta(pending=-1, leased=1, attempts=1))
+        return (Batch(index, LEASED, attempts + 1, event.agent, items, batch.succeeded, batch.failed, batch.error),
+                _CLAIMED)
     if isinstance(event, Reset):
-        if batch.state != FAILED:
+        if state != FAILED:
             return None
-        return (replace(batch, state=PENDING, attempts=0, succeeded=0, failed=0, error=None),
+        return (Batch(index, PENDING, 0, owner, items),
                 Delta(failed=-1, pending=1, items_succeeded=-batch.succeeded, items_failed=-batch.failed))
     if isinstance(event, Expire):
-        if batch.state != LEASED or batch.owner != event.agent:
+        if state != LEASED or owner != event.agent:
             return None
-        return _attempt_lost(batch, expired_error(event.agent), final=batch.attempts >= max_attempts, items=None)
+        return _attempt_lost(batch, expired_error(event.agent), final=attempts >= max_attempts, items=None)
     # the rest act on a lease: only its holder, with that very attempt (a stale lease changes nothing)
-    if batch.state != LEASED or batch.owner != event.agent or batch.attempts != event.attempt:
+    if state != LEASED or owner != event.agent or attempts != event.attempt:
         return None
     if isinstance(event, Complete):
         o = event.outcome
-        final_failure = is_final_failure(o)
-        return (replace(batch, state=FAILED if final_failure else DONE, succeeded=o.succeeded, failed=o.failed,
-                        error=o.error),
-                Delta(leased=-1, done=0 if final_failure else 1, failed=1 if final_failure else 0,
-                      items_succeeded=o.succeeded, items_failed=o.failed, progress=True))
+        if is_final_failure(o):
+            return (Batch(index, FAILED, attempts, owner, items, o.succeeded, o.failed, o.error),
+                    Delta(leased=-1, failed=1, items_succeeded=o.succeeded, items_failed=o.failed, progress=True))
+        return (Batch(index, DONE, attempts, owner, items, o.succeeded, o.failed, o.error),
+                Delta(leased=-1, done=1, items_succeeded=o.succeeded, items_failed=o.failed, progress=True))
     if isinstance(event, Fail):
-        final = not event.retryable or batch.attempts >= max_attempts
+        final = not event.retryable or attempts >= max_attempts
         return _attempt_lost(batch, event.error, final, event.items)
     if isinstance(event, Release):
-        return replace(batch, state=PENDING, attempts=batch.attempts - 1), Delta(leased=-1, pending=1, attempts=-1)
+        return Batch(index, PENDING, attempts - 1, owner, items, batch.succeeded, batch.failed, batch.error), _RELEASED
     raise TypeError(f"not a queue event: {event!r}")
+
+
+_CLAIMED = Delta(pending=-1, leased=1, attempts=1)
+_RELEASED = Delta(leased=-1, pending=1, attempts=-1)
 
 
 def _attempt_lost(batch: Batch, error: str, final: bool, items: int | None) -> tuple[Batch, Delta]:
     """An attempt failed or its agent died: the attempt stays burnt; final when none are left."""
     if not final:
-        return dataclasses.replace(batch, state=PENDING, error=error, failed=0), Delta(leased=-1, pending=1,
-                                                                                         progress=True)
+        return batch._replace(state=PENDING, error=error, failed=0), Delta(leased=-1, pending=1, progress=True)
     bad = max(batch.items if items is None else items, 0)
-    return (dataclasses.replace(batch, state=FAILED, error=error, succeeded=0, failed=bad),
+    return (batch._replace(state=FAILED, error=error, succeeded=0, failed=bad),
             Delta(leased=-1, failed=1, items_failed=bad, progress=True))
+
+
+def total(deltas: Iterable[Delta]) -> Delta:
+    """The sum of many deltas, for one write of the counters per transaction."""
+    sums = [sum(column) for column in zip(*deltas)]
+    return Delta(*sums[:-1], progress=bool(sums[-1])) if sums else Delta()
 
 
 def claim_order(pending: Iterable[int], n: int) -> list[int]:
