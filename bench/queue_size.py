@@ -24,7 +24,7 @@ from pjob.queue import protocol
 
 LIMIT = 256 * 1024
 METADATA_BYTES = 1024  # name, namespace, labels, ownerReferences, resourceVersion, managedFields aside
-AGENTS, CHUNK, MAX_ATTEMPTS = 8, 64, 3
+AGENTS, CHUNK, MAX_ATTEMPTS = 8, 2048, 3  # CHUNK: KubeCoordinator's prefetch, the most one claim takes
 ERROR = "Traceback (most recent call last): ... ValueError: " + "x" * 2000  # long errors are cut
 PATTERNS = {  # which mini-batches fail (every attempt: retried, then failed for good)
     "0%": lambda n, rng: bytes(n),

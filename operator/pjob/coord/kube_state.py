@@ -13,7 +13,8 @@ docs/architecture.md, measured by ``bench/queue_size.py``):
 - ``failed`` and ``fresh`` (pending again with no attempt: released, or
   ``--retry-failed``) are compressed bitmaps (``pjob.coord.bitmap``);
 - ``pending`` (sent back with attempts used) and ``leased`` list only the
-  mini-batches in flight, a few chunks per agent;
+  mini-batches in flight, at most a claim (``prefetch``) per agent, as runs
+  of consecutive indexes, compressed when scattered retries make them long;
 - failure details are kept for the first ``FAILED_INFO_CAP`` failures only,
   each error cut to ``ERROR_CHARS`` (the engine's error log on the datastore
   keeps every attempt in full).
@@ -21,8 +22,10 @@ docs/architecture.md, measured by ``bench/queue_size.py``):
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
+import zlib
 from typing import Any, Callable
 
 from pjob.coord import base
@@ -66,12 +69,12 @@ class QueueState:
         total = data.get("total")
         state = cls(total=int(total) if total not in (None, "") else None,
                     max_attempts=int(data.get("maxAttempts", 3)), cursor=int(data.get("cursor", 0)))
-        state.pending = {int(i): int(a) for i, a in json.loads(data.get("pending", "[]"))}
+        state.pending = {int(i): int(a) for i, a in json.loads(_unpack(data.get("pending", "[]")))}
         for index in [i for i, a in state.pending.items() if a <= 0]:  # older encoding
             state.fresh.add(index)
             del state.pending[index]
         state.fresh = _bitmap(data.get("fresh"), state.fresh)
-        for agent, triples in json.loads(data.get("leased", "{}")).items():
+        for agent, triples in json.loads(_unpack(data.get("leased", "{}"))).items():
             state.leased[agent] = {i: a for s, e, a in triples for i in range(s, e)}
         state.failed = _bitmap(data.get("failed"))
         state.beats = {str(a): int(n) for a, n in json.loads(data.get("beats", "{}")).items()}
@@ -86,9 +89,9 @@ class QueueState:
         data = {
             "maxAttempts": str(self.max_attempts),
             "cursor": str(self.cursor),
-            "pending": dump(sorted([i, a] for i, a in self.pending.items())),
+            "pending": _pack(dump(sorted([i, a] for i, a in self.pending.items()))),
             "fresh": self.fresh.encode(),
-            "leased": dump({agent: _runs(held) for agent, held in sorted(self.leased.items()) if held}),
+            "leased": _pack(dump({agent: _runs(held) for agent, held in sorted(self.leased.items()) if held})),
             "beats": dump(dict(sorted(self.beats.items()))),
             "failed": self.failed.encode(),
             "failedInfo": dump({str(i): v for i, v in sorted(self.failed_info.items())}),
@@ -209,7 +212,7 @@ class QueueState:
         indexes = list(self.failed)
         ok, bad = self.counters.failed_items_succeeded, self.counters.failed_items_failed
         for n, index in enumerate(indexes):
-            old = dataclasses.replace(self._load(index), succeeded=ok if n == 0 else 0, failed=bad if n == 0 else 0)
+            old = self._load(index)._replace(succeeded=ok if n == 0 else 0, failed=bad if n == 0 else 0)
             self._step(old, machine.Reset(), 0.0)
         return len(indexes)
 
@@ -242,6 +245,19 @@ class QueueState:
             out += [base.BatchRecord(i, "done", 0, None, None) for i in range(self.cursor)
                     if i not in held and i not in self.pending and i not in self.fresh and i not in self.failed]
         return sorted(out, key=lambda r: r.index)
+
+
+PACK_OVER = 2048  # bytes: a longer in-flight list (scattered retries) is stored compressed
+
+
+def _pack(text: str) -> str:
+    if len(text) <= PACK_OVER:
+        return text
+    return "z:" + base64.b64encode(zlib.compress(text.encode(), 6)).decode("ascii")
+
+
+def _unpack(text: str) -> str:
+    return zlib.decompress(base64.b64decode(text[2:])).decode() if text.startswith("z:") else text
 
 
 def _bitmap(text: str | None, into: IndexBitmap | None = None) -> IndexBitmap:

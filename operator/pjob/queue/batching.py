@@ -23,7 +23,7 @@ def claim_ahead(need: int, prefetch: int, pending: int, agents: int, rate: float
     agents = max(agents, 1)
     if rate <= 0:  # no rate yet: up to prefetch, half a fair share (the others may be starting too)
         return max(need, min(prefetch, pending // (2 * agents)))
-    wanted = math.ceil(rate * horizon)
+    wanted = min(prefetch, math.ceil(rate * horizon))  # prefetch bounds what one agent holds (object size)
     fair = max(pending // agents, wanted // 4)  # at the tail: a quarter of the horizon each
     return max(need, min(wanted, fair, pending))
 

@@ -165,11 +165,12 @@ TestQueueMachine.settings = settings(max_examples=150, stateful_step_count=40, d
     (3, 64, 10_000, 8, 0.0, 10.0, 64),  # no rate yet: prefetch
     (3, 2048, 10_000, 8, 0.0, 10.0, 625),  # ... or half a fair share
     (3, 2048, 40, 3, 0.0, 10.0, 6),  # a small job is shared out
-    (3, 64, 10_000, 8, 50.0, 10.0, 500),  # 10 s of work at the observed rate
-    (3, 64, 3_200, 8, 50.0, 10.0, 400),  # but a fair share of what is left
-    (3, 64, 800, 8, 50.0, 10.0, 125),  # the tail: a quarter of the horizon each
-    (3, 64, 20, 8, 50.0, 10.0, 20),  # never more than is left
-    (30, 64, 20, 8, 50.0, 10.0, 30),  # nor less than asked
+    (3, 2048, 10_000, 8, 50.0, 10.0, 500),  # 10 s of work at the observed rate
+    (3, 64, 10_000, 8, 50.0, 10.0, 64),  # never more than prefetch (what one agent may hold)
+    (3, 2048, 3_200, 8, 50.0, 10.0, 400),  # but a fair share of what is left
+    (3, 2048, 800, 8, 50.0, 10.0, 125),  # the tail: a quarter of the horizon each
+    (3, 2048, 20, 8, 50.0, 10.0, 20),  # never more than is left
+    (30, 2048, 20, 8, 50.0, 10.0, 30),  # nor less than asked
 ])
 def test_claim_ahead(need, prefetch, pending, agents, rate, horizon, expected):
     from pjob.queue import batching
