@@ -153,7 +153,7 @@ class Display:
             out.write(f"\nstep {name} {what}" + (f": {r.reason}" if r.reason else "") + "\n")
             if error:
                 out.write("cause" + (f" (mini-batch {index})" if index is not None else "") + ":\n")
-                out.write("".join(f"  {line}\n" for line in view.tail(error).splitlines()))
+                out.write("".join(f"  {line}\n" for line in view.console_cause(error).splitlines()))
             out.write("next:\n" + "".join(f"  {x}\n" for x in view.next_steps(
                 job_file=self.job_file, run_dir=_short(result.run_dir), step=name,
                 failed_mini_batches=r.failed_mini_batches, error_index=index, open_next=open_next,

@@ -151,6 +151,24 @@ def next_steps(*, job_file: str, run_dir: str, step: str, failed_mini_batches: i
     return out
 
 
+def console_cause(text: str) -> str:
+    """A failure's cause as the terminal shows it: the summary, the innermost frame (where it was
+    raised) and the exception; the full traceback stays in the log named under "next"."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == "Traceback (most recent call last):"), None)
+    if start is None:
+        return tail(text)
+    frames = [i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith('File "')]
+    if not frames:
+        return tail(text)
+    last = frames[-1]
+    code = last + 1 if last + 1 < len(lines) and lines[last + 1].startswith(" " * 4) else last
+    inner = [line.strip() for line in lines[last:code + 1]]
+    exception = [line.strip() for line in lines[code + 1:] if line.strip()]
+    where = "at " + inner[0].removeprefix('File "').replace('", line ', ":", 1)
+    return tail("\n".join(lines[:start] + [where] + [f"  {x}" for x in inner[1:]] + exception))
+
+
 def tail(text: str, max_lines: int = 25) -> str:
     lines = text.splitlines()
     if len(lines) <= max_lines:
