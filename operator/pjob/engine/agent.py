@@ -120,15 +120,21 @@ class Agent(agent_messages.WorkerMessages):
     def turn(self, now: float) -> float | None:
         """One turn of the loop: execute what ``agent_machine`` decides on a
         ``Tick``. Returns how long to wait for I/O, or None to stop."""
+        return self.execute(agent_machine.handle(self.snapshot(now), agent_machine.Tick(now)), now)
+
+    def execute(self, actions: list, now: float) -> float | None:
+        """Do ``actions`` in order (a SIGTERM may set ``stopping`` between any
+        two: the next decision then is ``HandBack``). None: stop."""
         wait = 0.0
-        for action in agent_machine.handle(self.snapshot(now), agent_machine.Tick(now)):
+        for action in actions:
             if isinstance(action, agent_machine.Kill):
                 self.kill_for_timeout(action)
             elif isinstance(action, agent_machine.Claim):
                 self.claim(action.n)
-                self.dispatch(agent_machine.handle(self.snapshot(now), agent_machine.Claimed(now)), now)
+                if self.execute(agent_machine.handle(self.snapshot(now), agent_machine.Claimed(now)), now) is None:
+                    return None
             elif isinstance(action, agent_machine.Send):
-                self.dispatch([action], now)
+                self.send(action, now)
             elif isinstance(action, agent_machine.Flush):
                 self.flush(force=True)
             elif isinstance(action, agent_machine.Heartbeat):
@@ -192,24 +198,24 @@ class Agent(agent_messages.WorkerMessages):
 
     # --- scheduling ----------------------------------------------------------------------
 
-    def dispatch(self, sends: list, now: float) -> None:
-        """Execute ``agent_machine.Send`` actions: one write per worker."""
-        by_slot = {w.slot: w for w in self.slots}
-        for action in sends:
-            w = by_slot[action.slot]
-            sent = []
-            for _ in range(min(action.n, len(self.local))):
-                lease = self.local.popleft()
-                w.queue.append(lease)
-                sent.append(b"%d %s\n" % (lease.attempt, self.lines[lease.index]))
-                if len(w.queue) == 1:
-                    self.next_head(w, now)
-            try:
-                w.send(b"".join(sent))
-            except OSError:  # the worker died; its EOF is handled as a death
-                for _ in sent:
-                    self.local.appendleft(w.queue.pop())
-                self.on_worker_exit(w)
+    def send(self, action: agent_machine.Send, now: float) -> None:
+        """``agent_machine.Send``: the next ``n`` local mini-batches to one worker, one write."""
+        w = next(w for w in self.slots if w.slot == action.slot)
+        if not w.ready:  # it died or was replaced by an earlier action of this turn
+            return
+        sent = []
+        for _ in range(min(action.n, len(self.local))):
+            lease = self.local.popleft()
+            w.queue.append(lease)
+            sent.append(b"%d %s\n" % (lease.attempt, self.lines[lease.index]))
+            if len(w.queue) == 1:
+                self.next_head(w, now)
+        try:
+            w.send(b"".join(sent))
+        except OSError:  # the worker died; its EOF is handled as a death
+            for _ in sent:
+                self.local.appendleft(w.queue.pop())
+            self.on_worker_exit(w)
 
     def kill_for_timeout(self, action: agent_machine.Kill) -> None:
         w = next(w for w in self.slots if w.slot == action.slot)
