@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import sys
 from pathlib import Path
 
 import kubernetes.client as k8s
@@ -362,22 +363,24 @@ def test_non_indexed_completions_and_ttl_after_finished(kube_api, kube_client, k
 
 
 def test_unmounted_working_dir_is_created_and_empty_dir_at_tmp_is_private(kube_api, kube_client, kubelet, tmp_path):
-    out = tmp_path / "out"  # /tmp is the pod's own emptyDir: the test's folder reaches it as a claim
+    # the "image" is this machine: an emptyDir over /tmp would hide an interpreter that lives under /tmp
+    scratch = "/var/tmp" if sys.executable.startswith("/tmp/") else "/tmp"
+    out = tmp_path / "out"  # the pod's scratch folder is its own emptyDir: the test's folder reaches it as a claim
     kube_api.bind_claim("dirs-out", out)
-    code = ("import os; open('/tmp/mine', 'w').write('x'); "
+    code = ("import os; open(os.path.join(os.environ['TMPDIR'], 'mine'), 'w').write('x'); "
             "open('/out/seen.txt', 'w').write(os.getcwd() + '|' + os.environ['TMPDIR'])")
     job = _job("dirs", code, completions=1, parallelism=1)
     container = job["spec"]["template"]["spec"]["containers"][0]
     container["workingDir"] = "/work"
-    container["env"].append({"name": "TMPDIR", "value": "/tmp"})
-    container["volumeMounts"] = [{"name": "tmp", "mountPath": "/tmp"}, {"name": "out", "mountPath": "/out"}]
+    container["env"].append({"name": "TMPDIR", "value": scratch})
+    container["volumeMounts"] = [{"name": "tmp", "mountPath": scratch}, {"name": "out", "mountPath": "/out"}]
     job["spec"]["template"]["spec"]["volumes"] = [{"name": "tmp", "emptyDir": {}},
                                                   {"name": "out", "persistentVolumeClaim": {"claimName": "dirs-out"}}]
     k8s.BatchV1Api(kube_client).create_namespaced_job(NS, job)
     assert kubelet.wait_job(NS, "dirs")["status"]["succeeded"] == 1
-    assert (out / "seen.txt").read_text() == "/work|/tmp"
-    (written,) = (kubelet.workdir / "pods").glob("default_dirs-*/volumes/tmp/mine")  # in the emptyDir, not in /tmp
-    assert not Path("/tmp/mine").exists()
+    assert (out / "seen.txt").read_text() == f"/work|{scratch}"
+    (written,) = (kubelet.workdir / "pods").glob("default_dirs-*/volumes/tmp/mine")  # in the emptyDir
+    assert not Path(scratch, "mine").exists()
 
 
 def test_a_held_pod_stays_pending_and_an_unknown_image_backs_off(kube_api, kube_client, kubelet):
