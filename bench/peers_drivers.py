@@ -157,9 +157,8 @@ def run_dask(workload, data, size, workers, out):
 
 
 def run_pjob(workload, data, size, workers, out):
-    import subprocess
     import tempfile
-    root = tempfile.mkdtemp(prefix="peers-pjob-")
+    root = tempfile.mkdtemp(prefix="peers-pjob-", dir=os.path.dirname(out))  # removed with peers.py's folder
     code = os.path.join(root, "code")
     os.makedirs(code)
     with open(os.path.join(code, "score.py"), "w") as f:
@@ -178,11 +177,8 @@ def run_pjob(workload, data, size, workers, out):
         f.write(PJOB_FILES.format(workload=workload, workers=workers, input_type=input_type, data=data, out=out,
                                   size=size, code=code))
     pjob = os.path.join(os.path.dirname(sys.executable), "pjob")
-    proc = subprocess.run([pjob, "run", yml, "--runs-dir", os.path.join(root, "runs"), "--fresh"],
-                          stdout=subprocess.DEVNULL)
-    import shutil
-    shutil.rmtree(root, ignore_errors=True)
-    sys.exit(proc.returncode)
+    # become `pjob run` (exec): the memory measured is pjob's processes only, not this launcher's
+    os.execv(pjob, [pjob, "run", yml, "--runs-dir", os.path.join(root, "runs"), "--fresh"])
 
 
 TOOLS = {"pool": run_pool, "ray": run_ray, "dask": run_dask, "pjob": run_pjob}

@@ -58,6 +58,22 @@ def test_segments_merge_in_index_order_with_header_once(tmp_path):
     assert results.merge(parts, 5, str(out))[0] == 2  # indexes beyond the plan are ignored
 
 
+def test_merge_releasing_mapped_pages_writes_the_same(tmp_path, monkeypatch):
+    parts = str(tmp_path / "parts")
+    os.makedirs(parts)
+    writers = [results.SegmentWriter(parts, "0", f"process00{i}") for i in range(2)]
+    rows = {i: b"".join(b"%d %d %s\n" % (i, j, b"x" * (i % 7)) for j in range(300)) for i in range(40)}
+    for i, data in rows.items():
+        writers[i % 2].commit(i, 1, 300, 300, 0, b"", data)
+    released, original = [], results._release
+    monkeypatch.setattr(results, "_RELEASE_EVERY", 1000)  # release the mapped pages after nearly every record
+    monkeypatch.setattr(results, "_release", lambda maps: released.append(1) or original(maps))
+    out = tmp_path / "result.txt"
+    results.merge(parts, 40, str(out))
+    assert out.read_bytes() == b"".join(rows[i] for i in range(40))
+    assert len(released) >= 30
+
+
 @pytest.mark.parametrize("cut", [1, 4, 5, 40, 95])  # the second record is 96 bytes
 def test_torn_tail_is_ignored(tmp_path, cut):
     parts = str(tmp_path)
