@@ -1,5 +1,5 @@
 """``EntryScript``: the per-worker singleton Azure ML entry scripts use for
-logging and locations (AZURE-COMPAT section 3).
+logging and locations (docs/writing-jobs.md, "The entry script").
 
 Inside a pjob worker, ``pjob.engine.host`` calls ``configure(...)`` before the
 entry script is imported, so ``EntryScript().logger`` writes

@@ -1,4 +1,4 @@
-"""The entry-script contract (AZURE-COMPAT 3) and the log tree (5), through
+"""The entry-script contract and the log tree (docs/writing-jobs.md), through
 real agent and worker processes."""
 
 from __future__ import annotations

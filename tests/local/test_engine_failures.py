@@ -1,4 +1,4 @@
-"""Failure rules (AZURE-COMPAT 6) through real agents, workers and entry
+"""Failure rules (docs/writing-jobs.md, "When does a job fail?") through real agents, workers and entry
 scripts: retries of crashes/exceptions/timeouts, short returns, thresholds,
 init failures, the timeouts of the runtime flags."""
 

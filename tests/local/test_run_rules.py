@@ -1,6 +1,6 @@
 """Azure's failure rules, driven the way a user meets them: a pipeline YAML,
-a real entry script, and a real `pjob run` process (AZURE-COMPAT sections 3,
-4 and 6). Entry scripts leave marker files so tests can count run() calls."""
+a real entry script, and a real `pjob run` process (docs/writing-jobs.md: the entry script,
+the output file, when a job fails). Entry scripts leave marker files so tests can count run() calls."""
 
 import os
 import signal

@@ -1,4 +1,4 @@
-"""The one behavioural suite every Coordinator backend must pass (DESIGN.md,
+"""The one behavioural suite every Coordinator backend must pass (docs/architecture.md,
 "Contracts worth keeping stable"). Parametrised over the backends by the
 ``backend`` fixture: each param yields a ``Backend`` that creates a fresh
 queue and can open it again (in this process or a forked child), so the same

@@ -1,4 +1,4 @@
-"""Entry-script host (AZURE-COMPAT section 3): the process set-up an entry
+"""Entry-script host (docs/writing-jobs.md, "The entry script"): the process set-up an entry
 script sees (argv, environment, cwd, sys.path, ``EntryScript``), loading the
 script, and calling ``init`` / ``run`` / ``shutdown``.
 

@@ -1,4 +1,4 @@
-"""The log tree of one parallel step (AZURE-COMPAT section 5): where every
+"""The log tree of one parallel step (docs/writing-jobs.md, "The log tree"): where every
 file lives, the readme that explains them, and the rendering of
 ``job_result.txt`` / ``job_error.txt``. Paths are computed here only, so the
 driver, agents, workers and the operator agree on them.

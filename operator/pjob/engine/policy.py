@@ -1,4 +1,4 @@
-"""Pure decisions of a parallel step (AZURE-COMPAT section 6), one function
+"""Pure decisions of a parallel step (docs/writing-jobs.md, "When does a job fail?"), one function
 per rule, no I/O. Called by the worker (how many items a run() call
 succeeded), the agent (timeouts, the init-failure rule) and the local driver /
 operator (the job verdict over coordinator counters). Table-driven tests:
@@ -41,7 +41,7 @@ class Returns:
 
 
 def count_returns(items: int, returned: int, *, short_returns_fail: bool = True) -> Returns:
-    """AZURE-COMPAT 3: the number of returned elements is the number of
+    """docs/writing-jobs.md, "The entry script": the number of returned elements is the number of
     succeeded items. ``items`` < 0 means unknown (estimated byte ranges):
     every return counts as a success. ``short_returns_fail`` is False under
     ``error_threshold: -1``: as on Azure, fewer returns than inputs then count
@@ -158,7 +158,7 @@ def verdict(progress, limits: Limits, *, now: float, started_at: float, attempts
 
 def final_output_verdict(v: Verdict, items_succeeded: int, append_row: bool, planned: int | None = None,
                          source: str = "", failures: bool = True) -> Verdict:
-    """append_row with zero succeeded items fails the job (AZURE-COMPAT 4);
+    """append_row with zero succeeded items fails the job (docs/writing-jobs.md, "The output file");
     an input with nothing in it says so instead of pointing at failures."""
     if v.state == SUCCEEDED and append_row and items_succeeded == 0:
         if planned == 0:
@@ -177,7 +177,7 @@ def final_output_verdict(v: Verdict, items_succeeded: int, append_row: bool, pla
 
 
 def init_failures_exhausted(consecutive_failures: int, concurrency: int) -> bool:
-    """AZURE-COMPAT 6: after 3 x concurrency consecutive init() failures on
+    """docs/writing-jobs.md, "When does a job fail?": after 3 x concurrency consecutive init() failures on
     one instance the job fails."""
     return consecutive_failures >= INIT_FAILURES_PER_WORKER * max(1, concurrency)
 

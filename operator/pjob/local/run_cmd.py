@@ -41,7 +41,7 @@ Display = displaying.Display  # pjob.sdk.client's run_local(show_progress=True) 
 
 
 def ignored_environments(loaded) -> list[str]:
-    """AZURE-COMPAT 1: locally, steps run with this Python; say what was ignored."""
+    """docs/writing-jobs.md, "The job YAML, key by key": locally, steps run with this Python; say what was ignored."""
     out = []
     for name, step in loaded.job.jobs.items():
         env = getattr(getattr(step, "task", None), "environment", None) or getattr(step, "environment", None)

@@ -19,7 +19,7 @@ class AssetTypes:
 
 class InputOutputModes:
     """How data reaches the script. pjob maps every mode to a local path or an
-    fsspec read (AZURE-COMPAT.md section 1)."""
+    fsspec read (docs/writing-jobs.md, "The job YAML, key by key")."""
 
     MOUNT = "mount"  # Azure's generic mount; pjob reads it as ro_mount (inputs) / rw_mount (outputs)
     RO_MOUNT = "ro_mount"

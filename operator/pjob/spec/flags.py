@@ -1,4 +1,5 @@
-"""Runtime flags of AZURE-COMPAT section 2, read out of ``program_arguments``.
+"""Runtime flags (docs/writing-jobs.md, "Runtime flags in program_arguments"), read out of
+``program_arguments``.
 
 The flags also stay in the argv the entry script sees; flags we do not know
 are the user's and pass through untouched (parsing uses ``allow_abbrev=False``
@@ -18,7 +19,7 @@ import shlex
 
 @dataclasses.dataclass
 class RuntimeFlags:
-    """AZURE-COMPAT section 2, parsed out of program_arguments (the flags also
+    """docs/writing-jobs.md, "Runtime flags in program_arguments", parsed out of program_arguments (the flags also
     stay in the entry script's argv)."""
 
     error_threshold: int | None = None  # None = not given (the YAML key applies)

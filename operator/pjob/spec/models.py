@@ -3,7 +3,7 @@
 
 These models are the single source of truth: YAML loading, the SDK, the
 operator and the generated CRDs (``pjob.spec.crds``) all use them. Field names
-and defaults follow AZURE-COMPAT.md section 1. Models do no I/O; cross-field
+and defaults follow docs/writing-jobs.md, "The job YAML, key by key". Models do no I/O; cross-field
 checks that need files or other steps live in ``pjob.spec.checks``.
 """
 

@@ -2,7 +2,7 @@
 table the chart's RBAC is checked against (tests/unit/deploy/test_chart_rbac.py).
 
 Each ``Need`` is one (API group, resource, verbs) with the reason: which code
-path calls it. Today the table is written by hand from DESIGN.md ("On
+path calls it. Today the table is written by hand from docs/architecture.md ("On
 Kubernetes") and the operator's contract; once ``pjob.kube`` exists the
 lead derives (or cross-checks) it from the code (TODO in the deploy report).
 

@@ -1,4 +1,4 @@
-"""The kopf handlers called directly (STYLE.md: body=, patch=kopf.Patch(),
+"""The kopf handlers called directly (kopf's documented way: body=, patch=kopf.Patch(),
 memo=), with an in-memory API behind the KubeApi seam: one status write per
 reconcile, events only for written transitions, children created once."""
 
