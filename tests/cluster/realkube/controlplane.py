@@ -49,6 +49,15 @@ CONTROLLERS = ["job-controller", "garbage-collector-controller", "namespace-cont
                "clusterrole-aggregation-controller"]
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the process that started it dies, so a killed test run
+    (or `make cluster`'s server) leaves no control plane behind (Linux prctl PR_SET_PDEATHSIG; not
+    SIGTERM: a kube-apiserver whose etcd is gone can hang in its graceful shutdown)."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -160,7 +169,7 @@ class ControlPlane:
         with (self.logs / f"{name}.log").open("ab") as log:
             self.processes[name] = subprocess.Popen([str(self.binary), name, *args], stdout=log,
                                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                                    start_new_session=True)
+                                                    start_new_session=True, preexec_fn=_die_with_parent)
         self.pid_file.write_text(json.dumps({n: p.pid for n, p in self.processes.items()}))
 
     def _write_kubeconfig(self, path: Path, **user) -> Path:

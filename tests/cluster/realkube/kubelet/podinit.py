@@ -57,7 +57,16 @@ def enter_mounts(spec: dict) -> None:
     mount("proc", "/proc", "proc", 0)
 
 
+def die_with_parent(parent: int | None) -> None:
+    """SIGKILL when the parent dies (prctl PR_SET_PDEATHSIG): a killed kubelet leaves no container.
+    ``parent``: check it did not die before (None inside a new PID namespace, where it is invisible)."""
+    _check(libc.prctl(1, signal.SIGKILL, 0, 0, 0), "prctl")
+    if parent is not None and os.getppid() != parent:
+        os._exit(137)
+
+
 def main() -> int:
+    die_with_parent(os.getppid())
     spec = json.load(open(sys.argv[1]))
     for group in spec.get("cgroups") or []:  # join the pod's cgroup before anything forks
         with open(os.path.join(group["dir"], "cgroup.procs"), "w") as fh:
@@ -69,6 +78,7 @@ def main() -> int:
     if pid == 0:  # PID 1 of the container; only it enters the new mount namespace
         os.close(read_end)
         try:
+            die_with_parent(None)
             enter_mounts(spec)
             os.makedirs(spec.get("cwd") or "/", exist_ok=True)  # as a runtime creates a missing workingDir
             os.chdir(spec.get("cwd") or "/")
