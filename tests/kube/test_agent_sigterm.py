@@ -11,8 +11,8 @@ import signal
 import subprocess
 import sys
 
+from operator_support import publish_agent_task
 from pjob.coord import kube as coord_kube
-from pjob.engine.task import ParallelTask
 
 JOB = "sigterm-wait"
 # exec pjob with SIGTERM ignored, as PID 1 without a handler would treat it
@@ -22,16 +22,7 @@ AS_PID_1 = ("import os, signal, sys; signal.signal(signal.SIGTERM, signal.SIG_IG
 
 def test_agent_waiting_for_the_plan_stops_on_sigterm(kube_api, start_process, tmp_path):
     NS = kube_api.namespace
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "a.txt").write_text("a\n")
-    run = tmp_path / "run" / "steps" / "s"
-    task = ParallelTask(step="s", job=JOB, code_dir=str(tmp_path), entry_script="x.py", argv=[], env={},
-                        input_type="uri_folder", input_uri=str(docs), mini_batch_size="1", partition_keys=None,
-                        output_dir=str(run / "outputs" / "o"), append_row_to=None,
-                        logs_dir=str(run / "logs"), work_dir=str(run / "work"))
-    kube_api.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"{JOB}-task", "namespace": NS},
-                    "data": {"task.json": task.to_json()}})
+    _, run = publish_agent_task(kube_api, tmp_path, JOB, {"a.txt": "a\n"})
     kube_api.apply(coord_kube.queue_configmap(NS, JOB, None, 3))  # no plan: node 0 never publishes one
     agent = start_process([sys.executable, "-c", AS_PID_1, "agent", "--coordinator", f"kube://{NS}/{JOB}",
                            "--task", f"configmap:{JOB}-task", "--node", "1", "--agent-id", "node-1"], name="agent")
@@ -64,15 +55,7 @@ def test_an_agent_pod_waiting_for_the_plan_stops_in_seconds_when_deleted(kube_ap
 
     NS, root = kube_api.namespace, tmp_path / "ds"
     kube_api.bind_claim("pjob-datastore", root)
-    (root / "docs").mkdir()
-    (root / "docs" / "a.txt").write_text("a\n")
-    run = root / "run" / "steps" / "s"
-    task = ParallelTask(step="s", job=JOB, code_dir=str(root), entry_script="x.py", argv=[], env={},
-                        input_type="uri_folder", input_uri=str(root / "docs"), mini_batch_size="1",
-                        partition_keys=None, output_dir=str(run / "outputs" / "o"), append_row_to=None,
-                        logs_dir=str(run / "logs"), work_dir=str(run / "work"))
-    kube_api.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"{JOB}-task"},
-                    "data": {"task.json": task.to_json()}})
+    _, run = publish_agent_task(kube_api, root, JOB, {"a.txt": "a\n"})
     kube_api.apply(coord_kube.queue_configmap(NS, JOB, None, 3))  # no plan: node 0 never publishes one
     owner = {"apiVersion": c.API_VERSION, "kind": c.PARALLEL_KIND, "metadata": {"name": JOB, "namespace": NS, "uid": "-"}}
     account = c.worker_account_name(JOB)

@@ -18,27 +18,16 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes.client import exceptions as k8s_errors
 
-from operator_support import apply_cr, copy_example, cr_for
+from operator_support import apply_cr, copy_example, cr_for, publish_agent_task
 from pjob.coord import kube as coord_kube
 from pjob.engine import report
-from pjob.engine.task import ParallelTask
 
 MAX_CONFIGMAP_BYTES = 1024 * 1024  # the API server's limit on a ConfigMap's data
 
 
 def test_a_queue_past_one_mebibyte_fails_the_agent_with_the_reason_not_a_crash_loop(kube_api, start_process, tmp_path):
     ns, job = kube_api.namespace, "too-big"
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    for i in range(4):
-        (docs / f"d{i}.txt").write_text(f"{i}\n")
-    run = tmp_path / "run" / "steps" / "s"
-    task = ParallelTask(step="s", job=job, code_dir=str(tmp_path), entry_script="x.py", argv=[], env={},
-                        input_type="uri_folder", input_uri=str(docs), mini_batch_size="1", partition_keys=None,
-                        output_dir=str(run / "outputs" / "o"), append_row_to=None,
-                        logs_dir=str(run / "logs"), work_dir=str(run / "work"))
-    kube_api.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"{job}-task", "namespace": ns},
-               "data": {"task.json": task.to_json()}})
+    task, run = publish_agent_task(kube_api, tmp_path, job, {f"d{i}.txt": f"{i}\n" for i in range(4)})
     queue = coord_kube.queue_configmap(ns, job, None, 1 + max(0, task.max_retries))
     # exactly at the limit (the API server counts the values): publishing the plan is the write past it
     queue["data"]["padding"] = "x" * (MAX_CONFIGMAP_BYTES - sum(len(v) for v in queue["data"].values()))
