@@ -20,7 +20,7 @@ FIRST_RUN_ENV = "PJOB_BENCH_FIRST_RUN_DIR"  # entry scripts note the wall time o
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Written into an entry script: records the wall-clock time of this process's first run() call.
-FIRST_RUN_SNIPPET = '''
+FIRST_RUN_SNIPPET = """
 import os as _os, time as _time
 _FIRST = [_os.environ.get("PJOB_BENCH_FIRST_RUN_DIR")]
 
@@ -29,7 +29,7 @@ def _note_first_run():
         with open(_os.path.join(_FIRST[0], str(_os.getpid())), "w") as _f:
             _f.write(repr(_time.time()))
         _FIRST[0] = None
-'''
+"""
 
 
 def compile_pjob() -> None:
@@ -50,7 +50,9 @@ def make_files(folder: str, n: int) -> None:
             f.write(f"document {i} " + "lorem ipsum dolor sit amet " * 3 + "\n")
 
 
-def run_timed(cmd: list[str], cwd: str, first_run_dir: str | None = None, env: dict | None = None) -> tuple[float, float | None]:
+def run_timed(
+    cmd: list[str], cwd: str, first_run_dir: str | None = None, env: dict | None = None
+) -> tuple[float, float | None]:
     """(wall seconds, seconds from start to the first run() call in any process,
     or None when no entry script noted one)."""
     env = dict(env or os.environ)

@@ -26,10 +26,10 @@ from pathlib import Path
 CLUSTER_DIR = Path(__file__).resolve().parents[1] / "tests" / "cluster"
 
 
-def _agent(kubeconfig: str, namespace: str, job: str, name: str, kwargs: dict, heartbeat: float,
-           fail_rate: float, seed: int) -> None:
+def _agent(
+    kubeconfig: str, namespace: str, job: str, name: str, kwargs: dict, heartbeat: float, fail_rate: float, seed: int
+) -> None:
     from kubernetes import config
-
     from pjob.coord import base, kube
 
     rng = random.Random(seed)
@@ -61,8 +61,16 @@ def _agent(kubeconfig: str, namespace: str, job: str, name: str, kwargs: dict, h
     api.close()
 
 
-def run_agents(server, total: int, agents: int, namespace: str = "default", job: str = "cost",
-               heartbeat: float = 5.0, fail_rate: float = 0.0, **kwargs) -> dict:
+def run_agents(
+    server,
+    total: int,
+    agents: int,
+    namespace: str = "default",
+    job: str = "cost",
+    heartbeat: float = 5.0,
+    fail_rate: float = 0.0,
+    **kwargs,
+) -> dict:
     """Drain a fresh queue of ``total`` mini-batches with ``agents`` processes;
     returns counters, writes by resource and the ConfigMap's data size."""
     from pjob.coord import kube
@@ -73,8 +81,13 @@ def run_agents(server, total: int, agents: int, namespace: str = "default", job:
     server.clear_requests()
     ctx = multiprocessing.get_context("fork")
     t0 = time.perf_counter()
-    procs = [ctx.Process(target=_agent, args=(str(server.kubeconfig_path), namespace, job, f"agent-{i}",
-                                               kwargs, heartbeat, fail_rate, i)) for i in range(agents)]
+    procs = [
+        ctx.Process(
+            target=_agent,
+            args=(str(server.kubeconfig_path), namespace, job, f"agent-{i}", kwargs, heartbeat, fail_rate, i),
+        )
+        for i in range(agents)
+    ]
     for p in procs:
         p.start()
     for p in procs:
@@ -86,8 +99,14 @@ def run_agents(server, total: int, agents: int, namespace: str = "default", job:
     progress = coord.counters()
     cm = server.get("v1", "configmaps", kube.queue_name(job), namespace)
     api.close()
-    return {"exitcodes": [p.exitcode for p in procs], "progress": progress, "writes": dict(writes),
-            "reads": reads, "elapsed": elapsed, "configmap_bytes": len(json.dumps(cm["data"]))}
+    return {
+        "exitcodes": [p.exitcode for p in procs],
+        "progress": progress,
+        "writes": dict(writes),
+        "reads": reads,
+        "elapsed": elapsed,
+        "configmap_bytes": len(json.dumps(cm["data"])),
+    }
 
 
 def main() -> None:
@@ -106,8 +125,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cluster = Cluster(Path(tmp)).start({})
         try:
-            r = run_agents(cluster.for_test(), args.total, args.agents, heartbeat=args.heartbeat,
-                           fail_rate=args.fail_rate, prefetch=args.prefetch)
+            r = run_agents(
+                cluster.for_test(),
+                args.total,
+                args.agents,
+                heartbeat=args.heartbeat,
+                fail_rate=args.fail_rate,
+                prefetch=args.prefetch,
+            )
         finally:
             cluster.stop()
     n_writes = sum(r["writes"].values())

@@ -30,22 +30,37 @@ SCRIPT = "def run(mini_batch):\n    return mini_batch\n"
 
 
 def _config(root: Path, path: Path) -> Path:
-    path.write_text(json.dumps({
-        "datastores": {"default": "default", "items": {"default": {"type": "pvc", "claimName": "pjob-datastore",
-                                                                    "mountPath": str(root)}}},
-        "worker": {"image": "pjob-bench", "workDir": "/scratch/home",
-                   "env": [{"name": "HOME", "value": "/scratch/home"}, {"name": "TMPDIR", "value": "/scratch/tmp"}],
-                   "volumes": [{"name": "tmp", "emptyDir": {}}, {"name": "work", "emptyDir": {}},
-                               {"name": "datastore", "persistentVolumeClaim": {"claimName": "pjob-datastore"}}],
-                   "volumeMounts": [{"name": "tmp", "mountPath": "/scratch/tmp"},
-                                    {"name": "work", "mountPath": "/scratch/home"},
-                                    {"name": "datastore", "mountPath": str(root)}]},
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "datastores": {
+                    "default": "default",
+                    "items": {"default": {"type": "pvc", "claimName": "pjob-datastore", "mountPath": str(root)}},
+                },
+                "worker": {
+                    "image": "pjob-bench",
+                    "workDir": "/scratch/home",
+                    "env": [{"name": "HOME", "value": "/scratch/home"}, {"name": "TMPDIR", "value": "/scratch/tmp"}],
+                    "volumes": [
+                        {"name": "tmp", "emptyDir": {}},
+                        {"name": "work", "emptyDir": {}},
+                        {"name": "datastore", "persistentVolumeClaim": {"claimName": "pjob-datastore"}},
+                    ],
+                    "volumeMounts": [
+                        {"name": "tmp", "mountPath": "/scratch/tmp"},
+                        {"name": "work", "mountPath": "/scratch/home"},
+                        {"name": "datastore", "mountPath": str(root)},
+                    ],
+                },
+            }
+        )
+    )
     return path
 
 
-def run_job(server, workdir: Path, *, total: int, agents: int, workers: int,
-            observe_seconds: float = 1.0, timeout: float = 600) -> dict:
+def run_job(
+    server, workdir: Path, *, total: int, agents: int, workers: int, observe_seconds: float = 1.0, timeout: float = 600
+) -> dict:
     """Run one ParallelJob of ``total`` one-file mini-batches; returns the
     final status and the writes, by client and by resource."""
     root = workdir / "ds"
@@ -57,26 +72,50 @@ def run_job(server, workdir: Path, *, total: int, agents: int, workers: int,
     (root / "code" / "echo.py").write_text(SCRIPT)
     server.bind_claim("pjob-datastore", root)
     server.cluster.apply_crds()
-    env = {**os.environ, "KUBECONFIG": str(server.cluster.operator_kubeconfig), "PJOB_DATASTORE_ROOT": str(root),
-           "PJOB_CONFIG_FILE": str(_config(root, workdir / "config.json")),
-           "PJOB_OBSERVE_SECONDS": str(observe_seconds), "PJOB_LEASE_SECONDS": "30"}
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(server.cluster.operator_kubeconfig),
+        "PJOB_DATASTORE_ROOT": str(root),
+        "PJOB_CONFIG_FILE": str(_config(root, workdir / "config.json")),
+        "PJOB_OBSERVE_SECONDS": str(observe_seconds),
+        "PJOB_LEASE_SECONDS": "30",
+    }
     log = open(workdir / "operator.log", "wb")
-    operator = subprocess.Popen([sys.executable, "-m", "pjob.cli", "operator", "run", "--standalone", "-A"],
-                                env=env, stdout=log, stderr=subprocess.STDOUT)
+    operator = subprocess.Popen(
+        [sys.executable, "-m", "pjob.cli", "operator", "run", "--standalone", "-A"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
-        server.wait_for(lambda: any(r.verb == "watch" and r.resource == "paralleljobs" for r in server.requests),
-                        timeout=60, message="the operator to watch")
+        server.wait_for(
+            lambda: any(r.verb == "watch" and r.resource == "paralleljobs" for r in server.requests),
+            timeout=60,
+            message="the operator to watch",
+        )
         server.clear_requests()
         started = time.monotonic()
-        server.apply({
-            "apiVersion": "pjob.dev/v1alpha1", "kind": "ParallelJob",
-            "metadata": {"name": "cost", "namespace": "default"},
-            "spec": {"type": "parallel", "inputs": {"files": {"type": "uri_folder", "path": str(data)}},
-                     "outputs": {"out": {"type": "uri_file"}}, "input_data": "${{inputs.files}}",
-                     "mini_batch_size": "1", "max_concurrency_per_instance": workers,
-                     "resources": {"instance_count": agents},
-                     "task": {"code": str(root / "code"), "entry_script": "echo.py",
-                              "append_row_to": "${{outputs.out}}"}}})
+        server.apply(
+            {
+                "apiVersion": "pjob.dev/v1alpha1",
+                "kind": "ParallelJob",
+                "metadata": {"name": "cost", "namespace": "default"},
+                "spec": {
+                    "type": "parallel",
+                    "inputs": {"files": {"type": "uri_folder", "path": str(data)}},
+                    "outputs": {"out": {"type": "uri_file"}},
+                    "input_data": "${{inputs.files}}",
+                    "mini_batch_size": "1",
+                    "max_concurrency_per_instance": workers,
+                    "resources": {"instance_count": agents},
+                    "task": {
+                        "code": str(root / "code"),
+                        "entry_script": "echo.py",
+                        "append_row_to": "${{outputs.out}}",
+                    },
+                },
+            }
+        )
 
         def finished():
             obj = server.get("pjob.dev/v1alpha1", "paralleljobs", "cost", "default")
@@ -91,14 +130,24 @@ def run_job(server, workdir: Path, *, total: int, agents: int, workers: int,
         log.close()
     by_client: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     for r in server.writes():
-        client = "operator" if ("pjob-operator" in r.user_agent or "kopf" in r.user_agent) else \
-            "agents" if "pjob-agent" in r.user_agent else "other"
+        client = (
+            "operator"
+            if ("pjob-operator" in r.user_agent or "kopf" in r.user_agent)
+            else "agents"
+            if "pjob-agent" in r.user_agent
+            else "other"
+        )
         by_client[client][f"{r.verb} {r.resource}{'/' + r.subresource if r.subresource else ''}"] += 1
     conflicts = sum(1 for r in server.writes() if r.code == 409 and "pjob-agent" in r.user_agent)
     writes = sum(sum(c.values()) for client, c in by_client.items() if client != "other")
-    return {"status": status, "elapsed": elapsed, "writes": writes, "per_mini_batch": writes / total,
-            "by_client": {k: dict(v) for k, v in by_client.items()},
-            "agent_conflicts": conflicts}
+    return {
+        "status": status,
+        "elapsed": elapsed,
+        "writes": writes,
+        "per_mini_batch": writes / total,
+        "by_client": {k: dict(v) for k, v in by_client.items()},
+        "agent_conflicts": conflicts,
+    }
 
 
 def main() -> None:
@@ -119,10 +168,14 @@ def main() -> None:
         finally:
             cluster.stop()
     s = r["status"]
-    print(f"{args.total} mini-batches, {args.agents} agents x {args.workers} workers: {s['state']} "
-          f"in {r['elapsed']:.1f} s ({s.get('miniBatches')})")
-    print(f"API writes: {r['writes']} = {r['per_mini_batch']:.4f} per mini-batch (target <= 0.01); "
-          f"{r['agent_conflicts']} of the agents' writes were 409 conflicts")
+    print(
+        f"{args.total} mini-batches, {args.agents} agents x {args.workers} workers: {s['state']} "
+        f"in {r['elapsed']:.1f} s ({s.get('miniBatches')})"
+    )
+    print(
+        f"API writes: {r['writes']} = {r['per_mini_batch']:.4f} per mini-batch (target <= 0.01); "
+        f"{r['agent_conflicts']} of the agents' writes were 409 conflicts"
+    )
     for client, counts in sorted(r["by_client"].items()):
         print(f"  {client}: {sum(counts.values())}  {dict(sorted(counts.items()))}")
 

@@ -33,7 +33,9 @@ import benchlib as bl
 SLOPE_TARGETS = {10: 1.1, 1: 1.3}
 FIRST_RUN_TARGET = 1.3
 
-ENTRY_SCRIPT = bl.FIRST_RUN_SNIPPET + '''
+ENTRY_SCRIPT = (
+    bl.FIRST_RUN_SNIPPET
+    + """
 import hashlib
 
 def init():
@@ -47,9 +49,10 @@ def run(mini_batch):
             data = f.read()
         rows.append(f"{_os.path.basename(path)} {len(data.split())} {hashlib.sha1(data).hexdigest()}")
     return rows
-'''
+"""
+)
 
-POOL_SCRIPT = '''
+POOL_SCRIPT = """
 import multiprocessing, os, sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from score import run
@@ -64,9 +67,9 @@ def main():
 
 if __name__ == "__main__":
     main()
-'''
+"""
 
-PIPELINE = '''
+PIPELINE = """
 type: pipeline
 name: bench-{files}-{size}
 jobs:
@@ -84,7 +87,7 @@ jobs:
       code: {code}
       entry_script: score.py
       append_row_to: ${{{{outputs.out}}}}
-'''
+"""
 
 
 def measure(root: str, code: str, files: int, size: int, repeat: int) -> dict:
@@ -97,8 +100,14 @@ def measure(root: str, code: str, files: int, size: int, repeat: int) -> dict:
         f.write(PIPELINE.format(files=files, size=size, data=data, out=pjob_out, code=code))
     pool_out = os.path.join(root, f"pool-out-{files}-{size}.txt")
     pool_cmd = [bl.python(), os.path.join(code, "pool_baseline.py"), data, str(size), pool_out]
-    pjob_cmd = [os.path.join(os.path.dirname(bl.python()), "pjob"), "run", yml, "--runs-dir",
-                os.path.join(root, "runs"), "--fresh"]
+    pjob_cmd = [
+        os.path.join(os.path.dirname(bl.python()), "pjob"),
+        "run",
+        yml,
+        "--runs-dir",
+        os.path.join(root, "runs"),
+        "--fresh",
+    ]
     first = os.path.join(root, "first-run")
     res: dict = {"pool": [], "pjob": [], "pool_first": [], "pjob_first": []}
     for _ in range(repeat):
@@ -133,8 +142,10 @@ def main() -> int:
     with open(os.path.join(code, "pool_baseline.py"), "w") as f:
         f.write(textwrap.dedent(POOL_SCRIPT))
     bl.compile_pjob()
-    print(f"overhead: pjob run vs multiprocessing.Pool, 2 workers, {small:,} and {large:,} files, "
-          f"{args.repeat} alternating runs each, median [min-max]; {bl.load()}")
+    print(
+        f"overhead: pjob run vs multiprocessing.Pool, 2 workers, {small:,} and {large:,} files, "
+        f"{args.repeat} alternating runs each, median [min-max]; {bl.load()}"
+    )
     ok = True
     firsts: dict[str, list[float]] = {"pool": [], "pjob": []}
     for size in (int(s) for s in args.mb.split(",")):
@@ -146,18 +157,27 @@ def main() -> int:
         for who in ("pool", "pjob"):
             fitted[who] = bl.fit(n1, bl.med(r1[who]), n2, bl.med(r2[who]))
             firsts[who] += [t for t in r1[f"{who}_first"] + r2[f"{who}_first"] if t is not None]
-            print(f"  {who:4}: wall {bl.spread(r1[who])}s and {bl.spread(r2[who])}s -> intercept "
-                  f"{fitted[who][0]:.3f}s, slope {fitted[who][1] * 1e6:.1f}µs per mini-batch")
+            print(
+                f"  {who:4}: wall {bl.spread(r1[who])}s and {bl.spread(r2[who])}s -> intercept "
+                f"{fitted[who][0]:.3f}s, slope {fitted[who][1] * 1e6:.1f}µs per mini-batch"
+            )
         if fitted["pool"][1] > 0:
-            ok &= bl.verdict(f"slope, mini-batches of {size}, pjob/Pool", fitted["pjob"][1] / fitted["pool"][1],
-                             SLOPE_TARGETS.get(size, float("inf")))
+            ok &= bl.verdict(
+                f"slope, mini-batches of {size}, pjob/Pool",
+                fitted["pjob"][1] / fitted["pool"][1],
+                SLOPE_TARGETS.get(size, float("inf")),
+            )
         else:
-            print(f"  FAIL  Pool's slope is not positive (mini-batches of {size}): too noisy to fit, run again "
-                  "with more --repeat or larger --files")
+            print(
+                f"  FAIL  Pool's slope is not positive (mini-batches of {size}): too noisy to fit, run again "
+                "with more --repeat or larger --files"
+            )
             ok = False
     pool_first, pjob_first = bl.med(firsts["pool"]), bl.med(firsts["pjob"])
-    print(f"time from command start to the first run(): Pool {bl.spread(firsts['pool'], 1e3, '.0f')}ms, "
-          f"pjob run {bl.spread(firsts['pjob'], 1e3, '.0f')}ms (all runs above)")
+    print(
+        f"time from command start to the first run(): Pool {bl.spread(firsts['pool'], 1e3, '.0f')}ms, "
+        f"pjob run {bl.spread(firsts['pjob'], 1e3, '.0f')}ms (all runs above)"
+    )
     ok &= bl.verdict("time to first run(), pjob/Pool", pjob_first / pool_first, FIRST_RUN_TARGET)
     print(f"for scale: {startup_breakdown(root, args.repeat)}")
     if not args.keep:

@@ -69,6 +69,7 @@ def run_sampled(cmd: list[str], env: dict) -> tuple[float, float]:
         while proc.poll() is None:
             peak[0] = max(peak[0], tree_pss_mb(proc.pid))
             time.sleep(0.1)
+
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()
     _, err = proc.communicate()
@@ -88,6 +89,7 @@ def table_digest(out: str) -> str:
     """Row count, sum of ids and sum of scores of a CSV output (a file: pjob's
     space-separated rows; a folder: CSV parts with a header)."""
     import pandas as pd
+
     if os.path.isdir(out):
         frames = [pd.read_csv(p, usecols=["id", "score"]) for p in sorted(glob.glob(os.path.join(out, "*.csv")))]
         df = pd.concat(frames)
@@ -97,7 +99,7 @@ def table_digest(out: str) -> str:
 
 
 def write_csv(path: str, size_mb: int) -> None:
-    row = "{i},customer {i},{f:.4f},2024-01-{d:02d},\"quoted, text {i}\"\n"
+    row = '{i},customer {i},{f:.4f},2024-01-{d:02d},"quoted, text {i}"\n'
     target = size_mb * 1000 * 1000
     with open(path, "w") as fh:
         written, i = fh.write("id,name,amount,day,note\n"), 0
@@ -133,15 +135,26 @@ def main() -> int:
         write_csv(csv, args.csv_mb)
     bl.compile_pjob()
     env = dict(os.environ, PYTHONPATH=HERE, RAY_ENABLE_UV_RUN_RUNTIME_ENV="0")
-    versions = subprocess.run([sys.executable, "-c", "import ray, dask, pandas, pyarrow; print('Ray', ray.__version__, "
-                               "'Dask', dask.__version__, 'pandas', pandas.__version__, 'pyarrow', pyarrow.__version__)"],
-                              capture_output=True, text=True).stdout.strip()
-    print(f"peers: {', '.join(tools)}; {args.repeat} alternating runs each, median [min-max] wall s, peak MB of "
-          f"all the tool's processes (PSS); {versions}; {bl.load()}")
-    print(f"workloads: files = {args.files:,} small files in mini-batches of 10, 2 workers; cpu = "
-          f"{args.cpu_mini_batches:,} mini-batches of ~5 ms pure Python, 1 and 2 workers; csv = a "
-          f"{os.path.getsize(csv) / 1e6 if os.path.exists(csv) else 0:.0f} MB CSV in 10 MB blocks, 2 workers "
-          f"(the issue's case is 1 GB: scaled down here)")
+    versions = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import ray, dask, pandas, pyarrow; print('Ray', ray.__version__, "
+            "'Dask', dask.__version__, 'pandas', pandas.__version__, 'pyarrow', pyarrow.__version__)",
+        ],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    print(
+        f"peers: {', '.join(tools)}; {args.repeat} alternating runs each, median [min-max] wall s, peak MB of "
+        f"all the tool's processes (PSS); {versions}; {bl.load()}"
+    )
+    print(
+        f"workloads: files = {args.files:,} small files in mini-batches of 10, 2 workers; cpu = "
+        f"{args.cpu_mini_batches:,} mini-batches of ~5 ms pure Python, 1 and 2 workers; csv = a "
+        f"{os.path.getsize(csv) / 1e6 if os.path.exists(csv) else 0:.0f} MB CSV in 10 MB blocks, 2 workers "
+        f"(the issue's case is 1 GB: scaled down here)"
+    )
     results: dict = {}
     for rep in range(args.repeat):
         for name, (data, size, worker_counts, digest) in workloads.items():
@@ -149,15 +162,25 @@ def main() -> int:
                 for tool in tools:
                     out = os.path.join(root, f"out-{tool}-{name}-{workers}")
                     shutil.rmtree(out, ignore_errors=True) if os.path.isdir(out) else None
-                    cmd = [sys.executable, os.path.join(HERE, "peers_drivers.py"), tool, name, data, str(size),
-                           str(workers), out]
+                    cmd = [
+                        sys.executable,
+                        os.path.join(HERE, "peers_drivers.py"),
+                        tool,
+                        name,
+                        data,
+                        str(size),
+                        str(workers),
+                        out,
+                    ]
                     wall, peak = run_sampled(cmd, env)
                     entry = results.setdefault((name, workers, tool), {"wall": [], "mb": [], "digest": None})
                     entry["wall"].append(wall)
                     entry["mb"].append(peak)
                     if rep == 0:
                         entry["digest"] = digest(out)
-                    print(f"  [{rep + 1}/{args.repeat}] {name} {workers}w {tool}: {wall:.2f}s {peak:.0f} MB", flush=True)
+                    print(
+                        f"  [{rep + 1}/{args.repeat}] {name} {workers}w {tool}: {wall:.2f}s {peak:.0f} MB", flush=True
+                    )
                     shutil.rmtree(out, ignore_errors=True) if os.path.isdir(out) else os.unlink(out)
     ok = True
     for name, (_d, _s, worker_counts, _g) in workloads.items():
@@ -165,7 +188,9 @@ def main() -> int:
             digests = {results[(name, workers, t)]["digest"] for t in tools}
             same = len(digests) == 1
             ok &= same
-            print(f"\n{name}, {workers} worker(s): outputs {'equal' if same else 'DIFFER'} ({'; '.join(sorted(digests))})")
+            print(
+                f"\n{name}, {workers} worker(s): outputs {'equal' if same else 'DIFFER'} ({'; '.join(sorted(digests))})"
+            )
             base = bl.med(results[(name, workers, "pjob")]["wall"]) if "pjob" in tools else None
             for tool in tools:
                 r = results[(name, workers, tool)]

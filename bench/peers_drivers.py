@@ -44,7 +44,7 @@ def score_frame(df):
 
 ROW_FUNCS = {"files": score_file, "cpu": spin_file}
 
-PJOB_ENTRY = '''
+PJOB_ENTRY = """
 import os, sys
 sys.path.insert(0, {here!r})
 import peers_drivers as d
@@ -56,9 +56,9 @@ def run(mini_batch):
     if {workload!r} == "csv":
         return d.score_frame(mini_batch)
     return [d.ROW_FUNCS[{workload!r}](p) for p in mini_batch]
-'''
+"""
 
-PJOB_FILES = '''
+PJOB_FILES = """
 type: parallel
 name: peers-{workload}-{workers}
 inputs:
@@ -73,7 +73,7 @@ task:
   code: {code}
   entry_script: score.py
   append_row_to: ${{{{outputs.out}}}}
-'''
+"""
 
 
 def paths_of(folder: str) -> list[str]:
@@ -87,8 +87,10 @@ def write_lines(out: str, lines) -> None:
 
 def run_pool(workload, data, size, workers, out):
     import multiprocessing
+
     if workload == "csv":  # the driver reads ~size-byte chunks and pickles them to the workers
         import pandas as pd
+
         with open(data, "rb") as f:
             head = f.read(1 << 20)
         rows = max(1, size // max(1, len(head) // max(1, head.count(b"\n"))))
@@ -97,7 +99,7 @@ def run_pool(workload, data, size, workers, out):
                 f.write(frame.to_csv(sep=" ", header=None, index=None))
         return
     paths = paths_of(data)
-    batches = [paths[i:i + size] for i in range(0, len(paths), size)]
+    batches = [paths[i : i + size] for i in range(0, len(paths), size)]
     with multiprocessing.Pool(workers) as pool:
         write_lines(out, (row for rows in pool.imap(_pool_batch, [(workload, b) for b in batches]) for row in rows))
 
@@ -115,11 +117,13 @@ class RayScorer:
         if self.workload == "csv":
             return score_frame(batch)
         import numpy as np
+
         return {"row": np.array([ROW_FUNCS[self.workload](p) for p in batch["path"]], dtype=object)}
 
 
 def run_ray(workload, data, size, workers, out):
     import ray
+
     # the table: read tasks need a CPU of their own beside the `workers` actors, or Ray Data waits forever
     ray.init(num_cpus=workers + (workload == "csv"), include_dashboard=False, log_to_driver=False)
     ctx = ray.data.DataContext.get_current()
@@ -127,13 +131,15 @@ def run_ray(workload, data, size, workers, out):
     ctx.enable_progress_bars = False
     if workload == "csv":
         ds = ray.data.read_csv(data, override_num_blocks=max(1, os.path.getsize(data) // size))
-        ds = ds.map_batches(RayScorer, fn_constructor_args=(workload,), concurrency=workers, batch_format="pandas",
-                            batch_size=None)
+        ds = ds.map_batches(
+            RayScorer, fn_constructor_args=(workload,), concurrency=workers, batch_format="pandas", batch_size=None
+        )
         ds.write_csv(out)
     else:
         ds = ray.data.from_items([{"path": p} for p in paths_of(data)])
-        ds = ds.map_batches(RayScorer, fn_constructor_args=(workload,), concurrency=workers, batch_size=size,
-                            batch_format="numpy")
+        ds = ds.map_batches(
+            RayScorer, fn_constructor_args=(workload,), concurrency=workers, batch_size=size, batch_format="numpy"
+        )
         with open(out, "w") as f:
             for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
                 f.write("".join(f"{r}\n" for r in batch["row"]))
@@ -143,21 +149,27 @@ def run_ray(workload, data, size, workers, out):
 def run_dask(workload, data, size, workers, out):
     import dask
     from distributed import Client, LocalCluster
+
     dask.config.set({"distributed.worker.daemon": False})
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster):
+    with (
+        LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster),
+    ):
         if workload == "csv":
             import dask.dataframe as dd
+
             df = dd.read_csv(data, blocksize=size)
             df.map_partitions(score_frame).to_csv(os.path.join(out, "part-*.csv"), index=False)
         else:
             import dask.bag as db
+
             bag = db.from_sequence(paths_of(data), partition_size=size).map(ROW_FUNCS[workload])
             write_lines(out, bag.compute())
 
 
 def run_pjob(workload, data, size, workers, out):
     import tempfile
+
     root = tempfile.mkdtemp(prefix="peers-pjob-", dir=os.path.dirname(out))  # removed with peers.py's folder
     code = os.path.join(root, "code")
     os.makedirs(code)
@@ -167,15 +179,20 @@ def run_pjob(workload, data, size, workers, out):
         folder = os.path.join(root, "table")
         os.makedirs(folder)
         with open(os.path.join(folder, "MLTable"), "w") as f:
-            f.write(f"paths:\n  - file: {data}\ntransformations:\n  - read_delimited:\n      delimiter: ','\n"
-                    f"      header: all_files_same_headers\n")
+            f.write(
+                f"paths:\n  - file: {data}\ntransformations:\n  - read_delimited:\n      delimiter: ','\n"
+                f"      header: all_files_same_headers\n"
+            )
         data, input_type, size = folder, "mltable", f"{size // 1000000}mb"
     else:
         input_type = "uri_folder"
     yml = os.path.join(root, "job.yml")
     with open(yml, "w") as f:
-        f.write(PJOB_FILES.format(workload=workload, workers=workers, input_type=input_type, data=data, out=out,
-                                  size=size, code=code))
+        f.write(
+            PJOB_FILES.format(
+                workload=workload, workers=workers, input_type=input_type, data=data, out=out, size=size, code=code
+            )
+        )
     pjob = os.path.join(os.path.dirname(sys.executable), "pjob")
     # become `pjob run` (exec): the memory measured is pjob's processes only, not this launcher's
     os.execv(pjob, [pjob, "run", yml, "--runs-dir", os.path.join(root, "runs"), "--fresh"])

@@ -42,7 +42,7 @@ print(json.dumps({"seconds": seconds, "mini_batches": len(plan.mini_batches), "i
 
 def write_csv(path: str, size_mb: int) -> None:
     """About ``size_mb`` MiB of rows with quoted fields (ends on a line break)."""
-    row = "{i},customer {i},{f:.4f},2024-01-{d:02d},\"quoted, text {i}\"\n"
+    row = '{i},customer {i},{f:.4f},2024-01-{d:02d},"quoted, text {i}"\n'
     block = "".join(row.format(i=i, f=i * 0.37, d=i % 28 + 1) for i in range(20000)).encode()
     target = size_mb << 20
     with open(path, "wb") as fh:
@@ -64,8 +64,10 @@ def write_folder(root: str, count: int) -> None:
 
 def write_mltable(folder: str, csv_name: str, multi_line: bool) -> None:
     with open(os.path.join(folder, "MLTable"), "w") as fh:
-        fh.write(f"paths:\n  - file: ./{csv_name}\ntransformations:\n"
-                 f"  - read_delimited:\n      support_multi_line: {str(multi_line).lower()}\n")
+        fh.write(
+            f"paths:\n  - file: ./{csv_name}\ntransformations:\n"
+            f"  - read_delimited:\n      support_multi_line: {str(multi_line).lower()}\n"
+        )
 
 
 def plan_in_child(input_type: str, path: str, size: str) -> dict:
@@ -108,17 +110,21 @@ def main(argv: list[str] | None = None) -> int:
         for multi_line in (False, True):
             write_mltable(big, "data.csv", multi_line)
             res = plan_in_child("mltable", big, args.csv_batch)
-            print(f"CSV {args.csv_mb} MiB (support_multi_line={multi_line}) -> {res['mini_batches']} mini-batches of {args.csv_batch}: "
-                  f"plan {res['seconds']:.2f}s, peak RSS {res['peak_rss_mb']:.0f} MB; wc -l {wc:.2f}s; "
-                  f"plan/wc = {res['seconds'] / max(wc, 1e-6):.1f}x")
+            print(
+                f"CSV {args.csv_mb} MiB (support_multi_line={multi_line}) -> {res['mini_batches']} mini-batches of {args.csv_batch}: "
+                f"plan {res['seconds']:.2f}s, peak RSS {res['peak_rss_mb']:.0f} MB; wc -l {wc:.2f}s; "
+                f"plan/wc = {res['seconds'] / max(wc, 1e-6):.1f}x"
+            )
 
         folder = os.path.join(work, "files")
         write_folder(folder, args.files)
         find = timed(["find", folder, "-type", "f"])
         res = plan_in_child("uri_folder", folder, "10")
-        print(f"folder of {args.files} files -> {res['mini_batches']} mini-batches: plan {res['seconds']:.2f}s, "
-              f"peak RSS {res['peak_rss_mb']:.0f} MB, pandas imported: {res['pandas_imported']}; find {find:.2f}s; "
-              f"plan/find = {res['seconds'] / max(find, 1e-6):.1f}x")
+        print(
+            f"folder of {args.files} files -> {res['mini_batches']} mini-batches: plan {res['seconds']:.2f}s, "
+            f"peak RSS {res['peak_rss_mb']:.0f} MB, pandas imported: {res['pandas_imported']}; find {find:.2f}s; "
+            f"plan/find = {res['seconds'] / max(find, 1e-6):.1f}x"
+        )
         ok &= not res["pandas_imported"]
 
         check = os.path.join(work, "check")
@@ -127,9 +133,13 @@ def main(argv: list[str] | None = None) -> int:
         write_mltable(check, "data.csv", multi_line=True)  # the costlier mode: streams the file
         res = plan_in_child("mltable", check, "10mb")
         expected = args.check_mb / 10
-        passed = res["peak_rss_mb"] < args.check_rss_mb and abs(res["mini_batches"] - expected) <= max(2, expected * 0.05)
-        print(f"check: {args.check_mb} MiB CSV / 10mb -> {res['mini_batches']} mini-batches (expected ~{expected:.0f}), "
-              f"peak RSS {res['peak_rss_mb']:.0f} MB ({res['rss_source']}) < {args.check_rss_mb:.0f} MB: {'PASS' if passed else 'FAIL'}")
+        passed = res["peak_rss_mb"] < args.check_rss_mb and abs(res["mini_batches"] - expected) <= max(
+            2, expected * 0.05
+        )
+        print(
+            f"check: {args.check_mb} MiB CSV / 10mb -> {res['mini_batches']} mini-batches (expected ~{expected:.0f}), "
+            f"peak RSS {res['peak_rss_mb']:.0f} MB ({res['rss_source']}) < {args.check_rss_mb:.0f} MB: {'PASS' if passed else 'FAIL'}"
+        )
         ok &= passed
     finally:
         shutil.rmtree(work, ignore_errors=True)

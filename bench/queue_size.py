@@ -70,8 +70,10 @@ def main() -> int:
     args = ap.parse_args()
     sizes = [n for n in (10_000, 100_000, 1_000_000, 10_000_000) if n <= args.max]
     worst = 0
-    print(f"largest queue ConfigMap (bytes; limit {LIMIT}), {AGENTS} agents x {CHUNK} in flight, "
-          f"max_attempts {MAX_ATTEMPTS}")
+    print(
+        f"largest queue ConfigMap (bytes; limit {LIMIT}), {AGENTS} agents x {CHUNK} in flight, "
+        f"max_attempts {MAX_ATTEMPTS}"
+    )
     print(f"{'mini-batches':>12} " + " ".join(f"{p:>12}" for p in PATTERNS))
     for total in sizes:
         row = []
@@ -81,8 +83,10 @@ def main() -> int:
             assert p.done + p.failed == total and p.leased == 0 and p.pending == 0, p
             worst = max(worst, size)
             row.append(f"{size:>12}")
-            print(f"  ({pattern} at {total}: {size} bytes, {p.failed} failed, {time.monotonic() - started:.1f}s)",
-                  file=sys.stderr)
+            print(
+                f"  ({pattern} at {total}: {size} bytes, {p.failed} failed, {time.monotonic() - started:.1f}s)",
+                file=sys.stderr,
+            )
         print(f"{total:>12} " + " ".join(row))
     verdict = "OK" if worst <= LIMIT else "OVER"
     print(f"largest object: {worst} bytes ({worst / 1024:.1f} KiB): {verdict} (limit {LIMIT / 1024:.0f} KiB)")

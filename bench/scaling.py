@@ -25,7 +25,7 @@ import benchlib as bl
 
 TARGET = 1.9
 
-ENTRY_SCRIPT = '''
+ENTRY_SCRIPT = """
 import os
 LOOPS = {loops}
 
@@ -40,9 +40,9 @@ def spin(n):
 
 def run(mini_batch):
     return [f"{{os.path.basename(p)}} {{spin(LOOPS)}}" for p in mini_batch]
-'''
+"""
 
-POOL_SCRIPT = '''
+POOL_SCRIPT = """
 import multiprocessing, os, sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from score import run
@@ -56,9 +56,9 @@ def main():
 
 if __name__ == "__main__":
     main()
-'''
+"""
 
-PIPELINE = '''
+PIPELINE = """
 type: parallel
 name: scaling-{workers}
 inputs:
@@ -73,7 +73,7 @@ task:
   code: {code}
   entry_script: score.py
   append_row_to: ${{{{outputs.out}}}}
-'''
+"""
 
 
 def calibrate(ms: float) -> int:
@@ -82,6 +82,7 @@ def calibrate(ms: float) -> int:
         for i in range(n):
             x = (x * 31 + i) % 1000003
         return x
+
     n = 20000
     best = float("inf")
     for _ in range(5):
@@ -116,8 +117,10 @@ def main() -> int:
         cmds[("pjob", workers)] = ([pjob, "run", yml, "--runs-dir", os.path.join(root, "runs"), "--fresh"], out)
         out = os.path.join(root, f"pool-{workers}.txt")
         cmds[("pool", workers)] = ([bl.python(), os.path.join(code, "pool_baseline.py"), data, str(workers), out], out)
-    print(f"scaling: {args.mini_batches:,} mini-batches of ~{args.ms:g} ms pure-Python work ({loops:,} loop "
-          f"iterations), 1 vs 2 workers, {args.repeat} alternating runs, median [min-max]; {bl.load()}")
+    print(
+        f"scaling: {args.mini_batches:,} mini-batches of ~{args.ms:g} ms pure-Python work ({loops:,} loop "
+        f"iterations), 1 vs 2 workers, {args.repeat} alternating runs, median [min-max]; {bl.load()}"
+    )
     times: dict = {key: [] for key in cmds}
     for _ in range(args.repeat):
         for key, (cmd, _out) in cmds.items():
@@ -128,10 +131,13 @@ def main() -> int:
     speedup = {}
     for who in ("pool", "pjob"):
         speedup[who] = bl.med(times[(who, 1)]) / bl.med(times[(who, 2)])
-        print(f"  {who:4}: 1 worker {bl.spread(times[(who, 1)])}s, 2 workers {bl.spread(times[(who, 2)])}s, "
-              f"speed-up {speedup[who]:.2f}x")
-    ok = bl.verdict_at_least(f"CPU-bound speed-up of pjob, 2 workers vs 1 (Pool's: {speedup['pool']:.2f}x)",
-                             speedup["pjob"], TARGET)
+        print(
+            f"  {who:4}: 1 worker {bl.spread(times[(who, 1)])}s, 2 workers {bl.spread(times[(who, 2)])}s, "
+            f"speed-up {speedup[who]:.2f}x"
+        )
+    ok = bl.verdict_at_least(
+        f"CPU-bound speed-up of pjob, 2 workers vs 1 (Pool's: {speedup['pool']:.2f}x)", speedup["pjob"], TARGET
+    )
     shutil.rmtree(root, ignore_errors=True)
     return 0 if ok else 1
 

@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "cluster"))
 
-from realkube.fixtures import *  # noqa: E402,F401,F403  the real cluster's fixtures and summary hook
+from realkube.fixtures import *  # noqa: F403  the real cluster's fixtures and summary hook
 
 
 @pytest.fixture(scope="session")

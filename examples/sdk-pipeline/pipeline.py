@@ -11,10 +11,10 @@ as in Azure's SDK):
 
 # import required libraries
 from pjob.sdk import Input, Output, load_component
+from pjob.sdk.constants import AssetTypes, InputOutputModes
 from pjob.sdk.dsl import pipeline
 from pjob.sdk.entities import Environment
-from pjob.sdk.constants import AssetTypes, InputOutputModes
-from pjob.sdk.parallel import parallel_run_function, RunFunction
+from pjob.sdk.parallel import RunFunction, parallel_run_function
 
 # load component
 prepare_data = load_component(source="./src/prepare_data.yml")
@@ -25,10 +25,7 @@ file_batch_inference = parallel_run_function(
     display_name="Batch Score with File Dataset",
     description="parallel component for batch score",
     inputs=dict(
-        job_data_path=Input(
-            type=AssetTypes.MLTABLE,
-            description="The data to be split and scored in parallel",
-        )
+        job_data_path=Input(type=AssetTypes.MLTABLE, description="The data to be split and scored in parallel")
     ),
     outputs=dict(job_output_path=Output(type=AssetTypes.MLTABLE)),
     input_data="${{inputs.job_data_path}}",
@@ -52,13 +49,8 @@ tabular_batch_inference = parallel_run_function(
     display_name="Batch Score with Tabular Dataset",
     description="parallel component for batch score",
     inputs=dict(
-        job_data_path=Input(
-            type=AssetTypes.MLTABLE,
-            description="The data to be split and scored in parallel",
-        ),
-        score_model=Input(
-            type=AssetTypes.URI_FOLDER, description="The model for batch score."
-        ),
+        job_data_path=Input(type=AssetTypes.MLTABLE, description="The data to be split and scored in parallel"),
+        score_model=Input(type=AssetTypes.URI_FOLDER, description="The model for batch score."),
     ),
     outputs=dict(job_output_path=Output(type=AssetTypes.MLTABLE)),
     input_data="${{inputs.job_data_path}}",
@@ -72,8 +64,7 @@ tabular_batch_inference = parallel_run_function(
         code="./src",
         entry_script="tabular_batch_inference.py",
         environment=Environment(
-            image="mcr.microsoft.com/azureml/openmpi5.0-ubuntu24.04:latest",
-            conda_file="./src/environment_parallel.yml",
+            image="mcr.microsoft.com/azureml/openmpi5.0-ubuntu24.04:latest", conda_file="./src/environment_parallel.yml"
         ),
         program_arguments="--model ${{inputs.score_model}} "
         "--job_output_path ${{outputs.job_output_path}} "
@@ -101,19 +92,14 @@ def parallel_in_pipeline(pipeline_job_data_path, pipeline_score_model):
         job_data_path=prepare_file_tabular_data.outputs.file_output_data
     )
     # use eval_mount mode to handle file data
-    batch_inference_with_file_data.inputs.job_data_path.mode = (
-        InputOutputModes.EVAL_MOUNT
-    )
+    batch_inference_with_file_data.inputs.job_data_path.mode = InputOutputModes.EVAL_MOUNT
     batch_inference_with_file_data.outputs.job_output_path.type = AssetTypes.MLTABLE
 
     batch_inference_with_tabular_data = tabular_batch_inference(
-        job_data_path=prepare_file_tabular_data.outputs.tabular_output_data,
-        score_model=pipeline_score_model,
+        job_data_path=prepare_file_tabular_data.outputs.tabular_output_data, score_model=pipeline_score_model
     )
     # use direct mode to handle tabular data
-    batch_inference_with_tabular_data.inputs.job_data_path.mode = (
-        InputOutputModes.DIRECT
-    )
+    batch_inference_with_tabular_data.inputs.job_data_path.mode = InputOutputModes.DIRECT
 
     return {
         "pipeline_job_out_file": batch_inference_with_file_data.outputs.job_output_path,
@@ -121,16 +107,11 @@ def parallel_in_pipeline(pipeline_job_data_path, pipeline_score_model):
     }
 
 
-pipeline_job_data_path = Input(
-    path="./dataset/", type=AssetTypes.MLTABLE, mode=InputOutputModes.RO_MOUNT
-)
-pipeline_score_model = Input(
-    path="./model/", type=AssetTypes.URI_FOLDER, mode=InputOutputModes.DOWNLOAD
-)
+pipeline_job_data_path = Input(path="./dataset/", type=AssetTypes.MLTABLE, mode=InputOutputModes.RO_MOUNT)
+pipeline_score_model = Input(path="./model/", type=AssetTypes.URI_FOLDER, mode=InputOutputModes.DOWNLOAD)
 # create a pipeline
 pipeline_job = parallel_in_pipeline(
-    pipeline_job_data_path=pipeline_job_data_path,
-    pipeline_score_model=pipeline_score_model,
+    pipeline_job_data_path=pipeline_job_data_path, pipeline_score_model=pipeline_score_model
 )
 pipeline_job.outputs.pipeline_job_out_tabular.type = AssetTypes.URI_FILE
 

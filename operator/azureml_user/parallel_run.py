@@ -20,21 +20,36 @@ _lock = threading.Lock()
 _settings: dict = {}
 
 
-def configure(*, log_dir: str, log_file: str, agent_name: str, node: str, output_dir: str,
-              working_dir: str, logging_level: str = "INFO") -> None:
+def configure(
+    *,
+    log_dir: str,
+    log_file: str,
+    agent_name: str,
+    node: str,
+    output_dir: str,
+    working_dir: str,
+    logging_level: str = "INFO",
+) -> None:
     """Called by the pjob worker before the entry script is imported.
     Drops any instance created earlier so the next ``EntryScript()`` sees these."""
     with _lock:
         _settings.clear()
-        _settings.update(log_dir=log_dir, log_file=log_file, agent_name=agent_name, node=node,
-                         output_dir=output_dir, working_dir=working_dir, logging_level=logging_level)
+        _settings.update(
+            log_dir=log_dir,
+            log_file=log_file,
+            agent_name=agent_name,
+            node=node,
+            output_dir=output_dir,
+            working_dir=working_dir,
+            logging_level=logging_level,
+        )
         EntryScript._instance = None
 
 
 class EntryScript:
     """Singleton: every ``EntryScript()`` in one process returns the same object."""
 
-    _instance: "EntryScript | None" = None
+    _instance: EntryScript | None = None
 
     def __new__(cls, *args, **kwargs):
         with _lock:

@@ -29,7 +29,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "operator": ("pjob.kube.operator_cmd", "run or render the Kubernetes operator"),
     "submit": ("pjob.kube.client_cmd", "send a job YAML and its code to a cluster"),
     "status": ("pjob.local.runs_cmd", "show a run's steps and progress (a local run folder, or a cluster job with -n)"),
-    "logs": ("pjob.local.runs_cmd", "print a run's results or one mini-batch's log (local run, or cluster job with -n)"),
+    "logs": (
+        "pjob.local.runs_cmd",
+        "print a run's results or one mini-batch's log (local run, or cluster job with -n)",
+    ),
     "failed": ("pjob.local.runs_cmd", "list a local run's failed mini-batches and items with their errors"),
     "ui": ("pjob.ui.server", "serve a read-only page of runs and jobs on 127.0.0.1"),
     "cancel": ("pjob.kube.client_cmd", "cancel a submitted job"),
@@ -37,7 +40,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def _parser(argv: list[str]) -> tuple[argparse.ArgumentParser, object]:
-    parser = argparse.ArgumentParser(prog="pjob", description="Run Azure ML-style parallel jobs locally and on Kubernetes.")
+    parser = argparse.ArgumentParser(
+        prog="pjob", description="Run Azure ML-style parallel jobs locally and on Kubernetes."
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = next((a for a in argv if not a.startswith("-")), None)
@@ -61,8 +66,14 @@ def _local_or_cluster(name: str, module: str, argv: list[str]) -> str:
 
     p = argparse.ArgumentParser(add_help=False)
     getattr(runs_cmd, f"add_{name}_arguments")(p)
-    args, _ = p.parse_known_args(argv[argv.index(name) + 1:])
-    cluster = args.namespace or args.kubeconfig or args.context or getattr(args, "datastore_root", None) and "--datastore-root" in argv
+    args, _ = p.parse_known_args(argv[argv.index(name) + 1 :])
+    cluster = (
+        args.namespace
+        or args.kubeconfig
+        or args.context
+        or getattr(args, "datastore_root", None)
+        and "--datastore-root" in argv
+    )
     if cluster or (args.name is not None and runview.find_run(args.name, args.runs_dir) is None):
         return "pjob.kube.client_cmd"
     return module

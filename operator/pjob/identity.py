@@ -69,5 +69,12 @@ class EnvironmentCredential(_Credential):
     pass
 
 
-__all__ = ["AccessToken", "AzureCliCredential", "ClientSecretCredential", "DefaultAzureCredential",
-           "EnvironmentCredential", "InteractiveBrowserCredential", "ManagedIdentityCredential"]
+__all__ = [
+    "AccessToken",
+    "AzureCliCredential",
+    "ClientSecretCredential",
+    "DefaultAzureCredential",
+    "EnvironmentCredential",
+    "InteractiveBrowserCredential",
+    "ManagedIdentityCredential",
+]

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 import kind_cluster as cluster_mod
+import pytest
 
 
 @pytest.fixture(scope="session")

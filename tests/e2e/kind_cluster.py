@@ -46,19 +46,39 @@ def e2e_values(image: str) -> dict[str, Any]:
 def reader_pod(name: str, image: str, subdir: str, name_filter: str) -> dict[str, Any]:
     """A locked-down pod (Pod Security restricted) that prints, base64-encoded,
     the files under <datastore>/<subdir> matching ``name_filter``."""
-    script = (f"cd /mnt/pjob/{subdir} && find . -type f -path './{name_filter}' | sort | "
-              "while read f; do echo \"=== $f\"; base64 -w0 \"$f\"; echo; done")
-    lock = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
+    script = (
+        f"cd /mnt/pjob/{subdir} && find . -type f -path './{name_filter}' | sort | "
+        'while read f; do echo "=== $f"; base64 -w0 "$f"; echo; done'
+    )
+    lock = {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
     return {
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
         "spec": {
             "restartPolicy": "Never",
-            "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "fsGroup": 10001,
-                                "seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [{"name": "read", "image": image, "imagePullPolicy": "Never",
-                            "command": ["sh", "-c", script], "securityContext": lock,
-                            "volumeMounts": [{"name": "datastore", "mountPath": "/mnt/pjob", "readOnly": True}]}],
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": 10001,
+                "fsGroup": 10001,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [
+                {
+                    "name": "read",
+                    "image": image,
+                    "imagePullPolicy": "Never",
+                    "command": ["sh", "-c", script],
+                    "securityContext": lock,
+                    "volumeMounts": [{"name": "datastore", "mountPath": "/mnt/pjob", "readOnly": True}],
+                }
+            ],
             "volumes": [{"name": "datastore", "persistentVolumeClaim": {"claimName": "pjob-datastore"}}],
         },
     }
@@ -74,7 +94,9 @@ def missing_tools() -> list[str]:
     return []
 
 
-def sh(*cmd: str, timeout: float = 900, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
+def sh(
+    *cmd: str, timeout: float = 900, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess:
     print("+", " ".join(cmd), file=sys.stderr, flush=True)
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     if check and done.returncode != 0:
@@ -94,7 +116,7 @@ class Cluster:
     # ---- lifecycle --------------------------------------------------------
 
     @classmethod
-    def from_env(cls, workdir: pathlib.Path) -> "Cluster":
+    def from_env(cls, workdir: pathlib.Path) -> Cluster:
         return cls(
             name=os.environ.get("PJOB_E2E_CLUSTER", "pjob-e2e"),
             kubeconfig=workdir / "kubeconfig",
@@ -125,10 +147,15 @@ class Cluster:
         from kubernetes import client
         from kubernetes.client.rest import ApiException
 
-        labels = {"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest"}
+        labels = {
+            "pod-security.kubernetes.io/enforce": "restricted",
+            "pod-security.kubernetes.io/enforce-version": "latest",
+        }
         core = client.CoreV1Api(self.api())
         try:
-            core.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace, "labels": labels}})
+            core.create_namespace(
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace, "labels": labels}}
+            )
         except ApiException as exc:
             if exc.status != 409:
                 raise
@@ -137,9 +164,24 @@ class Cluster:
     def helm_install(self) -> None:
         values = self.kubeconfig.parent / "values-e2e.yaml"
         values.write_text(json.dumps(e2e_values(self.image)))  # JSON is YAML
-        sh("helm", "upgrade", "--install", "pjob", str(REPO / "helm" / "pjob"),
-           "--kubeconfig", str(self.kubeconfig), "--namespace", self.namespace, "--create-namespace",
-           "--values", str(values), "--wait", "--timeout", "5m", timeout=420)
+        sh(
+            "helm",
+            "upgrade",
+            "--install",
+            "pjob",
+            str(REPO / "helm" / "pjob"),
+            "--kubeconfig",
+            str(self.kubeconfig),
+            "--namespace",
+            self.namespace,
+            "--create-namespace",
+            "--values",
+            str(values),
+            "--wait",
+            "--timeout",
+            "5m",
+            timeout=420,
+        )
 
     # ---- clients ----------------------------------------------------------
 
@@ -181,7 +223,9 @@ class Cluster:
             if conditions.get("SpecValid", {}).get("status") == "False":
                 return obj
             if time.monotonic() > deadline:
-                raise AssertionError(f"{plural}/{name} not finished after {self.timeout:.0f}s: {json.dumps(obj.get('status'), indent=1)}")
+                raise AssertionError(
+                    f"{plural}/{name} not finished after {self.timeout:.0f}s: {json.dumps(obj.get('status'), indent=1)}"
+                )
             self.pjob("status", name, "-n", self.namespace, check=False, timeout=60)  # exercised while running
             time.sleep(5)
 
@@ -207,14 +251,29 @@ class Cluster:
         lines = text.splitlines()
         for header, body in zip(lines[::2], lines[1::2]):
             assert header.startswith("=== ./"), header
-            files[header[len("=== ./"):]] = base64.b64decode(body)
+            files[header[len("=== ./") :]] = base64.b64decode(body)
         return files
 
     def diagnostics(self, name: str) -> str:
         status = self.pjob("status", name, "-n", self.namespace, check=False, timeout=60)
-        logs = sh("kubectl", "--kubeconfig", str(self.kubeconfig), "-n", self.namespace, "logs",
-                  "deployment/pjob-operator", "--tail=200", check=False) if shutil.which("kubectl") else None
-        return f"pjob status:\n{status.stdout}\n{status.stderr}\noperator log:\n{logs.stdout if logs else '(no kubectl)'}"
+        logs = (
+            sh(
+                "kubectl",
+                "--kubeconfig",
+                str(self.kubeconfig),
+                "-n",
+                self.namespace,
+                "logs",
+                "deployment/pjob-operator",
+                "--tail=200",
+                check=False,
+            )
+            if shutil.which("kubectl")
+            else None
+        )
+        return (
+            f"pjob status:\n{status.stdout}\n{status.stderr}\noperator log:\n{logs.stdout if logs else '(no kubectl)'}"
+        )
 
 
 def _config(config_module, kubeconfig: pathlib.Path):

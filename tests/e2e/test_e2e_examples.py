@@ -13,7 +13,6 @@ import sys
 import time
 
 import pytest
-
 from kind_cluster import REPO
 
 pytestmark = pytest.mark.e2e
@@ -24,8 +23,13 @@ EXAMPLES = sorted(p.parent.name for p in (REPO / "examples").glob("*/pipeline.ym
 def local_outputs(example: pathlib.Path, runs: pathlib.Path) -> dict[str, bytes]:
     """Output files of a local `pjob run`, keyed like the datastore reader's
     (<step>/outputs/...)."""
-    done = subprocess.run([sys.executable, "-m", "pjob.cli", "run", str(example), "--runs-dir", str(runs)],
-                          capture_output=True, text=True, timeout=900, cwd=example.parent)
+    done = subprocess.run(
+        [sys.executable, "-m", "pjob.cli", "run", str(example), "--runs-dir", str(runs)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=example.parent,
+    )
     assert done.returncode == 0, f"local reference run failed:\n{done.stdout}\n{done.stderr}"
     (run_dir,) = [p for p in runs.iterdir() if p.is_dir()]
     steps = run_dir / "steps"
@@ -66,8 +70,9 @@ def test_cancel_stops_a_running_job(cluster):
     yml = REPO / "examples" / "file-processing" / "pipeline.yml"
     before = set(cluster.custom_resources())
     cluster.pjob("submit", str(yml), "-n", cluster.namespace)
-    (plural, name), *_ = [k for k, v in cluster.custom_resources().items()
-                          if k not in before and not v["metadata"].get("ownerReferences")]
+    (plural, name), *_ = [
+        k for k, v in cluster.custom_resources().items() if k not in before and not v["metadata"].get("ownerReferences")
+    ]
     cluster.pjob("cancel", name, "-n", cluster.namespace)
     deadline = time.monotonic() + 120
     while (plural, name) in cluster.custom_resources():

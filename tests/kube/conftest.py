@@ -6,21 +6,22 @@ tests/cluster/realkube/fixtures.py and reach every folder through tests/conftest
 - `wait_for_request(predicate, timeout)` -> the first request in the API server's audit log since
   the test started that satisfies `predicate(record)`, e.g. that an operator watches paralleljobs.
 """
+
 from __future__ import annotations
 
 import signal
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from realkube.audit import RequestRecord  # noqa: E402
-from realkube.harness import TestApi  # noqa: E402
+from realkube.audit import RequestRecord
+from realkube.harness import TestApi
 
 
 @dataclass
@@ -48,12 +49,14 @@ class ManagedProcess:
 def start_process(tmp_path: Path, kube_env: dict[str, str]) -> Iterator[Callable[..., ManagedProcess]]:
     started: list[ManagedProcess] = []
 
-    def start(argv: list[str], env: dict[str, str] | None = None, name: str | None = None,
-              cwd: str | Path | None = None) -> ManagedProcess:
+    def start(
+        argv: list[str], env: dict[str, str] | None = None, name: str | None = None, cwd: str | Path | None = None
+    ) -> ManagedProcess:
         log_path = tmp_path / f"{name or Path(argv[0]).name}-{len(started)}.log"
         with log_path.open("wb") as log:
-            popen = subprocess.Popen(argv, env=env or kube_env, stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=cwd)
+            popen = subprocess.Popen(
+                argv, env=env or kube_env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd
+            )
         process = ManagedProcess(popen, log_path)
         started.append(process)
         return process
@@ -65,8 +68,11 @@ def start_process(tmp_path: Path, kube_env: dict[str, str]) -> Iterator[Callable
 
 @pytest.fixture
 def wait_for_request(kube_api: TestApi) -> Callable[..., RequestRecord]:
-    def wait(predicate: Callable[[RequestRecord], bool], timeout: float = 20.0,
-             message: str = "a matching request") -> RequestRecord:
-        return kube_api.wait_for(lambda: next((r for r in kube_api.requests if predicate(r)), None),
-                                 timeout=timeout, message=message)
+    def wait(
+        predicate: Callable[[RequestRecord], bool], timeout: float = 20.0, message: str = "a matching request"
+    ) -> RequestRecord:
+        return kube_api.wait_for(
+            lambda: next((r for r in kube_api.requests if predicate(r)), None), timeout=timeout, message=message
+        )
+
     return wait

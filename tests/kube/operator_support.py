@@ -18,16 +18,24 @@ GROUP_VERSION = "pjob.dev/v1alpha1"
 def operator_env(kube_env: dict, root: Path, **extra) -> dict:
     """The operator's environment: the chart's ServiceAccount token as its kubeconfig (so the chart's
     RBAC is what is tested), the datastore folder, short test timings."""
-    return {**kube_env, "KUBECONFIG": kube_env["PJOB_TEST_OPERATOR_KUBECONFIG"], "PJOB_DATASTORE_ROOT": str(root), "PJOB_OBSERVE_SECONDS": "0.3",
-            "PJOB_LEASE_SECONDS": "8", "PJOB_STOP_GRACE_SECONDS": "10", "PYTHONUNBUFFERED": "1",
-            **{k: str(v) for k, v in extra.items()}}
+    return {
+        **kube_env,
+        "KUBECONFIG": kube_env["PJOB_TEST_OPERATOR_KUBECONFIG"],
+        "PJOB_DATASTORE_ROOT": str(root),
+        "PJOB_OBSERVE_SECONDS": "0.3",
+        "PJOB_LEASE_SECONDS": "8",
+        "PJOB_STOP_GRACE_SECONDS": "10",
+        "PYTHONUNBUFFERED": "1",
+        **{k: str(v) for k, v in extra.items()},
+    }
 
 
 def start_operator(start_process, env: dict, *extra: str):
     """`pjob operator run`, cluster-wide unless ``extra`` names namespaces."""
     scope = [] if any(a.startswith(("-n", "--namespace")) for a in extra) else ["-A"]
-    return start_process([sys.executable, "-m", "pjob.cli", "operator", "run", "--standalone", *scope, *extra],
-                         env=env, name="operator")
+    return start_process(
+        [sys.executable, "-m", "pjob.cli", "operator", "run", "--standalone", *scope, *extra], env=env, name="operator"
+    )
 
 
 def free_port() -> int:
@@ -39,10 +47,16 @@ def free_port() -> int:
 
 
 def wait_operator_watching(wait_for_request) -> None:
-    wait_for_request(lambda r: r.verb == "watch" and r.resource == "paralleljobs",
-                     timeout=30, message="the operator to watch paralleljobs")
-    wait_for_request(lambda r: r.verb == "watch" and r.resource == "pipelinejobs",
-                     timeout=30, message="the operator to watch pipelinejobs")
+    wait_for_request(
+        lambda r: r.verb == "watch" and r.resource == "paralleljobs",
+        timeout=30,
+        message="the operator to watch paralleljobs",
+    )
+    wait_for_request(
+        lambda r: r.verb == "watch" and r.resource == "pipelinejobs",
+        timeout=30,
+        message="the operator to watch pipelinejobs",
+    )
 
 
 def copy_example(name: str, root: Path) -> Path:
@@ -69,10 +83,14 @@ def wait_status(kube_api, plural: str, name: str, predicate, operator, timeout: 
     def check():
         obj = get_cr(kube_api, plural, name, namespace)
         return obj["status"] if obj is not None and predicate(obj.get("status") or {}) else None
-    return kube_api.wait_for(check, timeout=timeout,
-                             message=f"{plural}/{name} status; last: "
-                                     f"{(get_cr(kube_api, plural, name, namespace) or {}).get('status')}\n"
-                                     f"operator log:\n{operator.log()[-4000:]}")
+
+    return kube_api.wait_for(
+        check,
+        timeout=timeout,
+        message=f"{plural}/{name} status; last: "
+        f"{(get_cr(kube_api, plural, name, namespace) or {}).get('status')}\n"
+        f"operator log:\n{operator.log()[-4000:]}",
+    )
 
 
 def condition(status: dict, type_: str) -> dict | None:
@@ -80,18 +98,24 @@ def condition(status: dict, type_: str) -> dict | None:
 
 
 def owned_by(obj: dict, owner: dict) -> bool:
-    return any(ref["uid"] == owner["metadata"]["uid"] and ref.get("controller")
-               for ref in obj["metadata"].get("ownerReferences") or [])
+    return any(
+        ref["uid"] == owner["metadata"]["uid"] and ref.get("controller")
+        for ref in obj["metadata"].get("ownerReferences") or []
+    )
 
 
 def children(kube_api, owner: dict, namespace: str = "default") -> list[dict]:
     out = []
-    for api_version, plural, kind in (("v1", "configmaps", "ConfigMap"), ("v1", "serviceaccounts", "ServiceAccount"),
-                                      ("rbac.authorization.k8s.io/v1", "roles", "Role"),
-                                      ("rbac.authorization.k8s.io/v1", "rolebindings", "RoleBinding"),
-                                      ("batch/v1", "jobs", "Job"), ("v1", "pods", "Pod"),
-                                      ("coordination.k8s.io/v1", "leases", "Lease"),
-                                      (GROUP_VERSION, "paralleljobs", "ParallelJob")):
+    for api_version, plural, kind in (
+        ("v1", "configmaps", "ConfigMap"),
+        ("v1", "serviceaccounts", "ServiceAccount"),
+        ("rbac.authorization.k8s.io/v1", "roles", "Role"),
+        ("rbac.authorization.k8s.io/v1", "rolebindings", "RoleBinding"),
+        ("batch/v1", "jobs", "Job"),
+        ("v1", "pods", "Pod"),
+        ("coordination.k8s.io/v1", "leases", "Lease"),
+        (GROUP_VERSION, "paralleljobs", "ParallelJob"),
+    ):
         # a real list answers items without kind/apiVersion
         out += [dict(o, kind=kind) for o in kube_api.list(api_version, plural, namespace) if owned_by(o, owner)]
     return out
@@ -108,17 +132,28 @@ def write_operator_config(root: Path, path: Path, *, extra_env: list | None = No
     import json
 
     config = {
-        "datastores": {"default": "default", "items": {"default": {"type": "pvc", "claimName": "pjob-datastore",
-                                                                    "mountPath": str(root)}}},
+        "datastores": {
+            "default": "default",
+            "items": {"default": {"type": "pvc", "claimName": "pjob-datastore", "mountPath": str(root)}},
+        },
         "worker": {
             "image": TEST_IMAGE,
             "workDir": "/scratch/home",
-            "env": [{"name": "HOME", "value": "/scratch/home"}, {"name": "TMPDIR", "value": "/scratch/tmp"},
-                    {"name": "PYTHONUNBUFFERED", "value": "1"}],
-            "volumes": [{"name": "tmp", "emptyDir": {}}, {"name": "work", "emptyDir": {}},
-                        {"name": "datastore", "persistentVolumeClaim": {"claimName": "pjob-datastore"}}],
-            "volumeMounts": [{"name": "tmp", "mountPath": "/scratch/tmp"}, {"name": "work", "mountPath": "/scratch/home"},
-                             {"name": "datastore", "mountPath": str(root)}],
+            "env": [
+                {"name": "HOME", "value": "/scratch/home"},
+                {"name": "TMPDIR", "value": "/scratch/tmp"},
+                {"name": "PYTHONUNBUFFERED", "value": "1"},
+            ],
+            "volumes": [
+                {"name": "tmp", "emptyDir": {}},
+                {"name": "work", "emptyDir": {}},
+                {"name": "datastore", "persistentVolumeClaim": {"claimName": "pjob-datastore"}},
+            ],
+            "volumeMounts": [
+                {"name": "tmp", "mountPath": "/scratch/tmp"},
+                {"name": "work", "mountPath": "/scratch/home"},
+                {"name": "datastore", "mountPath": str(root)},
+            ],
             "terminationGracePeriodSeconds": 10,
         },
     }
@@ -171,8 +206,12 @@ retry_settings: {{max_retries: 1, timeout: 30}}
 def run_local(yaml_path: Path, runs_dir: Path):
     import subprocess
 
-    proc = subprocess.run([sys.executable, "-m", "pjob.cli", "run", str(yaml_path), "--runs-dir", str(runs_dir)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pjob.cli", "run", str(yaml_path), "--runs-dir", str(runs_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
 
@@ -197,8 +236,9 @@ def run(mini_batch, mini_batch_context):
 '''
 
 
-def write_slow_yaml(example: Path, *, instances: int = 2, size: int = 1, seconds: float = 0.3,
-                    max_retries: int = 1, extra: str = "") -> Path:
+def write_slow_yaml(
+    example: Path, *, instances: int = 2, size: int = 1, seconds: float = 0.3, max_retries: int = 1, extra: str = ""
+) -> Path:
     """40 one-file mini-batches, one worker per instance, each run() sleeping."""
     (example / "code" / "slow_count.py").write_text(SLOW_SCRIPT)
     path = example / "slow.yml"
@@ -231,8 +271,11 @@ def expected_counts(docs: Path) -> bytes:
 
 
 def worker_pods(kube_api, job: str, namespace: str = "default") -> list[dict]:
-    return [p for p in kube_api.list("v1", "pods", namespace)
-            if (p["metadata"].get("labels") or {}).get("pjob.dev/job") == job]
+    return [
+        p
+        for p in kube_api.list("v1", "pods", namespace)
+        if (p["metadata"].get("labels") or {}).get("pjob.dev/job") == job
+    ]
 
 
 def api_calls(kube_api, user_agent_part: str) -> set[tuple[str, str, str]]:
@@ -271,10 +314,28 @@ def publish_agent_task(kube_api, folder: Path, job: str, files: dict[str, str]):
     for name, text in files.items():
         (docs / name).write_text(text)
     run = folder / "run" / "steps" / "s"
-    task = ParallelTask(step="s", job=job, code_dir=str(folder), entry_script="x.py", argv=[], env={},
-                        input_type="uri_folder", input_uri=str(docs), mini_batch_size="1", partition_keys=None,
-                        output_dir=str(run / "outputs" / "o"), append_row_to=None,
-                        logs_dir=str(run / "logs"), work_dir=str(run / "work"))
-    kube_api.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"{job}-task"},
-                    "data": {"task.json": task.to_json()}})
+    task = ParallelTask(
+        step="s",
+        job=job,
+        code_dir=str(folder),
+        entry_script="x.py",
+        argv=[],
+        env={},
+        input_type="uri_folder",
+        input_uri=str(docs),
+        mini_batch_size="1",
+        partition_keys=None,
+        output_dir=str(run / "outputs" / "o"),
+        append_row_to=None,
+        logs_dir=str(run / "logs"),
+        work_dir=str(run / "work"),
+    )
+    kube_api.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": f"{job}-task"},
+            "data": {"task.json": task.to_json()},
+        }
+    )
     return task, run

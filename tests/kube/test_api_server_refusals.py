@@ -17,7 +17,6 @@ import sys
 import pytest
 from kubernetes import client as k8s
 from kubernetes.client import exceptions as k8s_errors
-
 from operator_support import apply_cr, copy_example, cr_for, publish_agent_task
 from pjob.coord import kube as coord_kube
 from pjob.engine import report
@@ -32,8 +31,23 @@ def test_a_queue_past_one_mebibyte_fails_the_agent_with_the_reason_not_a_crash_l
     # exactly at the limit (the API server counts the values): publishing the plan is the write past it
     queue["data"]["padding"] = "x" * (MAX_CONFIGMAP_BYTES - sum(len(v) for v in queue["data"].values()))
     kube_api.apply(queue)
-    agent = start_process([sys.executable, "-m", "pjob.cli", "agent", "--coordinator", f"kube://{ns}/{job}",
-                           "--task", f"configmap:{job}-task", "--node", "0", "--agent-id", "node-0"], name="agent")
+    agent = start_process(
+        [
+            sys.executable,
+            "-m",
+            "pjob.cli",
+            "agent",
+            "--coordinator",
+            f"kube://{ns}/{job}",
+            "--task",
+            f"configmap:{job}-task",
+            "--node",
+            "0",
+            "--agent-id",
+            "node-0",
+        ],
+        name="agent",
+    )
     try:
         code = agent.popen.wait(timeout=120)
     except subprocess.TimeoutExpired:
@@ -51,22 +65,31 @@ def test_editing_the_spec_of_a_job_is_refused_at_admission(kube_api, apply_crds,
     example = copy_example("file-processing", tmp_path / "ds")
     cr = cr_for(example / "pipeline.yml", name="frozen", namespace=ns)
     step = cr["spec"]["jobs"]["count_words"]
-    apply_cr(kube_api, {"apiVersion": "pjob.dev/v1alpha1", "kind": "ParallelJob",
-                   "metadata": {"name": "frozen", "namespace": ns, "annotations": cr["metadata"]["annotations"]},
-                   "spec": step})
+    apply_cr(
+        kube_api,
+        {
+            "apiVersion": "pjob.dev/v1alpha1",
+            "kind": "ParallelJob",
+            "metadata": {"name": "frozen", "namespace": ns, "annotations": cr["metadata"]["annotations"]},
+            "spec": step,
+        },
+    )
     client = kube_api.client()
     try:
         objects = k8s.CustomObjectsApi(client)
         with pytest.raises(k8s_errors.ApiException) as refused:
-            objects.patch_namespaced_custom_object("pjob.dev", "v1alpha1", ns, "paralleljobs", "frozen",
-                                                   {"spec": {"mini_batch_size": "7"}})
+            objects.patch_namespaced_custom_object(
+                "pjob.dev", "v1alpha1", ns, "paralleljobs", "frozen", {"spec": {"mini_batch_size": "7"}}
+            )
         assert refused.value.status == 422
         assert "spec is immutable" in refused.value.body and "delete the ParallelJob" in refused.value.body
         # the operator's own writes still go through: metadata and status
-        objects.patch_namespaced_custom_object("pjob.dev", "v1alpha1", ns, "paralleljobs", "frozen",
-                                               {"metadata": {"annotations": {"pjob.dev/test": "ok"}}})
-        objects.patch_namespaced_custom_object_status("pjob.dev", "v1alpha1", ns, "paralleljobs", "frozen",
-                                                      {"status": {"state": "Pending"}})
+        objects.patch_namespaced_custom_object(
+            "pjob.dev", "v1alpha1", ns, "paralleljobs", "frozen", {"metadata": {"annotations": {"pjob.dev/test": "ok"}}}
+        )
+        objects.patch_namespaced_custom_object_status(
+            "pjob.dev", "v1alpha1", ns, "paralleljobs", "frozen", {"status": {"state": "Pending"}}
+        )
     finally:
         client.close()
     assert kube_api.get("pjob.dev/v1alpha1", "paralleljobs", "frozen", ns)["spec"] == step

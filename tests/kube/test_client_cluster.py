@@ -14,13 +14,18 @@ AWS_SECRET = "moto-secret/never-printed-0123456789"
 
 
 def pjob(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pjob.cli", *args], capture_output=True, text=True, env=env, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "pjob.cli", *args], capture_output=True, text=True, env=env, timeout=60
+    )
 
 
 def test_missing_crds_are_named_with_the_fix(kube_api, without_crds, kube_env):
     status = pjob(kube_env, "status", "anything")
     assert status.returncode == 1
-    assert status.stderr.startswith("error: the pjob CRDs (pjob.dev/v1alpha1) are not installed") and "helm install" in status.stderr
+    assert (
+        status.stderr.startswith("error: the pjob CRDs (pjob.dev/v1alpha1) are not installed")
+        and "helm install" in status.stderr
+    )
     submit = pjob(kube_env, "submit", str(REPO / "examples" / "file-processing" / "pipeline.yml"))
     assert submit.returncode == 1 and "are not installed" in submit.stderr and len(submit.stderr.splitlines()) == 1
 
@@ -31,7 +36,7 @@ def test_forbidden_is_one_line_and_the_context_namespace_is_the_default(kube_api
     config = kube_api.kubeconfig_for("team-a", "nobody")  # a context whose namespace is team-a, no Role
     done = pjob(kube_env, "cancel", "some-job", "--kubeconfig", str(config))
     assert done.returncode == 1, done.stderr
-    line, = done.stderr.splitlines()
+    (line,) = done.stderr.splitlines()
     assert line.startswith("error: forbidden: ") and "team-a" in line and "Traceback" not in done.stderr
 
 
@@ -40,14 +45,28 @@ def test_submit_with_an_object_store_datastore(kube_api, apply_crds, kube_env, t
 
     apply_crds()
     endpoint = s3_endpoint
-    env = {**kube_env, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": AWS_SECRET,
-           "AWS_DEFAULT_REGION": "us-east-1", "FSSPEC_S3_ENDPOINT_URL": endpoint}
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                      aws_secret_access_key=AWS_SECRET)
+    env = {
+        **kube_env,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": AWS_SECRET,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "FSSPEC_S3_ENDPOINT_URL": endpoint,
+    }
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key=AWS_SECRET,
+    )
     s3.create_bucket(Bucket="store")
     job = str(REPO / "examples" / "file-processing" / "pipeline.yml")
     failed = pjob(env, "submit", job, "--name", "fp", "--datastore-root", "s3://testing:" + AWS_SECRET + "@store/pjob")
-    assert failed.returncode == 1 and failed.stderr.startswith("error: cannot write ") and len(failed.stderr.splitlines()) == 1
+    assert (
+        failed.returncode == 1
+        and failed.stderr.startswith("error: cannot write ")
+        and len(failed.stderr.splitlines()) == 1
+    )
     assert AWS_SECRET not in failed.stdout + failed.stderr
     assert get_cr(kube_api, "pipelinejobs", "fp") is None  # nothing created when shipping failed
     done = pjob(env, "submit", job, "--name", "fp", "--datastore-root", "s3://store/pjob")
@@ -58,10 +77,14 @@ def test_submit_with_an_object_store_datastore(kube_api, apply_crds, kube_env, t
     assert "pjob/runs/default/fp/shipped/docs/doc_000.txt" in keys
     cr = get_cr(kube_api, "pipelinejobs", "fp")
     docs = next(iter(cr["spec"]["jobs"].values()))["inputs"]
-    assert any(isinstance(v, dict) and v.get("path", "").startswith("s3://") for v in list(docs.values())
-               + list((cr["spec"].get("inputs") or {}).values()))
+    assert any(
+        isinstance(v, dict) and v.get("path", "").startswith("s3://")
+        for v in list(docs.values()) + list((cr["spec"].get("inputs") or {}).values())
+    )
     status = pjob(env, "status", "fp")
-    assert status.returncode == 0 and "PipelineJob default/fp" in status.stdout and "State:     Pending" in status.stdout
+    assert (
+        status.returncode == 0 and "PipelineJob default/fp" in status.stdout and "State:     Pending" in status.stdout
+    )
 
 
 def test_logs_read_the_datastore_through_a_local_root_or_say_where_they_are(kube_api, apply_crds, kube_env, tmp_path):
@@ -72,14 +95,27 @@ def test_logs_read_the_datastore_through_a_local_root_or_say_where_they_are(kube
     apply_crds()
     done = pjob(kube_env, "submit", str(REPO / "examples" / "many-models" / "pipeline.yml"), "--name", "mm")
     assert done.returncode == 0, done.stderr
-    status = {"state": "Succeeded", "progress": "2/2",
-              "conditions": [{"type": "Succeeded", "status": "True", "reason": "StepsSucceeded", "message": "all 2 steps succeeded",
-                              "lastTransitionTime": "2026-01-01T00:00:00Z"}],
-              "steps": {"prepare": {"state": "Succeeded", "kind": "command", "child": "mm-prepare"},
-                        "train": {"state": "Succeeded", "kind": "parallel", "child": "mm-train"}}}
+    status = {
+        "state": "Succeeded",
+        "progress": "2/2",
+        "conditions": [
+            {
+                "type": "Succeeded",
+                "status": "True",
+                "reason": "StepsSucceeded",
+                "message": "all 2 steps succeeded",
+                "lastTransitionTime": "2026-01-01T00:00:00Z",
+            }
+        ],
+        "steps": {
+            "prepare": {"state": "Succeeded", "kind": "command", "child": "mm-prepare"},
+            "train": {"state": "Succeeded", "kind": "parallel", "child": "mm-train"},
+        },
+    }
     with kube_api.client() as api:
         kclient.CustomObjectsApi(api).patch_namespaced_custom_object_status(
-            "pjob.dev", "v1alpha1", "default", "pipelinejobs", "mm", {"status": status})
+            "pjob.dev", "v1alpha1", "default", "pipelinejobs", "mm", {"status": status}
+        )
     far = pjob(kube_env, "logs", "mm")
     assert far.returncode == 0, far.stderr
     assert "PipelineJob mm: Succeeded - all 2 steps succeeded" in far.stdout

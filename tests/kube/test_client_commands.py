@@ -12,9 +12,16 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from operator_support import (REPO, get_cr, prepare_cluster, run_local, start_operator, wait_operator_watching,
-                              wait_status, write_parallel_yaml)
+from operator_support import (
+    REPO,
+    get_cr,
+    prepare_cluster,
+    run_local,
+    start_operator,
+    wait_operator_watching,
+    wait_status,
+    write_parallel_yaml,
+)
 
 SECRET_VALUE = "s3cr3t-Value-that-must-never-print"
 AWS_SECRET = "AKIAFAKE/aws-secret-key-never-printed"
@@ -26,8 +33,14 @@ def world(kube_api, kubelet, apply_crds, start_process, kube_env, wait_for_reque
     operator = start_operator(start_process, env)
     wait_operator_watching(wait_for_request)
     # a credential in the cluster and in the client's environment: no command may print either
-    kube_api.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "store-creds", "namespace": "default"},
-                    "data": {"AWS_SECRET_ACCESS_KEY": base64.b64encode(SECRET_VALUE.encode()).decode()}})
+    kube_api.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "store-creds", "namespace": "default"},
+            "data": {"AWS_SECRET_ACCESS_KEY": base64.b64encode(SECRET_VALUE.encode()).decode()},
+        }
+    )
     client_env = {**kube_env, "AWS_SECRET_ACCESS_KEY": AWS_SECRET, "PJOB_FOLLOW_SECONDS": "0.3"}
     client_env.pop("PJOB_DATASTORE_ROOT", None)
 
@@ -35,8 +48,9 @@ def world(kube_api, kubelet, apply_crds, start_process, kube_env, wait_for_reque
         outputs: list[str] = []
 
         def pjob(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-            done = subprocess.run([sys.executable, "-m", "pjob.cli", *args], capture_output=True, text=True,
-                                  env=client_env, timeout=120)
+            done = subprocess.run(
+                [sys.executable, "-m", "pjob.cli", *args], capture_output=True, text=True, env=client_env, timeout=120
+            )
             self.outputs.append(done.stdout + done.stderr)
             if check:
                 assert done.returncode == 0, f"pjob {' '.join(args)} -> {done.returncode}\n{done.stdout}\n{done.stderr}"
@@ -63,8 +77,11 @@ def test_submit_ships_code_and_inputs_as_configmaps_then_status_logs_cancel(worl
 
     done = world.pjob("submit", str(yaml_path), "-n", "default", "--name", "words")
     assert "paralleljob.pjob.dev/words created" in done.stdout
-    shipped = [cm for cm in world.api.list("v1", "configmaps", "default")
-               if cm["metadata"].get("labels", {}).get("pjob.dev/role") == "shipped"]
+    shipped = [
+        cm
+        for cm in world.api.list("v1", "configmaps", "default")
+        if cm["metadata"].get("labels", {}).get("pjob.dev/role") == "shipped"
+    ]
     assert sorted(cm["metadata"]["annotations"]["pjob.dev/shipped-path"] for cm in shipped) == ["code", "docs"]
     cr = get_cr(world.api, "paralleljobs", "words")
     assert cr["metadata"]["annotations"]["pjob.dev/base-dir"] == "runs/default/words/shipped"
@@ -81,8 +98,11 @@ def test_submit_ships_code_and_inputs_as_configmaps_then_status_logs_cancel(worl
     assert "State:     Succeeded" in status_text
     assert "10/10 mini-batches done, 0 failed; items 40 succeeded, 0 failed" in status_text
     assert "Succeeded  True    Completed" in status_text
-    world.api.wait_for(lambda: "Completed" in world.pjob("status", "words").stdout.split("Events:")[-1], timeout=20,
-                       message="the Completed event in pjob status")
+    world.api.wait_for(
+        lambda: "Completed" in world.pjob("status", "words").stdout.split("Events:")[-1],
+        timeout=20,
+        message="the Completed event in pjob status",
+    )
 
     one = world.pjob("logs", "words", "--mini-batch", "3").stdout
     assert "attempt 1: RUN_DONE 4/4 items" in one
@@ -91,12 +111,21 @@ def test_submit_ships_code_and_inputs_as_configmaps_then_status_logs_cancel(worl
     done = world.pjob("cancel", "words", "-n", "default")
     assert "paralleljob.pjob.dev/words deleted (was Succeeded)" in done.stdout
     assert get_cr(world.api, "paralleljobs", "words") is None
-    world.api.wait_for(lambda: not [cm for cm in world.api.list("v1", "configmaps", "default")
-                                    if cm["metadata"]["name"].startswith("words-")], timeout=10,
-                       message="shipped and operator ConfigMaps garbage-collected")
+    world.api.wait_for(
+        lambda: (
+            not [
+                cm
+                for cm in world.api.list("v1", "configmaps", "default")
+                if cm["metadata"]["name"].startswith("words-")
+            ]
+        ),
+        timeout=10,
+        message="shipped and operator ConfigMaps garbage-collected",
+    )
     gone = world.pjob("cancel", "words", "-n", "default", check=False)
     assert gone.returncode == 1 and gone.stderr.strip().splitlines() == [
-        "error: no ParallelJob or PipelineJob named 'words' in namespace 'default'"]
+        "error: no ParallelJob or PipelineJob named 'words' in namespace 'default'"
+    ]
 
 
 def test_pipeline_with_inputs_on_a_shared_datastore_folder(world, tmp_path):
@@ -106,9 +135,12 @@ def test_pipeline_with_inputs_on_a_shared_datastore_folder(world, tmp_path):
     assert name.startswith("batch-scoring-")
     # inputs went to the shared folder, the code in a ConfigMap
     assert (world.root / "runs" / "default" / name / "shipped" / "iris-mltable" / "MLTable").is_file()
-    assert f"shipped {folder / 'script'} as ConfigMap" not in done.stdout and "shipped script as ConfigMap" in done.stdout
-    status = wait_status(world.api, "pipelinejobs", name, lambda s: s.get("state") in ("Succeeded", "Failed"),
-                         world.operator, timeout=60)
+    assert (
+        f"shipped {folder / 'script'} as ConfigMap" not in done.stdout and "shipped script as ConfigMap" in done.stdout
+    )
+    status = wait_status(
+        world.api, "pipelinejobs", name, lambda s: s.get("state") in ("Succeeded", "Failed"), world.operator, timeout=60
+    )
     assert status["state"] == "Succeeded", status
     text = world.pjob("status", name).stdout
     assert f"PipelineJob default/{name}" in text and "score  parallel  Succeeded" in text
@@ -120,7 +152,10 @@ def test_pipeline_with_inputs_on_a_shared_datastore_folder(world, tmp_path):
 
 def test_errors_are_one_line(world, tmp_path):
     missing = world.pjob("status", "nothing-here", check=False)
-    assert missing.returncode == 1 and missing.stderr == "error: no ParallelJob or PipelineJob named 'nothing-here' in namespace 'default'\n"
+    assert (
+        missing.returncode == 1
+        and missing.stderr == "error: no ParallelJob or PipelineJob named 'nothing-here' in namespace 'default'\n"
+    )
     bad_yaml = tmp_path / "bad.yml"
     bad_yaml.write_text("type: parallel\ntask: {code: ./nowhere, entry_script: x.py}\n")
     invalid = world.pjob("submit", str(bad_yaml), check=False)
@@ -128,6 +163,10 @@ def test_errors_are_one_line(world, tmp_path):
     unreachable = tmp_path / "kubeconfig-dead"
     unreachable.write_text(world.api.kubeconfig_path.read_text().replace(world.api.url, "http://127.0.0.1:9"))
     dead = world.pjob("status", "x", "--kubeconfig", str(unreachable), check=False)
-    assert dead.returncode == 1 and dead.stderr.startswith("error: cannot reach the cluster") and len(dead.stderr.splitlines()) == 1
+    assert (
+        dead.returncode == 1
+        and dead.stderr.startswith("error: cannot reach the cluster")
+        and len(dead.stderr.splitlines()) == 1
+    )
     nocfg = world.pjob("status", "x", "--kubeconfig", str(tmp_path / "none"), check=False)
     assert nocfg.returncode == 2 and "kubeconfig" in nocfg.stderr and "Traceback" not in nocfg.stderr

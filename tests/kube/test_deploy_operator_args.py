@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "deploy"))
-import chart_render  # noqa: E402
+import chart_render
 
 
 def _free_port() -> int:
@@ -44,25 +44,39 @@ def _get(url: str) -> int:
 
 @pytest.mark.parametrize("watch", [[], ["team-a"]], ids=["cluster-wide", "namespaced"])
 def test_operator_runs_with_the_charts_args_and_answers_its_liveness_probe(
-        watch, kube_api, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
+    watch, kube_api, apply_crds, start_process, kube_env, wait_for_request, tmp_path
+):
     port = _free_port()
     container, config = _deployment_container({"operator": {"healthPort": port, "watchNamespaces": watch}})
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
-    env = {**kube_env, "KUBECONFIG": kube_env["PJOB_TEST_OPERATOR_KUBECONFIG"], "PJOB_DATASTORE_ROOT": str(tmp_path / "ds")}
+    env = {
+        **kube_env,
+        "KUBECONFIG": kube_env["PJOB_TEST_OPERATOR_KUBECONFIG"],
+        "PJOB_DATASTORE_ROOT": str(tmp_path / "ds"),
+    }
     for item in container["env"]:
         if "value" in item:
             env[item["name"]] = item["value"]
-    env.update({"PJOB_CONFIG_FILE": str(config_file), "PJOB_OPERATOR_NAMESPACE": "pjob-system",
-                "HOME": str(tmp_path), "TMPDIR": str(tmp_path)})
+    env.update(
+        {
+            "PJOB_CONFIG_FILE": str(config_file),
+            "PJOB_OPERATOR_NAMESPACE": "pjob-system",
+            "HOME": str(tmp_path),
+            "TMPDIR": str(tmp_path),
+        }
+    )
     apply_crds()
     for ns in watch:
         kube_api.ensure_namespace(ns)
 
     operator = start_process([sys.executable, "-m", "pjob.cli", *container["args"]], env=env, name="operator")
-    record = wait_for_request(lambda r: r.verb == "watch" and r.resource == "paralleljobs", timeout=30,
-                              message="the operator to watch paralleljobs")
+    record = wait_for_request(
+        lambda r: r.verb == "watch" and r.resource == "paralleljobs",
+        timeout=30,
+        message="the operator to watch paralleljobs",
+    )
     assert record.namespace == (watch[0] if watch else None)
 
     url = f"http://127.0.0.1:{port}/healthz"

@@ -18,14 +18,20 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from operator_support import (apply_cr, copy_example, cr_for, prepare_cluster, start_operator, wait_operator_watching,
-                              wait_status, write_parallel_yaml)
+from operator_support import (
+    apply_cr,
+    copy_example,
+    cr_for,
+    prepare_cluster,
+    start_operator,
+    wait_operator_watching,
+    wait_status,
+    write_parallel_yaml,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "deploy"))
-import chart_render  # noqa: E402
-
-from pjob.kube import builders  # noqa: E402
+import chart_render
+from pjob.kube import builders
 
 Grant = tuple[str, str, str]
 
@@ -57,7 +63,8 @@ def rendered_cluster_role():
 
 
 def test_every_request_of_operator_and_agents_is_granted_by_the_chart(
-        rendered_cluster_role, kube_api, kubelet, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
+    rendered_cluster_role, kube_api, kubelet, apply_crds, start_process, kube_env, wait_for_request, tmp_path
+):
     root, env = prepare_cluster(kube_api, apply_crds, kube_env, tmp_path)
     operator = start_operator(start_process, env)
     wait_operator_watching(wait_for_request)
@@ -66,8 +73,9 @@ def test_every_request_of_operator_and_agents_is_granted_by_the_chart(
     apply_cr(kube_api, cr_for(write_parallel_yaml(example, instances=2), name="words"))
     apply_cr(kube_api, cr_for(example / "pipeline.yml", name="words-pipeline"))
     for plural, name in (("paralleljobs", "words"), ("pipelinejobs", "words-pipeline")):
-        status = wait_status(kube_api, plural, name, lambda s: s.get("state") in ("Succeeded", "Failed"),
-                             operator, timeout=120)
+        status = wait_status(
+            kube_api, plural, name, lambda s: s.get("state") in ("Succeeded", "Failed"), operator, timeout=120
+        )
         assert status["state"] == "Succeeded", status
 
     records = list(kube_api.requests)
@@ -78,9 +86,16 @@ def test_every_request_of_operator_and_agents_is_granted_by_the_chart(
 
     granted = chart_render.grants(rendered_cluster_role["rules"])
     assert sorted((operator_calls | agent_calls) - granted) == [], "a call the chart's ClusterRole does not grant"
-    worker_role = builders.build_worker_role({"apiVersion": "pjob.dev/v1alpha1", "kind": "ParallelJob",
-                                              "metadata": {"name": "words", "namespace": "default", "uid": "u"}})
-    assert sorted(agent_calls - chart_render.grants(worker_role["rules"])) == [], \
+    worker_role = builders.build_worker_role(
+        {
+            "apiVersion": "pjob.dev/v1alpha1",
+            "kind": "ParallelJob",
+            "metadata": {"name": "words", "namespace": "default", "uid": "u"},
+        }
+    )
+    assert sorted(agent_calls - chart_render.grants(worker_role["rules"])) == [], (
         "an agent called what its per-job Role does not grant"
-    assert {r.namespace for r in records if r.resource and AGENT_UA in r.user_agent} <= {"default"}, \
+    )
+    assert {r.namespace for r in records if r.resource and AGENT_UA in r.user_agent} <= {"default"}, (
         "agents stay in their job's namespace"
+    )

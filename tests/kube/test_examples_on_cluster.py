@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from operator_support import REPO, prepare_cluster, start_operator, wait_operator_watching
 
 EXAMPLES = sorted(p.parent.name for p in (REPO / "examples").glob("*/pipeline.yml"))
@@ -26,22 +25,42 @@ def test_every_example_is_covered():
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
-def test_example_submitted_with_wait_matches_pjob_run(example, kube_api, kubelet, apply_crds, start_process,
-                                                      kube_env, wait_for_request, tmp_path):
+def test_example_submitted_with_wait_matches_pjob_run(
+    example, kube_api, kubelet, apply_crds, start_process, kube_env, wait_for_request, tmp_path
+):
     root, env = prepare_cluster(kube_api, apply_crds, kube_env, tmp_path)
     operator = start_operator(start_process, env)
     wait_operator_watching(wait_for_request)
     job = REPO / "examples" / example / "pipeline.yml"
-    local = subprocess.run([sys.executable, "-m", "pjob.cli", "run", str(job), "--runs-dir", str(tmp_path / "local")],
-                           capture_output=True, text=True, timeout=300)
+    local = subprocess.run(
+        [sys.executable, "-m", "pjob.cli", "run", str(job), "--runs-dir", str(tmp_path / "local")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert local.returncode == 0, local.stdout + local.stderr
     (local_run,) = [p for p in (tmp_path / "local").iterdir() if (p / "steps").is_dir()]
     client_env = {**kube_env, "PJOB_FOLLOW_SECONDS": "0.5"}
     client_env.pop("PJOB_DATASTORE_ROOT", None)
-    submitted = subprocess.run([sys.executable, "-m", "pjob.cli", "submit", str(job), "--name", "ex", "--wait",
-                                "--kubeconfig", str(kube_api.kubeconfig_path)],
-                               capture_output=True, text=True, env=client_env, timeout=600)
-    assert submitted.returncode == 0, (submitted.stdout + submitted.stderr + operator.log()[-3000:])
+    submitted = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pjob.cli",
+            "submit",
+            str(job),
+            "--name",
+            "ex",
+            "--wait",
+            "--kubeconfig",
+            str(kube_api.kubeconfig_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=client_env,
+        timeout=600,
+    )
+    assert submitted.returncode == 0, submitted.stdout + submitted.stderr + operator.log()[-3000:]
     assert "Succeeded" in submitted.stdout.splitlines()[-1]
     expected = outputs(local_run)
     assert expected, f"pjob run of {example} wrote no output file"

@@ -11,13 +11,13 @@ import sys
 from pathlib import Path
 
 import psutil
-
 from operator_support import REPO
 
 
 def _realkube(*args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "realkube", *args], capture_output=True, text=True, env=env,
-                          timeout=300, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "realkube", *args], capture_output=True, text=True, env=env, timeout=300, cwd=REPO
+    )
 
 
 def _started_from(folder: Path) -> list[psutil.Process]:
@@ -38,18 +38,40 @@ def test_make_cluster_runs_an_example_and_cluster_down_leaves_nothing(real_clust
     try:
         up = _realkube("up", "--dir", str(folder), env=env)
         assert up.returncode == 0, up.stdout + up.stderr
-        assert f"kubeconfig: {folder / 'kubeconfig'}" in up.stdout and f"datastore:  {folder / 'datastore'}" in up.stdout
+        assert (
+            f"kubeconfig: {folder / 'kubeconfig'}" in up.stdout and f"datastore:  {folder / 'datastore'}" in up.stdout
+        )
         job = REPO / "examples" / "batch-scoring" / "pipeline.yml"
-        submitted = subprocess.run([sys.executable, "-m", "pjob.cli", "submit", str(job), "--name", "bs", "--wait",
-                                    "--kubeconfig", str(folder / "kubeconfig")], capture_output=True, text=True,
-                                   env={**env, "PJOB_FOLLOW_SECONDS": "0.5"}, timeout=300)
+        submitted = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pjob.cli",
+                "submit",
+                str(job),
+                "--name",
+                "bs",
+                "--wait",
+                "--kubeconfig",
+                str(folder / "kubeconfig"),
+            ],
+            capture_output=True,
+            text=True,
+            env={**env, "PJOB_FOLLOW_SECONDS": "0.5"},
+            timeout=300,
+        )
         assert submitted.returncode == 0, submitted.stdout + submitted.stderr + (folder / "operator.log").read_text()
-        local = subprocess.run([sys.executable, "-m", "pjob.cli", "run", str(job), "--runs-dir", str(tmp_path / "l")],
-                               capture_output=True, text=True, timeout=300)
+        local = subprocess.run(
+            [sys.executable, "-m", "pjob.cli", "run", str(job), "--runs-dir", str(tmp_path / "l")],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert local.returncode == 0, local.stderr
         out = "steps/score/outputs/predictions"
-        assert (folder / "datastore" / "runs" / "default" / "bs" / out).read_bytes() == \
-            (tmp_path / "l" / "batch-scoring" / out).read_bytes()
+        assert (folder / "datastore" / "runs" / "default" / "bs" / out).read_bytes() == (
+            tmp_path / "l" / "batch-scoring" / out
+        ).read_bytes()
         listed = subprocess.run([str(folder / "kubectl"), "get", "plj"], capture_output=True, text=True, timeout=60)
         assert "bs" in listed.stdout and "Succeeded" in listed.stdout, listed.stderr
         assert _started_from(folder), "the cluster's processes run from its folder"

@@ -11,13 +11,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-import kube_api_cost  # noqa: E402
+import kube_api_cost
 
 
 def test_ten_thousand_mini_batches_on_eight_agents_cost_at_most_0_01_writes_each(kube_api, kubelet, tmp_path):
     result = kube_api_cost.run_job(kube_api, tmp_path, total=10_000, agents=8, workers=2, timeout=400)
-    print(f"\n{result['writes']} API writes = {result['per_mini_batch']:.4f} per mini-batch in "
-          f"{result['elapsed']:.1f} s; {result['by_client']}; {result['agent_conflicts']} agent 409s")
+    print(
+        f"\n{result['writes']} API writes = {result['per_mini_batch']:.4f} per mini-batch in "
+        f"{result['elapsed']:.1f} s; {result['by_client']}; {result['agent_conflicts']} agent 409s"
+    )
     assert result["status"]["state"] == "Succeeded", result["status"]
     assert result["status"]["miniBatches"] == {"total": 10_000, "done": 10_000, "failed": 0}
     assert result["per_mini_batch"] <= 0.01

@@ -8,9 +8,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from operator_support import (apply_cr, assert_rbac_covers, cluster, condition, copy_example, cr_for, get_cr, operator_env, run_local,
-                              start_operator, wait_operator_watching, wait_status, write_operator_config)
+from operator_support import (
+    apply_cr,
+    assert_rbac_covers,
+    cluster,
+    condition,
+    copy_example,
+    cr_for,
+    get_cr,
+    operator_env,
+    run_local,
+    start_operator,
+    wait_operator_watching,
+    wait_status,
+    write_operator_config,
+)
 
 
 @pytest.fixture
@@ -31,15 +43,25 @@ def world(kube_api, kubelet, apply_crds, start_process, kube_env, wait_for_reque
 
 
 def terminal(w, plural: str, name: str, timeout: float = 120) -> dict:
-    return wait_status(w.api, plural, name, lambda s: s.get("state") in ("Succeeded", "Failed"), w.operator,
-                       timeout=timeout)
+    return wait_status(
+        w.api, plural, name, lambda s: s.get("state") in ("Succeeded", "Failed"), w.operator, timeout=timeout
+    )
 
 
 def wait_event(w, name: str, type_: str, reason: str) -> dict:
     """Events are posted after the status write, asynchronously."""
-    return w.api.wait_for(lambda: next((e for e in w.api.list("v1", "events", "default")
-                                        if e["involvedObject"]["name"] == name and (e["type"], e["reason"]) == (type_, reason)),
-                                       None), timeout=20, message=f"a {type_} {reason} event for {name}")
+    return w.api.wait_for(
+        lambda: next(
+            (
+                e
+                for e in w.api.list("v1", "events", "default")
+                if e["involvedObject"]["name"] == name and (e["type"], e["reason"]) == (type_, reason)
+            ),
+            None,
+        ),
+        timeout=20,
+        message=f"a {type_} {reason} event for {name}",
+    )
 
 
 def test_command_step_feeding_a_parallel_step_succeeds_in_order(world, tmp_path):
@@ -59,8 +81,11 @@ def test_command_step_feeding_a_parallel_step_succeeds_in_order(world, tmp_path)
     out = Path(status["outputs"]["train.models"])
     local = tmp_path / "local-runs" / "many-models" / "steps" / "train" / "outputs" / "models"
     assert out.read_bytes() == local.read_bytes()
-    assert (world.root / "runs" / "default" / "many-models" / "steps" / "prepare" / "logs" / "job_result.txt").read_text() \
+    assert (
+        (world.root / "runs" / "default" / "many-models" / "steps" / "prepare" / "logs" / "job_result.txt")
+        .read_text()
         .startswith("Status: Succeeded")
+    )
     assert_rbac_covers(world.api)
 
 
@@ -103,7 +128,8 @@ def test_error_threshold_fails_the_paralleljob_with_the_rule_as_reason(world):
         "def run(mini_batch):\n"
         "    if any(p.endswith(('doc_003.txt', 'doc_017.txt')) for p in mini_batch):\n"
         "        raise ValueError('refusing ' + str(mini_batch))\n"
-        "    return mini_batch\n")
+        "    return mini_batch\n"
+    )
     path = example / "picky.yml"
     path.write_text("""\
 type: parallel
@@ -133,7 +159,8 @@ task: {code: ./code, entry_script: picky.py, append_row_to: "${{outputs.out}}"}
 def test_init_failure_fails_the_job_fast_with_the_error_in_its_status(world):
     example = copy_example("file-processing", world.root)
     (example / "code" / "broken_init.py").write_text(
-        "def init():\n    raise RuntimeError('model file missing')\n\n\ndef run(mini_batch):\n    return mini_batch\n")
+        "def init():\n    raise RuntimeError('model file missing')\n\n\ndef run(mini_batch):\n    return mini_batch\n"
+    )
     path = example / "broken.yml"
     path.write_text("""\
 type: parallel
@@ -150,14 +177,20 @@ task: {code: ./code, entry_script: broken_init.py, append_row_to: "${{outputs.ou
     failed = condition(status, "Failed")
     assert failed["reason"] == "InitFailure", failed
     assert "init() failed 3 times in a row" in failed["message"]
-    pods = [p for p in world.api.list("v1", "pods", "default") if p["metadata"]["labels"].get("pjob.dev/job") == "broken-init"]
+    pods = [
+        p
+        for p in world.api.list("v1", "pods", "default")
+        if p["metadata"]["labels"].get("pjob.dev/job") == "broken-init"
+    ]
     assert len(pods) == 1, "exit 3 fails the Job at once (podFailurePolicy), no pod retries"
     job = world.api.get("batch/v1", "jobs", "broken-init-workers", "default")
     assert any(x["type"] == "Failed" and x["status"] == "True" for x in job["status"]["conditions"])
     assert "model file missing" in (Path(status["logs"]) / "job_result.txt").read_text()
 
 
-def test_operator_restart_mid_pipeline_creates_each_child_once(world, start_process, kube_env, wait_for_request, tmp_path):
+def test_operator_restart_mid_pipeline_creates_each_child_once(
+    world, start_process, kube_env, wait_for_request, tmp_path
+):
     from operator_support import write_operator_config
 
     folder = world.root / "shipped" / "two-steps"
@@ -180,16 +213,26 @@ jobs:
     task: {code: ./code, entry_script: score.py, append_row_to: "${{outputs.scores}}"}
 """)
     apply_cr(world.api, cr_for(folder / "pipeline.yml", name="two-steps"))
-    wait_status(world.api, "pipelinejobs", "two-steps", lambda s: (s.get("steps") or {}).get("make", {}).get("state") == "Running",
-                world.operator)
+    wait_status(
+        world.api,
+        "pipelinejobs",
+        "two-steps",
+        lambda s: (s.get("steps") or {}).get("make", {}).get("state") == "Running",
+        world.operator,
+    )
     world.operator.stop()
     config = write_operator_config(world.root, tmp_path / "operator-config-2.json")
     world.operator = start_operator(start_process, operator_env(kube_env, world.root, PJOB_CONFIG_FILE=config))
     status = terminal(world, "pipelinejobs", "two-steps")
     assert status["state"] == "Succeeded", status
-    assert [j["metadata"]["name"] for j in world.api.list("batch/v1", "jobs", "default")
-            if j["metadata"]["labels"].get("pjob.dev/pipeline") == "two-steps"] == ["two-steps-make"]
-    assert [p["metadata"]["name"] for p in world.api.list("pjob.dev/v1alpha1", "paralleljobs", "default")] == ["two-steps-score"]
+    assert [
+        j["metadata"]["name"]
+        for j in world.api.list("batch/v1", "jobs", "default")
+        if j["metadata"]["labels"].get("pjob.dev/pipeline") == "two-steps"
+    ] == ["two-steps-make"]
+    assert [p["metadata"]["name"] for p in world.api.list("pjob.dev/v1alpha1", "paralleljobs", "default")] == [
+        "two-steps-score"
+    ]
     assert Path(status["outputs"]["score.scores"]).read_text() == "1.txt\n2.txt\n3.txt\n4.txt\n5.txt\n"
 
 
@@ -198,7 +241,9 @@ def test_an_input_that_cannot_be_planned_fails_the_job_with_the_reason(world):
     table = example / "table"
     table.mkdir()
     (table / "data.csv").write_text("a,b\n1,2\n3,4\n")
-    (table / "MLTable").write_text("paths:\n  - file: ./data.csv\ntransformations:\n  - read_delimited: {delimiter: ','}\n")
+    (table / "MLTable").write_text(
+        "paths:\n  - file: ./data.csv\ntransformations:\n  - read_delimited: {delimiter: ','}\n"
+    )
     path = example / "bad-keys.yml"
     path.write_text("""\
 type: parallel

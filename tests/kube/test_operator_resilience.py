@@ -10,10 +10,20 @@ from pathlib import Path
 
 import kubernetes.client as k8s
 import pytest
-
-from operator_support import (apply_cr, children, copy_example, cr_for, expected_counts, get_cr, prepare_cluster,
-                              start_operator, wait_operator_watching, wait_status,
-                              worker_pods, write_slow_yaml)
+from operator_support import (
+    apply_cr,
+    children,
+    copy_example,
+    cr_for,
+    expected_counts,
+    get_cr,
+    prepare_cluster,
+    start_operator,
+    wait_operator_watching,
+    wait_status,
+    worker_pods,
+    write_slow_yaml,
+)
 
 
 @pytest.fixture
@@ -39,13 +49,17 @@ def done_count(w, name: str) -> int:
 
 
 def wait_progress(w, name: str, at_least: int) -> None:
-    w.api.wait_for(lambda: done_count(w, name) >= at_least, timeout=60,
-                   message=f"{name} to finish {at_least} mini-batches; log:\n{w.operator.log()[-3000:]}")
+    w.api.wait_for(
+        lambda: done_count(w, name) >= at_least,
+        timeout=60,
+        message=f"{name} to finish {at_least} mini-batches; log:\n{w.operator.log()[-3000:]}",
+    )
 
 
 def wait_terminal(w, name: str) -> dict:
-    return wait_status(w.api, "paralleljobs", name, lambda s: s.get("state") in ("Succeeded", "Failed"),
-                       w.operator, timeout=120)
+    return wait_status(
+        w.api, "paralleljobs", name, lambda s: s.get("state") in ("Succeeded", "Failed"), w.operator, timeout=120
+    )
 
 
 def output_of(status: dict) -> bytes:
@@ -55,8 +69,11 @@ def output_of(status: dict) -> bytes:
 def test_kill_9_of_an_agent_mid_job_reclaims_its_mini_batches(world):
     apply_cr(world.api, cr_for(write_slow_yaml(world.example, seconds=0.25), name="slow"))
     wait_progress(world, "slow", 4)
-    (victim,) = [p for p in worker_pods(world.api, "slow")
-                 if p["metadata"]["labels"]["batch.kubernetes.io/job-completion-index"] == "1"]
+    (victim,) = [
+        p
+        for p in worker_pods(world.api, "slow")
+        if p["metadata"]["labels"]["batch.kubernetes.io/job-completion-index"] == "1"
+    ]
     world.kubelet.kill_pod("default", victim["metadata"]["name"], signal.SIGKILL)
     status = wait_terminal(world, "slow")
     assert status["state"] == "Succeeded", status
@@ -72,8 +89,13 @@ def test_kill_9_of_an_agent_mid_job_reclaims_its_mini_batches(world):
 
 
 def test_sigterm_hands_mini_batches_back_without_burning_retries(world):
-    apply_cr(world.api, cr_for(write_slow_yaml(world.example, seconds=0.25, max_retries=0,
-                                               extra="mini_batch_error_threshold: 0\n"), name="slow"))
+    apply_cr(
+        world.api,
+        cr_for(
+            write_slow_yaml(world.example, seconds=0.25, max_retries=0, extra="mini_batch_error_threshold: 0\n"),
+            name="slow",
+        ),
+    )
     wait_progress(world, "slow", 4)
     victim = worker_pods(world.api, "slow")[0]["metadata"]["name"]
     agent = world.kubelet.pod_process("default", victim)
@@ -110,18 +132,30 @@ def test_deleting_the_cr_mid_job_removes_job_pods_configmaps_and_leases(world, k
     assert leases, "agents hold Leases while running"
     queue = world.api.get("v1", "configmaps", "slow-queue", "default")
     # created by pjob.coord.kube on the first heartbeat, owned by the queue ConfigMap (GC on delete)
-    assert all([(r["kind"], r["uid"]) for r in lease["metadata"]["ownerReferences"]]
-               == [("ConfigMap", queue["metadata"]["uid"])] for lease in leases), leases
-    k8s.CustomObjectsApi(kube_client).delete_namespaced_custom_object("pjob.dev", "v1alpha1", "default",
-                                                                      "paralleljobs", "slow")
+    assert all(
+        [(r["kind"], r["uid"]) for r in lease["metadata"]["ownerReferences"]]
+        == [("ConfigMap", queue["metadata"]["uid"])]
+        for lease in leases
+    ), leases
+    k8s.CustomObjectsApi(kube_client).delete_namespaced_custom_object(
+        "pjob.dev", "v1alpha1", "default", "paralleljobs", "slow"
+    )
 
     def all_gone():
-        left = (world.api.list("batch/v1", "jobs", "default") + world.api.list("v1", "pods", "default")
-                + [cm for cm in world.api.list("v1", "configmaps", "default")
-                   if cm["metadata"]["name"] != "kube-root-ca.crt"]  # the namespace's own
-                + world.api.list("coordination.k8s.io/v1", "leases", "default"))
+        left = (
+            world.api.list("batch/v1", "jobs", "default")
+            + world.api.list("v1", "pods", "default")
+            + [
+                cm
+                for cm in world.api.list("v1", "configmaps", "default")
+                if cm["metadata"]["name"] != "kube-root-ca.crt"
+            ]  # the namespace's own
+            + world.api.list("coordination.k8s.io/v1", "leases", "default")
+        )
         return not left and get_cr(world.api, "paralleljobs", "slow") is None
+
     world.api.wait_for(all_gone, timeout=30, message="everything the job owned to be gone")
     assert children(world.api, cr) == []
-    world.api.wait_for(lambda: not [p for p in world.kubelet.processes() if p.alive], timeout=20,
-                       message="the agent processes to stop")
+    world.api.wait_for(
+        lambda: not [p for p in world.kubelet.processes() if p.alive], timeout=20, message="the agent processes to stop"
+    )

@@ -7,9 +7,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from operator_support import (apply_cr, condition, copy_example, cr_for, prepare_cluster, run_local, start_operator,
-                              wait_operator_watching, wait_status, write_parallel_yaml)
+from operator_support import (
+    apply_cr,
+    condition,
+    copy_example,
+    cr_for,
+    prepare_cluster,
+    run_local,
+    start_operator,
+    wait_operator_watching,
+    wait_status,
+    write_parallel_yaml,
+)
 
 
 @pytest.fixture
@@ -34,8 +43,14 @@ def test_paralleljob_succeeds_with_the_same_output_bytes_as_pjob_run(world, tmp_
     local_out = tmp_path / "local-runs" / "words" / "steps" / "words" / "outputs" / "counts" / "parallel_run_step.txt"
 
     apply_cr(world.api, cr_for(yaml_path, name="words"))
-    status = wait_status(world.api, "paralleljobs", "words", lambda s: s.get("state") in ("Succeeded", "Failed"),
-                         world.operator, timeout=90)
+    status = wait_status(
+        world.api,
+        "paralleljobs",
+        "words",
+        lambda s: s.get("state") in ("Succeeded", "Failed"),
+        world.operator,
+        timeout=90,
+    )
     assert status["state"] == "Succeeded", status
     assert condition(status, "Succeeded")["reason"] == "Completed"
     assert condition(status, "Running")["status"] == "False"
@@ -50,10 +65,15 @@ def test_paralleljob_succeeds_with_the_same_output_bytes_as_pjob_run(world, tmp_
     pods = world.api.list("v1", "pods", "default")
     assert sorted(p["metadata"]["labels"]["batch.kubernetes.io/job-completion-index"] for p in pods) == ["0", "1"]
     assert all(p["status"]["phase"] == "Succeeded" for p in pods)
+
     def events():  # posted after the status write, asynchronously
-        return {e["reason"] for e in world.api.list("v1", "events", "default") if e["involvedObject"]["name"] == "words"}
-    world.api.wait_for(lambda: {"SpecValid", "WorkersStarted", "Completed"} <= events(), timeout=20,
-                       message="an event per transition")
+        return {
+            e["reason"] for e in world.api.list("v1", "events", "default") if e["involvedObject"]["name"] == "words"
+        }
+
+    world.api.wait_for(
+        lambda: {"SpecValid", "WorkersStarted", "Completed"} <= events(), timeout=20, message="an event per transition"
+    )
     assert "Traceback" not in world.operator.log()
     # the CRD's printer columns, as `kubectl get` shows them (the real kubectl, server-side Table output)
     table = world.api.kubectl("get", "pj,plj", "-o", "wide").splitlines()
@@ -71,17 +91,37 @@ def test_a_hand_written_cr_with_datastore_uris_runs(world):
     shutil.copytree(REPO / "examples" / "file-processing" / "docs", docs)
     code = world.root / "code" / "words"
     shutil.copytree(REPO / "examples" / "file-processing" / "code", code)
-    apply_cr(world.api, {
-        "apiVersion": "pjob.dev/v1alpha1", "kind": "ParallelJob", "metadata": {"name": "by-hand", "namespace": "default"},
-        "spec": {"type": "parallel",
-                 "inputs": {"docs": {"type": "uri_folder",
-                                     "path": "azureml://datastores/workspaceblobstore/paths/corpus/docs"}},
-                 "outputs": {"counts": {"type": "uri_file",
-                                        "path": "azureml://datastores/workspaceblobstore/paths/results/counts.txt"}},
-                 "input_data": "${{inputs.docs}}", "mini_batch_size": "8",
-                 "task": {"code": str(code), "entry_script": "count_words.py", "append_row_to": "${{outputs.counts}}"}}})
-    status = wait_status(world.api, "paralleljobs", "by-hand", lambda s: s.get("state") in ("Succeeded", "Failed"),
-                         world.operator, timeout=90)
+    apply_cr(
+        world.api,
+        {
+            "apiVersion": "pjob.dev/v1alpha1",
+            "kind": "ParallelJob",
+            "metadata": {"name": "by-hand", "namespace": "default"},
+            "spec": {
+                "type": "parallel",
+                "inputs": {
+                    "docs": {"type": "uri_folder", "path": "azureml://datastores/workspaceblobstore/paths/corpus/docs"}
+                },
+                "outputs": {
+                    "counts": {
+                        "type": "uri_file",
+                        "path": "azureml://datastores/workspaceblobstore/paths/results/counts.txt",
+                    }
+                },
+                "input_data": "${{inputs.docs}}",
+                "mini_batch_size": "8",
+                "task": {"code": str(code), "entry_script": "count_words.py", "append_row_to": "${{outputs.counts}}"},
+            },
+        },
+    )
+    status = wait_status(
+        world.api,
+        "paralleljobs",
+        "by-hand",
+        lambda s: s.get("state") in ("Succeeded", "Failed"),
+        world.operator,
+        timeout=90,
+    )
     assert status["state"] == "Succeeded", status
     out = world.root / "datastores" / "workspaceblobstore" / "results" / "counts.txt"
     assert status["outputs"] == {"counts": str(out)}

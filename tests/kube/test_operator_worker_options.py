@@ -12,11 +12,19 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from operator_support import (
+    REPO,
+    apply_cr,
+    cr_for,
+    prepare_cluster,
+    start_operator,
+    wait_operator_watching,
+    wait_status,
+    worker_pods,
+    write_operator_config,
+)
 
-from operator_support import (REPO, apply_cr, cr_for, prepare_cluster, start_operator, wait_operator_watching,
-                              wait_status, worker_pods, write_operator_config)
-
-SCRIPT = '''\
+SCRIPT = """\
 import os
 
 import tinypkg
@@ -28,7 +36,7 @@ def init():
 
 def run(mini_batch, mini_batch_context):
     return [f"{os.path.basename(p)} {tinypkg.VALUE} gpu={os.environ.get('CUDA_VISIBLE_DEVICES')}" for p in mini_batch]
-'''
+"""
 
 
 def write_wheel(folder: Path) -> Path:
@@ -36,9 +44,11 @@ def write_wheel(folder: Path) -> Path:
     folder.mkdir(parents=True)
     path = folder / "tinypkg-1.0-py3-none-any.whl"
     info = "tinypkg-1.0.dist-info"
-    files = {"tinypkg.py": "VALUE = 'from-the-wheel'\n",
-             f"{info}/METADATA": "Metadata-Version: 2.1\nName: tinypkg\nVersion: 1.0\n",
-             f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    files = {
+        "tinypkg.py": "VALUE = 'from-the-wheel'\n",
+        f"{info}/METADATA": "Metadata-Version: 2.1\nName: tinypkg\nVersion: 1.0\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
     files[f"{info}/RECORD"] = "".join(f"{name},,\n" for name in [*files, f"{info}/RECORD"])
     with zipfile.ZipFile(path, "w") as zf:
         for name, text in files.items():
@@ -55,7 +65,8 @@ def write_project(root: Path) -> Path:
         (project / "docs" / f"d{i}.txt").write_text(f"doc {i}\n")
     write_wheel(project / "env" / "wheels")
     (project / "env" / "conda.yml").write_text(
-        "name: gpu\ndependencies:\n  - python=3.11\n  - pip:\n    - ./wheels/tinypkg-1.0-py3-none-any.whl\n")
+        "name: gpu\ndependencies:\n  - python=3.11\n  - pip:\n    - ./wheels/tinypkg-1.0-py3-none-any.whl\n"
+    )
     path = project / "job.yml"
     path.write_text("""\
 type: parallel
@@ -82,25 +93,34 @@ task:
 def write_config(root: Path, path: Path) -> Path:
     """The shared test config plus GPUs and pip-from-conda (installed offline)."""
     return write_operator_config(
-        root, path,
+        root,
+        path,
         extra_env=[{"name": "PJOB_PIP_EXTRA_ARGS", "value": "--no-index"}],
-        gpu={"resourceName": "nvidia.com/gpu", "nodeSelector": {"gpu": "true"},
-             "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]},
-        pipFromCondaFile={"enabled": True, "cachePath": "/scratch/pip-cache",
-                          "command": f"{sys.executable} {REPO / 'worker_image' / 'pjob_pip_env.py'}"},
+        gpu={
+            "resourceName": "nvidia.com/gpu",
+            "nodeSelector": {"gpu": "true"},
+            "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+        },
+        pipFromCondaFile={
+            "enabled": True,
+            "cachePath": "/scratch/pip-cache",
+            "command": f"{sys.executable} {REPO / 'worker_image' / 'pjob_pip_env.py'}",
+        },
     )
 
 
 def test_gpu_step_with_conda_file_installs_its_pip_entries_and_pins_a_gpu_per_worker(
-        kube_api, kubelet, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
+    kube_api, kubelet, apply_crds, start_process, kube_env, wait_for_request, tmp_path
+):
     root, env = prepare_cluster(kube_api, apply_crds, kube_env, tmp_path, write_config)
     operator = start_operator(start_process, env)
     wait_operator_watching(wait_for_request)
     cr = cr_for(write_project(root), name="gpu")
     cr["metadata"]["annotations"]["pjob.dev/gpus-per-instance"] = "2"
     apply_cr(kube_api, cr)
-    status = wait_status(kube_api, "paralleljobs", "gpu", lambda s: s.get("state") in ("Succeeded", "Failed"),
-                         operator, timeout=90)
+    status = wait_status(
+        kube_api, "paralleljobs", "gpu", lambda s: s.get("state") in ("Succeeded", "Failed"), operator, timeout=90
+    )
     (pod,) = worker_pods(kube_api, "gpu")
     log = kubelet.log_path("default", pod["metadata"]["name"]).read_text(errors="replace")
     assert status["state"] == "Succeeded", (status, log[-3000:])
@@ -117,7 +137,8 @@ def test_gpu_step_with_conda_file_installs_its_pip_entries_and_pins_a_gpu_per_wo
 
 
 def test_default_concurrency_follows_the_pods_cpu_limit_not_the_nodes_cores(
-        kube_api, kubelet, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
+    kube_api, kubelet, apply_crds, start_process, kube_env, wait_for_request, tmp_path
+):
     """Without max_concurrency_per_instance an agent starts one worker per CPU of its pod's limit: the
     stand-in kubelet puts the pod in a cgroup with that quota, mounted where the pod looks for it."""
     import os
@@ -128,8 +149,11 @@ def test_default_concurrency_follows_the_pods_cpu_limit_not_the_nodes_cores(
         pytest.skip("needs a machine with more cores than the pod's limit of 1")
 
     def config(root, path):
-        return write_operator_config(root, path, resources={"requests": {"cpu": "100m", "memory": "256Mi"},
-                                                           "limits": {"cpu": "1", "memory": "2Gi"}})
+        return write_operator_config(
+            root,
+            path,
+            resources={"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "2Gi"}},
+        )
 
     root, env = prepare_cluster(kube_api, apply_crds, kube_env, tmp_path, config)
     operator = start_operator(start_process, env)
@@ -140,15 +164,23 @@ def test_default_concurrency_follows_the_pods_cpu_limit_not_the_nodes_cores(
     cr = cr_for(job, name="limited")
     step = cr["spec"]["jobs"]["count_words"]
     step.pop("max_concurrency_per_instance", None)
-    cr = {"apiVersion": cr["apiVersion"], "kind": "ParallelJob",
-          "metadata": {"name": "limited", "namespace": "default", "annotations": cr["metadata"]["annotations"]},
-          "spec": step}
+    cr = {
+        "apiVersion": cr["apiVersion"],
+        "kind": "ParallelJob",
+        "metadata": {"name": "limited", "namespace": "default", "annotations": cr["metadata"]["annotations"]},
+        "spec": step,
+    }
     apply_cr(kube_api, cr)
-    status = wait_status(kube_api, "paralleljobs", "limited", lambda s: s.get("state") in ("Succeeded", "Failed"),
-                         operator, timeout=120)
+    status = wait_status(
+        kube_api, "paralleljobs", "limited", lambda s: s.get("state") in ("Succeeded", "Failed"), operator, timeout=120
+    )
     assert status["state"] == "Succeeded", status
     (pod,) = worker_pods(kube_api, "limited")
     assert pod["spec"]["containers"][0]["resources"]["limits"]["cpu"] == "1"
-    started = [line for path in Path(status["logs"]).rglob("*.txt") for line in path.read_text().splitlines()
-               if "agent started:" in line]
+    started = [
+        line
+        for path in Path(status["logs"]).rglob("*.txt")
+        for line in path.read_text().splitlines()
+        if "agent started:" in line
+    ]
     assert started and all("agent started: 1 worker(s)" in line for line in started), started

@@ -2,6 +2,7 @@
 pods as local processes, as a node would: Indexed completion, env and fieldRefs, retries per
 backoffLimit / backoffLimitPerIndex, kill -9, deletion killing processes, suspend, volumes,
 pod logs through the API server, in-cluster config with a real ServiceAccount token."""
+
 from __future__ import annotations
 
 import os
@@ -14,19 +15,34 @@ import pytest
 
 NS = "default"
 # what the restricted Pod Security level (enforced on the namespace) asks of every container
-RESTRICTED = {"allowPrivilegeEscalation": False, "runAsNonRoot": True, "runAsUser": 1000,
-              "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
+RESTRICTED = {
+    "allowPrivilegeEscalation": False,
+    "runAsNonRoot": True,
+    "runAsUser": 1000,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
 
 
 def _job(name, code, completions=3, parallelism=3, indexed=True, **spec_extra):
-    container = {"name": "main", "image": "python:3", "command": ["python", "-c", code],
-                 "securityContext": RESTRICTED,
-                 "env": [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-                         {"name": "GREETING", "value": "hi-$(POD_NAME)"}]}
-    spec = {"completions": completions, "parallelism": parallelism, "backoffLimit": 6,
-            # PID 1 without a SIGTERM handler (python -c) waits out the grace period, as in a real container
-            "template": {"spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 3,
-                                  "containers": [container]}}, **spec_extra}
+    container = {
+        "name": "main",
+        "image": "python:3",
+        "command": ["python", "-c", code],
+        "securityContext": RESTRICTED,
+        "env": [
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": "GREETING", "value": "hi-$(POD_NAME)"},
+        ],
+    }
+    spec = {
+        "completions": completions,
+        "parallelism": parallelism,
+        "backoffLimit": 6,
+        # PID 1 without a SIGTERM handler (python -c) waits out the grace period, as in a real container
+        "template": {"spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 3, "containers": [container]}},
+        **spec_extra,
+    }
     if indexed:
         spec["completionMode"] = "Indexed"
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name}, "spec": spec}
@@ -39,16 +55,21 @@ def _pods(kube_api, job_name):
 def test_indexed_job_runs_every_index_as_a_process_and_completes(kube_api, kube_client, kubelet, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
-    code = ("import os, pathlib; i = os.environ['JOB_COMPLETION_INDEX']; "
-            f"pathlib.Path(r'{out}', i).write_text(os.environ['POD_NAME'] + ' ' + os.environ['GREETING'])")
+    code = (
+        "import os, pathlib; i = os.environ['JOB_COMPLETION_INDEX']; "
+        f"pathlib.Path(r'{out}', i).write_text(os.environ['POD_NAME'] + ' ' + os.environ['GREETING'])"
+    )
     k8s.BatchV1Api(kube_client).create_namespaced_job(NS, _job("idx", code))
     job = kubelet.wait_job(NS, "idx")
     assert [c["type"] for c in job["status"]["conditions"]] == ["SuccessCriteriaMet", "Complete"]
     assert job["status"]["completedIndexes"] == "0-2" and job["status"]["succeeded"] == 3
     assert "active" not in job["status"] and job["status"]["completionTime"]  # a real status omits zero counts
     pods = _pods(kube_api, "idx")
-    assert sorted(p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"] for p in pods) == \
-        ["0", "1", "2"]
+    assert sorted(p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"] for p in pods) == [
+        "0",
+        "1",
+        "2",
+    ]
     for pod in pods:
         index = pod["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"]
         name = pod["metadata"]["name"]
@@ -62,15 +83,20 @@ def test_indexed_job_runs_every_index_as_a_process_and_completes(kube_api, kube_
 
 def test_failing_index_is_retried_per_backoff_limit(kube_api, kube_client, kubelet, tmp_path):
     marker = tmp_path / "failed-once"
-    code = ("import os, pathlib, sys; m = pathlib.Path(r'%s'); "
-            "i = os.environ['JOB_COMPLETION_INDEX']; "
-            "sys.exit(0) if i != '1' or m.exists() else (m.write_text('x'), sys.exit(3))") % marker
+    code = (
+        "import os, pathlib, sys; m = pathlib.Path(r'%s'); "
+        "i = os.environ['JOB_COMPLETION_INDEX']; "
+        "sys.exit(0) if i != '1' or m.exists() else (m.write_text('x'), sys.exit(3))"
+    ) % marker
     k8s.BatchV1Api(kube_client).create_namespaced_job(NS, _job("retry", code))
     job = kubelet.wait_job(NS, "retry")
     assert job["status"]["conditions"][-1]["type"] == "Complete"
     assert job["status"]["failed"] == 1 and job["status"]["completedIndexes"] == "0-2"
-    index1 = [p for p in _pods(kube_api, "retry")
-              if p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"] == "1"]
+    index1 = [
+        p
+        for p in _pods(kube_api, "retry")
+        if p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"] == "1"
+    ]
     assert sorted(p["status"]["phase"] for p in index1) == ["Failed", "Succeeded"]
     failed = next(p for p in index1 if p["status"]["phase"] == "Failed")
     assert failed["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 3
@@ -78,7 +104,8 @@ def test_failing_index_is_retried_per_backoff_limit(kube_api, kube_client, kubel
 
 def test_job_fails_when_backoff_limit_is_exceeded(kube_client, kubelet):
     k8s.BatchV1Api(kube_client).create_namespaced_job(
-        NS, _job("doomed", "import sys; sys.exit(1)", completions=1, parallelism=1, backoffLimit=1))
+        NS, _job("doomed", "import sys; sys.exit(1)", completions=1, parallelism=1, backoffLimit=1)
+    )
     job = kubelet.wait_job(NS, "doomed")
     assert job["status"]["conditions"][-1]["type"] == "Failed"
     assert job["status"]["conditions"][-1]["reason"] == "BackoffLimitExceeded"
@@ -88,7 +115,8 @@ def test_job_fails_when_backoff_limit_is_exceeded(kube_client, kubelet):
 def test_backoff_limit_per_index_marks_failed_indexes(kube_client, kubelet):
     code = "import os, sys; sys.exit(1 if os.environ['JOB_COMPLETION_INDEX'] == '0' else 0)"
     k8s.BatchV1Api(kube_client).create_namespaced_job(
-        NS, _job("perindex", code, completions=2, parallelism=2, backoffLimitPerIndex=1))
+        NS, _job("perindex", code, completions=2, parallelism=2, backoffLimitPerIndex=1)
+    )
     job = kubelet.wait_job(NS, "perindex")
     assert job["status"]["conditions"][-1]["reason"] == "FailedIndexes"
     assert job["status"]["failedIndexes"] == "0" and job["status"]["completedIndexes"] == "1"
@@ -97,14 +125,14 @@ def test_backoff_limit_per_index_marks_failed_indexes(kube_client, kubelet):
 
 def test_kill_9_fails_the_pod_with_137_and_the_index_is_replaced(kube_api, kube_client, kubelet, tmp_path):
     go = tmp_path / "go"
-    code = ("import pathlib, time\n"
-            f"while not pathlib.Path(r'{go}').exists(): time.sleep(0.05)")
+    code = f"import pathlib, time\nwhile not pathlib.Path(r'{go}').exists(): time.sleep(0.05)"
     k8s.BatchV1Api(kube_client).create_namespaced_job(NS, _job("victim", code, completions=2, parallelism=2))
     kubelet.wait_for(lambda: len(kubelet.processes()) == 2, message="two pod processes")
     victim = sorted(kubelet.processes(), key=lambda p: p.pod_name)[0]
     kubelet.kill_pod(NS, victim.pod_name)
-    kubelet.wait_for(lambda: len(_pods(kube_api, "victim")) == 3 and len(kubelet.processes()) == 2,
-                     message="a replacement pod")
+    kubelet.wait_for(
+        lambda: len(_pods(kube_api, "victim")) == 3 and len(kubelet.processes()) == 2, message="a replacement pod"
+    )
     go.write_text("go")
     job = kubelet.wait_job(NS, "victim")
     assert job["status"]["conditions"][-1]["type"] == "Complete" and job["status"]["failed"] == 1
@@ -133,10 +161,12 @@ def test_deleting_the_job_terminates_and_removes_its_pods(kube_api, kube_client,
 
 def test_pod_deletion_sends_sigterm_first(kube_api, kube_client, kubelet, tmp_path):
     seen, ready = tmp_path / "sigterm", tmp_path / "ready"
-    code = ("import pathlib, signal, sys, time\n"
-            f"signal.signal(signal.SIGTERM, lambda *a: (pathlib.Path(r'{seen}').write_text('term'), sys.exit(0)))\n"
-            f"pathlib.Path(r'{ready}').write_text('ready')\n"
-            "while True: time.sleep(0.05)")
+    code = (
+        "import pathlib, signal, sys, time\n"
+        f"signal.signal(signal.SIGTERM, lambda *a: (pathlib.Path(r'{seen}').write_text('term'), sys.exit(0)))\n"
+        f"pathlib.Path(r'{ready}').write_text('ready')\n"
+        "while True: time.sleep(0.05)"
+    )
     k8s.BatchV1Api(kube_client).create_namespaced_job(NS, _job("graceful", code, completions=1, parallelism=1))
     kubelet.wait_for(lambda: len(kubelet.processes()) == 1 and ready.exists(), message="the pod process")
     pod = kubelet.processes()[0].pod_name
@@ -183,8 +213,7 @@ while True:
 
 
 @pytest.mark.parametrize("mode", ["exit", "ignore"])
-def test_pod_deletion_sigterms_the_main_process_only_and_kills_the_rest(kube_api, kube_client, kubelet, tmp_path,
-                                                                         mode):
+def test_pod_deletion_sigterms_the_main_process_only_and_kills_the_rest(kube_api, kube_client, kubelet, tmp_path, mode):
     """Like a container runtime: SIGTERM to the container's main process only; its children are its
     business. When the main process exits (or the grace period ends) everything left is SIGKILLed."""
     script = tmp_path / "family.py"
@@ -210,15 +239,20 @@ def test_pod_deletion_sigterms_the_main_process_only_and_kills_the_rest(kube_api
             return pathlib.Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
         except (FileNotFoundError, ProcessLookupError):
             return True
+
     kubelet.wait_for(child_gone, timeout=5, message="the child to be SIGKILLed with its container")
 
 
 def test_suspended_job_runs_nothing_until_resumed(kube_api, kube_client, kubelet):
     batch = k8s.BatchV1Api(kube_client)
     batch.create_namespaced_job(NS, _job("later", "pass", completions=1, parallelism=1, suspend=True))
-    kubelet.wait_for(lambda: any(c["type"] == "Suspended" for c in
-                                 (kube_api.get("batch/v1", "jobs", "later", NS)["status"].get("conditions") or [])),
-                     message="Suspended condition")
+    kubelet.wait_for(
+        lambda: any(
+            c["type"] == "Suspended"
+            for c in (kube_api.get("batch/v1", "jobs", "later", NS)["status"].get("conditions") or [])
+        ),
+        message="Suspended condition",
+    )
     assert _pods(kube_api, "later") == []
     batch.patch_namespaced_job("later", NS, {"spec": {"suspend": False}})
     assert kubelet.wait_job(NS, "later")["status"]["succeeded"] == 1
@@ -227,18 +261,25 @@ def test_suspended_job_runs_nothing_until_resumed(kube_api, kube_client, kubelet
 def test_volumes_map_to_host_folders_and_configmaps_are_materialized(kube_api, kube_client, kubelet, tmp_path):
     shared = tmp_path / "datastore"
     kube_api.bind_claim("pjob-data", shared)
-    k8s.CoreV1Api(kube_client).create_namespaced_config_map(NS, {"metadata": {"name": "code"},
-                                                                 "data": {"score.py": "VALUE = 42\n"}})
-    code = ("import os, sys; sys.path.insert(0, '/mnt/code'); import score; "
-            "open(os.path.join(sys.argv[1], 'result.txt'), 'w').write(str(score.VALUE) + ' ' + os.getcwd())")
+    k8s.CoreV1Api(kube_client).create_namespaced_config_map(
+        NS, {"metadata": {"name": "code"}, "data": {"score.py": "VALUE = 42\n"}}
+    )
+    code = (
+        "import os, sys; sys.path.insert(0, '/mnt/code'); import score; "
+        "open(os.path.join(sys.argv[1], 'result.txt'), 'w').write(str(score.VALUE) + ' ' + os.getcwd())"
+    )
     job = _job("vols", code, completions=1, parallelism=1)
     spec = job["spec"]["template"]["spec"]
     spec["containers"][0]["args"] = ["/mnt/data/out"]
     spec["containers"][0]["workingDir"] = "/mnt/data"
-    spec["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/mnt/data"},
-                                             {"name": "code", "mountPath": "/mnt/code"}]
-    spec["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": "pjob-data"}},
-                       {"name": "code", "configMap": {"name": "code"}}]
+    spec["containers"][0]["volumeMounts"] = [
+        {"name": "data", "mountPath": "/mnt/data"},
+        {"name": "code", "mountPath": "/mnt/code"},
+    ]
+    spec["volumes"] = [
+        {"name": "data", "persistentVolumeClaim": {"claimName": "pjob-data"}},
+        {"name": "code", "configMap": {"name": "code"}},
+    ]
     (shared / "out").mkdir(parents=True)
     k8s.BatchV1Api(kube_client).create_namespaced_job(NS, job)
     assert kubelet.wait_job(NS, "vols")["status"]["succeeded"] == 1
@@ -247,8 +288,9 @@ def test_volumes_map_to_host_folders_and_configmaps_are_materialized(kube_api, k
 
 def test_pod_logs_are_served_and_bad_commands_fail_with_start_error(kube_api, kube_client, kubelet):
     batch, core = k8s.BatchV1Api(kube_client), k8s.CoreV1Api(kube_client)
-    batch.create_namespaced_job(NS, _job("talk", "print('line 1'); print('line 2')", completions=1, parallelism=1,
-                                         indexed=False))
+    batch.create_namespaced_job(
+        NS, _job("talk", "print('line 1'); print('line 2')", completions=1, parallelism=1, indexed=False)
+    )
     kubelet.wait_job(NS, "talk")
     pod = _pods(kube_api, "talk")[0]["metadata"]["name"]
     assert core.read_namespaced_pod_log(pod, NS) == "line 1\nline 2\n"
@@ -262,17 +304,23 @@ def test_pod_logs_are_served_and_bad_commands_fail_with_start_error(kube_api, ku
     assert (terminated["exitCode"], terminated["reason"]) == (128, "StartError")
 
 
-def test_pods_reach_the_api_server_with_in_cluster_config_and_their_service_account(kube_api, kube_client, kubelet,
-                                                                                    tmp_path):
+def test_pods_reach_the_api_server_with_in_cluster_config_and_their_service_account(
+    kube_api, kube_client, kubelet, tmp_path
+):
     out = tmp_path / "seen.txt"
-    code = ("import kubernetes; kubernetes.config.load_incluster_config(); "
-            "v = kubernetes.client.VersionApi().get_code().git_version; "
-            "ns = open('/var/run/secrets/kubernetes.io/serviceaccount/namespace').read(); "
-            f"open(r'{out}', 'w').write(v + ' ' + ns)")
+    code = (
+        "import kubernetes; kubernetes.config.load_incluster_config(); "
+        "v = kubernetes.client.VersionApi().get_code().git_version; "
+        "ns = open('/var/run/secrets/kubernetes.io/serviceaccount/namespace').read(); "
+        f"open(r'{out}', 'w').write(v + ' ' + ns)"
+    )
     k8s.BatchV1Api(kube_client).create_namespaced_job(NS, _job("inside", code, completions=1, parallelism=1))
     assert kubelet.wait_job(NS, "inside")["status"]["succeeded"] == 1
     assert out.read_text() == "v1.36.3 default"
-    assert any(r.path.rstrip("/") == "/version" and r.user == "system:serviceaccount:default:default" for r in kube_api.requests)
+    assert any(
+        r.path.rstrip("/") == "/version" and r.user == "system:serviceaccount:default:default"
+        for r in kube_api.requests
+    )
 
 
 def test_pod_log_follow_streams_until_the_container_exits(kube_api, kube_client, kubelet):
@@ -285,27 +333,43 @@ def test_pod_log_follow_streams_until_the_container_exits(kube_api, kube_client,
     assert streamed == "tick 0\ntick 1\ntick 2\n"
 
 
-def test_pod_failure_policy_ignores_preemption_and_fails_the_job_on_a_fatal_exit_code(kube_api, kube_client, kubelet,
-                                                                                        tmp_path):
+def test_pod_failure_policy_ignores_preemption_and_fails_the_job_on_a_fatal_exit_code(
+    kube_api, kube_client, kubelet, tmp_path
+):
     go, ready = tmp_path / "go", tmp_path / "ready"
-    code = ("import os, pathlib, sys, time\n"
-            f"pathlib.Path(r'{ready}').write_text('ready')\n"
-            f"while not pathlib.Path(r'{go}').exists(): time.sleep(0.05)\n")
-    policy = {"rules": [{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
-                        {"action": "FailJob", "onExitCodes": {"operator": "In", "values": [42]}}]}
+    code = (
+        "import os, pathlib, sys, time\n"
+        f"pathlib.Path(r'{ready}').write_text('ready')\n"
+        f"while not pathlib.Path(r'{go}').exists(): time.sleep(0.05)\n"
+    )
+    policy = {
+        "rules": [
+            {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+            {"action": "FailJob", "onExitCodes": {"operator": "In", "values": [42]}},
+        ]
+    }
     batch = k8s.BatchV1Api(kube_client)
-    batch.create_namespaced_job(NS, _job("preempted", code, completions=1, parallelism=1, backoffLimit=0,
-                                         podFailurePolicy=policy))
+    batch.create_namespaced_job(
+        NS, _job("preempted", code, completions=1, parallelism=1, backoffLimit=0, podFailurePolicy=policy)
+    )
     kubelet.wait_for(lambda: kubelet.processes() and ready.exists(), message="the pod process")
     first = kubelet.processes()[0].pod_name
     kubelet.preempt_pod(NS, first)
-    kubelet.wait_for(lambda: [p.pod_name for p in kubelet.processes()] not in ([], [first]), message="a replacement pod")
+    kubelet.wait_for(
+        lambda: [p.pod_name for p in kubelet.processes()] not in ([], [first]), message="a replacement pod"
+    )
     go.write_text("go")
     job = kubelet.wait_job(NS, "preempted")
-    assert job["status"]["conditions"][-1]["type"] == "Complete" and job["status"].get("failed", 0) == 0  # Ignore: not counted (a real status omits zeros)
+    assert (
+        job["status"]["conditions"][-1]["type"] == "Complete" and job["status"].get("failed", 0) == 0
+    )  # Ignore: not counted (a real status omits zeros)
 
-    batch.create_namespaced_job(NS, _job("fatal", "import sys; sys.exit(42)", completions=1, parallelism=1,
-                                         backoffLimit=5, podFailurePolicy=policy))
+    batch.create_namespaced_job(
+        NS,
+        _job(
+            "fatal", "import sys; sys.exit(42)", completions=1, parallelism=1, backoffLimit=5, podFailurePolicy=policy
+        ),
+    )
     job = kubelet.wait_job(NS, "fatal")
     assert job["status"]["conditions"][-1]["reason"] == "PodFailurePolicy" and job["status"]["failed"] == 1
 
@@ -317,15 +381,19 @@ def test_deleting_the_namespace_stops_its_jobs_processes(kube_api, kube_client, 
     k8s.BatchV1Api(kube_client).create_namespaced_job("short-lived", job)
     kubelet.wait_for(lambda: len(kubelet.processes()) == 2, message="two pod processes")
     core.delete_namespace("short-lived")
-    kubelet.wait_for(lambda: kube_api.get("v1", "namespaces", "short-lived") is None and not kubelet.processes(),
-                     message="namespace and processes gone")
+    kubelet.wait_for(
+        lambda: kube_api.get("v1", "namespaces", "short-lived") is None and not kubelet.processes(),
+        message="namespace and processes gone",
+    )
     assert kube_api.list("v1", "pods", "short-lived") == []
 
 
 def test_on_failure_restarts_the_container_in_place_and_counts_restarts(kube_api, kube_client, kubelet, tmp_path):
     counter = tmp_path / "attempts"
-    code = ("import pathlib, sys; c = pathlib.Path(r'%s'); n = int(c.read_text()) if c.exists() else 0; "
-            "c.write_text(str(n + 1)); sys.exit(0 if n >= 2 else 1)") % counter
+    code = (
+        "import pathlib, sys; c = pathlib.Path(r'%s'); n = int(c.read_text()) if c.exists() else 0; "
+        "c.write_text(str(n + 1)); sys.exit(0 if n >= 2 else 1)"
+    ) % counter
     job = _job("flaky", code, completions=1, parallelism=1)
     job["spec"]["template"]["spec"]["restartPolicy"] = "OnFailure"
     batch = k8s.BatchV1Api(kube_client)
@@ -344,8 +412,16 @@ def test_on_failure_restarts_the_container_in_place_and_counts_restarts(kube_api
 
 
 def test_active_deadline_fails_the_job_and_stops_its_pods(kube_api, kube_client, kubelet):
-    k8s.BatchV1Api(kube_client).create_namespaced_job(NS, _job(
-        "overdue", "import time\nwhile True: time.sleep(0.05)", completions=1, parallelism=1, activeDeadlineSeconds=1))
+    k8s.BatchV1Api(kube_client).create_namespaced_job(
+        NS,
+        _job(
+            "overdue",
+            "import time\nwhile True: time.sleep(0.05)",
+            completions=1,
+            parallelism=1,
+            activeDeadlineSeconds=1,
+        ),
+    )
     job = kubelet.wait_job(NS, "overdue", timeout=20)
     assert job["status"]["conditions"][-1]["reason"] == "DeadlineExceeded"
     kubelet.wait_for(lambda: not kubelet.processes(), message="the pod process to stop")
@@ -355,8 +431,9 @@ def test_non_indexed_completions_and_ttl_after_finished(kube_api, kube_client, k
     runs = tmp_path / "runs"
     runs.mkdir()
     code = f"import os, pathlib; pathlib.Path(r'{runs}', os.environ['POD_NAME']).write_text('ok')"
-    k8s.BatchV1Api(kube_client).create_namespaced_job(NS, _job(
-        "plain", code, completions=3, parallelism=2, indexed=False, ttlSecondsAfterFinished=0))
+    k8s.BatchV1Api(kube_client).create_namespaced_job(
+        NS, _job("plain", code, completions=3, parallelism=2, indexed=False, ttlSecondsAfterFinished=0)
+    )
     kubelet.wait_for(lambda: kube_api.get("batch/v1", "jobs", "plain", NS) is None, message="TTL deletion of the job")
     assert len(list(runs.iterdir())) == 3
     kubelet.wait_for(lambda: _pods(kube_api, "plain") == [], message="its pods collected")
@@ -367,15 +444,19 @@ def test_unmounted_working_dir_is_created_and_empty_dir_at_tmp_is_private(kube_a
     scratch = "/var/tmp" if sys.executable.startswith("/tmp/") else "/tmp"
     out = tmp_path / "out"  # the pod's scratch folder is its own emptyDir: the test's folder reaches it as a claim
     kube_api.bind_claim("dirs-out", out)
-    code = ("import os; open(os.path.join(os.environ['TMPDIR'], 'mine'), 'w').write('x'); "
-            "open('/out/seen.txt', 'w').write(os.getcwd() + '|' + os.environ['TMPDIR'])")
+    code = (
+        "import os; open(os.path.join(os.environ['TMPDIR'], 'mine'), 'w').write('x'); "
+        "open('/out/seen.txt', 'w').write(os.getcwd() + '|' + os.environ['TMPDIR'])"
+    )
     job = _job("dirs", code, completions=1, parallelism=1)
     container = job["spec"]["template"]["spec"]["containers"][0]
     container["workingDir"] = "/work"
     container["env"].append({"name": "TMPDIR", "value": scratch})
     container["volumeMounts"] = [{"name": "tmp", "mountPath": scratch}, {"name": "out", "mountPath": "/out"}]
-    job["spec"]["template"]["spec"]["volumes"] = [{"name": "tmp", "emptyDir": {}},
-                                                  {"name": "out", "persistentVolumeClaim": {"claimName": "dirs-out"}}]
+    job["spec"]["template"]["spec"]["volumes"] = [
+        {"name": "tmp", "emptyDir": {}},
+        {"name": "out", "persistentVolumeClaim": {"claimName": "dirs-out"}},
+    ]
     k8s.BatchV1Api(kube_client).create_namespaced_job(NS, job)
     assert kubelet.wait_job(NS, "dirs")["status"]["succeeded"] == 1
     assert (out / "seen.txt").read_text() == f"/work|{scratch}"
@@ -390,9 +471,15 @@ def test_a_held_pod_stays_pending_and_an_unknown_image_backs_off(kube_api, kube_
 
     def waiting(job_name, reason):
         pods = _pods(kube_api, job_name)
-        states = [(p["status"].get("phase"), ((p["status"].get("containerStatuses") or [{}])[0].get("state") or {})
-                   .get("waiting", {}).get("reason")) for p in pods]
+        states = [
+            (
+                p["status"].get("phase"),
+                ((p["status"].get("containerStatuses") or [{}])[0].get("state") or {}).get("waiting", {}).get("reason"),
+            )
+            for p in pods
+        ]
         return states == [("Pending", reason)]
+
     kubelet.wait_for(lambda: waiting("held", "ContainerCreating"), message="the held pod waiting")
     kubelet.hold.clear()
     assert kubelet.wait_job(NS, "held")["status"]["succeeded"] == 1

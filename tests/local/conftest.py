@@ -1,7 +1,6 @@
 """Fixtures for local end-to-end tests (helpers live in pjobrun.py)."""
 
 import pytest
-
 from pjobrun import run_pjob
 
 

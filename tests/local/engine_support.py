@@ -21,8 +21,18 @@ def make_files(folder, n: int) -> list[str]:
     return paths
 
 
-def make_task(tmp_path, script: str, *, n_files: int = 12, mini_batch_size: str = "2", argv=None, env=None,
-              append_row: bool = True, flags: dict | None = None, **overrides) -> ParallelTask:
+def make_task(
+    tmp_path,
+    script: str,
+    *,
+    n_files: int = 12,
+    mini_batch_size: str = "2",
+    argv=None,
+    env=None,
+    append_row: bool = True,
+    flags: dict | None = None,
+    **overrides,
+) -> ParallelTask:
     tmp_path = str(tmp_path)
     code = os.path.join(tmp_path, "code")
     os.makedirs(code, exist_ok=True)
@@ -31,12 +41,22 @@ def make_task(tmp_path, script: str, *, n_files: int = 12, mini_batch_size: str 
     make_files(os.path.join(tmp_path, "data"), n_files)
     out = os.path.join(tmp_path, "run", "outputs", "out")
     fields = dict(
-        step="score", job="job", code_dir=code, entry_script="score.py", argv=list(argv or []),
-        env=dict(env or {}), input_type="uri_folder", input_uri=os.path.join(tmp_path, "data"),
-        mini_batch_size=mini_batch_size, partition_keys=None, output_dir=out,
+        step="score",
+        job="job",
+        code_dir=code,
+        entry_script="score.py",
+        argv=list(argv or []),
+        env=dict(env or {}),
+        input_type="uri_folder",
+        input_uri=os.path.join(tmp_path, "data"),
+        mini_batch_size=mini_batch_size,
+        partition_keys=None,
+        output_dir=out,
         append_row_to=os.path.join(out, "parallel_run_step.txt") if append_row else None,
-        logs_dir=os.path.join(tmp_path, "run", "logs"), work_dir=os.path.join(tmp_path, "run", "work"),
-        max_concurrency_per_instance=2, timeout=30.0,
+        logs_dir=os.path.join(tmp_path, "run", "logs"),
+        work_dir=os.path.join(tmp_path, "run", "work"),
+        max_concurrency_per_instance=2,
+        timeout=30.0,
         flags=RuntimeFlags(**{"resource_monitor_interval": 0, **(flags or {})}),
     )
     fields.update(overrides)

@@ -55,9 +55,14 @@ def test_many_models_returning_nothing_succeeds_with_one_model_per_key(tmp_path)
 def test_the_same_returns_fail_the_job_when_error_threshold_counts_them(tmp_path):
     job = _copy(tmp_path)
     text = (job / "pipeline.yml").read_text()
-    (job / "pipeline.yml").write_text(text.replace("error_threshold: -1", "error_threshold: 100000")
-                                      .replace("--error_threshold -1", "--error_threshold 100000"))
+    (job / "pipeline.yml").write_text(
+        text.replace("error_threshold: -1", "error_threshold: 100000").replace(
+            "--error_threshold -1", "--error_threshold 100000"
+        )
+    )
     proc = run_pjob("run", job / "pipeline.yml", "--runs-dir", tmp_path / "runs")
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    result = (tmp_path / "runs" / "oj-sales-many-models" / "steps" / "train_models" / "logs" / "job_result.txt").read_text()
+    result = (
+        tmp_path / "runs" / "oj-sales-many-models" / "steps" / "train_models" / "logs" / "job_result.txt"
+    ).read_text()
     assert "rule tripped: mini_batch_error_threshold" in result

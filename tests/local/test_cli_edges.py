@@ -42,8 +42,18 @@ jobs:
       append_row_to: ${{{{outputs.out}}}}
 """
 # line numbers in PIPELINE that the messages must name
-LINE = {"path": 9, "input_data": 13, "mini_batch_size": 14, "max_concurrency_per_instance": 15,
-        "max_retries": 17, "timeout": 18, "type": 20, "code": 21, "entry_script": 22, "append_row_to": 23}
+LINE = {
+    "path": 9,
+    "input_data": 13,
+    "mini_batch_size": 14,
+    "max_concurrency_per_instance": 15,
+    "max_retries": 17,
+    "timeout": 18,
+    "type": 20,
+    "code": 21,
+    "entry_script": 22,
+    "append_row_to": 23,
+}
 
 ECHO_SCRIPT = "def run(mini_batch):\n    return list(mini_batch)\n"
 
@@ -51,12 +61,12 @@ ECHO_SCRIPT = "def run(mini_batch):\n    return list(mini_batch)\n"
 def pjob(*args, cwd, timeout=120):
     """Run the installed ``pjob`` console script (``python -m pjob.cli`` if the venv has none)."""
     cmd = [PJOB_SCRIPT] if os.path.exists(PJOB_SCRIPT) else [sys.executable, "-m", "pjob.cli"]
-    return subprocess.run(cmd + [str(a) for a in args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(cmd + [str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
-def write_job(folder, script=ECHO_SCRIPT, files=6, name="edge", mini_batch_size="2",
-              input_type="uri_folder", input_path="./docs"):
+def write_job(
+    folder, script=ECHO_SCRIPT, files=6, name="edge", mini_batch_size="2", input_type="uri_folder", input_path="./docs"
+):
     """A pipeline with one parallel step over ``folder/docs`` and ``code/score.py``; returns the YAML path."""
     os.makedirs(os.path.join(folder, "docs"), exist_ok=True)
     os.makedirs(os.path.join(folder, "code"), exist_ok=True)
@@ -67,8 +77,9 @@ def write_job(folder, script=ECHO_SCRIPT, files=6, name="edge", mini_batch_size=
         fh.write(script)
     path = os.path.join(folder, "pipeline.yml")
     with open(path, "w", encoding="utf-8") as fh:
-        fh.write(PIPELINE.format(name=name, mini_batch_size=mini_batch_size, input_type=input_type,
-                                 input_path=input_path))
+        fh.write(
+            PIPELINE.format(name=name, mini_batch_size=mini_batch_size, input_type=input_type, input_path=input_path)
+        )
     return path
 
 
@@ -90,6 +101,7 @@ def assert_user_error(proc, *needles):
 
 
 # --- the command line itself --------------------------------------------------------------------------------
+
 
 def test_no_arguments_prints_usage_and_exits_2(tmp_path):
     proc = pjob(cwd=tmp_path)
@@ -131,11 +143,15 @@ def test_empty_yaml_is_named(tmp_path, command):
     assert_user_error(pjob(command, "empty.yml", cwd=tmp_path), "empty.yml", "type: pipeline")
 
 
-@pytest.mark.parametrize("content,needles", [
-    ("display_name: caf\xe9\n".encode("latin-1"), ["bad.yml:1", "UTF-8"]),
-    (b"- a\n- b\n", ["bad.yml:1", "mapping"]),
-    (b"hello\n", ["bad.yml:1", "mapping"]),
-], ids=["latin-1", "a-list", "a-scalar"])
+@pytest.mark.parametrize(
+    "content,needles",
+    [
+        ("display_name: caf\xe9\n".encode("latin-1"), ["bad.yml:1", "UTF-8"]),
+        (b"- a\n- b\n", ["bad.yml:1", "mapping"]),
+        (b"hello\n", ["bad.yml:1", "mapping"]),
+    ],
+    ids=["latin-1", "a-list", "a-scalar"],
+)
 def test_yaml_that_is_not_a_job_is_named(tmp_path, content, needles):
     (tmp_path / "bad.yml").write_bytes(content)
     assert_user_error(pjob("validate", "bad.yml", cwd=tmp_path), *needles)
@@ -146,8 +162,12 @@ def test_yaml_that_is_not_a_job_is_named(tmp_path, content, needles):
 BAD_FIELDS = [
     # (old, new, field path in the message, words of the fix)
     ('mini_batch_size: "2"', 'mini_batch_size: "two"', "jobs.step.mini_batch_size", "10kb"),
-    ("max_concurrency_per_instance: 2", "max_concurrency_per_instance: 0",
-     "jobs.step.max_concurrency_per_instance", "greater than or equal to 1"),
+    (
+        "max_concurrency_per_instance: 2",
+        "max_concurrency_per_instance: 0",
+        "jobs.step.max_concurrency_per_instance",
+        "greater than or equal to 1",
+    ),
     ("timeout: 20", "timeout: 0", "jobs.step.retry_settings.timeout", "greater than 0"),
     ("max_retries: 0", "max_retries: -1", "jobs.step.retry_settings.max_retries", "greater than or equal to 0"),
     ("entry_script: score.py", "entry_script: nope.py", "jobs.step.task.entry_script", "nope.py"),
@@ -169,16 +189,20 @@ def test_validate_names_file_line_field_and_fix(tmp_path, old, new, field, fix):
     assert_user_error(proc, f"pipeline.yml:{LINE[key]}: {field}", fix)
 
 
-@pytest.mark.parametrize("flags,needle", [
-    ("--error_threshold abc", "--error_threshold"),
-    ("--allowed_failed_percent 150", "--allowed_failed_percent"),
-    ("--task_overhead_timeout -5", "--task_overhead_timeout"),
-])
+@pytest.mark.parametrize(
+    "flags,needle",
+    [
+        ("--error_threshold abc", "--error_threshold"),
+        ("--allowed_failed_percent 150", "--allowed_failed_percent"),
+        ("--task_overhead_timeout -5", "--task_overhead_timeout"),
+    ],
+)
 def test_validate_bad_runtime_flag_in_program_arguments(tmp_path, flags, needle):
     yml = write_job(tmp_path)
     edit(yml, "      type: run_function\n", f"      type: run_function\n      program_arguments: {flags}\n")
-    assert_user_error(pjob("validate", "pipeline.yml", cwd=tmp_path),
-                      "pipeline.yml:21: jobs.step.task.program_arguments", needle)
+    assert_user_error(
+        pjob("validate", "pipeline.yml", cwd=tmp_path), "pipeline.yml:21: jobs.step.task.program_arguments", needle
+    )
 
 
 def test_validate_misspelt_top_level_key_suggests_the_right_one(tmp_path):
@@ -195,10 +219,16 @@ def test_validate_yaml_syntax_error_names_the_line(tmp_path):
 
 def test_validate_duplicate_key_is_not_silently_dropped(tmp_path):
     yml = write_job(tmp_path)
-    edit(yml, "    max_concurrency_per_instance: 2\n",
-         "    max_concurrency_per_instance: 2\n    max_concurrency_per_instance: 4\n")
-    assert_user_error(pjob("validate", "pipeline.yml", cwd=tmp_path),
-                      "pipeline.yml:16: jobs.step.max_concurrency_per_instance", "duplicate")
+    edit(
+        yml,
+        "    max_concurrency_per_instance: 2\n",
+        "    max_concurrency_per_instance: 2\n    max_concurrency_per_instance: 4\n",
+    )
+    assert_user_error(
+        pjob("validate", "pipeline.yml", cwd=tmp_path),
+        "pipeline.yml:16: jobs.step.max_concurrency_per_instance",
+        "duplicate",
+    )
 
 
 def test_run_with_a_bad_field_runs_nothing(tmp_path):
@@ -210,16 +240,21 @@ def test_run_with_a_bad_field_runs_nothing(tmp_path):
 
 # --- inspect --------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("args,needles", [
-    (["--type", "bogus"], ["--type", "bogus"]),
-    (["--mini-batch-size", "garbage"], ["garbage", "10mb"]),
-    (["--mini-batch-size", "0"], ["'0'", "at least 1"]),
-    (["--mini-batch-size", "-3"], ["-3"]),
-    (["--mini-batch-size", "10kb"], ["10kb", "number of files"]),
-    (["--partition-keys", "a,b"], ["partition_keys", "tabular", "MLTable"]),
-    (["--mini-batch-size", "2", "--partition-keys", "a"], ["not allowed with"]),
-    (["--type", "uri_file"], ["uri_file", "is a folder", "uri_folder"]),
-], ids=lambda v: " ".join(v) if isinstance(v, list) and v and v[0].startswith("-") else None)
+
+@pytest.mark.parametrize(
+    "args,needles",
+    [
+        (["--type", "bogus"], ["--type", "bogus"]),
+        (["--mini-batch-size", "garbage"], ["garbage", "10mb"]),
+        (["--mini-batch-size", "0"], ["'0'", "at least 1"]),
+        (["--mini-batch-size", "-3"], ["-3"]),
+        (["--mini-batch-size", "10kb"], ["10kb", "number of files"]),
+        (["--partition-keys", "a,b"], ["partition_keys", "tabular", "MLTable"]),
+        (["--mini-batch-size", "2", "--partition-keys", "a"], ["not allowed with"]),
+        (["--type", "uri_file"], ["uri_file", "is a folder", "uri_folder"]),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) and v and v[0].startswith("-") else None,
+)
 def test_inspect_bad_options_on_a_file_folder(tmp_path, args, needles):
     write_job(tmp_path)
     assert_user_error(pjob("inspect", "docs", *args, cwd=tmp_path), *needles)
@@ -239,12 +274,18 @@ def test_inspect_empty_folder_plans_zero_mini_batches(tmp_path):
 # --- MLTable ---------------------------------------------------------------------------------------------------
 
 MLTABLE_CASES = [
-    ('transformations:\n  - read_delimited:\n      delimiter: ",,"\n',
-     ["MLTable", "transformations[0].read_delimited.delimiter", "single character"]),
-    ('transformations:\n  - read_delimited:\n      delimiter: ","\n  - frobnicate: {x: 1}\n',
-     ["MLTable", "transformations[1].frobnicate", "not supported", "read_delimited"]),
-    ('transformations:\n  - read_delimited:\n      delimiter: ","\n      encodng: utf8\n',
-     ["MLTable", "encodng", "encoding"]),
+    (
+        'transformations:\n  - read_delimited:\n      delimiter: ",,"\n',
+        ["MLTable", "transformations[0].read_delimited.delimiter", "single character"],
+    ),
+    (
+        'transformations:\n  - read_delimited:\n      delimiter: ","\n  - frobnicate: {x: 1}\n',
+        ["MLTable", "transformations[1].frobnicate", "not supported", "read_delimited"],
+    ),
+    (
+        'transformations:\n  - read_delimited:\n      delimiter: ","\n      encodng: utf8\n',
+        ["MLTable", "encodng", "encoding"],
+    ),
 ]
 
 
@@ -266,7 +307,9 @@ def test_inspect_bad_mltable_names_the_step(tmp_path, transformations, needles):
 def test_inspect_mltable_that_is_not_yaml(tmp_path):
     _mltable(tmp_path, "")
     (tmp_path / "t" / "MLTable").write_text("paths: [\n")
-    assert_user_error(pjob("inspect", "t", cwd=tmp_path), "MLTable:", "YAML syntax error", "fix the YAML syntax at this line")
+    assert_user_error(
+        pjob("inspect", "t", cwd=tmp_path), "MLTable:", "YAML syntax error", "fix the YAML syntax at this line"
+    )
 
 
 def test_run_with_unsupported_mltable_step_exits_2_before_running(tmp_path):
@@ -274,11 +317,13 @@ def test_run_with_unsupported_mltable_step_exits_2_before_running(tmp_path):
     yml = write_job(tmp_path, input_type="mltable", input_path="./t", mini_batch_size="1kb")
     proc = pjob("run", yml, cwd=tmp_path)
     assert_user_error(proc, "MLTable", "frobnicate")
-    assert not os.path.exists(tmp_path / "pjob-runs" / "edge" / "steps" / "step" / "outputs" / "out" /
-                              "parallel_run_step.txt")
+    assert not os.path.exists(
+        tmp_path / "pjob-runs" / "edge" / "steps" / "step" / "outputs" / "out" / "parallel_run_step.txt"
+    )
 
 
 # --- replay and crds -------------------------------------------------------------------------------------------
+
 
 def test_replay_bad_arguments(tmp_path):
     yml = write_job(tmp_path)
@@ -286,8 +331,9 @@ def test_replay_bad_arguments(tmp_path):
     run_dir = tmp_path / "pjob-runs" / "edge"
     assert_user_error(pjob("replay", run_dir, "--mini-batch", "99", cwd=tmp_path), "mini-batch 99", "0..2")
     assert_user_error(pjob("replay", run_dir, "--mini-batch", "0", "--step", "nope", cwd=tmp_path), "nope", "step")
-    assert_user_error(pjob("replay", tmp_path / "pjob-runs", "--mini-batch", "0", cwd=tmp_path),
-                      "not a pjob run folder")
+    assert_user_error(
+        pjob("replay", tmp_path / "pjob-runs", "--mini-batch", "0", cwd=tmp_path), "not a pjob run folder"
+    )
     assert_user_error(pjob("replay", run_dir, "--mini-batch", "abc", cwd=tmp_path), "--mini-batch")
     replay = pjob("replay", run_dir, "--mini-batch", "1", cwd=tmp_path)
     assert replay.returncode == 0, replay.stderr
@@ -321,23 +367,36 @@ jobs:
 """
 
 
-@pytest.mark.parametrize("text,needles", [
-    (CYCLE, ["p.yml:3: jobs", "cycle a -> b -> a"]),
-    ("type: pipeline\njobs: {}\n", ["p.yml:2: jobs", "at least one step"]),
-    ("type: pipeline\ndisplay_name: x\njobs:\n  a:\n    type: command\n    command: \"\"\n",
-     ["p.yml:6: jobs.a.command", "needs command"]),
-], ids=["cycle", "no-steps", "empty-command"])
+@pytest.mark.parametrize(
+    "text,needles",
+    [
+        (CYCLE, ["p.yml:3: jobs", "cycle a -> b -> a"]),
+        ("type: pipeline\njobs: {}\n", ["p.yml:2: jobs", "at least one step"]),
+        (
+            'type: pipeline\ndisplay_name: x\njobs:\n  a:\n    type: command\n    command: ""\n',
+            ["p.yml:6: jobs.a.command", "needs command"],
+        ),
+    ],
+    ids=["cycle", "no-steps", "empty-command"],
+)
 def test_pipeline_shape_errors_run_nothing(tmp_path, text, needles):
     (tmp_path / "p.yml").write_text(text)
     assert_user_error(pjob("run", "p.yml", cwd=tmp_path), *needles)
     assert not os.path.exists(tmp_path / "pjob-runs" / "cyc" / "steps")
 
 
-@pytest.mark.parametrize("old,new,needles", [
-    ("input_data: ${{inputs.docs}}", "input_data: ./docs", ["pipeline.yml:13: jobs.step.input_data", "${{inputs."]),
-    ("        path: ./docs\n    outputs", "        path: ./docs\n      t: 5\n    outputs",
-     ["jobs.step.inputs.t", "type (uri_folder, uri_file, mltable)"]),
-], ids=["literal-path", "literal-value"])
+@pytest.mark.parametrize(
+    "old,new,needles",
+    [
+        ("input_data: ${{inputs.docs}}", "input_data: ./docs", ["pipeline.yml:13: jobs.step.input_data", "${{inputs."]),
+        (
+            "        path: ./docs\n    outputs",
+            "        path: ./docs\n      t: 5\n    outputs",
+            ["jobs.step.inputs.t", "type (uri_folder, uri_file, mltable)"],
+        ),
+    ],
+    ids=["literal-path", "literal-value"],
+)
 def test_input_data_must_name_a_data_input(tmp_path, old, new, needles):
     yml = write_job(tmp_path)
     edit(yml, old, new)

@@ -12,7 +12,6 @@ import subprocess
 import time
 
 import pytest
-
 from test_cli_edges import PJOB_SCRIPT, assert_user_error, edit, pjob, write_job
 from test_cli_edges_run import _start_slow_run, job_result
 
@@ -25,11 +24,11 @@ def pjob_obeying_modes(*args, cwd):
         return pjob(*args, cwd=cwd)
     if not shutil.which("setpriv"):
         pytest.skip("running as root without setpriv: chmod cannot deny access")
-    return subprocess.run(NO_DAC + [PJOB_SCRIPT, *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(NO_DAC + [PJOB_SCRIPT, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
 # --- U1: a changed job is not reported from an older run ---------------------------------------------------
+
 
 def test_U1_rerun_after_changing_mini_batch_size_is_not_a_silent_success(tmp_path):
     yml = write_job(tmp_path)
@@ -63,6 +62,7 @@ def test_U1_two_unnamed_yamls_in_one_folder_do_not_share_a_run(tmp_path):
 
 # --- U2/U3: one pjob run of a job at a time, --fresh included -------------------------------------------------
 
+
 def test_U2_fresh_while_running_is_refused_and_deletes_nothing(tmp_path):
     yml, first = _start_slow_run(tmp_path, files=10)
     second = pjob("run", yml, "--fresh", cwd=tmp_path)
@@ -74,14 +74,18 @@ def test_U2_fresh_while_running_is_refused_and_deletes_nothing(tmp_path):
     assert "attempts:     10" in job_result(tmp_path)
 
 
-COMMAND_JOB = ("type: pipeline\ndisplay_name: cmdjob\njobs:\n  prep:\n    type: command\n"
-               "    command: echo start >> ${{outputs.o}}/log.txt && sleep 2 && echo done >> ${{outputs.o}}/log.txt\n"
-               "    outputs: {o: {type: uri_folder}}\n")
+COMMAND_JOB = (
+    "type: pipeline\ndisplay_name: cmdjob\njobs:\n  prep:\n    type: command\n"
+    "    command: echo start >> ${{outputs.o}}/log.txt && sleep 2 && echo done >> ${{outputs.o}}/log.txt\n"
+    "    outputs: {o: {type: uri_folder}}\n"
+)
 
 
 def test_U3_second_run_of_a_running_command_step_is_refused(tmp_path):
     (tmp_path / "p.yml").write_text(COMMAND_JOB)
-    first = subprocess.Popen([PJOB_SCRIPT, "run", "p.yml"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = subprocess.Popen(
+        [PJOB_SCRIPT, "run", "p.yml"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     log = tmp_path / "pjob-runs" / "cmdjob" / "steps" / "prep" / "outputs" / "o" / "log.txt"
     deadline = time.time() + 20
     while not log.exists():
@@ -95,12 +99,17 @@ def test_U3_second_run_of_a_running_command_step_is_refused(tmp_path):
 
 # --- U4/U5/U6: paths of the wrong kind or without access: exit 2 naming them, no traceback ------------------
 
+
 @pytest.mark.parametrize("out_type,make", [("uri_folder", "file"), ("uri_file", "dir")])
 def test_U4_output_path_of_the_wrong_kind_is_a_user_error(tmp_path, out_type, make):
     yml = write_job(tmp_path)
     target = tmp_path / "existing"
     target.write_text("precious\n") if make == "file" else target.mkdir()
-    edit(yml, "      out:\n        type: uri_folder\n", f"      out:\n        type: {out_type}\n        path: ./existing\n")
+    edit(
+        yml,
+        "      out:\n        type: uri_folder\n",
+        f"      out:\n        type: {out_type}\n        path: ./existing\n",
+    )
     for command in ("validate", "run"):
         assert_user_error(pjob(command, "pipeline.yml", cwd=tmp_path), "jobs.step.outputs.out.path")
     assert make == "dir" or target.read_text() == "precious\n"
@@ -144,6 +153,7 @@ def test_U6_folders_that_are_files(tmp_path, where):
 
 # --- U7/U8 ------------------------------------------------------------------------------------------------------
 
+
 def test_U7_empty_input_names_the_input_not_failed_mini_batches(tmp_path):
     yml = write_job(tmp_path, files=0)
     assert pjob("run", yml, cwd=tmp_path).returncode == 1
@@ -162,12 +172,14 @@ def test_U8_validate_reads_the_mltable(tmp_path):
 
 # --- U9/U10/U19: messages and state after bad input -------------------------------------------------------------
 
+
 def _table(folder):
     table = folder / "t"
     table.mkdir()
     (table / "x.csv").write_text("a,b\n1,2\n")
-    (table / "MLTable").write_text("paths:\n  - file: ./x.csv\ntransformations:\n  - read_delimited:\n"
-                                   "      delimiter: \",\"\n")
+    (table / "MLTable").write_text(
+        'paths:\n  - file: ./x.csv\ntransformations:\n  - read_delimited:\n      delimiter: ","\n'
+    )
 
 
 def test_U9_unknown_partition_key_names_file_and_field(tmp_path):
@@ -194,11 +206,14 @@ def test_U19_fixing_an_unmapped_datastore_needs_no_fresh(tmp_path):
 
 # --- U14/U15/U16 ----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.skipif(not shutil.which("pgrep"), reason="needs pgrep")
 def test_U14_sigterm_during_a_command_step_stops_the_command(tmp_path):
-    (tmp_path / "p.yml").write_text("type: pipeline\ndisplay_name: term\njobs:\n  prep:\n    type: command\n"
-                                    "    command: sleep 30; echo late > ${{outputs.o}}/late.txt\n"
-                                    "    outputs: {o: {type: uri_folder}}\n")
+    (tmp_path / "p.yml").write_text(
+        "type: pipeline\ndisplay_name: term\njobs:\n  prep:\n    type: command\n"
+        "    command: sleep 30; echo late > ${{outputs.o}}/late.txt\n"
+        "    outputs: {o: {type: uri_folder}}\n"
+    )
     proc = subprocess.Popen([PJOB_SCRIPT, "run", "p.yml"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 20
     while not subprocess.run(["pgrep", "-f", f"late > {tmp_path}"], capture_output=True).stdout:
@@ -219,8 +234,10 @@ def test_U15_debug_keeps_exit_code_2_for_bad_input(tmp_path):
 
 
 def test_U16_summary_says_when_mini_batches_failed_within_thresholds(tmp_path):
-    script = "def run(mini_batch):\n    if mini_batch[0].endswith('f02.txt'):\n        raise ValueError('x')\n" \
-             "    return mini_batch\n"
+    script = (
+        "def run(mini_batch):\n    if mini_batch[0].endswith('f02.txt'):\n        raise ValueError('x')\n"
+        "    return mini_batch\n"
+    )
     proc = pjob("run", write_job(tmp_path, script), cwd=tmp_path)
     assert proc.returncode == 0
     assert "1 failed" in proc.stdout or "failed mini-batch" in proc.stdout, proc.stdout

@@ -7,7 +7,6 @@ import subprocess
 import time
 
 import pytest
-
 from test_cli_edges import PJOB_SCRIPT, assert_user_error, edit, pjob, write_job
 from test_cli_edges_fixed import pjob_obeying_modes
 from test_cli_edges_run import _start_slow_run
@@ -43,8 +42,14 @@ def test_U18_unmapped_datastore_names_field_and_flag(tmp_path):
 
 
 # U20
-@pytest.mark.parametrize("out", ["type: uri_file\n        path: ./docs/f00.txt", "type: uri_folder\n        path: ./code",
-                                 "type: uri_file\n        path: ./pipeline.yml"])
+@pytest.mark.parametrize(
+    "out",
+    [
+        "type: uri_file\n        path: ./docs/f00.txt",
+        "type: uri_folder\n        path: ./code",
+        "type: uri_file\n        path: ./pipeline.yml",
+    ],
+)
 def test_U20_output_overlapping_input_code_or_yaml_is_refused(tmp_path, out):
     yml = write_job(tmp_path)
     edit(yml, "      out:\n        type: uri_folder\n", f"      out:\n        {out}\n")
@@ -58,8 +63,13 @@ def test_U20_output_overlapping_input_code_or_yaml_is_refused(tmp_path, out):
 # U21
 def test_U21_inspect_into_a_closed_pipe_has_no_traceback(tmp_path):
     write_job(tmp_path, files=20000)
-    proc = subprocess.run(f"{PJOB_SCRIPT} inspect docs --mini-batch-size 1 | head -1", shell=True, cwd=tmp_path,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        f"{PJOB_SCRIPT} inspect docs --mini-batch-size 1 | head -1",
+        shell=True,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert "Traceback" not in proc.stderr, proc.stderr
 
 
@@ -111,7 +121,11 @@ def test_U32_quoted_reference_in_program_arguments_has_no_literal_quotes(tmp_pat
     yml = write_job(tmp_path, "import sys\ndef run(mini_batch):\n    return [repr(sys.argv[1:3])] * len(mini_batch)\n")
     os.rename(tmp_path / "docs", tmp_path / "my docs")
     edit(yml, "path: ./docs", 'path: "./my docs"')
-    edit(yml, "      type: run_function\n", '      type: run_function\n      program_arguments: --data "${{inputs.docs}}"\n')
+    edit(
+        yml,
+        "      type: run_function\n",
+        '      type: run_function\n      program_arguments: --data "${{inputs.docs}}"\n',
+    )
     assert pjob("run", yml, cwd=tmp_path).returncode == 0
     rows = (tmp_path / "pjob-runs/edge/steps/step/outputs/out/parallel_run_step.txt").read_text().splitlines()
     assert rows[0] == repr(["--data", str(tmp_path / "my docs")])
@@ -123,9 +137,14 @@ from test_cli_edges_fixed import COMMAND_JOB
 
 def test_U34_rerun_of_an_interrupted_command_step_starts_with_empty_outputs(tmp_path):
     (tmp_path / "p.yml").write_text(COMMAND_JOB)
-    first = subprocess.Popen([PJOB_SCRIPT, "run", "p.yml"], cwd=tmp_path, start_new_session=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    first = subprocess.Popen(
+        [PJOB_SCRIPT, "run", "p.yml"],
+        cwd=tmp_path,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     log = tmp_path / "pjob-runs/cmdjob/steps/prep/outputs/o/log.txt"
     while not log.exists():
         time.sleep(0.05)
@@ -140,8 +159,9 @@ def test_U35_steps_fed_by_a_failed_step_are_skipped(tmp_path):
     (tmp_path / "p.yml").write_text(
         "type: pipeline\ndisplay_name: cont\nsettings: {continue_on_step_failure: true}\njobs:\n"
         "  a: {type: command, command: exit 3, outputs: {o: {type: uri_folder}}}\n"
-        "  b: {type: command, command: \"echo b > ${{outputs.o}}/b.txt\", outputs: {o: {type: uri_folder}}}\n"
-        "  c: {type: command, inputs: {x: \"${{parent.jobs.a.outputs.o}}\"}, command: \"ls ${{inputs.x}}\"}\n")
+        '  b: {type: command, command: "echo b > ${{outputs.o}}/b.txt", outputs: {o: {type: uri_folder}}}\n'
+        '  c: {type: command, inputs: {x: "${{parent.jobs.a.outputs.o}}"}, command: "ls ${{inputs.x}}"}\n'
+    )
     proc = pjob("run", "p.yml", cwd=tmp_path)
     assert proc.returncode == 1
     assert "b [command]: Succeeded" in proc.stdout
@@ -151,7 +171,9 @@ def test_U35_steps_fed_by_a_failed_step_are_skipped(tmp_path):
 # U36
 def test_U36_two_outputs_with_one_path_are_refused(tmp_path):
     yml = write_job(tmp_path)
-    edit(yml, "      out:\n        type: uri_folder\n", "      out:\n        type: uri_folder\n        path: ./results\n")
+    edit(
+        yml, "      out:\n        type: uri_folder\n", "      out:\n        type: uri_folder\n        path: ./results\n"
+    )
     text = open(yml).read()
     head, step = text.split("jobs:\n")
     open(yml, "w").write(head + "jobs:\n" + step + step.replace("  step:", "  step2:"))

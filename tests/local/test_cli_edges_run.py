@@ -14,7 +14,6 @@ import sys
 import time
 
 import pytest
-
 from test_cli_edges import PJOB_SCRIPT, assert_user_error, pjob, write_job
 
 RUN = ("pjob-runs", "edge", "steps", "step")
@@ -39,12 +38,16 @@ def job_result(tmp_path):
 FAILING_SCRIPTS = {
     "run-three-args": ("def run(a, b, c):\n    return a\n", ["TypeError", "'c'"]),
     "sys-exit-0-in-run": ("import sys\ndef run(mini_batch):\n    sys.exit(0)\n", ["SystemExit: 0", "RUN_EXCEPTION"]),
-    "sys-exit-3-in-init": ("import sys\ndef init():\n    sys.exit(3)\ndef run(mini_batch):\n    return mini_batch\n",
-                           ["init_failure", "SystemExit: 3"]),
+    "sys-exit-3-in-init": (
+        "import sys\ndef init():\n    sys.exit(3)\ndef run(mini_batch):\n    return mini_batch\n",
+        ["init_failure", "SystemExit: 3"],
+    ),
     "returns-dict": ("def run(mini_batch):\n    return {'a': 1}\n", ["list, tuple or pandas DataFrame", "not dict"]),
     # error_threshold -1 (the default) does not count short returns as failures; nothing to write still fails
-    "returns-none": ("def run(mini_batch):\n    pass\n", ["no_successes", "returned no result for any item",
-                                                         "is a return statement missing?"]),
+    "returns-none": (
+        "def run(mini_batch):\n    pass\n",
+        ["no_successes", "returned no result for any item", "is a return statement missing?"],
+    ),
     "os-exit-in-run": ("import os\ndef run(mini_batch):\n    os._exit(0)\n", ["WORKER_DIED", "exited with code 0"]),
 }
 
@@ -67,8 +70,11 @@ def test_failing_entry_script_exits_1_with_reason_in_job_result(tmp_path, name):
 # A script that cannot work at all may be caught by validation (exit 2 at FILE:LINE, better than Azure) or at
 # run time (exit 1, job_result.txt); either way the user is told where and what.
 BROKEN_SCRIPTS = {
-    "syntax-error": ("def run(mini_batch)\n    return mini_batch\n", ["score.py:1", "expected ':'"],
-                     ["init_failure", "SyntaxError", "score.py"]),
+    "syntax-error": (
+        "def run(mini_batch)\n    return mini_batch\n",
+        ["score.py:1", "expected ':'"],
+        ["init_failure", "SyntaxError", "score.py"],
+    ),
     "no-run": ("def init():\n    pass\n", ["score.py", "run("], ["init_failure", "no run(mini_batch) function"]),
 }
 
@@ -89,6 +95,7 @@ def test_broken_entry_script_is_named_at_validation_or_in_job_result(tmp_path, n
 
 
 # --- odd but valid returns and output --------------------------------------------------------------------------
+
 
 def test_numpy_array_return_is_written_one_row_per_element(tmp_path):
     script = "import numpy\ndef run(mini_batch):\n    return numpy.array([len(p) for p in mini_batch])\n"
@@ -117,8 +124,10 @@ def test_more_returns_than_inputs_keeps_every_row(tmp_path):
 
 
 def test_ten_megabytes_of_stdout_go_to_the_log_not_the_console(tmp_path):
-    script = ("import sys\ndef run(mini_batch):\n"
-              "    sys.stdout.write('x' * (10 * 1024 * 1024) + '\\n')\n    return mini_batch\n")
+    script = (
+        "import sys\ndef run(mini_batch):\n"
+        "    sys.stdout.write('x' * (10 * 1024 * 1024) + '\\n')\n    return mini_batch\n"
+    )
     yml = write_job(tmp_path, script, files=2)
     proc = pjob("run", yml, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -128,11 +137,15 @@ def test_ten_megabytes_of_stdout_go_to_the_log_not_the_console(tmp_path):
 
 
 def test_file_names_with_spaces_and_unicode(tmp_path):
-    yml = write_job(tmp_path, "def run(mini_batch):\n    return [open(p, encoding='utf-8').read().strip() + "
-                              "' | ' + p.rsplit('/', 1)[1] for p in mini_batch]\n", files=0)
+    yml = write_job(
+        tmp_path,
+        "def run(mini_batch):\n    return [open(p, encoding='utf-8').read().strip() + "
+        "' | ' + p.rsplit('/', 1)[1] for p in mini_batch]\n",
+        files=0,
+    )
     folder = tmp_path / "my docs \u2713"
     os.rename(tmp_path / "docs", folder)
-    names = ["with space.txt", "quote\"s,comma.txt", "\u65e5\u672c\u8a9e \u2713.txt", "\u00e9t\u00e9.txt"]
+    names = ["with space.txt", 'quote"s,comma.txt', "\u65e5\u672c\u8a9e \u2713.txt", "\u00e9t\u00e9.txt"]
     for i, name in enumerate(names):
         (folder / name).write_text(f"content {i}", encoding="utf-8")
     with open(yml, encoding="utf-8") as fh:
@@ -147,20 +160,27 @@ def test_file_names_with_spaces_and_unicode(tmp_path):
 
 def test_run_may_start_its_own_process_pool(tmp_path):
     """Workers must not be daemonic: CPU-bound scripts use multiprocessing inside run()."""
-    script = ("import multiprocessing\ndef square(x):\n    return x * x\n"
-              "def run(mini_batch):\n    with multiprocessing.Pool(2) as pool:\n"
-              "        return pool.map(square, range(len(mini_batch)))\n")
+    script = (
+        "import multiprocessing\ndef square(x):\n    return x * x\n"
+        "def run(mini_batch):\n    with multiprocessing.Pool(2) as pool:\n"
+        "        return pool.map(square, range(len(mini_batch)))\n"
+    )
     proc = pjob("run", write_job(tmp_path, script), cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert output_lines(tmp_path) == ["0", "1"] * 3
 
 
 def test_shutdown_error_is_logged_not_lost(tmp_path):
-    script = "def run(mini_batch):\n    return mini_batch\ndef shutdown():\n    raise RuntimeError('boom in shutdown')\n"
+    script = (
+        "def run(mini_batch):\n    return mini_batch\ndef shutdown():\n    raise RuntimeError('boom in shutdown')\n"
+    )
     yml = write_job(tmp_path, script)
     assert pjob("run", yml, cwd=tmp_path).returncode == 0
-    logged = [p for p in glob.glob(run_dir(tmp_path, "logs", "user", "error", "*", "*"))
-              if "boom in shutdown" in open(p, encoding="utf-8").read()]
+    logged = [
+        p
+        for p in glob.glob(run_dir(tmp_path, "logs", "user", "error", "*", "*"))
+        if "boom in shutdown" in open(p, encoding="utf-8").read()
+    ]
     assert logged
 
 
@@ -198,9 +218,15 @@ def _start_slow_run(tmp_path, files=16):
     yml = write_job(tmp_path, SLOW_SCRIPT, files=files, mini_batch_size="1")
     os.makedirs(tmp_path / "marks", exist_ok=True)
     cmd = [PJOB_SCRIPT] if os.path.exists(PJOB_SCRIPT) else [sys.executable, "-m", "pjob.cli"]
-    proc = subprocess.Popen(cmd + ["run", yml], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        cmd + ["run", yml],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.time() + 30
     while len(os.listdir(tmp_path / "marks")) < 2:  # wait until mini-batches are really being processed
         assert proc.poll() is None and time.time() < deadline, proc.communicate()
@@ -245,9 +271,12 @@ def test_second_run_of_a_running_job_is_refused_and_output_is_written_once(tmp_p
 
 # --- fixing a failed mini-batch, multi-step pipelines ------------------------------------------------------------
 
+
 def test_retry_failed_after_fixing_the_script_completes_the_output_in_order(tmp_path):
-    failing = "def run(mini_batch):\n    if mini_batch[0].endswith('f02.txt'):\n        raise ValueError('bad')\n" \
-              "    return [p[-7:] for p in mini_batch]\n"
+    failing = (
+        "def run(mini_batch):\n    if mini_batch[0].endswith('f02.txt'):\n        raise ValueError('bad')\n"
+        "    return [p[-7:] for p in mini_batch]\n"
+    )
     yml = write_job(tmp_path, failing)
     first = pjob("run", yml, cwd=tmp_path)
     assert first.returncode == 0, first.stderr  # mini_batch_error_threshold defaults to -1 (as in Azure)
@@ -306,8 +335,9 @@ def test_failing_command_step_exits_1_and_skips_the_rest(tmp_path):
     proc = pjob("run", _two_steps(tmp_path, command="echo oops >&2; exit 7"), cwd=tmp_path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "command exited with code 7" in proc.stdout and "Skipped" in proc.stdout
-    with open(os.path.join(tmp_path, "pjob-runs", "edge", "steps", "prep", "logs", "job_result.txt"),
-              encoding="utf-8") as fh:
+    with open(
+        os.path.join(tmp_path, "pjob-runs", "edge", "steps", "prep", "logs", "job_result.txt"), encoding="utf-8"
+    ) as fh:
         text = fh.read()
     assert "exit 7" in text and "oops" in text
 
@@ -318,6 +348,7 @@ def test_binding_to_a_missing_step_output_is_named(tmp_path):
 
 
 # --- where paths resolve ------------------------------------------------------------------------------------
+
 
 def test_yaml_paths_resolve_next_to_the_yaml_and_runs_go_to_the_cwd(tmp_path):
     yml = write_job(tmp_path / "project")
@@ -361,10 +392,13 @@ def test_entry_script_api_arguments_environment_and_side_files(tmp_path):
     yml = write_job(tmp_path, ENTRY_SCRIPT_API)
     with open(yml, encoding="utf-8") as fh:
         text = fh.read()
-    text = text.replace("      type: run_function\n", "      type: run_function\n"
-                        "      program_arguments: --model ${{inputs.docs}}/f00.txt --error_threshold 5\n")
-    text = text.replace("    mini_batch_size", "    environment_variables:\n      MY_VAR: ${{inputs.docs}}\n"
-                        "    mini_batch_size")
+    text = text.replace(
+        "      type: run_function\n",
+        "      type: run_function\n      program_arguments: --model ${{inputs.docs}}/f00.txt --error_threshold 5\n",
+    )
+    text = text.replace(
+        "    mini_batch_size", "    environment_variables:\n      MY_VAR: ${{inputs.docs}}\n    mini_batch_size"
+    )
     with open(yml, "w", encoding="utf-8") as fh:
         fh.write(text)
     proc = pjob("run", yml, cwd=tmp_path)
@@ -374,19 +408,25 @@ def test_entry_script_api_arguments_environment_and_side_files(tmp_path):
     assert side, "files the script wrote to EntryScript().output_dir must be kept"
     rows = sorted(line for path in side for line in open(path, encoding="utf-8").read().splitlines())
     assert rows == [f"f{i:02d}.txt" for i in range(6)]
-    logged = "".join(open(p, encoding="utf-8").read()
-                     for p in glob.glob(run_dir(tmp_path, "logs", "user", "entry_script_log", "*", "*")))
+    logged = "".join(
+        open(p, encoding="utf-8").read()
+        for p in glob.glob(run_dir(tmp_path, "logs", "user", "entry_script_log", "*", "*"))
+    )
     assert "init with f00.txt" in logged and "h\u00e9llo from process00" in logged
 
 
 def test_replay_runs_one_mini_batch_without_touching_the_run(tmp_path):
-    failing = "def run(mini_batch):\n    if mini_batch[0].endswith('f02.txt'):\n        raise ValueError('bad f02')\n" \
-              "    return mini_batch\n"
+    failing = (
+        "def run(mini_batch):\n    if mini_batch[0].endswith('f02.txt'):\n        raise ValueError('bad f02')\n"
+        "    return mini_batch\n"
+    )
     yml = write_job(tmp_path, failing)
     assert pjob("run", yml, cwd=tmp_path).returncode == 0
-    watched = [run_dir(tmp_path, "outputs", "out", "parallel_run_step.txt"),
-               run_dir(tmp_path, "logs", "sys", "job_report", "processed_mini-batches.csv"),
-               run_dir(tmp_path, "logs", "job_result.txt")]
+    watched = [
+        run_dir(tmp_path, "outputs", "out", "parallel_run_step.txt"),
+        run_dir(tmp_path, "logs", "sys", "job_report", "processed_mini-batches.csv"),
+        run_dir(tmp_path, "logs", "job_result.txt"),
+    ]
     before = [open(p, "rb").read() for p in watched]
     replay = pjob("replay", os.path.join(tmp_path, "pjob-runs", "edge"), "--mini-batch", "1", cwd=tmp_path)
     assert replay.returncode == 1

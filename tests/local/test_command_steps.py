@@ -111,7 +111,10 @@ def test_rerun_skips_succeeded_steps(tmp_path, pjob):
 
 def test_command_timeout_is_enforced(tmp_path, pjob):
     write(tmp_path / "code" / "slow.py", "import time; time.sleep(60)\n")
-    yml = write(tmp_path / "p.yml", "type: pipeline\nname: slow\njobs:\n  s:\n    type: command\n    code: ./code\n    command: python slow.py\n    limits:\n      timeout: 1\n")
+    yml = write(
+        tmp_path / "p.yml",
+        "type: pipeline\nname: slow\njobs:\n  s:\n    type: command\n    code: ./code\n    command: python slow.py\n    limits:\n      timeout: 1\n",
+    )
     proc = pjob("run", yml, "--runs-dir", tmp_path / "runs", timeout=30)
     assert proc.returncode == 1
     assert "limits.timeout" in (tmp_path / "runs" / "slow" / "steps" / "s" / "logs" / "job_result.txt").read_text()

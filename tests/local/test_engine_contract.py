@@ -7,9 +7,8 @@ import csv
 import json
 import os
 
-from pjob.local import parallel
-
 import engine_support as es
+from pjob.local import parallel_step
 
 CONTRACT_SCRIPT = """
 import argparse, json, os, sys
@@ -48,10 +47,15 @@ def run(mini_batch, mini_batch_context):
 
 def test_contract_argv_env_context_entryscript_and_no_pandas(tmp_path):
     task = es.make_task(
-        tmp_path, CONTRACT_SCRIPT, n_files=5, mini_batch_size="2",
-        argv=["--model_name", "m1", "--error_threshold", "5", "--user_flag", "x"], env={"MY_VAR": "hello"}, gpus=1,
+        tmp_path,
+        CONTRACT_SCRIPT,
+        n_files=5,
+        mini_batch_size="2",
+        argv=["--model_name", "m1", "--error_threshold", "5", "--user_flag", "x"],
+        env={"MY_VAR": "hello"},
+        gpus=1,
     )
-    result = parallel.run_parallel_step(task)
+    result = parallel_step.run_parallel_step(task)
     assert result.status == "Succeeded", es.read(result.job_result)
     assert result.counters.items_succeeded == 5
     lines = [json.loads(line) for line in es.read(task.append_row_to).splitlines() if line.startswith("{")]
@@ -78,12 +82,18 @@ def test_contract_argv_env_context_entryscript_and_no_pandas(tmp_path):
 
 def test_log_tree(tmp_path):
     task = es.make_task(tmp_path, CONTRACT_SCRIPT, n_files=4, flags={"resource_monitor_interval": 1})
-    result = parallel.run_parallel_step(task)
+    result = parallel_step.run_parallel_step(task)
     assert result.status == "Succeeded"
     logs = task.logs_dir
-    for rel in ("readme.txt", "job_result.txt", "job_error.txt", "failed_mini_batches.jsonl",
-                "sys/master_role.txt", "sys/job_report/processed_mini-batches.csv",
-                "sys/perf/0/node_resource_usage.csv"):
+    for rel in (
+        "readme.txt",
+        "job_result.txt",
+        "job_error.txt",
+        "failed_mini_batches.jsonl",
+        "sys/master_role.txt",
+        "sys/job_report/processed_mini-batches.csv",
+        "sys/perf/0/node_resource_usage.csv",
+    ):
         assert os.path.isfile(os.path.join(logs, rel)), rel
     assert any(n.startswith("job_progress_overview.") for n in os.listdir(logs))
     assert es.read(os.path.join(logs, "job_result.txt")).startswith("Succeeded")
@@ -108,13 +118,13 @@ def run(mini_batch):
     return pd.DataFrame({"name": [p.rsplit("/", 1)[1] for p in mini_batch], "n": range(len(mini_batch))})
 """
     task = es.make_task(tmp_path / "a", script, n_files=3, flags={"append_row_dataframe_header": True})
-    assert parallel.run_parallel_step(task).status == "Succeeded"
+    assert parallel_step.run_parallel_step(task).status == "Succeeded"
     assert es.read(task.append_row_to) == "name n\nf0000.txt 0\nf0001.txt 1\nf0002.txt 0\n"
     task = es.make_task(tmp_path / "b", script, n_files=3)
-    assert parallel.run_parallel_step(task).status == "Succeeded"
+    assert parallel_step.run_parallel_step(task).status == "Succeeded"
     assert es.read(task.append_row_to) == "f0000.txt 0\nf0001.txt 1\nf0002.txt 0\n"
     task = es.make_task(tmp_path / "c", script, n_files=3, append_row=False)
-    result = parallel.run_parallel_step(task)
+    result = parallel_step.run_parallel_step(task)
     assert result.status == "Succeeded" and result.counters.items_succeeded == 3
     assert not os.path.exists(os.path.join(task.output_dir, "parallel_run_step.txt"))
 
@@ -129,9 +139,9 @@ def run(mini_batch, ctx):
     return [f"{ctx.minibatch_index} {os.path.basename(p)} {PID} {os.environ['MY_VAR']} {sys.argv[1:]}" for p in mini_batch]
 """
     task = es.make_task(tmp_path, script, n_files=5, env={"MY_VAR": "v"}, argv=["--a", "1"])
-    assert parallel.run_parallel_step(task).status == "Succeeded"
+    assert parallel_step.run_parallel_step(task).status == "Succeeded"
     cwd, argv = os.getcwd(), list(__import__("sys").argv)
-    result = parallel.replay(task, 1)
+    result = parallel_step.replay(task, 1)
     assert result.items == 2 and result.succeeded == 2 and result.failed == 0
     assert result.rows == (f"1 f0002.txt {os.getpid()} v ['--a', '1']\n1 f0003.txt {os.getpid()} v ['--a', '1']\n")
     assert os.getcwd() == cwd and __import__("sys").argv == argv and "MY_VAR" not in os.environ
@@ -140,14 +150,16 @@ def run(mini_batch, ctx):
 def test_planning_error_is_a_user_error_and_leaves_no_process(tmp_path):
     import psutil
     import pytest
-
     from pjob.spec import errors
 
     task = es.make_task(tmp_path, CONTRACT_SCRIPT, n_files=1)
     task.input_uri = str(tmp_path / "missing")
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     with pytest.raises(errors.UserError, match="does not exist"):
-        parallel.run_parallel_step(task)
-    leftover = [p for p in psutil.Process().children(recursive=True) if p.pid not in before and p.is_running()
-                and p.status() != psutil.STATUS_ZOMBIE]
+        parallel_step.run_parallel_step(task)
+    leftover = [
+        p
+        for p in psutil.Process().children(recursive=True)
+        if p.pid not in before and p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    ]
     assert leftover == []

@@ -3,9 +3,8 @@ retry failed differently (real agents and workers)."""
 
 from __future__ import annotations
 
-from pjob.local import parallel, progress_view
-
 import engine_support as es
+from pjob.local import parallel_step, progress_view
 
 SCRIPT = """
 import os
@@ -27,15 +26,27 @@ def run(mini_batch, ctx):
 def test_job_result_shows_the_first_error_and_the_last_when_they_differ(tmp_path):
     mark = tmp_path / "marks"
     mark.mkdir()
-    task = es.make_task(tmp_path, SCRIPT, env={"MARK_DIR": str(mark)}, max_retries=2, mini_batch_error_threshold=0,
-                        max_concurrency_per_instance=1)
-    result = parallel.run_parallel_step(task)
+    task = es.make_task(
+        tmp_path,
+        SCRIPT,
+        env={"MARK_DIR": str(mark)},
+        max_retries=2,
+        mini_batch_error_threshold=0,
+        max_concurrency_per_instance=1,
+    )
+    result = parallel_step.run_parallel_step(task)
     assert result.status == "Failed"
     text = es.read(result.job_result)
     first = text.index("first error (mini-batch 1):")
     last = text.index("last error (mini-batch 1):")
-    assert "attempt 1: RUN_EXCEPTION" in text[first:last] and "ValueError: the cause: row 7 has no price" in text[first:last]
-    assert "attempt 3: RUN_EXCEPTION" in text[last:] and "RuntimeError: a symptom of the first failure, try 3" in text[last:]
+    assert (
+        "attempt 1: RUN_EXCEPTION" in text[first:last]
+        and "ValueError: the cause: row 7 has no price" in text[first:last]
+    )
+    assert (
+        "attempt 3: RUN_EXCEPTION" in text[last:]
+        and "RuntimeError: a symptom of the first failure, try 3" in text[last:]
+    )
     assert "try 2" not in text
     assert "KeyError" not in text  # mini-batch 4 failed later
     cause, index, _ = progress_view.first_error(text)  # what `pjob run` prints as the cause
@@ -45,9 +56,15 @@ def test_job_result_shows_the_first_error_and_the_last_when_they_differ(tmp_path
 def test_a_repeated_error_is_shown_once(tmp_path):
     mark = tmp_path / "marks"
     mark.mkdir()
-    task = es.make_task(tmp_path, SCRIPT.replace("if i in (1, 4)", "if i == 4"), env={"MARK_DIR": str(mark)},
-                        max_retries=1, mini_batch_error_threshold=0, max_concurrency_per_instance=1)
-    result = parallel.run_parallel_step(task)
+    task = es.make_task(
+        tmp_path,
+        SCRIPT.replace("if i in (1, 4)", "if i == 4"),
+        env={"MARK_DIR": str(mark)},
+        max_retries=1,
+        mini_batch_error_threshold=0,
+        max_concurrency_per_instance=1,
+    )
+    result = parallel_step.run_parallel_step(task)
     text = es.read(result.job_result)
     first = text.index("first error (mini-batch 4):")
     assert "attempt 1: RUN_EXCEPTION" in text[first:] and "KeyError: 'same every time'" in text[first:]

@@ -9,12 +9,10 @@ import subprocess
 import sys
 import time
 
-import pytest
-
-from pjob.engine import results
-from pjob.local import parallel
-
 import engine_support as es
+import pytest
+from pjob.engine import results
+from pjob.local import parallel_step
 
 SCRIPT = """
 import os, time, uuid
@@ -28,8 +26,10 @@ def run(mini_batch, ctx):
     return [f"{os.path.basename(p)} done" for p in mini_batch]
 """
 
-LAUNCHER = ("import sys; from pjob.engine.task import ParallelTask; from pjob.local import parallel; "
-            "parallel.run_parallel_step(ParallelTask.from_json(open(sys.argv[1]).read()))")
+LAUNCHER = (
+    "import sys; from pjob.engine.task import ParallelTask; from pjob.local import parallel; "
+    "parallel_step.run_parallel_step(ParallelTask.from_json(open(sys.argv[1]).read()))"
+)
 
 
 def _runs(mark) -> dict[int, int]:
@@ -45,8 +45,9 @@ def test_kill_9_then_resume(tmp_path, kill_group):
     mark = tmp_path / "marks"
     mark.mkdir()
     n = 40
-    task = es.make_task(tmp_path, SCRIPT, n_files=n, mini_batch_size="1",
-                        env={"MARK_DIR": str(mark), "SLEEP": "0.03"}, instance_count=2)
+    task = es.make_task(
+        tmp_path, SCRIPT, n_files=n, mini_batch_size="1", env={"MARK_DIR": str(mark), "SLEEP": "0.03"}, instance_count=2
+    )
     task_file = tmp_path / "task.json"
     task_file.write_text(task.to_json())
     proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(task_file)], start_new_session=True)
@@ -64,7 +65,7 @@ def test_kill_9_then_resume(tmp_path, kill_group):
     assert 0 < len(committed) < n
     assert not os.path.exists(task.append_row_to)
 
-    result = parallel.run_parallel_step(task)
+    result = parallel_step.run_parallel_step(task)
     assert result.status == "Succeeded", es.read(result.job_result)
     expected = "".join(f"f{i:04d}.txt done\n" for i in range(n))
     assert es.read(task.append_row_to) == expected
@@ -80,10 +81,10 @@ def test_committed_parts_are_adopted_not_rerun(tmp_path):
     mark = tmp_path / "marks"
     mark.mkdir()
     task = es.make_task(tmp_path, SCRIPT, n_files=6, mini_batch_size="2", env={"MARK_DIR": str(mark)})
-    assert parallel.run_parallel_step(task).status == "Succeeded"
+    assert parallel_step.run_parallel_step(task).status == "Succeeded"
     output = es.read(task.append_row_to)
     os.unlink(os.path.join(task.work_dir, "queue.db"))  # forget every outcome
-    result = parallel.run_parallel_step(task)
+    result = parallel_step.run_parallel_step(task)
     assert result.status == "Succeeded" and result.counters.items_succeeded == 6
     assert _runs(mark) == {0: 1, 1: 1, 2: 1}
     assert es.read(task.append_row_to) == output
@@ -96,26 +97,32 @@ def test_retry_failed_and_fresh(tmp_path):
     mark.mkdir()
     flag = tmp_path / "fail.flag"
     flag.write_text("x")
-    task = es.make_task(tmp_path, SCRIPT, n_files=12, mini_batch_size="2", max_retries=0,
-                        env={"MARK_DIR": str(mark), "FAIL_FLAG": str(flag)})
-    first = parallel.run_parallel_step(task)
+    task = es.make_task(
+        tmp_path,
+        SCRIPT,
+        n_files=12,
+        mini_batch_size="2",
+        max_retries=0,
+        env={"MARK_DIR": str(mark), "FAIL_FLAG": str(flag)},
+    )
+    first = parallel_step.run_parallel_step(task)
     assert first.status == "Succeeded" and first.counters.failed == 2
     partial = es.read(task.append_row_to)
     assert "f0002.txt" not in partial and "f0008.txt" not in partial
     flag.unlink()
 
-    again = parallel.run_parallel_step(task)  # resume of a finished run: nothing re-runs
+    again = parallel_step.run_parallel_step(task)  # resume of a finished run: nothing re-runs
     assert again.counters.failed == 2 and sum(_runs(mark).values()) == 6
     assert es.read(task.append_row_to) == partial
 
-    retried = parallel.run_parallel_step(task, retry_failed=True)
+    retried = parallel_step.run_parallel_step(task, retry_failed=True)
     assert retried.status == "Succeeded" and retried.counters.failed == 0
     runs = _runs(mark)
     assert runs == {0: 1, 1: 2, 2: 1, 3: 1, 4: 2, 5: 1}
     expected = "".join(f"f{i:04d}.txt done\n" for i in range(12))
     assert es.read(task.append_row_to) == expected
 
-    fresh = parallel.run_parallel_step(task, fresh=True)
+    fresh = parallel_step.run_parallel_step(task, fresh=True)
     assert fresh.status == "Succeeded" and fresh.counters.attempts == 6
     assert sum(_runs(mark).values()) == 14
     assert es.read(task.append_row_to) == expected

@@ -9,12 +9,10 @@ from __future__ import annotations
 import csv
 import os
 
-import pandas as pd
-
-import pjob.data
-from pjob.local import parallel
-
 import engine_support as es
+import pandas as pd
+import pjob.data
+from pjob.local import parallel_step
 
 RAISE_OR_HANG = """
 import os, time
@@ -45,11 +43,23 @@ def test_a_failed_byte_range_counts_the_rows_it_held_not_the_estimate(tmp_path):
     assert [mb.items for mb in plan.mini_batches] != actual  # the fixture makes the estimates wrong
     failing = [0, len(actual) - 1]
     firsts = [str(pjob.data.read_mini_batch(plan.mini_batches[i], str(tmp_path)).iloc[0, 0]) for i in failing]
-    task = es.make_task(tmp_path, RAISE_OR_HANG, n_files=0, input_type="mltable", input_uri=str(folder),
-                        mini_batch_size="600", max_retries=0, env={"RAISE_ON": ",".join(firsts)})
-    result = parallel.run_parallel_step(task)
+    task = es.make_task(
+        tmp_path,
+        RAISE_OR_HANG,
+        n_files=0,
+        input_type="mltable",
+        input_uri=str(folder),
+        mini_batch_size="600",
+        max_retries=0,
+        env={"RAISE_ON": ",".join(firsts)},
+    )
+    result = parallel_step.run_parallel_step(task)
     c = result.counters
-    assert (c.failed, c.items_failed, c.items_succeeded) == (2, sum(actual[i] for i in failing), sum(actual) - sum(actual[i] for i in failing))
+    assert (c.failed, c.items_failed, c.items_succeeded) == (
+        2,
+        sum(actual[i] for i in failing),
+        sum(actual) - sum(actual[i] for i in failing),
+    )
     report = {int(r["mini_batch_id"]): int(r["total_items"]) for r in _report_rows(task)}
     assert report == dict(enumerate(actual))
 
@@ -62,11 +72,24 @@ def test_partition_key_batches_that_raise_or_time_out_count_their_rows(tmp_path)
         pd.DataFrame({"week": range(n), "qty": range(n)}).to_csv(folder / store / "part.csv", index=False)
     (folder / "MLTable").write_text(
         "paths:\n  - pattern: ./*/*.csv\ntransformations:\n  - read_delimited: {}\n"
-        "  - extract_columns_from_partition_format:\n      partition_format: /{store}/part.csv\n")
-    task = es.make_task(tmp_path, RAISE_OR_HANG, n_files=0, input_type="mltable", input_uri=str(folder),
-                        mini_batch_size=None, partition_keys=["store"], max_retries=0, timeout=2.0)
-    result = parallel.run_parallel_step(task)
+        "  - extract_columns_from_partition_format:\n      partition_format: /{store}/part.csv\n"
+    )
+    task = es.make_task(
+        tmp_path,
+        RAISE_OR_HANG,
+        n_files=0,
+        input_type="mltable",
+        input_uri=str(folder),
+        mini_batch_size=None,
+        partition_keys=["store"],
+        max_retries=0,
+        timeout=2.0,
+    )
+    result = parallel_step.run_parallel_step(task)
     c = result.counters
     assert (c.failed, c.items_failed, c.items_succeeded) == (2, sizes["a"] + sizes["b"], sizes["c"])
-    rows = {int(r["mini_batch_id"]): (r["status"], int(r["total_items"]), int(r["failed_items"])) for r in _report_rows(task)}
+    rows = {
+        int(r["mini_batch_id"]): (r["status"], int(r["total_items"]), int(r["failed_items"]))
+        for r in _report_rows(task)
+    }
     assert rows == {0: ("RUN_EXCEPTION", 7, 7), 1: ("RUN_TIMEOUT", 5, 5), 2: ("RUN_DONE", 3, 0)}

@@ -9,11 +9,9 @@ import os
 import subprocess
 import sys
 
-import pandas as pd
-
-from pjob.local import parallel
-
 import engine_support as es
+import pandas as pd
+from pjob.local import parallel_step
 
 MLTABLE = """\
 paths:
@@ -48,7 +46,7 @@ def _table_task(tmp_path, **kw):
 
 def test_table_mini_batches_rows_in_order(tmp_path):
     task, df = _table_task(tmp_path, mini_batch_size="120")  # ~120 bytes per mini-batch: several slices
-    result = parallel.run_parallel_step(task)
+    result = parallel_step.run_parallel_step(task)
     assert result.status == "Succeeded", es.read(result.job_result)
     assert result.counters.total > 2 and result.counters.items_succeeded == 40
     expected = pd.DataFrame({"name": df["name"], "score": df["x"] * 2, "key": "[]"})
@@ -56,9 +54,10 @@ def test_table_mini_batches_rows_in_order(tmp_path):
 
 
 def test_partition_keys_context_and_header(tmp_path):
-    task, df = _table_task(tmp_path, mini_batch_size=None, partition_keys=["g"],
-                           flags={"append_row_dataframe_header": True})
-    result = parallel.run_parallel_step(task)
+    task, df = _table_task(
+        tmp_path, mini_batch_size=None, partition_keys=["g"], flags={"append_row_dataframe_header": True}
+    )
+    result = parallel_step.run_parallel_step(task)
     assert result.status == "Succeeded", es.read(result.job_result)
     assert result.counters.total == 3
     lines = es.read(task.append_row_to).splitlines()
@@ -71,9 +70,11 @@ def test_partition_keys_context_and_header(tmp_path):
 
 
 def test_files_job_processes_never_import_pandas():
-    code = ("import sys; import pjob.local.agent, pjob.engine.worker, pjob.engine.agent, pjob.local.parallel; "
-            "heavy = [m for m in sys.modules if m.split('.')[0] in ('pandas', 'pyarrow')]; "
-            "assert not heavy, heavy")
+    code = (
+        "import sys; import pjob.local.launch, pjob.engine.worker, pjob.engine.agent, pjob.local.parallel_step; "
+        "heavy = [m for m in sys.modules if m.split('.')[0] in ('pandas', 'pyarrow')]; "
+        "assert not heavy, heavy"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -86,15 +87,14 @@ def test_task_overhead_timeout_kills_a_hanging_load(tmp_path):
     import pjob.data
     from pjob.engine import manifest
 
-    task, df = _table_task(tmp_path, mini_batch_size="120", max_retries=0,
-                           flags={"task_overhead_timeout": 1})
+    task, df = _table_task(tmp_path, mini_batch_size="120", max_retries=0, flags={"task_overhead_timeout": 1})
     plan = pjob.data.plan(task.input_type, task.input_uri, task.mini_batch_size, None)
     fifo = str(tmp_path / "table" / "fifo.csv")
     os.mkfifo(fifo)
     plan.mini_batches[1].path = fifo
     os.makedirs(task.work_dir, exist_ok=True)
     manifest.write(plan, manifest.path_in(task.work_dir))  # the driver reuses an existing plan
-    result = parallel.run_parallel_step(task)
+    result = parallel_step.run_parallel_step(task)
     assert result.status == "Succeeded", es.read(result.job_result)
     assert result.counters.failed == 1 and result.counters.done == len(plan.mini_batches) - 1
     with open(os.path.join(task.logs_dir, "sys/job_report/processed_mini-batches.csv")) as f:

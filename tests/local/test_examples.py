@@ -7,7 +7,6 @@ import json
 import os
 
 import pytest
-
 from pjobrun import ROOT, run_pjob
 
 EXAMPLES = os.path.join(ROOT, "examples")
@@ -31,7 +30,9 @@ def test_file_processing(tmp_path):
     expected = "".join(f"{os.path.basename(p)} {len(open(p).read().split())}\n" for p in docs)
     out = run / "steps" / "count_words" / "outputs" / "counts" / "parallel_run_step.txt"
     assert out.read_text() == expected
-    report = list(csv.reader(open(run / "steps" / "count_words" / "logs" / "sys" / "job_report" / "processed_mini-batches.csv")))
+    report = list(
+        csv.reader(open(run / "steps" / "count_words" / "logs" / "sys" / "job_report" / "processed_mini-batches.csv"))
+    )
     assert len(report) - 1 == 10  # one row per attempt, 40 files / 4 per mini-batch
     assert "Succeeded" in (run / "steps" / "count_words" / "logs" / "job_result.txt").read_text()
 
@@ -67,8 +68,18 @@ def test_examples_validate(example):
 
 
 def test_seed_pipeline_runs_unchanged(tmp_path):
-    proc = run_pjob("run", os.path.join(ROOT, "tests", "fixtures", "seed", "pipeline.yml"), "--runs-dir", tmp_path / "runs")
+    proc = run_pjob(
+        "run", os.path.join(ROOT, "tests", "fixtures", "seed", "pipeline.yml"), "--runs-dir", tmp_path / "runs"
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    out = tmp_path / "runs" / "iris-batch-prediction-using-parallel" / "steps" / "batch_prediction" / "outputs" / "job_output_file"
+    out = (
+        tmp_path
+        / "runs"
+        / "iris-batch-prediction-using-parallel"
+        / "steps"
+        / "batch_prediction"
+        / "outputs"
+        / "job_output_file"
+    )
     assert len(out.read_text().splitlines()) == 150
     assert "did you mean the runtime flag --resource_monitor_interval" in proc.stderr

@@ -9,7 +9,6 @@ import json
 import os
 
 import pytest
-
 from test_cli_edges import pjob
 
 JOB = """\
@@ -58,8 +57,9 @@ def _parquet(path, rows=1000, row_group_size=250):
     import pyarrow.parquet
 
     frame = pandas.DataFrame({"a": range(rows), "b": [f"text {i} " * 5 for i in range(rows)]})
-    pyarrow.parquet.write_table(pyarrow.Table.from_pandas(frame), str(path), row_group_size=row_group_size,
-                                compression="none")
+    pyarrow.parquet.write_table(
+        pyarrow.Table.from_pandas(frame), str(path), row_group_size=row_group_size, compression="none"
+    )
 
 
 BROKEN = {
@@ -97,7 +97,7 @@ def test_a_data_file_that_fails_while_running_fails_only_its_mini_batches(tmp_pa
     bad = tmp_path / "t" / "b_bad.parquet"
     offset = pyarrow.parquet.ParquetFile(bad).metadata.row_group(0).column(1).data_page_offset
     data = bytearray(bad.read_bytes())
-    data[offset:offset + 64] = b"\xff" * 64  # one row group's page: the footer (planning) is intact
+    data[offset : offset + 64] = b"\xff" * 64  # one row group's page: the footer (planning) is intact
     bad.write_bytes(bytes(data))
     proc = pjob("run", yml, cwd=tmp_path)
     assert proc.returncode in (0, 1), proc.stdout + proc.stderr
@@ -113,8 +113,11 @@ def test_a_data_file_that_fails_while_running_fails_only_its_mini_batches(tmp_pa
 
 @pytest.mark.parametrize("where", ["planning", "running"])
 def test_an_undecodable_csv_names_the_data_file_and_the_mltable_line(tmp_path, where):
-    yml = _job(tmp_path, "paths:\n  - file: ./x.csv\ntransformations:\n  - read_delimited:\n"
-                         "      delimiter: ','\n      encoding: utf8\n")
+    yml = _job(
+        tmp_path,
+        "paths:\n  - file: ./x.csv\ntransformations:\n  - read_delimited:\n"
+        "      delimiter: ','\n      encoding: utf8\n",
+    )
     # in the sample planning decodes, or only in the last bytes (a prefix may end inside a character)
     text = b"a,b\n1,caf\xe9 au lait\n2,x\n" if where == "planning" else b"a,b\n1,x\n2,caf\xe9\n"
     (tmp_path / "t" / "x.csv").write_bytes(text)
@@ -132,6 +135,7 @@ def test_an_undecodable_csv_names_the_data_file_and_the_mltable_line(tmp_path, w
 
 # --- 10. inputs that are not regular files --------------------------------------------------------------------------
 
+
 def test_entries_that_are_not_regular_files_are_skipped_and_said_once(tmp_path):
     from test_cli_edges import write_job
 
@@ -143,8 +147,10 @@ def test_entries_that_are_not_regular_files_are_skipped_and_said_once(tmp_path):
     os.mkfifo(docs / "c_pipe")
     proc = pjob("run", yml, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    said = ("4 entries of the input skipped, not regular files: a_dangling (dangling symlink), "
-            "b_loop1 (symlink loop), b_loop2 (symlink loop) and 1 more")
+    said = (
+        "4 entries of the input skipped, not regular files: a_dangling (dangling symlink), "
+        "b_loop1 (symlink loop), b_loop2 (symlink loop) and 1 more"
+    )
     assert (proc.stdout + proc.stderr).count(said) == 1, proc.stdout + proc.stderr
     step = tmp_path / "pjob-runs" / "edge" / "steps" / "step"
     assert (step / "logs" / "sys" / "master_role.txt").read_text().count(said) == 1

@@ -9,7 +9,6 @@ import resource
 import subprocess
 
 import pytest
-
 from test_cli_edges import PJOB_SCRIPT, edit, pjob, write_job
 
 LAUGHS = """\
@@ -53,8 +52,14 @@ def _capped():
 def test_an_alias_bomb_is_refused_in_bounded_memory(tmp_path, name):
     text, line = BOMBS[name]
     (tmp_path / "bomb.yml").write_text(text)
-    proc = subprocess.run([PJOB_SCRIPT, "validate", "bomb.yml"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=120, preexec_fn=_capped)
+    proc = subprocess.run(
+        [PJOB_SCRIPT, "validate", "bomb.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=_capped,
+    )
     assert proc.returncode == 2, proc.stdout + proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr and "MemoryError" not in proc.stderr
     assert f"bomb.yml:{line}:" in proc.stderr and "alias" in proc.stderr, proc.stderr
@@ -66,8 +71,14 @@ def test_a_file_too_big_to_be_a_job_is_refused_before_parsing(tmp_path):
         line = "  " + "y" * 1000 + "\n"
         for _ in range(17 * 1024):
             fh.write(line)
-    proc = subprocess.run([PJOB_SCRIPT, "validate", "big.yml"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=120, preexec_fn=_capped)
+    proc = subprocess.run(
+        [PJOB_SCRIPT, "validate", "big.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=_capped,
+    )
     assert proc.returncode == 2, proc.stdout + proc.stderr[-2000:]
     assert "big.yml" in proc.stderr and "MB" in proc.stderr, proc.stderr
 
@@ -90,13 +101,19 @@ def test_a_concurrency_beyond_the_machine_warns_and_still_runs(tmp_path):
     edit(yml, "max_concurrency_per_instance: 2", "max_concurrency_per_instance: 100000")
     proc = pjob("run", yml, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "pipeline.yml:15: jobs.step.max_concurrency_per_instance: 100000 worker processes" in proc.stderr, proc.stderr
+    assert "pipeline.yml:15: jobs.step.max_concurrency_per_instance: 100000 worker processes" in proc.stderr, (
+        proc.stderr
+    )
     assert _workers_started(tmp_path) == 4
 
 
 def test_no_more_instances_than_mini_batches(tmp_path):
     yml = write_job(tmp_path, files=3, mini_batch_size="1")
-    edit(yml, "max_concurrency_per_instance: 2", "max_concurrency_per_instance: 4\n    resources:\n      instance_count: 20")
+    edit(
+        yml,
+        "max_concurrency_per_instance: 2",
+        "max_concurrency_per_instance: 4\n    resources:\n      instance_count: 20",
+    )
     proc = pjob("run", yml, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     logs = tmp_path / "pjob-runs" / "edge" / "steps" / "step" / "logs"

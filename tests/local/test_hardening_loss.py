@@ -17,7 +17,6 @@ import sys
 import time
 
 import pytest
-
 from test_cli_edges import PJOB_SCRIPT, pjob, write_job
 from test_cli_edges_run import job_result, output_lines
 
@@ -42,9 +41,12 @@ def test_run_shrinking_its_file_list_is_counted_against_what_it_was_given(tmp_pa
     with open(yml, encoding="utf-8") as fh:
         text = fh.read()
     with open(yml, "w", encoding="utf-8") as fh:  # tolerate the failures: the counts are what is checked
-        fh.write(text.replace("    max_concurrency_per_instance: 2\n",
-                              "    max_concurrency_per_instance: 2\n    error_threshold: 100\n"
-                              "    mini_batch_error_threshold: 100\n"))
+        fh.write(
+            text.replace(
+                "    max_concurrency_per_instance: 2\n",
+                "    max_concurrency_per_instance: 2\n    error_threshold: 100\n    mini_batch_error_threshold: 100\n",
+            )
+        )
     proc = pjob("run", yml, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = len(output_lines(tmp_path))
@@ -62,12 +64,16 @@ def test_run_dropping_dataframe_rows_in_place_is_counted_against_what_it_was_giv
     write_job(tmp_path, DF_SCRIPT, files=0, input_type="mltable", input_path="./table", mini_batch_size="1kb")
     os.makedirs(tmp_path / "table")
     (tmp_path / "table" / "x.csv").write_text("a,b\n" + "".join(f"{i},{i * 2}\n" for i in range(20)))
-    (tmp_path / "table" / "MLTable").write_text("paths:\n  - file: ./x.csv\ntransformations:\n"
-                                                "  - read_delimited:\n      delimiter: ','\n")
+    (tmp_path / "table" / "MLTable").write_text(
+        "paths:\n  - file: ./x.csv\ntransformations:\n  - read_delimited:\n      delimiter: ','\n"
+    )
     yml = tmp_path / "pipeline.yml"
-    yml.write_text(yml.read_text().replace("    max_concurrency_per_instance: 2\n",
-                                           "    max_concurrency_per_instance: 2\n    error_threshold: 100\n"
-                                           "    mini_batch_error_threshold: 100\n"))
+    yml.write_text(
+        yml.read_text().replace(
+            "    max_concurrency_per_instance: 2\n",
+            "    max_concurrency_per_instance: 2\n    error_threshold: 100\n    mini_batch_error_threshold: 100\n",
+        )
+    )
     proc = pjob("run", yml, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert len(output_lines(tmp_path)) == 17
@@ -147,8 +153,9 @@ def _kills_job(folder, files: int, rows: int, row: int) -> str:
 
 def _start(folder, yml) -> subprocess.Popen:
     cmd = [PJOB_SCRIPT] if os.path.exists(PJOB_SCRIPT) else [sys.executable, "-m", "pjob.cli"]
-    return subprocess.Popen(cmd + ["run", yml], cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    return subprocess.Popen(
+        cmd + ["run", yml], cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -171,8 +178,9 @@ def _temp_files(root) -> list[str]:
     """Anything that looks like a temporary or partial file."""
     found = []
     for folder, _, names in os.walk(root):
-        found += [os.path.join(folder, n) for n in names
-                  if "pjob-merge" in n or n.endswith((".tmp", ".part")) or ".tmp." in n]
+        found += [
+            os.path.join(folder, n) for n in names if "pjob-merge" in n or n.endswith((".tmp", ".part")) or ".tmp." in n
+        ]
     return found
 
 
@@ -184,8 +192,9 @@ def _merge_in_progress(step_dir) -> bool:
 
 
 def _report_rows(logs) -> list[dict]:
-    with open(os.path.join(logs, "sys", "job_report", "processed_mini-batches.csv"), newline="",
-              encoding="utf-8") as fh:
+    with open(
+        os.path.join(logs, "sys", "job_report", "processed_mini-batches.csv"), newline="", encoding="utf-8"
+    ) as fh:
         return list(csv.DictReader(fh))
 
 
@@ -286,12 +295,25 @@ def _in_private_mount_namespace(script: str, env: dict) -> subprocess.CompletedP
     if not shutil.which("unshare"):
         pytest.skip("needs unshare(1) to mount a small filesystem")
     flags = ["-m"] if os.geteuid() == 0 else ["-r", "-m"]
-    probe = subprocess.run(["unshare", *flags, "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /mnt 2>/dev/null || "
-                            "mount -t tmpfs -o size=1m tmpfs \"$HOME\""], capture_output=True)
+    probe = subprocess.run(
+        [
+            "unshare",
+            *flags,
+            "sh",
+            "-c",
+            'mount -t tmpfs -o size=1m tmpfs /mnt 2>/dev/null || mount -t tmpfs -o size=1m tmpfs "$HOME"',
+        ],
+        capture_output=True,
+    )
     if probe.returncode != 0:
         pytest.skip("cannot mount a tmpfs in a private mount namespace here")
-    return subprocess.run(["unshare", *flags, "bash", "-c", script], env={**os.environ, **env}, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        ["unshare", *flags, "bash", "-c", script],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.mark.parametrize("filler", [4_500_000, 2_700_000], ids=["while-running", "during-the-merge"])
@@ -301,8 +323,9 @@ def test_a_full_disk_is_a_job_failure_naming_the_path_and_the_rerun_resumes(tmp_
     runs.mkdir()
     out.mkdir()
     pjob_cmd = PJOB_SCRIPT if os.path.exists(PJOB_SCRIPT) else f"{sys.executable} -m pjob.cli"
-    done = _in_private_mount_namespace(f"cd {tmp_path}\n" + DISK_FULL,
-                                       {"RUNS": str(runs), "OUT": str(out), "PJOB": pjob_cmd, "FILLER": str(filler)})
+    done = _in_private_mount_namespace(
+        f"cd {tmp_path}\n" + DISK_FULL, {"RUNS": str(runs), "OUT": str(out), "PJOB": pjob_cmd, "FILLER": str(filler)}
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     said = (out / "first.out").read_text() + (out / "first.err").read_text()
     assert (out / "first.rc").read_text().strip() == "1", said

@@ -13,7 +13,6 @@ import subprocess
 import sys
 
 import pytest
-
 from test_cli_edges import PJOB_SCRIPT, edit, pjob, write_job
 from test_cli_edges_run import _start_slow_run, job_result, output_lines
 
@@ -46,7 +45,11 @@ def test_an_init_failure_shows_the_exception_and_where_in_the_terminal(tmp_path)
 
 def test_a_threshold_failure_says_to_retry_the_failed_mini_batches(tmp_path):
     yml = write_job(tmp_path, "def run(mini_batch):\n    raise ValueError('bad row')\n")
-    edit(yml, "    max_concurrency_per_instance: 2\n", "    max_concurrency_per_instance: 2\n    mini_batch_error_threshold: 0\n")
+    edit(
+        yml,
+        "    max_concurrency_per_instance: 2\n",
+        "    max_concurrency_per_instance: 2\n    mini_batch_error_threshold: 0\n",
+    )
     proc = pjob("run", yml, cwd=tmp_path)
     assert proc.returncode == 1, _said(proc)
     assert "--retry-failed" in job_result(tmp_path)
@@ -70,8 +73,9 @@ def test_an_unreachable_https_input_names_the_url_and_its_line(tmp_path):
     yml = write_job(tmp_path, input_path="https://nonexistent.invalid/data/")
     proc = pjob("run", yml, cwd=tmp_path)
     assert proc.returncode == 2, _said(proc)
-    assert "pipeline.yml:9: jobs.step.inputs.docs.path: cannot read https://nonexistent.invalid/data/" in proc.stderr, \
+    assert "pipeline.yml:9: jobs.step.inputs.docs.path: cannot read https://nonexistent.invalid/data/" in proc.stderr, (
         proc.stderr
+    )
     assert "Traceback" not in _said(proc)
 
 
@@ -80,8 +84,9 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader (`| head -1`) is gone before pjob writes a word
     cmd = [PJOB_SCRIPT] if os.path.exists(PJOB_SCRIPT) else [sys.executable, "-m", "pjob.cli"]
-    proc = subprocess.run(cmd + ["validate", yml], cwd=tmp_path, stdout=write_end, stderr=subprocess.PIPE, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        cmd + ["validate", yml], cwd=tmp_path, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60
+    )
     os.close(write_end)
     assert proc.stderr == ""
     assert proc.returncode != 2
@@ -107,8 +112,9 @@ def test_a_csv_with_only_a_header_says_so(tmp_path):
     yml = write_job(tmp_path, files=0, input_type="mltable", input_path="./t", mini_batch_size="1kb")
     os.makedirs(tmp_path / "t")
     (tmp_path / "t" / "x.csv").write_text("id,name\n")
-    (tmp_path / "t" / "MLTable").write_text("paths:\n  - file: ./x.csv\ntransformations:\n  - read_delimited:\n"
-                                            "      delimiter: ','\n")
+    (tmp_path / "t" / "MLTable").write_text(
+        "paths:\n  - file: ./x.csv\ntransformations:\n  - read_delimited:\n      delimiter: ','\n"
+    )
     proc = pjob("run", yml, cwd=tmp_path)
     assert proc.returncode == 1, _said(proc)
     assert "x.csv: only a header line (id, name), no rows" in proc.stdout, proc.stdout
@@ -116,6 +122,7 @@ def test_a_csv_with_only_a_header_says_so(tmp_path):
 
 
 # --- 9. loose types ----------------------------------------------------------------------------------------------
+
 
 def test_true_is_not_a_number_of_workers(tmp_path):
     yml = write_job(tmp_path)
@@ -134,13 +141,20 @@ def test_a_list_is_not_an_environment_variable(tmp_path):
 
 
 def test_text_converted_to_int_is_refused_naming_the_file_and_the_step(tmp_path):
-    yml = write_job(tmp_path, "def run(df):\n    return df\n", files=0, input_type="mltable", input_path="./t",
-                    mini_batch_size="1kb")
+    yml = write_job(
+        tmp_path,
+        "def run(df):\n    return df\n",
+        files=0,
+        input_type="mltable",
+        input_path="./t",
+        mini_batch_size="1kb",
+    )
     os.makedirs(tmp_path / "t")
     (tmp_path / "t" / "x.csv").write_text("a,b\n1,x\n2,y\nthree,z\n")
     (tmp_path / "t" / "MLTable").write_text(
         "paths:\n  - file: ./x.csv\ntransformations:\n  - read_delimited:\n      delimiter: ','\n"
-        "  - convert_column_types:\n      - columns: a\n        column_type: int\n")
+        "  - convert_column_types:\n      - columns: a\n        column_type: int\n"
+    )
     proc = pjob("run", yml, cwd=tmp_path)
     assert proc.returncode == 1, _said(proc)
     text = job_result(tmp_path)

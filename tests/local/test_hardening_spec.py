@@ -6,7 +6,6 @@ folder, through the real ``pjob`` console script.
 import os
 
 import pytest
-
 from test_cli_edges import edit, pjob, write_job
 
 
@@ -56,7 +55,8 @@ def test_a_single_step_file_named_with_a_path_is_refused(tmp_path):
     (tmp_path / "code" / "score.py").write_text("def run(mb):\n    return mb\n")
     (tmp_path / "job.yml").write_text(
         "type: parallel\nname: ../../x\ninputs:\n  docs: {type: uri_folder, path: ./docs}\n"
-        "input_data: ${{inputs.docs}}\ntask:\n  type: run_function\n  code: ./code\n  entry_script: score.py\n")
+        "input_data: ${{inputs.docs}}\ntask:\n  type: run_function\n  code: ./code\n  entry_script: score.py\n"
+    )
     _refused(pjob("run", "job.yml", cwd=tmp_path), "job.yml:2", "name", "not a valid name")
     assert not (tmp_path.parent / "x").exists()
 
@@ -67,12 +67,21 @@ def test_two_non_ascii_display_names_get_two_run_folders(tmp_path):
     text = open(yml, encoding="utf-8").read()
     for who, display in (("first", "\u65e5\u672c"), ("second", "\u4e2d\u6587")):
         path = tmp_path / f"{who}.yml"
-        path.write_text(text.replace("display_name: edge", f"display_name: {display}").replace(
-            "    input_data:", f"    environment_variables:\n      WHO: {who}\n    input_data:"), encoding="utf-8")
+        path.write_text(
+            text.replace("display_name: edge", f"display_name: {display}").replace(
+                "    input_data:", f"    environment_variables:\n      WHO: {who}\n    input_data:"
+            ),
+            encoding="utf-8",
+        )
         proc = pjob("run", path, cwd=tmp_path)
         assert proc.returncode == 0, proc.stdout + proc.stderr
     runs = sorted(os.listdir(tmp_path / "pjob-runs"))
     assert len([r for r in runs if not r.startswith(".")]) == 2, runs
-    outputs = sorted((tmp_path / "pjob-runs" / r / "steps" / "step" / "outputs" / "out" / "parallel_run_step.txt")
-                     .read_text().split()[0] for r in runs if not r.startswith("."))
+    outputs = sorted(
+        (tmp_path / "pjob-runs" / r / "steps" / "step" / "outputs" / "out" / "parallel_run_step.txt")
+        .read_text()
+        .split()[0]
+        for r in runs
+        if not r.startswith(".")
+    )
     assert outputs == ["first", "second"]

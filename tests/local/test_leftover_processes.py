@@ -8,7 +8,6 @@ import time
 
 import psutil
 import yaml
-
 from pjobrun import run_pjob, write
 
 SCRIPT = """
@@ -87,5 +86,5 @@ def test_helpers_started_in_init_are_stopped_when_the_run_ends(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert len(started) == 1 and next(iter(started)).startswith("helper-")
     _assert_all_gone(started.values())
-    agent_log = (tmp_path / "runs" / "left" / "steps" / "score" / "logs" / "sys" / "node" / "0" / "agent.txt")
+    agent_log = tmp_path / "runs" / "left" / "steps" / "score" / "logs" / "sys" / "node" / "0" / "agent.txt"
     assert "left behind by workers" in agent_log.read_text()

@@ -7,9 +7,8 @@ import subprocess
 import sys
 import time
 
-from pjobrun import run_pjob, write
-
 from pjob.engine import jobview
+from pjobrun import run_pjob, write
 
 SCRIPT = """\
 import os, time
@@ -70,12 +69,20 @@ def _wait_for(check, what, timeout=120):
 def test_status_logs_failed_on_a_local_run(tmp_path):
     job, gate, runs = _job(tmp_path), tmp_path / "gate", tmp_path / "runs"
     env = dict(os.environ, PJOB_TEST_GATE=str(gate))
-    proc = subprocess.Popen([sys.executable, "-m", "pjob.cli", "run", str(job), "--runs-dir", str(runs)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pjob.cli", "run", str(job), "--runs-dir", str(runs)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     try:
+
         def busy():
             out = run_pjob("status", "scoring", "--runs-dir", runs).stdout
             return out if "Workers:" in out and ": mini-batch" in out else None
+
         running = _wait_for(busy, "pjob status to show workers busy")
         assert "State:     Running" in running and "score  parallel  Running" in running
         listing = run_pjob("status", "--runs-dir", runs).stdout
@@ -92,13 +99,21 @@ def test_status_logs_failed_on_a_local_run(tmp_path):
     assert "4/5 mini-batches done, 1 failed; items 4 succeeded, 1 failed" in text
     # the same shape as a cluster job's status (one formatter)
     cluster_like = jobview.format_status(
-        {"kind": "PipelineJob", "metadata": {"name": "x", "namespace": "ns"},
-         "status": {"state": "Succeeded", "steps": {"score": {"kind": "parallel", "state": "Succeeded"}}}}, {}, [])
+        {
+            "kind": "PipelineJob",
+            "metadata": {"name": "x", "namespace": "ns"},
+            "status": {"state": "Succeeded", "steps": {"score": {"kind": "parallel", "state": "Succeeded"}}},
+        },
+        {},
+        [],
+    )
+
     def sections(t):
         return [line.split(":")[0] for line in t.splitlines()[1:] if not line.startswith(" ")]
 
     def step_header(t):
         return next(line.split() for line in t.splitlines() if line.startswith("  STEP"))
+
     assert [x for x in sections(text) if x in sections(cluster_like)] == sections(cluster_like)
     assert step_header(text) == step_header(cluster_like) == ["STEP", "KIND", "STATE", "CHILD", "PROGRESS", "MESSAGE"]
 

@@ -9,8 +9,8 @@ import sys
 import time
 import urllib.request
 
-from prometheus_client.parser import text_string_to_metric_families
 from pjobrun import run_pjob, write
+from prometheus_client.parser import text_string_to_metric_families
 
 SCRIPT = """\
 import os, time
@@ -66,7 +66,9 @@ def _scrape(port: int) -> dict:
     out = {}
     for family in text_string_to_metric_families(text):
         for s in family.samples:
-            out[(s.name, tuple(sorted((k, v) for k, v in s.labels.items() if k not in ("job", "step", "namespace"))))] = s.value
+            out[
+                (s.name, tuple(sorted((k, v) for k, v in s.labels.items() if k not in ("job", "step", "namespace"))))
+            ] = s.value
     return out
 
 
@@ -88,13 +90,32 @@ def test_counters_move_during_a_run(tmp_path):
     gates = tmp_path / "gates"
     gates.mkdir()
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "pjob.cli", "run", str(job), "--runs-dir", str(tmp_path / "runs"),
-                             "--metrics-port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, PJOB_TEST_GATES=str(gates)))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pjob.cli",
+            "run",
+            str(job),
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            "--metrics-port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PJOB_TEST_GATES=str(gates)),
+    )
     try:
         done = ("pjob_mini_batches_total", (("state", "done"),))
-        m = _wait(port, lambda m: m.get(("pjob_mini_batches_planned", ())) == 5
-                  and m.get(("pjob_workers", (("state", "run"),))) == 2, "two busy workers")
+        m = _wait(
+            port,
+            lambda m: (
+                m.get(("pjob_mini_batches_planned", ())) == 5 and m.get(("pjob_workers", (("state", "run"),))) == 2
+            ),
+            "two busy workers",
+        )
         assert m[done] == 0 and m[("pjob_items_total", (("state", "succeeded"),))] == 0
         (gates / "d0.txt").touch()
         m = _wait(port, lambda m: m.get(done) == 1, "one mini-batch done")
@@ -120,6 +141,12 @@ def test_metrics_port_in_use_is_bad_input(tmp_path):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        done = run_pjob("run", os.path.join(os.path.dirname(__file__), "..", "..", "examples", "file-processing",
-                                            "pipeline.yml"), "--runs-dir", tmp_path, "--metrics-port", busy.getsockname()[1])
+        done = run_pjob(
+            "run",
+            os.path.join(os.path.dirname(__file__), "..", "..", "examples", "file-processing", "pipeline.yml"),
+            "--runs-dir",
+            tmp_path,
+            "--metrics-port",
+            busy.getsockname()[1],
+        )
     assert done.returncode == 2 and "--metrics-port" in done.stderr and "Traceback" not in done.stderr

@@ -5,7 +5,6 @@ the default <run>/steps/<step>/outputs/<name>, and <run>/outputs/<name> for
 pipeline-level outputs without a path."""
 
 import yaml
-
 from pjobrun import run_pjob, write
 
 SCRIPT = "def init():\n    pass\n\ndef run(mini_batch):\n    return [p.rsplit('/', 1)[-1] for p in mini_batch]\n"
@@ -49,12 +48,18 @@ def test_explicit_relative_output_path_is_honoured(tmp_path):
 
 def test_datastore_uris_map_to_the_runs_dir_or_to_given_folders(tmp_path):
     _files(tmp_path / "runs" / "datastores" / "default" / "raw")
-    yml = _pipeline(tmp_path, "azureml://datastores/default/paths/raw", {"type": "uri_folder", "path": "azureml://datastores/archive/paths/${{name}}/out"})
+    yml = _pipeline(
+        tmp_path,
+        "azureml://datastores/default/paths/raw",
+        {"type": "uri_folder", "path": "azureml://datastores/archive/paths/${{name}}/out"},
+    )
     proc = run_pjob("run", yml, "--runs-dir", tmp_path / "runs")
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "runs" / "datastores" / "archive" / "where" / "out" / "parallel_run_step.txt"
     assert out.read_text() == "a.txt\nb.txt\nc.txt\n"
-    proc = run_pjob("run", yml, "--runs-dir", tmp_path / "runs", "--fresh", "--datastore", f"archive={tmp_path / 'elsewhere'}")
+    proc = run_pjob(
+        "run", yml, "--runs-dir", tmp_path / "runs", "--fresh", "--datastore", f"archive={tmp_path / 'elsewhere'}"
+    )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "elsewhere" / "where" / "out" / "parallel_run_step.txt").read_text() == "a.txt\nb.txt\nc.txt\n"
 
@@ -112,7 +117,11 @@ def test_a_malformed_datastore_uri_names_the_file_line_and_field(tmp_path):
 
 def test_single_brace_name_from_sdk_f_strings_is_expanded_in_paths(tmp_path):
     _files(tmp_path / "in")
-    yml = _pipeline(tmp_path, "./in", {"type": "uri_folder", "path": "azureml://datastores/${default_datastore}/paths/${name}/out"})
+    yml = _pipeline(
+        tmp_path, "./in", {"type": "uri_folder", "path": "azureml://datastores/${default_datastore}/paths/${name}/out"}
+    )
     proc = run_pjob("run", yml, "--runs-dir", tmp_path / "runs")
     assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "runs" / "datastores" / "default" / "where" / "out" / "parallel_run_step.txt").read_text() == "a.txt\nb.txt\nc.txt\n"
+    assert (
+        tmp_path / "runs" / "datastores" / "default" / "where" / "out" / "parallel_run_step.txt"
+    ).read_text() == "a.txt\nb.txt\nc.txt\n"

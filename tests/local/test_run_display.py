@@ -69,8 +69,14 @@ class Terminal:
 
     def __init__(self, args, env):
         self.master, slave = pty.openpty()
-        self.proc = subprocess.Popen([sys.executable, "-m", "pjob.cli", *map(str, args)], stdin=slave, stdout=slave,
-                                     stderr=slave, close_fds=True, env=dict(os.environ, COLUMNS="160", **env))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pjob.cli", *map(str, args)],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            close_fds=True,
+            env=dict(os.environ, COLUMNS="160", **env),
+        )
         os.close(slave)
         self.out = b""
 
@@ -136,8 +142,13 @@ def test_failure_cause_and_next_command_on_a_terminal(tmp_path):
 def test_plain_lines_when_piped(tmp_path):
     job, gate = _job(tmp_path), tmp_path / "gate"
     gate.touch()
-    proc = subprocess.run([sys.executable, "-m", "pjob.cli", "run", str(job), "--runs-dir", str(tmp_path / "runs")],
-                          capture_output=True, text=True, timeout=120, env=dict(os.environ, PJOB_TEST_GATE=str(gate)))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pjob.cli", "run", str(job), "--runs-dir", str(tmp_path / "runs")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, PJOB_TEST_GATE=str(gate)),
+    )
     assert proc.returncode == 0, proc.stderr
     assert "\r" not in proc.stderr and "\x1b[" not in proc.stderr + proc.stdout  # no cursor moves, no colours
     assert "step score: 4/4 mini-batches (0 failed), 4/4 items (0 failed)" in proc.stderr
@@ -146,8 +157,12 @@ def test_plain_lines_when_piped(tmp_path):
 
 
 def test_example_still_runs_piped(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "pjob.cli", "run", EXAMPLE, "--runs-dir", str(tmp_path / "runs")],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pjob.cli", "run", EXAMPLE, "--runs-dir", str(tmp_path / "runs")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "step count_words: 10/10 mini-batches (0 failed)" in proc.stderr
     assert "job_result.txt" in proc.stdout

@@ -10,7 +10,6 @@ import time
 
 import pytest
 import yaml
-
 from pjobrun import run_pjob, write
 
 N_FILES = 8  # mini_batch_size 2 -> 4 mini-batches
@@ -30,10 +29,17 @@ def _job(tmp_path, script, *, args="", files=N_FILES, size="2", **step):
         "max_concurrency_per_instance": 2,
         "environment_variables": {"MARKS": str(tmp_path / "marks")},
         "retry_settings": {"max_retries": 2, "timeout": 30},
-        "task": {"code": "./code", "entry_script": "score.py", "program_arguments": args, "append_row_to": "${{outputs.out}}"},
+        "task": {
+            "code": "./code",
+            "entry_script": "score.py",
+            "program_arguments": args,
+            "append_row_to": "${{outputs.out}}",
+        },
     }
     body.update(step)
-    return write(tmp_path / "pipeline.yml", yaml.safe_dump({"type": "pipeline", "name": "rules", "jobs": {"score": body}}))
+    return write(
+        tmp_path / "pipeline.yml", yaml.safe_dump({"type": "pipeline", "name": "rules", "jobs": {"score": body}})
+    )
 
 
 def _run(tmp_path, yml, *extra, timeout=120):
@@ -62,7 +68,9 @@ EXPECTED_ROWS = "".join(f"f{i:02d}.txt\n" for i in range(N_FILES))
 
 
 def test_crash_on_first_attempt_is_retried_and_output_is_complete(tmp_path):
-    script = HEADER + """
+    script = (
+        HEADER
+        + """
 def run(mini_batch):
     first = os.path.basename(mini_batch[0])
     mark("run-" + first)
@@ -70,6 +78,7 @@ def run(mini_batch):
         os._exit(9)  # the worker dies mid-mini-batch
     return [os.path.basename(p) for p in mini_batch]
 """
+    )
     yml = _job(tmp_path, script)
     proc = _run(tmp_path, yml)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -78,13 +87,16 @@ def run(mini_batch):
 
 
 def test_exception_on_one_mini_batch_exhausts_retries_then_threshold_decides(tmp_path):
-    script = HEADER + """
+    script = (
+        HEADER
+        + """
 def run(mini_batch):
     mark("run-" + os.path.basename(mini_batch[0]))
     if os.path.basename(mini_batch[0]) == "f04.txt":
         raise ValueError("bad record in f04")
     return [os.path.basename(p) for p in mini_batch]
 """
+    )
     yml = _job(tmp_path, script, mini_batch_error_threshold=1)
     proc = _run(tmp_path, yml)
     assert proc.returncode == 0, proc.stdout + proc.stderr  # 1 failed mini-batch is tolerated
@@ -97,11 +109,15 @@ def run(mini_batch):
     proc = _run(tmp_path, yml, "--fresh")
     assert proc.returncode == 1
     result = _result(tmp_path)
-    assert "mini_batch_error_threshold" in result and "ValueError: bad record in f04" in result and "Traceback" in result
+    assert (
+        "mini_batch_error_threshold" in result and "ValueError: bad record in f04" in result and "Traceback" in result
+    )
 
 
 def test_hang_past_timeout_is_killed_and_retried(tmp_path):
-    script = HEADER + """
+    script = (
+        HEADER
+        + """
 def run(mini_batch):
     first = os.path.basename(mini_batch[0])
     mark("run-" + first)
@@ -109,20 +125,26 @@ def run(mini_batch):
         time.sleep(600)
     return [os.path.basename(p) for p in mini_batch]
 """
+    )
     yml = _job(tmp_path, script, retry_settings={"max_retries": 1, "timeout": 2})
     proc = _run(tmp_path, yml)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (tmp_path / "out.txt").read_text() == EXPECTED_ROWS
-    report = (tmp_path / "runs" / "rules" / "steps" / "score" / "logs" / "sys" / "job_report" / "processed_mini-batches.csv").read_text()
+    report = (
+        tmp_path / "runs" / "rules" / "steps" / "score" / "logs" / "sys" / "job_report" / "processed_mini-batches.csv"
+    ).read_text()
     assert "RUN_TIMEOUT" in report
 
 
 def test_short_returns_count_failed_items_are_not_retried_and_rows_are_kept(tmp_path):
-    script = HEADER + """
+    script = (
+        HEADER
+        + """
 def run(mini_batch):
     mark("run-" + os.path.basename(mini_batch[0]))
     return [os.path.basename(p) for p in mini_batch][:1]
 """
+    )
     yml = _job(tmp_path, script, error_threshold=3)
     proc = _run(tmp_path, yml)
     assert proc.returncode == 1, proc.stdout + proc.stderr  # 4 failed items > error_threshold 3
@@ -134,31 +156,36 @@ def run(mini_batch):
     assert (tmp_path / "out.txt").read_text() == "f00.txt\nf02.txt\nf04.txt\nf06.txt\n"
 
 
-@pytest.mark.parametrize(
-    "threshold,code",
-    [(-1, 0), (0, 1), (2, 0), (1, 1)],
-)
+@pytest.mark.parametrize("threshold,code", [(-1, 0), (0, 1), (2, 0), (1, 1)])
 def test_mini_batch_error_threshold(tmp_path, threshold, code):
-    script = HEADER + """
+    script = (
+        HEADER
+        + """
 def run(mini_batch):
     if os.path.basename(mini_batch[0]) in ("f00.txt", "f06.txt"):
         raise RuntimeError("always fails")
     return [os.path.basename(p) for p in mini_batch]
 """
+    )
     yml = _job(tmp_path, script, mini_batch_error_threshold=threshold, retry_settings={"max_retries": 0, "timeout": 30})
     proc = _run(tmp_path, yml)
     assert proc.returncode == code, proc.stdout + proc.stderr
 
 
 def test_allowed_failed_percent(tmp_path):
-    script = HEADER + """
+    script = (
+        HEADER
+        + """
 def run(mini_batch):
     if os.path.basename(mini_batch[0]) == "f00.txt":
         raise RuntimeError("fails")
     return [os.path.basename(p) for p in mini_batch]
 """
+    )
     retry = {"max_retries": 0, "timeout": 30}
-    assert _run(tmp_path, _job(tmp_path, script, args="--allowed_failed_percent 25", retry_settings=retry)).returncode == 0
+    assert (
+        _run(tmp_path, _job(tmp_path, script, args="--allowed_failed_percent 25", retry_settings=retry)).returncode == 0
+    )
     proc = _run(tmp_path, _job(tmp_path, script, args="--allowed_failed_percent 20", retry_settings=retry), "--fresh")
     assert proc.returncode == 1 and "allowed_failed_percent" in _result(tmp_path)
 
@@ -173,7 +200,9 @@ def test_init_failure_fails_the_job_with_the_init_traceback(tmp_path):
 
 
 def test_program_arguments_reach_the_script_with_runtime_flags(tmp_path):
-    script = HEADER + """
+    script = (
+        HEADER
+        + """
 import argparse
 def run(mini_batch):
     p = argparse.ArgumentParser(allow_abbrev=False)
@@ -181,6 +210,7 @@ def run(mini_batch):
     args, unknown = p.parse_known_args()
     return [f"{args.label} {os.path.basename(x)} {'--error_threshold' in unknown}" for x in mini_batch]
 """
+    )
     yml = _job(tmp_path, script, args="--label ${{inputs.data}} --error_threshold 5", files=2)
     assert _run(tmp_path, yml).returncode == 0
     data = tmp_path / "data"
@@ -201,17 +231,22 @@ def test_copy_logs_to_parent_copies_the_step_logs_into_the_pipeline_log_folder(t
 
 
 def test_kill_9_of_the_whole_run_then_resume_runs_nothing_twice(tmp_path):
-    script = HEADER + """
+    script = (
+        HEADER
+        + """
 def run(mini_batch):
     name = os.path.basename(mini_batch[0])
     mark("run-" + name)
     time.sleep(0.4)
     return [os.path.basename(p) for p in mini_batch]
 """
+    )
     yml = _job(tmp_path, script, files=24, size="1", max_concurrency_per_instance=2)
     proc = subprocess.Popen(
         [sys.executable, "-m", "pjob.cli", "run", str(yml), "--runs-dir", str(tmp_path / "runs")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     deadline = time.time() + 60
     while len(_calls(tmp_path)) < 6 and time.time() < deadline:

@@ -8,7 +8,6 @@ import sys
 import time
 
 import yaml
-
 from pjobrun import run_pjob, write
 
 SCRIPT = "import os\ndef init():\n    pass\n\ndef run(mini_batch):\n    open(os.path.join(os.environ['MARKS'], str(len(os.listdir(os.environ['MARKS'])))), 'w').close()\n    return [TAG + os.path.basename(p) for p in mini_batch]\n"
@@ -85,7 +84,10 @@ def test_new_or_modified_input_files_after_success_run_the_step_again(tmp_path):
 
 def test_input_changed_under_an_unfinished_step_is_bad_input_until_fresh(tmp_path):
     yml = _job(tmp_path)
-    write(tmp_path / "code" / "s.py", SCRIPT.replace("def run(mini_batch):\n", "def run(mini_batch):\n    raise ValueError('no')\n"))
+    write(
+        tmp_path / "code" / "s.py",
+        SCRIPT.replace("def run(mini_batch):\n", "def run(mini_batch):\n    raise ValueError('no')\n"),
+    )
     assert run_pjob("run", yml, "--runs-dir", tmp_path / "runs").returncode == 1  # the step failed
     write(tmp_path / "code" / "s.py", "TAG = ''\n" + SCRIPT)
     os.remove(tmp_path / "docs" / "d0.txt")
@@ -100,9 +102,14 @@ def test_input_changed_under_an_unfinished_step_is_bad_input_until_fresh(tmp_pat
 
 
 def test_downstream_steps_rerun_when_an_upstream_step_ran_again(tmp_path):
-    after = {"after": {"type": "command", "command": "cat ${{inputs.names}} | wc -l > ${{outputs.n}}",
-                       "inputs": {"names": {"type": "uri_file", "path": "${{parent.jobs.names.outputs.out}}"}},
-                       "outputs": {"n": {"type": "uri_file"}}}}
+    after = {
+        "after": {
+            "type": "command",
+            "command": "cat ${{inputs.names}} | wc -l > ${{outputs.n}}",
+            "inputs": {"names": {"type": "uri_file", "path": "${{parent.jobs.names.outputs.out}}"}},
+            "outputs": {"n": {"type": "uri_file"}},
+        }
+    }
     yml = _job(tmp_path, extra_step=after)
     assert run_pjob("run", yml, "--runs-dir", tmp_path / "runs").returncode == 0
     _job(tmp_path, tag="v2-", extra_step=after)
@@ -119,19 +126,32 @@ def test_two_yaml_files_in_one_folder_never_share_a_run(tmp_path):
     assert run_pjob("run", yml, "--runs-dir", tmp_path / "runs").returncode == 0
     assert run_pjob("run", other, "--runs-dir", tmp_path / "runs").returncode == 0
     assert sorted(p for p in os.listdir(tmp_path / "runs") if not p.startswith(".")) == [
-        f"{tmp_path.name}-other", f"{tmp_path.name}-pipeline"]
+        f"{tmp_path.name}-other",
+        f"{tmp_path.name}-pipeline",
+    ]
 
 
 def _slow_command_job(tmp_path):
-    body = {"type": "pipeline", "name": "slow", "jobs": {"c": {
-        "type": "command", "command": "echo start >> ${{outputs.o}}/log.txt; sleep 4; echo done >> ${{outputs.o}}/log.txt",
-        "outputs": {"o": {"type": "uri_folder", "path": "./o"}}}}}
+    body = {
+        "type": "pipeline",
+        "name": "slow",
+        "jobs": {
+            "c": {
+                "type": "command",
+                "command": "echo start >> ${{outputs.o}}/log.txt; sleep 4; echo done >> ${{outputs.o}}/log.txt",
+                "outputs": {"o": {"type": "uri_folder", "path": "./o"}},
+            }
+        },
+    }
     return write(tmp_path / "slow.yml", yaml.safe_dump(body))
 
 
 def _start(tmp_path, yml):
-    proc = subprocess.Popen([sys.executable, "-m", "pjob.cli", "run", str(yml), "--runs-dir", str(tmp_path / "runs")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pjob.cli", "run", str(yml), "--runs-dir", str(tmp_path / "runs")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 30
     while not (tmp_path / "o" / "log.txt").exists() and time.time() < deadline:
         time.sleep(0.05)
@@ -162,7 +182,10 @@ def test_sigterm_stops_the_command_step_and_the_run_resumes(tmp_path):
 
 def test_summary_names_mini_batches_failed_within_the_thresholds(tmp_path):
     yml = _job(tmp_path)
-    write(tmp_path / "code" / "s.py", "def init():\n    pass\n\ndef run(mb):\n    if mb[0].endswith('d0.txt'):\n        raise ValueError('bad')\n    return mb\n")
+    write(
+        tmp_path / "code" / "s.py",
+        "def init():\n    pass\n\ndef run(mb):\n    if mb[0].endswith('d0.txt'):\n        raise ValueError('bad')\n    return mb\n",
+    )
     proc = run_pjob("run", yml, "--runs-dir", tmp_path / "runs")
     assert proc.returncode == 0, proc.stderr
     assert "Succeeded with 1 failed mini-batch(es) (2 item(s) not in the output)" in proc.stdout
@@ -206,5 +229,7 @@ def test_run_returning_none_hints_at_a_missing_return(tmp_path):
     result = (tmp_path / "runs" / "state" / "steps" / "names" / "logs" / "job_result.txt").read_text()
     # error_threshold -1 (the default): returning None is not a failure, but there is nothing to write
     assert "is a return statement missing?" in result
-    report = (tmp_path / "runs" / "state" / "steps" / "names" / "logs" / "sys" / "job_report" / "processed_mini-batches.csv")
+    report = (
+        tmp_path / "runs" / "state" / "steps" / "names" / "logs" / "sys" / "job_report" / "processed_mini-batches.csv"
+    )
     assert "run() returned None: is a return statement missing?" in report.read_text()

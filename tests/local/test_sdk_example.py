@@ -11,7 +11,6 @@ import subprocess
 import sys
 
 import pytest
-
 from pjob.sdk import run_local
 from pjob.spec import load
 
@@ -21,7 +20,9 @@ EXAMPLE = os.path.join(ROOT, "examples", "sdk-pipeline")
 
 def run_pjob(*args, timeout=240):
     """The real `pjob` CLI as a process (not imported from conftest: several conftest modules exist)."""
-    return subprocess.run([sys.executable, "-m", "pjob.cli", *map(str, args)], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "pjob.cli", *map(str, args)], capture_output=True, text=True, timeout=timeout
+    )
 
 
 @contextlib.contextmanager
@@ -45,12 +46,18 @@ def test_python_and_yaml_build_the_same_model(sdk_job):
     twin = load.load_job(os.path.join(EXAMPLE, "pipeline.yml"))
     assert not twin.problems
     assert sdk_job.to_model(EXAMPLE) == twin.job
-    assert list(sdk_job.jobs) == ["prepare_file_tabular_data", "batch_inference_with_file_data", "batch_inference_with_tabular_data"]
+    assert list(sdk_job.jobs) == [
+        "prepare_file_tabular_data",
+        "batch_inference_with_file_data",
+        "batch_inference_with_tabular_data",
+    ]
 
 
 def test_script_dump_validates_and_loads_back_equal(sdk_job, tmp_path):
     dumped = tmp_path / "job.yml"
-    proc = subprocess.run([sys.executable, "pipeline.py", "--dump", str(dumped)], cwd=EXAMPLE, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "pipeline.py", "--dump", str(dumped)], cwd=EXAMPLE, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     check = run_pjob("validate", dumped)
     assert check.returncode == 0, check.stdout + check.stderr
@@ -67,7 +74,10 @@ def _user_errors(run_dir):
 
 
 def _nearest(model, row):
-    return min(model["centroids"], key=lambda n: sum((float(row[f]) - c) ** 2 for f, c in zip(model["features"], model["centroids"][n])))
+    return min(
+        model["centroids"],
+        key=lambda n: sum((float(row[f]) - c) ** 2 for f, c in zip(model["features"], model["centroids"][n])),
+    )
 
 
 def test_runs_locally_to_the_same_outputs_as_the_yaml_twin(sdk_job, tmp_path):
@@ -76,7 +86,9 @@ def test_runs_locally_to_the_same_outputs_as_the_yaml_twin(sdk_job, tmp_path):
 
     result = run_local(sdk_job, runs_dir=str(tmp_path / "sdk"))
     assert result.status == "Succeeded", result.job_result + _user_errors(result.run_dir)
-    assert "batch_inference_with_file_data: Succeeded" in result.job_result and "5 total, 5 succeeded" in result.job_result
+    assert (
+        "batch_inference_with_file_data: Succeeded" in result.job_result and "5 total, 5 succeeded" in result.job_result
+    )
     proc = run_pjob("run", os.path.join(EXAMPLE, "pipeline.yml"), "--runs-dir", tmp_path / "yaml")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     yaml_out = tmp_path / "yaml" / "parallel_in_pipeline" / "outputs"  # pipeline-level outputs
@@ -92,6 +104,11 @@ def test_runs_locally_to_the_same_outputs_as_the_yaml_twin(sdk_job, tmp_path):
     assert scored == (yaml_out / "pipeline_job_out_tabular").read_text()
     model = json.load(open(os.path.join(EXAMPLE, "model", "iris_model", "model.json")))
     rows = list(csv.DictReader(open(os.path.join(EXAMPLE, "dataset", "iris.csv"))))
-    expected = [" ".join([r["sepal_length"], r["sepal_width"], r["petal_length"], r["petal_width"], _nearest(model, r)]) for r in rows]
+    expected = [
+        " ".join([r["sepal_length"], r["sepal_width"], r["petal_length"], r["petal_width"], _nearest(model, r)])
+        for r in rows
+    ]
     assert scored.splitlines() == expected  # every row once, in input order
-    assert result.outputs["prepare_file_tabular_data.file_output_data"].endswith(os.path.join("prepare_file_tabular_data", "outputs", "file_output_data"))
+    assert result.outputs["prepare_file_tabular_data.file_output_data"].endswith(
+        os.path.join("prepare_file_tabular_data", "outputs", "file_output_data")
+    )

@@ -12,7 +12,6 @@ import subprocess
 import sys
 
 import yaml
-
 from pjobrun import ROOT
 
 NOTEBOOK = os.path.join(ROOT, "tests", "fixtures", "notebooks", "pipeline_with_parallel_nodes.py")
@@ -32,7 +31,7 @@ def change_imports(text: str) -> str:
         new = line
         for old, repl in IMPORTS:
             if new.startswith(old):
-                new = repl + new[len(old):]
+                new = repl + new[len(old) :]
                 break
         assert new == line or re.match(r"from \S+ import ", line), line  # only import lines change
         out.append(new)
@@ -48,13 +47,23 @@ def _project(tmp_path):
 
 
 def _run(project, cwd=None):
-    return subprocess.run([sys.executable, "notebook.py"], cwd=cwd or project, capture_output=True, text=True, timeout=240,
-                          env={k: v for k, v in os.environ.items() if k != "PJOB_CONFIG"})
+    return subprocess.run(
+        [sys.executable, "notebook.py"],
+        cwd=cwd or project,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={k: v for k, v in os.environ.items() if k != "PJOB_CONFIG"},
+    )
 
 
 def test_notebook_with_only_its_imports_changed_runs_to_the_end_locally(tmp_path):
     project = _project(tmp_path)
-    changed = [a for a, b in zip(open(NOTEBOOK).read().splitlines(), (project / "notebook.py").read_text().splitlines()) if a != b]
+    changed = [
+        a
+        for a, b in zip(open(NOTEBOOK).read().splitlines(), (project / "notebook.py").read_text().splitlines())
+        if a != b
+    ]
     assert len(changed) == 6 and all(line.startswith("from azure.") for line in changed)
     proc = _run(project)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -84,7 +93,10 @@ def test_a_pjob_config_above_the_notebook_says_where_jobs_run(tmp_path):
 def test_a_failed_job_makes_stream_raise_like_azure(tmp_path):
     project = _project(tmp_path)
     script = project / "src" / "tabular_batch_inference.py"
-    script.write_text(script.read_text().replace("def run(", "def run_was(") + "\ndef run(mini_batch):\n    raise RuntimeError('broken model')\n")
+    script.write_text(
+        script.read_text().replace("def run(", "def run_was(")
+        + "\ndef run(mini_batch):\n    raise RuntimeError('broken model')\n"
+    )
     proc = _run(project)
     assert proc.returncode == 1
     assert "JobException" in proc.stderr and "Status: Failed" in proc.stdout

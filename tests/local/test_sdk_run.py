@@ -5,8 +5,8 @@ carries status, output paths and the job_result text."""
 import os
 
 import pytest
-
 from pjob.sdk import Input, MLClient, Output, RunFunction, command, parallel_run_function, pipeline, run_local, submit
+
 
 def write(path, text):
     os.makedirs(os.path.dirname(str(path)), exist_ok=True)
@@ -55,7 +55,11 @@ def build(threshold=-1, display_name="sdk-run"):
 
     @pipeline(display_name=display_name)
     def p(raw):
-        copy = command(command="mkdir -p ${{outputs.o}} && cp ${{inputs.i}}/* ${{outputs.o}}/", inputs={"i": Input(type="uri_folder")}, outputs={"o": Output()})
+        copy = command(
+            command="mkdir -p ${{outputs.o}} && cp ${{inputs.i}}/* ${{outputs.o}}/",
+            inputs={"i": Input(type="uri_folder")},
+            outputs={"o": Output()},
+        )
         copy.inputs.i = raw
         scored = score(files=copy.outputs.o)
         return {"scores": scored.outputs.scores}
@@ -76,8 +80,11 @@ def test_run_local_reports_a_failed_step(project):
     write(project / "data" / "bad.txt", "x")
     result = run_local(build(threshold=0, display_name="sdk-fail"), runs_dir=str(project / "runs"))
     assert result.status == "Failed"
-    assert "scored: Failed" in result.job_result and "cannot score bad.txt" in open(
-        os.path.join(result.run_dir, "steps", "scored", "logs", "job_error.txt")).read()
+    assert (
+        "scored: Failed" in result.job_result
+        and "cannot score bad.txt"
+        in open(os.path.join(result.run_dir, "steps", "scored", "logs", "job_error.txt")).read()
+    )
 
 
 def test_ml_client_local_and_yaml_path(project):

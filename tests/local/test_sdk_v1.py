@@ -13,7 +13,6 @@ import subprocess
 import sys
 
 import yaml
-
 from pjobrun import ROOT
 
 FIXTURE = os.path.join(ROOT, "tests", "fixtures", "sdk-v1")
@@ -33,7 +32,9 @@ def _run(tmp_path):
     shutil.copytree(FIXTURE, project)
     original = (project / "v1_pipeline.py").read_text()
     (project / "v1_pipeline.py").write_text(change_imports(original))
-    changed = [a for a, b in zip(original.splitlines(), (project / "v1_pipeline.py").read_text().splitlines()) if a != b]
+    changed = [
+        a for a, b in zip(original.splitlines(), (project / "v1_pipeline.py").read_text().splitlines()) if a != b
+    ]
     assert len(changed) == 6 and all(line.startswith("from azureml") for line in changed)
     proc = subprocess.run([sys.executable, "v1_pipeline.py"], cwd=project, capture_output=True, text=True, timeout=240)
     return project, proc
@@ -55,7 +56,15 @@ def test_v1_parallel_run_step_script_runs_with_only_its_imports_changed(tmp_path
     assert digits["retry_settings"] == {"max_retries": 2, "timeout": 600}
     assert "--allowed_failed_percent 50" in digits["task"]["program_arguments"]
     assert "--model_dir ${{inputs.model_input}}" in digits["task"]["program_arguments"]
-    out = runs / "datastores" / "workspaceblobstore" / "azureml" / "digit_identification" / "inferences" / "mnist_outputs.txt"
+    out = (
+        runs
+        / "datastores"
+        / "workspaceblobstore"
+        / "azureml"
+        / "digit_identification"
+        / "inferences"
+        / "mnist_outputs.txt"
+    )
     lines = out.read_text().splitlines()
     assert sorted(line.split(":")[0] for line in lines) == [f"digit_{i:02d}.txt" for i in range(12)]
     iris = (project / "inference_results" / "iris_inferences" / "parallel_run_step.txt").read_text().splitlines()

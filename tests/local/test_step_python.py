@@ -13,7 +13,6 @@ import sys
 
 import pytest
 import yaml
-
 from pjobrun import ROOT, run_pjob, write
 
 FILES_SCRIPT = """import sys
@@ -42,12 +41,20 @@ def _job(tmp_path, script, table=False):
     else:
         for i in range(3):
             write(tmp_path / "data" / f"f{i}.txt", str(i))
-    step = {"type": "parallel", "inputs": {"d": {"type": "mltable" if table else "uri_folder", "path": "./data"}},
-            "outputs": {"o": {"type": "uri_file"}}, "input_data": "${{inputs.d}}",
-            "mini_batch_size": "100" if table else "1", "max_concurrency_per_instance": 1,
-            "task": {"code": "./code", "entry_script": "s.py", "append_row_to": "${{outputs.o}}"}}
-    job = {"type": "pipeline", "display_name": "own-python", "jobs": {"score": step,
-                                                                    "after": {"type": "command", "command": "echo done"}}}
+    step = {
+        "type": "parallel",
+        "inputs": {"d": {"type": "mltable" if table else "uri_folder", "path": "./data"}},
+        "outputs": {"o": {"type": "uri_file"}},
+        "input_data": "${{inputs.d}}",
+        "mini_batch_size": "100" if table else "1",
+        "max_concurrency_per_instance": 1,
+        "task": {"code": "./code", "entry_script": "s.py", "append_row_to": "${{outputs.o}}"},
+    }
+    job = {
+        "type": "pipeline",
+        "display_name": "own-python",
+        "jobs": {"score": step, "after": {"type": "command", "command": "echo done"}},
+    }
     return write(tmp_path / "p.yml", yaml.safe_dump(job, sort_keys=False))
 
 
@@ -67,12 +74,15 @@ def test_workers_run_under_the_steps_own_python_without_pjobs_dependencies(tmp_p
     assert _output(tmp_path) == [f"f{i}.txt {tmp_path / 'bare'} no-pandas" for i in range(3)]
 
 
-@pytest.mark.parametrize("flag,needle", [
-    ("nope={python}", "the job has no step 'nope'"),
-    ("after={python}", "step 'after' is a command step"),
-    ("score", "write --python STEP=PATH"),
-    ("score=/nonexistent/bin/python", "no executable file there"),
-])
+@pytest.mark.parametrize(
+    "flag,needle",
+    [
+        ("nope={python}", "the job has no step 'nope'"),
+        ("after={python}", "step 'after' is a command step"),
+        ("score", "write --python STEP=PATH"),
+        ("score=/nonexistent/bin/python", "no executable file there"),
+    ],
+)
 def test_a_bad_python_flag_is_bad_input(tmp_path, flag, needle):
     yml = _job(tmp_path, FILES_SCRIPT)
     proc = run_pjob("run", yml, "--runs-dir", tmp_path / "runs", "--python", flag.format(python=sys.executable))
@@ -83,8 +93,9 @@ def test_a_bad_python_flag_is_bad_input(tmp_path, flag, needle):
 
 def test_a_table_step_needs_pandas_and_pyarrow_in_that_environment(tmp_path):
     bare = _bare_venv(tmp_path)
-    proc = run_pjob("run", _job(tmp_path, TABLE_SCRIPT, table=True), "--runs-dir", tmp_path / "runs",
-                    "--python", f"score={bare}")
+    proc = run_pjob(
+        "run", _job(tmp_path, TABLE_SCRIPT, table=True), "--runs-dir", tmp_path / "runs", "--python", f"score={bare}"
+    )
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "pandas is not installed there (a table input needs pandas>=2.0)" in proc.stderr
 
@@ -103,8 +114,14 @@ def test_a_table_step_runs_with_the_other_end_of_the_supported_range(tmp_path):
     other = _other_end()
     if other is None:
         pytest.skip("the other venv of this repo (.venv or .venv-floors) is not there; `make test-floors` runs this")
-    versions = subprocess.run([other, "-c", "import pandas, pyarrow; print(pandas.__version__ + '/' + pyarrow.__version__)"],
-                              capture_output=True, text=True, check=True).stdout.strip()
-    proc = run_pjob("run", _job(tmp_path, TABLE_SCRIPT, table=True), "--runs-dir", tmp_path / "runs", "--python", f"score={other}")
+    versions = subprocess.run(
+        [other, "-c", "import pandas, pyarrow; print(pandas.__version__ + '/' + pyarrow.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    proc = run_pjob(
+        "run", _job(tmp_path, TABLE_SCRIPT, table=True), "--runs-dir", tmp_path / "runs", "--python", f"score={other}"
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert _output(tmp_path) == [f"{i} {versions}" for i in range(20)]

@@ -9,7 +9,6 @@ import shutil
 import struct
 import subprocess
 import sys
-import time
 import zlib
 
 import pytest
@@ -17,7 +16,9 @@ import pytest
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 DRIVER = shutil.which("chromedriver")
 if not (CHROMIUM and DRIVER):
-    pytest.skip("chromium and chromedriver not installed (apt-get install chromium chromium-driver)", allow_module_level=True)
+    pytest.skip(
+        "chromium and chromedriver not installed (apt-get install chromium chromium-driver)", allow_module_level=True
+    )
 webdriver = pytest.importorskip("selenium.webdriver")
 
 from pjobrun import run_pjob, write  # noqa: E402
@@ -79,8 +80,8 @@ def decode_png(data: bytes) -> tuple[int, int, list[tuple[int, int, int]]]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos, idat = 8, b""
     while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        body = data[pos + 8 : pos + 8 + length]
         pos += 12 + length
         if kind == b"IHDR":
             width, height, depth, color = struct.unpack(">IIBB", body[:10])
@@ -91,7 +92,7 @@ def decode_png(data: bytes) -> tuple[int, int, list[tuple[int, int, int]]]:
     raw, stride = zlib.decompress(idat), width * bpp
     prev, pixels, i = bytearray(stride), [], 0
     for _ in range(height):
-        kind, line = raw[i], bytearray(raw[i + 1:i + 1 + stride])
+        kind, line = raw[i], bytearray(raw[i + 1 : i + 1 + stride])
         i += 1 + stride
         for x in range(stride):
             a = line[x - bpp] if x >= bpp else 0
@@ -106,7 +107,7 @@ def decode_png(data: bytes) -> tuple[int, int, list[tuple[int, int, int]]]:
                 p = a + b - c
                 pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
                 line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-        pixels += [tuple(line[x:x + 3]) for x in range(0, stride, bpp)]
+        pixels += [tuple(line[x : x + 3]) for x in range(0, stride, bpp)]
         prev = line
     return width, height, pixels
 
@@ -120,8 +121,13 @@ def _share(png: bytes, color) -> float:
 def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000",
-                "--force-device-scale-factor=1"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1000",
+        "--force-device-scale-factor=1",
+    ):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=DRIVER), options=options)
     try:
@@ -131,8 +137,12 @@ def browser():
 
 
 def _start_ui(runs):
-    proc = subprocess.Popen([sys.executable, "-m", "pjob.cli", "ui", "--runs-dir", str(runs), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pjob.cli", "ui", "--runs-dir", str(runs), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     line = proc.stdout.readline()  # the server prints its URL once it listens
     assert line.startswith("pjob ui: http://127.0.0.1:"), line + proc.stderr.read()
     return proc, line.split()[2]
@@ -148,9 +158,12 @@ def test_job_page_in_headless_chromium(tmp_path, browser):
     assert broken.returncode == 1, broken.stderr
     for i in range(1, 4):  # the running one: mini-batch 0 done, the rest wait
         (gates / f"d{i}.txt").unlink()
-    running = subprocess.Popen([sys.executable, "-m", "pjob.cli", "run", str(_job(tmp_path / "g", "gated")),
-                                "--runs-dir", str(runs)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env=dict(os.environ, **env))
+    running = subprocess.Popen(
+        [sys.executable, "-m", "pjob.cli", "run", str(_job(tmp_path / "g", "gated")), "--runs-dir", str(runs)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ, **env),
+    )
     ui, url = _start_ui(runs)
     try:
         # the page redraws when the run changes: a found element may be replaced under us
@@ -158,10 +171,18 @@ def test_job_page_in_headless_chromium(tmp_path, browser):
         browser.get(url + "#run=gated")
         wait.until(lambda d: "1/4 mini-batches" in d.find_element(By.CSS_SELECTOR, ".counts").text)
         # a line per worker, one at least busy (a worker may hold several queued mini-batches, the other none)
-        wait.until(lambda d: len(lines := [li.text for li in d.find_elements(By.CSS_SELECTOR, "ul.workers li")]) == 2
-                   and any(": mini-batch" in t and " for " in t for t in lines))
+        wait.until(
+            lambda d: (
+                len(lines := [li.text for li in d.find_elements(By.CSS_SELECTOR, "ul.workers li")]) == 2
+                and any(": mini-batch" in t and " for " in t for t in lines)
+            )
+        )
         assert wait.until(lambda d: d.find_element(By.ID, "run-state").text) == "Running"
-        wait.until(lambda d: {e.text for e in d.find_elements(By.CSS_SELECTOR, "#run-list li")} >= {"Running gated", "Failed broken"})
+        wait.until(
+            lambda d: (
+                {e.text for e in d.find_elements(By.CSS_SELECTOR, "#run-list li")} >= {"Running gated", "Failed broken"}
+            )
+        )
         assert wait.until(lambda d: d.find_element(By.CSS_SELECTOR, ".node[data-step=score]").text).startswith("score")
         shot = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, ".progress").screenshot_as_png)
         assert 0.15 < _share(shot, GREEN) < 0.35  # 1 of 4 done, drawn

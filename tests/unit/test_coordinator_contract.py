@@ -19,11 +19,10 @@ import time
 from pathlib import Path
 
 import pytest
-
 from pjob.coord import base
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "coord"))
-from contract_backends import BACKENDS, STRICT_ORDER_ONLY  # noqa: E402  tests/unit/coord/contract_backends.py
+from contract_backends import BACKENDS, STRICT_ORDER_ONLY
 
 FORK = multiprocessing.get_context("fork")
 
@@ -36,8 +35,9 @@ def any_order(test):
 
 def pytest_generate_tests(metafunc):
     if "backend" in metafunc.fixturenames:
-        names = [n for n in sorted(BACKENDS)
-                 if n not in STRICT_ORDER_ONLY or getattr(metafunc.function, "any_order", False)]
+        names = [
+            n for n in sorted(BACKENDS) if n not in STRICT_ORDER_ONLY or getattr(metafunc.function, "any_order", False)
+        ]
         metafunc.parametrize("backend", names, indirect=True)
 
 

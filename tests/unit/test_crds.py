@@ -6,7 +6,6 @@ import os
 import jsonschema
 import pytest
 import yaml
-
 from pjob.spec import crds, load
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
@@ -42,7 +41,9 @@ def test_schema_is_structural(kind):
     schema = version["schema"]["openAPIV3Schema"]
     for path, node in _walk(schema):
         int_or_string = node.get("x-kubernetes-int-or-string")
-        assert "type" in node or node.get("x-kubernetes-preserve-unknown-fields") or int_or_string, f"{kind}{path} has no type"
+        assert "type" in node or node.get("x-kubernetes-preserve-unknown-fields") or int_or_string, (
+            f"{kind}{path} has no type"
+        )
         if int_or_string:  # the one anyOf structural schemas allow
             assert "type" not in node and [o["type"] for o in node["anyOf"]] == ["integer", "string"]
         for banned in ("anyOf", "oneOf", "$ref", "title", "default", "const"):
@@ -71,7 +72,9 @@ def _seed_step():
         return yaml.safe_load(fh)["jobs"]["batch_prediction"]
 
 
-@pytest.mark.parametrize("size,ok", [(10, True), ("10", True), ("10kb", True), (0, False), ("10 kb", False), (True, False)])
+@pytest.mark.parametrize(
+    "size,ok", [(10, True), ("10", True), ("10kb", True), (0, False), ("10 kb", False), (True, False)]
+)
 def test_mini_batch_size_is_int_or_string(size, ok):
     spec = dict(_seed_step(), mini_batch_size=size)
     assert (list(_validator("ParallelJob").iter_errors({"spec": spec})) == []) == ok
@@ -79,7 +82,9 @@ def test_mini_batch_size_is_int_or_string(size, ok):
 
 def test_seed_step_is_a_valid_paralleljob_spec():
     spec = {k: v for k, v in _seed_step().items() if k != "type"}
-    errors = list(_validator("ParallelJob").iter_errors({"apiVersion": "pjob.dev/v1alpha1", "kind": "ParallelJob", "spec": spec}))
+    errors = list(
+        _validator("ParallelJob").iter_errors({"apiVersion": "pjob.dev/v1alpha1", "kind": "ParallelJob", "spec": spec})
+    )
     assert errors == []
 
 
@@ -91,7 +96,12 @@ def test_seed_pipeline_is_a_valid_pipelinejob_spec():
 
 @pytest.mark.parametrize(
     "field,value",
-    [("mini_batch_size", "10 kb"), ("logging_level", "VERBOSE"), ("retry_settings", {"timeout": 0}), ("resources", {"instance_count": 0})],
+    [
+        ("mini_batch_size", "10 kb"),
+        ("logging_level", "VERBOSE"),
+        ("retry_settings", {"timeout": 0}),
+        ("resources", {"instance_count": 0}),
+    ],
 )
 def test_crd_rejects_what_the_model_rejects(field, value):
     spec = dict(_seed_step(), **{field: value})

@@ -1,4 +1,5 @@
 """Score iris rows with a nearest-centroid model (an Azure ML parallel entry script)."""
+
 import argparse
 import json
 import os

@@ -3,6 +3,7 @@
 Each returned string is one line of the aggregated output; one return per
 input file means every file succeeded.
 """
+
 import os
 
 from azureml_user.parallel_run import EntryScript

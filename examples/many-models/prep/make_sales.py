@@ -1,4 +1,5 @@
 """Write a partitioned sales table as an MLTable folder: one CSV per store."""
+
 import argparse
 import os
 import random
@@ -19,5 +20,7 @@ for s in range(args.stores):
         for week in range(args.weeks):
             fh.write(f"{store},{week},{base + slope * week + random.uniform(-3, 3):.2f}\n")
 with open(os.path.join(args.output, "MLTable"), "w") as fh:
-    fh.write("paths:\n  - pattern: ./*.csv\ntransformations:\n  - read_delimited:\n      delimiter: ','\n      header: all_files_same_headers\n")
+    fh.write(
+        "paths:\n  - pattern: ./*.csv\ntransformations:\n  - read_delimited:\n      delimiter: ','\n      header: all_files_same_headers\n"
+    )
 print(f"wrote {args.stores} stores to {args.output}")

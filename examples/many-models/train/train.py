@@ -6,6 +6,7 @@ mini_batch_context.partition_key_value says which store it is. Returning one
 row per input row tells pjob every item succeeded (fewer rows would count the
 gap as failed items, exactly as on Azure ML).
 """
+
 import pandas as pd
 
 

@@ -1,5 +1,6 @@
 """File parallel step: for every file of the mini-batch, write a one-line
 summary (name and size) into --job_output_path."""
+
 import argparse
 from pathlib import Path
 
@@ -21,7 +22,7 @@ def run(mini_batch):
     done = []
     for file_path in mini_batch:
         file = Path(file_path)
-        print("Processing {}".format(file))
+        print(f"Processing {file}")
         assert file.exists()
         data = file.read_bytes()
         (OUTPUT_PATH / (file.name + ".summary")).write_text(f"{file.name} {len(data)} bytes\n")

@@ -1,5 +1,6 @@
 """Split the raw dataset into a folder of files (for the file parallel step)
 and an MLTable of rows (for the tabular parallel step)."""
+
 import argparse
 import os
 import shutil
@@ -20,5 +21,7 @@ for name in sorted(os.listdir(files_in)):
 os.makedirs(args.tabular_output_data, exist_ok=True)
 shutil.copy(os.path.join(args.input_data, "iris.csv"), os.path.join(args.tabular_output_data, "iris.csv"))
 with open(os.path.join(args.tabular_output_data, "MLTable"), "w") as fh:
-    fh.write("paths:\n  - file: ./iris.csv\ntransformations:\n  - read_delimited:\n      delimiter: ','\n      encoding: utf8\n      header: all_files_same_headers\n")
+    fh.write(
+        "paths:\n  - file: ./iris.csv\ntransformations:\n  - read_delimited:\n      delimiter: ','\n      encoding: utf8\n      header: all_files_same_headers\n"
+    )
 print("prepared", len(os.listdir(args.file_output_data)), "files and iris.csv")

@@ -1,5 +1,6 @@
 """Tabular parallel step: predict the iris variety of every row with a
 nearest-centroid model read from --model/iris_model/model.json."""
+
 import argparse
 import json
 import os

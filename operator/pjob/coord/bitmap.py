@@ -68,7 +68,7 @@ class IndexBitmap:
         return base64.b64encode(zlib.compress(bytes(self._bits).rstrip(b"\0"), 6)).decode("ascii")
 
     @classmethod
-    def decode(cls, text: str | None) -> "IndexBitmap":
+    def decode(cls, text: str | None) -> IndexBitmap:
         out = cls()
         if text:
             out._bits = bytearray(zlib.decompress(base64.b64decode(text)))

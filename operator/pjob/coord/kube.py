@@ -49,8 +49,8 @@ import math
 import random
 import re
 import time
-from collections.abc import Sequence
-from typing import Any, Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from kubernetes import client as k8s
 from kubernetes.client import exceptions as k8s_errors
@@ -82,8 +82,9 @@ def queue_name(job: str) -> str:
 lease_name = kube_leases.lease_name
 
 
-def queue_configmap(namespace: str, job: str, total: int | None, max_attempts: int,
-                    owner_references: list[dict] | None = None) -> dict[str, Any]:
+def queue_configmap(
+    namespace: str, job: str, total: int | None, max_attempts: int, owner_references: list[dict] | None = None
+) -> dict[str, Any]:
     """The queue ConfigMap of a fresh job (also used by the operator's builders)."""
     meta: dict[str, Any] = {"name": queue_name(job), "namespace": namespace, "labels": {QUEUE_LABEL: job}}
     if owner_references:
@@ -106,12 +107,24 @@ class _AgentView:
 class KubeCoordinator(kube_outcomes.OutcomeBuffer):
     """See the module docstring."""
 
-    def __init__(self, api_client: k8s.ApiClient, namespace: str, job: str, total: int | None = None,
-                 max_attempts: int = 3, lease_seconds: float = 30.0, items: Sequence[int] | None = None,
-                 prefetch: int = 2048, flush_seconds: float | None = None, flush_max: int = 4096,
-                 read_cache_seconds: float = 0.25, expiry_check_seconds: float | None = None,
-                 renew_seconds: float | None = None, owner_references: list[dict] | None = None,
-                 instances: int = 1):
+    def __init__(
+        self,
+        api_client: k8s.ApiClient,
+        namespace: str,
+        job: str,
+        total: int | None = None,
+        max_attempts: int = 3,
+        lease_seconds: float = 30.0,
+        items: Sequence[int] | None = None,
+        prefetch: int = 2048,
+        flush_seconds: float | None = None,
+        flush_max: int = 4096,
+        read_cache_seconds: float = 0.25,
+        expiry_check_seconds: float | None = None,
+        renew_seconds: float | None = None,
+        owner_references: list[dict] | None = None,
+        instances: int = 1,
+    ):
         if max_attempts < 1:
             raise ValueError("max_attempts must be >= 1")
         self.core = k8s.CoreV1Api(api_client)
@@ -149,8 +162,11 @@ class KubeCoordinator(kube_outcomes.OutcomeBuffer):
             if exc.status != 404:
                 raise
             try:
-                resp = self._retrying(lambda: self.core.create_namespaced_config_map(
-                    self.namespace, body, _preload_content=False, _request_timeout=kube_leases.REQUEST_TIMEOUT))
+                resp = self._retrying(
+                    lambda: self.core.create_namespaced_config_map(
+                        self.namespace, body, _preload_content=False, _request_timeout=kube_leases.REQUEST_TIMEOUT
+                    )
+                )
                 self.leases.queue_uid = json.loads(resp.data)["metadata"].get("uid")
                 return
             except k8s_errors.ApiException as exc:
@@ -162,7 +178,8 @@ class KubeCoordinator(kube_outcomes.OutcomeBuffer):
                 raise errors.UserError(
                     f"the queue of job {self.job} has {state.total} mini-batches but the plan now has {total}: "
                     "the input or mini_batch_size changed; delete the job and submit it again",
-                    field="queue")
+                    field="queue",
+                )
             if total is not None:
                 state.total = total
             state.max_attempts = self.max_attempts
@@ -175,8 +192,9 @@ class KubeCoordinator(kube_outcomes.OutcomeBuffer):
 
         def publish(state: kube_state.QueueState) -> None:
             if state.total is not None and state.total != total:
-                raise errors.UserError(f"the queue of job {self.job} already has {state.total} mini-batches, "
-                                       f"not {total}", field="queue")
+                raise errors.UserError(
+                    f"the queue of job {self.job} already has {state.total} mini-batches, not {total}", field="queue"
+                )
             state.total = total
 
         self._update(publish)
@@ -186,9 +204,14 @@ class KubeCoordinator(kube_outcomes.OutcomeBuffer):
 
     def _read(self) -> dict[str, Any]:
         try:
-            resp = self._retrying(lambda: self.core.read_namespaced_config_map(
-                queue_name(self.job), self.namespace, _preload_content=False,
-                _request_timeout=kube_leases.REQUEST_TIMEOUT))
+            resp = self._retrying(
+                lambda: self.core.read_namespaced_config_map(
+                    queue_name(self.job),
+                    self.namespace,
+                    _preload_content=False,
+                    _request_timeout=kube_leases.REQUEST_TIMEOUT,
+                )
+            )
         except k8s_errors.ApiException as exc:
             if exc.status != 404 and _final(exc):  # 404: _ensure_queue creates it
                 raise QueueRejected(self.namespace, queue_name(self.job), self.job, "read", exc) from exc
@@ -216,12 +239,18 @@ class KubeCoordinator(kube_outcomes.OutcomeBuffer):
                 kept = {k: v for k, v in (cm.get("data") or {}).items() if k != "done"}  # "done": older encoding
                 cm["data"] = {**kept, **after}
                 try:
-                    self._retrying(lambda: self.core.replace_namespaced_config_map(
-                        queue_name(self.job), self.namespace, cm, _preload_content=False,
-                        _request_timeout=kube_leases.REQUEST_TIMEOUT))
+                    self._retrying(
+                        lambda: self.core.replace_namespaced_config_map(
+                            queue_name(self.job),
+                            self.namespace,
+                            cm,
+                            _preload_content=False,
+                            _request_timeout=kube_leases.REQUEST_TIMEOUT,
+                        )
+                    )
                 except k8s_errors.ApiException as exc:
                     if exc.status == 409:  # another agent wrote first: back off (full jitter, doubling) and redo
-                        time.sleep(random.uniform(0.0, min(2.0, 0.2 * 2 ** conflicts)))
+                        time.sleep(random.uniform(0.0, min(2.0, 0.2 * 2**conflicts)))
                         continue
                     if _final(exc):  # e.g. 422 past 1 MiB: every retry would fail the same way
                         raise QueueRejected(self.namespace, queue_name(self.job), self.job, "update", exc) from exc
@@ -231,8 +260,14 @@ class KubeCoordinator(kube_outcomes.OutcomeBuffer):
             self._op_results = {id(op): accepted for op, accepted in zip(self._ops, op_results)}
             for op, accepted in zip(self._ops, op_results):
                 if not accepted and op.kind != "release":
-                    log.warning("queue %s: %s of mini-batch %d (attempt %d) by %s was stale when written",
-                                self.job, op.kind, op.index, op.attempt, op.agent)
+                    log.warning(
+                        "queue %s: %s of mini-batch %d (attempt %d) by %s was stale when written",
+                        self.job,
+                        op.kind,
+                        op.index,
+                        op.attempt,
+                        op.agent,
+                    )
             self._ops = []
             self._cache = (time.monotonic(), state)
             self._sync_views(state)
@@ -373,6 +408,3 @@ class KubeCoordinator(kube_outcomes.OutcomeBuffer):
 
     def __repr__(self) -> str:
         return f"KubeCoordinator(kube://{self.namespace}/{self.job})"
-
-
-

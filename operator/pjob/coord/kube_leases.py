@@ -15,7 +15,7 @@ import json
 import math
 import re
 import time
-from typing import Any, Callable
+from typing import Any
 
 from kubernetes import client as k8s
 from kubernetes.client import exceptions as k8s_errors
@@ -51,9 +51,11 @@ class AgentLeases:
         spec = {"holderIdentity": agent, "leaseDurationSeconds": self.duration, "renewTime": stamp}
 
         def patch() -> None:
-            retrying(lambda: self.api.patch_namespaced_lease(name, self.namespace, {"spec": spec},
-                                                             _preload_content=False,
-                                                             _request_timeout=REQUEST_TIMEOUT))
+            retrying(
+                lambda: self.api.patch_namespaced_lease(
+                    name, self.namespace, {"spec": spec}, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+                )
+            )
 
         if agent in self._exists:
             try:
@@ -65,13 +67,21 @@ class AgentLeases:
                 self._exists.discard(agent)
         meta: dict[str, Any] = {"name": name, "labels": {QUEUE_LABEL: self.job}}
         if self.queue_uid:
-            meta["ownerReferences"] = [{"apiVersion": "v1", "kind": "ConfigMap", "name": f"{self.job}-queue",
-                                        "uid": self.queue_uid}]
-        body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta,
-                "spec": {**spec, "acquireTime": stamp}}
+            meta["ownerReferences"] = [
+                {"apiVersion": "v1", "kind": "ConfigMap", "name": f"{self.job}-queue", "uid": self.queue_uid}
+            ]
+        body = {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": meta,
+            "spec": {**spec, "acquireTime": stamp},
+        }
         try:
-            retrying(lambda: self.api.create_namespaced_lease(self.namespace, body, _preload_content=False,
-                                                              _request_timeout=REQUEST_TIMEOUT))
+            retrying(
+                lambda: self.api.create_namespaced_lease(
+                    self.namespace, body, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+                )
+            )
         except k8s_errors.ApiException as exc:
             if exc.status != 409:
                 raise
@@ -85,9 +95,14 @@ class AgentLeases:
         this observer first saw its current ``renewTime`` (as client-go's
         leader election judges), never by comparing another node's clock.
         ``beats`` (the queue's write counter per agent) renew it too."""
-        resp = retrying(lambda: self.api.list_namespaced_lease(
-            self.namespace, label_selector=f"{QUEUE_LABEL}={self.job}", _preload_content=False,
-            _request_timeout=REQUEST_TIMEOUT))
+        resp = retrying(
+            lambda: self.api.list_namespaced_lease(
+                self.namespace,
+                label_selector=f"{QUEUE_LABEL}={self.job}",
+                _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+        )
         seen_at = time.time() if now is None else now
         beats = dict(beats or {})
         records = []
@@ -95,8 +110,13 @@ class AgentLeases:
             spec = item.get("spec") or {}
             holder = spec.get("holderIdentity")
             stamp = spec.get("renewTime") or spec.get("acquireTime")
-            records.append((holder, None if stamp is None else f"{stamp} {beats.pop(holder, 0)}",
-                            float(spec.get("leaseDurationSeconds") or 0)))
+            records.append(
+                (
+                    holder,
+                    None if stamp is None else f"{stamp} {beats.pop(holder, 0)}",
+                    float(spec.get("leaseDurationSeconds") or 0),
+                )
+            )
         records += [(holder, f"- {n}", float(self.duration)) for holder, n in beats.items()]
         return self.observed.observe(records, seen_at)
 
@@ -144,12 +164,18 @@ class QueueRejected(RuntimeError):
         self.reason = detail.get("reason") or exc.reason or ""
         message = detail.get("message") or str(exc.body or "")[:500]
         too_large = exc.status in (413, 422) and (
-            "Too long" in message or "too large" in message.lower() or "TooLarge" in self.reason)
-        hint = (" The queue state outgrew the API server's 1 MiB object limit (many failed mini-batches between "
-                "done ones): fix what fails the mini-batches, or use a larger mini_batch_size so there are fewer."
-                if too_large else "")
-        super().__init__(f"the API server refused to {what} ConfigMap {namespace}/{name}, the queue of job {job} "
-                         f"(HTTP {exc.status} {self.reason}: {message}).{hint}")
+            "Too long" in message or "too large" in message.lower() or "TooLarge" in self.reason
+        )
+        hint = (
+            " The queue state outgrew the API server's 1 MiB object limit (many failed mini-batches between "
+            "done ones): fix what fails the mini-batches, or use a larger mini_batch_size so there are fewer."
+            if too_large
+            else ""
+        )
+        super().__init__(
+            f"the API server refused to {what} ConfigMap {namespace}/{name}, the queue of job {job} "
+            f"(HTTP {exc.status} {self.reason}: {message}).{hint}"
+        )
 
 
 def micro_time(epoch: float) -> str:

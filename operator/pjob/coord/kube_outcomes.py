@@ -37,7 +37,6 @@ class Op:
     items: int | None = None  # fail: what the attempt held (replaces the planned count)
 
 
-
 class OutcomeBuffer:
     """Mixin of KubeCoordinator: the outcome half of the protocol."""
 
@@ -45,12 +44,15 @@ class OutcomeBuffer:
         return self.complete_many([(lease, outcome)])[0]
 
     def complete_many(self, results: Sequence[tuple[base.Lease, base.Outcome]]) -> list[bool]:
-        return [self._record(Op("complete", lease.owner, lease.index, lease.attempt, outcome=outcome))
-                for lease, outcome in results]
+        return [
+            self._record(Op("complete", lease.owner, lease.index, lease.attempt, outcome=outcome))
+            for lease, outcome in results
+        ]
 
     def fail(self, lease: base.Lease, error: str, retryable: bool = True, items: int | None = None) -> bool:
-        return self._record(Op("fail", lease.owner, lease.index, lease.attempt, error=error, retryable=retryable,
-                                items=items))
+        return self._record(
+            Op("fail", lease.owner, lease.index, lease.attempt, error=error, retryable=retryable, items=items)
+        )
 
     def release(self, lease: base.Lease) -> None:
         """Hand back ``lease`` and this agent's reservoir (release means the
@@ -89,8 +91,9 @@ class OutcomeBuffer:
             # agents tend to run dry together: a jittered pause spreads their last writes (fewer 409s)
             time.sleep(random.uniform(0.0, self.drain_jitter))
             self.flush()
-        elif batching.write_due(len(self._ops), time.monotonic() - self._first_op_at, self.flush_max,
-                              self.flush_seconds):
+        elif batching.write_due(
+            len(self._ops), time.monotonic() - self._first_op_at, self.flush_max, self.flush_seconds
+        ):
             self.flush()
 
     def flush(self) -> None:
@@ -111,8 +114,12 @@ class OutcomeBuffer:
         try:
             self.flush()
         except (k8s_errors.ApiException, kube_leases.QueueRejected, OSError, urllib3.exceptions.HTTPError) as exc:
-            log.warning("queue %s: could not write %d buffered outcome(s) on close (%s); those mini-batches "
-                        "will run again after the lease expires: %s", self.job, len(self._ops), exc,
-                        ", ".join(f"{op.kind} {op.index}" for op in self._ops))
+            log.warning(
+                "queue %s: could not write %d buffered outcome(s) on close (%s); those mini-batches "
+                "will run again after the lease expires: %s",
+                self.job,
+                len(self._ops),
+                exc,
+                ", ".join(f"{op.kind} {op.index}" for op in self._ops),
+            )
             self._ops = []
-

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import urllib3
 from kubernetes.client import exceptions as k8s_errors
@@ -44,22 +45,27 @@ def backoff(attempt: int, server_says: float | None, rand: float) -> float:
     """Seconds to wait before try ``attempt + 1`` (``attempt`` >= 0): "full
     jitter" exponential backoff, ``rand`` in [0, 1); a Retry-After is the
     floor (plus up to 10% jitter so agents told the same do not return as one)."""
-    ceiling = min(CAP_SECONDS, BASE_SECONDS * 2 ** attempt)
+    ceiling = min(CAP_SECONDS, BASE_SECONDS * 2**attempt)
     if server_says is not None:
         return min(max(server_says, 0.0), 60.0) * (1.0 + 0.1 * rand)
     return ceiling * rand
 
 
-def retrying(call: Callable[[], Any], budget: float = BUDGET_SECONDS, *,
-             sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-             rand: Callable[[], float] = random.random) -> Any:
+def retrying(
+    call: Callable[[], Any],
+    budget: float = BUDGET_SECONDS,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    rand: Callable[[], float] = random.random,
+) -> Any:
     """``call()``, retried on transient errors until ``budget`` seconds have passed."""
     deadline = clock() + budget
     attempt = 0
     while True:
         try:
             return call()
-        except Exception as exc:  # noqa: BLE001 - sorted by is_transient; others re-raised as they are
+        except Exception as exc:
             if not is_transient(exc):
                 raise
             wait = backoff(attempt, retry_after(exc), rand())

@@ -26,7 +26,8 @@ import base64
 import dataclasses
 import json
 import zlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pjob.coord import base
 from pjob.coord.bitmap import IndexBitmap
@@ -64,11 +65,14 @@ class QueueState:
     # --- encoding ---------------------------------------------------------------------
 
     @classmethod
-    def decode(cls, data: dict[str, str] | None) -> "QueueState":
+    def decode(cls, data: dict[str, str] | None) -> QueueState:
         data = data or {}
         total = data.get("total")
-        state = cls(total=int(total) if total not in (None, "") else None,
-                    max_attempts=int(data.get("maxAttempts", 3)), cursor=int(data.get("cursor", 0)))
+        state = cls(
+            total=int(total) if total not in (None, "") else None,
+            max_attempts=int(data.get("maxAttempts", 3)),
+            cursor=int(data.get("cursor", 0)),
+        )
         state.pending = {int(i): int(a) for i, a in json.loads(_unpack(data.get("pending", "[]")))}
         for index in [i for i, a in state.pending.items() if a <= 0]:  # older encoding
             state.fresh.add(index)
@@ -154,8 +158,13 @@ class QueueState:
             self.counters.failed_items_succeeded += new.succeeded
             self.counters.failed_items_failed += new.failed
             if len(self.failed_info) < FAILED_INFO_CAP:
-                self.failed_info[index] = [new.attempts, new.succeeded, new.failed,
-                                           (new.error or "")[:ERROR_CHARS] or None, new.owner]
+                self.failed_info[index] = [
+                    new.attempts,
+                    new.succeeded,
+                    new.failed,
+                    (new.error or "")[:ERROR_CHARS] or None,
+                    new.owner,
+                ]
 
     def _step(self, old: machine.Batch, event: machine.Event, now: float) -> machine.Batch | None:
         result = machine.step(old, event, self.max_attempts)
@@ -192,8 +201,7 @@ class QueueState:
     def complete(self, agent: str, index: int, attempt: int, outcome: base.Outcome, now: float) -> bool:
         return self._step(self._load(index, owner=agent), machine.Complete(agent, attempt, outcome), now) is not None
 
-    def fail(self, agent: str, index: int, attempt: int, error: str, retryable: bool, items: int,
-             now: float) -> bool:
+    def fail(self, agent: str, index: int, attempt: int, error: str, retryable: bool, items: int, now: float) -> bool:
         event = machine.Fail(agent, attempt, error, retryable, items)
         return self._step(self._load(index, owner=agent), event, now) is not None
 
@@ -203,8 +211,7 @@ class QueueState:
     def expire_agent(self, agent: str, items_of: Callable[[int], int], now: float) -> int:
         """``machine.Expire`` for every mini-batch ``agent`` holds."""
         held = sorted(self.leased.get(agent, {}))
-        return sum(self._step(self._load(i, items_of(i), agent), machine.Expire(agent), now) is not None
-                   for i in held)
+        return sum(self._step(self._load(i, items_of(i), agent), machine.Expire(agent), now) is not None for i in held)
 
     def reset_failed(self) -> int:
         """``machine.Reset`` for every failed mini-batch. Item counts of failed
@@ -223,9 +230,17 @@ class QueueState:
         leased = sum(len(h) for h in self.leased.values())
         failed, pending = len(self.failed), len(self.pending) + len(self.fresh) + total - self.cursor
         c = self.counters
-        return base.Progress(total=total, pending=pending, leased=leased, done=total - pending - leased - failed,
-                             failed=failed, items_succeeded=c.items_succeeded, items_failed=c.items_failed,
-                             attempts=c.attempts, last_progress=c.last_progress)
+        return base.Progress(
+            total=total,
+            pending=pending,
+            leased=leased,
+            done=total - pending - leased - failed,
+            failed=failed,
+            items_succeeded=c.items_succeeded,
+            items_failed=c.items_failed,
+            attempts=c.attempts,
+            last_progress=c.last_progress,
+        )
 
     def records(self, state: str | None = None) -> list[base.BatchRecord]:
         out: list[base.BatchRecord] = []
@@ -234,16 +249,22 @@ class QueueState:
                 b = self._load(index)
                 out.append(base.BatchRecord(index, "failed", b.attempts, b.owner, b.error, b.succeeded, b.failed))
         if state in (None, "leased"):
-            out += [base.BatchRecord(i, "leased", a, agent, None)
-                    for agent, held in self.leased.items() for i, a in held.items()]
+            out += [
+                base.BatchRecord(i, "leased", a, agent, None)
+                for agent, held in self.leased.items()
+                for i, a in held.items()
+            ]
         if state in (None, "pending"):
             out += [base.BatchRecord(i, "pending", a, None, None) for i, a in self.pending.items()]
             out += [base.BatchRecord(i, "pending", 0, None, None) for i in self.fresh]
             out += [base.BatchRecord(i, "pending", 0, None, None) for i in range(self.cursor, self.total or 0)]
         if state in (None, "done"):
             held = {i for h in self.leased.values() for i in h}
-            out += [base.BatchRecord(i, "done", 0, None, None) for i in range(self.cursor)
-                    if i not in held and i not in self.pending and i not in self.fresh and i not in self.failed]
+            out += [
+                base.BatchRecord(i, "done", 0, None, None)
+                for i in range(self.cursor)
+                if i not in held and i not in self.pending and i not in self.fresh and i not in self.failed
+            ]
         return sorted(out, key=lambda r: r.index)
 
 

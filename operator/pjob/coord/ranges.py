@@ -38,8 +38,8 @@ class IndexRanges:
             return False
         start, end = self._starts[i], self._ends[i]
         pieces = [(s, e) for s, e in ((start, index), (index + 1, end)) if e > s]
-        self._starts[i:i + 1] = [s for s, _ in pieces]
-        self._ends[i:i + 1] = [e for _, e in pieces]
+        self._starts[i : i + 1] = [s for s, _ in pieces]
+        self._ends[i : i + 1] = [e for _, e in pieces]
         return True
 
     def __contains__(self, index: int) -> bool:

@@ -67,6 +67,7 @@ CREATE INDEX IF NOT EXISTS batches_leased ON batches(owner) WHERE state = 1;
 CREATE INDEX IF NOT EXISTS batches_failed ON batches(idx) WHERE state = 3;
 """
 
+
 class SqliteCoordinator:
     """See the module docstring. ``total`` (and optionally ``items``, the item
     count of each mini-batch, used to count the items of a final-failed
@@ -106,7 +107,7 @@ class SqliteCoordinator:
             self._registered = {}  # a forked child must register its own pid
         return self._conn
 
-    def _write(self) -> "_Tx":
+    def _write(self) -> _Tx:
         return _Tx(self._db())
 
     def close(self) -> None:
@@ -143,14 +144,17 @@ class SqliteCoordinator:
         if items is not None and len(items) != total:
             raise ValueError(f"items has {len(items)} entries, total is {total}")
         if items is None:
-            db.execute("WITH RECURSIVE s(i) AS (SELECT 0 WHERE ? > 0 UNION ALL SELECT i + 1 FROM s WHERE i + 1 < ?) "
-                       "INSERT INTO batches(idx) SELECT i FROM s", (total, total))
+            db.execute(
+                "WITH RECURSIVE s(i) AS (SELECT 0 WHERE ? > 0 UNION ALL SELECT i + 1 FROM s WHERE i + 1 < ?) "
+                "INSERT INTO batches(idx) SELECT i FROM s",
+                (total, total),
+            )
         else:  # json_each runs in C: a million rows in well under a second
-            db.execute("INSERT INTO batches(idx, items) SELECT key, value FROM json_each(?)",
-                       (json.dumps([int(n) for n in items]),))
-        db.execute(
-            "INSERT INTO counters VALUES (1, ?, ?, 0, 0, 0, 0, 0, 0, ?)", (total, total, time.time())
-        )
+            db.execute(
+                "INSERT INTO batches(idx, items) SELECT key, value FROM json_each(?)",
+                (json.dumps([int(n) for n in items]),),
+            )
+        db.execute("INSERT INTO counters VALUES (1, ?, ?, 0, 0, 0, 0, 0, 0, ?)", (total, total, time.time()))
 
     # --- protocol ------------------------------------------------------------------------
 
@@ -169,21 +173,31 @@ class SqliteCoordinator:
             # which ones: machine.claim_order (lowest index first), here as the index's order
             # the inner SELECT reads only the partial index of pending rows (selecting every column
             # directly made SQLite walk the table in idx order past every finished row: quadratic)
-            rows = db.execute(f"SELECT {_COLUMNS} FROM batches WHERE idx IN "
-                              "(SELECT idx FROM batches WHERE state = 0 ORDER BY idx LIMIT ?) ORDER BY idx",
-                              (max_n,)).fetchall()
+            rows = db.execute(
+                f"SELECT {_COLUMNS} FROM batches WHERE idx IN "
+                "(SELECT idx FROM batches WHERE state = 0 ORDER BY idx LIMIT ?) ORDER BY idx",
+                (max_n,),
+            ).fetchall()
             got = self._apply(db, [(_batch(row), machine.Claim(agent)) for row in rows])
         return [base.Lease(index=b.index, attempt=b.attempts, owner=agent, deadline=deadline) for b in got]
 
-    def _apply(self, db: sqlite3.Connection, changes: "Sequence[tuple[machine.Batch, machine.Event]]"
-               ) -> list[machine.Batch]:
+    def _apply(
+        self, db: sqlite3.Connection, changes: Sequence[tuple[machine.Batch, machine.Event]]
+    ) -> list[machine.Batch]:
         """Run each (stored batch, event) through the queue's rules; store what
         changed and the summed counter delta. Returns the accepted new batches."""
-        return self._store(db, [result for result in (machine.step(batch, event, self.max_attempts)
-                                                      for batch, event in changes) if result is not None])
+        return self._store(
+            db,
+            [
+                result
+                for result in (machine.step(batch, event, self.max_attempts) for batch, event in changes)
+                if result is not None
+            ],
+        )
 
-    def _store(self, db: sqlite3.Connection, results: "Sequence[tuple[machine.Batch, machine.Delta]]"
-               ) -> list[machine.Batch]:
+    def _store(
+        self, db: sqlite3.Connection, results: Sequence[tuple[machine.Batch, machine.Delta]]
+    ) -> list[machine.Batch]:
         """Store the new batches ``machine.step`` returned and their summed counter delta."""
         accepted = [batch for batch, _ in results]
         delta = machine.total(change for _, change in results)
@@ -191,8 +205,11 @@ class SqliteCoordinator:
             db.executemany(
                 "UPDATE batches SET state = ?, attempts = ?, owner = ?, succeeded = ?, failed = ?, error = ? "
                 "WHERE idx = ?",
-                [(_STATE_CODES[b.state], b.attempts, b.owner, b.succeeded, b.failed, b.error, b.index)
-                 for b in accepted])
+                [
+                    (_STATE_CODES[b.state], b.attempts, b.owner, b.succeeded, b.failed, b.error, b.index)
+                    for b in accepted
+                ],
+            )
             _bump(db, progress=delta.progress, **delta.counts())
         return accepted
 
@@ -200,7 +217,7 @@ class SqliteCoordinator:
         wanted = sorted(set(indexes))
         out: dict[int, machine.Batch] = {}
         for at in range(0, len(wanted), 500):  # well under SQLite's bound-parameter limit
-            chunk = wanted[at:at + 500]
+            chunk = wanted[at : at + 500]
             marks = ",".join("?" * len(chunk))
             for row in db.execute(f"SELECT {_COLUMNS} FROM batches WHERE idx IN ({marks})", chunk):
                 out[row[0]] = _batch(row)
@@ -237,13 +254,24 @@ class SqliteCoordinator:
         with self._write():
             for lease, outcome in results:
                 held = machine.Batch(lease.index, machine.LEASED, lease.attempt, lease.owner)
-                new, delta = machine.step(held, machine.Complete(lease.owner, lease.attempt, outcome),
-                                          self.max_attempts)
+                new, delta = machine.step(
+                    held, machine.Complete(lease.owner, lease.attempt, outcome), self.max_attempts
+                )
                 cur = db.execute(
                     "UPDATE batches SET state = ?, attempts = ?, owner = ?, succeeded = ?, failed = ?, error = ? "
                     "WHERE idx = ? AND state = 1 AND owner = ? AND attempts = ?",
-                    (_STATE_CODES[new.state], new.attempts, new.owner, new.succeeded, new.failed, new.error,
-                     lease.index, lease.owner, lease.attempt))
+                    (
+                        _STATE_CODES[new.state],
+                        new.attempts,
+                        new.owner,
+                        new.succeeded,
+                        new.failed,
+                        new.error,
+                        lease.index,
+                        lease.owner,
+                        lease.attempt,
+                    ),
+                )
                 order.append(cur.rowcount == 1)
                 if order[-1]:
                     deltas.append(delta)
@@ -252,7 +280,7 @@ class SqliteCoordinator:
                 _bump(db, progress=delta.progress, **delta.counts())
         return order
 
-    def _on_leases(self, events: "Sequence[tuple[base.Lease, machine.Event]]") -> list[bool]:
+    def _on_leases(self, events: Sequence[tuple[base.Lease, machine.Event]]) -> list[bool]:
         db = self._db()
         with self._write():
             stored = self._load(db, (lease.index for lease, _ in events))
@@ -279,8 +307,11 @@ class SqliteCoordinator:
         self._last_expiry_check = time.time()
         db = self._db()
         agents = db.execute("SELECT name, deadline, host, pid, started FROM agents").fetchall()
-        gone = [name for name, deadline, host, pid, started in agents
-                if deadline < now or liveness.is_gone(host, pid, started)]
+        gone = [
+            name
+            for name, deadline, host, pid, started in agents
+            if deadline < now or liveness.is_gone(host, pid, started)
+        ]
         if not gone:
             return 0
         moved = 0
@@ -298,10 +329,14 @@ class SqliteCoordinator:
         return moved
 
     def counters(self) -> base.Progress:
-        row = self._db().execute(
-            "SELECT total, pending, leased, done, failed, items_succeeded, items_failed, attempts, last_progress "
-            "FROM counters WHERE id = 1"
-        ).fetchone()
+        row = (
+            self._db()
+            .execute(
+                "SELECT total, pending, leased, done, failed, items_succeeded, items_failed, attempts, last_progress "
+                "FROM counters WHERE id = 1"
+            )
+            .fetchone()
+        )
         return base.Progress(*row)
 
     def reset_failed(self) -> int:
@@ -353,4 +388,3 @@ def _batch(row: tuple) -> machine.Batch:
 def _still_gone(db: sqlite3.Connection, agent: str) -> bool:
     row = db.execute("SELECT host, pid, started FROM agents WHERE name = ?", (agent,)).fetchone()
     return row is not None and liveness.is_gone(*row)
-

@@ -51,8 +51,9 @@ def plan(
     except OSError as exc:  # unreachable (DNS, network, permissions): name what could not be read
         where = exc.filename or location
         network = "" if uris.is_local(str(where)) else " and the network"
-        raise errors.UserError(f"cannot read {where}: {readfail.describe(exc)}; check the path{network}",
-                               field="path") from exc
+        raise errors.UserError(
+            f"cannot read {where}: {readfail.describe(exc)}; check the path{network}", field="path"
+        ) from exc
 
 
 def _plan(input_type: str, uri: str, location: str, mini_batch_size, partition_keys, datastores) -> Plan:
@@ -86,11 +87,12 @@ def _plan(input_type: str, uri: str, location: str, mini_batch_size, partition_k
         )
     per_batch = sizes.files_per_batch(mini_batch_size)
     batches = files.plan_files(paths, per_batch)
-    return Plan(kind="files", mini_batches=batches, items=len(paths), source=source,
-                skipped=files.describe_skipped(skipped))
+    return Plan(
+        kind="files", mini_batches=batches, items=len(paths), source=source, skipped=files.describe_skipped(skipped)
+    )
 
 
-def read_mini_batch(mb: MiniBatch, scratch_dir: str) -> "list[str] | pandas.DataFrame":
+def read_mini_batch(mb: MiniBatch, scratch_dir: str) -> list[str] | pandas.DataFrame:
     """Materialise one descriptor: local file paths, or the table slice."""
     if mb.kind == "files":
         return files.materialise(mb.paths, scratch_dir)
@@ -102,7 +104,7 @@ def read_mini_batch(mb: MiniBatch, scratch_dir: str) -> "list[str] | pandas.Data
     raise ValueError(f"unknown mini-batch kind {mb.kind!r}")
 
 
-def read_table(input_type: str, uri: str, *, datastores: dict[str, str] | None = None) -> "pandas.DataFrame":
+def read_table(input_type: str, uri: str, *, datastores: dict[str, str] | None = None) -> pandas.DataFrame:
     """The whole input as one DataFrame (a file list becomes one column ``path``)."""
     _check_type(input_type)
     location = uris.resolve_uri(uri, datastores)

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 QUOTE = '"'
 _CHUNK = 4 << 20
@@ -53,14 +54,16 @@ def records(text: str, delimiter: str, multi_line: bool) -> list[list[str]]:
 
 def crlf_only(text: str) -> bool:
     """CR appears only in CRLF line ends, and no blank CRLF line (Azure reads one as a row of nulls)."""
-    return "\r" not in text or (text.count("\r") == text.count("\r\n") and "\n\r\n" not in text and not text.startswith("\r\n"))
+    return "\r" not in text or (
+        text.count("\r") == text.count("\r\n") and "\n\r\n" not in text and not text.startswith("\r\n")
+    )
 
 
 def line_mode_candidate(text: str) -> bool:
     """Single-line mode may use a standard CSV reader on ``text`` when CR only ends
     lines and the last line (which no later line break could expose) has no quote;
     the caller must still reject the result if a field holds a line break."""
-    return crlf_only(text) and QUOTE not in text[text.rfind("\n") + 1:]
+    return crlf_only(text) and QUOTE not in text[text.rfind("\n") + 1 :]
 
 
 def _line_fields(line: str, delimiter: str) -> list[str]:

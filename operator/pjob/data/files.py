@@ -109,8 +109,12 @@ def _what(path: str) -> str:
 
 def kind_of_mode(mode: int) -> str:
     """Name of a file type that is not a regular file or folder (pure)."""
-    for test, name in ((stat.S_ISFIFO, "FIFO (named pipe)"), (stat.S_ISSOCK, "socket"),
-                       (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device")):
+    for test, name in (
+        (stat.S_ISFIFO, "FIFO (named pipe)"),
+        (stat.S_ISSOCK, "socket"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+    ):
         if test(mode):
             return name
     return "not a regular file"
@@ -122,8 +126,10 @@ def describe_skipped(skipped: list[tuple[str, str]], shown: int = 3) -> str:
         return ""
     first = ", ".join(f"{rel} ({what})" for rel, what in skipped[:shown])
     more = f" and {len(skipped) - shown} more" if len(skipped) > shown else ""
-    return (f"{len(skipped)} entr{'y' if len(skipped) == 1 else 'ies'} of the input skipped, not regular files: "
-            f"{first}{more}")
+    return (
+        f"{len(skipped)} entr{'y' if len(skipped) == 1 else 'ies'} of the input skipped, not regular files: "
+        f"{first}{more}"
+    )
 
 
 def _list_remote(location: str) -> list[str]:
@@ -135,7 +141,7 @@ def _list_remote(location: str) -> list[str]:
     root = root.rstrip("/")
     rels = []
     for path in fs.find(root, detail=False):
-        rel = path[len(root):].lstrip("/")
+        rel = path[len(root) :].lstrip("/")
         if not rel or any(part.startswith(".") for part in rel.split("/")):
             continue
         rels.append(rel)
@@ -175,8 +181,10 @@ def plan_files(paths: list[str], files_per_batch: int) -> list[minibatch.MiniBat
     if files_per_batch < 1:
         raise errors.UserError("mini_batch_size must be at least 1 file", field="mini_batch_size")
     make = minibatch.MiniBatch
-    return [make(i, "files", len(chunk), chunk)
-            for i, chunk in enumerate([paths[s:s + files_per_batch] for s in range(0, len(paths), files_per_batch)])]
+    return [
+        make(i, "files", len(chunk), chunk)
+        for i, chunk in enumerate([paths[s : s + files_per_batch] for s in range(0, len(paths), files_per_batch)])
+    ]
 
 
 def materialise(paths: list[str], scratch_dir: str) -> list[str]:

@@ -52,7 +52,7 @@ def to_regex(glob: str) -> re.Pattern[str]:
                 out.append(re.escape("["))
                 i += 1
             else:
-                body = glob[i + 1:end]
+                body = glob[i + 1 : end]
                 if body.startswith("!"):
                     body = "^" + body[1:]
                 out.append("[" + body.replace("\\", "\\\\") + "]")

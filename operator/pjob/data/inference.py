@@ -23,13 +23,15 @@ with None when it has nulls), datetime64[ns] (NaT for nulls), object str
 from __future__ import annotations
 
 import re
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 FAMILIES = ("int", "float", "bool", "datetime", "string")
 
 _BOOL = {"true", "false", "1", "0"}
 _INT = re.compile(r"^\s*-?(?:0|[1-9][0-9]*)\s*$")
-_FLOAT = re.compile(r"^\s*[-+]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|nan|NaN|NAN|inf|Inf|INF|infinity|Infinity)\s*$")
+_FLOAT = re.compile(
+    r"^\s*[-+]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|nan|NaN|NAN|inf|Inf|INF|infinity|Infinity)\s*$"
+)
 _DATETIME = re.compile(
     r"^\s*[0-9]{4}[-/][0-9]{1,2}[-/][0-9]{1,2}(?:[T ][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)?Z?\s*$"
 )
@@ -123,7 +125,9 @@ def to_series(values: Sequence[str | None], family: str, name: str, *, empty_as_
             return to_series(values, "string", name, empty_as_string=empty_as_string)
         return pandas.Series(ints.to_numpy(zero_copy_only=False), dtype="float64" if has_null else "int64", name=name)
     if family == "float":
-        return pandas.Series(pc.cast(trimmed, pyarrow.float64()).to_numpy(zero_copy_only=False), dtype="float64", name=name)
+        return pandas.Series(
+            pc.cast(trimmed, pyarrow.float64()).to_numpy(zero_copy_only=False), dtype="float64", name=name
+        )
     # datetime: YYYY/MM/DD -> YYYY-MM-DD, drop a trailing Z (Azure returns naive times)
     text = pc.replace_substring_regex(pc.replace_substring(trimmed, "/", "-"), "Z$", "")
     return pandas_datetimes(text, name)

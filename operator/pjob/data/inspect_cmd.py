@@ -27,24 +27,40 @@ from pjob.data import files, inspect_job, minibatch, mltable, uris
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", help="a job YAML (shows every parallel step's split), or an input: local path, file://, "
-                        "azureml://datastores/<ds>/paths/<p> or an fsspec URL")
+    parser.add_argument(
+        "path",
+        help="a job YAML (shows every parallel step's split), or an input: local path, file://, "
+        "azureml://datastores/<ds>/paths/<p> or an fsspec URL",
+    )
     parser.add_argument("--type", choices=pjob.data.INPUT_TYPES, help="input type (default: inferred)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--mini-batch-size", help='files per mini-batch ("10") or approximate size for tables ("10mb")')
     group.add_argument("--partition-keys", help="comma-separated key columns: one mini-batch per distinct combination")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
-    parser.add_argument("--dump", metavar="FILE.parquet", help="write the whole input as Parquet (file lists: one column 'path')")
-    parser.add_argument("--dump-mini-batches", metavar="DIR", help="write each mini-batch as DIR/<index>.parquet (tables) or DIR/<index>.txt")
-    parser.add_argument("--datastore", action="append", default=[], metavar="NAME=LOCATION",
-                        help="map a datastore name to a folder or URL (repeatable); default: ./pjob-runs/datastores/<name>")
+    parser.add_argument(
+        "--dump", metavar="FILE.parquet", help="write the whole input as Parquet (file lists: one column 'path')"
+    )
+    parser.add_argument(
+        "--dump-mini-batches",
+        metavar="DIR",
+        help="write each mini-batch as DIR/<index>.parquet (tables) or DIR/<index>.txt",
+    )
+    parser.add_argument(
+        "--datastore",
+        action="append",
+        default=[],
+        metavar="NAME=LOCATION",
+        help="map a datastore name to a folder or URL (repeatable); default: ./pjob-runs/datastores/<name>",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
     datastores = uris.parse_datastore_flags(args.datastore)
     if inspect_job.looks_like_job(args.path):  # a job YAML: every parallel step's split
         rows = inspect_job.inspect_job(args.path, datastores)
-        sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n" if args.json else inspect_job.format_table(rows))
+        sys.stdout.write(
+            json.dumps(rows, indent=2, default=str) + "\n" if args.json else inspect_job.format_table(rows)
+        )
         return 0
     input_type = args.type or infer_type(args.path, datastores)
     keys = [k.strip() for k in args.partition_keys.split(",") if k.strip()] if args.partition_keys else None
@@ -117,7 +133,11 @@ def _dump_whole(input_type: str, path: str, datastores, target: str) -> None:
 
 
 def _print_text(report: dict, source: str, input_type: str, estimated: bool) -> None:
-    items = "unknown" if report["items"] is None else (f"~{report['items']} (estimated from a sample)" if estimated else report["items"])
+    items = (
+        "unknown"
+        if report["items"] is None
+        else (f"~{report['items']} (estimated from a sample)" if estimated else report["items"])
+    )
     print(f"input:        {source}")
     print(f"type:         {input_type}  ({report['kind']})")
     print(f"items:        {items}")

@@ -39,7 +39,7 @@ class MiniBatch:
         return {k: v for k, v in d.items() if v is not None and v != []}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "MiniBatch":
+    def from_dict(cls, d: dict[str, Any]) -> MiniBatch:
         d = dict(d)
         for k in ("byte_range", "row_range"):
             if d.get(k) is not None:
@@ -65,7 +65,9 @@ class Plan:
     columns: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     source: str = ""
     empty_because: str = ""  # when nothing was planned from files that are not empty: why (e.g. only a header)
-    skipped: str = ""  # entries of the input that are not regular files (dangling symlinks, FIFOs, ...): how many, which
+    skipped: str = (
+        ""  # entries of the input that are not regular files (dangling symlinks, FIFOs, ...): how many, which
+    )
 
     def to_json(self) -> str:
         return json.dumps(
@@ -79,7 +81,7 @@ class Plan:
         )
 
     @classmethod
-    def from_json(cls, text: str) -> "Plan":
+    def from_json(cls, text: str) -> Plan:
         d = json.loads(text)
         return cls(
             kind=d["kind"],

@@ -55,19 +55,31 @@ READER_TUNING_OPTIONS = {"partition_size"}
 HEADER_MODES = ("all_files_same_headers", "from_first_file", "all_files_different_headers", "no_header")
 # Azure encoding names (lower-cased, without '-'/'_') -> Python codec
 ENCODINGS = {
-    "utf8": "utf-8", "ascii": "ascii", "latin1": "latin-1", "iso88591": "latin-1",
-    "utf16": "utf-16", "windows1252": "cp1252", "cp1252": "cp1252", "utf8bom": "utf-8-sig",
+    "utf8": "utf-8",
+    "ascii": "ascii",
+    "latin1": "latin-1",
+    "iso88591": "latin-1",
+    "utf16": "utf-16",
+    "windows1252": "cp1252",
+    "cp1252": "cp1252",
+    "utf8bom": "utf-8-sig",
 }
 # traits (index/timestamp columns) and metadata describe the table; they do not change what is read
 TOP_LEVEL_KEYS = {"$schema", "type", "metadata", "traits", "paths", "transformations"}
 STEPS = (
-    "take", "skip", "take_random_sample", "drop_columns", "keep_columns",
-    "extract_columns_from_partition_format", "convert_column_types", "filter",
+    "take",
+    "skip",
+    "take_random_sample",
+    "drop_columns",
+    "keep_columns",
+    "extract_columns_from_partition_format",
+    "convert_column_types",
+    "filter",
 )
 # steps whose result for a row depends on the row's position in the whole table
 POSITIONAL_STEPS = ("take", "skip", "take_random_sample")
 UNSUPPORTED = {
-    "read_delta_lake": "Delta Lake tables are not supported; export the table to Parquet and use read_parquet",
+    "read_delta_lake": "Delta Lake tables are not supported; export the table to Parquet and use read_parquet"
 }
 
 
@@ -83,8 +95,10 @@ class Table:
         return {"base": self.base, "paths": self.paths, "reader": self.reader, "steps": self.steps, "file": self.file}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Table":
-        return cls(base=d["base"], paths=d["paths"], reader=d.get("reader"), steps=d.get("steps", []), file=d.get("file", ""))
+    def from_dict(cls, d: dict[str, Any]) -> Table:
+        return cls(
+            base=d["base"], paths=d["paths"], reader=d.get("reader"), steps=d.get("steps", []), file=d.get("file", "")
+        )
 
     @property
     def positional(self) -> bool:
@@ -130,8 +144,11 @@ def _check_local_file_entries(doc: dict, table: Table) -> None:
         kind, value = next(iter(entry.items()))
         if kind == "file" and uris.is_local(value) and os.path.isdir(value):
             raw = doc["paths"][i]["file"]
-            raise errors.UserError(f"'{value}' is a folder; write 'folder: {raw}' (every file in it) or name one file",
-                                   file=table.file, field=f"paths[{i}].file")
+            raise errors.UserError(
+                f"'{value}' is a folder; write 'folder: {raw}' (every file in it) or name one file",
+                file=table.file,
+                field=f"paths[{i}].file",
+            )
 
 
 def _with_line(problem: errors.Problem, path: str, lines) -> errors.Problem:
@@ -146,13 +163,21 @@ def _with_line(problem: errors.Problem, path: str, lines) -> errors.Problem:
 def parse(doc: Any, *, base: str, file: str = "MLTable", datastores: dict[str, str] | None = None) -> Table:
     """Validate an MLTable document (already YAML-decoded); pure."""
     if not isinstance(doc, dict):
-        raise errors.UserError("the MLTable file must be a mapping with 'paths' and optional 'transformations'", file=file)
+        raise errors.UserError(
+            "the MLTable file must be a mapping with 'paths' and optional 'transformations'", file=file
+        )
     if "query_source" in doc:
-        raise errors.UserError("query_source (a SQL query as the table) is not supported by pjob; export the query result "
-                               "to files and list them under paths", file=file, field="query_source")
+        raise errors.UserError(
+            "query_source (a SQL query as the table) is not supported by pjob; export the query result "
+            "to files and list them under paths",
+            file=file,
+            field="query_source",
+        )
     unknown = sorted(set(doc) - TOP_LEVEL_KEYS)
     if unknown:
-        raise errors.UserError(f"unknown key(s) {unknown}; an MLTable has {', '.join(sorted(TOP_LEVEL_KEYS))}", file=file, field=unknown[0])
+        raise errors.UserError(
+            f"unknown key(s) {unknown}; an MLTable has {', '.join(sorted(TOP_LEVEL_KEYS))}", file=file, field=unknown[0]
+        )
     paths = _parse_paths(doc.get("paths"), file, base, datastores)
     reader: dict[str, Any] | None = None
     steps: list[dict[str, Any]] = []
@@ -163,23 +188,32 @@ def parse(doc: Any, *, base: str, file: str = "MLTable", datastores: dict[str, s
         name, args = _split_step(raw, file, i)
         field = f"transformations[{i}].{name}"
         if name in UNSUPPORTED:
-            raise errors.UserError(f"transformation '{name}' is not supported by pjob: {UNSUPPORTED[name]}", file=file, field=field)
+            raise errors.UserError(
+                f"transformation '{name}' is not supported by pjob: {UNSUPPORTED[name]}", file=file, field=field
+            )
         if name in READER_DEFAULTS:
             if reader is not None:
-                raise errors.UserError(f"a second reader '{name}'; an MLTable has at most one read_* step", file=file, field=field)
+                raise errors.UserError(
+                    f"a second reader '{name}'; an MLTable has at most one read_* step", file=file, field=field
+                )
             if steps:
-                raise errors.UserError(f"the reader '{name}' must come before other transformations", file=file, field=field)
+                raise errors.UserError(
+                    f"the reader '{name}' must come before other transformations", file=file, field=field
+                )
             reader = _parse_reader(name, args, file, field)
         elif name in STEPS:
             steps.append({"name": name, "args": _check_step(name, args, file, field)})
         else:
             known = ", ".join(list(READER_DEFAULTS) + list(STEPS))
-            raise errors.UserError(f"transformation '{name}' is not supported by pjob (supported: {known})", file=file, field=field)
+            raise errors.UserError(
+                f"transformation '{name}' is not supported by pjob (supported: {known})", file=file, field=field
+            )
     if reader is None and steps:
         raise errors.UserError(
             f"transformation '{steps[0]['name']}' needs a table, but this MLTable has no reader (read_delimited, "
             "read_parquet or read_json_lines), so it is a list of files; add a reader or remove the step",
-            file=file, field="transformations",
+            file=file,
+            field="transformations",
         )
     return Table(base=base, paths=paths, reader=reader, steps=steps, file=file)
 
@@ -192,7 +226,9 @@ def list_paths(table: Table) -> list[str]:
         if kind == "file":
             listed = files.list_files(value)
             if len(listed) != 1 or listed[0] != value:
-                raise errors.UserError(f"file '{value}' is a folder; write 'folder:' instead", file=table.file, field="paths")
+                raise errors.UserError(
+                    f"file '{value}' is a folder; write 'folder:' instead", file=table.file, field="paths"
+                )
             found.extend(listed)
         elif kind == "folder":
             found.extend(p for p in files.list_files(value) if p != table.file)
@@ -203,11 +239,15 @@ def list_paths(table: Table) -> list[str]:
 
 def _parse_paths(raw: Any, file: str, base: str, datastores: dict[str, str] | None) -> list[dict[str, str]]:
     if not isinstance(raw, list) or not raw:
-        raise errors.UserError("must be a non-empty list of {file: ...}, {folder: ...} or {pattern: ...}", file=file, field="paths")
+        raise errors.UserError(
+            "must be a non-empty list of {file: ...}, {folder: ...} or {pattern: ...}", file=file, field="paths"
+        )
     out = []
     for i, entry in enumerate(raw):
         if not isinstance(entry, dict) or len(entry) != 1 or next(iter(entry)) not in ("file", "folder", "pattern"):
-            raise errors.UserError("each entry is one of {file: PATH}, {folder: PATH}, {pattern: GLOB}", file=file, field=f"paths[{i}]")
+            raise errors.UserError(
+                "each entry is one of {file: PATH}, {folder: PATH}, {pattern: GLOB}", file=file, field=f"paths[{i}]"
+            )
         kind, value = next(iter(entry.items()))
         if not isinstance(value, str) or not value:
             raise errors.UserError(f"'{kind}' needs a path string", file=file, field=f"paths[{i}].{kind}")
@@ -229,7 +269,9 @@ def _split_step(raw: Any, file: str, i: int) -> tuple[str, Any]:
         return raw, None
     if isinstance(raw, dict) and len(raw) == 1:
         return next(iter(raw.items()))
-    raise errors.UserError("each transformation is a one-key mapping such as '- take: 10'", file=file, field=f"transformations[{i}]")
+    raise errors.UserError(
+        "each transformation is a one-key mapping such as '- take: 10'", file=file, field=f"transformations[{i}]"
+    )
 
 
 def _parse_reader(name: str, args: Any, file: str, field: str) -> dict[str, Any]:
@@ -242,7 +284,9 @@ def _parse_reader(name: str, args: Any, file: str, field: str) -> dict[str, Any]
             continue
         if key not in options:
             raise errors.UserError(
-                f"option '{key}' of {name} is not supported by pjob (supported: {', '.join(options)})", file=file, field=f"{field}.{key}"
+                f"option '{key}' of {name} is not supported by pjob (supported: {', '.join(options)})",
+                file=file,
+                field=f"{field}.{key}",
             )
         options[key] = value
     if "encoding" in options:
@@ -250,12 +294,17 @@ def _parse_reader(name: str, args: Any, file: str, field: str) -> dict[str, Any]
         if encoding not in ENCODINGS:
             raise errors.UserError(
                 f"encoding '{options['encoding']}' is not supported (use one of {', '.join(ENCODINGS)})",
-                file=file, field=f"{field}.encoding",
+                file=file,
+                field=f"{field}.encoding",
             )
         options["encoding"] = ENCODINGS[encoding]
     if name == "read_delimited":
         if options["header"] not in HEADER_MODES:
-            raise errors.UserError(f"header '{options['header']}' is not one of {', '.join(HEADER_MODES)}", file=file, field=f"{field}.header")
+            raise errors.UserError(
+                f"header '{options['header']}' is not one of {', '.join(HEADER_MODES)}",
+                file=file,
+                field=f"{field}.header",
+            )
         if not isinstance(options["delimiter"], str) or len(options["delimiter"]) != 1:
             raise errors.UserError("delimiter must be a single character", file=file, field=f"{field}.delimiter")
     if name == "read_json_lines" and options["invalid_lines"] not in ("error", "drop"):
@@ -275,7 +324,9 @@ def _type_overrides(spec: dict[str, Any], file: str, field: str) -> list[dict[st
     normalised like convert_column_types (sample_size only tunes Azure's sampler)."""
     unknown = set(spec) - {"sample_size", "column_type_overrides"}
     if unknown:
-        raise errors.UserError(f"unknown option(s) {sorted(unknown)}; use sample_size and column_type_overrides", file=file, field=field)
+        raise errors.UserError(
+            f"unknown option(s) {sorted(unknown)}; use sample_size and column_type_overrides", file=file, field=field
+        )
     overrides = spec.get("column_type_overrides") or []
     if not overrides:
         return []
@@ -284,9 +335,9 @@ def _type_overrides(spec: dict[str, Any], file: str, field: str) -> list[dict[st
 
 def _check_step(name: str, args: Any, file: str, field: str) -> Any:
     """Validate one row/column step's arguments; return them normalised."""
-    from pjob.data import steps  # pure validators, no pandas
+    from pjob.data import mltable_steps  # pure validators, no pandas
 
-    return steps.check(name, args, file, field)
+    return mltable_steps.check(name, args, file, field)
 
 
 def _read_text(path: str) -> str:

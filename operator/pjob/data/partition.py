@@ -35,11 +35,16 @@ def plan_by_keys(table: mltable.Table, paths: list[str], schema, headers, keys: 
     missing = [k for k in keys if k not in names]
     if missing:
         raise errors.UserError(
-            f"partition_keys {missing} are not columns of the table (columns: {', '.join(names)})", field="partition_keys"
+            f"partition_keys {missing} are not columns of the table (columns: {', '.join(names)})",
+            field="partition_keys",
         )
     row_changing = any(s["name"] in _ROW_CHANGING for s in table.steps)
-    folder_keys = {name for s in table.steps if s["name"] == "extract_columns_from_partition_format"
-                   for name, _ in partition_format.column_families(s["args"]["partition_format"])}
+    folder_keys = {
+        name
+        for s in table.steps
+        if s["name"] == "extract_columns_from_partition_format"
+        for name, _ in partition_format.column_families(s["args"]["partition_format"])
+    }
     # key combination -> path -> [rows (-1 = not counted), [chunk, ...]]
     groups: dict[tuple, dict[str, list]] = {}
     file_headers: dict[str, list[str]] = {}
@@ -74,8 +79,16 @@ def plan_by_keys(table: mltable.Table, paths: list[str], schema, headers, keys: 
         holders = groups[combo]
         rows = sum(r for r, _ in holders.values()) if all(r >= 0 for r, _ in holders.values()) else -1
         files = {p: {"header": file_headers[p], "chunks": chunks} for p, (_, chunks) in holders.items()}
-        batches.append(MiniBatch(index=i, kind="table", items=rows, paths=list(holders),
-                                 key_values=dict(zip(keys, combo)), table={**base, "files": files}))
+        batches.append(
+            MiniBatch(
+                index=i,
+                kind="table",
+                items=rows,
+                paths=list(holders),
+                key_values=dict(zip(keys, combo)),
+                table={**base, "files": files},
+            )
+        )
     return batches
 
 
@@ -93,8 +106,14 @@ def read_key_batch(mb: MiniBatch):
         per_file = settings.get("files", {}).get(path, {})
         for chunk in per_file.get("chunks", []):
             locator = {k: (tuple(v) if k != "row_groups" else v) for k, v in chunk.items() if k in _LOCATOR_KEYS}
-            slice_settings = {**settings, "header": per_file.get("header"), "skip_header": chunk.get("skip_header", False)}
-            frame = tables._read_raw(table, slice_settings, path, MiniBatch(index=0, kind="table", items=-1, path=path, **locator))
+            slice_settings = {
+                **settings,
+                "header": per_file.get("header"),
+                "skip_header": chunk.get("skip_header", False),
+            }
+            frame = tables._read_raw(
+                table, slice_settings, path, MiniBatch(index=0, kind="table", items=-1, path=path, **locator)
+            )
             frame, _ = transforms.apply(frame, table.steps, chunk.get("offsets") or zero, path)
             mask = pandas.Series(True, index=frame.index)
             for key, value in mb.key_values.items():
@@ -112,7 +131,9 @@ def _read_keys(table, settings, path: str, locator: dict[str, Any], keys: list[s
     reader = table.reader or {}
     raw_keys = [k for k in keys if k != reader.get("path_column") or not reader.get("include_path_column")]
     only = None if table.steps or raw_keys != keys else keys
-    frame = tables._read_raw(table, settings, path, MiniBatch(index=0, kind="table", items=-1, path=path, **locator), only)
+    frame = tables._read_raw(
+        table, settings, path, MiniBatch(index=0, kind="table", items=-1, path=path, **locator), only
+    )
     return frame if table.steps else frame[keys]
 
 
@@ -153,4 +174,7 @@ def _plain(value):
 
 
 def _sort_key(combo: tuple) -> tuple:
-    return tuple((v is None, "" if v is None or isinstance(v, (int, float)) else type(v).__name__, v if v is not None else 0) for v in combo)
+    return tuple(
+        (v is None, "" if v is None or isinstance(v, (int, float)) else type(v).__name__, v if v is not None else 0)
+        for v in combo
+    )

@@ -1,6 +1,6 @@
 """``extract_columns_from_partition_format``: turn folder names into columns.
 
-Called by ``pjob.data.steps`` (validation), ``pjob.data.transforms`` (adding
+Called by ``pjob.data.mltable_steps`` (validation), ``pjob.data.transforms`` (adding
 the columns to a slice) and ``pjob.data.partition`` (planning by partition
 keys from folder names alone). Pure except that ``values_for`` returns
 typed Python values.
@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import datetime
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pjob.spec import errors
 
@@ -25,12 +26,14 @@ _DATE_TOKENS = {"yyyy": r"\d{4}", "MM": r"\d{2}", "dd": r"\d{2}", "HH": r"\d{2}"
 _STRPTIME = {"yyyy": "%Y", "MM": "%m", "dd": "%d", "HH": "%H", "mm": "%M", "ss": "%S"}
 
 
-def compile_format(fmt: str, fail: Callable[[str], errors.UserError] | None = None) -> tuple[re.Pattern[str], list[tuple[str, str | None]]]:
+def compile_format(
+    fmt: str, fail: Callable[[str], errors.UserError] | None = None
+) -> tuple[re.Pattern[str], list[tuple[str, str | None]]]:
     """``(regex, [(column, date_format | None), ...])`` for a partition format."""
     pattern, columns, pos = [], [], 0
     body = fmt.strip().strip("/")
     for match in _PART.finditer(body):
-        pattern.append(re.escape(body[pos:match.start()]))
+        pattern.append(re.escape(body[pos : match.start()]))
         name, date_fmt = match.group(1).strip(), match.group(2)
         if name == "*":
             pattern.append(r"[^/]+")

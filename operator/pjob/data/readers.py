@@ -91,8 +91,16 @@ def decode_prefix(data: bytes, encoding: str) -> str:
 
 
 @readfail.names_file
-def delimited_frame(path: str, start: int, end: int | None, opts: dict[str, Any], header: list[str],
-                    skip_header: bool, schema: list[list[str]], only: list[str] | None = None):
+def delimited_frame(
+    path: str,
+    start: int,
+    end: int | None,
+    opts: dict[str, Any],
+    header: list[str],
+    skip_header: bool,
+    schema: list[list[str]],
+    only: list[str] | None = None,
+):
     """DataFrame of the records in ``[start, end)`` whose field i is called ``header[i]``."""
     text = decode(read_bytes(path, start, end), opts["encoding"], start == 0)
     columns, n_rows = _arrow_columns(text, opts, skip_header) or _python_columns(text, opts, skip_header)
@@ -123,14 +131,25 @@ def _arrow_columns(text: str, opts: dict[str, Any], skip_header: bool) -> tuple[
         table = pyarrow.csv.read_csv(
             pyarrow.py_buffer(text.encode("utf-8")),
             read_options=pyarrow.csv.ReadOptions(autogenerate_column_names=True, use_threads=False),
-            parse_options=pyarrow.csv.ParseOptions(delimiter=opts["delimiter"], quote_char=csvtext.QUOTE, double_quote=True,
-                                                   escape_char=False, newlines_in_values=True, ignore_empty_lines=True),
-            convert_options=pyarrow.csv.ConvertOptions(column_types={f"f{i}": pyarrow.string() for i in range(4096)},
-                                                       strings_can_be_null=False, quoted_strings_can_be_null=False),
+            parse_options=pyarrow.csv.ParseOptions(
+                delimiter=opts["delimiter"],
+                quote_char=csvtext.QUOTE,
+                double_quote=True,
+                escape_char=False,
+                newlines_in_values=True,
+                ignore_empty_lines=True,
+            ),
+            convert_options=pyarrow.csv.ConvertOptions(
+                column_types={f"f{i}": pyarrow.string() for i in range(4096)},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
         )
     except pyarrow.ArrowInvalid:  # ragged rows and anything else unusual: the Python reader handles it
         return None
-    if not multi_line and any(pyarrow.compute.any(pyarrow.compute.match_substring(column, "\n")).as_py() for column in table.columns):
+    if not multi_line and any(
+        pyarrow.compute.any(pyarrow.compute.match_substring(column, "\n")).as_py() for column in table.columns
+    ):
         return None  # a quoted field spanned lines: single-line mode splits it (Python reader)
     start = 1 if skip_header and table.num_rows else 0
     # dropping the header slices every column: copy to offset 0 (see inference.contiguous)
@@ -138,8 +157,15 @@ def _arrow_columns(text: str, opts: dict[str, Any], skip_header: bool) -> tuple[
     return columns, table.num_rows - start
 
 
-def _frame(columns: list, n_rows: int, header: list[str], schema: list[list[str]], opts: dict[str, Any], path: str,
-           only: list[str] | None = None):
+def _frame(
+    columns: list,
+    n_rows: int,
+    header: list[str],
+    schema: list[list[str]],
+    opts: dict[str, Any],
+    path: str,
+    only: list[str] | None = None,
+):
     import pandas
 
     names = list(header) + [f"Column{i + 1}" for i in range(len(header), len(columns))]
@@ -147,11 +173,18 @@ def _frame(columns: list, n_rows: int, header: list[str], schema: list[list[str]
     if not opts["infer_column_types"]:
         schema = [[n, "string"] for n, _ in schema]
     known = [n for n, _ in schema]
-    extra = [[n, inference.infer_family(_as_list(_values(columns, position[n], n_rows)), opts["empty_as_string"])]
-             for n in names if n not in known and (only is None or n in only)]
+    extra = [
+        [n, inference.infer_family(_as_list(_values(columns, position[n], n_rows)), opts["empty_as_string"])]
+        for n in names
+        if n not in known and (only is None or n in only)
+    ]
     series = {}
     for name, family in list(schema) + extra:
-        if name == opts.get("path_column") and opts.get("include_path_column") or (only is not None and name not in only):
+        if (
+            name == opts.get("path_column")
+            and opts.get("include_path_column")
+            or (only is not None and name not in only)
+        ):
             continue
         values = _values(columns, position[name], n_rows) if name in position else [None] * n_rows
         series[name] = inference.to_series(values, family, name, empty_as_string=opts["empty_as_string"])
@@ -219,8 +252,13 @@ def json_family(values: list[Any]) -> str:
     return "string"
 
 
-def json_frame(records: list[dict[str, Any]], schema: list[list[str]], opts: dict[str, Any], path: str,
-               only: list[str] | None = None):
+def json_frame(
+    records: list[dict[str, Any]],
+    schema: list[list[str]],
+    opts: dict[str, Any],
+    path: str,
+    only: list[str] | None = None,
+):
     import pandas
 
     if only is not None:
@@ -230,7 +268,9 @@ def json_frame(records: list[dict[str, Any]], schema: list[list[str]], opts: dic
     for record in records:
         for key in record:
             seen.setdefault(key, None)
-    extra = [[k, json_family([r.get(k) for r in records])] for k in seen if k not in known and (only is None or k in only)]
+    extra = [
+        [k, json_family([r.get(k) for r in records])] for k in seen if k not in known and (only is None or k in only)
+    ]
     columns = {}
     for name, family in list(schema) + extra:
         values = [r.get(name) for r in records]
@@ -247,7 +287,9 @@ def _json_series(values: list[Any], family: str, name: str):
     has_null = any(v is None for v in values)
     if family == "int" and not has_null and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
         return pandas.Series(values, dtype="int64", name=name)
-    if family in ("int", "float") and all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values):
+    if family in ("int", "float") and all(
+        v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values
+    ):
         return pandas.Series([float("nan") if v is None else float(v) for v in values], dtype="float64", name=name)
     if family == "bool" and not has_null and all(isinstance(v, bool) for v in values):
         return pandas.Series(values, dtype="bool", name=name)
@@ -266,8 +308,10 @@ def parquet_row_groups(path: str) -> list[tuple[int, int]]:
     with open_binary(path) as fh:
         meta = pyarrow.parquet.ParquetFile(fh).metadata
         return [
-            (meta.row_group(i).num_rows,
-             sum(meta.row_group(i).column(c).total_compressed_size for c in range(meta.row_group(i).num_columns)))
+            (
+                meta.row_group(i).num_rows,
+                sum(meta.row_group(i).column(c).total_compressed_size for c in range(meta.row_group(i).num_columns)),
+            )
             for i in range(meta.num_row_groups)
         ]
 
@@ -292,10 +336,15 @@ def _row_range(pf, groups: list[int], row_range, columns, batch_rows: int = 6553
 
 
 @readfail.names_file
-def parquet_frame(path: str, row_groups: list[int] | None, row_range: tuple[int, int] | None, opts: dict[str, Any], columns: list[str] | None = None):
-    import pyarrow.parquet
-
+def parquet_frame(
+    path: str,
+    row_groups: list[int] | None,
+    row_range: tuple[int, int] | None,
+    opts: dict[str, Any],
+    columns: list[str] | None = None,
+):
     import pyarrow
+    import pyarrow.parquet
 
     with open_binary(path) as fh:
         pf = pyarrow.parquet.ParquetFile(fh)

@@ -52,7 +52,7 @@ def files_per_batch(value: str | int | None) -> int:
     if has_unit:
         raise errors.UserError(
             f"mini_batch_size '{value}' is a byte size, but this input is a list of files; "
-            "give a plain number of files per mini-batch (e.g. \"10\")",
+            'give a plain number of files per mini-batch (e.g. "10")',
             field="mini_batch_size",
         )
     return number
@@ -68,7 +68,7 @@ def table_bytes(value: str | int | None) -> int:
 def _bad(value: object, why: str = "") -> errors.UserError:
     reason = f" ({why})" if why else ""
     return errors.UserError(
-        f"mini_batch_size {value!r} is not valid{reason}; write a number of files (\"10\") "
-        "or an approximate size per mini-batch for tables (\"512kb\", \"10mb\", \"1gb\")",
+        f'mini_batch_size {value!r} is not valid{reason}; write a number of files ("10") '
+        'or an approximate size per mini-batch for tables ("512kb", "10mb", "1gb")',
         field="mini_batch_size",
     )

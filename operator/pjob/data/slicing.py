@@ -15,8 +15,9 @@ from typing import Any
 from pjob.data import csvtext, mltable, readers, readfail
 
 
-def slice_file(table: mltable.Table, path: str, target: int, row_bytes: float = 0.0, *,
-               skip_header: bool = False) -> list[dict[str, Any]]:
+def slice_file(
+    table: mltable.Table, path: str, target: int, row_bytes: float = 0.0, *, skip_header: bool = False
+) -> list[dict[str, Any]]:
     """Locators (``byte_range`` or ``row_groups``/``row_range`` plus ``items``) of one file.
     Rows of a byte range are estimated from the sample's bytes per row (-1 when unknown;
     ``minibatch.items_estimated``). No byte range is empty: one holding only the header
@@ -47,10 +48,14 @@ def skips_header(reader: dict[str, Any], path: str, paths: list[str]) -> bool:
     if reader.get("name") != "read_delimited":
         return False
     mode = reader["header"]
-    return mode in ("all_files_same_headers", "all_files_different_headers") or (mode == "from_first_file" and path == paths[0])
+    return mode in ("all_files_same_headers", "all_files_different_headers") or (
+        mode == "from_first_file" and path == paths[0]
+    )
 
 
-def _without_empty_ranges(fh, cuts: list[int], size: int, reader: dict[str, Any], skip_header: bool) -> list[tuple[int, int]]:
+def _without_empty_ranges(
+    fh, cuts: list[int], size: int, reader: dict[str, Any], skip_header: bool
+) -> list[tuple[int, int]]:
     """The ranges ``[cut, next cut)``, each joined with its neighbour when it holds
     no record: the first when it is only the header line (and blank lines), any
     other when it is only blank lines. Reads the head of each range (usually one
@@ -110,7 +115,9 @@ def _slice_parquet(path: str, target: int) -> list[dict[str, Any]]:
                 group, rows, size = [], 0, 0
             parts = min(group_rows, math.ceil(group_bytes / target))
             edges = [round(k * group_rows / parts) for k in range(parts + 1)]
-            out.extend({"row_groups": [i], "row_range": (a, b), "items": b - a} for a, b in zip(edges, edges[1:]) if b > a)
+            out.extend(
+                {"row_groups": [i], "row_range": (a, b), "items": b - a} for a, b in zip(edges, edges[1:]) if b > a
+            )
             continue
         group.append(i)
         rows += group_rows

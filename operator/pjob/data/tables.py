@@ -38,18 +38,32 @@ def plan_table(table: mltable.Table, mini_batch_size, partition_keys: list[str] 
         from pjob.data import partition
 
         batches = partition.plan_by_keys(table, paths, schema, headers, list(partition_keys), columns)
-        return Plan(kind="table", mini_batches=batches, items=sum(mb.items for mb in batches), columns=columns, source=table.base)
+        return Plan(
+            kind="table",
+            mini_batches=batches,
+            items=sum(mb.items for mb in batches),
+            columns=columns,
+            source=table.base,
+        )
     target = sizes.table_bytes(mini_batch_size)
     batches = []
     for path in paths:
-        for locator in slice_file(table, path, target, row_bytes, skip_header=skips_header(table.reader or {}, path, paths)):
+        for locator in slice_file(
+            table, path, target, row_bytes, skip_header=skips_header(table.reader or {}, path, paths)
+        ):
             settings = _settings(table, schema, headers, paths, path, locator)
             batches.append(MiniBatch(index=len(batches), kind="table", path=path, table=settings, **locator))
     if table.positional:
         batches = _count_positional(table, batches)
     known = all(mb.items >= 0 for mb in batches)  # byte ranges carry estimates; exact after a counting pass
-    return Plan(kind="table", mini_batches=batches, items=sum(mb.items for mb in batches) if known else -1, columns=columns,
-                source=table.base, empty_because=_why_empty(table, paths, headers) if not batches else "")
+    return Plan(
+        kind="table",
+        mini_batches=batches,
+        items=sum(mb.items for mb in batches) if known else -1,
+        columns=columns,
+        source=table.base,
+        empty_because=_why_empty(table, paths, headers) if not batches else "",
+    )
 
 
 def _why_empty(table: mltable.Table, paths: list[str], headers: dict[str, list[str]]) -> str:
@@ -74,7 +88,9 @@ def read_slice(mb: MiniBatch):
     table = mltable.Table.from_dict(settings["mltable"])
     frame = _read_raw(table, settings, mb.path, mb)
     with readfail.reading(mb.path):  # a step that fails on this file's values names the file
-        frame, _ = transforms.apply(frame, table.steps, settings.get("offsets") or [0] * transforms.positional_count(table.steps), mb.path)
+        frame, _ = transforms.apply(
+            frame, table.steps, settings.get("offsets") or [0] * transforms.positional_count(table.steps), mb.path
+        )
     return frame
 
 
@@ -106,7 +122,11 @@ skips_header = slicing.skips_header
 def _count_positional(table: mltable.Table, batches: list[MiniBatch]) -> list[MiniBatch]:
     """Record where each slice starts for each positional step; drop slices left empty."""
     offsets = [0] * transforms.positional_count(table.steps)
-    takes = [(k, s["args"]) for k, s in enumerate(s for s in table.steps if s["name"] in mltable.POSITIONAL_STEPS) if s["name"] == "take"]
+    takes = [
+        (k, s["args"])
+        for k, s in enumerate(s for s in table.steps if s["name"] in mltable.POSITIONAL_STEPS)
+        if s["name"] == "take"
+    ]
     kept = []
     for mb in batches:
         if any(offsets[k] >= n for k, n in takes):
@@ -167,15 +187,17 @@ def infer_schema(table: mltable.Table, paths: list[str]) -> tuple[list[list[str]
             names = header + [f"Column{k + 1}" for k in range(len(header), len(row))]
             for col, value in zip(names, row):
                 values.setdefault(col, []).append(value)
-            for col in names[len(row):]:
+            for col in names[len(row) :]:
                 values.setdefault(col, []).append(None)  # a short row: null
         for col in header:
             values.setdefault(col, [])
     row_bytes = sampled_bytes / sampled_rows if sampled_rows else 0.0
     if name == "read_json_lines":
+
         def json_family(sample: list) -> str:  # ints with nulls or missing keys are float64 everywhere
             kind = readers.json_family(sample)
             return "float" if kind == "int" and (None in sample or len(sample) < sampled_rows) else kind
+
         return [[k, json_family(v)] for k, v in values.items()], {}, row_bytes
     if reader["header"] == "no_header":
         width = max((len(h) for h in headers.values()), default=0)
@@ -183,6 +205,7 @@ def infer_schema(table: mltable.Table, paths: list[str]) -> tuple[list[list[str]
         ordered = names
     else:
         ordered = list(values)
+
     def family(sample: list) -> str:
         if not reader["infer_column_types"]:
             return "string"
@@ -192,12 +215,19 @@ def infer_schema(table: mltable.Table, paths: list[str]) -> tuple[list[list[str]
         if kind == "int" and any(v is None or (v == "" and not reader["empty_as_string"]) for v in sample):
             return "float"
         return kind
+
     # overridden columns stay text here and are converted from text after reading
     overridden = {c for conversion in reader.get("type_overrides") or [] for c in conversion["columns"]}
-    return [[col, "string" if col in overridden else family(values.get(col, []))] for col in ordered], headers, row_bytes
+    return (
+        [[col, "string" if col in overridden else family(values.get(col, []))] for col in ordered],
+        headers,
+        row_bytes,
+    )
 
 
-def _header_for(reader, i: int, path: str, rows: list[list[str]], headers: dict[str, list[str]], paths: list[str]) -> tuple[list[str], bool]:
+def _header_for(
+    reader, i: int, path: str, rows: list[list[str]], headers: dict[str, list[str]], paths: list[str]
+) -> tuple[list[str], bool]:
     """This file's field names, and whether its first record is a header line."""
     mode = reader["header"]
     if mode == "no_header":
@@ -241,7 +271,10 @@ def final_columns(table: mltable.Table, schema, headers, paths: list[str]) -> li
     if paths:
         frame, _ = transforms.apply(frame, table.steps, [0] * transforms.positional_count(table.steps), paths[0])
     families = dict((n, f) for n, f in schema)
-    return [(str(c), families.get(c, "string") if frame[c].dtype == object else inference.family_of_dtype(frame[c].dtype)) for c in frame.columns]
+    return [
+        (str(c), families.get(c, "string") if frame[c].dtype == object else inference.family_of_dtype(frame[c].dtype))
+        for c in frame.columns
+    ]
 
 
 def _empty_frame(table: mltable.Table, schema):
@@ -281,7 +314,9 @@ def _read_raw(table: mltable.Table, settings: dict[str, Any], path: str, mb: Min
     start, end = mb.byte_range if mb.byte_range else (0, None)
     if name == "read_json_lines":
         return readers.json_frame(readers.json_records(path, start, end, reader), schema, reader, path, only)
-    frame = readers.delimited_frame(path, start, end, reader, settings.get("header") or [], bool(settings.get("skip_header")), schema, only)
+    frame = readers.delimited_frame(
+        path, start, end, reader, settings.get("header") or [], bool(settings.get("skip_header")), schema, only
+    )
     return _apply_overrides(frame, reader)
 
 

@@ -2,7 +2,7 @@
 
 Called by ``pjob.data.tables`` for every slice (mini-batch reads, whole-table
 reads, and the counting pass that plans tables with positional steps). The
-steps arrive validated and normalised by ``pjob.data.steps``.
+steps arrive validated and normalised by ``pjob.data.mltable_steps``.
 
 Positional steps (``take``, ``skip``, ``take_random_sample``) depend on a
 row's position in the whole table, so each slice is given ``offsets``: for
@@ -19,7 +19,7 @@ import ast
 import re
 from typing import Any
 
-from pjob.data import mltable, partition_format, steps as steps_mod
+from pjob.data import mltable, mltable_steps, partition_format
 from pjob.spec import errors
 
 
@@ -39,7 +39,7 @@ def apply(frame, steps: list[dict[str, Any]], offsets: list[int], path: str):
             if name == "take":
                 frame = frame.iloc[: max(0, min(n, args - before))]
             elif name == "skip":
-                frame = frame.iloc[max(0, min(n, args - before)):]
+                frame = frame.iloc[max(0, min(n, args - before)) :]
             else:
                 frame = frame[_sample_mask(before, n, args["probability"], args["seed"])]
             k += 1
@@ -93,7 +93,7 @@ def _extract(frame, fmt: str, path: str):
 
     values = partition_format.values_for(path, fmt)
     frame = frame.copy()
-    for (name, family) in partition_format.column_families(fmt):
+    for name, family in partition_format.column_families(fmt):
         value = values[name]
         if family == "datetime":
             frame[name] = pandas.Series([value] * len(frame), dtype="datetime64[ns]", index=frame.index)
@@ -109,7 +109,9 @@ def convert(series, conversion: dict[str, Any]):
 
     kind = conversion["type"]
     if kind == "string":
-        return pandas.Series([None if _null(v) else _as_text(v) for v in series], dtype="object", index=series.index, name=series.name)
+        return pandas.Series(
+            [None if _null(v) else _as_text(v) for v in series], dtype="object", index=series.index, name=series.name
+        )
     if kind in ("int", "float"):
         given = series.map(lambda v: None if _null(v) else (str(v).strip() if isinstance(v, str) else v))
         numbers = pandas.to_numeric(given, errors="coerce")
@@ -121,7 +123,9 @@ def convert(series, conversion: dict[str, Any]):
             raise errors.UserError(
                 f"convert_column_types: value {bad.iloc[0]!r} of column '{series.name}' is not "
                 f"{'a whole number' if kind == 'int' else 'a number'} ({int(lost.sum())} such value(s) in this "
-                f"mini-batch); fix the data, or convert the column to string", field="transformations.convert_column_types")
+                f"mini-batch); fix the data, or convert the column to string",
+                field="transformations.convert_column_types",
+            )
         if kind == "int":
             return numbers.astype("float64") if numbers.isna().any() else numbers.astype("int64")
         return numbers.astype("float64")
@@ -190,7 +194,7 @@ def evaluate_filter(frame, expression: str):
     """A boolean mask of the rows the expression keeps (nulls never match)."""
     import pandas
 
-    tree = steps_mod.parse_filter(expression)
+    tree = mltable_steps.parse_filter(expression)
     result = _eval(tree.body, frame)
     if not isinstance(result, pandas.Series):
         return pandas.Series([bool(result)] * len(frame), index=frame.index)
@@ -227,8 +231,13 @@ def _eval(node: ast.AST, frame):
         return -value if isinstance(node.op, ast.USub) else value
     if isinstance(node, ast.BinOp):
         left, right = _eval(node.left, frame), _eval(node.right, frame)
-        ops = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-               ast.Div: lambda a, b: a / b, ast.Mod: lambda a, b: a % b}
+        ops = {
+            ast.Add: lambda a, b: a + b,
+            ast.Sub: lambda a, b: a - b,
+            ast.Mult: lambda a, b: a * b,
+            ast.Div: lambda a, b: a / b,
+            ast.Mod: lambda a, b: a % b,
+        }
         return ops[type(node.op)](left, right)
     if isinstance(node, ast.Compare):
         out = None
@@ -247,14 +256,25 @@ def _compare(left, op, right):
 
     import pandas
 
-    fn = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-          ast.Gt: operator.gt, ast.GtE: operator.ge}[type(op)]
+    fn = {
+        ast.Eq: operator.eq,
+        ast.NotEq: operator.ne,
+        ast.Lt: operator.lt,
+        ast.LtE: operator.le,
+        ast.Gt: operator.gt,
+        ast.GtE: operator.ge,
+    }[type(op)]
     if fn in (operator.eq, operator.ne) and (right is None or left is None):  # col(...) == None tests for nulls
         series = left if right is None else right
         if isinstance(series, pandas.Series):
             return series.isna() if fn is operator.eq else series.notna()
     left, right = _align_datetimes(left, right), _align_datetimes(right, left)
-    if isinstance(left, pandas.Series) and left.dtype == object or isinstance(right, pandas.Series) and right.dtype == object:
+    if (
+        isinstance(left, pandas.Series)
+        and left.dtype == object
+        or isinstance(right, pandas.Series)
+        and right.dtype == object
+    ):
         series, other, flipped = (left, right, False) if isinstance(left, pandas.Series) else (right, left, True)
 
         def one(v, w):

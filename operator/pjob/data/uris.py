@@ -34,7 +34,10 @@ _SCHEME = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]+)://")
 def resolve_uri(uri: str, datastores: dict[str, str] | None = None) -> str:
     """Return the location (absolute local path or fsspec URL) that ``uri`` names."""
     if not isinstance(uri, str) or not uri.strip():
-        raise errors.UserError("the input path is empty; give a local path, file://, azureml://datastores/<ds>/paths/<p> or a URL", field="path")
+        raise errors.UserError(
+            "the input path is empty; give a local path, file://, azureml://datastores/<ds>/paths/<p> or a URL",
+            field="path",
+        )
     uri = uri.strip()
     if uri.startswith("azureml://"):
         return _resolve_datastore_uri(uri, datastores or {})
@@ -45,9 +48,9 @@ def resolve_uri(uri: str, datastores: dict[str, str] | None = None) -> str:
             field="path",
         )
     if uri.startswith("file://"):
-        return os.path.abspath(os.path.expanduser(uri[len("file://"):] or "/"))
+        return os.path.abspath(os.path.expanduser(uri[len("file://") :] or "/"))
     if uri.startswith("file:"):
-        return os.path.abspath(os.path.expanduser(uri[len("file:"):]))
+        return os.path.abspath(os.path.expanduser(uri[len("file:") :]))
     if _SCHEME.match(uri):
         return uri
     return os.path.abspath(os.path.expanduser(uri))
@@ -80,7 +83,8 @@ def parse_datastore_flags(pairs: list[str]) -> dict[str, str]:
         name, sep, location = pair.partition("=")
         if not sep or not name or not location:
             raise errors.UserError(
-                f"got {pair!r}; write NAME=PATH (a folder or URL), e.g. --datastore workspaceblobstore=/data/blob", field="--datastore"
+                f"got {pair!r}; write NAME=PATH (a folder or URL), e.g. --datastore workspaceblobstore=/data/blob",
+                field="--datastore",
             )
         out[name] = location
     return out

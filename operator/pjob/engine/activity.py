@@ -73,12 +73,28 @@ class Activity:
             self.write(slots, now)
 
     def write(self, slots, now: float) -> None:
-        workers = [{"proc": w.proc, "state": self.since[w.slot][0][0], "mini_batch": self.since[w.slot][0][1],
-                    "since": round(self.since[w.slot][1], 3)} for w in slots if w.slot in self.since]
-        doc = {"node": self.node, "time": round(now, 3), "pid": os.getpid(), "restarts": self.restarts,
-               "workers": workers,
-               "durations": {"buckets": [[b, c] for b, c in zip(BUCKETS[:-1], self.counts)] + [["+Inf", self.counts[-1]]],
-                             "sum": round(self.sum, 6), "count": self.n}}
+        workers = [
+            {
+                "proc": w.proc,
+                "state": self.since[w.slot][0][0],
+                "mini_batch": self.since[w.slot][0][1],
+                "since": round(self.since[w.slot][1], 3),
+            }
+            for w in slots
+            if w.slot in self.since
+        ]
+        doc = {
+            "node": self.node,
+            "time": round(now, 3),
+            "pid": os.getpid(),
+            "restarts": self.restarts,
+            "workers": workers,
+            "durations": {
+                "buckets": [[b, c] for b, c in zip(BUCKETS[:-1], self.counts)] + [["+Inf", self.counts[-1]]],
+                "sum": round(self.sum, 6),
+                "count": self.n,
+            },
+        }
         try:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             tmp = f"{self.path}.{os.getpid()}.tmp"

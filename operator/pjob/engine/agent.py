@@ -9,7 +9,7 @@ takes a snapshot of its workers and queues, asks ``agent_machine.handle`` what
 to do (claim, dispatch, kill on timeout, retry, hand back, stop) and does it.
 
 The coordinator is injected, typed against ``pjob.queue.protocol.Coordinator``
-(below ``pjob.engine``): ``pjob.local.agent`` passes a ``SqliteCoordinator``,
+(below ``pjob.engine``): ``pjob.local.launch`` passes a ``SqliteCoordinator``,
 the Kubernetes agent its own backend. It may also be a zero-argument callable
 (``connect``) returning the coordinator, or None when the agent should stop:
 it is called after the workers were started, so their start-up and init()
@@ -29,10 +29,24 @@ import selectors
 import signal
 import subprocess
 import time
-from typing import Callable
+from collections.abc import Callable
 
-from pjob.engine import (activity, agent_machine, agent_messages, capacity, diskfull, errorlog, logtree, manifest,
-                         monitor, policy, procs, report, results, slots)
+from pjob.engine import (
+    activity,
+    agent_machine,
+    agent_messages,
+    capacity,
+    diskfull,
+    errorlog,
+    logtree,
+    manifest,
+    monitor,
+    policy,
+    procs,
+    report,
+    results,
+    slots,
+)
 from pjob.queue import protocol
 
 EXIT_OK, EXIT_FATAL = 0, 3
@@ -41,9 +55,15 @@ SHUTDOWN_GRACE = 10.0  # seconds a worker gets to run shutdown() and exit
 
 
 class Agent(agent_messages.WorkerMessages):
-    def __init__(self, task, node: int,
-                 coordinator: protocol.Coordinator | Callable[[], protocol.Coordinator | None],
-                 outcome_type: type = protocol.Outcome, agent_id: str = "", control_fd: int | None = None):
+    def __init__(
+        self,
+        task,
+        node: int,
+        coordinator: protocol.Coordinator | Callable[[], protocol.Coordinator | None],
+        outcome_type: type = protocol.Outcome,
+        agent_id: str = "",
+        control_fd: int | None = None,
+    ):
         self.task = task
         self.node = str(node)
         self.coord = coordinator
@@ -110,12 +130,19 @@ class Agent(agent_messages.WorkerMessages):
     def snapshot(self, now: float) -> agent_machine.State:
         """What ``agent_machine.handle`` decides on: plain values, no I/O."""
         return agent_machine.State(
-            workers=tuple(agent_machine.Worker(w.slot, w.ready, len(w.queue), w.phase, w.phase_started)
-                          for w in self.slots),
-            local=len(self.local), outcomes=len(self.pending_outcomes), oldest_outcome=self.first_pending_outcome,
-            rate=self.finished_count / max(1e-3, now - self.started), mean_seconds=self.mean_seconds,
-            limits=self.limits, stopping=self.stopping, nothing_to_claim=self.nothing_to_claim,
-            last_heartbeat=self.last_heartbeat)
+            workers=tuple(
+                agent_machine.Worker(w.slot, w.ready, len(w.queue), w.phase, w.phase_started) for w in self.slots
+            ),
+            local=len(self.local),
+            outcomes=len(self.pending_outcomes),
+            oldest_outcome=self.first_pending_outcome,
+            rate=self.finished_count / max(1e-3, now - self.started),
+            mean_seconds=self.mean_seconds,
+            limits=self.limits,
+            stopping=self.stopping,
+            nothing_to_claim=self.nothing_to_claim,
+            last_heartbeat=self.last_heartbeat,
+        )
 
     def turn(self, now: float) -> float | None:
         """One turn of the loop: execute what ``agent_machine`` decides on a
@@ -182,8 +209,16 @@ class Agent(agent_messages.WorkerMessages):
             self.report.flush_rows()  # rows first: an attempt the queue knows is in the job report
             self.coord.complete_many(batch)
 
-    def fail_attempt(self, w: slots.WorkerSlot, lease, status: str, error: str, retryable: bool,
-                     elapsed: float | None = None, run_s: float = 0.0) -> None:
+    def fail_attempt(
+        self,
+        w: slots.WorkerSlot,
+        lease,
+        status: str,
+        error: str,
+        retryable: bool,
+        elapsed: float | None = None,
+        run_s: float = 0.0,
+    ) -> None:
         if elapsed is None:
             elapsed = time.monotonic() - w.phase_started
         self.flush(force=True)
@@ -221,9 +256,11 @@ class Agent(agent_messages.WorkerMessages):
         w = next(w for w in self.slots if w.slot == action.slot)
         lease = w.queue[0]
         what = "run() timeout" if action.status == "RUN_TIMEOUT" else "--task_overhead_timeout"
-        error = (f"{logtree.attempt_header(self.node, w.proc, action.status, lease.attempt)}\n"
-                 f"mini-batch {lease.index} exceeded the {what} of {action.limit:g}s; the worker was killed and "
-                 "replaced (init() runs again)")
+        error = (
+            f"{logtree.attempt_header(self.node, w.proc, action.status, lease.attempt)}\n"
+            f"mini-batch {lease.index} exceeded the {what} of {action.limit:g}s; the worker was killed and "
+            "replaced (init() runs again)"
+        )
         w.kill()
         w.popen.wait()
         self.replace_worker(w, action.status, error)
@@ -264,7 +301,9 @@ class Agent(agent_messages.WorkerMessages):
                 raise
             # the disk is full (a log, a report row, the queue): the driver fails the job saying so;
             # leases still held go back to the queue when the step runs again
-            _try_write_fatal(self.task.work_dir, self.node, f"[node {self.node}] {diskfull.message(exc, self.task.work_dir)}")
+            _try_write_fatal(
+                self.task.work_dir, self.node, f"[node {self.node}] {diskfull.message(exc, self.task.work_dir)}"
+            )
             return diskfull.EXIT_NO_SPACE
         finally:
             strays = procs.stop_strays()
@@ -278,8 +317,9 @@ class Agent(agent_messages.WorkerMessages):
         signal.signal(signal.SIGTERM, self._on_sigterm)
         if self.control_fd is not None:
             self.sel.register(self.control_fd, selectors.EVENT_READ, None)
-        early = capacity.early_workers(len(self.slots), capacity.cpus(), self.task.instance_count,
-                                       manifest.planned_count(self.task.work_dir))
+        early = capacity.early_workers(
+            len(self.slots), capacity.cpus(), self.task.instance_count, manifest.planned_count(self.task.work_dir)
+        )
         for w in self.slots[:early]:
             self.start_worker(w)  # the rest once the queue says how many mini-batches are left
         if callable(self.coord):  # a connect callable (a coordinator is not callable): wait for the queue
@@ -382,4 +422,3 @@ def _host_env(task, slot: int) -> dict[str, str]:
 
 def _items_of(line: bytes) -> int:
     return int(json.loads(line).get("items", 0))
-

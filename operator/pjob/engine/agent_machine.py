@@ -179,8 +179,9 @@ def _turn(state: State, now: float) -> list[Action]:
     actions: list[Action] = list(kills)
     if kills:  # a worker killed now is replaced: it takes nothing this turn
         killed = {k.slot for k in kills}
-        state = dataclasses.replace(state, workers=tuple(
-            dataclasses.replace(w, ready=False) if w.slot in killed else w for w in state.workers))
+        state = dataclasses.replace(
+            state, workers=tuple(dataclasses.replace(w, ready=False) if w.slot in killed else w for w in state.workers)
+        )
     if any(w.ready for w in state.workers):
         n = claim_count(state)
         actions += [Claim(n)] if n else dispatch(state)
@@ -229,8 +230,13 @@ def timeouts(state: State, now: float) -> tuple[list[Kill], float]:
         deadline = policy.phase_deadline(w.phase, w.phase_started, state.limits)
         if now >= deadline:
             run = w.phase == "run"
-            kills.append(Kill(w.slot, "RUN_TIMEOUT" if run else "LOAD_TIMEOUT",
-                              state.limits.timeout if run else state.limits.task_overhead_timeout))
+            kills.append(
+                Kill(
+                    w.slot,
+                    "RUN_TIMEOUT" if run else "LOAD_TIMEOUT",
+                    state.limits.timeout if run else state.limits.task_overhead_timeout,
+                )
+            )
         else:
             next_deadline = min(next_deadline, deadline)
     return kills, next_deadline

@@ -40,10 +40,12 @@ class WorkerMessages:
             lease = w.queue.popleft()
             status = "RUN_SHORT" if error else "RUN_DONE"
             self.errors.record(index, lease.attempt, error)
-            self.report.attempt(lease, w.proc, status, w.started_wall, items, succeeded, failed, elapsed, run_s,
-                                error or warning)
-            self.queue_outcome(lease, self.outcome_type(items=items, succeeded=succeeded, failed=failed,
-                                                        elapsed=elapsed, error=error))
+            self.report.attempt(
+                lease, w.proc, status, w.started_wall, items, succeeded, failed, elapsed, run_s, error or warning
+            )
+            self.queue_outcome(
+                lease, self.outcome_type(items=items, succeeded=succeeded, failed=failed, elapsed=elapsed, error=error)
+            )
             self.mean_seconds = 0.9 * self.mean_seconds + 0.1 * elapsed if self.mean_seconds else elapsed
             self.activity.finished(elapsed)
             self.next_head(w, now)
@@ -83,9 +85,11 @@ class WorkerMessages:
         self.report.note(w.proc, f"init() failed ({self.init_failures} consecutive on this node)\n{error}")
         self.close_worker(w)
         if policy.init_failures_exhausted(self.init_failures, len(self.slots)):
-            self.fatal = (f"init() failed {self.init_failures} times in a row on node {self.node} "
-                          f"(limit 3 x max_concurrency_per_instance = {3 * len(self.slots)}): "
-                          f"{logtree.exception_summary(error)}\nlast error:\n{error}")
+            self.fatal = (
+                f"init() failed {self.init_failures} times in a row on node {self.node} "
+                f"(limit 3 x max_concurrency_per_instance = {3 * len(self.slots)}): "
+                f"{logtree.exception_summary(error)}\nlast error:\n{error}"
+            )
             self.stopping = True
         elif not self.stopping:
             self.start_worker(w)
@@ -94,14 +98,19 @@ class WorkerMessages:
         code = w.popen.wait() if w.popen is not None else None
         why = _exit_description(code)
         if not w.ready:
-            self.on_init_failure(w, f"[node {self.node} {w.proc}: start-up failed; see "
-                                    f"{logtree.next_file_for('INIT_DIED', self.node, w.proc)}]\n"
-                                    f"the worker process {why} during start-up/init()")
+            self.on_init_failure(
+                w,
+                f"[node {self.node} {w.proc}: start-up failed; see "
+                f"{logtree.next_file_for('INIT_DIED', self.node, w.proc)}]\n"
+                f"the worker process {why} during start-up/init()",
+            )
             return
         if w.queue:
             lease = w.queue[0]
-            error = (f"{logtree.attempt_header(self.node, w.proc, 'WORKER_DIED', lease.attempt)}\n"
-                     f"the worker process {why} while running mini-batch {lease.index}")
+            error = (
+                f"{logtree.attempt_header(self.node, w.proc, 'WORKER_DIED', lease.attempt)}\n"
+                f"the worker process {why} while running mini-batch {lease.index}"
+            )
             self.replace_worker(w, "WORKER_DIED", error)
         else:
             self.report.note(w.proc, f"idle worker {why}; starting a new one")

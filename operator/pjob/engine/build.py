@@ -20,12 +20,7 @@ def default_concurrency() -> int:
 
 
 def build_parallel_task(
-    job: str,
-    step: models.ParallelStep,
-    resolved: resolve.ResolvedStep,
-    *,
-    step_dir: str,
-    gpus: int = 0,
+    job: str, step: models.ParallelStep, resolved: resolve.ResolvedStep, *, step_dir: str, gpus: int = 0
 ) -> ParallelTask:
     """``step_dir`` holds ``logs/`` and ``work/`` of this step."""
     data_ref = bindings.whole_ref(step.input_data)

@@ -41,10 +41,12 @@ def warning(requested: int, cpus: int, memory_bytes: int | None) -> str | None:
     fits = max(1, memory_bytes // WORKER_MEMORY_BYTES)
     if requested <= fits:
         return None
-    return (f"{requested} worker processes need about "
-            f"{requested * WORKER_MEMORY_BYTES / (1 << 30):,.0f} GiB at {WORKER_MEMORY_BYTES >> 20} MiB each, but this "
-            f"machine has {memory_bytes / (1 << 30):.1f} GiB and {cpus} CPU(s); pjob starts at most one worker per "
-            f"mini-batch left, and at most {fits} fit here (--max-workers {min(fits, max(1, cpus * 2))} caps it)")
+    return (
+        f"{requested} worker processes need about "
+        f"{requested * WORKER_MEMORY_BYTES / (1 << 30):,.0f} GiB at {WORKER_MEMORY_BYTES >> 20} MiB each, but this "
+        f"machine has {memory_bytes / (1 << 30):.1f} GiB and {cpus} CPU(s); pjob starts at most one worker per "
+        f"mini-batch left, and at most {fits} fit here (--max-workers {min(fits, max(1, cpus * 2))} caps it)"
+    )
 
 
 def cpus() -> int:

@@ -78,8 +78,9 @@ def cgroup_dirs(proc_self_cgroup: str | None, base: str = MOUNT, controller: str
         fields = line.split(":", 2)
         if len(fields) != 3:
             continue
-        if (controller is None and fields[0] == "0" and fields[1] == "") or \
-                (controller is not None and controller in fields[1].split(",")):
+        if (controller is None and fields[0] == "0" and fields[1] == "") or (
+            controller is not None and controller in fields[1].split(",")
+        ):
             path = fields[2].strip() or "/"
             break
     parts = [p for p in path.split("/") if p and p != ".."]
@@ -112,6 +113,7 @@ def describe(limits: Limits) -> str:
 
 # --- the edge: file reads ------------------------------------------------------------------------
 
+
 def _read(path: str) -> str | None:
     try:
         with open(path, encoding="ascii", errors="replace") as fh:
@@ -125,16 +127,22 @@ def read_limits(mount: str = MOUNT, proc_self_cgroup: str = "/proc/self/cgroup")
     proc = _read(proc_self_cgroup)
     if os.path.exists(os.path.join(mount, "cgroup.controllers")):  # v2 (unified)
         dirs = cgroup_dirs(proc, mount)
-        return Limits(cpus=tightest([parse_cpu_max(_read(os.path.join(d, "cpu.max"))) for d in dirs]),
-                      memory=tightest([parse_memory(_read(os.path.join(d, "memory.max"))) for d in dirs]))
+        return Limits(
+            cpus=tightest([parse_cpu_max(_read(os.path.join(d, "cpu.max"))) for d in dirs]),
+            memory=tightest([parse_memory(_read(os.path.join(d, "memory.max"))) for d in dirs]),
+        )
     cpus: list = []
     for folder in ("cpu", "cpu,cpuacct", "cpuacct,cpu"):
         if os.path.isdir(os.path.join(mount, folder)):
-            cpus = [parse_cfs(_read(os.path.join(d, "cpu.cfs_quota_us")), _read(os.path.join(d, "cpu.cfs_period_us")))
-                    for d in cgroup_dirs(proc, os.path.join(mount, folder), "cpu")]
+            cpus = [
+                parse_cfs(_read(os.path.join(d, "cpu.cfs_quota_us")), _read(os.path.join(d, "cpu.cfs_period_us")))
+                for d in cgroup_dirs(proc, os.path.join(mount, folder), "cpu")
+            ]
             break
-    memory = [parse_memory(_read(os.path.join(d, "memory.limit_in_bytes")))
-              for d in cgroup_dirs(proc, os.path.join(mount, "memory"), "memory")]
+    memory = [
+        parse_memory(_read(os.path.join(d, "memory.limit_in_bytes")))
+        for d in cgroup_dirs(proc, os.path.join(mount, "memory"), "memory")
+    ]
     return Limits(cpus=tightest(cpus), memory=tightest(memory))
 
 

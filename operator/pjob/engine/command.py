@@ -4,7 +4,7 @@
 ``kubectl logs`` shows them), a time limit, and ``logs/job_result.txt``.
 
 One implementation for both places a command step runs: the local driver
-(``pjob.local.command``) and a command-step pod (``pjob.kube.command_step``).
+(``pjob.local.command_step``) and a command-step pod (``pjob.kube.command_step``).
 """
 
 from __future__ import annotations
@@ -77,8 +77,7 @@ def run_command(
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         pipe = subprocess.PIPE if tee else None
         proc = subprocess.Popen(
-            ["/bin/sh", "-c", command], cwd=cwd, env=env,
-            stdout=pipe or out, stderr=pipe or err, start_new_session=True,
+            ["/bin/sh", "-c", command], cwd=cwd, env=env, stdout=pipe or out, stderr=pipe or err, start_new_session=True
         )
         pumps = []
         if tee:
@@ -107,7 +106,11 @@ def run_command(
     result = CommandResult(status, code, reason, logs_dir, time.time() - start)
     lines = [f"Status: {status}", f"Command: {command}", f"Working folder: {cwd}", f"Elapsed: {result.elapsed:.1f} s"]
     if status != "Succeeded":
-        lines += [f"Reason: {reason}", f"Last lines of {err_path}:", _tail(err_path) or "(empty)",
-                  f"Open {err_path} and {out_path} for the full output."]
+        lines += [
+            f"Reason: {reason}",
+            f"Last lines of {err_path}:",
+            _tail(err_path) or "(empty)",
+            f"Open {err_path} and {out_path} for the full output.",
+        ]
     fileio.write_text_atomic(os.path.join(logs_dir, "job_result.txt"), "\n".join(lines) + "\n")
     return result

@@ -21,8 +21,7 @@ def is_disk_full(exc: BaseException) -> bool:
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return True
     sqlite3 = sys.modules.get("sqlite3")
-    return (sqlite3 is not None and isinstance(exc, sqlite3.OperationalError)
-            and "disk is full" in str(exc))
+    return sqlite3 is not None and isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc)
 
 
 def message(exc: BaseException, path: str | None = None) -> str:

@@ -68,8 +68,11 @@ def staged_patterns(destination: str, staging_dir: str) -> list[str]:
     parent = glob.escape(os.path.dirname(os.path.abspath(destination)))
     base = glob.escape(os.path.basename(destination))
     hidden = f".{base}.pjob-*.tmp"
-    return [os.path.join(glob.escape(staging_dir), hidden), os.path.join(parent, hidden),
-            os.path.join(parent, f"{base}.pjob-merge.*.tmp")]
+    return [
+        os.path.join(glob.escape(staging_dir), hidden),
+        os.path.join(parent, hidden),
+        os.path.join(parent, f"{base}.pjob-merge.*.tmp"),
+    ]
 
 
 def remove_staged(destination: str, staging_dir: str) -> list[str]:

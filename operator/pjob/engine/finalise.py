@@ -2,7 +2,7 @@
 committed rows into ``append_row_to``, write the job report CSV,
 ``failed_mini_batches.jsonl``, ``job_error.txt`` and ``job_result.txt``.
 The coordinator is injected (``counters()``, ``records(state=)``). Called by
-``pjob.local.parallel.run_parallel_step`` and ``pjob.kube.finalise``.
+``pjob.local.parallel_step.run_parallel_step`` and ``pjob.kube.finalise``.
 """
 
 from __future__ import annotations
@@ -25,10 +25,18 @@ def write_failed_list(logs: logtree.LogTree, work_dir: str, failed: list) -> Non
         _, descriptors = manifest.read_header_and_lines(manifest.path_in(work_dir))
         for rec in failed:
             locator = json.loads(descriptors[rec.index]) if rec.index < len(descriptors) else {}
-            lines.append(json.dumps({
-                "index": rec.index, "attempts": rec.attempts, "items_succeeded": rec.items_succeeded,
-                "items_failed": rec.items_failed, "locator": locator, "error": rec.error,
-            }))
+            lines.append(
+                json.dumps(
+                    {
+                        "index": rec.index,
+                        "attempts": rec.attempts,
+                        "items_succeeded": rec.items_succeeded,
+                        "items_failed": rec.items_failed,
+                        "locator": locator,
+                        "error": rec.error,
+                    }
+                )
+            )
     fileio.write_text_atomic(logs.failed_mini_batches, "".join(line + "\n" for line in lines))
 
 
@@ -62,12 +70,18 @@ def remove_staged(task) -> list[str]:
 def merge_output(task, count: int) -> tuple[int, int] | None:
     if not task.append_row_to:
         return None
-    return results.merge(os.path.join(task.work_dir, "parts"), count, task.append_row_to,
-                         dataframe_header=task.flags.append_row_dataframe_header, staging_dir=staging_dir(task))
+    return results.merge(
+        os.path.join(task.work_dir, "parts"),
+        count,
+        task.append_row_to,
+        dataframe_header=task.flags.append_row_dataframe_header,
+        staging_dir=staging_dir(task),
+    )
 
 
-def first_error(failed: list, fatal: str | None,
-                attempts: dict[int, list[dict]] | None = None) -> tuple[str | None, int | None, str | None]:
+def first_error(
+    failed: list, fatal: str | None, attempts: dict[int, list[dict]] | None = None
+) -> tuple[str | None, int | None, str | None]:
     """``(first error, its mini-batch, that mini-batch's last error when it says
     something else)``. The first error is the earliest failed attempt of a
     failed mini-batch (``attempts``: ``errorlog.read``): the cause, where later
@@ -120,14 +134,20 @@ def next_file(logs: logtree.LogTree, verdict: policy.Verdict, error: str | None,
     return None
 
 
-def finalise(task, coordinator, logs: logtree.LogTree, verdict: policy.Verdict, *, count: int, elapsed: float,
-             fatal: str | None) -> tuple[policy.Verdict, object]:
+def finalise(
+    task, coordinator, logs: logtree.LogTree, verdict: policy.Verdict, *, count: int, elapsed: float, fatal: str | None
+) -> tuple[policy.Verdict, object]:
     """Write every end-of-step file; returns the final verdict and counters."""
     counters = coordinator.counters()
     merged = merge_output(task, count)
-    verdict = policy.final_output_verdict(verdict, counters.items_succeeded, bool(task.append_row_to),
-                                          planned=count, source=_described_source(task, count),
-                                          failures=counters.failed > 0 or counters.items_failed > 0)
+    verdict = policy.final_output_verdict(
+        verdict,
+        counters.items_succeeded,
+        bool(task.append_row_to),
+        planned=count,
+        source=_described_source(task, count),
+        failures=counters.failed > 0 or counters.items_failed > 0,
+    )
     report.merge_job_report(task.work_dir, logs.job_report)
     failed = failed_records(coordinator)
     write_failed_list(logs, task.work_dir, failed)
@@ -138,15 +158,21 @@ def finalise(task, coordinator, logs: logtree.LogTree, verdict: policy.Verdict, 
     if skipped:  # dangling symlinks, FIFOs, ... in the input folder
         warnings.append(skipped)
     if verdict.state == policy.SUCCEEDED and failed:
-        warnings.append(f"{len(failed)} mini-batch(es) failed within the thresholds; "
-                        f"see {logs.failed_mini_batches}")
+        warnings.append(f"{len(failed)} mini-batch(es) failed within the thresholds; see {logs.failed_mini_batches}")
     output = task.append_row_to if merged is not None else None
     text = logtree.render_job_result(
-        verdict_state=verdict.state, rule=verdict.rule, message=verdict.message, step=task.step,
-        counters=counters, elapsed=elapsed, output=output,
+        verdict_state=verdict.state,
+        rule=verdict.rule,
+        message=verdict.message,
+        step=task.step,
+        counters=counters,
+        elapsed=elapsed,
+        output=output,
         first_error=error if (verdict.state != policy.SUCCEEDED or failed) else None,
-        first_error_index=error_index, last_error=last_error,
-        next_file=next_file(logs, verdict, error, bool(failed)), warnings=warnings,
+        first_error_index=error_index,
+        last_error=last_error,
+        next_file=next_file(logs, verdict, error, bool(failed)),
+        warnings=warnings,
     )
     fileio.write_text_atomic(logs.job_result, text)
     if task.flags.copy_logs_to_parent and task.parent_logs_dir:

@@ -3,7 +3,7 @@ script sees (argv, environment, cwd, sys.path, ``EntryScript``), loading the
 script, and calling ``init`` / ``run`` / ``shutdown``.
 
 Used by ``pjob.engine.worker`` (one worker process per host) and by
-``pjob.local.parallel.replay`` (one mini-batch in the foreground).
+``pjob.local.parallel_step.replay`` (one mini-batch in the foreground).
 """
 
 from __future__ import annotations
@@ -31,8 +31,10 @@ class MiniBatchContext:
         self.dataset = dataset
 
     def __repr__(self) -> str:
-        return (f"MiniBatchContext(minibatch_index={self.minibatch_index}, "
-                f"partition_key_value={self.partition_key_value!r}, dataset={self.dataset!r})")
+        return (
+            f"MiniBatchContext(minibatch_index={self.minibatch_index}, "
+            f"partition_key_value={self.partition_key_value!r}, dataset={self.dataset!r})"
+        )
 
 
 def script_path(task) -> str | None:

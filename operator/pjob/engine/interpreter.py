@@ -46,14 +46,16 @@ def worker_env(env: dict[str, str], shim: str) -> dict[str, str]:
     return out
 
 
-PROBE = ("import json, sys\n"
-         "out = {'python': list(sys.version_info[:3])}\n"
-         "for name in ('pandas', 'pyarrow'):\n"
-         "    try:\n"
-         "        out[name] = __import__(name).__version__\n"
-         "    except Exception as exc:\n"
-         "        out[name] = None\n"
-         "print(json.dumps(out))\n")
+PROBE = (
+    "import json, sys\n"
+    "out = {'python': list(sys.version_info[:3])}\n"
+    "for name in ('pandas', 'pyarrow'):\n"
+    "    try:\n"
+    "        out[name] = __import__(name).__version__\n"
+    "    except Exception as exc:\n"
+    "        out[name] = None\n"
+    "print(json.dumps(out))\n"
+)
 
 
 def version_tuple(text: str) -> tuple[int, ...]:
@@ -72,8 +74,10 @@ def problems(probe: dict, needs_tables: bool) -> list[str]:
     """What the probed interpreter lacks for a worker (pure)."""
     out = []
     if tuple(probe.get("python") or ()) < MIN_PYTHON:
-        out.append(f"it is Python {'.'.join(map(str, probe.get('python') or ['?']))}; pjob's workers need Python "
-                   f"{'.'.join(map(str, MIN_PYTHON))} or newer")
+        out.append(
+            f"it is Python {'.'.join(map(str, probe.get('python') or ['?']))}; pjob's workers need Python "
+            f"{'.'.join(map(str, MIN_PYTHON))} or newer"
+        )
     if needs_tables:
         for name, floor in FLOORS.items():
             have = probe.get(name)

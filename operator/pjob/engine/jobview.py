@@ -44,8 +44,10 @@ def progress_text(status: dict) -> str:
     if not mb:
         return status.get("progress") or "-"
     items = status.get("items") or {}
-    return (f"{mb.get('done', 0)}/{mb.get('total', '?')} mini-batches done, {mb.get('failed', 0)} failed; "
-            f"items {items.get('succeeded', 0)} succeeded, {items.get('failed', 0)} failed")
+    return (
+        f"{mb.get('done', 0)}/{mb.get('total', '?')} mini-batches done, {mb.get('failed', 0)} failed; "
+        f"items {items.get('succeeded', 0)} succeeded, {items.get('failed', 0)} failed"
+    )
 
 
 def table(rows: list[list[str]]) -> str:
@@ -57,8 +59,7 @@ def format_status(obj: dict, children: dict[str, dict], events: list[dict]) -> s
     """What ``pjob status`` prints (pure)."""
     meta, status = obj["metadata"], obj.get("status") or {}
     where = f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta["name"]  # local runs: no namespace
-    lines = [f"{obj['kind']} {where}",
-             f"State:     {state_of(obj)}", f"Progress:  {progress_text(status)}"]
+    lines = [f"{obj['kind']} {where}", f"State:     {state_of(obj)}", f"Progress:  {progress_text(status)}"]
     for key, label in (("startTime", "Started:   "), ("completionTime", "Completed: "), ("logs", "Logs:      ")):
         if status.get(key):
             lines.append(f"{label}{status[key]}")
@@ -67,20 +68,35 @@ def format_status(obj: dict, children: dict[str, dict], events: list[dict]) -> s
         text += "Outputs:\n" + "".join(f"  {k}: {v}\n" for k, v in sorted(status["outputs"].items()))
     if status.get("conditions"):
         rows = [["TYPE", "STATUS", "REASON", "MESSAGE"]] + [
-            [x.get("type", ""), x.get("status", ""), x.get("reason", ""), (x.get("message") or "").replace("\n", " ")[:200]]
-            for x in status["conditions"]]
+            [
+                x.get("type", ""),
+                x.get("status", ""),
+                x.get("reason", ""),
+                (x.get("message") or "").replace("\n", " ")[:200],
+            ]
+            for x in status["conditions"]
+        ]
         text += "Conditions:\n" + table(rows)
     if status.get("steps"):
         rows = [["STEP", "KIND", "STATE", "CHILD", "PROGRESS", "MESSAGE"]]
         for step, entry in status["steps"].items():
             child = children.get(step) or {}
-            rows.append([step, entry.get("kind", ""), entry.get("state", ""), entry.get("child", ""),
-                         progress_text(child.get("status") or {}) if child else "-", (entry.get("message") or "")[:120]])
+            rows.append(
+                [
+                    step,
+                    entry.get("kind", ""),
+                    entry.get("state", ""),
+                    entry.get("child", ""),
+                    progress_text(child.get("status") or {}) if child else "-",
+                    (entry.get("message") or "")[:120],
+                ]
+            )
         text += "Steps:\n" + table(rows)
     if events:
         rows = [["LAST SEEN", "TYPE", "REASON", "MESSAGE"]] + [
             [event_time(e), e.get("type", ""), e.get("reason", ""), (e.get("message") or "").replace("\n", " ")[:160]]
-            for e in events]
+            for e in events
+        ]
         text += "Events:\n" + table(rows)
     return text
 
@@ -105,8 +121,11 @@ def mini_batch_log(logs: str, index: int) -> str | None:
     """One mini-batch's attempts: report rows, then the matching records of
     sys/node/<node>/<proc>.txt and user/error/<node>/<proc>.txt (pure over files)."""
     tree = logtree.LogTree(logs)
-    reports = [tree.job_report] if os.path.isfile(tree.job_report) else sorted(
-        glob.glob(os.path.join(os.path.dirname(logs.rstrip("/")), "work", "report", "*.csv")))
+    reports = (
+        [tree.job_report]
+        if os.path.isfile(tree.job_report)
+        else sorted(glob.glob(os.path.join(os.path.dirname(logs.rstrip("/")), "work", "report", "*.csv")))
+    )
     rows = []
     for path in reports:
         with open(path, newline="", encoding="utf-8") as fh:
@@ -119,8 +138,10 @@ def mini_batch_log(logs: str, index: int) -> str | None:
         node, _, name = proc.partition("/")
         out.append(f"== node {node} {name}")
         for row in (r for r in rows if r["process"] == proc):
-            out.append(f"attempt {row['picked_count']}: {row['status']} {row['succeeded_items']}/{row['total_items']} "
-                       f"items, started {row['start_time']}" + (f" - {row['error']}" if row.get("error") else ""))
+            out.append(
+                f"attempt {row['picked_count']}: {row['status']} {row['succeeded_items']}/{row['total_items']} "
+                f"items, started {row['start_time']}" + (f" - {row['error']}" if row.get("error") else "")
+            )
         for label, path in (("sys/node", tree.node_process(node, name)), ("user/error", tree.user_error(node, name))):
             keep, taken = False, []
             for line in (read_text(path) or "").splitlines():

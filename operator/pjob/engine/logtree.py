@@ -4,7 +4,7 @@ file lives, the readme that explains them, and the rendering of
 driver, agents, workers and the operator agree on them.
 
 Called by ``pjob.engine.agent`` / ``pjob.engine.worker`` (per-node files) and
-``pjob.local.parallel`` (driver files, finalisation).
+``pjob.local.parallel_step`` (driver files, finalisation).
 """
 
 from __future__ import annotations
@@ -15,8 +15,17 @@ import os
 import re
 
 REPORT_COLUMNS = [
-    "mini_batch_id", "picked_count", "process", "start_time", "total_items", "succeeded_items",
-    "failed_items", "elapsed_seconds", "run_seconds", "status", "error",
+    "mini_batch_id",
+    "picked_count",
+    "process",
+    "start_time",
+    "total_items",
+    "succeeded_items",
+    "failed_items",
+    "elapsed_seconds",
+    "run_seconds",
+    "status",
+    "error",
 ]
 
 README = """\
@@ -99,8 +108,14 @@ class LogTree:
         return self._p("user", "entry_script_log", node, f"{proc}.log.txt")
 
     def make_node_dirs(self, node: str) -> None:
-        for sub in (("sys", "node"), ("sys", "perf"), ("user", "stdout"), ("user", "stderr"),
-                    ("user", "error"), ("user", "entry_script_log")):
+        for sub in (
+            ("sys", "node"),
+            ("sys", "perf"),
+            ("user", "stdout"),
+            ("user", "stderr"),
+            ("user", "error"),
+            ("user", "entry_script_log"),
+        ):
             os.makedirs(self._p(*sub, node), exist_ok=True)
 
     def make_driver_dirs(self) -> None:
@@ -136,9 +151,21 @@ def file_named_in(error: str | None) -> str | None:
     return m.group("file") if m else None
 
 
-def render_job_result(*, verdict_state: str, rule: str | None, message: str, step: str, counters,
-                      elapsed: float, output: str | None, first_error: str | None, first_error_index: int | None,
-                      next_file: str | None, warnings: list[str] | None = None, last_error: str | None = None) -> str:
+def render_job_result(
+    *,
+    verdict_state: str,
+    rule: str | None,
+    message: str,
+    step: str,
+    counters,
+    elapsed: float,
+    output: str | None,
+    first_error: str | None,
+    first_error_index: int | None,
+    next_file: str | None,
+    warnings: list[str] | None = None,
+    last_error: str | None = None,
+) -> str:
     """Text of job_result.txt (pure)."""
     c = counters
     lines = [

@@ -2,7 +2,7 @@
 header line (kind, items, columns, source, count) followed by one JSON line
 per mini-batch descriptor, in index order.
 
-Written once by the driver (``pjob.local.parallel``) and reused on resume;
+Written once by the driver (``pjob.local.parallel_step``) and reused on resume;
 agents keep the raw descriptor lines as bytes and forward a line to a worker
 untouched, so no descriptor is parsed or re-encoded on the agent's hot path.
 """
@@ -61,9 +61,11 @@ def plan_into(task, path: str, log) -> minibatch.Plan:
         extra["empty_because"] = plan.empty_because
         log(f"nothing to run from {task.input_uri}: {plan.empty_because}")
     write(plan, path, extra)
-    log(f"planned {task.input_uri} ({task.input_type}, mini_batch_size={task.mini_batch_size}, "
+    log(
+        f"planned {task.input_uri} ({task.input_type}, mini_batch_size={task.mini_batch_size}, "
         f"partition_keys={task.partition_keys}): {len(plan.mini_batches)} mini-batches, {plan.items} items"
-        f"{' (estimated from a sample; workers count what they read)' if estimated else ''} in {time.time() - started:.2f}s")
+        f"{' (estimated from a sample; workers count what they read)' if estimated else ''} in {time.time() - started:.2f}s"
+    )
     return plan
 
 
@@ -152,7 +154,9 @@ def _line(mb: minibatch.MiniBatch) -> str:
     sets only index, kind, items and paths) is formatted directly, 5x faster
     than the generic encoder and byte-identical to it (tests/unit/engine)."""
     if mb.kind == "files" and mb.paths and all(getattr(mb, k) is None for k in _TABLE_ONLY):
-        return f'{{"index":{mb.index},"kind":"files","items":{mb.items},"paths":[{",".join(map(_ESCAPE, mb.paths))}]}}\n'
+        return (
+            f'{{"index":{mb.index},"kind":"files","items":{mb.items},"paths":[{",".join(map(_ESCAPE, mb.paths))}]}}\n'
+        )
     return _ENCODER.encode(_to_dict(mb)) + "\n"
 
 

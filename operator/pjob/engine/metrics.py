@@ -59,16 +59,19 @@ def families(steps: dict[tuple[str, str, str], tuple[object, str | None]]) -> li
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
     mbs = CounterMetricFamily("pjob_mini_batches", "Finished mini-batches by final state", labels=LABELS + ("state",))
-    current = GaugeMetricFamily("pjob_mini_batches_unfinished", "Mini-batches not finished yet, by state",
-                                labels=LABELS + ("state",))
+    current = GaugeMetricFamily(
+        "pjob_mini_batches_unfinished", "Mini-batches not finished yet, by state", labels=LABELS + ("state",)
+    )
     planned = GaugeMetricFamily("pjob_mini_batches_planned", "Mini-batches in the step's plan", labels=LABELS)
     items = CounterMetricFamily("pjob_items", "Items (files or rows) by outcome", labels=LABELS + ("state",))
     attempts = CounterMetricFamily("pjob_attempts", "Mini-batch attempts started", labels=LABELS)
-    restarts = CounterMetricFamily("pjob_worker_restarts", "Worker processes replaced after a crash or timeout",
-                                   labels=LABELS)
+    restarts = CounterMetricFamily(
+        "pjob_worker_restarts", "Worker processes replaced after a crash or timeout", labels=LABELS
+    )
     workers = GaugeMetricFamily("pjob_workers", "Worker processes by what they do", labels=LABELS + ("state",))
-    durations = HistogramMetricFamily("pjob_mini_batch_duration_seconds", "Duration of finished mini-batch attempts",
-                                      labels=LABELS)
+    durations = HistogramMetricFamily(
+        "pjob_mini_batch_duration_seconds", "Duration of finished mini-batch attempts", labels=LABELS
+    )
     for key, (p, work_dir) in sorted(steps.items()):
         labels = list(key)
         mbs.add_metric(labels + ["done"], p.done)

@@ -54,5 +54,7 @@ class Monitor:
             except ps.Error:
                 pass
         now = datetime.datetime.now().isoformat(timespec="seconds")
-        return (f"{now},{ps.cpu_percent(None):.1f},{mem.percent:.1f},{mem.used / 2**20:.0f},"
-                f"{disk.percent:.1f},{disk.free / 2**30:.2f},{rss / 2**20:.0f}\n")
+        return (
+            f"{now},{ps.cpu_percent(None):.1f},{mem.percent:.1f},{mem.used / 2**20:.0f},"
+            f"{disk.percent:.1f},{disk.free / 2**30:.2f},{rss / 2**20:.0f}\n"
+        )

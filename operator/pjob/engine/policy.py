@@ -50,8 +50,12 @@ def count_returns(items: int, returned: int, *, short_returns_fail: bool = True)
     if items < 0:
         return Returns(returned, 0)
     if returned < items and not short_returns_fail:
-        return Returns(returned, 0, note=f"run() returned {returned} result(s) for {items} input item(s); "
-                                         "not counted as failures (error_threshold is -1)")
+        return Returns(
+            returned,
+            0,
+            note=f"run() returned {returned} result(s) for {items} input item(s); "
+            "not counted as failures (error_threshold is -1)",
+        )
     if returned < items:
         return Returns(
             returned,
@@ -69,7 +73,7 @@ def count_returns(items: int, returned: int, *, short_returns_fail: bool = True)
     return Returns(items, 0)
 
 
-def short_returns_fail(limits: "Limits") -> bool:
+def short_returns_fail(limits: Limits) -> bool:
     """Short returns count as failures only when ``error_threshold`` >= 0."""
     return limits.error_threshold >= 0
 
@@ -131,48 +135,77 @@ def verdict(progress, limits: Limits, *, now: float, started_at: float, attempts
     run (a resumed run carries older counters)."""
     p = progress
     if exceeds(p.failed, limits.mini_batch_error_threshold):
-        return Verdict(FAILED, MINI_BATCH_ERROR_THRESHOLD,
-                       f"{p.failed} mini-batch(es) failed, more than mini_batch_error_threshold "
-                       f"= {limits.mini_batch_error_threshold}{RETRY_HINT}")
+        return Verdict(
+            FAILED,
+            MINI_BATCH_ERROR_THRESHOLD,
+            f"{p.failed} mini-batch(es) failed, more than mini_batch_error_threshold "
+            f"= {limits.mini_batch_error_threshold}{RETRY_HINT}",
+        )
     if exceeds(p.items_failed, limits.error_threshold):
-        return Verdict(FAILED, ERROR_THRESHOLD,
-                       f"{p.items_failed} item(s) failed, more than error_threshold = {limits.error_threshold}{RETRY_HINT}")
+        return Verdict(
+            FAILED,
+            ERROR_THRESHOLD,
+            f"{p.items_failed} item(s) failed, more than error_threshold = {limits.error_threshold}{RETRY_HINT}",
+        )
     all_scheduled = p.pending == 0
     if all_scheduled and p.total > 0 and exceeds(100.0 * p.failed / p.total, limits.allowed_failed_percent):
-        return Verdict(FAILED, ALLOWED_FAILED_PERCENT,
-                       f"{p.failed} of {p.total} mini-batches failed ({100.0 * p.failed / p.total:.1f}%), more than "
-                       f"--allowed_failed_percent = {limits.allowed_failed_percent:g}{RETRY_HINT}")
+        return Verdict(
+            FAILED,
+            ALLOWED_FAILED_PERCENT,
+            f"{p.failed} of {p.total} mini-batches failed ({100.0 * p.failed / p.total:.1f}%), more than "
+            f"--allowed_failed_percent = {limits.allowed_failed_percent:g}{RETRY_HINT}",
+        )
     if p.pending == 0 and p.leased == 0:
         return Verdict(SUCCEEDED, None, f"{p.done + p.failed} of {p.total} mini-batches processed")
     if p.attempts <= attempts_at_start and now - started_at > limits.first_task_creation_timeout:
-        return Verdict(FAILED, FIRST_TASK_CREATION_TIMEOUT,
-                       f"no mini-batch started within --first_task_creation_timeout = "
-                       f"{limits.first_task_creation_timeout:g}s of the job start")
+        return Verdict(
+            FAILED,
+            FIRST_TASK_CREATION_TIMEOUT,
+            f"no mini-batch started within --first_task_creation_timeout = "
+            f"{limits.first_task_creation_timeout:g}s of the job start",
+        )
     last = max(p.last_progress, started_at)
     if now - last > limits.progress_update_timeout:
-        return Verdict(FAILED, PROGRESS_UPDATE_TIMEOUT,
-                       f"no mini-batch finished for {now - last:.0f}s, more than --progress_update_timeout = "
-                       f"{limits.progress_update_timeout:g}s")
+        return Verdict(
+            FAILED,
+            PROGRESS_UPDATE_TIMEOUT,
+            f"no mini-batch finished for {now - last:.0f}s, more than --progress_update_timeout = "
+            f"{limits.progress_update_timeout:g}s",
+        )
     return Verdict(RUNNING)
 
 
-def final_output_verdict(v: Verdict, items_succeeded: int, append_row: bool, planned: int | None = None,
-                         source: str = "", failures: bool = True) -> Verdict:
+def final_output_verdict(
+    v: Verdict,
+    items_succeeded: int,
+    append_row: bool,
+    planned: int | None = None,
+    source: str = "",
+    failures: bool = True,
+) -> Verdict:
     """append_row with zero succeeded items fails the job (docs/writing-jobs.md, "The output file");
     an input with nothing in it says so instead of pointing at failures."""
     if v.state == SUCCEEDED and append_row and items_succeeded == 0:
         if planned == 0:
-            return Verdict(FAILED, NO_SUCCESSES,
-                           f"the input {source or ''} has no items: 0 mini-batches were planned, so there is nothing "
-                           "to write; put data there or fix the input's path")
+            return Verdict(
+                FAILED,
+                NO_SUCCESSES,
+                f"the input {source or ''} has no items: 0 mini-batches were planned, so there is nothing "
+                "to write; put data there or fix the input's path",
+            )
         if not failures:  # error_threshold -1: short returns were not counted as failures
-            return Verdict(FAILED, NO_SUCCESSES,
-                           "append_row_to is set but run() returned no result for any item, so there is nothing "
-                           "to write (with error_threshold -1 that is not counted as failures): return one result "
-                           "per item, or is a return statement missing?")
-        return Verdict(FAILED, NO_SUCCESSES,
-                       "append_row_to is set but no item succeeded: there is nothing to write; "
-                       "see the failed mini-batches below")
+            return Verdict(
+                FAILED,
+                NO_SUCCESSES,
+                "append_row_to is set but run() returned no result for any item, so there is nothing "
+                "to write (with error_threshold -1 that is not counted as failures): return one result "
+                "per item, or is a return statement missing?",
+            )
+        return Verdict(
+            FAILED,
+            NO_SUCCESSES,
+            "append_row_to is set but no item succeeded: there is nothing to write; see the failed mini-batches below",
+        )
     return v
 
 

@@ -114,8 +114,18 @@ class ForkedProcess:
                 pass
 
 
-def start(task, task_file: str, node: str, slot: int, cmd_r: int, res_w: int, cwd: str, env: dict[str, str],
-          stdout_path: str, stderr_path: str):
+def start(
+    task,
+    task_file: str,
+    node: str,
+    slot: int,
+    cmd_r: int,
+    res_w: int,
+    cwd: str,
+    env: dict[str, str],
+    stdout_path: str,
+    stderr_path: str,
+):
     """Start worker ``slot``; the caller closes its copies of ``cmd_r``/``res_w``.
     A step with its own interpreter (``task.python``) is always spawned with it."""
     python = getattr(task, "python", None)
@@ -126,9 +136,27 @@ def start(task, task_file: str, node: str, slot: int, cmd_r: int, res_w: int, cw
     if python or not CAN_FORK:
         with open(stdout_path, "ab") as out, open(stderr_path, "ab") as err:
             return subprocess.Popen(
-                [python or sys.executable, "-m", "pjob.engine.worker", "--task", task_file, "--node", node,
-                 "--slot", str(slot), "--cmd-fd", str(cmd_r), "--res-fd", str(res_w)],
-                cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, pass_fds=(cmd_r, res_w),
+                [
+                    python or sys.executable,
+                    "-m",
+                    "pjob.engine.worker",
+                    "--task",
+                    task_file,
+                    "--node",
+                    node,
+                    "--slot",
+                    str(slot),
+                    "--cmd-fd",
+                    str(cmd_r),
+                    "--res-fd",
+                    str(res_w),
+                ],
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                pass_fds=(cmd_r, res_w),
             )
     out_fd = os.open(stdout_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     err_fd = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -166,7 +194,7 @@ def _child(task, node, slot, cmd_r, res_w, cwd, env, out_fd, err_fd) -> None:
         os.chdir(cwd)
         os.environ.clear()
         os.environ.update(env)
-        sys.stdin = open(0, "r", closefd=False)
+        sys.stdin = open(0, closefd=False)
         sys.stdout = open(1, "w", buffering=1, encoding="utf-8", closefd=False)
         sys.stderr = open(2, "w", buffering=1, encoding="utf-8", closefd=False)
         atexit._clear()

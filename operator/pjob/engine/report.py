@@ -4,7 +4,7 @@
 ``logs/sys/node/<node>/<processNNN>.txt``. Also the agent's fatal record
 (init-failure rule), read by the driver to explain the verdict.
 
-Written by ``pjob.engine.agent``; merged/read by ``pjob.local.parallel``.
+Written by ``pjob.engine.agent``; merged/read by ``pjob.local.parallel_step``.
 Files are buffered and flushed every few seconds and at exit.
 """
 
@@ -17,7 +17,6 @@ import os
 import time
 
 from pjob.engine import fileio, logtree
-
 
 _last_second: list = [None, ""]
 
@@ -47,8 +46,9 @@ class AgentReport:
         folder = os.path.join(task.work_dir, "report")
         os.makedirs(folder, exist_ok=True)
         # one fragment per agent process, named by start time: merged in that order
-        self._csv_file = open(os.path.join(folder, f"{time.time_ns():020d}-node{node}.csv"), "a", newline="",
-                              encoding="utf-8")
+        self._csv_file = open(
+            os.path.join(folder, f"{time.time_ns():020d}-node{node}.csv"), "a", newline="", encoding="utf-8"
+        )
         self._csv = csv.writer(self._csv_file)
         self._proc_files: dict[str, object] = {}
 
@@ -58,11 +58,35 @@ class AgentReport:
             f = self._proc_files[proc] = open(self.logs.node_process(self.node, proc), "a", encoding="utf-8")
         return f
 
-    def attempt(self, lease, proc: str, status: str, start: float, items: int, succeeded: int, failed: int,
-                elapsed: float, run_s: float, error: str | None) -> None:
+    def attempt(
+        self,
+        lease,
+        proc: str,
+        status: str,
+        start: float,
+        items: int,
+        succeeded: int,
+        failed: int,
+        elapsed: float,
+        run_s: float,
+        error: str | None,
+    ) -> None:
         when, first = _iso(start), _first_line(error)
-        self._csv.writerow([lease.index, lease.attempt, f"{self.node}/{proc}", when, items, succeeded,
-                            failed, f"{elapsed:.4f}", f"{run_s:.4f}", status, first])
+        self._csv.writerow(
+            [
+                lease.index,
+                lease.attempt,
+                f"{self.node}/{proc}",
+                when,
+                items,
+                succeeded,
+                failed,
+                f"{elapsed:.4f}",
+                f"{run_s:.4f}",
+                status,
+                first,
+            ]
+        )
         self._proc(proc).write(
             f"{when} mini-batch {lease.index} attempt {lease.attempt}: {status} "
             f"{succeeded}/{items} items in {elapsed:.3f}s{(' - ' + first) if error else ''}\n"

@@ -8,7 +8,7 @@ file created per mini-batch: creating files is the dominant cost for tiny
 mini-batches). A complete record is the commit of that mini-batch's rows; a
 torn tail (killed mid-write) is ignored. Agents adopt the records an
 interrupted run committed instead of running them again
-(``pjob.engine.agent``); the driver merges (``pjob.local.parallel``).
+(``pjob.engine.agent``); the driver merges (``pjob.local.parallel_step``).
 
 Nothing here imports pandas: a DataFrame is recognised by duck typing.
 """
@@ -89,21 +89,29 @@ class SegmentWriter:
     ignores. One file per process, so a torn tail is never appended to."""
 
     def __init__(self, parts_dir: str, node: str, proc: str):
-        self.path = os.path.join(parts_dir, f"{SEGMENT_PREFIX}{time.time_ns():020d}-{node}-{proc}-{os.getpid()}"
-                                            f"{SEGMENT_SUFFIX}")
+        self.path = os.path.join(
+            parts_dir, f"{SEGMENT_PREFIX}{time.time_ns():020d}-{node}-{proc}-{os.getpid()}{SEGMENT_SUFFIX}"
+        )
         self.fd = -1
 
-    def commit(self, index: int, attempt: int, items: int, succeeded: int, failed: int, header: bytes,
-               rows: bytes) -> None:
+    def commit(
+        self, index: int, attempt: int, items: int, succeeded: int, failed: int, header: bytes, rows: bytes
+    ) -> None:
         if self.fd < 0:
             self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_EXCL, 0o644)
-        data = b"".join((_RECORD.pack(_MAGIC, index, attempt, items, succeeded, failed, len(header), len(rows)),
-                         header, rows, _TRAILER))
+        data = b"".join(
+            (
+                _RECORD.pack(_MAGIC, index, attempt, items, succeeded, failed, len(header), len(rows)),
+                header,
+                rows,
+                _TRAILER,
+            )
+        )
         view = memoryview(data)
         start = os.lseek(self.fd, 0, os.SEEK_END)
         try:
             while view:
-                view = view[os.write(self.fd, view):]
+                view = view[os.write(self.fd, view) :]
         except OSError as exc:
             # a full disk wrote part of the record: cut it off, so the records this
             # process appends next are not hidden behind a torn one (and the space is freed)
@@ -125,8 +133,9 @@ def segments(parts_dir: str) -> list[str]:
         names = os.listdir(parts_dir)
     except FileNotFoundError:
         return []
-    return [os.path.join(parts_dir, n) for n in sorted(names)
-            if n.startswith(SEGMENT_PREFIX) and n.endswith(SEGMENT_SUFFIX)]
+    return [
+        os.path.join(parts_dir, n) for n in sorted(names) if n.startswith(SEGMENT_PREFIX) and n.endswith(SEGMENT_SUFFIX)
+    ]
 
 
 def _records(path: str):
@@ -140,7 +149,7 @@ def _records(path: str):
         while pos + head <= size:
             magic, index, attempt, items, ok, bad, header_len, rows_len = _RECORD.unpack_from(mm, pos)
             end = pos + head + header_len + rows_len
-            if magic != _MAGIC or end + tail > size or mm[end:end + tail] != _TRAILER:
+            if magic != _MAGIC or end + tail > size or mm[end : end + tail] != _TRAILER:
                 return
             yield RecordRef(index, attempt, items, ok, bad, path, pos + head, header_len, rows_len)
             pos = end + tail
@@ -202,8 +211,9 @@ def _release(maps) -> int:
     return 0
 
 
-def merge(parts_dir: str, count: int, destination: str, *, dataframe_header: bool = False,
-          staging_dir: str | None = None) -> tuple[int, int]:
+def merge(
+    parts_dir: str, count: int, destination: str, *, dataframe_header: bool = False, staging_dir: str | None = None
+) -> tuple[int, int]:
     """Stream every committed record, in mini-batch order, into
     ``destination``: written under a staging name (in ``staging_dir``, by
     default ``<parts_dir>/../staging``, so no half-written file ever sits
@@ -232,7 +242,7 @@ def merge(parts_dir: str, count: int, destination: str, *, dataframe_header: boo
                         mm = maps[ref.path] = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
                 start = ref.offset + ref.header_len
                 for chunk in range(start, start + ref.rows_len, _COPY_CHUNK):  # bounded copies for huge rows
-                    out.write(mm[chunk:min(chunk + _COPY_CHUNK, start + ref.rows_len)])
+                    out.write(mm[chunk : min(chunk + _COPY_CHUNK, start + ref.rows_len)])
                 copied += ref.rows_len
                 if copied >= _RELEASE_EVERY:  # pages read so far stay mapped (resident) until released
                     copied = _release(maps.values())

@@ -35,8 +35,18 @@ class WorkerSlot:
             os.set_inheritable(fd, False)
         wd = os.path.join(task.work_dir, "tmp", node, self.proc)
         os.makedirs(wd, exist_ok=True)
-        self.popen = procs.start(task, task_file, node, self.slot, cmd_r, res_w, wd, env,
-                                 logs.user_stdout(node, self.proc), logs.user_stderr(node, self.proc))
+        self.popen = procs.start(
+            task,
+            task_file,
+            node,
+            self.slot,
+            cmd_r,
+            res_w,
+            wd,
+            env,
+            logs.user_stdout(node, self.proc),
+            logs.user_stderr(node, self.proc),
+        )
         os.close(cmd_r)
         os.close(res_w)
         self.cmd_fd, self.res_fd, self.buf, self.ready = cmd_w, res_r, b"", False
@@ -44,7 +54,7 @@ class WorkerSlot:
     def send(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
-            view = view[os.write(self.cmd_fd, view):]
+            view = view[os.write(self.cmd_fd, view) :]
 
     def kill(self) -> None:
         """SIGKILL the worker and whatever it started (``procs.kill_tree``)."""

@@ -11,7 +11,7 @@ import dataclasses
 import json
 from typing import Any
 
-from pjob.spec.flags import RuntimeFlags  # noqa: F401  (part of this contract)
+from pjob.spec.flags import RuntimeFlags
 
 
 @dataclasses.dataclass
@@ -47,7 +47,7 @@ class ParallelTask:
         return json.dumps(dataclasses.asdict(self), indent=1)
 
     @classmethod
-    def from_json(cls, text: str) -> "ParallelTask":
+    def from_json(cls, text: str) -> ParallelTask:
         d = json.loads(text)
         d["flags"] = RuntimeFlags(**d.get("flags", {}))
         return cls(**d)

@@ -52,7 +52,7 @@ def user_traceback(exc: BaseException) -> str:
         tb = tb.tb_next
     text = "".join(traceback.format_exception(type(exc), exc, tb))
     if len(text) > MAX_ERROR_CHARS:
-        text = text[: MAX_ERROR_CHARS // 4] + "\n... (traceback shortened) ...\n" + text[-MAX_ERROR_CHARS // 2:]
+        text = text[: MAX_ERROR_CHARS // 4] + "\n... (traceback shortened) ...\n" + text[-MAX_ERROR_CHARS // 2 :]
     return text
 
 
@@ -73,7 +73,7 @@ class Worker:
     def send(self, message: list) -> None:
         data = (_ENCODE(message) + "\n").encode()
         while data:
-            data = data[os.write(self.res_fd, data):]
+            data = data[os.write(self.res_fd, data) :]
 
     def log_error(self, what: str, text: str) -> None:
         try:
@@ -92,8 +92,13 @@ class Worker:
         except (Exception, SystemExit) as exc:
             text = user_traceback(exc)
             self.log_error("init() failed", text)
-            self.send(["initfail", f"[node {self.node} {self.proc}: init() failed; "
-                                   f"see user/error/{self.node}/{self.proc}.txt]\n{text}"])
+            self.send(
+                [
+                    "initfail",
+                    f"[node {self.node} {self.proc}: init() failed; "
+                    f"see user/error/{self.node}/{self.proc}.txt]\n{text}",
+                ]
+            )
             return False
         self.send(["ready", os.getpid()])
         return True
@@ -129,20 +134,39 @@ class Worker:
         counted = policy.count_returns(items, n, short_returns_fail=self.short_returns_fail)
         error, note = counted.error, counted.note
         if returned is None:
-            error, note = (f"{text}; run() returned None: is a return statement missing?" if text else text
-                           for text in (error, note))
+            error, note = (
+                f"{text}; run() returned None: is a return statement missing?" if text else text
+                for text in (error, note)
+            )
         if error:
             error = f"{logtree.attempt_header(self.node, self.proc, 'RUN_SHORT', attempt)}\n{error}"
         try:
             self.segment.commit(mb.index, attempt, items, counted.succeeded, counted.failed, header, rows)
         except OSError as exc:
-            self.fail(mb.index, attempt, diskfull.NO_SPACE if diskfull.is_disk_full(exc) else "OUTPUT_EXCEPTION",
-                      exc, t0, run_s)
+            self.fail(
+                mb.index,
+                attempt,
+                diskfull.NO_SPACE if diskfull.is_disk_full(exc) else "OUTPUT_EXCEPTION",
+                exc,
+                t0,
+                run_s,
+            )
             return
         if counted.warning:
             print(f"pjob warning: mini-batch {mb.index}: {counted.warning}", file=sys.stderr, flush=True)
-        self.send(["D", mb.index, items, counted.succeeded, counted.failed,
-                   time.perf_counter() - t0, run_s, error, counted.warning or note])
+        self.send(
+            [
+                "D",
+                mb.index,
+                items,
+                counted.succeeded,
+                counted.failed,
+                time.perf_counter() - t0,
+                run_s,
+                error,
+                counted.warning or note,
+            ]
+        )
 
     def fail(self, index: int, attempt: int, status: str, exc: BaseException, t0: float, run_s: float) -> None:
         # a data file pjob could not read is said as the data file, the MLTable line and the fix, no traceback

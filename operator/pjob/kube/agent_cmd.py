@@ -36,7 +36,9 @@ EXIT_STOPPED = 143  # 128 + SIGTERM: stopped before the work was done; the Job r
 
 def add_arguments(parser) -> None:
     parser.add_argument("--coordinator", metavar="kube://NS/JOB", help="the job's queue")
-    parser.add_argument("--task", metavar="configmap:NAME|PATH", help="the resolved task (ConfigMap key task.json, or a file)")
+    parser.add_argument(
+        "--task", metavar="configmap:NAME|PATH", help="the resolved task (ConfigMap key task.json, or a file)"
+    )
     parser.add_argument("--node", type=int, help="node index (default: $JOB_COMPLETION_INDEX, else 0)")
     parser.add_argument("--agent-id", help="unique id of this agent (default: $POD_NAME)")
     parser.add_argument("--command-step", metavar="JSON", help="run a pipeline command step (inside its pod)")
@@ -68,7 +70,9 @@ def main(args) -> int:
 
         return command_step.run(args.command_step)
     if not args.coordinator or not args.task:
-        raise errors.UserError("give --coordinator kube://<namespace>/<job> and --task (or --command-step)", field="agent")
+        raise errors.UserError(
+            "give --coordinator kube://<namespace>/<job> and --task (or --command-step)", field="agent"
+        )
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return run_agent(args)
 
@@ -79,9 +83,11 @@ def read_task(client, namespace: str, ref: str):
     from pjob.spec import errors
 
     if ref.startswith("configmap:"):
-        cm = kubeio.KubeApi(client).get("ConfigMap", namespace, ref[len("configmap:"):])
+        cm = kubeio.KubeApi(client).get("ConfigMap", namespace, ref[len("configmap:") :])
         if cm is None or "task.json" not in (cm.get("data") or {}):
-            raise errors.UserError(f"--task {ref}: no ConfigMap with key task.json in namespace {namespace}", field="--task")
+            raise errors.UserError(
+                f"--task {ref}: no ConfigMap with key task.json in namespace {namespace}", field="--task"
+            )
         return ParallelTask.from_json(cm["data"]["task.json"])
     with open(ref, encoding="utf-8") as fh:
         return ParallelTask.from_json(fh.read())
@@ -161,13 +167,19 @@ def _run(task, node: int, agent_id: str, client, namespace: str, job: str, lease
     from pjob.engine import agent as engine_agent
     from pjob.engine import report
 
-    coordinator = coord_kube.KubeCoordinator(client, namespace, job, max_attempts=1 + max(0, task.max_retries),
-                                             lease_seconds=lease_seconds, instances=task.instance_count)
+    coordinator = coord_kube.KubeCoordinator(
+        client,
+        namespace,
+        job,
+        max_attempts=1 + max(0, task.max_retries),
+        lease_seconds=lease_seconds,
+        instances=task.instance_count,
+    )
     try:
         if node == 0:
             try:
                 count, items = plan_once(task, master_log)
-            except Exception as exc:  # noqa: BLE001 - a job that cannot be planned fails, with the reason kept
+            except Exception as exc:
                 import traceback
 
                 text = f"planning {task.input_uri} failed: {exc}\n\n{traceback.format_exc()}"

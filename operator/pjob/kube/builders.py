@@ -62,6 +62,7 @@ def _metadata(owner: dict, name: str, role: str, labels: dict | None = None, ann
 
 # --- a ParallelJob's children ------------------------------------------------------------------
 
+
 def build_task_configmap(cr: dict, task: ParallelTask) -> dict:
     """The resolved task, read by every agent (``pjob agent --task configmap:<name>``)."""
     return {
@@ -94,8 +95,9 @@ def build_worker_service_account(cr: dict) -> dict:
 
 def build_worker_role(cr: dict) -> dict:
     """Exactly what ``pjob agent`` calls (``pjob.kube.rbac.WORKER``)."""
-    rules = [{"apiGroups": [need.group], "resources": [need.resource], "verbs": sorted(need.verbs)}
-             for need in rbac.WORKER]
+    rules = [
+        {"apiGroups": [need.group], "resources": [need.resource], "verbs": sorted(need.verbs)} for need in rbac.WORKER
+    ]
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
@@ -111,7 +113,9 @@ def build_worker_rolebinding(cr: dict) -> dict:
         "kind": "RoleBinding",
         "metadata": _metadata(cr, name, c.ROLE_WORKER),
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": cr["metadata"].get("namespace") or "default"}],
+        "subjects": [
+            {"kind": "ServiceAccount", "name": name, "namespace": cr["metadata"].get("namespace") or "default"}
+        ],
     }
 
 
@@ -166,8 +170,13 @@ def _template_metadata(labels: dict, config: OperatorConfig) -> dict:
 
 def agent_args(cr: dict) -> list[str]:
     meta = cr["metadata"]
-    return ["agent", "--coordinator", f"kube://{meta.get('namespace') or 'default'}/{meta['name']}",
-            "--task", f"configmap:{c.task_configmap_name(meta['name'])}"]
+    return [
+        "agent",
+        "--coordinator",
+        f"kube://{meta.get('namespace') or 'default'}/{meta['name']}",
+        "--task",
+        f"configmap:{c.task_configmap_name(meta['name'])}",
+    ]
 
 
 def build_worker_job(cr: dict, task: ParallelTask, config: OperatorConfig) -> dict:
@@ -176,8 +185,12 @@ def build_worker_job(cr: dict, task: ParallelTask, config: OperatorConfig) -> di
     name = cr["metadata"]["name"]
     instances = max(1, int(task.instance_count))
     labels = _labels(cr, c.ROLE_WORKER)
-    container = {"name": "agent", "args": agent_args(cr), "env": _platform_env(config),
-                 "workingDir": config.worker.get("workDir") or "/work"}
+    container = {
+        "name": "agent",
+        "args": agent_args(cr),
+        "env": _platform_env(config),
+        "workingDir": config.worker.get("workDir") or "/work",
+    }
     pod = _pod_spec(config, container, service_account=c.worker_account_name(name), restart="Never")
     pod_options.add_gpus(pod, config, int(task.gpus or 0))
     pod_options.add_pip_env(pod, config, task.extra.get(c.TASK_CONDA_FILE))
@@ -191,17 +204,22 @@ def build_worker_job(cr: dict, task: ParallelTask, config: OperatorConfig) -> di
             "parallelism": instances,
             # an agent that crashes is replaced; its leases expire and are reclaimed
             "backoffLimit": 3 * instances,
-            "podFailurePolicy": {"rules": [
-                # exit 3: a fatal error of the job itself (init() keeps failing, the input cannot be planned)
-                {"action": "FailJob", "onExitCodes": {"containerName": "agent", "operator": "In",
-                                                      "values": [engine_agent.EXIT_FATAL]}},
-                # preemption/eviction is not the job's fault: replace the pod without counting a failure
-                {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
-            ]},
-            "template": {
-                "metadata": _template_metadata(labels, config),
-                "spec": pod,
+            "podFailurePolicy": {
+                "rules": [
+                    # exit 3: a fatal error of the job itself (init() keeps failing, the input cannot be planned)
+                    {
+                        "action": "FailJob",
+                        "onExitCodes": {
+                            "containerName": "agent",
+                            "operator": "In",
+                            "values": [engine_agent.EXIT_FATAL],
+                        },
+                    },
+                    # preemption/eviction is not the job's fault: replace the pod without counting a failure
+                    {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
+                ]
             },
+            "template": {"metadata": _template_metadata(labels, config), "spec": pod},
         },
     }
 
@@ -220,6 +238,7 @@ def build_parallel_children(cr: dict, task: ParallelTask, config: OperatorConfig
 
 # --- a PipelineJob's children -------------------------------------------------------------------
 
+
 def command_step_payload(resolved: resolve.ResolvedStep, step_dir: str, timeout: float | None) -> dict:
     """What a command-step pod runs (``pjob agent --command-step JSON``)."""
     return {
@@ -232,17 +251,29 @@ def command_step_payload(resolved: resolve.ResolvedStep, step_dir: str, timeout:
     }
 
 
-def build_command_job(pipeline: dict, step_name: str, step: models.CommandStep, resolved: resolve.ResolvedStep,
-                      step_dir: str, config: OperatorConfig, *, gpus: int = 0,
-                      conda_file: str | dict | None = None) -> dict:
+def build_command_job(
+    pipeline: dict,
+    step_name: str,
+    step: models.CommandStep,
+    resolved: resolve.ResolvedStep,
+    step_dir: str,
+    config: OperatorConfig,
+    *,
+    gpus: int = 0,
+    conda_file: str | dict | None = None,
+) -> dict:
     """One pod running the step's command (``gpus`` per pod, the chart's
     pip-from-conda-file wrapper when ``conda_file`` is given and it is enabled)."""
     limit = step.limits.timeout if step.limits else None
     payload = command_step_payload(resolved, step_dir, float(limit) if limit else None)
     env = _platform_env(config) + [{"name": k, "value": v} for k, v in sorted(resolved.env.items())]
     labels = _labels(pipeline, c.ROLE_COMMAND, {c.LABEL_STEP: c.dns_name(step_name, 63)})
-    container = {"name": "command", "args": ["agent", "--command-step", json.dumps(payload, sort_keys=True)],
-                 "env": env, "workingDir": config.worker.get("workDir") or "/work"}
+    container = {
+        "name": "command",
+        "args": ["agent", "--command-step", json.dumps(payload, sort_keys=True)],
+        "env": env,
+        "workingDir": config.worker.get("workDir") or "/work",
+    }
     pod = _pod_spec(config, container, service_account=None, restart="Never")
     pod_options.add_gpus(pod, config, gpus)
     pod_options.add_pip_env(pod, config, conda_file)
@@ -250,16 +281,18 @@ def build_command_job(pipeline: dict, step_name: str, step: models.CommandStep, 
         "completions": 1,
         "parallelism": 1,
         "backoffLimit": 0,  # like `pjob run`: a failed command fails its step
-        "template": {
-            "metadata": _template_metadata(labels, config),
-            "spec": pod,
-        },
+        "template": {"metadata": _template_metadata(labels, config), "spec": pod},
     }
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": _metadata(pipeline, c.step_child_name(pipeline["metadata"]["name"], step_name), c.ROLE_COMMAND,
-                              labels={c.LABEL_STEP: c.dns_name(step_name, 63)}, annotations={c.ANNOTATION_STEP: step_name}),
+        "metadata": _metadata(
+            pipeline,
+            c.step_child_name(pipeline["metadata"]["name"], step_name),
+            c.ROLE_COMMAND,
+            labels={c.LABEL_STEP: c.dns_name(step_name, 63)},
+            annotations={c.ANNOTATION_STEP: step_name},
+        ),
         "spec": spec,
     }
 
@@ -274,8 +307,16 @@ def _concrete_inputs(resolved: resolve.ResolvedStep) -> dict[str, Any]:
     return out
 
 
-def build_child_paralleljob(pipeline: dict, step_name: str, step: models.ParallelStep, resolved: resolve.ResolvedStep,
-                            run_dir: str, *, gpus: int = 0, conda_file: str | dict | None = None) -> dict:
+def build_child_paralleljob(
+    pipeline: dict,
+    step_name: str,
+    step: models.ParallelStep,
+    resolved: resolve.ResolvedStep,
+    run_dir: str,
+    *,
+    gpus: int = 0,
+    conda_file: str | dict | None = None,
+) -> dict:
     """A pipeline's parallel step as its own ParallelJob: bindings replaced by
     the concrete locations they resolved to, working in the pipeline's run
     folder; ``gpus`` as its annotation, ``conda_file`` (absolute) in its environment."""
@@ -291,14 +332,23 @@ def build_child_paralleljob(pipeline: dict, step_name: str, step: models.Paralle
     return {
         "apiVersion": c.API_VERSION,
         "kind": c.PARALLEL_KIND,
-        "metadata": _metadata(pipeline, name, c.ROLE_STEP, labels={c.LABEL_STEP: c.dns_name(step_name, 63)},
-                              annotations={c.ANNOTATION_RUN_DIR: run_dir, c.ANNOTATION_STEP: step_name,
-                                           **({c.ANNOTATION_GPUS: str(gpus)} if gpus else {})}),
+        "metadata": _metadata(
+            pipeline,
+            name,
+            c.ROLE_STEP,
+            labels={c.LABEL_STEP: c.dns_name(step_name, 63)},
+            annotations={
+                c.ANNOTATION_RUN_DIR: run_dir,
+                c.ANNOTATION_STEP: step_name,
+                **({c.ANNOTATION_GPUS: str(gpus)} if gpus else {}),
+            },
+        ),
         "spec": spec,
     }
 
 
 # --- the custom resources themselves (render, submit) -----------------------------------------
+
 
 def build_job_cr(loaded: load.LoadedJob, *, namespace: str, name: str, base_dir: str | None = None) -> dict:
     """The CR for a job YAML: a ParallelJob for ``type: parallel``, else a

@@ -32,9 +32,8 @@ import secrets
 import sys
 import time
 
-from pjob.kube import builders, client_view
+from pjob.kube import builders, client_view, ship
 from pjob.kube import constants as c
-from pjob.kube import ship
 from pjob.spec import checks, errors, load
 
 KINDS = (c.PARALLEL_KIND, c.PIPELINE_KIND)
@@ -47,6 +46,7 @@ class ClusterError(Exception):
 
 # --- arguments ---------------------------------------------------------------------------------------
 
+
 def _common(p, name: bool = True) -> None:
     if name:
         p.add_argument("name", metavar="NAME", help="the ParallelJob or PipelineJob")
@@ -56,9 +56,12 @@ def _common(p, name: bool = True) -> None:
 
 
 def _datastore_arg(p, what: str) -> None:
-    p.add_argument("--datastore-root", metavar="PATH_OR_URL", default=os.environ.get("PJOB_DATASTORE_ROOT") or None,
-                   help=f"where the cluster's datastore is reachable from here, {what} "
-                        "(default: $PJOB_DATASTORE_ROOT)")
+    p.add_argument(
+        "--datastore-root",
+        metavar="PATH_OR_URL",
+        default=os.environ.get("PJOB_DATASTORE_ROOT") or None,
+        help=f"where the cluster's datastore is reachable from here, {what} (default: $PJOB_DATASTORE_ROOT)",
+    )
 
 
 def add_submit_arguments(p) -> None:
@@ -66,10 +69,16 @@ def add_submit_arguments(p) -> None:
     _common(p, name=False)
     p.add_argument("--name", help="name of the custom resource (default: the job's name plus a random suffix)")
     p.add_argument("--dry-run", action="store_true", help="print the CR and what would be shipped; touch nothing")
-    p.add_argument("--wait", action="store_true",
-                   help="follow the job to its end, printing progress; exit 0 when it succeeded, 1 when it failed")
-    _datastore_arg(p, "a folder shared with the pods or an fsspec URL (s3://bucket/pjob); local inputs and big "
-                      "code folders go there. Without it everything travels in ConfigMaps (< 900 KiB each)")
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="follow the job to its end, printing progress; exit 0 when it succeeded, 1 when it failed",
+    )
+    _datastore_arg(
+        p,
+        "a folder shared with the pods or an fsspec URL (s3://bucket/pjob); local inputs and big "
+        "code folders go there. Without it everything travels in ConfigMaps (< 900 KiB each)",
+    )
 
 
 def add_status_arguments(p) -> None:
@@ -90,6 +99,7 @@ def add_cancel_arguments(p) -> None:
 
 # --- the cluster connection ----------------------------------------------------------------------------
 
+
 def _kubeconfig(path: str | None, context: str | None):
     """(kubernetes Configuration, default namespace) like kubectl."""
     from kubernetes import client as kclient
@@ -104,8 +114,13 @@ def _kubeconfig(path: str | None, context: str | None):
         kconfig.load_kube_config(config_file=path, context=context, client_configuration=cfg)
     except (kconfig.ConfigException, OSError, ValueError, TypeError) as exc:
         where = path or os.environ.get("KUBECONFIG") or "~/.kube/config"
-        raise errors.UserError([errors.Problem(where, None, "", f"cannot use this kubeconfig ({exc}); "
-                                               "pass --kubeconfig FILE or set KUBECONFIG")]) from None
+        raise errors.UserError(
+            [
+                errors.Problem(
+                    where, None, "", f"cannot use this kubeconfig ({exc}); pass --kubeconfig FILE or set KUBECONFIG"
+                )
+            ]
+        ) from None
     cfg.retries = 1  # fail fast when nothing answers
     return cfg, (chosen.get("context") or {}).get("namespace") or "default"
 
@@ -171,12 +186,15 @@ def find_job(api, namespace: str, name: str) -> dict:
         if obj is not None:
             return obj
     if not _crds_installed(api):
-        raise ClusterError(f"the pjob CRDs ({c.API_VERSION}) are not installed in this cluster; "
-                           "install the chart (helm install pjob helm/pjob) or kubectl apply -f crds/")
+        raise ClusterError(
+            f"the pjob CRDs ({c.API_VERSION}) are not installed in this cluster; "
+            "install the chart (helm install pjob helm/pjob) or kubectl apply -f crds/"
+        )
     raise ClusterError(f"no ParallelJob or PipelineJob named {name!r} in namespace {namespace!r}")
 
 
 # --- submit ------------------------------------------------------------------------------------------------
+
 
 def generated_name(loaded: load.LoadedJob) -> str:
     stem = builders.default_cr_name(loaded)[:33].rstrip("-")
@@ -187,8 +205,17 @@ def build_submission(loaded: load.LoadedJob, *, namespace: str, name: str, datas
     """(CR, Shipment): pure apart from reading the shipped files."""
     if datastore and not ship.is_url(datastore):
         if not os.path.isdir(datastore):
-            raise errors.UserError([errors.Problem("--datastore-root", None, "", f"{datastore} is not a folder; give the "
-                                                   "folder where the cluster's datastore is mounted here, or a URL")])
+            raise errors.UserError(
+                [
+                    errors.Problem(
+                        "--datastore-root",
+                        None,
+                        "",
+                        f"{datastore} is not a folder; give the "
+                        "folder where the cluster's datastore is mounted here, or a URL",
+                    )
+                ]
+            )
         datastore = os.path.abspath(datastore)
     shipment = ship.plan(loaded, namespace=namespace, name=name, datastore=datastore)
     cr = builders.build_job_cr(loaded, namespace=namespace, name=name, base_dir=shipment.base_dir)
@@ -204,16 +231,26 @@ def dry_run_stream(cr: dict, shipment) -> str:
 
     text = render.to_yaml_stream([cr] + shipment.configmaps)
     for up in shipment.uploads:
-        text += (f"# upload {up.item.kind} {up.item.source} -> {ship.redact(up.destination)} "
-                 f"({len(up.files)} file(s), {up.size} bytes)\n")
+        text += (
+            f"# upload {up.item.kind} {up.item.source} -> {ship.redact(up.destination)} "
+            f"({len(up.files)} file(s), {up.size} bytes)\n"
+        )
         text += "".join(f"#   {f}\n" for f in up.files[:50])
         text += f"#   ... and {len(up.files) - 50} more\n" if len(up.files) > 50 else ""
     return text
 
 
-def submit_loaded(loaded: load.LoadedJob, *, namespace: str = "default", name: str | None = None,
-                  dry_run: bool = False, datastore_root: str | None = None, kubeconfig: str | None = None,
-                  context: str | None = None, out=None) -> dict:
+def submit_loaded(
+    loaded: load.LoadedJob,
+    *,
+    namespace: str = "default",
+    name: str | None = None,
+    dry_run: bool = False,
+    datastore_root: str | None = None,
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    out=None,
+) -> dict:
     """Ship and create ``loaded`` (already checked); returns the CR as created
     (or as it would be, with ``dry_run``). Raises UserError / ClusterError."""
     out = out or sys.stdout
@@ -227,7 +264,9 @@ def submit_loaded(loaded: load.LoadedJob, *, namespace: str = "default", name: s
     api, _, _ = connect(args)
     kind = cr["kind"]
     if api.get(kind, namespace, name) is not None:
-        raise ClusterError(f"{kind} {namespace}/{name} already exists; `pjob cancel {name} -n {namespace}` or pass --name")
+        raise ClusterError(
+            f"{kind} {namespace}/{name} already exists; `pjob cancel {name} -n {namespace}` or pass --name"
+        )
     ship.upload(shipment)
     for cm in shipment.configmaps:  # content-addressed names: an existing one holds the same bytes
         api.create(cm)
@@ -237,18 +276,32 @@ def submit_loaded(loaded: load.LoadedJob, *, namespace: str = "default", name: s
         from pjob.kube import kubeio
 
         if isinstance(exc, kubeio.ApiError) and exc.status == 404 and not _crds_installed(api):
-            raise ClusterError(f"the pjob CRDs ({c.API_VERSION}) are not installed in this cluster; install the chart "
-                               "(helm install pjob helm/pjob) or kubectl apply -f crds/") from None
+            raise ClusterError(
+                f"the pjob CRDs ({c.API_VERSION}) are not installed in this cluster; install the chart "
+                "(helm install pjob helm/pjob) or kubectl apply -f crds/"
+            ) from None
         raise
     created = api.get(kind, namespace, name) or cr
-    owner = {"apiVersion": c.API_VERSION, "kind": kind, "name": name, "uid": created["metadata"].get("uid"),
-             "controller": True, "blockOwnerDeletion": False}
+    owner = {
+        "apiVersion": c.API_VERSION,
+        "kind": kind,
+        "name": name,
+        "uid": created["metadata"].get("uid"),
+        "controller": True,
+        "blockOwnerDeletion": False,
+    }
     for cm in shipment.configmaps:  # garbage-collected with the job
-        api._call("PATCH", api._path("ConfigMap", namespace, cm["metadata"]["name"]),
-                  body={"metadata": {"ownerReferences": [owner]}}, content_type="application/merge-patch+json")
+        api._call(
+            "PATCH",
+            api._path("ConfigMap", namespace, cm["metadata"]["name"]),
+            body={"metadata": {"ownerReferences": [owner]}},
+            content_type="application/merge-patch+json",
+        )
     out.write(f"{kind.lower()}.{c.GROUP}/{name} created in namespace {namespace}\n")
     for cm in shipment.configmaps:
-        out.write(f"  shipped {cm['metadata']['annotations'][f'{c.GROUP}/shipped-path']} as ConfigMap {cm['metadata']['name']}\n")
+        out.write(
+            f"  shipped {cm['metadata']['annotations'][f'{c.GROUP}/shipped-path']} as ConfigMap {cm['metadata']['name']}\n"
+        )
     for up in shipment.uploads:
         out.write(f"  shipped {up.item.source} to {ship.redact(up.destination)} ({len(up.files)} file(s))\n")
     out.write(f"follow it: pjob status {name} -n {namespace}; pjob logs {name} -n {namespace} --follow\n")
@@ -260,25 +313,39 @@ def submit_main(args) -> int:
     namespace = args.namespace or default_namespace(args)
 
     def run(a) -> int:
-        created = submit_loaded(loaded, namespace=namespace, name=a.name, dry_run=a.dry_run,
-                                datastore_root=a.datastore_root, kubeconfig=a.kubeconfig, context=a.context)
+        created = submit_loaded(
+            loaded,
+            namespace=namespace,
+            name=a.name,
+            dry_run=a.dry_run,
+            datastore_root=a.datastore_root,
+            kubeconfig=a.kubeconfig,
+            context=a.context,
+        )
         if not a.wait or a.dry_run:
             return 0
         api, _, _ = connect(a)
         obj = _follow(api, find_job(api, namespace, created["metadata"]["name"]))
         state = client_view.state_of(obj)
-        print(f"{obj['kind']} {namespace}/{obj['metadata']['name']}: {state} "
-              f"({client_view.progress_text(obj.get('status') or {})})")
+        print(
+            f"{obj['kind']} {namespace}/{obj['metadata']['name']}: {state} "
+            f"({client_view.progress_text(obj.get('status') or {})})"
+        )
         return 0 if state == "Succeeded" else 1
+
     return _guard(run, args)
 
 
 # --- status ----------------------------------------------------------------------------------------------
 
+
 def recent_events(api, obj: dict, limit: int = 10) -> list[dict]:
     meta = obj["metadata"]
-    items = api._call("GET", f"/api/v1/namespaces/{meta['namespace']}/events",
-                      query=[("fieldSelector", f"involvedObject.name={meta['name']}")])["items"]
+    items = api._call(
+        "GET",
+        f"/api/v1/namespaces/{meta['namespace']}/events",
+        query=[("fieldSelector", f"involvedObject.name={meta['name']}")],
+    )["items"]
     mine = [e for e in items if (e.get("involvedObject") or {}).get("kind") in (obj["kind"], None)]
     return sorted(mine, key=client_view.event_time)[-limit:]
 
@@ -293,10 +360,12 @@ def status_main(args) -> int:
                 children[step] = api.get(c.PARALLEL_KIND, namespace, entry["child"]) or {}
         sys.stdout.write(client_view.format_status(obj, children, recent_events(api, obj)))
         return 0
+
     return _guard(run, args)
 
 
 # --- logs -----------------------------------------------------------------------------------------------------
+
 
 def _follow(api, obj: dict) -> dict:
     meta, last = obj["metadata"], None
@@ -325,8 +394,10 @@ def logs_main(args) -> int:
             here = client_view.local_path(logs, namespace, root)
             text = client_view.mini_batch_log(here, a.mini_batch) if here else None
             if text is None:
-                raise ClusterError(f"no record of mini-batch {a.mini_batch} under {here or logs}"
-                                   + ("" if here else " (not reachable from here: pass --datastore-root)"))
+                raise ClusterError(
+                    f"no record of mini-batch {a.mini_batch} under {here or logs}"
+                    + ("" if here else " (not reachable from here: pass --datastore-root)")
+                )
             sys.stdout.write(text)
             return 0
         missing = 0
@@ -337,20 +408,29 @@ def logs_main(args) -> int:
                 print(f"== step {step}")
             if text is None:
                 missing += 1
-                print(f"(no job_result.txt yet in {here})" if here else
-                      f"(job_result.txt is in {logs} on the datastore, not reachable from here: pass --datastore-root "
-                      "PATH where the datastore is mounted on this machine)", file=sys.stderr)
+                print(
+                    f"(no job_result.txt yet in {here})"
+                    if here
+                    else f"(job_result.txt is in {logs} on the datastore, not reachable from here: pass --datastore-root "
+                    "PATH where the datastore is mounted on this machine)",
+                    file=sys.stderr,
+                )
             else:
                 sys.stdout.write(text if text.endswith("\n") else text + "\n")
         if missing:  # still say how it ended
             conds = client_view.conditions_by_type(obj.get("status") or {})
-            end = next((conds[k] for k in (c.SUCCEEDED, c.FAILED, c.RUNNING) if (conds.get(k) or {}).get("status") == c.TRUE), None)
+            end = next(
+                (conds[k] for k in (c.SUCCEEDED, c.FAILED, c.RUNNING) if (conds.get(k) or {}).get("status") == c.TRUE),
+                None,
+            )
             print(f"{obj['kind']} {a.name}: {client_view.state_of(obj)}" + (f" - {end.get('message')}" if end else ""))
         return 0
+
     return _guard(run, args)
 
 
 # --- cancel --------------------------------------------------------------------------------------------------
+
 
 def cancel_main(args) -> int:
     def run(a) -> int:
@@ -358,12 +438,17 @@ def cancel_main(args) -> int:
         obj = find_job(api, namespace, a.name)
         owners = [o for o in obj["metadata"].get("ownerReferences") or [] if o.get("kind") == c.PIPELINE_KIND]
         if owners:
-            raise ClusterError(f"{a.name} is a step of PipelineJob {owners[0]['name']}; cancel that: "
-                               f"pjob cancel {owners[0]['name']} -n {namespace}")
+            raise ClusterError(
+                f"{a.name} is a step of PipelineJob {owners[0]['name']}; cancel that: "
+                f"pjob cancel {owners[0]['name']} -n {namespace}"
+            )
         was = client_view.state_of(obj)
         if not api.delete(obj["kind"], namespace, a.name):
             raise ClusterError(f"{obj['kind']} {namespace}/{a.name} was already gone")
-        print(f"{obj['kind'].lower()}.{c.GROUP}/{a.name} deleted (was {was}); its worker Jobs, pods, ConfigMaps "
-              "and Leases are garbage-collected; outputs and logs stay on the datastore")
+        print(
+            f"{obj['kind'].lower()}.{c.GROUP}/{a.name} deleted (was {was}); its worker Jobs, pods, ConfigMaps "
+            "and Leases are garbage-collected; outputs and logs stay on the datastore"
+        )
         return 0
+
     return _guard(run, args)

@@ -14,7 +14,6 @@ from pjob.engine import jobview
 from pjob.kube import constants as c
 from pjob.spec import errors
 
-
 # the formatting is shared with local runs (pjob status/logs on a run folder)
 conditions_by_type = jobview.conditions_by_type
 state_of = jobview.state_of
@@ -34,11 +33,15 @@ def logs_dirs(obj: dict, step: str | None) -> list[tuple[str, str]]:
     if obj["kind"] == c.PARALLEL_KIND:
         own = ann.get(c.ANNOTATION_STEP) or spec.get("name") or meta["name"]
         if step not in (None, own):
-            raise errors.UserError([errors.Problem("--step", None, "", f"{meta['name']} is a ParallelJob of step {own!r}")])
+            raise errors.UserError(
+                [errors.Problem("--step", None, "", f"{meta['name']} is a ParallelJob of step {own!r}")]
+            )
         return [(own, status.get("logs") or f"{run}/steps/{own}/logs")]
     steps = list((status.get("steps") or {}) or (spec.get("jobs") or {}))
     if step is not None and step not in steps:
-        raise errors.UserError([errors.Problem("--step", None, "", f"no step {step!r} in {meta['name']}; steps: {', '.join(steps)}")])
+        raise errors.UserError(
+            [errors.Problem("--step", None, "", f"no step {step!r} in {meta['name']}; steps: {', '.join(steps)}")]
+        )
     return [(s, f"{run}/steps/{s}/logs") for s in ([step] if step else steps)]
 
 

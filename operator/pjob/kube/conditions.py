@@ -45,8 +45,16 @@ def _event_type(type_: str, status: str) -> str:
     return c.EVENT_WARNING if bad else c.EVENT_NORMAL
 
 
-def set_condition(conditions: list[dict] | None, type_: str, status: str, reason: str, message: str, *,
-                  now: str, generation: int | None = None) -> tuple[list[dict], Event | None]:
+def set_condition(
+    conditions: list[dict] | None,
+    type_: str,
+    status: str,
+    reason: str,
+    message: str,
+    *,
+    now: str,
+    generation: int | None = None,
+) -> tuple[list[dict], Event | None]:
     """Return (new conditions, the Event for a transition or None). Never
     mutates ``conditions``; the order of existing conditions is kept."""
     out = copy.deepcopy(list(conditions or []))
@@ -72,8 +80,12 @@ def set_condition(conditions: list[dict] | None, type_: str, status: str, reason
     if status == c.TRUE and type_ in c.EXCLUSIVE:
         for other in out:
             if other["type"] in c.EXCLUSIVE and other["type"] != type_ and other.get("status") == c.TRUE:
-                other.update(status=c.FALSE, reason=c.REASON_FINISHED,
-                             message=c.MSG_FINISHED.format(state=type_), lastTransitionTime=now)
+                other.update(
+                    status=c.FALSE,
+                    reason=c.REASON_FINISHED,
+                    message=c.MSG_FINISHED.format(state=type_),
+                    lastTransitionTime=now,
+                )
                 if generation is not None:
                     other["observedGeneration"] = generation
     return out, event
@@ -90,8 +102,9 @@ class Tracker:
         self.events: list[Event] = []
 
     def set(self, type_: str, status: str, reason: str, message: str) -> None:
-        self.conditions, event = set_condition(self.conditions, type_, status, reason, message,
-                                               now=self.now, generation=self.generation)
+        self.conditions, event = set_condition(
+            self.conditions, type_, status, reason, message, now=self.now, generation=self.generation
+        )
         if event is not None:
             self.events.append(event)
 

@@ -28,12 +28,19 @@ DEFAULT_PIP_FROM_CONDA_FILE = {"enabled": False, "command": "pjob-pip-env", "cac
 MERGED_WORKER_KEYS = ("gpu", "pipFromCondaFile")
 
 LOCKED_POD_SECURITY = {
-    "runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "fsGroup": 10001,
-    "fsGroupChangePolicy": "OnRootMismatch", "seccompProfile": {"type": "RuntimeDefault"},
+    "runAsNonRoot": True,
+    "runAsUser": 10001,
+    "runAsGroup": 10001,
+    "fsGroup": 10001,
+    "fsGroupChangePolicy": "OnRootMismatch",
+    "seccompProfile": {"type": "RuntimeDefault"},
 }
 LOCKED_CONTAINER_SECURITY = {
-    "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
-    "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"},
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
 }
 
 
@@ -54,8 +61,11 @@ def _default_worker(root: str) -> dict[str, Any]:
         "podAnnotations": {},
         "priorityClassName": "",
         "workDir": "/work",
-        "env": [{"name": "HOME", "value": "/work"}, {"name": "TMPDIR", "value": "/tmp"},
-                {"name": "PYTHONUNBUFFERED", "value": "1"}],
+        "env": [
+            {"name": "HOME", "value": "/work"},
+            {"name": "TMPDIR", "value": "/tmp"},
+            {"name": "PYTHONUNBUFFERED", "value": "1"},
+        ],
         "envFrom": [],
         "volumes": [
             {"name": "tmp", "emptyDir": {"sizeLimit": "10Gi"}},
@@ -85,7 +95,7 @@ class OperatorConfig:
     operator_namespace: str = ""
 
     @classmethod
-    def load(cls, environ: dict[str, str] | None = None) -> "OperatorConfig":
+    def load(cls, environ: dict[str, str] | None = None) -> OperatorConfig:
         env = os.environ if environ is None else environ
         path = env.get("PJOB_CONFIG_FILE")
         raw: dict[str, Any] = {}
@@ -95,9 +105,9 @@ class OperatorConfig:
         return cls.from_dict(raw, env)
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any], env: dict[str, str] | None = None) -> "OperatorConfig":
+    def from_dict(cls, raw: dict[str, Any], env: dict[str, str] | None = None) -> OperatorConfig:
         env = {} if env is None else env
-        stores = (raw.get("datastores") or {})
+        stores = raw.get("datastores") or {}
         items = stores.get("items") or {}
         default = stores.get("default") or "default"
         mount = (items.get(default) or {}).get("mountPath") or DEFAULT_ROOT
@@ -110,7 +120,9 @@ class OperatorConfig:
                 worker[key] = value
         if env.get("PJOB_WORKER_IMAGE"):
             worker["image"] = env["PJOB_WORKER_IMAGE"]
-        urls = {name: item["url"] for name, item in items.items() if item.get("type") == "objectStore" and item.get("url")}
+        urls = {
+            name: item["url"] for name, item in items.items() if item.get("type") == "objectStore" and item.get("url")
+        }
         return cls(
             datastore_root=root,
             default_datastore=default,
@@ -122,7 +134,7 @@ class OperatorConfig:
             operator_namespace=env.get("PJOB_OPERATOR_NAMESPACE") or (raw.get("operator") or {}).get("namespace") or "",
         )
 
-    def datastores(self) -> "Datastores":
+    def datastores(self) -> Datastores:
         return Datastores(self.datastore_root, self.datastore_urls)
 
 

@@ -52,14 +52,21 @@ TRUE, FALSE, UNKNOWN = "True", "False", "Unknown"
 STATE_PENDING, STATE_RUNNING, STATE_SUCCEEDED, STATE_FAILED = "Pending", "Running", "Succeeded", "Failed"
 # pipeline step states
 STEP_PENDING, STEP_RUNNING, STEP_SUCCEEDED, STEP_FAILED, STEP_SKIPPED = (
-    "Pending", "Running", "Succeeded", "Failed", "Skipped")
+    "Pending",
+    "Running",
+    "Succeeded",
+    "Failed",
+    "Skipped",
+)
 
 # --- reasons (CamelCase, as Kubernetes wants) and messages -----------------------------------
 REASON_SPEC_VALID = "SpecValid"
 MSG_SPEC_VALID = "the spec passed every check"
 REASON_SPEC_CHANGE_IGNORED = "SpecChangeIgnored"
-MSG_SPEC_CHANGE_IGNORED = ("the spec changed after the job started (generation {generation}); a running job keeps "
-                           "the spec it started with: delete the job and create it again to apply the change")
+MSG_SPEC_CHANGE_IGNORED = (
+    "the spec changed after the job started (generation {generation}); a running job keeps "
+    "the spec it started with: delete the job and create it again to apply the change"
+)
 REASON_SPEC_INVALID = "SpecInvalid"
 REASON_WORKERS_STARTED = "WorkersStarted"
 MSG_WORKERS_STARTED = "{instances} worker pod(s) started; planning mini-batches"
@@ -81,18 +88,22 @@ REASON_CLAIM_NOT_FOUND = "ClaimNotFound"
 MSG_CLAIM_NOT_FOUND = (
     "PersistentVolumeClaim {claim} not found in namespace {namespace}: worker pods mount the datastore claim "
     "{claim} from the job's own namespace, so no worker is started. Create a claim named {claim} in {namespace} "
-    "bound to the same volume as the operator's (docs/deploy.md, \"Datastore layouts\"), or submit the job in "
-    "namespace {operator_namespace}")
+    'bound to the same volume as the operator\'s (docs/deploy.md, "Datastore layouts"), or submit the job in '
+    "namespace {operator_namespace}"
+)
 MSG_WORKERS_PENDING = "worker pod {pod} cannot start: {reason}: {message}{more}"
 REASON_PODS_STARTED = "NotBlocked"
 MSG_PODS_STARTED = "no worker pod is blocked from starting"
-MSG_STARTUP_TIMEOUT = ("no worker pod started within --first_task_creation_timeout = {timeout:g}s of the job start "
-                       "({why}); fix that, or give the job more time with --first_task_creation_timeout "
-                       "in program_arguments")
+MSG_STARTUP_TIMEOUT = (
+    "no worker pod started within --first_task_creation_timeout = {timeout:g}s of the job start "
+    "({why}); fix that, or give the job more time with --first_task_creation_timeout "
+    "in program_arguments"
+)
 MSG_NAME_TOO_LONG = (
     "metadata.name: {name!r} has {length} characters, more than {limit}: a {kind}'s name is the value of the label "
     "{label} on its child objects and worker pods, which Kubernetes limits to {limit} characters; delete the {kind} "
-    "and create it again with a shorter name (pjob submit --name NAME)")
+    "and create it again with a shorter name (pjob submit --name NAME)"
+)
 REASON_FINISHED = "Finished"  # Running -> False once terminal
 MSG_FINISHED = "the job is {state}"
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import time
 
-from pjob.engine import finalise as engine_finalise
 from pjob.engine import fileio, logtree, manifest, policy, report
+from pjob.engine import finalise as engine_finalise
 
 
 def planned_count(task) -> int:
@@ -50,10 +50,22 @@ def finalise_unplanned(task, verdict: policy.Verdict, *, started: float | None =
     fatal = report.read_fatal(task.work_dir)
     verdict = _explained(verdict, fatal)
     counters = base.Progress()
-    fileio.write_text_atomic(tree.job_result, logtree.render_job_result(
-        verdict_state=verdict.state, rule=verdict.rule, message=verdict.message, step=task.step, counters=counters,
-        elapsed=time.time() - started if started else 0.0, output=None, first_error=fatal or verdict.message,
-        first_error_index=None, next_file=tree.master_role, warnings=[]))
+    fileio.write_text_atomic(
+        tree.job_result,
+        logtree.render_job_result(
+            verdict_state=verdict.state,
+            rule=verdict.rule,
+            message=verdict.message,
+            step=task.step,
+            counters=counters,
+            elapsed=time.time() - started if started else 0.0,
+            output=None,
+            first_error=fatal or verdict.message,
+            first_error_index=None,
+            next_file=tree.master_role,
+            warnings=[],
+        ),
+    )
     return verdict, counters
 
 

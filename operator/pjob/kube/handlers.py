@@ -71,15 +71,19 @@ def _plain(body) -> dict:
 def _needs_check(body: dict) -> bool:
     status = body.get("status") or {}
     valid = cond.find(status.get("conditions"), c.SPEC_VALID)
-    return not (valid and valid.get("status") == c.TRUE
-                and status.get("observedGeneration") == (body.get("metadata") or {}).get("generation"))
+    return not (
+        valid
+        and valid.get("status") == c.TRUE
+        and status.get("observedGeneration") == (body.get("metadata") or {}).get("generation")
+    )
 
 
 def _load(body: dict, memo) -> tuple[Any, list[str] | None]:
     """(loaded job, problems or None when already known valid)."""
-    from pjob.kube import ship  # code/inputs `pjob submit` sent as ConfigMaps -> the datastore, once
-
-    from pjob.kube import preflight
+    from pjob.kube import (
+        preflight,
+        ship,  # code/inputs `pjob submit` sent as ConfigMaps -> the datastore, once
+    )
 
     meta = body.get("metadata") or {}
     name_problems = preflight.name_problems(body.get("kind") or "", meta.get("name") or "")
@@ -99,6 +103,7 @@ def _load(body: dict, memo) -> tuple[Any, list[str] | None]:
 
 
 # --- ParallelJob -----------------------------------------------------------------------------------
+
 
 def on_paralleljob_tick(body, patch, memo, **_) -> None:
     """Reconcile one ParallelJob: observe, decide (``reconcile.reconcile``), act, write status once."""
@@ -132,8 +137,9 @@ def on_paralleljob_tick(body, patch, memo, **_) -> None:
         decision.status["logs"] = task.logs_dir
     if decision.finalise is not None:
         finaliser = memo.get("finaliser")
-        verdict, counters = (finaliser(task, queue, decision.finalise, body) if finaliser
-                             else (decision.finalise, observed.counters))
+        verdict, counters = (
+            finaliser(task, queue, decision.finalise, body) if finaliser else (decision.finalise, observed.counters)
+        )
         decision = rec.finished(body, decision.status, verdict, counters, _now(memo))
     _write(patch, body, decision, memo)
 
@@ -182,13 +188,19 @@ def _observe_parallel(body: dict, memo, task, desired: list[dict], problems, now
     if job is not None and memo.get("children_seen") == meta.get("uid"):
         existing = {(o["kind"], o["metadata"]["name"]) for o in desired}
     else:
-        existing = {(o["kind"], o["metadata"]["name"]) for o in desired
-                    if (job is not None if o["kind"] == "Job" else kube.get(o["kind"], ns, o["metadata"]["name"]))}
+        existing = {
+            (o["kind"], o["metadata"]["name"])
+            for o in desired
+            if (job is not None if o["kind"] == "Job" else kube.get(o["kind"], ns, o["metadata"]["name"]))
+        }
     opener = memo.get("open_coordinator")
     queue = opener(ns, name, task) if opener and (job is not None or status.get("verdict")) else None
     counters = queue.counters() if queue is not None else None
-    claims = [] if job is not None or status.get("verdict") else \
-        preflight.claims_to_check(config.worker, ns, config.operator_namespace)
+    claims = (
+        []
+        if job is not None or status.get("verdict")
+        else preflight.claims_to_check(config.worker, ns, config.operator_namespace)
+    )
     missing = [claim for claim in claims if kube.get("PersistentVolumeClaim", ns, claim) is None]
     running = int(((job or {}).get("status") or {}).get("active") or 0)
     pods = None
@@ -198,10 +210,19 @@ def _observe_parallel(body: dict, memo, task, desired: list[dict], problems, now
     if status.get("verdict"):
         running = sum(1 for p in pods if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed"))
     observed = rec.Observed(
-        body=body, now=now, problems=problems, desired=desired, existing=existing, worker_job=job,
-        counters=counters, limits=policy.limits_for(task), workers_running=running,
-        stop_grace=config.stop_grace_seconds, pods=pods,
-        claim_problems=preflight.claim_problems(missing, ns, config.operator_namespace))
+        body=body,
+        now=now,
+        problems=problems,
+        desired=desired,
+        existing=existing,
+        worker_job=job,
+        counters=counters,
+        limits=policy.limits_for(task),
+        workers_running=running,
+        stop_grace=config.stop_grace_seconds,
+        pods=pods,
+        claim_problems=preflight.claim_problems(missing, ns, config.operator_namespace),
+    )
     return observed, queue
 
 
@@ -216,6 +237,7 @@ def _act_parallel(body: dict, memo, decision: rec.Decision) -> None:
 
 
 # --- PipelineJob -----------------------------------------------------------------------------------
+
 
 def on_pipelinejob_tick(body, patch, memo, **_) -> None:
     body = _plain(body)
@@ -238,9 +260,16 @@ def on_pipelinejob_tick(body, patch, memo, **_) -> None:
         found = kube.get(step.child["kind"], ns, step.child["metadata"]["name"])
         if found is not None:
             children[step.name] = found
-    decision = rp.reconcile(rp.Observed(
-        body=body, now=now, problems=problems, steps=steps, children=children,
-        continue_on_step_failure=bool(loaded.job.settings.continue_on_step_failure)))
+    decision = rp.reconcile(
+        rp.Observed(
+            body=body,
+            now=now,
+            problems=problems,
+            steps=steps,
+            children=children,
+            continue_on_step_failure=bool(loaded.job.settings.continue_on_step_failure),
+        )
+    )
     for obj in decision.create:
         kube.create(obj)
     if cond.terminal(decision.status.get("conditions")):
@@ -261,6 +290,7 @@ def _outputs_of(step: rp.StepInfo) -> dict[str, str]:
 
 # --- registration --------------------------------------------------------------------------------
 
+
 def _not_terminal(status, **_) -> bool:
     return not cond.terminal((status or {}).get("conditions"))
 
@@ -271,10 +301,12 @@ def register(registry, config) -> None:
     import kopf
 
     interval = config.observe_seconds
-    kopf.timer(c.GROUP, c.VERSION, c.PARALLEL_PLURAL, interval=interval, when=_not_terminal,
-               registry=registry, id="reconcile")(on_paralleljob_tick)
-    kopf.timer(c.GROUP, c.VERSION, c.PIPELINE_PLURAL, interval=interval, when=_not_terminal,
-               registry=registry, id="reconcile")(on_pipelinejob_tick)
+    kopf.timer(
+        c.GROUP, c.VERSION, c.PARALLEL_PLURAL, interval=interval, when=_not_terminal, registry=registry, id="reconcile"
+    )(on_paralleljob_tick)
+    kopf.timer(
+        c.GROUP, c.VERSION, c.PIPELINE_PLURAL, interval=interval, when=_not_terminal, registry=registry, id="reconcile"
+    )(on_pipelinejob_tick)
 
     @kopf.on.login(registry=registry)
     def _login(**kwargs):  # a custom registry has none of kopf's default login handlers

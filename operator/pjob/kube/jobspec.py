@@ -71,8 +71,11 @@ def gpus_per_instance(body: dict, step: str | None = None) -> int:
     except ValueError:
         count = -1
     if count < 0:
-        raise errors.UserError(f"metadata.annotations[{key}]: {raw!r} is not a number of GPUs; write a whole "
-                               'number such as "1" (or "0" for none)', field=f"metadata.annotations.{key}")
+        raise errors.UserError(
+            f"metadata.annotations[{key}]: {raw!r} is not a number of GPUs; write a whole "
+            'number such as "1" (or "0" for none)',
+            field=f"metadata.annotations.{key}",
+        )
     return count
 
 
@@ -107,10 +110,15 @@ def conda_file_problems(loaded: load.LoadedJob, config: OperatorConfig) -> list[
         path = conda_file(loaded, name)
         if isinstance(path, str) and not os.path.isfile(path):
             where = "" if loaded.wrapped else f"jobs.{name}."
-            field = f"{where}task.environment.conda_file" if isinstance(step, models.ParallelStep) \
+            field = (
+                f"{where}task.environment.conda_file"
+                if isinstance(step, models.ParallelStep)
                 else f"{where}environment.conda_file"
-            out.append(f"spec.{field}: {path} not found on the datastore; put the conda file beside the code "
-                       "(relative to the YAML) or give its path on the datastore")
+            )
+            out.append(
+                f"spec.{field}: {path} not found on the datastore; put the conda file beside the code "
+                "(relative to the YAML) or give its path on the datastore"
+            )
     return out
 
 
@@ -165,8 +173,9 @@ def parallel_task(body: dict, loaded: load.LoadedJob, config: OperatorConfig) ->
     step = loaded.job.jobs[name]
     assert isinstance(step, models.ParallelStep)
     job = os.path.basename(run_dir(body, config).rstrip("/"))
-    task = build.build_parallel_task(job, step, resolved, step_dir=os.path.join(run_dir(body, config), "steps", name),
-                                     gpus=gpus_per_instance(body))
+    task = build.build_parallel_task(
+        job, step, resolved, step_dir=os.path.join(run_dir(body, config), "steps", name), gpus=gpus_per_instance(body)
+    )
     if step.max_concurrency_per_instance is None:
         task.extra[CONCURRENCY_FROM_NODE] = True
     conda = conda_file(loaded, name)
@@ -187,10 +196,19 @@ def pipeline_steps(body: dict, loaded: load.LoadedJob, config: OperatorConfig) -
         step = loaded.job.jobs[name]
         gpus = gpus_per_instance(body, name)
         if isinstance(step, models.ParallelStep):
-            child = builders.build_child_paralleljob(body, name, step, rstep, run, gpus=gpus,
-                                                     conda_file=conda_file(loaded, name))
+            child = builders.build_child_paralleljob(
+                body, name, step, rstep, run, gpus=gpus, conda_file=conda_file(loaded, name)
+            )
         else:
-            child = builders.build_command_job(body, name, step, rstep, os.path.join(run, "steps", name), config,
-                                               gpus=gpus, conda_file=conda_file(loaded, name))
+            child = builders.build_command_job(
+                body,
+                name,
+                step,
+                rstep,
+                os.path.join(run, "steps", name),
+                config,
+                gpus=gpus,
+                conda_file=conda_file(loaded, name),
+            )
         out.append(reconcile_pipeline.StepInfo(name, step.type, [d for d in deps[name] if d in resolved], child))
     return out

@@ -63,13 +63,22 @@ class KubeApi:
             path += "/" + sub
         return path
 
-    def _call(self, method: str, path: str, *, body=None, query=None, content_type: str = "application/json",
-              ok_missing: bool = False) -> dict | None:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body=None,
+        query=None,
+        content_type: str = "application/json",
+        ok_missing: bool = False,
+    ) -> dict | None:
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type
         method, url, headers, body, _ = self.client.param_serialize(
-            method, path, query_params=query or [], header_params=headers, body=body, auth_settings=["BearerToken"])
+            method, path, query_params=query or [], header_params=headers, body=body, auth_settings=["BearerToken"]
+        )
         response = self.client.call_api(method, url, header_params=headers, body=body)
         response.read()
         if response.status == 404 and ok_missing:

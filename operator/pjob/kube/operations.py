@@ -27,9 +27,13 @@ class QueueReader:
         return None if state.total is None else state.progress()  # None: node 0 has not planned yet
 
     def coordinator(self) -> coord_kube.KubeCoordinator:
-        return coord_kube.KubeCoordinator(self.api.client, self.namespace, self.job,
-                                          max_attempts=1 + max(0, self.task.max_retries),
-                                          lease_seconds=self.lease_seconds)
+        return coord_kube.KubeCoordinator(
+            self.api.client,
+            self.namespace,
+            self.job,
+            max_attempts=1 + max(0, self.task.max_retries),
+            lease_seconds=self.lease_seconds,
+        )
 
 
 def memo_entries(config, api: kubeio.KubeApi) -> dict:
@@ -37,7 +41,7 @@ def memo_entries(config, api: kubeio.KubeApi) -> dict:
         return QueueReader(api, namespace, name, task, config.lease_seconds)
 
     def finaliser(task, queue: QueueReader | None, verdict, body):
-        started = reconcile.parse_rfc3339(((body.get("status") or {}).get("startTime")))
+        started = reconcile.parse_rfc3339((body.get("status") or {}).get("startTime"))
         if queue is None or queue.counters() is None:  # never planned: nothing to merge, say why
             return finalising.finalise_unplanned(task, verdict, started=started)
         coordinator = queue.coordinator()

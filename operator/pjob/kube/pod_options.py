@@ -17,13 +17,15 @@ from __future__ import annotations
 import copy
 import json
 import shlex
+
 from pjob.kube.config import DEFAULT_GPU, DEFAULT_PIP_FROM_CONDA_FILE, OperatorConfig
 
 AGENT_PROGRAM = "pjob"  # the image's ENTRYPOINT, named explicitly once `command` replaces it
 PIP_CACHE_VOLUME = "pip-cache"
 INLINE_CONDA_ENV = "PJOB_CONDA_YAML"
-INLINE_CONDA_SCRIPT = ('f="${TMPDIR:-/tmp}/pjob-conda.yml"; printf "%s\\n" "$PJOB_CONDA_YAML" > "$f" '
-                       '&& PJOB_CONDA_FILE="$f" exec "$@"')
+INLINE_CONDA_SCRIPT = (
+    'f="${TMPDIR:-/tmp}/pjob-conda.yml"; printf "%s\\n" "$PJOB_CONDA_YAML" > "$f" && PJOB_CONDA_FILE="$f" exec "$@"'
+)
 
 
 def add_gpus(pod_spec: dict, config: OperatorConfig, gpus: int) -> None:
@@ -60,7 +62,9 @@ def add_pip_env(pod_spec: dict, config: OperatorConfig, conda_file: str | dict |
     wrapper = shlex.split(str(pip.get("command") or DEFAULT_PIP_FROM_CONDA_FILE["command"]))
     container = pod_spec["containers"][0]
     if isinstance(conda_file, dict):
-        container.setdefault("env", []).append({"name": INLINE_CONDA_ENV, "value": json.dumps(conda_file, sort_keys=True)})
+        container.setdefault("env", []).append(
+            {"name": INLINE_CONDA_ENV, "value": json.dumps(conda_file, sort_keys=True)}
+        )
         command = ["sh", "-c", INLINE_CONDA_SCRIPT, "sh", *wrapper]
     else:
         command = [*wrapper, "--conda-file", conda_file]
@@ -78,4 +82,3 @@ def _mount_cache(pod_spec: dict, container: dict, cache: str) -> None:
     if not any(v.get("name") == PIP_CACHE_VOLUME for v in volumes):
         volumes.append({"name": PIP_CACHE_VOLUME, "emptyDir": {}})
     mounts.append({"name": PIP_CACHE_VOLUME, "mountPath": cache})
-

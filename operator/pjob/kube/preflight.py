@@ -38,5 +38,7 @@ def claims_to_check(worker: dict, namespace: str, operator_namespace: str) -> li
 
 
 def claim_problems(missing: list[str], namespace: str, operator_namespace: str) -> list[str]:
-    return [c.MSG_CLAIM_NOT_FOUND.format(claim=claim, namespace=namespace, operator_namespace=operator_namespace)
-            for claim in sorted(missing)]
+    return [
+        c.MSG_CLAIM_NOT_FOUND.format(claim=claim, namespace=namespace, operator_namespace=operator_namespace)
+        for claim in sorted(missing)
+    ]

@@ -107,8 +107,9 @@ def reconcile(obs: Observed) -> Decision:
         return Decision(status=finish_status(status, tracker, obs.now), events=tracker.events)
     started = bool(status.get("startTime"))
     if started and status.get("observedGeneration") not in (None, generation):
-        tracker.set(c.SPEC_VALID, c.TRUE, c.REASON_SPEC_CHANGE_IGNORED,
-                    c.MSG_SPEC_CHANGE_IGNORED.format(generation=generation))
+        tracker.set(
+            c.SPEC_VALID, c.TRUE, c.REASON_SPEC_CHANGE_IGNORED, c.MSG_SPEC_CHANGE_IGNORED.format(generation=generation)
+        )
     elif obs.problems is not None and not started:
         tracker.set(c.SPEC_VALID, c.TRUE, c.REASON_SPEC_VALID, c.MSG_SPEC_VALID)
     status["observedGeneration"] = generation
@@ -116,17 +117,24 @@ def reconcile(obs: Observed) -> Decision:
 
     verdict = status.get("verdict")
     if verdict is None:  # not stopping: make sure every child exists (no workers while a claim is missing)
-        decision.create = [obj for obj in obs.desired if (obj["kind"], obj["metadata"]["name"]) not in obs.existing
-                           and not (obs.claim_problems and obj["kind"] == "Job")]
+        decision.create = [
+            obj
+            for obj in obs.desired
+            if (obj["kind"], obj["metadata"]["name"]) not in obs.existing
+            and not (obs.claim_problems and obj["kind"] == "Job")
+        ]
     job_present = obs.worker_job is not None or any(k == "Job" for k, _ in obs.existing)
     if job_present or decision.create:
         if not status.get("startTime"):
             status["startTime"] = rfc3339(obs.now)
         if verdict is None and (job_present or any(o["kind"] == "Job" for o in decision.create)):
-            instances = (((obs.worker_job or {}).get("spec") or {}).get("parallelism")
-                         or next((o["spec"]["parallelism"] for o in obs.desired if o["kind"] == "Job"), 1))
+            instances = ((obs.worker_job or {}).get("spec") or {}).get("parallelism") or next(
+                (o["spec"]["parallelism"] for o in obs.desired if o["kind"] == "Job"), 1
+            )
             if obs.counters is None:
-                tracker.set(c.RUNNING, c.TRUE, c.REASON_WORKERS_STARTED, c.MSG_WORKERS_STARTED.format(instances=instances))
+                tracker.set(
+                    c.RUNNING, c.TRUE, c.REASON_WORKERS_STARTED, c.MSG_WORKERS_STARTED.format(instances=instances)
+                )
     if obs.counters is not None:
         counters_status(status, obs.counters)
 
@@ -137,14 +145,22 @@ def reconcile(obs: Observed) -> Decision:
             status["verdict"] = verdict
         elif obs.counters is not None:
             p = obs.counters
-            tracker.set(c.RUNNING, c.TRUE, c.REASON_IN_PROGRESS,
-                        c.MSG_IN_PROGRESS.format(done=p.done + p.failed, total=p.total, failed=p.failed))
+            tracker.set(
+                c.RUNNING,
+                c.TRUE,
+                c.REASON_IN_PROGRESS,
+                c.MSG_IN_PROGRESS.format(done=p.done + p.failed, total=p.total, failed=p.failed),
+            )
     if verdict is not None:
         tracker.set(c.RUNNING, c.TRUE, c.REASON_FINALISING, c.MSG_FINALISING.format(verdict=verdict["state"]))
         workers_done = obs.workers_running == 0 and not _job_active(obs.worker_job)
         waited = obs.now - verdict["time"]
         # a Failed verdict stops the workers at once; after Succeeded they exit by themselves
-        if obs.worker_job is not None and not workers_done and (verdict["state"] == policy.FAILED or waited > obs.stop_grace):
+        if (
+            obs.worker_job is not None
+            and not workers_done
+            and (verdict["state"] == policy.FAILED or waited > obs.stop_grace)
+        ):
             decision.stop_workers = True
         if workers_done or waited > 2 * obs.stop_grace:
             decision.finalise = policy.Verdict(verdict["state"], verdict.get("rule"), verdict.get("message", ""))
@@ -191,18 +207,35 @@ def _verdict(obs: Observed, status: dict) -> dict | None:
         message = "every worker exited but not every mini-batch is final; see logs/sys/node/*/agent.txt"
         return {"state": policy.FAILED, "rule": policy.SYSTEM_ERROR, "message": message, "time": obs.now}
     pods = obs.pods if obs.pods is not None or not obs.claim_problems else []
-    if obs.counters is None and obs.limits is not None and startup.timed_out(
-            planned=False, pods=pods, started_at=parse_rfc3339(status.get("startTime")), now=obs.now,
-            timeout=obs.limits.first_task_creation_timeout):
+    if (
+        obs.counters is None
+        and obs.limits is not None
+        and startup.timed_out(
+            planned=False,
+            pods=pods,
+            started_at=parse_rfc3339(status.get("startTime")),
+            now=obs.now,
+            timeout=obs.limits.first_task_creation_timeout,
+        )
+    ):
         job_name = (obs.worker_job or {}).get("metadata", {}).get("name") or next(
-            (o["metadata"]["name"] for o in obs.desired if o["kind"] == "Job"), "?")
+            (o["metadata"]["name"] for o in obs.desired if o["kind"] == "Job"), "?"
+        )
         message = startup.timeout_message(obs.limits.first_task_creation_timeout, pods, job_name, obs.claim_problems)
         return {"state": policy.FAILED, "rule": policy.FIRST_TASK_CREATION_TIMEOUT, "message": message, "time": obs.now}
     return None
 
 
-def finished(body: dict, status: dict, verdict: policy.Verdict, counters, now: float, *,
-             outputs: dict[str, str] | None = None, logs: str | None = None) -> Decision:
+def finished(
+    body: dict,
+    status: dict,
+    verdict: policy.Verdict,
+    counters,
+    now: float,
+    *,
+    outputs: dict[str, str] | None = None,
+    logs: str | None = None,
+) -> Decision:
     """Status after finalisation: the terminal condition, final counters, where things are."""
     status = copy.deepcopy(status)
     status.pop("verdict", None)

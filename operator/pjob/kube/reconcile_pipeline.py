@@ -84,8 +84,9 @@ def reconcile(obs: Observed) -> rec.Decision:
     status["observedGeneration"] = generation
 
     observed = {step.name: child_state(step.kind, obs.children.get(step.name)) for step in obs.steps}
-    first_failure = next(((name, msg or "failed") for name, (state, msg) in observed.items()
-                          if state == c.STEP_FAILED), None)
+    first_failure = next(
+        ((name, msg or "failed") for name, (state, msg) in observed.items() if state == c.STEP_FAILED), None
+    )
     stop_all = first_failure is not None and not obs.continue_on_step_failure
     states: dict[str, str] = {}
     steps_status: dict[str, dict] = {}
@@ -114,12 +115,15 @@ def reconcile(obs: Observed) -> rec.Decision:
     if running or create:
         if not status.get("startTime"):
             status["startTime"] = rec.rfc3339(obs.now)
-        tracker.set(c.RUNNING, c.TRUE, c.REASON_STEPS_RUNNING,
-                    c.MSG_STEPS_RUNNING.format(running=", ".join(running), succeeded=succeeded, total=total))
+        tracker.set(
+            c.RUNNING,
+            c.TRUE,
+            c.REASON_STEPS_RUNNING,
+            c.MSG_STEPS_RUNNING.format(running=", ".join(running), succeeded=succeeded, total=total),
+        )
     elif first_failure:
         step, message = first_failure
         tracker.set(c.FAILED, c.TRUE, c.REASON_STEP_FAILED, c.MSG_STEP_FAILED.format(step=step, message=message))
     elif succeeded == total:
         tracker.set(c.SUCCEEDED, c.TRUE, c.REASON_STEPS_COMPLETED, c.MSG_STEPS_COMPLETED.format(total=total))
     return rec.Decision(status=rec.finish_status(status, tracker, obs.now), create=create, events=tracker.events)
-

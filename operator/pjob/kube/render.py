@@ -24,7 +24,11 @@ def children_of(cr: dict, config: OperatorConfig, *, check_files: bool = True) -
     loaded = jobspec.load_cr(cr, config, check_files=check_files)
     if loaded.problems:
         raise errors.UserError(
-            [errors.Problem(f"{cr['kind']} {cr['metadata']['name']}", None, "", msg) for msg in jobspec.problem_messages(loaded)])
+            [
+                errors.Problem(f"{cr['kind']} {cr['metadata']['name']}", None, "", msg)
+                for msg in jobspec.problem_messages(loaded)
+            ]
+        )
     if cr["kind"] == c.PARALLEL_KIND:
         return builders.build_parallel_children(cr, jobspec.parallel_task(cr, loaded, config), config)
     out: list[dict] = []

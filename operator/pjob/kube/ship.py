@@ -91,6 +91,7 @@ def redact(url: str) -> str:
 
 # --- what a job reads from this machine (pure over the loaded job + file existence) ------------------
 
+
 def local_items(loaded: load.LoadedJob) -> list[Item]:
     """Every local path ``loaded`` reads, outermost only (a folder inside
     another shipped folder travels with it), in a stable order."""
@@ -100,8 +101,12 @@ def local_items(loaded: load.LoadedJob) -> list[Item]:
         if step.code_dir and os.path.exists(step.code_dir):
             found.append(Item("code", os.path.abspath(step.code_dir)))
         for value in step.inputs.values():
-            if isinstance(value, resolve.DataValue) and os.path.isabs(value.location) \
-                    and not value.location.startswith(_NOWHERE) and os.path.exists(value.location):
+            if (
+                isinstance(value, resolve.DataValue)
+                and os.path.isabs(value.location)
+                and not value.location.startswith(_NOWHERE)
+                and os.path.exists(value.location)
+            ):
                 found.append(Item("input", os.path.abspath(value.location)))
         comp = loaded.components.get(name)
         if comp:
@@ -111,8 +116,11 @@ def local_items(loaded: load.LoadedJob) -> list[Item]:
             found.append(Item("conda", conda))
     out: list[Item] = []
     for item in sorted(found, key=lambda i: (len(i.source), i.source)):
-        if not any(item.source == o.source or item.source.startswith(o.source.rstrip(os.sep) + os.sep)
-                   for o in out if os.path.isdir(o.source)) and item.source not in {o.source for o in out}:
+        if not any(
+            item.source == o.source or item.source.startswith(o.source.rstrip(os.sep) + os.sep)
+            for o in out
+            if os.path.isdir(o.source)
+        ) and item.source not in {o.source for o in out}:
             out.append(item)
     return out
 
@@ -122,7 +130,11 @@ def _conda_file(loaded: load.LoadedJob, name: str) -> str | None:
     its pip list at start), or None."""
     step = loaded.job.jobs[name]
     comp = loaded.components.get(name)
-    env = step.task.environment if isinstance(step, models.ParallelStep) else (step.environment or (comp.model.environment if comp else None))
+    env = (
+        step.task.environment
+        if isinstance(step, models.ParallelStep)
+        else (step.environment or (comp.model.environment if comp else None))
+    )
     base = os.path.dirname(comp.file) if (comp and not getattr(step, "environment", None)) else loaded.base_dir
     conda = getattr(env, "conda_file", None)
     return os.path.normpath(os.path.join(base, conda)) if isinstance(conda, str) else None
@@ -163,14 +175,16 @@ def _size(item: Item) -> int:
 
 # --- the plan ------------------------------------------------------------------------------------
 
+
 def plan(loaded: load.LoadedJob, *, namespace: str, name: str, datastore: str | None) -> Shipment:
     """Decide how each local path travels (ConfigMap or datastore) and
     build the ConfigMaps. Reads the files; writes nothing."""
     shipped_dir = f"runs/{namespace}/{name}/shipped"
     items = local_items(loaded)
     yaml_dir = os.path.abspath(loaded.base_dir)
-    common = os.path.commonpath([yaml_dir] + [i.source if os.path.isdir(i.source) else os.path.dirname(i.source)
-                                              for i in items])
+    common = os.path.commonpath(
+        [yaml_dir] + [i.source if os.path.isdir(i.source) else os.path.dirname(i.source) for i in items]
+    )
     rel = lambda p: os.path.relpath(p, common).replace(os.sep, "/")  # noqa: E731
     items = [dataclasses.replace(i, rel=rel(i.source)) for i in items]
     base = posixpath.normpath(posixpath.join(shipped_dir, rel(yaml_dir)))
@@ -186,19 +200,26 @@ def plan(loaded: load.LoadedJob, *, namespace: str, name: str, datastore: str | 
             out.configmaps.append(shipped_configmap(cm_name, namespace, name, item, blob, loaded.wrapped == "parallel"))
             out.annotation.append({"configMap": cm_name, "into": shipped_dir, "sha256": digest})
         elif datastore is not None:
-            dest = posixpath.join(datastore.rstrip("/"), shipped_dir, item.rel) if is_url(datastore) \
+            dest = (
+                posixpath.join(datastore.rstrip("/"), shipped_dir, item.rel)
+                if is_url(datastore)
                 else os.path.join(datastore, *shipped_dir.split("/"), *item.rel.split("/"))
+            )
             out.uploads.append(Upload(item, dest, _walk(item.source), size))
             if is_url(datastore) and item.kind != "input":
-                problems.append(f"{item.kind} {item.source} ({size // 1024} KiB packed too big for a ConfigMap): the pods "
-                                "cannot run code from an object store; bake it into the worker image or use a shared "
-                                "folder datastore (--datastore-root PATH)")
+                problems.append(
+                    f"{item.kind} {item.source} ({size // 1024} KiB packed too big for a ConfigMap): the pods "
+                    "cannot run code from an object store; bake it into the worker image or use a shared "
+                    "folder datastore (--datastore-root PATH)"
+                )
             elif is_url(datastore):
                 out.urls[item.source] = redact(dest)  # pods authenticate from their env, never the CR
         else:
-            problems.append(f"{item.kind} {item.source} is {size // 1024} KiB, too big for a ConfigMap "
-                            f"({MAX_CONFIGMAP_BYTES // 1024} KiB packed); pass --datastore-root PATH (a folder the "
-                            "pods see as their datastore) or an object-store URL to ship it through the datastore")
+            problems.append(
+                f"{item.kind} {item.source} is {size // 1024} KiB, too big for a ConfigMap "
+                f"({MAX_CONFIGMAP_BYTES // 1024} KiB packed); pass --datastore-root PATH (a folder the "
+                "pods see as their datastore) or an object-store URL to ship it through the datastore"
+            )
     if problems:
         raise errors.UserError([errors.Problem(loaded.file, None, "", p) for p in problems])
     return out
@@ -206,11 +227,18 @@ def plan(loaded: load.LoadedJob, *, namespace: str, name: str, datastore: str | 
 
 def shipped_configmap(cm_name: str, namespace: str, job: str, item: Item, blob: bytes, parallel: bool) -> dict:
     return {
-        "apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": cm_name, "namespace": namespace,
-                     "labels": {"app.kubernetes.io/managed-by": "pjob-submit",
-                                (c.LABEL_JOB if parallel else c.LABEL_PIPELINE): job, c.LABEL_ROLE: ROLE_SHIPPED},
-                     "annotations": {f"{c.GROUP}/shipped-path": item.rel, f"{c.GROUP}/shipped-kind": item.kind}},
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": cm_name,
+            "namespace": namespace,
+            "labels": {
+                "app.kubernetes.io/managed-by": "pjob-submit",
+                (c.LABEL_JOB if parallel else c.LABEL_PIPELINE): job,
+                c.LABEL_ROLE: ROLE_SHIPPED,
+            },
+            "annotations": {f"{c.GROUP}/shipped-path": item.rel, f"{c.GROUP}/shipped-kind": item.kind},
+        },
         "immutable": True,
         "binaryData": {BUNDLE_KEY: base64.b64encode(blob).decode("ascii")},
     }
@@ -237,8 +265,10 @@ def rewrite_spec(spec: dict, shipment: Shipment, yaml_dir: str) -> dict:
 
     def walk(node, key: str | None = None):
         if isinstance(node, dict):
-            return {k: (new(v) if (k in ("path", "code") or key == "inputs") and isinstance(v, str) else walk(v, k))
-                    for k, v in node.items()}
+            return {
+                k: (new(v) if (k in ("path", "code") or key == "inputs") and isinstance(v, str) else walk(v, k))
+                for k, v in node.items()
+            }
         if isinstance(node, list):
             return [walk(v) for v in node]
         return node
@@ -247,6 +277,7 @@ def rewrite_spec(spec: dict, shipment: Shipment, yaml_dir: str) -> dict:
 
 
 # --- writing to the datastore -----------------------------------------------------------------------
+
 
 class UploadError(Exception):
     """Writing to the datastore failed; the message holds no credentials."""
@@ -257,13 +288,14 @@ def upload(shipment: Shipment) -> None:
     for up in shipment.uploads:
         try:
             _upload_one(up)
-        except Exception as exc:  # noqa: BLE001 - any backend error becomes one credential-free line
+        except Exception as exc:
             secret = _userinfo(up.destination)[0]
             detail = (str(exc).strip().splitlines() or [""])[0]
             for part in [secret, *secret.split(":")] if secret else []:
                 detail = detail.replace(part, "***") if len(part) >= 3 else detail
-            raise UploadError(f"cannot write {up.item.source} to {redact(up.destination)}: "
-                              f"{type(exc).__name__}: {detail[:300]}") from None
+            raise UploadError(
+                f"cannot write {up.item.source} to {redact(up.destination)}: {type(exc).__name__}: {detail[:300]}"
+            ) from None
 
 
 def _upload_one(up: Upload) -> None:
@@ -285,6 +317,7 @@ def _upload_one(up: Upload) -> None:
 
 
 # --- the operator side --------------------------------------------------------------------------------
+
 
 def unpack_shipped(body: dict, kube, root: str) -> list[str]:
     """Unpack the ConfigMaps listed in the CR's ``pjob.dev/shipped`` annotation
@@ -324,4 +357,3 @@ def unpack_shipped(body: dict, kube, root: str) -> list[str]:
         with open(marker, "w", encoding="utf-8") as fh:
             fh.write(digest + "\n")
     return problems
-

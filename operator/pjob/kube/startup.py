@@ -23,11 +23,21 @@ import dataclasses
 from pjob.kube import constants as c
 
 # waiting reasons that need a fix from someone (a ContainerCreating or PodInitializing pod is just slow)
-BLOCKING_REASONS = frozenset({
-    "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull", "RegistryUnavailable",
-    "CreateContainerConfigError", "CreateContainerError", "RunContainerError", "PreCreateHookError",
-    "PostStartHookError", "CrashLoopBackOff",
-})
+BLOCKING_REASONS = frozenset(
+    {
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "InvalidImageName",
+        "ErrImageNeverPull",
+        "RegistryUnavailable",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "RunContainerError",
+        "PreCreateHookError",
+        "PostStartHookError",
+        "CrashLoopBackOff",
+    }
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,12 +83,12 @@ def pending(pods: list[dict]) -> tuple[str, str] | None:
         return None
     first = found[0]
     more = f" (and {len(found) - 1} more pod(s))" if len(found) > 1 else ""
-    return first.reason, c.MSG_WORKERS_PENDING.format(pod=first.pod, reason=first.reason,
-                                                      message=first.message, more=more)
+    return first.reason, c.MSG_WORKERS_PENDING.format(
+        pod=first.pod, reason=first.reason, message=first.message, more=more
+    )
 
 
-def timed_out(*, planned: bool, pods: list[dict] | None, started_at: float | None, now: float,
-              timeout: float) -> bool:
+def timed_out(*, planned: bool, pods: list[dict] | None, started_at: float | None, now: float, timeout: float) -> bool:
     """Fail the job for not starting: no plan yet, no worker pod running, and
     ``timeout`` seconds gone since the job started. ``pods`` None = not
     observed: no decision."""
@@ -94,10 +104,13 @@ def timeout_message(timeout: float, pods: list[dict], job_name: str, claim_probl
     elif blockers(pods):
         why = pending(pods)[1]
     elif not pods:
-        why = (f"the Job {job_name} has no pods: see `kubectl describe job {job_name}` for why (admission, "
-               "quota, a missing ServiceAccount)")
+        why = (
+            f"the Job {job_name} has no pods: see `kubectl describe job {job_name}` for why (admission, "
+            "quota, a missing ServiceAccount)"
+        )
     else:
-        phases = ", ".join(f"{(p.get('metadata') or {}).get('name')}: {_status(p).get('phase') or 'Pending'}"
-                           for p in pods)
+        phases = ", ".join(
+            f"{(p.get('metadata') or {}).get('name')}: {_status(p).get('phase') or 'Pending'}" for p in pods
+        )
         why = f"worker pods not running: {phases}; see `kubectl describe pod` for each"
     return c.MSG_STARTUP_TIMEOUT.format(timeout=timeout, why=why)

@@ -48,10 +48,14 @@ class Display:
         elif event == "skip":
             self.say(f"step {name}: already succeeded, skipped (resumed run)")
         elif event == "resume-changed":
-            self.say(f"warning: step {name}: its spec or code changed since the interrupted run; mini-batches already "
-                     "done keep the rows of the earlier code (run with --fresh to redo them)")
+            self.say(
+                f"warning: step {name}: its spec or code changed since the interrupted run; mini-batches already "
+                "done keep the rows of the earlier code (run with --fresh to redo them)"
+            )
         elif event == "rerun-input":
-            self.say(f"step {name}: its input changed since it succeeded (files added, removed or modified); running it again")
+            self.say(
+                f"step {name}: its input changed since it succeeded (files added, removed or modified); running it again"
+            )
         elif event == "rerun":
             self.say(f"step {name}: changed since it succeeded (spec, code or an upstream step); running it again")
         elif event == "done":
@@ -108,10 +112,14 @@ class Display:
         p = s.last
         _, item_rate, eta = view.rates(s, now)
         grid = Table.grid(padding=(0, 1))
-        grid.add_row(Text(f"step {s.name}", style="bold"),
-                     ProgressBar(total=max(p.total, 1), completed=p.done + p.failed, width=30),
-                     Text(f"{view.counts_text(s)}, {item_rate:.1f} items/s, elapsed {view.duration(now - s.started)}"
-                          + (f", ETA {view.duration(eta)}" if eta is not None else "")))
+        grid.add_row(
+            Text(f"step {s.name}", style="bold"),
+            ProgressBar(total=max(p.total, 1), completed=p.done + p.failed, width=30),
+            Text(
+                f"{view.counts_text(s)}, {item_rate:.1f} items/s, elapsed {view.duration(now - s.started)}"
+                + (f", ETA {view.duration(eta)}" if eta is not None else "")
+            ),
+        )
         lines = [] if final else [Text("  " + line, style="dim") for line in view.worker_lines(self.docs, now)]
         return Group(grid, *lines)
 
@@ -127,8 +135,10 @@ class Display:
         self._stop_live()
         out = out or sys.stdout
         now = time.time()
-        rows = [view.summary_row(r, self.steps.get(name), view.slowest(_report_rows(r.logs_dir)), now)
-                for name, r in result.steps.items()]
+        rows = [
+            view.summary_row(r, self.steps.get(name), view.slowest(_report_rows(r.logs_dir)), now)
+            for name, r in result.steps.items()
+        ]
         if self.live:
             from rich.console import Console
             from rich.table import Table
@@ -154,10 +164,21 @@ class Display:
             if error:
                 out.write("cause" + (f" (mini-batch {index})" if index is not None else "") + ":\n")
                 out.write("".join(f"  {line}\n" for line in view.console_cause(error).splitlines()))
-            out.write("next:\n" + "".join(f"  {x}\n" for x in view.next_steps(
-                job_file=self.job_file, run_dir=_short(result.run_dir), step=name,
-                failed_mini_batches=r.failed_mini_batches, error_index=index, open_next=open_next,
-                parallel=r.kind == "parallel")))
+            out.write(
+                "next:\n"
+                + "".join(
+                    f"  {x}\n"
+                    for x in view.next_steps(
+                        job_file=self.job_file,
+                        run_dir=_short(result.run_dir),
+                        step=name,
+                        failed_mini_batches=r.failed_mini_batches,
+                        error_index=index,
+                        open_next=open_next,
+                        parallel=r.kind == "parallel",
+                    )
+                )
+            )
         out.flush()
 
 

@@ -23,6 +23,8 @@ def warnings(loaded, max_workers: int | None = None) -> list[str]:
     for name, requested in asked.items():
         said = capacity.warning(requested, cpus, memory)
         if said:
-            path = ("max_concurrency_per_instance",) if loaded.wrapped else ("jobs", name, "max_concurrency_per_instance")
+            path = (
+                ("max_concurrency_per_instance",) if loaded.wrapped else ("jobs", name, "max_concurrency_per_instance")
+            )
             out.append(f"{loaded.file}:{yamlio.line_of(loaded.lines, path)}: {'.'.join(path)}: {said}")
     return out

@@ -70,8 +70,9 @@ def counts_text(s: StepProgress) -> str:
 def progress_line(s: StepProgress, now: float) -> str:
     """The plain line: ``step S: 3/10 mini-batches (0 failed), 30/100 items (0 failed), 2.0 items/s, elapsed 4s, ETA 9s``."""
     _, item_rate, eta = rates(s, now)
-    return (f"step {s.name}: {counts_text(s)}, {item_rate:.1f} items/s, elapsed {duration(now - s.started)}"
-            + (f", ETA {duration(eta)}" if eta is not None else ""))
+    return f"step {s.name}: {counts_text(s)}, {item_rate:.1f} items/s, elapsed {duration(now - s.started)}" + (
+        f", ETA {duration(eta)}" if eta is not None else ""
+    )
 
 
 def worker_lines(docs: list[dict], now: float) -> list[str]:
@@ -99,13 +100,28 @@ def slowest(report_rows: list[dict], n: int = 3) -> list[tuple[str, float]]:
 def summary_row(report, s: StepProgress | None, slow: list[tuple[str, float]], now: float) -> list[str]:
     """[step, kind, status, mini-batches, items, time, rate, slowest] for one step (a ``pipeline.StepReport``)."""
     if s is None or s.last is None:
-        return [report.name, report.kind, report.status, "-", "-", duration(s and ((s.finished or now) - s.started)),
-                "-", "-"]
+        return [
+            report.name,
+            report.kind,
+            report.status,
+            "-",
+            "-",
+            duration(s and ((s.finished or now) - s.started)),
+            "-",
+            "-",
+        ]
     p = s.last
     _, item_rate, _ = rates(s, now)
-    return [report.name, report.kind, report.status, f"{p.done} ok, {p.failed} failed / {p.total}",
-            f"{p.items_succeeded} ok, {p.items_failed} failed", duration((s.finished or now) - s.started),
-            f"{item_rate:.1f} items/s", ", ".join(f"#{i} {sec:.1f}s" for i, sec in slow) or "-"]
+    return [
+        report.name,
+        report.kind,
+        report.status,
+        f"{p.done} ok, {p.failed} failed / {p.total}",
+        f"{p.items_succeeded} ok, {p.items_failed} failed",
+        duration((s.finished or now) - s.started),
+        f"{item_rate:.1f} items/s",
+        ", ".join(f"#{i} {sec:.1f}s" for i, sec in slow) or "-",
+    ]
 
 
 SUMMARY_HEADER = ["STEP", "KIND", "STATUS", "MINI-BATCHES", "ITEMS", "TIME", "RATE (THIS RUN)", "SLOWEST"]
@@ -124,7 +140,7 @@ def first_error(job_result_text: str | None) -> tuple[str | None, int | None, st
                 index = int(line.split("(mini-batch ")[1].split(")")[0])
             continue
         if line.startswith("open next: "):
-            open_next, taking = line[len("open next: "):], False
+            open_next, taking = line[len("open next: ") :], False
             continue
         if line.startswith("last error"):  # the first error is the cause
             taking = False
@@ -135,8 +151,16 @@ def first_error(job_result_text: str | None) -> tuple[str | None, int | None, st
     return text or None, index, open_next
 
 
-def next_steps(*, job_file: str, run_dir: str, step: str, failed_mini_batches: int, error_index: int | None,
-               open_next: str | None, parallel: bool) -> list[str]:
+def next_steps(
+    *,
+    job_file: str,
+    run_dir: str,
+    step: str,
+    failed_mini_batches: int,
+    error_index: int | None,
+    open_next: str | None,
+    parallel: bool,
+) -> list[str]:
     """What to run after a failure, most useful first."""
     out = []
     if open_next:
@@ -163,8 +187,8 @@ def console_cause(text: str) -> str:
         return tail(text)
     last = frames[-1]
     code = last + 1 if last + 1 < len(lines) and lines[last + 1].startswith(" " * 4) else last
-    inner = [line.strip() for line in lines[last:code + 1]]
-    exception = [line.strip() for line in lines[code + 1:] if line.strip()]
+    inner = [line.strip() for line in lines[last : code + 1]]
+    exception = [line.strip() for line in lines[code + 1 :] if line.strip()]
     where = "at " + inner[0].removeprefix('File "').replace('", line ', ":", 1)
     return tail("\n".join(lines[:start] + [where] + [f"  {x}" for x in inner[1:]] + exception))
 
@@ -173,4 +197,4 @@ def tail(text: str, max_lines: int = 25) -> str:
     lines = text.splitlines()
     if len(lines) <= max_lines:
         return text
-    return "\n".join(lines[:3] + [f"... ({len(lines) - max_lines + 3} lines, see the log)"] + lines[-(max_lines - 4):])
+    return "\n".join(lines[:3] + [f"... ({len(lines) - max_lines + 3} lines, see the log)"] + lines[-(max_lines - 4) :])

@@ -25,14 +25,20 @@ def parse(values: list[str], loaded: load.LoadedJob) -> dict[str, str]:
     for value in values:
         step, sep, path = value.partition("=")
         if not sep or not step or not path:
-            raise errors.UserError(f"got {value!r}; write {FLAG} STEP=PATH, e.g. {FLAG} score=/opt/envs/score/bin/python",
-                                   field=FLAG)
+            raise errors.UserError(
+                f"got {value!r}; write {FLAG} STEP=PATH, e.g. {FLAG} score=/opt/envs/score/bin/python", field=FLAG
+            )
         job = loaded.job.jobs.get(step)
         if job is None:
-            raise errors.UserError(f"{value!r}: the job has no step {step!r} (steps: {', '.join(loaded.job.jobs)})", field=FLAG)
+            raise errors.UserError(
+                f"{value!r}: the job has no step {step!r} (steps: {', '.join(loaded.job.jobs)})", field=FLAG
+            )
         if not isinstance(job, models.ParallelStep):
-            raise errors.UserError(f"{value!r}: step {step!r} is a {job.type} step; {FLAG} sets the workers' Python of a "
-                                   "parallel step (a command step runs its command as written)", field=FLAG)
+            raise errors.UserError(
+                f"{value!r}: step {step!r} is a {job.type} step; {FLAG} sets the workers' Python of a "
+                "parallel step (a command step runs its command as written)",
+                field=FLAG,
+            )
         out[step] = os.path.abspath(os.path.expanduser(path))
     return out
 
@@ -49,16 +55,27 @@ def check(pythons: dict[str, str], loaded: load.LoadedJob) -> None:
     for step, path in pythons.items():
         where = f"{step}={path}"
         if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-            raise errors.UserError(f"{where}: no executable file there; give the python of the step's environment "
-                                   "(e.g. /path/to/venv/bin/python)", field=FLAG)
+            raise errors.UserError(
+                f"{where}: no executable file there; give the python of the step's environment "
+                "(e.g. /path/to/venv/bin/python)",
+                field=FLAG,
+            )
         try:
-            done = subprocess.run([path, "-c", interpreter.PROBE], capture_output=True, text=True, timeout=60,
-                                  env={k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")})
+            done = subprocess.run(
+                [path, "-c", interpreter.PROBE],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env={k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")},
+            )
             probe = json.loads(done.stdout.strip().splitlines()[-1])
         except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
-            raise errors.UserError(f"{where}: it did not run as a Python interpreter; give the python of the step's "
-                                   "environment", field=FLAG) from None
+            raise errors.UserError(
+                f"{where}: it did not run as a Python interpreter; give the python of the step's environment",
+                field=FLAG,
+            ) from None
         lacking = interpreter.problems(probe, needs_tables(loaded, step))
         if lacking:
-            raise errors.UserError(f"{where}: {'; '.join(lacking)}; install it in that environment or use another",
-                                   field=FLAG)
+            raise errors.UserError(
+                f"{where}: {'; '.join(lacking)}; install it in that environment or use another", field=FLAG
+            )

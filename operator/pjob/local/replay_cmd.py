@@ -15,21 +15,33 @@ from pjob.spec import errors
 def add_arguments(parser) -> None:
     parser.add_argument("run_dir", help="the run folder, e.g. pjob-runs/<job-name>")
     parser.add_argument("--step", help="parallel step name (optional when the run has one parallel step)")
-    parser.add_argument("--mini-batch", type=int, required=True, help="mini-batch index (see processed_mini-batches.csv)")
+    parser.add_argument(
+        "--mini-batch", type=int, required=True, help="mini-batch index (see processed_mini-batches.csv)"
+    )
     parser.add_argument("--pdb", action="store_true", help="open pdb post-mortem when run() raises")
 
 
 def _find_task(run_dir: str, step: str | None) -> ParallelTask:
     steps_dir = os.path.join(run_dir, "steps")
     if not os.path.isdir(steps_dir):
-        raise errors.UserError(f"{run_dir} is not a pjob run folder (no steps/); give pjob-runs/<job-name>", field="run_dir")
-    parallel = sorted(s for s in os.listdir(steps_dir) if os.path.isfile(os.path.join(steps_dir, s, "work", "task.json")))
+        raise errors.UserError(
+            f"{run_dir} is not a pjob run folder (no steps/); give pjob-runs/<job-name>", field="run_dir"
+        )
+    parallel = sorted(
+        s for s in os.listdir(steps_dir) if os.path.isfile(os.path.join(steps_dir, s, "work", "task.json"))
+    )
     if step is None:
         if len(parallel) != 1:
-            raise errors.UserError(f"choose a step with --step; parallel steps in this run: {', '.join(parallel) or '(none yet)'}", field="--step")
+            raise errors.UserError(
+                f"choose a step with --step; parallel steps in this run: {', '.join(parallel) or '(none yet)'}",
+                field="--step",
+            )
         step = parallel[0]
     if step not in parallel:
-        raise errors.UserError(f"step {step!r} has not been planned in {run_dir}; parallel steps: {', '.join(parallel) or '(none yet)'}", field="--step")
+        raise errors.UserError(
+            f"step {step!r} has not been planned in {run_dir}; parallel steps: {', '.join(parallel) or '(none yet)'}",
+            field="--step",
+        )
     with open(os.path.join(steps_dir, step, "work", "task.json"), encoding="utf-8") as fh:
         return ParallelTask.from_json(fh.read())
 

@@ -1,7 +1,7 @@
 """Replay one mini-batch of a planned step in the foreground of the calling
 process, with the same data, argv, environment and EntryScript set-up a worker
 gets, so a debugger can attach (``pjob replay``; re-exported as
-``pjob.local.parallel.replay``). Exceptions from the entry script propagate
+``pjob.local.parallel_step.replay``). Exceptions from the entry script propagate
 unchanged (post-mortem debugging works); nothing is recorded in the queue and
 no part file is written.
 """
@@ -37,8 +37,10 @@ def replay(task, index: int) -> ReplayResult:
         raise errors.UserError(f"step '{task.step}' has no plan in {task.work_dir}: run it first with `pjob run`")
     _, lines = manifest.read_header_and_lines(path)
     if not 0 <= index < len(lines):
-        raise errors.UserError(f"mini-batch {index} does not exist: step '{task.step}' has mini-batches "
-                               f"0..{len(lines) - 1}", field="--mini-batch")
+        raise errors.UserError(
+            f"mini-batch {index} does not exist: step '{task.step}' has mini-batches 0..{len(lines) - 1}",
+            field="--mini-batch",
+        )
     mb = manifest.descriptor(lines[index])
     logs = logtree.LogTree(task.logs_dir)
     proc = logtree.process_name(0)
@@ -66,5 +68,13 @@ def replay(task, index: int) -> ReplayResult:
         os.environ.update(saved_env)
         os.chdir(saved_cwd)
         sys.path[:] = saved_path
-    return ReplayResult(index=index, items=items, succeeded=counted.succeeded, failed=counted.failed,
-                        returned=returned, rows=rows.decode("utf-8"), error=counted.error, warning=counted.warning)
+    return ReplayResult(
+        index=index,
+        items=items,
+        succeeded=counted.succeeded,
+        failed=counted.failed,
+        returned=returned,
+        rows=rows.decode("utf-8"),
+        error=counted.error,
+        warning=counted.warning,
+    )

@@ -33,8 +33,12 @@ def _cluster_flags(p) -> None:
 
 
 def add_status_arguments(p) -> None:
-    p.add_argument("name", metavar="RUN", nargs="?", help="a run folder or job name (default: list the runs); "
-                   "a cluster job's name with -n/--kubeconfig")
+    p.add_argument(
+        "name",
+        metavar="RUN",
+        nargs="?",
+        help="a run folder or job name (default: list the runs); a cluster job's name with -n/--kubeconfig",
+    )
     _runs_dir(p)
     _cluster_flags(p)
 
@@ -46,8 +50,12 @@ def add_logs_arguments(p) -> None:
     p.add_argument("--step", help="a pipeline step (default: every step's job_result.txt)")
     p.add_argument("--mini-batch", type=int, metavar="N", help="one mini-batch's worker log records")
     p.add_argument("--follow", action="store_true", help="wait until the job is no longer running, showing progress")
-    p.add_argument("--datastore-root", metavar="PATH_OR_URL", default=os.environ.get("PJOB_DATASTORE_ROOT") or None,
-                   help="for a cluster job: where its datastore is reachable from here")
+    p.add_argument(
+        "--datastore-root",
+        metavar="PATH_OR_URL",
+        default=os.environ.get("PJOB_DATASTORE_ROOT") or None,
+        help="for a cluster job: where its datastore is reachable from here",
+    )
 
 
 def add_failed_arguments(p) -> None:
@@ -60,8 +68,11 @@ def _run(args) -> str:
     run = runview.find_run(args.name, args.runs_dir)
     if run is None:
         runs = [os.path.basename(r) for r in runview.list_runs(args.runs_dir)]
-        raise errors.UserError(f"no run {args.name!r} here or in {args.runs_dir}; runs there: {', '.join(runs) or '(none)'}; "
-                               "give a run folder, or --runs-dir; for a cluster job add -n NAMESPACE", field="RUN")
+        raise errors.UserError(
+            f"no run {args.name!r} here or in {args.runs_dir}; runs there: {', '.join(runs) or '(none)'}; "
+            "give a run folder, or --runs-dir; for a cluster job add -n NAMESPACE",
+            field="RUN",
+        )
     return run
 
 
@@ -70,8 +81,11 @@ def _steps(run: str, step: str | None, parallel_only: bool = False) -> list[str]
     names = [n for n, k in steps.items() if k == "parallel" or not parallel_only]
     if step is not None:
         if step not in names:
-            raise errors.UserError(f"no {'parallel ' if parallel_only else ''}step {step!r} in {run}; steps: "
-                                   f"{', '.join(names) or '(none)'}", field="--step")
+            raise errors.UserError(
+                f"no {'parallel ' if parallel_only else ''}step {step!r} in {run}; steps: "
+                f"{', '.join(names) or '(none)'}",
+                field="--step",
+            )
         return [step]
     return names
 
@@ -83,8 +97,11 @@ def status_text(run: str) -> str:
         now, lines = time.time(), []
         for step, entry in obj["status"]["steps"].items():
             if entry["state"] == "Running" and entry["kind"] == "parallel":
-                lines += [f"  {step}: node {d.get('node')} {w.get('proc')}: {activity.describe(w, now)}"
-                          for d in runview.workers(run, step) for w in d.get("workers") or []]
+                lines += [
+                    f"  {step}: node {d.get('node')} {w.get('proc')}: {activity.describe(w, now)}"
+                    for d in runview.workers(run, step)
+                    for w in d.get("workers") or []
+                ]
         if lines:
             text += "Workers:\n" + "\n".join(lines) + "\n"
     return text
@@ -127,11 +144,14 @@ def logs_main(args) -> int:
     if args.mini_batch is not None:
         steps = _steps(run, args.step, parallel_only=True)
         if len(steps) != 1:
-            raise errors.UserError(f"name the parallel step: --step S (one of {', '.join(steps)})", field="--mini-batch")
+            raise errors.UserError(
+                f"name the parallel step: --step S (one of {', '.join(steps)})", field="--mini-batch"
+            )
         text = jobview.mini_batch_log(runview.step_dirs(run, steps[0])[1], args.mini_batch)
         if text is None:
-            raise errors.UserError(f"no record of mini-batch {args.mini_batch} in step {steps[0]} of {run}",
-                                   field="--mini-batch")
+            raise errors.UserError(
+                f"no record of mini-batch {args.mini_batch} in step {steps[0]} of {run}", field="--mini-batch"
+            )
         sys.stdout.write(text)
         return 0
     steps = _steps(run, args.step)

@@ -7,7 +7,7 @@
 - step fingerprints: a hash of the step as resolved plus its code folder's
   file names, sizes and modification times, so a succeeded step whose spec or
   code changed runs again instead of being reported from an older run.
-Called by ``pjob.local.pipeline``.
+Called by ``pjob.local.pipeline_run``.
 """
 
 from __future__ import annotations
@@ -101,8 +101,9 @@ def _code_signature(code_dir: str | None, exclude: str | None) -> list:
         return []
     entries = []
     for root, dirs, files in os.walk(code_dir):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith(".")
-                         and os.path.join(root, d) != exclude)  # `code: .` holds the runs dir
+        dirs[:] = sorted(
+            d for d in dirs if d != "__pycache__" and not d.startswith(".") and os.path.join(root, d) != exclude
+        )  # `code: .` holds the runs dir
         for name in sorted(files):
             if name.endswith(".pyc"):
                 continue
@@ -117,8 +118,12 @@ def _code_signature(code_dir: str | None, exclude: str | None) -> list:
     return entries
 
 
-def fingerprint(step: models.ParallelStep | models.CommandStep, rstep: resolve.ResolvedStep, component_text: str = "",
-                runs_dir: str | None = None) -> str:
+def fingerprint(
+    step: models.ParallelStep | models.CommandStep,
+    rstep: resolve.ResolvedStep,
+    component_text: str = "",
+    runs_dir: str | None = None,
+) -> str:
     """Changes when what the step would do changes (spec, bindings, code)."""
     data = {
         "step": step.model_dump(mode="json", by_alias=True, exclude_unset=True),

@@ -35,8 +35,11 @@ def find_run(arg: str, runs_dir: str) -> str | None:
 def list_runs(runs_dir: str) -> list[str]:
     if not os.path.isdir(runs_dir):
         return []
-    return [os.path.join(runs_dir, n) for n in sorted(os.listdir(runs_dir))
-            if not n.startswith(".") and n != "datastores" and is_run(os.path.join(runs_dir, n))]
+    return [
+        os.path.join(runs_dir, n)
+        for n in sorted(os.listdir(runs_dir))
+        if not n.startswith(".") and n != "datastores" and is_run(os.path.join(runs_dir, n))
+    ]
 
 
 def _load(path: str, default):
@@ -110,10 +113,19 @@ def run_object(run_dir: str) -> tuple[dict, dict[str, dict]]:
         steps[name] = {"kind": kind, "state": st, "child": "", "message": _why(entry.get("job_result"))}
         p = counters(run_dir, name) if kind == "parallel" else None
         if p is not None:
-            children[name] = {"status": {
-                "miniBatches": {"total": p.total, "done": p.done, "failed": p.failed, "pending": p.pending,
-                                "leased": p.leased},
-                "items": {"succeeded": p.items_succeeded, "failed": p.items_failed}, "attempts": p.attempts}}
+            children[name] = {
+                "status": {
+                    "miniBatches": {
+                        "total": p.total,
+                        "done": p.done,
+                        "failed": p.failed,
+                        "pending": p.pending,
+                        "leased": p.leased,
+                    },
+                    "items": {"succeeded": p.items_succeeded, "failed": p.items_failed},
+                    "attempts": p.attempts,
+                }
+            }
         if entry.get("output_file"):
             outputs[name] = entry["output_file"]
     states = [s["state"] for s in steps.values()]
@@ -127,12 +139,19 @@ def run_object(run_dir: str) -> tuple[dict, dict[str, dict]]:
         overall = "Interrupted"
     else:
         overall = jobview.PENDING
-    status = {"state": overall, "steps": steps, "logs": os.path.join(run_dir, "steps", "<step>", "logs"),
-              "progress": f"{states.count('Succeeded')}/{len(states)} steps succeeded"}
+    status = {
+        "state": overall,
+        "steps": steps,
+        "logs": os.path.join(run_dir, "steps", "<step>", "logs"),
+        "progress": f"{states.count('Succeeded')}/{len(states)} steps succeeded",
+    }
     if outputs:
         status["outputs"] = outputs
-    return {"kind": "PipelineJob", "metadata": {"name": os.path.basename(run_dir.rstrip(os.sep)), "namespace": None},
-            "status": status}, children
+    return {
+        "kind": "PipelineJob",
+        "metadata": {"name": os.path.basename(run_dir.rstrip(os.sep)), "namespace": None},
+        "status": status,
+    }, children
 
 
 def workers(run_dir: str, step: str) -> list[dict]:
@@ -160,10 +179,18 @@ def failed(run_dir: str, step: str) -> list[dict]:
     out = []
     for rec in records:
         locator = json.loads(lines[rec.index]) if rec.index < len(lines) else {}
-        out.append({"index": rec.index, "attempts": rec.attempts, "items_succeeded": rec.items_succeeded,
-                    "items_failed": rec.items_failed, "items": locator.get("paths") or [],
-                    "locator": {k: v for k, v in locator.items() if k not in ("paths", "index")},
-                    "error": rec.error or "", "log": logtree.file_named_in(rec.error)})
+        out.append(
+            {
+                "index": rec.index,
+                "attempts": rec.attempts,
+                "items_succeeded": rec.items_succeeded,
+                "items_failed": rec.items_failed,
+                "items": locator.get("paths") or [],
+                "locator": {k: v for k, v in locator.items() if k not in ("paths", "index")},
+                "error": rec.error or "",
+                "log": logtree.file_named_in(rec.error),
+            }
+        )
     return out
 
 
@@ -179,11 +206,17 @@ def format_failed(run_dir: str, steps: list[str]) -> str:
         items = sum(r["items_failed"] for r in rows)
         out.append(f"step {step}: {len(rows)} failed mini-batch(es), {items} item(s) failed")
         for r in rows:
-            out.append(f"  mini-batch {r['index']}: attempts {r['attempts']}, {r['items_failed']} item(s) failed, "
-                       f"{r['items_succeeded']} succeeded")
+            out.append(
+                f"  mini-batch {r['index']}: attempts {r['attempts']}, {r['items_failed']} item(s) failed, "
+                f"{r['items_succeeded']} succeeded"
+            )
             if r["items"]:
                 shown = r["items"][:10]
-                out.append("    items: " + ", ".join(shown) + (f" ... and {len(r['items']) - 10} more" if len(r["items"]) > 10 else ""))
+                out.append(
+                    "    items: "
+                    + ", ".join(shown)
+                    + (f" ... and {len(r['items']) - 10} more" if len(r["items"]) > 10 else "")
+                )
             elif r["locator"]:
                 out.append("    data: " + json.dumps(r["locator"], sort_keys=True))
             lines = r["error"].rstrip().splitlines() or ["(no error recorded)"]

@@ -13,7 +13,9 @@ from pjob.spec import checks, models
 
 def add_arguments(parser) -> None:
     parser.add_argument("file", help="pipeline (or parallel/command) job YAML")
-    parser.add_argument("--no-files", action="store_true", help="skip checks of local paths (paths exist only on the cluster)")
+    parser.add_argument(
+        "--no-files", action="store_true", help="skip checks of local paths (paths exist only on the cluster)"
+    )
 
 
 def _source(value) -> str:
@@ -42,9 +44,15 @@ def summary(loaded) -> list[str]:
         kind = step.type + (f" (component {step.component})" if getattr(step, "component", None) else "")
         lines.append(f"  {i}. {name} [{kind}]")
         if isinstance(step, models.ParallelStep):
-            split = f"partition_keys {step.partition_keys}" if step.partition_keys else f"mini_batch_size {step.mini_batch_size or 'default'}"
+            split = (
+                f"partition_keys {step.partition_keys}"
+                if step.partition_keys
+                else f"mini_batch_size {step.mini_batch_size or 'default'}"
+            )
             inst = step.resources.instance_count if step.resources else 1
-            lines.append(f"     splits {step.input_data} by {split}; {inst} instance(s) x {step.max_concurrency_per_instance or 'cores'} worker(s)")
+            lines.append(
+                f"     splits {step.input_data} by {split}; {inst} instance(s) x {step.max_concurrency_per_instance or 'cores'} worker(s)"
+            )
         for key, value in inputs.items():
             lines.append(f"     in  {key} <- {_source(step.inputs.get(key, value))}")
         for key, value in outputs.items():

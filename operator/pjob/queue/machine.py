@@ -54,12 +54,18 @@ class Delta(NamedTuple):
     attempts: int = 0
     progress: bool = False  # last_progress moves (a mini-batch finished or went back)
 
-    def __add__(self, other: "Delta") -> "Delta":
+    def __add__(self, other: Delta) -> Delta:
         # field by field: dataclasses.astuple deep-copies, and this runs once per mini-batch in an agent
-        return Delta(self.pending + other.pending, self.leased + other.leased, self.done + other.done,
-                     self.failed + other.failed, self.items_succeeded + other.items_succeeded,
-                     self.items_failed + other.items_failed, self.attempts + other.attempts,
-                     progress=self.progress or other.progress)
+        return Delta(
+            self.pending + other.pending,
+            self.leased + other.leased,
+            self.done + other.done,
+            self.failed + other.failed,
+            self.items_succeeded + other.items_succeeded,
+            self.items_failed + other.items_failed,
+            self.attempts + other.attempts,
+            progress=self.progress or other.progress,
+        )
 
     def counts(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in self._fields if name != "progress"}
@@ -125,13 +131,17 @@ def step(batch: Batch, event: Event, max_attempts: int) -> tuple[Batch, Delta] |
     if isinstance(event, Claim):
         if state != PENDING:
             return None
-        return (Batch(index, LEASED, attempts + 1, event.agent, items, batch.succeeded, batch.failed, batch.error),
-                _CLAIMED)
+        return (
+            Batch(index, LEASED, attempts + 1, event.agent, items, batch.succeeded, batch.failed, batch.error),
+            _CLAIMED,
+        )
     if isinstance(event, Reset):
         if state != FAILED:
             return None
-        return (Batch(index, PENDING, 0, owner, items),
-                Delta(failed=-1, pending=1, items_succeeded=-batch.succeeded, items_failed=-batch.failed))
+        return (
+            Batch(index, PENDING, 0, owner, items),
+            Delta(failed=-1, pending=1, items_succeeded=-batch.succeeded, items_failed=-batch.failed),
+        )
     if isinstance(event, Expire):
         if state != LEASED or owner != event.agent:
             return None
@@ -142,10 +152,14 @@ def step(batch: Batch, event: Event, max_attempts: int) -> tuple[Batch, Delta] |
     if isinstance(event, Complete):
         o = event.outcome
         if is_final_failure(o):
-            return (Batch(index, FAILED, attempts, owner, items, o.succeeded, o.failed, o.error),
-                    Delta(leased=-1, failed=1, items_succeeded=o.succeeded, items_failed=o.failed, progress=True))
-        return (Batch(index, DONE, attempts, owner, items, o.succeeded, o.failed, o.error),
-                Delta(leased=-1, done=1, items_succeeded=o.succeeded, items_failed=o.failed, progress=True))
+            return (
+                Batch(index, FAILED, attempts, owner, items, o.succeeded, o.failed, o.error),
+                Delta(leased=-1, failed=1, items_succeeded=o.succeeded, items_failed=o.failed, progress=True),
+            )
+        return (
+            Batch(index, DONE, attempts, owner, items, o.succeeded, o.failed, o.error),
+            Delta(leased=-1, done=1, items_succeeded=o.succeeded, items_failed=o.failed, progress=True),
+        )
     if isinstance(event, Fail):
         final = not event.retryable or attempts >= max_attempts
         return _attempt_lost(batch, event.error, final, event.items)
@@ -163,8 +177,10 @@ def _attempt_lost(batch: Batch, error: str, final: bool, items: int | None) -> t
     if not final:
         return batch._replace(state=PENDING, error=error, failed=0), Delta(leased=-1, pending=1, progress=True)
     bad = max(batch.items if items is None else items, 0)
-    return (batch._replace(state=FAILED, error=error, succeeded=0, failed=bad),
-            Delta(leased=-1, failed=1, items_failed=bad, progress=True))
+    return (
+        batch._replace(state=FAILED, error=error, succeeded=0, failed=bad),
+        Delta(leased=-1, failed=1, items_failed=bad, progress=True),
+    )
 
 
 def total(deltas: Iterable[Delta]) -> Delta:
@@ -175,7 +191,7 @@ def total(deltas: Iterable[Delta]) -> Delta:
 
 def claim_order(pending: Iterable[int], n: int) -> list[int]:
     """Which pending mini-batches a claim of ``n`` takes: the lowest indexes."""
-    return sorted(pending)[:max(n, 0)]
+    return sorted(pending)[: max(n, 0)]
 
 
 def add(progress: protocol.Progress, delta: Delta, now: float) -> protocol.Progress:

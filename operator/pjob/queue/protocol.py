@@ -101,7 +101,7 @@ class Coordinator(Protocol):
 
     # --- extensions beyond the original protocol (both backends implement them) ---
 
-    def complete_many(self, results: "list[tuple[Lease, Outcome]]") -> list[bool]:
+    def complete_many(self, results: list[tuple[Lease, Outcome]]) -> list[bool]:
         """``complete`` for several leases in one transaction/write; one bool
         per pair, in order. Agents batch outcomes to keep per-batch cost low."""
 

@@ -27,6 +27,21 @@ from pjob.sdk.parallel import RunFunction, parallel_run_function
 from pjob.sdk.pipeline import PipelineJob, pipeline
 
 __all__ = [
-    "AssetTypes", "Environment", "Input", "InputOutputModes", "JobException", "LocalRunResult", "MLClient", "Output", "PipelineJob",
-    "RunFunction", "command", "dsl", "load_component", "parallel_run_function", "pipeline", "run_local", "submit",
+    "AssetTypes",
+    "Environment",
+    "Input",
+    "InputOutputModes",
+    "JobException",
+    "LocalRunResult",
+    "MLClient",
+    "Output",
+    "PipelineJob",
+    "RunFunction",
+    "command",
+    "dsl",
+    "load_component",
+    "parallel_run_function",
+    "pipeline",
+    "run_local",
+    "submit",
 ]

@@ -6,7 +6,8 @@ constructor (``Input``, ``parallel_run_function``, ``command``, ...)."""
 from __future__ import annotations
 
 import difflib
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import pydantic
 
@@ -20,7 +21,9 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else f"; known arguments: {', '.join(sorted(known))}"
 
 
-def reject_unknown(where: str, kwargs: dict[str, Any], known: Iterable[str], unsupported: dict[str, str] | None = None) -> None:
+def reject_unknown(
+    where: str, kwargs: dict[str, Any], known: Iterable[str], unsupported: dict[str, str] | None = None
+) -> None:
     """Raise TypeError for the first keyword argument that ``where`` does not take.
     ``unsupported`` maps Azure-only argument names to why pjob does not take them."""
     known = list(known)
@@ -32,7 +35,9 @@ def reject_unknown(where: str, kwargs: dict[str, Any], known: Iterable[str], uns
         raise TypeError(f"{where} got an unexpected keyword argument {key!r}{did_you_mean(key, known)}")
 
 
-def validate(model: type[pydantic.BaseModel], data: dict[str, Any], where: str, name_of: Callable[[tuple], str] | None = None):
+def validate(
+    model: type[pydantic.BaseModel], data: dict[str, Any], where: str, name_of: Callable[[tuple], str] | None = None
+):
     """``model.model_validate(data)``; a failure becomes ValueError naming the
     argument (``name_of`` maps a field path to the argument's name)."""
     try:
@@ -41,7 +46,13 @@ def validate(model: type[pydantic.BaseModel], data: dict[str, Any], where: str, 
         raise ValueError(describe(exc, data, model, where, name_of)) from None
 
 
-def describe(exc: pydantic.ValidationError, data: Any, model: type[pydantic.BaseModel], where: str, name_of: Callable[[tuple], str] | None = None) -> str:
+def describe(
+    exc: pydantic.ValidationError,
+    data: Any,
+    model: type[pydantic.BaseModel],
+    where: str,
+    name_of: Callable[[tuple], str] | None = None,
+) -> str:
     lines: list[str] = []
     for path, message in load.model_problems(exc, data, model):
         if path and str(path[-1]) in _SCALAR_BRANCHES:  # one message for a value no scalar branch accepts

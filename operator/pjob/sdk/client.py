@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pjob.sdk import args, nodes
 from pjob.sdk import pipeline as sdk_pipeline
@@ -24,7 +25,7 @@ class LocalRunResult:
     run_dir: str
     outputs: dict[str, str]
     job_result: str
-    steps: dict[str, Any]  # step name -> pjob.local.pipeline.StepReport
+    steps: dict[str, Any]  # step name -> pjob.local.pipeline_run.StepReport
     warnings: list[str] = dataclasses.field(default_factory=list)
 
     @property
@@ -45,9 +46,17 @@ def as_pipeline(job: Any) -> sdk_pipeline.PipelineJob:
     if isinstance(job, nodes.Node):
         name = job.name or job.component_name or job._STEP_MODEL.model_fields["type"].default
         job.name = name
-        return sdk_pipeline.PipelineJob(jobs={name: job}, inputs={}, outputs={}, settings=sdk_pipeline.models.PipelineSettings(),
-                                        source=name, display_name=job.display_name or name)
-    raise TypeError(f"expected a pipeline job (from a @pipeline function), a step, or a YAML path; got {type(job).__name__}")
+        return sdk_pipeline.PipelineJob(
+            jobs={name: job},
+            inputs={},
+            outputs={},
+            settings=sdk_pipeline.models.PipelineSettings(),
+            source=name,
+            display_name=job.display_name or name,
+        )
+    raise TypeError(
+        f"expected a pipeline job (from a @pipeline function), a step, or a YAML path; got {type(job).__name__}"
+    )
 
 
 def _loaded(job: Any) -> tuple[load.LoadedJob, sdk_pipeline.PipelineJob | None]:
@@ -77,10 +86,16 @@ def stored_result(run_dir: str) -> LocalRunResult | None:
         return None
     steps = state.get("steps") or {}
     statuses = [entry.get("status") for entry in steps.values()]
-    status = "Succeeded" if statuses and all(x == "Succeeded" for x in statuses) else (
-        "Failed" if "Failed" in statuses else "Running")
-    texts = [f"{name}: {entry.get('status')}" + (f" - {_result_text(entry['job_result'])}" if entry.get("job_result") else "")
-             for name, entry in steps.items()]
+    status = (
+        "Succeeded"
+        if statuses and all(x == "Succeeded" for x in statuses)
+        else ("Failed" if "Failed" in statuses else "Running")
+    )
+    texts = [
+        f"{name}: {entry.get('status')}"
+        + (f" - {_result_text(entry['job_result'])}" if entry.get("job_result") else "")
+        for name, entry in steps.items()
+    ]
     return LocalRunResult(status, run_dir, {}, "\n".join(texts), dict(steps))
 
 
@@ -103,7 +118,7 @@ def run_local(
     while it runs. Raises ``pjob.spec.errors.UserError`` on bad input."""
     known = ["runs_dir", "fresh", "retry_failed", "max_workers", "datastores", "progress", "on_step", "show_progress"]
     args.reject_unknown("run_local()", kwargs, known)
-    from pjob.local import pipeline as local_pipeline  # heavy: imported only when running
+    from pjob.local import pipeline_run  # heavy: imported only when running
 
     if show_progress:
         from pjob.local import run_cmd
@@ -111,9 +126,15 @@ def run_local(
         display = run_cmd.Display()
         progress, on_step = progress or display.progress, on_step or display.on_step
     loaded, built = _loaded(job)
-    result = local_pipeline.run_pipeline(
-        loaded, runs_dir=runs_dir, fresh=fresh, retry_failed=retry_failed, max_workers=max_workers,
-        datastores=datastores, progress=progress, on_step=on_step,
+    result = pipeline_run.run_pipeline(
+        loaded,
+        runs_dir=runs_dir,
+        fresh=fresh,
+        retry_failed=retry_failed,
+        max_workers=max_workers,
+        datastores=datastores,
+        progress=progress,
+        on_step=on_step,
     )
     outputs: dict[str, str] = {}  # pipeline outputs first, then every step's
     if built is not None:
@@ -123,8 +144,14 @@ def run_local(
                 if port._pipeline_output and report and port_name in report.outputs:
                     outputs[port._pipeline_output] = report.outputs[port_name]
     outputs.update(result.outputs)
-    texts = [f"{name}: {r.status}" + (f" - {_result_text(r.job_result)}" if r.job_result else (f" - {r.reason}" if r.reason else "")) for name, r in result.steps.items()]
-    return LocalRunResult(result.status, result.run_dir, outputs, "\n".join(texts), dict(result.steps), list(loaded.warnings))
+    texts = [
+        f"{name}: {r.status}"
+        + (f" - {_result_text(r.job_result)}" if r.job_result else (f" - {r.reason}" if r.reason else ""))
+        for name, r in result.steps.items()
+    ]
+    return LocalRunResult(
+        result.status, result.run_dir, outputs, "\n".join(texts), dict(result.steps), list(loaded.warnings)
+    )
 
 
 def submit(job: Any, *, namespace: str = "default", **kwargs: Any) -> Any:
@@ -135,11 +162,15 @@ def submit(job: Any, *, namespace: str = "default", **kwargs: Any) -> Any:
     try:
         from pjob.kube import client_cmd  # the Deploy work's submit client; heavy, so imported here
     except ImportError:
-        raise NotImplementedError(f"{where} (pjob.kube.client_cmd), which is not in this build yet; meanwhile write the YAML "
-                                  "with job.dump('pipeline.yml') and submit that file") from None
+        raise NotImplementedError(
+            f"{where} (pjob.kube.client_cmd), which is not in this build yet; meanwhile write the YAML "
+            "with job.dump('pipeline.yml') and submit that file"
+        ) from None
     submit_loaded = getattr(client_cmd, "submit_loaded", None)
     if submit_loaded is None:
-        raise NotImplementedError(f"{where}: pjob.kube.client_cmd has no submit_loaded(loaded, namespace=...) yet; "
-                                  "write the YAML with job.dump('pipeline.yml') and run `pjob submit pipeline.yml`")
+        raise NotImplementedError(
+            f"{where}: pjob.kube.client_cmd has no submit_loaded(loaded, namespace=...) yet; "
+            "write the YAML with job.dump('pipeline.yml') and run `pjob submit pipeline.yml`"
+        )
     loaded, _ = _loaded(job)
     return submit_loaded(loaded, namespace=namespace, **kwargs)

@@ -51,8 +51,22 @@ class CommandNode(nodes.Node):
         return out
 
 
-_COMMAND_ARGS = ["display_name", "description", "tags", "properties", "experiment_name", "compute", "identity", "is_deterministic",
-                 "command", "code", "environment", "environment_variables", "distribution", "services"]
+_COMMAND_ARGS = [
+    "display_name",
+    "description",
+    "tags",
+    "properties",
+    "experiment_name",
+    "compute",
+    "identity",
+    "is_deterministic",
+    "command",
+    "code",
+    "environment",
+    "environment_variables",
+    "distribution",
+    "services",
+]
 _RESOURCE_ARGS = ["instance_count", "instance_type", "shm_size"]
 
 
@@ -69,9 +83,16 @@ def command(
     environment=..., inputs={...}, outputs={...})``. A relative ``code`` is
     relative to the current directory."""
     where = "command()"
-    unsupported = {"docker_args": "pjob does not pass docker arguments", "locations": "not applicable outside Azure",
-                   "job_tier": "not applicable outside Azure", "priority": "not applicable outside Azure", "component": "use load_component"}
-    args.reject_unknown(where, kwargs, ["name", "inputs", "outputs", "timeout", *_COMMAND_ARGS, *_RESOURCE_ARGS], unsupported)
+    unsupported = {
+        "docker_args": "pjob does not pass docker arguments",
+        "locations": "not applicable outside Azure",
+        "job_tier": "not applicable outside Azure",
+        "priority": "not applicable outside Azure",
+        "component": "use load_component",
+    }
+    args.reject_unknown(
+        where, kwargs, ["name", "inputs", "outputs", "timeout", *_COMMAND_ARGS, *_RESOURCE_ARGS], unsupported
+    )
     if not kwargs.get("command"):
         raise TypeError(f"{where}: argument 'command' is required: the shell command to run")
     declared_in = {k: nodes.declared_input(v, f"{where}: inputs.{k}") for k, v in (inputs or {}).items()}
@@ -82,12 +103,16 @@ def command(
     env = entities.environment_value(data.get("environment"), where)
     if isinstance(env, entities.Environment):
         data["environment"] = env._spec
-    data["resources"] = {k: kwargs[k] for k in _RESOURCE_ARGS if kwargs.get(k) is not None}  # so step.resources.x = ... works
+    data["resources"] = {
+        k: kwargs[k] for k in _RESOURCE_ARGS if kwargs.get(k) is not None
+    }  # so step.resources.x = ... works
     for key in ("tags", "properties", "environment_variables"):  # dicts to update in place (step.tags.update(...))
         data[key] = dict(data.get(key) or {})
     if timeout is not None:
         data["limits"] = {"timeout": timeout}
-    step = args.validate(models.CommandStep, data, where, lambda p: str(p[-1] if p and p[0] == "resources" else ".".join(map(str, p))))
+    step = args.validate(
+        models.CommandStep, data, where, lambda p: str(p[-1] if p and p[0] == "resources" else ".".join(map(str, p)))
+    )
     node = CommandNode(step, {k: v[0] for k, v in declared_in.items()}, declared_out, name)  # name: the component's
     for key, (_, bound) in declared_in.items():
         if bound is not None:
@@ -131,10 +156,14 @@ class CommandComponent:
     def __call__(self, *positional: Any, **kwargs: Any) -> CommandNode:
         where = f"component {self.name or os.path.basename(self.source)}"
         if positional:
-            raise TypeError(f"{where}: pass inputs by name, e.g. {self.name or 'component'}({next(iter(self._model.inputs), 'input')}=...)")
+            raise TypeError(
+                f"{where}: pass inputs by name, e.g. {self.name or 'component'}({next(iter(self._model.inputs), 'input')}=...)"
+            )
         for key in kwargs:
             if key not in self._model.inputs:
-                raise TypeError(f"{where} got an unexpected keyword argument {key!r}{args.did_you_mean(key, self._model.inputs)}")
+                raise TypeError(
+                    f"{where} got an unexpected keyword argument {key!r}{args.did_you_mean(key, self._model.inputs)}"
+                )
         step = models.CommandStep(component=self.source, resources={}, tags={}, properties={}, environment_variables={})
         node = CommandNode(step, dict(self._model.inputs), dict(self._model.outputs), self.name)
         for key, value in kwargs.items():
@@ -150,17 +179,35 @@ def load_component(source: Any = None, **kwargs: Any) -> CommandComponent:
     """Load a commandComponent YAML (Azure ``azure.ai.ml.load_component``).
     A relative ``source`` is relative to the current directory. Problems in
     the file raise ``pjob.spec.errors.UserError`` naming the file, line and field."""
-    args.reject_unknown("load_component()", kwargs, ["source"], {"client": "components are read from local files", "params_override": "set attributes on the returned steps instead", "relative_origin": "not supported"})
+    args.reject_unknown(
+        "load_component()",
+        kwargs,
+        ["source"],
+        {
+            "client": "components are read from local files",
+            "params_override": "set attributes on the returned steps instead",
+            "relative_origin": "not supported",
+        },
+    )
     if source is None:
         raise TypeError("load_component(): argument 'source' is required: the path of a commandComponent YAML")
     path = paths.absolute(os.fspath(source))
     data, lines = yamlio.load_yaml(path)
     if isinstance(data, dict) and data.get("type") == "parallel":
-        raise errors.UserError("parallel component YAML is not supported by load_component; build the step with parallel_run_function(...)", file=path, field="type")
+        raise errors.UserError(
+            "parallel component YAML is not supported by load_component; build the step with parallel_run_function(...)",
+            file=path,
+            field="type",
+        )
     if not isinstance(data, dict):
         raise errors.UserError("a commandComponent YAML must be a mapping", file=path)
     try:
         model = models.CommandComponent.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise errors.UserError([errors.Problem(path, yamlio.line_of(lines, p), ".".join(map(str, p)), msg) for p, msg in load.model_problems(exc, data, models.CommandComponent)]) from None
+        raise errors.UserError(
+            [
+                errors.Problem(path, yamlio.line_of(lines, p), ".".join(map(str, p)), msg)
+                for p, msg in load.model_problems(exc, data, models.CommandComponent)
+            ]
+        ) from None
     return CommandComponent(model, path)

@@ -36,12 +36,37 @@ class Environment(SpecBacked):
         inference_config: dict[str, Any] | None = None,
         **kwargs: Any,
     ):
-        known = ["name", "version", "description", "image", "conda_file", "build", "tags", "os_type", "inference_config"]
-        args.reject_unknown("Environment()", kwargs, known, {"datastore": "environments are not registered by pjob", "properties": "not supported"})
+        known = [
+            "name",
+            "version",
+            "description",
+            "image",
+            "conda_file",
+            "build",
+            "tags",
+            "os_type",
+            "inference_config",
+        ]
+        args.reject_unknown(
+            "Environment()",
+            kwargs,
+            known,
+            {"datastore": "environments are not registered by pjob", "properties": "not supported"},
+        )
         if build is not None and not isinstance(build, dict):
             path = getattr(build, "path", None)
             build = {"path": path} if path else build
-        data = dict(name=name, version=version, description=description, image=image, conda_file=conda_file, build=build, tags=tags, os_type=os_type, inference_config=inference_config)
+        data = dict(
+            name=name,
+            version=version,
+            description=description,
+            image=image,
+            conda_file=conda_file,
+            build=build,
+            tags=tags,
+            os_type=os_type,
+            inference_config=inference_config,
+        )
         self._init_spec(data, "Environment()")
 
     def _to_dict(self, base_dir: str | None = None) -> dict[str, Any]:
@@ -58,11 +83,25 @@ class ResourceConfiguration(SpecBacked):
     _MODEL = models.Resources
     _WHAT = "ResourceConfiguration"
 
-    def __init__(self, *, instance_count: int | None = None, instance_type: str | None = None, shm_size: str | None = None,
-                 properties: dict[str, Any] | None = None, **kwargs: Any):
-        args.reject_unknown("ResourceConfiguration()", kwargs, ["instance_count", "instance_type", "shm_size", "properties"],
-                            {"docker_args": "pjob does not pass docker arguments", "locations": "not applicable outside Azure"})
-        self._init_spec(dict(instance_count=instance_count, instance_type=instance_type, shm_size=shm_size, properties=properties), "ResourceConfiguration()")
+    def __init__(
+        self,
+        *,
+        instance_count: int | None = None,
+        instance_type: str | None = None,
+        shm_size: str | None = None,
+        properties: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ):
+        args.reject_unknown(
+            "ResourceConfiguration()",
+            kwargs,
+            ["instance_count", "instance_type", "shm_size", "properties"],
+            {"docker_args": "pjob does not pass docker arguments", "locations": "not applicable outside Azure"},
+        )
+        self._init_spec(
+            dict(instance_count=instance_count, instance_type=instance_type, shm_size=shm_size, properties=properties),
+            "ResourceConfiguration()",
+        )
 
 
 def environment_value(env: Any, where: str) -> Any:
@@ -72,7 +111,9 @@ def environment_value(env: Any, where: str) -> Any:
         return env
     if isinstance(env, dict):
         return Environment(**env)
-    raise TypeError(f"{where}: environment must be an Environment, a reference string such as 'azureml:my-env:1', or None; got {type(env).__name__}")
+    raise TypeError(
+        f"{where}: environment must be an Environment, a reference string such as 'azureml:my-env:1', or None; got {type(env).__name__}"
+    )
 
 
 def render_environment(env: Any, base_dir: str | None) -> Any:
@@ -87,9 +128,18 @@ class AmlCompute:
     compute if it is missing" cell runs: ``ml_client.begin_create_or_update(AmlCompute(...))``
     creates nothing (jobs run where the client points, ``pjob.sdk.mlclient``)."""
 
-    def __init__(self, *, name: str, type: str = "amlcompute", size: str | None = None, min_instances: int | None = None,
-                 max_instances: int | None = None, idle_time_before_scale_down: int | None = None, tier: str | None = None,
-                 **kwargs: Any):
+    def __init__(
+        self,
+        *,
+        name: str,
+        type: str = "amlcompute",
+        size: str | None = None,
+        min_instances: int | None = None,
+        max_instances: int | None = None,
+        idle_time_before_scale_down: int | None = None,
+        tier: str | None = None,
+        **kwargs: Any,
+    ):
         self.name, self.type, self.size = name, type, size
         self.min_instances, self.max_instances = min_instances, max_instances
         self.idle_time_before_scale_down, self.tier = idle_time_before_scale_down, tier

@@ -34,7 +34,9 @@ class SpecBacked:
         spec = self.__dict__.get("_spec")
         if spec is not None and name in type(spec).model_fields:
             return getattr(spec, name)
-        raise AttributeError(f"{self._WHAT} has no attribute {name!r}{args.did_you_mean(name, self._MODEL.model_fields)}")
+        raise AttributeError(
+            f"{self._WHAT} has no attribute {name!r}{args.did_you_mean(name, self._MODEL.model_fields)}"
+        )
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name.startswith("_"):
@@ -104,8 +106,23 @@ class Input(SpecBacked):
         enum: list[str] | None = None,
         **kwargs: Any,
     ):
-        args.reject_unknown("Input()", kwargs, ["type", "path", "mode", "description", "default", "optional", "min", "max", "enum"], _INPUT_UNSUPPORTED)
-        data = dict(type=type, path=path, mode=_input_mode(mode), description=description, default=default, optional=optional, min=min, max=max, enum=enum)
+        args.reject_unknown(
+            "Input()",
+            kwargs,
+            ["type", "path", "mode", "description", "default", "optional", "min", "max", "enum"],
+            _INPUT_UNSUPPORTED,
+        )
+        data = dict(
+            type=type,
+            path=path,
+            mode=_input_mode(mode),
+            description=description,
+            default=default,
+            optional=optional,
+            min=min,
+            max=max,
+            enum=enum,
+        )
         if type not in models.DATA_TYPES and "path" in data and path is not None:
             raise ValueError(f"Input(type={type!r}): a literal input takes default=..., not path=...")
         self._init_spec(data, "Input()")
@@ -123,7 +140,15 @@ class Output(SpecBacked):
     _WHAT = "Output"
     _PATH_FIELDS = ("path",)
 
-    def __init__(self, *, type: str = "uri_folder", path: Any = None, mode: str | None = None, description: str | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        *,
+        type: str = "uri_folder",
+        path: Any = None,
+        mode: str | None = None,
+        description: str | None = None,
+        **kwargs: Any,
+    ):
         unsupported = {
             "name": "outputs are not registered as named data assets by pjob",
             "version": "outputs are not registered as named data assets by pjob",

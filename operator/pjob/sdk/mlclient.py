@@ -63,15 +63,20 @@ class _Done:
 
 
 class _ComputeOperations:
-    def __init__(self, ml_client: "MLClient"):
+    def __init__(self, ml_client: MLClient):
         self._client = ml_client
 
     def get(self, name: str) -> ComputeTarget:
         target = self._client.target
         if target.local:
             cores = os.cpu_count() or 1
-            return ComputeTarget(name, "local", f"this machine ({cores} cores); runs in {target.runs_dir}",
-                                 size=f"{cores} cores", max_instances=1)
+            return ComputeTarget(
+                name,
+                "local",
+                f"this machine ({cores} cores); runs in {target.runs_dir}",
+                size=f"{cores} cores",
+                max_instances=1,
+            )
         return ComputeTarget(name, "kubernetes", target.describe())
 
     def list(self, **kwargs: Any) -> list[ComputeTarget]:
@@ -83,12 +88,20 @@ class _ComputeOperations:
 
 
 class _JobOperations:
-    def __init__(self, ml_client: "MLClient"):
+    def __init__(self, ml_client: MLClient):
         self._client = ml_client
 
-    def create_or_update(self, job: Any, *, experiment_name: str | None = None, tags: dict | None = None,
-                         description: str | None = None, compute: str | None = None, skip_validation: bool = False,
-                         **kwargs: Any) -> Any:
+    def create_or_update(
+        self,
+        job: Any,
+        *,
+        experiment_name: str | None = None,
+        tags: dict | None = None,
+        description: str | None = None,
+        compute: str | None = None,
+        skip_validation: bool = False,
+        **kwargs: Any,
+    ) -> Any:
         """Run ``job`` here to its end (returns ``client.LocalRunResult``, with ``.name``
         and ``.status``) or submit it to the cluster. ``experiment_name``, ``tags`` and
         ``description`` are recorded in the job (the run folder's ``spec.yaml``);
@@ -105,8 +118,9 @@ class _JobOperations:
         if target.local:
             kwargs.setdefault("show_progress", True)
             return client.run_local(job, runs_dir=target.runs_dir, **kwargs)
-        return client.submit(job, namespace=target.namespace or "default", kubeconfig=target.kubeconfig,
-                             context=target.context, **kwargs)
+        return client.submit(
+            job, namespace=target.namespace or "default", kubeconfig=target.kubeconfig, context=target.context, **kwargs
+        )
 
     def stream(self, name: Any = None, **kwargs: Any) -> None:
         """Follow the job to its end and print how it ended; JobException when it failed."""
@@ -120,8 +134,12 @@ class _JobOperations:
         result = client.stored_result(run_dir)
         if result is None:
             raise ValueError(f"no run named {name!r} in {target.runs_dir}")
-        print(f"RunId: {name}\nRun folder: {run_dir}\n\n{result.job_result}\n\nExecution Summary\n=================\n"
-              f"RunId: {name}\nStatus: {result.status}", file=sys.stdout, flush=True)
+        print(
+            f"RunId: {name}\nRun folder: {run_dir}\n\n{result.job_result}\n\nExecution Summary\n=================\n"
+            f"RunId: {name}\nStatus: {result.status}",
+            file=sys.stdout,
+            flush=True,
+        )
         if result.status != "Succeeded":
             raise JobException(f"job {name} {result.status.lower()}; see {run_dir}\n{result.job_result}")
         return None
@@ -132,9 +150,18 @@ class _JobOperations:
 
         from pjob.kube import client_cmd  # the cluster client behind `pjob logs --follow`
 
-        code = client_cmd.logs_main(Namespace(name=name, namespace=target.namespace, kubeconfig=target.kubeconfig,
-                                              context=target.context, step=None, mini_batch=None, follow=True,
-                                              datastore_root=None))
+        code = client_cmd.logs_main(
+            Namespace(
+                name=name,
+                namespace=target.namespace,
+                kubeconfig=target.kubeconfig,
+                context=target.context,
+                step=None,
+                mini_batch=None,
+                follow=True,
+                datastore_root=None,
+            )
+        )
         if code:
             raise JobException(f"could not follow job {name} (exit {code}); try `pjob logs {name} --follow`")
 
@@ -145,13 +172,38 @@ class MLClient:
     from a pjob config file (``pjob.sdk.workspace``). Azure's credential,
     subscription, resource group and workspace arguments are accepted and ignored."""
 
-    def __init__(self, credential: Any = None, subscription_id: str | None = None, resource_group_name: str | None = None,
-                 workspace_name: str | None = None, *, namespace: str = "default", local: bool = False,
-                 runs_dir: str = "pjob-runs", context: str | None = None, kubeconfig: str | None = None, **kwargs: Any):
-        args.reject_unknown("MLClient()", kwargs, ["credential", "subscription_id", "resource_group_name", "workspace_name",
-                                                   "namespace", "local", "runs_dir", "context", "kubeconfig"])
-        self.target = workspace.Target(local=local, runs_dir=runs_dir, namespace=namespace, context=context,
-                                       kubeconfig=kubeconfig)
+    def __init__(
+        self,
+        credential: Any = None,
+        subscription_id: str | None = None,
+        resource_group_name: str | None = None,
+        workspace_name: str | None = None,
+        *,
+        namespace: str = "default",
+        local: bool = False,
+        runs_dir: str = "pjob-runs",
+        context: str | None = None,
+        kubeconfig: str | None = None,
+        **kwargs: Any,
+    ):
+        args.reject_unknown(
+            "MLClient()",
+            kwargs,
+            [
+                "credential",
+                "subscription_id",
+                "resource_group_name",
+                "workspace_name",
+                "namespace",
+                "local",
+                "runs_dir",
+                "context",
+                "kubeconfig",
+            ],
+        )
+        self.target = workspace.Target(
+            local=local, runs_dir=runs_dir, namespace=namespace, context=context, kubeconfig=kubeconfig
+        )
         self.jobs = _JobOperations(self)
         self.compute = _ComputeOperations(self)
 
@@ -168,14 +220,20 @@ class MLClient:
         return self.target.runs_dir
 
     @classmethod
-    def from_config(cls, credential: Any = None, *, path: Any = None, file_name: str | None = None,
-                    **kwargs: Any) -> "MLClient":
+    def from_config(
+        cls, credential: Any = None, *, path: Any = None, file_name: str | None = None, **kwargs: Any
+    ) -> MLClient:
         """Read where to run from the nearest ``pjob-config.json`` / ``.pjob/config.json``
         (from ``path`` or the current folder upwards); none: run on this machine."""
-        args.reject_unknown("MLClient.from_config()", kwargs, ["subscription_id", "resource_group_name", "workspace_name"])
+        args.reject_unknown(
+            "MLClient.from_config()", kwargs, ["subscription_id", "resource_group_name", "workspace_name"]
+        )
         target = workspace.target_for(path, file_name)
-        print(f"pjob: {'found ' + target.source if target.source else 'no pjob config file found'}; "
-              f"jobs run on {target.describe()}", file=sys.stderr)
+        print(
+            f"pjob: {'found ' + target.source if target.source else 'no pjob config file found'}; "
+            f"jobs run on {target.describe()}",
+            file=sys.stderr,
+        )
         made = cls(credential)
         made.target = target
         return made

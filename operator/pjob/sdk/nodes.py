@@ -19,13 +19,13 @@ from typing import Any
 import pydantic
 
 from pjob.sdk import args, io, paths
-from pjob.spec import models
 from pjob.sdk.ports import NodeInput, NodeOutput, PipelineInput, Ports, declared_input, declared_output
+from pjob.spec import models
 
 __all__ = ["Node", "NodeInput", "NodeOutput", "PipelineInput", "Ports", "declared_input", "declared_output"]
 
 # Node lists of the @pipeline functions currently running (innermost last).
-_COLLECTING: list[list["Node"]] = []
+_COLLECTING: list[list[Node]] = []
 _SEQUENCE = itertools.count()  # creation order of steps (the order of jobs in the YAML)
 
 
@@ -35,14 +35,24 @@ class Node:
     _STEP_MODEL: type[pydantic.BaseModel]
     _KEYS_NOT_ATTRIBUTES = ("inputs", "outputs", "type")
 
-    def __init__(self, step: pydantic.BaseModel, declared_inputs: dict[str, models.DataInput], declared_outputs: dict[str, models.DataOutput], component_name: str | None):
+    def __init__(
+        self,
+        step: pydantic.BaseModel,
+        declared_inputs: dict[str, models.DataInput],
+        declared_outputs: dict[str, models.DataOutput],
+        component_name: str | None,
+    ):
         object.__setattr__(self, "_step", step)
         object.__setattr__(self, "_name", None)
         object.__setattr__(self, "_seq", next(_SEQUENCE))
         object.__setattr__(self, "_called", False)  # a template others were made from
         object.__setattr__(self, "_component_name", component_name)
-        object.__setattr__(self, "inputs", Ports("inputs", {k: NodeInput(self, k, v) for k, v in declared_inputs.items()}))
-        object.__setattr__(self, "outputs", Ports("outputs", {k: NodeOutput(self, k, v) for k, v in declared_outputs.items()}))
+        object.__setattr__(
+            self, "inputs", Ports("inputs", {k: NodeInput(self, k, v) for k, v in declared_inputs.items()})
+        )
+        object.__setattr__(
+            self, "outputs", Ports("outputs", {k: NodeOutput(self, k, v) for k, v in declared_outputs.items()})
+        )
 
     def _join_pipeline(self) -> None:
         """As in Azure, a step joins the running @pipeline when it is made by
@@ -74,7 +84,9 @@ class Node:
     def _single_output(self, where: str) -> NodeOutput:
         outs = list(self.outputs)
         if len(outs) != 1:
-            raise TypeError(f"{where}: a step given as an input must have exactly one output; pass step.outputs.<name> instead")
+            raise TypeError(
+                f"{where}: a step given as an input must have exactly one output; pass step.outputs.<name> instead"
+            )
         return self.outputs[outs[0]]
 
     def __getattr__(self, name: str) -> Any:
@@ -97,27 +109,49 @@ class Node:
             return value._spec.model_dump(exclude_none=True)
         return value
 
-    def set_resources(self, *, instance_count: int | None = None, instance_type: str | None = None, shm_size: str | None = None, **kwargs: Any) -> None:
+    def set_resources(
+        self,
+        *,
+        instance_count: int | None = None,
+        instance_type: str | None = None,
+        shm_size: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         """Azure's ``node.set_resources(...)``: instance_count is honoured; the rest is accepted for compatibility."""
-        args.reject_unknown("set_resources()", kwargs, ["instance_count", "instance_type", "shm_size"], {"docker_args": "pjob does not pass docker arguments", "locations": "not applicable outside Azure"})
+        args.reject_unknown(
+            "set_resources()",
+            kwargs,
+            ["instance_count", "instance_type", "shm_size"],
+            {"docker_args": "pjob does not pass docker arguments", "locations": "not applicable outside Azure"},
+        )
         data = self._step.resources.model_dump(exclude_unset=True) if self._step.resources else {}
-        data.update({k: v for k, v in dict(instance_count=instance_count, instance_type=instance_type, shm_size=shm_size).items() if v is not None})
+        data.update(
+            {
+                k: v
+                for k, v in dict(instance_count=instance_count, instance_type=instance_type, shm_size=shm_size).items()
+                if v is not None
+            }
+        )
         self.resources = data
 
     # -- calling a node binds its inputs ---------------------------------
-    def __call__(self, *positional: Any, **kwargs: Any) -> "Node":
+    def __call__(self, *positional: Any, **kwargs: Any) -> Node:
         if positional:
-            raise TypeError(f"{self.kind_label}: pass inputs by name, e.g. step({next(iter(self.inputs), 'input')}=...)")
+            raise TypeError(
+                f"{self.kind_label}: pass inputs by name, e.g. step({next(iter(self.inputs), 'input')}=...)"
+            )
         for key in kwargs:
             if key not in self.inputs:
-                raise TypeError(f"{self.kind_label} got an unexpected keyword argument {key!r}{args.did_you_mean(key, self.inputs)}")
+                raise TypeError(
+                    f"{self.kind_label} got an unexpected keyword argument {key!r}{args.did_you_mean(key, self.inputs)}"
+                )
         object.__setattr__(self, "_called", True)
         node = self._copy()
         for key, value in kwargs.items():
             node.inputs[key].bind(value)
         return node
 
-    def _copy(self) -> "Node":
+    def _copy(self) -> Node:
         node = copy.copy(self)
         object.__setattr__(node, "_seq", next(_SEQUENCE))
         object.__setattr__(node, "_called", False)
@@ -191,7 +225,12 @@ class Node:
                 out["description"] = spec.description
             return out
         if isinstance(data, str) and port.is_data:
-            out = {"type": spec.type, "path": paths.render(data, base_dir), "mode": mode, "description": spec.description if inline else None}
+            out = {
+                "type": spec.type,
+                "path": paths.render(data, base_dir),
+                "mode": mode,
+                "description": spec.description if inline else None,
+            }
             return {k: v for k, v in out.items() if v is not None}
         return data
 

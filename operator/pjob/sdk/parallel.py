@@ -32,14 +32,30 @@ class RunFunction(io.SpecBacked):
         **kwargs: Any,
     ):
         known = ["code", "entry_script", "program_arguments", "environment", "append_row_to", "environment_variables"]
-        args.reject_unknown("RunFunction()", kwargs, known, {"model": "pass the model as an input and name it in program_arguments", "type": "only run_function is supported"})
+        args.reject_unknown(
+            "RunFunction()",
+            kwargs,
+            known,
+            {
+                "model": "pass the model as an input and name it in program_arguments",
+                "type": "only run_function is supported",
+            },
+        )
         if entry_script is None:
-            raise TypeError("RunFunction(): argument 'entry_script' is required: the .py file (inside code) that defines init() and run()")
+            raise TypeError(
+                "RunFunction(): argument 'entry_script' is required: the .py file (inside code) that defines init() and run()"
+            )
         env = entities.environment_value(environment, "RunFunction()")
         if code is None and paths.is_local(entry_script) and (entry_script.endswith(".py") or "/" in entry_script):
             entry_script = paths.absolute(entry_script)
-        data = dict(code=code, entry_script=entry_script, program_arguments=program_arguments, append_row_to=append_row_to,
-                    environment_variables=environment_variables, environment=env._spec if isinstance(env, entities.Environment) else env)
+        data = dict(
+            code=code,
+            entry_script=entry_script,
+            program_arguments=program_arguments,
+            append_row_to=append_row_to,
+            environment_variables=environment_variables,
+            environment=env._spec if isinstance(env, entities.Environment) else env,
+        )
         self._init_spec(data, "RunFunction()")
 
     def _coerce(self, name: str, value: Any) -> Any:
@@ -49,7 +65,7 @@ class RunFunction(io.SpecBacked):
         return value
 
     @classmethod
-    def _wrap(cls, spec: models.RunFunctionTask) -> "RunFunction":
+    def _wrap(cls, spec: models.RunFunctionTask) -> RunFunction:
         obj = cls.__new__(cls)
         object.__setattr__(obj, "_spec", spec)
         return obj
@@ -66,9 +82,23 @@ class RunFunction(io.SpecBacked):
 
 # argument name -> where it lives in the step mapping
 _STEP_ARGS = [
-    "display_name", "description", "tags", "properties", "experiment_name", "compute", "identity", "is_deterministic",
-    "environment_variables", "input_data", "mini_batch_size", "partition_keys", "max_concurrency_per_instance",
-    "mini_batch_error_threshold", "error_threshold", "retry_settings", "logging_level",
+    "display_name",
+    "description",
+    "tags",
+    "properties",
+    "experiment_name",
+    "compute",
+    "identity",
+    "is_deterministic",
+    "environment_variables",
+    "input_data",
+    "mini_batch_size",
+    "partition_keys",
+    "max_concurrency_per_instance",
+    "mini_batch_error_threshold",
+    "error_threshold",
+    "retry_settings",
+    "logging_level",
 ]
 _RESOURCE_ARGS = ["instance_count", "instance_type", "shm_size"]
 _UNSUPPORTED = {
@@ -137,9 +167,13 @@ def parallel_run_function(
     max_retries/timeout), logging_level, environment_variables, task.
     Call the result inside a ``@pipeline`` function with its inputs bound."""
     where = "parallel_run_function()"
-    args.reject_unknown(where, kwargs, ["name", "task", "inputs", "outputs", *_STEP_ARGS, *_RESOURCE_ARGS], _UNSUPPORTED)
+    args.reject_unknown(
+        where, kwargs, ["name", "task", "inputs", "outputs", *_STEP_ARGS, *_RESOURCE_ARGS], _UNSUPPORTED
+    )
     if not isinstance(task, RunFunction):
-        raise TypeError(f"{where}: argument 'task' must be RunFunction(code=..., entry_script=...), got {type(task).__name__}")
+        raise TypeError(
+            f"{where}: argument 'task' must be RunFunction(code=..., entry_script=...), got {type(task).__name__}"
+        )
     if name is not None and not isinstance(name, str):
         raise TypeError(f"{where}: argument 'name' must be a string, got {type(name).__name__}")
     if not isinstance(inputs or {}, dict) or not isinstance(outputs or {}, dict):
@@ -152,7 +186,9 @@ def parallel_run_function(
         data[key] = dict(data.get(key) or {})
     data.setdefault("retry_settings", {})
     if "input_data" not in data:
-        raise TypeError(f"{where}: argument 'input_data' is required: '${{{{inputs.<name>}}}}' naming the input to split into mini-batches")
+        raise TypeError(
+            f"{where}: argument 'input_data' is required: '${{{{inputs.<name>}}}}' naming the input to split into mini-batches"
+        )
     data["task"] = task._spec.model_copy(deep=True)
     step = args.validate(models.ParallelStep, data, where, _argument_name)
     _check_references(where, step, declared_in, declared_out)
@@ -166,14 +202,20 @@ def parallel_run_function(
 def _check_references(where: str, step: models.ParallelStep, ins: dict, outs: dict) -> None:
     ref = bindings.whole_ref(step.input_data)
     if not ref or ref.scope != "inputs" or ref.name not in ins:
-        raise ValueError(f"{where}: argument 'input_data' must be '${{{{inputs.<name>}}}}' naming one of the inputs ({', '.join(ins) or 'none declared'}); got {step.input_data!r}")
-    if not ins[ref.name][0].type in models.DATA_TYPES:
-        raise ValueError(f"{where}: argument 'input_data': input {ref.name!r} must be data (uri_folder, uri_file or mltable), not {ins[ref.name][0].type}")
+        raise ValueError(
+            f"{where}: argument 'input_data' must be '${{{{inputs.<name>}}}}' naming one of the inputs ({', '.join(ins) or 'none declared'}); got {step.input_data!r}"
+        )
+    if ins[ref.name][0].type not in models.DATA_TYPES:
+        raise ValueError(
+            f"{where}: argument 'input_data': input {ref.name!r} must be data (uri_folder, uri_file or mltable), not {ins[ref.name][0].type}"
+        )
     append = step.task.append_row_to
     if append is not None:
         out = bindings.whole_ref(append)
         if not out or out.scope != "outputs" or out.name not in outs:
-            raise ValueError(f"{where}: argument 'task.append_row_to' must be '${{{{outputs.<name>}}}}' naming one of the outputs ({', '.join(outs) or 'none declared'}); got {append!r}")
+            raise ValueError(
+                f"{where}: argument 'task.append_row_to' must be '${{{{outputs.<name>}}}}' naming one of the outputs ({', '.join(outs) or 'none declared'}); got {append!r}"
+            )
     try:
         found = bindings.refs(step.task.program_arguments)
     except bindings.BindingError as exc:
@@ -181,4 +223,6 @@ def _check_references(where: str, step: models.ParallelStep, ins: dict, outs: di
     for r in found:
         if (r.scope == "inputs" and r.name not in ins) or (r.scope == "outputs" and r.name not in outs):
             known = ins if r.scope == "inputs" else outs
-            raise ValueError(f"{where}: argument 'task.program_arguments': {r.text} names no declared {r.scope[:-1]}; use one of: {', '.join(known) or '(none)'}")
+            raise ValueError(
+                f"{where}: argument 'task.program_arguments': {r.text} names no declared {r.scope[:-1]}; use one of: {', '.join(known) or '(none)'}"
+            )

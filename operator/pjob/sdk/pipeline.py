@@ -17,7 +17,8 @@ import inspect
 import os
 import re
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pjob.sdk import args, io, nodes
 from pjob.spec import checks, load, models, yamlio
@@ -88,8 +89,16 @@ class PipelineJob:
 
     _ATTRS = ("name", "display_name", "description", "experiment_name", "tags", "properties", "compute")
 
-    def __init__(self, *, jobs: dict[str, nodes.Node], inputs: dict[str, Any], outputs: dict[str, PipelineOutput],
-                 settings: models.PipelineSettings, source: str, **attrs: Any):
+    def __init__(
+        self,
+        *,
+        jobs: dict[str, nodes.Node],
+        inputs: dict[str, Any],
+        outputs: dict[str, PipelineOutput],
+        settings: models.PipelineSettings,
+        source: str,
+        **attrs: Any,
+    ):
         object.__setattr__(self, "jobs", jobs)
         object.__setattr__(self, "inputs", _Namespace("input", inputs))
         object.__setattr__(self, "outputs", _Namespace("output", outputs))
@@ -103,11 +112,15 @@ class PipelineJob:
         attrs = self.__dict__.get("_attrs", {})
         if name in attrs:
             return attrs[name]
-        raise AttributeError(f"PipelineJob has no attribute {name!r}{args.did_you_mean(name, [*self._ATTRS, 'jobs', 'inputs', 'outputs', 'settings'])}")
+        raise AttributeError(
+            f"PipelineJob has no attribute {name!r}{args.did_you_mean(name, [*self._ATTRS, 'jobs', 'inputs', 'outputs', 'settings'])}"
+        )
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name not in self._ATTRS:
-            raise AttributeError(f"PipelineJob has no settable attribute {name!r}{args.did_you_mean(name, self._ATTRS)}")
+            raise AttributeError(
+                f"PipelineJob has no settable attribute {name!r}{args.did_you_mean(name, self._ATTRS)}"
+            )
         if name in ("tags", "properties") and value is not None and not isinstance(value, dict):
             raise TypeError(f"PipelineJob.{name} must be a dict, got {type(value).__name__}")
         if name not in ("tags", "properties") and value is not None and not isinstance(value, str):
@@ -190,7 +203,9 @@ def _render_pipeline_input(name: str, value: Any, base_dir: str | None) -> Any:
         return value._to_dict(base_dir)
     if isinstance(value, (str, bool, int, float)):
         return value
-    raise TypeError(f"pipeline input {name!r}: expected an Input or a literal (str, int, float, bool), got {type(value).__name__}")
+    raise TypeError(
+        f"pipeline input {name!r}: expected an Input or a literal (str, int, float, bool), got {type(value).__name__}"
+    )
 
 
 # -- building --------------------------------------------------------------
@@ -234,7 +249,9 @@ def name_steps(created: list[nodes.Node], local_vars: dict[str, Any], pipeline_n
             if name == "_":
                 continue
             if name in chosen.values():
-                raise ValueError(f"@pipeline {pipeline_name}: two steps are named {name!r}; give one of them another name (step.name = '...')")
+                raise ValueError(
+                    f"@pipeline {pipeline_name}: two steps are named {name!r}; give one of them another name (step.name = '...')"
+                )
             chosen[id(value)] = name
     named_after: dict[str, str] = {}
     for node in created:
@@ -250,11 +267,15 @@ def name_steps(created: list[nodes.Node], local_vars: dict[str, Any], pipeline_n
             counts[target] = counts.get(target, 0) + 1
             name = _sanitize(target) + ("" if counts[target] == 1 else f"_{counts[target] - 1}")
             if name in result:
-                raise ValueError(f"@pipeline {pipeline_name}: two steps are named {name!r}; set step.name on one of them")
+                raise ValueError(
+                    f"@pipeline {pipeline_name}: two steps are named {name!r}; set step.name on one of them"
+                )
             chosen[id(node)] = name
         name = chosen[id(node)]
         if not _NODE_NAME.match(name):
-            raise ValueError(f"@pipeline {pipeline_name}: step name {name!r} is not valid; use letters, digits and _ (starting with a letter or _)")
+            raise ValueError(
+                f"@pipeline {pipeline_name}: step name {name!r} is not valid; use letters, digits and _ (starting with a letter or _)"
+            )
         node.name = name
         result[name] = node
     return result
@@ -266,7 +287,11 @@ def _with_defined_steps(created: list[nodes.Node], local_vars: dict[str, Any], f
     drop those silently; pjob keeps them. Templates that were called, and
     steps made before the function ran, are not added."""
     members = {id(n) for n in created}
-    extra = [v for v in local_vars.values() if isinstance(v, nodes.Node) and id(v) not in members and not v._called and v._seq >= first_seq]
+    extra = [
+        v
+        for v in local_vars.values()
+        if isinstance(v, nodes.Node) and id(v) not in members and not v._called and v._seq >= first_seq
+    ]
     unique = {id(n): n for n in [*created, *extra]}
     return sorted(unique.values(), key=lambda n: n._seq)
 
@@ -296,28 +321,60 @@ def _pipeline_outputs(returned: Any, steps: dict[str, nodes.Node], pipeline_name
     if returned is None:
         return {}
     if not isinstance(returned, dict):
-        raise TypeError(f"@pipeline {pipeline_name}: the function must return a dict of output name -> step.outputs.<name> (or nothing), got {type(returned).__name__}")
+        raise TypeError(
+            f"@pipeline {pipeline_name}: the function must return a dict of output name -> step.outputs.<name> (or nothing), got {type(returned).__name__}"
+        )
     members = {id(n) for n in steps.values()}
     outputs: dict[str, PipelineOutput] = {}
     for key, port in returned.items():
         if not isinstance(key, str) or not isinstance(port, nodes.NodeOutput):
-            raise TypeError(f"@pipeline {pipeline_name}: returned {key!r} must map to a step output (step.outputs.<name>), got {type(port).__name__}")
+            raise TypeError(
+                f"@pipeline {pipeline_name}: returned {key!r} must map to a step output (step.outputs.<name>), got {type(port).__name__}"
+            )
         if id(port._owner) not in members:
-            raise ValueError(f"@pipeline {pipeline_name}: returned {key!r} is an output of a step created outside this pipeline")
+            raise ValueError(
+                f"@pipeline {pipeline_name}: returned {key!r} is an output of a step created outside this pipeline"
+            )
         if port._pipeline_output is not None:
-            raise ValueError(f"@pipeline {pipeline_name}: step output {port._port!r} is returned twice ({port._pipeline_output!r} and {key!r})")
+            raise ValueError(
+                f"@pipeline {pipeline_name}: step output {port._port!r} is returned twice ({port._pipeline_output!r} and {key!r})"
+            )
         object.__setattr__(port, "_pipeline_output", key)
         outputs[key] = PipelineOutput(key, port._spec.model_copy(deep=True))  # Azure copies the step's output settings
     return outputs
 
 
-def pipeline(func: Callable | None = None, *, name: str | None = None, version: str | None = None, display_name: str | None = None,
-             description: str | None = None, experiment_name: str | None = None, tags: dict[str, Any] | None = None, **kwargs: Any):
+def pipeline(
+    func: Callable | None = None,
+    *,
+    name: str | None = None,
+    version: str | None = None,
+    display_name: str | None = None,
+    description: str | None = None,
+    experiment_name: str | None = None,
+    tags: dict[str, Any] | None = None,
+    **kwargs: Any,
+):
     """Decorator building a pipeline from a function (Azure ``dsl.pipeline``).
     Extra settings: default_compute (also compute/default_compute_target),
     default_datastore, continue_on_step_failure, force_rerun."""
-    known = ["name", "version", "display_name", "description", "experiment_name", "tags", "compute", "default_compute_target", *_SETTINGS]
-    args.reject_unknown("pipeline()", kwargs, known, {"on_init": "init/finalize steps are not supported", "on_finalize": "init/finalize steps are not supported"})
+    known = [
+        "name",
+        "version",
+        "display_name",
+        "description",
+        "experiment_name",
+        "tags",
+        "compute",
+        "default_compute_target",
+        *_SETTINGS,
+    ]
+    args.reject_unknown(
+        "pipeline()",
+        kwargs,
+        known,
+        {"on_init": "init/finalize steps are not supported", "on_finalize": "init/finalize steps are not supported"},
+    )
     settings: dict[str, Any] = {k: kwargs[k] for k in _SETTINGS if kwargs.get(k) is not None}
     compute = kwargs.get("default_compute") or kwargs.get("default_compute_target") or kwargs.get("compute")
     if compute:
@@ -330,16 +387,22 @@ def pipeline(func: Callable | None = None, *, name: str | None = None, version: 
         signature = inspect.signature(fn)
         for param in signature.parameters.values():
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-                raise TypeError(f"@pipeline {fn.__name__}: *args/**kwargs parameters are not supported; name each pipeline input")
+                raise TypeError(
+                    f"@pipeline {fn.__name__}: *args/**kwargs parameters are not supported; name each pipeline input"
+                )
         job_display = display_name or name or fn.__name__
 
         @functools.wraps(fn)
         def build(*call_args: Any, **call_kwargs: Any) -> PipelineJob:
             if nodes._COLLECTING:
-                raise NotImplementedError(f"@pipeline {fn.__name__} called inside another @pipeline: nested pipelines are not supported by pjob; put the steps in one pipeline")
+                raise NotImplementedError(
+                    f"@pipeline {fn.__name__} called inside another @pipeline: nested pipelines are not supported by pjob; put the steps in one pipeline"
+                )
             for key in call_kwargs:
                 if key not in signature.parameters:
-                    raise TypeError(f"{fn.__name__}() got an unexpected keyword argument {key!r}{args.did_you_mean(key, signature.parameters)}")
+                    raise TypeError(
+                        f"{fn.__name__}() got an unexpected keyword argument {key!r}{args.did_you_mean(key, signature.parameters)}"
+                    )
             bound = signature.bind(*call_args, **call_kwargs)
             bound.apply_defaults()
             values: dict[str, Any] = {}
@@ -347,24 +410,36 @@ def pipeline(func: Callable | None = None, *, name: str | None = None, version: 
                 if isinstance(value, os.PathLike):
                     value = os.fspath(value)
                 if value is not None and not isinstance(value, (io.Input, str, bool, int, float)):
-                    raise TypeError(f"{fn.__name__}(): argument {key!r} must be an Input or a literal (str, int, float, bool), got {type(value).__name__}")
+                    raise TypeError(
+                        f"{fn.__name__}(): argument {key!r} must be an Input or a literal (str, int, float, bool), got {type(value).__name__}"
+                    )
                 values[key] = _as_annotated(value, signature.parameters[key].annotation)
             created: list[nodes.Node] = []
             first_seq = next(nodes._SEQUENCE)
             nodes._COLLECTING.append(created)
             try:
-                returned, local_vars = _call_collecting_locals(fn, {k: nodes.PipelineInput(k, v) for k, v in values.items()})
+                returned, local_vars = _call_collecting_locals(
+                    fn, {k: nodes.PipelineInput(k, v) for k, v in values.items()}
+                )
             finally:
                 nodes._COLLECTING.pop()
             steps = name_steps(_with_defined_steps(created, local_vars, first_seq), local_vars, fn.__name__)
             _paths_given_as_strings(values, steps)
             if not steps:
-                raise ValueError(f"@pipeline {fn.__name__}: no steps were created; call parallel_run_function/command/component functions inside it")
+                raise ValueError(
+                    f"@pipeline {fn.__name__}: no steps were created; call parallel_run_function/command/component functions inside it"
+                )
             outputs = _pipeline_outputs(returned, steps, fn.__name__)
             return PipelineJob(
-                jobs=steps, inputs=values, outputs=outputs, settings=models.PipelineSettings(**settings), source=fn.__name__,
-                display_name=job_display, description=description or (inspect.getdoc(fn) or None),
-                experiment_name=experiment_name, tags=dict(tags) if tags else None,
+                jobs=steps,
+                inputs=values,
+                outputs=outputs,
+                settings=models.PipelineSettings(**settings),
+                source=fn.__name__,
+                display_name=job_display,
+                description=description or (inspect.getdoc(fn) or None),
+                experiment_name=experiment_name,
+                tags=dict(tags) if tags else None,
             )
 
         build._is_dsl_func = True  # as Azure marks it

@@ -8,7 +8,8 @@ become declarations (Azure's ``_parse_input``/``_parse_output``). Used by
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from pjob.sdk import args, io, paths
 from pjob.spec import models
@@ -53,7 +54,7 @@ class NodeOutput(io.SpecBacked):
     _MODEL = models.DataOutput
     _PATH_FIELDS = ("path",)
 
-    def __init__(self, owner: "Node", port: str, spec: models.DataOutput):
+    def __init__(self, owner: Node, port: str, spec: models.DataOutput):
         object.__setattr__(self, "_owner", owner)
         object.__setattr__(self, "_port", port)
         object.__setattr__(self, "_spec", spec.model_copy(deep=True))
@@ -84,7 +85,7 @@ class NodeInput:
     """``step.inputs.<name>``: what is bound to the input (``.path`` or another
     step's output), plus ``.mode`` and ``.type`` settings for this step."""
 
-    def __init__(self, owner: "Node", port: str, declared: models.DataInput):
+    def __init__(self, owner: Node, port: str, declared: models.DataInput):
         object.__setattr__(self, "_owner", owner)
         object.__setattr__(self, "_port", port)
         object.__setattr__(self, "_spec", declared.model_copy(deep=True))
@@ -104,7 +105,9 @@ class NodeInput:
         if isinstance(value, dict):
             value = io.Input(**value)
         if value is not None and not isinstance(value, (io.Input, NodeOutput, PipelineInput, str, bool, int, float)):
-            raise TypeError(f"{where}: expected an Input, another step's output, a pipeline parameter or a literal (str, int, float, bool); got {type(value).__name__}")
+            raise TypeError(
+                f"{where}: expected an Input, another step's output, a pipeline parameter or a literal (str, int, float, bool); got {type(value).__name__}"
+            )
         if isinstance(value, str) and self.is_data and paths.is_local(value):
             value = paths.absolute(value)
         object.__setattr__(self, "_data", value)
@@ -114,10 +117,16 @@ class NodeInput:
             raise AttributeError(name)
         if name == "path":
             data = self._data
-            return data.path if isinstance(data, io.Input) else (data.binding if isinstance(data, (NodeOutput, PipelineInput)) else data)
+            return (
+                data.path
+                if isinstance(data, io.Input)
+                else (data.binding if isinstance(data, (NodeOutput, PipelineInput)) else data)
+            )
         if name in ("type", "mode", "description", "optional", "default", "min", "max", "enum"):
             return getattr(self._spec, name)
-        raise AttributeError(f"inputs.{self._port} has no attribute {name!r}{args.did_you_mean(name, ['path', 'type', 'mode', 'description', 'optional', 'default'])}")
+        raise AttributeError(
+            f"inputs.{self._port} has no attribute {name!r}{args.did_you_mean(name, ['path', 'type', 'mode', 'description', 'optional', 'default'])}"
+        )
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "path":
@@ -207,7 +216,9 @@ def declared_input(value: Any, where: str) -> tuple[models.DataInput, Any]:
         return models.DataInput(type="number"), value
     if isinstance(value, str):
         return models.DataInput(type="string"), value
-    raise TypeError(f"{where}: expected Input(...), a dict or a literal (str, int, float, bool); got {type(value).__name__}")
+    raise TypeError(
+        f"{where}: expected Input(...), a dict or a literal (str, int, float, bool); got {type(value).__name__}"
+    )
 
 
 def declared_output(value: Any, where: str) -> models.DataOutput:

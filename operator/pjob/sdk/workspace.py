@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Callable
+from collections.abc import Callable
 
 from pjob.spec import errors
 
@@ -65,9 +65,9 @@ def parse(text: str, path: str) -> Target:
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise errors.UserError(f"not valid JSON ({exc}); write e.g. {{\"namespace\": \"ml\"}}", file=path) from None
+        raise errors.UserError(f'not valid JSON ({exc}); write e.g. {{"namespace": "ml"}}', file=path) from None
     if not isinstance(data, dict):
-        raise errors.UserError("must be a JSON object such as {\"namespace\": \"ml\"}", file=path)
+        raise errors.UserError('must be a JSON object such as {"namespace": "ml"}', file=path)
     for key, value in data.items():
         if key not in KEYS:
             raise errors.UserError(f"unknown key {key!r}; a pjob config has {', '.join(KEYS)}", file=path, field=key)
@@ -80,8 +80,14 @@ def parse(text: str, path: str) -> Target:
     if kubeconfig:
         kubeconfig = os.path.join(folder, os.path.expanduser(kubeconfig))
     runs_dir = os.path.join(folder, data.get("runs_dir", "pjob-runs"))
-    return Target(local=not any(k in data for k in CLUSTER_KEYS), runs_dir=runs_dir, namespace=data.get("namespace"),
-                  context=data.get("context"), kubeconfig=kubeconfig, source=path)
+    return Target(
+        local=not any(k in data for k in CLUSTER_KEYS),
+        runs_dir=runs_dir,
+        namespace=data.get("namespace"),
+        context=data.get("context"),
+        kubeconfig=kubeconfig,
+        source=path,
+    )
 
 
 def target_for(path: str | os.PathLike | None = None, file_name: str | None = None) -> Target:
@@ -91,7 +97,9 @@ def target_for(path: str | os.PathLike | None = None, file_name: str | None = No
     if file_name:
         start = os.path.join(start, file_name) if os.path.isdir(start) else start
         if not os.path.isfile(start):
-            raise errors.UserError(f"no pjob config file {file_name!r} in {os.fspath(path or os.getcwd())}", field="file_name")
+            raise errors.UserError(
+                f"no pjob config file {file_name!r} in {os.fspath(path or os.getcwd())}", field="file_name"
+            )
     found = find(start)
     if found is None:
         return Target()

@@ -96,29 +96,46 @@ def _cycle(deps: dict[str, list[str]], left: list[str]) -> str:
     while True:
         nxt = next(d for d in deps[path[-1]] if d in left)
         if nxt in path:
-            loop = path[path.index(nxt):] + [nxt]
+            loop = path[path.index(nxt) :] + [nxt]
             return "dependency cycle " + " -> ".join(loop) + "; remove one of these ${{parent.jobs...}} bindings"
         path.append(nxt)
 
 
-def _check_ref(loaded: load.LoadedJob, where: tuple, ref: bindings.Ref, step: str | None, inputs: dict, outputs: dict, **at) -> None:
+def _check_ref(
+    loaded: load.LoadedJob, where: tuple, ref: bindings.Ref, step: str | None, inputs: dict, outputs: dict, **at
+) -> None:
     job = loaded.job
     problem = lambda w, m: loaded.problem(w, m, **at)  # noqa: E731  (at: file/lines of a component)
     if ref.scope == "inputs" and ref.name not in inputs:
-        problem(where, f"{ref.text} names no input of this step; declare inputs.{ref.name} or use one of: {', '.join(inputs) or '(none)'}")
+        problem(
+            where,
+            f"{ref.text} names no input of this step; declare inputs.{ref.name} or use one of: {', '.join(inputs) or '(none)'}",
+        )
     elif ref.scope == "outputs" and ref.name not in outputs:
-        problem(where, f"{ref.text} names no output of this step; declare outputs.{ref.name} or use one of: {', '.join(outputs) or '(none)'}")
+        problem(
+            where,
+            f"{ref.text} names no output of this step; declare outputs.{ref.name} or use one of: {', '.join(outputs) or '(none)'}",
+        )
     elif ref.scope == "parent.inputs" and ref.name not in job.inputs:
-        problem(where, f"{ref.text} names no pipeline input; add it under the pipeline's inputs or use one of: {', '.join(job.inputs) or '(none)'}")
+        problem(
+            where,
+            f"{ref.text} names no pipeline input; add it under the pipeline's inputs or use one of: {', '.join(job.inputs) or '(none)'}",
+        )
     elif ref.scope == "parent.outputs" and ref.name not in job.outputs:
-        problem(where, f"{ref.text} names no pipeline output; add it under the pipeline's outputs or use one of: {', '.join(job.outputs) or '(none)'}")
+        problem(
+            where,
+            f"{ref.text} names no pipeline output; add it under the pipeline's outputs or use one of: {', '.join(job.outputs) or '(none)'}",
+        )
     elif ref.scope == "parent.jobs":
         if ref.step not in job.jobs:
             problem(where, f"{ref.text}: there is no step {ref.step!r}; use one of: {', '.join(job.jobs)}")
         elif ref.step == step:
             problem(where, f"{ref.text}: a step cannot read its own output")
         elif ref.name not in step_io(loaded, ref.step)[1]:
-            problem(where, f"{ref.text}: step {ref.step!r} has no output {ref.name!r}; use one of: {', '.join(step_io(loaded, ref.step)[1]) or '(none)'}")
+            problem(
+                where,
+                f"{ref.text}: step {ref.step!r} has no output {ref.name!r}; use one of: {', '.join(step_io(loaded, ref.step)[1]) or '(none)'}",
+            )
 
 
 def _check_text(loaded, where, text, step, inputs, outputs, allowed: tuple[str, ...], **at) -> None:
@@ -133,7 +150,11 @@ def _check_text(loaded, where, text, step, inputs, outputs, allowed: tuple[str, 
         if ref.scope in ("name", "default_datastore"):
             continue
         if ref.scope not in allowed:
-            loaded.problem(where, f"{ref.text} cannot be used here; use one of: " + ", ".join("${{%s...}}" % a for a in allowed), **at)
+            loaded.problem(
+                where,
+                f"{ref.text} cannot be used here; use one of: " + ", ".join("${{%s...}}" % a for a in allowed),
+                **at,
+            )
             continue
         _check_ref(loaded, where, ref, step, inputs, outputs, **at)
 
@@ -141,7 +162,10 @@ def _check_text(loaded, where, text, step, inputs, outputs, allowed: tuple[str, 
 def _check_local_path(loaded, where, path: str, what: str) -> None:
     full = local_path(path, loaded.base_dir)
     if full is not None and not os.path.exists(full):
-        loaded.problem(where, f"{what} {path!r} does not exist (looked at {full}); fix the path (relative to {os.path.basename(loaded.file)})")
+        loaded.problem(
+            where,
+            f"{what} {path!r} does not exist (looked at {full}); fix the path (relative to {os.path.basename(loaded.file)})",
+        )
 
 
 def _check_output_path(loaded, where, out: models.DataOutput) -> None:
@@ -151,16 +175,24 @@ def _check_output_path(loaded, where, out: models.DataOutput) -> None:
     if full is None:
         return
     if out.type == "uri_file" and os.path.isdir(full):
-        loaded.problem(where, f"{out.path} is a folder but type uri_file writes a file; point path at a file or use type: uri_folder")
+        loaded.problem(
+            where,
+            f"{out.path} is a folder but type uri_file writes a file; point path at a file or use type: uri_folder",
+        )
         return
     if out.type != "uri_file" and os.path.isfile(full):
-        loaded.problem(where, f"{out.path} is a file but type {out.type} needs a folder; remove the file, point path at a folder, or use type: uri_file")
+        loaded.problem(
+            where,
+            f"{out.path} is a file but type {out.type} needs a folder; remove the file, point path at a folder, or use type: uri_file",
+        )
         return
     existing = full
     while not os.path.exists(existing) and os.path.dirname(existing) != existing:
         existing = os.path.dirname(existing)
     if os.path.isdir(existing) and not os.access(existing, os.W_OK | os.X_OK):
-        loaded.problem(where, f"cannot write to {existing} (permission denied); fix its permissions or choose another path")
+        loaded.problem(
+            where, f"cannot write to {existing} (permission denied); fix its permissions or choose another path"
+        )
 
 
 def _protected(loaded) -> list[tuple[str, str]]:
@@ -189,7 +221,10 @@ def _check_pipeline_output_writers(loaded) -> None:
             ref = _whole_ref(value.path if isinstance(value, models.DataOutput) else value)
             if ref and ref.scope == "parent.outputs":
                 if ref.name in writers:
-                    loaded.problem(("jobs", name, "outputs", key), f"{ref.text} is already bound by {writers[ref.name]}; a pipeline output comes from one step")
+                    loaded.problem(
+                        ("jobs", name, "outputs", key),
+                        f"{ref.text} is already bound by {writers[ref.name]}; a pipeline output comes from one step",
+                    )
                 writers.setdefault(ref.name, f"jobs.{name}.outputs.{key}")
 
 
@@ -201,19 +236,28 @@ def _check_output_targets(loaded) -> None:
     places += [(("jobs", n, "outputs", k, "path"), v) for n, s in loaded.job.jobs.items() for k, v in s.outputs.items()]
     for where, out in places:
         if isinstance(out, models.DataOutput) and is_object_store(out.path):
-            loaded.problem(where, f"{out.path} is an object store: pjob writes outputs to folders, not to object "
-                                  "stores yet; give a local path or a datastore path (azureml://datastores/...)")
+            loaded.problem(
+                where,
+                f"{out.path} is an object store: pjob writes outputs to folders, not to object "
+                "stores yet; give a local path or a datastore path (azureml://datastores/...)",
+            )
             continue
         full = local_path(out.path, loaded.base_dir) if isinstance(out, models.DataOutput) else None
         if full is None:
             continue
         for path, what in protected:
             if full == path or full.startswith(path.rstrip(os.sep) + os.sep):
-                loaded.problem(where, f"{out.path} would write into {what} ({path}); choose an output path outside what the job reads")
+                loaded.problem(
+                    where,
+                    f"{out.path} would write into {what} ({path}); choose an output path outside what the job reads",
+                )
                 break
             if out.type != "uri_file" and path.startswith(full.rstrip(os.sep) + os.sep):  # e.g. path: ./
-                loaded.problem(where, f"{out.path} is a folder that holds {what} ({path}): the step would write among "
-                                      "what the job reads; give the output a folder of its own")
+                loaded.problem(
+                    where,
+                    f"{out.path} is a folder that holds {what} ({path}): the step would write among "
+                    "what the job reads; give the output a folder of its own",
+                )
                 break
         if full in seen:
             loaded.problem(where, f"{out.path} is also the output {seen[full]}; give each output its own path")
@@ -225,28 +269,59 @@ def _check_parallel(loaded, name: str, step: models.ParallelStep, check_files: b
     inputs, outputs = step.inputs, step.outputs
     ref = _whole_ref(step.input_data)
     if not ref or ref.scope != "inputs":
-        loaded.problem(base + ("input_data",), f"must be ${{{{inputs.<name>}}}} naming one of this step's inputs, got {step.input_data!r}")
+        loaded.problem(
+            base + ("input_data",),
+            f"must be ${{{{inputs.<name>}}}} naming one of this step's inputs, got {step.input_data!r}",
+        )
     elif ref.name not in inputs:
-        loaded.problem(base + ("input_data",), f"{ref.text} names no input of this step; declare inputs.{ref.name} or use one of: {', '.join(inputs) or '(none)'}")
-    elif not isinstance(_split_source(loaded, inputs[ref.name]), models.DataInput) and not _bound_to_step(inputs[ref.name]):
-        loaded.problem(base + ("inputs", ref.name), f"the input split into mini-batches must be data, not the literal {_split_source(loaded, inputs[ref.name])!r}: "
-                       "give it (or the pipeline input it binds) type (uri_folder, uri_file, mltable) and path")
-    elif isinstance(inputs[ref.name], models.DataInput) and inputs[ref.name].path is None and inputs[ref.name].value is None:
+        loaded.problem(
+            base + ("input_data",),
+            f"{ref.text} names no input of this step; declare inputs.{ref.name} or use one of: {', '.join(inputs) or '(none)'}",
+        )
+    elif not isinstance(_split_source(loaded, inputs[ref.name]), models.DataInput) and not _bound_to_step(
+        inputs[ref.name]
+    ):
+        loaded.problem(
+            base + ("inputs", ref.name),
+            f"the input split into mini-batches must be data, not the literal {_split_source(loaded, inputs[ref.name])!r}: "
+            "give it (or the pipeline input it binds) type (uri_folder, uri_file, mltable) and path",
+        )
+    elif (
+        isinstance(inputs[ref.name], models.DataInput)
+        and inputs[ref.name].path is None
+        and inputs[ref.name].value is None
+    ):
         loaded.problem(base + ("inputs", ref.name), "the input split into mini-batches has no path; give path")
     split_input = _split_source(loaded, inputs.get(ref.name)) if ref and ref.scope == "inputs" else None
-    if step.partition_keys and isinstance(split_input, models.DataInput) and split_input.type in ("uri_folder", "uri_file"):
-        loaded.problem(base + ("partition_keys",), f"partition_keys needs a tabular input (type: mltable); input_data is {split_input.type}")
+    if (
+        step.partition_keys
+        and isinstance(split_input, models.DataInput)
+        and split_input.type in ("uri_folder", "uri_file")
+    ):
+        loaded.problem(
+            base + ("partition_keys",),
+            f"partition_keys needs a tabular input (type: mltable); input_data is {split_input.type}",
+        )
     if step.partition_keys and step.mini_batch_size:
-        loaded.warnings.append(f"{loaded.file}: jobs.{name}.mini_batch_size is ignored: partition_keys makes one mini-batch per key combination")
+        loaded.warnings.append(
+            f"{loaded.file}: jobs.{name}.mini_batch_size is ignored: partition_keys makes one mini-batch per key combination"
+        )
     task = step.task
     if task.append_row_to is not None:
         out = _whole_ref(task.append_row_to)
         if not out or out.scope != "outputs":
-            loaded.problem(base + ("task", "append_row_to"), f"must be ${{{{outputs.<name>}}}}, got {task.append_row_to!r}")
+            loaded.problem(
+                base + ("task", "append_row_to"), f"must be ${{{{outputs.<name>}}}}, got {task.append_row_to!r}"
+            )
         elif out.name not in outputs:
-            loaded.problem(base + ("task", "append_row_to"), f"{out.text} names no output of this step; declare outputs.{out.name} or use one of: {', '.join(outputs) or '(none)'}")
+            loaded.problem(
+                base + ("task", "append_row_to"),
+                f"{out.text} names no output of this step; declare outputs.{out.name} or use one of: {', '.join(outputs) or '(none)'}",
+            )
     for key, value in (task.environment_variables or {}).items():
-        _check_text(loaded, base + ("task", "environment_variables", key), value, name, inputs, outputs, ("inputs", "outputs"))
+        _check_text(
+            loaded, base + ("task", "environment_variables", key), value, name, inputs, outputs, ("inputs", "outputs")
+        )
     where = base + ("task", "program_arguments")
     _check_text(loaded, where, task.program_arguments, name, inputs, outputs, ("inputs", "outputs"))
     try:
@@ -254,7 +329,9 @@ def _check_parallel(loaded, name: str, step: models.ParallelStep, check_files: b
         argv = flags.split_args(_literal_inputs(text, inputs))
         flags.parse_flags(argv, unresolved_ok=True)
         for given, meant in flags.near_misses(argv):
-            loaded.warnings.append(f"{loaded.file}: jobs.{name}.task.program_arguments: --{given} is passed to your script as-is; did you mean the runtime flag --{meant}?")
+            loaded.warnings.append(
+                f"{loaded.file}: jobs.{name}.task.program_arguments: --{given} is passed to your script as-is; did you mean the runtime flag --{meant}?"
+            )
     except flags.FlagError as exc:
         loaded.problem(where, f"{exc}", find=f"--{exc.flag}" if exc.flag != "program_arguments" else None)
     if check_files:
@@ -265,11 +342,20 @@ def _check_parallel(loaded, name: str, step: models.ParallelStep, check_files: b
             code = loaded.resolve(task.code)
             script = os.path.normpath(os.path.join(code, task.entry_script))
         if task.code is not None and os.path.isfile(code):
-            loaded.problem(base + ("task", "code"), f"code folder {task.code!r} is not a folder; give the folder that holds the entry script")
+            loaded.problem(
+                base + ("task", "code"),
+                f"code folder {task.code!r} is not a folder; give the folder that holds the entry script",
+            )
         elif task.code is not None and not os.path.isdir(code):
-            loaded.problem(base + ("task", "code"), f"code folder {task.code!r} does not exist (looked at {code}); fix the path (relative to {os.path.basename(loaded.file)})")
+            loaded.problem(
+                base + ("task", "code"),
+                f"code folder {task.code!r} does not exist (looked at {code}); fix the path (relative to {os.path.basename(loaded.file)})",
+            )
         elif not (os.path.isfile(script) or _module_file(code, task.entry_script)):
-            loaded.problem(base + ("task", "entry_script"), f"entry script {task.entry_script!r} not found in {code}; put it in the code folder or fix the name")
+            loaded.problem(
+                base + ("task", "entry_script"),
+                f"entry script {task.entry_script!r} not found in {code}; put it in the code folder or fix the name",
+            )
         elif os.path.isfile(script) and not os.path.realpath(script).startswith(os.path.realpath(code) + os.sep):
             loaded.problem(base + ("task", "entry_script"), "the entry script must be inside the code folder")
         elif os.path.isfile(script):
@@ -316,7 +402,9 @@ def _check_script(loaded, where: tuple, script: str) -> None:
         with open(script, "rb") as fh:
             tree = ast.parse(fh.read(), filename=script)
     except SyntaxError as exc:
-        loaded.problems.append(errors.Problem(script, exc.lineno, "", f"syntax error in the entry script: {exc.msg}; fix the script"))
+        loaded.problems.append(
+            errors.Problem(script, exc.lineno, "", f"syntax error in the entry script: {exc.msg}; fix the script")
+        )
         loaded.problem(where, "the entry script does not compile (see the error above)")
         return
     except (OSError, ValueError) as exc:
@@ -351,20 +439,40 @@ def _check_command(loaded, name: str, step: models.CommandStep, check_files: boo
     if comp:
         for key in step.inputs:
             if key not in comp.model.inputs:
-                loaded.problem(base + ("inputs", key), f"component {os.path.basename(comp.file)} has no input {key!r}; use one of: {', '.join(comp.model.inputs) or '(none)'}")
+                loaded.problem(
+                    base + ("inputs", key),
+                    f"component {os.path.basename(comp.file)} has no input {key!r}; use one of: {', '.join(comp.model.inputs) or '(none)'}",
+                )
         for key, spec in comp.model.inputs.items():
             if key not in step.inputs and spec.default is None and not spec.optional:
-                loaded.problem(base + ("inputs",), f"input {key!r} of component {os.path.basename(comp.file)} is required and has no default; bind it here")
-        _check_text(loaded, ("command",), comp.model.command, name, inputs, outputs, ("inputs", "outputs"), file=comp.file, lines=comp.lines)
+                loaded.problem(
+                    base + ("inputs",),
+                    f"input {key!r} of component {os.path.basename(comp.file)} is required and has no default; bind it here",
+                )
+        _check_text(
+            loaded,
+            ("command",),
+            comp.model.command,
+            name,
+            inputs,
+            outputs,
+            ("inputs", "outputs"),
+            file=comp.file,
+            lines=comp.lines,
+        )
     else:
         _check_text(loaded, base + ("command",), step.command, name, inputs, outputs, ("inputs", "outputs"))
     code = step.code or (comp.model.code if comp else None)
     if check_files and code and is_local_path(code):
         in_component = comp is not None and not step.code
-        full = os.path.normpath(os.path.join(os.path.dirname(comp.file), code)) if in_component else loaded.resolve(code)
+        full = (
+            os.path.normpath(os.path.join(os.path.dirname(comp.file), code)) if in_component else loaded.resolve(code)
+        )
         if not os.path.isdir(full):
             relative_to = os.path.basename(comp.file if in_component else loaded.file)
-            message = f"code folder {code!r} does not exist (looked at {full}); fix the path (relative to {relative_to})"
+            message = (
+                f"code folder {code!r} does not exist (looked at {full}); fix the path (relative to {relative_to})"
+            )
             if in_component:
                 loaded.problem(("code",), message, file=comp.file, lines=comp.lines)
             else:
@@ -400,7 +508,15 @@ def check(loaded: load.LoadedJob, *, check_files: bool = True) -> load.LoadedJob
             if check_files and isinstance(value, models.DataOutput):
                 _check_output_path(loaded, ("jobs", name, "outputs", key, "path"), value)
         for key, value in (step.environment_variables or {}).items():
-            _check_text(loaded, ("jobs", name, "environment_variables", key), value, name, inputs, outputs, ("inputs", "outputs"))
+            _check_text(
+                loaded,
+                ("jobs", name, "environment_variables", key),
+                value,
+                name,
+                inputs,
+                outputs,
+                ("inputs", "outputs"),
+            )
         if isinstance(step, models.ParallelStep):
             _check_parallel(loaded, name, step, check_files)
         else:
@@ -414,7 +530,9 @@ def check(loaded: load.LoadedJob, *, check_files: bool = True) -> load.LoadedJob
         loaded.problem(("jobs",), str(exc))
     for name, step in job.jobs.items():
         if step.compute and step.compute.startswith("azureml:") or job.settings.default_compute:
-            loaded.warnings.append(f"{loaded.file}: compute targets (azureml:...) are ignored by pjob; steps run locally or on the cluster pjob is installed in")
+            loaded.warnings.append(
+                f"{loaded.file}: compute targets (azureml:...) are ignored by pjob; steps run locally or on the cluster pjob is installed in"
+            )
             break
     return loaded
 

@@ -11,7 +11,7 @@ fields, defaults applied by the models rather than written into the schema.
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -21,8 +21,10 @@ GROUP = "pjob.dev"
 VERSION = "v1alpha1"
 # A started job runs the spec it was created with: the API server refuses spec edits (a CEL transition rule).
 IMMUTABLE_SPEC_RULE = "self == oldSelf"
-IMMUTABLE_SPEC_MESSAGE = ("spec is immutable: a {kind} runs the spec it was created with; to change it, delete the "
-                          "{kind} and create it again (kubectl delete {short} NAME, then pjob submit or kubectl create)")
+IMMUTABLE_SPEC_MESSAGE = (
+    "spec is immutable: a {kind} runs the spec it was created with; to change it, delete the "
+    "{kind} and create it again (kubectl delete {short} NAME, then pjob submit or kubectl create)"
+)
 
 
 class Condition(BaseModel):
@@ -30,10 +32,10 @@ class Condition(BaseModel):
 
     type: str = Field(..., description="SpecValid, Running, Succeeded or Failed.")
     status: str = Field(..., description="True, False or Unknown.")
-    reason: Optional[str] = Field(None, description="CamelCase reason.")
-    message: Optional[str] = Field(None, description="Human explanation.")
-    lastTransitionTime: Optional[str] = Field(None, description="When status last changed.")
-    observedGeneration: Optional[int] = Field(None, description="metadata.generation this condition was set for.")
+    reason: str | None = Field(None, description="CamelCase reason.")
+    message: str | None = Field(None, description="Human explanation.")
+    lastTransitionTime: str | None = Field(None, description="When status last changed.")
+    observedGeneration: int | None = Field(None, description="metadata.generation this condition was set for.")
 
 
 class Counts(BaseModel):
@@ -55,25 +57,25 @@ class StepStatus(BaseModel):
     """State of one pipeline step."""
 
     state: str = Field(..., description="Pending, Running, Succeeded, Failed or Skipped.")
-    kind: Optional[str] = Field(None, description="parallel or command.")
-    child: Optional[str] = Field(None, description="Name of the child ParallelJob or Job.")
-    message: Optional[str] = Field(None, description="Why, when failed.")
+    kind: str | None = Field(None, description="parallel or command.")
+    child: str | None = Field(None, description="Name of the child ParallelJob or Job.")
+    message: str | None = Field(None, description="Why, when failed.")
 
 
 class JobStatus(BaseModel):
     """Observed state, written by the operator."""
 
-    state: Optional[str] = Field(None, description="Pending, Running, Succeeded or Failed (summary of conditions).")
-    progress: Optional[str] = Field(None, description="done/total mini-batches.")
-    conditions: Optional[list[Condition]] = Field(None, description="SpecValid, Running, Succeeded, Failed.")
-    miniBatches: Optional[Counts] = Field(None, description="Mini-batch counters.")
-    items: Optional[ItemCounts] = Field(None, description="Item counters.")
-    steps: Optional[dict[str, StepStatus]] = Field(None, description="Pipeline steps by name.")
-    outputs: Optional[dict[str, str]] = Field(None, description="Output name -> location on the datastore.")
-    logs: Optional[str] = Field(None, description="Location of the job's log tree on the datastore.")
-    startTime: Optional[str] = Field(None, description="When the job started running.")
-    completionTime: Optional[str] = Field(None, description="When the job reached Succeeded or Failed.")
-    observedGeneration: Optional[int] = Field(None, description="metadata.generation last reconciled.")
+    state: str | None = Field(None, description="Pending, Running, Succeeded or Failed (summary of conditions).")
+    progress: str | None = Field(None, description="done/total mini-batches.")
+    conditions: list[Condition] | None = Field(None, description="SpecValid, Running, Succeeded, Failed.")
+    miniBatches: Counts | None = Field(None, description="Mini-batch counters.")
+    items: ItemCounts | None = Field(None, description="Item counters.")
+    steps: dict[str, StepStatus] | None = Field(None, description="Pipeline steps by name.")
+    outputs: dict[str, str] | None = Field(None, description="Output name -> location on the datastore.")
+    logs: str | None = Field(None, description="Location of the job's log tree on the datastore.")
+    startTime: str | None = Field(None, description="When the job started running.")
+    completionTime: str | None = Field(None, description="When the job reached Succeeded or Failed.")
+    observedGeneration: int | None = Field(None, description="metadata.generation last reconciled.")
 
 
 def _structural(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
@@ -166,14 +168,35 @@ def build_crd(kind: str) -> dict[str, Any]:
         else "The Azure ML pipeline job body (type: pipeline YAML without $schema)."
     )
     spec["x-kubernetes-validations"] = [
-        {"rule": IMMUTABLE_SPEC_RULE, "message": IMMUTABLE_SPEC_MESSAGE.format(kind=kind, short=short)}]
+        {"rule": IMMUTABLE_SPEC_RULE, "message": IMMUTABLE_SPEC_MESSAGE.format(kind=kind, short=short)}
+    ]
     status = openapi_schema(JobStatus) | {"x-kubernetes-preserve-unknown-fields": True}
     columns = [
-        {"name": "Status", "type": "string", "jsonPath": ".status.state", "description": "Pending, Running, Succeeded or Failed"},
-        {"name": "Progress", "type": "string", "jsonPath": ".status.progress", "description": "done/total mini-batches"},
-        {"name": "Failed", "type": "integer", "jsonPath": ".status.miniBatches.failed", "description": "failed mini-batches"},
+        {
+            "name": "Status",
+            "type": "string",
+            "jsonPath": ".status.state",
+            "description": "Pending, Running, Succeeded or Failed",
+        },
+        {
+            "name": "Progress",
+            "type": "string",
+            "jsonPath": ".status.progress",
+            "description": "done/total mini-batches",
+        },
+        {
+            "name": "Failed",
+            "type": "integer",
+            "jsonPath": ".status.miniBatches.failed",
+            "description": "failed mini-batches",
+        },
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-        {"name": "Message", "type": "string", "priority": 1, "jsonPath": ".status.conditions[?(@.status==\"True\")].message"},
+        {
+            "name": "Message",
+            "type": "string",
+            "priority": 1,
+            "jsonPath": '.status.conditions[?(@.status=="True")].message',
+        },
     ]
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
@@ -181,7 +204,14 @@ def build_crd(kind: str) -> dict[str, Any]:
         "metadata": {"name": f"{plural}.{GROUP}"},
         "spec": {
             "group": GROUP,
-            "names": {"kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": kind.lower(), "shortNames": [short], "categories": ["pjob"]},
+            "names": {
+                "kind": kind,
+                "listKind": f"{kind}List",
+                "plural": plural,
+                "singular": kind.lower(),
+                "shortNames": [short],
+                "categories": ["pjob"],
+            },
             "scope": "Namespaced",
             "versions": [
                 {
@@ -215,7 +245,9 @@ def render_all() -> dict[str, str]:
     out = {}
     for kind in ("ParallelJob", "PipelineJob"):
         crd = build_crd(kind)
-        out[f"{crd['metadata']['name']}.yaml"] = "# Generated by `pjob crds` from pjob.spec models. Do not edit.\n" + yamlio.dump_yaml(crd)
+        out[f"{crd['metadata']['name']}.yaml"] = (
+            "# Generated by `pjob crds` from pjob.spec models. Do not edit.\n" + yamlio.dump_yaml(crd)
+        )
     return out
 
 

@@ -16,7 +16,6 @@ import math
 import shlex
 
 
-
 @dataclasses.dataclass
 class RuntimeFlags:
     """docs/writing-jobs.md, "Runtime flags in program_arguments", parsed out of program_arguments (the flags also
@@ -32,6 +31,7 @@ class RuntimeFlags:
     append_row_dataframe_header: bool = False
     metrics_name_prefix: str = ""
     push_metrics_to_parent: bool = False
+
 
 FLAG_NAMES = [f.name for f in dataclasses.fields(RuntimeFlags)]
 
@@ -51,12 +51,18 @@ def _bool(flag: str, text: str) -> bool:
     raise FlagError(flag, f"--{flag} {text!r} is not a boolean; use True or False")
 
 
-def _number(flag: str, text: str, *, low: float | None = None, high: float | None = None, low_open: bool = False) -> float:
+def _number(
+    flag: str, text: str, *, low: float | None = None, high: float | None = None, low_open: bool = False
+) -> float:
     try:
         value = float(text)
     except (TypeError, ValueError):
         raise FlagError(flag, f"--{flag} {text!r} is not a number; give a number")
-    if math.isnan(value) or (low is not None and (value < low or (low_open and value <= low))) or (high is not None and value > high):
+    if (
+        math.isnan(value)
+        or (low is not None and (value < low or (low_open and value <= low)))
+        or (high is not None and value > high)
+    ):
         rng = f"{'(' if low_open else '['}{low if low is not None else '-inf'}, {high if high is not None else 'inf'}]"
         raise FlagError(flag, f"--{flag} {text} is out of range; use a value in {rng}")
     return value

@@ -39,8 +39,15 @@ class LoadedJob:
     warnings: list[str] = dataclasses.field(default_factory=list)
     wrapped: str | None = None  # "parallel"/"command" when a single step was wrapped
 
-    def problem(self, path: tuple, message: str, *, file: str | None = None, lines: yamlio.Lines | None = None,
-                find: str | None = None) -> None:
+    def problem(
+        self,
+        path: tuple,
+        message: str,
+        *,
+        file: str | None = None,
+        lines: yamlio.Lines | None = None,
+        find: str | None = None,
+    ) -> None:
         """Record a problem at ``path``; ``find`` names text inside the value
         (a flag in a multi-line ``program_arguments``) whose own line is meant."""
         lines = self.lines if lines is None else lines
@@ -154,7 +161,9 @@ def _message(err: dict, root: type[pydantic.BaseModel]) -> str:
         model = _model_for(root, loc)
         known = sorted(f.alias or n for n, f in model.model_fields.items()) if model else []
         close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}?" if close else (f"allowed keys: {', '.join(known)}" if known else "remove it")
+        hint = (
+            f"did you mean {close[0]!r}?" if close else (f"allowed keys: {', '.join(known)}" if known else "remove it")
+        )
         return f"unknown key {key!r}; {hint}"
     if kind == "missing":
         return "required key is missing; add it"
@@ -168,7 +177,21 @@ def _message(err: dict, root: type[pydantic.BaseModel]) -> str:
         return "step has no 'type'; add type: parallel or type: command"
     msg = err["msg"].removeprefix("Value error, ")
     given = err.get("input")
-    if kind.startswith("literal_error") or kind in ("greater_than", "greater_than_equal", "less_than_equal", "int_parsing", "int_type", "string_type", "bool_type", "bool_parsing", "float_type", "float_parsing", "int_from_float", "dict_type", "list_type"):
+    if kind.startswith("literal_error") or kind in (
+        "greater_than",
+        "greater_than_equal",
+        "less_than_equal",
+        "int_parsing",
+        "int_type",
+        "string_type",
+        "bool_type",
+        "bool_parsing",
+        "float_type",
+        "float_parsing",
+        "int_from_float",
+        "dict_type",
+        "list_type",
+    ):
         return f"got {given!r}; {msg[0].lower() + msg[1:]}"
     return msg
 
@@ -201,7 +224,12 @@ def _wrap_single(data: dict) -> tuple[dict, str]:
     kind = data.get("type")
     step = {k: v for k, v in data.items() if k not in ("$schema", "experiment_name", "settings")}
     name = str(data.get("name") or kind)
-    wrapped = {"type": "pipeline", "name": data.get("name"), "display_name": data.get("display_name"), "jobs": {name: step}}
+    wrapped = {
+        "type": "pipeline",
+        "name": data.get("name"),
+        "display_name": data.get("display_name"),
+        "jobs": {name: step},
+    }
     if data.get("experiment_name"):
         wrapped["experiment_name"] = data["experiment_name"]
     return {k: v for k, v in wrapped.items() if v is not None}, name
@@ -211,7 +239,9 @@ def load_component(loaded: LoadedJob, step: str, rel: str) -> None:
     path = loaded.resolve(rel)
     field = ("jobs", step, "component")
     if not os.path.isfile(path):
-        loaded.problem(field, f"component file {rel!r} not found (looked at {path}); fix the path (relative to the pipeline file)")
+        loaded.problem(
+            field, f"component file {rel!r} not found (looked at {path}); fix the path (relative to the pipeline file)"
+        )
         return
     try:
         data, lines = yamlio.load_yaml(path)

@@ -47,28 +47,46 @@ def env_values(v: dict | None) -> dict | None:
         return None
     for key, value in v.items():
         if isinstance(value, (list, dict)):
-            raise ValueError(f"{key}: got a {'list' if isinstance(value, list) else 'mapping'}; an environment "
-                             "variable is one string: quote it (\"[1, 2]\") or give a string, number or true/false")
+            raise ValueError(
+                f"{key}: got a {'list' if isinstance(value, list) else 'mapping'}; an environment "
+                'variable is one string: quote it ("[1, 2]") or give a string, number or true/false'
+            )
     return {str(k): ("" if x is None else str(x)) for k, x in v.items()}
 
 
 class DataInput(Model):
     """An input: data (uri_file, uri_folder, mltable) or a typed literal."""
 
-    type: Literal["uri_file", "uri_folder", "mltable", "string", "integer", "number", "boolean", "custom_model", "mlflow_model", "triton_model"] = Field(
-        "uri_folder", description="uri_folder (default), uri_file, mltable, or a literal type (string, integer, number, boolean)."
+    type: Literal[
+        "uri_file",
+        "uri_folder",
+        "mltable",
+        "string",
+        "integer",
+        "number",
+        "boolean",
+        "custom_model",
+        "mlflow_model",
+        "triton_model",
+    ] = Field(
+        "uri_folder",
+        description="uri_folder (default), uri_file, mltable, or a literal type (string, integer, number, boolean).",
     )
-    path: Optional[str] = Field(None, description="Local path (relative to the YAML), azureml://datastores/<ds>/paths/<p>, any fsspec URL, or a ${{...}} binding.")
-    mode: Optional[Literal["ro_mount", "download", "direct", "eval_mount", "eval_download"]] = Field(
-        None, description="How the data reaches the script; pjob maps every mode to a local path or an fsspec read. Default ro_mount."
+    path: str | None = Field(
+        None,
+        description="Local path (relative to the YAML), azureml://datastores/<ds>/paths/<p>, any fsspec URL, or a ${{...}} binding.",
     )
-    default: Optional[Union[bool, int, float, str]] = Field(None, description="Default value (component inputs).")
-    value: Optional[Union[bool, int, float, str]] = Field(None, description="Literal value.")
-    optional: Optional[bool] = Field(None, description="Whether the input may be left unset (component inputs).")
-    description: Optional[str] = Field(None, description="Free text.")
-    min: Optional[float] = Field(None, description="Smallest allowed value (number/integer inputs).")
-    max: Optional[float] = Field(None, description="Largest allowed value (number/integer inputs).")
-    enum: Optional[list[str]] = Field(None, description="Allowed values (string inputs).")
+    mode: Literal["ro_mount", "download", "direct", "eval_mount", "eval_download"] | None = Field(
+        None,
+        description="How the data reaches the script; pjob maps every mode to a local path or an fsspec read. Default ro_mount.",
+    )
+    default: bool | int | float | str | None = Field(None, description="Default value (component inputs).")
+    value: bool | int | float | str | None = Field(None, description="Literal value.")
+    optional: bool | None = Field(None, description="Whether the input may be left unset (component inputs).")
+    description: str | None = Field(None, description="Free text.")
+    min: float | None = Field(None, description="Smallest allowed value (number/integer inputs).")
+    max: float | None = Field(None, description="Largest allowed value (number/integer inputs).")
+    enum: list[str] | None = Field(None, description="Allowed values (string inputs).")
 
     @field_validator("default", "value")
     @classmethod
@@ -101,21 +119,29 @@ def _fits(kind: str, value) -> bool:
 class DataOutput(Model):
     """An output location. Default type uri_folder, mode rw_mount."""
 
-    type: Literal["uri_file", "uri_folder", "mltable", "custom_model", "mlflow_model", "triton_model"] = Field("uri_folder", description="uri_folder (default), uri_file or mltable.")
-    mode: Optional[Literal["rw_mount", "upload", "direct"]] = Field(None, description="rw_mount (default), upload or direct; all are a writable local path in pjob.")
-    path: Optional[str] = Field(None, description="Where to write; default under the run folder (local) or the default datastore (cluster).")
-    description: Optional[str] = Field(None, description="Free text.")
+    type: Literal["uri_file", "uri_folder", "mltable", "custom_model", "mlflow_model", "triton_model"] = Field(
+        "uri_folder", description="uri_folder (default), uri_file or mltable."
+    )
+    mode: Literal["rw_mount", "upload", "direct"] | None = Field(
+        None, description="rw_mount (default), upload or direct; all are a writable local path in pjob."
+    )
+    path: str | None = Field(
+        None, description="Where to write; default under the run folder (local) or the default datastore (cluster)."
+    )
+    description: str | None = Field(None, description="Free text.")
 
 
 # An input entry: a literal (or a ${{...}} binding string) or a DataInput.
 InputValue = Union[DataInput, bool, int, float, str]
-OutputValue = Optional[Union[DataOutput, str]]
+OutputValue = Optional[DataOutput | str]
 
 
 class RetrySettings(Model):
     """How often and how long one mini-batch may run."""
 
-    max_retries: int = Field(2, ge=0, description="Retries of a failed or timed-out mini-batch; attempts = 1 + max_retries.")
+    max_retries: int = Field(
+        2, ge=0, description="Retries of a failed or timed-out mini-batch; attempts = 1 + max_retries."
+    )
     timeout: int = Field(60, gt=0, le=259200, description="Seconds one run() call may take, in (0, 259200].")
 
     _numbers = field_validator("max_retries", "timeout", mode="before")(lambda v: not_boolean(v))
@@ -125,9 +151,9 @@ class Resources(Model):
     """Compute size of a step."""
 
     instance_count: int = Field(1, ge=1, description="Nodes (worker pods; locally, agent processes).")
-    instance_type: Optional[str] = Field(None, description="Accepted for compatibility; ignored.")
-    shm_size: Optional[str] = Field(None, description="Accepted for compatibility; ignored.")
-    properties: Optional[dict[str, Any]] = Field(None, description="Accepted for compatibility; ignored.")
+    instance_type: str | None = Field(None, description="Accepted for compatibility; ignored.")
+    shm_size: str | None = Field(None, description="Accepted for compatibility; ignored.")
+    properties: dict[str, Any] | None = Field(None, description="Accepted for compatibility; ignored.")
 
     _numbers = field_validator("instance_count", mode="before")(lambda v: not_boolean(v))
 
@@ -135,15 +161,17 @@ class Resources(Model):
 class Environment(Model):
     """An inline environment: a container image and optionally a conda file."""
 
-    name: Optional[str] = Field(None, description="Environment name.")
-    version: Optional[Union[str, int]] = Field(None, description="Environment version.")
-    image: Optional[str] = Field(None, description="Container image of the workers.")
-    conda_file: Optional[Union[str, dict[str, Any]]] = Field(None, description="Conda YAML (path or inline); its pip list may be installed at pod start.")
-    build: Optional[dict[str, Any]] = Field(None, description="Docker build context (accepted; not built by pjob).")
-    description: Optional[str] = Field(None, description="Free text.")
-    tags: Optional[dict[str, Any]] = Field(None, description="Free-form tags.")
-    os_type: Optional[str] = Field(None, description="Accepted for compatibility.")
-    inference_config: Optional[dict[str, Any]] = Field(None, description="Accepted for compatibility.")
+    name: str | None = Field(None, description="Environment name.")
+    version: str | int | None = Field(None, description="Environment version.")
+    image: str | None = Field(None, description="Container image of the workers.")
+    conda_file: str | dict[str, Any] | None = Field(
+        None, description="Conda YAML (path or inline); its pip list may be installed at pod start."
+    )
+    build: dict[str, Any] | None = Field(None, description="Docker build context (accepted; not built by pjob).")
+    description: str | None = Field(None, description="Free text.")
+    tags: dict[str, Any] | None = Field(None, description="Free-form tags.")
+    os_type: str | None = Field(None, description="Accepted for compatibility.")
+    inference_config: dict[str, Any] | None = Field(None, description="Accepted for compatibility.")
 
 
 EnvironmentRef = Union[Environment, str]
@@ -153,12 +181,21 @@ class RunFunctionTask(Model):
     """The entry script of a parallel step."""
 
     type: Literal["run_function"] = Field("run_function", description="Only run_function is supported.")
-    code: Optional[str] = Field(None, description="Folder holding the entry script (relative to the YAML).")
+    code: str | None = Field(None, description="Folder holding the entry script (relative to the YAML).")
     entry_script: str = Field(..., description="A .py file inside code (or a dotted module path).")
-    environment: Optional[EnvironmentRef] = Field(None, description="Inline environment or a reference (azureml:name:version).")
-    program_arguments: Optional[str] = Field(None, description="Arguments for the entry script; ${{inputs.x}} substituted, $[[...]] optional; runtime flags read from it.")
-    append_row_to: Optional[str] = Field(None, description="${{outputs.<name>}}: aggregate run() returns into that output.")
-    environment_variables: Optional[dict[str, Any]] = Field(None, description="Extra environment variables (also accepted at step level).")
+    environment: EnvironmentRef | None = Field(
+        None, description="Inline environment or a reference (azureml:name:version)."
+    )
+    program_arguments: str | None = Field(
+        None,
+        description="Arguments for the entry script; ${{inputs.x}} substituted, $[[...]] optional; runtime flags read from it.",
+    )
+    append_row_to: str | None = Field(
+        None, description="${{outputs.<name>}}: aggregate run() returns into that output."
+    )
+    environment_variables: dict[str, Any] | None = Field(
+        None, description="Extra environment variables (also accepted at step level)."
+    )
 
     @field_validator("environment_variables")
     @classmethod
@@ -169,19 +206,23 @@ class RunFunctionTask(Model):
 class StepCommon(Model):
     """Keys every step accepts (Azure plumbing is accepted and ignored locally)."""
 
-    name: Optional[str] = Field(None, description="Step name (defaults to its key under jobs).")
-    display_name: Optional[str] = Field(None, description="Human name.")
-    description: Optional[str] = Field(None, description="Free text.")
-    tags: Optional[dict[str, Any]] = Field(None, description="Free-form tags.")
-    properties: Optional[dict[str, Any]] = Field(None, description="Free-form properties.")
-    experiment_name: Optional[str] = Field(None, description="Accepted; used as a label.")
-    compute: Optional[str] = Field(None, description="azureml: compute reference; ignored by pjob.")
-    identity: Optional[dict[str, Any]] = Field(None, description="Accepted; ignored.")
-    is_deterministic: Optional[bool] = Field(None, description="Accepted; ignored.")
-    inputs: dict[str, InputValue] = Field(default_factory=dict, description="Step inputs: literals, bindings or data inputs.")
+    name: str | None = Field(None, description="Step name (defaults to its key under jobs).")
+    display_name: str | None = Field(None, description="Human name.")
+    description: str | None = Field(None, description="Free text.")
+    tags: dict[str, Any] | None = Field(None, description="Free-form tags.")
+    properties: dict[str, Any] | None = Field(None, description="Free-form properties.")
+    experiment_name: str | None = Field(None, description="Accepted; used as a label.")
+    compute: str | None = Field(None, description="azureml: compute reference; ignored by pjob.")
+    identity: dict[str, Any] | None = Field(None, description="Accepted; ignored.")
+    is_deterministic: bool | None = Field(None, description="Accepted; ignored.")
+    inputs: dict[str, InputValue] = Field(
+        default_factory=dict, description="Step inputs: literals, bindings or data inputs."
+    )
     outputs: dict[str, OutputValue] = Field(default_factory=dict, description="Step outputs.")
-    resources: Optional[Resources] = Field(None, description="instance_count and Azure sizing.")
-    environment_variables: Optional[dict[str, Any]] = Field(None, description="Environment variables for the step's processes; may bind ${{inputs.x}}.")
+    resources: Resources | None = Field(None, description="instance_count and Azure sizing.")
+    environment_variables: dict[str, Any] | None = Field(
+        None, description="Environment variables for the step's processes; may bind ${{inputs.x}}."
+    )
 
     @field_validator("environment_variables")
     @classmethod
@@ -194,17 +235,28 @@ class ParallelStep(StepCommon):
 
     type: Literal["parallel"] = Field("parallel", description="parallel")
     input_data: str = Field(..., description="${{inputs.<name>}}: the input that is split into mini-batches.")
-    mini_batch_size: Optional[str] = Field(None, json_schema_extra={"pattern": MINI_BATCH_SIZE.pattern}, description='Files per mini-batch ("10"), or approximate bytes for tables ("10kb", "1mb", "1gb"). Default 10 files / 1 MiB.')
-    partition_keys: Optional[list[str]] = Field(None, description="Columns; each distinct key combination is one mini-batch. Wins over mini_batch_size.")
-    max_concurrency_per_instance: Optional[int] = Field(None, ge=1, description="Worker processes per instance; default = CPU cores.")
-    mini_batch_error_threshold: int = Field(-1, ge=-1, description="Failed mini-batches tolerated; -1 ignores failures.")
+    mini_batch_size: str | None = Field(
+        None,
+        json_schema_extra={"pattern": MINI_BATCH_SIZE.pattern},
+        description='Files per mini-batch ("10"), or approximate bytes for tables ("10kb", "1mb", "1gb"). Default 10 files / 1 MiB.',
+    )
+    partition_keys: list[str] | None = Field(
+        None, description="Columns; each distinct key combination is one mini-batch. Wins over mini_batch_size."
+    )
+    max_concurrency_per_instance: int | None = Field(
+        None, ge=1, description="Worker processes per instance; default = CPU cores."
+    )
+    mini_batch_error_threshold: int = Field(
+        -1, ge=-1, description="Failed mini-batches tolerated; -1 ignores failures."
+    )
     error_threshold: int = Field(-1, ge=-1, description="Failed items tolerated; -1 ignores failures.")
     retry_settings: RetrySettings = Field(default_factory=RetrySettings, description="Retries and per-call timeout.")
     logging_level: Literal["DEBUG", "INFO", "WARNING"] = Field("INFO", description="DEBUG, INFO or WARNING.")
     task: RunFunctionTask = Field(..., description="The entry script and its arguments.")
 
-    _numbers = field_validator("max_concurrency_per_instance", "mini_batch_error_threshold", "error_threshold",
-                               mode="before")(lambda v: not_boolean(v))
+    _numbers = field_validator(
+        "max_concurrency_per_instance", "mini_batch_error_threshold", "error_threshold", mode="before"
+    )(lambda v: not_boolean(v))
 
     @field_validator("mini_batch_size", mode="before")
     @classmethod
@@ -212,10 +264,12 @@ class ParallelStep(StepCommon):
         if v is None:
             return v
         if isinstance(v, bool) or not isinstance(v, (str, int)):
-            raise ValueError("must be a string such as \"10\" (files) or \"10kb\", \"1mb\" (bytes)")
+            raise ValueError('must be a string such as "10" (files) or "10kb", "1mb" (bytes)')
         v = str(v)
         if not MINI_BATCH_SIZE.match(v):
-            raise ValueError(f"{v!r} is not a size; use a whole number of files (\"10\") or of bytes with kb/mb/gb and no space (\"10kb\", \"1mb\")")
+            raise ValueError(
+                f'{v!r} is not a size; use a whole number of files ("10") or of bytes with kb/mb/gb and no space ("10kb", "1mb")'
+            )
         if int(re.match(r"\d+", v)[0]) == 0:
             raise ValueError("must be greater than 0")
         return v
@@ -224,7 +278,7 @@ class ParallelStep(StepCommon):
 class Limits(Model):
     """Limits of a command step."""
 
-    timeout: Optional[int] = Field(None, gt=0, description="Seconds the command may run before it is killed.")
+    timeout: int | None = Field(None, gt=0, description="Seconds the command may run before it is killed.")
 
     _numbers = field_validator("timeout", mode="before")(lambda v: not_boolean(v))
 
@@ -233,71 +287,76 @@ class CommandStep(StepCommon):
     """A ``type: command`` step: inline ``command`` or a ``component`` YAML."""
 
     type: Literal["command"] = Field("command", description="command")
-    command: Optional[str] = Field(None, description="Shell command; ${{inputs.x}}/${{outputs.y}} substituted.")
-    code: Optional[str] = Field(None, description="Working folder of the command (relative to the YAML).")
-    environment: Optional[EnvironmentRef] = Field(None, description="Inline environment or a reference.")
-    component: Optional[str] = Field(None, description="Path of a commandComponent YAML (relative to the pipeline file).")
-    distribution: Optional[dict[str, Any]] = Field(None, description="Accepted; ignored.")
-    limits: Optional[Limits] = Field(None, description="limits.timeout: seconds the command may run.")
-    services: Optional[dict[str, Any]] = Field(None, description="Accepted; ignored.")
-    queue_settings: Optional[dict[str, Any]] = Field(None, description="Accepted; ignored.")
+    command: str | None = Field(None, description="Shell command; ${{inputs.x}}/${{outputs.y}} substituted.")
+    code: str | None = Field(None, description="Working folder of the command (relative to the YAML).")
+    environment: EnvironmentRef | None = Field(None, description="Inline environment or a reference.")
+    component: str | None = Field(None, description="Path of a commandComponent YAML (relative to the pipeline file).")
+    distribution: dict[str, Any] | None = Field(None, description="Accepted; ignored.")
+    limits: Limits | None = Field(None, description="limits.timeout: seconds the command may run.")
+    services: dict[str, Any] | None = Field(None, description="Accepted; ignored.")
+    queue_settings: dict[str, Any] | None = Field(None, description="Accepted; ignored.")
 
 
-Step = Annotated[Union[ParallelStep, CommandStep], Field(discriminator="type")]
+Step = Annotated[ParallelStep | CommandStep, Field(discriminator="type")]
 
 
 class CommandComponent(Model):
     """A commandComponent YAML file (``component: ./x.yml``)."""
 
-    schema_: Optional[str] = Field(None, alias="$schema")
+    schema_: str | None = Field(None, alias="$schema")
     type: Literal["command"] = "command"
-    name: Optional[str] = None
-    display_name: Optional[str] = None
-    version: Optional[Union[str, int]] = None
-    description: Optional[str] = None
-    tags: Optional[dict[str, Any]] = None
-    is_deterministic: Optional[bool] = None
+    name: str | None = None
+    display_name: str | None = None
+    version: str | int | None = None
+    description: str | None = None
+    tags: dict[str, Any] | None = None
+    is_deterministic: bool | None = None
     inputs: dict[str, DataInput] = Field(default_factory=dict)
     outputs: dict[str, DataOutput] = Field(default_factory=dict)
-    code: Optional[str] = None
-    environment: Optional[EnvironmentRef] = None
+    code: str | None = None
+    environment: EnvironmentRef | None = None
     command: str
-    environment_variables: Optional[dict[str, Any]] = None
-    resources: Optional[Resources] = None
+    environment_variables: dict[str, Any] | None = None
+    resources: Resources | None = None
 
     @field_validator("environment_variables")
     @classmethod
     def _env_values_are_strings(cls, v):
         return env_values(v)
-    distribution: Optional[dict[str, Any]] = None
+
+    distribution: dict[str, Any] | None = None
 
 
 class PipelineSettings(Model):
     """Pipeline-level settings."""
 
-    default_compute: Optional[str] = Field(None, description="azureml: compute reference; ignored by pjob.")
-    default_datastore: Optional[str] = Field(None, description="Datastore for ${{default_datastore}} and default outputs.")
-    continue_on_step_failure: Optional[bool] = Field(None, description="Keep running independent steps after a failure.")
-    force_rerun: Optional[bool] = Field(None, description="Accepted; pjob resumes unless --fresh.")
-    default_environment: Optional[str] = Field(None, description="Accepted; ignored.")
+    default_compute: str | None = Field(None, description="azureml: compute reference; ignored by pjob.")
+    default_datastore: str | None = Field(None, description="Datastore for ${{default_datastore}} and default outputs.")
+    continue_on_step_failure: bool | None = Field(None, description="Keep running independent steps after a failure.")
+    force_rerun: bool | None = Field(None, description="Accepted; pjob resumes unless --fresh.")
+    default_environment: str | None = Field(None, description="Accepted; ignored.")
 
 
 class PipelineJob(Model):
     """A ``type: pipeline`` job: a DAG of steps connected by bindings."""
 
-    schema_: Optional[str] = Field(None, alias="$schema", description="Azure ML schema URL (ignored).")
+    schema_: str | None = Field(None, alias="$schema", description="Azure ML schema URL (ignored).")
     type: Literal["pipeline"] = Field("pipeline", description="pipeline")
-    name: Optional[str] = Field(None, description="Job name; also the run folder name.")
-    display_name: Optional[str] = Field(None, description="Human name.")
-    description: Optional[str] = Field(None, description="Free text.")
-    tags: Optional[dict[str, Any]] = Field(None, description="Free-form tags.")
-    properties: Optional[dict[str, Any]] = Field(None, description="Free-form properties.")
-    experiment_name: Optional[str] = Field(None, description="Accepted; used as a label.")
-    compute: Optional[str] = Field(None, description="Accepted; ignored.")
-    identity: Optional[dict[str, Any]] = Field(None, description="Accepted; ignored.")
+    name: str | None = Field(None, description="Job name; also the run folder name.")
+    display_name: str | None = Field(None, description="Human name.")
+    description: str | None = Field(None, description="Free text.")
+    tags: dict[str, Any] | None = Field(None, description="Free-form tags.")
+    properties: dict[str, Any] | None = Field(None, description="Free-form properties.")
+    experiment_name: str | None = Field(None, description="Accepted; used as a label.")
+    compute: str | None = Field(None, description="Accepted; ignored.")
+    identity: dict[str, Any] | None = Field(None, description="Accepted; ignored.")
     settings: PipelineSettings = Field(default_factory=PipelineSettings, description="Pipeline settings.")
-    inputs: dict[str, InputValue] = Field(default_factory=dict, description="Pipeline inputs, bound into steps with ${{parent.inputs.x}}.")
-    outputs: dict[str, OutputValue] = Field(default_factory=dict, description="Pipeline outputs, bound from steps with ${{parent.outputs.x}}.")
+    inputs: dict[str, InputValue] = Field(
+        default_factory=dict, description="Pipeline inputs, bound into steps with ${{parent.inputs.x}}."
+    )
+    outputs: dict[str, OutputValue] = Field(
+        default_factory=dict, description="Pipeline outputs, bound from steps with ${{parent.outputs.x}}."
+    )
     jobs: dict[str, Step] = Field(..., description="The steps, keyed by name.")
 
 

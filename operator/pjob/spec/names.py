@@ -60,7 +60,6 @@ def _check(loaded: load.LoadedJob, where: tuple, name: str, what: str) -> None:
         loaded.problem(where, f"{what} {why}")
 
 
-
 def check_empty_paths(loaded: load.LoadedJob) -> None:
     """``path: ""`` on a data input or an output is a problem at that line."""
     job = loaded.job
@@ -75,5 +74,8 @@ def check_empty_paths(loaded: load.LoadedJob) -> None:
             what = "an output" if where[-3] == "outputs" else "an input"
             if isinstance(value, models.DataInput) and value.type not in models.DATA_TYPES:
                 continue  # an empty string literal is a value, not a path
-            loaded.problem(where, f"the path of {what} is empty; give a folder, a file or a URL "
-                                  f"(relative to {loaded.base_dir}){'' if what == 'an input' else ', or leave path out for the default'}")
+            loaded.problem(
+                where,
+                f"the path of {what} is empty; give a folder, a file or a URL "
+                f"(relative to {loaded.base_dir}){'' if what == 'an input' else ', or leave path out for the default'}",
+            )

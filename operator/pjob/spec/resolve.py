@@ -16,7 +16,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from typing import Callable, Union
+from collections.abc import Callable
+from typing import Union
 
 from pjob.spec import bindings, checks, errors, load, models, yamlio
 
@@ -62,7 +63,9 @@ class ResolvedStep:
     env: dict[str, str]
     command: str | None = None  # command steps, bindings substituted
     code_dir: str | None = None  # absolute
-    argv: list[str] = dataclasses.field(default_factory=list)  # parallel steps: program_arguments, substituted and split
+    argv: list[str] = dataclasses.field(
+        default_factory=list
+    )  # parallel steps: program_arguments, substituted and split
 
     def lookup(self, ref: bindings.Ref, locations: Locations) -> str | None:
         if ref.scope == "inputs":
@@ -91,7 +94,9 @@ def _expand_globals(text: str, locations: Locations) -> str:
 
 def _place(path: str, base_dir: str, locations: Locations) -> str:
     # Azure SDK samples write paths as f-strings, so ${{name}} arrives as ${name}
-    path = _expand_globals(path.replace("${name}", "${{name}}").replace("${default_datastore}", "${{default_datastore}}"), locations)
+    path = _expand_globals(
+        path.replace("${name}", "${{name}}").replace("${default_datastore}", "${{default_datastore}}"), locations
+    )
     return locations.locate(checks.local_path(path, base_dir) or path)
 
 
@@ -142,15 +147,21 @@ class Resolver:
 
     def _output(self, step: str, name: str, value, declared: models.DataOutput | None) -> DataValue:
         out = self._output_value(step, name, value, declared)
-        if checks.is_object_store(out.location):  # the engine writes files: an s3:// path would become a local "s3:" folder
+        if checks.is_object_store(
+            out.location
+        ):  # the engine writes files: an s3:// path would become a local "s3:" folder
             raise errors.UserError(
                 f"{out.location} is an object store: pjob writes outputs to folders (this machine's, or the cluster's "
                 "shared volume), not to object stores yet; give a local path, or a datastore that is a folder "
-                "(pjob run --datastore NAME=PATH)", field="path")
+                "(pjob run --datastore NAME=PATH)",
+                field="path",
+            )
         return out
 
     def _output_value(self, step: str, name: str, value, declared: models.DataOutput | None) -> DataValue:
-        kind = (value.type if isinstance(value, models.DataOutput) else None) or (declared.type if declared else "uri_folder")
+        kind = (value.type if isinstance(value, models.DataOutput) else None) or (
+            declared.type if declared else "uri_folder"
+        )
         path = value.path if isinstance(value, models.DataOutput) else None
         ref = bindings.whole_ref(value) if isinstance(value, str) else bindings.whole_ref(path)
         if ref and ref.scope == "parent.outputs":
@@ -175,7 +186,10 @@ class Resolver:
         except errors.UserError as exc:
             path = ("jobs", step, section) + ((self._at,) if self._at else ())
             raise errors.UserError(
-                [errors.Problem(self.loaded.file, yamlio.line_of(self.loaded.lines, path), ".".join(path), p.message) for p in exc.problems]
+                [
+                    errors.Problem(self.loaded.file, yamlio.line_of(self.loaded.lines, path), ".".join(path), p.message)
+                    for p in exc.problems
+                ]
             ) from None
 
     def resolve(self, name: str) -> ResolvedStep:
@@ -204,10 +218,14 @@ class Resolver:
         if isinstance(step, models.ParallelStep):
             env.update(step.task.environment_variables or {})
             code = step.task.code
-            resolved.code_dir = os.path.normpath(os.path.join(self.loaded.base_dir, code)) if code else os.path.dirname(
-                os.path.join(self.loaded.base_dir, step.task.entry_script)
+            resolved.code_dir = (
+                os.path.normpath(os.path.join(self.loaded.base_dir, code))
+                if code
+                else os.path.dirname(os.path.join(self.loaded.base_dir, step.task.entry_script))
             )
-            resolved.argv = bindings.split_arguments(step.task.program_arguments or "", lambda r: resolved.lookup(r, self.loc))
+            resolved.argv = bindings.split_arguments(
+                step.task.program_arguments or "", lambda r: resolved.lookup(r, self.loc)
+            )
         else:
             command = comp.model.command if comp else step.command
             resolved.command = sub(command or "")

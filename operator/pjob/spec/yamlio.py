@@ -29,10 +29,16 @@ def _to_python(node: yaml.Node, path: tuple, lines: Lines, loader: yaml.SafeLoad
                 continue
             key = str(loader.construct_object(key_node, deep=True))
             if key in explicit:
-                raise errors.UserError([errors.Problem(
-                    key_node.start_mark.name, key_node.start_mark.line + 1, ".".join(str(p) for p in path + (key,)),
-                    f"duplicate key (first at line {explicit[key]}); keep one",
-                )])
+                raise errors.UserError(
+                    [
+                        errors.Problem(
+                            key_node.start_mark.name,
+                            key_node.start_mark.line + 1,
+                            ".".join(str(p) for p in path + (key,)),
+                            f"duplicate key (first at line {explicit[key]}); keep one",
+                        )
+                    ]
+                )
             explicit[key] = key_node.start_mark.line + 1
         loader.flatten_mapping(node)  # merged keys first, explicit ones after (they win)
         out: dict[str, Any] = {}
@@ -64,9 +70,16 @@ def _check_expansion(node: yaml.Node, filename: str) -> None:
         if key in sizes:
             return sizes[key]
         if key in open_:
-            raise errors.UserError([errors.Problem(filename, n.start_mark.line + 1, "",
-                                                   "an alias refers to a value that contains it (a recursive alias); "
-                                                   "write the value out instead")])
+            raise errors.UserError(
+                [
+                    errors.Problem(
+                        filename,
+                        n.start_mark.line + 1,
+                        "",
+                        "an alias refers to a value that contains it (a recursive alias); write the value out instead",
+                    )
+                ]
+            )
         open_.add(key)
         if isinstance(n, yaml.MappingNode):
             total = 1 + sum(size(k) + size(v) for k, v in n.value)
@@ -76,10 +89,17 @@ def _check_expansion(node: yaml.Node, filename: str) -> None:
             total = 1
         open_.discard(key)
         if total > MAX_VALUES:
-            raise errors.UserError([errors.Problem(
-                filename, n.start_mark.line + 1, "",
-                f"the aliases (*name) and merge keys (<<) here expand to more than {MAX_VALUES:,} values; "
-                "a job file never needs that many: write the values out, or use fewer aliases")])
+            raise errors.UserError(
+                [
+                    errors.Problem(
+                        filename,
+                        n.start_mark.line + 1,
+                        "",
+                        f"the aliases (*name) and merge keys (<<) here expand to more than {MAX_VALUES:,} values; "
+                        "a job file never needs that many: write the values out, or use fewer aliases",
+                    )
+                ]
+            )
         sizes[key] = total
         return total
 
@@ -98,8 +118,12 @@ def error_place(exc: yaml.MarkedYAMLError) -> tuple:
     if exc.context:
         msg += f" ({exc.context})"
     start, found = exc.context_mark, exc.problem_mark
-    if (start is not None and found is not None and found.line > start.line
-            and any((exc.context or "").startswith(c) for c in _STARTS_AT_CONTEXT)):
+    if (
+        start is not None
+        and found is not None
+        and found.line > start.line
+        and any((exc.context or "").startswith(c) for c in _STARTS_AT_CONTEXT)
+    ):
         what = "quote" if "quoted" in exc.context else "bracket" if "flow" in exc.context else "block"
         return start, f"{msg}: the {what} opened on this line is not closed (noticed at line {found.line + 1})"
     return found or start, msg
@@ -107,8 +131,17 @@ def error_place(exc: yaml.MarkedYAMLError) -> tuple:
 
 def parse_yaml(text: str, filename: str = "<input>") -> tuple[Any, Lines]:
     if len(text) > MAX_BYTES:
-        raise errors.UserError([errors.Problem(filename, None, "", f"the file has {len(text):,} characters, more than "
-                                               f"the {MAX_BYTES >> 20} MB a job YAML or MLTable may have; is it the right file?")])
+        raise errors.UserError(
+            [
+                errors.Problem(
+                    filename,
+                    None,
+                    "",
+                    f"the file has {len(text):,} characters, more than "
+                    f"the {MAX_BYTES >> 20} MB a job YAML or MLTable may have; is it the right file?",
+                )
+            ]
+        )
     loader = None
     try:
         loader = yaml.SafeLoader(text)
@@ -124,7 +157,16 @@ def parse_yaml(text: str, filename: str = "<input>") -> tuple[Any, Lines]:
         raise errors.UserError([errors.Problem(filename, line, "", msg + "; fix the YAML syntax at this line")])
     except yaml.reader.ReaderError as exc:
         line = text[: exc.position].count("\n") + 1
-        raise errors.UserError([errors.Problem(filename, line, "", f"unacceptable character #x{exc.character if isinstance(exc.character, int) else ord(exc.character):04x} in the file; remove it")])
+        raise errors.UserError(
+            [
+                errors.Problem(
+                    filename,
+                    line,
+                    "",
+                    f"unacceptable character #x{exc.character if isinstance(exc.character, int) else ord(exc.character):04x} in the file; remove it",
+                )
+            ]
+        )
     except yaml.YAMLError as exc:
         raise errors.UserError([errors.Problem(filename, None, "", f"YAML error: {exc}")])
     finally:
@@ -135,7 +177,10 @@ def parse_yaml(text: str, filename: str = "<input>") -> tuple[Any, Lines]:
 
 def load_yaml(path: str) -> tuple[Any, Lines]:
     if os.path.isdir(path):
-        raise errors.UserError(f"{path} is a folder; give the path of a job YAML file (e.g. {os.path.join(path, 'pipeline.yml')})", file=path)
+        raise errors.UserError(
+            f"{path} is a folder; give the path of a job YAML file (e.g. {os.path.join(path, 'pipeline.yml')})",
+            file=path,
+        )
     if not os.path.isfile(path):
         raise errors.UserError(f"file not found: {path}; give the path of a job YAML file", file=path)
     try:
@@ -147,7 +192,16 @@ def load_yaml(path: str) -> tuple[Any, Lines]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise errors.UserError([errors.Problem(path, line, "", f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); save the file as UTF-8")])
+        raise errors.UserError(
+            [
+                errors.Problem(
+                    path,
+                    line,
+                    "",
+                    f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); save the file as UTF-8",
+                )
+            ]
+        )
     return parse_yaml(text, path)
 
 

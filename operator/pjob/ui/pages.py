@@ -14,9 +14,20 @@ import time
 from pjob.engine import activity, jobview
 from pjob.local import runview
 
-SETTINGS = ("input_data", "mini_batch_size", "partition_keys", "max_concurrency_per_instance", "error_threshold",
-            "mini_batch_error_threshold", "logging_level", "retry_settings", "resources", "environment_variables",
-            "program_arguments", "compute")
+SETTINGS = (
+    "input_data",
+    "mini_batch_size",
+    "partition_keys",
+    "max_concurrency_per_instance",
+    "error_threshold",
+    "mini_batch_error_threshold",
+    "logging_level",
+    "retry_settings",
+    "resources",
+    "environment_variables",
+    "program_arguments",
+    "compute",
+)
 MAX_FILES = 500
 MAX_FAILED = 100
 
@@ -25,9 +36,14 @@ def runs(runs_dir: str) -> list[dict]:
     out = []
     for run in runview.list_runs(runs_dir):
         obj, children = runview.run_object(run)
-        out.append({"name": obj["metadata"]["name"], "state": obj["status"]["state"],
-                    "progress": {n: jobview.progress_text(c["status"]) for n, c in children.items()},
-                    "steps": {n: s["state"] for n, s in obj["status"]["steps"].items()}})
+        out.append(
+            {
+                "name": obj["metadata"]["name"],
+                "state": obj["status"]["state"],
+                "progress": {n: jobview.progress_text(c["status"]) for n, c in children.items()},
+                "steps": {n: s["state"] for n, s in obj["status"]["steps"].items()},
+            }
+        )
     return out
 
 
@@ -66,24 +82,52 @@ def run_detail(run: str) -> dict:
     for name, entry in obj["status"]["steps"].items():
         spec = specs.get(name) or {}
         work, logs = runview.step_dirs(run, name)
-        step = {"name": name, "kind": entry["kind"], "state": entry["state"], "message": entry.get("message", ""),
-                "needs": needs(spec), "settings": settings(spec), "counters": None, "workers": [], "failed": [],
-                "logs": logs, "files": log_files(logs)}
+        step = {
+            "name": name,
+            "kind": entry["kind"],
+            "state": entry["state"],
+            "message": entry.get("message", ""),
+            "needs": needs(spec),
+            "settings": settings(spec),
+            "counters": None,
+            "workers": [],
+            "failed": [],
+            "logs": logs,
+            "files": log_files(logs),
+        }
         child = children.get(name)
         if child:
-            step["counters"] = {**child["status"]["miniBatches"], "items_succeeded": child["status"]["items"]["succeeded"],
-                                "items_failed": child["status"]["items"]["failed"], "attempts": child["status"]["attempts"]}
+            step["counters"] = {
+                **child["status"]["miniBatches"],
+                "items_succeeded": child["status"]["items"]["succeeded"],
+                "items_failed": child["status"]["items"]["failed"],
+                "attempts": child["status"]["attempts"],
+            }
             if entry["state"] == "Running":
-                step["workers"] = [{"node": d.get("node"), "proc": w.get("proc"), "state": w.get("state"),
-                                    "text": activity.describe(w, now)}
-                                   for d in runview.workers(run, name) for w in d.get("workers") or []]
+                step["workers"] = [
+                    {
+                        "node": d.get("node"),
+                        "proc": w.get("proc"),
+                        "state": w.get("state"),
+                        "text": activity.describe(w, now),
+                    }
+                    for d in runview.workers(run, name)
+                    for w in d.get("workers") or []
+                ]
             failed = runview.failed(run, name)
             step["failed_count"] = len(failed)
-            step["failed"] = [{**f, "items": f["items"][:20], "replay": runview.replay_command(run, name, f["index"])}
-                              for f in failed[:MAX_FAILED]]
+            step["failed"] = [
+                {**f, "items": f["items"][:20], "replay": runview.replay_command(run, name, f["index"])}
+                for f in failed[:MAX_FAILED]
+            ]
         steps.append(step)
-    return {"name": obj["metadata"]["name"], "state": obj["status"]["state"], "run_dir": run, "time": now,
-            "steps": steps}
+    return {
+        "name": obj["metadata"]["name"],
+        "state": obj["status"]["state"],
+        "run_dir": run,
+        "time": now,
+        "steps": steps,
+    }
 
 
 def read_log(run: str, rel: str, limit: int = 2_000_000) -> str | None:

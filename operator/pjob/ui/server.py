@@ -20,8 +20,11 @@ from pjob.spec import errors
 from pjob.ui import pages
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-STATIC = {"/": ("index.html", "text/html"), "/app.js": ("app.js", "application/javascript"),
-          "/app.css": ("app.css", "text/css")}
+STATIC = {
+    "/": ("index.html", "text/html"),
+    "/app.js": ("app.js", "application/javascript"),
+    "/app.css": ("app.css", "text/css"),
+}
 
 
 def add_arguments(p) -> None:
@@ -44,9 +47,16 @@ def cluster_jobs(args) -> list[dict]:
             owners = obj["metadata"].get("ownerReferences") or []
             if any(o.get("kind") == c.PIPELINE_KIND for o in owners):
                 continue  # shown within its pipeline
-            out.append({"kind": kind, "namespace": namespace, "name": obj["metadata"]["name"],
-                        "state": jobview.state_of(obj), "progress": jobview.progress_text(obj.get("status") or {}),
-                        "status_text": jobview.format_status(obj, {}, [])})
+            out.append(
+                {
+                    "kind": kind,
+                    "namespace": namespace,
+                    "name": obj["metadata"]["name"],
+                    "state": jobview.state_of(obj),
+                    "progress": jobview.progress_text(obj.get("status") or {}),
+                    "status_text": jobview.format_status(obj, {}, []),
+                }
+            )
     return out
 
 
@@ -65,8 +75,13 @@ def build_app(runs_dir: str, args=None):
         return run
 
     async def api_runs(request):
-        return web.json_response({"runs_dir": os.path.abspath(runs_dir), "runs": await _off(pages.runs, runs_dir),
-                                  "cluster": bool(args is not None and args.kubeconfig)})
+        return web.json_response(
+            {
+                "runs_dir": os.path.abspath(runs_dir),
+                "runs": await _off(pages.runs, runs_dir),
+                "cluster": bool(args is not None and args.kubeconfig),
+            }
+        )
 
     async def api_run(request):
         return web.json_response(await _off(pages.run_detail, run_arg(request)), dumps=_dumps)
@@ -124,7 +139,9 @@ def main(args) -> int:
     try:
         import aiohttp  # noqa: F401
     except ImportError:
-        raise errors.UserError("pjob ui needs aiohttp: pip install 'pjob[ui]' (or 'pjob[operator]')", field="ui") from None
+        raise errors.UserError(
+            "pjob ui needs aiohttp: pip install 'pjob[ui]' (or 'pjob[operator]')", field="ui"
+        ) from None
     if args.kubeconfig:
         from pjob.kube import client_cmd
 
@@ -132,8 +149,9 @@ def main(args) -> int:
     try:
         asyncio.run(serve(build_app(args.runs_dir, args), args.host, args.port))
     except OSError as exc:
-        raise errors.UserError(f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); choose another "
-                               "--port", field="--port") from None
+        raise errors.UserError(
+            f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); choose another --port", field="--port"
+        ) from None
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)
     return 0

@@ -9,6 +9,7 @@
 pjob operator with the chart's ServiceAccount token; the datastore is `<dir>/datastore`
 (the `pjob-datastore` claim of namespace default), the admin kubeconfig `<dir>/kubeconfig`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,7 +29,6 @@ REPO = Path(__file__).resolve().parents[3]
 def serve(folder: Path) -> int:
     sys.path.insert(0, str(REPO / "tests" / "kube"))
     from operator_support import TEST_IMAGE, write_operator_config
-
     from realkube.harness import Cluster, venv_image
 
     stop = threading.Event()
@@ -42,14 +42,26 @@ def serve(folder: Path) -> int:
         datastore = folder / "datastore"
         api.bind_claim("pjob-datastore", datastore)
         config = write_operator_config(datastore, folder / "operator-config.json")
-        env = {**os.environ, "KUBECONFIG": str(cluster.operator_kubeconfig), "PJOB_DATASTORE_ROOT": str(datastore),
-               "PJOB_CONFIG_FILE": str(config), "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(cluster.operator_kubeconfig),
+            "PJOB_DATASTORE_ROOT": str(datastore),
+            "PJOB_CONFIG_FILE": str(config),
+            "PYTHONUNBUFFERED": "1",
+        }
         with (folder / "operator.log").open("ab") as log:
-            operator = subprocess.Popen([sys.executable, "-m", "pjob.cli", "operator", "run", "--standalone", "-A"],
-                                        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            operator = subprocess.Popen(
+                [sys.executable, "-m", "pjob.cli", "operator", "run", "--standalone", "-A"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
         shutil.copy(cluster.kubeconfig_path, folder / "kubeconfig")
         kubectl = folder / "kubectl"  # the real kubectl built into the control-plane binary
-        kubectl.write_text(f'#!/bin/sh\nexec "{cluster.plane.binary}" kubectl --kubeconfig "{folder / "kubeconfig"}" "$@"\n')
+        kubectl.write_text(
+            f'#!/bin/sh\nexec "{cluster.plane.binary}" kubectl --kubeconfig "{folder / "kubeconfig"}" "$@"\n'
+        )
         kubectl.chmod(0o755)
         (folder / "ready").write_text(json.dumps({"server": cluster.plane.server, "operator": operator.pid}))
         while not stop.wait(1):
@@ -83,9 +95,14 @@ def up(folder: Path) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "ready").unlink(missing_ok=True)
         with (folder / "cluster.log").open("ab") as log:
-            process = subprocess.Popen([sys.executable, "-m", "realkube", "serve", "--dir", str(folder)],
-                                       stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       start_new_session=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+            process = subprocess.Popen(
+                [sys.executable, "-m", "realkube", "serve", "--dir", str(folder)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+            )
         pid_file.write_text(str(process.pid))
         deadline = time.monotonic() + 300
         while not (folder / "ready").exists():
@@ -95,11 +112,13 @@ def up(folder: Path) -> int:
                 return 1
             time.sleep(0.3)
     info = json.loads((folder / "ready").read_text())
-    print(f"cluster up: {info['server']}\n  kubeconfig: {folder / 'kubeconfig'} (cluster admin)\n"
-          f"  datastore:  {folder / 'datastore'}\n  operator log: {folder / 'operator.log'}\n"
-          f"  kubectl:    {folder / 'kubectl'} get pj,plj,jobs,pods\n"
-          f"try: .venv/bin/pjob submit examples/batch-scoring/pipeline.yml --kubeconfig {folder / 'kubeconfig'} --wait\n"
-          "stop: make cluster-down")
+    print(
+        f"cluster up: {info['server']}\n  kubeconfig: {folder / 'kubeconfig'} (cluster admin)\n"
+        f"  datastore:  {folder / 'datastore'}\n  operator log: {folder / 'operator.log'}\n"
+        f"  kubectl:    {folder / 'kubectl'} get pj,plj,jobs,pods\n"
+        f"try: .venv/bin/pjob submit examples/batch-scoring/pipeline.yml --kubeconfig {folder / 'kubeconfig'} --wait\n"
+        "stop: make cluster-down"
+    )
     return 0
 
 
@@ -116,6 +135,7 @@ def down(folder: Path) -> int:
                 os.kill(pid, signal.SIGKILL)
         pid_file.unlink()
     from realkube.controlplane import ControlPlane
+
     ControlPlane(folder / "state" / "controlplane").stop()  # whatever a killed `serve` left behind
     print("cluster down")
     return 0

@@ -5,6 +5,7 @@ of a non-system user, stage RequestReceived omitted). A watch appears when it st
 (ResponseStarted); other requests when they complete. `read(path, offset)` returns each request
 once, as a `RequestRecord`, from a byte offset (a test's start).
 """
+
 from __future__ import annotations
 
 import json
@@ -33,11 +34,19 @@ class RequestRecord:
 
 def _record(event: dict) -> RequestRecord:
     ref = event.get("objectRef") or {}
-    return RequestRecord(verb=event.get("verb", ""), group=ref.get("apiGroup", ""), resource=ref.get("resource", ""),
-                         subresource=ref.get("subresource", ""), namespace=ref.get("namespace") or None,
-                         name=ref.get("name", ""), code=(event.get("responseStatus") or {}).get("code", 0),
-                         user=(event.get("user") or {}).get("username", ""), user_agent=event.get("userAgent", ""),
-                         path=event.get("requestURI", ""), stage=event.get("stage", ""))
+    return RequestRecord(
+        verb=event.get("verb", ""),
+        group=ref.get("apiGroup", ""),
+        resource=ref.get("resource", ""),
+        subresource=ref.get("subresource", ""),
+        namespace=ref.get("namespace") or None,
+        name=ref.get("name", ""),
+        code=(event.get("responseStatus") or {}).get("code", 0),
+        user=(event.get("user") or {}).get("username", ""),
+        user_agent=event.get("userAgent", ""),
+        path=event.get("requestURI", ""),
+        stage=event.get("stage", ""),
+    )
 
 
 def read(path: Path, offset: int = 0) -> list[RequestRecord]:

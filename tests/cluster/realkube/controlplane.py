@@ -10,6 +10,7 @@ lifecycle or pod GC) and kube-scheduler. It waits on /readyz and on the `default
 and writes an admin kubeconfig. `stop()` ends every process it started (also from another
 process, through the pid file: `ControlPlane(workdir).stop()`).
 """
+
 from __future__ import annotations
 
 import json
@@ -23,30 +24,53 @@ import urllib.request
 from pathlib import Path
 
 import yaml
-
 from realkube import build
 from realkube.pki import Pki
 
 AUDIT_POLICY = {
-    "apiVersion": "audit.k8s.io/v1", "kind": "Policy", "omitStages": ["RequestReceived"],
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived"],
     "rules": [
         # the control plane's own traffic is not what tests measure
         {"level": "None", "users": ["system:apiserver", "system:kube-controller-manager", "system:kube-scheduler"]},
         {"level": "None", "userGroups": ["system:nodes"]},
-        {"level": "None", "users": [f"system:serviceaccount:kube-system:{n}" for n in (
-            "job-controller", "generic-garbage-collector", "namespace-controller", "service-account-controller",
-            "root-ca-cert-publisher", "ttl-after-finished-controller", "persistent-volume-binder",
-            "pvc-protection-controller", "pv-protection-controller", "clusterrole-aggregation-controller")]},
+        {
+            "level": "None",
+            "users": [
+                f"system:serviceaccount:kube-system:{n}"
+                for n in (
+                    "job-controller",
+                    "generic-garbage-collector",
+                    "namespace-controller",
+                    "service-account-controller",
+                    "root-ca-cert-publisher",
+                    "ttl-after-finished-controller",
+                    "persistent-volume-binder",
+                    "pvc-protection-controller",
+                    "pv-protection-controller",
+                    "clusterrole-aggregation-controller",
+                )
+            ],
+        },
         {"level": "None", "nonResourceURLs": ["/readyz*", "/healthz*", "/livez*"]},
         {"level": "Metadata"},
     ],
 }
 
-CONTROLLERS = ["job-controller", "garbage-collector-controller", "namespace-controller",
-               "serviceaccount-controller", "serviceaccount-token-controller", "root-ca-certificate-publisher-controller",
-               "ttl-after-finished-controller", "persistentvolume-binder-controller",
-               "persistentvolumeclaim-protection-controller", "persistentvolume-protection-controller",
-               "clusterrole-aggregation-controller"]
+CONTROLLERS = [
+    "job-controller",
+    "garbage-collector-controller",
+    "namespace-controller",
+    "serviceaccount-controller",
+    "serviceaccount-token-controller",
+    "root-ca-certificate-publisher-controller",
+    "ttl-after-finished-controller",
+    "persistentvolume-binder-controller",
+    "persistentvolumeclaim-protection-controller",
+    "persistentvolume-protection-controller",
+    "clusterrole-aggregation-controller",
+]
 
 
 def _die_with_parent() -> None:
@@ -64,16 +88,29 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def kubeconfig(server: str, ca: Path, *, user: str, cert: Path | None = None, key: Path | None = None,
-               token: str | None = None, namespace: str | None = None) -> dict:
+def kubeconfig(
+    server: str,
+    ca: Path,
+    *,
+    user: str,
+    cert: Path | None = None,
+    key: Path | None = None,
+    token: str | None = None,
+    namespace: str | None = None,
+) -> dict:
     """A kubeconfig document for one user of this cluster."""
     creds: dict = {"token": token} if token else {"client-certificate": str(cert), "client-key": str(key)}
     context: dict = {"cluster": "pjob-test", "user": user}
     if namespace:
         context["namespace"] = namespace
-    return {"apiVersion": "v1", "kind": "Config", "current-context": "pjob-test",
-            "clusters": [{"name": "pjob-test", "cluster": {"server": server, "certificate-authority": str(ca)}}],
-            "users": [{"name": user, "user": creds}], "contexts": [{"name": "pjob-test", "context": context}]}
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "pjob-test",
+        "clusters": [{"name": "pjob-test", "cluster": {"server": server, "certificate-authority": str(ca)}}],
+        "users": [{"name": user, "user": creds}],
+        "contexts": [{"name": "pjob-test", "context": context}],
+    }
 
 
 class ControlPlane:
@@ -92,7 +129,7 @@ class ControlPlane:
         self.server = ""
 
     # --- lifecycle -------------------------------------------------------------------------------------------
-    def start(self, timeout: float = 180.0) -> "ControlPlane":
+    def start(self, timeout: float = 180.0) -> ControlPlane:
         self.binary = self.binary or build.find_or_build()
         self.logs.mkdir(parents=True, exist_ok=True)
         pki = Pki(self.pki)
@@ -108,38 +145,86 @@ class ControlPlane:
         policy.write_text(yaml.safe_dump(AUDIT_POLICY))
         self.audit_log.touch()
         self._write_kubeconfig(self.kubeconfig_path, user="pjob-admin", cert=admin.cert, key=admin.key)
-        kcm_config = self._write_kubeconfig(self.workdir / "kube-controller-manager.kubeconfig",
-                                            user="kube-controller-manager", cert=kcm.cert, key=kcm.key)
-        sched_config = self._write_kubeconfig(self.workdir / "kube-scheduler.kubeconfig", user="kube-scheduler",
-                                              cert=sched.cert, key=sched.key)
+        kcm_config = self._write_kubeconfig(
+            self.workdir / "kube-controller-manager.kubeconfig",
+            user="kube-controller-manager",
+            cert=kcm.cert,
+            key=kcm.key,
+        )
+        sched_config = self._write_kubeconfig(
+            self.workdir / "kube-scheduler.kubeconfig", user="kube-scheduler", cert=sched.cert, key=sched.key
+        )
         try:
-            self._spawn("etcd", ["--data-dir", str(self.workdir / "etcd"),
-                                 "--listen-client-urls", f"http://127.0.0.1:{etcd_port}",
-                                 "--listen-peer-urls", f"http://127.0.0.1:{etcd_peer}"])
-            self._spawn("kube-apiserver", [
-                f"--etcd-servers=http://127.0.0.1:{etcd_port}", "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1", f"--secure-port={self.port}",
-                f"--tls-cert-file={serving.cert}", f"--tls-private-key-file={serving.key}",
-                f"--client-ca-file={pki.ca.cert}", "--authorization-mode=Node,RBAC",
-                "--enable-admission-plugins=NodeRestriction,PodSecurity,OwnerReferencesPermissionEnforcement",
-                f"--service-account-key-file={sa_key}", f"--service-account-signing-key-file={sa_key}",
-                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-                "--service-cluster-ip-range=10.0.0.0/24",
-                f"--kubelet-client-certificate={kubelet_client.cert}", f"--kubelet-client-key={kubelet_client.key}",
-                f"--kubelet-certificate-authority={pki.ca.cert}", "--kubelet-preferred-address-types=InternalIP",
-                f"--audit-policy-file={policy}", f"--audit-log-path={self.audit_log}", "--audit-log-format=json",
-                "--audit-log-mode=blocking", "--profiling=false", "--v=1"])
+            self._spawn(
+                "etcd",
+                [
+                    "--data-dir",
+                    str(self.workdir / "etcd"),
+                    "--listen-client-urls",
+                    f"http://127.0.0.1:{etcd_port}",
+                    "--listen-peer-urls",
+                    f"http://127.0.0.1:{etcd_peer}",
+                ],
+            )
+            self._spawn(
+                "kube-apiserver",
+                [
+                    f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+                    "--bind-address=127.0.0.1",
+                    "--advertise-address=127.0.0.1",
+                    f"--secure-port={self.port}",
+                    f"--tls-cert-file={serving.cert}",
+                    f"--tls-private-key-file={serving.key}",
+                    f"--client-ca-file={pki.ca.cert}",
+                    "--authorization-mode=Node,RBAC",
+                    "--enable-admission-plugins=NodeRestriction,PodSecurity,OwnerReferencesPermissionEnforcement",
+                    f"--service-account-key-file={sa_key}",
+                    f"--service-account-signing-key-file={sa_key}",
+                    "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                    "--service-cluster-ip-range=10.0.0.0/24",
+                    f"--kubelet-client-certificate={kubelet_client.cert}",
+                    f"--kubelet-client-key={kubelet_client.key}",
+                    f"--kubelet-certificate-authority={pki.ca.cert}",
+                    "--kubelet-preferred-address-types=InternalIP",
+                    f"--audit-policy-file={policy}",
+                    f"--audit-log-path={self.audit_log}",
+                    "--audit-log-format=json",
+                    "--audit-log-mode=blocking",
+                    "--profiling=false",
+                    "--v=1",
+                ],
+            )
             self._wait_ready(timeout)
-            self._spawn("kube-controller-manager", [
-                f"--kubeconfig={kcm_config}", f"--authentication-kubeconfig={kcm_config}",
-                f"--authorization-kubeconfig={kcm_config}", "--leader-elect=false",
-                "--controllers=" + ",".join(CONTROLLERS), "--use-service-account-credentials=true",
-                f"--service-account-private-key-file={sa_key}", f"--root-ca-file={pki.ca.cert}",
-                "--bind-address=127.0.0.1", f"--secure-port={free_port()}", "--profiling=false", "--v=1"])
-            self._spawn("kube-scheduler", [
-                f"--kubeconfig={sched_config}", f"--authentication-kubeconfig={sched_config}",
-                f"--authorization-kubeconfig={sched_config}", "--leader-elect=false",
-                "--bind-address=127.0.0.1", f"--secure-port={free_port()}", "--profiling=false", "--v=1"])
+            self._spawn(
+                "kube-controller-manager",
+                [
+                    f"--kubeconfig={kcm_config}",
+                    f"--authentication-kubeconfig={kcm_config}",
+                    f"--authorization-kubeconfig={kcm_config}",
+                    "--leader-elect=false",
+                    "--controllers=" + ",".join(CONTROLLERS),
+                    "--use-service-account-credentials=true",
+                    f"--service-account-private-key-file={sa_key}",
+                    f"--root-ca-file={pki.ca.cert}",
+                    "--bind-address=127.0.0.1",
+                    f"--secure-port={free_port()}",
+                    "--profiling=false",
+                    "--v=1",
+                ],
+            )
+            self._spawn(
+                "kube-scheduler",
+                [
+                    f"--kubeconfig={sched_config}",
+                    f"--authentication-kubeconfig={sched_config}",
+                    f"--authorization-kubeconfig={sched_config}",
+                    "--leader-elect=false",
+                    "--bind-address=127.0.0.1",
+                    f"--secure-port={free_port()}",
+                    "--profiling=false",
+                    "--v=1",
+                ],
+            )
             self._wait_default_service_account(timeout)
         except BaseException:
             self.stop()
@@ -167,9 +252,14 @@ class ControlPlane:
     # --- helpers ---------------------------------------------------------------------------------------------
     def _spawn(self, name: str, args: list[str]) -> None:
         with (self.logs / f"{name}.log").open("ab") as log:
-            self.processes[name] = subprocess.Popen([str(self.binary), name, *args], stdout=log,
-                                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                                    start_new_session=True, preexec_fn=_die_with_parent)
+            self.processes[name] = subprocess.Popen(
+                [str(self.binary), name, *args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
         self.pid_file.write_text(json.dumps({n: p.pid for n, p in self.processes.items()}))
 
     def _write_kubeconfig(self, path: Path, **user) -> Path:

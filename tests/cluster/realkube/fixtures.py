@@ -24,15 +24,15 @@ Fixture API:
 - `operator_kubeconfig` -> a kubeconfig holding a token of the Helm chart's operator ServiceAccount,
   bound by the chart's own ClusterRole (rendered with default values).
 """
+
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
-
 from realkube import build
 from realkube.harness import Cluster, TestApi, venv_image
 
@@ -60,8 +60,10 @@ def real_cluster(tmp_path_factory) -> Iterator[Cluster]:
     cluster = Cluster(tmp_path_factory.mktemp("cluster"))
     python = venv_image()
     python.entrypoint = ["python"]
-    cluster.start({TEST_IMAGE: venv_image(), "pjob-bench": venv_image(), "python:3": python},
-                  log=lambda message: print(message, file=sys.stderr))
+    cluster.start(
+        {TEST_IMAGE: venv_image(), "pjob-bench": venv_image(), "python:3": python},
+        log=lambda message: print(message, file=sys.stderr),
+    )
     try:
         yield cluster
     finally:
@@ -97,10 +99,17 @@ def kubelet(real_cluster: Cluster, kube_api: TestApi):
     errors = list(node.errors)
     # pods of this test stop with its namespace; wait so the next test starts on a quiet machine
     kube_api.close()
-    kube_api.wait_for(lambda: not [r for r in list(node.runs.values())
-                                   if r.namespace == kube_api.namespace and r.container is not None
-                                   and r.container.alive], timeout=60,
-                      message=f"the pods of namespace {kube_api.namespace} to stop")
+    kube_api.wait_for(
+        lambda: (
+            not [
+                r
+                for r in list(node.runs.values())
+                if r.namespace == kube_api.namespace and r.container is not None and r.container.alive
+            ]
+        ),
+        timeout=60,
+        message=f"the pods of namespace {kube_api.namespace} to stop",
+    )
     assert not errors, "stand-in kubelet thread raised:\n" + "\n".join(errors)
 
 
@@ -108,6 +117,7 @@ def kubelet(real_cluster: Cluster, kube_api: TestApi):
 def apply_crds(real_cluster: Cluster) -> Callable[..., list[dict]]:
     def apply(*paths: str | Path) -> list[dict]:
         return real_cluster.apply_crds([Path(p) for p in paths] or None)
+
     return apply
 
 
@@ -117,8 +127,13 @@ def without_crds(real_cluster: Cluster, kube_api: TestApi) -> Iterator[None]:
     names = [crd["metadata"]["name"] for crd in real_cluster.apply_crds()]
     for name in names:
         real_cluster.admin.delete("apiextensions.k8s.io/v1", "customresourcedefinitions", name)
-    kube_api.wait_for(lambda: not any(real_cluster.admin.get("apiextensions.k8s.io/v1", "customresourcedefinitions", n)
-                                      for n in names), 60, "the CRDs to be deleted")
+    kube_api.wait_for(
+        lambda: (
+            not any(real_cluster.admin.get("apiextensions.k8s.io/v1", "customresourcedefinitions", n) for n in names)
+        ),
+        60,
+        "the CRDs to be deleted",
+    )
     try:
         yield
     finally:
@@ -128,8 +143,11 @@ def without_crds(real_cluster: Cluster, kube_api: TestApi) -> Iterator[None]:
 @pytest.fixture
 def kube_env(kube_api: TestApi, real_cluster: Cluster) -> dict[str, str]:
     """A user's environment (cluster admin); operator_support.operator_env swaps in the operator's token."""
-    return {**os.environ, "KUBECONFIG": str(kube_api.kubeconfig_path),
-            "PJOB_TEST_OPERATOR_KUBECONFIG": str(real_cluster.operator_kubeconfig)}
+    return {
+        **os.environ,
+        "KUBECONFIG": str(kube_api.kubeconfig_path),
+        "PJOB_TEST_OPERATOR_KUBECONFIG": str(real_cluster.operator_kubeconfig),
+    }
 
 
 @pytest.fixture
@@ -137,10 +155,10 @@ def operator_kubeconfig(real_cluster: Cluster) -> Path:
     return real_cluster.operator_kubeconfig
 
 
-
-
 def pytest_terminal_summary(terminalreporter) -> None:
     if _RAN_ON_REAL:
-        terminalreporter.write_line(f"{len(_RAN_ON_REAL)} tests ran on the real control plane "
-                                    "(kube-apiserver, etcd, kube-controller-manager, kube-scheduler built from "
-                                    "upstream modules; stand-in kubelet)")
+        terminalreporter.write_line(
+            f"{len(_RAN_ON_REAL)} tests ran on the real control plane "
+            "(kube-apiserver, etcd, kube-controller-manager, kube-scheduler built from "
+            "upstream modules; stand-in kubelet)"
+        )

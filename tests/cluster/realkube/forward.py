@@ -1,5 +1,6 @@
 """`Forwarder`: a TCP port that forwards to another address until `stop()`, after which
 connections to it are refused: an API server that goes away, without stopping the real one."""
+
 from __future__ import annotations
 
 import socket

@@ -12,14 +12,15 @@ machine, pre-bound to a claim: the datastore the pods mount). Tests run one at a
 `close()` empties `default` again and deletes every other namespace the test made, and waits
 until that is done, so each test starts on the same empty cluster.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
-
 from realkube import audit
 from realkube.controlplane import ControlPlane, kubeconfig
 from realkube.kubelet import Image, StandinKubelet
@@ -30,8 +31,9 @@ REPO = Path(__file__).resolve().parents[3]
 RELEASE_NAMESPACE = "pjob-system"
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, message: str = "a condition",
-             interval: float = 0.1) -> Any:
+def wait_for(
+    predicate: Callable[[], Any], timeout: float = 30.0, message: str = "a condition", interval: float = 0.1
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -47,13 +49,17 @@ def venv_image() -> Image:
     import sys
 
     venv_bin = str(Path(sys.executable).parent)
-    return Image(entrypoint=["pjob"], path=f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
-                 env={"PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8"})
+    return Image(
+        entrypoint=["pjob"],
+        path=f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
+        env={"PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8"},
+    )
 
 
 def chart_rbac(values: Obj | None = None, namespace: str = RELEASE_NAMESPACE) -> list[Obj]:
     """The chart's ServiceAccount and RBAC objects, rendered by Helm's Go engine with `values`."""
     import sys
+
     sys.path.insert(0, str(REPO / "tests" / "unit" / "deploy"))
     import chart_render
 
@@ -63,8 +69,11 @@ def chart_rbac(values: Obj | None = None, namespace: str = RELEASE_NAMESPACE) ->
     for obj in objs:
         if obj.get("kind") in kinds:
             obj.pop("__template__", None)
-            obj["metadata"].setdefault("namespace", namespace) if obj["kind"] in {"ServiceAccount", "Role",
-                                                                                   "RoleBinding"} else None
+            obj["metadata"].setdefault("namespace", namespace) if obj["kind"] in {
+                "ServiceAccount",
+                "Role",
+                "RoleBinding",
+            } else None
             out.append(obj)
     return out
 
@@ -82,28 +91,39 @@ class Cluster:
     def kubeconfig_path(self) -> Path:
         return self.plane.kubeconfig_path
 
-    def start(self, images: dict[str, Image], log: Callable[[str], None] = print) -> "Cluster":
+    def start(self, images: dict[str, Image], log: Callable[[str], None] = print) -> Cluster:
         started = time.monotonic()
         self.plane.start()
         try:
             self.admin = Client(str(self.plane.kubeconfig_path))
             from realkube.pki import Pki
-            self.kubelet = StandinKubelet(Pki(self.plane.pki), self.plane.server, "pjob-node-0",
-                                          self.workdir / "kubelet", self.plane.port, images=images, gpus=4)
+
+            self.kubelet = StandinKubelet(
+                Pki(self.plane.pki),
+                self.plane.server,
+                "pjob-node-0",
+                self.workdir / "kubelet",
+                self.plane.port,
+                images=images,
+                gpus=4,
+            )
             self.kubelet.admin = self.admin
             self.kubelet.start()
             wait_for(lambda: self._node_ready("pjob-node-0"), 30, "the stand-in kubelet's Node to be Ready")
             # admission taints a new Node not-ready; the node-lifecycle controller (not run here: it would
             # evict pods on missed heartbeats) lifts the taint once the Node is Ready, so the harness does
-            self.admin.patch("v1", "nodes", "pjob-node-0", {"spec": {"taints": None},
-                                                            "metadata": {"labels": {"gpu": "true"}}})
+            self.admin.patch(
+                "v1", "nodes", "pjob-node-0", {"spec": {"taints": None}, "metadata": {"labels": {"gpu": "true"}}}
+            )
             self.apply_crds()
             self.install_chart_rbac()
         except BaseException:
             self.stop()
             raise
-        log(f"real control plane up in {time.monotonic() - started:.1f} s: {self.plane.server} "
-            f"(kubeconfig {self.plane.kubeconfig_path})")
+        log(
+            f"real control plane up in {time.monotonic() - started:.1f} s: {self.plane.server} "
+            f"(kubeconfig {self.plane.kubeconfig_path})"
+        )
         return self
 
     def stop(self) -> None:
@@ -114,8 +134,9 @@ class Cluster:
 
     def _node_ready(self, name: str) -> bool:
         node = self.admin.get("v1", "nodes", name)
-        return bool(node) and any(c["type"] == "Ready" and c["status"] == "True"
-                                  for c in (node.get("status") or {}).get("conditions") or [])
+        return bool(node) and any(
+            c["type"] == "Ready" and c["status"] == "True" for c in (node.get("status") or {}).get("conditions") or []
+        )
 
     def apply_crds(self, paths: list[Path] | None = None) -> list[Obj]:
         applied = []
@@ -124,11 +145,20 @@ class Cluster:
                 if doc:
                     applied.append(self.admin.apply(doc))
         for crd in applied:
-            wait_for(lambda crd=crd: any(
-                c["type"] == "Established" and c["status"] == "True"
-                for c in (self.admin.get("apiextensions.k8s.io/v1", "customresourcedefinitions",
-                                         crd["metadata"]["name"]).get("status") or {}).get("conditions") or []),
-                30, f"CRD {crd['metadata']['name']} to be established")
+            wait_for(
+                lambda crd=crd: any(
+                    c["type"] == "Established" and c["status"] == "True"
+                    for c in (
+                        self.admin.get(
+                            "apiextensions.k8s.io/v1", "customresourcedefinitions", crd["metadata"]["name"]
+                        ).get("status")
+                        or {}
+                    ).get("conditions")
+                    or []
+                ),
+                30,
+                f"CRD {crd['metadata']['name']} to be established",
+            )
         return applied
 
     def install_chart_rbac(self) -> None:
@@ -143,23 +173,36 @@ class Cluster:
         """A kubeconfig with a real token of `namespace/service_account` (TokenRequest API)."""
         path = self.admin.resource_path("v1", "serviceaccounts", namespace, service_account, "token")
         token = wait_for(lambda: self._token(path, seconds), 30, f"a token for {namespace}/{service_account}")
-        return kubeconfig(self.plane.server, self.plane.pki / "ca.crt", user=f"{namespace}-{service_account}",
-                          token=token, namespace=namespace)
+        return kubeconfig(
+            self.plane.server,
+            self.plane.pki / "ca.crt",
+            user=f"{namespace}-{service_account}",
+            token=token,
+            namespace=namespace,
+        )
 
     def _token(self, path: str, seconds: int) -> str | None:
         try:
-            return self.admin.request("POST", path, {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-                                                     "spec": {"expirationSeconds": seconds}})["status"]["token"]
+            return self.admin.request(
+                "POST",
+                path,
+                {
+                    "apiVersion": "authentication.k8s.io/v1",
+                    "kind": "TokenRequest",
+                    "spec": {"expirationSeconds": seconds},
+                },
+            )["status"]["token"]
         except ApiError as error:
             if error.status == 404:  # the ServiceAccount is not there yet
                 return None
             raise
 
     def ensure_namespace(self, name: str, labels: dict[str, str] | None = None) -> Obj:
-        return self.admin.apply({"apiVersion": "v1", "kind": "Namespace",
-                                 "metadata": {"name": name, "labels": labels or {}}})
+        return self.admin.apply(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels or {}}}
+        )
 
-    def for_test(self) -> "TestApi":
+    def for_test(self) -> TestApi:
         return TestApi(self)
 
 
@@ -184,12 +227,19 @@ class TestApi:
         return namespace or self.namespace
 
     def get(self, api_version: str, plural: str, name: str, namespace: str | None = None) -> Obj | None:
-        cluster_scoped = plural in {"namespaces", "nodes", "persistentvolumes", "clusterroles",
-                                    "clusterrolebindings", "customresourcedefinitions"}
+        cluster_scoped = plural in {
+            "namespaces",
+            "nodes",
+            "persistentvolumes",
+            "clusterroles",
+            "clusterrolebindings",
+            "customresourcedefinitions",
+        }
         return self.admin.get(api_version, plural, name, None if cluster_scoped else self._ns(namespace))
 
-    def list(self, api_version: str, plural: str, namespace: str | None = None, *,
-             label_selector: str | None = None) -> list[Obj]:
+    def list(
+        self, api_version: str, plural: str, namespace: str | None = None, *, label_selector: str | None = None
+    ) -> list[Obj]:
         params = {"labelSelector": label_selector} if label_selector else {}
         return self.admin.list(api_version, plural, self._ns(namespace), **params)
 
@@ -216,17 +266,33 @@ class TestApi:
         """The real kubectl (a subcommand of the control-plane binary) as the cluster admin; its stdout."""
         import subprocess
 
-        done = subprocess.run([str(self.cluster.plane.binary), "kubectl", "--kubeconfig",
-                               str(kubeconfig or self.kubeconfig_path), "-n", self.namespace, *args],
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [
+                str(self.cluster.plane.binary),
+                "kubectl",
+                "--kubeconfig",
+                str(kubeconfig or self.kubeconfig_path),
+                "-n",
+                self.namespace,
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
         return done.stdout
 
     def kubeconfig_for(self, namespace: str, service_account: str) -> Path:
         """A kubeconfig file with a real token of a ServiceAccount (created when missing)."""
         self.ensure_namespace(namespace)
-        self.admin.apply({"apiVersion": "v1", "kind": "ServiceAccount",
-                          "metadata": {"name": service_account, "namespace": namespace}})
+        self.admin.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": service_account, "namespace": namespace},
+            }
+        )
         path = self.cluster.workdir / f"kubeconfig-{namespace}-{service_account}"
         path.write_text(yaml.safe_dump(self.cluster.token_kubeconfig(namespace, service_account)))
         return path
@@ -236,21 +302,47 @@ class TestApi:
         ns = self._ns(namespace)
         pv_name = f"{ns}-{claim}"[:63]
         Path(host_path).mkdir(parents=True, exist_ok=True)
-        self.admin.apply({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv_name},
-                          "spec": {"capacity": {"storage": "10Gi"}, "accessModes": ["ReadWriteMany"],
-                                   "persistentVolumeReclaimPolicy": "Retain", "storageClassName": "",
-                                   "hostPath": {"path": str(host_path), "type": "Directory"},
-                                   "claimRef": {"namespace": ns, "name": claim}}})
-        self.admin.apply({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                          "metadata": {"name": claim, "namespace": ns},
-                          "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": "", "volumeName": pv_name,
-                                   "resources": {"requests": {"storage": "10Gi"}}}})
+        self.admin.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolume",
+                "metadata": {"name": pv_name},
+                "spec": {
+                    "capacity": {"storage": "10Gi"},
+                    "accessModes": ["ReadWriteMany"],
+                    "persistentVolumeReclaimPolicy": "Retain",
+                    "storageClassName": "",
+                    "hostPath": {"path": str(host_path), "type": "Directory"},
+                    "claimRef": {"namespace": ns, "name": claim},
+                },
+            }
+        )
+        self.admin.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": {"name": claim, "namespace": ns},
+                "spec": {
+                    "accessModes": ["ReadWriteMany"],
+                    "storageClassName": "",
+                    "volumeName": pv_name,
+                    "resources": {"requests": {"storage": "10Gi"}},
+                },
+            }
+        )
         self._volumes.append(pv_name)
-        self.wait_for(lambda: (self.admin.get("v1", "persistentvolumeclaims", claim, ns) or {}).get(
-            "status", {}).get("phase") == "Bound", 30, f"claim {ns}/{claim} to be bound")
+        self.wait_for(
+            lambda: (
+                (self.admin.get("v1", "persistentvolumeclaims", claim, ns) or {}).get("status", {}).get("phase")
+                == "Bound"
+            ),
+            30,
+            f"claim {ns}/{claim} to be bound",
+        )
 
-    def wait_for(self, predicate: Callable[[], Any], timeout: float = 30.0, message: str = "a condition",
-                 interval: float = 0.1) -> Any:
+    def wait_for(
+        self, predicate: Callable[[], Any], timeout: float = 30.0, message: str = "a condition", interval: float = 0.1
+    ) -> Any:
         return wait_for(predicate, timeout, message, interval)
 
     # --- the request log (audit) --------------------------------------------------------------------------
@@ -262,9 +354,13 @@ class TestApi:
         self._offset = audit.size(self.cluster.plane.audit_log)
 
     def writes(self, resource: str | None = None, user_agent_contains: str | None = None) -> list[audit.RequestRecord]:
-        return [r for r in self.requests if r.is_write
-                and (resource is None or r.resource == resource)
-                and (user_agent_contains is None or user_agent_contains in r.user_agent)]
+        return [
+            r
+            for r in self.requests
+            if r.is_write
+            and (resource is None or r.resource == resource)
+            and (user_agent_contains is None or user_agent_contains in r.user_agent)
+        ]
 
     # --- teardown ---------------------------------------------------------------------------------------------
     def close(self, timeout: float = 90.0) -> None:
@@ -275,10 +371,15 @@ class TestApi:
             self.admin.delete("v1", "namespaces", ns)
         for pv in self._volumes:
             self.admin.delete("v1", "persistentvolumes", pv)
-        self.wait_for(lambda: all(self._is_empty(ns) for ns in [self.namespace]) and not any(
-            self.admin.get("v1", "namespaces", ns) for ns in self._namespaces) and not any(
-            self.admin.get("v1", "persistentvolumes", pv) for pv in self._volumes), timeout,
-            f"namespace {self.namespace} to be empty and {self._namespaces + self._volumes} gone")
+        self.wait_for(
+            lambda: (
+                all(self._is_empty(ns) for ns in [self.namespace])
+                and not any(self.admin.get("v1", "namespaces", ns) for ns in self._namespaces)
+                and not any(self.admin.get("v1", "persistentvolumes", pv) for pv in self._volumes)
+            ),
+            timeout,
+            f"namespace {self.namespace} to be empty and {self._namespaces + self._volumes} gone",
+        )
         self._namespaces.clear()
         self._volumes.clear()
 
@@ -288,12 +389,16 @@ class TestApi:
         for plural in ("paralleljobs", "pipelinejobs"):  # no operator runs any more: drop its finalizers
             for obj in self.admin.list("pjob.dev/v1alpha1", plural, ns):
                 if obj["metadata"].get("finalizers"):
-                    self._ignore_gone(lambda: self.admin.patch("pjob.dev/v1alpha1", plural, obj["metadata"]["name"],
-                                                               {"metadata": {"finalizers": None}}, ns))
+                    self._ignore_gone(
+                        lambda: self.admin.patch(
+                            "pjob.dev/v1alpha1", plural, obj["metadata"]["name"], {"metadata": {"finalizers": None}}, ns
+                        )
+                    )
         for api_version, plural, options in CLEANUP:
             path = self.admin.resource_path(api_version, plural, ns)
-            self._ignore_gone(lambda: self.admin.request("DELETE", path, {"kind": "DeleteOptions", "apiVersion": "v1",
-                                                                          **options}))
+            self._ignore_gone(
+                lambda: self.admin.request("DELETE", path, {"kind": "DeleteOptions", "apiVersion": "v1", **options})
+            )
 
     def _is_empty(self, ns: str) -> bool:
         for api_version, plural, _ in CLEANUP:
@@ -314,8 +419,17 @@ class TestApi:
 
 SYSTEM_NAMESPACES = {"default", "kube-system", "kube-public", "kube-node-lease", RELEASE_NAMESPACE}
 # what a test can leave in a namespace; pods go at once (grace 0: the node kills their processes)
-CLEANUP = [("pjob.dev/v1alpha1", "paralleljobs", {}), ("pjob.dev/v1alpha1", "pipelinejobs", {}),
-           ("batch/v1", "jobs", {"propagationPolicy": "Background"}), ("v1", "pods", {"gracePeriodSeconds": 0}),
-           ("v1", "configmaps", {}), ("v1", "secrets", {}), ("coordination.k8s.io/v1", "leases", {}),
-           ("rbac.authorization.k8s.io/v1", "roles", {}), ("rbac.authorization.k8s.io/v1", "rolebindings", {}),
-           ("v1", "persistentvolumeclaims", {}), ("v1", "events", {}), ("v1", "serviceaccounts", {})]
+CLEANUP = [
+    ("pjob.dev/v1alpha1", "paralleljobs", {}),
+    ("pjob.dev/v1alpha1", "pipelinejobs", {}),
+    ("batch/v1", "jobs", {"propagationPolicy": "Background"}),
+    ("v1", "pods", {"gracePeriodSeconds": 0}),
+    ("v1", "configmaps", {}),
+    ("v1", "secrets", {}),
+    ("coordination.k8s.io/v1", "leases", {}),
+    ("rbac.authorization.k8s.io/v1", "roles", {}),
+    ("rbac.authorization.k8s.io/v1", "rolebindings", {}),
+    ("v1", "persistentvolumeclaims", {}),
+    ("v1", "events", {}),
+    ("v1", "serviceaccounts", {}),
+]

@@ -4,12 +4,14 @@ The product talks to the cluster through the official `kubernetes` client and ko
 (stand-in kubelet, fixtures, `make cluster`) uses this thin client so that what it does is plain
 to read: paths from discovery, server-side apply for `apply`, watches as JSON lines.
 """
+
 from __future__ import annotations
 
 import json
 import threading
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlencode
 
 import urllib3
@@ -35,8 +37,12 @@ class Client:
         user = config["users"][0]["user"]
         self.server = cluster["server"].rstrip("/")
         self.headers = {"User-Agent": user_agent, "Accept": "application/json"}
-        pool: dict[str, Any] = {"ca_certs": cluster["certificate-authority"], "cert_reqs": "CERT_REQUIRED",
-                                "maxsize": 8, "retries": False}
+        pool: dict[str, Any] = {
+            "ca_certs": cluster["certificate-authority"],
+            "cert_reqs": "CERT_REQUIRED",
+            "maxsize": 8,
+            "retries": False,
+        }
         if "token" in user:
             self.headers["Authorization"] = f"Bearer {user['token']}"
         else:
@@ -46,14 +52,21 @@ class Client:
         self._lock = threading.Lock()
 
     # --- raw requests --------------------------------------------------------------------------------------
-    def request(self, method: str, path: str, body: Any = None, *, params: dict | None = None,
-                content_type: str = "application/json", timeout: float = 30.0) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        params: dict | None = None,
+        content_type: str = "application/json",
+        timeout: float = 30.0,
+    ) -> Any:
         url = self.server + path + (("?" + urlencode(params)) if params else "")
         data = None if body is None else (body if isinstance(body, (bytes, str)) else json.dumps(body))
         headers = dict(self.headers, **({"Content-Type": content_type} if data is not None else {}))
         for attempt in range(50):  # 429 (e.g. "storage is (re)initializing" right after a CRD change)
-            response = self.http.request(method, url, body=data, headers=headers, timeout=timeout,
-                                         preload_content=True)
+            response = self.http.request(method, url, body=data, headers=headers, timeout=timeout, preload_content=True)
             if response.status != 429:
                 break
             time.sleep(min(float(response.headers.get("Retry-After") or 0.2), 1.0))
@@ -68,8 +81,13 @@ class Client:
     def watch(self, path: str, params: dict | None = None, timeout: float = 60.0) -> Iterator[Obj]:
         """Watch events (dicts with type and object) until the server closes the stream."""
         query = dict(params or {}, watch="true", timeoutSeconds=int(timeout))
-        response = self.http.request("GET", self.server + path + "?" + urlencode(query), headers=self.headers,
-                                     preload_content=False, timeout=urllib3.Timeout(connect=10, read=timeout + 30))
+        response = self.http.request(
+            "GET",
+            self.server + path + "?" + urlencode(query),
+            headers=self.headers,
+            preload_content=False,
+            timeout=urllib3.Timeout(connect=10, read=timeout + 30),
+        )
         try:
             if response.status >= 400:
                 raise ApiError(response.status, response.read().decode(errors="replace"))
@@ -84,8 +102,14 @@ class Client:
             response.release_conn()
 
     # --- resources ---------------------------------------------------------------------------------------
-    def resource_path(self, api_version: str, plural: str, namespace: str | None = None, name: str | None = None,
-                      subresource: str | None = None) -> str:
+    def resource_path(
+        self,
+        api_version: str,
+        plural: str,
+        namespace: str | None = None,
+        name: str | None = None,
+        subresource: str | None = None,
+    ) -> str:
         base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
         path = base + (f"/namespaces/{namespace}" if namespace else "") + f"/{plural}"
         return path + (f"/{name}" if name else "") + (f"/{subresource}" if subresource else "")
@@ -126,16 +150,32 @@ class Client:
         body = dict(obj, metadata={k: v for k, v in obj["metadata"].items() if k != "resourceVersion"})
         if ns:
             body["metadata"]["namespace"] = ns
-        return self.request("PATCH", self.resource_path(obj["apiVersion"], plural, ns, obj["metadata"]["name"]),
-                            json.dumps(body), params={"fieldManager": manager, "force": "true"},
-                            content_type="application/apply-patch+yaml")
+        return self.request(
+            "PATCH",
+            self.resource_path(obj["apiVersion"], plural, ns, obj["metadata"]["name"]),
+            json.dumps(body),
+            params={"fieldManager": manager, "force": "true"},
+            content_type="application/apply-patch+yaml",
+        )
 
-    def patch(self, api_version: str, plural: str, name: str, patch: Obj, namespace: str | None = None,
-              subresource: str | None = None, kind: str = "merge") -> Obj:
-        content = {"merge": "application/merge-patch+json", "strategic": "application/strategic-merge-patch+json",
-                   "json": "application/json-patch+json"}[kind]
-        return self.request("PATCH", self.resource_path(api_version, plural, namespace, name, subresource), patch,
-                            content_type=content)
+    def patch(
+        self,
+        api_version: str,
+        plural: str,
+        name: str,
+        patch: Obj,
+        namespace: str | None = None,
+        subresource: str | None = None,
+        kind: str = "merge",
+    ) -> Obj:
+        content = {
+            "merge": "application/merge-patch+json",
+            "strategic": "application/strategic-merge-patch+json",
+            "json": "application/json-patch+json",
+        }[kind]
+        return self.request(
+            "PATCH", self.resource_path(api_version, plural, namespace, name, subresource), patch, content_type=content
+        )
 
     def delete(self, api_version: str, plural: str, name: str, namespace: str | None = None, **options) -> Obj | None:
         body = {"kind": "DeleteOptions", "apiVersion": "v1", **options}

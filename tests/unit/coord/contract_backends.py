@@ -45,7 +45,6 @@ class SqliteBackend:
 def _open_kube(kubeconfig, namespace, job, kwargs):
     """Runs in forked children: a fresh ApiClient per process."""
     from kubernetes import config
-
     from pjob.coord import kube
 
     return kube.KubeCoordinator(config.new_client_from_config(config_file=kubeconfig), namespace, job, **kwargs)
@@ -68,8 +67,13 @@ class KubeBackend:
         self.made: list = []  # ApiClients to close
 
     def create(self, total, max_attempts=3, items=None, lease_seconds=30.0):
-        self.kwargs = dict(max_attempts=max_attempts, lease_seconds=lease_seconds, prefetch=self.prefetch,
-                           read_cache_seconds=0.0, renew_seconds=0.0)
+        self.kwargs = dict(
+            max_attempts=max_attempts,
+            lease_seconds=lease_seconds,
+            prefetch=self.prefetch,
+            read_cache_seconds=0.0,
+            renew_seconds=0.0,
+        )
         return self._new(dict(self.kwargs, total=total, items=items))
 
     def _new(self, kwargs):

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from pjob.coord import base, kube
 from pjob.spec import errors
 

@@ -9,24 +9,27 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from kubernetes import client as k8s
 from kubernetes.client import exceptions as k8s_errors
-
 from pjob.coord import kube
 from pjob.engine import policy, report
 from pjob.engine.task import ParallelTask
-from pjob.kube import agent_cmd, kubeio
-from pjob.kube import finalise as kube_finalise
+from pjob.kube import agent_cmd, kubeio, reconcile
 from pjob.kube import constants as c
-from pjob.kube import reconcile
+from pjob.kube import finalise as kube_finalise
 
 NS, JOB = "default", "score"
-TOO_LONG = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "RequestEntityTooLarge", "code": 422,
-            "message": 'ConfigMap "score-queue" is invalid: []: Too long: must have at most 1048576 bytes'}
+TOO_LONG = {
+    "kind": "Status",
+    "apiVersion": "v1",
+    "status": "Failure",
+    "reason": "RequestEntityTooLarge",
+    "code": 422,
+    "message": 'ConfigMap "score-queue" is invalid: []: Too long: must have at most 1048576 bytes',
+}
 
 
 def refusal(status: int, body: dict):
@@ -34,6 +37,7 @@ def refusal(status: int, body: dict):
         exc = k8s_errors.ApiException(status=status, reason="Unprocessable Entity")
         exc.body = json.dumps(body)
         raise exc
+
     return raise_it
 
 
@@ -74,20 +78,39 @@ def _task(tmp_path) -> ParallelTask:
     for i in range(4):
         (docs / f"d{i}.txt").write_text("x\n")
     run = tmp_path / "run" / "steps" / "s"
-    return ParallelTask(step="s", job="run", code_dir=str(tmp_path), entry_script="x.py", argv=[], env={},
-                        input_type="uri_folder", input_uri=str(docs), mini_batch_size="1", partition_keys=None,
-                        output_dir=str(run / "outputs" / "o"), append_row_to=None,
-                        logs_dir=str(run / "logs"), work_dir=str(run / "work"))
+    return ParallelTask(
+        step="s",
+        job="run",
+        code_dir=str(tmp_path),
+        entry_script="x.py",
+        argv=[],
+        env={},
+        input_type="uri_folder",
+        input_uri=str(docs),
+        mini_batch_size="1",
+        partition_keys=None,
+        output_dir=str(run / "outputs" / "o"),
+        append_row_to=None,
+        logs_dir=str(run / "logs"),
+        work_dir=str(run / "work"),
+    )
 
 
 def test_pjob_agent_exits_3_with_the_reason_when_the_queue_is_refused(server, api, tmp_path, monkeypatch):
     task = _task(tmp_path)
-    server.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "score-task", "namespace": NS},
-                  "data": {"task.json": task.to_json()}})
+    server.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "score-task", "namespace": NS},
+            "data": {"task.json": task.to_json()},
+        }
+    )
     monkeypatch.setattr(kubeio, "load_client", lambda *a, **k: api)
     monkeypatch.setattr(k8s.CoreV1Api, "replace_namespaced_config_map", refusal(422, TOO_LONG))
-    args = argparse.Namespace(coordinator=f"kube://{NS}/{JOB}", task="configmap:score-task", node=0,
-                              agent_id="pod-0", command_step=None)
+    args = argparse.Namespace(
+        coordinator=f"kube://{NS}/{JOB}", task="configmap:score-task", node=0, agent_id="pod-0", command_step=None
+    )
     assert agent_cmd.run_agent(args) == 3  # the Job's podFailurePolicy FailJob: no crash loop
     fatal = report.read_fatal(task.work_dir)
     assert fatal.startswith(kube_finalise.QUEUE_REJECTED_PREFIX) and "1048576" in fatal

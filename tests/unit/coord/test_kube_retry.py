@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 import urllib3
 from kubernetes.client import exceptions as k8s_errors
-
 from pjob.coord import kube_leases, kube_retry
 
 
@@ -17,24 +16,37 @@ def api_error(status, retry_after=None):
     return exc
 
 
-@pytest.mark.parametrize("attempt, server_says, rand, expected", [
-    (0, None, 0.5, 0.025),  # full jitter under 50 ms
-    (3, None, 1.0 - 1e-9, 0.4),  # doubling
-    (20, None, 0.5, 2.5),  # capped at 5 s
-    (0, 2.0, 0.0, 2.0),  # Retry-After is the floor
-    (0, 2.0, 0.5, 2.1),  # plus up to 10% so told-alike agents spread out
-    (0, 1e6, 0.0, 60.0),  # an absurd Retry-After is bounded
-])
+@pytest.mark.parametrize(
+    "attempt, server_says, rand, expected",
+    [
+        (0, None, 0.5, 0.025),  # full jitter under 50 ms
+        (3, None, 1.0 - 1e-9, 0.4),  # doubling
+        (20, None, 0.5, 2.5),  # capped at 5 s
+        (0, 2.0, 0.0, 2.0),  # Retry-After is the floor
+        (0, 2.0, 0.5, 2.1),  # plus up to 10% so told-alike agents spread out
+        (0, 1e6, 0.0, 60.0),  # an absurd Retry-After is bounded
+    ],
+)
 def test_backoff(attempt, server_says, rand, expected):
     assert kube_retry.backoff(attempt, server_says, rand) == pytest.approx(expected, rel=1e-6)
 
 
-@pytest.mark.parametrize("exc, transient", [
-    (api_error(429), True), (api_error(500), True), (api_error(503), True), (api_error(0), True),
-    (ConnectionResetError(), True), (urllib3.exceptions.ReadTimeoutError(None, "/", "timed out"), True),
-    (api_error(409), False), (api_error(422), False), (api_error(403), False), (api_error(404), False),
-    (ValueError("bug"), False),
-])
+@pytest.mark.parametrize(
+    "exc, transient",
+    [
+        (api_error(429), True),
+        (api_error(500), True),
+        (api_error(503), True),
+        (api_error(0), True),
+        (ConnectionResetError(), True),
+        (urllib3.exceptions.ReadTimeoutError(None, "/", "timed out"), True),
+        (api_error(409), False),
+        (api_error(422), False),
+        (api_error(403), False),
+        (api_error(404), False),
+        (ValueError("bug"), False),
+    ],
+)
 def test_what_is_transient(exc, transient):
     assert kube_retry.is_transient(exc) is transient
 

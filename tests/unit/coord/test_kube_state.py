@@ -9,13 +9,13 @@ import random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from pjob.coord import base, kube_state
 from pjob.coord.bitmap import IndexBitmap
 from pjob.coord.ranges import IndexRanges
 
-ops = st.lists(st.tuples(st.sampled_from(["add", "remove", "range"]), st.integers(0, 60), st.integers(0, 8)),
-               max_size=80)
+ops = st.lists(
+    st.tuples(st.sampled_from(["add", "remove", "range"]), st.integers(0, 60), st.integers(0, 8)), max_size=80
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -78,8 +78,17 @@ def test_state_round_trips_through_configmap_data():
 
 
 def test_older_run_length_encoding_still_decodes():
-    old = {"total": "20", "maxAttempts": "3", "cursor": "10", "pending": "[[1,1],[2,0]]", "leased": "{}",
-           "done": "[[0,1],[3,8]]", "failed": "[[8,10]]", "failedInfo": "{}", "counters": "{}"}
+    old = {
+        "total": "20",
+        "maxAttempts": "3",
+        "cursor": "10",
+        "pending": "[[1,1],[2,0]]",
+        "leased": "{}",
+        "done": "[[0,1],[3,8]]",
+        "failed": "[[8,10]]",
+        "failedInfo": "{}",
+        "counters": "{}",
+    }
     s = kube_state.QueueState.decode(old)
     assert s.pending == {1: 1} and list(s.fresh) == [2] and list(s.failed) == [8, 9]
     p = s.progress()

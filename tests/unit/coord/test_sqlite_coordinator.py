@@ -12,7 +12,6 @@ import sqlite3
 import time
 
 import pytest
-
 from pjob.coord import base, sqlite
 from pjob.spec import errors
 
@@ -25,14 +24,21 @@ def recount(path) -> dict:
         by_state = dict(db.execute("SELECT state, count(*) FROM batches GROUP BY state").fetchall())
         ok, bad, attempts = db.execute("SELECT sum(succeeded), sum(failed), sum(attempts) FROM batches").fetchone()
     return {
-        "pending": by_state.get(0, 0), "leased": by_state.get(1, 0), "done": by_state.get(2, 0),
-        "failed": by_state.get(3, 0), "items_succeeded": ok or 0, "items_failed": bad or 0, "attempts": attempts or 0,
+        "pending": by_state.get(0, 0),
+        "leased": by_state.get(1, 0),
+        "done": by_state.get(2, 0),
+        "failed": by_state.get(3, 0),
+        "items_succeeded": ok or 0,
+        "items_failed": bad or 0,
+        "attempts": attempts or 0,
     }
 
 
 def counters_dict(c) -> dict:
     p = c.counters()
-    return {k: getattr(p, k) for k in ("pending", "leased", "done", "failed", "items_succeeded", "items_failed", "attempts")}
+    return {
+        k: getattr(p, k) for k in ("pending", "leased", "done", "failed", "items_succeeded", "items_failed", "attempts")
+    }
 
 
 def _claim_then_hang(path, ready):

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import os
 
-import pyarrow
-
 import pjob.data
+import pyarrow
 from pjob.data import inference
 
 
@@ -23,21 +22,37 @@ def _sliced(values):
 
 def test_to_series_of_a_sliced_array_keeps_every_value_and_null():
     text = _sliced(["", "1992-09-01", "a long value that crosses other rows' bytes", "x", ""])
-    assert inference.to_series(text, "string", "s").tolist() == [None, "1992-09-01",
-                                                                  "a long value that crosses other rows' bytes", "x", None]
+    assert inference.to_series(text, "string", "s").tolist() == [
+        None,
+        "1992-09-01",
+        "a long value that crosses other rows' bytes",
+        "x",
+        None,
+    ]
     floats = _sliced(["1.5", "", "2.25", "300.125"])
     assert inference.to_series(floats, "float", "f").fillna(-1).tolist() == [1.5, -1, 2.25, 300.125]
     ints = _sliced(["7", "-3", "12345678901"])
     assert inference.to_series(ints, "int", "i").tolist() == [7, -3, 12345678901]
     days = _sliced(["1992-09-01", "", "2020/01/02 03:04:05Z"])
-    assert [str(v) for v in inference.to_series(days, "datetime", "d")] == ["1992-09-01 00:00:00", "NaT", "2020-01-02 03:04:05"]
+    assert [str(v) for v in inference.to_series(days, "datetime", "d")] == [
+        "1992-09-01 00:00:00",
+        "NaT",
+        "2020-01-02 03:04:05",
+    ]
     flags = _sliced(["true", "", "0"])
     assert inference.to_series(flags, "bool", "b").tolist() == [True, None, False]
 
 
 def test_headered_csv_with_empty_fields_reads_the_values_written(tmp_path):
-    rows = [(i, "" if i % 3 == 0 else f"{i}.5", f"1992-09-{1 + i % 28:02d}", "" if i % 4 == 0 else f"name {i} " + "y" * (i % 7))
-            for i in range(200)]
+    rows = [
+        (
+            i,
+            "" if i % 3 == 0 else f"{i}.5",
+            f"1992-09-{1 + i % 28:02d}",
+            "" if i % 4 == 0 else f"name {i} " + "y" * (i % 7),
+        )
+        for i in range(200)
+    ]
     text = "id,score,day,name\n" + "".join(f"{a},{b},{c},{d}\n" for a, b, c, d in rows)
     root = tmp_path / "t"
     root.mkdir()

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import io
 
-from hypothesis import given, settings, strategies as st
-
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pjob.data import csvtext, readers
 
-fragment = st.sampled_from(['a', 'b', '"', '""', ',', ';', ' ', '\n', '\r\n', 'é', '1', '"x"', 'y"z', '\n\n'])
+fragment = st.sampled_from(["a", "b", '"', '""', ",", ";", " ", "\n", "\r\n", "é", "1", '"x"', 'y"z', "\n\n"])
 texts = st.lists(fragment, max_size=40).map("".join)
 
 
@@ -48,9 +48,9 @@ def _rfc4180(text: str, delimiter: str = ",") -> bool:
         ch = text[i]
         if quoted:
             if ch == '"':
-                if text[i + 1:i + 2] == '"':
+                if text[i + 1 : i + 2] == '"':
                     i += 1
-                elif text[i + 1:i + 2] not in ("", delimiter, "\n", "\r"):
+                elif text[i + 1 : i + 2] not in ("", delimiter, "\n", "\r"):
                     return False
                 else:
                     quoted = False
@@ -71,8 +71,9 @@ def test_azure_single_line_quirks():
     assert csvtext.records('y"z,"\n\nq\n', ",", False) == [['y"z', '"'], ["q"]]
 
 
-utf16_fragment = st.sampled_from(["a", ",", "\n", "\r\n", "\u00fc", "\u6f22", "\u0a0a", "\u0a00", "\u000a\u0a0a",
-                                  "\U0001F600", "\u0100"])
+utf16_fragment = st.sampled_from(
+    ["a", ",", "\n", "\r\n", "\u00fc", "\u6f22", "\u0a0a", "\u0a00", "\u000a\u0a0a", "\U0001f600", "\u0100"]
+)
 
 
 @settings(max_examples=300, deadline=None)

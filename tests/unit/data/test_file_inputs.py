@@ -7,9 +7,8 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 import pjob.data
+import pytest
 from pjob.data import files, minibatch
 from pjob.spec import errors
 
@@ -38,7 +37,11 @@ def test_plan_by_count_keeps_order_and_counts(tmp_path, write):
 def test_default_is_ten_files_and_int_size_is_accepted(tmp_path, write):
     for i in range(21):
         write(tmp_path / "in", f"{i:02d}")
-    assert [mb.items for mb in pjob.data.plan("uri_folder", str(tmp_path / "in"), None, None).mini_batches] == [10, 10, 1]
+    assert [mb.items for mb in pjob.data.plan("uri_folder", str(tmp_path / "in"), None, None).mini_batches] == [
+        10,
+        10,
+        1,
+    ]
     assert len(pjob.data.plan("uri_folder", str(tmp_path / "in"), 7, None).mini_batches) == 3
 
 
@@ -91,17 +94,23 @@ def test_file_uri_and_relative_paths(tmp_path, monkeypatch, write):
     monkeypatch.chdir(tmp_path)
     assert pjob.data.resolve_uri("d/x.txt", None) == path
     assert pjob.data.resolve_uri("file:d/x.txt", None) == path
-    assert [mb.paths for mb in pjob.data.plan("uri_folder", "file://" + str(tmp_path / "d"), None, None).mini_batches] == [[path]]
+    assert [
+        mb.paths for mb in pjob.data.plan("uri_folder", "file://" + str(tmp_path / "d"), None, None).mini_batches
+    ] == [[path]]
 
 
 def test_datastore_uris_resolve_against_the_mapping(tmp_path, monkeypatch):
     stores = {"default": str(tmp_path / "ds" / "default"), "lake": "s3://bucket/prefix"}
-    assert pjob.data.resolve_uri("azureml://datastores/default/paths/in/x/", stores) == str(tmp_path / "ds" / "default" / "in" / "x")
+    assert pjob.data.resolve_uri("azureml://datastores/default/paths/in/x/", stores) == str(
+        tmp_path / "ds" / "default" / "in" / "x"
+    )
     assert pjob.data.resolve_uri("azureml://datastores/lake/paths/a/b.csv", stores) == "s3://bucket/prefix/a/b.csv"
     long_form = "azureml://subscriptions/s/resourcegroups/r/workspaces/w/datastores/lake/paths/a"
     assert pjob.data.resolve_uri(long_form, stores) == "s3://bucket/prefix/a"
     monkeypatch.chdir(tmp_path)
-    assert pjob.data.resolve_uri("azureml://datastores/default/paths/p", None) == str(tmp_path / "pjob-runs" / "datastores" / "default" / "p")
+    assert pjob.data.resolve_uri("azureml://datastores/default/paths/p", None) == str(
+        tmp_path / "pjob-runs" / "datastores" / "default" / "p"
+    )
     with pytest.raises(errors.UserError, match="datastore 'other'.*known: default, lake"):
         pjob.data.resolve_uri("azureml://datastores/other/paths/p", stores)
     with pytest.raises(errors.UserError, match="registered data asset"):
@@ -113,7 +122,9 @@ def test_datastore_uris_resolve_against_the_mapping(tmp_path, monkeypatch):
 def test_plan_of_a_datastore_uri_lists_the_mapped_folder(tmp_path, write):
     write(tmp_path / "ds" / "images", "1.png")
     write(tmp_path / "ds" / "images", "2.png")
-    plan = pjob.data.plan("uri_folder", "azureml://datastores/imgs/paths/images", "1", None, datastores={"imgs": str(tmp_path / "ds")})
+    plan = pjob.data.plan(
+        "uri_folder", "azureml://datastores/imgs/paths/images", "1", None, datastores={"imgs": str(tmp_path / "ds")}
+    )
     assert [os.path.basename(mb.paths[0]) for mb in plan.mini_batches] == ["1.png", "2.png"]
 
 
@@ -134,7 +145,11 @@ def test_remote_listing_and_download_through_fsspec(tmp_path):
         fs.pipe(f"/pjob-test-remote/{rel}", rel.encode())
     plan = pjob.data.plan("uri_folder", "memory://pjob-test-remote", "2", None)
     flat = [p for mb in plan.mini_batches for p in mb.paths]
-    assert flat == ["memory://pjob-test-remote/a/1.txt", "memory://pjob-test-remote/b/2.txt", "memory://pjob-test-remote/c.txt"]
+    assert flat == [
+        "memory://pjob-test-remote/a/1.txt",
+        "memory://pjob-test-remote/b/2.txt",
+        "memory://pjob-test-remote/c.txt",
+    ]
     local = pjob.data.read_mini_batch(plan.mini_batches[0], str(tmp_path / "scratch"))
     assert [open(p).read() for p in local] == ["a/1.txt", "b/2.txt"]
     assert all(p.startswith(str(tmp_path / "scratch")) for p in local)

@@ -17,8 +17,13 @@ def test_the_listing_notes_every_entry_that_is_not_a_file(tmp_path):
     os.symlink(tmp_path / "sub", tmp_path / "sub" / "again")  # a folder reached twice
     paths, skipped = files.list_files_noting(str(tmp_path))
     assert paths == [str(tmp_path / "a.txt")]
-    assert skipped == [("dangling", "dangling symlink"), ("loop_a", "symlink loop"), ("loop_b", "symlink loop"),
-                       ("pipe", "FIFO (named pipe)"), ("sub/again", "symlink to a folder already listed (a loop?)")]
+    assert skipped == [
+        ("dangling", "dangling symlink"),
+        ("loop_a", "symlink loop"),
+        ("loop_b", "symlink loop"),
+        ("pipe", "FIFO (named pipe)"),
+        ("sub/again", "symlink to a folder already listed (a loop?)"),
+    ]
 
 
 def test_describe_skipped_counts_and_shows_the_first_few():

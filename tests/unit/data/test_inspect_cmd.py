@@ -33,7 +33,16 @@ def test_mltable_dumps_and_counts(tmp_path, write):
     quick = json.loads(pjob(str(tmp_path / "t"), "--mini-batch-size", "1kb", "--json").stdout)
     assert all(m["estimated"] for m in quick["mini_batches"]) and 250 <= quick["items"] <= 350
     dump_dir, dump = tmp_path / "mbs", tmp_path / "all.parquet"
-    out = pjob(str(tmp_path / "t"), "--mini-batch-size", "1kb", "--json", "--dump", str(dump), "--dump-mini-batches", str(dump_dir))
+    out = pjob(
+        str(tmp_path / "t"),
+        "--mini-batch-size",
+        "1kb",
+        "--json",
+        "--dump",
+        str(dump),
+        "--dump-mini-batches",
+        str(dump_dir),
+    )
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["kind"] == "table" and report["items"] == 300
@@ -54,7 +63,10 @@ def test_partition_keys_text_output_and_file_list_dumps(tmp_path, write):
     out = pjob(str(tmp_path / "f"), "--dump", str(tmp_path / "f.parquet"), "--dump-mini-batches", str(tmp_path / "fm"))
     assert out.returncode == 0, out.stderr
     assert pandas.read_parquet(tmp_path / "f.parquet")["path"].map(os.path.basename).tolist() == ["2.txt", "1.txt"]
-    assert open(tmp_path / "fm" / "0.txt").read().splitlines() == [str(tmp_path / "f" / "2.txt"), str(tmp_path / "f" / "x" / "1.txt")]
+    assert open(tmp_path / "fm" / "0.txt").read().splitlines() == [
+        str(tmp_path / "f" / "2.txt"),
+        str(tmp_path / "f" / "x" / "1.txt"),
+    ]
 
 
 def test_bad_input_exits_2_with_a_one_line_error(tmp_path):

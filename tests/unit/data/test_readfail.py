@@ -4,7 +4,6 @@ file; reader problems are placed at the MLTable line of their step."""
 import errno
 
 import pytest
-
 from pjob.data import mltable, readfail
 from pjob.spec import errors
 
@@ -19,7 +18,9 @@ def test_a_library_error_names_the_data_file(tmp_path):
         with readfail.reading("/data/x.parquet"):
             raise ValueError("Parquet magic bytes not found in footer.\nmore detail")
     text = str(info.value)
-    assert text.startswith("data file /data/x.parquet cannot be read: ValueError: Parquet magic bytes not found in footer")
+    assert text.startswith(
+        "data file /data/x.parquet cannot be read: ValueError: Parquet magic bytes not found in footer"
+    )
     assert "replace or remove the file" in text and "more detail" not in text
 
 
@@ -35,10 +36,14 @@ def test_our_own_bugs_are_not_called_data_errors():
 
 
 def test_a_step_problem_is_placed_at_its_mltable_line(tmp_path):
-    table = _table(tmp_path, "paths:\n  - file: ./x.csv\ntransformations:\n  - read_delimited:\n      delimiter: ','\n"
-                             "  - convert_column_types:\n      - columns: a\n        column_type: int\n")
-    exc = readfail.DataReadError("/d/x.csv", "value 'three' is not a whole number",
-                                 "transformations.convert_column_types")
+    table = _table(
+        tmp_path,
+        "paths:\n  - file: ./x.csv\ntransformations:\n  - read_delimited:\n      delimiter: ','\n"
+        "  - convert_column_types:\n      - columns: a\n        column_type: int\n",
+    )
+    exc = readfail.DataReadError(
+        "/d/x.csv", "value 'three' is not a whole number", "transformations.convert_column_types"
+    )
     placed = readfail.placed(table, exc)
     p = placed.problems[0]
     assert (p.file, p.line, p.field) == (table.file, 6, "transformations[1].convert_column_types")

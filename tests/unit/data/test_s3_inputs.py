@@ -8,9 +8,8 @@ import os
 import uuid
 
 import pandas
-import pytest
-
 import pjob.data
+import pytest
 
 pytest.importorskip("s3fs")
 boto3 = pytest.importorskip("boto3")
@@ -20,7 +19,11 @@ boto3 = pytest.importorskip("boto3")
 def bucket(s3_endpoint, monkeypatch):
     import fsspec.config
 
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(key, value)
     # how a user points s3:// at a non-AWS endpoint: fsspec config (or FSSPEC_S3_ENDPOINT_URL)
     monkeypatch.setitem(fsspec.config.conf, "s3", {"endpoint_url": s3_endpoint})
@@ -47,8 +50,11 @@ def test_mltable_on_s3_through_a_datastore_uri(bucket):
     rows = "".join(f"{i},name {i}\n" for i in range(400))
     client.put_object(Bucket=name, Key="t/data/a.csv", Body=("n,s\n" + rows).encode())
     client.put_object(Bucket=name, Key="t/data/notes.txt", Body=b"not a table")
-    client.put_object(Bucket=name, Key="t/MLTable", Body=b"paths:\n  - pattern: ./data/*.csv\ntransformations:\n"
-                      b"  - read_delimited: {include_path_column: true}\n")
+    client.put_object(
+        Bucket=name,
+        Key="t/MLTable",
+        Body=b"paths:\n  - pattern: ./data/*.csv\ntransformations:\n  - read_delimited: {include_path_column: true}\n",
+    )
     stores = {"lake": f"s3://{name}"}
     plan = pjob.data.plan("mltable", "azureml://datastores/lake/paths/t", "1kb", None, datastores=stores)
     assert plan.kind == "table" and len(plan.mini_batches) > 3

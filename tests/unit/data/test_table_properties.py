@@ -15,16 +15,20 @@ import tempfile
 
 import pandas
 import pandas.testing
-from hypothesis import HealthCheck, given, settings, strategies as st
-
 import pjob.data
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # text that stresses CSV: delimiters, quotes, line breaks, unicode, spaces, empties
-cell_text = st.text(alphabet=st.sampled_from(list('ab ,;"\n\r\t\'é漢🙂0123456789.-')), max_size=8)
-cell = st.one_of(cell_text, st.integers(-5, 10**6).map(str), st.floats(allow_nan=False, allow_infinity=False, width=32).map(repr),
-                 st.sampled_from(["", "true", "False", "2020-01-02", "1", "0"]))
+cell_text = st.text(alphabet=st.sampled_from(list("ab ,;\"\n\r\t'é漢🙂0123456789.-")), max_size=8)
+cell = st.one_of(
+    cell_text,
+    st.integers(-5, 10**6).map(str),
+    st.floats(allow_nan=False, allow_infinity=False, width=32).map(repr),
+    st.sampled_from(["", "true", "False", "2020-01-02", "1", "0"]),
+)
 
 
 def _write_table(files: dict[str, bytes], reader_yaml: str, steps_yaml: str = "", pattern: str = "./**/*") -> str:
@@ -66,7 +70,9 @@ def _assert_batches_make_the_whole(root: str, size: str, keys=None) -> None:
     joined = pandas.concat(parts, ignore_index=True) if parts else whole.iloc[0:0]
     assert len(joined) == len(whole)
     if len(whole):
-        pandas.testing.assert_frame_equal(joined.reset_index(drop=True), whole.reset_index(drop=True), check_dtype=False)
+        pandas.testing.assert_frame_equal(
+            joined.reset_index(drop=True), whole.reset_index(drop=True), check_dtype=False
+        )
     assert list(joined.columns) == list(whole.columns) or len(whole) == 0
 
 
@@ -105,10 +111,14 @@ def test_csv_mini_batches_concatenate_to_the_whole_table(width, data, n_files, m
         rows = data.draw(st.lists(st.lists(cell, min_size=width, max_size=width), max_size=25 if n_files < 10 else 3))
         empty = data.draw(st.booleans()) and f > 0
         files[f"d{f % 2}/f{f}.csv"] = b"" if empty else _csv_bytes(header, rows, data.draw(st.booleans()), delimiter)
-    header_mode = data.draw(st.sampled_from(["all_files_same_headers", "from_first_file", "no_header", "all_files_different_headers"]))
+    header_mode = data.draw(
+        st.sampled_from(["all_files_same_headers", "from_first_file", "no_header", "all_files_different_headers"])
+    )
     empty_as_string = data.draw(st.booleans())
-    reader = (f"read_delimited: {{delimiter: {json.dumps(delimiter)}, support_multi_line: {str(multi_line).lower()}, "
-              f"include_path_column: true, header: {header_mode}, empty_as_string: {str(empty_as_string).lower()}}}")
+    reader = (
+        f"read_delimited: {{delimiter: {json.dumps(delimiter)}, support_multi_line: {str(multi_line).lower()}, "
+        f"include_path_column: true, header: {header_mode}, empty_as_string: {str(empty_as_string).lower()}}}"
+    )
     root = _write_table(files, reader, pattern="./**/*.csv")
     try:
         _assert_batches_make_the_whole(root, size)
@@ -118,8 +128,14 @@ def test_csv_mini_batches_concatenate_to_the_whole_table(width, data, n_files, m
 
 @SETTINGS
 @given(
-    records=st.lists(st.dictionaries(st.sampled_from(["a", "b", "ü", "d e"]),
-                                     st.one_of(st.none(), st.booleans(), st.integers(-10, 10), cell_text), max_size=4), max_size=40),
+    records=st.lists(
+        st.dictionaries(
+            st.sampled_from(["a", "b", "ü", "d e"]),
+            st.one_of(st.none(), st.booleans(), st.integers(-10, 10), cell_text),
+            max_size=4,
+        ),
+        max_size=40,
+    ),
     n_files=st.integers(1, 3),
     trailing=st.booleans(),
     size=sizes,
@@ -151,8 +167,13 @@ def test_parquet_mini_batches_concatenate_to_the_whole_table(n, row_group, size)
     try:
         start = 0
         for f, rows in enumerate(n):
-            table = pyarrow.table({"i": list(range(start, start + rows)), "s": [f"v{i}é" for i in range(rows)],
-                                   "x": [None if i % 7 == 0 else i * 0.5 for i in range(rows)]})
+            table = pyarrow.table(
+                {
+                    "i": list(range(start, start + rows)),
+                    "s": [f"v{i}é" for i in range(rows)],
+                    "x": [None if i % 7 == 0 else i * 0.5 for i in range(rows)],
+                }
+            )
             pyarrow.parquet.write_table(table, os.path.join(root, f"p{f}.parquet"), row_group_size=row_group)
             start += rows
         _assert_batches_make_the_whole(root, size)
@@ -162,7 +183,9 @@ def test_parquet_mini_batches_concatenate_to_the_whole_table(n, row_group, size)
 
 @SETTINGS
 @given(
-    rows=st.lists(st.tuples(st.sampled_from(["x", "y", "", "z"]), st.integers(0, 3), st.integers(-100, 100)), max_size=40),
+    rows=st.lists(
+        st.tuples(st.sampled_from(["x", "y", "", "z"]), st.integers(0, 3), st.integers(-100, 100)), max_size=40
+    ),
     keys=st.sampled_from([["k"], ["n"], ["k", "n"], ["n", "k"]]),
     n_files=st.integers(1, 3),
     scan_bytes=st.integers(1, 300),
@@ -187,12 +210,17 @@ def test_partition_keys_give_each_row_to_exactly_one_batch(rows, keys, n_files, 
 @SETTINGS
 @given(
     n_rows=st.lists(st.integers(0, 60), min_size=1, max_size=3),
-    steps=st.lists(st.one_of(
-        st.integers(0, 80).map(lambda n: f"  - take: {n}\n"),
-        st.integers(0, 80).map(lambda n: f"  - skip: {n}\n"),
-        st.tuples(st.floats(0.05, 1.0), st.integers(0, 9)).map(lambda t: f"  - take_random_sample: {{probability: {t[0]:.3f}, seed: {t[1]}}}\n"),
-        st.integers(0, 50).map(lambda n: f"  - filter: 'col(\"n\") % 3 != 0 or col(\"n\") > {n}'\n"),
-    ), max_size=4),
+    steps=st.lists(
+        st.one_of(
+            st.integers(0, 80).map(lambda n: f"  - take: {n}\n"),
+            st.integers(0, 80).map(lambda n: f"  - skip: {n}\n"),
+            st.tuples(st.floats(0.05, 1.0), st.integers(0, 9)).map(
+                lambda t: f"  - take_random_sample: {{probability: {t[0]:.3f}, seed: {t[1]}}}\n"
+            ),
+            st.integers(0, 50).map(lambda n: f'  - filter: \'col("n") % 3 != 0 or col("n") > {n}\'\n'),
+        ),
+        max_size=4,
+    ),
     size=st.integers(1, 400).map(str),
 )
 def test_row_steps_are_honoured_across_mini_batches(n_rows, steps, size):

@@ -4,9 +4,8 @@ engine replaces them with the rows actually read, tests/local)."""
 
 from __future__ import annotations
 
-import pytest
-
 import pjob.data
+import pytest
 from pjob.data import minibatch
 
 
@@ -15,8 +14,9 @@ def _table(tmp_path, text: str, header_mode: str = "all_files_same_headers", fil
     root.mkdir()
     for name in files:
         (root / name).write_text(text)
-    (root / "MLTable").write_text("paths:\n  - pattern: ./*.csv\ntransformations:\n  - read_delimited:\n"
-                                  f"      header: {header_mode}\n")
+    (root / "MLTable").write_text(
+        f"paths:\n  - pattern: ./*.csv\ntransformations:\n  - read_delimited:\n      header: {header_mode}\n"
+    )
     return str(root)
 
 

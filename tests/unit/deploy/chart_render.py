@@ -27,12 +27,13 @@ CHART = REPO / "helm" / "pjob"
 def require_helm():
     """Return the helm_python module, or skip the calling test."""
     return pytest.importorskip(
-        "helm_python",
-        reason="helm-python-sdk (Helm's Go SDK as a wheel) is not installed: pip install helm-python-sdk",
+        "helm_python", reason="helm-python-sdk (Helm's Go SDK as a wheel) is not installed: pip install helm-python-sdk"
     )
 
 
-def render(values: dict[str, Any] | None = None, *, name: str = "pjob", namespace: str = "pjob-system") -> dict[str, str]:
+def render(
+    values: dict[str, Any] | None = None, *, name: str = "pjob", namespace: str = "pjob-system"
+) -> dict[str, str]:
     """Template path -> rendered text, like ``helm template``."""
     helm = require_helm()
     with helm.Chart.load(str(CHART)) as chart:

@@ -47,7 +47,11 @@ def to_jsonschema(node: Any) -> Any:
         out["oneOf"] = [{"type": "string"}, {"type": "integer"}]
     if node.get("nullable") and "type" in out:
         out["type"] = [out["type"], "null"] if isinstance(out["type"], str) else [*out["type"], "null"]
-    if out.get("properties") and "additionalProperties" not in out and not node.get("x-kubernetes-preserve-unknown-fields"):
+    if (
+        out.get("properties")
+        and "additionalProperties" not in out
+        and not node.get("x-kubernetes-preserve-unknown-fields")
+    ):
         out["additionalProperties"] = False
     return out
 
@@ -63,7 +67,9 @@ def crd_schemas(crd: dict[str, Any]) -> dict[str, dict[str, Any]]:
         props.setdefault("apiVersion", {"type": "string"})
         props.setdefault("kind", {"type": "string"})
         props.setdefault("metadata", {"type": "object"})
-        props["metadata"]["x-kubernetes-preserve-unknown-fields"] = True  # ObjectMeta is checked by the API server, not here
+        props["metadata"]["x-kubernetes-preserve-unknown-fields"] = (
+            True  # ObjectMeta is checked by the API server, not here
+        )
         converted = to_jsonschema(schema)
         converted["properties"]["apiVersion"] = {"enum": [f"{spec['group']}/{version['name']}"]}
         converted["properties"]["kind"] = {"enum": [kind]}

@@ -38,41 +38,71 @@ def _need(group: str, resource: str, verbs: set[str] | frozenset[str], why: str)
 
 
 OPERATOR_NAMESPACED: list[Need] = [
-    _need("pjob.dev", "paralleljobs", {"get", "list", "watch", "patch", "update", "create"},
-          "kopf watches and patches (annotations, finalizers); PipelineJob steps create child ParallelJobs"),
-    _need("pjob.dev", "pipelinejobs", {"get", "list", "watch", "patch", "update", "create"},
-          "kopf watches and patches PipelineJobs"),
+    _need(
+        "pjob.dev",
+        "paralleljobs",
+        {"get", "list", "watch", "patch", "update", "create"},
+        "kopf watches and patches (annotations, finalizers); PipelineJob steps create child ParallelJobs",
+    ),
+    _need(
+        "pjob.dev",
+        "pipelinejobs",
+        {"get", "list", "watch", "patch", "update", "create"},
+        "kopf watches and patches PipelineJobs",
+    ),
     _need("pjob.dev", "paralleljobs/status", {"get", "patch", "update"}, "one status write per reconcile"),
     _need("pjob.dev", "pipelinejobs/status", {"get", "patch", "update"}, "pipeline step states"),
-    _need("pjob.dev", "paralleljobs/finalizers", {"update"},
-          "children's ownerReferences with blockOwnerDeletion (OwnerReferencesPermissionEnforcement)"),
+    _need(
+        "pjob.dev",
+        "paralleljobs/finalizers",
+        {"update"},
+        "children's ownerReferences with blockOwnerDeletion (OwnerReferencesPermissionEnforcement)",
+    ),
     _need("pjob.dev", "pipelinejobs/finalizers", {"update"}, "child ParallelJobs/Jobs owned by a PipelineJob"),
-    _need("batch", "jobs", {"create", "get", "list", "watch", "delete", "patch"},
-          "one Indexed Job per ParallelJob, one Job per command step; stopped on a verdict"),
+    _need(
+        "batch",
+        "jobs",
+        {"create", "get", "list", "watch", "delete", "patch"},
+        "one Indexed Job per ParallelJob, one Job per command step; stopped on a verdict",
+    ),
     _need("", "pods", {"get", "list", "watch"}, "observe worker pods (restarts, failures) for status"),
-    _need("", "persistentvolumeclaims", {"get"},
-          "cluster-wide mode: the datastore claim the workers mount exists in the job's namespace"),
+    _need(
+        "",
+        "persistentvolumeclaims",
+        {"get"},
+        "cluster-wide mode: the datastore claim the workers mount exists in the job's namespace",
+    ),
     _need("", "configmaps", CRUD, "queue ConfigMap per job; shipped code ConfigMaps"),
     _need("coordination.k8s.io", "leases", CRUD, "agent heartbeats: read, expire, clean up"),
     _need("", "serviceaccounts", {"create", "get", "list", "patch"}, "each job's workers get their own ServiceAccount"),
     _need("rbac.authorization.k8s.io", "roles", {"create", "get", "list", "patch"}, "per-job worker Role"),
-    _need("rbac.authorization.k8s.io", "rolebindings", {"create", "get", "list", "patch"}, "per-job worker RoleBinding"),
+    _need(
+        "rbac.authorization.k8s.io", "rolebindings", {"create", "get", "list", "patch"}, "per-job worker RoleBinding"
+    ),
     _need("", "events", {"create", "patch"}, "kopf posts events (core v1)"),
     _need("events.k8s.io", "events", {"create", "patch"}, "an Event per condition transition"),
 ]
 
 OPERATOR_CLUSTER: list[Need] = [
-    _need("apiextensions.k8s.io", "customresourcedefinitions", {"get", "list", "watch"},
-          "kopf scans CRDs to find the pjob.dev resources"),
+    _need(
+        "apiextensions.k8s.io",
+        "customresourcedefinitions",
+        {"get", "list", "watch"},
+        "kopf scans CRDs to find the pjob.dev resources",
+    )
 ]
 
 OPERATOR_CLUSTER_WIDE_ONLY: list[Need] = [
-    _need("", "namespaces", {"list", "watch"}, "kopf --all-namespaces follows namespaces as they come and go"),
+    _need("", "namespaces", {"list", "watch"}, "kopf --all-namespaces follows namespaces as they come and go")
 ]
 
 WORKER: list[Need] = [
-    _need("", "configmaps", {"get", "list", "watch", "update", "patch", "create"},
-          "kube coordinator: claim cursor and counters with resourceVersion concurrency"),
+    _need(
+        "",
+        "configmaps",
+        {"get", "list", "watch", "update", "patch", "create"},
+        "kube coordinator: claim cursor and counters with resourceVersion concurrency",
+    ),
     _need("coordination.k8s.io", "leases", CRUD, "each agent renews its own Lease; reclaims expired ones"),
     _need("pjob.dev", "paralleljobs", {"get"}, "agent reads its job's spec"),
 ]

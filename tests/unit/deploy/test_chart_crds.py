@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 import yaml
-
 from chart_render import CHART, REPO, diff_paths, strict_roundtrip
 
 EXPECTED = ("paralleljobs.pjob.dev.yaml", "pipelinejobs.pjob.dev.yaml")

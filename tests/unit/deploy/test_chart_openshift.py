@@ -11,7 +11,6 @@ import re
 
 import pytest
 import yaml
-
 from chart_render import REPO, by_kind, objects, operator_config, render
 from pod_security import restricted_violations
 
@@ -20,8 +19,12 @@ builders = pytest.importorskip("pjob.kube.builders", reason="operator package pj
 task_mod = pytest.importorskip("pjob.engine.task")
 
 FIXED_IDS = ("runAsUser", "runAsGroup", "fsGroup")
-CR = {"apiVersion": "pjob.dev/v1alpha1", "kind": "ParallelJob",
-      "metadata": {"name": "score", "namespace": "team-a", "uid": "0000-1111"}, "spec": {}}
+CR = {
+    "apiVersion": "pjob.dev/v1alpha1",
+    "kind": "ParallelJob",
+    "metadata": {"name": "score", "namespace": "team-a", "uid": "0000-1111"},
+    "spec": {},
+}
 
 
 def documented_openshift_values() -> dict:
@@ -37,9 +40,21 @@ def _pods(values: dict) -> dict[str, dict]:
     operator_pod = by_kind(objs, "Deployment")[0]["spec"]["template"]["spec"]
     config = config_mod.OperatorConfig.from_dict(operator_config(objs))
     task = task_mod.ParallelTask(
-        step="score", job="score", code_dir="/mnt/pjob/code", entry_script="score.py", argv=[], env={},
-        input_type="uri_folder", input_uri="/mnt/pjob/data", mini_batch_size="10", partition_keys=None,
-        output_dir="/mnt/pjob/out", append_row_to=None, logs_dir="/mnt/pjob/logs", work_dir="/mnt/pjob/work")
+        step="score",
+        job="score",
+        code_dir="/mnt/pjob/code",
+        entry_script="score.py",
+        argv=[],
+        env={},
+        input_type="uri_folder",
+        input_uri="/mnt/pjob/data",
+        mini_batch_size="10",
+        partition_keys=None,
+        output_dir="/mnt/pjob/out",
+        append_row_to=None,
+        logs_dir="/mnt/pjob/logs",
+        work_dir="/mnt/pjob/work",
+    )
     worker_pod = builders.build_worker_job(CR, task, config)["spec"]["template"]["spec"]
     return {"operator": operator_pod, "worker": worker_pod}
 

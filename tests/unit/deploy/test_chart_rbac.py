@@ -10,9 +10,8 @@ from __future__ import annotations
 import re
 
 import pytest
-import yaml
-
 import rbac_needs
+import yaml
 from chart_render import CHART, by_kind, grants, objects, render
 
 Grant = tuple[str, str, str]  # (apiGroup, resource, verb)
@@ -23,8 +22,11 @@ def needed(needs: list[rbac_needs.Need]) -> set[Grant]:
 
 
 def missing(needs: list[rbac_needs.Need], granted: set[Grant]) -> list[str]:
-    return [f"{n.group or 'core'}/{n.resource} {sorted(n.verbs - {v for g, r, v in granted if (g, r) == (n.group, n.resource)})}: {n.why}"
-            for n in needs if not {(n.group, n.resource, v) for v in n.verbs} <= granted]
+    return [
+        f"{n.group or 'core'}/{n.resource} {sorted(n.verbs - {v for g, r, v in granted if (g, r) == (n.group, n.resource)})}: {n.why}"
+        for n in needs
+        if not {(n.group, n.resource, v) for v in n.verbs} <= granted
+    ]
 
 
 def assert_no_wildcards_or_forbidden(rules: list[dict], where: str) -> None:
@@ -39,7 +41,11 @@ def assert_no_wildcards_or_forbidden(rules: list[dict], where: str) -> None:
 
 
 def _bound_to_operator(binding: dict, role: dict) -> None:
-    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": role["kind"], "name": role["metadata"]["name"]}
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": role["kind"],
+        "name": role["metadata"]["name"],
+    }
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "pjob", "namespace": "pjob-system"}]
 
 
@@ -129,7 +135,9 @@ def test_chart_grants_everything_the_operator_code_declares_it_calls():
     grant all of it in both modes, and the needs table must cover it."""
     code = _code_rbac()
     declared = {(n.group, n.resource, v) for n in code.OPERATOR for v in n.verbs}
-    cluster_scoped = {(g, r, v) for g, r, v in declared if (g, r) == ("apiextensions.k8s.io", "customresourcedefinitions")}
+    cluster_scoped = {
+        (g, r, v) for g, r, v in declared if (g, r) == ("apiextensions.k8s.io", "customresourcedefinitions")
+    }
     (role,) = by_kind(objects(render({})), "ClusterRole")
     assert declared - grants(role["rules"]) == set()
     ns_objs = objects(render({"operator": {"watchNamespaces": ["team-a"]}}))

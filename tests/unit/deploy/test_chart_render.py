@@ -10,8 +10,17 @@ from __future__ import annotations
 import sys
 
 import pytest
-
-from chart_render import CHART, REPO, by_kind, diff_paths, objects, operator_config, render, require_helm, strict_roundtrip
+from chart_render import (
+    CHART,
+    REPO,
+    by_kind,
+    diff_paths,
+    objects,
+    operator_config,
+    render,
+    require_helm,
+    strict_roundtrip,
+)
 
 MODELS = {
     "ServiceAccount": "V1ServiceAccount",
@@ -32,16 +41,31 @@ SCENARIOS = {
     "object-store-inline": {
         "datastore": {
             "type": "objectStore",
-            "objectStore": {"url": "s3://bucket/pjob", "credentials": {"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"},
-                            "endpointUrl": "http://minio.minio:9000"},
+            "objectStore": {
+                "url": "s3://bucket/pjob",
+                "credentials": {"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"},
+                "endpointUrl": "http://minio.minio:9000",
+            },
         }
     },
-    "object-store-existing-secret": {"datastore": {"type": "objectStore", "objectStore": {"url": "s3://b/p", "existingSecret": "s3-creds"}}},
+    "object-store-existing-secret": {
+        "datastore": {"type": "objectStore", "objectStore": {"url": "s3://b/p", "existingSecret": "s3-creds"}}
+    },
     "existing-claim-pip-cache": {
         "datastore": {"pvc": {"create": False, "existingClaim": "shared-nfs"}},
-        "worker": {"pipFromCondaFile": {"enabled": True, "cacheClaim": "pip-cache", "extraArgs": ["--index-url", "https://mirror/simple"]}},
+        "worker": {
+            "pipFromCondaFile": {
+                "enabled": True,
+                "cacheClaim": "pip-cache",
+                "extraArgs": ["--index-url", "https://mirror/simple"],
+            }
+        },
         "imagePullSecrets": [{"name": "regcred"}],
-        "operator": {"nodeSelector": {"pool": "system"}, "tolerations": [{"key": "system", "operator": "Exists"}], "extraEnv": [{"name": "X", "value": "1"}]},
+        "operator": {
+            "nodeSelector": {"pool": "system"},
+            "tolerations": [{"key": "system", "operator": "Exists"}],
+            "extraEnv": [{"name": "X", "value": "1"}],
+        },
     },
 }
 
@@ -74,7 +98,9 @@ def test_every_object_matches_the_kubernetes_api_types(scenario):
         model = MODELS.get(obj["kind"])
         assert model, f"{name}: unexpected kind {obj['kind']} from {obj['__template__']}"
         obj = _clean(obj)
-        assert diff_paths(obj, strict_roundtrip(obj, model)) == [], f"{name}: {obj['kind']} has fields the API does not know"
+        assert diff_paths(obj, strict_roundtrip(obj, model)) == [], (
+            f"{name}: {obj['kind']} has fields the API does not know"
+        )
 
 
 def test_objects_live_in_the_release_or_watched_namespaces(scenario):
@@ -127,19 +153,33 @@ def test_operator_namespace_arguments_follow_the_mode(scenario):
 def test_worker_defaults_are_valid_pod_fragments_and_locked_down(scenario):
     name, values, objs = scenario
     worker = operator_config(objs)["worker"]
-    fragments = {"podSecurityContext": "V1PodSecurityContext", "securityContext": "V1SecurityContext",
-                 "resources": "V1ResourceRequirements", "affinity": "V1Affinity"}
+    fragments = {
+        "podSecurityContext": "V1PodSecurityContext",
+        "securityContext": "V1SecurityContext",
+        "resources": "V1ResourceRequirements",
+        "affinity": "V1Affinity",
+    }
     for key, model in fragments.items():
         assert diff_paths(worker[key], strict_roundtrip(worker[key], model)) == [], f"{name}: worker.{key}"
-    for key, model in {"volumes": "V1Volume", "volumeMounts": "V1VolumeMount", "env": "V1EnvVar",
-                       "envFrom": "V1EnvFromSource", "tolerations": "V1Toleration", "imagePullSecrets": "V1LocalObjectReference"}.items():
+    for key, model in {
+        "volumes": "V1Volume",
+        "volumeMounts": "V1VolumeMount",
+        "env": "V1EnvVar",
+        "envFrom": "V1EnvFromSource",
+        "tolerations": "V1Toleration",
+        "imagePullSecrets": "V1LocalObjectReference",
+    }.items():
         for item in worker[key]:
             assert diff_paths(item, strict_roundtrip(item, model)) == [], f"{name}: worker.{key}"
     for item in worker["gpu"]["tolerations"]:
         assert diff_paths(item, strict_roundtrip(item, "V1Toleration")) == []
     sc, psc = worker["securityContext"], worker["podSecurityContext"]
     assert psc["runAsNonRoot"] is True and psc["seccompProfile"]["type"] == "RuntimeDefault"
-    assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False and sc["capabilities"]["drop"] == ["ALL"]
+    assert (
+        sc["readOnlyRootFilesystem"] is True
+        and sc["allowPrivilegeEscalation"] is False
+        and sc["capabilities"]["drop"] == ["ALL"]
+    )
     volumes = {v["name"] for v in worker["volumes"]}
     mounts = {m["mountPath"]: m["name"] for m in worker["volumeMounts"]}
     assert set(mounts.values()) <= volumes, "a worker volumeMount names no volume"
@@ -224,7 +264,13 @@ def test_bad_values_fail_with_a_message_naming_the_value(values, message):
 
 def test_notes_tell_how_to_check_submit_and_watch():
     notes = render({})["pjob/templates/NOTES.txt"]
-    for text in ("rollout status deployment/pjob-operator", "pjob submit examples/", "pjob status", "pjob logs", "get paralleljobs"):
+    for text in (
+        "rollout status deployment/pjob-operator",
+        "pjob submit examples/",
+        "pjob status",
+        "pjob logs",
+        "get paralleljobs",
+    ):
         assert text in notes
 
 

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 import re
+
 import tomllib
-
-import yaml
-
 import values_doc
+import yaml
 from chart_render import CHART, REPO
 
 VALUES_REF = re.compile(r"\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
@@ -54,7 +53,9 @@ def test_chart_yaml_is_helm3_application_chart_versioned_with_the_package():
     assert chart["type"] == "application"
     assert re.fullmatch(r"\d+\.\d+\.\d+", chart["version"])
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    assert chart["appVersion"] == project["version"], "image tag defaults to appVersion: keep it equal to the pjob version"
+    assert chart["appVersion"] == project["version"], (
+        "image tag defaults to appVersion: keep it equal to the pjob version"
+    )
 
 
 def test_every_value_has_a_helm_docs_comment():
@@ -90,7 +91,15 @@ def test_every_values_reference_in_templates_exists_and_every_value_is_used():
 
 def test_required_templates_exist():
     names = {p.name for p in (CHART / "templates").iterdir()}
-    for required in ("_helpers.tpl", "NOTES.txt", "deployment.yaml", "serviceaccount.yaml", "rbac.yaml", "pvc.yaml", "configmap.yaml"):
+    for required in (
+        "_helpers.tpl",
+        "NOTES.txt",
+        "deployment.yaml",
+        "serviceaccount.yaml",
+        "rbac.yaml",
+        "pvc.yaml",
+        "configmap.yaml",
+    ):
         assert required in names
 
 
@@ -133,8 +142,12 @@ def test_every_pod_template_sets_pod_and_container_security_context():
                 block = _block(lines, i)
                 containers = [x for x in block if re.match(r" {8}- name:", x)]
                 secured = [x for x in block if re.fullmatch(r" {10}securityContext:", x)]
-                assert containers and len(secured) == len(containers), f"{path.name}: a container without securityContext"
-                assert any(re.fullmatch(r" {6}securityContext:", x) for x in lines), f"{path.name}: no pod securityContext"
+                assert containers and len(secured) == len(containers), (
+                    f"{path.name}: a container without securityContext"
+                )
+                assert any(re.fullmatch(r" {6}securityContext:", x) for x in lines), (
+                    f"{path.name}: no pod securityContext"
+                )
                 checked += 1
     assert checked >= 1
 
@@ -163,6 +176,9 @@ def test_values_schema_knows_every_value_and_closes_pjob_owned_objects():
 
 
 def test_chart_readme_values_table_is_in_step_with_values_yaml():
-    expected = values_doc.render_readme((CHART / "values.yaml").read_text(), yaml.safe_load((CHART / "Chart.yaml").read_text()))
-    assert (CHART / "README.md").read_text() == expected, \
+    expected = values_doc.render_readme(
+        (CHART / "values.yaml").read_text(), yaml.safe_load((CHART / "Chart.yaml").read_text())
+    )
+    assert (CHART / "README.md").read_text() == expected, (
         "regenerate: python tests/unit/deploy/values_doc.py > helm/pjob/README.md"
+    )

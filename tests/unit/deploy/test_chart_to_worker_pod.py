@@ -8,31 +8,51 @@ helm-python-sdk wheel) or the operator package is missing.
 from __future__ import annotations
 
 import pytest
-
 from chart_render import by_kind, diff_paths, grants, objects, operator_config, render, strict_roundtrip
 
 config_mod = pytest.importorskip("pjob.kube.config", reason="operator package pjob.kube not importable")
 builders = pytest.importorskip("pjob.kube.builders", reason="operator package pjob.kube not importable")
 task_mod = pytest.importorskip("pjob.engine.task")
 
-CR = {"apiVersion": "pjob.dev/v1alpha1", "kind": "ParallelJob",
-      "metadata": {"name": "score", "namespace": "team-a", "uid": "0000-1111"}, "spec": {}}
+CR = {
+    "apiVersion": "pjob.dev/v1alpha1",
+    "kind": "ParallelJob",
+    "metadata": {"name": "score", "namespace": "team-a", "uid": "0000-1111"},
+    "spec": {},
+}
 
 
 def _task() -> object:
     return task_mod.ParallelTask(
-        step="score", job="score", code_dir="/mnt/pjob/code/score", entry_script="score.py", argv=[], env={},
-        input_type="uri_folder", input_uri="/mnt/pjob/data", mini_batch_size="10", partition_keys=None,
-        output_dir="/mnt/pjob/runs/score/out", append_row_to=None, logs_dir="/mnt/pjob/runs/score/logs",
-        work_dir="/mnt/pjob/runs/score/work", instance_count=3,
+        step="score",
+        job="score",
+        code_dir="/mnt/pjob/code/score",
+        entry_script="score.py",
+        argv=[],
+        env={},
+        input_type="uri_folder",
+        input_uri="/mnt/pjob/data",
+        mini_batch_size="10",
+        partition_keys=None,
+        output_dir="/mnt/pjob/runs/score/out",
+        append_row_to=None,
+        logs_dir="/mnt/pjob/runs/score/logs",
+        work_dir="/mnt/pjob/runs/score/work",
+        instance_count=3,
     )
 
 
-@pytest.mark.parametrize("values", [
-    {},
-    {"datastore": {"type": "objectStore", "objectStore": {"url": "s3://b/p", "existingSecret": "creds"}},
-     "worker": {"nodeSelector": {"pool": "batch"}, "image": {"repository": "my/pjob-plus", "tag": "7"}}},
-], ids=["pvc", "object-store"])
+@pytest.mark.parametrize(
+    "values",
+    [
+        {},
+        {
+            "datastore": {"type": "objectStore", "objectStore": {"url": "s3://b/p", "existingSecret": "creds"}},
+            "worker": {"nodeSelector": {"pool": "batch"}, "image": {"repository": "my/pjob-plus", "tag": "7"}},
+        },
+    ],
+    ids=["pvc", "object-store"],
+)
 def test_worker_job_built_from_the_rendered_config_is_valid_and_locked_down(values):
     objs = objects(render(values, namespace="team-a"))
     config = config_mod.OperatorConfig.from_dict(operator_config(objs))
@@ -40,9 +60,16 @@ def test_worker_job_built_from_the_rendered_config_is_valid_and_locked_down(valu
     assert diff_paths(job, strict_roundtrip(job, "V1Job")) == []
     pod = job["spec"]["template"]["spec"]
     (container,) = pod["containers"]
-    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    assert (
+        pod["securityContext"]["runAsNonRoot"] is True
+        and pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    )
     sc = container["securityContext"]
-    assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False and sc["capabilities"]["drop"] == ["ALL"]
+    assert (
+        sc["readOnlyRootFilesystem"] is True
+        and sc["allowPrivilegeEscalation"] is False
+        and sc["capabilities"]["drop"] == ["ALL"]
+    )
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     assert "/tmp" in mounts and container["workingDir"] in mounts
     assert set(mounts.values()) <= {v["name"] for v in pod["volumes"]}

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 
 import yaml
-
 from chart_render import REPO
 
 WORKFLOW = REPO / ".github" / "workflows" / "ci.yml"

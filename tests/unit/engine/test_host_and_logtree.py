@@ -6,16 +6,29 @@ import logging
 import os
 
 import pytest
-
 from azureml_user import parallel_run
 from pjob.engine import host, logtree
 from pjob.engine.task import ParallelTask
 
 
 def _task(**kw):
-    fields = dict(step="s", job="j", code_dir="/code", entry_script="sub/score.py", argv=["--x", "1"],
-                  env={"A": "1"}, input_type="uri_folder", input_uri="/d", mini_batch_size=None, partition_keys=None,
-                  output_dir="/out", append_row_to=None, logs_dir="/logs", work_dir="/w", gpus=2)
+    fields = dict(
+        step="s",
+        job="j",
+        code_dir="/code",
+        entry_script="sub/score.py",
+        argv=["--x", "1"],
+        env={"A": "1"},
+        input_type="uri_folder",
+        input_uri="/d",
+        mini_batch_size=None,
+        partition_keys=None,
+        output_dir="/out",
+        append_row_to=None,
+        logs_dir="/logs",
+        work_dir="/w",
+        gpus=2,
+    )
     fields.update(kw)
     return ParallelTask(**fields)
 
@@ -27,8 +40,9 @@ def star(*args): ...
 def kw_only(a, *, ctx=None): ...
 
 
-@pytest.mark.parametrize("fn,wants", [(one, False), (two, True), (two_default, True), (star, True),
-                                      (kw_only, False), (lambda a, b: 0, True)])
+@pytest.mark.parametrize(
+    "fn,wants", [(one, False), (two, True), (two_default, True), (star, True), (kw_only, False), (lambda a, b: 0, True)]
+)
 def test_wants_context(fn, wants):
     assert host.wants_context(fn) is wants
 
@@ -50,7 +64,8 @@ def test_host_loads_file_and_module_scripts(tmp_path):
     (tmp_path / "helper.py").write_text("K = 3\n")
     (tmp_path / "score.py").write_text(
         "import helper\nSTATE=[]\ndef init():\n    STATE.append('i')\n"
-        "def run(mb, ctx):\n    return [(x, ctx.minibatch_index, helper.K, STATE) for x in mb]\n")
+        "def run(mb, ctx):\n    return [(x, ctx.minibatch_index, helper.K, STATE) for x in mb]\n"
+    )
     h = host.EntryScriptHost(_task(code_dir=str(tmp_path), entry_script="score.py"))
     h.load()
     h.init()
@@ -68,8 +83,15 @@ def test_host_loads_file_and_module_scripts(tmp_path):
 
 def test_entry_script_singleton_configured_and_standalone(tmp_path):
     log_file = str(tmp_path / "logs" / "user" / "entry_script_log" / "0" / "process001.log.txt")
-    parallel_run.configure(log_dir=str(tmp_path / "logs"), log_file=log_file, agent_name="process001", node="0",
-                           output_dir="/out", working_dir=str(tmp_path), logging_level="DEBUG")
+    parallel_run.configure(
+        log_dir=str(tmp_path / "logs"),
+        log_file=log_file,
+        agent_name="process001",
+        node="0",
+        output_dir="/out",
+        working_dir=str(tmp_path),
+        logging_level="DEBUG",
+    )
     es = parallel_run.EntryScript()
     assert es is parallel_run.EntryScript()
     assert (es.agent_name, es.output_dir, es.log_dir) == ("process001", "/out", str(tmp_path / "logs"))
@@ -89,9 +111,11 @@ def test_log_tree_paths_and_error_headers():
     assert tree.entry_script_log("1", "process000") == "/logs/user/entry_script_log/1/process000.log.txt"
     assert tree.job_report == "/logs/sys/job_report/processed_mini-batches.csv"
     assert tree.progress_overview(10 * 86400 + 43200).startswith("/logs/job_progress_overview.19700111")
-    for status, expected in [("RUN_EXCEPTION", "user/error/0/process002.txt"),
-                             ("WORKER_DIED", "user/stderr/0/process002.stderr.txt"),
-                             ("RUN_TIMEOUT", "sys/node/0/process002.txt")]:
+    for status, expected in [
+        ("RUN_EXCEPTION", "user/error/0/process002.txt"),
+        ("WORKER_DIED", "user/stderr/0/process002.stderr.txt"),
+        ("RUN_TIMEOUT", "sys/node/0/process002.txt"),
+    ]:
         header = logtree.attempt_header("0", "process002", status, 2)
         assert logtree.file_named_in(header + "\nTraceback...") == expected
     assert logtree.file_named_in("plain error") is None

@@ -24,40 +24,74 @@ def test_no_eta_before_this_run_did_anything_or_once_nothing_is_left():
     assert view.rates(s, 5.0) == (0.0, 0.0, None)
     s.observe(Progress(total=10, done=10, items_succeeded=10), 6.0)
     assert view.rates(s, 6.0)[2] is None
-    assert view.progress_line(s, 6.0) == "step score: 10/10 mini-batches (0 failed), 10 items (0 failed), 1.0 items/s, elapsed 6s"
+    assert (
+        view.progress_line(s, 6.0)
+        == "step score: 10/10 mini-batches (0 failed), 10 items (0 failed), 1.0 items/s, elapsed 6s"
+    )
 
 
 def test_worker_lines_say_what_each_worker_does():
-    docs = [{"node": "0", "restarts": 1, "workers": [
-        {"proc": "process000", "state": "run", "mini_batch": 41, "since": 97.0},
-        {"proc": "process001", "state": "init", "mini_batch": None, "since": 88.0},
-        {"proc": "process002", "state": "idle", "mini_batch": None, "since": 99.0},
-        {"proc": "process003", "state": "restarting", "mini_batch": None, "since": 99.0}]}]
+    docs = [
+        {
+            "node": "0",
+            "restarts": 1,
+            "workers": [
+                {"proc": "process000", "state": "run", "mini_batch": 41, "since": 97.0},
+                {"proc": "process001", "state": "init", "mini_batch": None, "since": 88.0},
+                {"proc": "process002", "state": "idle", "mini_batch": None, "since": 99.0},
+                {"proc": "process003", "state": "restarting", "mini_batch": None, "since": 99.0},
+            ],
+        }
+    ]
     assert view.worker_lines(docs, 100.0) == [
-        "node 0 process000: mini-batch 41 for 3 s", "node 0 process001: init for 12 s", "node 0 process002: idle",
-        "node 0 process003: restarting after a crash (init) for 1 s", "node 0: 1 worker restart(s) so far"]
+        "node 0 process000: mini-batch 41 for 3 s",
+        "node 0 process001: init for 12 s",
+        "node 0 process002: idle",
+        "node 0 process003: restarting after a crash (init) for 1 s",
+        "node 0: 1 worker restart(s) so far",
+    ]
 
 
 def test_first_error_and_next_steps_from_job_result():
-    text = ("Failed: parallel step 's'\n\nrule tripped: x\n\nfirst error (mini-batch 7):\nTraceback\nValueError: no\n\n"
-            "open next: /r/logs/user/error/0/process000.txt\n")
+    text = (
+        "Failed: parallel step 's'\n\nrule tripped: x\n\nfirst error (mini-batch 7):\nTraceback\nValueError: no\n\n"
+        "open next: /r/logs/user/error/0/process000.txt\n"
+    )
     error, index, open_next = view.first_error(text)
     assert error == "Traceback\nValueError: no" and index == 7 and open_next.endswith("process000.txt")
-    steps = view.next_steps(job_file="p.yml", run_dir="runs/j", step="s", failed_mini_batches=1, error_index=7,
-                            open_next=open_next, parallel=True)
+    steps = view.next_steps(
+        job_file="p.yml",
+        run_dir="runs/j",
+        step="s",
+        failed_mini_batches=1,
+        error_index=7,
+        open_next=open_next,
+        parallel=True,
+    )
     assert "debug one mini-batch: pjob replay runs/j --step s --mini-batch 7" in steps
     assert "after fixing: pjob run p.yml --retry-failed" in steps
 
 
 def test_slowest_attempts():
-    rows = [{"mini_batch_id": "1", "elapsed_seconds": "0.5"}, {"mini_batch_id": "2", "elapsed_seconds": "3.0"},
-            {"mini_batch_id": "3", "elapsed_seconds": "x"}]
+    rows = [
+        {"mini_batch_id": "1", "elapsed_seconds": "0.5"},
+        {"mini_batch_id": "2", "elapsed_seconds": "3.0"},
+        {"mini_batch_id": "3", "elapsed_seconds": "x"},
+    ]
     assert view.slowest(rows, 1) == [("2", 3.0)]
 
 
 def _slot(slot, **kw):
-    base = dict(slot=slot, proc=f"process{slot:03d}", popen=object(), res_fd=3, ready=True, queue=[], phase="run",
-                phase_started=0.0)
+    base = dict(
+        slot=slot,
+        proc=f"process{slot:03d}",
+        popen=object(),
+        res_fd=3,
+        ready=True,
+        queue=[],
+        phase="run",
+        phase_started=0.0,
+    )
     return types.SimpleNamespace(**{**base, **kw})
 
 
@@ -80,8 +114,8 @@ def test_activity_tracks_states_restarts_and_durations(tmp_path):
 
 
 def test_progress_overview_rate_counts_only_this_run():
-    from pjob.local import parallel
+    from pjob.local import parallel_step
 
     first = Progress(total=100, done=90, attempts=90)
-    line = parallel._overview_line(Progress(total=100, done=95), first, started=0.0, now=5.0)
+    line = parallel_step._overview_line(Progress(total=100, done=95), first, started=0.0, now=5.0)
     assert "1.0 mini-batches/s, ETA 5s" in line

@@ -7,19 +7,21 @@ import os
 
 import pandas as pd
 import pytest
-
 from pjob.data.minibatch import MiniBatch, Plan
 from pjob.engine import manifest, results
 
 
-@pytest.mark.parametrize("value,count,rows", [
-    (["a", 1, 2.5], 3, b"a\n1\n2.5\n"),
-    (("x", None), 2, b"x\nNone\n"),
-    ([], 0, b""),
-    (None, 0, b""),
-    ((i for i in range(2)), 2, b"0\n1\n"),
-    (["multi\nline"], 1, b"multi\nline\n"),
-])
+@pytest.mark.parametrize(
+    "value,count,rows",
+    [
+        (["a", 1, 2.5], 3, b"a\n1\n2.5\n"),
+        (("x", None), 2, b"x\nNone\n"),
+        ([], 0, b""),
+        (None, 0, b""),
+        ((i for i in range(2)), 2, b"0\n1\n"),
+        (["multi\nline"], 1, b"multi\nline\n"),
+    ],
+)
 def test_format_list_returns_is_str_plus_newline(value, count, rows):
     assert results.format_returns(value) == (count, b"", rows)
 
@@ -103,10 +105,16 @@ def test_drop_forgets_records_and_keeps_the_rest(tmp_path):
 
 
 def test_manifest_round_trip(tmp_path):
-    plan = Plan(kind="table", items=7, columns=[("a", "int")], source="/d", mini_batches=[
-        MiniBatch(index=0, kind="table", items=4, path="/d/x.csv", byte_range=(0, 40), table={"reader": "csv"}),
-        MiniBatch(index=1, kind="table", items=3, path="/d/x.csv", byte_range=(40, 80)),
-    ])
+    plan = Plan(
+        kind="table",
+        items=7,
+        columns=[("a", "int")],
+        source="/d",
+        mini_batches=[
+            MiniBatch(index=0, kind="table", items=4, path="/d/x.csv", byte_range=(0, 40), table={"reader": "csv"}),
+            MiniBatch(index=1, kind="table", items=3, path="/d/x.csv", byte_range=(40, 80)),
+        ],
+    )
     path = str(tmp_path / "manifest.jsonl")
     manifest.write(plan, path)
     header, lines = manifest.read_header_and_lines(path)
@@ -120,10 +128,13 @@ def test_manifest_round_trip(tmp_path):
         manifest.read_header_and_lines(path)
 
 
-@pytest.mark.parametrize("paths", [
-    ["/d/a.txt"],
-    ["/d/a b.txt", '/d/quo"te\\x.txt', "/d/ünï cødé.txt", "/d/tab\there.txt", "/d/emoji-\U0001F600.txt"],
-])
+@pytest.mark.parametrize(
+    "paths",
+    [
+        ["/d/a.txt"],
+        ["/d/a b.txt", '/d/quo"te\\x.txt', "/d/ünï cødé.txt", "/d/tab\there.txt", "/d/emoji-\U0001f600.txt"],
+    ],
+)
 def test_files_manifest_lines_are_byte_identical_to_the_generic_encoder(paths):
     mb = MiniBatch(index=12, kind="files", items=len(paths), paths=paths)
     fast = manifest._line(mb)

@@ -5,7 +5,6 @@ leftovers of a killed writer are removed, a failed write removes its own."""
 import os
 
 import pytest
-
 from pjob.engine import fileio, results
 
 
@@ -30,8 +29,11 @@ def test_leftovers_of_a_killed_merge_are_removed_wherever_they_were_staged(tmp_p
     out_dir.mkdir()
     staging.mkdir()
     destination = str(out_dir / "parallel_run_step.txt")
-    left = [staging / ".parallel_run_step.txt.pjob-merge.123.tmp", out_dir / ".parallel_run_step.txt.pjob-merge.9.tmp",
-            out_dir / "parallel_run_step.txt.pjob-merge.4242.tmp"]  # the last: the name older versions used
+    left = [
+        staging / ".parallel_run_step.txt.pjob-merge.123.tmp",
+        out_dir / ".parallel_run_step.txt.pjob-merge.9.tmp",
+        out_dir / "parallel_run_step.txt.pjob-merge.4242.tmp",
+    ]  # the last: the name older versions used
     for path in left:
         path.write_text("half")
     (out_dir / "user-file.tmp").write_text("mine")  # never touched: not ours
@@ -70,5 +72,7 @@ def test_leftovers_of_a_killed_atomic_write_are_removed(tmp_path):
     (tmp_path / "job_result.txt").write_text("old")
     (tmp_path / "job_result.txt.tmp.4242").write_text("half")
     (tmp_path / "job_result.txt.tmpl").write_text("not ours")
-    assert fileio.remove_atomic_leftovers(str(tmp_path / "job_result.txt")) == [str(tmp_path / "job_result.txt.tmp.4242")]
+    assert fileio.remove_atomic_leftovers(str(tmp_path / "job_result.txt")) == [
+        str(tmp_path / "job_result.txt.tmp.4242")
+    ]
     assert sorted(os.listdir(tmp_path)) == ["job_result.txt", "job_result.txt.tmpl"]

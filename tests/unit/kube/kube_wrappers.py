@@ -28,20 +28,24 @@ class CR:
             "spec": copy.deepcopy(SPEC) if kind == c.PARALLEL_KIND else {"type": "pipeline", "jobs": {}},
         }
 
-    def spec(self, **fields) -> "CR":
+    def spec(self, **fields) -> CR:
         self.body["spec"].update(fields)
         return self
 
-    def condition(self, type_: str, status: str, reason: str = "R", message: str = "m", when: str = "2026-01-01T00:00:00Z") -> "CR":
+    def condition(
+        self, type_: str, status: str, reason: str = "R", message: str = "m", when: str = "2026-01-01T00:00:00Z"
+    ) -> CR:
         conds = self.body.setdefault("status", {}).setdefault("conditions", [])
-        conds.append({"type": type_, "status": status, "reason": reason, "message": message, "lastTransitionTime": when})
+        conds.append(
+            {"type": type_, "status": status, "reason": reason, "message": message, "lastTransitionTime": when}
+        )
         return self
 
-    def status(self, **fields) -> "CR":
+    def status(self, **fields) -> CR:
         self.body.setdefault("status", {}).update(fields)
         return self
 
-    def annotate(self, key: str, value: str) -> "CR":
+    def annotate(self, key: str, value: str) -> CR:
         self.body["metadata"].setdefault("annotations", {})[key] = value
         return self
 
@@ -50,9 +54,17 @@ class CR:
 
 
 def progress(total=10, pending=0, leased=0, done=0, failed=0, items_ok=0, items_failed=0, attempts=None, last=0.0):
-    return base.Progress(total=total, pending=pending, leased=leased, done=done, failed=failed,
-                         items_succeeded=items_ok, items_failed=items_failed,
-                         attempts=attempts if attempts is not None else done + failed + leased, last_progress=last)
+    return base.Progress(
+        total=total,
+        pending=pending,
+        leased=leased,
+        done=done,
+        failed=failed,
+        items_succeeded=items_ok,
+        items_failed=items_failed,
+        attempts=attempts if attempts is not None else done + failed + leased,
+        last_progress=last,
+    )
 
 
 def job(active=0, succeeded=0, failed=0, condition: str | None = None, parallelism: int = 2) -> dict:

@@ -23,7 +23,9 @@ import crd_jsonschema  # noqa: E402
 
 jsonschema = pytest.importorskip("jsonschema")
 
-JOBS = sorted(str(p.relative_to(REPO)) for p in (REPO / "examples").glob("*/pipeline.yml")) + ["tests/fixtures/seed/pipeline.yml"]
+JOBS = sorted(str(p.relative_to(REPO)) for p in (REPO / "examples").glob("*/pipeline.yml")) + [
+    "tests/fixtures/seed/pipeline.yml"
+]
 SECRET = "aws-secret-that-must-not-print/XYZ"
 
 
@@ -37,8 +39,14 @@ def schemas(tmp_path_factory):
 def dry_run(job: str, tmp_path: pathlib.Path, *extra: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "KUBECONFIG": str(tmp_path / "no-such-kubeconfig"), "AWS_SECRET_ACCESS_KEY": SECRET}
     env.pop("PJOB_DATASTORE_ROOT", None)
-    return subprocess.run([sys.executable, "-m", "pjob.cli", "submit", str(REPO / job), "--dry-run", "-n", "team-a", *extra],
-                          capture_output=True, text=True, env=env, timeout=60, cwd=tmp_path)
+    return subprocess.run(
+        [sys.executable, "-m", "pjob.cli", "submit", str(REPO / job), "--dry-run", "-n", "team-a", *extra],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=tmp_path,
+    )
 
 
 def bundle_names(cm: dict) -> list[str]:
@@ -74,8 +82,11 @@ def test_dry_run_prints_a_valid_cr_and_its_shipped_code(job, schemas, tmp_path):
         if (folder / rel).is_file():  # a single file (a conda file) travels as itself
             expected = [rel]
         else:
-            expected = sorted(str(p.relative_to(folder)).replace(os.sep, "/") for p in (folder / rel).rglob("*")
-                              if p.is_file() and "__pycache__" not in p.parts)
+            expected = sorted(
+                str(p.relative_to(folder)).replace(os.sep, "/")
+                for p in (folder / rel).rglob("*")
+                if p.is_file() and "__pycache__" not in p.parts
+            )
         assert bundle_names(cm) == expected
     kinds = {cm["metadata"]["annotations"]["pjob.dev/shipped-kind"] for cm in configmaps}
     assert "code" in kinds
@@ -86,10 +97,15 @@ def test_dry_run_with_a_datastore_folder_lists_the_uploads(tmp_path):
     store.mkdir()
     done = dry_run("examples/file-processing/pipeline.yml", tmp_path, "--datastore-root", str(store), "--name", "fp")
     assert done.returncode == 0, done.stderr
-    assert f"# upload input {REPO / 'examples' / 'file-processing' / 'docs'} -> {store}/runs/team-a/fp/shipped/docs" in done.stdout
+    assert (
+        f"# upload input {REPO / 'examples' / 'file-processing' / 'docs'} -> {store}/runs/team-a/fp/shipped/docs"
+        in done.stdout
+    )
     listed = [line[4:] for line in done.stdout.splitlines() if line.startswith("#   ")]
     docs_folder = REPO / "examples" / "file-processing" / "docs"
-    assert listed == sorted(str(p.relative_to(docs_folder)).replace(os.sep, "/") for p in docs_folder.rglob("*") if p.is_file())
+    assert listed == sorted(
+        str(p.relative_to(docs_folder)).replace(os.sep, "/") for p in docs_folder.rglob("*") if p.is_file()
+    )
     assert list(store.iterdir()) == []  # listed, not written
     docs = [d for d in yaml.safe_load_all(done.stdout) if d]
     assert [d["kind"] for d in docs] == ["PipelineJob", "ConfigMap"]  # only the code travels in a ConfigMap
@@ -98,22 +114,44 @@ def test_dry_run_with_a_datastore_folder_lists_the_uploads(tmp_path):
 def test_bad_input_exits_2_with_the_file_named(tmp_path):
     job = tmp_path / "job.yml"
     job.write_text("type: parallel\ninput_data: x\ntask: {code: ./missing, entry_script: s.py}\n")
-    done = subprocess.run([sys.executable, "-m", "pjob.cli", "submit", str(job), "--dry-run"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "pjob.cli", "submit", str(job), "--dry-run"], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 2 and str(job) in done.stderr and "Traceback" not in done.stderr
-    missing_store = subprocess.run([sys.executable, "-m", "pjob.cli", "submit", str(REPO / JOBS[0]), "--dry-run",
-                                    "--datastore-root", str(tmp_path / "nope")], capture_output=True, text=True, timeout=60)
+    missing_store = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pjob.cli",
+            "submit",
+            str(REPO / JOBS[0]),
+            "--dry-run",
+            "--datastore-root",
+            str(tmp_path / "nope"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert missing_store.returncode == 2 and "--datastore-root" in missing_store.stderr
 
 
 def test_sdk_submit_goes_through_submit_loaded(schemas, tmp_path):
     """pjob.sdk's submit(job, namespace=..., **kw) hands the built pipeline to client_cmd.submit_loaded."""
-    script = ("import io, sys; import pipeline; from pjob.sdk import client; out = io.StringIO(); "
-              "cr = client.submit(pipeline.pipeline_job, namespace='ns-sdk', name='sdk-job', dry_run=True, out=out); "
-              "sys.stdout.write('=====\\n' + out.getvalue())")
+    script = (
+        "import io, sys; import pipeline; from pjob.sdk import client; out = io.StringIO(); "
+        "cr = client.submit(pipeline.pipeline_job, namespace='ns-sdk', name='sdk-job', dry_run=True, out=out); "
+        "sys.stdout.write('=====\\n' + out.getvalue())"
+    )
     env = {**os.environ, "KUBECONFIG": str(tmp_path / "none"), "PYTHONDONTWRITEBYTECODE": "1"}
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60,
-                          cwd=REPO / "examples" / "sdk-pipeline")
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=REPO / "examples" / "sdk-pipeline",
+    )
     assert done.returncode == 0, done.stderr
     docs = [d for d in yaml.safe_load_all(done.stdout.split("=====\n", 1)[1]) if d]
     cr = docs[0]

@@ -9,7 +9,6 @@ import base64
 import os
 
 import pytest
-
 from pjob.kube import builders, ship
 from pjob.spec import checks, errors
 
@@ -71,7 +70,10 @@ def test_a_folder_outside_the_yaml_folder_is_mirrored_and_paths_resolve_against_
     shipment = ship.plan(loaded, namespace="ns1", name="scorer", datastore=None)
     assert sorted((i.kind, i.rel) for i in shipment.items) == [("code", "project/src"), ("input", "shared/data")]
     assert shipment.base_dir == "runs/ns1/scorer/shipped/project"
-    assert [cm["metadata"]["annotations"]["pjob.dev/shipped-path"] for cm in shipment.configmaps] == ["project/src", "shared/data"]
+    assert [cm["metadata"]["annotations"]["pjob.dev/shipped-path"] for cm in shipment.configmaps] == [
+        "project/src",
+        "shared/data",
+    ]
     assert shipment.uploads == []
 
     root = tmp_path / "datastore"
@@ -93,7 +95,9 @@ def test_a_folder_outside_the_yaml_folder_is_mirrored_and_paths_resolve_against_
 
 
 def test_absolute_local_paths_are_rewritten_relative_to_base_dir(tmp_path):
-    loaded, project, data = write_job(tmp_path, data_path=str(tmp_path / "shared" / "data"), code=str(tmp_path / "project" / "src"))
+    loaded, project, data = write_job(
+        tmp_path, data_path=str(tmp_path / "shared" / "data"), code=str(tmp_path / "project" / "src")
+    )
     shipment = ship.plan(loaded, namespace="ns1", name="scorer", datastore=None)
     cr = builders.build_job_cr(loaded, namespace="ns1", name="scorer", base_dir=shipment.base_dir)
     spec = ship.rewrite_spec(cr["spec"], shipment, loaded.base_dir)
@@ -137,8 +141,12 @@ def test_unpack_refuses_other_namespaces_missing_and_tampered_configmaps(tmp_pat
     assert problems and all("outside runs/other/" in p for p in problems)
     cr = cr_with(shipment, loaded)
     assert "is missing" in ship.unpack_shipped(cr, FakeKube([]), str(tmp_path / "root"))[0]
-    tampered = [dict(cm, binaryData={"bundle.tar.gz": base64.b64encode(ship.pack(ship.Item("code", __file__, "x.py"))).decode()})
-                for cm in shipment.configmaps]
+    tampered = [
+        dict(
+            cm, binaryData={"bundle.tar.gz": base64.b64encode(ship.pack(ship.Item("code", __file__, "x.py"))).decode()}
+        )
+        for cm in shipment.configmaps
+    ]
     assert "sha256 differs" in ship.unpack_shipped(cr, FakeKube(tampered), str(tmp_path / "root"))[0]
     cr["metadata"]["annotations"][ship.ANNOTATION_SHIPPED] = "not json"
     assert "not a JSON list" in ship.unpack_shipped(cr, FakeKube([]), str(tmp_path / "root"))[0]
@@ -153,11 +161,16 @@ def test_redact_drops_user_info():
 
 # --- object store ---------------------------------------------------------------------------------
 
+
 def test_inputs_upload_to_an_object_store_and_the_spec_points_at_them(tmp_path, s3_endpoint, monkeypatch):
     import boto3
     import fsspec.config
 
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setitem(fsspec.config.conf, "s3", {"endpoint_url": s3_endpoint})
     client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")

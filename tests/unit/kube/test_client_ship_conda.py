@@ -11,6 +11,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 
 def test_seed_conda_file_is_shipped():
     loaded = checks.load_and_check(os.path.join(ROOT, "tests", "fixtures", "seed", "pipeline.yml"))
-    items = {(i.kind, os.path.relpath(i.source, os.path.join(ROOT, "tests", "fixtures", "seed"))) for i in ship.local_items(loaded)}
+    items = {
+        (i.kind, os.path.relpath(i.source, os.path.join(ROOT, "tests", "fixtures", "seed")))
+        for i in ship.local_items(loaded)
+    }
     assert ("conda", os.path.join("environment", "environment_parallel.yml")) in items
     assert ("code", "script") in items

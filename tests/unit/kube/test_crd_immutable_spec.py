@@ -10,7 +10,6 @@ import pathlib
 
 import pytest
 import yaml
-
 from pjob.spec import crds
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
@@ -20,8 +19,9 @@ def _spec_schema(crd: dict) -> dict:
     return crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
 
 
-@pytest.mark.parametrize("kind, plural, short", [("ParallelJob", "paralleljobs", "pj"),
-                                                 ("PipelineJob", "pipelinejobs", "plj")])
+@pytest.mark.parametrize(
+    "kind, plural, short", [("ParallelJob", "paralleljobs", "pj"), ("PipelineJob", "pipelinejobs", "plj")]
+)
 def test_spec_is_immutable_by_a_cel_rule_in_every_copy_of_the_crd(kind, plural, short):
     copies = {"generated": crds.build_crd(kind)}
     for folder in ("crds", "helm/pjob/crds"):

@@ -20,10 +20,22 @@ def make_task(tmp_path, **kw) -> ParallelTask:
     for i in range(5):
         (docs / f"d{i}.txt").write_text("a b c\n" * i)
     run = tmp_path / "run" / "steps" / "s"
-    base = dict(step="s", job="run", code_dir=str(tmp_path), entry_script="x.py", argv=[], env={},
-                input_type="uri_folder", input_uri=str(docs), mini_batch_size="2", partition_keys=None,
-                output_dir=str(run / "outputs" / "o"), append_row_to=str(run / "outputs" / "o" / "rows.txt"),
-                logs_dir=str(run / "logs"), work_dir=str(run / "work"))
+    base = dict(
+        step="s",
+        job="run",
+        code_dir=str(tmp_path),
+        entry_script="x.py",
+        argv=[],
+        env={},
+        input_type="uri_folder",
+        input_uri=str(docs),
+        mini_batch_size="2",
+        partition_keys=None,
+        output_dir=str(run / "outputs" / "o"),
+        append_row_to=str(run / "outputs" / "o" / "rows.txt"),
+        logs_dir=str(run / "logs"),
+        work_dir=str(run / "work"),
+    )
     base.update(kw)
     return ParallelTask(**base)
 
@@ -49,12 +61,22 @@ def test_task_from_a_file(tmp_path):
 
 def test_command_step_pod_writes_logs_outputs_and_exit_code(tmp_path):
     out = tmp_path / "run" / "steps" / "prep" / "outputs" / "data"
-    resolved = resolve.ResolvedStep("prep", "command", {}, {"data": resolve.DataValue("uri_folder", str(out))}, {},
-                                    command=f"echo hello; echo oops >&2; echo 1 > {out}/x.txt; exit 4",
-                                    code_dir=str(tmp_path))
+    resolved = resolve.ResolvedStep(
+        "prep",
+        "command",
+        {},
+        {"data": resolve.DataValue("uri_folder", str(out))},
+        {},
+        command=f"echo hello; echo oops >&2; echo 1 > {out}/x.txt; exit 4",
+        code_dir=str(tmp_path),
+    )
     payload = json.dumps(builders.command_step_payload(resolved, str(tmp_path / "run" / "steps" / "prep"), None))
-    proc = subprocess.run([sys.executable, "-m", "pjob.cli", "agent", "--command-step", payload],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pjob.cli", "agent", "--command-step", payload],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 4
     assert proc.stdout == "hello\n" and proc.stderr == "oops\n"  # the container log
     logs = tmp_path / "run" / "steps" / "prep" / "logs"

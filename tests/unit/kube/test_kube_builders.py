@@ -9,7 +9,6 @@ import os
 import sys
 
 import pytest
-
 from pjob.engine.task import ParallelTask
 from pjob.kube import builders, jobspec
 from pjob.kube import constants as c
@@ -17,36 +16,72 @@ from pjob.kube.config import OperatorConfig
 from pjob.spec import load, models, resolve
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "deploy"))
-import chart_render  # noqa: E402
+import chart_render
 
-CR = {"apiVersion": c.API_VERSION, "kind": c.PARALLEL_KIND,
-      "metadata": {"name": "score", "namespace": "team-a", "uid": "u-1", "generation": 1}, "spec": {}}
-PIPELINE = {"apiVersion": c.API_VERSION, "kind": c.PIPELINE_KIND,
-            "metadata": {"name": "pl", "namespace": "team-a", "uid": "u-2", "generation": 1}, "spec": {}}
-MODELS = {"ConfigMap": "V1ConfigMap", "ServiceAccount": "V1ServiceAccount", "Role": "V1Role",
-          "RoleBinding": "V1RoleBinding", "Job": "V1Job"}
+CR = {
+    "apiVersion": c.API_VERSION,
+    "kind": c.PARALLEL_KIND,
+    "metadata": {"name": "score", "namespace": "team-a", "uid": "u-1", "generation": 1},
+    "spec": {},
+}
+PIPELINE = {
+    "apiVersion": c.API_VERSION,
+    "kind": c.PIPELINE_KIND,
+    "metadata": {"name": "pl", "namespace": "team-a", "uid": "u-2", "generation": 1},
+    "spec": {},
+}
+MODELS = {
+    "ConfigMap": "V1ConfigMap",
+    "ServiceAccount": "V1ServiceAccount",
+    "Role": "V1Role",
+    "RoleBinding": "V1RoleBinding",
+    "Job": "V1Job",
+}
 
 
 def task(**kw) -> ParallelTask:
-    base = dict(step="score", job="score", code_dir="/mnt/pjob/code", entry_script="s.py", argv=[], env={},
-                input_type="uri_folder", input_uri="/mnt/pjob/in", mini_batch_size=None, partition_keys=None,
-                output_dir="/mnt/pjob/out", append_row_to=None, logs_dir="/mnt/pjob/logs", work_dir="/mnt/pjob/work",
-                instance_count=3, max_retries=2)
+    base = dict(
+        step="score",
+        job="score",
+        code_dir="/mnt/pjob/code",
+        entry_script="s.py",
+        argv=[],
+        env={},
+        input_type="uri_folder",
+        input_uri="/mnt/pjob/in",
+        mini_batch_size=None,
+        partition_keys=None,
+        output_dir="/mnt/pjob/out",
+        append_row_to=None,
+        logs_dir="/mnt/pjob/logs",
+        work_dir="/mnt/pjob/work",
+        instance_count=3,
+        max_retries=2,
+    )
     base.update(kw)
     return ParallelTask(**base)
 
 
 def command_job(config: OperatorConfig) -> dict:
     step = models.CommandStep(command="python prep.py", limits={"timeout": 60})
-    resolved = resolve.ResolvedStep("prep", "command", {}, {"data": resolve.DataValue("uri_folder", "/mnt/pjob/d")},
-                                    {"SEED": "1"}, command="python prep.py", code_dir="/mnt/pjob/code")
+    resolved = resolve.ResolvedStep(
+        "prep",
+        "command",
+        {},
+        {"data": resolve.DataValue("uri_folder", "/mnt/pjob/d")},
+        {"SEED": "1"},
+        command="python prep.py",
+        code_dir="/mnt/pjob/code",
+    )
     return builders.build_command_job(PIPELINE, "prep_data", step, resolved, "/mnt/pjob/runs/x/steps/prep_data", config)
 
 
 @pytest.mark.parametrize("kind", sorted(MODELS))
 def test_children_are_valid_kubernetes_objects(kind):
     config = OperatorConfig()
-    objs = [o for o in builders.build_parallel_children(CR, task(), config) + [command_job(config)] if o["kind"] == kind]
+    objs = [
+        o for o in builders.build_parallel_children(CR, task(), config) + [command_job(config)] if o["kind"] == kind
+    ]
     assert objs
     for obj in objs:
         typed = chart_render.strict_roundtrip(obj, MODELS[kind])
@@ -66,8 +101,16 @@ def test_worker_job_shape():
     assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     rules = spec["podFailurePolicy"]["rules"]
     assert rules[0]["action"] == "FailJob" and rules[0]["onExitCodes"]["values"] == [3]
-    assert job["metadata"]["ownerReferences"] == [{"apiVersion": c.API_VERSION, "kind": "ParallelJob", "name": "score",
-                                                   "uid": "u-1", "controller": True, "blockOwnerDeletion": True}]
+    assert job["metadata"]["ownerReferences"] == [
+        {
+            "apiVersion": c.API_VERSION,
+            "kind": "ParallelJob",
+            "name": "score",
+            "uid": "u-1",
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
 
 
 def test_queue_configmap_is_the_coordinators_format():
@@ -102,12 +145,27 @@ def test_dns_names_are_valid_and_distinct(text, limit):
 def test_child_paralleljob_carries_concrete_inputs_and_literals(tmp_path):
     (tmp_path / "code").mkdir()
     (tmp_path / "code" / "s.py").write_text("def run(mb):\n    return mb\n")
-    data = {"type": "pipeline", "inputs": {"n": 3}, "jobs": {"score": {
-        "type": "parallel", "inputs": {"d": {"type": "uri_folder", "path": "azureml://datastores/blob/paths/in"},
-                                       "n": "${{parent.inputs.n}}"},
-        "outputs": {"o": {"type": "uri_file"}}, "input_data": "${{inputs.d}}",
-        "task": {"code": "code", "entry_script": "s.py", "program_arguments": "--n ${{inputs.n}}",
-                 "append_row_to": "${{outputs.o}}"}}}}
+    data = {
+        "type": "pipeline",
+        "inputs": {"n": 3},
+        "jobs": {
+            "score": {
+                "type": "parallel",
+                "inputs": {
+                    "d": {"type": "uri_folder", "path": "azureml://datastores/blob/paths/in"},
+                    "n": "${{parent.inputs.n}}",
+                },
+                "outputs": {"o": {"type": "uri_file"}},
+                "input_data": "${{inputs.d}}",
+                "task": {
+                    "code": "code",
+                    "entry_script": "s.py",
+                    "program_arguments": "--n ${{inputs.n}}",
+                    "append_row_to": "${{outputs.o}}",
+                },
+            }
+        },
+    }
     loaded = load.load_data(data, str(tmp_path / "p.yml"), {})
     body = {**PIPELINE, "metadata": {**PIPELINE["metadata"], "annotations": {c.ANNOTATION_BASE_DIR: str(tmp_path)}}}
     config = OperatorConfig(datastore_root="/mnt/pjob")
@@ -116,7 +174,10 @@ def test_child_paralleljob_carries_concrete_inputs_and_literals(tmp_path):
     assert child["spec"]["inputs"] == {"d": {"type": "uri_folder", "path": "/mnt/pjob/datastores/blob/in"}, "n": 3}
     assert child["spec"]["outputs"]["o"]["path"] == "/mnt/pjob/runs/team-a/pl/steps/score/outputs/o"
     assert child["spec"]["task"]["code"] == str(tmp_path / "code")
-    assert child["metadata"]["annotations"] == {c.ANNOTATION_RUN_DIR: "/mnt/pjob/runs/team-a/pl", c.ANNOTATION_STEP: "score"}
+    assert child["metadata"]["annotations"] == {
+        c.ANNOTATION_RUN_DIR: "/mnt/pjob/runs/team-a/pl",
+        c.ANNOTATION_STEP: "score",
+    }
     # the child resolves to the same task as the pipeline step would
     child_loaded = jobspec.load_cr(child, config, check_files=False)
     assert not child_loaded.problems
@@ -124,8 +185,16 @@ def test_child_paralleljob_carries_concrete_inputs_and_literals(tmp_path):
     assert t.argv == ["--n", "3"] and t.work_dir == "/mnt/pjob/runs/team-a/pl/steps/score/work"
 
 
-@pytest.mark.parametrize("values", [{}, {"datastore": {"pvc": {"mountPath": "/data/pjob", "existingClaim": "shared"}},
-                                          "worker": {"image": {"repository": "reg.example/pjob-gpu", "tag": "1.2"}}}])
+@pytest.mark.parametrize(
+    "values",
+    [
+        {},
+        {
+            "datastore": {"pvc": {"mountPath": "/data/pjob", "existingClaim": "shared"}},
+            "worker": {"image": {"repository": "reg.example/pjob-gpu", "tag": "1.2"}},
+        },
+    ],
+)
 def test_worker_pods_follow_the_chart(values):
     objs = chart_render.objects(chart_render.render(values))
     config = OperatorConfig.from_dict(chart_render.operator_config(objs))

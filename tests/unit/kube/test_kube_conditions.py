@@ -3,7 +3,6 @@ change keeps lastTransitionTime, status change = transition + event, the
 Running/Succeeded/Failed conditions are mutually exclusive."""
 
 import pytest
-
 from pjob.kube import conditions as cond
 from pjob.kube import constants as c
 
@@ -16,24 +15,69 @@ def existing(type_, status, reason="R", message="m"):
 
 CASES = [
     # (name, before, set(type, status, reason, message), expected {type: (status, reason, lastTransitionTime)}, event)
-    ("new condition is a transition", [], (c.RUNNING, c.TRUE, "R", "m"),
-     {c.RUNNING: (c.TRUE, "R", T1)}, (c.EVENT_NORMAL, "R")),
-    ("identical condition is a no-op", [existing(c.RUNNING, c.TRUE)], (c.RUNNING, c.TRUE, "R", "m"),
-     {c.RUNNING: (c.TRUE, "R", T0)}, None),
-    ("message change keeps the transition time", [existing(c.RUNNING, c.TRUE)], (c.RUNNING, c.TRUE, "R", "3/10 done"),
-     {c.RUNNING: (c.TRUE, "R", T0)}, None),
-    ("reason change keeps the transition time", [existing(c.RUNNING, c.TRUE)], (c.RUNNING, c.TRUE, "Finalising", "m"),
-     {c.RUNNING: (c.TRUE, "Finalising", T0)}, None),
-    ("status change is a transition", [existing(c.SPEC_VALID, c.TRUE)], (c.SPEC_VALID, c.FALSE, "SpecInvalid", "bad"),
-     {c.SPEC_VALID: (c.FALSE, "SpecInvalid", T1)}, (c.EVENT_WARNING, "SpecInvalid")),
-    ("Succeeded flips Running to False", [existing(c.RUNNING, c.TRUE)], (c.SUCCEEDED, c.TRUE, "Completed", "ok"),
-     {c.RUNNING: (c.FALSE, c.REASON_FINISHED, T1), c.SUCCEEDED: (c.TRUE, "Completed", T1)}, (c.EVENT_NORMAL, "Completed")),
-    ("Failed flips Running to False and warns", [existing(c.RUNNING, c.TRUE)], (c.FAILED, c.TRUE, "ErrorThreshold", "x"),
-     {c.RUNNING: (c.FALSE, c.REASON_FINISHED, T1), c.FAILED: (c.TRUE, "ErrorThreshold", T1)}, (c.EVENT_WARNING, "ErrorThreshold")),
-    ("SpecValid is not exclusive", [existing(c.SPEC_VALID, c.TRUE)], (c.RUNNING, c.TRUE, "R", "m"),
-     {c.SPEC_VALID: (c.TRUE, "R", T0), c.RUNNING: (c.TRUE, "R", T1)}, (c.EVENT_NORMAL, "R")),
-    ("a False exclusive condition stays as it is", [existing(c.FAILED, c.FALSE)], (c.SUCCEEDED, c.TRUE, "Completed", "ok"),
-     {c.FAILED: (c.FALSE, "R", T0), c.SUCCEEDED: (c.TRUE, "Completed", T1)}, (c.EVENT_NORMAL, "Completed")),
+    (
+        "new condition is a transition",
+        [],
+        (c.RUNNING, c.TRUE, "R", "m"),
+        {c.RUNNING: (c.TRUE, "R", T1)},
+        (c.EVENT_NORMAL, "R"),
+    ),
+    (
+        "identical condition is a no-op",
+        [existing(c.RUNNING, c.TRUE)],
+        (c.RUNNING, c.TRUE, "R", "m"),
+        {c.RUNNING: (c.TRUE, "R", T0)},
+        None,
+    ),
+    (
+        "message change keeps the transition time",
+        [existing(c.RUNNING, c.TRUE)],
+        (c.RUNNING, c.TRUE, "R", "3/10 done"),
+        {c.RUNNING: (c.TRUE, "R", T0)},
+        None,
+    ),
+    (
+        "reason change keeps the transition time",
+        [existing(c.RUNNING, c.TRUE)],
+        (c.RUNNING, c.TRUE, "Finalising", "m"),
+        {c.RUNNING: (c.TRUE, "Finalising", T0)},
+        None,
+    ),
+    (
+        "status change is a transition",
+        [existing(c.SPEC_VALID, c.TRUE)],
+        (c.SPEC_VALID, c.FALSE, "SpecInvalid", "bad"),
+        {c.SPEC_VALID: (c.FALSE, "SpecInvalid", T1)},
+        (c.EVENT_WARNING, "SpecInvalid"),
+    ),
+    (
+        "Succeeded flips Running to False",
+        [existing(c.RUNNING, c.TRUE)],
+        (c.SUCCEEDED, c.TRUE, "Completed", "ok"),
+        {c.RUNNING: (c.FALSE, c.REASON_FINISHED, T1), c.SUCCEEDED: (c.TRUE, "Completed", T1)},
+        (c.EVENT_NORMAL, "Completed"),
+    ),
+    (
+        "Failed flips Running to False and warns",
+        [existing(c.RUNNING, c.TRUE)],
+        (c.FAILED, c.TRUE, "ErrorThreshold", "x"),
+        {c.RUNNING: (c.FALSE, c.REASON_FINISHED, T1), c.FAILED: (c.TRUE, "ErrorThreshold", T1)},
+        (c.EVENT_WARNING, "ErrorThreshold"),
+    ),
+    (
+        "SpecValid is not exclusive",
+        [existing(c.SPEC_VALID, c.TRUE)],
+        (c.RUNNING, c.TRUE, "R", "m"),
+        {c.SPEC_VALID: (c.TRUE, "R", T0), c.RUNNING: (c.TRUE, "R", T1)},
+        (c.EVENT_NORMAL, "R"),
+    ),
+    (
+        "a False exclusive condition stays as it is",
+        [existing(c.FAILED, c.FALSE)],
+        (c.SUCCEEDED, c.TRUE, "Completed", "ok"),
+        {c.FAILED: (c.FALSE, "R", T0), c.SUCCEEDED: (c.TRUE, "Completed", T1)},
+        (c.EVENT_NORMAL, "Completed"),
+    ),
 ]
 
 
@@ -57,12 +101,15 @@ def test_tracker_collects_only_transitions():
     assert cond.summary_state(tracker.conditions) == c.STATE_SUCCEEDED
 
 
-@pytest.mark.parametrize("conds,state", [
-    ([], c.STATE_PENDING),
-    ([existing(c.SPEC_VALID, c.TRUE)], c.STATE_PENDING),
-    ([existing(c.SPEC_VALID, c.FALSE)], c.STATE_FAILED),
-    ([existing(c.RUNNING, c.TRUE)], c.STATE_RUNNING),
-    ([existing(c.RUNNING, c.FALSE), existing(c.FAILED, c.TRUE)], c.STATE_FAILED),
-])
+@pytest.mark.parametrize(
+    "conds,state",
+    [
+        ([], c.STATE_PENDING),
+        ([existing(c.SPEC_VALID, c.TRUE)], c.STATE_PENDING),
+        ([existing(c.SPEC_VALID, c.FALSE)], c.STATE_FAILED),
+        ([existing(c.RUNNING, c.TRUE)], c.STATE_RUNNING),
+        ([existing(c.RUNNING, c.FALSE), existing(c.FAILED, c.TRUE)], c.STATE_FAILED),
+    ],
+)
 def test_summary_state(conds, state):
     assert cond.summary_state(conds) == state

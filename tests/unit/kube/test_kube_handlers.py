@@ -8,7 +8,6 @@ import copy
 
 import kopf
 import pytest
-
 from kube_wrappers import progress
 from pjob.engine import policy
 from pjob.kube import constants as c
@@ -39,8 +38,13 @@ class MemoryKube:
 
     def list(self, kind, namespace, selector):
         self.calls.append(("list", kind, ""))
-        return [copy.deepcopy(o) for (k, ns, _), o in self.objects.items() if k == kind and ns == namespace
-                and all(o["metadata"].get("labels", {}).get(a) == b for a, b in selector.items())]
+        return [
+            copy.deepcopy(o)
+            for (k, ns, _), o in self.objects.items()
+            if k == kind
+            and ns == namespace
+            and all(o["metadata"].get("labels", {}).get(a) == b for a, b in selector.items())
+        ]
 
     def delete(self, kind, namespace, name):
         self.calls.append(("delete", kind, name))
@@ -68,20 +72,36 @@ def project(tmp_path):
 
 
 def body_for(project, **spec_changes):
-    spec = {"type": "parallel", "inputs": {"docs": {"type": "uri_folder", "path": "docs"}},
-            "outputs": {"out": {"type": "uri_folder"}}, "input_data": "${{inputs.docs}}",
-            "resources": {"instance_count": 2},
-            "task": {"code": "code", "entry_script": "score.py", "append_row_to": "${{outputs.out}}"}}
+    spec = {
+        "type": "parallel",
+        "inputs": {"docs": {"type": "uri_folder", "path": "docs"}},
+        "outputs": {"out": {"type": "uri_folder"}},
+        "input_data": "${{inputs.docs}}",
+        "resources": {"instance_count": 2},
+        "task": {"code": "code", "entry_script": "score.py", "append_row_to": "${{outputs.out}}"},
+    }
     spec.update(spec_changes)
-    return {"apiVersion": c.API_VERSION, "kind": c.PARALLEL_KIND,
-            "metadata": {"name": "pj", "namespace": "ns", "uid": "u-1", "generation": 1,
-                         "annotations": {c.ANNOTATION_BASE_DIR: str(project)}},
-            "spec": spec}
+    return {
+        "apiVersion": c.API_VERSION,
+        "kind": c.PARALLEL_KIND,
+        "metadata": {
+            "name": "pj",
+            "namespace": "ns",
+            "uid": "u-1",
+            "generation": 1,
+            "annotations": {c.ANNOTATION_BASE_DIR: str(project)},
+        },
+        "spec": spec,
+    }
 
 
 def make_memo(kube, events, queue=None, finaliser=None, root="/ds"):
-    memo = kopf.Memo(kube=kube, config=OperatorConfig(datastore_root=root), clock=lambda: NOW,
-                     post_event=lambda body, event: events.append((event.type, event.reason)))
+    memo = kopf.Memo(
+        kube=kube,
+        config=OperatorConfig(datastore_root=root),
+        clock=lambda: NOW,
+        post_event=lambda body, event: events.append((event.type, event.reason)),
+    )
     if queue is not None:
         memo.open_coordinator = lambda ns, name, task: queue
     if finaliser is not None:
@@ -151,7 +171,9 @@ def test_progress_then_verdict_then_finalisation(project):
     assert body["status"]["progress"] == "2/4"
     queue.p = progress(total=4, done=4, items_ok=4, last=NOW)
     kube.objects[("Job", "ns", "pj-workers")]["status"] = {
-        "succeeded": 2, "conditions": [{"type": "Complete", "status": "True"}]}
+        "succeeded": 2,
+        "conditions": [{"type": "Complete", "status": "True"}],
+    }
     body = apply(body, tick(body, memo))  # verdict recorded, workers done: finalised in the same reconcile
     assert finalised == [policy.SUCCEEDED]
     status = body["status"]
@@ -181,15 +203,34 @@ def test_failed_verdict_stops_the_workers(project):
 
 def test_pipeline_tick_starts_only_ready_steps(project):
     kube, events = MemoryKube(), []
-    body = {"apiVersion": c.API_VERSION, "kind": c.PIPELINE_KIND,
-            "metadata": {"name": "pl", "namespace": "ns", "uid": "u-2", "generation": 1,
-                         "annotations": {c.ANNOTATION_BASE_DIR: str(project)}},
-            "spec": {"type": "pipeline", "jobs": {
-                "prep": {"type": "command", "command": "echo hi > ${{outputs.data}}/x.txt",
-                         "outputs": {"data": {"type": "uri_folder"}}},
-                "score": {"type": "parallel", "inputs": {"d": {"type": "uri_folder", "path": "${{parent.jobs.prep.outputs.data}}"}},
-                          "outputs": {"out": {"type": "uri_file"}}, "input_data": "${{inputs.d}}",
-                          "task": {"code": "code", "entry_script": "score.py", "append_row_to": "${{outputs.out}}"}}}}}
+    body = {
+        "apiVersion": c.API_VERSION,
+        "kind": c.PIPELINE_KIND,
+        "metadata": {
+            "name": "pl",
+            "namespace": "ns",
+            "uid": "u-2",
+            "generation": 1,
+            "annotations": {c.ANNOTATION_BASE_DIR: str(project)},
+        },
+        "spec": {
+            "type": "pipeline",
+            "jobs": {
+                "prep": {
+                    "type": "command",
+                    "command": "echo hi > ${{outputs.data}}/x.txt",
+                    "outputs": {"data": {"type": "uri_folder"}},
+                },
+                "score": {
+                    "type": "parallel",
+                    "inputs": {"d": {"type": "uri_folder", "path": "${{parent.jobs.prep.outputs.data}}"}},
+                    "outputs": {"out": {"type": "uri_file"}},
+                    "input_data": "${{inputs.d}}",
+                    "task": {"code": "code", "entry_script": "score.py", "append_row_to": "${{outputs.out}}"},
+                },
+            },
+        },
+    }
     patch = kopf.Patch()
     handlers.on_pipelinejob_tick(body=body, patch=patch, memo=make_memo(kube, events))
     assert kube.creates() == ["Job"]
@@ -244,10 +285,18 @@ def test_gpu_annotation_reaches_the_task_and_the_worker_pods(project):
 def test_a_missing_conda_file_is_an_invalid_spec_when_pods_would_install_from_it(project, enabled):
     kube, events = MemoryKube(), []
     memo = make_memo(kube, events)
-    memo.config = OperatorConfig.from_dict({"worker": {"pipFromCondaFile": {"enabled": enabled}}},
-                                           {"PJOB_DATASTORE_ROOT": "/ds"})
-    body = body_for(project, task={"code": "code", "entry_script": "score.py", "append_row_to": "${{outputs.out}}",
-                                   "environment": {"image": "x", "conda_file": "env/conda.yml"}})
+    memo.config = OperatorConfig.from_dict(
+        {"worker": {"pipFromCondaFile": {"enabled": enabled}}}, {"PJOB_DATASTORE_ROOT": "/ds"}
+    )
+    body = body_for(
+        project,
+        task={
+            "code": "code",
+            "entry_script": "score.py",
+            "append_row_to": "${{outputs.out}}",
+            "environment": {"image": "x", "conda_file": "env/conda.yml"},
+        },
+    )
     patch = tick(body, memo)
     conds = {x["type"]: x for x in patch["status"]["conditions"]}
     if enabled:

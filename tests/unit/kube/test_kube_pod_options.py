@@ -11,7 +11,6 @@ import subprocess
 import sys
 
 import pytest
-
 from pjob.engine.task import ParallelTask
 from pjob.kube import builders, jobspec, pod_options
 from pjob.kube import constants as c
@@ -19,21 +18,46 @@ from pjob.kube.config import OperatorConfig
 from pjob.spec import errors, load, models, resolve
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "deploy"))
-import chart_render  # noqa: E402
+import chart_render
 
-CR = {"apiVersion": c.API_VERSION, "kind": c.PARALLEL_KIND,
-      "metadata": {"name": "score", "namespace": "team-a", "uid": "u-1", "generation": 1}, "spec": {}}
-PIPELINE = {"apiVersion": c.API_VERSION, "kind": c.PIPELINE_KIND,
-            "metadata": {"name": "pl", "namespace": "team-a", "uid": "u-2", "generation": 1}, "spec": {}}
-GPU = {"resourceName": "amd.com/gpu", "nodeSelector": {"accelerator": "mi300"},
-       "tolerations": [{"key": "amd.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]}
+CR = {
+    "apiVersion": c.API_VERSION,
+    "kind": c.PARALLEL_KIND,
+    "metadata": {"name": "score", "namespace": "team-a", "uid": "u-1", "generation": 1},
+    "spec": {},
+}
+PIPELINE = {
+    "apiVersion": c.API_VERSION,
+    "kind": c.PIPELINE_KIND,
+    "metadata": {"name": "pl", "namespace": "team-a", "uid": "u-2", "generation": 1},
+    "spec": {},
+}
+GPU = {
+    "resourceName": "amd.com/gpu",
+    "nodeSelector": {"accelerator": "mi300"},
+    "tolerations": [{"key": "amd.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+}
 
 
 def task(gpus: int = 0, conda=None) -> ParallelTask:
-    t = ParallelTask(step="score", job="score", code_dir="/mnt/pjob/code", entry_script="s.py", argv=[], env={},
-                     input_type="uri_folder", input_uri="/mnt/pjob/in", mini_batch_size=None, partition_keys=None,
-                     output_dir="/mnt/pjob/out", append_row_to=None, logs_dir="/mnt/pjob/logs",
-                     work_dir="/mnt/pjob/work", instance_count=2, gpus=gpus)
+    t = ParallelTask(
+        step="score",
+        job="score",
+        code_dir="/mnt/pjob/code",
+        entry_script="s.py",
+        argv=[],
+        env={},
+        input_type="uri_folder",
+        input_uri="/mnt/pjob/in",
+        mini_batch_size=None,
+        partition_keys=None,
+        output_dir="/mnt/pjob/out",
+        append_row_to=None,
+        logs_dir="/mnt/pjob/logs",
+        work_dir="/mnt/pjob/work",
+        instance_count=2,
+        gpus=gpus,
+    )
     if conda is not None:
         t.extra[c.TASK_CONDA_FILE] = conda
     return t
@@ -48,8 +72,11 @@ def pod_of(job: dict) -> dict:
 
 
 def test_from_dict_keeps_gpu_and_pip_settings_filling_missing_keys():
-    cfg = config(gpu={"resourceName": "amd.com/gpu"}, pipFromCondaFile={"enabled": True, "cachePath": "/cache"},
-                 nodeSelector={"pool": "batch"})
+    cfg = config(
+        gpu={"resourceName": "amd.com/gpu"},
+        pipFromCondaFile={"enabled": True, "cachePath": "/cache"},
+        nodeSelector={"pool": "batch"},
+    )
     assert cfg.worker["gpu"] == {"resourceName": "amd.com/gpu", "nodeSelector": {}, "tolerations": []}
     assert cfg.worker["pipFromCondaFile"] == {"enabled": True, "command": "pjob-pip-env", "cachePath": "/cache"}
     assert OperatorConfig().worker["pipFromCondaFile"]["enabled"] is False
@@ -79,11 +106,16 @@ def test_gpu_request_follows_the_limit_when_the_chart_requests_gpus():
     assert resources == {"requests": {"amd.com/gpu": "4"}, "limits": {"amd.com/gpu": "4"}}
 
 
-@pytest.mark.parametrize("notes,step,expected", [
-    ({}, None, 0), ({c.ANNOTATION_GPUS: "2"}, None, 2), ({c.ANNOTATION_GPUS: " 1 "}, None, 1),
-    ({c.ANNOTATION_GPUS: "2", f"{c.ANNOTATION_GPUS}.train": "0"}, "train", 0),
-    ({c.ANNOTATION_GPUS: "2", f"{c.ANNOTATION_GPUS}.train": "4"}, "prep", 2),
-])
+@pytest.mark.parametrize(
+    "notes,step,expected",
+    [
+        ({}, None, 0),
+        ({c.ANNOTATION_GPUS: "2"}, None, 2),
+        ({c.ANNOTATION_GPUS: " 1 "}, None, 1),
+        ({c.ANNOTATION_GPUS: "2", f"{c.ANNOTATION_GPUS}.train": "0"}, "train", 0),
+        ({c.ANNOTATION_GPUS: "2", f"{c.ANNOTATION_GPUS}.train": "4"}, "prep", 2),
+    ],
+)
 def test_gpus_per_instance_annotation(notes, step, expected):
     assert jobspec.gpus_per_instance({"metadata": {"name": "x", "annotations": notes}}, step) == expected
 
@@ -99,8 +131,15 @@ def test_pip_env_wraps_the_agent_and_mounts_a_cache_when_the_chart_does_not():
     job = builders.build_worker_job(CR, task(conda="/mnt/pjob/code/env.yml"), cfg)
     pod = pod_of(job)
     (container,) = pod["containers"]
-    assert container["command"] == ["pjob-pip-env", "--conda-file", "/mnt/pjob/code/env.yml",
-                                    "--cache", "/var/cache/pip", "--", "pjob"]
+    assert container["command"] == [
+        "pjob-pip-env",
+        "--conda-file",
+        "/mnt/pjob/code/env.yml",
+        "--cache",
+        "/var/cache/pip",
+        "--",
+        "pjob",
+    ]
     assert container["args"] == builders.agent_args(CR)
     assert {"name": "pip-cache", "mountPath": "/var/cache/pip"} in container["volumeMounts"]
     assert {"name": "pip-cache", "emptyDir": {}} in pod["volumes"]
@@ -129,16 +168,26 @@ def test_chart_with_pip_enabled_mounts_its_cache_once():
 def test_inline_conda_mapping_is_written_to_tmpdir_and_handed_to_the_wrapper(tmp_path):
     """Run the container's command for real, with a stand-in pjob-pip-env that reports what it got."""
     probe = tmp_path / "probe.py"
-    probe.write_text("import json, os, sys\n"
-                     "print(json.dumps({'argv': sys.argv[1:], 'file': os.environ['PJOB_CONDA_FILE'],\n"
-                     "                  'text': open(os.environ['PJOB_CONDA_FILE']).read()}))\n")
+    probe.write_text(
+        "import json, os, sys\n"
+        "print(json.dumps({'argv': sys.argv[1:], 'file': os.environ['PJOB_CONDA_FILE'],\n"
+        "                  'text': open(os.environ['PJOB_CONDA_FILE']).read()}))\n"
+    )
     inline = {"name": "env", "dependencies": ["python=3.11", {"pip": ["tqdm==4.66.1"]}]}
     cfg = config(pipFromCondaFile={"enabled": True, "command": f"{sys.executable} {probe}"})
     (container,) = pod_of(builders.build_worker_job(CR, task(conda=inline), cfg))["containers"]
     env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
-    done = subprocess.run(container["command"] + container["args"], capture_output=True, text=True, timeout=30,
-                          env={"PATH": os.environ["PATH"], "TMPDIR": str(tmp_path), pod_options.INLINE_CONDA_ENV:
-                               env[pod_options.INLINE_CONDA_ENV]})
+    done = subprocess.run(
+        container["command"] + container["args"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={
+            "PATH": os.environ["PATH"],
+            "TMPDIR": str(tmp_path),
+            pod_options.INLINE_CONDA_ENV: env[pod_options.INLINE_CONDA_ENV],
+        },
+    )
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout)
     assert seen["file"] == str(tmp_path / "pjob-conda.yml")
@@ -152,8 +201,9 @@ def test_command_step_job_takes_gpus_and_the_wrapper():
     cfg = config(gpu=GPU, pipFromCondaFile={"enabled": True})
     step = models.CommandStep(command="python train.py")
     resolved = resolve.ResolvedStep("train", "command", {}, {}, {}, command="python train.py", code_dir="/mnt/pjob/c")
-    job = builders.build_command_job(PIPELINE, "train", step, resolved, "/mnt/pjob/runs/x/steps/train", cfg, gpus=1,
-                                     conda_file="/mnt/pjob/c/env.yml")
+    job = builders.build_command_job(
+        PIPELINE, "train", step, resolved, "/mnt/pjob/runs/x/steps/train", cfg, gpus=1, conda_file="/mnt/pjob/c/env.yml"
+    )
     (container,) = pod_of(job)["containers"]
     assert container["resources"]["limits"]["amd.com/gpu"] == "1"
     assert container["command"][:3] == ["pjob-pip-env", "--conda-file", "/mnt/pjob/c/env.yml"]
@@ -165,13 +215,26 @@ def _pipeline(tmp_path):
     (tmp_path / "code" / "s.py").write_text("def run(mb):\n    return mb\n")
     (tmp_path / "comp").mkdir()
     (tmp_path / "comp" / "prep.yml").write_text(
-        "command: echo hi\nenvironment:\n  image: x\n  conda_file: env/conda.yml\n")
-    data = {"type": "pipeline", "jobs": {
-        "prep": {"type": "command", "component": "comp/prep.yml"},
-        "score": {"type": "parallel", "inputs": {"d": {"type": "uri_folder", "path": "/mnt/pjob/in"}},
-                  "outputs": {"o": {"type": "uri_file"}}, "input_data": "${{inputs.d}}",
-                  "task": {"code": "code", "entry_script": "s.py", "append_row_to": "${{outputs.o}}",
-                           "environment": {"image": "x", "conda_file": "envs/score.yml"}}}}}
+        "command: echo hi\nenvironment:\n  image: x\n  conda_file: env/conda.yml\n"
+    )
+    data = {
+        "type": "pipeline",
+        "jobs": {
+            "prep": {"type": "command", "component": "comp/prep.yml"},
+            "score": {
+                "type": "parallel",
+                "inputs": {"d": {"type": "uri_folder", "path": "/mnt/pjob/in"}},
+                "outputs": {"o": {"type": "uri_file"}},
+                "input_data": "${{inputs.d}}",
+                "task": {
+                    "code": "code",
+                    "entry_script": "s.py",
+                    "append_row_to": "${{outputs.o}}",
+                    "environment": {"image": "x", "conda_file": "envs/score.yml"},
+                },
+            },
+        },
+    }
     return load.load_data(data, str(tmp_path / "p.yml"), {})
 
 

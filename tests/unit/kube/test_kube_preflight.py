@@ -8,39 +8,50 @@ names the claim, the namespace and the fix."""
 from __future__ import annotations
 
 import pytest
-
 from pjob.kube import constants as c
 from pjob.kube import preflight
 from test_kube_handlers import MemoryKube, apply, body_for, make_memo, project, tick  # noqa: F401
 
-WORKER = {"volumes": [{"name": "tmp", "emptyDir": {}},
-                      {"name": "datastore", "persistentVolumeClaim": {"claimName": "pjob-datastore"}},
-                      {"name": "pip", "persistentVolumeClaim": {"claimName": "pjob-pip-cache"}}]}
+WORKER = {
+    "volumes": [
+        {"name": "tmp", "emptyDir": {}},
+        {"name": "datastore", "persistentVolumeClaim": {"claimName": "pjob-datastore"}},
+        {"name": "pip", "persistentVolumeClaim": {"claimName": "pjob-pip-cache"}},
+    ]
+}
 
 
-@pytest.mark.parametrize("kind, length, problem", [
-    (c.PARALLEL_KIND, 63, False),
-    (c.PARALLEL_KIND, 64, True),
-    (c.PIPELINE_KIND, 63, False),
-    (c.PIPELINE_KIND, 200, True),
-])
+@pytest.mark.parametrize(
+    "kind, length, problem",
+    [
+        (c.PARALLEL_KIND, 63, False),
+        (c.PARALLEL_KIND, 64, True),
+        (c.PIPELINE_KIND, 63, False),
+        (c.PIPELINE_KIND, 200, True),
+    ],
+)
 def test_name_problems(kind, length, problem):
     name = "a" * length
     found = preflight.name_problems(kind, name)
     assert bool(found) is problem
     if problem:
         label = c.LABEL_JOB if kind == c.PARALLEL_KIND else c.LABEL_PIPELINE
-        assert found == [f"metadata.name: {name!r} has {length} characters, more than 63: a {kind}'s name is the "
-                         f"value of the label {label} on its child objects and worker pods, which Kubernetes limits "
-                         f"to 63 characters; delete the {kind} and create it again with a shorter name "
-                         "(pjob submit --name NAME)"]
+        assert found == [
+            f"metadata.name: {name!r} has {length} characters, more than 63: a {kind}'s name is the "
+            f"value of the label {label} on its child objects and worker pods, which Kubernetes limits "
+            f"to 63 characters; delete the {kind} and create it again with a shorter name "
+            "(pjob submit --name NAME)"
+        ]
 
 
-@pytest.mark.parametrize("namespace, operator_namespace, claims", [
-    ("team-a", "pjob", ["pjob-datastore", "pjob-pip-cache"]),
-    ("pjob", "pjob", []),  # the operator's own namespace: its claims
-    ("team-a", "", []),  # operator namespace unknown (not run by the chart)
-])
+@pytest.mark.parametrize(
+    "namespace, operator_namespace, claims",
+    [
+        ("team-a", "pjob", ["pjob-datastore", "pjob-pip-cache"]),
+        ("pjob", "pjob", []),  # the operator's own namespace: its claims
+        ("team-a", "", []),  # operator namespace unknown (not run by the chart)
+    ],
+)
 def test_claims_to_check(namespace, operator_namespace, claims):
     assert preflight.claims_to_check(WORKER, namespace, operator_namespace) == claims
 
@@ -71,8 +82,10 @@ def test_a_missing_claim_in_the_jobs_namespace_starts_no_worker_until_it_exists(
     assert "or submit the job in namespace pjob" in pending["message"]
     assert ("Warning", c.REASON_CLAIM_NOT_FOUND) in events
     assert body["status"]["state"] == c.STATE_PENDING
-    kube.objects[("PersistentVolumeClaim", "ns", "pjob-datastore")] = {"kind": "PersistentVolumeClaim",
-                                                                        "metadata": {"name": "pjob-datastore"}}
+    kube.objects[("PersistentVolumeClaim", "ns", "pjob-datastore")] = {
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "pjob-datastore"},
+    }
     body = apply(body, tick(body, memo))
     assert "Job" in kube.creates()
     assert body["status"]["state"] == c.STATE_RUNNING

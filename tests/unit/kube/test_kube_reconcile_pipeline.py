@@ -2,7 +2,6 @@
 succeeded; a failure stops everything downstream."""
 
 import pytest
-
 from kube_wrappers import CR
 from pjob.kube import constants as c
 from pjob.kube import reconcile_pipeline as rp
@@ -37,32 +36,69 @@ def cmd(state):
 
 def obs(children, problems=None, cont=False):
     body = CR("p", kind=c.PIPELINE_KIND).obj()
-    return rp.Observed(body=body, now=NOW, problems=problems, steps=STEPS, children=children,
-                       continue_on_step_failure=cont)
+    return rp.Observed(
+        body=body, now=NOW, problems=problems, steps=STEPS, children=children, continue_on_step_failure=cont
+    )
 
 
 # name, children, expected creates, step states, pipeline condition that is True (besides SpecValid)
 CASES = [
-    ("fresh: roots start", {}, ["p-prep", "p-side"],
-     {"prep": "Running", "side": "Running", "score": "Pending", "report": "Pending"}, c.RUNNING),
-    ("prep done: score starts", {"prep": cmd("Succeeded"), "side": cmd("Running")}, ["p-score"],
-     {"prep": "Succeeded", "side": "Running", "score": "Running", "report": "Pending"}, c.RUNNING),
-    ("no step is created twice", {"prep": cmd("Succeeded"), "side": cmd("Succeeded"), "score": pj("Running")}, [],
-     {"prep": "Succeeded", "side": "Succeeded", "score": "Running", "report": "Pending"}, c.RUNNING),
-    ("all succeeded", {"prep": cmd("Succeeded"), "side": cmd("Succeeded"), "score": pj("Succeeded"), "report": cmd("Succeeded")},
-     [], {"prep": "Succeeded", "side": "Succeeded", "score": "Succeeded", "report": "Succeeded"}, c.SUCCEEDED),
-    ("prep failed, side still running: nothing new starts, not terminal yet",
-     {"prep": cmd("Failed"), "side": cmd("Running")}, [],
-     {"prep": "Failed", "side": "Running", "score": "Skipped", "report": "Skipped"}, c.RUNNING),
-    ("prep failed, side done: pipeline Failed",
-     {"prep": cmd("Failed"), "side": cmd("Succeeded")}, [],
-     {"prep": "Failed", "side": "Succeeded", "score": "Skipped", "report": "Skipped"}, c.FAILED),
-    ("parallel step failed: downstream skipped",
-     {"prep": cmd("Succeeded"), "side": cmd("Succeeded"), "score": pj("Failed")}, [],
-     {"prep": "Succeeded", "side": "Succeeded", "score": "Failed", "report": "Skipped"}, c.FAILED),
-    ("side failed first: independent pending steps do not start",
-     {"prep": cmd("Succeeded"), "side": cmd("Failed")}, [],
-     {"prep": "Succeeded", "side": "Failed", "score": "Skipped", "report": "Skipped"}, c.FAILED),
+    (
+        "fresh: roots start",
+        {},
+        ["p-prep", "p-side"],
+        {"prep": "Running", "side": "Running", "score": "Pending", "report": "Pending"},
+        c.RUNNING,
+    ),
+    (
+        "prep done: score starts",
+        {"prep": cmd("Succeeded"), "side": cmd("Running")},
+        ["p-score"],
+        {"prep": "Succeeded", "side": "Running", "score": "Running", "report": "Pending"},
+        c.RUNNING,
+    ),
+    (
+        "no step is created twice",
+        {"prep": cmd("Succeeded"), "side": cmd("Succeeded"), "score": pj("Running")},
+        [],
+        {"prep": "Succeeded", "side": "Succeeded", "score": "Running", "report": "Pending"},
+        c.RUNNING,
+    ),
+    (
+        "all succeeded",
+        {"prep": cmd("Succeeded"), "side": cmd("Succeeded"), "score": pj("Succeeded"), "report": cmd("Succeeded")},
+        [],
+        {"prep": "Succeeded", "side": "Succeeded", "score": "Succeeded", "report": "Succeeded"},
+        c.SUCCEEDED,
+    ),
+    (
+        "prep failed, side still running: nothing new starts, not terminal yet",
+        {"prep": cmd("Failed"), "side": cmd("Running")},
+        [],
+        {"prep": "Failed", "side": "Running", "score": "Skipped", "report": "Skipped"},
+        c.RUNNING,
+    ),
+    (
+        "prep failed, side done: pipeline Failed",
+        {"prep": cmd("Failed"), "side": cmd("Succeeded")},
+        [],
+        {"prep": "Failed", "side": "Succeeded", "score": "Skipped", "report": "Skipped"},
+        c.FAILED,
+    ),
+    (
+        "parallel step failed: downstream skipped",
+        {"prep": cmd("Succeeded"), "side": cmd("Succeeded"), "score": pj("Failed")},
+        [],
+        {"prep": "Succeeded", "side": "Succeeded", "score": "Failed", "report": "Skipped"},
+        c.FAILED,
+    ),
+    (
+        "side failed first: independent pending steps do not start",
+        {"prep": cmd("Succeeded"), "side": cmd("Failed")},
+        [],
+        {"prep": "Succeeded", "side": "Failed", "score": "Skipped", "report": "Skipped"},
+        c.FAILED,
+    ),
 ]
 
 

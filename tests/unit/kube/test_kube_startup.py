@@ -7,7 +7,6 @@ plan and no running pod, instead of "planning" forever."""
 from __future__ import annotations
 
 import pytest
-
 from kube_wrappers import progress
 from pjob.engine import policy
 from pjob.kube import constants as c
@@ -18,11 +17,17 @@ from test_kube_handlers import NOW, MemoryKube, apply, body_for, make_memo, proj
 def pod(name="pj-workers-0-abcde", phase="Pending", waiting=None, scheduled=None, init_waiting=None, deleting=False):
     status = {"phase": phase} if phase else {}
     if waiting:
-        status["containerStatuses"] = [{"name": "agent", "state": {"waiting": {"reason": waiting[0], "message": waiting[1]}}}]
+        status["containerStatuses"] = [
+            {"name": "agent", "state": {"waiting": {"reason": waiting[0], "message": waiting[1]}}}
+        ]
     if init_waiting:
-        status["initContainerStatuses"] = [{"name": "init", "state": {"waiting": {"reason": init_waiting, "message": "m"}}}]
+        status["initContainerStatuses"] = [
+            {"name": "init", "state": {"waiting": {"reason": init_waiting, "message": "m"}}}
+        ]
     if scheduled:
-        status["conditions"] = [{"type": "PodScheduled", "status": scheduled[0], "reason": scheduled[1], "message": scheduled[2]}]
+        status["conditions"] = [
+            {"type": "PodScheduled", "status": scheduled[0], "reason": scheduled[1], "message": scheduled[2]}
+        ]
     meta = {"name": name, "labels": {c.LABEL_JOB: "pj", c.LABEL_ROLE: c.ROLE_WORKER}}
     if deleting:
         meta["deletionTimestamp"] = "2026-01-01T00:00:00Z"
@@ -33,20 +38,25 @@ PULL = ("ImagePullBackOff", 'Back-off pulling image "registry/pjob:nope"')
 UNSCHEDULABLE = ("False", "Unschedulable", "0/3 nodes are available: 3 Insufficient cpu.")
 
 
-@pytest.mark.parametrize("given, blocker", [
-    (pod(waiting=PULL), ("ImagePullBackOff", PULL[1])),
-    (pod(waiting=("ErrImagePull", "manifest unknown")), ("ErrImagePull", "manifest unknown")),
-    (pod(waiting=("CreateContainerConfigError", 'configmap "x" not found')),
-     ("CreateContainerConfigError", 'configmap "x" not found')),
-    (pod(scheduled=UNSCHEDULABLE), ("Unschedulable", UNSCHEDULABLE[2])),
-    (pod(init_waiting="ErrImagePull"), ("ErrImagePull", "m")),
-    (pod(phase=None, scheduled=UNSCHEDULABLE), ("Unschedulable", UNSCHEDULABLE[2])),
-    (pod(waiting=("ContainerCreating", "")), None),  # slow, not stuck
-    (pod(scheduled=("True", None, None)), None),
-    (pod(phase="Running"), None),
-    (pod(phase="Failed", waiting=PULL), None),
-    (pod(waiting=PULL, deleting=True), None),
-])
+@pytest.mark.parametrize(
+    "given, blocker",
+    [
+        (pod(waiting=PULL), ("ImagePullBackOff", PULL[1])),
+        (pod(waiting=("ErrImagePull", "manifest unknown")), ("ErrImagePull", "manifest unknown")),
+        (
+            pod(waiting=("CreateContainerConfigError", 'configmap "x" not found')),
+            ("CreateContainerConfigError", 'configmap "x" not found'),
+        ),
+        (pod(scheduled=UNSCHEDULABLE), ("Unschedulable", UNSCHEDULABLE[2])),
+        (pod(init_waiting="ErrImagePull"), ("ErrImagePull", "m")),
+        (pod(phase=None, scheduled=UNSCHEDULABLE), ("Unschedulable", UNSCHEDULABLE[2])),
+        (pod(waiting=("ContainerCreating", "")), None),  # slow, not stuck
+        (pod(scheduled=("True", None, None)), None),
+        (pod(phase="Running"), None),
+        (pod(phase="Failed", waiting=PULL), None),
+        (pod(waiting=PULL, deleting=True), None),
+    ],
+)
 def test_pod_blocker(given, blocker):
     found = startup.pod_blocker(given)
     assert (None if found is None else (found.reason, found.message)) == blocker
@@ -60,15 +70,18 @@ def test_pending_names_the_first_blocked_pod_and_counts_the_others():
     assert startup.pending([pod(phase="Running")]) is None
 
 
-@pytest.mark.parametrize("planned, pods, started_at, now, expected", [
-    (False, [pod(waiting=PULL)], 1000.0, 1601.0, True),
-    (False, [pod(waiting=PULL)], 1000.0, 1600.0, False),  # not yet
-    (False, [], 1000.0, 1601.0, True),  # the Job got no pods at all
-    (False, [pod(phase="Running")], 1000.0, 9999.0, False),  # node 0 is planning: the engine's verdict judges
-    (True, [pod(waiting=PULL)], 1000.0, 9999.0, False),  # planned: the engine's verdict judges
-    (False, None, 1000.0, 9999.0, False),  # pods not read
-    (False, [pod()], None, 9999.0, False),  # not started
-])
+@pytest.mark.parametrize(
+    "planned, pods, started_at, now, expected",
+    [
+        (False, [pod(waiting=PULL)], 1000.0, 1601.0, True),
+        (False, [pod(waiting=PULL)], 1000.0, 1600.0, False),  # not yet
+        (False, [], 1000.0, 1601.0, True),  # the Job got no pods at all
+        (False, [pod(phase="Running")], 1000.0, 9999.0, False),  # node 0 is planning: the engine's verdict judges
+        (True, [pod(waiting=PULL)], 1000.0, 9999.0, False),  # planned: the engine's verdict judges
+        (False, None, 1000.0, 9999.0, False),  # pods not read
+        (False, [pod()], None, 9999.0, False),  # not started
+    ],
+)
 def test_timed_out(planned, pods, started_at, now, expected):
     assert startup.timed_out(planned=planned, pods=pods, started_at=started_at, now=now, timeout=600) is expected
 
@@ -82,6 +95,7 @@ def test_timeout_message_says_why_and_how_to_fix():
 
 
 # --- through the handler ----------------------------------------------------------------------------
+
 
 def _started(project, kube, events, clock):
     memo = make_memo(kube, events)
@@ -108,8 +122,10 @@ def test_a_pod_that_cannot_pull_its_image_is_reported_then_cleared_when_it_runs(
     assert body["status"]["state"] == c.STATE_RUNNING  # not failed: it may still be fixed
     kube.objects[("Pod", "ns", "pj-workers-0-a")] = pod("pj-workers-0-a", phase="Running")
     body = apply(body, tick(body, memo))
-    assert (_conds(body)[c.WORKERS_PENDING]["status"], _conds(body)[c.WORKERS_PENDING]["reason"]) == \
-        (c.FALSE, c.REASON_PODS_STARTED)
+    assert (_conds(body)[c.WORKERS_PENDING]["status"], _conds(body)[c.WORKERS_PENDING]["reason"]) == (
+        c.FALSE,
+        c.REASON_PODS_STARTED,
+    )
 
 
 def test_workers_that_never_start_fail_the_job_after_the_first_task_creation_timeout(project):

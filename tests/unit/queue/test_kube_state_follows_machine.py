@@ -10,7 +10,6 @@ from __future__ import annotations
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-
 from pjob.coord import kube_state
 from pjob.queue import machine as m
 from pjob.queue.protocol import Outcome
@@ -67,10 +66,19 @@ class KubeStateFollowsMachine(RuleBasedStateMachine):
     @invariant()
     def same_states_and_counters(self):
         p, q = self.state.progress(), self.model.progress
-        assert (p.total, p.pending, p.leased, p.done, p.failed, p.items_succeeded, p.items_failed, p.attempts) == \
-               (q.total, q.pending, q.leased, q.done, q.failed, q.items_succeeded, q.items_failed, q.attempts)
-        assert [(r.index, r.state) for r in self.state.records()] == \
-               [(b.index, b.state) for b in self.model.batches.values()]
+        assert (p.total, p.pending, p.leased, p.done, p.failed, p.items_succeeded, p.items_failed, p.attempts) == (
+            q.total,
+            q.pending,
+            q.leased,
+            q.done,
+            q.failed,
+            q.items_succeeded,
+            q.items_failed,
+            q.attempts,
+        )
+        assert [(r.index, r.state) for r in self.state.records()] == [
+            (b.index, b.state) for b in self.model.batches.values()
+        ]
         leased = {(r.index, r.owner, r.attempts) for r in self.state.records("leased")}
         assert leased == {(b.index, b.owner, b.attempts) for b in self.model.batches.values() if b.state == m.LEASED}
 

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-
 from pjob.queue import machine as m
 from pjob.queue.protocol import Outcome
 
@@ -23,24 +22,40 @@ STEPS = [
     (m.Batch(7, items=5), m.Claim("a"), 3, (m.LEASED, 1, m.Delta(pending=-1, leased=1, attempts=1))),
     (HELD, m.Claim("b"), 3, None),
     (HELD, m.Complete("a", 2, OK), 3, (m.DONE, 2, m.Delta(leased=-1, done=1, items_succeeded=2, progress=True))),
-    (HELD, m.Complete("a", 2, SHORT), 3,
-     (m.FAILED, 2, m.Delta(leased=-1, failed=1, items_succeeded=1, items_failed=1, progress=True))),
+    (
+        HELD,
+        m.Complete("a", 2, SHORT),
+        3,
+        (m.FAILED, 2, m.Delta(leased=-1, failed=1, items_succeeded=1, items_failed=1, progress=True)),
+    ),
     (HELD, m.Complete("a", 1, OK), 3, None),  # an older attempt of the same agent
     (HELD, m.Complete("b", 2, OK), 3, None),  # someone else's lease
     (HELD, m.Fail("a", 2, "boom"), 3, (m.PENDING, 2, m.Delta(leased=-1, pending=1, progress=True))),
     (HELD, m.Fail("a", 2, "boom"), 2, (m.FAILED, 2, m.Delta(leased=-1, failed=1, items_failed=5, progress=True))),
-    (HELD, m.Fail("a", 2, "boom", retryable=False), 3,
-     (m.FAILED, 2, m.Delta(leased=-1, failed=1, items_failed=5, progress=True))),
-    (HELD, m.Fail("a", 2, "boom", retryable=False, items=9), 3,
-     (m.FAILED, 2, m.Delta(leased=-1, failed=1, items_failed=9, progress=True))),
+    (
+        HELD,
+        m.Fail("a", 2, "boom", retryable=False),
+        3,
+        (m.FAILED, 2, m.Delta(leased=-1, failed=1, items_failed=5, progress=True)),
+    ),
+    (
+        HELD,
+        m.Fail("a", 2, "boom", retryable=False, items=9),
+        3,
+        (m.FAILED, 2, m.Delta(leased=-1, failed=1, items_failed=9, progress=True)),
+    ),
     (HELD, m.Release("a", 2), 3, (m.PENDING, 1, m.Delta(leased=-1, pending=1, attempts=-1))),
     (HELD, m.Expire("a"), 3, (m.PENDING, 2, m.Delta(leased=-1, pending=1, progress=True))),
     (HELD, m.Expire("a"), 2, (m.FAILED, 2, m.Delta(leased=-1, failed=1, items_failed=5, progress=True))),
     (HELD, m.Expire("b"), 3, None),
     (m.Batch(7, m.DONE, 1, "a"), m.Reset(), 3, None),  # done is final
     (m.Batch(7, m.DONE, 1, "a"), m.Expire("a"), 3, None),
-    (m.Batch(7, m.FAILED, 3, "a", succeeded=1, failed=4), m.Reset(), 3,
-     (m.PENDING, 0, m.Delta(failed=-1, pending=1, items_succeeded=-1, items_failed=-4))),
+    (
+        m.Batch(7, m.FAILED, 3, "a", succeeded=1, failed=4),
+        m.Reset(),
+        3,
+        (m.PENDING, 0, m.Delta(failed=-1, pending=1, items_succeeded=-1, items_failed=-4)),
+    ),
 ]
 
 
@@ -105,9 +120,13 @@ class QueueMachine(RuleBasedStateMachine):
     def finish(self, data, kind):
         index = data.draw(st.sampled_from(sorted(self.live)))
         agent, attempt = self.live[index]
-        event = {"ok": m.Complete(agent, attempt, OK), "short": m.Complete(agent, attempt, SHORT),
-                 "fail": m.Fail(agent, attempt, "boom"), "fatal": m.Fail(agent, attempt, "boom", retryable=False),
-                 "release": m.Release(agent, attempt)}[kind]
+        event = {
+            "ok": m.Complete(agent, attempt, OK),
+            "short": m.Complete(agent, attempt, SHORT),
+            "fail": m.Fail(agent, attempt, "boom"),
+            "fatal": m.Fail(agent, attempt, "boom", retryable=False),
+            "release": m.Release(agent, attempt),
+        }[kind]
         assert self.q.apply(index, event)
         self._lose(index)
         if kind == "ok":
@@ -128,8 +147,11 @@ class QueueMachine(RuleBasedStateMachine):
         index, agent, attempt = data.draw(st.sampled_from(self.stale))
         if self.live.get(index) == (agent, attempt):
             return
-        event = {"ok": m.Complete(agent, attempt, OK), "fail": m.Fail(agent, attempt, "late"),
-                 "release": m.Release(agent, attempt)}[kind]
+        event = {
+            "ok": m.Complete(agent, attempt, OK),
+            "fail": m.Fail(agent, attempt, "late"),
+            "release": m.Release(agent, attempt),
+        }[kind]
         before = (self.q.batches[index], self.q.progress)
         assert not self.q.apply(index, event)
         assert (self.q.batches[index], self.q.progress) == before
@@ -160,18 +182,21 @@ TestQueueMachine = QueueMachine.TestCase
 TestQueueMachine.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
 
 
-@pytest.mark.parametrize("need, prefetch, pending, agents, rate, horizon, expected", [
-    (3, 0, 1000, 4, 0.0, 10.0, 3),  # no prefetch: exactly what is asked
-    (3, 64, 10_000, 8, 0.0, 10.0, 64),  # no rate yet: prefetch
-    (3, 2048, 10_000, 8, 0.0, 10.0, 625),  # ... or half a fair share
-    (3, 2048, 40, 3, 0.0, 10.0, 6),  # a small job is shared out
-    (3, 2048, 10_000, 8, 50.0, 10.0, 500),  # 10 s of work at the observed rate
-    (3, 64, 10_000, 8, 50.0, 10.0, 64),  # never more than prefetch (what one agent may hold)
-    (3, 2048, 3_200, 8, 50.0, 10.0, 400),  # but a fair share of what is left
-    (3, 2048, 800, 8, 50.0, 10.0, 125),  # the tail: a quarter of the horizon each
-    (3, 2048, 20, 8, 50.0, 10.0, 20),  # never more than is left
-    (30, 2048, 20, 8, 50.0, 10.0, 30),  # nor less than asked
-])
+@pytest.mark.parametrize(
+    "need, prefetch, pending, agents, rate, horizon, expected",
+    [
+        (3, 0, 1000, 4, 0.0, 10.0, 3),  # no prefetch: exactly what is asked
+        (3, 64, 10_000, 8, 0.0, 10.0, 64),  # no rate yet: prefetch
+        (3, 2048, 10_000, 8, 0.0, 10.0, 625),  # ... or half a fair share
+        (3, 2048, 40, 3, 0.0, 10.0, 6),  # a small job is shared out
+        (3, 2048, 10_000, 8, 50.0, 10.0, 500),  # 10 s of work at the observed rate
+        (3, 64, 10_000, 8, 50.0, 10.0, 64),  # never more than prefetch (what one agent may hold)
+        (3, 2048, 3_200, 8, 50.0, 10.0, 400),  # but a fair share of what is left
+        (3, 2048, 800, 8, 50.0, 10.0, 125),  # the tail: a quarter of the horizon each
+        (3, 2048, 20, 8, 50.0, 10.0, 20),  # never more than is left
+        (30, 2048, 20, 8, 50.0, 10.0, 30),  # nor less than asked
+    ],
+)
 def test_claim_ahead(need, prefetch, pending, agents, rate, horizon, expected):
     from pjob.queue import batching
 

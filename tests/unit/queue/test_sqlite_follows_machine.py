@@ -12,7 +12,6 @@ from pathlib import Path
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-
 from pjob.coord import sqlite
 from pjob.queue import machine as m
 from pjob.queue.protocol import Outcome
@@ -26,8 +25,9 @@ class SqliteFollowsMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
         self.dir = tempfile.mkdtemp(prefix="pjob-hyp-")
-        self.db = sqlite.SqliteCoordinator(Path(self.dir) / "queue.db", TOTAL, max_attempts=MAX_ATTEMPTS,
-                                           items=ITEMS, expiry_check_seconds=1e9)
+        self.db = sqlite.SqliteCoordinator(
+            Path(self.dir) / "queue.db", TOTAL, max_attempts=MAX_ATTEMPTS, items=ITEMS, expiry_check_seconds=1e9
+        )
         self.model = m.Queue(TOTAL, MAX_ATTEMPTS, items=ITEMS)
         self.leases = []  # every lease ever handed out, stale ones included
 
@@ -66,8 +66,16 @@ class SqliteFollowsMachine(RuleBasedStateMachine):
     @invariant()
     def same_states_and_counters(self):
         p, q = self.db.counters(), self.model.progress
-        assert (p.total, p.pending, p.leased, p.done, p.failed, p.items_succeeded, p.items_failed, p.attempts) == \
-               (q.total, q.pending, q.leased, q.done, q.failed, q.items_succeeded, q.items_failed, q.attempts)
+        assert (p.total, p.pending, p.leased, p.done, p.failed, p.items_succeeded, p.items_failed, p.attempts) == (
+            q.total,
+            q.pending,
+            q.leased,
+            q.done,
+            q.failed,
+            q.items_succeeded,
+            q.items_failed,
+            q.attempts,
+        )
         stored = [(r.index, r.state, r.attempts, r.items_succeeded, r.items_failed) for r in self.db.records()]
         model = [(b.index, b.state, b.attempts, b.succeeded, b.failed) for b in self.model.batches.values()]
         assert stored == model

@@ -3,7 +3,6 @@ spec models (errors name file, line and field); steps made from it reference
 the file; inline command steps take Azure's keyword arguments."""
 
 import pytest
-
 from pjob.sdk import Environment, Input, command, load_component
 from pjob.spec import errors
 
@@ -15,14 +14,18 @@ def write(path, text):
 
 def test_component_declarations_and_calls(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    write(tmp_path / "c.yml", "type: command\nname: c\ninputs:\n  a:\n    type: uri_file\noutputs:\n  o:\n    type: mltable\ncommand: echo ${{inputs.a}} ${{outputs.o}}\n")
+    write(
+        tmp_path / "c.yml",
+        "type: command\nname: c\ninputs:\n  a:\n    type: uri_file\noutputs:\n  o:\n    type: mltable\ncommand: echo ${{inputs.a}} ${{outputs.o}}\n",
+    )
     comp = load_component(source="c.yml")
     assert comp.name == "c" and list(comp.inputs) == ["a"] and list(comp.outputs) == ["o"]
     assert comp.source == str(tmp_path / "c.yml")
     node = comp(a=Input(type="uri_file", path="./in.txt"))
     node.outputs.o.mode = "upload"
     assert node.render({}, str(tmp_path)) == {
-        "type": "command", "component": "./c.yml",
+        "type": "command",
+        "component": "./c.yml",
         "inputs": {"a": {"type": "uri_file", "path": "./in.txt"}},
         "outputs": {"o": {"type": "mltable", "mode": "upload"}},  # declared type kept with the override
     }
@@ -31,7 +34,9 @@ def test_component_declarations_and_calls(tmp_path, monkeypatch):
 
 
 def test_component_yaml_problems_name_file_line_and_field(tmp_path):
-    bad = write(tmp_path / "bad.yml", "type: command\ninputs:\n  a:\n    type: uri_fodler\ncommand: echo\ncomand: typo\n")
+    bad = write(
+        tmp_path / "bad.yml", "type: command\ninputs:\n  a:\n    type: uri_fodler\ncommand: echo\ncomand: typo\n"
+    )
     with pytest.raises(errors.UserError) as err:
         load_component(source=str(bad))
     lines = [str(p) for p in err.value.problems]
@@ -48,16 +53,28 @@ def test_component_yaml_problems_name_file_line_and_field(tmp_path):
 
 def test_inline_command(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    node = command(name="train", command="python train.py --d ${{inputs.d}}", code="./src", inputs={"d": Input(path="./data")},
-                   environment=Environment(image="python:3.11"), instance_count=2, display_name="Train")
+    node = command(
+        name="train",
+        command="python train.py --d ${{inputs.d}}",
+        code="./src",
+        inputs={"d": Input(path="./data")},
+        environment=Environment(image="python:3.11"),
+        instance_count=2,
+        display_name="Train",
+    )
     node.set_limits(timeout=60)
     node.resources.instance_count = 3
     copied = node()
     copied.resources.shm_size = "1g"
     assert node.render({}, str(tmp_path)) == {
-        "type": "command", "display_name": "Train", "resources": {"instance_count": 3},
-        "command": "python train.py --d ${{inputs.d}}", "code": "./src", "environment": {"image": "python:3.11"},
-        "limits": {"timeout": 60}, "inputs": {"d": {"type": "uri_folder", "path": "./data"}},
+        "type": "command",
+        "display_name": "Train",
+        "resources": {"instance_count": 3},
+        "command": "python train.py --d ${{inputs.d}}",
+        "code": "./src",
+        "environment": {"image": "python:3.11"},
+        "limits": {"timeout": 60},
+        "inputs": {"d": {"type": "uri_folder", "path": "./data"}},
     }
     assert copied.render({}, str(tmp_path))["resources"] == {"instance_count": 3, "shm_size": "1g"}
     assert comp_resources_settable(tmp_path)

@@ -5,7 +5,6 @@ relative paths resolved against the current directory."""
 import os
 
 import pytest
-
 from pjob.sdk import AssetTypes, Environment, Input, InputOutputModes, Output, RunFunction
 
 
@@ -15,7 +14,7 @@ def test_input_keeps_azure_arguments(tmp_path, monkeypatch):
     assert (inp.type, inp.mode, inp.description) == ("mltable", "direct", "rows")
     assert inp.path == os.path.join(str(tmp_path), "data")  # relative to the cwd at construction, as in Azure
     assert inp._to_dict(str(tmp_path)) == {"type": "mltable", "path": "./data", "mode": "direct", "description": "rows"}
-    assert inp._to_dict(str(tmp_path / "sub")) ["path"] == "../data"
+    assert inp._to_dict(str(tmp_path / "sub"))["path"] == "../data"
 
 
 def test_input_leaves_urls_references_and_bindings_alone():
@@ -76,17 +75,30 @@ def test_assignment_is_validated():
 def test_environment_conda_file_is_relative_to_cwd(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     env = Environment(image="python:3.11", conda_file="./env/conda.yml", name="prs-env", version=1)
-    assert env._to_dict(str(tmp_path)) == {"name": "prs-env", "version": 1, "image": "python:3.11", "conda_file": "./env/conda.yml"}
+    assert env._to_dict(str(tmp_path)) == {
+        "name": "prs-env",
+        "version": 1,
+        "image": "python:3.11",
+        "conda_file": "./env/conda.yml",
+    }
 
 
 def test_run_function(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    task = RunFunction(code="./src", entry_script="score.py", program_arguments="--m ${{inputs.m}}",
-                       environment=Environment(image="img", conda_file="./src/env.yml"), append_row_to="${{outputs.o}}")
+    task = RunFunction(
+        code="./src",
+        entry_script="score.py",
+        program_arguments="--m ${{inputs.m}}",
+        environment=Environment(image="img", conda_file="./src/env.yml"),
+        append_row_to="${{outputs.o}}",
+    )
     assert task._to_dict(str(tmp_path)) == {
-        "type": "run_function", "code": "./src", "entry_script": "score.py",
+        "type": "run_function",
+        "code": "./src",
+        "entry_script": "score.py",
         "environment": {"image": "img", "conda_file": "./src/env.yml"},
-        "program_arguments": "--m ${{inputs.m}}", "append_row_to": "${{outputs.o}}",
+        "program_arguments": "--m ${{inputs.m}}",
+        "append_row_to": "${{outputs.o}}",
     }
     task.environment = "azureml:env:1"
     assert task.environment == "azureml:env:1"

@@ -3,7 +3,6 @@ ParallelStep; typos and bad values fail at construction naming the argument;
 calling the result binds inputs and returns a new step."""
 
 import pytest
-
 from pjob.sdk import Input, Output, RunFunction, parallel_run_function
 from pjob.sdk.parallel import ParallelNode
 
@@ -11,25 +10,43 @@ from pjob.sdk.parallel import ParallelNode
 def make(**overrides):
     kwargs = dict(
         name="score",
-        inputs=dict(data=Input(type="uri_folder", description="files"), model=Input(type="uri_folder", path="/models/m")),
+        inputs=dict(
+            data=Input(type="uri_folder", description="files"), model=Input(type="uri_folder", path="/models/m")
+        ),
         outputs=dict(out=Output(type="uri_file")),
         input_data="${{inputs.data}}",
         instance_count=2,
         max_concurrency_per_instance=3,
         mini_batch_size="10",
         retry_settings=dict(max_retries=1, timeout=30),
-        task=RunFunction(code="/code", entry_script="score.py", program_arguments="--model ${{inputs.model}}", append_row_to="${{outputs.out}}"),
+        task=RunFunction(
+            code="/code",
+            entry_script="score.py",
+            program_arguments="--model ${{inputs.model}}",
+            append_row_to="${{outputs.out}}",
+        ),
     )
     kwargs.update(overrides)
     return parallel_run_function(**kwargs)
 
 
 def test_builds_a_parallel_step_with_every_setting():
-    node = make(display_name="Score", description="d", tags={"a": "b"}, partition_keys=["k"], mini_batch_error_threshold=3,
-                error_threshold=7, logging_level="WARNING", environment_variables={"N": 1}, instance_type="Standard_D2")
+    node = make(
+        display_name="Score",
+        description="d",
+        tags={"a": "b"},
+        partition_keys=["k"],
+        mini_batch_error_threshold=3,
+        error_threshold=7,
+        logging_level="WARNING",
+        environment_variables={"N": 1},
+        instance_type="Standard_D2",
+    )
     step = node(data="/data/in").render({}, None)
-    assert step["inputs"] == {"data": {"type": "uri_folder", "path": "/data/in", "description": "files"},
-                              "model": {"type": "uri_folder", "path": "/models/m"}}
+    assert step["inputs"] == {
+        "data": {"type": "uri_folder", "path": "/data/in", "description": "files"},
+        "model": {"type": "uri_folder", "path": "/models/m"},
+    }
     assert step["type"] == "parallel"
     assert step["resources"] == {"instance_count": 2, "instance_type": "Standard_D2"}
     assert (step["mini_batch_size"], step["partition_keys"], step["max_concurrency_per_instance"]) == ("10", ["k"], 3)
@@ -62,8 +79,14 @@ def test_the_acceptance_typo_names_the_argument():
         (dict(input_data="${{inputs.nope}}"), "input_data"),
         (dict(input_data="${{inputs.model}}x"), "input_data"),
         (dict(task=RunFunction(entry_script="s.py", append_row_to="${{outputs.missing}}")), "task.append_row_to"),
-        (dict(task=RunFunction(entry_script="s.py", program_arguments="--x ${{inputs.nothing}}")), "task.program_arguments"),
-        (dict(task=RunFunction(entry_script="s.py", program_arguments="--x ${{input.data}}")), "task.program_arguments"),
+        (
+            dict(task=RunFunction(entry_script="s.py", program_arguments="--x ${{inputs.nothing}}")),
+            "task.program_arguments",
+        ),
+        (
+            dict(task=RunFunction(entry_script="s.py", program_arguments="--x ${{input.data}}")),
+            "task.program_arguments",
+        ),
     ],
 )
 def test_bad_values_name_the_argument(overrides, argument):

@@ -5,7 +5,6 @@ the job is a pjob.spec.models.PipelineJob, dumped YAML loads back equal."""
 import os
 
 import pytest
-
 from pjob.sdk import Input, Output, RunFunction, command, dsl, load_component, parallel_run_function, pipeline
 from pjob.spec import errors, load, models
 
@@ -67,9 +66,14 @@ def test_steps_are_wired_and_named_like_azure(project):
     data = job.to_dict(str(project))
     assert data["inputs"] == {"raw": {"type": "uri_folder", "path": "./data"}, "rate": 0.25}
     assert data["outputs"] == {"final": {"type": "uri_file"}}
-    assert data["jobs"]["prepared"] == {"type": "command", "component": "./src/prep.yml",
-                                        "inputs": {"raw": "${{parent.inputs.raw}}", "rate": "${{parent.inputs.rate}}"}}
-    assert data["jobs"]["scored"]["inputs"] == {"files": {"type": "uri_folder", "path": "${{parent.jobs.prepared.outputs.files}}"}}
+    assert data["jobs"]["prepared"] == {
+        "type": "command",
+        "component": "./src/prep.yml",
+        "inputs": {"raw": "${{parent.inputs.raw}}", "rate": "${{parent.inputs.rate}}"},
+    }
+    assert data["jobs"]["scored"]["inputs"] == {
+        "files": {"type": "uri_folder", "path": "${{parent.jobs.prepared.outputs.files}}"}
+    }
     assert data["jobs"]["scored"]["outputs"] == {"scores": "${{parent.outputs.final}}"}
     assert data["jobs"]["prepared_1"]["inputs"] == {"raw": "${{parent.inputs.raw}}"}
     model = job.to_model(str(project))
@@ -107,8 +111,15 @@ def test_dump_writes_yaml_that_loads_back_to_the_same_model(project):
 def test_inline_command_step_and_literals(project):
     @pipeline()
     def p(n: int = 3):
-        cmd = command(command="python prep.py --n ${{inputs.n}} --o ${{outputs.o}}", code="./src", inputs={"n": 1, "tag": "x"},
-                      outputs={"o": Output()}, environment_variables={"A": "b"}, timeout=30, instance_count=1)
+        cmd = command(
+            command="python prep.py --n ${{inputs.n}} --o ${{outputs.o}}",
+            code="./src",
+            inputs={"n": 1, "tag": "x"},
+            outputs={"o": Output()},
+            environment_variables={"A": "b"},
+            timeout=30,
+            instance_count=1,
+        )
         cmd.inputs.n = n
         return {"o": cmd.outputs.o}
 
@@ -183,7 +194,8 @@ def test_mistakes_fail_naming_what_to_fix(project):
 
 def test_semantic_problems_surface_as_user_errors(project):
     score = parallel_run_function(
-        inputs=dict(files=Input()), input_data="${{inputs.files}}",
+        inputs=dict(files=Input()),
+        input_data="${{inputs.files}}",
         task=RunFunction(code="./missing", entry_script="score.py"),
     )
 
@@ -256,8 +268,13 @@ def test_the_oj_sales_notebook_shape(project):
     train = parallel_run_function(
         name="train_many_models",
         tags={"example": "oj"},
-        inputs=dict(data_source=Input(type="mltable", mode="direct"), drop_cols=Input(type="string", description="split by comma")),
-        outputs=dict(model_perf=Output(type="uri_file", mode="rw_mount"), model_folder=Output(type="uri_folder", mode="rw_mount")),
+        inputs=dict(
+            data_source=Input(type="mltable", mode="direct"),
+            drop_cols=Input(type="string", description="split by comma"),
+        ),
+        outputs=dict(
+            model_perf=Output(type="uri_file", mode="rw_mount"), model_folder=Output(type="uri_folder", mode="rw_mount")
+        ),
         input_data="${{inputs.data_source}}",
         partition_keys=["Store", "Brand"],
         instance_count=2,
@@ -267,9 +284,13 @@ def test_the_oj_sales_notebook_shape(project):
         retry_settings=dict(max_retries=2, timeout=60),
         logging_level="DEBUG",
         environment_variables={"AZUREML_PARALLEL_EXAMPLE": "1a_sdk"},
-        task=RunFunction(code="./src", entry_script="score.py", environment=Environment(image="img", conda_file="./src/prep.py"),
-                         program_arguments="--drop_cols ${{inputs.drop_cols}} --model_folder ${{outputs.model_folder}} ",
-                         append_row_to="${{outputs.model_perf}}"),
+        task=RunFunction(
+            code="./src",
+            entry_script="score.py",
+            environment=Environment(image="img", conda_file="./src/prep.py"),
+            program_arguments="--drop_cols ${{inputs.drop_cols}} --model_folder ${{outputs.model_folder}} ",
+            append_row_to="${{outputs.model_perf}}",
+        ),
     )
 
     @pipeline(display_name="parallel job for oj many model training")
@@ -279,11 +300,15 @@ def test_the_oj_sales_notebook_shape(project):
         parallel_train.resources.instance_count = 3
         parallel_train.max_concurrency_per_instance = 2
         parallel_train.mini_batch_error_threshold = 10
-        parallel_train.outputs.model_perf.path = f"azureml://datastores/workspaceblobstore/paths/${{name}}/my_append_output.csv"
+        parallel_train.outputs.model_perf.path = (
+            "azureml://datastores/workspaceblobstore/paths/${name}/my_append_output.csv"
+        )
         parallel_train.tags.update({"stage": "train"})
 
     (project / "data" / "oj.csv").write_text("Store,Brand\n1,a\n")
-    my_job = partition_job_in_pipeline(pipeline_input_data=Input(path="./data/oj.csv", type="uri_file", mode="ro_mount"))
+    my_job = partition_job_in_pipeline(
+        pipeline_input_data=Input(path="./data/oj.csv", type="uri_file", mode="ro_mount")
+    )
     my_job.tags.update({"team": "forecast"})
     my_job.settings.default_compute = "cpu-cluster"
     my_job.jobs["parallel_train"].resources = ResourceConfiguration(instance_count=4)
@@ -291,11 +316,26 @@ def test_the_oj_sales_notebook_shape(project):
     step = data["jobs"]["parallel_train"]
     assert step["resources"] == {"instance_count": 4}
     assert step["tags"] == {"example": "oj", "stage": "train"} and data["tags"] == {"team": "forecast"}
-    assert (step["max_concurrency_per_instance"], step["mini_batch_error_threshold"], step["partition_keys"]) == (2, 10, ["Store", "Brand"])
+    assert (step["max_concurrency_per_instance"], step["mini_batch_error_threshold"], step["partition_keys"]) == (
+        2,
+        10,
+        ["Store", "Brand"],
+    )
     assert step["inputs"]["drop_cols"] == "Revenue,Advert"
-    assert step["inputs"]["data_source"] == {"type": "mltable", "path": "${{parent.jobs.partition_job.outputs.tabular_output_data}}", "mode": "direct"}
-    assert step["outputs"]["model_perf"] == {"type": "uri_file", "mode": "rw_mount", "path": "azureml://datastores/workspaceblobstore/paths/${name}/my_append_output.csv"}
-    assert data["jobs"]["partition_job"]["inputs"] == {"data_source": "${{parent.inputs.pipeline_input_data}}", "partition_keys": "Store,Brand"}
+    assert step["inputs"]["data_source"] == {
+        "type": "mltable",
+        "path": "${{parent.jobs.partition_job.outputs.tabular_output_data}}",
+        "mode": "direct",
+    }
+    assert step["outputs"]["model_perf"] == {
+        "type": "uri_file",
+        "mode": "rw_mount",
+        "path": "azureml://datastores/workspaceblobstore/paths/${name}/my_append_output.csv",
+    }
+    assert data["jobs"]["partition_job"]["inputs"] == {
+        "data_source": "${{parent.inputs.pipeline_input_data}}",
+        "partition_keys": "Store,Brand",
+    }
     assert "outputs" not in data  # nothing returned
     my_job.validate()
 
@@ -304,7 +344,7 @@ def test_input_annotations_type_string_arguments(project):
     score = score_fn()
 
     @pipeline()
-    def p(files: Input(type="mltable", mode="direct"), n: Input(type="integer", default=4) = None):  # noqa: F821
+    def p(files: Input(type="mltable", mode="direct"), n: Input(type="integer", default=4) = None):
         score(files=files)
 
     data = p(files="./data").to_dict(str(project))

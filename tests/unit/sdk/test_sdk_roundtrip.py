@@ -5,7 +5,6 @@ import os
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from pjob.sdk import Input, Output, RunFunction, parallel_run_function, pipeline
 from pjob.spec import load
 
@@ -23,9 +22,13 @@ step_settings = st.fixed_dictionaries(
         "max_concurrency_per_instance": st.integers(1, 16),
         "mini_batch_error_threshold": st.integers(-1, 100),
         "error_threshold": st.integers(-1, 100),
-        "retry_settings": st.fixed_dictionaries({}, optional={"max_retries": st.integers(0, 5), "timeout": st.integers(1, 259200)}),
+        "retry_settings": st.fixed_dictionaries(
+            {}, optional={"max_retries": st.integers(0, 5), "timeout": st.integers(1, 259200)}
+        ),
         "logging_level": st.sampled_from(["DEBUG", "INFO", "WARNING"]),
-        "environment_variables": st.dictionaries(st.from_regex(r"[A-Z][A-Z0-9_]{0,6}", fullmatch=True), texts, max_size=2),
+        "environment_variables": st.dictionaries(
+            st.from_regex(r"[A-Z][A-Z0-9_]{0,6}", fullmatch=True), texts, max_size=2
+        ),
     },
 )
 data_types = st.sampled_from(["uri_folder", "uri_file", "mltable"])
@@ -34,8 +37,16 @@ out_modes = st.sampled_from([None, "rw_mount", "upload", "direct"])
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(kwargs=step_settings, in_type=data_types, in_mode=in_modes, out_type=data_types, out_mode=out_modes,
-       append=st.booleans(), returned=st.booleans(), args=texts)
+@given(
+    kwargs=step_settings,
+    in_type=data_types,
+    in_mode=in_modes,
+    out_type=data_types,
+    out_mode=out_modes,
+    append=st.booleans(),
+    returned=st.booleans(),
+    args=texts,
+)
 def test_built_equals_dumped_and_loaded(tmp_path, kwargs, in_type, in_mode, out_type, out_mode, append, returned, args):
     os.makedirs(tmp_path / "src", exist_ok=True)
     step = parallel_run_function(
@@ -43,8 +54,12 @@ def test_built_equals_dumped_and_loaded(tmp_path, kwargs, in_type, in_mode, out_
         inputs=dict(data=Input(type=in_type, mode=in_mode)),
         outputs=dict(out=Output(type=out_type, mode=out_mode)),
         input_data="${{inputs.data}}",
-        task=RunFunction(code=str(tmp_path / "src"), entry_script="score.py", program_arguments=args.replace("$", "") or None,
-                         append_row_to="${{outputs.out}}" if append else None),
+        task=RunFunction(
+            code=str(tmp_path / "src"),
+            entry_script="score.py",
+            program_arguments=args.replace("$", "") or None,
+            append_row_to="${{outputs.out}}" if append else None,
+        ),
         **kwargs,
     )
 

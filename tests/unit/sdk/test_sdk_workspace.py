@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from pjob import identity
 from pjob.sdk import MLClient, workspace
 from pjob.spec import errors
@@ -14,7 +13,9 @@ from pjob.spec import errors
 
 def test_the_nearest_config_is_found_like_azures_config_json(tmp_path):
     files = {str(tmp_path / "a" / ".pjob" / "config.json"), str(tmp_path / "pjob-config.json")}
-    assert workspace.find(str(tmp_path / "a" / "b" / "c"), files.__contains__) == str(tmp_path / "a" / ".pjob" / "config.json")
+    assert workspace.find(str(tmp_path / "a" / "b" / "c"), files.__contains__) == str(
+        tmp_path / "a" / ".pjob" / "config.json"
+    )
     assert workspace.find(str(tmp_path / "x"), files.__contains__) == str(tmp_path / "pjob-config.json")
     assert workspace.find(str(tmp_path / "x"), lambda p: False) is None
 
@@ -28,8 +29,10 @@ def test_a_config_with_cluster_keys_submits_and_one_without_runs_here(tmp_path):
     assert local.local and local.runs_dir == os.path.join(str(tmp_path), "runs")
 
 
-@pytest.mark.parametrize("text,field", [('{"subscription_id": "x"}', "subscription_id"), ('{"namespace": 3}', "namespace"),
-                                        ("[1]", ""), ("{", "")])
+@pytest.mark.parametrize(
+    "text,field",
+    [('{"subscription_id": "x"}', "subscription_id"), ('{"namespace": 3}', "namespace"), ("[1]", ""), ("{", "")],
+)
 def test_a_bad_config_names_the_file_and_key(text, field):
     with pytest.raises(errors.UserError) as info:
         workspace.parse(text, "/p/pjob-config.json")

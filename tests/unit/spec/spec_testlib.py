@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from typing import Callable
+from collections.abc import Callable
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 SEED_DIR = os.path.join(REPO, "tests", "fixtures", "seed")
@@ -131,7 +131,7 @@ def assert_reported(stderr: str, error_path: str, line: int | None, field: str, 
     assert lines and all(ln.startswith(("error: ", "warning: ")) for ln in lines), stderr
     where = f"error: {error_path}:{line}:" if line is not None else f"error: {error_path}:"
     head = f"{where} {field}:" if field else where
-    matching = [ln for ln in lines if ln.startswith(head) and says in ln[len(head):]]
+    matching = [ln for ln in lines if ln.startswith(head) and says in ln[len(head) :]]
     assert matching, f"no error line starting {head!r} and containing {says!r} in:\n{stderr}"
     if line is None:
         assert all(not re.match(rf"error: {re.escape(error_path)}:\d+:", ln) for ln in matching), stderr

@@ -8,10 +8,9 @@ from __future__ import annotations
 import os
 
 import pytest
+import spec_testlib as lib
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import spec_testlib as lib
 from pjob.spec import load, models, yamlio
 
 
@@ -66,7 +65,10 @@ def test_single_parallel_job_roundtrips_as_a_pipeline():
     assert list(second.jobs) == ["count_alone"]
 
 
-@pytest.mark.parametrize("text", ["a\x85b", "\x85", "x\u2028y", "tab\there", "cr\rlf", "\ufeffbom", "yes", "null", "1.0", "~", " lead", "trail "])
+@pytest.mark.parametrize(
+    "text",
+    ["a\x85b", "\x85", "x\u2028y", "tab\there", "cr\rlf", "\ufeffbom", "yes", "null", "1.0", "~", " lead", "trail "],
+)
 def test_awkward_strings_roundtrip(text):
     assert yamlio.parse_yaml(yamlio.dump_yaml({"k": text}))[0] == {"k": text}
 
@@ -76,17 +78,32 @@ def test_awkward_strings_roundtrip(text):
 AZURE_INPUT_MODES = ("ro_mount", "download", "direct", "eval_mount", "eval_download")
 names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,11}", fullmatch=True)
 free_text = st.text(max_size=30)
-literals = st.one_of(st.booleans(), st.integers(-(10**12), 10**12), st.floats(allow_nan=False, allow_infinity=False), free_text)
+literals = st.one_of(
+    st.booleans(), st.integers(-(10**12), 10**12), st.floats(allow_nan=False, allow_infinity=False), free_text
+)
 data_inputs = st.fixed_dictionaries(
     {"type": st.sampled_from(models.DATA_TYPES)},
     optional={"path": free_text, "mode": st.sampled_from(AZURE_INPUT_MODES), "description": free_text},
 )
 data_outputs = st.fixed_dictionaries(
-    {}, optional={"type": st.sampled_from(["uri_file", "uri_folder", "mltable"]), "mode": st.sampled_from(["rw_mount", "upload", "direct"]), "path": free_text}
+    {},
+    optional={
+        "type": st.sampled_from(["uri_file", "uri_folder", "mltable"]),
+        "mode": st.sampled_from(["rw_mount", "upload", "direct"]),
+        "path": free_text,
+    },
 )
 environments = st.one_of(
     free_text,
-    st.fixed_dictionaries({}, optional={"image": free_text, "conda_file": free_text, "name": free_text, "version": st.one_of(st.integers(0, 99), free_text)}),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "image": free_text,
+            "conda_file": free_text,
+            "name": free_text,
+            "version": st.one_of(st.integers(0, 99), free_text),
+        },
+    ),
 )
 tasks = st.fixed_dictionaries(
     {"entry_script": free_text},
@@ -106,11 +123,15 @@ parallel_steps = st.fixed_dictionaries(
         "outputs": st.dictionaries(names, st.one_of(st.none(), data_outputs), max_size=3),
         "mini_batch_size": st.from_regex(r"[1-9][0-9]{0,6}([kKmMgG][bB])?", fullmatch=True),
         "partition_keys": st.lists(free_text, max_size=3),
-        "resources": st.fixed_dictionaries({}, optional={"instance_count": st.integers(1, 10_000), "instance_type": free_text}),
+        "resources": st.fixed_dictionaries(
+            {}, optional={"instance_count": st.integers(1, 10_000), "instance_type": free_text}
+        ),
         "max_concurrency_per_instance": st.integers(1, 1024),
         "mini_batch_error_threshold": st.integers(-1, 10**9),
         "error_threshold": st.integers(-1, 10**9),
-        "retry_settings": st.fixed_dictionaries({}, optional={"max_retries": st.integers(0, 1000), "timeout": st.integers(1, 259200)}),
+        "retry_settings": st.fixed_dictionaries(
+            {}, optional={"max_retries": st.integers(0, 1000), "timeout": st.integers(1, 259200)}
+        ),
         "logging_level": st.sampled_from(models.LOGGING_LEVELS),
         "environment_variables": st.dictionaries(names, free_text, max_size=3),
         "compute": free_text,

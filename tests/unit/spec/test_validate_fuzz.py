@@ -10,10 +10,9 @@ import io
 import os
 
 import pytest
+import spec_testlib as lib
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import spec_testlib as lib
 from pjob import cli
 
 BASES = [
@@ -23,9 +22,40 @@ BASES = [
 ]
 LONGEST = max(len(lines) for lines in BASES)
 NASTY_VALUES = [
-    "", "~", "null", "[]", "{}", "-1", "0", "1e309", "0x10", "'x'", '"', "[1, {a: 2}]", "*nowhere", "&a x",
-    "!!python/object/apply:os.system ['true']", "!!binary aGk=", "${{", "${{inputs.}}", "$[[", "]]", "@x", "`x`",
-    "%TAG", "yes", ".inf", "2026-01-01", "|", ">-", "? x", "- item", "x: y: z", "\t", "€uro", "${{parent.jobs..outputs.x}}",
+    "",
+    "~",
+    "null",
+    "[]",
+    "{}",
+    "-1",
+    "0",
+    "1e309",
+    "0x10",
+    "'x'",
+    '"',
+    "[1, {a: 2}]",
+    "*nowhere",
+    "&a x",
+    "!!python/object/apply:os.system ['true']",
+    "!!binary aGk=",
+    "${{",
+    "${{inputs.}}",
+    "$[[",
+    "]]",
+    "@x",
+    "`x`",
+    "%TAG",
+    "yes",
+    ".inf",
+    "2026-01-01",
+    "|",
+    ">-",
+    "? x",
+    "- item",
+    "x: y: z",
+    "\t",
+    "€uro",
+    "${{parent.jobs..outputs.x}}",
 ]
 
 edits = st.one_of(

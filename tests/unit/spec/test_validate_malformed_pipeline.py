@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 import spec_testlib as lib
 from spec_testlib import Case, append, sub, whole
 
@@ -32,27 +31,36 @@ def command_step(name: str, body: str) -> str:
     return f"  {name}:\n    type: command\n{indented}"
 
 
-CYCLE = command_step("step_a", """
+CYCLE = command_step(
+    "step_a",
+    """
 command: echo ${{inputs.x}} > ${{outputs.o}}/a
 inputs:
   x: ${{parent.jobs.step_b.outputs.o}}
 outputs:
   o:
     type: uri_folder
-""") + command_step("step_b", """
+""",
+) + command_step(
+    "step_b",
+    """
 command: echo ${{inputs.x}} > ${{outputs.o}}/b
 inputs:
   x: ${{parent.jobs.step_a.outputs.o}}
 outputs:
   o:
     type: uri_folder
-""")
-PREP = command_step("prep", """
+""",
+)
+PREP = command_step(
+    "prep",
+    """
 command: echo hi > ${{outputs.o}}/x
 outputs:
   o:
     type: uri_folder
-""")
+""",
+)
 RAW = "inputs:\n  raw_data:\n    type: uri_folder\n    path: ./raw-data\n"
 LITERAL_SPLIT = """type: pipeline
 inputs:
@@ -86,86 +94,370 @@ FLOW_STEP = """  flow:
     input_data: ${{inputs.d}}
     task: {code: ./script, entry_script: iris_prediction.py}
 """
-COMPONENT_HEAD = "$schema: https://azuremlschemas.azureedge.net/latest/commandComponent.schema.json\ntype: command\nname: bad\n"
+COMPONENT_HEAD = (
+    "$schema: https://azuremlschemas.azureedge.net/latest/commandComponent.schema.json\ntype: command\nname: bad\n"
+)
 
 CASES = [
     # YAML syntax and document shape
     Case("yaml_mapping_in_value", sub(MBS, "mini_batch_size: 10kb: x"), "", "YAML syntax error", r"mini_batch_size:"),
-    Case("yaml_bad_indent", sub("    max_concurrency_per_instance: 2", "   max_concurrency_per_instance: 2"), "", "YAML syntax error", r"max_concurrency_per_instance:"),
-    Case("yaml_tab_indent", sub("    max_concurrency_per_instance: 2", "\tmax_concurrency_per_instance: 2"), "", "YAML syntax error", r"max_concurrency_per_instance:"),
+    Case(
+        "yaml_bad_indent",
+        sub("    max_concurrency_per_instance: 2", "   max_concurrency_per_instance: 2"),
+        "",
+        "YAML syntax error",
+        r"max_concurrency_per_instance:",
+    ),
+    Case(
+        "yaml_tab_indent",
+        sub("    max_concurrency_per_instance: 2", "\tmax_concurrency_per_instance: 2"),
+        "",
+        "YAML syntax error",
+        r"max_concurrency_per_instance:",
+    ),
     Case("top_level_list", whole("- type: pipeline\n- jobs: {}\n"), "", "must be a mapping", r"^- type"),
     Case("top_level_scalar", whole("just some text\n"), "", "must be a mapping", r"^just"),
     Case("empty_file", whole(""), "", "must be a mapping", None),
     Case("comments_only", whole("# nothing here yet\n"), "", "must be a mapping", None),
-    Case("top_type_unknown", sub("type: pipeline", "type: pipelines"), "type", "unknown job type 'pipelines'", r"^type:"),
-    Case("top_key_misspelt", sub("display_name:", "dispaly_name:"), "dispaly_name", "did you mean 'display_name'?", r"^dispaly_name:"),
-    Case("settings_key_misspelt", sub("default_compute:", "default_compte:"), "settings.default_compte", "did you mean 'default_compute'?", r"default_compte:"),
+    Case(
+        "top_type_unknown", sub("type: pipeline", "type: pipelines"), "type", "unknown job type 'pipelines'", r"^type:"
+    ),
+    Case(
+        "top_key_misspelt",
+        sub("display_name:", "dispaly_name:"),
+        "dispaly_name",
+        "did you mean 'display_name'?",
+        r"^dispaly_name:",
+    ),
+    Case(
+        "settings_key_misspelt",
+        sub("default_compute:", "default_compte:"),
+        "settings.default_compte",
+        "did you mean 'default_compute'?",
+        r"default_compte:",
+    ),
     Case("jobs_misspelt", sub("\njobs:", "\njbos:"), "jbos", "did you mean 'jobs'?", r"^jbos:"),
-    Case("tags_not_mapping", sub("tags:\n  tag: tagvalue\n  owner: sdkteam\n", "tags: [tagvalue, sdkteam]\n"), "tags", "[", r"^tags:"),
-    Case("pipeline_input_type_unknown", sub("\njobs:", "\ninputs:\n  raw:\n    type: tabular\n    path: ./raw-data\n\njobs:"), "inputs.raw.type", "'tabular'", r"type: tabular"),
-    Case("pipeline_input_path_missing", sub("\njobs:", "\ninputs:\n  raw:\n    type: uri_folder\n    path: ./no-raw\n\njobs:"), "inputs.raw.path", "'./no-raw' does not exist", r"path: ./no-raw"),
-    Case("pipeline_output_file_is_a_folder", sub("\njobs:", "\noutputs:\n  result:\n    type: uri_file\n    path: ./raw-data\n\njobs:"), "outputs.result.path", "is a folder but type uri_file", r"path: ./raw-data"),
+    Case(
+        "tags_not_mapping",
+        sub("tags:\n  tag: tagvalue\n  owner: sdkteam\n", "tags: [tagvalue, sdkteam]\n"),
+        "tags",
+        "[",
+        r"^tags:",
+    ),
+    Case(
+        "pipeline_input_type_unknown",
+        sub("\njobs:", "\ninputs:\n  raw:\n    type: tabular\n    path: ./raw-data\n\njobs:"),
+        "inputs.raw.type",
+        "'tabular'",
+        r"type: tabular",
+    ),
+    Case(
+        "pipeline_input_path_missing",
+        sub("\njobs:", "\ninputs:\n  raw:\n    type: uri_folder\n    path: ./no-raw\n\njobs:"),
+        "inputs.raw.path",
+        "'./no-raw' does not exist",
+        r"path: ./no-raw",
+    ),
+    Case(
+        "pipeline_output_file_is_a_folder",
+        sub("\njobs:", "\noutputs:\n  result:\n    type: uri_file\n    path: ./raw-data\n\njobs:"),
+        "outputs.result.path",
+        "is a folder but type uri_file",
+        r"path: ./raw-data",
+    ),
     # step types
-    Case("step_type_missing", sub("    type: parallel\n", ""), "jobs.batch_prediction.type", "no 'type'", r"^  batch_prediction:"),
+    Case(
+        "step_type_missing",
+        sub("    type: parallel\n", ""),
+        "jobs.batch_prediction.type",
+        "no 'type'",
+        r"^  batch_prediction:",
+    ),
     # the step DAG
     Case("cycle_two_command_steps", append(CYCLE), "jobs", "dependency cycle", r"^jobs:"),
-    Case("cycle_through_parallel_step", lib.chain(sub(SCORE_PATH, "path: ${{parent.jobs.prep.outputs.o}}"), append(command_step("prep", """
+    Case(
+        "cycle_through_parallel_step",
+        lib.chain(
+            sub(SCORE_PATH, "path: ${{parent.jobs.prep.outputs.o}}"),
+            append(
+                command_step(
+                    "prep",
+                    """
 command: echo ${{inputs.x}} > ${{outputs.o}}/x
 inputs:
   x: ${{parent.jobs.batch_prediction.outputs.job_output_file}}
 outputs:
   o:
     type: uri_folder
-"""))), "jobs", "dependency cycle", r"^jobs:"),
-    Case("parent_jobs_no_such_output", lib.chain(sub(SCORE_PATH, "path: ${{parent.jobs.prep.outputs.nope}}"), append(PREP)), "jobs.batch_prediction.inputs.score_model.path", "step 'prep' has no output 'nope'", r"outputs.nope"),
+""",
+                )
+            ),
+        ),
+        "jobs",
+        "dependency cycle",
+        r"^jobs:",
+    ),
+    Case(
+        "parent_jobs_no_such_output",
+        lib.chain(sub(SCORE_PATH, "path: ${{parent.jobs.prep.outputs.nope}}"), append(PREP)),
+        "jobs.batch_prediction.inputs.score_model.path",
+        "step 'prep' has no output 'nope'",
+        r"outputs.nope",
+    ),
     # inline command steps
-    Case("command_neither_command_nor_component", append(command_step("idle", "code: ./prep_src")), "jobs.idle.command", "needs command", r"^  idle:"),
-    Case("command_and_component", append(command_step("both", "command: echo hi\ncomponent: ./prep.yml\n" + RAW)), "jobs.both.command", "not both", r"command: echo hi"),
-    Case("command_code_missing", append(command_step("prep", "code: ./no-src\ncommand: python prep.py")), "jobs.prep.code", "'./no-src' does not exist", r"code: ./no-src"),
-    Case("command_unknown_input", append(command_step("prep", "command: cat ${{inputs.nope}}")), "jobs.prep.command", "${{inputs.nope}} names no input", r"command: cat"),
-    Case("command_output_parent_unknown", append(command_step("prep", "command: echo hi\noutputs:\n  o: ${{parent.outputs.nope}}")), "jobs.prep.outputs.o", "${{parent.outputs.nope}} names no pipeline output", r"o: \$\{\{parent"),
-    Case("command_input_path_missing", append(command_step("prep", "command: ls ${{inputs.raw}}\ninputs:\n  raw:\n    type: uri_folder\n    path: ./no-raw")), "jobs.prep.inputs.raw.path", "'./no-raw' does not exist", r"path: ./no-raw"),
-    Case("command_as_list", append(command_step("prep", "command: [echo, hi]")), "jobs.prep.command", "valid string", r"command: \[echo"),
-    Case("command_key_misspelt", append(command_step("prep", "comand: echo hi")), "jobs.prep.comand", "did you mean 'command'?", r"comand:"),
+    Case(
+        "command_neither_command_nor_component",
+        append(command_step("idle", "code: ./prep_src")),
+        "jobs.idle.command",
+        "needs command",
+        r"^  idle:",
+    ),
+    Case(
+        "command_and_component",
+        append(command_step("both", "command: echo hi\ncomponent: ./prep.yml\n" + RAW)),
+        "jobs.both.command",
+        "not both",
+        r"command: echo hi",
+    ),
+    Case(
+        "command_code_missing",
+        append(command_step("prep", "code: ./no-src\ncommand: python prep.py")),
+        "jobs.prep.code",
+        "'./no-src' does not exist",
+        r"code: ./no-src",
+    ),
+    Case(
+        "command_unknown_input",
+        append(command_step("prep", "command: cat ${{inputs.nope}}")),
+        "jobs.prep.command",
+        "${{inputs.nope}} names no input",
+        r"command: cat",
+    ),
+    Case(
+        "command_output_parent_unknown",
+        append(command_step("prep", "command: echo hi\noutputs:\n  o: ${{parent.outputs.nope}}")),
+        "jobs.prep.outputs.o",
+        "${{parent.outputs.nope}} names no pipeline output",
+        r"o: \$\{\{parent",
+    ),
+    Case(
+        "command_input_path_missing",
+        append(
+            command_step(
+                "prep", "command: ls ${{inputs.raw}}\ninputs:\n  raw:\n    type: uri_folder\n    path: ./no-raw"
+            )
+        ),
+        "jobs.prep.inputs.raw.path",
+        "'./no-raw' does not exist",
+        r"path: ./no-raw",
+    ),
+    Case(
+        "command_as_list",
+        append(command_step("prep", "command: [echo, hi]")),
+        "jobs.prep.command",
+        "valid string",
+        r"command: \[echo",
+    ),
+    Case(
+        "command_key_misspelt",
+        append(command_step("prep", "comand: echo hi")),
+        "jobs.prep.comand",
+        "did you mean 'command'?",
+        r"comand:",
+    ),
     # component files
-    Case("component_file_missing", append(command_step("prep", "component: ./nope.yml")), "jobs.prep.component", "'./nope.yml' not found", r"component: ./nope.yml"),
-    Case("component_unknown_input", append(command_step("prep", "component: ./prep.yml\n" + RAW + "  bogus: 1")), "jobs.prep.inputs.bogus", "has no input 'bogus'", r"bogus:"),
-    Case("component_required_input_unbound", append(command_step("prep", "component: ./prep.yml")), "jobs.prep.inputs", "'raw_data'", r"^  prep:"),
-    Case("component_yaml_error", append(command_step("prep", "component: ./comp_yaml_error.yml")), "", "YAML syntax error", r"command: a: b",
-         extra={"comp_yaml_error.yml": COMPONENT_HEAD + "command: a: b\n"}, error_file="comp_yaml_error.yml"),
-    Case("component_without_command", append(command_step("prep", "component: ./comp_no_command.yml")), "command", "missing", r"^\$schema",
-         extra={"comp_no_command.yml": COMPONENT_HEAD + "inputs: {}\n"}, error_file="comp_no_command.yml"),
-    Case("component_key_misspelt", append(command_step("prep", "component: ./comp_misspelt.yml")), "input", "did you mean 'inputs'?", r"^input:",
-         extra={"comp_misspelt.yml": COMPONENT_HEAD + "input:\n  x:\n    type: string\ncommand: echo hi\n"}, error_file="comp_misspelt.yml"),
-    Case("component_input_type_unknown", append(command_step("prep", "component: ./comp_bad_type.yml")), "inputs.x.type", "'text'", r"type: text",
-         extra={"comp_bad_type.yml": COMPONENT_HEAD + "inputs:\n  x:\n    type: text\ncommand: echo hi\n"}, error_file="comp_bad_type.yml"),
-    Case("component_not_mapping", append(command_step("prep", "component: ./comp_list.yml")), "", "must be a mapping", r"^- a",
-         extra={"comp_list.yml": "- a\n- b\n"}, error_file="comp_list.yml"),
+    Case(
+        "component_file_missing",
+        append(command_step("prep", "component: ./nope.yml")),
+        "jobs.prep.component",
+        "'./nope.yml' not found",
+        r"component: ./nope.yml",
+    ),
+    Case(
+        "component_unknown_input",
+        append(command_step("prep", "component: ./prep.yml\n" + RAW + "  bogus: 1")),
+        "jobs.prep.inputs.bogus",
+        "has no input 'bogus'",
+        r"bogus:",
+    ),
+    Case(
+        "component_required_input_unbound",
+        append(command_step("prep", "component: ./prep.yml")),
+        "jobs.prep.inputs",
+        "'raw_data'",
+        r"^  prep:",
+    ),
+    Case(
+        "component_yaml_error",
+        append(command_step("prep", "component: ./comp_yaml_error.yml")),
+        "",
+        "YAML syntax error",
+        r"command: a: b",
+        extra={"comp_yaml_error.yml": COMPONENT_HEAD + "command: a: b\n"},
+        error_file="comp_yaml_error.yml",
+    ),
+    Case(
+        "component_without_command",
+        append(command_step("prep", "component: ./comp_no_command.yml")),
+        "command",
+        "missing",
+        r"^\$schema",
+        extra={"comp_no_command.yml": COMPONENT_HEAD + "inputs: {}\n"},
+        error_file="comp_no_command.yml",
+    ),
+    Case(
+        "component_key_misspelt",
+        append(command_step("prep", "component: ./comp_misspelt.yml")),
+        "input",
+        "did you mean 'inputs'?",
+        r"^input:",
+        extra={"comp_misspelt.yml": COMPONENT_HEAD + "input:\n  x:\n    type: string\ncommand: echo hi\n"},
+        error_file="comp_misspelt.yml",
+    ),
+    Case(
+        "component_input_type_unknown",
+        append(command_step("prep", "component: ./comp_bad_type.yml")),
+        "inputs.x.type",
+        "'text'",
+        r"type: text",
+        extra={"comp_bad_type.yml": COMPONENT_HEAD + "inputs:\n  x:\n    type: text\ncommand: echo hi\n"},
+        error_file="comp_bad_type.yml",
+    ),
+    Case(
+        "component_not_mapping",
+        append(command_step("prep", "component: ./comp_list.yml")),
+        "",
+        "must be a mapping",
+        r"^- a",
+        extra={"comp_list.yml": "- a\n- b\n"},
+        error_file="comp_list.yml",
+    ),
     # cases that found spec bugs (fixed): duplicate keys, type line, command-step paths, component-file errors
-    Case("yaml_duplicate_key", sub("    max_concurrency_per_instance: 2\n", "    max_concurrency_per_instance: 2\n    max_concurrency_per_instance: 4\n"), "jobs.batch_prediction.max_concurrency_per_instance", "duplicate", r"max_concurrency_per_instance: 4"),
-    Case("step_type_unknown", sub("    type: parallel", "    type: sweep"), "jobs.batch_prediction.type", "unknown step type 'sweep'", r"type: sweep"),
+    Case(
+        "yaml_duplicate_key",
+        sub(
+            "    max_concurrency_per_instance: 2\n",
+            "    max_concurrency_per_instance: 2\n    max_concurrency_per_instance: 4\n",
+        ),
+        "jobs.batch_prediction.max_concurrency_per_instance",
+        "duplicate",
+        r"max_concurrency_per_instance: 4",
+    ),
+    Case(
+        "step_type_unknown",
+        sub("    type: parallel", "    type: sweep"),
+        "jobs.batch_prediction.type",
+        "unknown step type 'sweep'",
+        r"type: sweep",
+    ),
     Case("step_not_mapping", append("  other: just-a-string\n"), "jobs.other", "mapping", r"^  other:"),
-    Case("command_environment_misspelt", append(command_step("prep", "command: echo hi\nenvironment:\n  imgae: python:3.11")), "jobs.prep.environment.imgae", "did you mean 'image'?", r"imgae:"),
-    Case("component_command_unknown_input", append(command_step("prep", "component: ./comp_bad_ref.yml")), "command", "${{inputs.nope}} names no input", r"^command:",
-         extra={"comp_bad_ref.yml": COMPONENT_HEAD + "command: cat ${{inputs.nope}}\n"}, error_file="comp_bad_ref.yml"),
-    Case("component_code_missing", append(command_step("prep", "component: ./comp_no_code.yml")), "code", "'./no-src' does not exist", r"^code:",
-         extra={"comp_no_code.yml": COMPONENT_HEAD + "code: ./no-src\ncommand: echo hi\n"}, error_file="comp_no_code.yml"),
+    Case(
+        "command_environment_misspelt",
+        append(command_step("prep", "command: echo hi\nenvironment:\n  imgae: python:3.11")),
+        "jobs.prep.environment.imgae",
+        "did you mean 'image'?",
+        r"imgae:",
+    ),
+    Case(
+        "component_command_unknown_input",
+        append(command_step("prep", "component: ./comp_bad_ref.yml")),
+        "command",
+        "${{inputs.nope}} names no input",
+        r"^command:",
+        extra={"comp_bad_ref.yml": COMPONENT_HEAD + "command: cat ${{inputs.nope}}\n"},
+        error_file="comp_bad_ref.yml",
+    ),
+    Case(
+        "component_code_missing",
+        append(command_step("prep", "component: ./comp_no_code.yml")),
+        "code",
+        "'./no-src' does not exist",
+        r"^code:",
+        extra={"comp_no_code.yml": COMPONENT_HEAD + "code: ./no-src\ncommand: echo hi\n"},
+        error_file="comp_no_code.yml",
+    ),
     # B1: command step with a command: key
-    Case("command_resources_zero", append(command_step("prep", "command: echo hi\nresources:\n  instance_count: 0")), "jobs.prep.resources.instance_count", "got 0", r"instance_count: 0"),
-    Case("command_input_misspelt_key", append(command_step("prep", "command: ls ${{inputs.raw}}\ninputs:\n  raw:\n    type: uri_folder\n    pth: ./raw-data")), "jobs.prep.inputs.raw.pth", "did you mean 'path'?", r"pth:"),
-    Case("command_limits_not_mapping", append(command_step("prep", "command: echo hi\nlimits: 5")), "jobs.prep.limits", "got 5", r"limits: 5"),
+    Case(
+        "command_resources_zero",
+        append(command_step("prep", "command: echo hi\nresources:\n  instance_count: 0")),
+        "jobs.prep.resources.instance_count",
+        "got 0",
+        r"instance_count: 0",
+    ),
+    Case(
+        "command_input_misspelt_key",
+        append(
+            command_step(
+                "prep", "command: ls ${{inputs.raw}}\ninputs:\n  raw:\n    type: uri_folder\n    pth: ./raw-data"
+            )
+        ),
+        "jobs.prep.inputs.raw.pth",
+        "did you mean 'path'?",
+        r"pth:",
+    ),
+    Case(
+        "command_limits_not_mapping",
+        append(command_step("prep", "command: echo hi\nlimits: 5")),
+        "jobs.prep.limits",
+        "got 5",
+        r"limits: 5",
+    ),
     Case("jobs_empty", whole("type: pipeline\njobs: {}\n"), "jobs", "at least one step", r"^jobs:"),
-    Case("command_limits_timeout_negative", append("  c:\n    type: command\n    command: echo hi\n    limits:\n      timeout: -5\n"), "jobs.c.limits.timeout", "-5", r"timeout: -5"),
-    Case("integer_input_default_word", (sub("\njobs:", "\ninputs:\n  n: {type: integer, default: abc}\n\njobs:")), "inputs.n.default", "abc", r"default: abc"),
+    Case(
+        "command_limits_timeout_negative",
+        append("  c:\n    type: command\n    command: echo hi\n    limits:\n      timeout: -5\n"),
+        "jobs.c.limits.timeout",
+        "-5",
+        r"timeout: -5",
+    ),
+    Case(
+        "integer_input_default_word",
+        (sub("\njobs:", "\ninputs:\n  n: {type: integer, default: abc}\n\njobs:")),
+        "inputs.n.default",
+        "abc",
+        r"default: abc",
+    ),
     Case("split_literal_pipeline_input", whole(LITERAL_SPLIT), "jobs.a.inputs.d", "must be data", r"d: \$\{\{parent"),
-    Case("two_steps_one_pipeline_output", whole(TWO_WRITERS), "jobs.b.outputs.o", "jobs.a.outputs.o", r"# second writer"),
+    Case(
+        "two_steps_one_pipeline_output", whole(TWO_WRITERS), "jobs.b.outputs.o", "jobs.a.outputs.o", r"# second writer"
+    ),
     # flow-style mappings: the line is still the key's own line
-    Case("flow_style_misspelt_key", append(FLOW_STEP.replace("entry_script:", "entry_scrpit:")), "jobs.flow.task.entry_scrpit", "did you mean 'entry_script'?", r"entry_scrpit"),
-    Case("flow_style_bad_input_type", append(FLOW_STEP.replace("type: uri_folder", "type: folder")), "jobs.flow.inputs.d.type", "'folder'", r"type: folder"),
+    Case(
+        "flow_style_misspelt_key",
+        append(FLOW_STEP.replace("entry_script:", "entry_scrpit:")),
+        "jobs.flow.task.entry_scrpit",
+        "did you mean 'entry_script'?",
+        r"entry_scrpit",
+    ),
+    Case(
+        "flow_style_bad_input_type",
+        append(FLOW_STEP.replace("type: uri_folder", "type: folder")),
+        "jobs.flow.inputs.d.type",
+        "'folder'",
+        r"type: folder",
+    ),
     # a single type: parallel job file (wrapped as a one-step pipeline)
-    Case("single_job_bad_size", single('mini_batch_size: "1"', 'mini_batch_size: "1 kb"'), "mini_batch_size", "is not a size", r"^mini_batch_size:"),
-    Case("single_job_misspelt_key", single("logging_level: WARNING", "loging_level: WARNING"), "loging_level", "did you mean 'logging_level'?", r"^loging_level:"),
-    Case("single_job_append_row_to", single("append_row_to: ${{outputs.counts}}", "append_row_to: ${{outputs.count}}"), "task.append_row_to", "names no output", r"append_row_to:"),
+    Case(
+        "single_job_bad_size",
+        single('mini_batch_size: "1"', 'mini_batch_size: "1 kb"'),
+        "mini_batch_size",
+        "is not a size",
+        r"^mini_batch_size:",
+    ),
+    Case(
+        "single_job_misspelt_key",
+        single("logging_level: WARNING", "loging_level: WARNING"),
+        "loging_level",
+        "did you mean 'logging_level'?",
+        r"^loging_level:",
+    ),
+    Case(
+        "single_job_append_row_to",
+        single("append_row_to: ${{outputs.counts}}", "append_row_to: ${{outputs.count}}"),
+        "task.append_row_to",
+        "names no output",
+        r"append_row_to:",
+    ),
 ]
 
 SUBPROCESS_IDS = {"yaml_mapping_in_value", "cycle_two_command_steps", "component_file_missing"}
@@ -207,13 +499,21 @@ def test_debug_shows_the_traceback(workspace):
 
 
 def test_every_model_problem_is_reported_at_once(workspace, capsys):
-    text = lib.chain(sub(MBS, 'mini_batch_size: "abc"'), sub("timeout: 60", "timeout: 0"), sub('logging_level: "DEBUG"', "logging_level: VERBOSE"))(lib.seed_text())
+    text = lib.chain(
+        sub(MBS, 'mini_batch_size: "abc"'),
+        sub("timeout: 60", "timeout: 0"),
+        sub('logging_level: "DEBUG"', "logging_level: VERBOSE"),
+    )(lib.seed_text())
     path = os.path.join(workspace, "three_model_problems.yml")
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(text)
     code, _, err = lib.validate_in_process(capsys, path)
     assert code == 2
-    for field, anchor in [("mini_batch_size", r"mini_batch_size:"), ("retry_settings.timeout", r"timeout: 0"), ("logging_level", r"logging_level:")]:
+    for field, anchor in [
+        ("mini_batch_size", r"mini_batch_size:"),
+        ("retry_settings.timeout", r"timeout: 0"),
+        ("logging_level", r"logging_level:"),
+    ]:
         lib.assert_reported(err, path, lib.line_matching(text, anchor), "jobs.batch_prediction." + field, "")
     assert len([ln for ln in err.splitlines() if ln.startswith("error: ")]) == 3
 
@@ -229,7 +529,11 @@ def test_every_semantic_problem_is_reported_at_once(workspace, capsys):
         fh.write(text)
     code, _, err = lib.validate_in_process(capsys, path)
     assert code == 2
-    for field, anchor in [("task.entry_script", r"entry_script:"), ("task.append_row_to", r"append_row_to:"), ("task.program_arguments", r"--allowed_failed_percent 101")]:
+    for field, anchor in [
+        ("task.entry_script", r"entry_script:"),
+        ("task.append_row_to", r"append_row_to:"),
+        ("task.program_arguments", r"--allowed_failed_percent 101"),
+    ]:
         lib.assert_reported(err, path, lib.line_matching(text, anchor), "jobs.batch_prediction." + field, "")
     assert len([ln for ln in err.splitlines() if ln.startswith("error: ")]) == 3
 

@@ -15,7 +15,6 @@ import subprocess
 import sys
 
 import pytest
-
 import spec_testlib as lib
 from pjob.spec import bindings, checks, flags, load, models, yamlio
 
@@ -142,7 +141,9 @@ def test_single_parallel_job_is_a_one_step_pipeline(capsys):
 
 
 def test_parallel_step_defaults_follow_azure():
-    step = models.ParallelStep.model_validate({"type": "parallel", "input_data": "${{inputs.x}}", "task": {"entry_script": "s.py"}})
+    step = models.ParallelStep.model_validate(
+        {"type": "parallel", "input_data": "${{inputs.x}}", "task": {"entry_script": "s.py"}}
+    )
     assert step.mini_batch_error_threshold == -1 and step.error_threshold == -1
     assert (step.retry_settings.max_retries, step.retry_settings.timeout) == (2, 60)
     assert step.logging_level == "INFO" and step.task.type == "run_function"
@@ -275,14 +276,19 @@ def test_anchors_and_aliases_are_read(tmp_path, capsys):
     assert code == 0, err
     assert step_lines(out) == ["1. first [parallel]", "2. second [parallel]"]
     job = load.load_job(str(path)).job
-    assert job.jobs["second"].retry_settings.max_retries == 4 and job.jobs["second"].task.entry_script == "iris_prediction.py"
+    assert (
+        job.jobs["second"].retry_settings.max_retries == 4
+        and job.jobs["second"].task.entry_script == "iris_prediction.py"
+    )
     # an error inside an anchored mapping is reported for each user, at the line where it is written
     bad = ALIASED.replace("timeout: 20", "timeout: 0")
     path.write_text(bad, encoding="utf-8")
     code, _, err = lib.validate_in_process(capsys, str(path))
     assert code == 2
     for step in ("first", "second"):
-        lib.assert_reported(err, str(path), lib.line_matching(bad, r"timeout: 0"), f"jobs.{step}.retry_settings.timeout", "got 0")
+        lib.assert_reported(
+            err, str(path), lib.line_matching(bad, r"timeout: 0"), f"jobs.{step}.retry_settings.timeout", "got 0"
+        )
 
 
 def test_runtime_flag_bound_to_a_literal_input_is_valid(tmp_path, capsys):
@@ -321,7 +327,11 @@ def test_entry_script_without_run_is_a_warning(tmp_path, capsys):
     lib.make_workspace(str(tmp_path))
     (tmp_path / "norun_src").mkdir()
     (tmp_path / "norun_src" / "score.py").write_text("def init():\n    pass\n", encoding="utf-8")
-    text = lib.seed_text().replace('code: "./script"', 'code: "./norun_src"').replace("entry_script: iris_prediction.py", "entry_script: score.py")
+    text = (
+        lib.seed_text()
+        .replace('code: "./script"', 'code: "./norun_src"')
+        .replace("entry_script: iris_prediction.py", "entry_script: score.py")
+    )
     path = tmp_path / "norun.yml"
     path.write_text(text, encoding="utf-8")
     code, out, err = lib.validate_in_process(capsys, str(path))
@@ -331,13 +341,17 @@ def test_entry_script_without_run_is_a_warning(tmp_path, capsys):
 
 def test_partition_keys_with_mini_batch_size_warns(tmp_path, capsys):
     lib.make_workspace(str(tmp_path))
-    text = lib.seed_text().replace("    max_concurrency_per_instance: 2\n", "    max_concurrency_per_instance: 2\n    partition_keys: [species]\n")
+    text = lib.seed_text().replace(
+        "    max_concurrency_per_instance: 2\n", "    max_concurrency_per_instance: 2\n    partition_keys: [species]\n"
+    )
     path = tmp_path / "partitioned.yml"
     path.write_text(text, encoding="utf-8")
     code, out, err = lib.validate_in_process(capsys, str(path))
     assert code == 0, err
     assert "by partition_keys ['species']" in out
-    assert any(ln.startswith("warning: ") and "mini_batch_size" in ln and "partition_keys" in ln for ln in err.splitlines()), err
+    assert any(
+        ln.startswith("warning: ") and "mini_batch_size" in ln and "partition_keys" in ln for ln in err.splitlines()
+    ), err
 
 
 @pytest.mark.parametrize("preset", [None, "logfire"])

@@ -3,7 +3,6 @@ the composed graph (before expansion), an oversized file before parsing,
 and an unclosed quote or bracket is reported on the line that opens it."""
 
 import pytest
-
 from pjob.spec import errors, yamlio
 
 
@@ -14,7 +13,7 @@ def _problem(text: str) -> errors.Problem:
 
 
 def test_aliases_that_expand_too_far_are_refused_at_the_line_where_it_happens():
-    levels = ['a0: &a0 [' + ", ".join(['"x"'] * 10) + "]"]
+    levels = ["a0: &a0 [" + ", ".join(['"x"'] * 10) + "]"]
     levels += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 7)]
     p = _problem("\n".join(levels) + "\n")
     assert p.line == 6 and "expand to more than 200,000 values" in p.message  # a5 = 10^6 values
@@ -35,10 +34,7 @@ def test_a_huge_file_is_refused_before_parsing():
     assert "more than the 16 MB" in p.message and p.line is None
 
 
-@pytest.mark.parametrize("text,line,noticed", [
-    ('a: 1\nb: "open\nc: 3\nd: 4\n', 2, 5),
-    ("a: [1, 2\n\nb: 3\n", 1, 3),
-])
+@pytest.mark.parametrize("text,line,noticed", [('a: 1\nb: "open\nc: 3\nd: 4\n', 2, 5), ("a: [1, 2\n\nb: 3\n", 1, 3)])
 def test_an_unclosed_quote_or_bracket_is_reported_where_it_opens(text, line, noticed):
     p = _problem(text)
     assert p.line == line and f"noticed at line {noticed}" in p.message, p

@@ -16,10 +16,29 @@ like ``pjob submit`` when the workspace's pjob config names a cluster).
 
 from __future__ import annotations
 
-from pjob.sdk.v1.core import (AmlCompute, ComputeTarget, CondaDependencies, Dataset, Datastore, Environment, FileDataset,
-                              NamedInput, TabularDataset, Workspace)
-from pjob.sdk.v1.steps import (Experiment, OutputFileDatasetConfig, ParallelRunConfig, ParallelRunStep, Pipeline,
-                               PipelineData, PipelineRun, PythonScriptStep, pipeline_spec)
+from pjob.sdk.v1.core import (
+    AmlCompute,
+    ComputeTarget,
+    CondaDependencies,
+    Dataset,
+    Datastore,
+    Environment,
+    FileDataset,
+    NamedInput,
+    TabularDataset,
+    Workspace,
+)
+from pjob.sdk.v1.steps import (
+    Experiment,
+    OutputFileDatasetConfig,
+    ParallelRunConfig,
+    ParallelRunStep,
+    Pipeline,
+    PipelineData,
+    PipelineRun,
+    PythonScriptStep,
+    pipeline_spec,
+)
 
 
 class ComputeTargetException(Exception):
@@ -27,7 +46,24 @@ class ComputeTargetException(Exception):
 
 
 __all__ = [
-    "AmlCompute", "ComputeTarget", "ComputeTargetException", "CondaDependencies", "Dataset", "Datastore", "Environment",
-    "Experiment", "FileDataset", "NamedInput", "OutputFileDatasetConfig", "ParallelRunConfig", "ParallelRunStep", "Pipeline",
-    "PipelineData", "PipelineRun", "PythonScriptStep", "TabularDataset", "Workspace", "pipeline_spec",
+    "AmlCompute",
+    "ComputeTarget",
+    "ComputeTargetException",
+    "CondaDependencies",
+    "Dataset",
+    "Datastore",
+    "Environment",
+    "Experiment",
+    "FileDataset",
+    "NamedInput",
+    "OutputFileDatasetConfig",
+    "ParallelRunConfig",
+    "ParallelRunStep",
+    "Pipeline",
+    "PipelineData",
+    "PipelineRun",
+    "PythonScriptStep",
+    "TabularDataset",
+    "Workspace",
+    "pipeline_spec",
 ]

@@ -28,25 +28,42 @@ class Workspace:
     """``Workspace.from_config()`` / ``Workspace(subscription_id, resource_group, workspace_name)``:
     the Azure arguments are accepted and unused; jobs run where the pjob config says."""
 
-    def __init__(self, subscription_id: str | None = None, resource_group: str | None = None,
-                 workspace_name: str | None = None, auth: Any = None, *, target: where.Target | None = None, **kwargs: Any):
-        self.subscription_id, self.resource_group, self.name = subscription_id, resource_group, workspace_name or "local"
+    def __init__(
+        self,
+        subscription_id: str | None = None,
+        resource_group: str | None = None,
+        workspace_name: str | None = None,
+        auth: Any = None,
+        *,
+        target: where.Target | None = None,
+        **kwargs: Any,
+    ):
+        self.subscription_id, self.resource_group, self.name = (
+            subscription_id,
+            resource_group,
+            workspace_name or "local",
+        )
         self.target = target or where.target_for()
         self.compute_targets = _AnyName(lambda name: ComputeTarget(self, name))
         self.datastores = _AnyName(lambda name: Datastore(self, name))
 
     @classmethod
-    def from_config(cls, path: str | None = None, auth: Any = None, _logger: Any = None, _file_name: str | None = None) -> "Workspace":
+    def from_config(
+        cls, path: str | None = None, auth: Any = None, _logger: Any = None, _file_name: str | None = None
+    ) -> Workspace:
         target = where.target_for(path, _file_name)
-        print(f"pjob: {'found ' + target.source if target.source else 'no pjob config file found'}; "
-              f"jobs run on {target.describe()}", file=sys.stderr)
+        print(
+            f"pjob: {'found ' + target.source if target.source else 'no pjob config file found'}; "
+            f"jobs run on {target.describe()}",
+            file=sys.stderr,
+        )
         return cls(target=target)
 
     @classmethod
-    def get(cls, name: str, *args: Any, **kwargs: Any) -> "Workspace":
+    def get(cls, name: str, *args: Any, **kwargs: Any) -> Workspace:
         return cls(workspace_name=name)
 
-    def get_default_datastore(self) -> "Datastore":
+    def get_default_datastore(self) -> Datastore:
         return Datastore(self, DEFAULT_DATASTORE)
 
     def datastore_folder(self, name: str) -> str:
@@ -72,11 +89,11 @@ class Datastore:
         self.workspace, self.name = workspace, name
 
     @staticmethod
-    def get(workspace: Workspace, datastore_name: str) -> "Datastore":
+    def get(workspace: Workspace, datastore_name: str) -> Datastore:
         return Datastore(workspace, datastore_name)
 
     @staticmethod
-    def get_default(workspace: Workspace) -> "Datastore":
+    def get_default(workspace: Workspace) -> Datastore:
         return workspace.get_default_datastore()
 
     def uri(self, path: str = "") -> str:
@@ -86,17 +103,27 @@ class Datastore:
             return os.path.join(self.workspace.datastore_folder(self.name), path.lstrip("/"))
         return f"azureml://datastores/{self.name}/paths/{path.lstrip('/')}"
 
-    def upload(self, src_dir: str, target_path: str | None = None, overwrite: bool = False, show_progress: bool = True) -> "DataReference":
+    def upload(
+        self, src_dir: str, target_path: str | None = None, overwrite: bool = False, show_progress: bool = True
+    ) -> DataReference:
         """Copy ``src_dir`` into this datastore's folder (local runs; a cluster's datastore is not reachable here)."""
         if not self.workspace.target.local:
-            raise NotImplementedError(f"upload to the cluster's datastore {self.name!r} is not supported from here; copy the "
-                                      "files to the datastore volume (or run with a local pjob config)")
+            raise NotImplementedError(
+                f"upload to the cluster's datastore {self.name!r} is not supported from here; copy the "
+                "files to the datastore volume (or run with a local pjob config)"
+            )
         dest = os.path.join(self.workspace.datastore_folder(self.name), (target_path or "").strip("/"))
         shutil.copytree(src_dir, dest, dirs_exist_ok=True)
         return DataReference(self, target_path or "")
 
-    def upload_files(self, files: list[str], relative_root: str | None = None, target_path: str | None = None,
-                     overwrite: bool = False, show_progress: bool = True) -> "DataReference":
+    def upload_files(
+        self,
+        files: list[str],
+        relative_root: str | None = None,
+        target_path: str | None = None,
+        overwrite: bool = False,
+        show_progress: bool = True,
+    ) -> DataReference:
         dest = os.path.join(self.workspace.datastore_folder(self.name), (target_path or "").strip("/"))
         for f in files:
             rel = os.path.relpath(f, relative_root) if relative_root else os.path.basename(f)
@@ -127,48 +154,82 @@ class Dataset:
 
     class File:
         @staticmethod
-        def from_files(path: Any, validate: bool = True, partition_format: str | None = None, is_file: bool = False) -> "FileDataset":
+        def from_files(
+            path: Any, validate: bool = True, partition_format: str | None = None, is_file: bool = False
+        ) -> FileDataset:
             paths = path if isinstance(path, list) else [path]
             if len(paths) != 1:
-                raise ValueError("pjob maps a v1 FileDataset to one folder or file: give one path (a folder holding the files)")
+                raise ValueError(
+                    "pjob maps a v1 FileDataset to one folder or file: give one path (a folder holding the files)"
+                )
             return FileDataset(data_path(paths[0]))
 
         @staticmethod
-        def upload_directory(src_dir: str, target: Any, pattern: str | None = None, overwrite: bool = False,
-                             show_progress: bool = True) -> "FileDataset":
+        def upload_directory(
+            src_dir: str, target: Any, pattern: str | None = None, overwrite: bool = False, show_progress: bool = True
+        ) -> FileDataset:
             datastore, rel = target if isinstance(target, tuple) else (target, "")
             datastore.upload(src_dir, rel, overwrite=overwrite)
             return FileDataset(datastore.uri(rel))
 
     class Tabular:
         @staticmethod
-        def from_delimited_files(path: Any, validate: bool = True, include_path: bool = False, infer_column_types: bool = True,
-                                 set_column_types: Any = None, separator: str = ",", header: Any = True,
-                                 partition_format: str | None = None, support_multi_line: bool = False,
-                                 empty_as_string: bool = False, encoding: str = "utf8") -> "TabularDataset":
+        def from_delimited_files(
+            path: Any,
+            validate: bool = True,
+            include_path: bool = False,
+            infer_column_types: bool = True,
+            set_column_types: Any = None,
+            separator: str = ",",
+            header: Any = True,
+            partition_format: str | None = None,
+            support_multi_line: bool = False,
+            empty_as_string: bool = False,
+            encoding: str = "utf8",
+        ) -> TabularDataset:
             if set_column_types or partition_format:
-                raise ValueError("pjob.sdk.v1: set_column_types and partition_format are not mapped; write an MLTable file "
-                                 "with convert_column_types / extract_columns_from_partition_format and use it as the input")
+                raise ValueError(
+                    "pjob.sdk.v1: set_column_types and partition_format are not mapped; write an MLTable file "
+                    "with convert_column_types / extract_columns_from_partition_format and use it as the input"
+                )
             mode = header if isinstance(header, str) else ("all_files_same_headers" if header else "no_header")
-            mode = {"ALL_FILES_HAVE_SAME_HEADERS": "all_files_same_headers", "ONLY_FIRST_FILE_HAS_HEADERS": "from_first_file",
-                    "COMBINE_ALL_FILES_HEADERS": "all_files_different_headers", "NO_HEADERS": "no_header"}.get(str(mode).upper(), mode)
-            reader = {"read_delimited": {"delimiter": separator, "header": mode, "encoding": encoding,
-                                         "infer_column_types": infer_column_types, "include_path_column": include_path,
-                                         "support_multi_line": support_multi_line, "empty_as_string": empty_as_string}}
+            mode = {
+                "ALL_FILES_HAVE_SAME_HEADERS": "all_files_same_headers",
+                "ONLY_FIRST_FILE_HAS_HEADERS": "from_first_file",
+                "COMBINE_ALL_FILES_HEADERS": "all_files_different_headers",
+                "NO_HEADERS": "no_header",
+            }.get(str(mode).upper(), mode)
+            reader = {
+                "read_delimited": {
+                    "delimiter": separator,
+                    "header": mode,
+                    "encoding": encoding,
+                    "infer_column_types": infer_column_types,
+                    "include_path_column": include_path,
+                    "support_multi_line": support_multi_line,
+                    "empty_as_string": empty_as_string,
+                }
+            }
             return TabularDataset(_paths(path), reader)
 
         @staticmethod
-        def from_parquet_files(path: Any, validate: bool = True, include_path: bool = False, **kwargs: Any) -> "TabularDataset":
+        def from_parquet_files(
+            path: Any, validate: bool = True, include_path: bool = False, **kwargs: Any
+        ) -> TabularDataset:
             return TabularDataset(_paths(path), {"read_parquet": {"include_path_column": include_path}})
 
         @staticmethod
-        def from_json_lines_files(path: Any, validate: bool = True, include_path: bool = False, **kwargs: Any) -> "TabularDataset":
+        def from_json_lines_files(
+            path: Any, validate: bool = True, include_path: bool = False, **kwargs: Any
+        ) -> TabularDataset:
             return TabularDataset(_paths(path), {"read_json_lines": {"include_path_column": include_path}})
 
     @staticmethod
     def get_by_name(workspace: Workspace, name: str, version: Any = "latest") -> Any:
-        raise NotImplementedError(f"registered datasets ({name!r}) are not supported by pjob: create the dataset from its path "
-                                  "(Dataset.File.from_files / Dataset.Tabular.from_delimited_files)")
+        raise NotImplementedError(
+            f"registered datasets ({name!r}) are not supported by pjob: create the dataset from its path "
+            "(Dataset.File.from_files / Dataset.Tabular.from_delimited_files)"
+        )
 
 
 def _paths(path: Any) -> list[str]:
@@ -179,10 +240,10 @@ class FileDataset:
     def __init__(self, location: str):
         self.location = location
 
-    def as_named_input(self, name: str) -> "NamedInput":
+    def as_named_input(self, name: str) -> NamedInput:
         return NamedInput(name, self)
 
-    def register(self, *args: Any, **kwargs: Any) -> "FileDataset":
+    def register(self, *args: Any, **kwargs: Any) -> FileDataset:
         return self  # nothing to register: the dataset is its location
 
 
@@ -195,8 +256,12 @@ class TabularDataset(FileDataset):
         """An MLTable file describing this dataset (absolute paths), for ``pjob.sdk.v1.steps``."""
         import yaml
 
-        entries = [{"pattern": p} if any(c in p for c in "*?[") else {"folder" if p.endswith("/") or os.path.isdir(p) else "file": p}
-                   for p in self.paths]
+        entries = [
+            {"pattern": p}
+            if any(c in p for c in "*?[")
+            else {"folder" if p.endswith("/") or os.path.isdir(p) else "file": p}
+            for p in self.paths
+        ]
         return yaml.safe_dump({"paths": entries, "transformations": [self.reader]}, sort_keys=False)
 
 
@@ -206,24 +271,33 @@ class NamedInput:
     def __init__(self, name: str, dataset: FileDataset, mode: str = "ro_mount"):
         self.name, self.dataset, self.mode = name, dataset, mode
 
-    def as_mount(self, path_on_compute: str | None = None) -> "NamedInput":
+    def as_mount(self, path_on_compute: str | None = None) -> NamedInput:
         return NamedInput(self.name, self.dataset, "ro_mount")
 
-    def as_download(self, path_on_compute: str | None = None) -> "NamedInput":
+    def as_download(self, path_on_compute: str | None = None) -> NamedInput:
         return NamedInput(self.name, self.dataset, "download")
 
 
 class CondaDependencies:
     """``CondaDependencies.create(pip_packages=[...], conda_packages=[...])``: written as the step's conda file."""
 
-    def __init__(self, conda_packages: list[str] | None = None, pip_packages: list[str] | None = None,
-                 python_version: str | None = None):
+    def __init__(
+        self,
+        conda_packages: list[str] | None = None,
+        pip_packages: list[str] | None = None,
+        python_version: str | None = None,
+    ):
         self.conda_packages, self.pip_packages = list(conda_packages or []), list(pip_packages or [])
         self.python_version = python_version
 
     @classmethod
-    def create(cls, pip_packages: list[str] | None = None, conda_packages: list[str] | None = None,
-               python_version: str | None = None, **kwargs: Any) -> "CondaDependencies":
+    def create(
+        cls,
+        pip_packages: list[str] | None = None,
+        conda_packages: list[str] | None = None,
+        python_version: str | None = None,
+        **kwargs: Any,
+    ) -> CondaDependencies:
         return cls(conda_packages, pip_packages, python_version)
 
     def add_pip_package(self, name: str) -> None:
@@ -235,7 +309,9 @@ class CondaDependencies:
     def yaml_text(self, name: str) -> str:
         import yaml
 
-        deps: list[Any] = ([f"python={self.python_version}"] if self.python_version else []) + self.conda_packages + ["pip"]
+        deps: list[Any] = (
+            ([f"python={self.python_version}"] if self.python_version else []) + self.conda_packages + ["pip"]
+        )
         return yaml.safe_dump({"name": name, "dependencies": deps + [{"pip": self.pip_packages}]}, sort_keys=False)
 
 
@@ -264,13 +340,13 @@ class Environment:
         self.environment_variables: dict[str, str] = {}
 
     @classmethod
-    def from_conda_specification(cls, name: str, file_path: str) -> "Environment":
+    def from_conda_specification(cls, name: str, file_path: str) -> Environment:
         env = cls(name)
         env.conda_file = os.path.abspath(file_path)
         return env
 
     @classmethod
-    def from_pip_requirements(cls, name: str, file_path: str) -> "Environment":
+    def from_pip_requirements(cls, name: str, file_path: str) -> Environment:
         env = cls(name)
         with open(file_path, encoding="utf-8") as fh:
             pip = [line.strip() for line in fh if line.strip() and not line.startswith("#")]
@@ -278,10 +354,10 @@ class Environment:
         return env
 
     @classmethod
-    def get(cls, workspace: Workspace, name: str, version: str | None = None) -> "Environment":
+    def get(cls, workspace: Workspace, name: str, version: str | None = None) -> Environment:
         return cls(name)
 
-    def register(self, workspace: Workspace) -> "Environment":
+    def register(self, workspace: Workspace) -> Environment:
         return self
 
 
@@ -293,10 +369,12 @@ class ComputeTarget:
         self.provisioning_state = "Succeeded"
 
     @staticmethod
-    def create(workspace: Workspace, name: str, provisioning_configuration: Any = None) -> "ComputeTarget":
+    def create(workspace: Workspace, name: str, provisioning_configuration: Any = None) -> ComputeTarget:
         return ComputeTarget(workspace, name)
 
-    def wait_for_completion(self, show_output: bool = False, min_node_count: int | None = None, timeout_in_minutes: int = 20) -> None:
+    def wait_for_completion(
+        self, show_output: bool = False, min_node_count: int | None = None, timeout_in_minutes: int = 20
+    ) -> None:
         return None
 
     def get_status(self) -> str:

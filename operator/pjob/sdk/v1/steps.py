@@ -24,19 +24,26 @@ from pjob.spec import checks, load
 class PipelineData:
     """A step output folder (``OutputFileDatasetConfig`` is the same here)."""
 
-    def __init__(self, name: str | None = None, datastore: core.Datastore | None = None, output_name: str | None = None,
-                 destination: Any = None, is_directory: bool | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        name: str | None = None,
+        datastore: core.Datastore | None = None,
+        output_name: str | None = None,
+        destination: Any = None,
+        is_directory: bool | None = None,
+        **kwargs: Any,
+    ):
         self.name = output_name or name or "output"
         self.datastore = datastore
         self.destination = destination  # (datastore, "path") or None: the default location
 
-    def as_mount(self, *args: Any, **kwargs: Any) -> "PipelineData":
+    def as_mount(self, *args: Any, **kwargs: Any) -> PipelineData:
         return self
 
-    def as_upload(self, *args: Any, **kwargs: Any) -> "PipelineData":
+    def as_upload(self, *args: Any, **kwargs: Any) -> PipelineData:
         return self
 
-    def as_input(self, name: str | None = None) -> "PipelineData":
+    def as_input(self, name: str | None = None) -> PipelineData:
         return self
 
 
@@ -44,17 +51,33 @@ OutputFileDatasetConfig = PipelineData
 
 
 class ParallelRunConfig:
-    def __init__(self, environment: core.Environment | None = None, entry_script: str | None = None,
-                 error_threshold: int = -1, output_action: str = "append_row", compute_target: Any = None,
-                 node_count: int = 1, process_count_per_node: int | None = None, mini_batch_size: Any = None,
-                 source_directory: str | None = None, description: str | None = None, logging_level: str = "INFO",
-                 run_invocation_timeout: int = 60, run_max_try: int = 3, append_row_file_name: str | None = None,
-                 allowed_failed_count: int | None = None, allowed_failed_percent: float | None = None,
-                 partition_keys: list[str] | None = None, environment_variables: dict[str, str] | None = None):
+    def __init__(
+        self,
+        environment: core.Environment | None = None,
+        entry_script: str | None = None,
+        error_threshold: int = -1,
+        output_action: str = "append_row",
+        compute_target: Any = None,
+        node_count: int = 1,
+        process_count_per_node: int | None = None,
+        mini_batch_size: Any = None,
+        source_directory: str | None = None,
+        description: str | None = None,
+        logging_level: str = "INFO",
+        run_invocation_timeout: int = 60,
+        run_max_try: int = 3,
+        append_row_file_name: str | None = None,
+        allowed_failed_count: int | None = None,
+        allowed_failed_percent: float | None = None,
+        partition_keys: list[str] | None = None,
+        environment_variables: dict[str, str] | None = None,
+    ):
         if not entry_script:
             raise ValueError("ParallelRunConfig: entry_script is required")
         if output_action not in ("append_row", "summary_only"):
-            raise ValueError(f"ParallelRunConfig: output_action must be 'append_row' or 'summary_only', got {output_action!r}")
+            raise ValueError(
+                f"ParallelRunConfig: output_action must be 'append_row' or 'summary_only', got {output_action!r}"
+            )
         if run_max_try < 1:
             raise ValueError(f"ParallelRunConfig: run_max_try must be at least 1, got {run_max_try}")
         self.environment, self.entry_script, self.error_threshold = environment, entry_script, error_threshold
@@ -69,20 +92,39 @@ class ParallelRunConfig:
 
 
 class ParallelRunStep:
-    def __init__(self, name: str, parallel_run_config: ParallelRunConfig, inputs: list[Any], output: PipelineData | None = None,
-                 side_inputs: list[Any] | None = None, arguments: list[Any] | None = None, allow_reuse: bool = True):
+    def __init__(
+        self,
+        name: str,
+        parallel_run_config: ParallelRunConfig,
+        inputs: list[Any],
+        output: PipelineData | None = None,
+        side_inputs: list[Any] | None = None,
+        arguments: list[Any] | None = None,
+        allow_reuse: bool = True,
+    ):
         if not inputs or len(inputs) != 1:
-            raise ValueError(f"ParallelRunStep {name!r}: pjob splits one input; pass exactly one in inputs=[...] and "
-                             "any others as side_inputs")
+            raise ValueError(
+                f"ParallelRunStep {name!r}: pjob splits one input; pass exactly one in inputs=[...] and "
+                "any others as side_inputs"
+            )
         self.name, self.config, self.inputs, self.output = name, parallel_run_config, list(inputs), output
         self.side_inputs, self.arguments = list(side_inputs or []), list(arguments or [])
 
 
 class PythonScriptStep:
-    def __init__(self, script_name: str, name: str | None = None, arguments: list[Any] | None = None,
-                 compute_target: Any = None, runconfig: Any = None, inputs: list[Any] | None = None,
-                 outputs: list[PipelineData] | None = None, source_directory: str | None = None, allow_reuse: bool = True,
-                 **kwargs: Any):
+    def __init__(
+        self,
+        script_name: str,
+        name: str | None = None,
+        arguments: list[Any] | None = None,
+        compute_target: Any = None,
+        runconfig: Any = None,
+        inputs: list[Any] | None = None,
+        outputs: list[PipelineData] | None = None,
+        source_directory: str | None = None,
+        allow_reuse: bool = True,
+        **kwargs: Any,
+    ):
         self.name = name or script_name
         self.script_name, self.arguments = script_name, list(arguments or [])
         self.inputs, self.outputs = list(inputs or []), list(outputs or [])
@@ -91,8 +133,15 @@ class PythonScriptStep:
 
 
 class Pipeline:
-    def __init__(self, workspace: core.Workspace, steps: list[Any], description: str | None = None,
-                 default_datastore: core.Datastore | None = None, default_source_directory: str | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        workspace: core.Workspace,
+        steps: list[Any],
+        description: str | None = None,
+        default_datastore: core.Datastore | None = None,
+        default_source_directory: str | None = None,
+        **kwargs: Any,
+    ):
         self.workspace, self.steps, self.description = workspace, list(steps), description
         self.default_datastore = default_datastore or workspace.get_default_datastore()
 
@@ -118,14 +167,22 @@ class Experiment:
     def __init__(self, workspace: core.Workspace, name: str, **kwargs: Any):
         self.workspace, self.name = workspace, name
 
-    def submit(self, config: Pipeline, tags: dict | None = None, pipeline_parameters: dict | None = None,
-               continue_on_step_failure: bool | None = None, regenerate_outputs: bool = False, **kwargs: Any) -> "PipelineRun":
+    def submit(
+        self,
+        config: Pipeline,
+        tags: dict | None = None,
+        pipeline_parameters: dict | None = None,
+        continue_on_step_failure: bool | None = None,
+        regenerate_outputs: bool = False,
+        **kwargs: Any,
+    ) -> PipelineRun:
         """Locally: run to the end (progress on stderr), then return the run. On a cluster: submit."""
         loaded = config.to_loaded(self.name, tags)
         target = self.workspace.target
         if not target.local:
-            created = client.submit(loaded, namespace=target.namespace or "default", kubeconfig=target.kubeconfig,
-                                    context=target.context)
+            created = client.submit(
+                loaded, namespace=target.namespace or "default", kubeconfig=target.kubeconfig, context=target.context
+            )
             return PipelineRun(self, config, created["metadata"]["name"], None)
         result = client.run_local(loaded, runs_dir=target.runs_dir, fresh=regenerate_outputs, show_progress=True)
         return PipelineRun(self, config, result.name, result)
@@ -168,7 +225,9 @@ class PipelineRun:
     def get_status(self) -> str:
         return self._result.status if self._result is not None else "Running"
 
-    def wait_for_completion(self, show_output: bool = True, timeout_seconds: int | None = None, raise_on_error: bool = True) -> str:
+    def wait_for_completion(
+        self, show_output: bool = True, timeout_seconds: int | None = None, raise_on_error: bool = True
+    ) -> str:
         if self._result is None:  # on a cluster: follow it like `pjob logs --follow`
             from pjob.sdk import mlclient
 
@@ -177,8 +236,11 @@ class PipelineRun:
             ml_client.jobs.stream(self.id)
             return "Finished"
         if show_output:
-            print(f"PipelineRunId: {self.id}\nRun folder: {self._result.run_dir}\n{self._result.job_result}\n"
-                  f"PipelineRun Status: {self._result.status}", flush=True)
+            print(
+                f"PipelineRunId: {self.id}\nRun folder: {self._result.run_dir}\n{self._result.job_result}\n"
+                f"PipelineRun Status: {self._result.status}",
+                flush=True,
+            )
         if self._result.status != "Succeeded" and raise_on_error:
             raise RuntimeError(f"pipeline run {self.id} {self._result.status.lower()}: see {self._result.run_dir}")
         return "Finished" if self._result.status == "Succeeded" else self._result.status
@@ -194,6 +256,7 @@ class PipelineRun:
 
 # --- the mapping (pure) ----------------------------------------------------------------------------------
 
+
 def step_key(name: str) -> str:
     """A v1 step name as a pipeline step key (letters, digits, underscores)."""
     key = re.sub(r"[^A-Za-z0-9_]", "_", name)
@@ -205,17 +268,25 @@ def pipeline_spec(pipeline: Pipeline, experiment: str, tags: dict | None = None)
     what a v2 pipeline YAML holds; the files (written by the caller, under the
     runs dir) are the MLTable files of its tabular datasets and the conda files
     of environments built from CondaDependencies."""
-    producers = {id(out): (step_key(step.name), out.name)
-                 for step in pipeline.steps for out in ([step.output] if isinstance(step, ParallelRunStep) else step.outputs)
-                 if out is not None}
+    producers = {
+        id(out): (step_key(step.name), out.name)
+        for step in pipeline.steps
+        for out in ([step.output] if isinstance(step, ParallelRunStep) else step.outputs)
+        if out is not None
+    }
     files: dict[str, str] = {}
     runs_dir = os.path.abspath(pipeline.workspace.target.runs_dir)
     jobs = {}
     for step in pipeline.steps:
         spec = _Step(step_key(step.name), producers, files, runs_dir)
         jobs[step_key(step.name)] = spec.parallel(step) if isinstance(step, ParallelRunStep) else spec.command(step)
-    data = {"type": "pipeline", "display_name": experiment, "experiment_name": experiment, "jobs": jobs,
-            "settings": {"default_datastore": pipeline.default_datastore.name}}
+    data = {
+        "type": "pipeline",
+        "display_name": experiment,
+        "experiment_name": experiment,
+        "jobs": jobs,
+        "settings": {"default_datastore": pipeline.default_datastore.name},
+    }
     if pipeline.description:
         data["description"] = pipeline.description
     if tags:
@@ -246,7 +317,11 @@ class _Step:
             self.inputs[named.name] = {"type": "mltable", "path": folder, "mode": "direct"}
         else:
             is_file = os.path.isfile(dataset.location)
-            self.inputs[named.name] = {"type": "uri_file" if is_file else "uri_folder", "path": dataset.location, "mode": named.mode}
+            self.inputs[named.name] = {
+                "type": "uri_file" if is_file else "uri_folder",
+                "path": dataset.location,
+                "mode": named.mode,
+            }
         return f"${{{{inputs.{named.name}}}}}"
 
     def _output(self, out: PipelineData, file_name: str | None = None) -> str:
@@ -254,7 +329,10 @@ class _Step:
         if out.destination is not None:
             spec["path"] = core.data_path(out.destination)
         if file_name:  # append_row_file_name: that file inside the output's folder
-            base = spec.get("path") or f"azureml://datastores/${{{{default_datastore}}}}/paths/azureml/${{{{name}}}}/{out.name}"
+            base = (
+                spec.get("path")
+                or f"azureml://datastores/${{{{default_datastore}}}}/paths/azureml/${{{{name}}}}/{out.name}"
+            )
             spec = {"type": "uri_file", "path": f"{base.rstrip('/')}/{file_name}"}
         self.outputs[out.name] = spec
         return f"${{{{outputs.{out.name}}}}}"
@@ -264,8 +342,11 @@ class _Step:
         for value in values:
             if isinstance(value, PipelineData):
                 mine = self.producers.get(id(value), (self.key,))[0] == self.key  # this step writes it
-                words.append((f"${{{{outputs.{value.name}}}}}" if value.name in self.outputs else self._output(value))
-                             if mine else self._input(value))
+                words.append(
+                    (f"${{{{outputs.{value.name}}}}}" if value.name in self.outputs else self._output(value))
+                    if mine
+                    else self._input(value)
+                )
             elif isinstance(value, (core.NamedInput, core.FileDataset)):
                 words.append(self._input(value))
             else:
@@ -294,17 +375,26 @@ class _Step:
         if append:
             task["append_row_to"] = append
         job: dict[str, Any] = {
-            "type": "parallel", "display_name": step.name, "inputs": self.inputs, "outputs": self.outputs,
-            "input_data": split, "error_threshold": cfg.error_threshold, "logging_level": cfg.logging_level,
+            "type": "parallel",
+            "display_name": step.name,
+            "inputs": self.inputs,
+            "outputs": self.outputs,
+            "input_data": split,
+            "error_threshold": cfg.error_threshold,
+            "logging_level": cfg.logging_level,
             "resources": {"instance_count": cfg.node_count},
             # run_max_try counts every call; max_retries counts the calls after the first
             "retry_settings": {"max_retries": cfg.run_max_try - 1, "timeout": cfg.run_invocation_timeout},
             "task": task,
         }
-        optional = {"mini_batch_size": None if cfg.mini_batch_size is None else str(cfg.mini_batch_size),
-                    "max_concurrency_per_instance": cfg.process_count_per_node,
-                    "mini_batch_error_threshold": cfg.allowed_failed_count, "partition_keys": cfg.partition_keys,
-                    "description": cfg.description, "environment_variables": cfg.environment_variables or None}
+        optional = {
+            "mini_batch_size": None if cfg.mini_batch_size is None else str(cfg.mini_batch_size),
+            "max_concurrency_per_instance": cfg.process_count_per_node,
+            "mini_batch_error_threshold": cfg.allowed_failed_count,
+            "partition_keys": cfg.partition_keys,
+            "description": cfg.description,
+            "environment_variables": cfg.environment_variables or None,
+        }
         job.update({k: v for k, v in optional.items() if v is not None})
         return job
 
@@ -314,9 +404,14 @@ class _Step:
         for out in step.outputs:
             self._output(out)
         args = self._arguments(step.arguments)
-        job: dict[str, Any] = {"type": "command", "display_name": step.name, "code": step.source_directory,
-                               "command": f"python {shlex.quote(step.script_name)}" + (f" {args}" if args else ""),
-                               "inputs": self.inputs, "outputs": self.outputs}
+        job: dict[str, Any] = {
+            "type": "command",
+            "display_name": step.name,
+            "code": step.source_directory,
+            "command": f"python {shlex.quote(step.script_name)}" + (f" {args}" if args else ""),
+            "inputs": self.inputs,
+            "outputs": self.outputs,
+        }
         env = environment(step.environment, self.runs_dir, self.files)
         if env is not None:
             job["environment"] = env
@@ -331,7 +426,9 @@ def environment(env: core.Environment | None, runs_dir: str, files: dict[str, st
     conda_file = env.conda_file
     if conda_file is None and env.python.conda_dependencies is not None:
         text = env.python.conda_dependencies.yaml_text(env.name)
-        conda_file = os.path.join(runs_dir, "v1-environments", hashlib.sha256(text.encode()).hexdigest()[:12], "conda.yml")
+        conda_file = os.path.join(
+            runs_dir, "v1-environments", hashlib.sha256(text.encode()).hexdigest()[:12], "conda.yml"
+        )
         files[conda_file] = text
     if conda_file is None and not env.docker.base_image:
         return f"azureml:{env.name}@latest"
@@ -339,4 +436,3 @@ def environment(env: core.Environment | None, runs_dir: str, files: dict[str, st
     if conda_file:
         out["conda_file"] = conda_file
     return out
-

@@ -2,14 +2,15 @@
 subresource reach through the API server): /containerLogs/<ns>/<pod>/<container> with
 `tailLines`, `limitBytes` and `follow`. Only clients with a certificate from the cluster CA
 (the API server's kubelet client certificate) are served."""
+
 from __future__ import annotations
 
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable
 from urllib.parse import parse_qs, urlparse
 
 # (namespace, pod, container) -> (log file, is the container still running?)
@@ -31,7 +32,7 @@ class LogServer:
             def log_message(self, *args):  # quiet
                 pass
 
-            def do_GET(self):  # noqa: N802 (http.server's name)
+            def do_GET(self):
                 url = urlparse(self.path)
                 parts = url.path.strip("/").split("/")
                 if len(parts) != 4 or parts[0] != "containerLogs":
@@ -87,7 +88,7 @@ class LogServer:
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="kubelet-logs", daemon=True)
 
-    def start(self) -> "LogServer":
+    def start(self) -> LogServer:
         self.thread.start()
         return self
 

@@ -6,12 +6,14 @@
 - `expand`: `$(VAR)` references in command/args, with `$$` escaping.
 - `materialize` / `volume_bytes`: ConfigMap and Secret volume files.
 """
+
 from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 Obj = dict[str, Any]
 # (kind 'configmaps'|'secrets', namespace, name) -> the object or None
@@ -30,11 +32,13 @@ class PodStartError(Exception):
 
 def expand(text: str, env: dict[str, str]) -> str:
     """Kubernetes `$(VAR)` expansion: known variables are substituted, `$$` becomes `$`."""
+
     def substitute(match: re.Match) -> str:
         if match.group(0) == "$$":
             return "$"
         name = match.group(1)
         return env[name] if name in env else match.group(0)
+
     return _VAR.sub(substitute, text)
 
 
@@ -44,10 +48,14 @@ def field_value(pod: Obj, path: str) -> str:
     if keyed:
         return str((meta.get(keyed.group(1)) or {}).get(keyed.group(2), ""))
     simple = {
-        "metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace"),
-        "metadata.uid": meta.get("uid"), "spec.nodeName": (pod.get("spec") or {}).get("nodeName"),
+        "metadata.name": meta.get("name"),
+        "metadata.namespace": meta.get("namespace"),
+        "metadata.uid": meta.get("uid"),
+        "spec.nodeName": (pod.get("spec") or {}).get("nodeName"),
         "spec.serviceAccountName": (pod.get("spec") or {}).get("serviceAccountName"),
-        "status.podIP": "127.0.0.1", "status.hostIP": "127.0.0.1", "status.podIPs": "127.0.0.1",
+        "status.podIP": "127.0.0.1",
+        "status.hostIP": "127.0.0.1",
+        "status.podIPs": "127.0.0.1",
     }
     if path not in simple:
         raise PodStartError(f"unsupported fieldRef fieldPath {path!r}")
@@ -132,8 +140,7 @@ def resolve_env(pod: Obj, container: Obj, lookup: Lookup) -> dict[str, str]:
 def materialize(folder: Path, data: dict[str, bytes], items: list[Obj] | None) -> None:
     """Write a configMap/secret volume: every key as a file, or only `items` (key -> path)."""
     folder.mkdir(parents=True, exist_ok=True)
-    chosen = [(item["key"], item.get("path", item["key"])) for item in items] if items else \
-        [(key, key) for key in data]
+    chosen = [(item["key"], item.get("path", item["key"])) for item in items] if items else [(key, key) for key in data]
     for key, relative in chosen:
         if key not in data:
             raise PodStartError(f"volume key {key!r} not found", retry=True)

@@ -13,6 +13,7 @@ and when it exits every process it started dies with it. This process stays outs
 main process's host PID to F for the kubelet's signals, and exits with the container's exit code
 (128 + N when killed by signal N). An exec failure is written to E and gives exit code 128.
 """
+
 import ctypes
 import json
 import os
@@ -34,7 +35,7 @@ def _check(result: int, what: str) -> None:
 
 
 def mount(source, target, fstype, flags, data=None) -> None:
-    enc = (lambda s: None if s is None else s.encode())
+    enc = lambda s: None if s is None else s.encode()
     _check(libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)), f"mount {target}")
 
 

@@ -7,6 +7,7 @@ that is mounted over /sys/fs/cgroup inside the container, so code in it reads it
 standard paths, as in a real container. Where cgroups cannot be written, limits are not applied
 (`cgroups_supported()` says so).
 """
+
 from __future__ import annotations
 
 import json
@@ -81,8 +82,10 @@ def make_cgroup(name: str, limits: Obj) -> list[Obj]:
             (cpu_dir / "cpu.cfs_quota_us").write_text(str(math.ceil(parse_quantity(str(cpu)) * 100000)))
         if memory:
             (memory_dir / "memory.limit_in_bytes").write_text(str(int(parse_quantity(str(memory)))))
-        out = [{"dir": str(cpu_dir), "mount": str(_v1_mount("cpu"))},
-               {"dir": str(memory_dir), "mount": str(_v1_mount("memory"))}]
+        out = [
+            {"dir": str(cpu_dir), "mount": str(_v1_mount("cpu"))},
+            {"dir": str(memory_dir), "mount": str(_v1_mount("memory"))},
+        ]
     except OSError:
         return []
     return out
@@ -116,20 +119,43 @@ class Container:
     extra: Obj = field(default_factory=dict)
 
     @classmethod
-    def start(cls, name: str, pod_name: str, run_dir: Path, argv: list[str], env: dict[str, str], cwd: str, mounts: list[Obj],
-              cgroups: list[Obj], started_at: str) -> "Container":
+    def start(
+        cls,
+        name: str,
+        pod_name: str,
+        run_dir: Path,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: str,
+        mounts: list[Obj],
+        cgroups: list[Obj],
+        started_at: str,
+    ) -> Container:
         run_dir.mkdir(parents=True, exist_ok=True)
-        spec = {"argv": argv, "env": env, "cwd": cwd, "mounts": mounts, "cgroups": cgroups,
-                "pid_file": str(run_dir / f"{name}.pid"), "start_error_file": str(run_dir / f"{name}.start-error")}
+        spec = {
+            "argv": argv,
+            "env": env,
+            "cwd": cwd,
+            "mounts": mounts,
+            "cgroups": cgroups,
+            "pid_file": str(run_dir / f"{name}.pid"),
+            "start_error_file": str(run_dir / f"{name}.start-error"),
+        }
         for stale in (spec["pid_file"], spec["start_error_file"]):
             Path(stale).unlink(missing_ok=True)
         spec_path = run_dir / f"{name}.json"
         spec_path.write_text(json.dumps(spec))
         log_path = run_dir / f"{name}.log"
         with log_path.open("ab") as log:
-            popen = subprocess.Popen([sys.executable, "-S", str(PODINIT), str(spec_path)], stdout=log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env={}, close_fds=True,
-                                     start_new_session=True)
+            popen = subprocess.Popen(
+                [sys.executable, "-S", str(PODINIT), str(spec_path)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={},
+                close_fds=True,
+                start_new_session=True,
+            )
         return cls(name, pod_name, log_path, popen, Path(spec["pid_file"]), Path(spec["start_error_file"]), started_at)
 
     @property

@@ -15,14 +15,16 @@ What it does not: images (an image name maps to an `Image`: entrypoint, PATH and
 machine; an unknown image fails to pull), networking (pods share the host's), runAsUser/fsGroup
 and read-only root filesystems (processes run as the kubelet's user), probes, sidecars.
 """
+
 from __future__ import annotations
 
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from realkube.kubelet import logserver, node, podenv, podstatus, runtime, volumes
 from realkube.kubelet.podenv import PodStartError
@@ -61,9 +63,20 @@ class PodRun:
 
 
 class StandinKubelet:
-    def __init__(self, pki: Pki, server: str, name: str, workdir: Path, api_port: int, *,
-                 images: dict[str, Image] | None = None, cpu: str = "16", memory: str = "64Gi", gpus: int = 0,
-                 log: Callable[[str], None] = lambda message: None):
+    def __init__(
+        self,
+        pki: Pki,
+        server: str,
+        name: str,
+        workdir: Path,
+        api_port: int,
+        *,
+        images: dict[str, Image] | None = None,
+        cpu: str = "16",
+        memory: str = "64Gi",
+        gpus: int = 0,
+        log: Callable[[str], None] = lambda message: None,
+    ):
         self.name = name
         self.workdir = workdir.resolve()
         self.api_port = api_port
@@ -82,10 +95,13 @@ class StandinKubelet:
         self.kubeconfig_path = self.workdir / "kubelet.kubeconfig"
         self.workdir.mkdir(parents=True, exist_ok=True)
         import yaml
-
         from realkube.controlplane import kubeconfig
-        self.kubeconfig_path.write_text(yaml.safe_dump(kubeconfig(server, pki.ca.cert, user=f"system:node:{name}",
-                                                                  cert=identity.cert, key=identity.key)))
+
+        self.kubeconfig_path.write_text(
+            yaml.safe_dump(
+                kubeconfig(server, pki.ca.cert, user=f"system:node:{name}", cert=identity.cert, key=identity.key)
+            )
+        )
         self.api = Client(str(self.kubeconfig_path), user_agent=f"kubelet/v1.36.3 (pjob-standin) {name}")
         self.logs = logserver.LogServer(self._find_log, serving.cert, serving.key, pki.ca.cert)
         self.pods: dict[str, Obj] = {}
@@ -94,7 +110,7 @@ class StandinKubelet:
         self._threads: list[threading.Thread] = []
 
     # --- lifecycle -------------------------------------------------------------------------------------------
-    def start(self) -> "StandinKubelet":
+    def start(self) -> StandinKubelet:
         self.logs.start()
         node.register(self.api, self.name, self.capacity, self.logs.port)
         for target, label in ((self._watch_loop, "watch"), (self._sync_loop, "sync"), (self._beat_loop, "lease")):
@@ -112,7 +128,7 @@ class StandinKubelet:
             if run.container is not None:
                 try:
                     run.container.popen.wait(timeout=10)
-                except Exception:  # noqa: BLE001 - best effort at teardown
+                except Exception:
                     pass
                 runtime.remove_cgroup(run.uid)
         for thread in self._threads:
@@ -125,10 +141,12 @@ class StandinKubelet:
                 try:
                     target()
                     return
-                except Exception as error:  # noqa: BLE001 - recorded; the fixture fails the test on it
+                except Exception as error:
                     import traceback
+
                     self.errors.append(f"{target.__name__}: {error}\n{traceback.format_exc()}")
                     time.sleep(1)
+
         return run
 
     # --- test hooks ------------------------------------------------------------------------------------------
@@ -145,15 +163,20 @@ class StandinKubelet:
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 30.0, message: str = "a condition") -> Any:
         from realkube.harness import wait_for
+
         return wait_for(predicate, timeout, message)
 
     def wait_job(self, namespace: str, name: str, timeout: float = 90.0) -> Obj:
         """The Job once the (real) Job controller has marked it Complete or Failed."""
+
         def finished() -> Obj | None:
             job = self.admin.get("batch/v1", "jobs", name, namespace)
-            done = any(c["type"] in ("Complete", "Failed") and c["status"] == "True"
-                       for c in ((job or {}).get("status") or {}).get("conditions") or [])
+            done = any(
+                c["type"] in ("Complete", "Failed") and c["status"] == "True"
+                for c in ((job or {}).get("status") or {}).get("conditions") or []
+            )
             return job if done else None
+
         return self.wait_for(finished, timeout, f"job {namespace}/{name} to finish")
 
     def kill_pod(self, namespace: str, name: str, sig: int = signal.SIGKILL) -> None:
@@ -167,9 +190,11 @@ class StandinKubelet:
         """Evict the pod through the Eviction API (as a drain or preemption does): the API server adds
         the DisruptionTarget condition and deletes the pod gracefully; this node then stops it."""
         assert self.admin is not None, "preempt_pod needs the admin client (set by the harness)"
-        self.admin.request("POST", self.admin.resource_path("v1", "pods", namespace, name, "eviction"),
-                           {"apiVersion": "policy/v1", "kind": "Eviction",
-                            "metadata": {"name": name, "namespace": namespace}})
+        self.admin.request(
+            "POST",
+            self.admin.resource_path("v1", "pods", namespace, name, "eviction"),
+            {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": namespace}},
+        )
 
     def log_path(self, namespace: str, name: str) -> Path | None:
         run = self.run_of(namespace, name)
@@ -203,8 +228,9 @@ class StandinKubelet:
             self.pods.update(seen)
             version = listing["metadata"]["resourceVersion"]
             try:
-                for event in self.api.watch(path, dict(selector, resourceVersion=version, allowWatchBookmarks="true"),
-                                            timeout=60):
+                for event in self.api.watch(
+                    path, dict(selector, resourceVersion=version, allowWatchBookmarks="true"), timeout=60
+                ):
                     if self._stop.is_set():
                         return
                     obj = event["object"]
@@ -244,8 +270,12 @@ class StandinKubelet:
         meta, spec = pod["metadata"], pod["spec"]
         run = self.runs.get(uid)
         if run is None:
-            run = self.runs[uid] = PodRun(meta["namespace"], meta["name"], uid,
-                                          self.workdir / "pods" / f"{meta['namespace']}_{meta['name']}_{uid[:8]}")
+            run = self.runs[uid] = PodRun(
+                meta["namespace"],
+                meta["name"],
+                uid,
+                self.workdir / "pods" / f"{meta['namespace']}_{meta['name']}_{uid[:8]}",
+            )
         if run.deleted:
             return
         container = run.container
@@ -263,9 +293,11 @@ class StandinKubelet:
                 return
             if not run.terminal:
                 self._write(pod, run, self._final_status(pod, run, deleted=True))
-            self.api.request("DELETE", self.api.resource_path("v1", "pods", meta["namespace"], meta["name"]),
-                             {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0,
-                              "preconditions": {"uid": uid}})
+            self.api.request(
+                "DELETE",
+                self.api.resource_path("v1", "pods", meta["namespace"], meta["name"]),
+                {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0, "preconditions": {"uid": uid}},
+            )
             run.deleted = True
             runtime.remove_cgroup(uid)
             return
@@ -284,8 +316,13 @@ class StandinKubelet:
                 if container.extra["init"]:
                     self._write(pod, run, self._pending(pod, run, "PodInitializing", ""))
                 else:
-                    self._write(pod, run, podstatus.running(pod, container.main_pid() or 0, container.started_at,
-                                                            run.restart_count, run.last_state))
+                    self._write(
+                        pod,
+                        run,
+                        podstatus.running(
+                            pod, container.main_pid() or 0, container.started_at, run.restart_count, run.last_state
+                        ),
+                    )
             return
         self._exited(pod, run, container)
 
@@ -306,10 +343,12 @@ class StandinKubelet:
             run.restart_count += 1
             run.last_state = {"terminated": state}
             run.container = None
-            run.backoff_until = time.monotonic() + min(self.restart_backoff_seconds * 2 ** (run.restart_count - 1),
-                                                       300)
-            self._write(pod, run, self._pending(pod, run, "CrashLoopBackOff",
-                                                f"back-off restarting failed container {container.name}"))
+            run.backoff_until = time.monotonic() + min(self.restart_backoff_seconds * 2 ** (run.restart_count - 1), 300)
+            self._write(
+                pod,
+                run,
+                self._pending(pod, run, "CrashLoopBackOff", f"back-off restarting failed container {container.name}"),
+            )
             return
         run.terminal = True
         self._write(pod, run, podstatus.terminated(pod, state, run.restart_count, 0, run.last_state))
@@ -341,10 +380,18 @@ class StandinKubelet:
             run.pull_attempts += 1
             reason = "ErrImagePull" if run.pull_attempts == 1 else "ImagePullBackOff"
             run.backoff_until = time.monotonic() + 2
-            self._write(pod, run, self._pending(pod, run, reason,
-                                                f'Back-off pulling image "{container.get("image")}": the image is '
-                                                "not known to this node" if reason == "ImagePullBackOff" else
-                                                f'failed to pull image "{container.get("image")}": not found'))
+            self._write(
+                pod,
+                run,
+                self._pending(
+                    pod,
+                    run,
+                    reason,
+                    f'Back-off pulling image "{container.get("image")}": the image is not known to this node'
+                    if reason == "ImagePullBackOff"
+                    else f'failed to pull image "{container.get("image")}": not found',
+                ),
+            )
             return
         try:
             if not run.folders:
@@ -364,9 +411,17 @@ class StandinKubelet:
         argv = [podenv.expand(str(part), env) for part in [*command, *args]]
         limits = (container.get("resources") or {}).get("limits") or {}
         cgroups = runtime.make_cgroup(run.uid, limits) if limits else []
-        started = runtime.Container.start(container["name"], run.name, run.dir / container["name"], argv, env,
-                                          container.get("workingDir") or image.workdir, mounts, cgroups,
-                                          podstatus.now_rfc3339())
+        started = runtime.Container.start(
+            container["name"],
+            run.name,
+            run.dir / container["name"],
+            argv,
+            env,
+            container.get("workingDir") or image.workdir,
+            mounts,
+            cgroups,
+            podstatus.now_rfc3339(),
+        )
         started.extra["init"] = is_init
         run.container = started
 
@@ -374,10 +429,15 @@ class StandinKubelet:
         def lookup(kind: str, namespace: str, name: str) -> Obj | None:
             return self.api.get("v1", kind, name, namespace)
 
-        env = {"PATH": image.path, "HOSTNAME": pod["spec"].get("hostname") or pod["metadata"]["name"],
-               "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(self.api_port),
-               "KUBERNETES_SERVICE_PORT_HTTPS": str(self.api_port),
-               "KUBERNETES_PORT": f"tcp://127.0.0.1:{self.api_port}", **image.env}
+        env = {
+            "PATH": image.path,
+            "HOSTNAME": pod["spec"].get("hostname") or pod["metadata"]["name"],
+            "KUBERNETES_SERVICE_HOST": "127.0.0.1",
+            "KUBERNETES_SERVICE_PORT": str(self.api_port),
+            "KUBERNETES_SERVICE_PORT_HTTPS": str(self.api_port),
+            "KUBERNETES_PORT": f"tcp://127.0.0.1:{self.api_port}",
+            **image.env,
+        }
         env.update(podenv.resolve_env(pod, container, lookup))
         return env
 
@@ -386,6 +446,7 @@ class StandinKubelet:
         if key == run.written:
             return
         meta = pod["metadata"]
-        self.api.patch("v1", "pods", meta["name"], {"status": status}, meta["namespace"], subresource="status",
-                       kind="strategic")
+        self.api.patch(
+            "v1", "pods", meta["name"], {"status": status}, meta["namespace"], subresource="status", kind="strategic"
+        )
         run.written = key

@@ -8,6 +8,7 @@
 Anything that is not there yet raises PodStartError(retry=True) (the pod waits in
 ContainerCreating), as on a real node.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,12 +35,18 @@ def _get(api: Client, plural: str, namespace: str | None, name: str) -> Obj:
 
 def _token(api: Client, pod: Obj, source: Obj) -> bytes:
     meta = pod["metadata"]
-    request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-               "spec": {"audiences": [source["audience"]] if source.get("audience") else None,
-                        "expirationSeconds": int(source.get("expirationSeconds", 3607)),
-                        "boundObjectRef": {"apiVersion": "v1", "kind": "Pod", "name": meta["name"], "uid": meta["uid"]}}}
-    path = api.resource_path("v1", "serviceaccounts", meta["namespace"],
-                             pod["spec"].get("serviceAccountName") or "default", "token")
+    request = {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": {
+            "audiences": [source["audience"]] if source.get("audience") else None,
+            "expirationSeconds": int(source.get("expirationSeconds", 3607)),
+            "boundObjectRef": {"apiVersion": "v1", "kind": "Pod", "name": meta["name"], "uid": meta["uid"]},
+        },
+    }
+    path = api.resource_path(
+        "v1", "serviceaccounts", meta["namespace"], pod["spec"].get("serviceAccountName") or "default", "token"
+    )
     try:
         return api.request("POST", path, request)["status"]["token"].encode()
     except ApiError as error:
@@ -91,8 +98,10 @@ def host_folders(api: Client, pod: Obj, pod_dir: Path) -> dict[str, tuple[Path, 
             pv = _get(api, "persistentvolumes", None, claim["spec"]["volumeName"])
             source = pv["spec"].get("hostPath") or pv["spec"].get("local")
             if not source:
-                raise PodStartError(f"persistentvolume {pv['metadata']['name']!r}: only hostPath and local "
-                                    "volumes can be mounted by this node")
+                raise PodStartError(
+                    f"persistentvolume {pv['metadata']['name']!r}: only hostPath and local "
+                    "volumes can be mounted by this node"
+                )
             out[name] = (Path(source["path"]), bool(volume["persistentVolumeClaim"].get("readOnly")))
         else:
             if folder.exists():
@@ -105,8 +114,9 @@ def host_folders(api: Client, pod: Obj, pod_dir: Path) -> dict[str, tuple[Path, 
             elif "downwardAPI" in volume:
                 _downward(pod, volume["downwardAPI"], folder)
             else:
-                raise PodStartError(f"volume {name!r}: type {sorted(set(volume) - {'name'})} is not supported by "
-                                    "this node")
+                raise PodStartError(
+                    f"volume {name!r}: type {sorted(set(volume) - {'name'})} is not supported by this node"
+                )
             out[name] = (folder, True)
     return out
 
@@ -121,8 +131,9 @@ def mounts_for(container: Obj, folders: dict[str, tuple[Path, bool]]) -> list[Ob
         if mount.get("subPath"):
             host = host / mount["subPath"]
             host.mkdir(parents=True, exist_ok=True)
-        mounts.append({"host": str(host), "path": mount["mountPath"],
-                       "readOnly": bool(mount.get("readOnly")) or read_only})
+        mounts.append(
+            {"host": str(host), "path": mount["mountPath"], "readOnly": bool(mount.get("readOnly")) or read_only}
+        )
     return mounts
 
 

@@ -27,7 +27,14 @@ from typing import Any
 from pjob.spec import errors
 
 COLUMN_TYPES = ("int", "float", "string", "boolean", "datetime")
-_TYPE_ALIASES = {"integer": "int", "long": "int", "double": "float", "str": "string", "bool": "boolean", "date": "datetime"}
+_TYPE_ALIASES = {
+    "integer": "int",
+    "long": "int",
+    "double": "float",
+    "str": "string",
+    "bool": "boolean",
+    "date": "datetime",
+}
 
 
 def check(name: str, args: Any, file: str, field: str) -> Any:
@@ -120,7 +127,9 @@ def _column_type(spec: Any, fail) -> dict[str, Any]:
     kind = _TYPE_ALIASES.get(spec.lower(), spec.lower())
     if kind not in COLUMN_TYPES:
         raise fail(f"column_type '{spec}' is not supported (use one of {', '.join(COLUMN_TYPES)})")
-    allowed = {"datetime": {"formats", "date_constant"}, "boolean": {"true_values", "false_values", "mismatch_as"}}.get(kind, set())
+    allowed = {"datetime": {"formats", "date_constant"}, "boolean": {"true_values", "false_values", "mismatch_as"}}.get(
+        kind, set()
+    )
     unknown = set(options) - allowed
     if unknown:
         raise fail(f"option(s) {sorted(unknown)} are not supported for {kind}")
@@ -143,9 +152,32 @@ def _column_type(spec: Any, fail) -> dict[str, Any]:
 
 # --- filter expressions --------------------------------------------------------------
 _ALLOWED_NODES = (
-    ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd,
-    ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.BinOp, ast.Add, ast.Sub,
-    ast.Mult, ast.Div, ast.Mod, ast.Constant, ast.Call, ast.Name, ast.Load, ast.Attribute,
+    ast.Expression,
+    ast.BoolOp,
+    ast.And,
+    ast.Or,
+    ast.UnaryOp,
+    ast.Not,
+    ast.USub,
+    ast.UAdd,
+    ast.Compare,
+    ast.Eq,
+    ast.NotEq,
+    ast.Lt,
+    ast.LtE,
+    ast.Gt,
+    ast.GtE,
+    ast.BinOp,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.Mod,
+    ast.Constant,
+    ast.Call,
+    ast.Name,
+    ast.Load,
+    ast.Attribute,
 )
 STRING_METHODS = ("startswith", "endswith", "contains")
 
@@ -172,7 +204,7 @@ def check_filter_expression(expression: str, fail) -> None:
         if not isinstance(node, _ALLOWED_NODES):
             raise fail(
                 f"'{type(node).__name__}' is not supported in filter expressions; pjob supports col(\"name\"), "
-                "literals, comparisons, and/or/not, + - * / %, and col(...).startswith/endswith/contains(\"text\")"
+                'literals, comparisons, and/or/not, + - * / %, and col(...).startswith/endswith/contains("text")'
             )
         if isinstance(node, ast.Name) and node.id not in ("col", "True", "False", "None"):
             raise fail(f"unknown name '{node.id}' in filter expression; refer to columns as col(\"{node.id}\")")
@@ -180,8 +212,12 @@ def check_filter_expression(expression: str, fail) -> None:
             is_col = isinstance(node.func, ast.Name) and node.func.id == "col"
             is_method = isinstance(node.func, ast.Attribute) and node.func.attr in STRING_METHODS
             if not (is_col or is_method) or node.keywords:
-                raise fail("only col(\"name\") and col(...).startswith/endswith/contains(\"text\") calls are supported")
-            if is_col and (len(node.args) != 1 or not isinstance(node.args[0], ast.Constant) or not isinstance(node.args[0].value, str)):
+                raise fail('only col("name") and col(...).startswith/endswith/contains("text") calls are supported')
+            if is_col and (
+                len(node.args) != 1
+                or not isinstance(node.args[0], ast.Constant)
+                or not isinstance(node.args[0].value, str)
+            ):
                 raise fail("col() takes one column name string")
             if is_method and len(node.args) != 1:
                 raise fail(f"{node.func.attr}() takes one argument")

@@ -1,9 +1,9 @@
 """Run ONE parallel step on this machine: plan (manifest persisted in the
 step's work folder and reused on resume), open the SQLite queue, start
-``instance_count`` agent processes (``pjob.local.agent``), watch the counters
+``instance_count`` agent processes (``pjob.local.launch``), watch the counters
 and apply the verdict continuously (fail fast), stop the agents, finalise.
 
-Called by the lead's pipeline runner (``pjob.local.pipeline``) for every
+Called by the lead's pipeline runner (``pjob.local.pipeline_run``) for every
 parallel step, and by tests/benchmarks directly. ``replay`` runs one
 mini-batch in the foreground of the calling process (``pjob replay``).
 """
@@ -21,9 +21,9 @@ import uuid
 from pjob.coord import base
 from pjob.coord.sqlite import SqliteCoordinator
 from pjob.engine import agent as engine_agent
-from pjob.engine import finalise as finalising
 from pjob.engine import capacity, diskfull, fileio, logtree, manifest, policy, report, results
-from pjob.local import agent as local_agent
+from pjob.engine import finalise as finalising
+from pjob.local import launch
 from pjob.local.replay_one import ReplayResult, replay  # noqa: F401  (public API of this module)
 from pjob.spec import errors
 
@@ -54,8 +54,9 @@ def effective_task(task, max_workers: int | None):
     """The task as run here: ``--max-workers`` caps the worker processes per instance."""
     task = dataclasses.replace(task, flags=dataclasses.replace(task.flags))
     if max_workers and max_workers > 0:
-        task = dataclasses.replace(task, max_concurrency_per_instance=min(task.max_concurrency_per_instance,
-                                                                           max_workers))
+        task = dataclasses.replace(
+            task, max_concurrency_per_instance=min(task.max_concurrency_per_instance, max_workers)
+        )
     return task
 
 
@@ -76,7 +77,9 @@ class _MasterLog:
     def __call__(self, text: str) -> None:
         now = time.time()
         try:
-            self.f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(now))}.{int(now % 1 * 1000):03d} {text}\n")
+            self.f.write(
+                f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(now))}.{int(now % 1 * 1000):03d} {text}\n"
+            )
             self.f.flush()
         except OSError:  # a full disk: the story is lost, the run goes on to say so elsewhere
             pass
@@ -108,12 +111,16 @@ def _item_counts(task) -> list[int]:
 
 
 def _prepare_queue(task, count: int, items: list[int] | None, retry_failed: bool, log) -> SqliteCoordinator:
-    db = os.path.join(task.work_dir, local_agent.QUEUE_FILE)
+    db = os.path.join(task.work_dir, launch.QUEUE_FILE)
     if not os.path.exists(db) and items is None:
         items = _item_counts(task)
-    coord = SqliteCoordinator(db, count, max_attempts=1 + max(0, task.max_retries),
-                              lease_seconds=local_agent.LEASE_SECONDS,
-                              items=items if not os.path.exists(db) else None)
+    coord = SqliteCoordinator(
+        db,
+        count,
+        max_attempts=1 + max(0, task.max_retries),
+        lease_seconds=launch.LEASE_SECONDS,
+        items=items if not os.path.exists(db) else None,
+    )
     # we hold the step lock, so every lease left in the queue belongs to a dead run
     stale = coord.records(state="leased")
     for rec in stale:
@@ -130,20 +137,20 @@ def _prepare_queue(task, count: int, items: list[int] | None, retry_failed: bool
     return coord
 
 
-def _start_agent(task, node: int, run_id: str, logs: logtree.LogTree) -> local_agent.AgentProcess:
+def _start_agent(task, node: int, run_id: str, logs: logtree.LogTree) -> launch.AgentProcess:
     folder = os.path.join(logs.root, "sys", "node", str(node))
     os.makedirs(folder, exist_ok=True)
-    return local_agent.start(task, node, f"{run_id}-node{node}", os.path.join(folder, "agent.txt"))
+    return launch.start(task, node, f"{run_id}-node{node}", os.path.join(folder, "agent.txt"))
 
 
-def _start_agents(task, run_id: str, logs: logtree.LogTree, log, nodes: range) -> dict[int, local_agent.AgentProcess]:
+def _start_agents(task, run_id: str, logs: logtree.LogTree, log, nodes: range) -> dict[int, launch.AgentProcess]:
     agents = {node: _start_agent(task, node, run_id, logs) for node in nodes}
     if agents:
         log(f"run {run_id}: started {len(agents)} agent(s): pids {[a.pid for a in agents.values()]}")
     return agents
 
 
-def _stop_agents(agents: dict[int, local_agent.AgentProcess], log) -> None:
+def _stop_agents(agents: dict[int, launch.AgentProcess], log) -> None:
     for proc in agents.values():
         proc.close_control()
     deadline = time.monotonic() + AGENT_STOP_SECONDS
@@ -165,9 +172,11 @@ def _overview_line(p: base.Progress, first: base.Progress, started: float, now: 
     rate = max(0, processed - first.done - first.failed) / max(1e-3, now - started)
     left = p.total - processed
     eta = f"{left / rate:.0f}s" if rate > 0 and left else "-"
-    return (f"{time.strftime('%Y-%m-%d %H:%M:%S')} scheduled {p.total - p.pending}/{p.total}, processed "
-            f"{processed} (succeeded {p.done}, failed {p.failed}), items {p.items_succeeded} succeeded / "
-            f"{p.items_failed} failed, {rate:.1f} mini-batches/s, ETA {eta}\n")
+    return (
+        f"{time.strftime('%Y-%m-%d %H:%M:%S')} scheduled {p.total - p.pending}/{p.total}, processed "
+        f"{processed} (succeeded {p.done}, failed {p.failed}), items {p.items_succeeded} succeeded / "
+        f"{p.items_failed} failed, {rate:.1f} mini-batches/s, ETA {eta}\n"
+    )
 
 
 def _watch(task, coord, agents, run_id, logs, log, progress, started: float) -> tuple[policy.Verdict, str | None]:
@@ -213,8 +222,9 @@ def _watch(task, coord, agents, run_id, logs, log, progress, started: float) -> 
         if all(proc.poll() == 0 for proc in agents.values()):
             idle_polls += 1  # every agent saw the queue drained; counters must show it
             if idle_polls > 20:
-                return policy.Verdict(policy.FAILED, policy.SYSTEM_ERROR,
-                                      f"all agents stopped but the queue is not drained: {p}"), None
+                return policy.Verdict(
+                    policy.FAILED, policy.SYSTEM_ERROR, f"all agents stopped but the queue is not drained: {p}"
+                ), None
         time.sleep(POLL_SECONDS)
 
 
@@ -228,18 +238,36 @@ def _no_space(task, coord, logs: logtree.LogTree, exc: BaseException, started: f
     except Exception:  # the queue itself may be what cannot be written
         counters = base.Progress()
     text = logtree.render_job_result(
-        verdict_state=policy.FAILED, rule=policy.SYSTEM_ERROR, message=message, step=task.step, counters=counters,
-        elapsed=time.time() - started, output=None, first_error=None, first_error_index=None, next_file=None)
+        verdict_state=policy.FAILED,
+        rule=policy.SYSTEM_ERROR,
+        message=message,
+        step=task.step,
+        counters=counters,
+        elapsed=time.time() - started,
+        output=None,
+        first_error=None,
+        first_error_index=None,
+        next_file=None,
+    )
     try:
         fileio.write_text_atomic(logs.job_result, text)
     except OSError:
         pass
-    return StepResult(status=policy.FAILED, reason=policy.SYSTEM_ERROR, message=message, counters=counters,
-                      job_result=logs.job_result, output=None, logs_dir=logs.root, elapsed=time.time() - started)
+    return StepResult(
+        status=policy.FAILED,
+        reason=policy.SYSTEM_ERROR,
+        message=message,
+        counters=counters,
+        job_result=logs.job_result,
+        output=None,
+        logs_dir=logs.root,
+        elapsed=time.time() - started,
+    )
 
 
-def run_parallel_step(task, *, fresh: bool = False, retry_failed: bool = False, max_workers: int | None = None,
-                      progress=None) -> StepResult:
+def run_parallel_step(
+    task, *, fresh: bool = False, retry_failed: bool = False, max_workers: int | None = None, progress=None
+) -> StepResult:
     """Run (or resume) one parallel step; ``progress(counters)`` is called
     about every 0.1 s (and once at the end) with ``coord.base.Progress``."""
     started = time.time()
@@ -253,19 +281,23 @@ def run_parallel_step(task, *, fresh: bool = False, retry_failed: bool = False, 
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         lock.close()
-        raise errors.UserError(f"step '{task.step}' is already running in {task.work_dir} (another pjob run?); "
-                               "wait for it to finish or stop it")
+        raise errors.UserError(
+            f"step '{task.step}' is already running in {task.work_dir} (another pjob run?); "
+            "wait for it to finish or stop it"
+        )
     finalising.remove_staged(task)  # a kill during the last finalisation: never read as output
     logs = logtree.LogTree(task.logs_dir)
     logs.write_readme()
     logs.make_driver_dirs()
     log = _MasterLog(logs.master_role)
     coord = None
-    agents: dict[int, local_agent.AgentProcess] = {}
-    ready = os.path.join(task.work_dir, local_agent.READY_FILE)
+    agents: dict[int, launch.AgentProcess] = {}
+    ready = os.path.join(task.work_dir, launch.READY_FILE)
     try:
-        log(f"step '{task.step}' of job '{task.job}': {task.instance_count} instance(s) x "
-            f"{task.max_concurrency_per_instance} worker(s), max_retries={task.max_retries}, timeout={task.timeout:g}s")
+        log(
+            f"step '{task.step}' of job '{task.job}': {task.instance_count} instance(s) x "
+            f"{task.max_concurrency_per_instance} worker(s), max_retries={task.max_retries}, timeout={task.timeout:g}s"
+        )
         if os.path.exists(ready):
             os.unlink(ready)  # agents of this run wait until the queue is prepared again
         fileio.write_text_atomic(os.path.join(task.work_dir, "task.json"), task.to_json())
@@ -274,10 +306,15 @@ def run_parallel_step(task, *, fresh: bool = False, retry_failed: bool = False, 
         # Started before the queue is opened here, so a forked agent never inherits an open connection.
         # At most one agent per CPU before the plan is known, and never more than there are mini-batches:
         # instance_count: 1000 over 10 mini-batches would start 1000 agents, each with its workers.
-        agents = _start_agents(task, run_id, logs, log, range(capacity.early_workers(task.instance_count, capacity.cpus())))
+        agents = _start_agents(
+            task, run_id, logs, log, range(capacity.early_workers(task.instance_count, capacity.cpus()))
+        )
         count, items = _plan(task, log)
-        agents.update(_start_agents(task, run_id, logs, log,
-                                    range(len(agents), capacity.workers_to_start(task.instance_count, count, 1))))
+        agents.update(
+            _start_agents(
+                task, run_id, logs, log, range(len(agents), capacity.workers_to_start(task.instance_count, count, 1))
+            )
+        )
         coord = _prepare_queue(task, count, items, retry_failed, log)
         open(ready, "w").close()
         p = coord.counters()
@@ -286,12 +323,18 @@ def run_parallel_step(task, *, fresh: bool = False, retry_failed: bool = False, 
         verdict, fatal = _watch(task, coord, agents, run_id, logs, log, progress, started)
         _stop_agents(agents, log)
         log(f"verdict: {verdict.state} {verdict.rule or ''} {verdict.message}")
-        verdict, counters = finalising.finalise(task, coord, logs, verdict, count=count,
-                                                elapsed=time.time() - started, fatal=fatal)
+        verdict, counters = finalising.finalise(
+            task, coord, logs, verdict, count=count, elapsed=time.time() - started, fatal=fatal
+        )
         log(f"finalised: {verdict.state}; {logs.job_result}")
         return StepResult(
-            status=verdict.state, reason=verdict.rule, message=verdict.message, counters=counters,
-            job_result=logs.job_result, output=task.append_row_to, logs_dir=logs.root,
+            status=verdict.state,
+            reason=verdict.rule,
+            message=verdict.message,
+            counters=counters,
+            job_result=logs.job_result,
+            output=task.append_row_to,
+            logs_dir=logs.root,
             elapsed=time.time() - started,
         )
     except Exception as exc:

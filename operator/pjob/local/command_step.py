@@ -1,4 +1,4 @@
-"""Run a ``type: command`` step on this machine (``pjob.local.pipeline``):
+"""Run a ``type: command`` step on this machine (``pjob.local.pipeline_run``):
 the engine's command runner in the step's folders, with the step's
 environment variables and this Python's ``bin`` first on PATH (so ``python``
 in a command is the Python pjob runs under, as Azure's environment would be)."""

@@ -1,6 +1,6 @@
 """Local agent processes of one parallel step. ``start`` forks an agent from
-the driver (``pjob.local.parallel``) when the driver is single-threaded, else
-spawns ``python -m pjob.local.agent --task <work_dir>/task.json --node <i>
+the driver (``pjob.local.parallel_step``) when the driver is single-threaded, else
+spawns ``python -m pjob.local.launch --task <work_dir>/task.json --node <i>
 --agent-id <id>``. Either way the agent opens the step's SQLite queue once the
 driver has prepared it and runs ``pjob.engine.agent.Agent`` over it. Its
 control channel is a pipe from the driver: EOF means stop (the driver
@@ -37,15 +37,18 @@ def connect_when_ready(task, control_fd: int):
         if readable and not os.read(control_fd, 4096):
             return None
     return SqliteCoordinator(
-        os.path.join(task.work_dir, QUEUE_FILE), None, max_attempts=1 + max(0, task.max_retries),
+        os.path.join(task.work_dir, QUEUE_FILE),
+        None,
+        max_attempts=1 + max(0, task.max_retries),
         lease_seconds=LEASE_SECONDS,
     )
 
 
 def run_agent(task, node: int, agent_id: str, control_fd: int) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the driver, which stops us in order
-    runner = agent.Agent(task, node, lambda: connect_when_ready(task, control_fd), base.Outcome, agent_id,
-                         control_fd=control_fd)
+    runner = agent.Agent(
+        task, node, lambda: connect_when_ready(task, control_fd), base.Outcome, agent_id, control_fd=control_fd
+    )
     try:
         return runner.run()
     finally:
@@ -96,8 +99,7 @@ def fork_is_safe() -> bool:
     choice = os.environ.get("PJOB_AGENT_START", "auto")
     if choice != "auto":
         return choice == "fork" and procs.CAN_FORK
-    return (procs.CAN_FORK and threading.active_count() == 1
-            and not any(name in sys.modules for name in _FORK_UNSAFE))
+    return procs.CAN_FORK and threading.active_count() == 1 and not any(name in sys.modules for name in _FORK_UNSAFE)
 
 
 def start(task, node: int, agent_id: str, log_path: str) -> AgentProcess:
@@ -105,9 +107,20 @@ def start(task, node: int, agent_id: str, log_path: str) -> AgentProcess:
     if not fork_is_safe():
         with open(log_path, "ab") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "pjob.local.agent", "--task", os.path.join(task.work_dir, "task.json"),
-                 "--node", str(node), "--agent-id", agent_id],
-                stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "pjob.local.launch",
+                    "--task",
+                    os.path.join(task.work_dir, "task.json"),
+                    "--node",
+                    str(node),
+                    "--agent-id",
+                    agent_id,
+                ],
+                stdin=subprocess.PIPE,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         return AgentProcess(proc, None)
     control_r, control_w = os.pipe()

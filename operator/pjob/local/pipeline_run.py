@@ -1,5 +1,5 @@
 """Run a checked pipeline on this machine: steps in dependency order, command
-steps as subprocesses, parallel steps through ``pjob.local.parallel``.
+steps as subprocesses, parallel steps through ``pjob.local.parallel_step``.
 
 A run lives in ``<runs_dir>/<job-name>/``: ``spec.yaml`` (the job as loaded),
 ``state.json`` (each step's status), ``steps/<step>/{outputs,logs,work}``.
@@ -16,11 +16,11 @@ import json
 import os
 import re
 import shutil
-from typing import Callable
+from collections.abc import Callable
 
 from pjob.data import uris
 from pjob.engine import build, manifest
-from pjob.local import command, runstate
+from pjob.local import command_step, runstate
 from pjob.spec import bindings, checks, errors, load, models, resolve, yamlio
 
 
@@ -101,8 +101,10 @@ def run_folder(loaded: load.LoadedJob, runs_dir: str) -> tuple[str, str | None]:
     chosen = os.path.join(runs_dir, runstate.run_folder_name(name, source, recorded))
     if chosen == os.path.join(runs_dir, name):
         return chosen, None
-    return chosen, (f"{os.path.join(runs_dir, name)} holds the run of {recorded} (same job name); "
-                    f"this job ({source}) runs in {chosen}")
+    return chosen, (
+        f"{os.path.join(runs_dir, name)} holds the run of {recorded} (same job name); "
+        f"this job ({source}) runs in {chosen}"
+    )
 
 
 def _plan_key(step: models.ParallelStep, resolved: resolve.ResolvedStep) -> str:
@@ -134,12 +136,24 @@ def run_pipeline(
         state = runstate.load_state(run_dir)
         if state.get("source") != job_source(loaded):  # this folder is this job's from now on
             runstate.save_state(run_dir, {**state, "source": job_source(loaded)})
-        return _run_steps(loaded, name, runs_dir, run_dir, fresh, retry_failed, max_workers, datastores, progress, on_step,
-                          pythons or {})
+        return _run_steps(
+            loaded,
+            name,
+            runs_dir,
+            run_dir,
+            fresh,
+            retry_failed,
+            max_workers,
+            datastores,
+            progress,
+            on_step,
+            pythons or {},
+        )
 
 
-def _run_steps(loaded, name, runs_dir, run_dir, fresh, retry_failed, max_workers, datastores, progress, on_step,
-               pythons) -> PipelineResult:
+def _run_steps(
+    loaded, name, runs_dir, run_dir, fresh, retry_failed, max_workers, datastores, progress, on_step, pythons
+) -> PipelineResult:
     stores = _Datastores(runs_dir, datastores)
     locations = resolve.Locations(
         outputs_root=os.path.join(run_dir, "steps"),
@@ -166,7 +180,9 @@ def _run_steps(loaded, name, runs_dir, run_dir, fresh, retry_failed, max_workers
             continue
         blocked = [d for d in deps.get(step_name, []) if reports.get(d) and reports[d].status != "Succeeded"]
         if blocked:  # continue_on_step_failure runs independent steps only
-            reports[step_name] = StepReport(step_name, step.type, "Skipped", f"step {blocked[0]} it reads did not succeed", outputs=outputs)
+            reports[step_name] = StepReport(
+                step_name, step.type, "Skipped", f"step {blocked[0]} it reads did not succeed", outputs=outputs
+            )
             continue
         comp = loaded.components.get(step_name)
         print_ = runstate.fingerprint(step, rstep, _read(comp.file) if comp else "", runs_dir)
@@ -174,9 +190,20 @@ def _run_steps(loaded, name, runs_dir, run_dir, fresh, retry_failed, max_workers
         step_fresh = fresh
         data_changed = _input_changes(name, step, rstep, step_dir) if previous and not fresh else None
         if previous.get("status") == "Succeeded" and not (retry_failed and step.type == "parallel"):
-            if (previous.get("fingerprint") == print_ and not upstream_ran and not data_changed
-                    and not runstate.outputs_missing(rstep, previous)):
-                reports[step_name] = StepReport(step_name, step.type, "Succeeded", "already succeeded (resumed run)", previous.get("job_result"), outputs)
+            if (
+                previous.get("fingerprint") == print_
+                and not upstream_ran
+                and not data_changed
+                and not runstate.outputs_missing(rstep, previous)
+            ):
+                reports[step_name] = StepReport(
+                    step_name,
+                    step.type,
+                    "Succeeded",
+                    "already succeeded (resumed run)",
+                    previous.get("job_result"),
+                    outputs,
+                )
                 on_step and on_step(step_name, "skip")
                 continue
             step_fresh = True  # its spec, code, inputs or outputs changed since it succeeded: run it again from scratch
@@ -188,17 +215,39 @@ def _run_steps(loaded, name, runs_dir, run_dir, fresh, retry_failed, max_workers
             on_step and on_step(step_name, "rerun")
         elif data_changed:
             where = ("jobs", step_name, "input_data")
-            raise errors.UserError([errors.Problem(
-                loaded.file, yamlio.line_of(loaded.lines, where), ".".join(where),
-                f"the input of step {step_name!r} changed since the interrupted run planned it: {data_changed}. "
-                "Resuming would mix old and new data; run with --fresh to start over with the input as it is now")])
+            raise errors.UserError(
+                [
+                    errors.Problem(
+                        loaded.file,
+                        yamlio.line_of(loaded.lines, where),
+                        ".".join(where),
+                        f"the input of step {step_name!r} changed since the interrupted run planned it: {data_changed}. "
+                        "Resuming would mix old and new data; run with --fresh to start over with the input as it is now",
+                    )
+                ]
+            )
         elif previous.get("fingerprint") not in (None, print_):
             on_step and on_step(step_name, "resume-changed")
         on_step and on_step(step_name, "start")
         ran.add(step_name)
         try:
-            report = _run_step(loaded, step_name, step, rstep, step_dir, name, state, previous, print_, run_dir,
-                               step_fresh, retry_failed, max_workers, progress, pythons.get(step_name))
+            report = _run_step(
+                loaded,
+                step_name,
+                step,
+                rstep,
+                step_dir,
+                name,
+                state,
+                previous,
+                print_,
+                run_dir,
+                step_fresh,
+                retry_failed,
+                max_workers,
+                progress,
+                pythons.get(step_name),
+            )
         except errors.UserError as exc:
             if previous:
                 state["steps"][step_name] = previous  # nothing ran: keep what was there
@@ -246,7 +295,12 @@ def _in_step(loaded: load.LoadedJob, step_name: str, exc: errors.UserError) -> e
                 path = ("jobs", step_name) + tuple(field.split("."))
                 p = errors.Problem(loaded.file, yamlio.line_of(loaded.lines, path), ".".join(path), message)
             else:
-                p = errors.Problem(loaded.file, yamlio.line_of(loaded.lines, ("jobs", step_name)), field or f"jobs.{step_name}", message)
+                p = errors.Problem(
+                    loaded.file,
+                    yamlio.line_of(loaded.lines, ("jobs", step_name)),
+                    field or f"jobs.{step_name}",
+                    message,
+                )
         problems.append(p)
     return errors.UserError(problems)
 
@@ -259,8 +313,23 @@ def _clear_default_outputs(step_dir: str) -> None:
         shutil.rmtree(default_outputs)
 
 
-def _run_step(loaded, step_name, step, rstep, step_dir, name, state, previous, print_, run_dir, fresh, retry_failed, max_workers,
-              progress, python=None) -> StepReport:
+def _run_step(
+    loaded,
+    step_name,
+    step,
+    rstep,
+    step_dir,
+    name,
+    state,
+    previous,
+    print_,
+    run_dir,
+    fresh,
+    retry_failed,
+    max_workers,
+    progress,
+    python=None,
+) -> StepReport:
     if isinstance(step, models.ParallelStep):
         key = _plan_key(step, rstep)
         if not fresh and previous.get("plan_key") not in (None, key):
@@ -274,34 +343,50 @@ def _run_step(loaded, step_name, step, rstep, step_dir, name, state, previous, p
         runstate.save_state(run_dir, state)
         if fresh:
             _clear_default_outputs(step_dir)
-        report = _run_parallel(loaded, step_name, step, rstep, step_dir, name, fresh, retry_failed, max_workers, progress, python)
-        state["steps"][step_name] = {"status": report.status, "plan_key": key, "fingerprint": print_,
-                                     "job_result": report.job_result, "output_file": report.output_file}
+        report = _run_parallel(
+            loaded, step_name, step, rstep, step_dir, name, fresh, retry_failed, max_workers, progress, python
+        )
+        state["steps"][step_name] = {
+            "status": report.status,
+            "plan_key": key,
+            "fingerprint": print_,
+            "job_result": report.job_result,
+            "output_file": report.output_file,
+        }
         return report
     state["steps"][step_name] = {"status": "Running", "fingerprint": print_}
     runstate.save_state(run_dir, state)
     _clear_default_outputs(step_dir)  # a command re-runs whole
     limit = step.limits.timeout if step.limits else None
-    res = command.run_command_step(rstep, step_dir, timeout=float(limit) if limit else None)
+    res = command_step.run_command_step(rstep, step_dir, timeout=float(limit) if limit else None)
     report = StepReport(step_name, "command", res.status, res.reason, os.path.join(res.logs_dir, "job_result.txt"))
     state["steps"][step_name] = {"status": report.status, "fingerprint": print_, "job_result": report.job_result}
     return report
 
 
-def _run_parallel(loaded, step_name, step, rstep, step_dir, name, fresh, retry_failed, max_workers, progress,
-                  python=None) -> StepReport:
-    from pjob.local import parallel  # the engine's local runner
+def _run_parallel(
+    loaded, step_name, step, rstep, step_dir, name, fresh, retry_failed, max_workers, progress, python=None
+) -> StepReport:
+    from pjob.local import parallel_step  # the engine's local runner
 
     task = build.build_parallel_task(name, step, rstep, step_dir=step_dir, gpus=_gpus())
     task.python = python  # pjob run --python STEP=PATH: the workers' interpreter
-    command.prepare_outputs(rstep.outputs)
-    result = parallel.run_parallel_step(
+    command_step.prepare_outputs(rstep.outputs)
+    result = parallel_step.run_parallel_step(
         task, fresh=fresh, retry_failed=retry_failed, max_workers=max_workers, progress=progress
     )
     counters = result.counters
-    return StepReport(step_name, "parallel", result.status, result.message if result.status != "Succeeded" else "",
-                      result.job_result, failed_mini_batches=counters.failed, failed_items=counters.items_failed,
-                      logs_dir=result.logs_dir, output_file=result.output)
+    return StepReport(
+        step_name,
+        "parallel",
+        result.status,
+        result.message if result.status != "Succeeded" else "",
+        result.job_result,
+        failed_mini_batches=counters.failed,
+        failed_items=counters.items_failed,
+        logs_dir=result.logs_dir,
+        output_file=result.output,
+    )
 
 
 def _gpus() -> int:
