@@ -4,8 +4,7 @@ script (a subprocess per call, temp folders, real entry scripts).
 The promise checked here: bad input exits 2 with a message naming the file,
 field and fix and no traceback; a failing job exits 1 with ``job_result.txt``
 saying why; nothing a user wrote or produced is lost. Entry-script behaviours,
-Ctrl-C and concurrent runs are in test_cli_edges_run.py. Known bugs (the cases
-that do NOT behave yet) are in /tmp/pjob-notes/ux-bugs.md, not here.
+Ctrl-C and concurrent runs are in test_cli_edges_run.py.
 """
 
 import os
@@ -403,3 +402,10 @@ def test_input_data_must_name_a_data_input(tmp_path, old, new, needles):
     if "t: 5" in new:
         edit(yml, "input_data: ${{inputs.docs}}", "input_data: ${{inputs.t}}")
     assert_user_error(pjob("validate", "pipeline.yml", cwd=tmp_path), *needles)
+
+
+COMMAND_JOB = (
+    "type: pipeline\ndisplay_name: cmdjob\njobs:\n  prep:\n    type: command\n"
+    "    command: echo start >> ${{outputs.o}}/log.txt && sleep 2 && echo done >> ${{outputs.o}}/log.txt\n"
+    "    outputs: {o: {type: uri_folder}}\n"
+)

@@ -27,7 +27,7 @@ def run(mini_batch, ctx):
 """
 
 LAUNCHER = (
-    "import sys; from pjob.engine.task import ParallelTask; from pjob.local import parallel; "
+    "import sys; from pjob.engine.task import ParallelTask; from pjob.local import parallel_step; "
     "parallel_step.run_parallel_step(ParallelTask.from_json(open(sys.argv[1]).read()))"
 )
 
