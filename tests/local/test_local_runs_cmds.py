@@ -8,52 +8,11 @@ import sys
 import time
 
 from pjob.engine import jobview
-from pjobrun import run_pjob, write
-
-SCRIPT = """\
-import os, time
-
-def init():
-    pass
-
-def run(mini_batch):
-    gate = os.environ["PJOB_TEST_GATE"]
-    deadline = time.monotonic() + 120
-    while not os.path.exists(gate) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    for path in mini_batch:
-        if open(path).read().strip() == "bad":
-            raise ValueError(f"cannot score {os.path.basename(path)}")
-    return [os.path.basename(p) for p in mini_batch]
-"""
-
-JOB = """\
-type: pipeline
-display_name: scoring
-jobs:
-  score:
-    type: parallel
-    inputs:
-      docs: {type: uri_folder, path: ./docs}
-    outputs:
-      rows: {type: uri_folder}
-    input_data: ${{inputs.docs}}
-    mini_batch_size: "1"
-    max_concurrency_per_instance: 2
-    retry_settings: {max_retries: 0, timeout: 200}
-    task:
-      type: run_function
-      code: ./code
-      entry_script: score.py
-      append_row_to: ${{outputs.rows}}
-"""
+from pjobrun import gated_job, run_pjob, write
 
 
 def _job(tmp_path):
-    for i in range(5):
-        write(tmp_path / "docs" / f"d{i}.txt", "bad" if i == 3 else f"doc {i}")
-    write(tmp_path / "code" / "score.py", SCRIPT)
-    return write(tmp_path / "pipeline.yml", JOB)
+    return gated_job(tmp_path, "scoring", docs=5, bad=3)
 
 
 def _wait_for(check, what, timeout=120):
@@ -148,6 +107,6 @@ def test_inspect_a_job_yaml_shows_each_parallel_steps_split(tmp_path):
     assert row.split()[0] == "score" and row.split()[-4:] == ["5", "5", "1", "1"]
     rows = json.loads(run_pjob("inspect", job, "--json").stdout)
     assert [(r["step"], r["items"], r["mini_batches"], r["type"]) for r in rows] == [("score", 5, 5, "uri_folder")]
-    bad = write(tmp_path / "bad.yml", JOB.replace("mini_batch_size", "mini_batch_sise"))
+    bad = write(tmp_path / "bad.yml", open(job).read().replace("mini_batch_size", "mini_batch_sise"))
     done = run_pjob("inspect", bad)
     assert done.returncode == 2 and "bad.yml" in done.stderr and "Traceback" not in done.stderr

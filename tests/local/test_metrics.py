@@ -9,46 +9,8 @@ import sys
 import time
 import urllib.request
 
-from pjobrun import run_pjob, write
+from pjobrun import gated_job, run_pjob
 from prometheus_client.parser import text_string_to_metric_families
-
-SCRIPT = """\
-import os, time
-
-def init():
-    pass
-
-def run(mini_batch):
-    for path in mini_batch:
-        gate = os.path.join(os.environ["PJOB_TEST_GATES"], os.path.basename(path))
-        deadline = time.monotonic() + 120
-        while not os.path.exists(gate) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        if open(path).read().strip() == "bad":
-            raise ValueError("bad item")
-    return [os.path.basename(p) for p in mini_batch]
-"""
-
-JOB = """\
-type: pipeline
-display_name: metered
-jobs:
-  score:
-    type: parallel
-    inputs:
-      docs: {type: uri_folder, path: ./docs}
-    outputs:
-      rows: {type: uri_folder}
-    input_data: ${{inputs.docs}}
-    mini_batch_size: "1"
-    max_concurrency_per_instance: 2
-    retry_settings: {max_retries: 1, timeout: 200}
-    task:
-      type: run_function
-      code: ./code
-      entry_script: score.py
-      append_row_to: ${{outputs.rows}}
-"""
 
 
 def _free_port() -> int:
@@ -83,10 +45,7 @@ def _wait(port, check, what, timeout=120):
 
 
 def test_counters_move_during_a_run(tmp_path):
-    for i in range(5):
-        write(tmp_path / "docs" / f"d{i}.txt", "bad" if i == 3 else f"doc {i}")
-    write(tmp_path / "code" / "score.py", SCRIPT)
-    job = write(tmp_path / "pipeline.yml", JOB)
+    job = gated_job(tmp_path, "metered", docs=5, bad=3, max_retries=1)
     gates = tmp_path / "gates"
     gates.mkdir()
     port = _free_port()

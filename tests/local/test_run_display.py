@@ -10,58 +10,13 @@ import subprocess
 import sys
 import time
 
-from pjobrun import ROOT, write
+from pjobrun import ROOT, gated_job
 
 EXAMPLE = os.path.join(ROOT, "examples", "file-processing", "pipeline.yml")
 
-SCRIPT = """\
-import os, time
-
-GATE = os.environ["PJOB_TEST_GATE"]
-
-def init():
-    pass
-
-def run(mini_batch):
-    deadline = time.monotonic() + 120
-    while not os.path.exists(GATE) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    out = []
-    for path in mini_batch:
-        if open(path).read().strip() == "bad":
-            raise ValueError(f"cannot score {os.path.basename(path)}")
-        out.append(os.path.basename(path))
-    return out
-"""
-
-JOB = """\
-type: pipeline
-display_name: gated
-jobs:
-  score:
-    type: parallel
-    inputs:
-      docs: {type: uri_folder, path: ./docs}
-    outputs:
-      rows: {type: uri_folder}
-    input_data: ${{inputs.docs}}
-    mini_batch_size: "1"
-    max_concurrency_per_instance: 2
-    mini_batch_error_threshold: 0
-    retry_settings: {max_retries: 0, timeout: 200}
-    task:
-      type: run_function
-      code: ./code
-      entry_script: score.py
-      append_row_to: ${{outputs.rows}}
-"""
-
 
 def _job(tmp_path, bad: bool = False):
-    for i in range(4):
-        write(tmp_path / "docs" / f"d{i}.txt", "bad" if bad and i == 2 else f"doc {i}")
-    write(tmp_path / "code" / "score.py", SCRIPT)
-    return write(tmp_path / "pipeline.yml", JOB)
+    return gated_job(tmp_path, "gated", bad=2 if bad else None, error_threshold=0)
 
 
 class Terminal:

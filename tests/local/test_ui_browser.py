@@ -21,58 +21,16 @@ if not (CHROMIUM and DRIVER):
     )
 webdriver = pytest.importorskip("selenium.webdriver")
 
-from pjobrun import run_pjob, write  # noqa: E402
+from pjobrun import gated_job, run_pjob  # noqa: E402
 from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
-SCRIPT = """\
-import os, time
-
-def init():
-    pass
-
-def run(mini_batch):
-    for path in mini_batch:
-        gate = os.path.join(os.environ["PJOB_TEST_GATES"], os.path.basename(path))
-        deadline = time.monotonic() + 120
-        while not os.path.exists(gate) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        if open(path).read().strip() == "bad":
-            raise ValueError(f"cannot score {os.path.basename(path)}")
-    return [os.path.basename(p) for p in mini_batch]
-"""
-
-JOB = """\
-type: pipeline
-display_name: {name}
-jobs:
-  score:
-    type: parallel
-    inputs:
-      docs: {{type: uri_folder, path: ./docs}}
-    outputs:
-      rows: {{type: uri_folder}}
-    input_data: ${{{{inputs.docs}}}}
-    mini_batch_size: "1"
-    max_concurrency_per_instance: 2
-    mini_batch_error_threshold: 0
-    retry_settings: {{max_retries: 0, timeout: 200}}
-    task:
-      type: run_function
-      code: ./code
-      entry_script: score.py
-      append_row_to: ${{{{outputs.rows}}}}
-"""
 
 GREEN, PINK = (46, 125, 50), (253, 232, 232)  # app.css: .progress .done, pre.traceback
 
 
 def _job(folder, name, bad=None):
-    for i in range(4):
-        write(folder / "docs" / f"d{i}.txt", "bad" if i == bad else f"doc {i}")
-    write(folder / "code" / "score.py", SCRIPT)
-    return write(folder / "pipeline.yml", JOB.format(name=name))
+    return gated_job(folder, name, bad=bad, error_threshold=0)
 
 
 def decode_png(data: bytes) -> tuple[int, int, list[tuple[int, int, int]]]:
