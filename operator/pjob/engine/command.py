@@ -4,7 +4,7 @@
 ``kubectl logs`` shows them), a time limit, and ``logs/job_result.txt``.
 
 One implementation for both places a command step runs: the local driver
-(``pjob.local.command_step``) and a command-step pod (``pjob.kube.command_step``).
+(``pjob.local.command_step``) and a command-step pod (``pjob.kube.command_pod``).
 """
 
 from __future__ import annotations
