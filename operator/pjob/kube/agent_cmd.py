@@ -16,7 +16,7 @@ A queue the API server refuses for good (``QueueRejected``: 422 past 1 MiB,
 instead of crash-looping every agent.
 
 ``pjob agent --command-step JSON`` runs a pipeline's command step instead
-(``pjob.kube.command_step``).
+(``pjob.kube.command_pod``).
 """
 
 from __future__ import annotations
@@ -66,9 +66,9 @@ def main(args) -> int:
     from pjob.spec import errors
 
     if args.command_step:
-        from pjob.kube import command_step
+        from pjob.kube import command_pod
 
-        return command_step.run(args.command_step)
+        return command_pod.run(args.command_step)
     if not args.coordinator or not args.task:
         raise errors.UserError(
             "give --coordinator kube://<namespace>/<job> and --task (or --command-step)", field="agent"
