@@ -23,7 +23,14 @@ run: $(STAMP)  ## set up and run the example job
 
 REALKUBE := PYTHONPATH=tests/cluster $(BIN)/python -m realkube
 
-test: $(STAMP) controlplane  ## set up and run the tests
+LINT_PATHS := operator tests bench examples
+
+lint: $(STAMP)  ## ruff (lint and format check) and mypy (config in pyproject.toml)
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/mypy
+
+test: $(STAMP) controlplane lint  ## set up, lint and run the tests
 	$(BIN)/lint-imports --config pyproject.toml
 	$(BIN)/pytest -q
 

@@ -126,7 +126,7 @@ def main() -> int:
         for key, (cmd, _out) in cmds.items():
             times[key].append(bl.run_timed(cmd, root)[0])
     reference = cmds[("pool", 1)][1]
-    for key, (_cmd, out) in cmds.items():
+    for _cmd, out in cmds.values():
         bl.same_bytes(reference, out)
     speedup = {}
     for who in ("pool", "pjob"):

@@ -84,10 +84,10 @@ def test_indexed_job_runs_every_index_as_a_process_and_completes(kube_api, kube_
 def test_failing_index_is_retried_per_backoff_limit(kube_api, kube_client, kubelet, tmp_path):
     marker = tmp_path / "failed-once"
     code = (
-        "import os, pathlib, sys; m = pathlib.Path(r'%s'); "
+        f"import os, pathlib, sys; m = pathlib.Path(r'{marker}'); "
         "i = os.environ['JOB_COMPLETION_INDEX']; "
         "sys.exit(0) if i != '1' or m.exists() else (m.write_text('x'), sys.exit(3))"
-    ) % marker
+    )
     k8s.BatchV1Api(kube_client).create_namespaced_job(NS, _job("retry", code))
     job = kubelet.wait_job(NS, "retry")
     assert job["status"]["conditions"][-1]["type"] == "Complete"
@@ -391,9 +391,9 @@ def test_deleting_the_namespace_stops_its_jobs_processes(kube_api, kube_client, 
 def test_on_failure_restarts_the_container_in_place_and_counts_restarts(kube_api, kube_client, kubelet, tmp_path):
     counter = tmp_path / "attempts"
     code = (
-        "import pathlib, sys; c = pathlib.Path(r'%s'); n = int(c.read_text()) if c.exists() else 0; "
+        f"import pathlib, sys; c = pathlib.Path(r'{counter}'); n = int(c.read_text()) if c.exists() else 0; "
         "c.write_text(str(n + 1)); sys.exit(0 if n >= 2 else 1)"
-    ) % counter
+    )
     job = _job("flaky", code, completions=1, parallelism=1)
     job["spec"]["template"]["spec"]["restartPolicy"] = "OnFailure"
     batch = k8s.BatchV1Api(kube_client)

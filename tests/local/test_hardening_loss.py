@@ -185,7 +185,7 @@ def _temp_files(root) -> list[str]:
 
 
 def _merge_in_progress(step_dir) -> bool:
-    for folder, _, names in os.walk(step_dir):
+    for _folder, _, names in os.walk(step_dir):
         if any("pjob-merge" in n for n in names):
             return True
     return False
@@ -318,7 +318,7 @@ def _in_private_mount_namespace(script: str, env: dict) -> subprocess.CompletedP
 
 @pytest.mark.parametrize("filler", [4_500_000, 2_700_000], ids=["while-running", "during-the-merge"])
 def test_a_full_disk_is_a_job_failure_naming_the_path_and_the_rerun_resumes(tmp_path, filler):
-    yml = _kills_job(tmp_path, files=20, rows=1, row=100_000)  # ~2 MB of rows, twice that with the merge
+    _kills_job(tmp_path, files=20, rows=1, row=100_000)  # ~2 MB of rows, twice that with the merge
     runs, out = tmp_path / "runs", tmp_path / "out"
     runs.mkdir()
     out.mkdir()

@@ -21,6 +21,7 @@ import pydantic
 from pjob.sdk import args, io, paths
 from pjob.sdk.ports import NodeInput, NodeOutput, PipelineInput, Ports, declared_input, declared_output
 from pjob.spec import models
+from pjob.spec.bindings import expression
 
 __all__ = ["Node", "NodeInput", "NodeOutput", "PipelineInput", "Ports", "declared_input", "declared_output"]
 
@@ -196,7 +197,7 @@ class Node:
                 f"{self.kind_label}: an input is bound to output {value._port!r} of a step that is not part of this pipeline; "
                 "create that step inside the @pipeline function"
             )
-        return "${{parent.jobs.%s.outputs.%s}}" % (names[id(value._owner)], value._port)
+        return expression(f"parent.jobs.{names[id(value._owner)]}.outputs.{value._port}")
 
     def _render_input(self, port: NodeInput, names: dict[int, str], base_dir: str | None, inline: bool) -> Any:
         """One input value; None means "leave it out" (component default)."""
@@ -236,7 +237,7 @@ class Node:
 
     def _render_output(self, port: NodeOutput, base_dir: str | None, inline: bool) -> Any:
         if port._pipeline_output:
-            return "${{parent.outputs.%s}}" % port._pipeline_output
+            return expression(f"parent.outputs.{port._pipeline_output}")
         if not inline and not port._set:
             return None
         return port._to_dict(base_dir)

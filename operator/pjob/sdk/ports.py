@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pjob.sdk import args, io, paths
 from pjob.spec import models
+from pjob.spec.bindings import expression
 
 if TYPE_CHECKING:
     from pjob.sdk.nodes import Node
@@ -28,7 +29,7 @@ class PipelineInput:
 
     @property
     def binding(self) -> str:
-        return "${{parent.inputs.%s}}" % self._name
+        return expression(f"parent.inputs.{self._name}")
 
     def result(self) -> Any:
         """The value given to the pipeline (Azure's ``PipelineInput.result()``)."""
@@ -75,7 +76,7 @@ class NodeOutput(io.SpecBacked):
 
     @property
     def binding(self) -> str:
-        return "${{parent.jobs.%s.outputs.%s}}" % (self._owner.name or "<unnamed step>", self._port)
+        return expression(f"parent.jobs.{self._owner.name or '<unnamed step>'}.outputs.{self._port}")
 
     def __str__(self) -> str:
         return self.binding

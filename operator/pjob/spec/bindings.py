@@ -17,6 +17,11 @@ OPTIONAL = re.compile(r"\$\[\[(.*?)\]\]", re.S)
 AZUREML_DATASTORE = re.compile(r"^azureml://(?:.*/)?datastores/(?P<ds>[^/]+)/paths/?(?P<path>.*)$")
 
 
+def expression(inner: str) -> str:
+    """``inner`` as a binding: ``parent.inputs.x`` -> ``${{parent.inputs.x}}``."""
+    return "${{" + inner + "}}"
+
+
 @dataclasses.dataclass(frozen=True)
 class Ref:
     """One parsed ``${{...}}`` expression."""
@@ -28,10 +33,10 @@ class Ref:
     @property
     def text(self) -> str:
         if self.scope == "parent.jobs":
-            return "${{parent.jobs.%s.outputs.%s}}" % (self.step, self.name)
+            return expression(f"parent.jobs.{self.step}.outputs.{self.name}")
         if self.name:
-            return "${{%s.%s}}" % (self.scope, self.name)
-        return "${{%s}}" % self.scope
+            return expression(f"{self.scope}.{self.name}")
+        return expression(self.scope)
 
 
 class BindingError(ValueError):
@@ -53,8 +58,9 @@ def parse_expr(expr: str) -> Ref:
         if m:
             return make(m)
     raise BindingError(
-        "unknown binding ${{%s}}; use ${{inputs.<name>}}, ${{outputs.<name>}}, ${{parent.inputs.<name>}}, "
-        "${{parent.outputs.<name>}}, ${{parent.jobs.<step>.outputs.<name>}}, ${{name}} or ${{default_datastore}}" % expr
+        f"unknown binding {expression(expr)}; use ${{{{inputs.<name>}}}}, ${{{{outputs.<name>}}}}, "
+        "${{parent.inputs.<name>}}, ${{parent.outputs.<name>}}, ${{parent.jobs.<step>.outputs.<name>}}, ${{name}} "
+        "or ${{default_datastore}}"
     )
 
 

@@ -57,7 +57,7 @@ def _number(
     try:
         value = float(text)
     except (TypeError, ValueError):
-        raise FlagError(flag, f"--{flag} {text!r} is not a number; give a number")
+        raise FlagError(flag, f"--{flag} {text!r} is not a number; give a number") from None
     if (
         math.isnan(value)
         or (low is not None and (value < low or (low_open and value <= low)))
@@ -72,7 +72,7 @@ def split_args(program_arguments: str | None) -> list[str]:
     try:
         return shlex.split(program_arguments or "")
     except ValueError as exc:
-        raise FlagError("program_arguments", f"cannot split program_arguments ({exc}); check the quotes")
+        raise FlagError("program_arguments", f"cannot split program_arguments ({exc}); check the quotes") from None
 
 
 class _Parser(argparse.ArgumentParser):

@@ -154,7 +154,9 @@ def parse_yaml(text: str, filename: str = "<input>") -> tuple[Any, Lines]:
     except yaml.MarkedYAMLError as exc:
         mark, msg = error_place(exc)
         line = mark.line + 1 if mark else None
-        raise errors.UserError([errors.Problem(filename, line, "", msg + "; fix the YAML syntax at this line")])
+        raise errors.UserError(
+            [errors.Problem(filename, line, "", msg + "; fix the YAML syntax at this line")]
+        ) from None
     except yaml.reader.ReaderError as exc:
         line = text[: exc.position].count("\n") + 1
         raise errors.UserError(
@@ -166,9 +168,9 @@ def parse_yaml(text: str, filename: str = "<input>") -> tuple[Any, Lines]:
                     f"unacceptable character #x{exc.character if isinstance(exc.character, int) else ord(exc.character):04x} in the file; remove it",
                 )
             ]
-        )
+        ) from None
     except yaml.YAMLError as exc:
-        raise errors.UserError([errors.Problem(filename, None, "", f"YAML error: {exc}")])
+        raise errors.UserError([errors.Problem(filename, None, "", f"YAML error: {exc}")]) from None
     finally:
         if loader is not None:
             loader.dispose()
@@ -201,7 +203,7 @@ def load_yaml(path: str) -> tuple[Any, Lines]:
                     f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); save the file as UTF-8",
                 )
             ]
-        )
+        ) from None
     return parse_yaml(text, path)
 
 

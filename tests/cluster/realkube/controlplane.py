@@ -305,7 +305,7 @@ class ControlPlane:
                 return
             except OSError:
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"no default ServiceAccount after {timeout:.0f} s (see {self.logs})")
+                    raise TimeoutError(f"no default ServiceAccount after {timeout:.0f} s (see {self.logs})") from None
                 time.sleep(0.2)
 
 

@@ -15,6 +15,7 @@ until that is done, so each test starts on the same empty cluster.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -390,14 +391,21 @@ class TestApi:
             for obj in self.admin.list("pjob.dev/v1alpha1", plural, ns):
                 if obj["metadata"].get("finalizers"):
                     self._ignore_gone(
-                        lambda: self.admin.patch(
-                            "pjob.dev/v1alpha1", plural, obj["metadata"]["name"], {"metadata": {"finalizers": None}}, ns
+                        functools.partial(
+                            self.admin.patch,
+                            "pjob.dev/v1alpha1",
+                            plural,
+                            obj["metadata"]["name"],
+                            {"metadata": {"finalizers": None}},
+                            ns,
                         )
                     )
         for api_version, plural, options in CLEANUP:
             path = self.admin.resource_path(api_version, plural, ns)
             self._ignore_gone(
-                lambda: self.admin.request("DELETE", path, {"kind": "DeleteOptions", "apiVersion": "v1", **options})
+                functools.partial(
+                    self.admin.request, "DELETE", path, {"kind": "DeleteOptions", "apiVersion": "v1", **options}
+                )
             )
 
     def _is_empty(self, ns: str) -> bool:

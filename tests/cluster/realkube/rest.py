@@ -65,7 +65,7 @@ class Client:
         url = self.server + path + (("?" + urlencode(params)) if params else "")
         data = None if body is None else (body if isinstance(body, (bytes, str)) else json.dumps(body))
         headers = dict(self.headers, **({"Content-Type": content_type} if data is not None else {}))
-        for attempt in range(50):  # 429 (e.g. "storage is (re)initializing" right after a CRD change)
+        for _attempt in range(50):  # 429 (e.g. "storage is (re)initializing" right after a CRD change)
             response = self.http.request(method, url, body=data, headers=headers, timeout=timeout, preload_content=True)
             if response.status != 429:
                 break

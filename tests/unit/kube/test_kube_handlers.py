@@ -62,15 +62,6 @@ class FakeQueue:
         return self.p
 
 
-@pytest.fixture
-def project(tmp_path):
-    (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "a.txt").write_text("a")
-    (tmp_path / "code").mkdir()
-    (tmp_path / "code" / "score.py").write_text("def run(mb):\n    return mb\n")
-    return tmp_path
-
-
 def body_for(project, **spec_changes):
     spec = {
         "type": "parallel",

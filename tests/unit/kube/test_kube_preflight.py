@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from pjob.kube import constants as c
 from pjob.kube import preflight
-from test_kube_handlers import MemoryKube, apply, body_for, make_memo, project, tick  # noqa: F401
+from test_kube_handlers import MemoryKube, apply, body_for, make_memo, tick
 
 WORKER = {
     "volumes": [

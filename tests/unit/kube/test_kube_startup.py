@@ -11,7 +11,7 @@ from kube_wrappers import progress
 from pjob.engine import policy
 from pjob.kube import constants as c
 from pjob.kube import startup
-from test_kube_handlers import NOW, MemoryKube, apply, body_for, make_memo, project, tick  # noqa: F401
+from test_kube_handlers import NOW, MemoryKube, apply, body_for, make_memo, tick
 
 
 def pod(name="pj-workers-0-abcde", phase="Pending", waiting=None, scheduled=None, init_waiting=None, deleting=False):

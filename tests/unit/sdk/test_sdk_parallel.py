@@ -149,4 +149,4 @@ def test_settings_are_validated_when_set_after_construction():
     with pytest.raises(ValueError, match="inputs.data.mode"):
         node.inputs.data.mode = "readonly"
     with pytest.raises(AttributeError, match="no input 'dat'"):
-        node.inputs.dat
+        _ = node.inputs.dat

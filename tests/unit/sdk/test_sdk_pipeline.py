@@ -189,7 +189,7 @@ def test_mistakes_fail_naming_what_to_fix(project):
     with pytest.raises(AttributeError, match="did you mean 'display_name'"):
         job.display_nme = "x"
     with pytest.raises(AttributeError, match="no output 'y'"):
-        job.outputs.y
+        _ = job.outputs.y
 
 
 def test_semantic_problems_surface_as_user_errors(project):
@@ -218,7 +218,7 @@ def test_which_steps_join_the_pipeline(project):
     def q():
         template = score_fn()  # defined here and called: the template itself is not a step
         first = template(files="./data")
-        defined = command(command="echo ${{inputs.x}}", inputs={"x": 1})  # never called: kept as a step
+        defined = command(command="echo ${{inputs.x}}", inputs={"x": 1})  # noqa: F841  never called: kept as a step, named after the variable
         outside.display_name = "made before q ran: not a step of q"
         return {"a": first.outputs.scores, "b": first.outputs.scores}
 
@@ -229,7 +229,7 @@ def test_which_steps_join_the_pipeline(project):
     def r():
         template = score_fn()
         first = template(files="./data")
-        defined = command(command="echo ${{inputs.x}}", inputs={"x": 1})
+        defined = command(command="echo ${{inputs.x}}", inputs={"x": 1})  # noqa: F841  a step named after the variable
         outside.display_name = "x"
         return {"a": first.outputs.scores}
 

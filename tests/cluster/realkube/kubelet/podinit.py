@@ -34,9 +34,12 @@ def _check(result: int, what: str) -> None:
         raise OSError(errno, f"{what}: {os.strerror(errno)}")
 
 
+def _enc(s: str | None) -> bytes | None:
+    return None if s is None else s.encode()
+
+
 def mount(source, target, fstype, flags, data=None) -> None:
-    enc = lambda s: None if s is None else s.encode()
-    _check(libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)), f"mount {target}")
+    _check(libc.mount(_enc(source), _enc(target), _enc(fstype), ctypes.c_ulong(flags), _enc(data)), f"mount {target}")
 
 
 def enter_mounts(spec: dict) -> None:

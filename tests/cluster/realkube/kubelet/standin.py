@@ -267,7 +267,7 @@ class StandinKubelet:
         runtime.remove_cgroup(uid)
 
     def _sync(self, uid: str, pod: Obj) -> None:
-        meta, spec = pod["metadata"], pod["spec"]
+        meta = pod["metadata"]
         run = self.runs.get(uid)
         if run is None:
             run = self.runs[uid] = PodRun(
