@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import re
+import sys
+import types
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -21,6 +23,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 # pydantic models (in entry scripts) still get their plugins.
 _PLUGINS_ENV = os.environ.get("PYDANTIC_DISABLE_PLUGINS")
 os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
+# Even with plugins off, building a model imports pydantic's plugin loader, and
+# with it importlib.metadata (~15 ms, nothing else on `pjob run` needs it): a
+# stand-in that finds no plugins is used while these models are built, then
+# removed, so a user's model imports the real loader.
+_LOADER = "pydantic.plugin._loader"
+_STUB_LOADER = _LOADER not in sys.modules
+if _STUB_LOADER:
+    sys.modules[_LOADER] = types.ModuleType(_LOADER, "no pydantic plugins while pjob's models are built")
+    sys.modules[_LOADER].get_plugins = lambda: ()  # type: ignore[attr-defined]
 
 MINI_BATCH_SIZE = re.compile(r"^\d+([kKmMgG][bB])?$")
 LOGGING_LEVELS = ("DEBUG", "INFO", "WARNING")
@@ -360,6 +371,8 @@ class PipelineJob(Model):
     jobs: dict[str, Step] = Field(..., description="The steps, keyed by name.")
 
 
+if _STUB_LOADER:
+    del sys.modules[_LOADER]
 if _PLUGINS_ENV is None:
     del os.environ["PYDANTIC_DISABLE_PLUGINS"]
 else:
