@@ -5,7 +5,7 @@ carries status, output paths and the job_result text."""
 import os
 
 import pytest
-from pjob.sdk import Input, MLClient, Output, RunFunction, command, parallel_run_function, pipeline, run_local, submit
+from pjob.sdk import Input, MLClient, Output, RunFunction, command, parallel_run_function, pipeline, run_local
 
 
 def write(path, text):
@@ -97,16 +97,3 @@ def test_ml_client_local_and_yaml_path(project):
     again = run_local(str(project / "job.yml"), runs_dir=str(project / "runs2"))
     assert again.status == "Succeeded" and "scores" not in again.outputs  # a YAML path: step outputs only
     assert open(again.outputs["scored.scores"]).read() == open(result.outputs["scores"]).read()
-
-
-def test_submit_without_a_cluster_client_says_what_to_do(project):
-    try:
-        from pjob.kube import client_cmd
-    except ImportError:
-        client_cmd = None
-    if client_cmd is not None and hasattr(client_cmd, "submit_loaded"):
-        pytest.skip("the cluster submit client exists: submit is tested with the kube tests")
-    with pytest.raises(NotImplementedError, match="pjob submit"):
-        submit(build(), namespace="ml")
-    with pytest.raises(NotImplementedError, match="pjob submit"):
-        MLClient(namespace="ml").jobs.create_or_update(build())

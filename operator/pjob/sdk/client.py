@@ -154,23 +154,25 @@ def run_local(
     )
 
 
-def submit(job: Any, *, namespace: str = "default", **kwargs: Any) -> Any:
+@dataclasses.dataclass
+class SubmittedJob:
+    """What ``submit`` returns: the job as created on the cluster. ``name`` is
+    what ``MLClient.jobs.stream`` and ``pjob status`` take, as Azure's ``job.name``."""
+
+    name: str
+    namespace: str
+    kind: str  # ParallelJob | PipelineJob
+    status: str  # as Azure reports a job just submitted
+    resource: dict[str, Any]  # the custom resource as created
+
+
+def submit(job: Any, *, namespace: str = "default", **kwargs: Any) -> SubmittedJob:
     """Send ``job`` and its code to the cluster, as ``pjob submit`` does: the
     job is validated here, then handed to the cluster client behind
     ``pjob submit`` (``pjob.kube.client_cmd.submit_loaded``)."""
-    where = "pjob.sdk.submit needs the cluster client behind `pjob submit`"
-    try:
-        from pjob.kube import client_cmd  # the Deploy work's submit client; heavy, so imported here
-    except ImportError:
-        raise NotImplementedError(
-            f"{where} (pjob.kube.client_cmd), which is not in this build yet; meanwhile write the YAML "
-            "with job.dump('pipeline.yml') and submit that file"
-        ) from None
-    submit_loaded = getattr(client_cmd, "submit_loaded", None)
-    if submit_loaded is None:
-        raise NotImplementedError(
-            f"{where}: pjob.kube.client_cmd has no submit_loaded(loaded, namespace=...) yet; "
-            "write the YAML with job.dump('pipeline.yml') and run `pjob submit pipeline.yml`"
-        )
+    from pjob.kube import client_cmd  # heavy (the Kubernetes client): imported only when submitting
+
     loaded, _ = _loaded(job)
-    return submit_loaded(loaded, namespace=namespace, **kwargs)
+    created = client_cmd.submit_loaded(loaded, namespace=namespace, **kwargs)
+    meta = created["metadata"]
+    return SubmittedJob(meta["name"], meta.get("namespace", namespace), created["kind"], "NotStarted", created)

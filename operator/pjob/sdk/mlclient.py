@@ -146,24 +146,23 @@ class _JobOperations:
 
     @staticmethod
     def _stream_cluster(name: str, target: workspace.Target) -> None:
+        """Follow the job like `pjob logs --follow`, then say how it ended as the local
+        stream does (and Azure's): RunId, Status; JobException unless it succeeded."""
         from argparse import Namespace
 
-        from pjob.kube import client_cmd  # the cluster client behind `pjob logs --follow`
+        from pjob.kube import client_cmd, client_view  # the cluster client behind `pjob logs --follow`
 
+        where = Namespace(namespace=target.namespace, kubeconfig=target.kubeconfig, context=target.context)
         code = client_cmd.logs_main(
-            Namespace(
-                name=name,
-                namespace=target.namespace,
-                kubeconfig=target.kubeconfig,
-                context=target.context,
-                step=None,
-                mini_batch=None,
-                follow=True,
-                datastore_root=None,
-            )
+            Namespace(**vars(where), name=name, step=None, mini_batch=None, follow=True, datastore_root=None)
         )
         if code:
             raise JobException(f"could not follow job {name} (exit {code}); try `pjob logs {name} --follow`")
+        api, namespace, _ = client_cmd.connect(where)
+        state = client_view.state_of(client_cmd.find_job(api, namespace, name))
+        print(f"\nExecution Summary\n=================\nRunId: {name}\nStatus: {state}", file=sys.stdout, flush=True)
+        if state != "Succeeded":
+            raise JobException(f"job {name} {state.lower()}; `pjob logs {name} -n {namespace}` says why")
 
 
 class MLClient:

@@ -183,7 +183,7 @@ class Experiment:
             created = client.submit(
                 loaded, namespace=target.namespace or "default", kubeconfig=target.kubeconfig, context=target.context
             )
-            return PipelineRun(self, config, created["metadata"]["name"], None)
+            return PipelineRun(self, config, created.name, None)
         result = client.run_local(loaded, runs_dir=target.runs_dir, fresh=regenerate_outputs, show_progress=True)
         return PipelineRun(self, config, result.name, result)
 
