@@ -41,13 +41,20 @@ class ParallelTask:
     gpus: int = 0  # GPUs on this node (CUDA_VISIBLE_DEVICES = worker i while i < gpus)
     parent_logs_dir: str | None = None  # --copy_logs_to_parent copies logs_dir here: <run>/logs/<step>
     python: str | None = None  # workers' interpreter (pjob run --python STEP=PATH); None: pjob's own
-    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # on a cluster: max_concurrency_per_instance was not set, so each pod uses its own CPU count
+    concurrency_from_node: bool = False
+    # on a cluster: the step's environment.conda_file (absolute path, or the inline mapping) for the pod's pip env
+    conda_file: str | dict[str, Any] | None = None
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> ParallelTask:
-        d = json.loads(text)
+        d: dict[str, Any] = json.loads(text)
         d["flags"] = RuntimeFlags(**d.get("flags", {}))
+        # written before the typed fields (run folders of older versions): {"extra": {"concurrency_from_node": ...}}
+        legacy: dict[str, Any] = d.pop("extra", None) or {}
+        d.setdefault("concurrency_from_node", bool(legacy.get("concurrency_from_node", False)))
+        d.setdefault("conda_file", legacy.get("conda_file"))
         return cls(**d)

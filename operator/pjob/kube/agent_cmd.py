@@ -135,13 +135,13 @@ def run_agent(args) -> int:
     from pjob.coord import kube as coord_kube
     from pjob.engine import agent as engine_agent
     from pjob.engine import logtree, report
-    from pjob.kube import jobspec, kubeio
+    from pjob.kube import kubeio
 
     namespace, job = coord_kube.parse_uri(args.coordinator)
     client = kubeio.load_client("pjob-agent")
     task = read_task(client, namespace, args.task)
     node = args.node if args.node is not None else int(os.environ.get("JOB_COMPLETION_INDEX") or 0)
-    if task.extra.get(jobspec.CONCURRENCY_FROM_NODE):
+    if task.concurrency_from_node:
         task.max_concurrency_per_instance = default_workers()
     agent_id = args.agent_id or os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
     lease_seconds = float(os.environ.get("PJOB_LEASE_SECONDS") or 30.0)

@@ -193,7 +193,7 @@ def build_worker_job(cr: dict, task: ParallelTask, config: OperatorConfig) -> di
     }
     pod = _pod_spec(config, container, service_account=c.worker_account_name(name), restart="Never")
     pod_options.add_gpus(pod, config, int(task.gpus or 0))
-    pod_options.add_pip_env(pod, config, task.extra.get(c.TASK_CONDA_FILE))
+    pod_options.add_pip_env(pod, config, task.conda_file)
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",

@@ -35,7 +35,6 @@ ANNOTATION_STEP = f"{GROUP}/step"  # step name inside the run folder (unsanitise
 # GPUs each worker pod (instance) of a step gets: "N" on a ParallelJob, or on a PipelineJob for every step;
 # "<ANNOTATION_GPUS>.<step>" on a PipelineJob for one step (wins over the pipeline-wide value)
 ANNOTATION_GPUS = f"{GROUP}/gpus-per-instance"
-TASK_CONDA_FILE = "conda_file"  # ParallelTask.extra key: the step's environment.conda_file (path or inline mapping)
 
 ROLE_QUEUE, ROLE_TASK, ROLE_WORKER, ROLE_COMMAND, ROLE_STEP = "queue", "task", "worker", "command", "step"
 

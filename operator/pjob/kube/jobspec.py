@@ -26,11 +26,6 @@ from pjob.kube import constants as c
 from pjob.kube.config import OperatorConfig
 from pjob.spec import checks, errors, load, models, resolve
 
-# ParallelTask.extra key: max_concurrency_per_instance was not set, so each pod uses its own CPU count
-CONCURRENCY_FROM_NODE = "concurrency_from_node"
-# ParallelTask.extra key: the step's environment.conda_file (absolute path, or the inline mapping)
-CONDA_FILE = c.TASK_CONDA_FILE
-
 
 def _meta(body: dict) -> dict:
     return body.get("metadata") or {}
@@ -177,10 +172,10 @@ def parallel_task(body: dict, loaded: load.LoadedJob, config: OperatorConfig) ->
         job, step, resolved, step_dir=os.path.join(run_dir(body, config), "steps", name), gpus=gpus_per_instance(body)
     )
     if step.max_concurrency_per_instance is None:
-        task.extra[CONCURRENCY_FROM_NODE] = True
+        task.concurrency_from_node = True
     conda = conda_file(loaded, name)
     if conda is not None:
-        task.extra[CONDA_FILE] = conda
+        task.conda_file = conda
     return task
 
 

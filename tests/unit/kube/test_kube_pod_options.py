@@ -59,7 +59,7 @@ def task(gpus: int = 0, conda=None) -> ParallelTask:
         gpus=gpus,
     )
     if conda is not None:
-        t.extra[c.TASK_CONDA_FILE] = conda
+        t.conda_file = conda
     return t
 
 
@@ -255,7 +255,7 @@ def test_pipeline_children_carry_gpus_and_absolute_conda_files(tmp_path):
     child_loaded = jobspec.load_cr(child, cfg, check_files=False)
     assert not child_loaded.problems
     t = jobspec.parallel_task(child, child_loaded, cfg)
-    assert t.gpus == 1 and t.extra[c.TASK_CONDA_FILE] == str(tmp_path / "envs" / "score.yml")
+    assert t.gpus == 1 and t.conda_file == str(tmp_path / "envs" / "score.yml")
     (agent,) = pod_of(builders.build_worker_job(child, t, cfg))["containers"]
     assert agent["resources"]["limits"]["nvidia.com/gpu"] == "1"
     assert agent["command"][2] == str(tmp_path / "envs" / "score.yml")
