@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("pjob.local.replay_cmd", "re-run one mini-batch of a run in the foreground"),
     "crds": ("pjob.spec.crds", "write the CustomResourceDefinitions generated from the spec models"),
     "agent": ("pjob.kube.agent_cmd", "run one worker agent (inside a worker pod)"),
+    "finalise": ("pjob.kube.finalise_cmd", "finalise a cluster job on the datastore (inside its finaliser pod)"),
+    "unpack": ("pjob.kube.unpack_cmd", "unpack code shipped by `pjob submit` (a pod's init container)"),
     "operator": ("pjob.kube.operator_cmd", "run or render the Kubernetes operator"),
     "submit": ("pjob.kube.client_cmd", "send a job YAML and its code to a cluster"),
     "status": ("pjob.local.runs_cmd", "show a run's steps and progress (a local run folder, or a cluster job with -n)"),

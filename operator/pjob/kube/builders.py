@@ -20,13 +20,17 @@ from typing import Any
 
 from pjob.coord import kube as coord_kube
 from pjob.engine import agent as engine_agent
+from pjob.engine import diskfull
 from pjob.engine.task import ParallelTask
 from pjob.kube import constants as c
-from pjob.kube import pod_options, rbac
+from pjob.kube import jobspec, pod_options, rbac, unpack_cmd
 from pjob.kube.config import OperatorConfig
 from pjob.spec import load, models, resolve
 
 UNKNOWN_UID = "<assigned-by-the-api-server>"
+TASK_ANNOTATION = jobspec.ANNOTATION_TASK
+COMPONENTS_ANNOTATION = jobspec.ANNOTATION_COMPONENTS
+SHIPPED = unpack_cmd.ANNOTATION_SHIPPED
 
 
 def owner_reference(owner: dict) -> dict:
@@ -194,6 +198,7 @@ def build_worker_job(cr: dict, task: ParallelTask, config: OperatorConfig) -> di
     pod = _pod_spec(config, container, service_account=c.worker_account_name(name), restart="Never")
     pod_options.add_gpus(pod, config, int(task.gpus or 0))
     pod_options.add_pip_env(pod, config, task.conda_file)
+    unpack_cmd.add_to_pod(pod, unpack_cmd.shipped_entries(cr) or [], _namespace(cr))
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -206,15 +211,17 @@ def build_worker_job(cr: dict, task: ParallelTask, config: OperatorConfig) -> di
             "backoffLimit": 3 * instances,
             "podFailurePolicy": {
                 "rules": [
-                    # exit 3: a fatal error of the job itself (init() keeps failing, the input cannot be planned)
+                    # exit 3: a fatal error of the job itself (init() keeps failing, the input cannot be planned);
+                    # exit 4: the disk is full; both leave a fatal record that finalisation explains
                     {
                         "action": "FailJob",
                         "onExitCodes": {
                             "containerName": "agent",
                             "operator": "In",
-                            "values": [engine_agent.EXIT_FATAL],
+                            "values": [engine_agent.EXIT_FATAL, diskfull.EXIT_NO_SPACE],
                         },
                     },
+                    *unpack_failure_rules(cr),
                     # preemption/eviction is not the job's fault: replace the pod without counting a failure
                     {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
                 ]
@@ -222,6 +229,18 @@ def build_worker_job(cr: dict, task: ParallelTask, config: OperatorConfig) -> di
             "template": {"metadata": _template_metadata(labels, config), "spec": pod},
         },
     }
+
+
+def _namespace(cr: dict) -> str:
+    return cr["metadata"].get("namespace") or "default"
+
+
+def unpack_failure_rules(cr: dict) -> list[dict]:
+    """A shipped bundle that cannot be unpacked fails the Job at once (retrying changes nothing)."""
+    if not unpack_cmd.shipped_entries(cr):
+        return []
+    codes = {"containerName": unpack_cmd.CONTAINER, "operator": "In", "values": [unpack_cmd.EXIT_BAD_BUNDLE]}
+    return [{"action": "FailJob", "onExitCodes": codes}]
 
 
 def build_parallel_children(cr: dict, task: ParallelTask, config: OperatorConfig) -> list[dict]:
@@ -277,6 +296,7 @@ def build_command_job(
     pod = _pod_spec(config, container, service_account=None, restart="Never")
     pod_options.add_gpus(pod, config, gpus)
     pod_options.add_pip_env(pod, config, conda_file)
+    unpack_cmd.add_to_pod(pod, unpack_cmd.shipped_entries(pipeline) or [], _namespace(pipeline))
     spec: dict[str, Any] = {
         "completions": 1,
         "parallelism": 1,
@@ -316,10 +336,14 @@ def build_child_paralleljob(
     *,
     gpus: int = 0,
     conda_file: str | dict | None = None,
+    task: ParallelTask | None = None,
 ) -> dict:
     """A pipeline's parallel step as its own ParallelJob: bindings replaced by
     the concrete locations they resolved to, working in the pipeline's run
-    folder; ``gpus`` as its annotation, ``conda_file`` (absolute) in its environment."""
+    folder; ``gpus`` as its annotation, ``conda_file`` (absolute) in its environment;
+    ``task`` (the step's resolved ``ParallelTask``) in ``pjob.dev/task``, so the
+    child is not loaded, checked or resolved a second time; the pipeline's
+    shipped bundles in ``pjob.dev/shipped`` (its pods unpack them)."""
     spec = step.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_unset=True)
     spec["type"] = "parallel"
     if conda_file is not None and isinstance(spec["task"].get("environment"), dict):
@@ -341,6 +365,8 @@ def build_child_paralleljob(
                 c.ANNOTATION_RUN_DIR: run_dir,
                 c.ANNOTATION_STEP: step_name,
                 **({c.ANNOTATION_GPUS: str(gpus)} if gpus else {}),
+                **({TASK_ANNOTATION: task.to_json()} if task is not None else {}),
+                **{k: v for k, v in (pipeline["metadata"].get("annotations") or {}).items() if k == SHIPPED},
             },
         ),
         "spec": spec,
@@ -355,6 +381,8 @@ def build_job_cr(loaded: load.LoadedJob, *, namespace: str, name: str, base_dir:
     PipelineJob. ``base_dir`` (default: the YAML's folder) is where relative
     paths resolve on the cluster (``pjob submit`` points it at the shipped copy)."""
     annotations = {c.ANNOTATION_BASE_DIR: base_dir or loaded.base_dir}
+    if loaded.components:  # the operator reads no file: it gets the component YAMLs from the CR
+        annotations[COMPONENTS_ANNOTATION] = json.dumps(jobspec.component_texts(loaded), sort_keys=True)
     if loaded.wrapped == "parallel":
         step = next(iter(loaded.job.jobs.values()))
         spec = step.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_unset=True)

@@ -1,9 +1,12 @@
-"""Finalisation of a ParallelJob by the operator, once its workers stopped:
-the engine's own finalisation (``pjob.engine.finalise``, the same code
-``pjob run`` uses) writes the merged output, the job report,
-``failed_mini_batches.jsonl``, ``job_error.txt`` and ``job_result.txt`` on the
-datastore. This module only adds what the cluster needs: the case where no
-plan was ever published, and explaining a deliberate worker exit (code 3).
+"""Finalisation of a ParallelJob, in its finaliser pod (``pjob finalise``,
+``pjob.kube.finalise_cmd``; the operator only decides the verdict and waits
+for the finaliser Job, ``pjob.kube.finaliser_job``): the engine's own
+finalisation (``pjob.engine.finalise``, the same code ``pjob run`` uses)
+writes the merged output, the job report, ``failed_mini_batches.jsonl``,
+``job_error.txt`` and ``job_result.txt`` on the datastore. This module only
+adds what the cluster needs: the case where no plan was ever published, and
+explaining a deliberate worker exit (code 3: a fatal error of the job; code
+4: the disk is full), both of which leave a fatal record in the work folder.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ def _rule_of(fatal: str) -> str:
 
 
 def _explained(verdict: policy.Verdict, fatal: str | None) -> policy.Verdict:
-    """The workers stopped on purpose (exit 3): say why instead of "the worker Job failed"."""
+    """The workers stopped on purpose (exit 3, or 4 for a full disk): say why instead of "the worker Job failed"."""
     if fatal and verdict.state == policy.FAILED and verdict.rule == policy.SYSTEM_ERROR:
         return policy.Verdict(policy.FAILED, _rule_of(fatal.strip()), fatal.strip().splitlines()[0])
     return verdict

@@ -5,6 +5,9 @@ Every ParallelJob and PipelineJob gets a kopf timer (``register``): the first
 tick comes as soon as kopf sees the object (also after an operator restart),
 then every ``OperatorConfig.observe_seconds``, so reconcile is level-triggered
 with no handler chains. Terminal objects stop their timer (``when`` filter).
+The operator reads and writes API objects only (no datastore): finalisation
+runs in a finaliser Job (``pjob.kube.finaliser_job``), shipped code is
+unpacked by the pods' init container (``pjob.kube.unpack_cmd``).
 The API client, config, queue opener, finaliser and event poster come
 through ``memo`` so tests call ``on_paralleljob_tick(body=..., patch=kopf.Patch(),
 memo=...)`` directly with fakes.
@@ -13,7 +16,6 @@ memo=...)`` directly with fakes.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from typing import Any
 
@@ -79,24 +81,29 @@ def _needs_check(body: dict) -> bool:
 
 
 def _load(body: dict, memo) -> tuple[Any, list[str] | None]:
-    """(loaded job, problems or None when already known valid)."""
-    from pjob.kube import (
-        preflight,
-        ship,  # code/inputs `pjob submit` sent as ConfigMaps -> the datastore, once
-    )
+    """(loaded job, problems or None when already known valid). Reads the CR
+    only: no file (the pods unpack shipped code, ``pjob.kube.unpack_cmd``, and
+    report missing files themselves); a pipeline's child ParallelJob carries
+    its resolved task and is not loaded at all (loaded job None)."""
+    from pjob.kube import preflight, unpack_cmd
 
     meta = body.get("metadata") or {}
     name_problems = preflight.name_problems(body.get("kind") or "", meta.get("name") or "")
     if name_problems and not (body.get("status") or {}).get("startTime"):
         return None, name_problems  # children cannot be created: say so once, never retry
-    unpack_problems = ship.unpack_shipped(body, memo.kube, memo.config.datastore_root)
-    if unpack_problems:
-        return None, unpack_problems
+    entries = unpack_cmd.shipped_entries(body)
+    if entries is None:
+        return None, [
+            f"metadata.annotations[{unpack_cmd.ANNOTATION_SHIPPED}]: not a JSON list of {{configMap, into, sha256}}"
+        ]
+    shipped_problems = unpack_cmd.entry_problems(entries, meta.get("namespace") or "default")
+    if shipped_problems:
+        return None, shipped_problems
     check = _needs_check(body)
-    loaded = jobspec.load_cr(body, memo.config, check_files=check)
+    if jobspec.carried_task(body) is not None:  # checked and resolved by its pipeline
+        return None, [] if check else None
+    loaded = jobspec.load_cr(body, memo.config)
     problems = jobspec.problem_messages(loaded)
-    if check and not problems:
-        problems = jobspec.conda_file_problems(loaded, memo.config)
     if not check and problems:  # valid before, model problems now: report them
         return loaded, problems
     return loaded, problems if check else None
@@ -132,27 +139,34 @@ def on_paralleljob_tick(body, patch, memo, **_) -> None:
     decision = rec.reconcile(observed)
     _act_parallel(body, memo, decision)
     if decision.create and "outputs" not in decision.status:  # where the results will be, from the start
-        resolved = jobspec.resolve_steps(body, loaded, memo.config)[jobspec.step_name(body)]
-        decision.status["outputs"] = {k: v.location for k, v in resolved.outputs.items()}
+        decision.status["outputs"] = _output_locations(body, loaded, memo.config)
         decision.status["logs"] = task.logs_dir
-    if decision.finalise is not None:
+    if decision.finalise is not None:  # the finaliser Job (data plane) finalises; terminal once it is done
         finaliser = memo.get("finaliser")
-        verdict, counters = (
+        outcome = (
             finaliser(task, queue, decision.finalise, body) if finaliser else (decision.finalise, observed.counters)
         )
-        decision = rec.finished(body, decision.status, verdict, counters, _now(memo))
+        if outcome is not None:
+            verdict, counters = outcome
+            decision = rec.finished(body, decision.status, verdict, counters, _now(memo))
     _write(patch, body, decision, memo)
 
 
+def _output_locations(body: dict, loaded, config) -> dict[str, str]:
+    if loaded is None:  # a pipeline's child: its spec holds the concrete locations
+        return {k: v["path"] for k, v in ((body.get("spec") or {}).get("outputs") or {}).items() if "path" in v}
+    resolved = jobspec.resolve_steps(body, loaded, config)[jobspec.step_name(body)]
+    return {k: v.location for k, v in resolved.outputs.items()}
+
+
 def observe_metrics(memo, body: dict, task, counters) -> None:
-    """Feed the operator's Prometheus collector (``--metrics-port``), if any;
-    the agents' activity files add restarts and durations where the datastore is mounted."""
+    """Feed the operator's Prometheus collector (``--metrics-port``), if any,
+    from the queue's counters (the operator reads no activity file: it has no datastore)."""
     collector = memo.get("metrics")
     if collector is None or counters is None:
         return
     meta = body["metadata"]
-    work_dir = task.work_dir if os.path.isdir(task.work_dir) else None
-    collector.observe(meta["name"], task.step, counters, work_dir, namespace=meta["namespace"])
+    collector.observe(meta["name"], task.step, counters, None, namespace=meta["namespace"])
 
 
 def _started_task(body: dict, memo):

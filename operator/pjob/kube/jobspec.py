@@ -10,21 +10,31 @@ and ``pjob.dev/step``). Relative paths in a spec resolve against the
 ``pjob.dev/base-dir`` annotation (``pjob submit`` and ``pjob operator render``
 set it), else the datastore root.
 
-Reads files only through ``pjob.spec.checks`` (does the entry script exist?)
-and ``conda_file_problems`` (is the conda file there, when pods will install from it?).
-Called by ``pjob.kube.handlers`` and ``pjob.kube.render``.
+The operator reads no file here: it checks the spec without files
+(``check_files=False``), takes component YAMLs from the CR's
+``pjob.dev/components`` annotation and a child ParallelJob's task from its
+``pjob.dev/task`` annotation. Only the client side (``component_texts``,
+called by ``builders.build_job_cr``) reads local files. A conda file the
+pods install from is checked where it is read, in the pod.
+Called by ``pjob.kube.handlers``, ``pjob.kube.builders`` and ``pjob.kube.render``.
 """
 
 from __future__ import annotations
 
+import json
 import os
+
+import pydantic
 
 from pjob.data import uris
 from pjob.engine import build
 from pjob.engine.task import ParallelTask
 from pjob.kube import constants as c
 from pjob.kube.config import OperatorConfig
-from pjob.spec import checks, errors, load, models, resolve
+from pjob.spec import checks, errors, load, models, resolve, yamlio
+
+ANNOTATION_TASK = f"{c.GROUP}/task"  # a pipeline's child ParallelJob: the resolved ParallelTask (JSON)
+ANNOTATION_COMPONENTS = f"{c.GROUP}/components"  # {step: component YAML text}: the operator reads no file
 
 
 def _meta(body: dict) -> dict:
@@ -94,31 +104,48 @@ def conda_file(loaded: load.LoadedJob, name: str) -> str | dict | None:
     return env.conda_file if os.path.isabs(env.conda_file) else os.path.normpath(os.path.join(folder, env.conda_file))
 
 
-def conda_file_problems(loaded: load.LoadedJob, config: OperatorConfig) -> list[str]:
-    """With the chart's ``worker.pipFromCondaFile`` enabled, every step's conda
-    file (a path) must exist where the pods will read it; otherwise every pod
-    would fail in ``pjob-pip-env``. Nothing to check when it is disabled."""
-    if loaded.job is None or not (config.worker.get("pipFromCondaFile") or {}).get("enabled"):
-        return []
-    out = []
-    for name, step in loaded.job.jobs.items():
-        path = conda_file(loaded, name)
-        if isinstance(path, str) and not os.path.isfile(path):
-            where = "" if loaded.wrapped else f"jobs.{name}."
-            field = (
-                f"{where}task.environment.conda_file"
-                if isinstance(step, models.ParallelStep)
-                else f"{where}environment.conda_file"
-            )
-            out.append(
-                f"spec.{field}: {path} not found on the datastore; put the conda file beside the code "
-                "(relative to the YAML) or give its path on the datastore"
-            )
+def component_texts(loaded: load.LoadedJob) -> dict[str, str]:
+    """Step -> its component YAML's text (client side: ``build_job_cr`` puts them in
+    the CR's ``pjob.dev/components`` annotation, so the operator reads no file)."""
+    out = {}
+    for name, comp in sorted(loaded.components.items()):
+        with open(comp.file, encoding="utf-8") as fh:
+            out[name] = fh.read()
     return out
 
 
-def load_cr(body: dict, config: OperatorConfig, *, check_files: bool = True) -> load.LoadedJob:
-    """Model-validate and check the CR's spec; problems land in ``loaded.problems``."""
+def _components_from_annotation(loaded: load.LoadedJob, body: dict) -> None:
+    """Components from ``pjob.dev/components`` instead of files: the component
+    keeps its path on the datastore (relative paths in it resolve from there)."""
+    raw = annotations(body).get(ANNOTATION_COMPONENTS)
+    if not raw or loaded.job is None:
+        return
+    try:
+        texts = json.loads(raw)
+        assert isinstance(texts, dict)
+    except (ValueError, AssertionError):
+        loaded.problem((), f"metadata.annotations[{ANNOTATION_COMPONENTS}]: not a JSON mapping of step -> YAML")
+        return
+    for name, text in texts.items():
+        step = loaded.job.jobs.get(name)
+        if not isinstance(step, models.CommandStep) or not step.component or not isinstance(text, str):
+            continue
+        fields = {f"jobs.{name}.component", "component"}
+        loaded.problems = [p for p in loaded.problems if p.field not in fields]
+        path = loaded.resolve(step.component)
+        try:
+            data, lines = yamlio.parse_yaml(text, path)
+            comp = models.CommandComponent.model_validate(data)
+        except (errors.UserError, pydantic.ValidationError) as exc:
+            loaded.problem(("jobs", name, "component"), f"component {step.component!r}: {exc}")
+            continue
+        loaded.components[name] = load.LoadedComponent(comp, path, lines)
+
+
+def load_cr(body: dict, config: OperatorConfig, *, check_files: bool = False) -> load.LoadedJob:
+    """Model-validate and check the CR's spec; problems land in ``loaded.problems``.
+    The operator passes ``check_files=False``: it reads no file on the datastore
+    (the pods see it; ``pjob submit`` checked the files before shipping them)."""
     kind = body.get("kind")
     spec = dict(body.get("spec") or {})
     name = _meta(body)["name"]
@@ -131,6 +158,7 @@ def load_cr(body: dict, config: OperatorConfig, *, check_files: bool = True) -> 
     # load_data resolves relative paths (and component files) against the file's folder
     pseudo_file = os.path.join(base_dir(body, config), f"{kind}.{name}")
     loaded = load.load_data(spec, pseudo_file, {})
+    _components_from_annotation(loaded, body)
     return checks.check(loaded, check_files=check_files)
 
 
@@ -161,22 +189,34 @@ def resolve_steps(body: dict, loaded: load.LoadedJob, config: OperatorConfig) ->
     return resolve.resolve_pipeline(loaded, locations(body, loaded, config))
 
 
-def parallel_task(body: dict, loaded: load.LoadedJob, config: OperatorConfig) -> ParallelTask:
-    """The engine task of a (checked) ParallelJob."""
-    name = step_name(body)
-    resolved = resolve_steps(body, loaded, config)[name]
+def carried_task(body: dict) -> ParallelTask | None:
+    """A pipeline's child ParallelJob carries the task its pipeline resolved
+    (``pjob.dev/task``): it is not loaded, checked or resolved again."""
+    raw = annotations(body).get(ANNOTATION_TASK)
+    return ParallelTask.from_json(raw) if raw else None
+
+
+def _task(loaded: load.LoadedJob, name: str, resolved: resolve.ResolvedStep, run: str, gpus: int) -> ParallelTask:
     step = loaded.job.jobs[name]
     assert isinstance(step, models.ParallelStep)
-    job = os.path.basename(run_dir(body, config).rstrip("/"))
-    task = build.build_parallel_task(
-        job, step, resolved, step_dir=os.path.join(run_dir(body, config), "steps", name), gpus=gpus_per_instance(body)
-    )
+    job = os.path.basename(run.rstrip("/"))
+    task = build.build_parallel_task(job, step, resolved, step_dir=os.path.join(run, "steps", name), gpus=gpus)
     if step.max_concurrency_per_instance is None:
         task.concurrency_from_node = True
     conda = conda_file(loaded, name)
     if conda is not None:
         task.conda_file = conda
     return task
+
+
+def parallel_task(body: dict, loaded: load.LoadedJob, config: OperatorConfig) -> ParallelTask:
+    """The engine task of a (checked) ParallelJob."""
+    carried = carried_task(body)
+    if carried is not None:
+        return carried
+    name = step_name(body)
+    resolved = resolve_steps(body, loaded, config)[name]
+    return _task(loaded, name, resolved, run_dir(body, config), gpus_per_instance(body))
 
 
 def pipeline_steps(body: dict, loaded: load.LoadedJob, config: OperatorConfig) -> list:
@@ -192,7 +232,14 @@ def pipeline_steps(body: dict, loaded: load.LoadedJob, config: OperatorConfig) -
         gpus = gpus_per_instance(body, name)
         if isinstance(step, models.ParallelStep):
             child = builders.build_child_paralleljob(
-                body, name, step, rstep, run, gpus=gpus, conda_file=conda_file(loaded, name)
+                body,
+                name,
+                step,
+                rstep,
+                run,
+                gpus=gpus,
+                conda_file=conda_file(loaded, name),
+                task=_task(loaded, name, rstep, run, gpus),
             )
         else:
             child = builders.build_command_job(

@@ -1,53 +1,87 @@
-"""The operator's side effects beyond plain API calls, handed to the handlers
-through kopf's memo: reading a job's queue (its counters, once node 0 has
-published the plan) and finalising it on the datastore with the job's
-``KubeCoordinator`` (for the failed mini-batches' records).
+"""The operator's side effects beyond plain reconcile writes, handed to the
+handlers through kopf's memo: reading a job's queue (its counters, once node 0
+has published the plan) and driving its finaliser Job
+(``pjob.kube.finaliser_job``). Everything here is an API call: the operator
+never reads or writes the datastore.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from pjob.coord import kube as coord_kube
 from pjob.coord import kube_state
-from pjob.kube import finalise as finalising
-from pjob.kube import kubeio, reconcile
+from pjob.engine import policy
+from pjob.kube import constants as c
+from pjob.kube import finaliser_job, kubeio, reconcile
+from pjob.queue.protocol import Progress
+
+Outcome = tuple[policy.Verdict, Progress | None]
 
 
 class QueueReader:
     """What the operator needs from a job's queue; one GET per ``counters``."""
 
-    def __init__(self, api: kubeio.KubeApi, namespace: str, job: str, task, lease_seconds: float):
+    def __init__(self, api: kubeio.KubeApi, namespace: str, job: str, task: Any, lease_seconds: float):
         self.api, self.namespace, self.job, self.task = api, namespace, job, task
         self.lease_seconds = lease_seconds
 
-    def counters(self):
+    def counters(self) -> Progress | None:
         cm = self.api.get("ConfigMap", self.namespace, coord_kube.queue_name(self.job))
         if cm is None:
             return None
         state = kube_state.QueueState.decode(cm.get("data"))
         return None if state.total is None else state.progress()  # None: node 0 has not planned yet
 
-    def coordinator(self) -> coord_kube.KubeCoordinator:
-        return coord_kube.KubeCoordinator(
-            self.api.client,
-            self.namespace,
-            self.job,
-            max_attempts=1 + max(0, self.task.max_retries),
-            lease_seconds=self.lease_seconds,
+
+def _ended(job: dict[str, Any]) -> dict[str, Any] | None:
+    for item in (job.get("status") or {}).get("conditions") or []:
+        if item.get("type") in ("Failed", "Complete") and item.get("status") == c.TRUE:
+            return item
+    return None
+
+
+class Finaliser:
+    """One step per reconcile tick: make sure the verdict ConfigMap and the
+    finaliser Job exist, then return the finaliser's outcome once it wrote
+    one (None while it runs). The verdict first written is the one finalised."""
+
+    def __init__(self, api: kubeio.KubeApi, config: Any):
+        self.api, self.config = api, config
+
+    def __call__(self, task: Any, queue: QueueReader | None, verdict: policy.Verdict, body: dict) -> Outcome | None:
+        meta = body["metadata"]
+        namespace, name = meta.get("namespace") or "default", meta["name"]
+        cm_name = finaliser_job.name_of(name)
+        cm = self.api.get("ConfigMap", namespace, cm_name)
+        if cm is None:
+            started = reconcile.parse_rfc3339((body.get("status") or {}).get("startTime"))
+            self.api.create(finaliser_job.build_verdict_configmap(body, verdict, started))
+            cm = {}
+        result = (cm.get("data") or {}).get(finaliser_job.RESULT_KEY)
+        if result:
+            return finaliser_job.decode_result(result)
+        job = self.api.get("Job", namespace, cm_name)
+        if job is None:
+            self.api.create(finaliser_job.build_finaliser_job(body, task, self.config))
+            return None
+        ended = _ended(job)
+        if ended is None:
+            return None
+        again = self.api.get("ConfigMap", namespace, cm_name) or {}  # written just before the pod exited?
+        result = (again.get("data") or {}).get(finaliser_job.RESULT_KEY)
+        if result:
+            return finaliser_job.decode_result(result)
+        # the Job ended without a result (its pods kept failing): the output was not merged
+        why = ended.get("message") or ended.get("reason") or "failed"
+        message = f"finalisation failed ({why}); see the logs of the pods of Job {cm_name}"
+        return policy.Verdict(policy.FAILED, policy.SYSTEM_ERROR, message), (
+            queue.counters() if queue is not None else None
         )
 
 
-def memo_entries(config, api: kubeio.KubeApi) -> dict:
-    def open_queue(namespace: str, name: str, task) -> QueueReader:
+def memo_entries(config: Any, api: kubeio.KubeApi) -> dict[str, Any]:
+    def open_queue(namespace: str, name: str, task: Any) -> QueueReader:
         return QueueReader(api, namespace, name, task, config.lease_seconds)
 
-    def finaliser(task, queue: QueueReader | None, verdict, body):
-        started = reconcile.parse_rfc3339((body.get("status") or {}).get("startTime"))
-        if queue is None or queue.counters() is None:  # never planned: nothing to merge, say why
-            return finalising.finalise_unplanned(task, verdict, started=started)
-        coordinator = queue.coordinator()
-        try:
-            return finalising.finalise(task, coordinator, verdict, started=started)
-        finally:
-            coordinator.close()
-
-    return {"open_coordinator": open_queue, "finaliser": finaliser}
+    return {"open_coordinator": open_queue, "finaliser": Finaliser(api, config)}

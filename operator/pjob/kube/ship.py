@@ -1,5 +1,6 @@
-"""Code and input delivery for ``pjob submit`` (client side) and the
-operator's unpacking of what it shipped as ConfigMaps (cluster side).
+"""Code and input delivery for ``pjob submit`` (client side); the pods
+unpack what it shipped as ConfigMaps (``pjob.kube.unpack_cmd``, an init
+container of every Job the operator creates), the operator never does.
 
 What is shipped: every local path a job reads on this machine: the ``code``
 folders of its steps (and components), component YAML files, and local input
@@ -7,17 +8,17 @@ files/folders (found by resolving the job here, ``pjob.spec.resolve``). They
 are mirrored, keeping their layout relative to a common folder, under the
 job's run folder on the datastore, ``runs/<ns>/<name>/shipped/<rel>``; the
 CR's ``pjob.dev/base-dir`` annotation is the mirror of the YAML's folder,
-*relative to the datastore root* (the operator joins it with its own mount
-path), so the relative paths the user wrote keep working; absolute local
+*relative to the datastore root* (the operator joins it with the pods'
+mount path), so the relative paths the user wrote keep working; absolute local
 paths are rewritten relative to it (object-store uploads: to their URL).
 
 How: a path whose tar.gz is under ``MAX_CONFIGMAP_BYTES`` travels as a
 ConfigMap (``binaryData``; inputs only when no datastore is reachable from
 here); the rest is copied to the datastore (a local folder this machine and
 the pods share, or an fsspec URL). The CR annotation ``pjob.dev/shipped``
-lists the ConfigMaps; before validating a CR, the operator unpacks them into
-its datastore (``unpack_shipped``, called by ``pjob.kube.handlers``), once
-(a marker per ConfigMap), confined to ``runs/<the CR's namespace>/``.
+lists the ConfigMaps; the init container of each pod of the job mounts them
+and unpacks them onto the datastore once (a marker per ConfigMap, under a
+lock), confined to ``runs/<the CR's namespace>/``.
 """
 
 from __future__ import annotations
@@ -27,20 +28,20 @@ import dataclasses
 import gzip
 import hashlib
 import io
-import json
 import os
 import posixpath
 import shutil
 import tarfile
 
 from pjob.kube import constants as c
+from pjob.kube import unpack_cmd
 from pjob.spec import checks, errors, load, models, resolve
 
 MAX_CONFIGMAP_BYTES = 900 * 1024  # binaryData of one ConfigMap (the API object limit is 1 MiB)
 MAX_PACK_BYTES = 16 * 1024 * 1024  # raw size above which a path is not even packed to try a ConfigMap
 SKIP_DIRS = frozenset({"__pycache__", ".git"})  # never shipped (rebuilt/irrelevant on the cluster)
-ANNOTATION_SHIPPED = f"{c.GROUP}/shipped"  # JSON list of {configMap, into, sha256}
-BUNDLE_KEY = "bundle.tar.gz"
+ANNOTATION_SHIPPED = unpack_cmd.ANNOTATION_SHIPPED  # JSON list of {configMap, into, sha256}
+BUNDLE_KEY = unpack_cmd.BUNDLE_KEY
 ROLE_SHIPPED = "shipped"
 _NOWHERE = "/\x00pjob-not-local"  # outputs root while resolving here: never a local path
 
@@ -314,46 +315,3 @@ def _upload_one(up: Upload) -> None:
             shutil.copy2(up.item.source, up.destination)
         else:
             shutil.copytree(up.item.source, up.destination, ignore=shutil.ignore_patterns(*SKIP_DIRS))
-
-
-# --- the operator side --------------------------------------------------------------------------------
-
-
-def unpack_shipped(body: dict, kube, root: str) -> list[str]:
-    """Unpack the ConfigMaps listed in the CR's ``pjob.dev/shipped`` annotation
-    into the datastore at ``root`` (once each). Returns problems (strings)."""
-    meta = body.get("metadata") or {}
-    raw = (meta.get("annotations") or {}).get(ANNOTATION_SHIPPED)
-    if not raw:
-        return []
-    namespace = meta.get("namespace") or "default"
-    try:
-        entries = json.loads(raw)
-        entries = [(str(e["configMap"]), str(e["into"]), str(e.get("sha256") or "")) for e in entries]
-    except (ValueError, TypeError, KeyError):
-        return [f"metadata.annotations[{ANNOTATION_SHIPPED}]: not a JSON list of {{configMap, into, sha256}}"]
-    problems = []
-    for cm_name, into, digest in entries:
-        target = os.path.normpath(os.path.join(root, into))
-        allowed = os.path.join(os.path.normpath(root), "runs", namespace) + os.sep
-        if not target.startswith(allowed):
-            problems.append(f"shipped ConfigMap {cm_name}: {into!r} is outside runs/{namespace}/ on the datastore")
-            continue
-        marker = os.path.join(os.path.dirname(target), ".pjob-shipped", cm_name)
-        if os.path.exists(marker):
-            continue
-        obj = kube.get("ConfigMap", namespace, cm_name)
-        blob = base64.b64decode(((obj or {}).get("binaryData") or {}).get(BUNDLE_KEY) or "")
-        if obj is None or not blob:
-            problems.append(f"ConfigMap {cm_name} with code shipped by `pjob submit` is missing; submit the job again")
-            continue
-        if digest and hashlib.sha256(blob).hexdigest() != digest:
-            problems.append(f"ConfigMap {cm_name} does not hold the bundle `pjob submit` shipped (sha256 differs)")
-            continue
-        os.makedirs(target, exist_ok=True)
-        with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
-            tar.extractall(target, filter="data")
-        os.makedirs(os.path.dirname(marker), exist_ok=True)
-        with open(marker, "w", encoding="utf-8") as fh:
-            fh.write(digest + "\n")
-    return problems

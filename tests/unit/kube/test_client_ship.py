@@ -1,6 +1,6 @@
 """pjob.kube.ship: which local paths a job ships, how its spec paths are
-rewritten, the operator-side unpacking of shipped ConfigMaps (with a fake
-KubeApi: only ``get`` is called), and uploads to an object store (moto in
+rewritten, the pods' unpacking of shipped ConfigMaps (``pjob.kube.unpack_cmd``,
+the init container: the ConfigMaps mounted as files, as a kubelet does), and uploads to an object store (moto in
 server mode, as tests/unit/data does)."""
 
 from __future__ import annotations
@@ -46,15 +46,21 @@ task:
     return checks.load_and_check(str(job)), project, data
 
 
-class FakeKube:
-    def __init__(self, objects):
-        self.objects = {o["metadata"]["name"]: o for o in objects}
-        self.gets = 0
+def unpack(cr, configmaps, root, mounts) -> list[str]:
+    """What the init container does: the CR's shipped ConfigMaps mounted under ``mounts``, then ``pjob unpack``."""
+    from pjob.kube import unpack_cmd
 
-    def get(self, kind, namespace, name):
-        assert kind == "ConfigMap"
-        self.gets += 1
-        return self.objects.get(name)
+    entries = unpack_cmd.shipped_entries(cr)
+    if entries is None:
+        return ["not a JSON list"]
+    by_name = {cm["metadata"]["name"]: cm for cm in configmaps}
+    for index, entry in enumerate(entries):
+        cm = by_name.get(entry["configMap"])
+        if cm is not None:
+            (mounts / str(index)).mkdir(parents=True, exist_ok=True)
+            (mounts / str(index) / "bundle.tar.gz").write_bytes(base64.b64decode(cm["binaryData"]["bundle.tar.gz"]))
+    problems = unpack_cmd.entry_problems(entries, cr["metadata"]["namespace"])
+    return problems or unpack_cmd.unpack(entries, str(mounts), str(root))
 
 
 def cr_with(shipment, loaded, namespace="ns1", name="scorer"):
@@ -77,9 +83,8 @@ def test_a_folder_outside_the_yaml_folder_is_mirrored_and_paths_resolve_against_
     assert shipment.uploads == []
 
     root = tmp_path / "datastore"
-    kube = FakeKube(shipment.configmaps)
     cr = cr_with(shipment, loaded)
-    assert ship.unpack_shipped(cr, kube, str(root)) == []
+    assert unpack(cr, shipment.configmaps, root, tmp_path / "mounts") == []
     shipped = root / "runs" / "ns1" / "scorer" / "shipped"
     assert (shipped / "project" / "src" / "score.py").read_text() == SCRIPT
     assert (shipped / "project" / "src" / "lib" / "helper.py").is_file()
@@ -88,10 +93,8 @@ def test_a_folder_outside_the_yaml_folder_is_mirrored_and_paths_resolve_against_
     # the relative paths the user wrote, read against base-dir, land on the shipped copies
     base = root / shipment.base_dir
     assert os.path.isdir(os.path.normpath(base / "../shared/data")) and (base / "src" / "score.py").is_file()
-    # once: a second reconcile reads no ConfigMap
-    gets = kube.gets
-    assert ship.unpack_shipped(cr, kube, str(root)) == []
-    assert kube.gets == gets
+    # once: the next pod's init container reads no bundle (a marker per ConfigMap)
+    assert unpack(cr, [], root, tmp_path / "no-mounts") == []
 
 
 def test_absolute_local_paths_are_rewritten_relative_to_base_dir(tmp_path):
@@ -137,19 +140,20 @@ def test_unpack_refuses_other_namespaces_missing_and_tampered_configmaps(tmp_pat
     shipment = ship.plan(loaded, namespace="ns1", name="scorer", datastore=None)
     cr = cr_with(shipment, loaded)
     cr["metadata"]["namespace"] = "other"  # its annotation points into runs/ns1/
-    problems = ship.unpack_shipped(cr, FakeKube(shipment.configmaps), str(tmp_path / "root"))
+    problems = unpack(cr, shipment.configmaps, tmp_path / "root", tmp_path / "m1")
     assert problems and all("outside runs/other/" in p for p in problems)
     cr = cr_with(shipment, loaded)
-    assert "is missing" in ship.unpack_shipped(cr, FakeKube([]), str(tmp_path / "root"))[0]
+    assert "cannot read its bundle" in unpack(cr, [], tmp_path / "root", tmp_path / "m2")[0]
     tampered = [
         dict(
             cm, binaryData={"bundle.tar.gz": base64.b64encode(ship.pack(ship.Item("code", __file__, "x.py"))).decode()}
         )
         for cm in shipment.configmaps
     ]
-    assert "sha256 differs" in ship.unpack_shipped(cr, FakeKube(tampered), str(tmp_path / "root"))[0]
+    assert "sha256 differs" in unpack(cr, tampered, tmp_path / "root", tmp_path / "m3")[0]
+    assert not (tmp_path / "root" / "runs" / "ns1" / "scorer" / "shipped" / "project").exists()
     cr["metadata"]["annotations"][ship.ANNOTATION_SHIPPED] = "not json"
-    assert "not a JSON list" in ship.unpack_shipped(cr, FakeKube([]), str(tmp_path / "root"))[0]
+    assert "not a JSON list" in unpack(cr, [], tmp_path / "root", tmp_path / "m4")[0]
 
 
 def test_redact_drops_user_info():

@@ -100,7 +100,7 @@ def test_worker_job_shape():
     assert env["PJOB_DATASTORE_ROOT"]["value"] == "/mnt/pjob"
     assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     rules = spec["podFailurePolicy"]["rules"]
-    assert rules[0]["action"] == "FailJob" and rules[0]["onExitCodes"]["values"] == [3]
+    assert rules[0]["action"] == "FailJob" and rules[0]["onExitCodes"]["values"] == [3, 4]  # fatal, disk full
     assert job["metadata"]["ownerReferences"] == [
         {
             "apiVersion": c.API_VERSION,
@@ -174,15 +174,20 @@ def test_child_paralleljob_carries_concrete_inputs_and_literals(tmp_path):
     assert child["spec"]["inputs"] == {"d": {"type": "uri_folder", "path": "/mnt/pjob/datastores/blob/in"}, "n": 3}
     assert child["spec"]["outputs"]["o"]["path"] == "/mnt/pjob/runs/team-a/pl/steps/score/outputs/o"
     assert child["spec"]["task"]["code"] == str(tmp_path / "code")
-    assert child["metadata"]["annotations"] == {
+    notes = dict(child["metadata"]["annotations"])
+    carried = jobspec.carried_task(child)
+    assert notes.pop(jobspec.ANNOTATION_TASK) and notes == {
         c.ANNOTATION_RUN_DIR: "/mnt/pjob/runs/team-a/pl",
         c.ANNOTATION_STEP: "score",
     }
-    # the child resolves to the same task as the pipeline step would
-    child_loaded = jobspec.load_cr(child, config, check_files=False)
+    # the child carries its resolved task (the operator does not load, check or resolve it again) ...
+    assert jobspec.parallel_task(child, None, config) is not None
+    assert carried.argv == ["--n", "3"] and carried.work_dir == "/mnt/pjob/runs/team-a/pl/steps/score/work"
+    # ... and it is the task its own spec resolves to
+    bare = {**child, "metadata": {**child["metadata"], "annotations": notes}}
+    child_loaded = jobspec.load_cr(bare, config, check_files=False)
     assert not child_loaded.problems
-    t = jobspec.parallel_task(child, child_loaded, config)
-    assert t.argv == ["--n", "3"] and t.work_dir == "/mnt/pjob/runs/team-a/pl/steps/score/work"
+    assert jobspec.parallel_task(bare, child_loaded, config).to_json() == carried.to_json()
 
 
 @pytest.mark.parametrize(
