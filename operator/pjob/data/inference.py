@@ -108,6 +108,11 @@ def to_series(values: Sequence[str | None], family: str, name: str, *, empty_as_
         fast = arrow_datetimes(arr)
         if fast is not None:
             return pandas.Series(fast, dtype="datetime64[ns]", name=name)
+    if family in ("int", "float"):  # canonical numbers: Arrow casts them, no regex pass, no trim
+        numbers = arrow_numbers(arr, family)
+        if numbers is not None:
+            dtype = "float64" if family == "float" or arr.null_count else "int64"
+            return pandas.Series(numbers.to_numpy(zero_copy_only=False), dtype=dtype, name=name)
     if family != "string" and not _all_fit(arr, family):
         family = "string"
     has_null = arr.null_count > 0
@@ -131,6 +136,32 @@ def to_series(values: Sequence[str | None], family: str, name: str, *, empty_as_
     # datetime: YYYY/MM/DD -> YYYY-MM-DD, drop a trailing Z (Azure returns naive times)
     text = pc.replace_substring_regex(pc.replace_substring(trimmed, "/", "-"), "Z$", "")
     return pandas_datetimes(text, name)
+
+
+def arrow_numbers(text, family: str):
+    """The Arrow array ``to_series`` makes of an ``int`` or ``float`` column
+    (``text``: Arrow strings, empty fields already null), cast straight from
+    the text, for columns whose every value is written plainly: ints exactly
+    as Arrow writes them back (so no ``+``, leading zero, ``-0`` or space,
+    which the ``int`` family reads differently or not at all), floats that
+    Arrow parses to a finite number (a ``nan``/``inf`` spelling goes the regular
+    way, whose pattern decides which spellings count). None for anything else,
+    which goes the regular way: a regex check, trimming, then the same cast,
+    so both give the same values whenever this one answers."""
+    import pyarrow
+    import pyarrow.compute as pc
+
+    if text.null_count == len(text):
+        return None
+    try:
+        numbers = pc.cast(text, pyarrow.int64() if family == "int" else pyarrow.float64())
+    except (pyarrow.ArrowInvalid, pyarrow.ArrowNotImplementedError, OverflowError):
+        return None
+    if family == "int":
+        plain = pc.all(pc.equal(pc.cast(numbers, pyarrow.string()), text))
+    else:
+        plain = pc.all(pc.is_finite(numbers))
+    return numbers if plain.as_py() else None
 
 
 def pandas_datetimes(text, name: str | None = None):
