@@ -20,6 +20,7 @@ import copy
 import dataclasses
 
 from pjob.kube import constants as c
+from pjob.spec import crds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +60,7 @@ def set_condition(
     mutates ``conditions``; the order of existing conditions is kept."""
     out = copy.deepcopy(list(conditions or []))
     current = find(out, type_)
-    wanted = {"type": type_, "status": status, "reason": reason, "message": message}
+    wanted = crds.Condition(type=type_, status=status, reason=reason, message=message).model_dump(exclude_none=True)
     if current is not None and all(current.get(k) == v for k, v in wanted.items()):
         if generation is not None and current.get("observedGeneration") != generation:
             current["observedGeneration"] = generation

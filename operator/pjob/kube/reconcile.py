@@ -24,6 +24,7 @@ from pjob.engine import policy
 from pjob.kube import conditions as cond
 from pjob.kube import constants as c
 from pjob.kube import startup
+from pjob.spec import crds
 
 
 @dataclasses.dataclass
@@ -72,17 +73,24 @@ def _job_condition(job: dict | None, type_: str) -> dict | None:
 
 
 def counters_status(status: dict, p) -> None:
-    status["miniBatches"] = {"total": p.total, "done": p.done, "failed": p.failed}
-    status["items"] = {"succeeded": p.items_succeeded, "failed": p.items_failed}
-    status["progress"] = f"{p.done + p.failed}/{p.total}"
+    status.update(
+        crds.JobStatus(
+            miniBatches=crds.Counts(total=p.total, done=p.done, failed=p.failed),
+            items=crds.ItemCounts(succeeded=p.items_succeeded, failed=p.items_failed),
+            progress=f"{p.done + p.failed}/{p.total}",
+        ).model_dump(exclude_none=True)
+    )
 
 
 def finish_status(status: dict, tracker: cond.Tracker, now: float) -> dict:
-    status["conditions"] = tracker.conditions
-    status["state"] = cond.summary_state(tracker.conditions)
-    if cond.terminal(tracker.conditions) and not status.get("completionTime"):
-        status["completionTime"] = rfc3339(now)
-    return status
+    """The status to write, built from ``spec.crds.JobStatus`` (the model the CRD's status schema is
+    generated from); keys the model does not describe (``verdict``: the operator's own) are kept."""
+    typed = crds.JobStatus.model_validate(status)
+    typed.conditions = [crds.Condition.model_validate(item) for item in tracker.conditions]
+    typed.state = cond.summary_state(tracker.conditions)
+    if cond.terminal(tracker.conditions) and not typed.completionTime:
+        typed.completionTime = rfc3339(now)
+    return {**status, **typed.model_dump(exclude_none=True)}
 
 
 def _tracker(body: dict, status: dict, now: float) -> cond.Tracker:
