@@ -21,7 +21,6 @@ instead of crash-looping every agent.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -93,48 +92,19 @@ def read_task(client, namespace: str, ref: str):
         return ParallelTask.from_json(fh.read())
 
 
-def prepare_folders(task, node: int) -> None:
-    from pjob.engine import fileio, logtree
-
-    for folder in (task.work_dir, task.logs_dir, task.output_dir, os.path.join(task.work_dir, "parts")):
-        os.makedirs(folder, exist_ok=True)
-    if task.append_row_to and "://" not in task.append_row_to:
-        os.makedirs(os.path.dirname(task.append_row_to), exist_ok=True)
-    fileio.write_text_atomic(os.path.join(task.work_dir, "task.json"), task.to_json())
-    if node == 0:
-        tree = logtree.LogTree(task.logs_dir)
-        tree.write_readme()
-        tree.make_driver_dirs()
-
-
-def plan_once(task, master_log) -> tuple[int, list[int]]:
-    """Node 0: the manifest of an earlier attempt, else a fresh plan. Returns (count, items per mini-batch)."""
-    from pjob.engine import manifest
-
-    path = manifest.path_in(task.work_dir)
-    if not os.path.exists(path):
-        manifest.plan_into(task, path, master_log)
-    return read_items(task)
-
-
-def read_items(task) -> tuple[int, list[int]]:
-    from pjob.engine import manifest
-
-    header, lines = manifest.read_header_and_lines(manifest.path_in(task.work_dir))
-    return header["count"], [max(0, int(json.loads(line).get("items", 0))) for line in lines]
-
-
 def wait_for_plan(task, coordinator) -> tuple[int, list[int]]:
     """Nodes > 0: until node 0 has published the plan size (after writing the manifest)."""
+    from pjob.engine import step
+
     while coordinator.plan_size() is None:
         time.sleep(WAIT_FOR_PLAN_SECONDS)
-    return read_items(task)
+    return step.read_items(task)
 
 
 def run_agent(args) -> int:
     from pjob.coord import kube as coord_kube
     from pjob.engine import agent as engine_agent
-    from pjob.engine import logtree, report
+    from pjob.engine import report, step
     from pjob.kube import kubeio
 
     namespace, job = coord_kube.parse_uri(args.coordinator)
@@ -145,12 +115,8 @@ def run_agent(args) -> int:
         task.max_concurrency_per_instance = default_workers()
     agent_id = args.agent_id or os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
     lease_seconds = float(os.environ.get("PJOB_LEASE_SECONDS") or 30.0)
-    prepare_folders(task, node)
-    tree = logtree.LogTree(task.logs_dir)
-
-    def master_log(text: str) -> None:
-        with open(tree.master_role, "a", encoding="utf-8") as fh:
-            fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} [node {node} {agent_id}] {text}\n")
+    step.prepare_folders(task, driver=node == 0)
+    master_log = step.MasterLog(task, f"node {node} {agent_id}")
 
     try:
         return _run(task, node, agent_id, client, namespace, job, lease_seconds, master_log)
@@ -165,7 +131,7 @@ def _run(task, node: int, agent_id: str, client, namespace: str, job: str, lease
     from pjob.coord import base
     from pjob.coord import kube as coord_kube
     from pjob.engine import agent as engine_agent
-    from pjob.engine import report
+    from pjob.engine import report, step
 
     coordinator = coord_kube.KubeCoordinator(
         client,
@@ -178,11 +144,10 @@ def _run(task, node: int, agent_id: str, client, namespace: str, job: str, lease
     try:
         if node == 0:
             try:
-                count, items = plan_once(task, master_log)
+                plan = step.plan_once(task, master_log)
+                count, items = plan.count, plan.item_counts(task)
             except Exception as exc:
-                import traceback
-
-                text = f"planning {task.input_uri} failed: {exc}\n\n{traceback.format_exc()}"
+                text = step.planning_failed(task, exc)
                 master_log(text)
                 report.write_fatal(task.work_dir, "0", text)
                 return engine_agent.EXIT_FATAL

@@ -20,7 +20,7 @@ import dataclasses
 import time
 from typing import Any
 
-from pjob.engine import policy
+from pjob.engine import policy, step_verdict
 from pjob.kube import conditions as cond
 from pjob.kube import constants as c
 from pjob.kube import startup
@@ -200,20 +200,25 @@ def _job_active(job: dict | None) -> bool:
     return int((job.get("status") or {}).get("active") or 0) > 0
 
 
-def _verdict(obs: Observed, status: dict) -> dict | None:
-    """The engine's verdict over the counters, or a failure of the workers themselves."""
-    started = parse_rfc3339(status.get("startTime")) or obs.now
-    if obs.counters is not None and obs.limits is not None:
-        v = policy.verdict(obs.counters, obs.limits, now=obs.now, started_at=started)
-        if v.final:
-            return {"state": v.state, "rule": v.rule, "message": v.message, "time": obs.now}
-    failed = _job_condition(obs.worker_job, "Failed")
+def _agents(job: dict | None) -> step_verdict.Agents:
+    """What the worker Job says of the agents: Failed (its pods used up their
+    retries, or one exited 3/4 on purpose: finalisation reads its fatal error),
+    or Complete (every pod exited 0)."""
+    failed = _job_condition(job, "Failed")
     if failed:
-        message = c.MSG_WORKERS_FAILED.format(message=failed.get("message") or failed.get("reason") or "failed")
-        return {"state": policy.FAILED, "rule": policy.SYSTEM_ERROR, "message": message, "time": obs.now}
-    if _job_condition(obs.worker_job, "Complete"):
-        message = "every worker exited but not every mini-batch is final; see logs/sys/node/*/agent.txt"
-        return {"state": policy.FAILED, "rule": policy.SYSTEM_ERROR, "message": message, "time": obs.now}
+        return step_verdict.Agents(
+            crashed=f"the worker Job failed: {failed.get('message') or failed.get('reason') or 'failed'}"
+        )
+    return step_verdict.Agents(all_exited=_job_condition(job, "Complete") is not None)
+
+
+def _verdict(obs: Observed, status: dict) -> dict | None:
+    """The step's verdict (``engine.step_verdict``: the counters', else what the
+    worker Job says of the agents), else a startup timeout of the worker pods."""
+    started = parse_rfc3339(status.get("startTime")) or obs.now
+    v = step_verdict.step_verdict(obs.counters, obs.limits, _agents(obs.worker_job), now=obs.now, started_at=started)
+    if v.final:
+        return {"state": v.state, "rule": v.rule, "message": v.message, "time": obs.now}
     pods = obs.pods if obs.pods is not None or not obs.claim_problems else []
     if (
         obs.counters is None

@@ -2,10 +2,12 @@
 (a ParallelJob for a parallel step, a ``batch/v1`` Job for a command step)
 created once every step it reads from has Succeeded.
 
-A failed step fails the pipeline: nothing downstream starts (those steps end
-``Skipped``); independent steps already running finish first, then the
-pipeline is Failed. ``settings.continue_on_step_failure`` keeps starting
-steps whose own upstream succeeded. Status lists every step's state.
+Which steps start, which are ``Skipped`` (and why) and the pipeline's state
+are ``pjob.engine.dag.next_steps``'s, the policy ``pjob run`` follows too: a
+failed step fails the pipeline, nothing downstream starts, independent steps
+already running finish first; ``settings.continue_on_step_failure`` keeps
+starting steps whose own upstream succeeded. This module reads each child's
+state and writes status (every step's state) and conditions.
 
 Called by ``pjob.kube.handlers``; tests in ``tests/unit/kube/test_reconcile_pipeline.py``.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 
+from pjob.engine import dag
 from pjob.kube import conditions as cond
 from pjob.kube import constants as c
 from pjob.kube import reconcile as rec
@@ -84,35 +87,23 @@ def reconcile(obs: Observed) -> rec.Decision:
     status["observedGeneration"] = generation
 
     observed = {step.name: child_state(step.kind, obs.children.get(step.name)) for step in obs.steps}
-    first_failure = next(
-        ((name, msg or "failed") for name, (state, msg) in observed.items() if state == c.STEP_FAILED), None
-    )
-    stop_all = first_failure is not None and not obs.continue_on_step_failure
-    states: dict[str, str] = {}
+    before = {name: state for name, (state, _) in observed.items()}
+    decided = dag.next_steps(before, {step.name: step.deps for step in obs.steps}, obs.continue_on_step_failure)
+    states = decided.states(before)
+    create = [step.child for step in obs.steps if step.name in decided.start]
     steps_status: dict[str, dict] = {}
-    create: list[dict] = []
-    for step in obs.steps:  # run order: a step's upstream is judged before it
-        state, message = observed[step.name]
-        if state == c.STEP_PENDING:
-            upstream = [states[d] for d in step.deps if d in states]
-            if any(s in (c.STEP_FAILED, c.STEP_SKIPPED) for s in upstream):
-                state, message = c.STEP_SKIPPED, "an upstream step failed"
-            elif stop_all:
-                state, message = c.STEP_SKIPPED, "an earlier step failed"
-            elif all(s == c.STEP_SUCCEEDED for s in upstream):
-                create.append(step.child)
-                state = c.STEP_RUNNING
-        states[step.name] = state
-        entry = {"state": state, "kind": step.kind, "child": step.child["metadata"]["name"]}
+    for step in obs.steps:
+        message = decided.skip.get(step.name) or observed[step.name][1]
+        entry = {"state": states[step.name], "kind": step.kind, "child": step.child["metadata"]["name"]}
         if message:
             entry["message"] = message
         steps_status[step.name] = entry
     status["steps"] = steps_status
     total = len(obs.steps)
-    succeeded = sum(1 for s in steps_status.values() if s["state"] == c.STEP_SUCCEEDED)
-    running = [n for n, s in steps_status.items() if s["state"] == c.STEP_RUNNING]
+    succeeded = sum(1 for state in states.values() if state == c.STEP_SUCCEEDED)
+    running = [name for name, state in states.items() if state == c.STEP_RUNNING]
     status["progress"] = f"{succeeded}/{total}"
-    if running or create:
+    if decided.state == dag.RUNNING:
         if not status.get("startTime"):
             status["startTime"] = rec.rfc3339(obs.now)
         tracker.set(
@@ -121,9 +112,11 @@ def reconcile(obs: Observed) -> rec.Decision:
             c.REASON_STEPS_RUNNING,
             c.MSG_STEPS_RUNNING.format(running=", ".join(running), succeeded=succeeded, total=total),
         )
-    elif first_failure:
-        step, message = first_failure
-        tracker.set(c.FAILED, c.TRUE, c.REASON_STEP_FAILED, c.MSG_STEP_FAILED.format(step=step, message=message))
-    elif succeeded == total:
+    elif decided.state == dag.FAILED and decided.failed is not None:
+        message = observed[decided.failed][1] or "failed"
+        tracker.set(
+            c.FAILED, c.TRUE, c.REASON_STEP_FAILED, c.MSG_STEP_FAILED.format(step=decided.failed, message=message)
+        )
+    elif decided.state == dag.SUCCEEDED:
         tracker.set(c.SUCCEEDED, c.TRUE, c.REASON_STEPS_COMPLETED, c.MSG_STEPS_COMPLETED.format(total=total))
     return rec.Decision(status=rec.finish_status(status, tracker, obs.now), create=create, events=tracker.events)

@@ -21,7 +21,7 @@ import uuid
 from pjob.coord import base
 from pjob.coord.sqlite import SqliteCoordinator
 from pjob.engine import agent as engine_agent
-from pjob.engine import capacity, diskfull, fileio, logtree, manifest, policy, report, results
+from pjob.engine import capacity, diskfull, fileio, logtree, policy, report, results, step, step_verdict
 from pjob.engine import finalise as finalising
 from pjob.local import launch
 from pjob.local.replay_one import ReplayResult, replay  # noqa: F401  (public API of this module)
@@ -60,66 +60,16 @@ def effective_task(task, max_workers: int | None):
     return task
 
 
-def _wipe(task) -> None:
-    for folder in (task.work_dir, task.logs_dir):
-        shutil.rmtree(folder, ignore_errors=True)
-    if task.append_row_to and os.path.isfile(task.append_row_to):
-        os.unlink(task.append_row_to)
-
-
-class _MasterLog:
-    """logs/sys/master_role.txt: the driver's own story."""
-
-    def __init__(self, path: str):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        self.f = open(path, "a", encoding="utf-8")
-
-    def __call__(self, text: str) -> None:
-        now = time.time()
-        try:
-            self.f.write(
-                f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(now))}.{int(now % 1 * 1000):03d} {text}\n"
-            )
-            self.f.flush()
-        except OSError:  # a full disk: the story is lost, the run goes on to say so elsewhere
-            pass
-
-    def close(self) -> None:
-        try:
-            self.f.close()
-        except OSError:
-            pass
-
-
-def _plan(task, log) -> tuple[int, list[int] | None]:
-    """Plan once; a resumed run reuses the manifest. Returns the mini-batch
-    count and, when just planned, each mini-batch's item count."""
-    path = manifest.path_in(task.work_dir)
-    if os.path.exists(path):
-        header, _ = manifest.read_header_and_lines(path)
-        log(f"reusing the plan in {path}: {header['count']} mini-batches, {header['items']} items")
-        return header["count"], None
-    plan = manifest.plan_into(task, path, log)
-    return len(plan.mini_batches), [max(0, mb.items) for mb in plan.mini_batches]
-
-
-def _item_counts(task) -> list[int]:
-    import json
-
-    _, lines = manifest.read_header_and_lines(manifest.path_in(task.work_dir))
-    return [max(0, int(json.loads(line).get("items", 0))) for line in lines]
-
-
-def _prepare_queue(task, count: int, items: list[int] | None, retry_failed: bool, log) -> SqliteCoordinator:
+def _prepare_queue(task, plan: step.Plan, retry_failed: bool, log) -> SqliteCoordinator:
+    """The plan goes into the step's SQLite queue (once: a resumed run keeps
+    the queue it had); leases of a dead run go back, ``--retry-failed`` resets failures."""
     db = os.path.join(task.work_dir, launch.QUEUE_FILE)
-    if not os.path.exists(db) and items is None:
-        items = _item_counts(task)
     coord = SqliteCoordinator(
         db,
-        count,
+        plan.count,
         max_attempts=1 + max(0, task.max_retries),
         lease_seconds=launch.LEASE_SECONDS,
-        items=items if not os.path.exists(db) else None,
+        items=plan.item_counts(task) if not os.path.exists(db) else None,
     )
     # we hold the step lock, so every lease left in the queue belongs to a dead run
     stale = coord.records(state="leased")
@@ -179,8 +129,31 @@ def _overview_line(p: base.Progress, first: base.Progress, started: float, now: 
     )
 
 
+def _agents(task, agents, run_id, logs, log, restarts: int) -> tuple[step_verdict.Agents, int]:
+    """Poll the agents: restart one that crashed (up to ``MAX_AGENT_RESTARTS``
+    in all); one that stopped on purpose (exit 3, or 4: no space) left its fatal error."""
+    for node, proc in list(agents.items()):
+        code = proc.poll()
+        if code is None or code == 0:
+            continue
+        if code == diskfull.EXIT_NO_SPACE:
+            return step_verdict.Agents(
+                fatal=report.read_fatal(task.work_dir) or diskfull.message(OSError(), task.work_dir)
+            ), restarts
+        if code == engine_agent.EXIT_FATAL:
+            fatal = report.read_fatal(task.work_dir) or step_verdict.MSG_AGENT_FATAL.format(node=node)
+            return step_verdict.Agents(fatal=fatal), restarts
+        if restarts >= MAX_AGENT_RESTARTS:
+            why = step_verdict.MSG_AGENT_RESTARTS.format(node=node, code=code, times=restarts + 1)
+            return step_verdict.Agents(crashed=why), restarts
+        restarts += 1
+        log(f"agent {node} exited with code {code}; restarting it (restart {restarts})")
+        agents[node] = _start_agent(task, node, run_id, logs)
+    return step_verdict.Agents(all_exited=all(proc.poll() == 0 for proc in agents.values())), restarts
+
+
 def _watch(task, coord, agents, run_id, logs, log, progress, started: float) -> tuple[policy.Verdict, str | None]:
-    """Poll counters until a verdict; restart an agent that crashed."""
+    """Poll counters and agents until the step's verdict (``engine.step_verdict``)."""
     limits = policy.limits_for(task)
     first = coord.counters()
     attempts_at_start = first.attempts
@@ -190,7 +163,16 @@ def _watch(task, coord, agents, run_id, logs, log, progress, started: float) -> 
     while True:
         now = time.time()
         p = coord.counters()
-        v = policy.verdict(p, limits, now=now, started_at=started, attempts_at_start=attempts_at_start)
+        seen = step_verdict.Agents()
+        v = step_verdict.step_verdict(p, limits, seen, now=now, started_at=started, attempts_at_start=attempts_at_start)
+        if not v.final:  # the counters say nothing yet: what did the agents do?
+            seen, restarts = _agents(task, agents, run_id, logs, log, restarts)
+            # every agent saw the queue drained: the counters must show it within a few polls
+            idle_polls = idle_polls + 1 if seen.all_exited else 0
+            seen = dataclasses.replace(seen, all_exited=idle_polls > 20)
+            v = step_verdict.step_verdict(
+                p, limits, seen, now=now, started_at=started, attempts_at_start=attempts_at_start
+            )
         if progress is not None and (now - last_progress_call >= PROGRESS_SECONDS or v.final):
             progress(p)
             last_progress_call = now
@@ -202,29 +184,7 @@ def _watch(task, coord, agents, run_id, logs, log, progress, started: float) -> 
                 pass
             last_overview = now
         if v.final:
-            return v, None
-        for node, proc in list(agents.items()):
-            code = proc.poll()
-            if code is None or code == 0:
-                continue
-            if code == diskfull.EXIT_NO_SPACE:
-                fatal = report.read_fatal(task.work_dir) or diskfull.message(OSError(), task.work_dir)
-                return policy.Verdict(policy.FAILED, policy.SYSTEM_ERROR, fatal.splitlines()[0]), fatal
-            if code == engine_agent.EXIT_FATAL:
-                fatal = report.read_fatal(task.work_dir) or f"agent {node} stopped with a fatal error"
-                return policy.Verdict(policy.FAILED, policy.INIT_FAILURE, fatal.splitlines()[0]), fatal
-            if restarts >= MAX_AGENT_RESTARTS:
-                msg = f"agent {node} exited with code {code} {restarts + 1} times; see logs/sys/node/{node}/agent.txt"
-                return policy.Verdict(policy.FAILED, policy.SYSTEM_ERROR, msg), None
-            restarts += 1
-            log(f"agent {node} exited with code {code}; restarting it (restart {restarts})")
-            agents[node] = _start_agent(task, node, run_id, logs)
-        if all(proc.poll() == 0 for proc in agents.values()):
-            idle_polls += 1  # every agent saw the queue drained; counters must show it
-            if idle_polls > 20:
-                return policy.Verdict(
-                    policy.FAILED, policy.SYSTEM_ERROR, f"all agents stopped but the queue is not drained: {p}"
-                ), None
+            return v, seen.fatal
         time.sleep(POLL_SECONDS)
 
 
@@ -273,9 +233,8 @@ def run_parallel_step(
     started = time.time()
     task = effective_task(task, max_workers)
     if fresh:
-        _wipe(task)
-    for folder in (task.work_dir, task.logs_dir, task.output_dir, os.path.join(task.work_dir, "parts")):
-        os.makedirs(folder, exist_ok=True)
+        step.wipe(task)
+    step.make_folders(task)
     lock = open(os.path.join(task.work_dir, "driver.lock"), "w")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -287,9 +246,8 @@ def run_parallel_step(
         )
     finalising.remove_staged(task)  # a kill during the last finalisation: never read as output
     logs = logtree.LogTree(task.logs_dir)
-    logs.write_readme()
-    logs.make_driver_dirs()
-    log = _MasterLog(logs.master_role)
+    step.prepare_folders(task, driver=True)  # task.json for the agents, the log tree
+    log = step.MasterLog(task)
     coord = None
     agents: dict[int, launch.AgentProcess] = {}
     ready = os.path.join(task.work_dir, launch.READY_FILE)
@@ -300,7 +258,6 @@ def run_parallel_step(
         )
         if os.path.exists(ready):
             os.unlink(ready)  # agents of this run wait until the queue is prepared again
-        fileio.write_text_atomic(os.path.join(task.work_dir, "task.json"), task.to_json())
         run_id = uuid.uuid4().hex[:8]
         # agents (and their workers' init()) start while we plan; they wait for the ready file.
         # Started before the queue is opened here, so a forked agent never inherits an open connection.
@@ -309,13 +266,14 @@ def run_parallel_step(
         agents = _start_agents(
             task, run_id, logs, log, range(capacity.early_workers(task.instance_count, capacity.cpus()))
         )
-        count, items = _plan(task, log)
+        plan = step.plan_once(task, log)
+        count = plan.count
         agents.update(
             _start_agents(
                 task, run_id, logs, log, range(len(agents), capacity.workers_to_start(task.instance_count, count, 1))
             )
         )
-        coord = _prepare_queue(task, count, items, retry_failed, log)
+        coord = _prepare_queue(task, plan, retry_failed, log)
         open(ready, "w").close()
         p = coord.counters()
         if p.pending == 0 and p.leased == 0:
@@ -346,5 +304,4 @@ def run_parallel_step(
         _stop_agents(agents, log)  # no-op when already stopped; planning errors land here
         if coord is not None:
             coord.close()
-        log.close()
         lock.close()

@@ -1,5 +1,7 @@
 """Run a checked pipeline on this machine: steps in dependency order, command
-steps as subprocesses, parallel steps through ``pjob.local.parallel_step``.
+steps as subprocesses, parallel steps through ``pjob.local.parallel_step``
+(``pjob.local.step_run``). Which step runs next and which are skipped (and
+why) is ``pjob.engine.dag.next_steps``'s, the policy the operator follows too.
 
 A run lives in ``<runs_dir>/<job-name>/``: ``spec.yaml`` (the job as loaded),
 ``state.json`` (each step's status), ``steps/<step>/{outputs,logs,work}``.
@@ -12,30 +14,16 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import os
 import re
 import shutil
 from collections.abc import Callable
 
 from pjob.data import uris
-from pjob.engine import build, manifest
-from pjob.local import command_step, runstate
+from pjob.engine import build, dag, manifest
+from pjob.local import runstate, step_run
+from pjob.local.step_run import StepReport
 from pjob.spec import bindings, checks, errors, load, models, resolve, yamlio
-
-
-@dataclasses.dataclass
-class StepReport:
-    name: str
-    kind: str
-    status: str  # Succeeded | Failed | Skipped (upstream failed) | NotStarted
-    reason: str = ""
-    job_result: str | None = None
-    outputs: dict[str, str] = dataclasses.field(default_factory=dict)
-    failed_mini_batches: int = 0  # failed within the thresholds (the step still succeeded)
-    failed_items: int = 0
-    logs_dir: str | None = None
-    output_file: str | None = None  # the merged append_row file of a parallel step
 
 
 @dataclasses.dataclass
@@ -107,11 +95,6 @@ def run_folder(loaded: load.LoadedJob, runs_dir: str) -> tuple[str, str | None]:
     )
 
 
-def _plan_key(step: models.ParallelStep, resolved: resolve.ResolvedStep) -> str:
-    data = resolved.inputs.get(bindings.whole_ref(step.input_data).name)
-    return json.dumps([str(data), step.mini_batch_size, step.partition_keys])
-
-
 def run_pipeline(
     loaded: load.LoadedJob,
     *,
@@ -169,99 +152,139 @@ def _run_steps(
     deps = checks.dependencies(loaded)
     reports: dict[str, StepReport] = {}
     ran: set[str] = set()  # steps that ran in this invocation (their dependants must run too)
-    failed = False
-    for step_name, rstep in resolved.items():
-        step = loaded.job.jobs[step_name]
-        step_dir = os.path.join(run_dir, "steps", step_name)
-        outputs = {k: v.location for k, v in rstep.outputs.items()}
-        previous = state["steps"].get(step_name, {})
-        if failed and not loaded.job.settings.continue_on_step_failure:
-            reports[step_name] = StepReport(step_name, step.type, "Skipped", "an earlier step failed", outputs=outputs)
-            continue
-        blocked = [d for d in deps.get(step_name, []) if reports.get(d) and reports[d].status != "Succeeded"]
-        if blocked:  # continue_on_step_failure runs independent steps only
+    states = {step_name: dag.PENDING for step_name in resolved}
+    while True:  # one step at a time, as engine.dag decides
+        decided = dag.next_steps(states, deps, bool(loaded.job.settings.continue_on_step_failure))
+        for step_name, why in decided.skip.items():
+            outputs = {k: v.location for k, v in resolved[step_name].outputs.items()}
             reports[step_name] = StepReport(
-                step_name, step.type, "Skipped", f"step {blocked[0]} it reads did not succeed", outputs=outputs
+                step_name, loaded.job.jobs[step_name].type, dag.SKIPPED, why, outputs=outputs
             )
-            continue
-        comp = loaded.components.get(step_name)
-        print_ = runstate.fingerprint(step, rstep, _read(comp.file) if comp else "", runs_dir)
-        upstream_ran = any(d in ran for d in deps.get(step_name, []))
-        step_fresh = fresh
-        data_changed = _input_changes(name, step, rstep, step_dir) if previous and not fresh else None
-        if previous.get("status") == "Succeeded" and not (retry_failed and step.type == "parallel"):
-            if (
-                previous.get("fingerprint") == print_
-                and not upstream_ran
-                and not data_changed
-                and not runstate.outputs_missing(rstep, previous)
-            ):
-                reports[step_name] = StepReport(
-                    step_name,
-                    step.type,
-                    "Succeeded",
-                    "already succeeded (resumed run)",
-                    previous.get("job_result"),
-                    outputs,
-                )
-                on_step and on_step(step_name, "skip")
-                continue
-            step_fresh = True  # its spec, code, inputs or outputs changed since it succeeded: run it again from scratch
-            only_data = data_changed and previous.get("fingerprint") == print_ and not upstream_ran
-            previous = {}
-            on_step and on_step(step_name, "rerun-input" if only_data else "rerun")
-        elif previous and upstream_ran:
-            step_fresh = True  # what it reads was just made again: its earlier mini-batches are stale
-            on_step and on_step(step_name, "rerun")
-        elif data_changed:
-            where = ("jobs", step_name, "input_data")
-            raise errors.UserError(
-                [
-                    errors.Problem(
-                        loaded.file,
-                        yamlio.line_of(loaded.lines, where),
-                        ".".join(where),
-                        f"the input of step {step_name!r} changed since the interrupted run planned it: {data_changed}. "
-                        "Resuming would mix old and new data; run with --fresh to start over with the input as it is now",
-                    )
-                ]
-            )
-        elif previous.get("fingerprint") not in (None, print_):
-            on_step and on_step(step_name, "resume-changed")
-        on_step and on_step(step_name, "start")
-        ran.add(step_name)
-        try:
-            report = _run_step(
-                loaded,
-                step_name,
-                step,
-                rstep,
-                step_dir,
-                name,
-                state,
-                previous,
-                print_,
-                run_dir,
-                step_fresh,
-                retry_failed,
-                max_workers,
-                progress,
-                pythons.get(step_name),
-            )
-        except errors.UserError as exc:
-            if previous:
-                state["steps"][step_name] = previous  # nothing ran: keep what was there
-            else:
-                state["steps"].pop(step_name, None)
-            runstate.save_state(run_dir, state)
-            raise _in_step(loaded, step_name, exc) from None
-        report.outputs = outputs
+        states = decided.states(states)
+        if not decided.start:
+            break
+        step_name = decided.start[0]
+        rstep = resolved[step_name]
+        report = _run_or_resume(
+            loaded,
+            name,
+            runs_dir,
+            run_dir,
+            state,
+            step_name,
+            rstep,
+            deps,
+            ran,
+            fresh,
+            retry_failed,
+            max_workers,
+            progress,
+            on_step,
+            pythons,
+        )
         reports[step_name] = report
-        runstate.save_state(run_dir, state)
-        on_step and on_step(step_name, "done")
-        failed = failed or report.status != "Succeeded"
+        states[step_name] = dag.SUCCEEDED if report.status == dag.SUCCEEDED else dag.FAILED
     status = "Failed" if any(r.status == "Failed" for r in reports.values()) else "Succeeded"
-    return PipelineResult(status, run_dir, reports)
+    return PipelineResult(status, run_dir, {n: reports[n] for n in resolved if n in reports})
+
+
+def _run_or_resume(
+    loaded,
+    name,
+    runs_dir,
+    run_dir,
+    state,
+    step_name,
+    rstep,
+    deps,
+    ran,
+    fresh,
+    retry_failed,
+    max_workers,
+    progress,
+    on_step,
+    pythons,
+) -> StepReport:
+    """One step: skipped when it already succeeded and nothing it depends on
+    changed, else run (from scratch when it must, resumed otherwise)."""
+    step = loaded.job.jobs[step_name]
+    step_dir = os.path.join(run_dir, "steps", step_name)
+    outputs = {k: v.location for k, v in rstep.outputs.items()}
+    previous = state["steps"].get(step_name, {})
+    comp = loaded.components.get(step_name)
+    print_ = runstate.fingerprint(step, rstep, _read(comp.file) if comp else "", runs_dir)
+    upstream_ran = any(d in ran for d in deps.get(step_name, []))
+    step_fresh = fresh
+    data_changed = _input_changes(name, step, rstep, step_dir) if previous and not fresh else None
+    if previous.get("status") == "Succeeded" and not (retry_failed and step.type == "parallel"):
+        if (
+            previous.get("fingerprint") == print_
+            and not upstream_ran
+            and not data_changed
+            and not runstate.outputs_missing(rstep, previous)
+        ):
+            on_step and on_step(step_name, "skip")
+            return StepReport(
+                step_name,
+                step.type,
+                "Succeeded",
+                "already succeeded (resumed run)",
+                previous.get("job_result"),
+                outputs,
+            )
+        step_fresh = True  # its spec, code, inputs or outputs changed since it succeeded: run it again from scratch
+        only_data = data_changed and previous.get("fingerprint") == print_ and not upstream_ran
+        previous = {}
+        on_step and on_step(step_name, "rerun-input" if only_data else "rerun")
+    elif previous and upstream_ran:
+        step_fresh = True  # what it reads was just made again: its earlier mini-batches are stale
+        on_step and on_step(step_name, "rerun")
+    elif data_changed:
+        where = ("jobs", step_name, "input_data")
+        raise errors.UserError(
+            [
+                errors.Problem(
+                    loaded.file,
+                    yamlio.line_of(loaded.lines, where),
+                    ".".join(where),
+                    f"the input of step {step_name!r} changed since the interrupted run planned it: {data_changed}. "
+                    "Resuming would mix old and new data; run with --fresh to start over with the input as it is now",
+                )
+            ]
+        )
+    elif previous.get("fingerprint") not in (None, print_):
+        on_step and on_step(step_name, "resume-changed")
+    on_step and on_step(step_name, "start")
+    ran.add(step_name)
+    try:
+        report = step_run.run_step(
+            loaded,
+            step_name,
+            step,
+            rstep,
+            step_dir,
+            name,
+            state,
+            previous,
+            print_,
+            run_dir,
+            step_fresh,
+            retry_failed,
+            max_workers,
+            progress,
+            pythons.get(step_name),
+        )
+    except errors.UserError as exc:
+        if previous:
+            state["steps"][step_name] = previous  # nothing ran: keep what was there
+        else:
+            state["steps"].pop(step_name, None)
+        runstate.save_state(run_dir, state)
+        raise _in_step(loaded, step_name, exc) from None
+    report.outputs = outputs
+    runstate.save_state(run_dir, state)
+    on_step and on_step(step_name, "done")
+    return report
 
 
 def _input_changes(name: str, step, rstep: resolve.ResolvedStep, step_dir: str) -> str | None:
@@ -303,97 +326,3 @@ def _in_step(loaded: load.LoadedJob, step_name: str, exc: errors.UserError) -> e
                 )
         problems.append(p)
     return errors.UserError(problems)
-
-
-def _clear_default_outputs(step_dir: str) -> None:
-    """Remove what an earlier attempt left in the step's default output
-    folders; outputs at paths the user chose are never deleted."""
-    default_outputs = os.path.join(step_dir, "outputs")
-    if os.path.isdir(default_outputs):
-        shutil.rmtree(default_outputs)
-
-
-def _run_step(
-    loaded,
-    step_name,
-    step,
-    rstep,
-    step_dir,
-    name,
-    state,
-    previous,
-    print_,
-    run_dir,
-    fresh,
-    retry_failed,
-    max_workers,
-    progress,
-    python=None,
-) -> StepReport:
-    if isinstance(step, models.ParallelStep):
-        key = _plan_key(step, rstep)
-        if not fresh and previous.get("plan_key") not in (None, key):
-            raise errors.UserError(
-                f"the run folder {run_dir} holds step {step_name!r} planned from a different input or mini-batch "
-                "setting; run with --fresh to start over, or use another --runs-dir",
-                file=loaded.file,
-                field=f"jobs.{step_name}",
-            )
-        state["steps"][step_name] = {"status": "Running", "plan_key": key, "fingerprint": print_}
-        runstate.save_state(run_dir, state)
-        if fresh:
-            _clear_default_outputs(step_dir)
-        report = _run_parallel(
-            loaded, step_name, step, rstep, step_dir, name, fresh, retry_failed, max_workers, progress, python
-        )
-        state["steps"][step_name] = {
-            "status": report.status,
-            "plan_key": key,
-            "fingerprint": print_,
-            "job_result": report.job_result,
-            "output_file": report.output_file,
-        }
-        return report
-    state["steps"][step_name] = {"status": "Running", "fingerprint": print_}
-    runstate.save_state(run_dir, state)
-    _clear_default_outputs(step_dir)  # a command re-runs whole
-    limit = step.limits.timeout if step.limits else None
-    res = command_step.run_command_step(rstep, step_dir, timeout=float(limit) if limit else None)
-    report = StepReport(step_name, "command", res.status, res.reason, os.path.join(res.logs_dir, "job_result.txt"))
-    state["steps"][step_name] = {"status": report.status, "fingerprint": print_, "job_result": report.job_result}
-    return report
-
-
-def _run_parallel(
-    loaded, step_name, step, rstep, step_dir, name, fresh, retry_failed, max_workers, progress, python=None
-) -> StepReport:
-    from pjob.local import parallel_step  # the engine's local runner
-
-    task = build.build_parallel_task(name, step, rstep, step_dir=step_dir, gpus=_gpus())
-    task.python = python  # pjob run --python STEP=PATH: the workers' interpreter
-    command_step.prepare_outputs(rstep.outputs)
-    result = parallel_step.run_parallel_step(
-        task, fresh=fresh, retry_failed=retry_failed, max_workers=max_workers, progress=progress
-    )
-    counters = result.counters
-    return StepReport(
-        step_name,
-        "parallel",
-        result.status,
-        result.message if result.status != "Succeeded" else "",
-        result.job_result,
-        failed_mini_batches=counters.failed,
-        failed_items=counters.items_failed,
-        logs_dir=result.logs_dir,
-        output_file=result.output,
-    )
-
-
-def _gpus() -> int:
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        return len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"])
-    try:
-        return len([d for d in os.listdir("/dev") if re.fullmatch(r"nvidia\d+", d)])
-    except OSError:
-        return 0

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 
+from pjob.engine import step
 from pjob.engine.task import ParallelTask
 from pjob.kube import agent_cmd, builders
 from pjob.spec import resolve
@@ -41,15 +42,25 @@ def make_task(tmp_path, **kw) -> ParallelTask:
 
 
 def test_node_0_prepares_folders_and_plans_once(tmp_path):
+    """The step lifecycle a pod runs is the engine's (``pjob.engine.step``), the same as ``pjob run``'s."""
     task = make_task(tmp_path)
-    agent_cmd.prepare_folders(task, 0)
+    step.prepare_folders(task, driver=True)
     assert ParallelTask.from_json(open(os.path.join(task.work_dir, "task.json")).read()) == task
     assert os.path.isfile(os.path.join(task.logs_dir, "readme.txt"))
     lines = []
-    count, items = agent_cmd.plan_once(task, lines.append)
-    assert (count, items) == (3, [2, 2, 1]) and len(lines) == 1
+    plan = step.plan_once(task, lines.append)
+    assert (plan.count, plan.item_counts(task)) == (3, [2, 2, 1]) and len(lines) == 1
     (tmp_path / "docs" / "d9.txt").write_text("late\n")  # a restarted node 0 must not re-plan
-    assert agent_cmd.plan_once(task, lines.append) == (3, [2, 2, 1]) and len(lines) == 1
+    again = step.plan_once(task, lines.append)
+    assert (again.count, again.items, again.item_counts(task)) == (3, None, [2, 2, 1])
+    assert len(lines) == 2 and lines[1].startswith("reusing the plan in ")  # said, as pjob run says it
+
+
+def test_other_nodes_do_not_write_the_driver_logs(tmp_path):
+    task = make_task(tmp_path)
+    step.prepare_folders(task, driver=False)
+    assert os.path.isfile(os.path.join(task.work_dir, "task.json"))
+    assert not os.path.exists(os.path.join(task.logs_dir, "readme.txt"))
 
 
 def test_task_from_a_file(tmp_path):

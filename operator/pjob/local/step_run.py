@@ -1,0 +1,130 @@
+"""Run ONE step of a local pipeline once the pipeline runner
+(``pjob.local.pipeline_run``) decided it runs: record it in ``state.json``,
+run a command step as a subprocess or a parallel step through
+``pjob.local.parallel_step``, and report it as a ``StepReport``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+
+from pjob.engine import build
+from pjob.local import command_step, runstate
+from pjob.spec import bindings, errors, models, resolve
+
+
+@dataclasses.dataclass
+class StepReport:
+    name: str
+    kind: str
+    status: str  # Succeeded | Failed | Skipped (upstream failed) | NotStarted
+    reason: str = ""
+    job_result: str | None = None
+    outputs: dict[str, str] = dataclasses.field(default_factory=dict)
+    failed_mini_batches: int = 0  # failed within the thresholds (the step still succeeded)
+    failed_items: int = 0
+    logs_dir: str | None = None
+    output_file: str | None = None  # the merged append_row file of a parallel step
+
+
+def _plan_key(step: models.ParallelStep, resolved: resolve.ResolvedStep) -> str:
+    data = resolved.inputs.get(bindings.whole_ref(step.input_data).name)
+    return json.dumps([str(data), step.mini_batch_size, step.partition_keys])
+
+
+def _clear_default_outputs(step_dir: str) -> None:
+    """Remove what an earlier attempt left in the step's default output
+    folders; outputs at paths the user chose are never deleted."""
+    default_outputs = os.path.join(step_dir, "outputs")
+    if os.path.isdir(default_outputs):
+        shutil.rmtree(default_outputs)
+
+
+def run_step(
+    loaded,
+    step_name,
+    step,
+    rstep,
+    step_dir,
+    name,
+    state,
+    previous,
+    print_,
+    run_dir,
+    fresh,
+    retry_failed,
+    max_workers,
+    progress,
+    python=None,
+) -> StepReport:
+    if isinstance(step, models.ParallelStep):
+        key = _plan_key(step, rstep)
+        if not fresh and previous.get("plan_key") not in (None, key):
+            raise errors.UserError(
+                f"the run folder {run_dir} holds step {step_name!r} planned from a different input or mini-batch "
+                "setting; run with --fresh to start over, or use another --runs-dir",
+                file=loaded.file,
+                field=f"jobs.{step_name}",
+            )
+        state["steps"][step_name] = {"status": "Running", "plan_key": key, "fingerprint": print_}
+        runstate.save_state(run_dir, state)
+        if fresh:
+            _clear_default_outputs(step_dir)
+        report = _run_parallel(
+            loaded, step_name, step, rstep, step_dir, name, fresh, retry_failed, max_workers, progress, python
+        )
+        state["steps"][step_name] = {
+            "status": report.status,
+            "plan_key": key,
+            "fingerprint": print_,
+            "job_result": report.job_result,
+            "output_file": report.output_file,
+        }
+        return report
+    state["steps"][step_name] = {"status": "Running", "fingerprint": print_}
+    runstate.save_state(run_dir, state)
+    _clear_default_outputs(step_dir)  # a command re-runs whole
+    limit = step.limits.timeout if step.limits else None
+    res = command_step.run_command_step(rstep, step_dir, timeout=float(limit) if limit else None)
+    report = StepReport(step_name, "command", res.status, res.reason, os.path.join(res.logs_dir, "job_result.txt"))
+    state["steps"][step_name] = {"status": report.status, "fingerprint": print_, "job_result": report.job_result}
+    return report
+
+
+def _run_parallel(
+    loaded, step_name, step, rstep, step_dir, name, fresh, retry_failed, max_workers, progress, python=None
+) -> StepReport:
+    from pjob.local import parallel_step  # the engine's local runner
+
+    task = build.build_parallel_task(name, step, rstep, step_dir=step_dir, gpus=_gpus())
+    task.python = python  # pjob run --python STEP=PATH: the workers' interpreter
+    command_step.prepare_outputs(rstep.outputs)
+    result = parallel_step.run_parallel_step(
+        task, fresh=fresh, retry_failed=retry_failed, max_workers=max_workers, progress=progress
+    )
+    counters = result.counters
+    return StepReport(
+        step_name,
+        "parallel",
+        result.status,
+        result.message if result.status != "Succeeded" else "",
+        result.job_result,
+        failed_mini_batches=counters.failed,
+        failed_items=counters.items_failed,
+        logs_dir=result.logs_dir,
+        output_file=result.output,
+    )
+
+
+def _gpus() -> int:
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"])
+    try:
+        return len([d for d in os.listdir("/dev") if re.fullmatch(r"nvidia\d+", d)])
+    except OSError:
+        return 0
