@@ -23,20 +23,28 @@ def conditions_by_type(status: dict) -> dict[str, dict]:
     return {x.get("type"): x for x in status.get("conditions") or []}
 
 
+def _true(conditions: list[dict] | None, type_: str) -> bool:
+    found = next((x for x in conditions or [] if x.get("type") == type_), None)
+    return bool(found and found.get("status") == TRUE)
+
+
+def terminal_state(conditions: list[dict] | None) -> str | None:
+    """``Succeeded``/``Failed`` once a job reached one (that condition is
+    True), else None: THE answer to "is it terminal?", for the operator
+    (``pjob.kube.conditions.terminal``), ``pjob status --follow`` and local runs."""
+    return next((kind for kind in (SUCCEEDED, FAILED) if _true(conditions, kind)), None)
+
+
 def state_of(obj: dict) -> str:
     status = obj.get("status") or {}
     if status.get("state"):
         return status["state"]
-    conds = conditions_by_type(status)
-    for kind in (SUCCEEDED, FAILED, RUNNING):
-        if (conds.get(kind) or {}).get("status") == TRUE:
-            return kind
-    return PENDING
+    conditions = status.get("conditions")
+    return terminal_state(conditions) or (RUNNING if _true(conditions, RUNNING) else PENDING)
 
 
 def terminal(obj: dict) -> bool:
-    conds = conditions_by_type(obj.get("status") or {})
-    return any((conds.get(k) or {}).get("status") == TRUE for k in (SUCCEEDED, FAILED))
+    return terminal_state((obj.get("status") or {}).get("conditions")) is not None
 
 
 def progress_text(status: dict) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 
+from pjob.engine import jobview
 from pjob.kube import constants as c
 from pjob.spec import crds
 
@@ -113,12 +114,8 @@ class Tracker:
         return is_true(self.conditions, type_)
 
 
-def terminal(conditions: list[dict] | None) -> str | None:
-    """``Succeeded``/``Failed`` when the job reached one, else None."""
-    for type_ in (c.SUCCEEDED, c.FAILED):
-        if is_true(conditions, type_):
-            return type_
-    return None
+# ``Succeeded``/``Failed`` when the job reached one, else None: one rule, shared with the CLI and local runs
+terminal = jobview.terminal_state
 
 
 def summary_state(conditions: list[dict] | None) -> str:
