@@ -30,12 +30,39 @@ def operator_env(kube_env: dict, root: Path, **extra) -> dict:
     }
 
 
+# the operator runs in its own mount namespace with an empty read-only tmpfs over the datastore
+# folder: like the chart's operator Deployment, it has no datastore; anything it read or wrote there
+# (instead of the pods) would fail the test
+NO_DATASTORE = 'mount -t tmpfs -o ro,size=4k pjob-operator-has-no-datastore "$PJOB_DATASTORE_ROOT" && exec "$@"'
+
+
+def without_datastore(argv: list[str], env: dict) -> list[str]:
+    """``argv`` run where ``$PJOB_DATASTORE_ROOT`` is an empty read-only folder."""
+    if not env.get("PJOB_DATASTORE_ROOT"):
+        return argv
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", NO_DATASTORE, "sh", *argv]
+
+
+def assert_operator_has_no_datastore(operator, root: Path) -> None:
+    """The operator process sees an empty read-only tmpfs where the datastore is (``without_datastore``)."""
+    import time
+
+    deadline = time.monotonic() + 20
+    mounts = ""
+    while time.monotonic() < deadline and operator.popen.poll() is None:
+        if "python" in Path(f"/proc/{operator.popen.pid}/cmdline").read_text():  # past unshare and mount
+            mounts = Path(f"/proc/{operator.popen.pid}/mountinfo").read_text()
+            break
+        time.sleep(0.1)
+    hidden = [line for line in mounts.splitlines() if line.split()[4] == str(root) and " - tmpfs " in line]
+    assert hidden and " ro" in hidden[-1], f"the operator can see the datastore {root}:\n{mounts}"
+
+
 def start_operator(start_process, env: dict, *extra: str):
-    """`pjob operator run`, cluster-wide unless ``extra`` names namespaces."""
+    """`pjob operator run`, cluster-wide unless ``extra`` names namespaces; without the datastore."""
     scope = [] if any(a.startswith(("-n", "--namespace")) for a in extra) else ["-A"]
-    return start_process(
-        [sys.executable, "-m", "pjob.cli", "operator", "run", "--standalone", *scope, *extra], env=env, name="operator"
-    )
+    argv = [sys.executable, "-m", "pjob.cli", "operator", "run", "--standalone", *scope, *extra]
+    return start_process(without_datastore(argv, env), env=env, name="operator")
 
 
 def free_port() -> int:

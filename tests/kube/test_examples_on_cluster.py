@@ -1,6 +1,8 @@
 """Every example in examples/ on the real control plane, as a user runs it: `pjob submit
 FILE --wait` (code and inputs shipped as ConfigMaps, the operator with the chart's RBAC, worker
-pods on the stand-in kubelet) exits 0, and every output file is byte-identical to `pjob run`'s."""
+pods on the stand-in kubelet) exits 0, and every output file is byte-identical to `pjob run`'s.
+The operator runs without the datastore (an empty read-only tmpfs over it in its mount
+namespace): finalisation and unpacking happen in pods."""
 
 from __future__ import annotations
 
@@ -9,7 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from operator_support import REPO, prepare_cluster, start_operator, wait_operator_watching
+from operator_support import (
+    REPO,
+    assert_operator_has_no_datastore,
+    prepare_cluster,
+    start_operator,
+    wait_operator_watching,
+)
 
 EXAMPLES = sorted(p.parent.name for p in (REPO / "examples").glob("*/pipeline.yml"))
 
@@ -30,6 +38,7 @@ def test_example_submitted_with_wait_matches_pjob_run(
 ):
     root, env = prepare_cluster(kube_api, apply_crds, kube_env, tmp_path)
     operator = start_operator(start_process, env)
+    assert_operator_has_no_datastore(operator, root)  # so the outputs below were written by pods only
     wait_operator_watching(wait_for_request)
     job = REPO / "examples" / example / "pipeline.yml"
     local = subprocess.run(
