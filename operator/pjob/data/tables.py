@@ -266,7 +266,15 @@ def _parquet_schema(paths: list[str]) -> list[list[str]]:
 
 
 def final_columns(table: mltable.Table, schema, headers, paths: list[str]) -> list[tuple[str, str]]:
-    """Column names and families after every step, from an empty read."""
+    """Column names and families after every step, from an empty read. With
+    no step, no path column and no type override they are the reader's own
+    columns: then pandas is not imported, so the driver of a job over a CSV
+    never loads it (~90 MB resident for the whole job)."""
+    reader = table.reader or {}
+    names = [str(n) for n, _ in schema]
+    if not table.steps and not reader.get("include_path_column") and not reader.get("type_overrides"):
+        if len(set(names)) == len(names) and all(f in inference.FAMILIES for _, f in schema):
+            return [(name, family) for name, (_, family) in zip(names, schema)]
     frame = _empty_frame(table, schema)
     if paths:
         frame, _ = transforms.apply(frame, table.steps, [0] * transforms.positional_count(table.steps), paths[0])
