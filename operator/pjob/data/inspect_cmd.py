@@ -72,8 +72,10 @@ def main(args: argparse.Namespace) -> int:
         estimated = [False] * len(counts)
     if args.dump:
         _dump_whole(input_type, args.path, datastores, args.dump)
-    if all(c is not None for c in counts):
-        total = sum(counts)
+    known = [c for c in counts if c is not None]
+    total: int | None
+    if len(known) == len(counts):
+        total = sum(known)
     else:
         total = plan.items if plan.items >= 0 else None
     report = {
@@ -110,9 +112,9 @@ def _describe(mb, count, estimated: bool) -> dict:
     return entry
 
 
-def _dump_batches(plan, folder: str) -> list[int]:
+def _dump_batches(plan, folder: str) -> list[int | None]:
     os.makedirs(folder, exist_ok=True)
-    counts = []
+    counts: list[int | None] = []
     scratch = os.path.join(folder, ".scratch")
     for mb in plan.mini_batches:
         data = pjob.data.read_mini_batch(mb, scratch)
@@ -121,6 +123,7 @@ def _dump_batches(plan, folder: str) -> list[int]:
                 fh.writelines(p + "\n" for p in mb.paths)
             counts.append(len(data))
         else:
+            assert not isinstance(data, list)  # a table mini-batch reads as a DataFrame
             data.to_parquet(os.path.join(folder, f"{mb.index}.parquet"), index=False)
             counts.append(len(data))
     return counts

@@ -21,6 +21,7 @@ def looks_like_job(path: str) -> bool:
 
 def inspect_job(path: str, datastores: dict[str, str], runs_dir: str = "pjob-runs") -> list[dict]:
     loaded = checks.load_and_check(path)
+    assert loaded.job is not None  # load_and_check raises on a job that did not load
     job = loaded.job.name or loaded.job.display_name or "job"
     outputs_root = os.path.abspath(os.path.join(runs_dir, job, "steps"))
     locations = resolve.Locations(
@@ -34,7 +35,9 @@ def inspect_job(path: str, datastores: dict[str, str], runs_dir: str = "pjob-run
         step = loaded.job.jobs[name]
         if not isinstance(step, models.ParallelStep):
             continue
-        data = rstep.inputs.get(bindings.whole_ref(step.input_data).name)
+        ref = bindings.whole_ref(step.input_data)
+        assert ref is not None  # checks: input_data is one ${{inputs.<name>}}
+        data = rstep.inputs.get(ref.name)
         row = {
             "step": name,
             "input": getattr(data, "location", str(data)),

@@ -219,7 +219,7 @@ def check_filter_expression(expression: str, fail) -> None:
                 or not isinstance(node.args[0].value, str)
             ):
                 raise fail("col() takes one column name string")
-            if is_method and len(node.args) != 1:
+            if isinstance(node.func, ast.Attribute) and is_method and len(node.args) != 1:
                 raise fail(f"{node.func.attr}() takes one argument")
         if isinstance(node, ast.Attribute) and node.attr not in STRING_METHODS:
             raise fail(f"'.{node.attr}' is not supported in filter expressions")

@@ -47,7 +47,7 @@ def plan_by_keys(table: mltable.Table, paths: list[str], schema, headers, keys: 
     }
     # key combination -> path -> [rows (-1 = not counted), [chunk, ...]]
     groups: dict[tuple, dict[str, list]] = {}
-    file_headers: dict[str, list[str]] = {}
+    file_headers: dict[str, list[str] | None] = {}
     offsets = [0] * transforms.positional_count(table.steps)
     from_folders = set(keys) <= folder_keys and not row_changing
     for path in paths:
@@ -105,7 +105,9 @@ def read_key_batch(mb: MiniBatch):
     for path in mb.paths:
         per_file = settings.get("files", {}).get(path, {})
         for chunk in per_file.get("chunks", []):
-            locator = {k: (tuple(v) if k != "row_groups" else v) for k, v in chunk.items() if k in _LOCATOR_KEYS}
+            locator: dict[str, Any] = {
+                k: (tuple(v) if k != "row_groups" else v) for k, v in chunk.items() if k in _LOCATOR_KEYS
+            }
             slice_settings = {
                 **settings,
                 "header": per_file.get("header"),
@@ -116,7 +118,7 @@ def read_key_batch(mb: MiniBatch):
             )
             frame, _ = transforms.apply(frame, table.steps, chunk.get("offsets") or zero, path)
             mask = pandas.Series(True, index=frame.index)
-            for key, value in mb.key_values.items():
+            for key, value in (mb.key_values or {}).items():
                 mask &= _key_mask(frame[key], value)
             frames.append(frame[mask])
     if not frames:

@@ -30,7 +30,9 @@ def compile_format(
     fmt: str, fail: Callable[[str], errors.UserError] | None = None
 ) -> tuple[re.Pattern[str], list[tuple[str, str | None]]]:
     """``(regex, [(column, date_format | None), ...])`` for a partition format."""
-    pattern, columns, pos = [], [], 0
+    pattern: list[str] = []
+    columns: list[tuple[str, str | None]] = []
+    pos = 0
     body = fmt.strip().strip("/")
     for match in _PART.finditer(body):
         pattern.append(re.escape(body[pos : match.start()]))

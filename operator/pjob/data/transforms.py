@@ -208,9 +208,12 @@ def _eval(node: ast.AST, frame):
         return {"True": True, "False": False, "None": None}[node.id]
     if isinstance(node, ast.Call):
         if isinstance(node.func, ast.Name):  # col("name")
-            name = node.args[0].value
+            first = node.args[0]
+            name = first.value if isinstance(first, ast.Constant) else None
+            assert isinstance(name, str)  # mltable_steps.check_filter_expression: col() takes one string
             _require(frame, name, "filter")
             return frame[name]
+        assert isinstance(node.func, ast.Attribute)  # col(...).startswith/endswith/contains("text")
         target = _eval(node.func.value, frame)
         arg = _eval(node.args[0], frame)
         text = target.astype("object").where(target.notna(), None).map(lambda v: v if v is None else str(v))

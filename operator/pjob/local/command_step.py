@@ -23,6 +23,7 @@ def prepare_outputs(outputs: dict[str, resolve.DataValue]) -> None:
 
 
 def run_command_step(step: resolve.ResolvedStep, step_dir: str, *, timeout: float | None = None) -> CommandResult:
+    assert step.command is not None  # a command step
     env = dict(os.environ)
     env.update(step.env)
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")

@@ -13,9 +13,14 @@ import csv
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from pjob.engine import activity, jobview, logtree, manifest
 from pjob.local import progress_view as view
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.live import Live
 
 PLAIN_SECONDS = 5.0
 LIVE_SECONDS = 0.2  # redraw at most this often
@@ -31,8 +36,8 @@ class Display:
         self.current: view.StepProgress | None = None
         self.last_plain = self.last_draw = self.last_activity = 0.0
         self.docs: list[dict] = []
-        self._live = None
-        self._console = None
+        self._live: Live | None = None
+        self._console: Console | None = None
 
     # --- events from the runner -----------------------------------------------------------
 
@@ -110,6 +115,7 @@ class Display:
         from rich.text import Text
 
         p = s.last
+        assert p is not None  # drawn once the step has been observed
         _, item_rate, eta = view.rates(s, now)
         grid = Table.grid(padding=(0, 1))
         grid.add_row(

@@ -11,6 +11,7 @@ from pjob.spec import checks, errors, load, models
 
 def _mltable_inputs(loaded: load.LoadedJob):
     job = loaded.job
+    assert job is not None  # a checked job
     for key, value in job.inputs.items():
         yield ("inputs", key, "path"), value
     for name, step in job.jobs.items():

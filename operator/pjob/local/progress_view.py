@@ -8,8 +8,12 @@ terminal, plain lines otherwise) and reads the files they need.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 from pjob.engine import activity
+
+if TYPE_CHECKING:
+    from pjob.queue.protocol import Progress
 
 
 @dataclasses.dataclass
@@ -20,19 +24,19 @@ class StepProgress:
 
     name: str
     started: float
-    first: object | None = None  # coord.base.Progress
-    last: object | None = None
+    first: Progress | None = None
+    last: Progress | None = None
     last_time: float = 0.0
     items_total: int | None = None  # from the plan; None when unknown
     finished: float | None = None
 
-    def observe(self, p, now: float) -> None:
+    def observe(self, p: Progress, now: float) -> None:
         if self.first is None:
             self.first = p
         self.last, self.last_time = p, now
 
 
-def _items(p) -> int:
+def _items(p: Progress) -> int:
     return p.items_succeeded + p.items_failed
 
 
@@ -62,6 +66,7 @@ def duration(seconds: float | None) -> str:
 
 def counts_text(s: StepProgress) -> str:
     p = s.last
+    assert p is not None  # shown once the step has been observed
     finished = p.done + p.failed
     items = f"{_items(p)}/{s.items_total}" if s.items_total is not None else f"{_items(p)}"
     return f"{finished}/{p.total} mini-batches ({p.failed} failed), {items} items ({p.items_failed} failed)"
@@ -106,7 +111,7 @@ def summary_row(report, s: StepProgress | None, slow: list[tuple[str, float]], n
             report.status,
             "-",
             "-",
-            duration(s and ((s.finished or now) - s.started)),
+            duration(None if s is None else (s.finished or now) - s.started),
             "-",
             "-",
         ]

@@ -22,6 +22,7 @@ FLAG = "--python"
 def parse(values: list[str], loaded: load.LoadedJob) -> dict[str, str]:
     """``{step: interpreter path}`` from ``STEP=PATH`` values (pure over the job)."""
     out: dict[str, str] = {}
+    assert loaded.job is not None  # a checked job
     for value in values:
         step, sep, path = value.partition("=")
         if not sep or not step or not path:
@@ -44,7 +45,9 @@ def parse(values: list[str], loaded: load.LoadedJob) -> dict[str, str]:
 
 
 def needs_tables(loaded: load.LoadedJob, step: str) -> bool:
+    assert loaded.job is not None  # a checked job
     job = loaded.job.jobs[step]
+    assert isinstance(job, models.ParallelStep)  # parse() took parallel steps only
     ref = bindings.whole_ref(job.input_data)
     value = job.inputs.get(ref.name) if ref else None
     return isinstance(value, models.DataInput) and value.type == "mltable" or not isinstance(value, models.DataInput)

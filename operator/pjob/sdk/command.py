@@ -164,7 +164,9 @@ class CommandComponent:
                 raise TypeError(
                     f"{where} got an unexpected keyword argument {key!r}{args.did_you_mean(key, self._model.inputs)}"
                 )
-        step = models.CommandStep(component=self.source, resources={}, tags={}, properties={}, environment_variables={})
+        step = models.CommandStep(
+            component=self.source, resources=models.Resources(), tags={}, properties={}, environment_variables={}
+        )
         node = CommandNode(step, dict(self._model.inputs), dict(self._model.outputs), self.name)
         for key, value in kwargs.items():
             node.inputs[key].bind(value)

@@ -164,10 +164,10 @@ class Node:
             object.__setattr__(new, "_set", set(port._set))
             ins[key] = new
         outs = {}
-        for key, port in self.outputs.items():
-            new = NodeOutput(node, key, port._spec)
-            object.__setattr__(new, "_set", set(port._set))
-            outs[key] = new
+        for key, out in self.outputs.items():
+            new_out = NodeOutput(node, key, out._spec)
+            object.__setattr__(new_out, "_set", set(out._set))
+            outs[key] = new_out
         object.__setattr__(node, "inputs", Ports("inputs", ins))
         object.__setattr__(node, "outputs", Ports("outputs", outs))
         node._join_pipeline()

@@ -161,7 +161,9 @@ class PipelineJob:
     def to_model(self, base_dir: str | None = None) -> models.PipelineJob:
         """The ``pjob.spec.models.PipelineJob`` (the same model ``pjob.spec.load``
         builds from YAML). Paths relative to ``base_dir``, absolute when None."""
-        return self.to_loaded(base_dir, check=False).job
+        job = self.to_loaded(base_dir, check=False).job
+        assert job is not None  # built from a model, never from a file that failed to load
+        return job
 
     def validate(self, *, check_files: bool = True) -> list[str]:
         """Run every check ``pjob validate`` runs; raises UserError on problems,
@@ -442,7 +444,7 @@ def pipeline(
                 tags=dict(tags) if tags else None,
             )
 
-        build._is_dsl_func = True  # as Azure marks it
+        build.__dict__["_is_dsl_func"] = True  # as Azure marks it
         return build
 
     return decorate(func) if func is not None else decorate

@@ -89,10 +89,10 @@ def _structural(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
             options = [o for o in schema[key] if o.get("type") != "null"]
             nullable = len(options) < len(schema[key])
             if len(options) == 1:
-                out = _structural(options[0], defs) | desc | {k: schema[k] for k in ("pattern",) if k in schema}
+                one = _structural(options[0], defs) | desc | {k: schema[k] for k in ("pattern",) if k in schema}
             else:  # a value union (literal or mapping): kept as given, checked by pjob
-                out = desc | {"x-kubernetes-preserve-unknown-fields": True}
-            return out | ({"nullable": True} if nullable else {})
+                one = desc | {"x-kubernetes-preserve-unknown-fields": True}
+            return one | ({"nullable": True} if nullable else {})
     kind = schema.get("type")
     out: dict[str, Any] = dict(desc)
     if kind == "object" or "properties" in schema:

@@ -30,6 +30,7 @@ def name_problem(name: str, pattern: re.Pattern = IDENTIFIER) -> str | None:
 def check_names(loaded: load.LoadedJob) -> None:
     """Record a problem for every step, input and output name that is not an identifier."""
     job = loaded.job
+    assert job is not None  # a job file that loaded
     for key in job.inputs:
         _check(loaded, ("inputs", key), key, "pipeline input")
     for key in job.outputs:
@@ -54,7 +55,7 @@ def check_names(loaded: load.LoadedJob) -> None:
                         loaded.problem((kind, key), f"{kind[:-1]} {why}", file=comp.file, lines=comp.lines)
 
 
-def _check(loaded: load.LoadedJob, where: tuple, name: str, what: str) -> None:
+def _check(loaded: load.LoadedJob, where: tuple[str, ...], name: str, what: str) -> None:
     why = name_problem(name)
     if why:
         loaded.problem(where, f"{what} {why}")
@@ -63,7 +64,8 @@ def _check(loaded: load.LoadedJob, where: tuple, name: str, what: str) -> None:
 def check_empty_paths(loaded: load.LoadedJob) -> None:
     """``path: ""`` on a data input or an output is a problem at that line."""
     job = loaded.job
-    places = [(("inputs", k, "path"), v) for k, v in job.inputs.items()]
+    assert job is not None  # a job file that loaded
+    places: list[tuple[tuple[str, ...], object]] = [(("inputs", k, "path"), v) for k, v in job.inputs.items()]
     places += [(("outputs", k, "path"), v) for k, v in job.outputs.items()]
     for name, step in job.jobs.items():
         places += [(("jobs", name, "inputs", k, "path"), v) for k, v in step.inputs.items()]

@@ -124,7 +124,8 @@ def error_place(exc: yaml.MarkedYAMLError) -> tuple:
         and found.line > start.line
         and any((exc.context or "").startswith(c) for c in _STARTS_AT_CONTEXT)
     ):
-        what = "quote" if "quoted" in exc.context else "bracket" if "flow" in exc.context else "block"
+        context = exc.context or ""
+        what = "quote" if "quoted" in context else "bracket" if "flow" in context else "block"
         return start, f"{msg}: the {what} opened on this line is not closed (noticed at line {found.line + 1})"
     return found or start, msg
 

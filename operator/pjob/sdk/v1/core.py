@@ -316,13 +316,13 @@ class CondaDependencies:
 
 
 class _Python:
-    def __init__(self):
+    def __init__(self) -> None:
         self.conda_dependencies: CondaDependencies | None = None
         self.user_managed_dependencies = False
 
 
 class _Docker:
-    def __init__(self):
+    def __init__(self) -> None:
         self.base_image: str | None = None
         self.enabled = True
 
