@@ -31,10 +31,11 @@ def _agent(
 ) -> None:
     from kubernetes import config
     from pjob.coord import base, kube
+    from pjob.queue import batching
 
     rng = random.Random(seed)
     api = config.new_client_from_config(config_file=kubeconfig)
-    c = kube.KubeCoordinator(api, namespace, job, **kwargs)
+    c = batching.Batcher(kube.KubeCoordinator(api, namespace, job, **kwargs), name)  # as the agent does
     last_beat = time.monotonic()
     give_up = time.monotonic() + 120  # a broken coordinator must fail the caller, not hang it
     while True:

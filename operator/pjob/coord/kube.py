@@ -16,28 +16,19 @@ Objects (all in the job's namespace, labelled ``pjob.dev/queue=<job>``):
 
 API cost is kept low (target <= 0.01 writes per mini-batch) by:
 
-- chunked claims: one write claims enough for a third of a lease at this
-  agent's observed rate (``pjob.queue.batching.claim_ahead``; ``prefetch``
-  before a rate is known, a fair share at the tail); ``claim`` hands them out
-  from a local reservoir;
+- batching in ``pjob.queue.batching.Batcher`` (the agent's side, the one
+  batching layer): one ``commit`` write carries an agent's buffered outcomes
+  and its next claim, sized by ``pjob.queue.batching.claim_ahead`` with this
+  queue's pending count and agents (``batching``: ``prefetch`` ahead, outcomes
+  held up to a third of a lease);
 - heartbeats carried by queue writes: a write bumps ``beats`` of this
   process's agents that hold work; an agent's Lease is created before its
   first claim and renewed only when no queue write did it for
-  ``renew_seconds``;
-- no write to find the queue empty: a claim first looks at a cached read;
-  an agent that holds nothing with nothing left to claim writes its
-  outcomes once, at once;
-- write-behind outcomes: ``complete``/``fail``/``release`` are checked against
-  the local view and buffered; the buffer goes out with the next claim, or
-  when it holds ``flush_max`` records, is ``flush_seconds`` old, the queue
-  looks finished, or on ``close``. They are answered locally only while this
-  agent's Lease is safely unexpired (so nobody can have re-leased them);
-  otherwise the write happens at once and its real answer is returned. A
-  crash loses at most the unflushed outcomes: those mini-batches run again
-  after the lease expires; ``done`` is still recorded once.
+  ``renew_seconds``; ``safe_until`` says how long outcomes may wait in the
+  Batcher (until the Lease could look expired to someone else).
 
-``close()`` hands back reserved-but-unstarted mini-batches (no attempt burnt)
-and flushes; an agent killed with its reservoir full burns one attempt of each.
+A crash loses at most the Batcher's unwritten outcomes: those mini-batches run
+again after the lease expires; ``done`` is still recorded once.
 """
 
 from __future__ import annotations
@@ -55,8 +46,8 @@ from typing import Any
 from kubernetes import client as k8s
 from kubernetes.client import exceptions as k8s_errors
 
-from pjob.coord import base, kube_leases, kube_outcomes, kube_retry, kube_state
-from pjob.queue import batching
+from pjob.coord import base, kube_leases, kube_retry, kube_state
+from pjob.queue import batching, protocol
 from pjob.spec import errors
 
 log = logging.getLogger(__name__)
@@ -96,15 +87,11 @@ def queue_configmap(
 @dataclasses.dataclass
 class _AgentView:
     renewed_at: float = 0.0  # wall time before this process's last successful Lease or queue write for it
-    first_finish: float = 0.0  # monotonic time of this agent's first outcome here, and outcomes since
-    finished: int = 0
     fresh: bool = True  # no claim yet by this agent through this object
-    drained: bool = False  # its last claim found nothing left
-    held: dict[int, int] = dataclasses.field(default_factory=dict)  # index -> attempt, reservoir included
-    reservoir: list[tuple[int, int]] = dataclasses.field(default_factory=list)  # claimed, not handed out
+    holding: bool = False  # it held work in the last state written or read here
 
 
-class KubeCoordinator(kube_outcomes.OutcomeBuffer):
+class KubeCoordinator:
     """See the module docstring."""
 
     def __init__(
@@ -145,12 +132,20 @@ class KubeCoordinator(kube_outcomes.OutcomeBuffer):
         # heartbeats closer together than this do not write the Lease again (API cost per hour of run)
         self.renew_seconds = lease_seconds / 3 if renew_seconds is None else renew_seconds
         self._views: dict[str, _AgentView] = {}
-        self._ops: list[kube_outcomes.Op] = []
-        self._first_op_at = 0.0
         self._cache: tuple[float, kube_state.QueueState] | None = None
         self._last_expiry_check = 0.0
-        self._op_results: dict[int, bool] = {}  # id(op) -> accepted, for the ops of the last write
         self._ensure_queue(total, owner_references)
+
+    @property
+    def batching(self) -> protocol.Batching:
+        """Every write is an API call: claims reserve ahead, outcomes wait up to a third of a lease."""
+        return protocol.Batching(
+            prefetch=self.prefetch,
+            flush_seconds=self.flush_seconds,
+            flush_max=self.flush_max,
+            drain_jitter=self.drain_jitter,
+            renew_seconds=self.renew_seconds,
+        )
 
     # --- the queue ConfigMap -----------------------------------------------------------
 
@@ -221,13 +216,12 @@ class KubeCoordinator(kube_outcomes.OutcomeBuffer):
         return cm
 
     def _update(self, mutate: Callable[[kube_state.QueueState], Any]) -> Any:
-        """Read the ConfigMap, apply the buffered outcomes and ``mutate``, write
-        it back if anything changed; on 409 start again from a fresh read."""
+        """Read the ConfigMap, apply ``mutate``, write it back if anything
+        changed; on 409 start again from a fresh read."""
         for conflicts in range(MAX_CONFLICT_RETRIES):
             cm = self._read()
             state = kube_state.QueueState.decode(cm.get("data"))
             before = state.encode()
-            op_results = [self._apply(state, op) for op in self._ops]
             result = mutate(state)
             after = state.encode()
             beating = []
@@ -257,37 +251,24 @@ class KubeCoordinator(kube_outcomes.OutcomeBuffer):
                     raise
             for agent in beating:
                 self._views[agent].renewed_at = max(self._views[agent].renewed_at, written_at)
-            self._op_results = {id(op): accepted for op, accepted in zip(self._ops, op_results)}
-            for op, accepted in zip(self._ops, op_results):
-                if not accepted and op.kind != "release":
-                    log.warning(
-                        "queue %s: %s of mini-batch %d (attempt %d) by %s was stale when written",
-                        self.job,
-                        op.kind,
-                        op.index,
-                        op.attempt,
-                        op.agent,
-                    )
-            self._ops = []
             self._cache = (time.monotonic(), state)
             self._sync_views(state)
             return result
         raise RuntimeError(f"queue ConfigMap of {self.job}: gave up after {MAX_CONFLICT_RETRIES} write conflicts")
 
-    def _apply(self, state: kube_state.QueueState, op: kube_outcomes.Op) -> bool:
-        now = time.time()
-        if op.kind == "complete":
-            return state.complete(op.agent, op.index, op.attempt, op.outcome, now)
-        if op.kind == "fail":
-            items = self._items_of(op.index) if op.items is None else max(op.items, 0)
-            return state.fail(op.agent, op.index, op.attempt, op.error, op.retryable, items, now)
-        return state.release(op.agent, op.index, op.attempt)
+    def _apply(self, state: kube_state.QueueState, report: protocol.Report, now: float) -> bool:
+        lease = report.lease
+        if report.kind == "complete":
+            assert report.outcome is not None
+            return state.complete(lease.owner, lease.index, lease.attempt, report.outcome, now)
+        if report.kind == "fail":
+            items = self._items_of(lease.index) if report.items is None else max(report.items, 0)
+            return state.fail(lease.owner, lease.index, lease.attempt, report.error, report.retryable, items, now)
+        return state.release(lease.owner, lease.index, lease.attempt)
 
     def _sync_views(self, state: kube_state.QueueState) -> None:
-        """After a write the ConfigMap is the truth about what each local agent holds."""
         for agent, view in self._views.items():
-            view.held = dict(state.leased.get(agent, {}))
-            view.reservoir = [x for x in view.reservoir if view.held.get(x[0]) == x[1]]
+            view.holding = bool(state.leased.get(agent))
 
     def _state(self) -> kube_state.QueueState:
         if self._cache is not None and time.monotonic() - self._cache[0] < self.read_cache_seconds:
@@ -295,14 +276,6 @@ class KubeCoordinator(kube_outcomes.OutcomeBuffer):
         state = kube_state.QueueState.decode(self._read().get("data"))
         self._cache = (time.monotonic(), state)
         return kube_state.QueueState.decode(state.encode())
-
-    def _fresh_state(self) -> kube_state.QueueState:
-        """The queue as just read, with this process's buffered outcomes applied."""
-        state = kube_state.QueueState.decode(self._read().get("data"))
-        self._cache = (time.monotonic(), kube_state.QueueState.decode(state.encode()))
-        for op in self._ops:
-            self._apply(state, op)
-        return state
 
     def _items_of(self, index: int) -> int:
         return max(self.items[index], 0) if self.items is not None and 0 <= index < len(self.items) else 0
@@ -315,20 +288,20 @@ class KubeCoordinator(kube_outcomes.OutcomeBuffer):
     def _renew(self, agent: str) -> None:
         self._view(agent).renewed_at = self.leases.renew(agent)
 
-    def _lease_safe(self, agent: str, now: float) -> bool:
-        """Our Lease surely has not expired in anyone's eyes (with a margin)."""
-        margin = min(5.0, self.lease_seconds / 4)
-        return now < self._view(agent).renewed_at + self.lease_seconds - margin
+    def safe_until(self, agent: str) -> float:
+        """Our Lease surely has not expired in anyone's eyes before then (with a
+        margin); never, when the queue as last seen here has the agent hold
+        nothing (its leases were expired: only a write can answer)."""
+        view = self._view(agent)
+        if not view.holding:
+            return -math.inf
+        return view.renewed_at + self.lease_seconds - min(5.0, self.lease_seconds / 4)
 
     def heartbeat(self, agent: str) -> None:
-        """Due: buffered outcomes go out (the queue write is the heartbeat), else the Lease is renewed."""
+        """The Lease is renewed when no queue write carried the heartbeat for ``renew_seconds``."""
         view = self._view(agent)
-        if time.time() - view.renewed_at >= self.renew_seconds:
-            if self._ops:
-                self.flush()
-            if view.held and time.time() - view.renewed_at >= self.renew_seconds:
-                self._renew(agent)  # the Lease is created the first time a write did not do it
-        self._flush_if_due()
+        if view.holding and time.time() - view.renewed_at >= self.renew_seconds:
+            self._renew(agent)  # the Lease is created the first time a write did not do it
 
     def release_expired(self, now: float) -> int:
         self._last_expiry_check = time.time()
@@ -347,53 +320,74 @@ class KubeCoordinator(kube_outcomes.OutcomeBuffer):
 
     # --- the Coordinator protocol ----------------------------------------------------------
 
-    def claim(self, agent: str, max_n: int) -> list[base.Lease]:
-        if max_n <= 0:
-            return []
+    def commit(
+        self,
+        agent: str,
+        reports: Sequence[protocol.Report],
+        claim: protocol.ClaimRequest | None = None,
+        closing: bool = False,
+    ) -> tuple[list[bool], list[base.Lease]]:
+        """``reports`` then ``claim``, one read-modify-write of the queue (none
+        when nothing changes). ``closing``: an outage is waited out for at most
+        a third of a lease (the leases expire anyway)."""
         now = time.time()
-        if now - self._last_expiry_check >= self.expiry_check_seconds:
+        claiming = claim is not None and claim.need > 0
+        if claiming and now - self._last_expiry_check >= self.expiry_check_seconds:
             self.release_expired(now)
         view = self._view(agent)
-        if not view.renewed_at:
+        if claiming and not view.renewed_at:
             self._renew(agent)  # an agent holding work has a Lease (later renewed by its queue writes)
-        if len(view.reservoir) < max_n and not view.fresh and self._fresh_state().progress().pending == 0:
-            view.drained = True  # nothing left to claim (a read): no write just to find that out
-            self._flush_if_due(drained=not view.held)
-        elif len(view.reservoir) < max_n:
-            need = max_n - len(view.reservoir)
 
-            def take(state: kube_state.QueueState) -> list[tuple[int, int]]:
+        def write(state: kube_state.QueueState) -> tuple[list[bool], list[tuple[int, int]]]:
+            accepted = [self._apply(state, report, now) for report in reports]
+            got: list[tuple[int, int]] = []
+            if claiming and claim is not None:
                 if view.fresh:  # leases under this name not handed out by us: a dead incarnation's
                     state.expire_agent(agent, self._items_of, now)  # (a restarted pod keeps its name)
-                return state.claim(agent, self._chunk(state, agent, need))
+                agents = max(self.instances, len(set(state.leased) | {agent}))
+                n = batching.claim_ahead(
+                    claim.need, claim.prefetch, state.progress().pending, agents, claim.rate, claim.horizon
+                )
+                got = state.claim(agent, n)
+            return accepted, got
 
-            got = self._update(take)
-            view.fresh, view.drained = False, not got
-            view.held.update(got)
-            view.reservoir = sorted(view.reservoir + got)
-        else:
-            self._flush_if_due()
-        if view.held and time.time() - view.renewed_at >= self.renew_seconds:
+        if closing:
+            self.retry_seconds = min(self.retry_seconds, self.lease_seconds / 3)
+        accepted, got = self._update(write)
+        if claiming:
+            view.fresh = False
+        if view.holding and time.time() - view.renewed_at >= self.renew_seconds:
             self._renew(agent)  # no queue write carried the heartbeat
-        handed, view.reservoir = view.reservoir[:max_n], view.reservoir[max_n:]
         deadline = view.renewed_at + self.lease_seconds
-        return [base.Lease(index=i, attempt=a, owner=agent, deadline=deadline) for i, a in handed]
+        return accepted, [base.Lease(index=i, attempt=a, owner=agent, deadline=deadline) for i, a in got]
 
-    def _chunk(self, state: kube_state.QueueState, agent: str, need: int) -> int:
-        view = self._view(agent)
-        elapsed = time.monotonic() - view.first_finish  # from the first outcome: start-up and init() aside
-        rate = (view.finished - 1) / elapsed if view.finished > 1 and elapsed > 0.2 else 0.0
-        agents = max(self.instances, len(set(state.leased) | {agent}))
-        return batching.claim_ahead(need, self.prefetch, state.progress().pending, agents, rate, self.flush_seconds)
+    # --- the Coordinator protocol, unbatched (every call is a write; agents go through a Batcher) ---
+
+    def claim(self, agent: str, max_n: int) -> list[base.Lease]:
+        return self.commit(agent, [], protocol.ClaimRequest(max_n))[1] if max_n > 0 else []
+
+    def complete(self, lease: base.Lease, outcome: base.Outcome) -> bool:
+        return self.complete_many([(lease, outcome)])[0]
+
+    def complete_many(self, results: Sequence[tuple[base.Lease, base.Outcome]]) -> list[bool]:
+        return self._report([protocol.Report(lease, "complete", outcome) for lease, outcome in results])
+
+    def fail(self, lease: base.Lease, error: str, retryable: bool = True, items: int | None = None) -> bool:
+        return self._report([protocol.Report(lease, "fail", error=error, retryable=retryable, items=items)])[0]
+
+    def release(self, lease: base.Lease) -> None:
+        self._report([protocol.Report(lease, "release")])
+
+    def _report(self, reports: list[protocol.Report]) -> list[bool]:
+        if not reports:
+            return []
+        return self.commit(reports[0].lease.owner, reports)[0]
+
+    def close(self) -> None:
+        """Nothing is buffered here (the Batcher hands back and writes on its ``finish``)."""
 
     def counters(self) -> base.Progress:
-        state = self._state()
-        for op in self._ops:
-            self._apply(state, op)
-        p = state.progress()
-        if self._ops and p.pending == 0 and p.leased == 0:
-            self.flush()  # the queue looks finished: let every agent see it
-        return p
+        return self._state().progress()
 
     def plan_size(self) -> int | None:
         """The number of mini-batches, or None while agent 0 has not planned yet."""
@@ -403,7 +397,6 @@ class KubeCoordinator(kube_outcomes.OutcomeBuffer):
         return self._update(lambda state: state.reset_failed())
 
     def records(self, state: str | None = None) -> list[base.BatchRecord]:
-        self.flush()
         return kube_state.QueueState.decode(self._read().get("data")).records(state)
 
     def __repr__(self) -> str:

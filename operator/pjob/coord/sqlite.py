@@ -22,13 +22,14 @@ one tiny UPDATE whatever the agent holds.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 
 from pjob.coord import base, liveness
-from pjob.queue import machine
+from pjob.queue import batching, machine, protocol
 from pjob.spec import errors
 
 PENDING, LEASED, DONE, FAILED = range(4)
@@ -158,6 +159,39 @@ class SqliteCoordinator:
 
     # --- protocol ------------------------------------------------------------------------
 
+    # a write is a short local transaction: no claim-ahead, outcomes wait at most 50 ms
+    batching = protocol.Batching(prefetch=0, flush_seconds=0.05, flush_max=256)
+
+    def safe_until(self, agent: str) -> float:
+        """Until the deadline this process last wrote for ``agent`` (less a margin)."""
+        written = self._registered.get(agent)
+        return -math.inf if written is None else written + self.lease_seconds * 0.75
+
+    def commit(
+        self,
+        agent: str,
+        reports: Sequence[protocol.Report],
+        claim: protocol.ClaimRequest | None = None,
+        closing: bool = False,
+    ) -> tuple[list[bool], list[base.Lease]]:
+        """Completions in one compare-and-set transaction, the other reports in
+        another, then the claim (each a short ``BEGIN IMMEDIATE``)."""
+        accepted: dict[int, bool] = {}
+        done = [(n, r) for n, r in enumerate(reports) if r.kind == "complete" and r.outcome is not None]
+        for (n, _), ok in zip(done, self.complete_many([(r.lease, r.outcome) for _, r in done if r.outcome])):
+            accepted[n] = ok
+        others = [(n, r) for n, r in enumerate(reports) if n not in accepted]
+        events = [(r.lease, _event(r)) for _, r in others]
+        for (n, _), ok in zip(others, self._on_leases(events) if events else []):
+            accepted[n] = ok
+        leases: list[base.Lease] = []
+        if claim is not None and claim.need > 0:
+            pending = self.counters().pending
+            leases = self.claim(
+                agent, batching.claim_ahead(claim.need, claim.prefetch, pending, 1, claim.rate, claim.horizon)
+            )
+        return [accepted[n] for n in range(len(reports))], leases
+
     def claim(self, agent: str, max_n: int) -> list[base.Lease]:
         now = time.time()
         if now - self._last_expiry_check >= self.expiry_check_seconds:
@@ -246,39 +280,44 @@ class SqliteCoordinator:
 
     def complete_many(self, results: Sequence[tuple[base.Lease, base.Outcome]]) -> list[bool]:
         """The machine steps each mini-batch as its lease says it is (leased to
-        that owner, that attempt); the UPDATE stores the result only where the
-        row is exactly that (compare-and-set, no read first: the hot path), so
-        a stale lease changes nothing, as the machine says of the stored row."""
+        that owner, that attempt), and the stepped rows are stored with one
+        ``executemany`` where the stored row is exactly that (one read of the
+        rows' holders first): a stale lease changes nothing, as the machine
+        says of the stored row."""
         db = self._db()
-        order, deltas = [], []
+        order: list[bool] = []
+        rows, deltas = [], []
         with self._write():
+            holders = self._holders(db, (lease.index for lease, _ in results))
             for lease, outcome in results:
+                if holders.get(lease.index) != (lease.owner, lease.attempt):
+                    order.append(False)
+                    continue
                 held = machine.Batch(lease.index, machine.LEASED, lease.attempt, lease.owner)
-                new, delta = machine.step(
-                    held, machine.Complete(lease.owner, lease.attempt, outcome), self.max_attempts
-                )
-                cur = db.execute(
-                    "UPDATE batches SET state = ?, attempts = ?, owner = ?, succeeded = ?, failed = ?, error = ? "
-                    "WHERE idx = ? AND state = 1 AND owner = ? AND attempts = ?",
-                    (
-                        _STATE_CODES[new.state],
-                        new.attempts,
-                        new.owner,
-                        new.succeeded,
-                        new.failed,
-                        new.error,
-                        lease.index,
-                        lease.owner,
-                        lease.attempt,
-                    ),
-                )
-                order.append(cur.rowcount == 1)
-                if order[-1]:
-                    deltas.append(delta)
-            if deltas:
+                stepped = machine.step(held, machine.Complete(lease.owner, lease.attempt, outcome), self.max_attempts)
+                assert stepped is not None  # a leased batch always takes its holder's outcome
+                new, delta = stepped
+                del holders[lease.index]  # a second outcome of the same lease in one call is stale
+                rows.append((_STATE_CODES[new.state], new.succeeded, new.failed, new.error, lease.index))
+                deltas.append(delta)
+                order.append(True)
+            if rows:
+                db.executemany("UPDATE batches SET state = ?, succeeded = ?, failed = ?, error = ? WHERE idx = ?", rows)
                 delta = machine.total(deltas)
                 _bump(db, progress=delta.progress, **delta.counts())
         return order
+
+    def _holders(self, db: sqlite3.Connection, indexes: Iterable[int]) -> dict[int, tuple[str, int]]:
+        """index -> (owner, attempt) of the leased ones among ``indexes``."""
+        wanted = sorted(set(indexes))
+        out: dict[int, tuple[str, int]] = {}
+        for at in range(0, len(wanted), 500):  # well under SQLite's bound-parameter limit
+            chunk = wanted[at : at + 500]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT idx, owner, attempts FROM batches WHERE state = 1 AND idx IN ({marks})"
+            for idx, owner, attempts in db.execute(sql, chunk):
+                out[idx] = (owner, attempts)
+        return out
 
     def _on_leases(self, events: Sequence[tuple[base.Lease, machine.Event]]) -> list[bool]:
         db = self._db()
@@ -378,6 +417,16 @@ def _bump(db: sqlite3.Connection, progress: bool = False, **delta: int) -> None:
         sets.append("last_progress = :now")
     if sets:
         db.execute(f"UPDATE counters SET {', '.join(sets)} WHERE id = 1", {**delta, "now": time.time()})
+
+
+def _event(report: protocol.Report) -> machine.Event:
+    lease = report.lease
+    if report.kind == "fail":
+        return machine.Fail(lease.owner, lease.attempt, report.error, report.retryable, report.items)
+    if report.kind == "release":
+        return machine.Release(lease.owner, lease.attempt)
+    assert report.outcome is not None
+    return machine.Complete(lease.owner, lease.attempt, report.outcome)
 
 
 def _batch(row: tuple) -> machine.Batch:

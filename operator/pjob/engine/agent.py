@@ -13,7 +13,10 @@ The coordinator is injected, typed against ``pjob.queue.protocol.Coordinator``
 the Kubernetes agent its own backend. It may also be a zero-argument callable
 (``connect``) returning the coordinator, or None when the agent should stop:
 it is called after the workers were started, so their start-up and init()
-overlap the driver's planning.
+overlap the driver's planning; a coordinator the agent connected it closes.
+The agent talks to it through ``pjob.queue.batching.Batcher``, the one
+batching layer (claim-ahead, write-behind outcomes, as the backend's
+``batching`` settings say).
 
 Nothing bulky passes through here: a worker gets ``<attempt> <descriptor
 line>`` and answers with a small record (see ``pjob.engine.worker``).
@@ -47,10 +50,9 @@ from pjob.engine import (
     results,
     slots,
 )
-from pjob.queue import protocol
+from pjob.queue import batching, protocol
 
 EXIT_OK, EXIT_FATAL = 0, 3
-FLUSH_COUNT = 256
 SHUTDOWN_GRACE = 10.0  # seconds a worker gets to run shutdown() and exit
 
 
@@ -60,14 +62,14 @@ class Agent(agent_messages.WorkerMessages):
         task,
         node: int,
         coordinator: protocol.Coordinator | Callable[[], protocol.Coordinator | None],
-        outcome_type: type = protocol.Outcome,
         agent_id: str = "",
         control_fd: int | None = None,
     ):
         self.task = task
         self.node = str(node)
-        self.coord = coordinator
-        self.outcome_type = outcome_type
+        self.connect = coordinator if callable(coordinator) else None  # a coordinator is not callable
+        self.coord: protocol.Coordinator | None = None if callable(coordinator) else coordinator
+        self.queue: batching.Batcher | None = None  # the agent's side of the queue, once connected
         self.agent_id = agent_id
         self.control_fd = control_fd
         self.limits = policy.limits_for(task)
@@ -77,8 +79,6 @@ class Agent(agent_messages.WorkerMessages):
         self.lines: list[bytes] = []
         self.adoptable: dict = {}
         self.local: collections.deque = collections.deque()  # claimed, not yet sent
-        self.pending_outcomes: list = []
-        self.first_pending_outcome = 0.0
         self.slots = [slots.WorkerSlot(i) for i in range(max(1, task.max_concurrency_per_instance))]
         self.sel = selectors.DefaultSelector()
         self.stopping = False
@@ -134,8 +134,9 @@ class Agent(agent_messages.WorkerMessages):
                 agent_machine.Worker(w.slot, w.ready, len(w.queue), w.phase, w.phase_started) for w in self.slots
             ),
             local=len(self.local),
-            outcomes=len(self.pending_outcomes),
-            oldest_outcome=self.first_pending_outcome,
+            outcomes=len(self.queue.reports) if self.queue else 0,
+            oldest_outcome=self.queue.first_report_at if self.queue else 0.0,
+            batching=self.queue.settings if self.queue else protocol.Batching(),
             rate=self.finished_count / max(1e-3, now - self.started),
             mean_seconds=self.mean_seconds,
             limits=self.limits,
@@ -163,9 +164,9 @@ class Agent(agent_messages.WorkerMessages):
             elif isinstance(action, agent_machine.Send):
                 self.send(action, now)
             elif isinstance(action, agent_machine.Flush):
-                self.flush(force=True)
+                self.flush()
             elif isinstance(action, agent_machine.Heartbeat):
-                self.coord.heartbeat(self.agent_id)
+                self.batcher().heartbeat(self.agent_id)
                 self.report.flush()
                 self.last_heartbeat = now
             elif isinstance(action, agent_machine.AskFinal):
@@ -178,7 +179,7 @@ class Agent(agent_messages.WorkerMessages):
         return wait
 
     def claim(self, n: int) -> None:
-        leases = self.coord.claim(self.agent_id, n)
+        leases = self.batcher().claim(self.agent_id, n)
         self.nothing_to_claim = not leases
         for lease in leases:
             if lease.index in self.adoptable:
@@ -192,22 +193,20 @@ class Agent(agent_messages.WorkerMessages):
         items, succeeded, failed = ref.items, ref.succeeded, ref.failed
         error = policy.count_returns(items, succeeded).error if failed else None
         self.report.attempt(lease, "-", "ADOPTED", time.time(), items, succeeded, failed, 0.0, 0.0, error)
-        self.queue_outcome(lease, self.outcome_type(items=items, succeeded=succeeded, failed=failed, error=error))
+        self.queue_outcome(lease, protocol.Outcome(items=items, succeeded=succeeded, failed=failed, error=error))
 
-    def queue_outcome(self, lease, outcome) -> None:
-        if not self.pending_outcomes:
-            self.first_pending_outcome = time.monotonic()
-        self.pending_outcomes.append((lease, outcome))
+    def batcher(self) -> batching.Batcher:
+        if self.queue is None:
+            raise RuntimeError("the agent is not connected to its queue")
+        return self.queue
+
+    def queue_outcome(self, lease: protocol.Lease, outcome: protocol.Outcome) -> None:
+        self.batcher().complete(lease, outcome)  # buffered; written as the backend's batching says
         self.finished_count += 1
-        if len(self.pending_outcomes) >= FLUSH_COUNT:
-            self.flush(force=True)
 
-    def flush(self, force: bool = False) -> None:
-        due = time.monotonic() - self.first_pending_outcome >= agent_machine.FLUSH_SECONDS
-        if self.pending_outcomes and (force or due):
-            batch, self.pending_outcomes = self.pending_outcomes, []
-            self.report.flush_rows()  # rows first: an attempt the queue knows is in the job report
-            self.coord.complete_many(batch)
+    def flush(self) -> None:
+        if self.queue is not None:
+            self.queue.flush()  # report rows first (the Batcher's before_write)
 
     def fail_attempt(
         self,
@@ -221,13 +220,11 @@ class Agent(agent_messages.WorkerMessages):
     ) -> None:
         if elapsed is None:
             elapsed = time.monotonic() - w.phase_started
-        self.flush(force=True)
         loaded = w.loaded_items  # the items the worker read, when it got that far (planned counts may be estimates)
         items = _items_of(self.lines[lease.index]) if loaded is None else loaded
         self.report.attempt(lease, w.proc, status, w.started_wall, items, 0, items, elapsed, run_s, error)
-        self.report.flush_rows()  # before the queue hears of it: a kill -9 then loses neither
         self.errors.record(lease.index, lease.attempt, error)
-        self.coord.fail(lease, error, retryable, items=loaded)
+        self.batcher().fail(lease, error, retryable, items=loaded)  # report rows go first (before_write)
         self.finished_count += 1
         self.activity.finished(elapsed)
 
@@ -282,7 +279,7 @@ class Agent(agent_messages.WorkerMessages):
                     self.on_worker_exit(w)
 
     def all_final(self) -> bool:
-        p = self.coord.counters()
+        p = self.batcher().counters()
         return p.pending == 0 and p.leased == 0
 
     def run(self) -> int:
@@ -322,10 +319,12 @@ class Agent(agent_messages.WorkerMessages):
         )
         for w in self.slots[:early]:
             self.start_worker(w)  # the rest once the queue says how many mini-batches are left
-        if callable(self.coord):  # a connect callable (a coordinator is not callable): wait for the queue
-            self.coord = self.coord()
+        if self.connect is not None:  # wait for the queue
+            self.coord = self.connect()
             if self.coord is None:
                 self.stopping = True
+        if self.coord is not None:
+            self.queue = batching.Batcher(self.coord, self.agent_id, before_write=self.report.flush_rows)
         if not self.stopping:
             _, self.lines = manifest.read_header_and_lines(manifest.path_in(self.task.work_dir))
             self.adoptable = results.scan(self.parts_dir)  # records committed by an interrupted run
@@ -356,7 +355,7 @@ class Agent(agent_messages.WorkerMessages):
         """As many workers as ``max_concurrency_per_instance`` asks, but never
         more than the mini-batches this instance can get: 100000 workers for
         10 mini-batches would all run init() before any work, and hang."""
-        p = self.coord.counters()
+        p = self.batcher().counters()
         needed = capacity.workers_to_start(len(self.slots), p.pending + p.leased, self.task.instance_count)
         for w in self.slots[needed:]:
             if w.popen is not None:
@@ -377,14 +376,16 @@ class Agent(agent_messages.WorkerMessages):
 
     def stop(self) -> None:
         """Record what finished, hand back what did not, let idle workers run shutdown()."""
-        self.flush(force=True)
+        self.flush()
         for w in self.slots:
             if w.queue:  # interrupted mid-run: kill, hand the mini-batches back unburnt
                 self.kill_worker(w)
                 self.local.extend(w.queue)
                 w.queue.clear()
-        for lease in self.local:
-            self.coord.release(lease)  # only leases from a connected coordinator are ever held
+        if self.queue is not None:  # only leases from a connected coordinator are ever held
+            for lease in self.local:
+                self.queue.release(lease)
+            self.queue.finish()  # the reservoir goes back unburnt, the buffer is written
         self.local.clear()
         for w in self.slots:
             if w.cmd_fd >= 0:
@@ -402,6 +403,8 @@ class Agent(agent_messages.WorkerMessages):
                 self.kill_worker(w)
         self.report.close()
         self.errors.close()
+        if self.connect is not None and self.coord is not None:
+            self.coord.close()  # connected here: closed here
         self.activity.update(self.slots, time.monotonic(), force=True)
         if self.fatal:
             _try_write_fatal(self.task.work_dir, self.node, self.fatal)

@@ -25,8 +25,8 @@ from __future__ import annotations
 import dataclasses
 
 from pjob.engine import policy
+from pjob.queue import batching, protocol
 
-FLUSH_SECONDS = 0.05  # longest an outcome waits before it is sent to the coordinator
 HEARTBEAT_SECONDS = 5.0
 IDLE_WAIT = 0.1
 
@@ -46,6 +46,7 @@ class State:
     local: int = 0  # claimed, not yet sent to a worker
     outcomes: int = 0  # finished, not yet sent to the coordinator
     oldest_outcome: float = 0.0  # monotonic time the oldest of them finished
+    batching: protocol.Batching = protocol.Batching()  # how far the queue's Batcher batches
     rate: float = 0.0  # mini-batches finished per second so far
     mean_seconds: float = 0.0  # mean duration of a mini-batch
     limits: policy.Limits = dataclasses.field(default_factory=policy.Limits)
@@ -185,7 +186,11 @@ def _turn(state: State, now: float) -> list[Action]:
     if any(w.ready for w in state.workers):
         n = claim_count(state)
         actions += [Claim(n)] if n else dispatch(state)
-    if state.outcomes and (state.idle or now - state.oldest_outcome >= FLUSH_SECONDS):
+    b = state.batching
+    if state.outcomes and (
+        (state.idle and state.nothing_to_claim)
+        or batching.write_due(state.outcomes, now - state.oldest_outcome, b.flush_max, b.flush_seconds)
+    ):
         actions.append(Flush())
     if now - state.last_heartbeat > HEARTBEAT_SECONDS:
         actions.append(Heartbeat())
@@ -193,7 +198,7 @@ def _turn(state: State, now: float) -> list[Action]:
         actions.append(AskFinal())
     wait = next_deadline - now
     if state.outcomes:
-        wait = min(wait, FLUSH_SECONDS)
+        wait = min(wait, b.flush_seconds)
     if state.idle:
         wait = min(wait, IDLE_WAIT)
     return [*actions, Wait(max(0.0, wait))]

@@ -13,6 +13,7 @@ import signal
 import time
 
 from pjob.engine import diskfull, logtree, manifest, policy, slots
+from pjob.queue import protocol
 
 
 class WorkerMessages:
@@ -44,7 +45,7 @@ class WorkerMessages:
                 lease, w.proc, status, w.started_wall, items, succeeded, failed, elapsed, run_s, error or warning
             )
             self.queue_outcome(
-                lease, self.outcome_type(items=items, succeeded=succeeded, failed=failed, elapsed=elapsed, error=error)
+                lease, protocol.Outcome(items=items, succeeded=succeeded, failed=failed, elapsed=elapsed, error=error)
             )
             self.mean_seconds = 0.9 * self.mean_seconds + 0.1 * elapsed if self.mean_seconds else elapsed
             self.activity.finished(elapsed)

@@ -128,7 +128,6 @@ def run_agent(args) -> int:
 
 
 def _run(task, node: int, agent_id: str, client, namespace: str, job: str, lease_seconds: float, master_log) -> int:
-    from pjob.coord import base
     from pjob.coord import kube as coord_kube
     from pjob.engine import agent as engine_agent
     from pjob.engine import report, step
@@ -157,7 +156,7 @@ def _run(task, node: int, agent_id: str, client, namespace: str, job: str, lease
             count, items = wait_for_plan(task, coordinator)
             coordinator.items = items
         master_log(f"agent started: {task.max_concurrency_per_instance} worker(s), {count} mini-batches in the plan")
-        code = engine_agent.Agent(task, node, coordinator, base.Outcome, agent_id).run()
+        code = engine_agent.Agent(task, node, coordinator, agent_id).run()
         if code == engine_agent.EXIT_OK:
             left = coordinator.counters()
             if left.pending or left.leased:

@@ -1,7 +1,7 @@
 """Local agent processes of one parallel step. ``start`` forks an agent from
-the driver (``pjob.local.parallel_step``) when the driver is single-threaded, else
-spawns ``python -m pjob.local.launch --task <work_dir>/task.json --node <i>
---agent-id <id>``. Either way the agent opens the step's SQLite queue once the
+the driver (``pjob.local.parallel_step``) when that is safe, else spawns
+``python -m pjob.local.launch --task <work_dir>/task.json --node <i>
+--agent-id <id>`` (the choice and the start: ``pjob.engine.procs``). Either way the agent opens the step's SQLite queue once the
 driver has prepared it and runs ``pjob.engine.agent.Agent`` over it. Its
 control channel is a pipe from the driver: EOF means stop (the driver
 finished, failed fast, or died).
@@ -15,8 +15,6 @@ import select
 import signal
 import subprocess
 import sys
-import threading
-import traceback
 
 from pjob.coord import base
 from pjob.coord.sqlite import SqliteCoordinator
@@ -87,68 +85,26 @@ class AgentProcess:
                 pass
 
 
-# Modules that make a process unsafe (native threads, GPU contexts) or heavy to fork from.
-_FORK_UNSAFE = ("numpy", "pandas", "pyarrow", "torch", "tensorflow", "jax", "cupy", "grpc")
-
-
-def fork_is_safe() -> bool:
-    """Fork the agent from the driver only when the driver is a plain process
-    (the ``pjob`` CLI): one thread and none of the libraries that start
-    native threads or GPU contexts. A notebook or SDK caller gets a freshly
-    spawned agent instead. ``PJOB_AGENT_START=spawn|fork`` overrides."""
-    choice = os.environ.get("PJOB_AGENT_START", "auto")
-    if choice != "auto":
-        return choice == "fork" and procs.CAN_FORK
-    return procs.CAN_FORK and threading.active_count() == 1 and not any(name in sys.modules for name in _FORK_UNSAFE)
-
-
 def start(task, node: int, agent_id: str, log_path: str) -> AgentProcess:
-    """Start one agent; its stdout/stderr go to ``log_path``."""
-    if not fork_is_safe():
-        with open(log_path, "ab") as out:
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "pjob.local.launch",
-                    "--task",
-                    os.path.join(task.work_dir, "task.json"),
-                    "--node",
-                    str(node),
-                    "--agent-id",
-                    agent_id,
-                ],
-                stdin=subprocess.PIPE,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        return AgentProcess(proc, None)
-    control_r, control_w = os.pipe()
-    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid:
+    """Start one agent (``engine.procs.start_process``: forked when
+    ``procs.fork_is_safe``, else spawned); its stdout/stderr go to ``log_path``.
+    Its control channel: a pipe when forked, its stdin when spawned."""
+    fork = procs.fork_is_safe()
+    control_r, control_w = os.pipe() if fork else (0, None)
+    argv = [sys.executable, "-m", "pjob.local.launch", "--task", os.path.join(task.work_dir, "task.json")]
+    argv += ["--node", str(node), "--agent-id", agent_id]
+    proc = procs.start_process(
+        argv,
+        lambda: run_agent(task, node, agent_id, control_r),
+        fork=fork,
+        stdout_path=log_path,
+        keep=(control_r,) if fork else (),
+        stdin=subprocess.PIPE,
+    )
+    if control_w is not None:
         os.close(control_r)
-        os.close(log_fd)
         os.set_inheritable(control_w, False)
-        return AgentProcess(procs.ForkedProcess(pid), control_w)
-    code = 1
-    try:  # the forked agent: keep stdio + the control pipe, drop the driver's files and locks
-        os.dup2(log_fd, 1)
-        os.dup2(log_fd, 2)
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        os.closerange(3, control_r)
-        os.closerange(control_r + 1, 1 << 16)
-        sys.stdout = open(1, "w", buffering=1, encoding="utf-8", closefd=False)
-        sys.stderr = open(2, "w", buffering=1, encoding="utf-8", closefd=False)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        code = run_agent(task, node, agent_id, control_r)
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        os._exit(code)
+    return AgentProcess(proc, control_w)
 
 
 def main(argv: list[str] | None = None) -> int:

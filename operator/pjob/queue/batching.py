@@ -1,18 +1,40 @@
-"""How far a remote queue's client batches (pure; used by
-``pjob.coord.kube.KubeCoordinator``, whose every write is an API call):
+"""The one batching layer between an agent and the queue: claim-ahead and
+write-behind outcomes, for every backend (``pjob.coord.sqlite``,
+``pjob.coord.kube``). Backends batch nothing themselves: they offer
+``Coordinator.commit`` (reports plus a claim in one transaction or API write)
+and say how far to batch (``Coordinator.batching``); ``Batcher`` decides
+when to write, from the pure rules below.
 
-- ``claim_ahead``: how many mini-batches one claim write reserves. Enough
-  for this agent's observed rate over ``horizon`` seconds (the write-behind
-  interval, so one write carries the claim, the buffered outcomes and the
-  heartbeat), never more than a fair share of what is left (and at the tail a
-  quarter of that), so other agents do not wait long at the end; before any
-  rate is known, up to ``prefetch`` (half a fair share).
+- ``claim_ahead``: how many mini-batches one claim reserves. Enough for this
+  agent's observed rate over ``horizon`` seconds (the write-behind interval,
+  so one write carries the claim, the buffered outcomes and the heartbeat),
+  never more than a fair share of what is left (and at the tail a quarter of
+  that), so other agents do not wait long at the end; before any rate is
+  known, up to ``prefetch`` (half a fair share). A backend evaluates it inside
+  its transaction, with its own counts of pending mini-batches and agents.
 - ``write_due``: whether buffered outcomes must be written now.
+- ``Batcher``: the agent's side of the seam (it is a ``Coordinator`` too).
+  ``claim`` hands out leases from a reservoir and refills it with one
+  ``commit`` that also carries the buffered outcomes; ``complete``/``fail``/
+  ``release`` are checked against what it handed out and buffered, answered
+  from the buffer only while the backend says the agent's leases surely stand
+  (``safe_until``), otherwise written at once and the backend's answer
+  returned. ``before_write`` runs before every write (the agent flushes its
+  report rows: an attempt the queue knows of is in the job's report).
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+
+from pjob.queue import protocol
+
+log = logging.getLogger(__name__)
 
 
 def claim_ahead(need: int, prefetch: int, pending: int, agents: int, rate: float, horizon: float) -> int:
@@ -30,3 +52,198 @@ def claim_ahead(need: int, prefetch: int, pending: int, agents: int, rate: float
 
 def write_due(buffered: int, oldest_age: float, flush_max: int, flush_seconds: float) -> bool:
     return buffered > 0 and (buffered >= flush_max or oldest_age >= flush_seconds)
+
+
+class Batcher:
+    """One agent's batched view of a ``Coordinator`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        coord: protocol.Coordinator,
+        agent: str,
+        before_write: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
+        self.coord = coord
+        self.agent = agent
+        self.settings = coord.batching
+        self.before_write = before_write
+        self.clock, self.monotonic = clock, monotonic
+        self.reports: list[protocol.Report] = []
+        self.first_report_at = 0.0  # monotonic time the oldest buffered report was made
+        self.last_write = monotonic()
+        self.reservoir: deque[protocol.Lease] = deque()  # claimed, not handed out
+        self.held: set[tuple[int, int]] = set()  # (index, attempt) claimed and not reported, reservoir included
+        self.finished = 0  # outcomes since the first one (the rate that sizes claims)
+        self.first_finish = 0.0
+        self.drained = False  # the last claim found nothing left
+        self.claimed = False  # a claim was written (before that a read cannot tell "nothing left")
+
+    # --- claims -------------------------------------------------------------------------
+
+    def claim(self, agent: str, max_n: int) -> list[protocol.Lease]:
+        if max_n <= 0:
+            return []
+        if len(self.reservoir) < max_n and self.claimed and self._nothing_left():
+            self.drained = True  # nothing left to claim (a read): no write just to find that out
+            if self.reports and not self.held:
+                self._last_write()
+            elif self.due():
+                self.flush()
+        elif len(self.reservoir) < max_n:
+            self.claimed = True
+            request = protocol.ClaimRequest(
+                max_n - len(self.reservoir), self.settings.prefetch, self.rate(), self.settings.flush_seconds
+            )
+            got = self._write(request)
+            self.drained = not got
+            self.reservoir.extend(got)
+            self.held.update((x.index, x.attempt) for x in got)
+        elif self.due():
+            self.flush()
+        return [self.reservoir.popleft() for _ in range(min(max_n, len(self.reservoir)))]
+
+    def _nothing_left(self) -> bool:
+        """Nothing pending in the queue (a read), and no buffered failure or
+        hand-back that could make some pending once written."""
+        return all(r.kind == "complete" for r in self.reports) and self.coord.counters().pending == 0
+
+    def rate(self) -> float:
+        """Outcomes per second since the first (start-up and init() aside); 0 until known."""
+        elapsed = self.monotonic() - self.first_finish
+        return (self.finished - 1) / elapsed if self.finished > 1 and elapsed > 0.2 else 0.0
+
+    # --- outcomes -----------------------------------------------------------------------
+
+    def complete(self, lease: protocol.Lease, outcome: protocol.Outcome) -> bool:
+        return self._record(protocol.Report(lease, "complete", outcome))
+
+    def complete_many(self, results: Sequence[tuple[protocol.Lease, protocol.Outcome]]) -> list[bool]:
+        return [self.complete(lease, outcome) for lease, outcome in results]
+
+    def fail(self, lease: protocol.Lease, error: str, retryable: bool = True, items: int | None = None) -> bool:
+        return self._record(protocol.Report(lease, "fail", error=error, retryable=retryable, items=items))
+
+    def release(self, lease: protocol.Lease) -> None:
+        """Hand back ``lease`` and the reservoir (release means the agent is
+        stopping); written at once when nothing else is held."""
+        self._record(protocol.Report(lease, "release"), flush=False)
+        self._release_reservoir()
+        if self.reports and not self.held:
+            self.flush()
+
+    def _release_reservoir(self) -> None:
+        while self.reservoir:
+            self._record(protocol.Report(self.reservoir.popleft(), "release"), flush=False)
+
+    def _record(self, report: protocol.Report, flush: bool = True) -> bool:
+        key = (report.lease.index, report.lease.attempt)
+        if report.lease.owner != self.agent or key not in self.held:
+            return False
+        self.held.discard(key)
+        if report.kind != "release":
+            self.finished += 1
+            self.first_finish = self.first_finish or self.monotonic()
+        if not self.reports:
+            self.first_report_at = self.monotonic()
+        self.reports.append(report)
+        if self.clock() >= self.coord.safe_until(self.agent):
+            return self.flush()[-1]  # the lease may have been taken back: only the backend can answer
+        if flush:
+            if self.drained and not self.held:
+                self._last_write()
+            elif self.due():
+                self.flush()
+        return True
+
+    def _last_write(self) -> None:
+        """Nothing held, nothing left: this agent's last write. Agents run dry
+        together: a jittered pause spreads their last writes (fewer conflicts)."""
+        if self.settings.drain_jitter:
+            time.sleep(random.uniform(0.0, self.settings.drain_jitter))
+        self.flush()
+
+    def due(self) -> bool:
+        s = self.settings
+        return write_due(len(self.reports), self.monotonic() - self.first_report_at, s.flush_max, s.flush_seconds)
+
+    def flush(self) -> list[bool]:
+        """Write the buffered reports now; one bool each (False: stale when written)."""
+        return self._flush(closing=False)
+
+    def _flush(self, closing: bool) -> list[bool]:
+        if not self.reports:
+            return []
+        reports = self.reports
+        accepted, _ = self._commit(reports, None, closing)
+        return accepted
+
+    def _write(self, claim: protocol.ClaimRequest) -> list[protocol.Lease]:
+        return self._commit(self.reports, claim, False)[1]
+
+    def _commit(
+        self, reports: list[protocol.Report], claim: protocol.ClaimRequest | None, closing: bool
+    ) -> tuple[list[bool], list[protocol.Lease]]:
+        if reports and self.before_write is not None:
+            self.before_write()
+        accepted, leases = self.coord.commit(self.agent, reports, claim, closing)
+        self.reports = []
+        self.last_write = self.monotonic()
+        for report, ok in zip(reports, accepted):
+            if not ok and report.kind != "release":
+                log.warning(
+                    "%s of mini-batch %d (attempt %d) by %s was stale when written",
+                    report.kind,
+                    report.lease.index,
+                    report.lease.attempt,
+                    self.agent,
+                )
+        return accepted, leases
+
+    # --- the rest of the protocol -------------------------------------------------------
+
+    def heartbeat(self, agent: str) -> None:
+        """Buffered outcomes go out at least every ``renew_seconds`` (the write
+        is the heartbeat); the backend renews what no write renewed."""
+        if self.reports and self.monotonic() - self.last_write >= self.settings.renew_seconds:
+            self.flush()
+        self.coord.heartbeat(agent)
+        if self.due():
+            self.flush()
+
+    def release_expired(self, now: float) -> int:
+        return self.coord.release_expired(now)
+
+    def counters(self) -> protocol.Progress:
+        self.flush()
+        return self.coord.counters()
+
+    def reset_failed(self) -> int:
+        self.flush()
+        return self.coord.reset_failed()
+
+    def records(self, state: str | None = None) -> list[protocol.BatchRecord]:
+        self.flush()
+        return self.coord.records(state)
+
+    def finish(self) -> None:
+        """Hand back the reservoir (unburnt) and write what is buffered. If the
+        backend cannot be reached the reports are logged and dropped: their
+        mini-batches run again once this agent's leases expire."""
+        self._release_reservoir()
+        try:
+            self._flush(closing=True)
+        except Exception as exc:  # an outage on the way out must not crash the agent's shutdown
+            log.warning(
+                "could not write %d buffered outcome(s) on close (%s); those mini-batches will run again "
+                "after the lease expires: %s",
+                len(self.reports),
+                exc,
+                ", ".join(f"{r.kind} {r.lease.index}" for r in self.reports),
+            )
+            self.reports = []
+
+    def close(self) -> None:
+        self.finish()
+        self.coord.close()

@@ -16,13 +16,21 @@ failure, not retried. Agents call ``heartbeat`` every few seconds (well within
 ``lease_seconds``) and ``close`` when they stop: the kube backend buffers
 outcomes and reserves mini-batches ahead, and ``close`` writes/hands them back.
 
+Batching (claim-ahead and write-behind outcomes) is one layer,
+``pjob.queue.batching.Batcher``, the agent's side of this seam: it buffers
+outcomes and reserves mini-batches ahead, and writes them through
+``Coordinator.commit`` (one transaction or API write: reports plus a claim)
+as each backend's ``Batching`` settings say. Backends batch nothing themselves.
+
 Only small records cross this seam: indexes, counts, short error strings.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Protocol
+import math
+from collections.abc import Sequence
+from typing import Literal, Protocol
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +82,42 @@ class BatchRecord:
 STATES = ("pending", "leased", "done", "failed")
 
 
+@dataclasses.dataclass(frozen=True)
+class Report:
+    """What became of one lease, as ``Batcher`` buffers it for ``commit``."""
+
+    lease: Lease
+    kind: Literal["complete", "fail", "release"]
+    outcome: Outcome | None = None  # complete
+    error: str = ""  # fail
+    retryable: bool = True  # fail
+    items: int | None = None  # fail: what the attempt held once its data was read
+
+
+@dataclasses.dataclass(frozen=True)
+class ClaimRequest:
+    """A claim inside ``commit``: ``need`` now; the backend reserves up to
+    ``pjob.queue.batching.claim_ahead(need, prefetch, pending, agents, rate,
+    horizon)`` with its own ``pending`` and ``agents``."""
+
+    need: int
+    prefetch: int = 0
+    rate: float = 0.0  # this agent's mini-batches per second so far (0: not known yet)
+    horizon: float = 0.0  # seconds of work one claim should cover
+
+
+@dataclasses.dataclass(frozen=True)
+class Batching:
+    """How far ``pjob.queue.batching.Batcher`` batches against a backend
+    (each write costs a SQLite transaction or an API call)."""
+
+    prefetch: int = 0  # the most one claim reserves ahead (0: exactly what is needed)
+    flush_seconds: float = 0.05  # the longest an outcome waits in the buffer
+    flush_max: int = 256  # buffered outcomes that force a write
+    drain_jitter: float = 0.0  # seconds: a random pause before an agent's last write (spreads them)
+    renew_seconds: float = math.inf  # buffered outcomes go out at least this often (a write is a heartbeat)
+
+
 class Coordinator(Protocol):
     def claim(self, agent: str, max_n: int) -> list[Lease]: ...
 
@@ -114,3 +158,18 @@ class Coordinator(Protocol):
         """Per-mini-batch records, by index; ``state`` filters (e.g. "failed")."""
 
     def close(self) -> None: ...
+
+    # --- the batching layer's entry points ---
+
+    batching: Batching
+
+    def commit(
+        self, agent: str, reports: Sequence[Report], claim: ClaimRequest | None = None, closing: bool = False
+    ) -> tuple[list[bool], list[Lease]]:
+        """``reports`` (in order; one bool each: False for a stale lease) and
+        then ``claim``, in one transaction/write. ``closing``: the agent is
+        going away; a backend may give up sooner on an outage."""
+
+    def safe_until(self, agent: str) -> float:
+        """Wall time until which ``agent``'s leases surely stand in everyone's
+        eyes: outcomes may be answered from the buffer until then."""

@@ -95,10 +95,81 @@ class KubeBackend:
 
 
 class KubePrefetchBackend(KubeBackend):
-    """The production setting: claims reserve ``prefetch`` mini-batches ahead,
-    so only order-independent tests apply."""
+    """The production setting: agents go through the batching layer
+    (``pjob.queue.batching.Batcher``: claims reserve ``prefetch`` mini-batches
+    ahead, outcomes are written behind), so only order-independent tests apply."""
 
     prefetch = 8
+
+    def _new(self, kwargs):
+        return Batched(super()._new(kwargs))
+
+    def opener(self):
+        return functools.partial(_batched, super().opener())
+
+
+def _batched(opener):
+    return Batched(opener())
+
+
+class Batched:
+    """A coordinator as its agents see it: one ``Batcher`` per agent name;
+    what is not an agent's (counters, expiry, records) reads the queue after
+    every agent's buffer was written."""
+
+    def __init__(self, coord):
+        self.coord = coord
+        self.batchers = {}
+
+    def __getattr__(self, name):  # lease_seconds and the like
+        return getattr(self.coord, name)
+
+    def _for(self, agent):
+        from pjob.queue import batching
+
+        if agent not in self.batchers:
+            self.batchers[agent] = batching.Batcher(self.coord, agent)
+        return self.batchers[agent]
+
+    def _flushed(self):
+        for b in self.batchers.values():
+            b.flush()
+        return self.coord
+
+    def claim(self, agent, max_n):
+        return self._for(agent).claim(agent, max_n)
+
+    def complete(self, lease, outcome):
+        return self._for(lease.owner).complete(lease, outcome)
+
+    def complete_many(self, results):
+        return [self.complete(lease, outcome) for lease, outcome in results]
+
+    def fail(self, lease, error, retryable=True, items=None):
+        return self._for(lease.owner).fail(lease, error, retryable, items)
+
+    def release(self, lease):
+        self._for(lease.owner).release(lease)
+
+    def heartbeat(self, agent):
+        self._for(agent).heartbeat(agent)
+
+    def release_expired(self, now):
+        return self._flushed().release_expired(now)
+
+    def counters(self):
+        return self._flushed().counters()
+
+    def reset_failed(self):
+        return self._flushed().reset_failed()
+
+    def records(self, state=None):
+        return self._flushed().records(state)
+
+    def close(self):
+        for b in self.batchers.values():
+            b.finish()
+        self.coord.close()
 
 
 BACKENDS = {"sqlite": SqliteBackend, "kube": KubeBackend, "kube-prefetch": KubePrefetchBackend}

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from pjob.coord import base, kube
+from pjob.queue import batching
 from pjob.spec import errors
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -49,24 +50,27 @@ def test_random_failures_still_end_with_every_batch_final(server):
 
 
 def test_chunked_claim_is_one_write_and_close_hands_back_unstarted_ones(server, api):
-    c = kube.KubeCoordinator(api, NS, JOB, 100, prefetch=16)
+    queue = kube.KubeCoordinator(api, NS, JOB, 100, prefetch=16)
+    c = batching.Batcher(queue, "a")
     server.clear_requests()
     leases = c.claim("a", 2)
     assert [x.index for x in leases] == [0, 1]
     assert [r.resource for r in server.writes()] == ["leases", "configmaps"]  # heartbeat Lease + one claim
-    assert c.counters().leased == 16
+    assert queue.counters().leased == 16
     assert [x.index for x in c.claim("a", 3)] == [2, 3, 4]  # from the reservoir: no API write
     assert len(server.writes()) == 2
     c.complete_many([(x, ok()) for x in leases])
+    assert len(server.writes()) == 2  # written behind
     c.close()
-    p = c.counters()
+    assert len(server.writes()) == 3  # outcomes and hand-backs in one write
+    p = queue.counters()
     assert (p.done, p.leased, p.attempts) == (2, 3, 5)  # 11 unstarted ones went back unburnt
     other = kube.KubeCoordinator(api, NS, JOB, prefetch=0)
     assert [(x.index, x.attempt) for x in other.claim("b", 2)] == [(5, 1), (6, 1)]
 
 
 def test_release_hands_back_the_reservoir_too(server, api):
-    c = kube.KubeCoordinator(api, NS, JOB, 50, prefetch=10)
+    c = batching.Batcher(kube.KubeCoordinator(api, NS, JOB, 50, prefetch=10), "a")
     (lease,) = c.claim("a", 1)
     c.release(lease)  # SIGTERM: the agent is stopping
     p = kube.KubeCoordinator(api, NS, JOB).counters()  # a fresh reader sees it at once
@@ -74,9 +78,9 @@ def test_release_hands_back_the_reservoir_too(server, api):
 
 
 def test_outcome_after_a_real_lease_expiry_is_answered_by_the_api(server, api):
-    slow = kube.KubeCoordinator(api, NS, JOB, 3, lease_seconds=1, prefetch=0)
+    slow = batching.Batcher(kube.KubeCoordinator(api, NS, JOB, 3, lease_seconds=1, prefetch=0), "slow")
     (lease,) = slow.claim("slow", 1)
-    rescuer = kube.KubeCoordinator(api, NS, JOB, lease_seconds=1, prefetch=0)
+    rescuer = batching.Batcher(kube.KubeCoordinator(api, NS, JOB, lease_seconds=1, prefetch=0), "rescuer")
     # expiry is judged on the rescuer's own clock: the Lease (1 s) must stay unrenewed for 1 s after it saw it
     assert rescuer.release_expired(time.time()) == 0
     deadline = time.monotonic() + 30
@@ -129,7 +133,6 @@ def test_objects_are_labelled_owned_and_named_validly(server, api):
     owner = [{"apiVersion": "v1", "kind": "ConfigMap", "name": "parent", "uid": uid, "controller": True}]
     c = kube.KubeCoordinator(api, NS, JOB, 3, owner_references=owner)
     c.claim("Pod/score-0_Agent", 1)
-    c.flush()
     cm = server.get("v1", "configmaps", kube.queue_name(JOB), NS)
     assert cm["metadata"]["labels"] == {kube.QUEUE_LABEL: JOB}
     assert cm["metadata"]["ownerReferences"][0]["uid"] == uid  # kept across read-modify-writes
@@ -174,7 +177,7 @@ def test_close_without_an_api_server_logs_what_it_could_not_write(server, caplog
     config.tls_server_name = "localhost"
     client = k8s.ApiClient(config)
     try:
-        c = kube.KubeCoordinator(client, NS, JOB, 3, prefetch=0)
+        c = batching.Batcher(kube.KubeCoordinator(client, NS, JOB, 3, prefetch=0), "a")
         (lease,) = c.claim("a", 1)
         assert c.complete(lease, ok()) is True  # buffered
         forwarder.stop()

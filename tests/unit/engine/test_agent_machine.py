@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from pjob.engine import agent_machine as am
 from pjob.engine import policy
+from pjob.queue import protocol
 
 LIMITS = policy.Limits(timeout=60.0, task_overhead_timeout=600.0)
 
@@ -57,8 +58,32 @@ CASES = [
         [],
     ),
     (
-        "idle with outcomes: flush now",
+        "idle with outcomes, nothing left to claim: flush now",
+        state(worker(0, ready=False), outcomes=1, oldest_outcome=99.99, nothing_to_claim=True),
+        am.Tick(100.0),
+        [am.Flush()],
+    ),
+    (
+        "idle with fresh outcomes and more to claim: the next claim's write carries them",
         state(worker(0, ready=False), outcomes=1, oldest_outcome=99.99),
+        am.Tick(100.0),
+        [],
+    ),
+    (
+        "the backend's batching says how long outcomes wait",
+        state(
+            worker(0, queued=2),
+            local=2,
+            outcomes=3,
+            oldest_outcome=95.0,
+            batching=protocol.Batching(prefetch=64, flush_seconds=10.0, flush_max=4096),
+        ),
+        am.Tick(100.0),
+        [],
+    ),
+    (
+        "a full buffer is written at once",
+        state(worker(0, queued=2), local=2, outcomes=256, oldest_outcome=99.99),
         am.Tick(100.0),
         [am.Flush()],
     ),
