@@ -188,18 +188,18 @@ def test_worker_defaults_are_valid_pod_fragments_and_locked_down(scenario):
     assert worker["image"].count(":") >= 1 and worker["gpu"]["resourceName"] == "nvidia.com/gpu"
 
 
-def test_datastore_wiring_is_the_same_for_operator_and_workers(scenario):
+def test_the_workers_mount_the_datastore_and_the_operator_does_not(scenario):
     name, values, objs = scenario
     config = operator_config(objs)
     store = config["datastores"]["items"][config["datastores"]["default"]]
     worker = config["worker"]
     pod = _operator(objs)["spec"]["template"]["spec"]
     (c,) = pod["containers"]
-    # the claim holds the run folders (logs, work files, shipped code, outputs) in both modes, so the
-    # operator (which finalises) and every worker see the same files; the operator's root is its mount
-    claims = [v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"] if "persistentVolumeClaim" in v]
-    assert claims == [store["claimName"]]
-    assert {"name": "datastore", "mountPath": store["mountPath"]} in c["volumeMounts"]
+    # the claim holds the run folders (logs, work files, shipped code, outputs) in both modes: every
+    # worker (and finaliser) pod mounts it; the operator reads and writes API objects only
+    assert not [v for v in pod["volumes"] if "persistentVolumeClaim" in v or "hostPath" in v or "nfs" in v]
+    assert store["mountPath"] not in {m["mountPath"] for m in c["volumeMounts"]}
+    assert {m["name"] for m in c["volumeMounts"]} == {"tmp", "config"}
     assert {"name": "datastore", "mountPath": store["mountPath"]} in worker["volumeMounts"]
     assert any(v.get("persistentVolumeClaim", {}).get("claimName") == store["claimName"] for v in worker["volumes"])
     pvcs = by_kind(objs, "PersistentVolumeClaim")
@@ -209,11 +209,13 @@ def test_datastore_wiring_is_the_same_for_operator_and_workers(scenario):
         assert [p["metadata"]["name"] for p in pvcs] == [store["claimName"]]
         wanted = values.get("datastore", {}).get("pvc", {}).get("accessModes", ["ReadWriteMany"])
         assert pvcs[0]["spec"]["accessModes"] == wanted
+    # nor does the operator hold the object store's credentials
+    assert "envFrom" not in c and not {e["name"] for e in c["env"]} & {"AWS_ENDPOINT_URL"}
     if store["type"] == "pvc":
-        assert "envFrom" not in c and worker["envFrom"] == [] and by_kind(objs, "Secret") == []
+        assert worker["envFrom"] == [] and by_kind(objs, "Secret") == []
     else:
         ref = {"secretRef": {"name": store["secretName"]}}
-        assert c["envFrom"] == [ref] and worker["envFrom"] == [ref]
+        assert worker["envFrom"] == [ref]
         secrets = by_kind(objs, "Secret")
         if values["datastore"]["objectStore"].get("existingSecret"):
             assert secrets == [] and store["secretName"] == "s3-creds"
