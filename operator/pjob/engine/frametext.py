@@ -32,16 +32,25 @@ def rows_text(frame) -> str | None:
         return None
     if n_rows == 0:
         return ""
-    columns = []
-    for i in range(n_cols):
-        text = _column_text(frame.iloc[:, i], np)
-        if text is None:
-            return None
-        columns.append(text)
-    return "\n".join(map(" ".join, zip(*columns))) + "\n"
+    series = [frame.iloc[:, i] for i in range(n_cols)]
+    # a datetime column's format is chosen over the whole column; everything else is per value
+    formats = [_datetime_format(s.to_numpy(), np) if s.dtype == np.dtype("datetime64[ns]") else None for s in series]
+    parts = []
+    for lo in range(0, n_rows, BLOCK_ROWS):  # in blocks: a block's strings, not the whole frame's, live at once
+        columns = []
+        for s, fmt in zip(series, formats):
+            text = _column_text(s.iloc[lo : lo + BLOCK_ROWS], np, fmt)
+            if text is None:
+                return None
+            columns.append(text)
+        parts.append("\n".join(map(" ".join, zip(*columns))) + "\n")
+    return "".join(parts)
 
 
-def _column_text(series, np) -> list[str] | None:
+BLOCK_ROWS = 8192  # rows turned into text at a time (a 10 MB mini-batch: its peak ~100 -> ~10 MB of strings)
+
+
+def _column_text(series, np, fmt=None) -> list[str] | None:
     dtype = series.dtype
     kind = getattr(dtype, "kind", None)
     if not isinstance(dtype, np.dtype):
@@ -63,21 +72,29 @@ def _column_text(series, np) -> list[str] | None:
     if kind == "O":
         return _object_text(values.tolist())
     if dtype == np.dtype("datetime64[ns]"):
-        return _datetime_text(values, np)
+        return _datetime_text(values, np, fmt)
     return None
 
 
 _NS_UNITS = ((10**3, "ns", 29), (10**6, "us", 26), (10**9, "ms", 23))  # unit, length of "YYYY-MM-DD HH:MM:SS.f..."
 
 
-def _datetime_text(values, np) -> list[str]:
-    """As pandas writes a naive datetime64[ns] column: dates only when every
-    value is at midnight, else date and time with as many fractional digits
-    as the finest value needs (chosen for the whole column); NaT is ""."""
-    nat = np.isnat(values)
-    ns = values.view("int64")[~nat]
+def _datetime_format(values, np) -> tuple[bool, str, int]:
+    """(dates only, unit, width) of a naive datetime64[ns] column as pandas
+    writes it: dates only when every value is at midnight, else date and time
+    with as many fractional digits as the finest value needs."""
+    ns = values.view("int64")[~np.isnat(values)]
     dates_only = not ns.size or not (ns % (86400 * 10**9)).any()
     unit, width = next(((u, w) for step, u, w in _NS_UNITS if (ns % step).any()), ("s", 19))
+    return dates_only, unit, width
+
+
+def _datetime_text(values, np, fmt=None) -> list[str]:
+    """As pandas writes a naive datetime64[ns] column, in the format ``fmt``
+    chosen for the whole column (``_datetime_format``; these values' own when
+    None); NaT is ""."""
+    nat = np.isnat(values)
+    dates_only, unit, width = fmt or _datetime_format(values, np)
     try:
         import pyarrow
     except ImportError:  # numpy alone: slower

@@ -1,0 +1,31 @@
+"""engine.frametext writes a frame's rows in blocks of ``BLOCK_ROWS`` (so a
+block's strings, not the whole mini-batch's, are alive at once); with blocks
+of a few rows the text must still be ``to_csv``'s, in particular a datetime
+column's format, which pandas chooses over the whole column (dates only, or
+as many fractional digits as the finest value needs)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from pjob.engine import frametext
+from test_frametext import expected, frames
+
+
+@settings(max_examples=400, deadline=None)
+@given(frames())
+def test_blocks_of_a_few_rows_write_the_same_text(frame):
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(frametext, "BLOCK_ROWS", 3)
+        fast = frametext.rows_text(frame)
+    if fast is not None:
+        assert fast == expected(frame)
+
+
+def test_a_datetime_format_is_the_whole_columns(monkeypatch):
+    """The first block is all midnights and whole seconds, a later one is not."""
+    monkeypatch.setattr(frametext, "BLOCK_ROWS", 2)
+    stamps = ["2024-01-01", "2024-01-02", "2024-01-03 04:05:06.000007", None, "1999-12-31"]
+    frame = pd.DataFrame({"a": range(5), "b": pd.to_datetime(stamps, format="ISO8601").astype("datetime64[ns]")})
+    assert frametext.rows_text(frame) == expected(frame)
