@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 
-from pjob.coord import base
 from pjob.coord.sqlite import SqliteCoordinator
 from pjob.engine import agent, procs
 from pjob.engine.task import ParallelTask
@@ -44,14 +43,8 @@ def connect_when_ready(task, control_fd: int):
 
 def run_agent(task, node: int, agent_id: str, control_fd: int) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the driver, which stops us in order
-    runner = agent.Agent(
-        task, node, lambda: connect_when_ready(task, control_fd), base.Outcome, agent_id, control_fd=control_fd
-    )
-    try:
-        return runner.run()
-    finally:
-        if hasattr(runner.coord, "close"):
-            runner.coord.close()
+    # the agent closes the queue it connects
+    return agent.Agent(task, node, lambda: connect_when_ready(task, control_fd), agent_id, control_fd=control_fd).run()
 
 
 class AgentProcess:
