@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+from pjob.engine import dag
 from pjob.spec import crds
 
 GROUP = crds.GROUP
@@ -49,13 +50,13 @@ TRUE, FALSE, UNKNOWN = "True", "False", "Unknown"
 
 # status.state, a summary for the printer column
 STATE_PENDING, STATE_RUNNING, STATE_SUCCEEDED, STATE_FAILED = "Pending", "Running", "Succeeded", "Failed"
-# pipeline step states
+# pipeline step states: the DAG policy's (pjob.engine.dag), which pjob run uses too
 STEP_PENDING, STEP_RUNNING, STEP_SUCCEEDED, STEP_FAILED, STEP_SKIPPED = (
-    "Pending",
-    "Running",
-    "Succeeded",
-    "Failed",
-    "Skipped",
+    dag.PENDING,
+    dag.RUNNING,
+    dag.SUCCEEDED,
+    dag.FAILED,
+    dag.SKIPPED,
 )
 
 # --- reasons (CamelCase, as Kubernetes wants) and messages -----------------------------------
@@ -82,7 +83,6 @@ MSG_STEPS_COMPLETED = "all {total} steps succeeded"
 REASON_STEP_FAILED = "StepFailed"
 MSG_STEP_FAILED = "step {step} failed: {message}; downstream steps were not started"
 REASON_WORKERS_FAILED = "WorkersFailed"
-MSG_WORKERS_FAILED = "the worker Job failed ({message}) before every mini-batch was final"
 REASON_CLAIM_NOT_FOUND = "ClaimNotFound"
 MSG_CLAIM_NOT_FOUND = (
     "PersistentVolumeClaim {claim} not found in namespace {namespace}: worker pods mount the datastore claim "

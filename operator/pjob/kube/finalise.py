@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
-from pjob.engine import fileio, logtree, manifest, policy, report
+from pjob.engine import fileio, logtree, manifest, policy, report, step_verdict
 from pjob.engine import finalise as engine_finalise
+from pjob.engine.task import ParallelTask
+from pjob.queue.protocol import Progress
 
 
-def planned_count(task) -> int:
+def planned_count(task: ParallelTask) -> int:
     path = manifest.path_in(task.work_dir)
     if not os.path.exists(path):
         return 0
@@ -26,24 +29,16 @@ def planned_count(task) -> int:
     return int(header["count"])
 
 
-QUEUE_REJECTED = "queue_rejected"  # Failed reason QueueRejected: the API server refused the queue ConfigMap
-QUEUE_REJECTED_PREFIX = "the API server refused to"  # how pjob.coord.kube.QueueRejected's message starts
+# the workers stopped on purpose (exit 3, or 4 for a full disk): the step's fatal error says why
+# (engine.step_verdict: the same rules and message as pjob run)
+QUEUE_REJECTED = step_verdict.QUEUE_REJECTED  # Failed reason QueueRejected: the API server refused the queue
+QUEUE_REJECTED_PREFIX = step_verdict.QUEUE_REJECTED_PREFIX
+_explained = step_verdict.explained
 
 
-def _rule_of(fatal: str) -> str:
-    if fatal.startswith(QUEUE_REJECTED_PREFIX):
-        return QUEUE_REJECTED
-    return policy.INIT_FAILURE if "init()" in fatal else policy.SYSTEM_ERROR
-
-
-def _explained(verdict: policy.Verdict, fatal: str | None) -> policy.Verdict:
-    """The workers stopped on purpose (exit 3, or 4 for a full disk): say why instead of "the worker Job failed"."""
-    if fatal and verdict.state == policy.FAILED and verdict.rule == policy.SYSTEM_ERROR:
-        return policy.Verdict(policy.FAILED, _rule_of(fatal.strip()), fatal.strip().splitlines()[0])
-    return verdict
-
-
-def finalise_unplanned(task, verdict: policy.Verdict, *, started: float | None = None):
+def finalise_unplanned(
+    task: ParallelTask, verdict: policy.Verdict, *, started: float | None = None
+) -> tuple[policy.Verdict, Progress]:
     """The job ended before node 0 published a plan (the input could not be
     planned, the workers never started): job_result.txt says why."""
     from pjob.coord import base
@@ -72,7 +67,9 @@ def finalise_unplanned(task, verdict: policy.Verdict, *, started: float | None =
     return verdict, counters
 
 
-def finalise(task, coordinator, verdict: policy.Verdict, *, started: float | None = None):
+def finalise(
+    task: ParallelTask, coordinator: Any, verdict: policy.Verdict, *, started: float | None = None
+) -> tuple[policy.Verdict, Any]:
     """Returns (final verdict, counters)."""
     tree = logtree.LogTree(task.logs_dir)
     os.makedirs(tree.root, exist_ok=True)
