@@ -34,7 +34,7 @@ def _configmap(client: Any, namespace: str, ref: str) -> tuple[str, dict[str, st
     from pjob.spec import errors
 
     name = ref.removeprefix("configmap:")
-    cm = kubeio.KubeApi(client).get("ConfigMap", namespace, name)
+    cm = kubeio.KubeApi(client).get("ConfigMap", namespace, name)  # type: ignore[no-untyped-call]
     if cm is None:
         raise errors.UserError(f"--verdict {ref}: no such ConfigMap in namespace {namespace}", field="--verdict")
     return name, dict(cm.get("data") or {})

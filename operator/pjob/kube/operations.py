@@ -37,7 +37,7 @@ class QueueReader:
 def _ended(job: dict[str, Any]) -> dict[str, Any] | None:
     for item in (job.get("status") or {}).get("conditions") or []:
         if item.get("type") in ("Failed", "Complete") and item.get("status") == c.TRUE:
-            return item
+            return dict(item)
     return None
 
 
@@ -49,7 +49,9 @@ class Finaliser:
     def __init__(self, api: kubeio.KubeApi, config: Any):
         self.api, self.config = api, config
 
-    def __call__(self, task: Any, queue: QueueReader | None, verdict: policy.Verdict, body: dict) -> Outcome | None:
+    def __call__(
+        self, task: Any, queue: QueueReader | None, verdict: policy.Verdict, body: dict[str, Any]
+    ) -> Outcome | None:
         meta = body["metadata"]
         namespace, name = meta.get("namespace") or "default", meta["name"]
         cm_name = finaliser_job.name_of(name)

@@ -70,14 +70,15 @@ def init_container(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The init container (same image, env, mounts and security context as
     ``main``) and the ConfigMap volumes it mounts."""
-    volumes, mounts = [], []
+    volumes: list[dict[str, Any]] = []
+    mounts: list[dict[str, Any]] = []
     for index, e in enumerate(entries):
         name = f"pjob-shipped-{index}"
         volumes.append(
             {"name": name, "configMap": {"name": e["configMap"], "items": [{"key": BUNDLE_KEY, "path": BUNDLE_KEY}]}}
         )
         mounts.append({"name": name, "mountPath": f"{MOUNT_ROOT}/{index}", "readOnly": True})
-    container = {
+    container: dict[str, Any] = {
         key: json.loads(json.dumps(main[key]))
         for key in ("image", "imagePullPolicy", "env", "envFrom", "resources", "securityContext", "workingDir")
         if key in main
