@@ -221,7 +221,7 @@ def build_worker_job(cr: dict, task: ParallelTask, config: OperatorConfig) -> di
                             "values": [engine_agent.EXIT_FATAL, diskfull.EXIT_NO_SPACE],
                         },
                     },
-                    *unpack_failure_rules(cr),
+                    *unpack_cmd.failure_rules(unpack_cmd.shipped_entries(cr)),
                     # preemption/eviction is not the job's fault: replace the pod without counting a failure
                     {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
                 ]
@@ -233,14 +233,6 @@ def build_worker_job(cr: dict, task: ParallelTask, config: OperatorConfig) -> di
 
 def _namespace(cr: dict) -> str:
     return cr["metadata"].get("namespace") or "default"
-
-
-def unpack_failure_rules(cr: dict) -> list[dict]:
-    """A shipped bundle that cannot be unpacked fails the Job at once (retrying changes nothing)."""
-    if not unpack_cmd.shipped_entries(cr):
-        return []
-    codes = {"containerName": unpack_cmd.CONTAINER, "operator": "In", "values": [unpack_cmd.EXIT_BAD_BUNDLE]}
-    return [{"action": "FailJob", "onExitCodes": codes}]
 
 
 def build_parallel_children(cr: dict, task: ParallelTask, config: OperatorConfig) -> list[dict]:

@@ -98,6 +98,14 @@ def add_to_pod(pod: dict[str, Any], entries: list[dict[str, str]], namespace: st
     pod["volumes"] = list(pod.get("volumes") or []) + volumes
 
 
+def failure_rules(entries: list[dict[str, str]] | None) -> list[dict[str, Any]]:
+    """podFailurePolicy rules: a bundle that cannot be unpacked fails the Job at once (retrying changes nothing)."""
+    if not entries:
+        return []
+    codes = {"containerName": CONTAINER, "operator": "In", "values": [EXIT_BAD_BUNDLE]}
+    return [{"action": "FailJob", "onExitCodes": codes}]
+
+
 # --- the command -----------------------------------------------------------------------------------
 
 
