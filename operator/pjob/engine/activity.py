@@ -22,6 +22,12 @@ import glob
 import json
 import os
 import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from pjob.engine.slots import WorkerSlot
 
 WRITE_SECONDS = 0.5
 BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, float("inf"))
@@ -38,7 +44,7 @@ class Activity:
     def __init__(self, work_dir: str, node: str):
         self.path = os.path.join(folder(work_dir), f"{node}.json")
         self.node = node
-        self.since: dict[int, tuple[tuple, float]] = {}  # slot -> ((state, mini_batch), since epoch)
+        self.since: dict[int, tuple[tuple[str, int | None], float]] = {}  # slot -> ((state, mini_batch), since epoch)
         self.starts: dict[int, int] = {}
         self.restarts = 0
         self.counts = [0] * len(BUCKETS)
@@ -60,7 +66,7 @@ class Activity:
         self.n += 1
         self.dirty = True
 
-    def update(self, slots, now_mono: float, force: bool = False) -> None:
+    def update(self, slots: Iterable[WorkerSlot], now_mono: float, force: bool = False) -> None:
         now = time.time()
         for w in slots:
             key = worker_state(w, self.starts.get(w.slot, 0))
@@ -72,7 +78,7 @@ class Activity:
         if (self.dirty and now - self.last_write >= WRITE_SECONDS) or force:
             self.write(slots, now)
 
-    def write(self, slots, now: float) -> None:
+    def write(self, slots: Iterable[WorkerSlot], now: float) -> None:
         workers = [
             {
                 "proc": w.proc,
@@ -106,7 +112,7 @@ class Activity:
         self.last_write, self.dirty = now, False
 
 
-def worker_state(w, starts: int) -> tuple[str, int | None]:
+def worker_state(w: WorkerSlot, starts: int) -> tuple[str, int | None]:
     """(state, mini-batch) of one ``engine.slots.WorkerSlot`` (pure)."""
     if w.popen is None or w.res_fd < 0:
         return ("stopped", None)
@@ -117,7 +123,7 @@ def worker_state(w, starts: int) -> tuple[str, int | None]:
     return ("idle", None)
 
 
-def read_all(work_dir: str) -> list[dict]:
+def read_all(work_dir: str) -> list[dict[str, Any]]:
     """Every agent's last activity document, by node; unreadable ones skipped."""
     out = []
     for path in sorted(glob.glob(os.path.join(folder(work_dir), "*.json"))):
@@ -129,7 +135,7 @@ def read_all(work_dir: str) -> list[dict]:
     return out
 
 
-def describe(worker: dict, now: float) -> str:
+def describe(worker: dict[str, Any], now: float) -> str:
     """'mini-batch 41 for 3 s', 'init for 12 s', 'idle', ... (pure)."""
     secs = max(0, int(now - float(worker.get("since") or now)))
     state = worker.get("state")
@@ -142,7 +148,7 @@ def describe(worker: dict, now: float) -> str:
     return what if state in ("idle", "stopped") else f"{what} for {secs} s"
 
 
-def merged_durations(docs: list[dict]) -> tuple[list[tuple[str, int]], float, int]:
+def merged_durations(docs: list[dict[str, Any]]) -> tuple[list[tuple[str, int]], float, int]:
     """Sum the agents' histograms: ([(le, cumulative count)], sum, count) (pure)."""
     counts: dict[str, int] = {}
     total, n = 0.0, 0

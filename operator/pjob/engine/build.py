@@ -24,13 +24,16 @@ def build_parallel_task(
 ) -> ParallelTask:
     """``step_dir`` holds ``logs/`` and ``work/`` of this step."""
     data_ref = bindings.whole_ref(step.input_data)
+    assert data_ref is not None  # checks: input_data is one ${{inputs.<name>}}
     data = resolved.inputs[data_ref.name]
     if not isinstance(data, resolve.DataValue):
         raise ValueError(f"input_data of step {resolved.name} is not data: {data!r}")
     runtime = flags.parse_flags(resolved.argv)
     append_row_to = None
     if step.task.append_row_to:
-        out = resolved.outputs[bindings.whole_ref(step.task.append_row_to).name]
+        out_ref = bindings.whole_ref(step.task.append_row_to)
+        assert out_ref is not None  # checks: append_row_to is one ${{outputs.<name>}}
+        out = resolved.outputs[out_ref.name]
         append_row_to = out.location if out.type == "uri_file" else os.path.join(out.location, APPEND_ROW_FILE)
         output_dir = os.path.dirname(append_row_to)
     else:
@@ -40,6 +43,7 @@ def build_parallel_task(
             if first
             else os.path.join(step_dir, "outputs")
         )
+    assert resolved.code_dir is not None  # a parallel step has task.code
     error_threshold = runtime.error_threshold if runtime.error_threshold is not None else step.error_threshold
     return ParallelTask(
         step=resolved.name,

@@ -21,6 +21,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+from collections.abc import Sequence
+from typing import TypeVar
 
 MOUNT = "/sys/fs/cgroup"
 UNLIMITED_BYTES = 1 << 60  # v1 reports "no limit" as PAGE_COUNTER_MAX * page size (~2**63)
@@ -88,7 +90,10 @@ def cgroup_dirs(proc_self_cgroup: str | None, base: str = MOUNT, controller: str
     return dirs + [base]
 
 
-def tightest(values: list) -> float | int | None:
+_Limit = TypeVar("_Limit", int, float)
+
+
+def tightest(values: Sequence[_Limit | None]) -> _Limit | None:
     """The smallest of the limits that are set; None when none is."""
     given = [v for v in values if v is not None]
     return min(given) if given else None
@@ -131,7 +136,7 @@ def read_limits(mount: str = MOUNT, proc_self_cgroup: str = "/proc/self/cgroup")
             cpus=tightest([parse_cpu_max(_read(os.path.join(d, "cpu.max"))) for d in dirs]),
             memory=tightest([parse_memory(_read(os.path.join(d, "memory.max"))) for d in dirs]),
         )
-    cpus: list = []
+    cpus: list[float | None] = []
     for folder in ("cpu", "cpu,cpuacct", "cpuacct,cpu"):
         if os.path.isdir(os.path.join(mount, folder)):
             cpus = [

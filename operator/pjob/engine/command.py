@@ -10,12 +10,14 @@ One implementation for both places a command step runs: the local driver
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from typing import IO
 
 from pjob.engine import fileio
 
@@ -48,7 +50,7 @@ def _tail(path: str, lines: int = 15) -> str:
         return ""
 
 
-def _pump(src, dest_file, dest_stream) -> None:
+def _pump(src: io.BufferedReader, dest_file: IO[bytes], dest_stream: IO[bytes]) -> None:
     for chunk in iter(lambda: src.read1(65536), b""):
         dest_file.write(chunk)
         dest_file.flush()

@@ -14,6 +14,7 @@ import glob
 import json
 import os
 import time
+from typing import Any, TextIO
 
 FOLDER = "errors"
 
@@ -21,7 +22,7 @@ FOLDER = "errors"
 class ErrorLog:
     def __init__(self, work_dir: str, node: str):
         self.path = os.path.join(work_dir, FOLDER, f"{time.time_ns():020d}-node{node}.jsonl")
-        self._file = None
+        self._file: TextIO | None = None
 
     def record(self, index: int, attempt: int, error: str | None) -> None:
         if not error:
@@ -38,9 +39,9 @@ class ErrorLog:
             self._file = None
 
 
-def read(work_dir: str) -> dict[int, list[dict]]:
+def read(work_dir: str) -> dict[int, list[dict[str, Any]]]:
     """Failed attempts by mini-batch index, in attempt order (a torn last line is skipped)."""
-    out: dict[int, list[dict]] = {}
+    out: dict[int, list[dict[str, Any]]] = {}
     for path in sorted(glob.glob(os.path.join(work_dir, FOLDER, "*.jsonl"))):
         with open(path, encoding="utf-8", errors="replace") as f:
             for line in f:

@@ -10,15 +10,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from typing import TYPE_CHECKING, Any
 
 from pjob.engine import errorlog, fileio, logtree, manifest, policy, report, results
 
+if TYPE_CHECKING:
+    from pjob.engine.task import ParallelTask
+    from pjob.queue.protocol import BatchRecord, Coordinator, Progress
 
-def failed_records(coordinator) -> list:
+
+def failed_records(coordinator: Coordinator) -> list[BatchRecord]:
     return coordinator.records(state="failed")
 
 
-def write_failed_list(logs: logtree.LogTree, work_dir: str, failed: list) -> None:
+def write_failed_list(logs: logtree.LogTree, work_dir: str, failed: list[BatchRecord]) -> None:
     """One JSON line per failed mini-batch: index, locator, attempts, items, last error."""
     lines = []
     if failed:
@@ -40,7 +45,7 @@ def write_failed_list(logs: logtree.LogTree, work_dir: str, failed: list) -> Non
     fileio.write_text_atomic(logs.failed_mini_batches, "".join(line + "\n" for line in lines))
 
 
-def write_job_error(logs: logtree.LogTree, failed: list) -> None:
+def write_job_error(logs: logtree.LogTree, failed: list[BatchRecord]) -> None:
     parts = [f"{len(failed)} mini-batch(es) failed.\n"]
     for rec in failed[:20]:
         parts.append(f"\n--- mini-batch {rec.index} (attempts {rec.attempts}) ---\n{(rec.error or '').rstrip()}\n")
@@ -50,12 +55,12 @@ def write_job_error(logs: logtree.LogTree, failed: list) -> None:
         f.write("".join(parts) if failed else "no errors\n")
 
 
-def staging_dir(task) -> str:
+def staging_dir(task: ParallelTask) -> str:
     """Where end-of-step files are written before they are renamed into place."""
     return os.path.join(task.work_dir, "staging")
 
 
-def remove_staged(task) -> list[str]:
+def remove_staged(task: ParallelTask) -> list[str]:
     """Staging files a killed finalisation left (the driver runs this before
     the step runs again, so nothing reads them as output)."""
     logs = logtree.LogTree(task.logs_dir)
@@ -67,7 +72,7 @@ def remove_staged(task) -> list[str]:
     return removed
 
 
-def merge_output(task, count: int) -> tuple[int, int] | None:
+def merge_output(task: ParallelTask, count: int) -> tuple[int, int] | None:
     if not task.append_row_to:
         return None
     return results.merge(
@@ -80,7 +85,7 @@ def merge_output(task, count: int) -> tuple[int, int] | None:
 
 
 def first_error(
-    failed: list, fatal: str | None, attempts: dict[int, list[dict]] | None = None
+    failed: list[BatchRecord], fatal: str | None, attempts: dict[int, list[dict[str, Any]]] | None = None
 ) -> tuple[str | None, int | None, str | None]:
     """``(first error, its mini-batch, that mini-batch's last error when it says
     something else)``. The first error is the earliest failed attempt of a
@@ -106,7 +111,7 @@ def _body(error: str | None) -> str:
     return text.split("\n", 1)[1] if text.startswith("[") and "\n" in text else text
 
 
-def plan_header(work_dir: str) -> dict:
+def plan_header(work_dir: str) -> dict[str, Any]:
     """The manifest's header (what planning noted), {} when unreadable."""
     try:
         header, _ = manifest.read_header_and_lines(manifest.path_in(work_dir))
@@ -115,7 +120,7 @@ def plan_header(work_dir: str) -> dict:
     return header if isinstance(header, dict) else {}
 
 
-def _described_source(task, count: int) -> str:
+def _described_source(task: ParallelTask, count: int) -> str:
     """The input, and why it gave nothing when planning knew (a CSV with only a header)."""
     why = plan_header(task.work_dir).get("empty_because") if not count else None
     return f"{task.input_uri} ({why})" if why else task.input_uri
@@ -135,8 +140,15 @@ def next_file(logs: logtree.LogTree, verdict: policy.Verdict, error: str | None,
 
 
 def finalise(
-    task, coordinator, logs: logtree.LogTree, verdict: policy.Verdict, *, count: int, elapsed: float, fatal: str | None
-) -> tuple[policy.Verdict, object]:
+    task: ParallelTask,
+    coordinator: Coordinator,
+    logs: logtree.LogTree,
+    verdict: policy.Verdict,
+    *,
+    count: int,
+    elapsed: float,
+    fatal: str | None,
+) -> tuple[policy.Verdict, Progress]:
     """Write every end-of-step file; returns the final verdict and counters."""
     counters = coordinator.counters()
     merged = merge_output(task, count)
@@ -153,7 +165,7 @@ def finalise(
     write_failed_list(logs, task.work_dir, failed)
     write_job_error(logs, failed)
     error, error_index, last_error = first_error(failed, fatal, errorlog.read(task.work_dir))
-    warnings = []
+    warnings: list[str] = []
     skipped = plan_header(task.work_dir).get("skipped")
     if skipped:  # dangling symlinks, FIFOs, ... in the input folder
         warnings.append(skipped)

@@ -19,10 +19,19 @@ output equal to ``to_csv`` on generated frames of many dtypes.
 
 from __future__ import annotations
 
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy
+    import pandas
+
+DatetimeFormat = tuple[bool, str, int]  # (dates only, unit, width): _datetime_format
+
 _SPECIAL = (" ", '"', "\n")
 
 
-def rows_text(frame) -> str | None:
+def rows_text(frame: pandas.DataFrame) -> str | None:
     """``frame.to_csv(sep=" ", header=None, index=None)``, or None when this
     frame is not one the fast path provably writes the same."""
     import numpy as np
@@ -50,14 +59,14 @@ def rows_text(frame) -> str | None:
 BLOCK_ROWS = 8192  # rows turned into text at a time (a 10 MB mini-batch: its peak ~100 -> ~10 MB of strings)
 
 
-def _column_text(series, np, fmt=None) -> list[str] | None:
+def _column_text(series: pandas.Series, np: ModuleType, fmt: DatetimeFormat | None = None) -> list[str] | None:
     dtype = series.dtype
-    kind = getattr(dtype, "kind", None)
+    kind = getattr(dtype, "kind", "")
     if not isinstance(dtype, np.dtype):
         import pandas
 
         if isinstance(dtype, pandas.StringDtype):  # pandas 3's default for text; nulls are NA or NaN
-            return _object_text(series.to_numpy(dtype=object, na_value=None).tolist())
+            return _object_text(series.to_numpy(dtype=object, na_value=None).tolist())  # type: ignore[call-overload]  # pandas-stubs lacks na_value=None
         return None  # other extension dtypes (nullable ints, categorical, ...): pandas' own writer
     values = series.to_numpy()
     if kind in "iu":
@@ -79,7 +88,7 @@ def _column_text(series, np, fmt=None) -> list[str] | None:
 _NS_UNITS = ((10**3, "ns", 29), (10**6, "us", 26), (10**9, "ms", 23))  # unit, length of "YYYY-MM-DD HH:MM:SS.f..."
 
 
-def _datetime_format(values, np) -> tuple[bool, str, int]:
+def _datetime_format(values: numpy.ndarray, np: ModuleType) -> DatetimeFormat:
     """(dates only, unit, width) of a naive datetime64[ns] column as pandas
     writes it: dates only when every value is at midnight, else date and time
     with as many fractional digits as the finest value needs."""
@@ -89,12 +98,13 @@ def _datetime_format(values, np) -> tuple[bool, str, int]:
     return dates_only, unit, width
 
 
-def _datetime_text(values, np, fmt=None) -> list[str]:
+def _datetime_text(values: numpy.ndarray, np: ModuleType, fmt: DatetimeFormat | None = None) -> list[str]:
     """As pandas writes a naive datetime64[ns] column, in the format ``fmt``
     chosen for the whole column (``_datetime_format``; these values' own when
     None); NaT is ""."""
     nat = np.isnat(values)
     dates_only, unit, width = fmt or _datetime_format(values, np)
+    text: list[str]
     try:
         import pyarrow
     except ImportError:  # numpy alone: slower
@@ -112,7 +122,7 @@ def _datetime_text(values, np, fmt=None) -> list[str]:
     return text
 
 
-def _object_text(values: list) -> list[str] | None:
+def _object_text(values: list[object]) -> list[str] | None:
     out = []
     for v in values:
         if v.__class__ is str:

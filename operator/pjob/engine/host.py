@@ -14,8 +14,20 @@ import inspect
 import os
 import sys
 import types
+from typing import TYPE_CHECKING, Any
 
 from azureml_user import parallel_run
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import pandas
+
+    from pjob.data.minibatch import MiniBatch
+    from pjob.engine.logtree import LogTree
+    from pjob.engine.task import ParallelTask
+
+    MiniBatchData = list[str] | pandas.DataFrame  # what run() is given: file paths, or rows
 
 
 class EntryScriptError(Exception):
@@ -25,7 +37,7 @@ class EntryScriptError(Exception):
 class MiniBatchContext:
     """Second argument of ``run(mini_batch, mini_batch_context)``."""
 
-    def __init__(self, minibatch_index: int, partition_key_value: dict, dataset: str):
+    def __init__(self, minibatch_index: int, partition_key_value: dict[str, Any], dataset: str):
         self.minibatch_index = minibatch_index
         self.partition_key_value = partition_key_value
         self.dataset = dataset
@@ -37,7 +49,7 @@ class MiniBatchContext:
         )
 
 
-def script_path(task) -> str | None:
+def script_path(task: ParallelTask) -> str | None:
     """Absolute file of the entry script, or None for a dotted module name."""
     entry = task.entry_script
     if entry.endswith(".py") or "/" in entry or os.sep in entry:
@@ -45,13 +57,13 @@ def script_path(task) -> str | None:
     return None
 
 
-def script_argv(task) -> list[str]:
+def script_argv(task: ParallelTask) -> list[str]:
     """sys.argv of the script: the script, then every program argument
     (runtime flags included, so parse_known_args sees them)."""
     return [script_path(task) or task.entry_script] + list(task.argv)
 
 
-def worker_environment(task, base_env: dict[str, str], slot: int) -> dict[str, str]:
+def worker_environment(task: ParallelTask, base_env: dict[str, str], slot: int) -> dict[str, str]:
     """Environment of worker ``slot``: the caller's, the step's
     environment_variables, AZUREML_BI_OUTPUT_PATH, and one GPU per worker
     while GPUs last."""
@@ -63,7 +75,7 @@ def worker_environment(task, base_env: dict[str, str], slot: int) -> dict[str, s
     return env
 
 
-def configure_entry_script(task, logs, node: str, proc: str, working_dir: str) -> None:
+def configure_entry_script(task: ParallelTask, logs: LogTree, node: str, proc: str, working_dir: str) -> None:
     """Point ``EntryScript`` at this worker's log file and folders."""
     parallel_run.configure(
         log_dir=logs.root,
@@ -79,10 +91,10 @@ def configure_entry_script(task, logs, node: str, proc: str, working_dir: str) -
 class EntryScriptHost:
     """One loaded entry script."""
 
-    def __init__(self, task):
+    def __init__(self, task: ParallelTask):
         self.task = task
         self.module: types.ModuleType | None = None
-        self._run = None
+        self._run: Callable[..., Any] | None = None
         self._wants_context = False
 
     def load(self) -> None:
@@ -99,6 +111,8 @@ class EntryScriptHost:
                     sys.path.insert(0, extra)
             name = os.path.splitext(os.path.basename(path))[0]
             spec = importlib.util.spec_from_file_location(name, path)
+            if spec is None or spec.loader is None:
+                raise EntryScriptError(f"entry script {path} cannot be loaded as a module")
             module = importlib.util.module_from_spec(spec)
             sys.modules[name] = module
             spec.loader.exec_module(module)
@@ -114,12 +128,15 @@ class EntryScriptHost:
         if callable(init):
             init()
 
-    def run(self, mini_batch, context: MiniBatchContext):
+    def run(self, mini_batch: MiniBatchData, context: MiniBatchContext) -> Any:
+        """What the script's run() returned (checked by ``results.format_returns``)."""
+        run = self._run
+        assert run is not None  # load() first
         if self._wants_context:
-            return self._run(mini_batch, context)
-        return self._run(mini_batch)
+            return run(mini_batch, context)
+        return run(mini_batch)
 
-    def run_counted(self, mini_batch, context: MiniBatchContext) -> tuple[int, object]:
+    def run_counted(self, mini_batch: MiniBatchData, context: MiniBatchContext) -> tuple[int, object]:
         """(items handed over, what run() returned). The size is taken before
         the call: a script that pops, deletes or drops (in place) from the
         list or DataFrame it was given must not shrink the count its returns
@@ -133,7 +150,7 @@ class EntryScriptHost:
             shutdown()
 
 
-def wants_context(run) -> bool:
+def wants_context(run: Callable[..., Any]) -> bool:
     """True when run() declares two (or more) positional parameters, or *args."""
     try:
         params = inspect.signature(run).parameters.values()
@@ -143,5 +160,5 @@ def wants_context(run) -> bool:
     return len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in params)
 
 
-def context_for(mb, task) -> MiniBatchContext:
+def context_for(mb: MiniBatch, task: ParallelTask) -> MiniBatchContext:
     return MiniBatchContext(mb.index, dict(mb.key_values or {}), task.input_uri)

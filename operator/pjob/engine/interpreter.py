@@ -14,6 +14,7 @@ on its ``PYTHONPATH``. Called by ``pjob.engine.procs`` (the command line) and
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import azureml_user
 
@@ -70,7 +71,7 @@ def version_tuple(text: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
-def problems(probe: dict, needs_tables: bool) -> list[str]:
+def problems(probe: dict[str, Any], needs_tables: bool) -> list[str]:
     """What the probed interpreter lacks for a worker (pure)."""
     out = []
     if tuple(probe.get("python") or ()) < MIN_PYTHON:

@@ -12,6 +12,7 @@ import csv
 import glob
 import os
 import re
+from typing import Any
 
 from pjob.engine import logtree
 
@@ -19,35 +20,35 @@ from pjob.engine import logtree
 SUCCEEDED, FAILED, RUNNING, PENDING, TRUE = "Succeeded", "Failed", "Running", "Pending", "True"
 
 
-def conditions_by_type(status: dict) -> dict[str, dict]:
+def conditions_by_type(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {x.get("type"): x for x in status.get("conditions") or []}
 
 
-def _true(conditions: list[dict] | None, type_: str) -> bool:
+def _true(conditions: list[dict[str, Any]] | None, type_: str) -> bool:
     found = next((x for x in conditions or [] if x.get("type") == type_), None)
     return bool(found and found.get("status") == TRUE)
 
 
-def terminal_state(conditions: list[dict] | None) -> str | None:
+def terminal_state(conditions: list[dict[str, Any]] | None) -> str | None:
     """``Succeeded``/``Failed`` once a job reached one (that condition is
     True), else None: THE answer to "is it terminal?", for the operator
     (``pjob.kube.conditions.terminal``), ``pjob status --follow`` and local runs."""
     return next((kind for kind in (SUCCEEDED, FAILED) if _true(conditions, kind)), None)
 
 
-def state_of(obj: dict) -> str:
+def state_of(obj: dict[str, Any]) -> str:
     status = obj.get("status") or {}
     if status.get("state"):
-        return status["state"]
+        return str(status["state"])
     conditions = status.get("conditions")
     return terminal_state(conditions) or (RUNNING if _true(conditions, RUNNING) else PENDING)
 
 
-def terminal(obj: dict) -> bool:
+def terminal(obj: dict[str, Any]) -> bool:
     return terminal_state((obj.get("status") or {}).get("conditions")) is not None
 
 
-def progress_text(status: dict) -> str:
+def progress_text(status: dict[str, Any]) -> str:
     mb = status.get("miniBatches") or {}
     if not mb:
         return status.get("progress") or "-"
@@ -63,7 +64,7 @@ def table(rows: list[list[str]]) -> str:
     return "".join("  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() + "\n" for r in rows)
 
 
-def format_status(obj: dict, children: dict[str, dict], events: list[dict]) -> str:
+def format_status(obj: dict[str, Any], children: dict[str, dict[str, Any]], events: list[dict[str, Any]]) -> str:
     """What ``pjob status`` prints (pure)."""
     meta, status = obj["metadata"], obj.get("status") or {}
     where = f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta["name"]  # local runs: no namespace
@@ -109,7 +110,7 @@ def format_status(obj: dict, children: dict[str, dict], events: list[dict]) -> s
     return text
 
 
-def event_time(e: dict) -> str:
+def event_time(e: dict[str, Any]) -> str:
     return e.get("lastTimestamp") or e.get("eventTime") or (e.get("metadata") or {}).get("creationTimestamp") or ""
 
 

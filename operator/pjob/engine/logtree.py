@@ -13,6 +13,10 @@ import dataclasses
 import datetime
 import os
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pjob.queue.protocol import Progress
 
 REPORT_COLUMNS = [
     "mini_batch_id",
@@ -157,7 +161,7 @@ def render_job_result(
     rule: str | None,
     message: str,
     step: str,
-    counters,
+    counters: Progress,
     elapsed: float,
     output: str | None,
     first_error: str | None,

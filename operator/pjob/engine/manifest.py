@@ -11,9 +11,15 @@ from __future__ import annotations
 
 import json
 import os
+from typing import TYPE_CHECKING, Any
 
 from pjob.data import files, minibatch
 from pjob.spec import errors
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pjob.engine.task import ParallelTask
 
 FILE_NAME = "manifest.jsonl"
 _ENCODER = json.JSONEncoder(separators=(",", ":"))  # one encoder for all lines (json.dumps builds one per call)
@@ -24,7 +30,7 @@ def path_in(work_dir: str) -> str:
     return os.path.join(work_dir, FILE_NAME)
 
 
-def write(plan: minibatch.Plan, path: str, extra: dict | None = None) -> None:
+def write(plan: minibatch.Plan, path: str, extra: dict[str, Any] | None = None) -> None:
     """Atomically write ``plan`` (tmp file then rename); ``extra`` goes into the header."""
     header = {
         "kind": plan.kind,
@@ -41,7 +47,7 @@ def write(plan: minibatch.Plan, path: str, extra: dict | None = None) -> None:
     os.replace(tmp, path)
 
 
-def plan_into(task, path: str, log) -> minibatch.Plan:
+def plan_into(task: ParallelTask, path: str, log: Callable[[str], object]) -> minibatch.Plan:
     """Plan ``task``'s input (``pjob.data.plan``; never loads the data), write
     the manifest to ``path`` and log one line. Used by the local driver and by
     agent 0 on a cluster."""
@@ -69,14 +75,14 @@ def plan_into(task, path: str, log) -> minibatch.Plan:
     return plan
 
 
-def _listing(task, plan: minibatch.Plan) -> list[str]:
+def _listing(task: ParallelTask, plan: minibatch.Plan) -> list[str]:
     """The files of the input location as planned (a folder's file plan is its listing)."""
     if plan.kind == "files" and task.input_type in ("uri_folder", "uri_file"):
         return [p for mb in plan.mini_batches for p in mb.paths]
     return files.list_files(task.input_uri)
 
 
-def input_changes(task) -> str | None:
+def input_changes(task: ParallelTask) -> str | None:
     """How the input differs from what the persisted plan was made of: files
     added or removed, or modified after planning (local files); None when it
     is unchanged or there is no plan (or one written before pjob recorded this)."""
@@ -110,7 +116,7 @@ def planned_count(work_dir: str) -> int | None:
         return None
 
 
-def read_header_and_lines(path: str) -> tuple[dict, list[bytes]]:
+def read_header_and_lines(path: str) -> tuple[dict[str, Any], list[bytes]]:
     """Header dict and the raw descriptor lines (without newline), index = position."""
     with open(path, "rb") as f:
         data = f.read()
@@ -160,6 +166,6 @@ def _line(mb: minibatch.MiniBatch) -> str:
     return _ENCODER.encode(_to_dict(mb)) + "\n"
 
 
-def _to_dict(mb: minibatch.MiniBatch) -> dict:
+def _to_dict(mb: minibatch.MiniBatch) -> dict[str, Any]:
     """``MiniBatch.to_dict`` without ``dataclasses.asdict``'s deep copy (same keys and values)."""
     return {k: v for k, v in vars(mb).items() if v is not None and v != []}

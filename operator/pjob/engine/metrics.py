@@ -19,6 +19,14 @@ mini-batch duration histogram). Labels: ``job``, ``step`` (and
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
+
+    from prometheus_client.metrics_core import Metric
+
+    from pjob.queue.protocol import Progress
 
 from pjob.engine import activity
 
@@ -28,11 +36,13 @@ LABELS = ("namespace", "job", "step")
 class JobMetrics:
     """A prometheus_client collector over the last observation of each step."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._steps: dict[tuple[str, str, str], tuple[object, str | None]] = {}
+        self._steps: dict[tuple[str, str, str], tuple[Progress, str | None]] = {}
 
-    def observe(self, job: str, step: str, counters, work_dir: str | None = None, namespace: str = "") -> None:
+    def observe(
+        self, job: str, step: str, counters: Progress, work_dir: str | None = None, namespace: str = ""
+    ) -> None:
         with self._lock:
             self._steps[(namespace, job, step)] = (counters, work_dir)
 
@@ -40,12 +50,12 @@ class JobMetrics:
         with self._lock:
             self._steps.pop((namespace, job, step), None)
 
-    def collect(self):
+    def collect(self) -> list[Metric]:
         with self._lock:
             steps = dict(self._steps)
         return families(steps)
 
-    def serve(self, port: int, addr: str = "127.0.0.1"):
+    def serve(self, port: int, addr: str = "127.0.0.1") -> tuple[WSGIServer, threading.Thread]:
         """Register on a fresh registry and serve /metrics; returns (server, thread)."""
         from prometheus_client import CollectorRegistry, start_http_server
 
@@ -54,7 +64,7 @@ class JobMetrics:
         return start_http_server(port, addr=addr, registry=registry)
 
 
-def families(steps: dict[tuple[str, str, str], tuple[object, str | None]]) -> list:
+def families(steps: dict[tuple[str, str, str], tuple[Progress, str | None]]) -> list[Metric]:
     """The metric families for ``{(namespace, job, step): (counters, work_dir)}``."""
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import os
 import time
+import types
 
 COLUMNS = "time,cpu_percent,memory_percent,memory_used_mb,disk_percent,disk_free_gb,agent_tree_rss_mb\n"
 
@@ -19,7 +20,7 @@ class Monitor:
     def __init__(self, path: str, interval: float, disk_path: str):
         self.path, self.interval, self.disk_path = path, interval, disk_path
         self.next_sample = 0.0  # the first call samples at once
-        self.psutil = None
+        self.psutil: types.ModuleType | None = None  # imported on the first sample
 
     def maybe_sample(self, now: float | None = None) -> bool:
         if not self.interval or self.interval <= 0:

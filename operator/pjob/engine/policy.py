@@ -8,6 +8,11 @@ operator (the job verdict over coordinator counters). Table-driven tests:
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pjob.engine.task import ParallelTask
+    from pjob.queue.protocol import Progress
 
 # Verdict rules: the reason a job failed (also written into job_result.txt).
 MINI_BATCH_ERROR_THRESHOLD = "mini_batch_error_threshold"
@@ -91,12 +96,10 @@ class Limits:
     task_overhead_timeout: float = 600.0
 
 
-def limits_for(task) -> Limits:
+def limits_for(task: ParallelTask) -> Limits:
     """Limits of a ``ParallelTask`` (flags override YAML keys where Azure does)."""
     flags = task.flags
-    error_threshold = task.error_threshold
-    if getattr(flags, "error_threshold", None) is not None:
-        error_threshold = flags.error_threshold
+    error_threshold = task.error_threshold if flags.error_threshold is None else flags.error_threshold
     progress_timeout = flags.progress_update_timeout
     if progress_timeout is None:
         progress_timeout = 3 * (task.timeout + flags.task_overhead_timeout)
@@ -128,7 +131,9 @@ class Verdict:
         return self.state != RUNNING
 
 
-def verdict(progress, limits: Limits, *, now: float, started_at: float, attempts_at_start: int = 0) -> Verdict:
+def verdict(
+    progress: Progress, limits: Limits, *, now: float, started_at: float, attempts_at_start: int = 0
+) -> Verdict:
     """The job verdict over coordinator counters (``coord.base.Progress``),
     checked continuously: fail fast when any rule trips, succeed once every
     mini-batch is final. ``started_at``/``attempts_at_start`` describe this

@@ -20,8 +20,13 @@ import mmap
 import os
 import struct
 import time
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, TypeGuard
 
 from pjob.engine import fileio
+
+if TYPE_CHECKING:
+    import pandas
 
 _COPY_CHUNK = 1 << 20
 
@@ -30,11 +35,11 @@ class ReturnTypeError(TypeError):
     pass
 
 
-def is_dataframe(value) -> bool:
+def is_dataframe(value: object) -> TypeGuard[pandas.DataFrame]:
     return type(value).__module__.partition(".")[0] == "pandas" and hasattr(value, "to_csv")
 
 
-def format_returns(result) -> tuple[int, bytes, bytes]:
+def format_returns(result: object) -> tuple[int, bytes, bytes]:
     """(number of returned elements, column header bytes, row bytes).
 
     list/tuple (or any sized iterable) -> ``str(item) + "\\n"`` per element;
@@ -47,12 +52,12 @@ def format_returns(result) -> tuple[int, bytes, bytes]:
 
         rows = frametext.rows_text(result)
         if rows is None:
-            rows = result.to_csv(sep=" ", header=None, index=None)
-        header = result.head(0).to_csv(sep=" ", index=None)
+            rows = result.to_csv(sep=" ", header=False, index=False)
+        header = result.head(0).to_csv(sep=" ", index=False)
         return len(result), header.encode("utf-8"), rows.encode("utf-8")
     if isinstance(result, (list, tuple)):
         return len(result), b"", "".join([f"{item}\n" for item in result]).encode("utf-8")
-    if isinstance(result, (str, bytes, dict)) or not hasattr(result, "__iter__"):
+    if isinstance(result, (str, bytes, dict)) or not isinstance(result, Iterable):
         raise ReturnTypeError(
             f"run() must return a list, tuple or pandas DataFrame (one element per succeeded item), "
             f"not {type(result).__name__}"
@@ -138,7 +143,7 @@ def segments(parts_dir: str) -> list[str]:
     ]
 
 
-def _records(path: str):
+def _records(path: str) -> Iterator[RecordRef]:
     """Complete records of one segment, stopping at a torn tail (read through
     mmap: no copy of the rows, no syscall per record)."""
     size = os.path.getsize(path)
@@ -202,7 +207,7 @@ def _read_payload(ref: RecordRef) -> tuple[bytes, bytes]:
 _RELEASE_EVERY = 64 << 20
 
 
-def _release(maps) -> int:
+def _release(maps: Iterable[mmap.mmap]) -> int:
     """Drop the pages of ``maps`` from this process (they stay in the page
     cache): a merge of a 1 GB output would otherwise end with 1 GB resident."""
     for mm in maps:
