@@ -13,6 +13,9 @@ installs into its own venv (``.venv-peers``) before running this.
 
 The issue's table case is a 1 GB CSV; the default here is smaller so the whole
 comparison fits in a few minutes on 2 cores; the size used is printed.
+
+Targets on the table (exit 1 when one is missed, or when outputs differ):
+pjob's wall <= 0.5x Ray Data's and Dask's, all pjob processes <= 400 MB.
 """
 
 from __future__ import annotations
@@ -109,6 +112,22 @@ def write_csv(path: str, size_mb: int) -> None:
             i += 20000
 
 
+def table_verdicts(results: dict, tools: list[str]) -> bool:
+    """Issue 15's targets on the table job: pjob's wall <= 0.5x Ray Data's and
+    Dask's (medians of this run), all pjob processes <= 400 MB (median peak)."""
+    pjob = results[("csv", 2, "pjob")]
+    ok = bl.verdict("csv: peak memory of all pjob processes", bl.med(pjob["mb"]), CSV_MB_TARGET, " MB")
+    for peer in ("dask", "ray"):
+        if peer in tools:
+            ratio = bl.med(pjob["wall"]) / bl.med(results[("csv", 2, peer)]["wall"])
+            ok &= bl.verdict(f"csv: pjob wall / {peer} wall", ratio, CSV_WALL_TARGET)
+    return ok
+
+
+CSV_WALL_TARGET = 0.5
+CSV_MB_TARGET = 400.0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
@@ -200,6 +219,8 @@ def main() -> int:
             for tool in tools:
                 speedup = bl.med(results[(name, 1, tool)]["wall"]) / bl.med(results[(name, 2, tool)]["wall"])
                 print(f"  {tool:5} speed-up 1 -> 2 workers: {speedup:.2f}x")
+        if "csv" == name and "pjob" in tools:
+            ok &= table_verdicts(results, tools)
     shutil.rmtree(root, ignore_errors=True)
     return 0 if ok else 1
 

@@ -116,15 +116,18 @@ def main() -> int:
     )
     walls, peaks = [], []
     for i in range(args.repeat):
-        out = os.path.join(root, "out.txt")
+        work = tempfile.mkdtemp(prefix="run-", dir=root)  # the driver's job folder and runs go under it
+        out = os.path.join(work, "out.txt")
         cmd = [sys.executable, os.path.join(HERE, "peers_drivers.py"), "pjob", "csv", csv, "10000000", "2", out]
         wall, peak, roles = run_sampled(cmd, env)
         checked = check_output(out, csv)
-        os.unlink(out)
+        shutil.rmtree(work, ignore_errors=True)
         walls.append(wall)
         peaks.append(peak)
         by_role = ", ".join(f"{role} {mb:.0f}" for role, mb in roles.items())
-        print(f"  [{i + 1}/{args.repeat}] wall {wall:.2f}s, peak {peak:.0f} MB (peak by role, MB: {by_role}); {checked}")
+        print(
+            f"  [{i + 1}/{args.repeat}] wall {wall:.2f}s, peak {peak:.0f} MB (peak by role, MB: {by_role}); {checked}"
+        )
     print(f"wall {bl.spread(walls)}s, peak {bl.spread(peaks, 1, '.0f')} MB")
     ok = bl.verdict("peak memory of all pjob processes", bl.med(peaks), PSS_TARGET_MB, " MB")
     if not args.keep:
