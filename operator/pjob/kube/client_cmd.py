@@ -16,6 +16,7 @@ else ``~/.kube/config``; ``--context``; the context's namespace is the default
 - cancel: deletes the CR; its children are garbage-collected.
 
 What status and logs print is computed by ``pjob.kube.client_view`` (pure);
+the kubeconfig, the connection and the exit codes are ``pjob.kube.client_connect``'s;
 user documentation: docs/client.md.
 
 Exit codes: 0 done, 1 cluster-side failure (unreachable, CRDs missing,
@@ -26,28 +27,29 @@ only values echoed are names, paths and URLs without user info.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import secrets
 import sys
 import time
+from typing import TYPE_CHECKING, Any, TextIO
 
 from pjob.kube import builders, client_view, ship
 from pjob.kube import constants as c
+from pjob.kube.client_connect import ClusterError, connect, crds_installed, default_namespace, find_job, guard
 from pjob.spec import checks, errors, load
 
-KINDS = (c.PARALLEL_KIND, c.PIPELINE_KIND)
+if TYPE_CHECKING:
+    from pjob.kube.kubeio import KubeApi
+
 FOLLOW_SECONDS = float(os.environ.get("PJOB_FOLLOW_SECONDS") or 3)
-
-
-class ClusterError(Exception):
-    """A cluster-side failure: printed as one line, exit 1."""
 
 
 # --- arguments ---------------------------------------------------------------------------------------
 
 
-def _common(p, name: bool = True) -> None:
+def _common(p: argparse.ArgumentParser, name: bool = True) -> None:
     if name:
         p.add_argument("name", metavar="NAME", help="the ParallelJob or PipelineJob")
     p.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig context's, else default)")
@@ -55,7 +57,7 @@ def _common(p, name: bool = True) -> None:
     p.add_argument("--context", help="kubeconfig context (default: the current one)")
 
 
-def _datastore_arg(p, what: str) -> None:
+def _datastore_arg(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument(
         "--datastore-root",
         metavar="PATH_OR_URL",
@@ -64,7 +66,7 @@ def _datastore_arg(p, what: str) -> None:
     )
 
 
-def add_submit_arguments(p) -> None:
+def add_submit_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", metavar="FILE", help="job YAML (type: pipeline or parallel)")
     _common(p, name=False)
     p.add_argument("--name", help="name of the custom resource (default: the job's name plus a random suffix)")
@@ -81,11 +83,11 @@ def add_submit_arguments(p) -> None:
     )
 
 
-def add_status_arguments(p) -> None:
+def add_status_arguments(p: argparse.ArgumentParser) -> None:
     _common(p)
 
 
-def add_logs_arguments(p) -> None:
+def add_logs_arguments(p: argparse.ArgumentParser) -> None:
     _common(p)
     p.add_argument("--step", help="a pipeline step (default: every step's job_result.txt)")
     p.add_argument("--mini-batch", type=int, metavar="N", help="one mini-batch's worker log records")
@@ -93,104 +95,8 @@ def add_logs_arguments(p) -> None:
     _datastore_arg(p, "for reading logs")
 
 
-def add_cancel_arguments(p) -> None:
+def add_cancel_arguments(p: argparse.ArgumentParser) -> None:
     _common(p)
-
-
-# --- the cluster connection ----------------------------------------------------------------------------
-
-
-def _kubeconfig(path: str | None, context: str | None):
-    """(kubernetes Configuration, default namespace) like kubectl."""
-    from kubernetes import client as kclient
-    from kubernetes import config as kconfig
-
-    try:
-        contexts, current = kconfig.list_kube_config_contexts(config_file=path)
-        chosen = next((x for x in contexts if x["name"] == context), None) if context else current
-        if chosen is None:
-            raise kconfig.ConfigException(f"context {context!r} not found")
-        cfg = kclient.Configuration()
-        kconfig.load_kube_config(config_file=path, context=context, client_configuration=cfg)
-    except (kconfig.ConfigException, OSError, ValueError, TypeError) as exc:
-        where = path or os.environ.get("KUBECONFIG") or "~/.kube/config"
-        raise errors.UserError(
-            [
-                errors.Problem(
-                    where, None, "", f"cannot use this kubeconfig ({exc}); pass --kubeconfig FILE or set KUBECONFIG"
-                )
-            ]
-        ) from None
-    cfg.retries = 1  # fail fast when nothing answers
-    return cfg, (chosen.get("context") or {}).get("namespace") or "default"
-
-
-def default_namespace(args) -> str:
-    if getattr(args, "namespace", None):
-        return args.namespace
-    try:
-        return _kubeconfig(getattr(args, "kubeconfig", None), getattr(args, "context", None))[1]
-    except errors.UserError:
-        return "default"
-
-
-def connect(args):
-    """(KubeApi, namespace, server URL)."""
-    from kubernetes import client as kclient
-
-    from pjob.kube import kubeio
-
-    cfg, namespace = _kubeconfig(getattr(args, "kubeconfig", None), getattr(args, "context", None))
-    api_client = kclient.ApiClient(cfg)
-    api_client.user_agent = "pjob-client"
-    return kubeio.KubeApi(api_client), getattr(args, "namespace", None) or namespace, cfg.host
-
-
-def _guard(fn, args) -> int:
-    """Run a command; cluster-side failures become one line and exit 1."""
-    import urllib3
-
-    from pjob.kube import kubeio
-
-    try:
-        return fn(args)
-    except (ClusterError, ship.UploadError, kubeio.ApiError, urllib3.exceptions.HTTPError, ConnectionError) as exc:
-        if getattr(args, "debug", False):
-            raise
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
-        return 1
-
-
-def _one_line(exc: Exception) -> str:
-    from pjob.kube import kubeio
-
-    if isinstance(exc, kubeio.ApiError):
-        if exc.status == 401:
-            return "the cluster rejected the credentials of this kubeconfig (401 Unauthorized)"
-        if exc.status == 403:
-            return f"forbidden: {str(exc).split(': ', 2)[-1]}"
-        return str(exc)
-    if isinstance(exc, (ClusterError, ship.UploadError)):
-        return str(exc)
-    reason = getattr(exc, "reason", None) or exc
-    return f"cannot reach the cluster: {reason}".splitlines()[0]
-
-
-def _crds_installed(api) -> bool:
-    return api._call("GET", f"/apis/{c.API_VERSION}", ok_missing=True) is not None
-
-
-def find_job(api, namespace: str, name: str) -> dict:
-    for kind in KINDS:
-        obj = api.get(kind, namespace, name)
-        if obj is not None:
-            return obj
-    if not _crds_installed(api):
-        raise ClusterError(
-            f"the pjob CRDs ({c.API_VERSION}) are not installed in this cluster; "
-            "install the chart (helm install pjob helm/pjob) or kubectl apply -f crds/"
-        )
-    raise ClusterError(f"no ParallelJob or PipelineJob named {name!r} in namespace {namespace!r}")
 
 
 # --- submit ------------------------------------------------------------------------------------------------
@@ -201,7 +107,9 @@ def generated_name(loaded: load.LoadedJob) -> str:
     return f"{stem}-{''.join(secrets.choice('abcdefghijklmnopqrstuvwxyz0123456789') for _ in range(5))}"
 
 
-def build_submission(loaded: load.LoadedJob, *, namespace: str, name: str, datastore: str | None):
+def build_submission(
+    loaded: load.LoadedJob, *, namespace: str, name: str, datastore: str | None
+) -> tuple[dict[str, Any], ship.Shipment]:
     """(CR, Shipment): pure apart from reading the shipped files."""
     if datastore and not ship.is_url(datastore):
         if not os.path.isdir(datastore):
@@ -226,7 +134,7 @@ def build_submission(loaded: load.LoadedJob, *, namespace: str, name: str, datas
     return cr, shipment
 
 
-def dry_run_stream(cr: dict, shipment) -> str:
+def dry_run_stream(cr: dict[str, Any], shipment: ship.Shipment) -> str:
     from pjob.kube import render
 
     text = render.to_yaml_stream([cr] + shipment.configmaps)
@@ -249,8 +157,8 @@ def submit_loaded(
     datastore_root: str | None = None,
     kubeconfig: str | None = None,
     context: str | None = None,
-    out=None,
-) -> dict:
+    out: TextIO | None = None,
+) -> dict[str, Any]:
     """Ship and create ``loaded`` (already checked); returns the CR as created
     (or as it would be, with ``dry_run``). Raises UserError / ClusterError."""
     out = out or sys.stdout
@@ -260,8 +168,7 @@ def submit_loaded(
     if dry_run:
         out.write(dry_run_stream(cr, shipment))
         return cr
-    args = type("Args", (), {"kubeconfig": kubeconfig, "context": context, "namespace": namespace})()
-    api, _, _ = connect(args)
+    api, _, _ = connect(argparse.Namespace(kubeconfig=kubeconfig, context=context, namespace=namespace))
     kind = cr["kind"]
     if api.get(kind, namespace, name) is not None:
         raise ClusterError(
@@ -275,7 +182,7 @@ def submit_loaded(
     except Exception as exc:
         from pjob.kube import kubeio
 
-        if isinstance(exc, kubeio.ApiError) and exc.status == 404 and not _crds_installed(api):
+        if isinstance(exc, kubeio.ApiError) and exc.status == 404 and not crds_installed(api):
             raise ClusterError(
                 f"the pjob CRDs ({c.API_VERSION}) are not installed in this cluster; install the chart "
                 "(helm install pjob helm/pjob) or kubectl apply -f crds/"
@@ -308,11 +215,11 @@ def submit_loaded(
     return created
 
 
-def submit_main(args) -> int:
+def submit_main(args: argparse.Namespace) -> int:
     loaded = checks.load_and_check(args.file)
     namespace = args.namespace or default_namespace(args)
 
-    def run(a) -> int:
+    def run(a: argparse.Namespace) -> int:
         created = submit_loaded(
             loaded,
             namespace=namespace,
@@ -333,13 +240,13 @@ def submit_main(args) -> int:
         )
         return 0 if state == "Succeeded" else 1
 
-    return _guard(run, args)
+    return guard(run, args)
 
 
 # --- status ----------------------------------------------------------------------------------------------
 
 
-def recent_events(api, obj: dict, limit: int = 10) -> list[dict]:
+def recent_events(api: KubeApi, obj: dict[str, Any], limit: int = 10) -> list[dict[str, Any]]:
     meta = obj["metadata"]
     items = api._call(
         "GET",
@@ -350,8 +257,8 @@ def recent_events(api, obj: dict, limit: int = 10) -> list[dict]:
     return sorted(mine, key=client_view.event_time)[-limit:]
 
 
-def status_main(args) -> int:
-    def run(a) -> int:
+def status_main(args: argparse.Namespace) -> int:
+    def run(a: argparse.Namespace) -> int:
         api, namespace, _ = connect(a)
         obj = find_job(api, namespace, a.name)
         children = {}
@@ -361,13 +268,13 @@ def status_main(args) -> int:
         sys.stdout.write(client_view.format_status(obj, children, recent_events(api, obj)))
         return 0
 
-    return _guard(run, args)
+    return guard(run, args)
 
 
 # --- logs -----------------------------------------------------------------------------------------------------
 
 
-def _follow(api, obj: dict) -> dict:
+def _follow(api: KubeApi, obj: dict[str, Any]) -> dict[str, Any]:
     meta, last = obj["metadata"], None
     while not client_view.terminal(obj):
         line = f"{client_view.state_of(obj)}: {client_view.progress_text(obj.get('status') or {})}"
@@ -379,8 +286,8 @@ def _follow(api, obj: dict) -> dict:
     return obj
 
 
-def logs_main(args) -> int:
-    def run(a) -> int:
+def logs_main(args: argparse.Namespace) -> int:
+    def run(a: argparse.Namespace) -> int:
         api, namespace, _ = connect(a)
         obj = find_job(api, namespace, a.name)
         if a.follow:
@@ -388,9 +295,9 @@ def logs_main(args) -> int:
         root = a.datastore_root if a.datastore_root and not ship.is_url(a.datastore_root) else None
         dirs = client_view.logs_dirs(obj, a.step)
         if a.mini_batch is not None:
-            step, logs = dirs[0] if len(dirs) == 1 else (None, None)
-            if step is None:
+            if len(dirs) != 1:
                 raise errors.UserError([errors.Problem("--mini-batch", None, "", "name the parallel step: --step S")])
+            _, logs = dirs[0]
             here = client_view.local_path(logs, namespace, root)
             text = client_view.mini_batch_log(here, a.mini_batch) if here else None
             if text is None:
@@ -426,14 +333,14 @@ def logs_main(args) -> int:
             print(f"{obj['kind']} {a.name}: {client_view.state_of(obj)}" + (f" - {end.get('message')}" if end else ""))
         return 0
 
-    return _guard(run, args)
+    return guard(run, args)
 
 
 # --- cancel --------------------------------------------------------------------------------------------------
 
 
-def cancel_main(args) -> int:
-    def run(a) -> int:
+def cancel_main(args: argparse.Namespace) -> int:
+    def run(a: argparse.Namespace) -> int:
         api, namespace, _ = connect(a)
         obj = find_job(api, namespace, a.name)
         owners = [o for o in obj["metadata"].get("ownerReferences") or [] if o.get("kind") == c.PIPELINE_KIND]
@@ -451,4 +358,4 @@ def cancel_main(args) -> int:
         )
         return 0
 
-    return _guard(run, args)
+    return guard(run, args)

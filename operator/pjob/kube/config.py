@@ -17,13 +17,18 @@ import copy
 import dataclasses
 import json
 import os
+from collections.abc import Mapping
 from typing import Any
 
 DEFAULT_ROOT = "/mnt/pjob"
 DEFAULT_IMAGE = "ghcr.io/pjob-dev/pjob:0.1.0"
 DEFAULT_CLAIM = "pjob-datastore"
 DEFAULT_GPU = {"resourceName": "nvidia.com/gpu", "nodeSelector": {}, "tolerations": []}
-DEFAULT_PIP_FROM_CONDA_FILE = {"enabled": False, "command": "pjob-pip-env", "cachePath": "/var/cache/pjob-pip"}
+DEFAULT_PIP_FROM_CONDA_FILE: dict[str, Any] = {
+    "enabled": False,
+    "command": "pjob-pip-env",
+    "cachePath": "/var/cache/pjob-pip",
+}
 # chart keys holding a mapping whose missing sub-keys keep their defaults
 MERGED_WORKER_KEYS = ("gpu", "pipFromCondaFile")
 
@@ -86,7 +91,7 @@ def _default_worker(root: str) -> dict[str, Any]:
 class OperatorConfig:
     datastore_root: str = DEFAULT_ROOT  # where the datastore is mounted (operator and pods)
     default_datastore: str = "default"  # ${{default_datastore}}
-    datastore_urls: dict[str, str] = dataclasses.field(default_factory=dict)  # object-store datastores
+    datastore_urls: dict[str, str] = dataclasses.field(default_factory=dict[str, Any])  # object-store datastores
     worker: dict[str, Any] = dataclasses.field(default_factory=lambda: _default_worker(DEFAULT_ROOT))
     lease_seconds: float = 30.0  # agent Lease duration; an agent dead this long loses its mini-batches
     observe_seconds: float = 5.0  # how often the operator reads progress of a running job
@@ -95,7 +100,7 @@ class OperatorConfig:
     operator_namespace: str = ""
 
     @classmethod
-    def load(cls, environ: dict[str, str] | None = None) -> OperatorConfig:
+    def load(cls, environ: Mapping[str, str] | None = None) -> OperatorConfig:
         env = os.environ if environ is None else environ
         path = env.get("PJOB_CONFIG_FILE")
         raw: dict[str, Any] = {}
@@ -105,7 +110,7 @@ class OperatorConfig:
         return cls.from_dict(raw, env)
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any], env: dict[str, str] | None = None) -> OperatorConfig:
+    def from_dict(cls, raw: dict[str, Any], env: Mapping[str, str] | None = None) -> OperatorConfig:
         env = {} if env is None else env
         stores = raw.get("datastores") or {}
         items = stores.get("items") or {}
@@ -138,7 +143,7 @@ class OperatorConfig:
         return Datastores(self.datastore_root, self.datastore_urls)
 
 
-class Datastores(dict):
+class Datastores(dict[str, str]):
     """Datastore name -> location: object stores by URL, every other name
     ``<root>/datastores/<name>`` on the shared volume."""
 
@@ -146,7 +151,7 @@ class Datastores(dict):
         super().__init__(urls)
         self.root = root
 
-    def __contains__(self, name) -> bool:
+    def __contains__(self, name: object) -> bool:
         return True
 
     def __bool__(self) -> bool:  # never "no datastores" (``datastores or {}`` would drop the mapping)

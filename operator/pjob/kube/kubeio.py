@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import json
 import urllib.parse
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
 
 PATHS = {  # kind -> (API prefix, plural)
     "ConfigMap": ("/api/v1", "configmaps"),
@@ -37,7 +41,7 @@ class ApiError(Exception):
         super().__init__(f"{what}: HTTP {status} {self.reason}: {message}")
 
 
-def load_client(user_agent: str = "pjob-operator"):
+def load_client(user_agent: str = "pjob-operator") -> ApiClient:
     """An ApiClient from the pod's service account, else the kubeconfig (like kubectl)."""
     import kubernetes
 
@@ -51,7 +55,7 @@ def load_client(user_agent: str = "pjob-operator"):
 
 
 class KubeApi:
-    def __init__(self, client=None):
+    def __init__(self, client: ApiClient | None = None) -> None:
         self.client = client if client is not None else load_client()
 
     def _path(self, kind: str, namespace: str, name: str | None = None, sub: str | None = None) -> str:
@@ -63,16 +67,41 @@ class KubeApi:
             path += "/" + sub
         return path
 
+    @overload
     def _call(
         self,
         method: str,
         path: str,
         *,
-        body=None,
-        query=None,
+        body: object = None,
+        query: list[tuple[str, str]] | None = None,
+        content_type: str = "application/json",
+        ok_missing: Literal[False] = False,
+    ) -> dict[str, Any]: ...
+
+    @overload
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: object = None,
+        query: list[tuple[str, str]] | None = None,
+        content_type: str = "application/json",
+        ok_missing: bool,
+    ) -> dict[str, Any] | None: ...
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: object = None,
+        query: list[tuple[str, str]] | None = None,
         content_type: str = "application/json",
         ok_missing: bool = False,
-    ) -> dict | None:
+    ) -> dict[str, Any] | None:
+        """The decoded JSON answer; None for a 404 when ``ok_missing``; ApiError for any other error."""
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type
@@ -84,12 +113,13 @@ class KubeApi:
         if response.status == 404 and ok_missing:
             return None
         if response.status >= 400:
-            raise ApiError(response.status, response.data, f"{method} {path}")
-        return json.loads(response.data) if response.data else {}
+            raise ApiError(response.status, response.data or b"", f"{method} {path}")
+        answer: dict[str, Any] = json.loads(response.data) if response.data else {}
+        return answer
 
     # --- calls -----------------------------------------------------------------------------------
 
-    def create(self, obj: dict) -> bool:
+    def create(self, obj: dict[str, Any]) -> bool:
         """Create ``obj``; False when it already exists (names are fixed, so a
         race or a restart costs one 409, never a duplicate)."""
         meta = obj["metadata"]
@@ -101,12 +131,13 @@ class KubeApi:
             raise
         return True
 
-    def get(self, kind: str, namespace: str, name: str) -> dict | None:
+    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         return self._call("GET", self._path(kind, namespace, name), ok_missing=True)
 
-    def list(self, kind: str, namespace: str, selector: dict[str, str]) -> list[dict]:
+    def list(self, kind: str, namespace: str, selector: dict[str, str]) -> list[dict[str, Any]]:
         query = [("labelSelector", ",".join(f"{k}={v}" for k, v in sorted(selector.items())))]
-        return self._call("GET", self._path(kind, namespace), query=query)["items"]
+        items: list[dict[str, Any]] = self._call("GET", self._path(kind, namespace), query=query)["items"]
+        return items
 
     def delete(self, kind: str, namespace: str, name: str) -> bool:
         """Delete with background propagation (a Job's pods go with it). False when already gone."""

@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def main(args) -> int:
+def main(args: argparse.Namespace) -> int:
     if args.operator_command == "render":
         return _render(args)
     if args.operator_command == "run":
@@ -52,7 +52,7 @@ def main(args) -> int:
     raise errors.UserError("give a subcommand: pjob operator run | pjob operator render FILE", field="operator")
 
 
-def _render(args) -> int:
+def _render(args: argparse.Namespace) -> int:
     loaded = checks.load_and_check(args.file)
     env = dict(os.environ)
     if args.datastore_root:
@@ -63,7 +63,7 @@ def _render(args) -> int:
     return 0
 
 
-def _run(args) -> int:
+def _run(args: argparse.Namespace) -> int:
     import asyncio
 
     import kopf

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import json
 import shlex
+from typing import Any
 
 from pjob.kube.config import DEFAULT_GPU, DEFAULT_PIP_FROM_CONDA_FILE, OperatorConfig
 
@@ -28,7 +29,7 @@ INLINE_CONDA_SCRIPT = (
 )
 
 
-def add_gpus(pod_spec: dict, config: OperatorConfig, gpus: int) -> None:
+def add_gpus(pod_spec: dict[str, Any], config: OperatorConfig, gpus: int) -> None:
     """``gpus`` per pod: the extended resource as a limit (and request, when the
     chart requests it), the GPU node selector and tolerations. 0 -> unchanged."""
     if gpus <= 0:
@@ -52,13 +53,13 @@ def pip_env_enabled(config: OperatorConfig) -> bool:
     return bool((config.worker.get("pipFromCondaFile") or {}).get("enabled"))
 
 
-def add_pip_env(pod_spec: dict, config: OperatorConfig, conda_file: str | dict | None) -> None:
+def add_pip_env(pod_spec: dict[str, Any], config: OperatorConfig, conda_file: str | dict[str, Any] | None) -> None:
     """Run the container through pjob-pip-env when the chart enables it and the
     step has a conda file (its ``args`` stay the ``pjob`` arguments)."""
     if conda_file is None or not pip_env_enabled(config):
         return
     pip = {**DEFAULT_PIP_FROM_CONDA_FILE, **config.worker["pipFromCondaFile"]}
-    cache = pip.get("cachePath") or DEFAULT_PIP_FROM_CONDA_FILE["cachePath"]
+    cache: str = pip.get("cachePath") or DEFAULT_PIP_FROM_CONDA_FILE["cachePath"]
     wrapper = shlex.split(str(pip.get("command") or DEFAULT_PIP_FROM_CONDA_FILE["command"]))
     container = pod_spec["containers"][0]
     if isinstance(conda_file, dict):
@@ -72,7 +73,7 @@ def add_pip_env(pod_spec: dict, config: OperatorConfig, conda_file: str | dict |
     _mount_cache(pod_spec, container, cache)
 
 
-def _mount_cache(pod_spec: dict, container: dict, cache: str) -> None:
+def _mount_cache(pod_spec: dict[str, Any], container: dict[str, Any], cache: str) -> None:
     """The chart mounts the cache (a claim or an emptyDir) in ``worker.volumeMounts``;
     without it the pod gets an emptyDir there (installs then last one pod)."""
     mounts = container.setdefault("volumeMounts", [])

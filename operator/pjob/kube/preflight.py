@@ -15,6 +15,8 @@ Table tests in tests/unit/kube/test_kube_preflight.py.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pjob.kube import constants as c
 
 
@@ -27,7 +29,7 @@ def name_problems(kind: str, name: str) -> list[str]:
     return [c.MSG_NAME_TOO_LONG.format(name=name, length=len(name), limit=c.MAX_CR_NAME, kind=kind, label=label)]
 
 
-def claims_to_check(worker: dict, namespace: str, operator_namespace: str) -> list[str]:
+def claims_to_check(worker: dict[str, Any], namespace: str, operator_namespace: str) -> list[str]:
     """Claim names the worker pods mount, when they must be checked: the job
     runs outside the operator's namespace (the operator's own claims are the
     ones in its namespace; an unknown operator namespace checks nothing)."""

@@ -10,13 +10,15 @@ UIDs do not exist offline: ownerReferences show a placeholder.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pjob.kube import builders, jobspec
 from pjob.kube import constants as c
 from pjob.kube.config import OperatorConfig
 from pjob.spec import errors, load, yamlio
 
 
-def children_of(cr: dict, config: OperatorConfig, *, check_files: bool = True) -> list[dict]:
+def children_of(cr: dict[str, Any], config: OperatorConfig, *, check_files: bool = True) -> list[dict[str, Any]]:
     """What the operator creates for ``cr`` (recursively), in creation order.
     A pipeline's children read outputs of steps that have not run yet, so
     their files are not checked here (the operator checks them when it
@@ -31,7 +33,7 @@ def children_of(cr: dict, config: OperatorConfig, *, check_files: bool = True) -
         )
     if cr["kind"] == c.PARALLEL_KIND:
         return builders.build_parallel_children(cr, jobspec.parallel_task(cr, loaded, config), config)
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     for step in jobspec.pipeline_steps(cr, loaded, config):
         out.append(step.child)
         if step.child["kind"] == c.PARALLEL_KIND:
@@ -39,12 +41,12 @@ def children_of(cr: dict, config: OperatorConfig, *, check_files: bool = True) -
     return out
 
 
-def render(loaded: load.LoadedJob, *, namespace: str, name: str | None, config: OperatorConfig) -> list[dict]:
+def render(loaded: load.LoadedJob, *, namespace: str, name: str | None, config: OperatorConfig) -> list[dict[str, Any]]:
     cr = builders.build_job_cr(loaded, namespace=namespace, name=name or builders.default_cr_name(loaded))
     return [cr] + children_of(cr, config)
 
 
-def to_yaml_stream(objects: list[dict]) -> str:
+def to_yaml_stream(objects: list[dict[str, Any]]) -> str:
     docs = []
     for obj in objects:
         meta = obj["metadata"]

@@ -19,6 +19,7 @@ Pods are plain dicts as the API returns them. Called by
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from pjob.kube import constants as c
 
@@ -47,15 +48,15 @@ class Blocker:
     message: str
 
 
-def _status(pod: dict) -> dict:
+def _status(pod: dict[str, Any]) -> dict[str, Any]:
     return pod.get("status") or {}
 
 
-def running(pod: dict) -> bool:
+def running(pod: dict[str, Any]) -> bool:
     return _status(pod).get("phase") == "Running"
 
 
-def pod_blocker(pod: dict) -> Blocker | None:
+def pod_blocker(pod: dict[str, Any]) -> Blocker | None:
     """Why ``pod`` cannot start, or None (started, finished, going away, or just not there yet)."""
     status = _status(pod)
     meta = pod.get("metadata") or {}
@@ -72,11 +73,11 @@ def pod_blocker(pod: dict) -> Blocker | None:
     return None
 
 
-def blockers(pods: list[dict]) -> list[Blocker]:
+def blockers(pods: list[dict[str, Any]]) -> list[Blocker]:
     return sorted((b for b in map(pod_blocker, pods) if b is not None), key=lambda b: b.pod)
 
 
-def pending(pods: list[dict]) -> tuple[str, str] | None:
+def pending(pods: list[dict[str, Any]]) -> tuple[str, str] | None:
     """(reason, message) of the WorkersPending condition, or None when no pod is blocked."""
     found = blockers(pods)
     if not found:
@@ -88,7 +89,9 @@ def pending(pods: list[dict]) -> tuple[str, str] | None:
     )
 
 
-def timed_out(*, planned: bool, pods: list[dict] | None, started_at: float | None, now: float, timeout: float) -> bool:
+def timed_out(
+    *, planned: bool, pods: list[dict[str, Any]] | None, started_at: float | None, now: float, timeout: float
+) -> bool:
     """Fail the job for not starting: no plan yet, no worker pod running, and
     ``timeout`` seconds gone since the job started. ``pods`` None = not
     observed: no decision."""
@@ -97,12 +100,14 @@ def timed_out(*, planned: bool, pods: list[dict] | None, started_at: float | Non
     return now - started_at > timeout and not any(running(p) for p in pods)
 
 
-def timeout_message(timeout: float, pods: list[dict], job_name: str, claim_problems: list[str] | None = None) -> str:
+def timeout_message(
+    timeout: float, pods: list[dict[str, Any]], job_name: str, claim_problems: list[str] | None = None
+) -> str:
     """What kept the workers from starting, for the Failed condition and job_result.txt."""
     if claim_problems:
         why = "; ".join(claim_problems)
-    elif blockers(pods):
-        why = pending(pods)[1]
+    elif (found := pending(pods)) is not None:  # a pod is blocked
+        why = found[1]
     elif not pods:
         why = (
             f"the Job {job_name} has no pods: see `kubectl describe job {job_name}` for why (admission, "

@@ -150,7 +150,7 @@ class _JobOperations:
         stream does (and Azure's): RunId, Status; JobException unless it succeeded."""
         from argparse import Namespace
 
-        from pjob.kube import client_cmd, client_view  # the cluster client behind `pjob logs --follow`
+        from pjob.kube import client_cmd, client_connect, client_view  # the cluster client behind `pjob logs --follow`
 
         where = Namespace(namespace=target.namespace, kubeconfig=target.kubeconfig, context=target.context)
         code = client_cmd.logs_main(
@@ -158,8 +158,8 @@ class _JobOperations:
         )
         if code:
             raise JobException(f"could not follow job {name} (exit {code}); try `pjob logs {name} --follow`")
-        api, namespace, _ = client_cmd.connect(where)
-        state = client_view.state_of(client_cmd.find_job(api, namespace, name))
+        api, namespace, _ = client_connect.connect(where)
+        state = client_view.state_of(client_connect.find_job(api, namespace, name))
         print(f"\nExecution Summary\n=================\nRunId: {name}\nStatus: {state}", file=sys.stdout, flush=True)
         if state != "Succeeded":
             raise JobException(f"job {name} {state.lower()}; `pjob logs {name} -n {namespace}` says why")

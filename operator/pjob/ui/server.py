@@ -37,10 +37,10 @@ def add_arguments(p) -> None:
 
 
 def cluster_jobs(args) -> list[dict]:
-    from pjob.kube import client_cmd
+    from pjob.kube import client_connect
     from pjob.kube import constants as c
 
-    api, namespace, _ = client_cmd.connect(args)
+    api, namespace, _ = client_connect.connect(args)
     out = []
     for kind in (c.PIPELINE_KIND, c.PARALLEL_KIND):
         for obj in api.list(kind, namespace, {}):
@@ -143,9 +143,9 @@ def main(args) -> int:
             "pjob ui needs aiohttp: pip install 'pjob[ui]' (or 'pjob[operator]')", field="ui"
         ) from None
     if args.kubeconfig:
-        from pjob.kube import client_cmd
+        from pjob.kube import client_connect
 
-        client_cmd._kubeconfig(args.kubeconfig, args.context)  # a bad kubeconfig is bad input, before serving
+        client_connect.kubeconfig(args.kubeconfig, args.context)  # a bad kubeconfig is bad input, before serving
     try:
         asyncio.run(serve(build_app(args.runs_dir, args), args.host, args.port))
     except OSError as exc:
