@@ -3,49 +3,27 @@ steps; code folders, entry scripts and local input paths exist; runtime flags
 are valid; the step DAG has no cycle. Also derives the DAG and the run order.
 
 Called by ``pjob validate``, ``pjob run``, the SDK and the operator (which
-passes ``check_files=False`` when paths only exist inside pods).
+passes ``check_files=False`` when paths only exist inside pods). Path rules
+and the output-target checks live in ``pjob.spec.localpaths``, the step DAG in
+``pjob.spec.dag``; their public names are re-exported here.
 """
 
 from __future__ import annotations
 
 import ast
 import os
-import re
 
 from pjob.spec import bindings, errors, flags, load, models, names
-
-URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://")
-
-
-def local_path(path, base_dir: str) -> str | None:
-    """The filesystem path that ``path`` names (a plain path relative to
-    ``base_dir``, ``file:///abs`` or ``file:rel``); None for URLs, datastore
-    URIs and bindings. The one rule validation and resolution share."""
-    if not isinstance(path, str):
-        return None
-    if path.startswith("file:"):
-        path = path.removeprefix("file://").removeprefix("file:")
-    elif not is_local_path(path):
-        return None
-    return path if os.path.isabs(path) else os.path.normpath(os.path.join(base_dir, path))
-
-
-def is_local_path(path: str) -> bool:
-    return not URL.match(path) and not path.startswith("azureml:") and "${{" not in path
-
-
-def is_object_store(path) -> bool:
-    """An fsspec URL (s3://, gs://, ...): neither a local path nor a file: or azureml: URI."""
-    return isinstance(path, str) and bool(URL.match(path)) and not path.startswith(("file:", "azureml:"))
-
-
-def step_io(loaded: load.LoadedJob, name: str) -> tuple[dict, dict]:
-    """(inputs, outputs) declared for a step: its own, or its component's."""
-    step = loaded.job.jobs[name]
-    comp = loaded.components.get(name)
-    if comp:
-        return {**comp.model.inputs, **step.inputs}, {**comp.model.outputs, **step.outputs}
-    return step.inputs, step.outputs
+from pjob.spec.dag import dependencies as dependencies
+from pjob.spec.dag import run_order as run_order
+from pjob.spec.dag import step_io as step_io
+from pjob.spec.localpaths import URL as URL
+from pjob.spec.localpaths import check_local_path as _check_local_path
+from pjob.spec.localpaths import check_output_path as _check_output_path
+from pjob.spec.localpaths import check_output_targets as _check_output_targets
+from pjob.spec.localpaths import is_local_path as is_local_path
+from pjob.spec.localpaths import is_object_store as is_object_store
+from pjob.spec.localpaths import local_path as local_path
 
 
 def _whole_ref(text) -> bindings.Ref | None:
@@ -55,50 +33,6 @@ def _whole_ref(text) -> bindings.Ref | None:
         return bindings.whole_ref(text)
     except bindings.BindingError:
         return None
-
-
-def dependencies(loaded: load.LoadedJob) -> dict[str, list[str]]:
-    """step -> steps it reads outputs of (from ${{parent.jobs.X.outputs.Y}})."""
-    deps: dict[str, list[str]] = {}
-    for name, step in loaded.job.jobs.items():
-        found: list[str] = []
-        for value in step.inputs.values():
-            text = value.path if isinstance(value, models.DataInput) else value
-            try:
-                for ref in bindings.refs(text):
-                    if ref.scope == "parent.jobs" and ref.step not in found:
-                        found.append(ref.step)
-            except bindings.BindingError:
-                pass
-        deps[name] = found
-    return deps
-
-
-def run_order(loaded: load.LoadedJob) -> list[str]:
-    """Steps in dependency order (declaration order among ready steps).
-    Raises ValueError naming a cycle."""
-    deps = {k: [d for d in v if d in loaded.job.jobs] for k, v in dependencies(loaded).items()}
-    order: list[str] = []
-    done: set[str] = set()
-    while len(order) < len(deps):
-        ready = [s for s in deps if s not in done and all(d in done for d in deps[s])]
-        if not ready:
-            left = [s for s in deps if s not in done]
-            raise ValueError(_cycle(deps, left))
-        order.append(ready[0])
-        done.add(ready[0])
-    return order
-
-
-def _cycle(deps: dict[str, list[str]], left: list[str]) -> str:
-    start = left[0]
-    path = [start]
-    while True:
-        nxt = next(d for d in deps[path[-1]] if d in left)
-        if nxt in path:
-            loop = path[path.index(nxt) :] + [nxt]
-            return "dependency cycle " + " -> ".join(loop) + "; remove one of these ${{parent.jobs...}} bindings"
-        path.append(nxt)
 
 
 def _check_ref(
@@ -159,61 +93,6 @@ def _check_text(loaded, where, text, step, inputs, outputs, allowed: tuple[str, 
         _check_ref(loaded, where, ref, step, inputs, outputs, **at)
 
 
-def _check_local_path(loaded, where, path: str, what: str) -> None:
-    full = local_path(path, loaded.base_dir)
-    if full is not None and not os.path.exists(full):
-        loaded.problem(
-            where,
-            f"{what} {path!r} does not exist (looked at {full}); fix the path (relative to {os.path.basename(loaded.file)})",
-        )
-
-
-def _check_output_path(loaded, where, out: models.DataOutput) -> None:
-    """An explicit local output path must be (or become) the right kind of
-    thing, somewhere we may write."""
-    full = local_path(out.path, loaded.base_dir)
-    if full is None:
-        return
-    if out.type == "uri_file" and os.path.isdir(full):
-        loaded.problem(
-            where,
-            f"{out.path} is a folder but type uri_file writes a file; point path at a file or use type: uri_folder",
-        )
-        return
-    if out.type != "uri_file" and os.path.isfile(full):
-        loaded.problem(
-            where,
-            f"{out.path} is a file but type {out.type} needs a folder; remove the file, point path at a folder, or use type: uri_file",
-        )
-        return
-    existing = full
-    while not os.path.exists(existing) and os.path.dirname(existing) != existing:
-        existing = os.path.dirname(existing)
-    if os.path.isdir(existing) and not os.access(existing, os.W_OK | os.X_OK):
-        loaded.problem(
-            where, f"cannot write to {existing} (permission denied); fix its permissions or choose another path"
-        )
-
-
-def _protected(loaded) -> list[tuple[str, str]]:
-    """(path, what) the job reads and must never write: the YAML, component
-    files, code folders and local inputs."""
-    job = loaded.job
-    found = [(os.path.abspath(loaded.file), "the job YAML")]
-    found += [(os.path.abspath(c.file), "a component file") for c in loaded.components.values()]
-    inputs = [(value, f"pipeline input {key}") for key, value in job.inputs.items()]
-    for name, step in job.jobs.items():
-        code = step.task.code if isinstance(step, models.ParallelStep) else step.code
-        if code and is_local_path(code):
-            found.append((loaded.resolve(code), f"the code folder of step {name}"))
-        inputs += [(value, f"input {key} of step {name}") for key, value in step.inputs.items()]
-    for value, what in inputs:
-        path = local_path(value.path, loaded.base_dir) if isinstance(value, models.DataInput) else None
-        if path:
-            found.append((path, what))
-    return found
-
-
 def _check_pipeline_output_writers(loaded) -> None:
     writers: dict[str, str] = {}
     for name, step in loaded.job.jobs.items():
@@ -226,42 +105,6 @@ def _check_pipeline_output_writers(loaded) -> None:
                         f"{ref.text} is already bound by {writers[ref.name]}; a pipeline output comes from one step",
                     )
                 writers.setdefault(ref.name, f"jobs.{name}.outputs.{key}")
-
-
-def _check_output_targets(loaded) -> None:
-    """Outputs never overwrite what the job reads, nor each other."""
-    protected = _protected(loaded)
-    seen: dict[str, str] = {}
-    places = [(("outputs", k, "path"), v) for k, v in loaded.job.outputs.items()]
-    places += [(("jobs", n, "outputs", k, "path"), v) for n, s in loaded.job.jobs.items() for k, v in s.outputs.items()]
-    for where, out in places:
-        if isinstance(out, models.DataOutput) and is_object_store(out.path):
-            loaded.problem(
-                where,
-                f"{out.path} is an object store: pjob writes outputs to folders, not to object "
-                "stores yet; give a local path or a datastore path (azureml://datastores/...)",
-            )
-            continue
-        full = local_path(out.path, loaded.base_dir) if isinstance(out, models.DataOutput) else None
-        if full is None:
-            continue
-        for path, what in protected:
-            if full == path or full.startswith(path.rstrip(os.sep) + os.sep):
-                loaded.problem(
-                    where,
-                    f"{out.path} would write into {what} ({path}); choose an output path outside what the job reads",
-                )
-                break
-            if out.type != "uri_file" and path.startswith(full.rstrip(os.sep) + os.sep):  # e.g. path: ./
-                loaded.problem(
-                    where,
-                    f"{out.path} is a folder that holds {what} ({path}): the step would write among "
-                    "what the job reads; give the output a folder of its own",
-                )
-                break
-        if full in seen:
-            loaded.problem(where, f"{out.path} is also the output {seen[full]}; give each output its own path")
-        seen.setdefault(full, ".".join(map(str, where[:-1])))
 
 
 def _check_parallel(loaded, name: str, step: models.ParallelStep, check_files: bool) -> None:
