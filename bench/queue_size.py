@@ -1,14 +1,22 @@
 """The largest Kubernetes object the coordinator writes (issue 11): the queue
-ConfigMap of a job of 10^4, 10^5 and 10^6 mini-batches with 0%, 10% and 50%
-random failures and alternating failures, 8 agents claiming 64 at a time and
-completing them in any order, every mini-batch going through the queue's pure
-machine and the Kubernetes backend's encoding (``pjob.coord.kube_state``), no
-API server. The size is the ConfigMap as JSON (data values plus a generous
-allowance for metadata), taken several times during the run and at the end.
+ConfigMap and its shard ConfigMaps for a job of 10^4 to 10^7 mini-batches
+with 0%, 10% and 50% random failures and alternating failures, 8 agents
+claiming 2048 at a time (``KubeCoordinator``'s prefetch, the most one claim
+takes) and completing them in any order, every mini-batch going through the
+queue's pure machine and the Kubernetes backend's real encoding
+(``pjob.coord.kube_state``, ``pjob.coord.kube_shards``): a write carries at
+most ``MAX_CHANGES`` outcomes, the journal is folded into the shards when due
+(``QueueState.fold``, as ``pjob.coord.kube`` does), no API server. The size
+of an object is its data as JSON plus a generous allowance for metadata; the
+queue ConfigMap is measured just before every fold (its journal at its
+longest) and at the end, the shards at the end (every fact in them).
 
-    .venv/bin/python bench/queue_size.py [--max 1000000]
+    .venv/bin/python bench/queue_size.py [--min 10000] [--max 10000000] [--patterns 0%,10%,50%,alternating]
 
-Prints the figures; exits 1 if any object exceeds 256 KiB.
+(10^7 takes several minutes per pattern.)
+
+Prints the figures (largest object, objects written); exits 1 if any object
+exceeds 256 KiB.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import random
 import sys
 import time
 
-from pjob.coord import kube_state
+from pjob.coord import kube_shards, kube_state
 from pjob.queue import protocol
 
 LIMIT = 256 * 1024
@@ -34,57 +42,77 @@ PATTERNS = {  # which mini-batches fail (every attempt: retried, then failed for
 }
 
 
-def object_bytes(state: kube_state.QueueState) -> int:
-    return len(json.dumps({"data": state.encode()}, separators=(",", ":"))) + METADATA_BYTES
+def object_bytes(data: dict[str, str]) -> int:
+    return len(json.dumps({"data": data}, separators=(",", ":"))) + METADATA_BYTES
 
 
-def simulate(total: int, pattern: str, seed: int = 11, samples: int = 8) -> tuple[int, protocol.Progress]:
-    """Run a whole job through the encoding; returns (largest object, final counters)."""
+def simulate(total: int, pattern: str, seed: int = 11) -> tuple[int, int, int, protocol.Progress]:
+    """Run a whole job through the encoding; returns (largest queue ConfigMap,
+    largest shard, number of shards, final counters)."""
     rng = random.Random(seed)
     fails = PATTERNS[pattern](total, rng)
-    state = kube_state.QueueState(total=total, max_attempts=MAX_ATTEMPTS)
+    store = kube_shards.MemoryShards()
+    state = kube_state.QueueState(total=total, max_attempts=MAX_ATTEMPTS, load_shard=store.load)
     agents = [f"pjob-job-worker-{i}-x7k2p" for i in range(AGENTS)]
-    largest, next_sample, every = 0, total // samples, max(1, total // samples)
+    largest = 0
     ok = protocol.Outcome(1, 1, 0)
+
+    def write() -> None:  # one queue write: folds first when due (the queue ConfigMap at its largest)
+        nonlocal largest
+        state.close_write()
+        if state.fold_due():
+            largest = max(largest, object_bytes(state.encode()))
+            state.fold(store.load, store.save)
+
     while True:
-        got = [(agent, lease) for agent in agents for lease in state.claim(agent, CHUNK)]
+        got = []
+        for agent in agents:
+            got += [(agent, lease) for lease in state.claim(agent, CHUNK)]
+            write()
         if not got:
             break
-        # a sample while every agent holds a chunk: the in-flight part is at its largest
-        if state.cursor >= next_sample:
-            largest = max(largest, object_bytes(state))
-            next_sample += every
+        largest = max(largest, object_bytes(state.encode()))  # every agent holds a chunk: in flight at its largest
         rng.shuffle(got)
-        for agent, (index, attempt) in got:
+        for n, (agent, (index, attempt)) in enumerate(got, 1):
             if fails[index]:
                 state.fail(agent, index, attempt, ERROR, retryable=True, items=1, now=0.0)
             else:
                 state.complete(agent, index, attempt, ok, now=0.0)
-    largest = max(largest, object_bytes(state))
-    return largest, state.progress()
+            if n % kube_shards.MAX_CHANGES == 0:
+                write()
+        write()
+    largest = max(largest, object_bytes(state.encode()))
+    shard = max((object_bytes(data) for data in store.data.values()), default=0)
+    return largest, shard, len(store.data), state.progress()
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--max", type=int, default=1_000_000, help="largest job size (powers of ten from 10^4)")
+    ap.add_argument("--max", type=int, default=10_000_000, help="largest job size (powers of ten from 10^4)")
+    ap.add_argument("--min", type=int, default=10_000, help="smallest job size")
+    ap.add_argument("--patterns", default=",".join(PATTERNS), help="failure patterns, comma-separated")
     args = ap.parse_args()
-    sizes = [n for n in (10_000, 100_000, 1_000_000, 10_000_000) if n <= args.max]
+    sizes = [n for n in (10_000, 100_000, 1_000_000, 10_000_000) if args.min <= n <= args.max]
+    patterns = args.patterns.split(",")
     worst = 0
     print(
-        f"largest queue ConfigMap (bytes; limit {LIMIT}), {AGENTS} agents x {CHUNK} in flight, "
-        f"max_attempts {MAX_ATTEMPTS}"
+        f"largest object (bytes; limit {LIMIT}): queue ConfigMap / largest shard ConfigMap (shards), "
+        f"{AGENTS} agents x {CHUNK} in flight, max_attempts {MAX_ATTEMPTS}, "
+        f"{kube_shards.SHARD_SIZE} mini-batches per shard"
     )
-    print(f"{'mini-batches':>12} " + " ".join(f"{p:>12}" for p in PATTERNS))
+    print(f"{'mini-batches':>12} " + " ".join(f"{p:>24}" for p in patterns))
     for total in sizes:
         row = []
-        for pattern in PATTERNS:
+        for pattern in patterns:
             started = time.monotonic()
-            size, p = simulate(total, pattern)
+            queue, shard, count, p = simulate(total, pattern)
             assert p.done + p.failed == total and p.leased == 0 and p.pending == 0, p
-            worst = max(worst, size)
-            row.append(f"{size:>12}")
+            assert count <= -(-total // kube_shards.SHARD_SIZE), count  # ceil(N / shard size) at most
+            worst = max(worst, queue, shard)
+            row.append(f"{f'{queue} / {shard} ({count})':>24}")
             print(
-                f"  ({pattern} at {total}: {size} bytes, {p.failed} failed, {time.monotonic() - started:.1f}s)",
+                f"  ({pattern} at {total}: queue {queue} bytes, largest of {count} shard(s) {shard} bytes, "
+                f"{p.failed} failed, {time.monotonic() - started:.1f}s)",
                 file=sys.stderr,
             )
         print(f"{total:>12} " + " ".join(row))

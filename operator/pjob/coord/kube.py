@@ -46,7 +46,7 @@ from typing import Any
 from kubernetes import client as k8s
 from kubernetes.client import exceptions as k8s_errors
 
-from pjob.coord import base, kube_leases, kube_retry, kube_state
+from pjob.coord import base, kube_leases, kube_retry, kube_shard_store, kube_shards, kube_state
 from pjob.queue import batching, protocol
 from pjob.spec import errors
 
@@ -134,6 +134,9 @@ class KubeCoordinator:
         self._views: dict[str, _AgentView] = {}
         self._cache: tuple[float, kube_state.QueueState] | None = None
         self._last_expiry_check = 0.0
+        self.shards = kube_shard_store.ShardStore(
+            self.core, namespace, job, queue_name(job), lambda: self.leases.queue_uid, self._retrying
+        )
         self._ensure_queue(total, owner_references)
 
     @property
@@ -216,13 +219,17 @@ class KubeCoordinator:
         return cm
 
     def _update(self, mutate: Callable[[kube_state.QueueState], Any]) -> Any:
-        """Read the ConfigMap, apply ``mutate``, write it back if anything
-        changed; on 409 start again from a fresh read."""
+        """Read the ConfigMap, fold its journal into the shards when due,
+        apply ``mutate``, write it back if anything changed; on 409 start
+        again from a fresh read."""
         for conflicts in range(MAX_CONFLICT_RETRIES):
             cm = self._read()
-            state = kube_state.QueueState.decode(cm.get("data"))
+            state = self._decode(cm.get("data"))
             before = state.encode()
+            if state.fold_due():
+                self.shards.fold(state)
             result = mutate(state)
+            state.close_write()
             after = state.encode()
             beating = []
             if after != before:  # a write anyway: it is also the heartbeat of this process's agents holding work
@@ -230,7 +237,7 @@ class KubeCoordinator:
                 state.beat(beating)
                 after = state.encode()
                 written_at = time.time()
-                kept = {k: v for k, v in (cm.get("data") or {}).items() if k != "done"}  # "done": older encoding
+                kept = {k: v for k, v in (cm.get("data") or {}).items() if k not in kube_state.OLDER_KEYS}
                 cm["data"] = {**kept, **after}
                 try:
                     self._retrying(
@@ -269,6 +276,11 @@ class KubeCoordinator:
     def _sync_views(self, state: kube_state.QueueState) -> None:
         for agent, view in self._views.items():
             view.holding = bool(state.leased.get(agent))
+
+    def _decode(self, data: dict[str, str] | None) -> kube_state.QueueState:
+        state = kube_state.QueueState.decode(data)
+        state.load_shard = self.shards.reader(state.folded_to)
+        return state
 
     def _state(self) -> kube_state.QueueState:
         if self._cache is not None and time.monotonic() - self._cache[0] < self.read_cache_seconds:
@@ -353,7 +365,12 @@ class KubeCoordinator:
 
         if closing:
             self.retry_seconds = min(self.retry_seconds, self.lease_seconds / 3)
-        accepted, got = self._update(write)
+        accepted: list[bool] = []
+        while len(reports) > kube_shards.MAX_CHANGES:  # bounds what one write adds to the journal
+            head, reports = reports[: kube_shards.MAX_CHANGES], reports[kube_shards.MAX_CHANGES :]
+            accepted += self._update(lambda state, head=head: [self._apply(state, r, now) for r in head])
+        more, got = self._update(write)
+        accepted += more
         if claiming:
             view.fresh = False
         if view.holding and time.time() - view.renewed_at >= self.renew_seconds:
@@ -386,6 +403,11 @@ class KubeCoordinator:
     def close(self) -> None:
         """Nothing is buffered here (the Batcher hands back and writes on its ``finish``)."""
 
+    def pending_now(self) -> int:
+        state = kube_state.QueueState.decode(self._read().get("data"))
+        self._cache = (time.monotonic(), state)
+        return state.progress().pending
+
     def counters(self) -> base.Progress:
         return self._state().progress()
 
@@ -394,10 +416,16 @@ class KubeCoordinator:
         return self._state().total
 
     def reset_failed(self) -> int:
-        return self._update(lambda state: state.reset_failed())
+        """In writes of at most ``kube_shards.MAX_CHANGES`` mini-batches."""
+        total = 0
+        while True:
+            n = self._update(lambda state: state.reset_failed(limit=kube_shards.MAX_CHANGES))
+            total += n
+            if n < kube_shards.MAX_CHANGES:
+                return total
 
     def records(self, state: str | None = None) -> list[base.BatchRecord]:
-        return kube_state.QueueState.decode(self._read().get("data")).records(state)
+        return self._decode(self._read().get("data")).records(state)
 
     def __repr__(self) -> str:
         return f"KubeCoordinator(kube://{self.namespace}/{self.job})"

@@ -162,6 +162,9 @@ class SqliteCoordinator:
     # a write is a short local transaction: no claim-ahead, outcomes wait at most 50 ms
     batching = protocol.Batching(prefetch=0, flush_seconds=0.05, flush_max=256)
 
+    def pending_now(self) -> int:
+        return self.counters().pending
+
     def safe_until(self, agent: str) -> float:
         """Until the deadline this process last wrote for ``agent`` (less a margin)."""
         written = self._registered.get(agent)

@@ -107,7 +107,7 @@ class Batcher:
     def _nothing_left(self) -> bool:
         """Nothing pending in the queue (a read), and no buffered failure or
         hand-back that could make some pending once written."""
-        return all(r.kind == "complete" for r in self.reports) and self.coord.counters().pending == 0
+        return all(r.kind == "complete" for r in self.reports) and self.coord.pending_now() == 0
 
     def rate(self) -> float:
         """Outcomes per second since the first (start-up and init() aside); 0 until known."""

@@ -170,6 +170,10 @@ class Coordinator(Protocol):
         then ``claim``, in one transaction/write. ``closing``: the agent is
         going away; a backend may give up sooner on an outage."""
 
+    def pending_now(self) -> int:
+        """Pending mini-batches as read now (no cache): the batching layer's
+        "nothing left to claim" without a write."""
+
     def safe_until(self, agent: str) -> float:
         """Wall time until which ``agent``'s leases surely stand in everyone's
         eyes: outcomes may be answered from the buffer until then."""

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from pjob.coord import base, kube
+from pjob.coord import base, kube, kube_shards
 from pjob.queue import batching
 from pjob.spec import errors
 
@@ -186,3 +186,26 @@ def test_close_without_an_api_server_logs_what_it_could_not_write(server, caplog
         client.close()
         forwarder.stop()
     assert "could not write 1 buffered outcome" in caplog.text and "complete 0" in caplog.text
+
+
+def test_per_mini_batch_facts_go_to_fixed_size_shards(server, api, monkeypatch):
+    monkeypatch.setattr(kube_shards, "SHARD_SIZE", 8)
+    monkeypatch.setattr(kube_shards, "FOLD_AT", 4)
+    monkeypatch.setattr(kube_shards, "MAX_CHANGES", 4)
+    c = kube.KubeCoordinator(api, NS, JOB, 40, max_attempts=1, prefetch=0)
+    leases = c.claim("a", 40)
+    for lease in leases[::3]:
+        assert c.fail(lease, "boom", retryable=False) is True
+    assert c.complete_many([(x, ok()) for x in leases if x.index % 3]) == [True] * 26  # in writes of 4
+    shards = sorted(
+        cm["metadata"]["name"] for cm in server.list("v1", "configmaps", NS) if "-queue-" in cm["metadata"]["name"]
+    )
+    assert shards == [f"{kube.queue_name(JOB)}-{k}" for k in range(5)]  # ceil(40 / 8), whatever failed
+    queue = server.get("v1", "configmaps", kube.queue_name(JOB), NS)
+    assert len(json.loads(queue["data"]["journal"])) < 4 + 4  # folded: never more than FOLD_AT + one write
+    reader = kube.KubeCoordinator(api, NS, JOB)
+    p = reader.counters()
+    assert (p.done, p.failed, p.pending, p.leased) == (26, 14, 0, 0)
+    assert [r.index for r in reader.records("failed")] == list(range(0, 40, 3))
+    assert reader.reset_failed() == 14
+    assert [x.index for x in reader.claim("b", 3)] == [0, 3, 6]  # pending again, found in the shards

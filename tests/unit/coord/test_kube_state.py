@@ -10,6 +10,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pjob.coord import base, kube_state
+from pjob.coord import kube_shards as shards
 from pjob.coord.bitmap import IndexBitmap
 from pjob.coord.ranges import IndexRanges
 
@@ -72,8 +73,8 @@ def test_state_round_trips_through_configmap_data():
     assert again.encode() == data
     assert again.progress() == s.progress()
     assert again.leased["a"] == {i: 1 for i in range(2, 10)}
-    assert again.pending == {1: 1} and list(again.fresh) == [11]  # sent back: attempts used / none
-    assert list(again.failed) == [10]
+    assert again.pending == {1: 1} and list(again.with_code(shards.FRESH)) == [11]  # sent back: attempts used / none
+    assert list(again.with_code(shards.FAILED)) == [10]
     assert json.loads(data["leased"]) == {"a": [[2, 10, 1]], "b": [[12, 15, 1]]}
 
 
@@ -90,7 +91,8 @@ def test_older_run_length_encoding_still_decodes():
         "counters": "{}",
     }
     s = kube_state.QueueState.decode(old)
-    assert s.pending == {1: 1} and list(s.fresh) == [2] and list(s.failed) == [8, 9]
+    assert s.pending == {1: 1} and list(s.with_code(shards.FRESH)) == [2]
+    assert list(s.with_code(shards.FAILED)) == [8, 9]
     p = s.progress()
     assert (p.pending, p.done, p.failed) == (12, 6, 2)
 
@@ -139,3 +141,36 @@ def test_configmap_stays_small_for_a_big_input():
         for index, attempt in got:
             clean.complete("a", index, attempt, base.Outcome(1, 1, 0), now=0.0)
     assert len(json.dumps(clean.encode())) < 400
+
+
+def test_facts_fold_into_fixed_size_shards_and_read_back_the_same():
+    store = shards.MemoryShards()
+    s = kube_state.QueueState(total=40, max_attempts=1, shard_size=8)
+    s.load_shard = store.load
+    for agent in "ab":
+        for index, attempt in s.claim(agent, 20):
+            if index % 3 == 0:
+                s.fail(agent, index, attempt, "boom", False, 1, now=1.0)
+            else:
+                s.complete(agent, index, attempt, base.Outcome(1, 1, 0), now=1.0)
+        s.close_write()
+    assert len(s.journal) == 14  # 0, 3, ..., 39: every fact in the journal so far
+    s.fold(store.load, store.save)
+    assert len(s.journal) == 0 and sorted(store.data) == [0, 1, 2, 3, 4]  # ceil(40 / 8) shards at most
+    again = kube_state.QueueState.decode(s.encode(), load_shard=store.load)
+    assert list(again.with_code(shards.FAILED)) == list(range(0, 40, 3))
+    assert again.progress() == s.progress()
+    assert again.reset_failed() == 14 and again.progress().pending == 14
+    assert [i for i, _ in again.claim("c", 3)] == [0, 3, 6]  # pending again, read from the shards
+
+
+def test_a_shard_skips_journal_entries_it_already_has_or_that_were_superseded():
+    shard = shards.Shard()
+    assert shard.apply([(1, shards.FAILED, 3), (2, shards.FRESH, 4)], upto=5)
+    assert shard.apply([(1, shards.FRESH, 6)], upto=7)
+    assert not shard.apply([(1, shards.FAILED, 3)], upto=5)  # a slow folder's older snapshot changes nothing
+    assert (shard.code(1), shard.code(2), shard.applied) == (shards.FRESH, shards.FRESH, 7)
+    journal = shards.Journal({5: (shards.FAILED, 2), 9: (shards.FRESH, 7)})
+    assert journal.fold_plan(8, upto=7) == {0: [(5, shards.FAILED, 2)]}  # the entry of the next write waits
+    journal.trim(7)
+    assert shards.Journal.decode(journal.encode()).entries == {9: (shards.FRESH, 7)}

@@ -1,6 +1,7 @@
 """The Kubernetes backend's encoding only stores the queue machine's states:
 hypothesis drives ``pjob.coord.kube_state.QueueState`` (encoded and decoded
-after every step, as each write to the ConfigMap does) and the reference
+after every step, as each write to the ConfigMap does, its journal folded
+into shards of 4 mini-batches whenever it holds 2 entries) and the reference
 model (pjob.queue.machine.Queue) with the same random claims, completions,
 failures, releases, agent deaths and resets; both must agree on the state of
 every mini-batch and on every counter."""
@@ -10,7 +11,7 @@ from __future__ import annotations
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from pjob.coord import kube_state
+from pjob.coord import kube_shards, kube_state
 from pjob.queue import machine as m
 from pjob.queue.protocol import Outcome
 
@@ -22,12 +23,17 @@ OUTCOMES = {"ok": Outcome(2, 2, 0), "short": Outcome(2, 1, 1, error="short")}
 class KubeStateFollowsMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
-        self.state = kube_state.QueueState(total=TOTAL, max_attempts=MAX_ATTEMPTS)
+        self.store = kube_shards.MemoryShards()  # shards of 4 mini-batches, folded as often as can be
+        self.state = kube_state.QueueState(total=TOTAL, max_attempts=MAX_ATTEMPTS, shard_size=4)
+        self.state.load_shard = self.store.load
         self.model = m.Queue(TOTAL, MAX_ATTEMPTS, items=ITEMS)
         self.leases = []  # (agent, index, attempt), stale ones included
 
     def _roundtrip(self):
-        self.state = kube_state.QueueState.decode(self.state.encode())
+        self.state.close_write()
+        if len(self.state.journal) >= 2:
+            self.state.fold(self.store.load, self.store.save)
+        self.state = kube_state.QueueState.decode(self.state.encode(), load_shard=self.store.load)
 
     @rule(agent=st.sampled_from("abc"), n=st.integers(1, 4))
     def claim(self, agent, n):
