@@ -33,7 +33,10 @@ def operator_env(kube_env: dict, root: Path, **extra) -> dict:
 # the operator runs in its own mount namespace with an empty read-only tmpfs over the datastore
 # folder: like the chart's operator Deployment, it has no datastore; anything it read or wrote there
 # (instead of the pods) would fail the test
-NO_DATASTORE = 'mount -t tmpfs -o ro,size=4k pjob-operator-has-no-datastore "$PJOB_DATASTORE_ROOT" && exec "$@"'
+NO_DATASTORE = (
+    'mkdir -p "$PJOB_DATASTORE_ROOT" && '
+    'mount -t tmpfs -o ro,size=4k pjob-operator-has-no-datastore "$PJOB_DATASTORE_ROOT" && exec "$@"'
+)
 
 
 def without_datastore(argv: list[str], env: dict) -> list[str]:
@@ -298,11 +301,20 @@ def expected_counts(docs: Path) -> bytes:
 
 
 def worker_pods(kube_api, job: str, namespace: str = "default") -> list[dict]:
+    """The worker pods of ParallelJob ``job`` (not its finaliser's pod)."""
     return [
         p
         for p in kube_api.list("v1", "pods", namespace)
         if (p["metadata"].get("labels") or {}).get("pjob.dev/job") == job
+        and p["metadata"]["labels"].get("pjob.dev/role") == "worker"
     ]
+
+
+def finaliser_ran(kube_api, job: str, namespace: str = "default") -> bool:
+    """The job's finaliser Job (``pjob.kube.finaliser_job``) exists and completed."""
+    found = kube_api.get("batch/v1", "jobs", f"{job}-finalise", namespace)
+    conditions = ((found or {}).get("status") or {}).get("conditions") or []
+    return any(x["type"] == "Complete" and x["status"] == "True" for x in conditions)
 
 
 def api_calls(kube_api, user_agent_part: str) -> set[tuple[str, str, str]]:

@@ -24,7 +24,7 @@ def test_ten_thousand_mini_batches_on_eight_agents_cost_at_most_0_01_writes_each
     assert result["status"]["miniBatches"] == {"total": 10_000, "done": 10_000, "failed": 0}
     assert result["per_mini_batch"] <= 0.01
     operator = result["by_client"]["operator"]
-    assert operator.get("create jobs") == 1
+    assert operator.get("create jobs") == 2  # the worker Job and the finaliser Job
     assert operator.get("patch paralleljobs/status", 0) <= 20  # status written on change only, not per mini-batch
     out = (tmp_path / "ds" / "runs" / "default" / "cost" / "steps" / "cost" / "outputs" / "out").read_text()
     assert out.splitlines() == [str(tmp_path / "ds" / "data" / "files" / f"f{i:06d}.txt") for i in range(10_000)]

@@ -1,7 +1,8 @@
 """The real operator (`pjob operator run`, kopf) against the real API server:
 validation, the children of a ParallelJob, idempotence across an operator
-restart, and garbage collection when the CR is deleted. No kubelet here: the
-worker pods are not run (see test_operator_run.py for that)."""
+restart, and garbage collection when the CR is deleted. No kubelet here (the
+worker pods are not run; see test_operator_run.py for that), except for a
+missing entry script, which only the pods can see."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from operator_support import (
     free_port,
     get_cr,
     operator_env,
+    prepare_cluster,
     start_operator,
     wait_operator_watching,
     wait_status,
@@ -65,22 +67,25 @@ def test_semantically_bad_paralleljob_is_rejected_with_a_warning_event(
     assert kube_api.list("batch/v1", "jobs", "default") == [] and kube_api.list("v1", "pods", "default") == []
 
 
-def test_missing_entry_script_is_rejected(kube_api, apply_crds, start_process, kube_env, wait_for_request, tmp_path):
-    apply_crds()
-    root = tmp_path / "ds"
+def test_missing_entry_script_fails_the_job_in_its_pods_not_in_the_operator(
+    kube_api, kubelet, apply_crds, start_process, kube_env, wait_for_request, tmp_path
+):
+    """The operator has no datastore, so it cannot see that a script is missing (`pjob submit`
+    checks that before shipping): the spec is valid, the pods find out, the job fails saying why."""
+    root, env = prepare_cluster(kube_api, apply_crds, kube_env, tmp_path)
     example = copy_example("file-processing", root)
-    (example / "code" / "count_words.py").unlink()
-    operator = start_operator(start_process, operator_env(kube_env, root))
+    operator = start_operator(start_process, env)
     wait_operator_watching(wait_for_request)
     cr = cr_for_parallel(example, "no-script")
-    (example / "code" / "count_words.py").unlink(missing_ok=True)
+    (example / "code" / "count_words.py").unlink()
     apply_cr(kube_api, cr)
     status = wait_status(
-        kube_api, "paralleljobs", "no-script", lambda s: condition(s, "SpecValid") is not None, operator
+        kube_api, "paralleljobs", "no-script", lambda s: s.get("state") in ("Succeeded", "Failed"), operator, 180
     )
-    assert condition(status, "SpecValid")["status"] == "False"
-    assert "entry script 'count_words.py' not found" in condition(status, "SpecValid")["message"]
-    assert kube_api.list("batch/v1", "jobs", "default") == []
+    assert condition(status, "SpecValid")["status"] == "True"
+    assert status["state"] == "Failed", status
+    result = (root / "runs" / "default" / "no-script" / "steps" / "no-script" / "logs" / "job_result.txt").read_text()
+    assert "count_words" in result, result
 
 
 def _get(url: str) -> int | None:

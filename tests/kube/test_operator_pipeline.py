@@ -181,6 +181,7 @@ task: {code: ./code, entry_script: broken_init.py, append_row_to: "${{outputs.ou
         p
         for p in world.api.list("v1", "pods", "default")
         if p["metadata"]["labels"].get("pjob.dev/job") == "broken-init"
+        and p["metadata"]["labels"].get("pjob.dev/role") == "worker"
     ]
     assert len(pods) == 1, "exit 3 fails the Job at once (podFailurePolicy), no pod retries"
     job = world.api.get("batch/v1", "jobs", "broken-init-workers", "default")

@@ -119,7 +119,8 @@ def test_operator_restart_mid_job_keeps_one_job_and_completes(world):
     world.start_operator()
     status = wait_terminal(world, "slow")
     assert status["state"] == "Succeeded", status
-    assert len(world.api.list("batch/v1", "jobs", "default")) == 1
+    jobs = sorted(j["metadata"]["name"] for j in world.api.list("batch/v1", "jobs", "default"))
+    assert jobs == ["slow-finalise", "slow-workers"]  # one worker Job, one finaliser Job
     assert len(worker_pods(world.api, "slow")) == 2
     assert output_of(status) == expected_counts(world.example / "docs")
 

@@ -12,11 +12,13 @@ from operator_support import (
     condition,
     copy_example,
     cr_for,
+    finaliser_ran,
     prepare_cluster,
     run_local,
     start_operator,
     wait_operator_watching,
     wait_status,
+    worker_pods,
     write_parallel_yaml,
 )
 
@@ -62,9 +64,10 @@ def test_paralleljob_succeeds_with_the_same_output_bytes_as_pjob_run(world, tmp_
     assert len(out.read_text().splitlines()) == 40
     job_result = Path(status["logs"]) / "job_result.txt"
     assert "Succeeded" in job_result.read_text()
-    pods = world.api.list("v1", "pods", "default")
+    pods = worker_pods(world.api, "words")
     assert sorted(p["metadata"]["labels"]["batch.kubernetes.io/job-completion-index"] for p in pods) == ["0", "1"]
     assert all(p["status"]["phase"] == "Succeeded" for p in pods)
+    assert finaliser_ran(world.api, "words")  # the merge above was the finaliser pod's, not the operator's
 
     def events():  # posted after the status write, asynchronously
         return {
