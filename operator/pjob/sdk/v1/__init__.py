@@ -9,7 +9,7 @@ changed to ``pjob.sdk.v1`` (one namespace for all of them):
     from azureml.pipeline.steps import ParallelRunConfig, ParallelRunStep  -> from pjob.sdk.v1 import ...
 
 ``Experiment(ws, name).submit(Pipeline(ws, steps=[ParallelRunStep(...)]))``
-maps each step onto the same pipeline spec as a v2 YAML (``steps.pipeline_spec``;
+maps each step onto the same pipeline spec as a v2 YAML (``spec_mapping.pipeline_spec``;
 the table is in docs/sdk.md) and runs it like ``pjob run`` (or submits it
 like ``pjob submit`` when the workspace's pjob config names a cluster).
 """
@@ -28,6 +28,7 @@ from pjob.sdk.v1.core import (
     TabularDataset,
     Workspace,
 )
+from pjob.sdk.v1.spec_mapping import pipeline_spec
 from pjob.sdk.v1.steps import (
     Experiment,
     OutputFileDatasetConfig,
@@ -37,7 +38,6 @@ from pjob.sdk.v1.steps import (
     PipelineData,
     PipelineRun,
     PythonScriptStep,
-    pipeline_spec,
 )
 
 
