@@ -14,6 +14,7 @@ import sys
 
 import pjob.data
 from pjob.engine import host, logtree, manifest, policy, results
+from pjob.engine.task import ParallelTask
 from pjob.spec import errors
 
 REPLAY_NODE = "replay"
@@ -31,7 +32,7 @@ class ReplayResult:
     warning: str | None
 
 
-def replay(task, index: int) -> ReplayResult:
+def replay(task: ParallelTask, index: int) -> ReplayResult:
     path = manifest.path_in(task.work_dir)
     if not os.path.exists(path):
         raise errors.UserError(f"step '{task.step}' has no plan in {task.work_dir}: run it first with `pjob run`")
