@@ -111,19 +111,8 @@ class Agent(agent_messages.WorkerMessages):
             self.sel.unregister(w.res_fd)
         w.close()
 
-    def replace_worker(self, w: slots.WorkerSlot, status: str, error: str) -> None:
-        """The head mini-batch failed with the worker (timeout, death): what
-        follows is ``agent_machine``'s ``WorkerLost``."""
-        for action in agent_machine.handle(self.snapshot(time.monotonic()), agent_machine.WorkerLost(w.slot, status)):
-            if isinstance(action, agent_machine.FailHead):
-                if w.queue:
-                    self.fail_attempt(w, w.queue.popleft(), status, error, retryable=True)
-            elif isinstance(action, agent_machine.Requeue):
-                while w.queue:
-                    self.local.appendleft(w.queue.pop())
-                self.close_worker(w)
-            elif isinstance(action, agent_machine.Restart):
-                self.start_worker(w)
+    def slot_of(self, slot: int) -> slots.WorkerSlot:
+        return next(w for w in self.slots if w.slot == slot)
 
     # --- coordinator --------------------------------------------------------------------
 
@@ -143,6 +132,8 @@ class Agent(agent_messages.WorkerMessages):
             stopping=self.stopping,
             nothing_to_claim=self.nothing_to_claim,
             last_heartbeat=self.last_heartbeat,
+            init_failures=self.init_failures,
+            fatal=self.fatal is not None,
         )
 
     def turn(self, now: float) -> float | None:
@@ -176,6 +167,8 @@ class Agent(agent_messages.WorkerMessages):
                 return None
             elif isinstance(action, agent_machine.Wait):
                 wait = action.seconds
+            else:
+                self.on_worker_action(action, now)
         return wait
 
     def claim(self, n: int) -> None:
@@ -232,7 +225,7 @@ class Agent(agent_messages.WorkerMessages):
 
     def send(self, action: agent_machine.Send, now: float) -> None:
         """``agent_machine.Send``: the next ``n`` local mini-batches to one worker, one write."""
-        w = next(w for w in self.slots if w.slot == action.slot)
+        w = self.slot_of(action.slot)
         if not w.ready:  # it died or was replaced by an earlier action of this turn
             return
         sent = []
@@ -250,17 +243,11 @@ class Agent(agent_messages.WorkerMessages):
             self.on_worker_exit(w)
 
     def kill_for_timeout(self, action: agent_machine.Kill) -> None:
-        w = next(w for w in self.slots if w.slot == action.slot)
-        lease = w.queue[0]
-        what = "run() timeout" if action.status == "RUN_TIMEOUT" else "--task_overhead_timeout"
-        error = (
-            f"{logtree.attempt_header(self.node, w.proc, action.status, lease.attempt)}\n"
-            f"mini-batch {lease.index} exceeded the {what} of {action.limit:g}s; the worker was killed and "
-            "replaced (init() runs again)"
-        )
+        w = self.slot_of(action.slot)
         w.kill()
-        w.popen.wait()
-        self.replace_worker(w, action.status, error)
+        if w.popen is not None:
+            w.popen.wait()
+        self.feed(agent_machine.WorkerLost(w.slot, action.status))
 
     def check_timeouts(self, now: float) -> None:
         """Kill workers past their deadline (``agent_machine.timeouts``)."""

@@ -18,6 +18,22 @@ Events and what they decide:
 - ``Terminate`` (SIGTERM, driver gone, fatal error): hand back everything not
   finished, unburnt, and stop;
 - ``QueueFinal(final)``: stop once every mini-batch is done or failed.
+
+What workers say and do is fed as events too (``pjob.engine.agent_messages``
+parses their result lines):
+
+- ``Ready(slot)``: init() done, it takes work (dispatch now);
+- ``Loaded(slot, items)``: its head's data is read, run() starts;
+- ``Finished(slot, results)``: it finished mini-batches (every "D" line of one
+  read, in order): each is recorded (RUN_SHORT when it carries an error), the
+  next head starts, and the worker is topped up at once;
+- ``Raised(slot, status, ...)``: its head's load or run() raised: the attempt
+  fails (retryable), or, for a full disk, the head goes back unburnt and the
+  agent stops;
+- ``InitFailed(slot, error)``: count it; past ``3 x workers`` in a row the
+  agent gives up (fatal), else a fresh worker starts unless stopping;
+- ``Exited(slot)``: its pipe closed: before ready it is an init failure, with
+  work it is ``WorkerLost``, idle it is restarted.
 """
 
 from __future__ import annotations
@@ -53,6 +69,8 @@ class State:
     stopping: bool = False
     nothing_to_claim: bool = False  # the last claim got nothing
     last_heartbeat: float = 0.0  # monotonic
+    init_failures: int = 0  # consecutive init() failures on this instance
+    fatal: bool = False  # given up (init failures, a full disk)
 
     @property
     def held(self) -> int:
@@ -90,6 +108,59 @@ class Terminate:
 @dataclasses.dataclass(frozen=True)
 class QueueFinal:
     final: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Ready:
+    slot: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Loaded:
+    slot: int
+    items: int | None  # what the worker read (planned counts may be estimates)
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """One "D" line: a mini-batch finished, its rows committed."""
+
+    index: int
+    items: int
+    succeeded: int
+    failed: int
+    elapsed: float
+    run_s: float
+    error: str | None  # a short return
+    warning: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Finished:
+    slot: int
+    results: tuple[Result, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Raised:
+    slot: int
+    index: int
+    status: str  # LOAD_EXCEPTION | RUN_EXCEPTION | OUTPUT_EXCEPTION | NO_SPACE
+    error: str
+    elapsed: float
+    run_s: float
+
+
+@dataclasses.dataclass(frozen=True)
+class InitFailed:
+    slot: int
+    error: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Exited:
+    slot: int
+    startup_error: str = ""  # what to say should it have died before it was ready
 
 
 # --- actions -----------------------------------------------------------------------
@@ -154,11 +225,100 @@ class Wait:
     seconds: float
 
 
-Event = Tick | Claimed | WorkerLost | Terminate | QueueFinal
-Action = Kill | Claim | Send | Flush | Heartbeat | AskFinal | FailHead | Requeue | Restart | HandBack | Wait
+@dataclasses.dataclass(frozen=True)
+class MarkReady:
+    slot: int
+
+
+@dataclasses.dataclass(frozen=True)
+class StartRun:
+    slot: int
+    items: int | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Record:
+    """Pop the head of ``slot``, record ``result`` (report row, outcome to the queue), start the next head."""
+
+    slot: int
+    result: Result
+    status: str  # RUN_DONE | RUN_SHORT
+
+
+@dataclasses.dataclass(frozen=True)
+class FailAttempt:
+    """Pop the head of ``slot``: the attempt failed (retryable: the queue decides); start the next head."""
+
+    slot: int
+    status: str
+    error: str
+    elapsed: float
+    run_s: float
+
+
+@dataclasses.dataclass(frozen=True)
+class ReturnHead:
+    """The head of ``slot`` goes back to the front of the local queue, unburnt; the next head starts."""
+
+    slot: int
+
+
+@dataclasses.dataclass(frozen=True)
+class NoSpace:
+    """The disk is full: stop, hand everything back, say why (exit diskfull.EXIT_NO_SPACE)."""
+
+    error: str
+
+
+@dataclasses.dataclass(frozen=True)
+class InitFailure:
+    """Note the failure and close the worker; ``fatal``: give up on this instance."""
+
+    slot: int
+    error: str
+    fatal: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Close:
+    slot: int
+
+
+@dataclasses.dataclass(frozen=True)
+class NoteIdleExit:
+    slot: int
+
+
+Event = Tick | Claimed | WorkerLost | Terminate | QueueFinal | Ready | Loaded | Finished | Raised | InitFailed | Exited
+Action = (
+    Kill
+    | Claim
+    | Send
+    | Flush
+    | Heartbeat
+    | AskFinal
+    | FailHead
+    | Requeue
+    | Restart
+    | HandBack
+    | Wait
+    | MarkReady
+    | StartRun
+    | Record
+    | FailAttempt
+    | ReturnHead
+    | NoSpace
+    | InitFailure
+    | Close
+    | NoteIdleExit
+)
+
+NO_SPACE = "NO_SPACE"  # the status a worker reports when its rows could not be written (pjob.engine.diskfull)
 
 
 def handle(state: State, event: Event) -> list[Action]:
+    if isinstance(event, (Ready, Loaded, Finished, Raised, InitFailed, Exited)):
+        return _worker_event(state, event)
     if isinstance(event, Terminate):
         return [HandBack()]
     if isinstance(event, QueueFinal):
@@ -173,6 +333,52 @@ def handle(state: State, event: Event) -> list[Action]:
     if isinstance(event, Tick):
         return _turn(state, event.now)
     raise TypeError(f"not an agent event: {event!r}")
+
+
+def _worker(state: State, slot: int) -> Worker:
+    return next(w for w in state.workers if w.slot == slot)
+
+
+def _with(state: State, slot: int, **changes: object) -> State:
+    workers = tuple(dataclasses.replace(w, **changes) if w.slot == slot else w for w in state.workers)  # type: ignore[arg-type]
+    return dataclasses.replace(state, workers=workers)
+
+
+def _worker_event(state: State, event: Ready | Loaded | Finished | Raised | InitFailed | Exited) -> list[Action]:
+    if isinstance(event, Loaded):
+        return [StartRun(event.slot, event.items)]
+    if isinstance(event, Ready):
+        ready = _with(state, event.slot, ready=True)
+        return [MarkReady(event.slot), *([] if state.stopping else dispatch(ready))]
+    if isinstance(event, Finished):
+        done: list[Action] = [Record(event.slot, r, "RUN_SHORT" if r.error else "RUN_DONE") for r in event.results]
+        if state.stopping:
+            return done
+        w = _worker(state, event.slot)
+        after = _with(state, event.slot, queued=max(0, w.queued - len(event.results)))
+        return [*done, *dispatch(after)]  # top the worker up at once: it must not wait for the next turn
+    if isinstance(event, Raised):
+        if event.status == NO_SPACE:  # not the mini-batch's fault: it goes back, the job stops
+            return [ReturnHead(event.slot), NoSpace(event.error)]
+        return [FailAttempt(event.slot, event.status, event.error, event.elapsed, event.run_s)]
+    if isinstance(event, InitFailed):
+        return _init_failed(state, event.slot, event.error)
+    if isinstance(event, Exited):
+        w = _worker(state, event.slot)
+        if not w.ready:
+            return _init_failed(state, event.slot, event.startup_error)
+        if w.queued:
+            return handle(state, WorkerLost(event.slot, "WORKER_DIED"))
+        return [NoteIdleExit(event.slot), Close(event.slot), *([] if state.stopping else [Restart(event.slot)])]
+    raise TypeError(f"not a worker event: {event!r}")
+
+
+def _init_failed(state: State, slot: int, error: str) -> list[Action]:
+    if state.fatal:  # already given up: a late failure of another worker changes nothing
+        return [Close(slot)]
+    fatal = policy.init_failures_exhausted(state.init_failures + 1, len(state.workers))
+    actions: list[Action] = [InitFailure(slot, error, fatal)]
+    return actions if fatal or state.stopping else [*actions, Restart(slot)]
 
 
 def _turn(state: State, now: float) -> list[Action]:

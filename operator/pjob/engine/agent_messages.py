@@ -1,8 +1,11 @@
-"""How an agent (``pjob.engine.agent.Agent``) handles what its worker
-processes say and do: the result lines of ``pjob.engine.worker`` (data
-loaded, done, failed, ready, init failed), a worker that exits, and the
-init-failure rule. A mixin of ``Agent``: it uses the agent's state (slots,
-report, coordinator outcomes) and its worker and coordinator methods.
+"""What an agent's workers say and do, as events of ``pjob.engine.agent_machine``:
+the result lines of ``pjob.engine.worker`` (data loaded, done, failed,
+ready, init failed) and a worker whose pipe closes are parsed into events
+(``Finished`` carries every "D" line of one read), ``agent_machine.handle``
+decides, and the actions are executed here (report rows, outcomes to the
+queue's batching layer, the next head, a fresh worker, ...). A mixin of
+``Agent``: it uses the agent's state (slots, report, queue) and its worker
+methods; nothing here decides.
 """
 
 from __future__ import annotations
@@ -11,12 +14,21 @@ import json
 import os
 import signal
 import time
+from typing import TYPE_CHECKING
 
-from pjob.engine import diskfull, logtree, manifest, policy, slots
+from pjob.engine import agent_machine as am
+from pjob.engine import logtree, manifest, slots
 from pjob.queue import protocol
 
+if TYPE_CHECKING:  # the mixin's host
+    from pjob.engine.agent import Agent as _Host
+else:
+    _Host = object
 
-class WorkerMessages:
+_loads = json.loads
+
+
+class WorkerMessages(_Host):
     def on_readable(self, w: slots.WorkerSlot) -> None:
         data = os.read(w.res_fd, 65536)
         if not data:
@@ -25,45 +37,120 @@ class WorkerMessages:
         w.buf += data
         *lines, w.buf = w.buf.split(b"\n")
         fd = w.res_fd
+        results: list[am.Result] = []
         for line in lines:
             if w.res_fd != fd:  # the worker was replaced while handling an earlier message
-                break
-            self.on_message(w, json.loads(line))
+                return
+            if line.startswith(b'["D"'):  # the common case: gathered, one event for the lot
+                _, index, items, succeeded, failed, elapsed, run_s, error, warning = _loads(line)
+                results.append(am.Result(index, items, succeeded, failed, elapsed, run_s, error, warning))
+                continue
+            if results:
+                self.feed(am.Finished(w.slot, tuple(results)))
+                results = []
+                if w.res_fd != fd:
+                    return
+            self.feed(_event(w.slot, _loads(line)))
+        if results and w.res_fd == fd:
+            self.feed(am.Finished(w.slot, tuple(results)))
 
-    def on_message(self, w: slots.WorkerSlot, msg: list) -> None:
-        kind = msg[0]
+    def feed(self, event: am.Event) -> None:
+        """``event`` through ``agent_machine.handle``; its actions executed."""
         now = time.monotonic()
-        if kind == "S":
-            w.phase, w.phase_started = "run", now
-            w.loaded_items = msg[2] if len(msg) > 2 else None
-        elif kind == "D":
-            _, index, items, succeeded, failed, elapsed, run_s, error, warning = msg
-            lease = w.queue.popleft()
-            status = "RUN_SHORT" if error else "RUN_DONE"
-            self.errors.record(index, lease.attempt, error)
-            self.report.attempt(
-                lease, w.proc, status, w.started_wall, items, succeeded, failed, elapsed, run_s, error or warning
+        self.execute(am.handle(self.snapshot(now), event), now)
+
+    def on_worker_exit(self, w: slots.WorkerSlot) -> None:
+        startup_error = ""
+        if not w.ready:
+            code = w.popen.wait() if w.popen is not None else None
+            startup_error = (
+                f"[node {self.node} {w.proc}: start-up failed; see "
+                f"{logtree.next_file_for('INIT_DIED', self.node, w.proc)}]\n"
+                f"the worker process {_exit_description(code)} during start-up/init()"
             )
-            self.queue_outcome(
-                lease, protocol.Outcome(items=items, succeeded=succeeded, failed=failed, elapsed=elapsed, error=error)
-            )
-            self.mean_seconds = 0.9 * self.mean_seconds + 0.1 * elapsed if self.mean_seconds else elapsed
-            self.activity.finished(elapsed)
-            self.next_head(w, now)
-        elif kind == "E":
-            _, index, status, error, elapsed, run_s = msg
-            if status == diskfull.NO_SPACE:  # not the mini-batch's fault: it goes back (stop), the job stops
+        self.feed(am.Exited(w.slot, startup_error))
+
+    # --- actions about one worker ----------------------------------------------------------
+
+    def on_worker_action(self, action: am.Action, now: float) -> None:
+        match action:
+            case am.Record(slot, result, status):
+                self.record(self.slot_of(slot), result, status, now)
+            case am.StartRun(slot, items):
+                w = self.slot_of(slot)
+                w.phase, w.phase_started, w.loaded_items = "run", now, items
+            case am.MarkReady(slot):
+                self.slot_of(slot).ready = True
+                self.init_failures = 0
+            case am.FailAttempt(slot, status, error, elapsed, run_s):
+                w = self.slot_of(slot)
+                self.fail_attempt(w, w.queue.popleft(), status, error, True, elapsed, run_s)
+                self.next_head(w, now)
+            case am.ReturnHead(slot):
+                w = self.slot_of(slot)
                 self.local.appendleft(w.queue.popleft())
                 self.next_head(w, now)
+            case am.NoSpace(error):
                 self.on_no_space(error)
-                return
-            self.fail_attempt(w, w.queue.popleft(), status, error, True, elapsed, run_s)
-            self.next_head(w, now)
-        elif kind == "ready":
-            w.ready = True
-            self.init_failures = 0
-        elif kind == "initfail":
-            self.on_init_failure(w, msg[1])
+            case am.InitFailure():
+                self.on_init_failure(self.slot_of(action.slot), action)
+            case am.Close(slot):
+                self.close_worker(self.slot_of(slot))
+            case am.NoteIdleExit(slot):
+                w = self.slot_of(slot)
+                code = w.popen.wait() if w.popen is not None else None
+                self.report.note(w.proc, f"idle worker {_exit_description(code)}; starting a new one")
+            case am.FailHead(slot, status):
+                w = self.slot_of(slot)
+                if w.queue:
+                    error = self.lost_error(w, status)  # says which mini-batch: before the head is popped
+                    self.fail_attempt(w, w.queue.popleft(), status, error, True)
+            case am.Requeue(slot):
+                w = self.slot_of(slot)
+                while w.queue:
+                    self.local.appendleft(w.queue.pop())
+                self.close_worker(w)
+            case am.Restart(slot):
+                self.start_worker(self.slot_of(slot))
+            case _:
+                raise TypeError(f"not a worker action: {action!r}")
+
+    def record(self, w: slots.WorkerSlot, r: am.Result, status: str, now: float) -> None:
+        lease = w.queue.popleft()
+        self.errors.record(r.index, lease.attempt, r.error)
+        self.report.attempt(
+            lease,
+            w.proc,
+            status,
+            w.started_wall,
+            r.items,
+            r.succeeded,
+            r.failed,
+            r.elapsed,
+            r.run_s,
+            r.error or r.warning,
+        )
+        self.queue_outcome(
+            lease,
+            protocol.Outcome(items=r.items, succeeded=r.succeeded, failed=r.failed, elapsed=r.elapsed, error=r.error),
+        )
+        self.mean_seconds = 0.9 * self.mean_seconds + 0.1 * r.elapsed if self.mean_seconds else r.elapsed
+        self.activity.finished(r.elapsed)
+        self.next_head(w, now)
+
+    def lost_error(self, w: slots.WorkerSlot, status: str) -> str:
+        """What to say of the head of a worker that died or was killed."""
+        lease = w.queue[0]
+        header = logtree.attempt_header(self.node, w.proc, status, lease.attempt)
+        if status == "WORKER_DIED":
+            code = w.popen.wait() if w.popen is not None else None
+            return f"{header}\nthe worker process {_exit_description(code)} while running mini-batch {lease.index}"
+        what = "run() timeout" if status == "RUN_TIMEOUT" else "--task_overhead_timeout"
+        limit = self.limits.timeout if status == "RUN_TIMEOUT" else self.limits.task_overhead_timeout
+        return (
+            f"{header}\nmini-batch {lease.index} exceeded the {what} of {limit:g}s; the worker was killed and "
+            "replaced (init() runs again)"
+        )
 
     def on_no_space(self, error: str) -> None:
         """A worker could not write its rows: stop, hand every lease back unburnt
@@ -78,46 +165,34 @@ class WorkerMessages:
         w.phase, w.phase_started, w.started_wall = ("run" if trivial else "load"), now, time.time()
         w.loaded_items = None
 
-    def on_init_failure(self, w: slots.WorkerSlot, error: str) -> None:
-        if self.fatal:  # already given up: a late failure of another worker changes nothing
-            self.close_worker(w)
-            return
+    def on_init_failure(self, w: slots.WorkerSlot, action: am.InitFailure) -> None:
         self.init_failures += 1
-        self.report.note(w.proc, f"init() failed ({self.init_failures} consecutive on this node)\n{error}")
+        self.report.note(w.proc, f"init() failed ({self.init_failures} consecutive on this node)\n{action.error}")
         self.close_worker(w)
-        if policy.init_failures_exhausted(self.init_failures, len(self.slots)):
+        if action.fatal:
             self.fatal = (
                 f"init() failed {self.init_failures} times in a row on node {self.node} "
                 f"(limit 3 x max_concurrency_per_instance = {3 * len(self.slots)}): "
-                f"{logtree.exception_summary(error)}\nlast error:\n{error}"
+                f"{logtree.exception_summary(action.error)}\nlast error:\n{action.error}"
             )
             self.stopping = True
-        elif not self.stopping:
-            self.start_worker(w)
 
-    def on_worker_exit(self, w: slots.WorkerSlot) -> None:
-        code = w.popen.wait() if w.popen is not None else None
-        why = _exit_description(code)
-        if not w.ready:
-            self.on_init_failure(
-                w,
-                f"[node {self.node} {w.proc}: start-up failed; see "
-                f"{logtree.next_file_for('INIT_DIED', self.node, w.proc)}]\n"
-                f"the worker process {why} during start-up/init()",
-            )
-            return
-        if w.queue:
-            lease = w.queue[0]
-            error = (
-                f"{logtree.attempt_header(self.node, w.proc, 'WORKER_DIED', lease.attempt)}\n"
-                f"the worker process {why} while running mini-batch {lease.index}"
-            )
-            self.replace_worker(w, "WORKER_DIED", error)
-        else:
-            self.report.note(w.proc, f"idle worker {why}; starting a new one")
-            self.close_worker(w)
-            if not self.stopping:
-                self.start_worker(w)
+
+def _event(slot: int, msg: list) -> am.Event:
+    kind = msg[0]
+    if kind == "S":
+        return am.Loaded(slot, msg[2] if len(msg) > 2 else None)
+    if kind == "E":
+        _, index, status, error, elapsed, run_s = msg
+        return am.Raised(slot, index, status, error, elapsed, run_s)
+    if kind == "ready":
+        return am.Ready(slot)
+    if kind == "initfail":
+        return am.InitFailed(slot, msg[1])
+    if kind == "D":
+        _, index, items, succeeded, failed, elapsed, run_s, error, warning = msg
+        return am.Finished(slot, (am.Result(index, items, succeeded, failed, elapsed, run_s, error, warning),))
+    raise ValueError(f"unknown worker message {msg!r}")
 
 
 def _exit_description(code: int | None) -> str:

@@ -135,3 +135,98 @@ def test_wait_until_the_next_deadline_or_sooner():
     assert wait.seconds == pytest.approx(1.0)  # deadline 159.7 is far: look again within a second
     idle = state(worker(0, ready=False))
     assert am.handle(idle, am.Tick(100.0))[-1] == am.Wait(am.IDLE_WAIT)
+
+
+# --- what workers say and do ----------------------------------------------------------
+
+DONE = am.Result(4, 1, 1, 0, 0.01, 0.01, None, None)
+SHORT = am.Result(5, 2, 1, 1, 0.01, 0.01, "run() returned 1 result for 2 inputs", None)
+
+
+@pytest.mark.parametrize(
+    "what, s, event, expected",
+    [
+        ("data loaded: run() starts", state(worker(0, queued=1, phase="load")), am.Loaded(0, 7), [am.StartRun(0, 7)]),
+        (
+            "ready: it takes work at once",
+            state(worker(0, ready=False), local=5),
+            am.Ready(0),
+            [am.MarkReady(0), am.Send(0, 2)],
+        ),
+        (
+            "ready while stopping: nothing to send",
+            state(worker(0, ready=False), local=5, stopping=True),
+            am.Ready(0),
+            [am.MarkReady(0)],
+        ),
+        (
+            "finished (one read, two lines): both recorded, then topped up",
+            state(worker(0, queued=2), local=5),
+            am.Finished(0, (DONE, SHORT)),
+            [am.Record(0, DONE, "RUN_DONE"), am.Record(0, SHORT, "RUN_SHORT"), am.Send(0, 2)],
+        ),
+        (
+            "finished while stopping: recorded, nothing sent",
+            state(worker(0, queued=1), local=5, stopping=True),
+            am.Finished(0, (DONE,)),
+            [am.Record(0, DONE, "RUN_DONE")],
+        ),
+        (
+            "run() raised: the attempt fails, the queue decides about a retry",
+            state(worker(0, queued=1)),
+            am.Raised(0, 4, "RUN_EXCEPTION", "Traceback", 0.5, 0.4),
+            [am.FailAttempt(0, "RUN_EXCEPTION", "Traceback", 0.5, 0.4)],
+        ),
+        (
+            "the disk is full: the head goes back unburnt and the agent stops",
+            state(worker(0, queued=1)),
+            am.Raised(0, 4, am.NO_SPACE, "no space", 0.5, 0.4),
+            [am.ReturnHead(0), am.NoSpace("no space")],
+        ),
+        (
+            "init() failed: note it, start a fresh worker",
+            state(worker(0, ready=False), worker(1, ready=False)),
+            am.InitFailed(0, "boom"),
+            [am.InitFailure(0, "boom", False), am.Restart(0)],
+        ),
+        (
+            "init() failed 3 x workers times in a row: give up",
+            state(worker(0, ready=False), worker(1, ready=False), init_failures=5),
+            am.InitFailed(0, "boom"),
+            [am.InitFailure(0, "boom", True)],
+        ),
+        (
+            "a late init() failure once given up: only close it",
+            state(worker(0, ready=False), fatal=True),
+            am.InitFailed(0, "boom"),
+            [am.Close(0)],
+        ),
+        (
+            "died before ready: an init failure",
+            state(worker(0, ready=False), worker(1)),
+            am.Exited(0, "died in init"),
+            [am.InitFailure(0, "died in init", False), am.Restart(0)],
+        ),
+        (
+            "died with work: the head fails, the rest go back, a fresh worker",
+            state(worker(0, queued=3)),
+            am.Exited(0),
+            [am.FailHead(0, "WORKER_DIED"), am.Requeue(0), am.Restart(0)],
+        ),
+        (
+            "died idle: noted and restarted",
+            state(worker(0)),
+            am.Exited(0),
+            [am.NoteIdleExit(0), am.Close(0), am.Restart(0)],
+        ),
+        (
+            "died idle while stopping: not restarted",
+            state(worker(0), stopping=True),
+            am.Exited(0),
+            [am.NoteIdleExit(0), am.Close(0)],
+        ),
+    ],
+    ids=lambda x: x if isinstance(x, str) else "",
+)
+def test_worker_events(what, s, event, expected):
+    assert am.handle(s, event) == expected
