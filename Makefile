@@ -70,7 +70,7 @@ crds: $(STAMP)
 	cp crds/*.yaml helm/pjob/crds/
 
 bench: $(STAMP)  ## benchmarks (not run by CI): ratios against baselines measured in the same run; fails on a missed target
-	status=0; for b in overhead scaling plan_bench; do $(BIN)/python bench/$$b.py || status=1; done; exit $$status
+	status=0; for b in overhead scaling plan_bench table_job; do $(BIN)/python bench/$$b.py || status=1; done; exit $$status
 
 # pjob beside a Pool script, Ray Data and Dask (bench/peers.py), in its own venv: Ray and Dask are not pjob's dependencies
 PEERS := .venv-peers
