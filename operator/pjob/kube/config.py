@@ -91,7 +91,7 @@ def _default_worker(root: str) -> dict[str, Any]:
 class OperatorConfig:
     datastore_root: str = DEFAULT_ROOT  # where the datastore is mounted (operator and pods)
     default_datastore: str = "default"  # ${{default_datastore}}
-    datastore_urls: dict[str, str] = dataclasses.field(default_factory=dict[str, Any])  # object-store datastores
+    datastore_urls: dict[str, str] = dataclasses.field(default_factory=dict)  # object-store datastores
     worker: dict[str, Any] = dataclasses.field(default_factory=lambda: _default_worker(DEFAULT_ROOT))
     lease_seconds: float = 30.0  # agent Lease duration; an agent dead this long loses its mini-batches
     observe_seconds: float = 5.0  # how often the operator reads progress of a running job
