@@ -160,10 +160,10 @@ def _run_steps(
             reports[step_name] = StepReport(
                 step_name, loaded.job.jobs[step_name].type, dag.SKIPPED, why, outputs=outputs
             )
-        states = decided.states(states)
+        states.update({step_name: dag.SKIPPED for step_name in decided.skip})
         if not decided.start:
             break
-        step_name = decided.start[0]
+        step_name = decided.start[0]  # one at a time: the others stay Pending and are started next round
         rstep = resolved[step_name]
         report = _run_or_resume(
             loaded,
@@ -184,6 +184,9 @@ def _run_steps(
         )
         reports[step_name] = report
         states[step_name] = dag.SUCCEEDED if report.status == dag.SUCCEEDED else dag.FAILED
+    unfinished = [n for n in resolved if n not in reports]
+    if unfinished:  # the policy left a step neither run nor skipped: never report that as a success
+        raise RuntimeError(f"steps {unfinished} were neither run nor skipped (states {states})")
     status = "Failed" if any(r.status == "Failed" for r in reports.values()) else "Succeeded"
     return PipelineResult(status, run_dir, {n: reports[n] for n in resolved if n in reports})
 
