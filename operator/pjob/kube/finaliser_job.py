@@ -5,15 +5,17 @@ the same init container unpacking shipped code), running ``pjob finalise``
 (``pjob.kube.finalise_cmd``) on the datastore. The operator never mounts the
 datastore: it talks to the finaliser through the API only.
 
-The verdict travels in the ConfigMap ``<job>-finalise`` (key ``verdict.json``:
-state, rule, message, the job's start time), created by the operator before
-the Job, owned by the CR. The finaliser writes its outcome into the same
-ConfigMap (key ``result.json``: the final verdict and counters) as its last
-step; the operator marks the CR terminal once it reads it. Both names are
-fixed, so an operator restart re-finds them (a create costs a 409, never a
-second finaliser), and a finaliser pod that dies mid-way is replaced by the
-Job (``backoffLimit``) and finalises again from the start
-(``pjob.engine.finalise`` rewrites every file whole, through staging files).
+The verdict travels in the Job's args (``--verdict JSON``: state, rule,
+message, the job's start time; fixed when the Job is created, so the verdict
+first decided is the one finalised). The finaliser writes its outcome as its
+last step: it creates the ConfigMap ``<job>-finalise`` (key ``result.json``:
+the final verdict and counters), owned by the CR; the operator marks the CR
+terminal once it reads it. Two writes in all (the Job, the ConfigMap). Both
+names are fixed, so an operator restart re-finds them (a create costs a 409,
+never a second finaliser), and a finaliser pod that dies mid-way is replaced
+by the Job (``backoffLimit``) and finalises again from the start
+(``pjob.engine.finalise`` rewrites every file whole, through staging files);
+one that finds the ConfigMap already there stops at once.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ from pjob.queue.protocol import Progress
 
 ROLE_FINALISER = "finaliser"
 CONTAINER = "finalise"
-VERDICT_KEY = "verdict.json"
 RESULT_KEY = "result.json"
 BACKOFF_LIMIT = 2  # a crashed finaliser is replaced twice, then the job fails with the pod's reason
 COUNTER_FIELDS = ("total", "done", "failed", "items_succeeded", "items_failed", "pending", "leased")
@@ -41,21 +42,15 @@ def name_of(job: str) -> str:
     return c.dns_name(f"{job}-finalise")
 
 
-def build_verdict_configmap(cr: dict[str, Any], verdict: policy.Verdict, started: float | None) -> dict[str, Any]:
-    """What the operator decided, for the finaliser to write down."""
-    meta = cr["metadata"]
+def encode_verdict(verdict: policy.Verdict, started: float | None) -> str:
     payload = {"state": verdict.state, "rule": verdict.rule, "message": verdict.message, "started": started}
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": builders._metadata(cr, name_of(meta["name"]), ROLE_FINALISER),
-        "data": {VERDICT_KEY: json.dumps(payload, sort_keys=True)},
-    }
+    return json.dumps(payload, sort_keys=True)
 
 
-def finalise_args(cr: dict[str, Any]) -> list[str]:
+def finalise_args(cr: dict[str, Any], verdict: policy.Verdict, started: float | None) -> list[str]:
     meta = cr["metadata"]
     namespace = meta.get("namespace") or "default"
+    owner = {k: v for k, v in builders.owner_reference(cr).items() if k in ("apiVersion", "kind", "name", "uid")}
     return [
         "finalise",
         "--coordinator",
@@ -63,16 +58,39 @@ def finalise_args(cr: dict[str, Any]) -> list[str]:
         "--task",
         f"configmap:{c.task_configmap_name(meta['name'])}",
         "--verdict",
+        encode_verdict(verdict, started),
+        "--result",
         f"configmap:{name_of(meta['name'])}",
+        "--owner",
+        json.dumps(owner, sort_keys=True),
     ]
 
 
-def build_finaliser_job(cr: dict[str, Any], task: ParallelTask, config: OperatorConfig) -> dict[str, Any]:
+def build_result_configmap(owner: dict[str, Any], namespace: str, job: str, text: str) -> dict[str, Any]:
+    """What the finaliser creates last; owned by the CR (no blockOwnerDeletion:
+    the workers' Role cannot update the CR's finalizers)."""
+    labels = {c.LABEL_MANAGED_BY: c.MANAGED_BY, c.LABEL_JOB: job, c.LABEL_ROLE: ROLE_FINALISER}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": name_of(job),
+            "namespace": namespace,
+            "labels": labels,
+            "ownerReferences": [{**owner, "controller": True}],
+        },
+        "data": {RESULT_KEY: text},
+    }
+
+
+def build_finaliser_job(
+    cr: dict[str, Any], task: ParallelTask, config: OperatorConfig, verdict: policy.Verdict, started: float | None
+) -> dict[str, Any]:
     """One pod, the worker pods' settings (no GPUs: it runs no user code)."""
     name = cr["metadata"]["name"]
     container = {
         "name": CONTAINER,
-        "args": finalise_args(cr),
+        "args": finalise_args(cr, verdict, started),
         "env": builders._platform_env(config),
         "workingDir": config.worker.get("workDir") or "/work",
     }

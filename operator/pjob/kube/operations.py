@@ -42,9 +42,9 @@ def _ended(job: dict[str, Any]) -> dict[str, Any] | None:
 
 
 class Finaliser:
-    """One step per reconcile tick: make sure the verdict ConfigMap and the
-    finaliser Job exist, then return the finaliser's outcome once it wrote
-    one (None while it runs). The verdict first written is the one finalised."""
+    """One step per reconcile tick: make sure the finaliser Job exists (the
+    verdict in its args), then return the finaliser's outcome once it wrote
+    its ConfigMap (None while it runs). The verdict first given is the one finalised."""
 
     def __init__(self, api: kubeio.KubeApi, config: Any):
         self.api, self.config = api, config
@@ -55,17 +55,14 @@ class Finaliser:
         meta = body["metadata"]
         namespace, name = meta.get("namespace") or "default", meta["name"]
         cm_name = finaliser_job.name_of(name)
-        cm = self.api.get("ConfigMap", namespace, cm_name)
-        if cm is None:
-            started = reconcile.parse_rfc3339((body.get("status") or {}).get("startTime"))
-            self.api.create(finaliser_job.build_verdict_configmap(body, verdict, started))
-            cm = {}
+        cm = self.api.get("ConfigMap", namespace, cm_name) or {}
         result = (cm.get("data") or {}).get(finaliser_job.RESULT_KEY)
         if result:
             return finaliser_job.decode_result(result)
         job = self.api.get("Job", namespace, cm_name)
         if job is None:
-            self.api.create(finaliser_job.build_finaliser_job(body, task, self.config))
+            started = reconcile.parse_rfc3339((body.get("status") or {}).get("startTime"))
+            self.api.create(finaliser_job.build_finaliser_job(body, task, self.config, verdict, started))
             return None
         ended = _ended(job)
         if ended is None:

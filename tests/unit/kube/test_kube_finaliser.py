@@ -42,18 +42,21 @@ def test_the_operator_creates_the_finaliser_once_and_is_terminal_only_after_its_
     memo, body = _to_verdict(project, kube)
     body = apply(body, tick(body, memo))
     name = finaliser_job.name_of("pj")
-    cm = kube.objects[("ConfigMap", "ns", name)]
-    assert json.loads(cm["data"][finaliser_job.VERDICT_KEY])["state"] == policy.SUCCEEDED
-    assert ("Job", "ns", name) in kube.objects  # created after the ConfigMap it reads
-    assert body["status"]["state"] not in ("Succeeded", "Failed")
+    job = kube.objects[("Job", "ns", name)]
+    args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+    verdict, _ = finaliser_job.decode_verdict(args[args.index("--verdict") + 1])
+    assert verdict.state == policy.SUCCEEDED  # the verdict travels in the Job's args
+    assert ("ConfigMap", "ns", name) not in kube.objects  # the finaliser writes it, last
     for _ in range(2):  # running: nothing new, not terminal
         body = apply(body, tick(body, memo))
         assert body["status"]["state"] not in ("Succeeded", "Failed")
     assert kube.creates().count("Job") == 2  # the workers' and the finaliser's, each once
-    # the finaliser writes its outcome (the verdict the data explains) as its last step
+    # the finaliser creates its result (the verdict the data explains) as its last step
     final = policy.Verdict(policy.FAILED, policy.NO_SUCCESSES, "no item succeeded")
-    cm["data"][finaliser_job.RESULT_KEY] = finaliser_job.encode_result(final, Progress(total=4, done=4))
-    kube.objects[("ConfigMap", "ns", name)] = cm
+    owner = json.loads(args[args.index("--owner") + 1])
+    assert owner == {"apiVersion": c.API_VERSION, "kind": c.PARALLEL_KIND, "name": "pj", "uid": "u-1"}
+    text = finaliser_job.encode_result(final, Progress(total=4, done=4))
+    kube.create(finaliser_job.build_result_configmap(owner, "ns", "pj", text))
     body = apply(body, tick(body, memo))
     status = body["status"]
     assert status["state"] == "Failed" and status["miniBatches"] == {"total": 4, "done": 4, "failed": 0}
@@ -82,7 +85,7 @@ def test_the_finaliser_job_is_built_like_the_worker_job(project):
     loaded = jobspec.load_cr(body, config)
     task = jobspec.parallel_task(body, loaded, config)
     workers = builders.build_worker_job(body, task, config)["spec"]["template"]["spec"]
-    job = finaliser_job.build_finaliser_job(body, task, config)
+    job = finaliser_job.build_finaliser_job(body, task, config, policy.Verdict(policy.SUCCEEDED), None)
     pod = job["spec"]["template"]["spec"]
     assert job["metadata"]["name"] == "pj-finalise" and job["spec"]["completions"] == 1
     assert job["metadata"]["ownerReferences"][0]["uid"] == "u-1"
@@ -94,6 +97,7 @@ def test_the_finaliser_job_is_built_like_the_worker_job(project):
     for key in ("image", "env", "volumeMounts", "securityContext", "workingDir"):
         assert main[key] == agent[key], key
     assert main["args"][:2] == ["finalise", "--coordinator"] and "configmap:pj-finalise" in main["args"]
+    assert pod["serviceAccountName"] == c.worker_account_name("pj")
     # the shipped code is unpacked by an init container (the operator never touches the datastore)
     (init,) = pod["initContainers"]
     assert init["name"] == unpack_cmd.CONTAINER and init["args"][0] == "unpack"
