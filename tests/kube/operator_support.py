@@ -310,11 +310,16 @@ def worker_pods(kube_api, job: str, namespace: str = "default") -> list[dict]:
     ]
 
 
-def finaliser_ran(kube_api, job: str, namespace: str = "default") -> bool:
-    """The job's finaliser Job (``pjob.kube.finaliser_job``) exists and completed."""
-    found = kube_api.get("batch/v1", "jobs", f"{job}-finalise", namespace)
-    conditions = ((found or {}).get("status") or {}).get("conditions") or []
-    return any(x["type"] == "Complete" and x["status"] == "True" for x in conditions)
+def finaliser_ran(kube_api, job: str, namespace: str = "default", timeout: float = 30) -> bool:
+    """The job's finaliser Job (``pjob.kube.finaliser_job``) completes (its pod exits just
+    after writing the result the operator marks the job terminal on)."""
+
+    def complete():
+        found = kube_api.get("batch/v1", "jobs", f"{job}-finalise", namespace)
+        conditions = ((found or {}).get("status") or {}).get("conditions") or []
+        return any(x["type"] == "Complete" and x["status"] == "True" for x in conditions)
+
+    return kube_api.wait_for(complete, timeout=timeout, message=f"finaliser Job {job}-finalise to complete")
 
 
 def api_calls(kube_api, user_agent_part: str) -> set[tuple[str, str, str]]:
