@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from operator_support import REPO, prepare_cluster, start_operator, wait_operator_watching
+from operator_support import GROUP_VERSION, REPO, prepare_cluster, start_operator, wait_operator_watching
 
 sys.path.insert(0, str(REPO / "tests" / "local"))
 from test_sdk_notebooks import _project  # (the notebook with only its imports changed)
@@ -50,10 +50,11 @@ def test_notebook_submits_to_the_cluster_and_matches_a_local_run(
     assert "Status: Succeeded" in there.stdout, there.stdout
     assert not (remote / "pjob-runs").exists()  # nothing ran on this machine
     [name] = [line.split("RunId: ", 1)[1].strip() for line in there.stdout.splitlines() if "RunId: " in line]
-    submitted = kube_api.get("pjob.io/v1", "pipelinejobs", name)
+    submitted = kube_api.get(GROUP_VERSION, "pipelinejobs", name, "default")
     assert submitted["spec"]["experiment_name"] == "pipeline_samples", submitted["spec"]
     expected = _outputs(local_run)
-    assert expected and _outputs(root / "runs" / "default" / name) == expected
+    got = _outputs(root / "runs" / "default" / name)
+    assert expected and got == expected, (sorted(set(expected) ^ set(got)), sorted(map(str, root.rglob("*out_tab*"))))
 
 
 def test_a_failed_cluster_job_makes_stream_raise_like_azure(
