@@ -73,9 +73,9 @@ class EntryScript:
         logger = logging.getLogger(f"azureml_user.entry_script.{self.agent_name}")
         logger.setLevel(getattr(logging, str(level).upper(), logging.INFO))
         logger.propagate = False
-        for handler in list(logger.handlers):
-            logger.removeHandler(handler)
-            handler.close()
+        for old in list(logger.handlers):
+            logger.removeHandler(old)
+            old.close()
         if log_file:
             os.makedirs(os.path.dirname(log_file), exist_ok=True)
             handler: logging.Handler = logging.FileHandler(log_file, encoding="utf-8")
