@@ -21,19 +21,27 @@ instead of crash-looping every agent.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported where used: `pjob agent` starts fast
+    from pjob.coord.kube import KubeCoordinator
+    from pjob.engine.task import ParallelTask
 
 log = logging.getLogger("pjob.agent")
 WAIT_FOR_PLAN_SECONDS = 0.5
 EXIT_STOPPED = 143  # 128 + SIGTERM: stopped before the work was done; the Job replaces the pod
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--coordinator", metavar="kube://NS/JOB", help="the job's queue")
     parser.add_argument(
         "--task", metavar="configmap:NAME|PATH", help="the resolved task (ConfigMap key task.json, or a file)"
@@ -43,7 +51,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--command-step", metavar="JSON", help="run a pipeline command step (inside its pod)")
 
 
-def _exit_stopped(signum, frame) -> None:
+def _exit_stopped(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(EXIT_STOPPED)  # unwinds: the coordinator hands back what it reserved
 
 
@@ -60,7 +68,7 @@ def default_workers() -> int:
     return cgroup.default_concurrency()
 
 
-def main(args) -> int:
+def main(args: argparse.Namespace) -> int:
     stop_on_sigterm()
     from pjob.spec import errors
 
@@ -76,7 +84,7 @@ def main(args) -> int:
     return run_agent(args)
 
 
-def read_task(client, namespace: str, ref: str):
+def read_task(client: Any, namespace: str, ref: str) -> ParallelTask:
     from pjob.engine.task import ParallelTask
     from pjob.kube import kubeio
     from pjob.spec import errors
@@ -92,7 +100,7 @@ def read_task(client, namespace: str, ref: str):
         return ParallelTask.from_json(fh.read())
 
 
-def wait_for_plan(task, coordinator) -> tuple[int, list[int]]:
+def wait_for_plan(task: ParallelTask, coordinator: KubeCoordinator) -> tuple[int, list[int]]:
     """Nodes > 0: until node 0 has published the plan size (after writing the manifest)."""
     from pjob.engine import step
 
@@ -101,7 +109,7 @@ def wait_for_plan(task, coordinator) -> tuple[int, list[int]]:
     return step.read_items(task)
 
 
-def run_agent(args) -> int:
+def run_agent(args: argparse.Namespace) -> int:
     from pjob.coord import kube as coord_kube
     from pjob.engine import agent as engine_agent
     from pjob.engine import report, step
@@ -127,7 +135,16 @@ def run_agent(args) -> int:
         return engine_agent.EXIT_FATAL
 
 
-def _run(task, node: int, agent_id: str, client, namespace: str, job: str, lease_seconds: float, master_log) -> int:
+def _run(
+    task: ParallelTask,
+    node: int,
+    agent_id: str,
+    client: Any,
+    namespace: str,
+    job: str,
+    lease_seconds: float,
+    master_log: Callable[[str], None],
+) -> int:
     from pjob.coord import kube as coord_kube
     from pjob.engine import agent as engine_agent
     from pjob.engine import report, step

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any
 
 from pjob.engine import jobview
 from pjob.kube import constants as c
@@ -25,7 +26,7 @@ read_text = jobview.read_text
 mini_batch_log = jobview.mini_batch_log
 
 
-def logs_dirs(obj: dict, step: str | None) -> list[tuple[str, str]]:
+def logs_dirs(obj: dict[str, Any], step: str | None) -> list[tuple[str, str]]:
     """[(step, logs folder)], a folder as the pods see it or relative to the datastore root."""
     meta, status, spec = obj["metadata"], obj.get("status") or {}, obj.get("spec") or {}
     ann = meta.get("annotations") or {}

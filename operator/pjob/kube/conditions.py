@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from typing import Any
 
 from pjob.engine import jobview
 from pjob.kube import constants as c
@@ -33,11 +34,11 @@ class Event:
     message: str
 
 
-def find(conditions: list[dict] | None, type_: str) -> dict | None:
+def find(conditions: list[dict[str, Any]] | None, type_: str) -> dict[str, Any] | None:
     return next((cond for cond in conditions or [] if cond.get("type") == type_), None)
 
 
-def is_true(conditions: list[dict] | None, type_: str) -> bool:
+def is_true(conditions: list[dict[str, Any]] | None, type_: str) -> bool:
     cond = find(conditions, type_)
     return bool(cond and cond.get("status") == c.TRUE)
 
@@ -48,7 +49,7 @@ def _event_type(type_: str, status: str) -> str:
 
 
 def set_condition(
-    conditions: list[dict] | None,
+    conditions: list[dict[str, Any]] | None,
     type_: str,
     status: str,
     reason: str,
@@ -56,7 +57,7 @@ def set_condition(
     *,
     now: str,
     generation: int | None = None,
-) -> tuple[list[dict], Event | None]:
+) -> tuple[list[dict[str, Any]], Event | None]:
     """Return (new conditions, the Event for a transition or None). Never
     mutates ``conditions``; the order of existing conditions is kept."""
     out = copy.deepcopy(list(conditions or []))
@@ -97,7 +98,7 @@ class Tracker:
     """Accumulates condition changes during one reconcile, so the caller
     writes status once and posts exactly the events of written transitions."""
 
-    def __init__(self, conditions: list[dict] | None, *, now: str, generation: int | None):
+    def __init__(self, conditions: list[dict[str, Any]] | None, *, now: str, generation: int | None):
         self.conditions = copy.deepcopy(list(conditions or []))
         self.now = now
         self.generation = generation
@@ -118,7 +119,7 @@ class Tracker:
 terminal = jobview.terminal_state
 
 
-def summary_state(conditions: list[dict] | None) -> str:
+def summary_state(conditions: list[dict[str, Any]] | None) -> str:
     """status.state for the printer column."""
     done = terminal(conditions)
     if done:

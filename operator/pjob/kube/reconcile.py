@@ -24,34 +24,35 @@ from pjob.engine import policy, step_verdict
 from pjob.kube import conditions as cond
 from pjob.kube import constants as c
 from pjob.kube import startup
+from pjob.queue.protocol import Progress
 from pjob.spec import crds
 
 
 @dataclasses.dataclass
 class Observed:
-    body: dict  # the CR as read (metadata, spec, status)
+    body: dict[str, Any]  # the CR as read (metadata, spec, status)
     now: float  # epoch seconds
     problems: list[str] | None = None  # spec problems; None = not checked (already valid)
-    desired: list[dict] = dataclasses.field(default_factory=list)  # every child, from the builders
+    desired: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # every child, from the builders
     existing: set[tuple[str, str]] = dataclasses.field(default_factory=set)  # (kind, name) present
-    worker_job: dict | None = None  # the Indexed Job as read
-    counters: Any = None  # coord.base.Progress once planned, else None
+    worker_job: dict[str, Any] | None = None  # the Indexed Job as read
+    counters: Progress | None = None  # once planned, else None
     limits: policy.Limits | None = None
     workers_running: int = 0  # worker pods not yet finished
     stop_grace: float = 60.0  # seconds workers get to stop by themselves after a Succeeded verdict
-    pods: list[dict] | None = None  # the worker pods, when read (while starting up, and after a verdict)
+    pods: list[dict[str, Any]] | None = None  # the worker pods, when read (while starting up, and after a verdict)
     claim_problems: list[str] = dataclasses.field(default_factory=list)  # claims the workers mount, missing
 
 
 @dataclasses.dataclass
 class Decision:
-    status: dict
-    create: list[dict] = dataclasses.field(default_factory=list)
+    status: dict[str, Any]
+    create: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     stop_workers: bool = False
     finalise: policy.Verdict | None = None  # run finalisation with this verdict, then call ``finished``
     events: list[cond.Event] = dataclasses.field(default_factory=list)
 
-    def status_changed(self, before: dict | None) -> bool:
+    def status_changed(self, before: dict[str, Any] | None) -> bool:
         return self.status != (before or {})
 
 
@@ -65,14 +66,14 @@ def parse_rfc3339(text: str | None) -> float | None:
     return float(calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ")))
 
 
-def _job_condition(job: dict | None, type_: str) -> dict | None:
+def _job_condition(job: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
     for item in ((job or {}).get("status") or {}).get("conditions") or []:
         if item.get("type") == type_ and item.get("status") == c.TRUE:
-            return item
+            return dict(item)
     return None
 
 
-def counters_status(status: dict, p) -> None:
+def counters_status(status: dict[str, Any], p: Progress) -> None:
     status.update(
         crds.JobStatus(
             miniBatches=crds.Counts(total=p.total, done=p.done, failed=p.failed),
@@ -82,7 +83,7 @@ def counters_status(status: dict, p) -> None:
     )
 
 
-def finish_status(status: dict, tracker: cond.Tracker, now: float) -> dict:
+def finish_status(status: dict[str, Any], tracker: cond.Tracker, now: float) -> dict[str, Any]:
     """The status to write, built from ``spec.crds.JobStatus`` (the model the CRD's status schema is
     generated from); keys the model does not describe (``verdict``: the operator's own) are kept."""
     typed = crds.JobStatus.model_validate(status)
@@ -93,7 +94,7 @@ def finish_status(status: dict, tracker: cond.Tracker, now: float) -> dict:
     return {**status, **typed.model_dump(exclude_none=True)}
 
 
-def _tracker(body: dict, status: dict, now: float) -> cond.Tracker:
+def _tracker(body: dict[str, Any], status: dict[str, Any], now: float) -> cond.Tracker:
     generation = (body.get("metadata") or {}).get("generation")
     return cond.Tracker(status.get("conditions"), now=rfc3339(now), generation=generation)
 
@@ -192,7 +193,7 @@ def _workers_pending(tracker: cond.Tracker, obs: Observed) -> None:
         tracker.set(c.WORKERS_PENDING, c.FALSE, c.REASON_PODS_STARTED, c.MSG_PODS_STARTED)
 
 
-def _job_active(job: dict | None) -> bool:
+def _job_active(job: dict[str, Any] | None) -> bool:
     if job is None:
         return False
     if _job_condition(job, "Complete") or _job_condition(job, "Failed"):
@@ -200,7 +201,7 @@ def _job_active(job: dict | None) -> bool:
     return int((job.get("status") or {}).get("active") or 0) > 0
 
 
-def _agents(job: dict | None) -> step_verdict.Agents:
+def _agents(job: dict[str, Any] | None) -> step_verdict.Agents:
     """What the worker Job says of the agents: Failed (its pods used up their
     retries, or one exited 3/4 on purpose: finalisation reads its fatal error),
     or Complete (every pod exited 0)."""
@@ -212,7 +213,7 @@ def _agents(job: dict | None) -> step_verdict.Agents:
     return step_verdict.Agents(all_exited=_job_condition(job, "Complete") is not None)
 
 
-def _verdict(obs: Observed, status: dict) -> dict | None:
+def _verdict(obs: Observed, status: dict[str, Any]) -> dict[str, Any] | None:
     """The step's verdict (``engine.step_verdict``: the counters', else what the
     worker Job says of the agents), else a startup timeout of the worker pods."""
     started = parse_rfc3339(status.get("startTime")) or obs.now
@@ -234,16 +235,18 @@ def _verdict(obs: Observed, status: dict) -> dict | None:
         job_name = (obs.worker_job or {}).get("metadata", {}).get("name") or next(
             (o["metadata"]["name"] for o in obs.desired if o["kind"] == "Job"), "?"
         )
-        message = startup.timeout_message(obs.limits.first_task_creation_timeout, pods, job_name, obs.claim_problems)
+        message = startup.timeout_message(
+            obs.limits.first_task_creation_timeout, pods or [], job_name, obs.claim_problems
+        )
         return {"state": policy.FAILED, "rule": policy.FIRST_TASK_CREATION_TIMEOUT, "message": message, "time": obs.now}
     return None
 
 
 def finished(
-    body: dict,
-    status: dict,
+    body: dict[str, Any],
+    status: dict[str, Any],
     verdict: policy.Verdict,
-    counters,
+    counters: Progress | None,
     now: float,
     *,
     outputs: dict[str, str] | None = None,

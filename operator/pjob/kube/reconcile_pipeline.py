@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from typing import Any
 
 from pjob.engine import dag
 from pjob.kube import conditions as cond
@@ -28,20 +29,20 @@ class StepInfo:
     name: str
     kind: str  # parallel | command
     deps: list[str]  # steps whose outputs it reads
-    child: dict  # the child object the builders made for it
+    child: dict[str, Any]  # the child object the builders made for it
 
 
 @dataclasses.dataclass
 class Observed:
-    body: dict
+    body: dict[str, Any]
     now: float
     problems: list[str] | None = None
     steps: list[StepInfo] = dataclasses.field(default_factory=list)  # in run order
-    children: dict[str, dict] = dataclasses.field(default_factory=dict)  # step -> child object as read
+    children: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)  # step -> child object as read
     continue_on_step_failure: bool = False
 
 
-def child_state(kind: str, child: dict | None) -> tuple[str, str | None]:
+def child_state(kind: str, child: dict[str, Any] | None) -> tuple[str, str | None]:
     """(step state, message) from the observed child."""
     if child is None:
         return c.STEP_PENDING, None
@@ -91,12 +92,12 @@ def reconcile(obs: Observed) -> rec.Decision:
     decided = dag.next_steps(before, {step.name: step.deps for step in obs.steps}, obs.continue_on_step_failure)
     states = decided.states(before)
     create = [step.child for step in obs.steps if step.name in decided.start]
-    steps_status: dict[str, dict] = {}
+    steps_status: dict[str, dict[str, Any]] = {}
     for step in obs.steps:
-        message = decided.skip.get(step.name) or observed[step.name][1]
-        entry = {"state": states[step.name], "kind": step.kind, "child": step.child["metadata"]["name"]}
-        if message:
-            entry["message"] = message
+        why = decided.skip.get(step.name) or observed[step.name][1]
+        entry: dict[str, Any] = {"state": states[step.name], "kind": step.kind, "child": step.child["metadata"]["name"]}
+        if why:
+            entry["message"] = why
         steps_status[step.name] = entry
     status["steps"] = steps_status
     total = len(obs.steps)
