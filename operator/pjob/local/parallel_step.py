@@ -74,7 +74,7 @@ def _prepare_queue(task, plan: step.Plan, retry_failed: bool, log) -> SqliteCoor
     # we hold the step lock, so every lease left in the queue belongs to a dead run
     stale = coord.records(state="leased")
     for rec in stale:
-        coord.release(base.Lease(rec.index, rec.attempts, rec.owner, 0.0))
+        coord.release(base.Lease(rec.index, rec.attempts, rec.owner or "", 0.0))
     if stale:
         log(f"resume: {len(stale)} mini-batch(es) interrupted by the previous run go back to the queue")
     if retry_failed:
@@ -243,7 +243,7 @@ def run_parallel_step(
         raise errors.UserError(
             f"step '{task.step}' is already running in {task.work_dir} (another pjob run?); "
             "wait for it to finish or stop it"
-        )
+        ) from None
     finalising.remove_staged(task)  # a kill during the last finalisation: never read as output
     logs = logtree.LogTree(task.logs_dir)
     step.prepare_folders(task, driver=True)  # task.json for the agents, the log tree

@@ -59,10 +59,17 @@ class _Datastores(dict):
 
 
 def job_name(loaded: load.LoadedJob) -> str:
-    job = loaded.job
+    job = _pipeline(loaded)
     stem = os.path.splitext(os.path.basename(loaded.file))[0]
     raw = job.name or job.display_name or f"{os.path.basename(loaded.base_dir)}-{stem}"
     return folder_name(raw)
+
+
+def _pipeline(loaded: load.LoadedJob) -> models.PipelineJob:
+    """The loaded job (``pjob.spec.load`` gives one for every file it loaded without problems)."""
+    if loaded.job is None:
+        raise errors.UserError(f"{loaded.file}: no job was loaded", file=loaded.file)
+    return loaded.job
 
 
 def folder_name(raw: str) -> str:
@@ -307,8 +314,9 @@ def _in_step(loaded: load.LoadedJob, step_name: str, exc: errors.UserError) -> e
     """Problems raised while running a step without a file (data, engine)
     name the YAML file, line and the step's field; a problem with the input
     being split names that input."""
-    step = loaded.job.jobs[step_name]
-    split = bindings.whole_ref(step.input_data).name if isinstance(step, models.ParallelStep) else None
+    step = _pipeline(loaded).jobs[step_name]
+    ref = bindings.whole_ref(step.input_data) if isinstance(step, models.ParallelStep) else None
+    split = ref.name if ref is not None else None
     problems = []
     for p in exc.problems:
         if p.file is None:

@@ -32,7 +32,8 @@ class StepReport:
 
 
 def _plan_key(step: models.ParallelStep, resolved: resolve.ResolvedStep) -> str:
-    data = resolved.inputs.get(bindings.whole_ref(step.input_data).name)
+    ref = bindings.whole_ref(step.input_data)  # checked: the input is one ${{inputs.X}}
+    data = resolved.inputs.get(ref.name) if ref is not None else None
     return json.dumps([str(data), step.mini_batch_size, step.partition_keys])
 
 
