@@ -27,7 +27,6 @@ from __future__ import annotations
 import collections
 import json
 import os
-import select
 import selectors
 import signal
 import subprocess
@@ -38,6 +37,7 @@ from pjob.engine import (
     activity,
     agent_machine,
     agent_messages,
+    agent_workers,
     capacity,
     diskfull,
     errorlog,
@@ -56,7 +56,7 @@ EXIT_OK, EXIT_FATAL = 0, 3
 SHUTDOWN_GRACE = 10.0  # seconds a worker gets to run shutdown() and exit
 
 
-class Agent(agent_messages.WorkerMessages):
+class Agent(agent_workers.WorkerProcesses, agent_messages.WorkerMessages):
     def __init__(
         self,
         task,
@@ -94,25 +94,6 @@ class Agent(agent_messages.WorkerMessages):
         self.errors = errorlog.ErrorLog(task.work_dir, self.node)  # every failed attempt's full error
         self.monitor = monitor.Monitor(self.logs.perf(self.node), task.flags.resource_monitor_interval, task.work_dir)
         self.activity = activity.Activity(task.work_dir, self.node)  # what each worker does, for displays
-
-    # --- worker processes ---------------------------------------------------------------
-
-    def start_worker(self, w: slots.WorkerSlot) -> None:
-        w.start(self.task, self.task_file, self.node, self.logs, _host_env(self.task, w.slot))
-        self.activity.started(w.slot)
-        self.sel.register(w.res_fd, selectors.EVENT_READ, w)
-
-    def kill_worker(self, w: slots.WorkerSlot) -> None:
-        w.kill()
-        self.close_worker(w)
-
-    def close_worker(self, w: slots.WorkerSlot) -> None:
-        if w.res_fd >= 0:
-            self.sel.unregister(w.res_fd)
-        w.close()
-
-    def slot_of(self, slot: int) -> slots.WorkerSlot:
-        return next(w for w in self.slots if w.slot == slot)
 
     # --- coordinator --------------------------------------------------------------------
 
@@ -223,48 +204,6 @@ class Agent(agent_messages.WorkerMessages):
 
     # --- scheduling ----------------------------------------------------------------------
 
-    def send(self, action: agent_machine.Send, now: float) -> None:
-        """``agent_machine.Send``: the next ``n`` local mini-batches to one worker, one write."""
-        w = self.slot_of(action.slot)
-        if not w.ready:  # it died or was replaced by an earlier action of this turn
-            return
-        sent = []
-        for _ in range(min(action.n, len(self.local))):
-            lease = self.local.popleft()
-            w.queue.append(lease)
-            sent.append(b"%d %s\n" % (lease.attempt, self.lines[lease.index]))
-            if len(w.queue) == 1:
-                self.next_head(w, now)
-        try:
-            w.send(b"".join(sent))
-        except OSError:  # the worker died; its EOF is handled as a death
-            for _ in sent:
-                self.local.appendleft(w.queue.pop())
-            self.on_worker_exit(w)
-
-    def kill_for_timeout(self, action: agent_machine.Kill) -> None:
-        w = self.slot_of(action.slot)
-        w.kill()
-        if w.popen is not None:
-            w.popen.wait()
-        self.feed(agent_machine.WorkerLost(w.slot, action.status))
-
-    def check_timeouts(self, now: float) -> None:
-        """Kill workers past their deadline (``agent_machine.timeouts``)."""
-        for action in agent_machine.timeouts(self.snapshot(now), now)[0]:
-            self.kill_for_timeout(action)
-
-    def reap_dead_workers(self) -> None:
-        """A worker whose pipe stays open after it died (its own children
-        inherited the pipe) is noticed here rather than at the run timeout."""
-        for w in self.slots:
-            if w.res_fd >= 0 and w.popen is not None and w.popen.poll() is not None:
-                fd = w.res_fd
-                while w.res_fd == fd and select.select([fd], [], [], 0)[0]:
-                    self.on_readable(w)  # what it reported before dying counts; EOF replaces it
-                if w.res_fd == fd:  # its pipe is still held open by its own children
-                    self.on_worker_exit(w)
-
     def all_final(self) -> bool:
         p = self.batcher().counters()
         return p.pending == 0 and p.leased == 0
@@ -275,6 +214,15 @@ class Agent(agent_messages.WorkerMessages):
         all of it before returning, so nothing an entry script started outlives it."""
         procs.become_subreaper()
         try:
+            profile_dir = os.environ.get("PJOB_AGENT_PROFILE")  # a cProfile of this agent, for benchmarks
+            if profile_dir:
+                import cProfile
+
+                with cProfile.Profile() as prof:
+                    try:
+                        return self._loop()
+                    finally:
+                        prof.dump_stats(os.path.join(profile_dir, f"agent-{self.node}-{os.getpid()}.prof"))
             return self._loop()
         except BaseException as exc:
             for w in self.slots:  # never leave orphan workers behind
@@ -338,20 +286,6 @@ class Agent(agent_messages.WorkerMessages):
             return diskfull.EXIT_NO_SPACE
         return EXIT_FATAL if self.fatal else EXIT_OK
 
-    def fit_workers(self) -> None:
-        """As many workers as ``max_concurrency_per_instance`` asks, but never
-        more than the mini-batches this instance can get: 100000 workers for
-        10 mini-batches would all run init() before any work, and hang."""
-        p = self.batcher().counters()
-        needed = capacity.workers_to_start(len(self.slots), p.pending + p.leased, self.task.instance_count)
-        for w in self.slots[needed:]:
-            if w.popen is not None:
-                self.kill_worker(w)
-        self.slots = self.slots[:needed]
-        for w in self.slots:
-            if w.popen is None:
-                self.start_worker(w)
-
     def on_control(self) -> None:
         if not os.read(self.control_fd, 4096):  # EOF: the driver closed the pipe or died
             self.sel.unregister(self.control_fd)
@@ -402,12 +336,6 @@ def _try_write_fatal(work_dir: str, node: str, text: str) -> None:
         report.write_fatal(work_dir, node, text)
     except OSError:  # a full disk: the exit code still tells the driver
         pass
-
-
-def _host_env(task, slot: int) -> dict[str, str]:
-    from pjob.engine import host  # imports azureml_user only; cheap
-
-    return host.worker_environment(task, dict(os.environ), slot)
 
 
 def _items_of(line: bytes) -> int:

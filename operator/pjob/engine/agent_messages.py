@@ -14,21 +14,15 @@ import json
 import os
 import signal
 import time
-from typing import TYPE_CHECKING
 
 from pjob.engine import agent_machine as am
 from pjob.engine import logtree, manifest, slots
 from pjob.queue import protocol
 
-if TYPE_CHECKING:  # the mixin's host
-    from pjob.engine.agent import Agent as _Host
-else:
-    _Host = object
-
 _loads = json.loads
 
 
-class WorkerMessages(_Host):
+class WorkerMessages:  # uses its host's (``pjob.engine.agent.Agent``) state and worker methods
     def on_readable(self, w: slots.WorkerSlot) -> None:
         data = os.read(w.res_fd, 65536)
         if not data:
@@ -37,22 +31,21 @@ class WorkerMessages(_Host):
         w.buf += data
         *lines, w.buf = w.buf.split(b"\n")
         fd = w.res_fd
-        results: list[am.Result] = []
+        done: list[bytes] = []
         for line in lines:
             if w.res_fd != fd:  # the worker was replaced while handling an earlier message
                 return
-            if line.startswith(b'["D"'):  # the common case: gathered, one event for the lot
-                _, index, items, succeeded, failed, elapsed, run_s, error, warning = _loads(line)
-                results.append(am.Result(index, items, succeeded, failed, elapsed, run_s, error, warning))
+            if line.startswith(b'["D"'):  # the common case: gathered, parsed at once, one event for the lot
+                done.append(line)
                 continue
-            if results:
-                self.feed(am.Finished(w.slot, tuple(results)))
-                results = []
+            if done:
+                self.feed(_finished(w.slot, done))
+                done = []
                 if w.res_fd != fd:
                     return
-            self.feed(_event(w.slot, _loads(line)))
-        if results and w.res_fd == fd:
-            self.feed(am.Finished(w.slot, tuple(results)))
+            self.feed(_event(w.slot, _loads(line.decode())))
+        if done and w.res_fd == fd:
+            self.feed(_finished(w.slot, done))
 
     def feed(self, event: am.Event) -> None:
         """``event`` through ``agent_machine.handle``; its actions executed."""
@@ -117,7 +110,7 @@ class WorkerMessages(_Host):
 
     def record(self, w: slots.WorkerSlot, r: am.Result, status: str, now: float) -> None:
         lease = w.queue.popleft()
-        self.errors.record(r.index, lease.attempt, r.error)
+        self.errors.record(r.mini_batch, lease.attempt, r.error)
         self.report.attempt(
             lease,
             w.proc,
@@ -176,6 +169,12 @@ class WorkerMessages(_Host):
                 f"{logtree.exception_summary(action.error)}\nlast error:\n{action.error}"
             )
             self.stopping = True
+
+
+def _finished(slot: int, lines: list[bytes]) -> am.Finished:
+    """Consecutive "D" lines, parsed as one JSON array (one call, not one per line)."""
+    Result = am.Result
+    return am.Finished(slot, tuple(Result(*msg[1:]) for msg in _loads(b"[%s]" % b",".join(lines))))
 
 
 def _event(slot: int, msg: list) -> am.Event:

@@ -5,7 +5,11 @@
 (init-failure rule), read by the driver to explain the verdict.
 
 Written by ``pjob.engine.agent``; merged/read by ``pjob.local.parallel_step``.
-Files are buffered and flushed every few seconds and at exit.
+Rows are kept as tuples and turned into text in batches (``flush_rows``,
+which the agent calls before the queue hears of the attempts, and at every
+note, flush and exit): formatting one CSV row and one log line per
+mini-batch as it finishes was a tenth of the agent's time with tiny
+mini-batches. Files are buffered and flushed every few seconds and at exit.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import datetime
 import glob
 import os
 import time
+from typing import Any
 
 from pjob.engine import fileio, logtree
 
@@ -50,9 +55,10 @@ class AgentReport:
             os.path.join(folder, f"{time.time_ns():020d}-node{node}.csv"), "a", newline="", encoding="utf-8"
         )
         self._csv = csv.writer(self._csv_file)
-        self._proc_files: dict[str, object] = {}
+        self._proc_files: dict[str, Any] = {}
+        self._rows: list[tuple] = []  # attempts not yet written
 
-    def _proc(self, proc: str):
+    def _proc(self, proc: str) -> Any:
         f = self._proc_files.get(proc)
         if f is None:
             f = self._proc_files[proc] = open(self.logs.node_process(self.node, proc), "a", encoding="utf-8")
@@ -60,7 +66,7 @@ class AgentReport:
 
     def attempt(
         self,
-        lease,
+        lease: Any,
         proc: str,
         status: str,
         start: float,
@@ -71,42 +77,59 @@ class AgentReport:
         run_s: float,
         error: str | None,
     ) -> None:
-        when, first = _iso(start), _first_line(error)
-        self._csv.writerow(
-            [
-                lease.index,
-                lease.attempt,
-                f"{self.node}/{proc}",
-                when,
-                items,
-                succeeded,
-                failed,
-                f"{elapsed:.4f}",
-                f"{run_s:.4f}",
-                status,
-                first,
-            ]
-        )
-        self._proc(proc).write(
-            f"{when} mini-batch {lease.index} attempt {lease.attempt}: {status} "
-            f"{succeeded}/{items} items in {elapsed:.3f}s{(' - ' + first) if error else ''}\n"
+        self._rows.append(
+            (lease.index, lease.attempt, proc, status, start, items, succeeded, failed, elapsed, run_s, error)
         )
 
+    def _write_rows(self) -> None:
+        rows, self._rows = self._rows, []
+        if not rows:
+            return
+        node, csv_rows, lines = self.node, [], {}
+        for index, attempt, proc, status, start, items, succeeded, failed, elapsed, run_s, error in rows:
+            when, first = _iso(start), _first_line(error)
+            csv_rows.append(
+                (
+                    index,
+                    attempt,
+                    f"{node}/{proc}",
+                    when,
+                    items,
+                    succeeded,
+                    failed,
+                    f"{elapsed:.4f}",
+                    f"{run_s:.4f}",
+                    status,
+                    first,
+                )
+            )
+            lines.setdefault(proc, []).append(
+                f"{when} mini-batch {index} attempt {attempt}: {status} "
+                f"{succeeded}/{items} items in {elapsed:.3f}s{(' - ' + first) if error else ''}\n"
+            )
+        self._csv.writerows(csv_rows)
+        for proc, text in lines.items():
+            self._proc(proc).write("".join(text))
+
     def note(self, proc: str, text: str) -> None:
+        self._write_rows()  # the attempts before it stay before it
         self._proc(proc).write(f"{_iso(datetime.datetime.now().timestamp())} {text}\n")
 
     def flush_rows(self) -> None:
         """Hand the job report rows to the OS (a kill -9 of this process then
         keeps them). The agent calls it before it tells the coordinator of
         the attempts: once the queue counts an attempt, its row exists."""
+        self._write_rows()
         self._csv_file.flush()
 
     def flush(self) -> None:
+        self._write_rows()
         self._csv_file.flush()
         for f in self._proc_files.values():
             f.flush()
 
     def close(self) -> None:
+        self._write_rows()
         self._csv_file.close()
         for f in self._proc_files.values():
             f.close()

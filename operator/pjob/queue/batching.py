@@ -77,6 +77,7 @@ class Batcher:
         self.held: set[tuple[int, int]] = set()  # (index, attempt) claimed and not reported, reservoir included
         self.finished = 0  # outcomes since the first one (the rate that sizes claims)
         self.first_finish = 0.0
+        self.safe_until = -math.inf  # the backend's safe_until, as of the last call that can move it
         self.drained = False  # the last claim found nothing left
         self.claimed = False  # a claim was written (before that a read cannot tell "nothing left")
 
@@ -138,17 +139,19 @@ class Batcher:
             self._record(protocol.Report(self.reservoir.popleft(), "release"), flush=False)
 
     def _record(self, report: protocol.Report, flush: bool = True) -> bool:
-        key = (report.lease.index, report.lease.attempt)
-        if report.lease.owner != self.agent or key not in self.held:
+        lease = report.lease
+        key = (lease.index, lease.attempt)
+        if key not in self.held or lease.owner != self.agent:
             return False
         self.held.discard(key)
         if report.kind != "release":
             self.finished += 1
-            self.first_finish = self.first_finish or self.monotonic()
+            if not self.first_finish:
+                self.first_finish = self.monotonic()
         if not self.reports:
             self.first_report_at = self.monotonic()
         self.reports.append(report)
-        if self.clock() >= self.coord.safe_until(self.agent):
+        if self.clock() >= self.safe_until and self.clock() >= self.refresh_safety():
             return self.flush()[-1]  # the lease may have been taken back: only the backend can answer
         if flush:
             if self.drained and not self.held:
@@ -163,6 +166,11 @@ class Batcher:
         if self.settings.drain_jitter:
             time.sleep(random.uniform(0.0, self.settings.drain_jitter))
         self.flush()
+
+    def refresh_safety(self) -> float:
+        """The backend's ``safe_until`` again (after anything that may have moved it)."""
+        self.safe_until = self.coord.safe_until(self.agent)
+        return self.safe_until
 
     def due(self) -> bool:
         s = self.settings
@@ -189,6 +197,7 @@ class Batcher:
             self.before_write()
         accepted, leases = self.coord.commit(self.agent, reports, claim, closing)
         self.reports = []
+        self.refresh_safety()
         self.last_write = self.monotonic()
         for report, ok in zip(reports, accepted):
             if not ok and report.kind != "release":
@@ -209,11 +218,14 @@ class Batcher:
         if self.reports and self.monotonic() - self.last_write >= self.settings.renew_seconds:
             self.flush()
         self.coord.heartbeat(agent)
+        self.refresh_safety()
         if self.due():
             self.flush()
 
     def release_expired(self, now: float) -> int:
-        return self.coord.release_expired(now)
+        moved = self.coord.release_expired(now)
+        self.refresh_safety()
+        return moved
 
     def counters(self) -> protocol.Progress:
         self.flush()

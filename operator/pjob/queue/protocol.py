@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,9 +82,9 @@ class BatchRecord:
 STATES = ("pending", "leased", "done", "failed")
 
 
-@dataclasses.dataclass(frozen=True)
-class Report:
-    """What became of one lease, as ``Batcher`` buffers it for ``commit``."""
+class Report(NamedTuple):
+    """What became of one lease, as ``Batcher`` buffers it for ``commit``
+    (a named tuple: one is made per mini-batch)."""
 
     lease: Lease
     kind: Literal["complete", "fail", "release"]

@@ -155,7 +155,10 @@ class Batched:
         self._for(agent).heartbeat(agent)
 
     def release_expired(self, now):
-        return self._flushed().release_expired(now)
+        moved = self._flushed().release_expired(now)
+        for b in self.batchers.values():
+            b.refresh_safety()
+        return moved
 
     def counters(self):
         return self._flushed().counters()
