@@ -3,13 +3,15 @@
 (and the operator, which reads counters). Built from a
 ``kubernetes.client.ApiClient`` it is given; no module-level clients.
 
-Objects (all in the job's namespace, labelled ``pjob.dev/queue=<job>``):
+Objects (all in the job's namespace, labelled ``pjob.dev/queue=<job>``),
+none growing with the input or the failures (limits in docs/architecture.md):
 
-- ConfigMap ``<job>-queue``: the whole queue state, bounded whatever the
-  input size or failure pattern (``pjob.coord.kube_state``): claim cursor,
-  compressed ``failed`` bitmap, in-flight leases, counters; every rule is
-  ``pjob.queue.machine``'s. Every change is read-modify-write with
-  ``metadata.resourceVersion`` (409 -> re-read and re-apply).
+- ConfigMap ``<job>-queue``: cursor, in-flight leases, counters and a
+  bounded journal of per-mini-batch facts (``pjob.coord.kube_state``); every
+  rule is ``pjob.queue.machine``'s; every change is read-modify-write with
+  ``metadata.resourceVersion`` (409 -> re-read and re-apply);
+- shard ConfigMaps ``<job>-queue-<k>``: the journal folded into fixed-size
+  bitmaps (``pjob.coord.kube_shards``, ``pjob.coord.kube_shard_store``);
 - one ``coordination.k8s.io/v1`` Lease per agent ``<job>-agent-<agent>``:
   the heartbeat. ``release_expired`` sends the mini-batches of agents whose
   Lease expired (or never existed) back to pending, attempt burnt.
@@ -33,12 +35,10 @@ again after the lease expires; ``done`` is still recorded once.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
 import random
-import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -46,7 +46,16 @@ from typing import Any
 from kubernetes import client as k8s
 from kubernetes.client import exceptions as k8s_errors
 
-from pjob.coord import base, kube_leases, kube_retry, kube_shard_store, kube_shards, kube_state
+from pjob.coord import (
+    base,
+    kube_agents,
+    kube_leases,
+    kube_objects,
+    kube_retry,
+    kube_shard_store,
+    kube_shards,
+    kube_state,
+)
 from pjob.queue import batching, protocol
 from pjob.spec import errors
 
@@ -58,40 +67,10 @@ QueueRejected = kube_leases.QueueRejected
 _final = kube_leases.final_error
 
 
-def parse_uri(uri: str) -> tuple[str, str]:
-    """``kube://<namespace>/<job>`` -> (namespace, job)."""
-    m = re.fullmatch(r"kube://([a-z0-9.-]+)/([a-z0-9.-]+)/?", uri)
-    if not m:
-        raise errors.UserError(f"bad coordinator URI {uri!r}: expected kube://<namespace>/<job>", field="--coordinator")
-    return m.group(1), m.group(2)
+parse_uri, queue_name, queue_configmap = kube_objects.parse_uri, kube_objects.queue_name, kube_objects.queue_configmap
 
 
-def queue_name(job: str) -> str:
-    return f"{job}-queue"
-
-
-lease_name = kube_leases.lease_name
-
-
-def queue_configmap(
-    namespace: str, job: str, total: int | None, max_attempts: int, owner_references: list[dict] | None = None
-) -> dict[str, Any]:
-    """The queue ConfigMap of a fresh job (also used by the operator's builders)."""
-    meta: dict[str, Any] = {"name": queue_name(job), "namespace": namespace, "labels": {QUEUE_LABEL: job}}
-    if owner_references:
-        meta["ownerReferences"] = owner_references
-    state = kube_state.QueueState(total=total, max_attempts=max_attempts)
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": state.encode()}
-
-
-@dataclasses.dataclass
-class _AgentView:
-    renewed_at: float = 0.0  # wall time before this process's last successful Lease or queue write for it
-    fresh: bool = True  # no claim yet by this agent through this object
-    holding: bool = False  # it held work in the last state written or read here
-
-
-class KubeCoordinator:
+class KubeCoordinator(kube_agents.AgentViews):
     """See the module docstring."""
 
     def __init__(
@@ -131,7 +110,7 @@ class KubeCoordinator:
         self.expiry_check_seconds = lease_seconds / 3 if expiry_check_seconds is None else expiry_check_seconds
         # heartbeats closer together than this do not write the Lease again (API cost per hour of run)
         self.renew_seconds = lease_seconds / 3 if renew_seconds is None else renew_seconds
-        self._views: dict[str, _AgentView] = {}
+        self._views: dict[str, kube_agents.AgentView] = {}
         self._cache: tuple[float, kube_state.QueueState] | None = None
         self._last_expiry_check = 0.0
         self.shards = kube_shard_store.ShardStore(
@@ -273,10 +252,6 @@ class KubeCoordinator:
             return state.fail(lease.owner, lease.index, lease.attempt, report.error, report.retryable, items, now)
         return state.release(lease.owner, lease.index, lease.attempt)
 
-    def _sync_views(self, state: kube_state.QueueState) -> None:
-        for agent, view in self._views.items():
-            view.holding = bool(state.leased.get(agent))
-
     def _decode(self, data: dict[str, str] | None) -> kube_state.QueueState:
         state = kube_state.QueueState.decode(data)
         state.load_shard = self.shards.reader(state.folded_to)
@@ -291,29 +266,6 @@ class KubeCoordinator:
 
     def _items_of(self, index: int) -> int:
         return max(self.items[index], 0) if self.items is not None and 0 <= index < len(self.items) else 0
-
-    # --- agent Leases (heartbeats) ---------------------------------------------------------
-
-    def _view(self, agent: str) -> _AgentView:
-        return self._views.setdefault(agent, _AgentView())
-
-    def _renew(self, agent: str) -> None:
-        self._view(agent).renewed_at = self.leases.renew(agent)
-
-    def safe_until(self, agent: str) -> float:
-        """Our Lease surely has not expired in anyone's eyes before then (with a
-        margin); never, when the queue as last seen here has the agent hold
-        nothing (its leases were expired: only a write can answer)."""
-        view = self._view(agent)
-        if not view.holding:
-            return -math.inf
-        return view.renewed_at + self.lease_seconds - min(5.0, self.lease_seconds / 4)
-
-    def heartbeat(self, agent: str) -> None:
-        """The Lease is renewed when no queue write carried the heartbeat for ``renew_seconds``."""
-        view = self._view(agent)
-        if view.holding and time.time() - view.renewed_at >= self.renew_seconds:
-            self._renew(agent)  # the Lease is created the first time a write did not do it
 
     def release_expired(self, now: float) -> int:
         self._last_expiry_check = time.time()

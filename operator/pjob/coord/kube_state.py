@@ -24,15 +24,13 @@ docs/architecture.md, measured by ``bench/queue_size.py``):
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import itertools
 import json
-import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from pjob.coord import base
+from pjob.coord import base, kube_encoding
 from pjob.coord import kube_shards as shards
 from pjob.coord.bitmap import IndexBitmap
 from pjob.coord.ranges import IndexRanges
@@ -103,13 +101,13 @@ class QueueState:
             folded_to=int(data.get("foldedTo", 0)),
             load_shard=load_shard,
         )
-        state.pending = {int(i): int(a) for i, a in json.loads(_unpack(data.get("pending", "[]")))}
-        for agent, triples in json.loads(_unpack(data.get("leased", "{}"))).items():
+        state.pending = {int(i): int(a) for i, a in json.loads(kube_encoding.unpack(data.get("pending", "[]")))}
+        for agent, triples in json.loads(kube_encoding.unpack(data.get("leased", "{}"))).items():
             state.leased[agent] = {i: a for s, e, a in triples for i in range(s, e)}
         state.beats = {str(a): int(n) for a, n in json.loads(data.get("beats", "{}")).items()}
         state.failed_info = {int(i): v for i, v in json.loads(data.get("failedInfo", "{}")).items()}
         state.counters = Counters(**json.loads(data.get("counters", "{}")))
-        state.journal = shards.Journal.decode(_unpack(data.get("journal", "[]")))
+        state.journal = shards.Journal.decode(kube_encoding.unpack(data.get("journal", "[]")))
         _adopt_older_encoding(state, data)
         return state
 
@@ -120,10 +118,12 @@ class QueueState:
         data = {
             "maxAttempts": str(self.max_attempts),
             "cursor": str(self.cursor),
-            "pending": _pack(dump(sorted([i, a] for i, a in self.pending.items()))),
-            "leased": _pack(dump({agent: _runs(held) for agent, held in sorted(self.leased.items()) if held})),
+            "pending": kube_encoding.pack(dump(sorted([i, a] for i, a in self.pending.items()))),
+            "leased": kube_encoding.pack(
+                dump({agent: kube_encoding.runs(held) for agent, held in sorted(self.leased.items()) if held})
+            ),
             "beats": dump(dict(sorted(self.beats.items()))),
-            "journal": _pack(self.journal.encode()),
+            "journal": kube_encoding.pack(self.journal.encode()),
             "seq": str(self.seq),
             "shardSize": str(self.shard_size),
             "foldedTo": str(self.folded_to),
@@ -367,20 +367,6 @@ class QueueState:
         return sorted(out, key=lambda r: r.index)
 
 
-PACK_OVER = 2048  # bytes: a longer in-flight list (scattered retries) is stored compressed
-
-
-def _pack(text: str) -> str:
-    if len(text) <= PACK_OVER:
-        return text
-    packed = "z:" + base64.b64encode(zlib.compress(text.encode(), 6)).decode("ascii")
-    return packed if len(packed) < len(text) else text  # never longer than the plain text
-
-
-def _unpack(text: str) -> str:
-    return zlib.decompress(base64.b64decode(text[2:])).decode() if text.startswith("z:") else text
-
-
 def _code_of(batch: machine.Batch) -> int:
     if batch.state == machine.FAILED:
         return shards.FAILED
@@ -402,14 +388,3 @@ def _adopt_older_encoding(state: QueueState, data: dict[str, str]) -> None:
         indexes = IndexRanges(json.loads(text)) if text.startswith("[") else IndexBitmap.decode(text)
         for index in indexes:
             state._set_code(index, shards.NONE, code)
-
-
-def _runs(held: dict[int, int]) -> list[list[int]]:
-    """{index: attempt} -> [[start, end, attempt], ...] over consecutive indexes with one attempt."""
-    runs: list[list[int]] = []
-    for index, attempt in sorted(held.items()):
-        if runs and runs[-1][1] == index and runs[-1][2] == attempt:
-            runs[-1][1] = index + 1
-        else:
-            runs.append([index, index + 1, attempt])
-    return runs

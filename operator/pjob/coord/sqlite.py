@@ -28,45 +28,9 @@ import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 
-from pjob.coord import base, liveness
+from pjob.coord import base, liveness, sqlite_rows
 from pjob.queue import batching, machine, protocol
 from pjob.spec import errors
-
-PENDING, LEASED, DONE, FAILED = range(4)
-_STATE_NAMES = dict(enumerate(base.STATES))
-_STATE_CODES = {name: code for code, name in _STATE_NAMES.items()}
-_COLUMNS = "idx, state, attempts, owner, items, succeeded, failed, error"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value);
-CREATE TABLE IF NOT EXISTS batches(
-    idx INTEGER PRIMARY KEY,
-    items INTEGER NOT NULL DEFAULT 0,
-    state INTEGER NOT NULL DEFAULT 0,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    owner TEXT,
-    succeeded INTEGER NOT NULL DEFAULT 0,
-    failed INTEGER NOT NULL DEFAULT 0,
-    error TEXT
-);
-CREATE TABLE IF NOT EXISTS agents(
-    name TEXT PRIMARY KEY, deadline REAL NOT NULL, host TEXT, pid INTEGER, started REAL
-);
-CREATE TABLE IF NOT EXISTS counters(
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    total INTEGER NOT NULL, pending INTEGER NOT NULL, leased INTEGER NOT NULL,
-    done INTEGER NOT NULL, failed INTEGER NOT NULL,
-    items_succeeded INTEGER NOT NULL, items_failed INTEGER NOT NULL,
-    attempts INTEGER NOT NULL, last_progress REAL NOT NULL
-);
-"""
-
-# created after the rows of a new queue are inserted (much faster for big plans)
-INDEXES = """
-CREATE INDEX IF NOT EXISTS batches_pending ON batches(idx) WHERE state = 0;
-CREATE INDEX IF NOT EXISTS batches_leased ON batches(owner) WHERE state = 1;
-CREATE INDEX IF NOT EXISTS batches_failed ON batches(idx) WHERE state = 3;
-"""
 
 
 class SqliteCoordinator:
@@ -108,8 +72,8 @@ class SqliteCoordinator:
             self._registered = {}  # a forked child must register its own pid
         return self._conn
 
-    def _write(self) -> _Tx:
-        return _Tx(self._db())
+    def _write(self) -> sqlite_rows.Tx:
+        return sqlite_rows.Tx(self._db())
 
     def close(self) -> None:
         if self._conn is not None and self._conn_pid == os.getpid():
@@ -119,7 +83,7 @@ class SqliteCoordinator:
     def _setup(self, total: int | None, items: Sequence[int] | None) -> None:
         db = self._db()
         with self._write():
-            for stmt in SCHEMA.strip().split(";"):
+            for stmt in sqlite_rows.SCHEMA.strip().split(";"):
                 if stmt.strip():
                     db.execute(stmt)
             row = db.execute("SELECT total FROM counters WHERE id = 1").fetchone()
@@ -136,7 +100,7 @@ class SqliteCoordinator:
                     "the input or mini_batch_size changed; start over with --fresh",
                     file=self.db_path,
                 )
-            for stmt in INDEXES.strip().split(";"):
+            for stmt in sqlite_rows.INDEXES.strip().split(";"):
                 if stmt.strip():
                     db.execute(stmt)
             db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('max_attempts', ?)", (self.max_attempts,))
@@ -184,7 +148,7 @@ class SqliteCoordinator:
         for (n, _), ok in zip(done, self.complete_many([(r.lease, r.outcome) for _, r in done if r.outcome])):
             accepted[n] = ok
         others = [(n, r) for n, r in enumerate(reports) if n not in accepted]
-        events = [(r.lease, _event(r)) for _, r in others]
+        events = [(r.lease, sqlite_rows.event(r)) for _, r in others]
         for (n, _), ok in zip(others, self._on_leases(events) if events else []):
             accepted[n] = ok
         leases: list[base.Lease] = []
@@ -211,11 +175,11 @@ class SqliteCoordinator:
             # the inner SELECT reads only the partial index of pending rows (selecting every column
             # directly made SQLite walk the table in idx order past every finished row: quadratic)
             rows = db.execute(
-                f"SELECT {_COLUMNS} FROM batches WHERE idx IN "
+                f"SELECT {sqlite_rows.COLUMNS} FROM batches WHERE idx IN "
                 "(SELECT idx FROM batches WHERE state = 0 ORDER BY idx LIMIT ?) ORDER BY idx",
                 (max_n,),
             ).fetchall()
-            got = self._apply(db, [(_batch(row), machine.Claim(agent)) for row in rows])
+            got = self._apply(db, [(sqlite_rows.batch(row), machine.Claim(agent)) for row in rows])
         return [base.Lease(index=b.index, attempt=b.attempts, owner=agent, deadline=deadline) for b in got]
 
     def _apply(
@@ -243,11 +207,11 @@ class SqliteCoordinator:
                 "UPDATE batches SET state = ?, attempts = ?, owner = ?, succeeded = ?, failed = ?, error = ? "
                 "WHERE idx = ?",
                 [
-                    (_STATE_CODES[b.state], b.attempts, b.owner, b.succeeded, b.failed, b.error, b.index)
+                    (sqlite_rows.STATE_CODES[b.state], b.attempts, b.owner, b.succeeded, b.failed, b.error, b.index)
                     for b in accepted
                 ],
             )
-            _bump(db, progress=delta.progress, **delta.counts())
+            sqlite_rows.bump(db, progress=delta.progress, **delta.counts())
         return accepted
 
     def _load(self, db: sqlite3.Connection, indexes: Iterable[int]) -> dict[int, machine.Batch]:
@@ -256,8 +220,8 @@ class SqliteCoordinator:
         for at in range(0, len(wanted), 500):  # well under SQLite's bound-parameter limit
             chunk = wanted[at : at + 500]
             marks = ",".join("?" * len(chunk))
-            for row in db.execute(f"SELECT {_COLUMNS} FROM batches WHERE idx IN ({marks})", chunk):
-                out[row[0]] = _batch(row)
+            for row in db.execute(f"SELECT {sqlite_rows.COLUMNS} FROM batches WHERE idx IN ({marks})", chunk):
+                out[row[0]] = sqlite_rows.batch(row)
         return out
 
     def _register(self, db: sqlite3.Connection, agent: str, now: float, in_tx: bool) -> None:
@@ -301,13 +265,13 @@ class SqliteCoordinator:
                 assert stepped is not None  # a leased batch always takes its holder's outcome
                 new, delta = stepped
                 del holders[lease.index]  # a second outcome of the same lease in one call is stale
-                rows.append((_STATE_CODES[new.state], new.succeeded, new.failed, new.error, lease.index))
+                rows.append((sqlite_rows.STATE_CODES[new.state], new.succeeded, new.failed, new.error, lease.index))
                 deltas.append(delta)
                 order.append(True)
             if rows:
                 db.executemany("UPDATE batches SET state = ?, succeeded = ?, failed = ?, error = ? WHERE idx = ?", rows)
                 delta = machine.total(deltas)
-                _bump(db, progress=delta.progress, **delta.counts())
+                sqlite_rows.bump(db, progress=delta.progress, **delta.counts())
         return order
 
     def _holders(self, db: sqlite3.Connection, indexes: Iterable[int]) -> dict[int, tuple[str, int]]:
@@ -362,10 +326,12 @@ class SqliteCoordinator:
                 row = db.execute("SELECT deadline FROM agents WHERE name = ?", (name,)).fetchone()
                 if row is None:
                     continue  # another process already handled it
-                if row[0] >= now and not _still_gone(db, name):
+                if row[0] >= now and not sqlite_rows.still_gone(db, name):
                     continue  # it heartbeated meanwhile
-                held = db.execute(f"SELECT {_COLUMNS} FROM batches WHERE state = 1 AND owner = ?", (name,))
-                moved += len(self._apply(db, [(_batch(row), machine.Expire(name)) for row in held.fetchall()]))
+                held = db.execute(f"SELECT {sqlite_rows.COLUMNS} FROM batches WHERE state = 1 AND owner = ?", (name,))
+                moved += len(
+                    self._apply(db, [(sqlite_rows.batch(row), machine.Expire(name)) for row in held.fetchall()])
+                )
                 db.execute("DELETE FROM agents WHERE name = ?", (name,))
                 self._registered.pop(name, None)
         return moved
@@ -384,8 +350,8 @@ class SqliteCoordinator:
     def reset_failed(self) -> int:
         db = self._db()
         with self._write():
-            rows = db.execute(f"SELECT {_COLUMNS} FROM batches WHERE state = 3").fetchall()
-            return len(self._apply(db, [(_batch(row), machine.Reset()) for row in rows]))
+            rows = db.execute(f"SELECT {sqlite_rows.COLUMNS} FROM batches WHERE state = 3").fetchall()
+            return len(self._apply(db, [(sqlite_rows.batch(row), machine.Reset()) for row in rows]))
 
     def records(self, state: str | None = None) -> list[base.BatchRecord]:
         sql = "SELECT idx, state, attempts, owner, error, succeeded, failed FROM batches"
@@ -394,49 +360,7 @@ class SqliteCoordinator:
             sql += " WHERE state = ?"
             args = (base.STATES.index(state),)
         rows = self._db().execute(sql + " ORDER BY idx", tuple(args)).fetchall()
-        return [base.BatchRecord(i, _STATE_NAMES[s], a, o, e, ok, bad) for i, s, a, o, e, ok, bad in rows]
+        return [base.BatchRecord(i, sqlite_rows.STATE_NAMES[s], a, o, e, ok, bad) for i, s, a, o, e, ok, bad in rows]
 
     def __repr__(self) -> str:
         return f"SqliteCoordinator({self.db_path!r})"
-
-
-class _Tx:
-    """``with _Tx(conn):`` = BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error)."""
-
-    def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
-
-
-def _bump(db: sqlite3.Connection, progress: bool = False, **delta: int) -> None:
-    sets = [f"{k} = {k} + :{k}" for k, v in delta.items() if v]
-    if progress:
-        sets.append("last_progress = :now")
-    if sets:
-        db.execute(f"UPDATE counters SET {', '.join(sets)} WHERE id = 1", {**delta, "now": time.time()})
-
-
-def _event(report: protocol.Report) -> machine.Event:
-    lease = report.lease
-    if report.kind == "fail":
-        return machine.Fail(lease.owner, lease.attempt, report.error, report.retryable, report.items)
-    if report.kind == "release":
-        return machine.Release(lease.owner, lease.attempt)
-    assert report.outcome is not None
-    return machine.Complete(lease.owner, lease.attempt, report.outcome)
-
-
-def _batch(row: tuple) -> machine.Batch:
-    idx, state, attempts, owner, items, succeeded, failed, error = row
-    return machine.Batch(idx, _STATE_NAMES[state], attempts, owner, items, succeeded, failed, error)
-
-
-def _still_gone(db: sqlite3.Connection, agent: str) -> bool:
-    row = db.execute("SELECT host, pid, started FROM agents WHERE name = ?", (agent,)).fetchone()
-    return row is not None and liveness.is_gone(*row)
