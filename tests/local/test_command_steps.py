@@ -94,6 +94,7 @@ def test_failed_command_fails_pipeline_and_nothing_downstream_starts(tmp_path, p
     result = (run / "steps" / "first" / "logs" / "job_result.txt").read_text()
     assert "exited with code 3" in result and "boom: asked to fail" in result
     assert "second [command]: Skipped" in proc.stdout
+    assert "step first it reads did not succeed" in proc.stdout  # engine.dag's reason, as the operator says it
 
 
 def test_rerun_skips_succeeded_steps(tmp_path, pjob):

@@ -252,3 +252,26 @@ def test_finished_sets_the_terminal_condition(verdict, condition, reason):
     assert d.status["state"] == condition
     assert d.status["outputs"] == {"out": "/x"} and d.status["logs"] == "/logs"
     assert [e.reason for e in d.events] == [reason]
+
+
+@pytest.mark.parametrize(
+    "worker_job,message",
+    [
+        (
+            job(failed=6, condition="Failed"),
+            "the agents failed (the worker Job failed: ",  # engine.step_verdict's, as pjob run says it
+        ),
+        (
+            job(succeeded=2, condition="Complete"),
+            "every agent exited but not every mini-batch is final (7 of 10 final); see logs/sys/node/*/agent.txt",
+        ),
+    ],
+    ids=["worker Job failed", "worker Job complete, queue not final"],
+)
+def test_worker_job_verdicts_say_what_pjob_run_says(worker_job, message):
+    d = rec.reconcile(
+        obs(running(), existing=ALL, worker_job=worker_job, counters=progress(pending=3, done=7, last=NOW))
+    )
+    verdict = d.status["verdict"]
+    assert (verdict["state"], verdict["rule"]) == ("Failed", policy.SYSTEM_ERROR)
+    assert verdict["message"].startswith(message), verdict["message"]

@@ -3,6 +3,7 @@ succeeded; a failure stops everything downstream."""
 
 import pytest
 from kube_wrappers import CR
+from pjob.engine import dag
 from pjob.kube import constants as c
 from pjob.kube import reconcile_pipeline as rp
 
@@ -131,3 +132,12 @@ def test_invalid_pipeline_creates_nothing():
     assert d.create == []
     conds = {x["type"]: x["status"] for x in d.status["conditions"]}
     assert conds == {c.SPEC_VALID: "False", c.FAILED: "True"}
+
+
+def test_skipped_steps_say_why_as_pjob_run_does():
+    d = rp.reconcile(obs({"prep": cmd("Failed"), "side": cmd("Running")}))
+    steps = d.status["steps"]
+    assert steps["score"]["message"] == dag.MSG_UPSTREAM.format(step="prep")  # engine.dag's reason
+    assert steps["report"]["message"] == dag.MSG_UPSTREAM.format(step="score")
+    d = rp.reconcile(obs({"prep": cmd("Succeeded"), "side": cmd("Failed")}))
+    assert d.status["steps"]["score"]["message"] == dag.MSG_STOPPED
