@@ -7,13 +7,14 @@ never reads or writes the datastore.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from pjob.coord import kube as coord_kube
 from pjob.coord import kube_state
 from pjob.engine import policy
 from pjob.kube import constants as c
-from pjob.kube import finaliser_job, kubeio, reconcile
+from pjob.kube import finaliser_job, kubeio, reconcile, startup
 from pjob.queue.protocol import Progress
 
 Outcome = tuple[policy.Verdict, Progress | None]
@@ -66,7 +67,7 @@ class Finaliser:
             return None
         ended = _ended(job)
         if ended is None:
-            return None
+            return self._blocked(job, namespace, name, verdict, queue)
         again = self.api.get("ConfigMap", namespace, cm_name) or {}  # written just before the pod exited?
         result = (again.get("data") or {}).get(finaliser_job.RESULT_KEY)
         if result:
@@ -77,6 +78,29 @@ class Finaliser:
         return policy.Verdict(policy.FAILED, policy.SYSTEM_ERROR, message), (
             queue.counters() if queue is not None else None
         )
+
+    def _blocked(
+        self, job: dict[str, Any], namespace: str, name: str, verdict: policy.Verdict, queue: QueueReader | None
+    ) -> Outcome | None:
+        """No finaliser pod started ``stop_grace_seconds`` after the Job was
+        created (the image the workers could not pull either, no node, a
+        missing claim, ...): end the job without finalisation, saying so,
+        instead of waiting forever."""
+        created = reconcile.parse_rfc3339((job.get("metadata") or {}).get("creationTimestamp"))
+        if created is None or time.time() - created < float(self.config.stop_grace_seconds):
+            return None
+        pods = self.api.list("Pod", namespace, {c.LABEL_JOB: name, c.LABEL_ROLE: finaliser_job.ROLE_FINALISER})
+        if any((p.get("status") or {}).get("phase") in ("Running", "Succeeded", "Failed") for p in pods):
+            return None  # it runs (or ran and the Job will say how it ended)
+        found = startup.pending(pods)
+        grace = float(self.config.stop_grace_seconds)
+        why = found[1] if found else f"no pod of Job {finaliser_job.name_of(name)} started within {grace:g}s"
+        note = f"job_result.txt was not written: the finaliser pod cannot start ({why})"
+        if verdict.state == policy.SUCCEEDED:  # the outputs were not merged: not a success
+            final = policy.Verdict(policy.FAILED, policy.SYSTEM_ERROR, note)
+        else:
+            final = policy.Verdict(verdict.state, verdict.rule, f"{verdict.message}; {note}")
+        return final, queue.counters() if queue is not None else None
 
 
 def memo_entries(config: Any, api: kubeio.KubeApi) -> dict[str, Any]:

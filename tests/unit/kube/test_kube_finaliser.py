@@ -144,3 +144,26 @@ def test_finalising_a_run_folder_again_rewrites_the_same_bytes(tmp_path):
             coordinator.close()
         assert verdict.state == policy.SUCCEEDED and counters.done == counters.total
         assert {f: Path(f).read_bytes() for f in files} == before
+
+
+def test_a_finaliser_pod_that_cannot_start_ends_the_job_saying_so(project):
+    kube = MemoryKube()
+    memo, body = _to_verdict(project, kube)
+    memo.finaliser.config.stop_grace_seconds = 0.0
+    body = apply(body, tick(body, memo))
+    name = finaliser_job.name_of("pj")
+    kube.objects[("Job", "ns", name)]["metadata"]["creationTimestamp"] = "2020-01-01T00:00:00Z"
+    pod = {
+        "kind": "Pod",
+        "metadata": {"name": f"{name}-x", "namespace": "ns", "labels": {c.LABEL_JOB: "pj", c.LABEL_ROLE: "finaliser"}},
+        "status": {
+            "phase": "Pending",
+            "containerStatuses": [{"name": "finalise", "state": {"waiting": {"reason": "ImagePullBackOff"}}}],
+        },
+    }
+    kube.create(pod)
+    body = apply(body, tick(body, memo))
+    failed = next(x for x in body["status"]["conditions"] if x["type"] == c.FAILED)
+    assert body["status"]["state"] == "Failed" and failed["reason"] == "SystemError"  # outputs not merged
+    assert "job_result.txt was not written: the finaliser pod cannot start" in failed["message"]
+    assert "ImagePullBackOff" in failed["message"]
