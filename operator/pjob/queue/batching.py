@@ -72,6 +72,7 @@ class Batcher:
         self.clock, self.monotonic = clock, monotonic
         self.reports: list[protocol.Report] = []
         self.first_report_at = 0.0  # monotonic time the oldest buffered report was made
+        self.flush_after = self._jittered()  # this buffer's age limit
         self.last_write = monotonic()
         self.reservoir: deque[protocol.Lease] = deque()  # claimed, not handed out
         self.held: set[tuple[int, int]] = set()  # (index, attempt) claimed and not reported, reservoir included
@@ -172,9 +173,15 @@ class Batcher:
         self.safe_until = self.coord.safe_until(self.agent)
         return self.safe_until
 
+    def _jittered(self) -> float:
+        """The age limit of the next buffer: 75-100% of ``flush_seconds``, drawn
+        again after every write, so agents started together do not write
+        together (each collision is a conflict and one more write)."""
+        return self.settings.flush_seconds * random.uniform(0.75, 1.0)
+
     def due(self) -> bool:
         s = self.settings
-        return write_due(len(self.reports), self.monotonic() - self.first_report_at, s.flush_max, s.flush_seconds)
+        return write_due(len(self.reports), self.monotonic() - self.first_report_at, s.flush_max, self.flush_after)
 
     def flush(self) -> list[bool]:
         """Write the buffered reports now; one bool each (False: stale when written)."""
@@ -199,6 +206,7 @@ class Batcher:
         self.reports = []
         self.refresh_safety()
         self.last_write = self.monotonic()
+        self.flush_after = self._jittered()
         for report, ok in zip(reports, accepted):
             if not ok and report.kind != "release":
                 log.warning(
