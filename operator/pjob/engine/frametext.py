@@ -73,16 +73,42 @@ def _column_text(series: pandas.Series, np: ModuleType, fmt: DatetimeFormat | No
         return list(map(str, values.tolist()))
     if kind == "b":
         return ["True" if v else "False" for v in values.tolist()]
-    if kind == "f" and dtype.itemsize == 8:  # float.__repr__ is numpy's astype(str) for float64, faster
-        text = list(map(float.__repr__, values.tolist()))
-        if np.isnan(values).any():
-            text = ["" if t == "nan" else t for t in text]
-        return text
+    if kind == "f" and dtype.itemsize == 8:  # float.__repr__ is numpy's astype(str) for float64
+        return _float_text(values, np)
     if kind == "O":
         return _object_text(values.tolist())
     if dtype == np.dtype("datetime64[ns]"):
         return _datetime_text(values, np, fmt)
     return None
+
+
+def _float_text(values: numpy.ndarray, np: ModuleType) -> list[str]:
+    """``float.__repr__`` of each value ("" for NaN), mostly by Arrow's cast,
+    which writes the same shortest round-trip digits: where ``repr`` writes
+    positional notation (1e-4 <= |v| < 1e16, and zero) and Arrow did too (no
+    "e"), the two differ only by the ".0" Arrow leaves off whole numbers,
+    added here; any other value (NaN, inf, exponents) is ``repr``'s own."""
+    try:
+        import pyarrow
+        import pyarrow.compute as pc
+    except ImportError:
+        pyarrow = None
+    if pyarrow is None or not len(values):
+        reprs = list(map(float.__repr__, values.tolist()))
+        return ["" if t == "nan" else t for t in reprs] if np.isnan(values).any() else reprs
+    arrow = pc.cast(pyarrow.array(values), pyarrow.string())
+    with np.errstate(invalid="ignore"):
+        magnitude = np.abs(values)
+        positional = ((magnitude >= 1e-4) & (magnitude < 1e16)) | (values == 0)
+    positional &= ~pc.match_substring(arrow, "e").to_numpy(zero_copy_only=False)
+    whole = ~pc.match_substring(arrow, ".").to_numpy(zero_copy_only=False)
+    if whole.any():
+        arrow = pc.if_else(pyarrow.array(whole), pc.binary_join_element_wise(arrow, ".0", ""), arrow)
+    text: list[str] = arrow.to_pylist()
+    for i in np.flatnonzero(~positional).tolist():
+        v = float(values[i])
+        text[i] = "" if v != v else repr(v)
+    return text
 
 
 _NS_UNITS = ((10**3, "ns", 29), (10**6, "us", 26), (10**9, "ms", 23))  # unit, length of "YYYY-MM-DD HH:MM:SS.f..."
