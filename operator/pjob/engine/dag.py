@@ -40,7 +40,9 @@ class Next:
     failed: str | None = None
 
     def states(self, before: Mapping[str, str]) -> dict[str, str]:
-        """Every step's state once the decision is applied."""
+        """Every step's state once the whole decision is applied: every step of
+        ``start`` Running (the operator). A runner that starts only the first
+        (``pjob run``) applies ``skip`` alone and asks again after that step."""
         after = dict(before)
         after.update({name: SKIPPED for name in self.skip})
         after.update({name: RUNNING for name in self.start})
