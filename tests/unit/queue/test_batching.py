@@ -101,4 +101,3 @@ def test_an_agent_that_ran_dry_writes_once_and_finish_hands_back_the_reservoir()
     b.finish()
     p = backend.queue.progress
     assert (p.done, p.leased, p.pending, p.attempts) == (1, 0, 9, 1)  # 7 reserved went back unburnt
-
