@@ -29,9 +29,23 @@ os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
 # removed, so a user's model imports the real loader.
 _LOADER = "pydantic.plugin._loader"
 _STUB_LOADER = _LOADER not in sys.modules
+
+
+def _real_loader(name: str) -> Any:
+    """Anything but get_plugins (a later pydantic may ask): the real loader's.
+    (Dunder names are the import system's questions: no such attribute.)"""
+    import importlib
+
+    if name.startswith("__"):
+        raise AttributeError(name)
+    sys.modules.pop(_LOADER, None)
+    return getattr(importlib.import_module(_LOADER), name)
+
+
 if _STUB_LOADER:
     sys.modules[_LOADER] = types.ModuleType(_LOADER, "no pydantic plugins while pjob's models are built")
     sys.modules[_LOADER].get_plugins = lambda: ()  # type: ignore[attr-defined]
+    setattr(sys.modules[_LOADER], "__getattr__", _real_loader)  # noqa: B010 (a module's __getattr__)
 
 MINI_BATCH_SIZE = re.compile(r"^\d+([kKmMgG][bB])?$")
 LOGGING_LEVELS = ("DEBUG", "INFO", "WARNING")
@@ -371,7 +385,7 @@ class PipelineJob(Model):
     jobs: dict[str, Step] = Field(..., description="The steps, keyed by name.")
 
 
-if _STUB_LOADER:
+if _STUB_LOADER and getattr(sys.modules.get(_LOADER), "__getattr__", None) is _real_loader:
     del sys.modules[_LOADER]
 if _PLUGINS_ENV is None:
     del os.environ["PYDANTIC_DISABLE_PLUGINS"]
