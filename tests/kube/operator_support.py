@@ -53,7 +53,8 @@ def assert_operator_has_no_datastore(operator, root: Path) -> None:
     deadline = time.monotonic() + 20
     mounts = ""
     while time.monotonic() < deadline and operator.popen.poll() is None:
-        if "python" in Path(f"/proc/{operator.popen.pid}/cmdline").read_text():  # past unshare and mount
+        argv0 = Path(f"/proc/{operator.popen.pid}/cmdline").read_bytes().split(b"\0")[0]
+        if argv0 == sys.executable.encode():  # past unshare, sh and mount: exec'd into the operator
             mounts = Path(f"/proc/{operator.popen.pid}/mountinfo").read_text()
             break
         time.sleep(0.1)
