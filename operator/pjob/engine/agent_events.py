@@ -163,11 +163,11 @@ class StartRun:
 
 @dataclasses.dataclass(frozen=True)
 class Record:
-    """Pop the head of ``slot``, record ``result`` (report row, outcome to the queue), start the next head."""
+    """Pop a head of ``slot`` per result, record each (report row: RUN_SHORT
+    when it carries an error, else RUN_DONE; outcome to the queue), start the next head."""
 
     slot: int
-    result: Result
-    status: str  # RUN_DONE | RUN_SHORT
+    results: tuple[Result, ...]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -199,12 +199,12 @@ def _worker_event(state: State, event: Ready | Loaded | Finished | Raised | Init
         ready = _with(state, event.slot, ready=True)
         return [MarkReady(event.slot), *([] if state.stopping else dispatch(ready))]
     if isinstance(event, Finished):
-        done: list[Action] = [Record(event.slot, r, "RUN_SHORT" if r.error else "RUN_DONE") for r in event.results]
+        record = Record(event.slot, event.results)
         if state.stopping:
-            return done
+            return [record]
         w = _worker(state, event.slot)
         after = _with(state, event.slot, queued=max(0, w.queued - len(event.results)))
-        return [*done, *dispatch(after)]  # top the worker up at once: it must not wait for the next turn
+        return [record, *dispatch(after)]  # top the worker up at once: it must not wait for the next turn
     if isinstance(event, Raised):
         if event.status == NO_SPACE:  # not the mini-batch's fault: it goes back, the job stops
             return [ReturnHead(event.slot), NoSpace(event.error)]

@@ -67,8 +67,8 @@ class WorkerMessages:  # uses its host's (``pjob.engine.agent.Agent``) state and
 
     def on_worker_action(self, action: am.Action, now: float) -> None:
         match action:
-            case am.Record(slot, result, status):
-                self.record(self.slot_of(slot), result, status, now)
+            case am.Record(slot, results):
+                self.record(self.slot_of(slot), results, now)
             case am.StartRun(slot, items):
                 w = self.slot_of(slot)
                 w.phase, w.phase_started, w.loaded_items = "run", now, items
@@ -108,27 +108,34 @@ class WorkerMessages:  # uses its host's (``pjob.engine.agent.Agent``) state and
             case _:
                 raise TypeError(f"not a worker action: {action!r}")
 
-    def record(self, w: slots.WorkerSlot, r: am.Result, status: str, now: float) -> None:
-        lease = w.queue.popleft()
-        self.errors.record(r.mini_batch, lease.attempt, r.error)
-        self.report.attempt(
-            lease,
-            w.proc,
-            status,
-            w.started_wall,
-            r.items,
-            r.succeeded,
-            r.failed,
-            r.elapsed,
-            r.run_s,
-            r.error or r.warning,
-        )
-        self.queue_outcome(
-            lease,
-            protocol.Outcome(items=r.items, succeeded=r.succeeded, failed=r.failed, elapsed=r.elapsed, error=r.error),
-        )
-        self.mean_seconds = 0.9 * self.mean_seconds + 0.1 * r.elapsed if self.mean_seconds else r.elapsed
-        self.activity.finished(r.elapsed)
+    def record(self, w: slots.WorkerSlot, results: tuple[am.Result, ...], now: float) -> None:
+        """``agent_machine.Record``: each result is its head's; rows, error log, outcomes in bulk."""
+        done = []
+        mean, report, proc, started = self.mean_seconds, self.report, w.proc, w.started_wall
+        for r in results:
+            lease = w.queue.popleft()
+            error = r.error
+            if error:
+                self.errors.record(r.mini_batch, lease.attempt, error)
+            report.attempt(
+                lease,
+                proc,
+                "RUN_SHORT" if error else "RUN_DONE",
+                started,
+                r.items,
+                r.succeeded,
+                r.failed,
+                r.elapsed,
+                r.run_s,
+                error or r.warning,
+            )
+            done.append((lease, protocol.Outcome(r.items, r.succeeded, r.failed, r.elapsed, error)))
+            mean = 0.9 * mean + 0.1 * r.elapsed if mean else r.elapsed
+            self.activity.finished(r.elapsed)
+            started = time.time()  # the next one started when this one's line was written: close enough
+        self.mean_seconds = mean
+        self.finished_count += len(done)
+        self.batcher().complete_many(done)  # buffered; written as the backend's batching says
         self.next_head(w, now)
 
     def lost_error(self, w: slots.WorkerSlot, status: str) -> str:

@@ -122,7 +122,17 @@ class Batcher:
         return self._record(protocol.Report(lease, "complete", outcome))
 
     def complete_many(self, results: Sequence[tuple[protocol.Lease, protocol.Outcome]]) -> list[bool]:
-        return [self.complete(lease, outcome) for lease, outcome in results]
+        """``complete`` of each, buffered together: one look at the leases'
+        safety and at whether a write is due for the lot."""
+        out = [self._record(protocol.Report(lease, "complete", outcome), check=False) for lease, outcome in results]
+        taken = sum(out)
+        if not taken:
+            return out
+        if self.clock() >= self.safe_until and self.clock() >= self.refresh_safety():
+            answers = iter(self.flush()[-taken:])  # only the backend can answer: these are the last written
+            return [ok and next(answers) for ok in out]
+        self._after_record()
+        return out
 
     def fail(self, lease: protocol.Lease, error: str, retryable: bool = True, items: int | None = None) -> bool:
         return self._record(protocol.Report(lease, "fail", error=error, retryable=retryable, items=items))
@@ -139,7 +149,10 @@ class Batcher:
         while self.reservoir:
             self._record(protocol.Report(self.reservoir.popleft(), "release"), flush=False)
 
-    def _record(self, report: protocol.Report, flush: bool = True) -> bool:
+    def _record(self, report: protocol.Report, flush: bool = True, check: bool = True) -> bool:
+        """Buffer ``report`` if its lease is one handed out and not reported.
+        ``check``: then answer it (at once by the backend when the lease may
+        have expired) and write if due (``flush``); else the caller does."""
         lease = report.lease
         key = (lease.index, lease.attempt)
         if key not in self.held or lease.owner != self.agent:
@@ -152,14 +165,19 @@ class Batcher:
         if not self.reports:
             self.first_report_at = self.monotonic()
         self.reports.append(report)
+        if not check:
+            return True
         if self.clock() >= self.safe_until and self.clock() >= self.refresh_safety():
             return self.flush()[-1]  # the lease may have been taken back: only the backend can answer
         if flush:
-            if self.drained and not self.held:
-                self._last_write()
-            elif self.due():
-                self.flush()
+            self._after_record()
         return True
+
+    def _after_record(self) -> None:
+        if self.drained and not self.held:
+            self._last_write()
+        elif self.due():
+            self.flush()
 
     def _last_write(self) -> None:
         """Nothing held, nothing left: this agent's last write. Agents run dry

@@ -160,16 +160,16 @@ SHORT = am.Result(5, 2, 1, 1, 0.01, 0.01, "run() returned 1 result for 2 inputs"
             [am.MarkReady(0)],
         ),
         (
-            "finished (one read, two lines): both recorded, then topped up",
+            "finished (one read, two lines, one short): recorded together, then topped up",
             state(worker(0, queued=2), local=5),
             am.Finished(0, (DONE, SHORT)),
-            [am.Record(0, DONE, "RUN_DONE"), am.Record(0, SHORT, "RUN_SHORT"), am.Send(0, 2)],
+            [am.Record(0, (DONE, SHORT)), am.Send(0, 2)],
         ),
         (
             "finished while stopping: recorded, nothing sent",
             state(worker(0, queued=1), local=5, stopping=True),
             am.Finished(0, (DONE,)),
-            [am.Record(0, DONE, "RUN_DONE")],
+            [am.Record(0, (DONE,))],
         ),
         (
             "run() raised: the attempt fails, the queue decides about a retry",
