@@ -1,7 +1,8 @@
 """The finaliser Job (pjob.kube.finaliser_job, operations.Finaliser, finalise_cmd's
-engine calls): the operator creates the verdict ConfigMap and the Job once, waits for the
-result the finaliser writes, then marks the job terminal; the Job is built like the
-worker Job; finalising a run folder again rewrites the same bytes."""
+engine calls): the operator creates the Job once (the verdict in its args), waits for the
+result ConfigMap the finaliser creates last, then marks the job terminal; a finaliser that
+fails or cannot start ends the job saying so; the Job is built like the worker Job;
+finalising a run folder again rewrites the same bytes."""
 
 from __future__ import annotations
 
