@@ -35,6 +35,7 @@ again after the lease expires; ``done`` is still recorded once.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -88,7 +89,7 @@ class KubeCoordinator(kube_agents.AgentViews):
         read_cache_seconds: float = 0.25,
         expiry_check_seconds: float | None = None,
         renew_seconds: float | None = None,
-        owner_references: list[dict] | None = None,
+        owner_references: list[dict[str, Any]] | None = None,
         instances: int = 1,
     ):
         if max_attempts < 1:
@@ -131,8 +132,8 @@ class KubeCoordinator(kube_agents.AgentViews):
 
     # --- the queue ConfigMap -----------------------------------------------------------
 
-    def _ensure_queue(self, total: int | None, owner_references: list[dict] | None) -> None:
-        body = queue_configmap(self.namespace, self.job, total, self.max_attempts, owner_references)
+    def _ensure_queue(self, total: int | None, owner_references: list[dict[str, Any]] | None) -> None:
+        body: Any = queue_configmap(self.namespace, self.job, total, self.max_attempts, owner_references)
         try:
             self._read()
         except k8s_errors.ApiException as exc:
@@ -193,7 +194,7 @@ class KubeCoordinator(kube_agents.AgentViews):
             if exc.status != 404 and _final(exc):  # 404: _ensure_queue creates it
                 raise QueueRejected(self.namespace, queue_name(self.job), self.job, "read", exc) from exc
             raise
-        cm = json.loads(resp.data)
+        cm: dict[str, Any] = json.loads(resp.data)
         self.leases.queue_uid = cm["metadata"].get("uid")  # Leases are owned by the queue (GC on delete)
         return cm
 
@@ -218,12 +219,13 @@ class KubeCoordinator(kube_agents.AgentViews):
                 written_at = time.time()
                 kept = {k: v for k, v in (cm.get("data") or {}).items() if k not in kube_state.OLDER_KEYS}
                 cm["data"] = {**kept, **after}
+                body: Any = cm
                 try:
                     self._retrying(
                         lambda: self.core.replace_namespaced_config_map(
                             queue_name(self.job),
                             self.namespace,
-                            cm,
+                            body,
                             _preload_content=False,
                             _request_timeout=kube_leases.REQUEST_TIMEOUT,
                         )
@@ -251,6 +253,9 @@ class KubeCoordinator(kube_agents.AgentViews):
             items = self._items_of(lease.index) if report.items is None else max(report.items, 0)
             return state.fail(lease.owner, lease.index, lease.attempt, report.error, report.retryable, items, now)
         return state.release(lease.owner, lease.index, lease.attempt)
+
+    def _apply_all(self, reports: Sequence[protocol.Report], now: float, state: kube_state.QueueState) -> list[bool]:
+        return [self._apply(state, r, now) for r in reports]
 
     def _decode(self, data: dict[str, str] | None) -> kube_state.QueueState:
         state = kube_state.QueueState.decode(data)
@@ -280,7 +285,7 @@ class KubeCoordinator(kube_agents.AgentViews):
             gone = [a for a in state.leased if alive_until.get(a, -math.inf) < now]
             return sum(state.expire_agent(a, self._items_of, now) for a in gone)
 
-        return self._update(expire)  # writes only when someone expired (or outcomes were buffered)
+        return int(self._update(expire))  # writes only when someone expired (or outcomes were buffered)
 
     # --- the Coordinator protocol ----------------------------------------------------------
 
@@ -320,7 +325,7 @@ class KubeCoordinator(kube_agents.AgentViews):
         accepted: list[bool] = []
         while len(reports) > kube_shards.MAX_CHANGES:  # bounds what one write adds to the journal
             head, reports = reports[: kube_shards.MAX_CHANGES], reports[kube_shards.MAX_CHANGES :]
-            accepted += self._update(lambda state, head=head: [self._apply(state, r, now) for r in head])
+            accepted += self._update(functools.partial(self._apply_all, head, now))
         more, got = self._update(write)
         accepted += more
         if claiming:
@@ -371,7 +376,7 @@ class KubeCoordinator(kube_agents.AgentViews):
         """In writes of at most ``kube_shards.MAX_CHANGES`` mini-batches."""
         total = 0
         while True:
-            n = self._update(lambda state: state.reset_failed(limit=kube_shards.MAX_CHANGES))
+            n: int = self._update(lambda state: state.reset_failed(limit=kube_shards.MAX_CHANGES))
             total += n
             if n < kube_shards.MAX_CHANGES:
                 return total

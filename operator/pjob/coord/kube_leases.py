@@ -15,6 +15,7 @@ import json
 import math
 import re
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from kubernetes import client as k8s
@@ -70,7 +71,7 @@ class AgentLeases:
             meta["ownerReferences"] = [
                 {"apiVersion": "v1", "kind": "ConfigMap", "name": f"{self.job}-queue", "uid": self.queue_uid}
             ]
-        body = {
+        body: Any = {
             "apiVersion": "coordination.k8s.io/v1",
             "kind": "Lease",
             "metadata": meta,
@@ -105,15 +106,15 @@ class AgentLeases:
         )
         seen_at = time.time() if now is None else now
         beats = dict(beats or {})
-        records = []
+        records: list[tuple[str, str | None, float]] = []
         for item in json.loads(resp.data).get("items", []):
             spec = item.get("spec") or {}
-            holder = spec.get("holderIdentity")
+            holder = str(spec.get("holderIdentity"))
             stamp = spec.get("renewTime") or spec.get("acquireTime")
             records.append(
                 (
                     holder,
-                    None if stamp is None else f"{stamp} {beats.pop(holder, 0)}",
+                    None if stamp is None else f"{stamp} {beats.pop(str(holder), 0)}",
                     float(spec.get("leaseDurationSeconds") or 0),
                 )
             )
@@ -128,7 +129,7 @@ class LeaseObserver:
     def __init__(self) -> None:
         self._first_seen: dict[str, tuple[str | None, float]] = {}
 
-    def observe(self, records, now: float) -> dict[str, float]:
+    def observe(self, records: Iterable[tuple[str, str | None, float]], now: float) -> dict[str, float]:
         until: dict[str, float] = {}
         for holder, stamp, duration in records:
             if stamp is None:

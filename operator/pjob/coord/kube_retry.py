@@ -48,7 +48,7 @@ def backoff(attempt: int, server_says: float | None, rand: float) -> float:
     ceiling = min(CAP_SECONDS, BASE_SECONDS * 2**attempt)
     if server_says is not None:
         return min(max(server_says, 0.0), 60.0) * (1.0 + 0.1 * rand)
-    return ceiling * rand
+    return float(ceiling * rand)
 
 
 def retrying(

@@ -104,7 +104,7 @@ class ShardStore:
                     meta["ownerReferences"] = [
                         {"apiVersion": "v1", "kind": "ConfigMap", "name": self.queue, "uid": uid}
                     ]
-                body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}
+                body: Any = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}
                 self.retrying(
                     lambda: self.core.create_namespaced_config_map(
                         self.namespace, body, _preload_content=False, _request_timeout=kube_leases.REQUEST_TIMEOUT
@@ -112,11 +112,12 @@ class ShardStore:
                 )
             else:
                 cm["data"] = data
+                body = cm
                 self.retrying(
                     lambda: self.core.replace_namespaced_config_map(
                         cm["metadata"]["name"],
                         self.namespace,
-                        cm,
+                        body,
                         _preload_content=False,
                         _request_timeout=kube_leases.REQUEST_TIMEOUT,
                     )

@@ -27,12 +27,13 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from pjob.coord import base, kube_encoding
 from pjob.coord import kube_shards as shards
 from pjob.coord.bitmap import IndexBitmap
+from pjob.coord.kube_shards import Shard
 from pjob.coord.ranges import IndexRanges
 from pjob.queue import machine
 
@@ -53,7 +54,7 @@ KEYS = (
     "counters",
 )
 OLDER_KEYS = ("done", "failed", "fresh")  # an older encoding's keys, dropped when the queue is written
-ShardLoader = Callable[[int], shards.Shard]
+ShardLoader = Callable[[int], Shard]
 
 
 @dataclasses.dataclass
@@ -80,9 +81,11 @@ class QueueState:
     seq: int = 1  # the number of the next queue write (journal entries it adds carry it)
     folded_to: int = 0  # journal entries older than this were folded into the shards and dropped
     load_shard: ShardLoader | None = None  # reads shard k (None: shards start empty, kept in ``shards``)
-    shards: dict[int, shards.Shard] = dataclasses.field(default_factory=dict)  # the ones read or made here
+    shards: dict[int, Shard] = dataclasses.field(default_factory=dict)  # the ones read or made here
     changes: int = 0  # journal entries this state added since it was read (a write's cap)
-    failed_info: dict[int, list] = dataclasses.field(default_factory=dict)  # index -> [attempts, ok, bad, error, owner]
+    failed_info: dict[int, list[Any]] = dataclasses.field(
+        default_factory=dict
+    )  # index -> [attempts, ok, bad, error, owner]
     beats: dict[str, int] = dataclasses.field(default_factory=dict)  # agent holding work -> its queue writes
     counters: Counters = dataclasses.field(default_factory=Counters)
 
@@ -136,9 +139,9 @@ class QueueState:
 
     # --- per-mini-batch facts: the journal over the shards ----------------------------------
 
-    def shard(self, k: int) -> shards.Shard:
+    def shard(self, k: int) -> Shard:
         if k not in self.shards:
-            self.shards[k] = self.load_shard(k) if self.load_shard is not None else shards.Shard()
+            self.shards[k] = self.load_shard(k) if self.load_shard is not None else Shard()
         return self.shards[k]
 
     def code(self, index: int) -> int:
@@ -185,7 +188,7 @@ class QueueState:
     def fold_due(self) -> bool:
         return len(self.journal) >= shards.FOLD_AT
 
-    def fold(self, read: ShardLoader, write: Callable[[int, shards.Shard], None]) -> None:
+    def fold(self, read: ShardLoader, write: Callable[[int, Shard], None]) -> None:
         """Fold the journal's written entries into the shards (each read
         fresh, given what it lacks, written if that changed it), then drop
         them from the journal (``pjob.coord.kube_shards``)."""
@@ -204,7 +207,7 @@ class QueueState:
             self.seq += 1
             self.changes = 0
 
-    def beat(self, agents) -> None:
+    def beat(self, agents: Iterable[str]) -> None:
         """A heartbeat of ``agents`` (written with this state); agents holding nothing are forgotten."""
         for agent in agents:
             self.beats[agent] = self.beats.get(agent, 0) + 1
@@ -234,10 +237,11 @@ class QueueState:
         index = new.index
         old_code = _code_of(old) if index < self.cursor else shards.NONE  # >= cursor: pending, stored nowhere
         if old.state == machine.LEASED:
-            held = self.leased[old.owner]
+            holder = str(old.owner)  # a leased batch has an owner
+            held = self.leased[holder]
             del held[index]
             if not held:
-                del self.leased[old.owner]
+                del self.leased[holder]
         elif old.state == machine.FAILED:
             self.failed_info.pop(index, None)
             self.counters.failed_items_succeeded -= old.succeeded
@@ -248,7 +252,7 @@ class QueueState:
                 self._set_code(skipped, shards.NONE, shards.FRESH)
             self.cursor = index + 1
         if new.state == machine.LEASED:
-            self.leased.setdefault(new.owner, {})[index] = new.attempts
+            self.leased.setdefault(str(new.owner), {})[index] = new.attempts
         elif new.state == machine.PENDING and new.attempts > 0:
             self.pending[index] = new.attempts
         elif new.state == machine.FAILED:

@@ -27,6 +27,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from pjob.coord import base, liveness, sqlite_rows
 from pjob.queue import batching, machine, protocol
@@ -41,7 +42,7 @@ class SqliteCoordinator:
 
     def __init__(
         self,
-        db_path: str | os.PathLike,
+        db_path: str | os.PathLike[str],
         total: int | None = None,
         max_attempts: int = 3,
         lease_seconds: float = 30.0,
@@ -355,7 +356,7 @@ class SqliteCoordinator:
 
     def records(self, state: str | None = None) -> list[base.BatchRecord]:
         sql = "SELECT idx, state, attempts, owner, error, succeeded, failed FROM batches"
-        args: Iterable = ()
+        args: Iterable[Any] = ()
         if state is not None:
             sql += " WHERE state = ?"
             args = (base.STATES.index(state),)

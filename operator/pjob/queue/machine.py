@@ -32,7 +32,7 @@ class Batch(NamedTuple):
     """What the queue knows about one mini-batch (a named tuple: this runs
     once or twice per mini-batch in an agent, and tuples are cheap)."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # a field named like tuple.index, kept for readers
     state: str = PENDING
     attempts: int = 0  # attempts that count (a released one does not)
     owner: str | None = None  # the agent holding it (leased) or that last held it
@@ -54,7 +54,7 @@ class Delta(NamedTuple):
     attempts: int = 0
     progress: bool = False  # last_progress moves (a mini-batch finished or went back)
 
-    def __add__(self, other: Delta) -> Delta:
+    def __add__(self, other: Delta) -> Delta:  # type: ignore[override]
         # field by field: dataclasses.astuple deep-copies, and this runs once per mini-batch in an agent
         return Delta(
             self.pending + other.pending,
@@ -186,7 +186,7 @@ def _attempt_lost(batch: Batch, error: str, final: bool, items: int | None) -> t
 def total(deltas: Iterable[Delta]) -> Delta:
     """The sum of many deltas, for one write of the counters per transaction."""
     sums = [sum(column) for column in zip(*deltas)]
-    return Delta(*sums[:-1], progress=bool(sums[-1])) if sums else Delta()
+    return Delta._make([*sums[:-1], bool(sums[-1])]) if sums else Delta()
 
 
 def claim_order(pending: Iterable[int], n: int) -> list[int]:
