@@ -31,6 +31,7 @@ import selectors
 import signal
 import subprocess
 import time
+import types
 from collections.abc import Callable
 
 from pjob.engine import (
@@ -50,6 +51,7 @@ from pjob.engine import (
     results,
     slots,
 )
+from pjob.engine.task import ParallelTask
 from pjob.queue import batching, protocol
 
 EXIT_OK, EXIT_FATAL = 0, 3
@@ -59,7 +61,7 @@ SHUTDOWN_GRACE = 10.0  # seconds a worker gets to run shutdown() and exit
 class Agent(agent_workers.WorkerProcesses, agent_messages.WorkerMessages):
     def __init__(
         self,
-        task,
+        task: ParallelTask,
         node: int,
         coordinator: protocol.Coordinator | Callable[[], protocol.Coordinator | None],
         agent_id: str = "",
@@ -77,8 +79,8 @@ class Agent(agent_workers.WorkerProcesses, agent_messages.WorkerMessages):
         self.parts_dir = os.path.join(task.work_dir, "parts")
         self.task_file = os.path.join(task.work_dir, "task.json")
         self.lines: list[bytes] = []
-        self.adoptable: dict = {}
-        self.local: collections.deque = collections.deque()  # claimed, not yet sent
+        self.adoptable: dict[int, results.RecordRef] = {}
+        self.local: collections.deque[protocol.Lease] = collections.deque()  # claimed, not yet sent
         self.slots = [slots.WorkerSlot(i) for i in range(max(1, task.max_concurrency_per_instance))]
         self.sel = selectors.DefaultSelector()
         self.stopping = False
@@ -122,7 +124,7 @@ class Agent(agent_workers.WorkerProcesses, agent_messages.WorkerMessages):
         ``Tick``. Returns how long to wait for I/O, or None to stop."""
         return self.execute(agent_machine.handle(self.snapshot(now), agent_machine.Tick(now)), now)
 
-    def execute(self, actions: list, now: float) -> float | None:
+    def execute(self, actions: list[agent_machine.Action], now: float) -> float | None:
         """Do ``actions`` in order (a SIGTERM may set ``stopping`` between any
         two: the next decision then is ``HandBack``). None: stop."""
         wait = 0.0
@@ -161,7 +163,7 @@ class Agent(agent_workers.WorkerProcesses, agent_messages.WorkerMessages):
             else:
                 self.local.append(lease)
 
-    def adopt(self, lease) -> None:
+    def adopt(self, lease: protocol.Lease) -> None:
         """A record committed by an interrupted earlier run: report it, do not run it again."""
         ref = self.adoptable.pop(lease.index)
         items, succeeded, failed = ref.items, ref.succeeded, ref.failed
@@ -185,7 +187,7 @@ class Agent(agent_workers.WorkerProcesses, agent_messages.WorkerMessages):
     def fail_attempt(
         self,
         w: slots.WorkerSlot,
-        lease,
+        lease: protocol.Lease,
         status: str,
         error: str,
         retryable: bool,
@@ -287,12 +289,14 @@ class Agent(agent_workers.WorkerProcesses, agent_messages.WorkerMessages):
         return EXIT_FATAL if self.fatal else EXIT_OK
 
     def on_control(self) -> None:
+        if self.control_fd is None:
+            return
         if not os.read(self.control_fd, 4096):  # EOF: the driver closed the pipe or died
             self.sel.unregister(self.control_fd)
             self.control_fd = None
             self.stopping = True
 
-    def _on_sigterm(self, signum, frame) -> None:
+    def _on_sigterm(self, signum: int, frame: types.FrameType | None) -> None:
         self.stopping = True
 
     def stop(self) -> None:

@@ -269,7 +269,7 @@ def claim_count(state: State) -> int:
 def dispatch(state: State) -> list[Action]:
     """Top up every ready worker's queue to the depth, one write each, in slot order."""
     depth = policy.queue_depth(state.mean_seconds)
-    left, sends = state.local, []
+    left, sends = state.local, list[Action]()
     for w in state.workers:
         if not left:
             break

@@ -10,20 +10,59 @@ methods; nothing here decides.
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import signal
 import time
+from typing import TYPE_CHECKING, Any
 
+from pjob.engine import activity, errorlog, logtree, manifest, policy
 from pjob.engine import agent_machine as am
-from pjob.engine import logtree, manifest, slots
-from pjob.queue import protocol
+from pjob.engine import report as report_mod
+from pjob.engine.slots import WorkerSlot
+from pjob.queue import batching, protocol
 
 _loads = json.loads
 
 
-class WorkerMessages:  # uses its host's (``pjob.engine.agent.Agent``) state and worker methods
-    def on_readable(self, w: slots.WorkerSlot) -> None:
+class WorkerMessages:
+    # what it uses of its host, ``pjob.engine.agent.Agent``
+    node: str
+    slots: list[WorkerSlot]
+    local: collections.deque[protocol.Lease]
+    lines: list[bytes]
+    limits: policy.Limits
+    report: report_mod.AgentReport
+    errors: errorlog.ErrorLog
+    activity: activity.Activity
+    fatal: str | None
+    no_space: bool
+    stopping: bool
+    init_failures: int
+    finished_count: int
+    mean_seconds: float
+
+    if TYPE_CHECKING:
+
+        def slot_of(self, slot: int) -> WorkerSlot: ...
+        def snapshot(self, now: float) -> am.State: ...
+        def execute(self, actions: list[am.Action], now: float) -> float | None: ...
+        def batcher(self) -> batching.Batcher: ...
+        def start_worker(self, w: WorkerSlot) -> None: ...
+        def close_worker(self, w: WorkerSlot) -> None: ...
+        def fail_attempt(
+            self,
+            w: WorkerSlot,
+            lease: protocol.Lease,
+            status: str,
+            error: str,
+            retryable: bool,
+            elapsed: float | None = None,
+            run_s: float = 0.0,
+        ) -> None: ...
+
+    def on_readable(self, w: WorkerSlot) -> None:
         data = os.read(w.res_fd, 65536)
         if not data:
             self.on_worker_exit(w)
@@ -52,7 +91,7 @@ class WorkerMessages:  # uses its host's (``pjob.engine.agent.Agent``) state and
         now = time.monotonic()
         self.execute(am.handle(self.snapshot(now), event), now)
 
-    def on_worker_exit(self, w: slots.WorkerSlot) -> None:
+    def on_worker_exit(self, w: WorkerSlot) -> None:
         startup_error = ""
         if not w.ready:
             code = w.popen.wait() if w.popen is not None else None
@@ -108,7 +147,7 @@ class WorkerMessages:  # uses its host's (``pjob.engine.agent.Agent``) state and
             case _:
                 raise TypeError(f"not a worker action: {action!r}")
 
-    def record(self, w: slots.WorkerSlot, results: tuple[am.Result, ...], now: float) -> None:
+    def record(self, w: WorkerSlot, results: tuple[am.Result, ...], now: float) -> None:
         """``agent_machine.Record``: each result is its head's; rows, error log, outcomes in bulk."""
         done = []
         mean, report, proc, started = self.mean_seconds, self.report, w.proc, w.started_wall
@@ -138,7 +177,7 @@ class WorkerMessages:  # uses its host's (``pjob.engine.agent.Agent``) state and
         self.batcher().complete_many(done)  # buffered; written as the backend's batching says
         self.next_head(w, now)
 
-    def lost_error(self, w: slots.WorkerSlot, status: str) -> str:
+    def lost_error(self, w: WorkerSlot, status: str) -> str:
         """What to say of the head of a worker that died or was killed."""
         lease = w.queue[0]
         header = logtree.attempt_header(self.node, w.proc, status, lease.attempt)
@@ -158,14 +197,14 @@ class WorkerMessages:  # uses its host's (``pjob.engine.agent.Agent``) state and
         self.fatal = self.fatal or f"[node {self.node}] {error.strip()}"
         self.no_space = self.stopping = True
 
-    def next_head(self, w: slots.WorkerSlot, now: float) -> None:
+    def next_head(self, w: WorkerSlot, now: float) -> None:
         """The head of ``w``'s queue starts now: loading its data, or running
         at once when loading is trivial (the worker then sends no "S")."""
         trivial = bool(w.queue) and manifest.trivial_load(self.lines[w.queue[0].index])
         w.phase, w.phase_started, w.started_wall = ("run" if trivial else "load"), now, time.time()
         w.loaded_items = None
 
-    def on_init_failure(self, w: slots.WorkerSlot, action: am.InitFailure) -> None:
+    def on_init_failure(self, w: WorkerSlot, action: am.InitFailure) -> None:
         self.init_failures += 1
         self.report.note(w.proc, f"init() failed ({self.init_failures} consecutive on this node)\n{action.error}")
         self.close_worker(w)
@@ -184,7 +223,7 @@ def _finished(slot: int, lines: list[bytes]) -> am.Finished:
     return am.Finished(slot, tuple(Result(*msg[1:]) for msg in _loads(b"[%s]" % b",".join(lines))))
 
 
-def _event(slot: int, msg: list) -> am.Event:
+def _event(slot: int, msg: list[Any]) -> am.Event:
     kind = msg[0]
     if kind == "S":
         return am.Loaded(slot, msg[2] if len(msg) > 2 else None)

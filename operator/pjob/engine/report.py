@@ -22,8 +22,9 @@ import time
 from typing import Any
 
 from pjob.engine import fileio, logtree
+from pjob.engine.task import ParallelTask
 
-_last_second: list = [None, ""]
+_last_second: list[Any] = [None, ""]
 
 
 def _iso(t: float) -> str:
@@ -44,7 +45,7 @@ def _first_line(text: str | None) -> str:
 
 
 class AgentReport:
-    def __init__(self, task, node: str):
+    def __init__(self, task: ParallelTask, node: str):
         self.node = node
         self.logs = logtree.LogTree(task.logs_dir)
         self.logs.make_node_dirs(node)
@@ -56,7 +57,7 @@ class AgentReport:
         )
         self._csv = csv.writer(self._csv_file)
         self._proc_files: dict[str, Any] = {}
-        self._rows: list[tuple] = []  # attempts not yet written
+        self._rows: list[tuple[Any, ...]] = []  # attempts not yet written
 
     def _proc(self, proc: str) -> Any:
         f = self._proc_files.get(proc)
@@ -85,7 +86,8 @@ class AgentReport:
         rows, self._rows = self._rows, []
         if not rows:
             return
-        node, csv_rows, lines = self.node, [], {}
+        node, csv_rows = self.node, []
+        lines: dict[str, list[str]] = {}
         for index, attempt, proc, status, start, items, succeeded, failed, elapsed, run_s, error in rows:
             when, first = _iso(start), _first_line(error)
             csv_rows.append(

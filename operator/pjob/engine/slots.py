@@ -11,24 +11,26 @@ import os
 import subprocess
 
 from pjob.engine import logtree, procs
+from pjob.engine.task import ParallelTask
+from pjob.queue import protocol
 
 
 class WorkerSlot:
     def __init__(self, slot: int):
         self.slot = slot
         self.proc = logtree.process_name(slot)
-        self.popen = None  # procs.ForkedProcess or subprocess.Popen
+        self.popen: procs.Process | None = None
         self.cmd_fd = -1  # agent -> worker
         self.res_fd = -1  # worker -> agent
         self.buf = b""
         self.ready = False  # init() done
-        self.queue: collections.deque = collections.deque()  # leases sent, head = running
+        self.queue: collections.deque[protocol.Lease] = collections.deque()  # leases sent, head = running
         self.phase = "load"
         self.phase_started = 0.0
         self.started_wall = 0.0
         self.loaded_items: int | None = None  # items of the head once its worker read them ("S")
 
-    def start(self, task, task_file: str, node: str, logs: logtree.LogTree, env: dict[str, str]) -> None:
+    def start(self, task: ParallelTask, task_file: str, node: str, logs: logtree.LogTree, env: dict[str, str]) -> None:
         cmd_r, cmd_w = os.pipe()
         res_r, res_w = os.pipe()
         for fd in (cmd_w, res_r):  # the agent's ends never leak into other workers

@@ -32,8 +32,11 @@ import signal
 import sys
 import time
 import traceback
+import types
+from typing import Any
 
 import pjob.data
+from pjob.data.minibatch import MiniBatch
 from pjob.engine import diskfull, host, logtree, manifest, policy, results
 from pjob.engine.task import ParallelTask
 from pjob.spec import errors
@@ -48,9 +51,9 @@ def user_traceback(exc: BaseException) -> str:
     """The traceback without the pjob frames above the user's code."""
     tb = exc.__traceback__
 
-    def ours(frame) -> bool:  # pjob's and the import machinery's frames, not the user's
+    def ours(frame: types.FrameType) -> bool:  # pjob's and the import machinery's frames, not the user's
         name = frame.f_code.co_filename
-        return name.startswith("<frozen importlib") or os.path.dirname(os.path.abspath(name)) == _ENGINE_DIR
+        return bool(name.startswith("<frozen importlib") or os.path.dirname(os.path.abspath(name)) == _ENGINE_DIR)
 
     while tb is not None and ours(tb.tb_frame):
         tb = tb.tb_next
@@ -77,7 +80,7 @@ class Worker:
         self.short_returns_fail = policy.short_returns_fail(policy.limits_for(task))
         self.segment = results.SegmentWriter(self.parts_dir, node, self.proc)
 
-    def send(self, message: list, hold: bool = False) -> None:
+    def send(self, message: list[Any], hold: bool = False) -> None:
         """One line to the agent. ``hold``: it may wait (with at most
         ``HOLD_COUNT`` others, ``HOLD_SECONDS``) while more work is in hand,
         to go out in one write; anything else goes out at once, after them."""
@@ -159,7 +162,7 @@ class Worker:
         except (Exception, SystemExit) as exc:
             self.log_error("shutdown() failed", user_traceback(exc))
 
-    def run_one(self, attempt: int, mb, trivial_load: bool) -> None:
+    def run_one(self, attempt: int, mb: MiniBatch, trivial_load: bool) -> None:
         t0 = time.perf_counter()
         try:
             data = pjob.data.read_mini_batch(mb, self.scratch)
@@ -237,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--res-fd", type=int, required=True)
     args = parser.parse_args(argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # see pjob.engine.procs: the driver handles Ctrl-C
-    sys.stdout.reconfigure(line_buffering=True)
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # a TextIOWrapper here
     with open(args.task, encoding="utf-8") as f:
         task = ParallelTask.from_json(f.read())
     return run_worker(task, args.node, args.slot, args.cmd_fd, args.res_fd)
