@@ -161,7 +161,9 @@ class Coordinator(Protocol):
 
     # --- the batching layer's entry points ---
 
-    batching: Batching
+    @property
+    def batching(self) -> Batching:
+        """How far ``pjob.queue.batching.Batcher`` batches against this backend."""
 
     def commit(
         self, agent: str, reports: Sequence[Report], claim: ClaimRequest | None = None, closing: bool = False
