@@ -310,6 +310,35 @@ def test_leases_of_a_killed_agent_are_reclaimed(backend):
     assert check_invariants(c, 5).done == 5
 
 
+@any_order
+def test_an_agent_with_nothing_left_to_claim_takes_back_a_dead_agents_leases(backend):
+    """Through the batching layer, as agents run: the survivor ran dry (nothing pending, only
+    reads), and must still send a killed agent's leases back once they expire and run them."""
+    from pjob.queue import batching
+
+    c = backend.create(5, lease_seconds=2.0)
+    ready = FORK.Queue()
+    proc = FORK.Process(target=_claim_and_hang, args=(backend.opener(), ready))
+    proc.start()
+    try:
+        assert ready.get(timeout=30) == [0, 1, 2]
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.join()
+    coord = getattr(c, "coord", c)  # the backend itself, under this test's own Batcher
+    survivor = batching.Batcher(coord, "survivor")
+    ran = []
+    give_up = time.monotonic() + 60
+    while len(ran) < 5 and time.monotonic() < give_up:
+        got = survivor.claim("survivor", 10)
+        assert survivor.complete_many([(x, ok()) for x in got]) == [True] * len(got)
+        ran += [(x.index, x.attempt) for x in got]
+        time.sleep(0 if got else 0.1)
+    survivor.finish()
+    assert sorted(ran) == [(0, 2), (1, 2), (2, 2), (3, 1), (4, 1)]
+    assert check_invariants(coord, 5).done == 5
+
+
 def _stress_agent(opener, name, seed, holds, out):
     try:
         out.put(_stress_loop(opener, name, seed, holds))

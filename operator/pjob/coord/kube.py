@@ -361,6 +361,12 @@ class KubeCoordinator(kube_agents.AgentViews):
         """Nothing is buffered here (the Batcher hands back and writes on its ``finish``)."""
 
     def pending_now(self) -> int:
+        """Pending as read now; every ``expiry_check_seconds`` the leases of dead agents go back
+        first (an agent with nothing left to claim only reads: without this the mini-batches of
+        an agent killed mid-job, whose pod came back under another name, stayed leased forever)."""
+        now = time.time()
+        if now - self._last_expiry_check >= self.expiry_check_seconds:
+            self.release_expired(now)
         state = kube_state.QueueState.decode(self._read().get("data"))
         self._cache = (time.monotonic(), state)
         return state.progress().pending

@@ -128,6 +128,10 @@ class SqliteCoordinator:
     batching = protocol.Batching(prefetch=0, flush_seconds=0.05, flush_max=256)
 
     def pending_now(self) -> int:
+        """Pending as read now, after sending a dead agent's leases back when due (as ``claim`` does)."""
+        now = time.time()
+        if now - self._last_expiry_check >= self.expiry_check_seconds:
+            self.release_expired(now)
         return self.counters().pending
 
     def safe_until(self, agent: str) -> float:
