@@ -33,7 +33,7 @@ COMPONENTS_ANNOTATION = jobspec.ANNOTATION_COMPONENTS
 SHIPPED = unpack_cmd.ANNOTATION_SHIPPED
 
 
-def owner_reference(owner: dict) -> dict:
+def owner_reference(owner: dict[str, Any]) -> dict[str, Any]:
     meta = owner["metadata"]
     return {
         "apiVersion": owner.get("apiVersion", c.API_VERSION),
@@ -45,14 +45,20 @@ def owner_reference(owner: dict) -> dict:
     }
 
 
-def _labels(owner: dict, role: str, extra: dict | None = None) -> dict[str, str]:
+def _labels(owner: dict[str, Any], role: str, extra: dict[str, Any] | None = None) -> dict[str, str]:
     key = c.LABEL_JOB if owner["kind"] == c.PARALLEL_KIND else c.LABEL_PIPELINE
     out = {c.LABEL_MANAGED_BY: c.MANAGED_BY, key: owner["metadata"]["name"], c.LABEL_ROLE: role}
     out.update(extra or {})
     return out
 
 
-def _metadata(owner: dict, name: str, role: str, labels: dict | None = None, annotations: dict | None = None) -> dict:
+def _metadata(
+    owner: dict[str, Any],
+    name: str,
+    role: str,
+    labels: dict[str, Any] | None = None,
+    annotations: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     meta = {
         "name": name,
         "namespace": owner["metadata"].get("namespace") or "default",
@@ -67,7 +73,7 @@ def _metadata(owner: dict, name: str, role: str, labels: dict | None = None, ann
 # --- a ParallelJob's children ------------------------------------------------------------------
 
 
-def build_task_configmap(cr: dict, task: ParallelTask) -> dict:
+def build_task_configmap(cr: dict[str, Any], task: ParallelTask) -> dict[str, Any]:
     """The resolved task, read by every agent (``pjob agent --task configmap:<name>``)."""
     return {
         "apiVersion": "v1",
@@ -78,7 +84,7 @@ def build_task_configmap(cr: dict, task: ParallelTask) -> dict:
     }
 
 
-def build_queue_configmap(cr: dict, max_attempts: int) -> dict:
+def build_queue_configmap(cr: dict[str, Any], max_attempts: int) -> dict[str, Any]:
     """The coordinator's queue (``pjob.coord.kube`` owns its format), created
     by the operator without a plan (node 0 publishes it) and owned by the CR."""
     meta = cr["metadata"]
@@ -88,7 +94,7 @@ def build_queue_configmap(cr: dict, max_attempts: int) -> dict:
     return obj
 
 
-def build_worker_service_account(cr: dict) -> dict:
+def build_worker_service_account(cr: dict[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
@@ -97,7 +103,7 @@ def build_worker_service_account(cr: dict) -> dict:
     }
 
 
-def build_worker_role(cr: dict) -> dict:
+def build_worker_role(cr: dict[str, Any]) -> dict[str, Any]:
     """Exactly what ``pjob agent`` calls (``pjob.kube.rbac.WORKER``)."""
     rules = [
         {"apiGroups": [need.group], "resources": [need.resource], "verbs": sorted(need.verbs)} for need in rbac.WORKER
@@ -110,7 +116,7 @@ def build_worker_role(cr: dict) -> dict:
     }
 
 
-def build_worker_rolebinding(cr: dict) -> dict:
+def build_worker_rolebinding(cr: dict[str, Any]) -> dict[str, Any]:
     name = c.worker_account_name(cr["metadata"]["name"])
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -123,7 +129,7 @@ def build_worker_rolebinding(cr: dict) -> dict:
     }
 
 
-def _platform_env(config: OperatorConfig) -> list[dict]:
+def _platform_env(config: OperatorConfig) -> list[dict[str, Any]]:
     env = copy.deepcopy(config.worker.get("env") or [])
     env += [
         {"name": "PJOB_DATASTORE_ROOT", "value": config.datastore_root},
@@ -133,7 +139,9 @@ def _platform_env(config: OperatorConfig) -> list[dict]:
     return env
 
 
-def _pod_spec(config: OperatorConfig, container: dict, *, service_account: str | None, restart: str) -> dict:
+def _pod_spec(
+    config: OperatorConfig, container: dict[str, Any], *, service_account: str | None, restart: str
+) -> dict[str, Any]:
     w = config.worker
     container = {
         "image": w["image"],
@@ -165,14 +173,14 @@ def _pod_spec(config: OperatorConfig, container: dict, *, service_account: str |
     return spec
 
 
-def _template_metadata(labels: dict, config: OperatorConfig) -> dict:
+def _template_metadata(labels: dict[str, Any], config: OperatorConfig) -> dict[str, Any]:
     meta: dict[str, Any] = {"labels": {**(config.worker.get("podLabels") or {}), **labels}}
     if config.worker.get("podAnnotations"):
         meta["annotations"] = dict(config.worker["podAnnotations"])
     return meta
 
 
-def agent_args(cr: dict) -> list[str]:
+def agent_args(cr: dict[str, Any]) -> list[str]:
     meta = cr["metadata"]
     return [
         "agent",
@@ -183,7 +191,7 @@ def agent_args(cr: dict) -> list[str]:
     ]
 
 
-def build_worker_job(cr: dict, task: ParallelTask, config: OperatorConfig) -> dict:
+def build_worker_job(cr: dict[str, Any], task: ParallelTask, config: OperatorConfig) -> dict[str, Any]:
     """One Indexed Job: completions = parallelism = instance_count; pod i runs
     agent node i (``JOB_COMPLETION_INDEX``)."""
     name = cr["metadata"]["name"]
@@ -231,11 +239,11 @@ def build_worker_job(cr: dict, task: ParallelTask, config: OperatorConfig) -> di
     }
 
 
-def _namespace(cr: dict) -> str:
+def _namespace(cr: dict[str, Any]) -> str:
     return cr["metadata"].get("namespace") or "default"
 
 
-def build_parallel_children(cr: dict, task: ParallelTask, config: OperatorConfig) -> list[dict]:
+def build_parallel_children(cr: dict[str, Any], task: ParallelTask, config: OperatorConfig) -> list[dict[str, Any]]:
     """Everything a ParallelJob owns, in creation order (the Job last: its pods need the rest)."""
     return [
         build_task_configmap(cr, task),
@@ -250,7 +258,7 @@ def build_parallel_children(cr: dict, task: ParallelTask, config: OperatorConfig
 # --- a PipelineJob's children -------------------------------------------------------------------
 
 
-def command_step_payload(resolved: resolve.ResolvedStep, step_dir: str, timeout: float | None) -> dict:
+def command_step_payload(resolved: resolve.ResolvedStep, step_dir: str, timeout: float | None) -> dict[str, Any]:
     """What a command-step pod runs (``pjob agent --command-step JSON``)."""
     return {
         "step": resolved.name,
@@ -263,7 +271,7 @@ def command_step_payload(resolved: resolve.ResolvedStep, step_dir: str, timeout:
 
 
 def build_command_job(
-    pipeline: dict,
+    pipeline: dict[str, Any],
     step_name: str,
     step: models.CommandStep,
     resolved: resolve.ResolvedStep,
@@ -271,8 +279,8 @@ def build_command_job(
     config: OperatorConfig,
     *,
     gpus: int = 0,
-    conda_file: str | dict | None = None,
-) -> dict:
+    conda_file: str | dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """One pod running the step's command (``gpus`` per pod, the chart's
     pip-from-conda-file wrapper when ``conda_file`` is given and it is enabled)."""
     limit = step.limits.timeout if step.limits else None
@@ -320,16 +328,16 @@ def _concrete_inputs(resolved: resolve.ResolvedStep) -> dict[str, Any]:
 
 
 def build_child_paralleljob(
-    pipeline: dict,
+    pipeline: dict[str, Any],
     step_name: str,
     step: models.ParallelStep,
     resolved: resolve.ResolvedStep,
     run_dir: str,
     *,
     gpus: int = 0,
-    conda_file: str | dict | None = None,
+    conda_file: str | dict[str, Any] | None = None,
     task: ParallelTask | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """A pipeline's parallel step as its own ParallelJob: bindings replaced by
     the concrete locations they resolved to, working in the pipeline's run
     folder; ``gpus`` as its annotation, ``conda_file`` (absolute) in its environment;
@@ -368,13 +376,14 @@ def build_child_paralleljob(
 # --- the custom resources themselves (render, submit) -----------------------------------------
 
 
-def build_job_cr(loaded: load.LoadedJob, *, namespace: str, name: str, base_dir: str | None = None) -> dict:
+def build_job_cr(loaded: load.LoadedJob, *, namespace: str, name: str, base_dir: str | None = None) -> dict[str, Any]:
     """The CR for a job YAML: a ParallelJob for ``type: parallel``, else a
     PipelineJob. ``base_dir`` (default: the YAML's folder) is where relative
     paths resolve on the cluster (``pjob submit`` points it at the shipped copy)."""
     annotations = {c.ANNOTATION_BASE_DIR: base_dir or loaded.base_dir}
     if loaded.components:  # the operator reads no file: it gets the component YAMLs from the CR
         annotations[COMPONENTS_ANNOTATION] = json.dumps(jobspec.component_texts(loaded), sort_keys=True)
+    assert loaded.job is not None  # a job that loaded
     if loaded.wrapped == "parallel":
         step = next(iter(loaded.job.jobs.values()))
         spec = step.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_unset=True)
@@ -395,5 +404,6 @@ def build_job_cr(loaded: load.LoadedJob, *, namespace: str, name: str, base_dir:
 
 def default_cr_name(loaded: load.LoadedJob) -> str:
     job = loaded.job
+    assert job is not None  # a job that loaded
     raw = job.name or job.display_name or os.path.basename(loaded.base_dir) or "job"
     return c.dns_name(raw, 40)

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from pjob.kube import conditions as cond
 from pjob.kube import constants as c
@@ -26,11 +27,19 @@ from pjob.kube import reconcile as rec
 from pjob.kube import reconcile_pipeline as rp
 from pjob.spec import errors
 
+if TYPE_CHECKING:
+    import kopf
+
+    from pjob.engine.task import ParallelTask
+    from pjob.kube.config import OperatorConfig
+    from pjob.queue.protocol import Coordinator, Progress
+    from pjob.spec import load
+
 log = logging.getLogger("pjob.kube")
 STATUS_KEYS_KOPF_OWNS = ("kopf",)
 
 
-def status_patch(before: dict | None, after: dict) -> dict:
+def status_patch(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, Any]:
     """A merge patch turning ``before`` into ``after`` (removed keys -> None)."""
     before = before or {}
     out = {k: v for k, v in after.items() if before.get(k) != v}
@@ -40,7 +49,7 @@ def status_patch(before: dict | None, after: dict) -> dict:
     return out
 
 
-def _write(patch, body: dict, decision: rec.Decision, memo) -> None:
+def _write(patch: kopf.Patch, body: dict[str, Any], decision: rec.Decision, memo: kopf.Memo) -> None:
     """The only status write of a reconcile, then its events."""
     changes = status_patch(body.get("status"), decision.status)
     if not changes:
@@ -52,25 +61,25 @@ def _write(patch, body: dict, decision: rec.Decision, memo) -> None:
         post(body, event)
 
 
-def _kopf_event(body: dict, event: cond.Event) -> None:
+def _kopf_event(body: dict[str, Any], event: cond.Event) -> None:
     import kopf
 
-    kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+    kopf.event(body, type=event.type, reason=event.reason, message=event.message)  # type: ignore[arg-type]  # kopf reads any mapping with metadata
 
 
-def _now(memo) -> float:
+def _now(memo: kopf.Memo) -> float:
     clock = memo.get("clock")
-    return clock() if clock else time.time()
+    return float(clock()) if clock else time.time()
 
 
-def _plain(body) -> dict:
+def _plain(body: Mapping[str, Any]) -> dict[str, Any]:
     """kopf's Body is a read-only mapping view; reconcile wants plain dicts."""
     import copy
 
     return copy.deepcopy(dict(body)) if not isinstance(body, dict) else body
 
 
-def _needs_check(body: dict) -> bool:
+def _needs_check(body: dict[str, Any]) -> bool:
     status = body.get("status") or {}
     valid = cond.find(status.get("conditions"), c.SPEC_VALID)
     return not (
@@ -80,7 +89,7 @@ def _needs_check(body: dict) -> bool:
     )
 
 
-def _load(body: dict, memo) -> tuple[Any, list[str] | None]:
+def _load(body: dict[str, Any], memo: kopf.Memo) -> tuple[load.LoadedJob | None, list[str] | None]:
     """(loaded job, problems or None when already known valid). Reads the CR
     only: no file (the pods unpack shipped code, ``pjob.kube.unpack_cmd``, and
     report missing files themselves); a pipeline's child ParallelJob carries
@@ -112,7 +121,7 @@ def _load(body: dict, memo) -> tuple[Any, list[str] | None]:
 # --- ParallelJob -----------------------------------------------------------------------------------
 
 
-def on_paralleljob_tick(body, patch, memo, **_) -> None:
+def on_paralleljob_tick(body: Mapping[str, Any], patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
     """Reconcile one ParallelJob: observe, decide (``reconcile.reconcile``), act, write status once."""
     body = _plain(body)
     if cond.terminal((body.get("status") or {}).get("conditions")):
@@ -134,6 +143,7 @@ def on_paralleljob_tick(body, patch, memo, **_) -> None:
     if problems:
         _write(patch, body, rec.reconcile(rec.Observed(body=body, now=now, problems=problems)), memo)
         return
+    assert task is not None  # built above whenever there are no problems
     observed, queue = _observe_parallel(body, memo, task, desired, problems, now)
     observe_metrics(memo, body, task, observed.counters)
     decision = rec.reconcile(observed)
@@ -152,14 +162,14 @@ def on_paralleljob_tick(body, patch, memo, **_) -> None:
     _write(patch, body, decision, memo)
 
 
-def _output_locations(body: dict, loaded, config) -> dict[str, str]:
+def _output_locations(body: dict[str, Any], loaded: load.LoadedJob | None, config: OperatorConfig) -> dict[str, str]:
     if loaded is None:  # a pipeline's child: its spec holds the concrete locations
         return {k: v["path"] for k, v in ((body.get("spec") or {}).get("outputs") or {}).items() if "path" in v}
     resolved = jobspec.resolve_steps(body, loaded, config)[jobspec.step_name(body)]
     return {k: v.location for k, v in resolved.outputs.items()}
 
 
-def observe_metrics(memo, body: dict, task, counters) -> None:
+def observe_metrics(memo: kopf.Memo, body: dict[str, Any], task: ParallelTask, counters: Progress | None) -> None:
     """Feed the operator's Prometheus collector (``--metrics-port``), if any,
     from the queue's counters (the operator reads no activity file: it has no datastore)."""
     collector = memo.get("metrics")
@@ -169,7 +179,7 @@ def observe_metrics(memo, body: dict, task, counters) -> None:
     collector.observe(meta["name"], task.step, counters, None, namespace=meta["namespace"])
 
 
-def _started_task(body: dict, memo):
+def _started_task(body: dict[str, Any], memo: kopf.Memo) -> ParallelTask | None:
     """The task a started job runs with: its task ConfigMap (so editing the CR's
     spec later changes nothing underneath the workers), cached per object."""
     from pjob.engine.task import ParallelTask
@@ -181,10 +191,18 @@ def _started_task(body: dict, memo):
         if cm is None:
             return None
         memo[key] = ParallelTask.from_json(cm["data"]["task.json"])
-    return memo[key]
+    task: ParallelTask = memo[key]
+    return task
 
 
-def _observe_parallel(body: dict, memo, task, desired: list[dict], problems, now: float):
+def _observe_parallel(
+    body: dict[str, Any],
+    memo: kopf.Memo,
+    task: ParallelTask,
+    desired: list[dict[str, Any]],
+    problems: list[str] | None,
+    now: float,
+) -> tuple[rec.Observed, Coordinator | None]:
     """Read what exists: the worker Job (every tick), the other children (until
     seen once by this operator process), the queue's counters, the claims the
     workers mount (until the Job exists), and the worker pods while they start
@@ -221,7 +239,7 @@ def _observe_parallel(body: dict, memo, task, desired: list[dict], problems, now
     starting = job is not None and (counters is None or cond.is_true(status.get("conditions"), c.WORKERS_PENDING))
     if status.get("verdict") or starting:
         pods = kube.list("Pod", ns, {c.LABEL_JOB: name, c.LABEL_ROLE: c.ROLE_WORKER})
-    if status.get("verdict"):
+    if pods is not None and status.get("verdict"):
         running = sum(1 for p in pods if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed"))
     observed = rec.Observed(
         body=body,
@@ -240,7 +258,7 @@ def _observe_parallel(body: dict, memo, task, desired: list[dict], problems, now
     return observed, queue
 
 
-def _act_parallel(body: dict, memo, decision: rec.Decision) -> None:
+def _act_parallel(body: dict[str, Any], memo: kopf.Memo, decision: rec.Decision) -> None:
     meta = body["metadata"]
     for obj in decision.create:  # fixed names: a race or a restart costs a 409, never a duplicate
         memo.kube.create(obj)
@@ -253,7 +271,7 @@ def _act_parallel(body: dict, memo, decision: rec.Decision) -> None:
 # --- PipelineJob -----------------------------------------------------------------------------------
 
 
-def on_pipelinejob_tick(body, patch, memo, **_) -> None:
+def on_pipelinejob_tick(body: Mapping[str, Any], patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
     body = _plain(body)
     if cond.terminal((body.get("status") or {}).get("conditions")):
         return
@@ -262,6 +280,7 @@ def on_pipelinejob_tick(body, patch, memo, **_) -> None:
     now = _now(memo)
     loaded, problems = _load(body, memo)
     if not problems:
+        assert loaded is not None  # a PipelineJob is loaded
         try:
             steps = jobspec.pipeline_steps(body, loaded, config)
         except (errors.UserError, ValueError) as exc:
@@ -269,6 +288,7 @@ def on_pipelinejob_tick(body, patch, memo, **_) -> None:
     if problems:
         _write(patch, body, rp.reconcile(rp.Observed(body=body, now=now, problems=problems)), memo)
         return
+    assert loaded is not None and loaded.job is not None  # a PipelineJob without problems was loaded
     children = {}
     for step in steps:
         found = kube.get(step.child["kind"], ns, step.child["metadata"]["name"])
@@ -305,11 +325,11 @@ def _outputs_of(step: rp.StepInfo) -> dict[str, str]:
 # --- registration --------------------------------------------------------------------------------
 
 
-def _not_terminal(status, **_) -> bool:
+def _not_terminal(status: Mapping[str, Any] | None, **_: Any) -> bool:
     return not cond.terminal((status or {}).get("conditions"))
 
 
-def register(registry, config) -> None:
+def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
     """Attach the handlers to a kopf registry (interval from the config, so
     nothing is read at import time)."""
     import kopf
@@ -323,11 +343,13 @@ def register(registry, config) -> None:
     )(on_pipelinejob_tick)
 
     @kopf.on.login(registry=registry)
-    def _login(**kwargs):  # a custom registry has none of kopf's default login handlers
+    def _login(
+        **kwargs: Any,
+    ) -> kopf.ConnectionInfo | None:  # a custom registry has none of kopf's default login handlers
         return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
 
     @kopf.on.startup(registry=registry)
-    def _settings(settings, **_):
+    def _settings(settings: kopf.OperatorSettings, **_: Any) -> None:
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=c.GROUP)
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=c.GROUP)
         settings.posting.level = logging.INFO

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 
@@ -36,37 +37,43 @@ from pjob.spec import checks, errors, load, models, resolve, yamlio
 ANNOTATION_TASK = f"{c.GROUP}/task"  # a pipeline's child ParallelJob: the resolved ParallelTask (JSON)
 ANNOTATION_COMPONENTS = f"{c.GROUP}/components"  # {step: component YAML text}: the operator reads no file
 
+if TYPE_CHECKING:
+    from pjob.kube.reconcile_pipeline import StepInfo
 
-def _meta(body: dict) -> dict:
+
+def _meta(body: dict[str, Any]) -> dict[str, Any]:
     return body.get("metadata") or {}
 
 
-def annotations(body: dict) -> dict:
+def annotations_of(body: dict[str, Any]) -> dict[str, Any]:
     return _meta(body).get("annotations") or {}
 
 
-def run_dir(body: dict, config: OperatorConfig) -> str:
+def run_dir(body: dict[str, Any], config: OperatorConfig) -> str:
     meta = _meta(body)
-    given = annotations(body).get(c.ANNOTATION_RUN_DIR)
+    given = annotations_of(body).get(c.ANNOTATION_RUN_DIR)
     return given or os.path.join(config.datastore_root, "runs", meta.get("namespace") or "default", meta["name"])
 
 
-def base_dir(body: dict, config: OperatorConfig) -> str:
+def base_dir(body: dict[str, Any], config: OperatorConfig) -> str:
     """The annotation (a relative one, as ``pjob submit`` writes it, is under the datastore root), else the root."""
-    given = annotations(body).get(c.ANNOTATION_BASE_DIR)
+    given = annotations_of(body).get(c.ANNOTATION_BASE_DIR)
     return os.path.join(config.datastore_root, given) if given else config.datastore_root
 
 
-def step_name(body: dict) -> str:
+def step_name(body: dict[str, Any]) -> str:
     """The step a ParallelJob runs: its pipeline's step name, else spec.name, else the CR name."""
-    return annotations(body).get(c.ANNOTATION_STEP) or (body.get("spec") or {}).get("name") or _meta(body)["name"]
+    name: str = (
+        annotations_of(body).get(c.ANNOTATION_STEP) or (body.get("spec") or {}).get("name") or _meta(body)["name"]
+    )
+    return name
 
 
-def gpus_per_instance(body: dict, step: str | None = None) -> int:
+def gpus_per_instance(body: dict[str, Any], step: str | None = None) -> int:
     """GPUs per worker pod: annotation ``pjob.dev/gpus-per-instance.<step>`` (a
     PipelineJob's step), else ``pjob.dev/gpus-per-instance``, else 0. Azure's
     ``resources.instance_type`` names a VM size pjob cannot map to GPUs."""
-    notes = annotations(body)
+    notes = annotations_of(body)
     key = f"{c.ANNOTATION_GPUS}.{step}" if step and f"{c.ANNOTATION_GPUS}.{step}" in notes else c.ANNOTATION_GPUS
     raw = notes.get(key)
     if raw is None:
@@ -84,7 +91,8 @@ def gpus_per_instance(body: dict, step: str | None = None) -> int:
     return count
 
 
-def conda_file(loaded: load.LoadedJob, name: str) -> str | dict | None:
+def conda_file(loaded: load.LoadedJob, name: str) -> str | dict[str, Any] | None:
+    assert loaded.job is not None  # a job that loaded
     """Step ``name``'s ``environment.conda_file``: an absolute path (a relative
     one is relative to the YAML, or to the component file that declares it), the
     inline mapping, or None (no conda file, or a named ``azureml:`` environment)."""
@@ -114,10 +122,10 @@ def component_texts(loaded: load.LoadedJob) -> dict[str, str]:
     return out
 
 
-def _components_from_annotation(loaded: load.LoadedJob, body: dict) -> None:
+def _components_from_annotation(loaded: load.LoadedJob, body: dict[str, Any]) -> None:
     """Components from ``pjob.dev/components`` instead of files: the component
     keeps its path on the datastore (relative paths in it resolve from there)."""
-    raw = annotations(body).get(ANNOTATION_COMPONENTS)
+    raw = annotations_of(body).get(ANNOTATION_COMPONENTS)
     if not raw or loaded.job is None:
         return
     try:
@@ -142,7 +150,7 @@ def _components_from_annotation(loaded: load.LoadedJob, body: dict) -> None:
         loaded.components[name] = load.LoadedComponent(comp, path, lines)
 
 
-def load_cr(body: dict, config: OperatorConfig, *, check_files: bool = False) -> load.LoadedJob:
+def load_cr(body: dict[str, Any], config: OperatorConfig, *, check_files: bool = False) -> load.LoadedJob:
     """Model-validate and check the CR's spec; problems land in ``loaded.problems``.
     The operator passes ``check_files=False``: it reads no file on the datastore
     (the pods see it; ``pjob submit`` checked the files before shipping them)."""
@@ -173,8 +181,9 @@ def problem_messages(loaded: load.LoadedJob) -> list[str]:
     return out
 
 
-def locations(body: dict, loaded: load.LoadedJob, config: OperatorConfig) -> resolve.Locations:
+def locations(body: dict[str, Any], loaded: load.LoadedJob, config: OperatorConfig) -> resolve.Locations:
     stores = config.datastores()
+    assert loaded.job is not None  # a job that loaded
     default = loaded.job.settings.default_datastore or config.default_datastore
     return resolve.Locations(
         outputs_root=os.path.join(run_dir(body, config), "steps"),
@@ -184,19 +193,22 @@ def locations(body: dict, loaded: load.LoadedJob, config: OperatorConfig) -> res
     )
 
 
-def resolve_steps(body: dict, loaded: load.LoadedJob, config: OperatorConfig) -> dict[str, resolve.ResolvedStep]:
+def resolve_steps(
+    body: dict[str, Any], loaded: load.LoadedJob, config: OperatorConfig
+) -> dict[str, resolve.ResolvedStep]:
     """Every step with concrete locations, in run order."""
     return resolve.resolve_pipeline(loaded, locations(body, loaded, config))
 
 
-def carried_task(body: dict) -> ParallelTask | None:
+def carried_task(body: dict[str, Any]) -> ParallelTask | None:
     """A pipeline's child ParallelJob carries the task its pipeline resolved
     (``pjob.dev/task``): it is not loaded, checked or resolved again."""
-    raw = annotations(body).get(ANNOTATION_TASK)
+    raw = annotations_of(body).get(ANNOTATION_TASK)
     return ParallelTask.from_json(raw) if raw else None
 
 
 def _task(loaded: load.LoadedJob, name: str, resolved: resolve.ResolvedStep, run: str, gpus: int) -> ParallelTask:
+    assert loaded.job is not None  # a job that loaded
     step = loaded.job.jobs[name]
     assert isinstance(step, models.ParallelStep)
     job = os.path.basename(run.rstrip("/"))
@@ -209,21 +221,23 @@ def _task(loaded: load.LoadedJob, name: str, resolved: resolve.ResolvedStep, run
     return task
 
 
-def parallel_task(body: dict, loaded: load.LoadedJob, config: OperatorConfig) -> ParallelTask:
+def parallel_task(body: dict[str, Any], loaded: load.LoadedJob | None, config: OperatorConfig) -> ParallelTask:
     """The engine task of a (checked) ParallelJob."""
     carried = carried_task(body)
     if carried is not None:
         return carried
+    assert loaded is not None  # only a pipeline's child, which carries its task, is not loaded
     name = step_name(body)
     resolved = resolve_steps(body, loaded, config)[name]
     return _task(loaded, name, resolved, run_dir(body, config), gpus_per_instance(body))
 
 
-def pipeline_steps(body: dict, loaded: load.LoadedJob, config: OperatorConfig) -> list:
+def pipeline_steps(body: dict[str, Any], loaded: load.LoadedJob, config: OperatorConfig) -> list[StepInfo]:
     """Each step of a (checked) PipelineJob with its child object, in run order."""
     from pjob.kube import builders, reconcile_pipeline  # builders import this module's neighbours only
 
     resolved = resolve_steps(body, loaded, config)
+    assert loaded.job is not None  # a job that loaded
     deps = checks.dependencies(loaded)
     run = run_dir(body, config)
     out = []

@@ -32,6 +32,7 @@ import os
 import posixpath
 import shutil
 import tarfile
+from typing import Any
 
 from pjob.kube import constants as c
 from pjob.kube import unpack_cmd
@@ -65,15 +66,15 @@ class Upload:
 class Shipment:
     shipped_dir: str  # runs/<ns>/<name>/shipped, relative to the datastore root
     base_dir: str  # the YAML's folder there, relative to the datastore root
-    configmaps: list[dict] = dataclasses.field(default_factory=list)
+    configmaps: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     uploads: list[Upload] = dataclasses.field(default_factory=list)
-    annotation: list[dict] = dataclasses.field(default_factory=list)
+    annotation: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     items: list[Item] = dataclasses.field(default_factory=list)
     urls: dict[str, str] = dataclasses.field(default_factory=dict)  # source -> URL (object-store uploads)
 
 
 def is_url(text: str | None) -> bool:
-    return bool(text) and bool(checks.URL.match(text))
+    return text is not None and bool(checks.URL.match(text))
 
 
 def _userinfo(url: str) -> tuple[str, str]:
@@ -129,6 +130,7 @@ def local_items(loaded: load.LoadedJob) -> list[Item]:
 def _conda_file(loaded: load.LoadedJob, name: str) -> str | None:
     """The absolute path of a step's environment conda file (pods may install
     its pip list at start), or None."""
+    assert loaded.job is not None  # a job that loaded
     step = loaded.job.jobs[name]
     comp = loaded.components.get(name)
     env = (
@@ -186,7 +188,10 @@ def plan(loaded: load.LoadedJob, *, namespace: str, name: str, datastore: str | 
     common = os.path.commonpath(
         [yaml_dir] + [i.source if os.path.isdir(i.source) else os.path.dirname(i.source) for i in items]
     )
-    rel = lambda p: os.path.relpath(p, common).replace(os.sep, "/")  # noqa: E731
+
+    def rel(p: str) -> str:
+        return os.path.relpath(p, common).replace(os.sep, "/")
+
     items = [dataclasses.replace(i, rel=rel(i.source)) for i in items]
     base = posixpath.normpath(posixpath.join(shipped_dir, rel(yaml_dir)))
     out = Shipment(shipped_dir=shipped_dir, base_dir=base, items=items)
@@ -226,7 +231,9 @@ def plan(loaded: load.LoadedJob, *, namespace: str, name: str, datastore: str | 
     return out
 
 
-def shipped_configmap(cm_name: str, namespace: str, job: str, item: Item, blob: bytes, parallel: bool) -> dict:
+def shipped_configmap(
+    cm_name: str, namespace: str, job: str, item: Item, blob: bytes, parallel: bool
+) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -245,7 +252,7 @@ def shipped_configmap(cm_name: str, namespace: str, job: str, item: Item, blob: 
     }
 
 
-def rewrite_spec(spec: dict, shipment: Shipment, yaml_dir: str) -> dict:
+def rewrite_spec(spec: dict[str, Any], shipment: Shipment, yaml_dir: str) -> dict[str, Any]:
     """Absolute local paths -> relative to the base-dir mirror; paths uploaded
     to an object store -> their URL. Relative paths resolve against base-dir
     already and stay as written."""
@@ -264,7 +271,7 @@ def rewrite_spec(spec: dict, shipment: Shipment, yaml_dir: str) -> dict:
             return shipment.urls[owner] if tail == "." else posixpath.join(shipment.urls[owner], tail)
         return os.path.relpath(full, yaml_dir).replace(os.sep, "/") if os.path.isabs(value) else value
 
-    def walk(node, key: str | None = None):
+    def walk(node: Any, key: str | None = None) -> Any:  # a JSON tree
         if isinstance(node, dict):
             return {
                 k: (new(v) if (k in ("path", "code") or key == "inputs") and isinstance(v, str) else walk(v, k))
@@ -274,7 +281,8 @@ def rewrite_spec(spec: dict, shipment: Shipment, yaml_dir: str) -> dict:
             return [walk(v) for v in node]
         return node
 
-    return walk(spec)
+    rewritten: dict[str, Any] = walk(spec)
+    return rewritten
 
 
 # --- writing to the datastore -----------------------------------------------------------------------
