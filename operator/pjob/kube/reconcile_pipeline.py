@@ -22,6 +22,7 @@ from pjob.engine import dag
 from pjob.kube import conditions as cond
 from pjob.kube import constants as c
 from pjob.kube import reconcile as rec
+from pjob.spec import crds
 
 
 @dataclasses.dataclass
@@ -92,14 +93,16 @@ def reconcile(obs: Observed) -> rec.Decision:
     decided = dag.next_steps(before, {step.name: step.deps for step in obs.steps}, obs.continue_on_step_failure)
     states = decided.states(before)
     create = [step.child for step in obs.steps if step.name in decided.start]
-    steps_status: dict[str, dict[str, Any]] = {}
-    for step in obs.steps:
-        why = decided.skip.get(step.name) or observed[step.name][1]
-        entry: dict[str, Any] = {"state": states[step.name], "kind": step.kind, "child": step.child["metadata"]["name"]}
-        if why:
-            entry["message"] = why
-        steps_status[step.name] = entry
-    status["steps"] = steps_status
+    steps_status = {
+        step.name: crds.StepStatus(
+            state=states[step.name],
+            kind=step.kind,
+            child=step.child["metadata"]["name"],
+            message=decided.skip.get(step.name) or observed[step.name][1] or None,
+        )
+        for step in obs.steps
+    }
+    status["steps"] = {name: entry.model_dump(exclude_none=True) for name, entry in steps_status.items()}
     total = len(obs.steps)
     succeeded = sum(1 for state in states.values() if state == c.STEP_SUCCEEDED)
     running = [name for name, state in states.items() if state == c.STEP_RUNNING]
