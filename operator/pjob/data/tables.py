@@ -85,6 +85,7 @@ def read_slice(mb: MiniBatch):
 
         return partition.read_key_batch(mb)
     settings = mb.table or {}
+    assert mb.path is not None  # a table mini-batch reads one file
     table = mltable.Table.from_dict(settings["mltable"])
     frame = _read_raw(table, settings, mb.path, mb)
     with readfail.reading(mb.path):  # a step that fails on this file's values names the file
@@ -131,6 +132,7 @@ def _count_positional(table: mltable.Table, batches: list[MiniBatch]) -> list[Mi
     for mb in batches:
         if any(offsets[k] >= n for k, n in takes):
             break  # a full take passes nothing more
+        assert mb.table is not None and mb.path is not None  # a table mini-batch of one file
         mb.table["offsets"] = list(offsets)
         frame = _read_raw(table, mb.table, mb.path, mb)
         frame, entering = transforms.apply(frame, table.steps, offsets, mb.path)
@@ -343,7 +345,7 @@ def _conform_parquet(frame, schema, reader):
 
     lead = [reader["path_column"]] if reader.get("include_path_column") else []
     names = [n for n, _ in schema]
-    for name, family in schema:
+    for name, _family in schema:
         if name not in frame.columns:
             frame[name] = pandas.Series([None] * len(frame), dtype="object", index=frame.index)
     extra = [c for c in frame.columns if c not in names and c not in lead]

@@ -39,6 +39,7 @@ def _check_ref(
     loaded: load.LoadedJob, where: tuple, ref: bindings.Ref, step: str | None, inputs: dict, outputs: dict, **at
 ) -> None:
     job = loaded.job
+    assert job is not None  # a job that loaded
     problem = lambda w, m: loaded.problem(w, m, **at)  # noqa: E731  (at: file/lines of a component)
     if ref.scope == "inputs" and ref.name not in inputs:
         problem(
@@ -86,7 +87,8 @@ def _check_text(loaded, where, text, step, inputs, outputs, allowed: tuple[str, 
         if ref.scope not in allowed:
             loaded.problem(
                 where,
-                f"{ref.text} cannot be used here; use one of: " + ", ".join("${{%s...}}" % a for a in allowed),
+                f"{ref.text} cannot be used here; use one of: "
+                + ", ".join(bindings.expression(f"{a}...") for a in allowed),
                 **at,
             )
             continue
@@ -129,11 +131,7 @@ def _check_parallel(loaded, name: str, step: models.ParallelStep, check_files: b
             f"the input split into mini-batches must be data, not the literal {_split_source(loaded, inputs[ref.name])!r}: "
             "give it (or the pipeline input it binds) type (uri_folder, uri_file, mltable) and path",
         )
-    elif (
-        isinstance(inputs[ref.name], models.DataInput)
-        and inputs[ref.name].path is None
-        and inputs[ref.name].value is None
-    ):
+    elif isinstance(data := inputs[ref.name], models.DataInput) and data.path is None and data.value is None:
         loaded.problem(base + ("inputs", ref.name), "the input split into mini-batches has no path; give path")
     split_input = _split_source(loaded, inputs.get(ref.name)) if ref and ref.scope == "inputs" else None
     if (
@@ -334,9 +332,9 @@ def check(loaded: load.LoadedJob, *, check_files: bool = True) -> load.LoadedJob
     for key, value in job.inputs.items():
         if isinstance(value, models.DataInput) and value.path and check_files:
             _check_local_path(loaded, ("inputs", key, "path"), value.path, "input path")
-    for key, value in job.outputs.items():
-        if isinstance(value, models.DataOutput) and check_files:
-            _check_output_path(loaded, ("outputs", key, "path"), value)
+    for key, job_out in job.outputs.items():
+        if isinstance(job_out, models.DataOutput) and check_files:
+            _check_output_path(loaded, ("outputs", key, "path"), job_out)
     for name, step in job.jobs.items():
         inputs, outputs = step_io(loaded, name)
         for key, value in step.inputs.items():
@@ -345,11 +343,11 @@ def check(loaded: load.LoadedJob, *, check_files: bool = True) -> load.LoadedJob
             _check_text(loaded, where, text, name, inputs, outputs, ("parent.inputs", "parent.jobs"))
             if isinstance(value, models.DataInput) and value.path and check_files and value.type in models.DATA_TYPES:
                 _check_local_path(loaded, where, value.path, "input path")
-        for key, value in step.outputs.items():
-            text = value.path if isinstance(value, models.DataOutput) else value
-            _check_text(loaded, ("jobs", name, "outputs", key), text, name, inputs, outputs, ("parent.outputs",))
-            if check_files and isinstance(value, models.DataOutput):
-                _check_output_path(loaded, ("jobs", name, "outputs", key, "path"), value)
+        for key, out in step.outputs.items():
+            out_text = out.path if isinstance(out, models.DataOutput) else out
+            _check_text(loaded, ("jobs", name, "outputs", key), out_text, name, inputs, outputs, ("parent.outputs",))
+            if check_files and isinstance(out, models.DataOutput):
+                _check_output_path(loaded, ("jobs", name, "outputs", key, "path"), out)
         for key, value in (step.environment_variables or {}).items():
             _check_text(
                 loaded,
@@ -371,7 +369,7 @@ def check(loaded: load.LoadedJob, *, check_files: bool = True) -> load.LoadedJob
         run_order(loaded)
     except ValueError as exc:
         loaded.problem(("jobs",), str(exc))
-    for name, step in job.jobs.items():
+    for step in job.jobs.values():
         if step.compute and step.compute.startswith("azureml:") or job.settings.default_compute:
             loaded.warnings.append(
                 f"{loaded.file}: compute targets (azureml:...) are ignored by pjob; steps run locally or on the cluster pjob is installed in"

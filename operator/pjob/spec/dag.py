@@ -11,6 +11,7 @@ from pjob.spec import bindings, load, models
 
 def step_io(loaded: load.LoadedJob, name: str) -> tuple[dict, dict]:
     """(inputs, outputs) declared for a step: its own, or its component's."""
+    assert loaded.job is not None  # a job that loaded
     step = loaded.job.jobs[name]
     comp = loaded.components.get(name)
     if comp:
@@ -21,6 +22,7 @@ def step_io(loaded: load.LoadedJob, name: str) -> tuple[dict, dict]:
 def dependencies(loaded: load.LoadedJob) -> dict[str, list[str]]:
     """step -> steps it reads outputs of (from ${{parent.jobs.X.outputs.Y}})."""
     deps: dict[str, list[str]] = {}
+    assert loaded.job is not None  # a job that loaded
     for name, step in loaded.job.jobs.items():
         found: list[str] = []
         for value in step.inputs.values():
@@ -38,6 +40,7 @@ def dependencies(loaded: load.LoadedJob) -> dict[str, list[str]]:
 def run_order(loaded: load.LoadedJob) -> list[str]:
     """Steps in dependency order (declaration order among ready steps).
     Raises ValueError naming a cycle."""
+    assert loaded.job is not None  # a job that loaded
     deps = {k: [d for d in v if d in loaded.job.jobs] for k, v in dependencies(loaded).items()}
     order: list[str] = []
     done: set[str] = set()

@@ -17,6 +17,7 @@ import typing
 from typing import Any
 
 import pydantic
+import pydantic_core
 
 from pjob.spec import errors, models, yamlio
 
@@ -154,7 +155,7 @@ def _wrong_branch(data: Any, loc: tuple, root: type[pydantic.BaseModel]) -> tupl
     return False, False
 
 
-def _message(err: dict, root: type[pydantic.BaseModel]) -> str:
+def _message(err: pydantic_core.ErrorDetails, root: type[pydantic.BaseModel]) -> str:
     kind, loc = err["type"], err["loc"]
     if kind == "extra_forbidden":
         key = str(loc[-1])

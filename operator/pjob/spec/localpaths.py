@@ -96,7 +96,9 @@ def check_output_targets(loaded) -> None:
     """Outputs never overwrite what the job reads, nor each other."""
     protected = _protected(loaded)
     seen: dict[str, str] = {}
-    places = [(("outputs", k, "path"), v) for k, v in loaded.job.outputs.items()]
+    places: list[tuple[tuple[str, ...], models.DataOutput | str | None]] = [
+        (("outputs", k, "path"), v) for k, v in loaded.job.outputs.items()
+    ]
     places += [(("jobs", n, "outputs", k, "path"), v) for n, s in loaded.job.jobs.items() for k, v in s.outputs.items()]
     for where, out in places:
         if isinstance(out, models.DataOutput) and is_object_store(out.path):
@@ -106,7 +108,9 @@ def check_output_targets(loaded) -> None:
                 "stores yet; give a local path or a datastore path (azureml://datastores/...)",
             )
             continue
-        full = local_path(out.path, loaded.base_dir) if isinstance(out, models.DataOutput) else None
+        if not isinstance(out, models.DataOutput):
+            continue
+        full = local_path(out.path, loaded.base_dir)
         if full is None:
             continue
         for path, what in protected:

@@ -17,11 +17,10 @@ import contextlib
 import dataclasses
 import os
 from collections.abc import Callable
-from typing import Union
 
 from pjob.spec import bindings, checks, errors, load, models, yamlio
 
-Literal = Union[str, int, float, bool]
+Literal = str | int | float | bool
 
 
 @dataclasses.dataclass
@@ -34,7 +33,7 @@ class DataValue:
         return self.location
 
 
-Value = Union[DataValue, Literal, None]  # None: an optional input left unset
+Value = DataValue | Literal | None  # None: an optional input left unset
 
 
 @dataclasses.dataclass
@@ -104,8 +103,9 @@ class Resolver:
     """Resolves steps in run order, remembering each step's outputs."""
 
     def __init__(self, loaded: load.LoadedJob, locations: Locations):
+        assert loaded.job is not None  # a checked job
         self.loaded = loaded
-        self.job = loaded.job
+        self.job: models.PipelineJob = loaded.job
         self.loc = locations
         self.step_outputs: dict[str, dict[str, DataValue]] = {}
         self.pipeline_inputs = {k: self._input(v, loaded.base_dir, None) for k, v in self.job.inputs.items()}
