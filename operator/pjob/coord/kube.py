@@ -222,7 +222,8 @@ class KubeCoordinator(kube_agents.AgentViews):
                 body: Any = cm
                 try:
                     self._retrying(
-                        lambda: self.core.replace_namespaced_config_map(
+                        functools.partial(
+                            self.core.replace_namespaced_config_map,
                             queue_name(self.job),
                             self.namespace,
                             body,
