@@ -13,7 +13,7 @@ import os
 import re
 import sys
 import types
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -157,8 +157,8 @@ class DataOutput(Model):
 
 
 # An input entry: a literal (or a ${{...}} binding string) or a DataInput.
-InputValue = Union[DataInput, bool, int, float, str]
-OutputValue = Optional[DataOutput | str]
+InputValue = DataInput | bool | int | float | str
+OutputValue = DataOutput | str | None
 
 
 class RetrySettings(Model):
@@ -199,7 +199,7 @@ class Environment(Model):
     inference_config: dict[str, Any] | None = Field(None, description="Accepted for compatibility.")
 
 
-EnvironmentRef = Union[Environment, str]
+EnvironmentRef = Environment | str
 
 
 class RunFunctionTask(Model):
