@@ -2,7 +2,7 @@
 committed rows into ``append_row_to``, write the job report CSV,
 ``failed_mini_batches.jsonl``, ``job_error.txt`` and ``job_result.txt``.
 The coordinator is injected (``counters()``, ``records(state=)``). Called by
-``pjob.local.parallel_step.run_parallel_step`` and ``pjob.kube.finalise``.
+``pjob.local.parallel_step.run_parallel_step`` and ``pjob.kube.finalise_pod``.
 """
 
 from __future__ import annotations

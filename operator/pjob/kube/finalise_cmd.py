@@ -2,7 +2,7 @@
 
 ``pjob finalise --coordinator kube://<ns>/<job> --task configmap:<name> --verdict JSON
 --result configmap:<name> --owner JSON`` finalises the job on the datastore with the
-verdict the operator decided (``pjob.kube.finalise``: the engine's own
+verdict the operator decided (``pjob.kube.finalise_pod``: the engine's own
 finalisation, the same ``pjob run`` uses, or the never-planned case) and
 creates the result ConfigMap (``result.json``: the final verdict and
 counters), last. Re-runnable: a result already written ends the command at
@@ -34,9 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from pjob.coord import kube as coord_kube
-    from pjob.engine import finalise as engine_finalise
-    from pjob.kube import agent_cmd, finaliser_job, kubeio
-    from pjob.kube import finalise as finalising
+    from pjob.engine import finalise
+    from pjob.kube import agent_cmd, finalise_pod, finaliser_job, kubeio
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     namespace, job = coord_kube.parse_uri(args.coordinator)
@@ -48,7 +47,7 @@ def main(args: argparse.Namespace) -> int:
         return 0
     verdict, started = finaliser_job.decode_verdict(args.verdict)
     task = agent_cmd.read_task(client, namespace, args.task)
-    removed = engine_finalise.remove_staged(task)  # what a killed finaliser left half-written
+    removed = finalise.remove_staged(task)  # what a killed finaliser left half-written
     if removed:
         log.info("removed %d staging file(s) of an earlier finaliser", len(removed))
     coordinator = coord_kube.KubeCoordinator(
@@ -60,9 +59,9 @@ def main(args: argparse.Namespace) -> int:
     )
     try:
         if coordinator.plan_size() is None:  # never planned: nothing to merge, say why
-            final, counters = finalising.finalise_unplanned(task, verdict, started=started)
+            final, counters = finalise_pod.finalise_unplanned(task, verdict, started=started)
         else:
-            final, counters = finalising.finalise(task, coordinator, verdict, started=started)
+            final, counters = finalise_pod.finalise(task, coordinator, verdict, started=started)
     finally:
         coordinator.close()
     # the last step: the operator marks the job terminal once it reads this (a 409: written already)

@@ -8,10 +8,10 @@ from __future__ import annotations
 import os
 import sys
 
-from pjob.engine import command
+from pjob.engine import command_runner
 from pjob.spec import resolve
 
-CommandResult = command.CommandResult
+CommandResult = command_runner.CommandResult
 
 
 def output_locations(outputs: dict[str, resolve.DataValue]) -> dict[str, tuple[str, str]]:
@@ -19,7 +19,7 @@ def output_locations(outputs: dict[str, resolve.DataValue]) -> dict[str, tuple[s
 
 
 def prepare_outputs(outputs: dict[str, resolve.DataValue]) -> None:
-    command.prepare_outputs(output_locations(outputs))
+    command_runner.prepare_outputs(output_locations(outputs))
 
 
 def run_command_step(step: resolve.ResolvedStep, step_dir: str, *, timeout: float | None = None) -> CommandResult:
@@ -27,7 +27,7 @@ def run_command_step(step: resolve.ResolvedStep, step_dir: str, *, timeout: floa
     env = dict(os.environ)
     env.update(step.env)
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
-    return command.run_command(
+    return command_runner.run_command(
         step.command,
         logs_dir=os.path.join(step_dir, "logs"),
         cwd=step.code_dir or os.path.join(step_dir, "work"),

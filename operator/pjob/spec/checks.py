@@ -5,7 +5,7 @@ are valid; the step DAG has no cycle. Also derives the DAG and the run order.
 Called by ``pjob validate``, ``pjob run``, the SDK and the operator (which
 passes ``check_files=False`` when paths only exist inside pods). Path rules
 and the output-target checks live in ``pjob.spec.localpaths``, the step DAG in
-``pjob.spec.dag``; their public names are re-exported here.
+``pjob.spec.step_order``; their public names are re-exported here.
 """
 
 from __future__ import annotations
@@ -14,9 +14,6 @@ import ast
 import os
 
 from pjob.spec import bindings, errors, flags, load, models, names
-from pjob.spec.dag import dependencies as dependencies
-from pjob.spec.dag import run_order as run_order
-from pjob.spec.dag import step_io as step_io
 from pjob.spec.localpaths import URL as URL
 from pjob.spec.localpaths import check_local_path as _check_local_path
 from pjob.spec.localpaths import check_output_path as _check_output_path
@@ -24,6 +21,9 @@ from pjob.spec.localpaths import check_output_targets as _check_output_targets
 from pjob.spec.localpaths import is_local_path as is_local_path
 from pjob.spec.localpaths import is_object_store as is_object_store
 from pjob.spec.localpaths import local_path as local_path
+from pjob.spec.step_order import dependencies as dependencies
+from pjob.spec.step_order import run_order as run_order
+from pjob.spec.step_order import step_io as step_io
 
 
 def _whole_ref(text) -> bindings.Ref | None:

@@ -17,9 +17,8 @@ from kubernetes.client import exceptions as k8s_errors
 from pjob.coord import kube
 from pjob.engine import policy, report
 from pjob.engine.task import ParallelTask
-from pjob.kube import agent_cmd, kubeio, reconcile
+from pjob.kube import agent_cmd, finalise_pod, kubeio, reconcile
 from pjob.kube import constants as c
-from pjob.kube import finalise as kube_finalise
 
 NS, JOB = "default", "score"
 TOO_LONG = {
@@ -113,7 +112,7 @@ def test_pjob_agent_exits_3_with_the_reason_when_the_queue_is_refused(server, ap
     )
     assert agent_cmd.run_agent(args) == 3  # the Job's podFailurePolicy FailJob: no crash loop
     fatal = report.read_fatal(task.work_dir)
-    assert fatal.startswith(kube_finalise.QUEUE_REJECTED_PREFIX) and "1048576" in fatal
+    assert fatal.startswith(finalise_pod.QUEUE_REJECTED_PREFIX) and "1048576" in fatal
 
 
 def test_the_operator_reports_reason_queue_rejected_in_the_condition_and_job_result(tmp_path):
@@ -121,8 +120,8 @@ def test_the_operator_reports_reason_queue_rejected_in_the_condition_and_job_res
     text = "the API server refused to update ConfigMap jobs/score-queue, the queue of job score (HTTP 422 ...)\n"
     report.write_fatal(task.work_dir, "1", text)
     workers_failed = policy.Verdict(policy.FAILED, policy.SYSTEM_ERROR, "the worker Job failed (PodFailurePolicy)")
-    verdict, counters = kube_finalise.finalise_unplanned(task, workers_failed)
-    assert verdict.rule == kube_finalise.QUEUE_REJECTED and verdict.message == text.strip()
+    verdict, counters = finalise_pod.finalise_unplanned(task, workers_failed)
+    assert verdict.rule == finalise_pod.QUEUE_REJECTED and verdict.message == text.strip()
     body = {"metadata": {"name": "score", "namespace": NS, "generation": 1}, "status": {}}
     done = reconcile.finished(body, {}, verdict, counters, 1_800_000_000.0)
     failed = next(x for x in done.status["conditions"] if x["type"] == c.FAILED)

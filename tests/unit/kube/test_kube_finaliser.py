@@ -116,9 +116,8 @@ def test_finalising_a_run_folder_again_rewrites_the_same_bytes(tmp_path):
     """What a re-created finaliser does (pjob finalise: remove_staged, then finalise) neither
     doubles nor loses output: the merged file, report and failed list are byte-identical."""
     from pjob.coord.sqlite import SqliteCoordinator
-    from pjob.engine import finalise as engine_finalise
-    from pjob.engine import logtree
-    from pjob.kube import finalise as finalising
+    from pjob.engine import finalise, logtree
+    from pjob.kube import finalise_pod
 
     done = subprocess.run(
         [sys.executable, "-m", "pjob.cli", "run", str(REPO / "examples/file-processing/pipeline.yml")]
@@ -135,12 +134,12 @@ def test_finalising_a_run_folder_again_rewrites_the_same_bytes(tmp_path):
     before = {f: Path(f).read_bytes() for f in files}
     assert before[task.append_row_to]
     (work / "staging").mkdir(exist_ok=True)
-    Path(engine_finalise.staging_dir(task), "leftover.merge.tmp").write_bytes(b"half")  # a killed finaliser's
+    Path(finalise.staging_dir(task), "leftover.merge.tmp").write_bytes(b"half")  # a killed finaliser's
     for _ in range(2):
-        engine_finalise.remove_staged(task)
+        finalise.remove_staged(task)
         coordinator = SqliteCoordinator(work / "queue.db")
         try:
-            verdict, counters = finalising.finalise(task, coordinator, policy.Verdict(policy.SUCCEEDED))
+            verdict, counters = finalise_pod.finalise(task, coordinator, policy.Verdict(policy.SUCCEEDED))
         finally:
             coordinator.close()
         assert verdict.state == policy.SUCCEEDED and counters.done == counters.total

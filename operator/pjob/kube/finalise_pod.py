@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from pjob.engine import fileio, logtree, manifest, policy, report, step_verdict
-from pjob.engine import finalise as engine_finalise
+from pjob.engine.finalise import finalise as finalise_run
 from pjob.engine.task import ParallelTask
 from pjob.queue.protocol import Progress
 
@@ -77,4 +77,4 @@ def finalise(
     elapsed = time.time() - started if started else 0.0
     fatal = report.read_fatal(task.work_dir)
     verdict = _explained(verdict, fatal)
-    return engine_finalise.finalise(task, coordinator, tree, verdict, count=count, elapsed=elapsed, fatal=fatal)
+    return finalise_run(task, coordinator, tree, verdict, count=count, elapsed=elapsed, fatal=fatal)
