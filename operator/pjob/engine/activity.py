@@ -24,6 +24,8 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
+from pjob.engine import fileio
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -103,10 +105,7 @@ class Activity:
         }
         try:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            tmp = f"{self.path}.{os.getpid()}.tmp"
-            with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump(doc, fh)
-            os.replace(tmp, self.path)
+            fileio.write_text_atomic(self.path, json.dumps(doc))  # a full disk leaves no temporary file
         except OSError:
             return  # the display is best effort; the job goes on
         self.last_write, self.dirty = now, False

@@ -12,9 +12,9 @@ worker -> agent, JSON arrays:
 ``["ready", pid]`` after init(); ``["initfail", traceback]`` then exit;
 ``["S", index, items]`` data loaded (``items`` read), run() starts (not sent when loading is trivial,
 see ``manifest.trivial_load``); ``["D", index, items, succeeded, failed,
-elapsed, run_s, error, warning]`` finished and its rows committed (a quick,
-trivially loaded one is held while more are already in hand, at most 64
-lines or 20 ms, so many go in one write);
+elapsed, run_s, error, warning]`` finished and its rows committed (sent at
+once: a done line held back behind the next run() would wait as long as that
+run, and be lost with the worker if it is killed on a timeout);
 ``["E", index, status, traceback, elapsed, run_s]`` load or run() raised.
 
 Data never passes through the agent: the worker materialises the mini-batch
@@ -43,7 +43,6 @@ from pjob.spec import errors
 
 _ENGINE_DIR = os.path.dirname(os.path.abspath(__file__))
 MAX_ERROR_CHARS = 8000
-HOLD_COUNT, HOLD_SECONDS = 64, 0.02  # done lines held while more work is in hand: at most so many, so long
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps(..., separators=) builds one per call
 
 
@@ -73,37 +72,13 @@ class Worker:
         self.scratch = os.path.join(task.work_dir, "scratch", node, self.proc)
         self.cmd_fd = cmd_fd
         self.res_fd = res_fd
-        self.held: list[bytes] = []  # done lines not yet written (more work was in hand)
-        self.held_since = 0.0
-        self.more_in_hand = False  # another mini-batch is already here
         self.host = host.EntryScriptHost(task)
         self.short_returns_fail = policy.short_returns_fail(policy.limits_for(task))
         self.segment = results.SegmentWriter(self.parts_dir, node, self.proc)
 
-    def send(self, message: list[Any], hold: bool = False) -> None:
-        """One line to the agent. ``hold``: it may wait (with at most
-        ``HOLD_COUNT`` others, ``HOLD_SECONDS``) while more work is in hand,
-        to go out in one write; anything else goes out at once, after them."""
+    def send(self, message: list[Any]) -> None:
+        """One line to the agent, written now."""
         data = (_ENCODE(message) + "\n").encode()
-        if hold:
-            if not self.held:
-                self.held_since = time.monotonic()
-            self.held.append(data)
-            if len(self.held) < HOLD_COUNT and time.monotonic() - self.held_since < HOLD_SECONDS:
-                return
-            data = b""
-        if self.held:
-            data, self.held = b"".join(self.held) + data, []
-        while data:
-            data = data[os.write(self.res_fd, data) :]
-
-    def release(self) -> None:
-        """Write the held lines (before waiting for work, and at the end)."""
-        if self.held:
-            self._write_held()
-
-    def _write_held(self) -> None:
-        data, self.held = b"".join(self.held), []
         while data:
             data = data[os.write(self.res_fd, data) :]
 
@@ -136,14 +111,12 @@ class Worker:
         return True
 
     def serve(self) -> None:
-        """Run what the agent sends until ``Q`` or EOF. Done lines wait while
-        more mini-batches are already here and go out together before the
-        worker waits for more: one write and one agent wake-up for many."""
+        """Run what the agent sends until ``Q`` or EOF (commands are read in
+        blocks into a line buffer: one read for many queued mini-batches)."""
         lines: collections.deque[bytes] = collections.deque()
         buf = b""
         while True:
             if not lines:
-                self.release()  # nothing in hand: the agent hears of everything before we wait
                 data = os.read(self.cmd_fd, 65536)
                 if not data:
                     break
@@ -154,9 +127,7 @@ class Worker:
             if line.startswith(b"Q"):
                 break
             attempt_text, _, descriptor = line.partition(b" ")
-            self.more_in_hand = bool(lines)
             self.run_one(int(attempt_text), manifest.descriptor(descriptor), manifest.trivial_load(descriptor))
-        self.release()
         try:
             self.host.shutdown()
         except (Exception, SystemExit) as exc:
@@ -213,9 +184,7 @@ class Worker:
                 run_s,
                 error,
                 counted.warning or note,
-            ],
-            # held only behind quick, trivially loaded ones: the agent's timeouts stay right within HOLD_SECONDS
-            hold=self.more_in_hand and trivial_load and time.perf_counter() - t0 < HOLD_SECONDS,
+            ]
         )
 
     def fail(self, index: int, attempt: int, status: str, exc: BaseException, t0: float, run_s: float) -> None:
