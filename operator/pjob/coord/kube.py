@@ -273,6 +273,11 @@ class KubeCoordinator(kube_agents.AgentViews):
     def _items_of(self, index: int) -> int:
         return max(self.items[index], 0) if self.items is not None and 0 <= index < len(self.items) else 0
 
+    def expire_if_due(self, now: float) -> None:
+        """``release_expired`` at most every ``expiry_check_seconds`` (claims and reads of pending call it)."""
+        if now - self._last_expiry_check >= self.expiry_check_seconds:
+            self.release_expired(now)
+
     def release_expired(self, now: float) -> int:
         self._last_expiry_check = time.time()
 
@@ -302,8 +307,8 @@ class KubeCoordinator(kube_agents.AgentViews):
         a third of a lease (the leases expire anyway)."""
         now = time.time()
         claiming = claim is not None and claim.need > 0
-        if claiming and now - self._last_expiry_check >= self.expiry_check_seconds:
-            self.release_expired(now)
+        if claiming:
+            self.expire_if_due(now)
         view = self._view(agent)
         if claiming and not view.renewed_at:
             self._renew(agent)  # an agent holding work has a Lease (later renewed by its queue writes)
@@ -366,8 +371,7 @@ class KubeCoordinator(kube_agents.AgentViews):
         first (an agent with nothing left to claim only reads: without this the mini-batches of
         an agent killed mid-job, whose pod came back under another name, stayed leased forever)."""
         now = time.time()
-        if now - self._last_expiry_check >= self.expiry_check_seconds:
-            self.release_expired(now)
+        self.expire_if_due(now)
         state = kube_state.QueueState.decode(self._read().get("data"))
         self._cache = (time.monotonic(), state)
         return state.progress().pending

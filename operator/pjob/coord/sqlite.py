@@ -130,8 +130,7 @@ class SqliteCoordinator:
     def pending_now(self) -> int:
         """Pending as read now, after sending a dead agent's leases back when due (as ``claim`` does)."""
         now = time.time()
-        if now - self._last_expiry_check >= self.expiry_check_seconds:
-            self.release_expired(now)
+        self.expire_if_due(now)
         return self.counters().pending
 
     def safe_until(self, agent: str) -> float:
@@ -166,8 +165,7 @@ class SqliteCoordinator:
 
     def claim(self, agent: str, max_n: int) -> list[base.Lease]:
         now = time.time()
-        if now - self._last_expiry_check >= self.expiry_check_seconds:
-            self.release_expired(now)
+        self.expire_if_due(now)
         db = self._db()
         if max_n <= 0 or db.execute("SELECT pending FROM counters").fetchone()[0] <= 0:
             return []  # nothing to do: no write, so idle agents polling cost no lock
@@ -311,6 +309,11 @@ class SqliteCoordinator:
 
     def release(self, lease: base.Lease) -> None:
         self._on_leases([(lease, machine.Release(lease.owner, lease.attempt))])
+
+    def expire_if_due(self, now: float) -> None:
+        """``release_expired`` at most every ``expiry_check_seconds`` (claims and reads of pending call it)."""
+        if now - self._last_expiry_check >= self.expiry_check_seconds:
+            self.release_expired(now)
 
     def release_expired(self, now: float) -> int:
         """Leases of agents whose heartbeat deadline passed, or whose process
