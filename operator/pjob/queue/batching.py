@@ -37,6 +37,9 @@ from pjob.queue import protocol
 log = logging.getLogger(__name__)
 
 
+RATE_SAMPLE = 100  # outcomes that make a rate known before 0.2 s have passed
+
+
 def claim_ahead(need: int, prefetch: int, pending: int, agents: int, rate: float, horizon: float) -> int:
     """Mini-batches to claim when the agent asks for ``need`` (``prefetch`` <=
     ``need`` claims exactly ``need``: the strict protocol order)."""
@@ -45,8 +48,11 @@ def claim_ahead(need: int, prefetch: int, pending: int, agents: int, rate: float
     agents = max(agents, 1)
     if rate <= 0:  # no rate yet: up to prefetch, half a fair share (the others may be starting too)
         return max(need, min(prefetch, pending // (2 * agents)))
-    wanted = min(prefetch, math.ceil(rate * horizon))  # prefetch bounds what one agent holds (object size)
-    fair = max(pending // agents, wanted // 4)  # at the tail: a quarter of the horizon each
+    horizon_work = math.ceil(rate * horizon)
+    wanted = min(prefetch, horizon_work)  # prefetch bounds what one agent holds (object size)
+    # at the tail: a quarter of the horizon each (of this agent's work, not of what prefetch lets it hold:
+    # a fast job would otherwise write every few hundred milliseconds at its end)
+    fair = max(pending // agents, horizon_work // 4)
     return max(need, min(wanted, fair, pending))
 
 
@@ -112,9 +118,12 @@ class Batcher:
         return all(r.kind == "complete" for r in self.reports) and self.coord.pending_now() == 0
 
     def rate(self) -> float:
-        """Outcomes per second since the first (start-up and init() aside); 0 until known."""
+        """Outcomes per second since the first (start-up and init() aside); 0 until known: after
+        0.2 s, or sooner once RATE_SAMPLE outcomes are in (a fast job finishes its first claims
+        within 0.2 s, and each claim without a rate takes only half a fair share: a write apiece)."""
         elapsed = self.monotonic() - self.first_finish
-        return (self.finished - 1) / elapsed if self.finished > 1 and elapsed > 0.2 else 0.0
+        known = self.finished > 1 and elapsed > 0 and (elapsed > 0.2 or self.finished >= RATE_SAMPLE)
+        return (self.finished - 1) / elapsed if known else 0.0
 
     # --- outcomes -----------------------------------------------------------------------
 

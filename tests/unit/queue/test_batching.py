@@ -101,3 +101,26 @@ def test_an_agent_that_ran_dry_writes_once_and_finish_hands_back_the_reservoir()
     b.finish()
     p = backend.queue.progress
     assert (p.done, p.leased, p.pending, p.attempts) == (1, 0, 9, 1)  # 7 reserved went back unburnt
+
+
+def test_the_rate_that_sizes_claims_is_known_after_0_2_s_or_after_enough_outcomes():
+    now = [100.0]
+    backend = FakeBackend(1000, protocol.Batching(prefetch=0, flush_seconds=60.0, flush_max=10_000))
+    b = batching.Batcher(backend, "a", monotonic=lambda: now[0])
+    leases = b.claim("a", 1000)
+    b.complete(leases[0], OK)
+    now[0] += 0.05
+    b.complete_many([(x, OK) for x in leases[1:10]])
+    assert b.rate() == 0.0  # 10 outcomes in 0.05 s: not yet a rate
+    now[0] += 0.1
+    assert b.rate() == 0.0  # 0.15 s: still not
+    now[0] += 0.1
+    assert math.isclose(b.rate(), 9 / 0.25)
+    fast = batching.Batcher(FakeBackend(1000, backend.batching), "b", monotonic=lambda: now[0])
+    leases = fast.claim("b", 1000)
+    fast.complete(leases[0], OK)
+    now[0] += 0.02
+    fast.complete_many([(x, OK) for x in leases[1 : batching.RATE_SAMPLE - 1]])
+    assert fast.rate() == 0.0  # one short of the sample
+    fast.complete(leases[batching.RATE_SAMPLE - 1], OK)
+    assert math.isclose(fast.rate(), (batching.RATE_SAMPLE - 1) / 0.02)  # a fast job knows its rate in 20 ms

@@ -194,6 +194,7 @@ TestQueueMachine.settings = settings(max_examples=150, stateful_step_count=40, d
         (3, 2048, 3_200, 8, 50.0, 10.0, 400),  # but a fair share of what is left
         (3, 2048, 800, 8, 50.0, 10.0, 125),  # the tail: a quarter of the horizon each
         (3, 2048, 20, 8, 50.0, 10.0, 20),  # never more than is left
+        (3, 2048, 4_000, 8, 3_000.0, 10.0, 2048),  # a fast agent's quarter horizon is past prefetch: prefetch
         (30, 2048, 20, 8, 50.0, 10.0, 30),  # nor less than asked
     ],
 )
