@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 
 from pjob.coord import base
+from pjob.engine.task import ParallelTask
 from pjob.kube import constants as c
 
 SPEC = {
@@ -17,6 +18,41 @@ SPEC = {
     "resources": {"instance_count": 2},
     "task": {"code": "/data/code", "entry_script": "score.py", "append_row_to": "${{outputs.out}}"},
 }
+
+# bodies the builders' tests build children of (the operator's view of a CR: spec already resolved)
+SCORE_CR = {
+    "apiVersion": c.API_VERSION,
+    "kind": c.PARALLEL_KIND,
+    "metadata": {"name": "score", "namespace": "team-a", "uid": "u-1", "generation": 1},
+    "spec": {},
+}
+PIPELINE_CR = {
+    "apiVersion": c.API_VERSION,
+    "kind": c.PIPELINE_KIND,
+    "metadata": {"name": "pl", "namespace": "team-a", "uid": "u-2", "generation": 1},
+    "spec": {},
+}
+
+
+def mounted_task(**fields) -> ParallelTask:
+    """The resolved task of SCORE_CR's step, its paths under the datastore mount /mnt/pjob."""
+    base_fields: dict = dict(
+        step="score",
+        job="score",
+        code_dir="/mnt/pjob/code",
+        entry_script="s.py",
+        argv=[],
+        env={},
+        input_type="uri_folder",
+        input_uri="/mnt/pjob/in",
+        mini_batch_size=None,
+        partition_keys=None,
+        output_dir="/mnt/pjob/out",
+        append_row_to=None,
+        logs_dir="/mnt/pjob/logs",
+        work_dir="/mnt/pjob/work",
+    )
+    return ParallelTask(**{**base_fields, **fields})
 
 
 class CR:

@@ -17,19 +17,10 @@ from pjob.spec import load, models, resolve
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "deploy"))
 import chart_render
+from kube_wrappers import PIPELINE_CR as PIPELINE
+from kube_wrappers import SCORE_CR as CR
+from kube_wrappers import mounted_task
 
-CR = {
-    "apiVersion": c.API_VERSION,
-    "kind": c.PARALLEL_KIND,
-    "metadata": {"name": "score", "namespace": "team-a", "uid": "u-1", "generation": 1},
-    "spec": {},
-}
-PIPELINE = {
-    "apiVersion": c.API_VERSION,
-    "kind": c.PIPELINE_KIND,
-    "metadata": {"name": "pl", "namespace": "team-a", "uid": "u-2", "generation": 1},
-    "spec": {},
-}
 MODELS = {
     "ConfigMap": "V1ConfigMap",
     "ServiceAccount": "V1ServiceAccount",
@@ -40,26 +31,7 @@ MODELS = {
 
 
 def task(**kw) -> ParallelTask:
-    base = dict(
-        step="score",
-        job="score",
-        code_dir="/mnt/pjob/code",
-        entry_script="s.py",
-        argv=[],
-        env={},
-        input_type="uri_folder",
-        input_uri="/mnt/pjob/in",
-        mini_batch_size=None,
-        partition_keys=None,
-        output_dir="/mnt/pjob/out",
-        append_row_to=None,
-        logs_dir="/mnt/pjob/logs",
-        work_dir="/mnt/pjob/work",
-        instance_count=3,
-        max_retries=2,
-    )
-    base.update(kw)
-    return ParallelTask(**base)
+    return mounted_task(**{"instance_count": 3, "max_retries": 2, **kw})
 
 
 def command_job(config: OperatorConfig) -> dict:
