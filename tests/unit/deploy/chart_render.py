@@ -23,6 +23,36 @@ import yaml
 REPO = pathlib.Path(__file__).resolve().parents[3]
 CHART = REPO / "helm" / "pjob"
 
+# the ParallelJob whose worker pods the tests build from a rendered config (spec already resolved)
+SCORE_CR = {
+    "apiVersion": "pjob.dev/v1alpha1",
+    "kind": "ParallelJob",
+    "metadata": {"name": "score", "namespace": "team-a", "uid": "0000-1111"},
+    "spec": {},
+}
+
+
+def score_task(**fields: Any) -> Any:
+    """SCORE_CR's resolved task, its paths under the chart's datastore mount /mnt/pjob."""
+    task_mod = pytest.importorskip("pjob.engine.task")
+    base = dict(
+        step="score",
+        job="score",
+        code_dir="/mnt/pjob/code/score",
+        entry_script="score.py",
+        argv=[],
+        env={},
+        input_type="uri_folder",
+        input_uri="/mnt/pjob/data",
+        mini_batch_size="10",
+        partition_keys=None,
+        output_dir="/mnt/pjob/runs/score/out",
+        append_row_to=None,
+        logs_dir="/mnt/pjob/runs/score/logs",
+        work_dir="/mnt/pjob/runs/score/work",
+    )
+    return task_mod.ParallelTask(**{**base, **fields})
+
 
 def require_helm():
     """Return the helm_python module, or skip the calling test."""

@@ -11,20 +11,13 @@ import re
 
 import pytest
 import yaml
-from chart_render import REPO, by_kind, objects, operator_config, render
+from chart_render import REPO, SCORE_CR, by_kind, objects, operator_config, render, score_task
 from pod_security import restricted_violations
 
 config_mod = pytest.importorskip("pjob.kube.config", reason="operator package pjob.kube not importable")
 builders = pytest.importorskip("pjob.kube.builders", reason="operator package pjob.kube not importable")
-task_mod = pytest.importorskip("pjob.engine.task")
 
 FIXED_IDS = ("runAsUser", "runAsGroup", "fsGroup")
-CR = {
-    "apiVersion": "pjob.dev/v1alpha1",
-    "kind": "ParallelJob",
-    "metadata": {"name": "score", "namespace": "team-a", "uid": "0000-1111"},
-    "spec": {},
-}
 
 
 def documented_openshift_values() -> dict:
@@ -39,23 +32,7 @@ def _pods(values: dict) -> dict[str, dict]:
     objs = objects(render(values, namespace="team-a"))
     operator_pod = by_kind(objs, "Deployment")[0]["spec"]["template"]["spec"]
     config = config_mod.OperatorConfig.from_dict(operator_config(objs))
-    task = task_mod.ParallelTask(
-        step="score",
-        job="score",
-        code_dir="/mnt/pjob/code",
-        entry_script="score.py",
-        argv=[],
-        env={},
-        input_type="uri_folder",
-        input_uri="/mnt/pjob/data",
-        mini_batch_size="10",
-        partition_keys=None,
-        output_dir="/mnt/pjob/out",
-        append_row_to=None,
-        logs_dir="/mnt/pjob/logs",
-        work_dir="/mnt/pjob/work",
-    )
-    worker_pod = builders.build_worker_job(CR, task, config)["spec"]["template"]["spec"]
+    worker_pod = builders.build_worker_job(SCORE_CR, score_task(), config)["spec"]["template"]["spec"]
     return {"operator": operator_pod, "worker": worker_pod}
 
 

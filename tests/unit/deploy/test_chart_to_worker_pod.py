@@ -8,38 +8,20 @@ helm-python-sdk wheel) or the operator package is missing.
 from __future__ import annotations
 
 import pytest
-from chart_render import by_kind, diff_paths, grants, objects, operator_config, render, strict_roundtrip
+from chart_render import (
+    SCORE_CR,
+    by_kind,
+    diff_paths,
+    grants,
+    objects,
+    operator_config,
+    render,
+    score_task,
+    strict_roundtrip,
+)
 
 config_mod = pytest.importorskip("pjob.kube.config", reason="operator package pjob.kube not importable")
 builders = pytest.importorskip("pjob.kube.builders", reason="operator package pjob.kube not importable")
-task_mod = pytest.importorskip("pjob.engine.task")
-
-CR = {
-    "apiVersion": "pjob.dev/v1alpha1",
-    "kind": "ParallelJob",
-    "metadata": {"name": "score", "namespace": "team-a", "uid": "0000-1111"},
-    "spec": {},
-}
-
-
-def _task() -> object:
-    return task_mod.ParallelTask(
-        step="score",
-        job="score",
-        code_dir="/mnt/pjob/code/score",
-        entry_script="score.py",
-        argv=[],
-        env={},
-        input_type="uri_folder",
-        input_uri="/mnt/pjob/data",
-        mini_batch_size="10",
-        partition_keys=None,
-        output_dir="/mnt/pjob/runs/score/out",
-        append_row_to=None,
-        logs_dir="/mnt/pjob/runs/score/logs",
-        work_dir="/mnt/pjob/runs/score/work",
-        instance_count=3,
-    )
 
 
 @pytest.mark.parametrize(
@@ -56,7 +38,7 @@ def _task() -> object:
 def test_worker_job_built_from_the_rendered_config_is_valid_and_locked_down(values):
     objs = objects(render(values, namespace="team-a"))
     config = config_mod.OperatorConfig.from_dict(operator_config(objs))
-    job = builders.build_worker_job(CR, _task(), config)
+    job = builders.build_worker_job(SCORE_CR, score_task(instance_count=3), config)
     assert diff_paths(job, strict_roundtrip(job, "V1Job")) == []
     pod = job["spec"]["template"]["spec"]
     (container,) = pod["containers"]
@@ -76,7 +58,7 @@ def test_worker_job_built_from_the_rendered_config_is_valid_and_locked_down(valu
     assert container["args"][0] == "agent"
     # the run folder (logs, work files) is on the shared claim in both datastore modes: with the root
     # filesystem read-only, an unmounted run folder would stop every agent (object-store mode once did)
-    task = _task()
+    task = score_task(instance_count=3)
     assert config.datastore_root == "/mnt/pjob" and mounts["/mnt/pjob"] == "datastore"
     assert all(any(path.startswith(m.rstrip("/") + "/") for m in mounts) for path in (task.logs_dir, task.work_dir))
     claim = [v for v in pod["volumes"] if v["name"] == "datastore"][0]["persistentVolumeClaim"]["claimName"]
@@ -91,7 +73,7 @@ def test_worker_job_built_from_the_rendered_config_is_valid_and_locked_down(valu
 
 
 def test_operator_can_create_the_worker_role_it_builds():
-    role = builders.build_worker_role(CR)
+    role = builders.build_worker_role(SCORE_CR)
     assert diff_paths(role, strict_roundtrip(role, "V1Role")) == []
     (ns_role,) = by_kind(objects(render({"operator": {"watchNamespaces": ["team-a"]}})), "Role")
     assert grants(role["rules"]) - grants(ns_role["rules"]) == set()
