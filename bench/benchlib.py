@@ -32,10 +32,11 @@ def _note_first_run():
 """
 
 
-def compile_pjob() -> None:
+def compile_pjob(folder: str | None = None) -> None:
     """pjob is installed editable here: give it the bytecode a regular install
-    has (a shell with PYTHONDONTWRITEBYTECODE=1 would recompile it on every start)."""
-    compileall.compile_dir(os.path.join(REPO, "operator"), quiet=1)
+    has (a shell with PYTHONDONTWRITEBYTECODE=1 would recompile it on every start).
+    ``folder``: another copy of the package's source root to compile instead."""
+    compileall.compile_dir(folder or os.path.join(REPO, "operator"), quiet=1)
 
 
 def make_files(folder: str, n: int) -> None:

@@ -4,6 +4,7 @@ started as fresh processes, at two input sizes (default 20,000 and 100,000
 small files) and two mini-batch sizes (10 files and 1 file).
 
     .venv/bin/python bench/overhead.py [--files 20000,100000] [--mb 10,1] [--repeat 3] [--keep DIR]
+    .venv/bin/python bench/overhead.py --first-run-only [--files ...] [--mb 10] [--repeat 9]
 
 For each mini-batch size the two sizes give two points of wall time against
 the number of mini-batches; the line through them splits the cost into a
@@ -13,7 +14,10 @@ call, so the time from command start to the first ``run()`` is measured apart.
 The baseline maps the same ``run(mini_batch)`` over the same mini-batches with
 ``Pool(2).imap`` (ordered, like pjob's output) and writes the returned rows to
 one file; both outputs must be byte-identical. Runs alternate Pool / pjob;
-medians with [min-max] are printed.
+medians with [min-max] are printed. The time to the first ``run()`` is also
+given per input size (planning and the Pool's listing grow with the files).
+``--first-run-only`` measures only that, with the first mini-batch size and
+no slope fit (quicker, so more repeats fit in the same time).
 
 Targets (exit 1 when one is missed): slope <= 1.1x Pool's with mini-batches
 of 10 and <= 1.3x with mini-batches of 1; time to first run() <= 1.3x Pool's.
@@ -90,7 +94,7 @@ jobs:
 """
 
 
-def measure(root: str, code: str, files: int, size: int, repeat: int) -> dict:
+def measure(root: str, code: str, files: int, size: int, repeat: int, env: dict | None = None) -> dict:
     """Alternating Pool / pjob runs on ``files`` files in mini-batches of ``size``."""
     data = os.path.join(root, f"data-{files}")
     bl.make_files(data, files)
@@ -112,16 +116,16 @@ def measure(root: str, code: str, files: int, size: int, repeat: int) -> dict:
     res: dict = {"pool": [], "pjob": [], "pool_first": [], "pjob_first": []}
     for _ in range(repeat):
         for who, cmd in (("pool", pool_cmd), ("pjob", pjob_cmd)):
-            wall, first_s = bl.run_timed(cmd, root, first)
+            wall, first_s = bl.run_timed(cmd, root, first, env=env if who == "pjob" else None)
             res[who].append(wall)
             res[f"{who}_first"].append(first_s)
         bl.same_bytes(pool_out, pjob_out)
     return res
 
 
-def startup_breakdown(root: str, repeat: int) -> str:
+def startup_breakdown(root: str, repeat: int, env: dict | None = None) -> str:
     bare = [bl.run_timed([bl.python(), "-c", "pass"], root)[0] for _ in range(repeat)]
-    cli = [bl.run_timed([bl.python(), "-c", "import pjob.local.run_cmd"], root)[0] for _ in range(repeat)]
+    cli = [bl.run_timed([bl.python(), "-c", "import pjob.local.run_cmd"], root, env=env)[0] for _ in range(repeat)]
     return f"bare Python {bl.spread(bare)}s, Python + import pjob.local.run_cmd {bl.spread(cli)}s"
 
 
@@ -131,6 +135,15 @@ def main() -> int:
     parser.add_argument("--mb", default="10,1", help="mini-batch sizes (files per mini-batch)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", help="keep the working folder here")
+    parser.add_argument(
+        "--pjob-code",
+        metavar="DIR",
+        help="run the pjob package found in DIR (e.g. an older commit's operator/ from git archive) instead of "
+        "the installed one, to compare two versions in the same conditions",
+    )
+    parser.add_argument(
+        "--first-run-only", action="store_true", help="only the time to the first run() (first --mb size, no slopes)"
+    )
     args = parser.parse_args()
     small, large = (int(s) for s in args.files.split(","))
     root = args.keep or tempfile.mkdtemp(prefix="pjob-bench-")
@@ -141,16 +154,26 @@ def main() -> int:
         f.write(textwrap.dedent(ENTRY_SCRIPT))
     with open(os.path.join(code, "pool_baseline.py"), "w") as f:
         f.write(textwrap.dedent(POOL_SCRIPT))
-    bl.compile_pjob()
+    bl.compile_pjob(args.pjob_code)
+    env = dict(os.environ, PYTHONPATH=os.path.abspath(args.pjob_code)) if args.pjob_code else None
     print(
         f"overhead: pjob run vs multiprocessing.Pool, 2 workers, {small:,} and {large:,} files, "
         f"{args.repeat} alternating runs each, median [min-max]; {bl.load()}"
+        + (f"; pjob from {args.pjob_code}" if args.pjob_code else "")
     )
     ok = True
     firsts: dict[str, list[float]] = {"pool": [], "pjob": []}
-    for size in (int(s) for s in args.mb.split(",")):
-        r1 = measure(root, code, small, size, args.repeat)
-        r2 = measure(root, code, large, size, args.repeat)
+    by_files: dict[int, dict[str, list[float]]] = {small: {"pool": [], "pjob": []}, large: {"pool": [], "pjob": []}}
+    sizes = [int(s) for s in args.mb.split(",")]
+    for size in sizes[:1] if args.first_run_only else sizes:
+        r1 = measure(root, code, small, size, args.repeat, env)
+        r2 = measure(root, code, large, size, args.repeat, env)
+        for files, r in ((small, r1), (large, r2)):
+            for who in ("pool", "pjob"):
+                by_files[files][who] += [t for t in r[f"{who}_first"] if t is not None]
+        if args.first_run_only:
+            firsts = {who: by_files[small][who] + by_files[large][who] for who in firsts}
+            continue
         n1, n2 = -(-small // size), -(-large // size)
         print(f"mini-batches of {size}: {n1:,} and {n2:,} mini-batches")
         fitted = {}
@@ -178,8 +201,14 @@ def main() -> int:
         f"time from command start to the first run(): Pool {bl.spread(firsts['pool'], 1e3, '.0f')}ms, "
         f"pjob run {bl.spread(firsts['pjob'], 1e3, '.0f')}ms (all runs above)"
     )
+    for files, r in by_files.items():
+        if r["pool"] and r["pjob"]:
+            print(
+                f"  {files:,} files: Pool {bl.spread(r['pool'], 1e3, '.0f')}ms, pjob run "
+                f"{bl.spread(r['pjob'], 1e3, '.0f')}ms ({bl.med(r['pjob']) / bl.med(r['pool']):.2f}x)"
+            )
     ok &= bl.verdict("time to first run(), pjob/Pool", pjob_first / pool_first, FIRST_RUN_TARGET)
-    print(f"for scale: {startup_breakdown(root, args.repeat)}")
+    print(f"for scale: {startup_breakdown(root, args.repeat, env)}; at the end: {bl.load()}")
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
     return 0 if ok else 1
