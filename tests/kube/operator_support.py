@@ -352,29 +352,10 @@ def publish_agent_task(kube_api, folder: Path, job: str, files: dict[str, str]):
     """A task for `pjob agent` run without an operator: ``files`` in ``folder/docs`` (one per
     mini-batch), the step folder ``folder/run/steps/s``, published as ConfigMap ``<job>-task``.
     Returns (task, step folder)."""
-    from pjob.engine.task import ParallelTask
+    from folder_task import folder_task
 
-    docs = folder / "docs"
-    docs.mkdir(parents=True)
-    for name, text in files.items():
-        (docs / name).write_text(text)
+    task = folder_task(folder, files, job=job)
     run = folder / "run" / "steps" / "s"
-    task = ParallelTask(
-        step="s",
-        job=job,
-        code_dir=str(folder),
-        entry_script="x.py",
-        argv=[],
-        env={},
-        input_type="uri_folder",
-        input_uri=str(docs),
-        mini_batch_size="1",
-        partition_keys=None,
-        output_dir=str(run / "outputs" / "o"),
-        append_row_to=None,
-        logs_dir=str(run / "logs"),
-        work_dir=str(run / "work"),
-    )
     kube_api.apply(
         {
             "apiVersion": "v1",

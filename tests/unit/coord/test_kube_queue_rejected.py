@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
+from folder_task import folder_task
 from kubernetes import client as k8s
 from kubernetes.client import exceptions as k8s_errors
 from pjob.coord import kube
@@ -72,27 +73,7 @@ def test_a_403_is_final_too_but_a_409_is_retried(api, monkeypatch):
 
 
 def _task(tmp_path) -> ParallelTask:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    for i in range(4):
-        (docs / f"d{i}.txt").write_text("x\n")
-    run = tmp_path / "run" / "steps" / "s"
-    return ParallelTask(
-        step="s",
-        job="run",
-        code_dir=str(tmp_path),
-        entry_script="x.py",
-        argv=[],
-        env={},
-        input_type="uri_folder",
-        input_uri=str(docs),
-        mini_batch_size="1",
-        partition_keys=None,
-        output_dir=str(run / "outputs" / "o"),
-        append_row_to=None,
-        logs_dir=str(run / "logs"),
-        work_dir=str(run / "work"),
-    )
+    return folder_task(tmp_path, {f"d{i}.txt": "x\n" for i in range(4)})
 
 
 def test_pjob_agent_exits_3_with_the_reason_when_the_queue_is_refused(server, api, tmp_path, monkeypatch):
