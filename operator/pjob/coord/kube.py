@@ -21,7 +21,8 @@ API cost is kept low (target <= 0.01 writes per mini-batch) by:
 - batching in ``pjob.queue.batching.Batcher`` (the agent's side, the one
   batching layer): one ``commit`` write carries an agent's buffered outcomes
   and its next claim, sized by ``pjob.queue.batching.claim_ahead`` with this
-  queue's pending count and agents (``batching``: ``prefetch`` ahead, outcomes
+  queue's pending count and agents (``batching``: ``prefetch`` ahead, a share of
+  ``kube_encoding.IN_FLIGHT`` per agent, outcomes
   held up to a third of a lease);
 - heartbeats carried by queue writes: a write bumps ``beats`` of this
   process's agents that hold work; an agent's Lease is created before its
@@ -50,6 +51,7 @@ from kubernetes.client import exceptions as k8s_errors
 from pjob.coord import (
     base,
     kube_agents,
+    kube_encoding,
     kube_leases,
     kube_objects,
     kube_retry,
@@ -83,7 +85,7 @@ class KubeCoordinator(kube_agents.AgentViews):
         max_attempts: int = 3,
         lease_seconds: float = 30.0,
         items: Sequence[int] | None = None,
-        prefetch: int = 2048,
+        prefetch: int | None = None,
         flush_seconds: float | None = None,
         flush_max: int = 4096,
         read_cache_seconds: float = 0.25,
@@ -100,7 +102,7 @@ class KubeCoordinator(kube_agents.AgentViews):
         self.max_attempts = max_attempts
         self.lease_seconds = lease_seconds
         self.items = items
-        self.prefetch = prefetch
+        self.prefetch = kube_encoding.prefetch_for(instances) if prefetch is None else prefetch
         self.instances = instances  # agents the job runs (claims leave the others their share)
         self.drain_jitter = min(1.0, lease_seconds / 30)
         self.retry_seconds = kube_retry.BUDGET_SECONDS  # how long a transient API outage is waited out

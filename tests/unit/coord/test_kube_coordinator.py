@@ -69,6 +69,11 @@ def test_chunked_claim_is_one_write_and_close_hands_back_unstarted_ones(server, 
     assert [(x.index, x.attempt) for x in other.claim("b", 2)] == [(5, 1), (6, 1)]
 
 
+def test_each_agent_claims_ahead_a_share_of_the_in_flight_budget(server, api):
+    assert kube.KubeCoordinator(api, NS, JOB, 10, instances=4).batching.prefetch == 2048
+    assert kube.KubeCoordinator(api, NS, JOB, 10, instances=512).batching.prefetch == 32
+
+
 def test_release_hands_back_the_reservoir_too(server, api):
     c = batching.Batcher(kube.KubeCoordinator(api, NS, JOB, 50, prefetch=10), "a")
     (lease,) = c.claim("a", 1)

@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pjob.coord import base, kube_state
+from pjob.coord import base, kube_encoding, kube_state
 from pjob.coord import kube_shards as shards
 from pjob.coord.bitmap import IndexBitmap
 from pjob.coord.ranges import IndexRanges
@@ -174,3 +175,23 @@ def test_a_shard_skips_journal_entries_it_already_has_or_that_were_superseded():
     assert journal.fold_plan(8, upto=7) == {0: [(5, shards.FAILED, 2)]}  # the entry of the next write waits
     journal.trim(7)
     assert shards.Journal.decode(journal.encode()).entries == {9: (shards.FRESH, 7)}
+
+
+@pytest.mark.parametrize(
+    "instances, prefetch", [(1, 2048), (8, 2048), (9, 1820), (64, 256), (1000, 16), (100_000, 16), (0, 2048)]
+)
+def test_agents_share_a_fixed_in_flight_budget(instances, prefetch):
+    assert kube_encoding.prefetch_for(instances) == prefetch
+
+
+def test_the_queue_configmap_stays_small_with_a_thousand_agents_retrying_scattered_failures():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
+    import queue_size
+
+    # with 2048 in flight per agent (the old fixed prefetch) 64 agents made this ConfigMap 328 KiB
+    queue, shard, _, progress = queue_size.simulate(10_000, "alternating", 1024)
+    assert progress.done + progress.failed == 10_000 and progress.failed == 5_000
+    assert queue < 100_000 and shard < queue_size.LIMIT
