@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import difflib
 import math
 import shlex
 
@@ -116,6 +115,8 @@ def near_misses(argv: list[str]) -> list[tuple[str, str]]:
         if token.startswith("--"):
             name = token[2:].split("=", 1)[0]
             if name not in FLAG_NAMES:
+                import difflib  # only for a misspelt flag: not on every run's import path
+
                 close = difflib.get_close_matches(name, FLAG_NAMES, n=1, cutoff=0.85)
                 if close:
                     out.append((name, close[0]))

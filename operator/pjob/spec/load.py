@@ -11,7 +11,6 @@ to raise (``LoadedJob.raise_if_problems``).
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import typing
 from typing import Any
@@ -161,6 +160,8 @@ def _message(err: pydantic_core.ErrorDetails, root: type[pydantic.BaseModel]) ->
         key = str(loc[-1])
         model = _model_for(root, loc)
         known = sorted(f.alias or n for n, f in model.model_fields.items()) if model else []
+        import difflib  # only for an unknown key: not on every run's import path
+
         close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
         hint = (
             f"did you mean {close[0]!r}?" if close else (f"allowed keys: {', '.join(known)}" if known else "remove it")
