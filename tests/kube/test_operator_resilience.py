@@ -1,7 +1,9 @@
 """A ParallelJob survives what clusters do: an agent killed with SIGKILL
 (its mini-batches come back after its Lease expires), a pod deleted
 gracefully (SIGTERM: mini-batches handed back, no retry burnt), an operator
-restart mid-job; and deleting the CR mid-job removes everything it owns."""
+restart mid-job, the finaliser's pod killed with SIGKILL (the Job replaces it
+and the output is the same bytes); and deleting the CR mid-job removes
+everything it owns."""
 
 from __future__ import annotations
 
@@ -123,6 +125,34 @@ def test_operator_restart_mid_job_keeps_one_job_and_completes(world):
     assert jobs == ["slow-finalise", "slow-workers"]  # one worker Job, one finaliser Job
     assert len(worker_pods(world.api, "slow")) == 2
     assert output_of(status) == expected_counts(world.example / "docs")
+
+
+def test_kill_9_of_the_finaliser_is_replaced_and_finalises_the_same_bytes(world):
+    apply_cr(world.api, cr_for(write_slow_yaml(world.example, seconds=0.05), name="fin"))
+
+    def finaliser_pods() -> list[dict]:
+        return [
+            p
+            for p in world.api.list("v1", "pods", "default")
+            if (p["metadata"].get("labels") or {}).get("pjob.dev/job") == "fin"
+            and p["metadata"]["labels"].get("pjob.dev/role") == "finaliser"
+        ]
+
+    def running_finaliser():  # its main container (`pjob finalise`), past the init container
+        for pod in finaliser_pods():
+            container = world.kubelet.pod_process("default", pod["metadata"]["name"])
+            if container is not None and container.name == "finalise" and container.alive:
+                return container
+        return None
+
+    victim = world.api.wait_for(running_finaliser, timeout=120, interval=0.02, message="the finaliser to run")
+    victim.signal_main(signal.SIGKILL)
+    status = wait_terminal(world, "fin")
+    assert status["state"] == "Succeeded", status
+    assert status["miniBatches"] == {"total": 40, "done": 40, "failed": 0}
+    assert output_of(status) == expected_counts(world.example / "docs")  # whole, once, in order
+    phases = sorted(p["status"].get("phase") for p in finaliser_pods())
+    assert phases == ["Failed", "Succeeded"], phases  # the killed pod, and the one the Job made in its place
 
 
 def test_deleting_the_cr_mid_job_removes_job_pods_configmaps_and_leases(world, kube_client):
