@@ -114,8 +114,9 @@ def measure(root: str, code: str, files: int, size: int, repeat: int, env: dict 
     ]
     first = os.path.join(root, "first-run")
     res: dict = {"pool": [], "pjob": [], "pool_first": [], "pjob_first": []}
-    for _ in range(repeat):
-        for who, cmd in (("pool", pool_cmd), ("pjob", pjob_cmd)):
+    for n in range(repeat):
+        order = (("pool", pool_cmd), ("pjob", pjob_cmd))
+        for who, cmd in order if n % 2 == 0 else order[::-1]:  # neither always runs after the other
             wall, first_s = bl.run_timed(cmd, root, first, env=env if who == "pjob" else None)
             res[who].append(wall)
             res[f"{who}_first"].append(first_s)

@@ -3,13 +3,16 @@ pure-Python work each, run by ``pjob run`` with 2 workers and with 1, and by a
 ``multiprocessing.Pool`` of 2 and of 1 for reference. Runs alternate; medians
 with [min-max] are printed.
 
-    .venv/bin/python bench/scaling.py [--mini-batches 2000] [--ms 5] [--repeat 3]
+    .venv/bin/python bench/scaling.py [--mini-batches 2000] [--ms 5] [--repeat 3] [--pjob-code DIR]
 
 Target (exit 1 when missed): pjob's speed-up from 1 to 2 workers >= 1.9x.
 The work is a fixed number of loop iterations (calibrated once in this
 process to about ``--ms``), not a busy wait on the clock, so a worker that
 gets less CPU (another process on the machine) takes longer: run it on an
-otherwise quiet machine, or read the Pool's speed-up beside it.
+otherwise quiet machine, or read the Pool's speed-up beside it. The four
+runs of a repeat go in the reverse order every other repeat. ``--pjob-code
+DIR`` runs the pjob package in DIR (e.g. an older commit's ``operator/`` from
+``git archive``), so two versions compare in the same conditions.
 """
 
 from __future__ import annotations
@@ -97,6 +100,7 @@ def main() -> int:
     parser.add_argument("--mini-batches", type=int, default=2000)
     parser.add_argument("--ms", type=float, default=5.0)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--pjob-code", metavar="DIR", help="run the pjob package found in DIR instead")
     args = parser.parse_args()
     root = tempfile.mkdtemp(prefix="pjob-scaling-")
     data, code = os.path.join(root, "data"), os.path.join(root, "code")
@@ -107,7 +111,8 @@ def main() -> int:
         f.write(ENTRY_SCRIPT.format(loops=loops))
     with open(os.path.join(code, "pool_baseline.py"), "w") as f:
         f.write(POOL_SCRIPT)
-    bl.compile_pjob()
+    bl.compile_pjob(args.pjob_code)
+    env = dict(os.environ, PYTHONPATH=os.path.abspath(args.pjob_code)) if args.pjob_code else None
     pjob = os.path.join(os.path.dirname(bl.python()), "pjob")
     cmds = {}
     for workers in (1, 2):
@@ -120,11 +125,13 @@ def main() -> int:
     print(
         f"scaling: {args.mini_batches:,} mini-batches of ~{args.ms:g} ms pure-Python work ({loops:,} loop "
         f"iterations), 1 vs 2 workers, {args.repeat} alternating runs, median [min-max]; {bl.load()}"
+        + (f"; pjob from {args.pjob_code}" if args.pjob_code else "")
     )
     times: dict = {key: [] for key in cmds}
-    for _ in range(args.repeat):
-        for key, (cmd, _out) in cmds.items():
-            times[key].append(bl.run_timed(cmd, root)[0])
+    for n in range(args.repeat):
+        order = list(cmds.items())
+        for key, (cmd, _out) in order if n % 2 == 0 else order[::-1]:
+            times[key].append(bl.run_timed(cmd, root, env=env if key[0] == "pjob" else None)[0])
     reference = cmds[("pool", 1)][1]
     for _cmd, out in cmds.values():
         bl.same_bytes(reference, out)
@@ -138,6 +145,7 @@ def main() -> int:
     ok = bl.verdict_at_least(
         f"CPU-bound speed-up of pjob, 2 workers vs 1 (Pool's: {speedup['pool']:.2f}x)", speedup["pjob"], TARGET
     )
+    print(f"  at the end: {bl.load()}")
     shutil.rmtree(root, ignore_errors=True)
     return 0 if ok else 1
 

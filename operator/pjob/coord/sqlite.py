@@ -147,6 +147,9 @@ class SqliteCoordinator:
     ) -> tuple[list[bool], list[base.Lease]]:
         """Completions in one compare-and-set transaction, the other reports in
         another, then the claim (each a short ``BEGIN IMMEDIATE``)."""
+        completions = [(r.lease, r.outcome) for r in reports if r.kind == "complete" and r.outcome is not None]
+        if len(completions) == len(reports):  # the common case: nothing but completions
+            return self.complete_many(completions) if completions else [], self._claim_for(agent, claim)
         accepted: dict[int, bool] = {}
         done = [(n, r) for n, r in enumerate(reports) if r.kind == "complete" and r.outcome is not None]
         for (n, _), ok in zip(done, self.complete_many([(r.lease, r.outcome) for _, r in done if r.outcome])):
@@ -155,13 +158,16 @@ class SqliteCoordinator:
         events = [(r.lease, sqlite_rows.event(r)) for _, r in others]
         for (n, _), ok in zip(others, self._on_leases(events) if events else []):
             accepted[n] = ok
-        leases: list[base.Lease] = []
-        if claim is not None and claim.need > 0:
-            pending = self.counters().pending
-            leases = self.claim(
-                agent, batching.claim_ahead(claim.need, claim.prefetch, pending, 1, claim.rate, claim.horizon)
-            )
-        return [accepted[n] for n in range(len(reports))], leases
+        return [accepted[n] for n in range(len(reports))], self._claim_for(agent, claim)
+
+    def _claim_for(self, agent: str, claim: protocol.ClaimRequest | None) -> list[base.Lease]:
+        """The claim of a ``commit``, as many as ``batching.claim_ahead`` says."""
+        if claim is None or claim.need <= 0:
+            return []
+        pending = self.counters().pending
+        return self.claim(
+            agent, batching.claim_ahead(claim.need, claim.prefetch, pending, 1, claim.rate, claim.horizon)
+        )
 
     def claim(self, agent: str, max_n: int) -> list[base.Lease]:
         now = time.time()
@@ -182,8 +188,9 @@ class SqliteCoordinator:
                 "(SELECT idx FROM batches WHERE state = 0 ORDER BY idx LIMIT ?) ORDER BY idx",
                 (max_n,),
             ).fetchall()
-            got = self._apply(db, [(sqlite_rows.batch(row), machine.Claim(agent)) for row in rows])
-        return [base.Lease(index=b.index, attempt=b.attempts, owner=agent, deadline=deadline) for b in got]
+            claim = machine.Claim(agent)  # one event for every row
+            got = self._apply(db, [(sqlite_rows.batch(row), claim) for row in rows])
+        return [base.Lease(b.index, b.attempts, agent, deadline) for b in got]
 
     def _apply(
         self, db: sqlite3.Connection, changes: Sequence[tuple[machine.Batch, machine.Event]]
@@ -259,16 +266,18 @@ class SqliteCoordinator:
         rows, deltas = [], []
         with self._write():
             holders = self._holders(db, (lease.index for lease, _ in results))
+            step, batch, complete, leased = machine.step, machine.Batch, machine.Complete, machine.LEASED
+            codes, max_attempts = sqlite_rows.STATE_CODES, self.max_attempts  # (this runs once per mini-batch)
             for lease, outcome in results:
-                if holders.get(lease.index) != (lease.owner, lease.attempt):
+                index, owner, attempt = lease.index, lease.owner, lease.attempt
+                if holders.get(index) != (owner, attempt):
                     order.append(False)
                     continue
-                held = machine.Batch(lease.index, machine.LEASED, lease.attempt, lease.owner)
-                stepped = machine.step(held, machine.Complete(lease.owner, lease.attempt, outcome), self.max_attempts)
+                stepped = step(batch(index, leased, attempt, owner), complete(owner, attempt, outcome), max_attempts)
                 assert stepped is not None  # a leased batch always takes its holder's outcome
                 new, delta = stepped
-                del holders[lease.index]  # a second outcome of the same lease in one call is stale
-                rows.append((sqlite_rows.STATE_CODES[new.state], new.succeeded, new.failed, new.error, lease.index))
+                del holders[index]  # a second outcome of the same lease in one call is stale
+                rows.append((codes[new.state], new.succeeded, new.failed, new.error, index))
                 deltas.append(delta)
                 order.append(True)
             if rows:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import select
 import selectors
 import signal
 import subprocess
@@ -92,6 +93,7 @@ class Agent(agent_workers.WorkerProcesses, agent_messages.WorkerMessages):
         self.mean_seconds = 0.0
         self.nothing_to_claim = False
         self.last_heartbeat = 0.0
+        self.nap_seconds = 0.0  # of the next wait (agent_machine.Wait.nap)
         self.report = report.AgentReport(task, self.node)
         self.errors = errorlog.ErrorLog(task.work_dir, self.node)  # every failed attempt's full error
         self.monitor = monitor.Monitor(self.logs.perf(self.node), task.flags.resource_monitor_interval, task.work_dir)
@@ -121,7 +123,9 @@ class Agent(agent_workers.WorkerProcesses, agent_messages.WorkerMessages):
 
     def turn(self, now: float) -> float | None:
         """One turn of the loop: execute what ``agent_machine`` decides on a
-        ``Tick``. Returns how long to wait for I/O, or None to stop."""
+        ``Tick``. Returns how long to wait for I/O (the first ``nap_seconds``
+        of it without reading workers), or None to stop."""
+        self.nap_seconds = 0.0
         return self.execute(agent_machine.handle(self.snapshot(now), agent_machine.Tick(now)), now)
 
     def execute(self, actions: list[agent_machine.Action], now: float) -> float | None:
@@ -149,7 +153,7 @@ class Agent(agent_workers.WorkerProcesses, agent_messages.WorkerMessages):
             elif isinstance(action, agent_machine.HandBack):
                 return None
             elif isinstance(action, agent_machine.Wait):
-                wait = action.seconds
+                wait, self.nap_seconds = action.seconds, action.nap
             else:
                 self.on_worker_action(action, now)
         return wait
@@ -277,16 +281,25 @@ class Agent(agent_workers.WorkerProcesses, agent_messages.WorkerMessages):
                 break
             self.monitor.maybe_sample(now)
             self.activity.update(self.slots, now)
+            if self.nap_seconds > 0:  # the workers have enough queued: their lines wait in the pipes
+                self.nap(self.nap_seconds)
+                timeout = max(0.0, timeout - self.nap_seconds)
             for key, _ in self.sel.select(timeout):
                 if key.data is None:
                     self.on_control()
                 else:
                     self.on_readable(key.data)
-            self.check_timeouts(time.monotonic())
         self.stop()
         if self.no_space:
             return diskfull.EXIT_NO_SPACE
         return EXIT_FATAL if self.fatal else EXIT_OK
+
+    def nap(self, seconds: float) -> None:
+        """Sleep ``seconds``, woken only by the driver's control pipe."""
+        if self.control_fd is None:
+            time.sleep(seconds)
+        elif select.select([self.control_fd], [], [], seconds)[0]:
+            self.on_control()
 
     def on_control(self) -> None:
         if self.control_fd is None:

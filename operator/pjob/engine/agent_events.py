@@ -147,7 +147,12 @@ class HandBack:
 
 @dataclasses.dataclass(frozen=True)
 class Wait:
+    """Wait for I/O at most ``seconds``; the first ``nap`` of them without
+    reading the workers' result lines (each has enough queued: reading every
+    line as it comes woke the agent once per mini-batch)."""
+
     seconds: float
+    nap: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)

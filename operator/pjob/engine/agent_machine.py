@@ -9,7 +9,8 @@ Events and what they decide:
 - ``Tick(now)``, one turn of the select loop: kill workers past their
   load/run deadline, claim when the work in hand runs low, send claimed
   mini-batches to ready workers, flush outcomes, heartbeat, and, when idle
-  with nothing to claim, ask whether the queue is final; then how long to wait;
+  with nothing to claim, ask whether the queue is final; then how long to wait,
+  and how much of that without reading the workers' lines (``nap``);
 - ``Claimed``: dispatch what came in;
 - ``WorkerLost(slot, status)``, a worker timed out or died: its head
   mini-batch fails (retryable: the queue decides retry or final failure), the
@@ -38,7 +39,7 @@ parses their result lines):
 
 from __future__ import annotations
 
-import dataclasses
+from typing import NamedTuple
 
 from pjob.engine import policy
 from pjob.engine.agent_events import (  # the machine's vocabulary, re-exported
@@ -101,6 +102,8 @@ __all__ = [
     "Kill",
     "Loaded",
     "MarkReady",
+    "NAP_FROM",
+    "NAP_MAX",
     "NO_SPACE",
     "NoSpace",
     "NoteIdleExit",
@@ -123,15 +126,20 @@ __all__ = [
     "claim_count",
     "dispatch",
     "handle",
+    "nap",
     "timeouts",
 ]
 
 HEARTBEAT_SECONDS = 5.0
 IDLE_WAIT = 0.1
+NAP_MAX = 0.05  # seconds the agent leaves result lines unread, at most (see ``nap``)
+NAP_FROM = 0.001  # mean mini-batch seconds from which it naps: shorter ones come many to a read anyway
 
 
-@dataclasses.dataclass(frozen=True)
-class Worker:
+class Worker(NamedTuple):
+    """One worker as the machine sees it (named tuples: the agent takes a
+    snapshot of these at every event, many per second)."""
+
     slot: int
     ready: bool  # init() done: can take mini-batches
     queued: int  # mini-batches sent to it and not finished (the head one is running)
@@ -139,8 +147,7 @@ class Worker:
     phase_started: float = 0.0  # monotonic
 
 
-@dataclasses.dataclass(frozen=True)
-class State:
+class State(NamedTuple):
     workers: tuple[Worker, ...]
     local: int = 0  # claimed, not yet sent to a worker
     outcomes: int = 0  # finished, not yet sent to the coordinator
@@ -148,7 +155,7 @@ class State:
     batching: protocol.Batching = protocol.Batching()  # how far the queue's Batcher batches
     rate: float = 0.0  # mini-batches finished per second so far
     mean_seconds: float = 0.0  # mean duration of a mini-batch
-    limits: policy.Limits = dataclasses.field(default_factory=policy.Limits)
+    limits: policy.Limits = policy.Limits()  # frozen: one default shared by all
     stopping: bool = False
     nothing_to_claim: bool = False  # the last claim got nothing
     last_heartbeat: float = 0.0  # monotonic
@@ -187,23 +194,23 @@ def _worker(state: State, slot: int) -> Worker:
     return next(w for w in state.workers if w.slot == slot)
 
 
-def _with(state: State, slot: int, **changes: object) -> State:
-    workers = tuple(dataclasses.replace(w, **changes) if w.slot == slot else w for w in state.workers)  # type: ignore[arg-type]
-    return dataclasses.replace(state, workers=workers)
+def _with(state: State, changed: Worker) -> State:
+    """``state`` with ``changed`` in place of the worker of its slot."""
+    return state._replace(workers=tuple(changed if w.slot == changed.slot else w for w in state.workers))
 
 
 def _worker_event(state: State, event: Ready | Loaded | Finished | Raised | InitFailed | Exited) -> list[Action]:
     if isinstance(event, Loaded):
         return [StartRun(event.slot, event.items)]
     if isinstance(event, Ready):
-        ready = _with(state, event.slot, ready=True)
+        ready = _with(state, _worker(state, event.slot)._replace(ready=True))
         return [MarkReady(event.slot), *([] if state.stopping else dispatch(ready))]
     if isinstance(event, Finished):
         record = Record(event.slot, event.results)
         if state.stopping:
             return [record]
         w = _worker(state, event.slot)
-        after = _with(state, event.slot, queued=max(0, w.queued - len(event.results)))
+        after = _with(state, w._replace(queued=max(0, w.queued - len(event.results))))
         return [record, *dispatch(after)]  # top the worker up at once: it must not wait for the next turn
     if isinstance(event, Raised):
         if event.status == NO_SPACE:  # not the mini-batch's fault: it goes back, the job stops
@@ -234,12 +241,12 @@ def _turn(state: State, now: float) -> list[Action]:
     actions: list[Action] = list(kills)
     if kills:  # a worker killed now is replaced: it takes nothing this turn
         killed = {k.slot for k in kills}
-        state = dataclasses.replace(
-            state, workers=tuple(dataclasses.replace(w, ready=False) if w.slot in killed else w for w in state.workers)
-        )
+        state = state._replace(workers=tuple(w._replace(ready=False) if w.slot in killed else w for w in state.workers))
+    sends: list[Action] = []
     if any(w.ready for w in state.workers):
         n = claim_count(state)
-        actions += [Claim(n)] if n else dispatch(state)
+        sends = [] if n else dispatch(state)
+        actions += [Claim(n)] if n else sends
     b = state.batching
     if state.outcomes and (
         (state.idle and state.nothing_to_claim)
@@ -255,7 +262,26 @@ def _turn(state: State, now: float) -> list[Action]:
         wait = min(wait, b.flush_seconds)
     if state.idle:
         wait = min(wait, IDLE_WAIT)
-    return [*actions, Wait(max(0.0, wait))]
+    wait = max(0.0, wait)
+    return [*actions, Wait(wait, min(wait, nap(state, sends)) if not kills else 0.0)]
+
+
+def nap(state: State, sends: list[Action]) -> float:
+    """How long the agent may leave its workers' result lines unread: half
+    the time the least-supplied worker needs to run through all but one of
+    its queued mini-batches (after this turn's ``sends``), at most
+    ``NAP_MAX``; 0 while a worker is not ready, for mini-batches shorter
+    than ``NAP_FROM`` (or of unknown duration), or when a worker holds fewer
+    than 2. Lines wait in the pipe meanwhile (a worker that dies leaves them
+    there for the agent), and the agent reads several per wake-up instead of
+    one per mini-batch."""
+    if state.stopping or state.mean_seconds < NAP_FROM or not state.workers:
+        return 0.0
+    sent = {a.slot: a.n for a in sends if isinstance(a, Send)}
+    least = min(w.queued + sent.get(w.slot, 0) if w.ready else 0 for w in state.workers)
+    if least < 2:
+        return 0.0
+    return min(NAP_MAX, 0.5 * (least - 1) * state.mean_seconds)
 
 
 def claim_count(state: State) -> int:

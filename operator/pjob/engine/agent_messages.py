@@ -150,28 +150,25 @@ class WorkerMessages:
     def record(self, w: WorkerSlot, results: tuple[am.Result, ...], now: float) -> None:
         """``agent_machine.Record``: each result is its head's; rows, error log, outcomes in bulk."""
         done = []
-        mean, report, proc, started = self.mean_seconds, self.report, w.proc, w.started_wall
-        for r in results:
-            lease = w.queue.popleft()
-            error = r.error
+        mean, proc, started = self.mean_seconds, w.proc, w.started_wall
+        # bound once: this runs once per mini-batch
+        head, attempt, finished, outcome, clock = (
+            w.queue.popleft,
+            self.report.attempt,
+            self.activity.finished,
+            protocol.Outcome,
+            time.time,
+        )
+        for index, items, succeeded, failed, elapsed, run_s, error, warning in results:
+            lease = head()
             if error:
-                self.errors.record(r.mini_batch, lease.attempt, error)
-            report.attempt(
-                lease,
-                proc,
-                "RUN_SHORT" if error else "RUN_DONE",
-                started,
-                r.items,
-                r.succeeded,
-                r.failed,
-                r.elapsed,
-                r.run_s,
-                error or r.warning,
-            )
-            done.append((lease, protocol.Outcome(r.items, r.succeeded, r.failed, r.elapsed, error)))
-            mean = 0.9 * mean + 0.1 * r.elapsed if mean else r.elapsed
-            self.activity.finished(r.elapsed)
-            started = time.time()  # the next one started when this one's line was written: close enough
+                self.errors.record(index, lease.attempt, error)
+            status = "RUN_SHORT" if error else "RUN_DONE"
+            attempt(lease, proc, status, started, items, succeeded, failed, elapsed, run_s, error or warning)
+            done.append((lease, outcome(items, succeeded, failed, elapsed, error)))
+            mean = 0.9 * mean + 0.1 * elapsed if mean else elapsed
+            finished(elapsed)
+            started = clock()  # the next one started when this one's line was written: close enough
         self.mean_seconds = mean
         self.finished_count += len(done)
         self.batcher().complete_many(done)  # buffered; written as the backend's batching says

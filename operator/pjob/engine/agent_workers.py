@@ -37,7 +37,6 @@ class WorkerProcesses:
         def next_head(self, w: WorkerSlot, now: float) -> None: ...
         def on_readable(self, w: WorkerSlot) -> None: ...
         def on_worker_exit(self, w: WorkerSlot) -> None: ...
-        def snapshot(self, now: float) -> agent_machine.State: ...
         def batcher(self) -> batching.Batcher: ...
 
     def start_worker(self, w: WorkerSlot) -> None:
@@ -82,11 +81,6 @@ class WorkerProcesses:
         if w.popen is not None:
             w.popen.wait()
         self.feed(agent_machine.WorkerLost(w.slot, action.status))
-
-    def check_timeouts(self, now: float) -> None:
-        """Kill workers past their deadline (``agent_machine.timeouts``)."""
-        for action in agent_machine.timeouts(self.snapshot(now), now)[0]:
-            self.kill_for_timeout(action)
 
     def reap_dead_workers(self) -> None:
         """A worker whose pipe stays open after it died (its own children

@@ -8,7 +8,7 @@ operator (the job verdict over coordinator counters). Table-driven tests:
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from pjob.engine.task import ParallelTask
@@ -31,12 +31,12 @@ RETRY_HINT = "; fix the cause, then run the same command with --retry-failed to 
 INIT_FAILURES_PER_WORKER = 3  # 3 x concurrency consecutive init failures fail the job
 
 
-@dataclasses.dataclass(frozen=True)
-class Returns:
+class Returns(NamedTuple):
     """How one finished run() call counts: items succeeded/failed, plus an
     error (short returns: the mini-batch counts as failed, not retried), a
     warning (more returns than inputs: capped) or a note (short returns not
-    counted, ``error_threshold: -1``)."""
+    counted, ``error_threshold: -1``). A named tuple: a worker makes one per
+    mini-batch."""
 
     succeeded: int
     failed: int

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import datetime
 import glob
+import io
 import os
 import time
 from typing import Any
@@ -34,6 +35,14 @@ def _iso(t: float) -> str:
     if _last_second[0] != second:
         _last_second[0], _last_second[1] = second, datetime.datetime.fromtimestamp(second).isoformat()
     return f"{_last_second[1]}.{int((t - second) * 1000):03d}"
+
+
+_QUOTED = frozenset(',"\r\n')  # characters csv.writer (QUOTE_MINIMAL) quotes a field for
+
+
+def _plain(field: str) -> bool:
+    """``field`` is written as it is by ``csv.writer`` (not quoted)."""
+    return bool(field) and _QUOTED.isdisjoint(field)
 
 
 def _first_line(text: str | None) -> str:
@@ -55,7 +64,8 @@ class AgentReport:
         self._csv_file = open(
             os.path.join(folder, f"{time.time_ns():020d}-node{node}.csv"), "a", newline="", encoding="utf-8"
         )
-        self._csv = csv.writer(self._csv_file)
+        self._line = io.StringIO(newline="")
+        self._line_csv = csv.writer(self._line)
         self._proc_files: dict[str, Any] = {}
         self._rows: list[tuple[Any, ...]] = []  # attempts not yet written
 
@@ -86,32 +96,32 @@ class AgentReport:
         rows, self._rows = self._rows, []
         if not rows:
             return
-        node, csv_rows = self.node, []
+        node, csv_text = self.node, []
         lines: dict[str, list[str]] = {}
         for index, attempt, proc, status, start, items, succeeded, failed, elapsed, run_s, error in rows:
-            when, first = _iso(start), _first_line(error)
-            csv_rows.append(
-                (
-                    index,
-                    attempt,
-                    f"{node}/{proc}",
-                    when,
-                    items,
-                    succeeded,
-                    failed,
-                    f"{elapsed:.4f}",
-                    f"{run_s:.4f}",
-                    status,
-                    first,
+            when, first, label = _iso(start), _first_line(error) if error else "", f"{node}/{proc}"
+            if not first and _plain(label):  # nothing to quote: the csv module's bytes, 3x faster
+                csv_text.append(
+                    f"{index},{attempt},{label},{when},{items},{succeeded},{failed},{elapsed:.4f},{run_s:.4f},{status},\r\n"
                 )
-            )
+            else:
+                row = (index, attempt, label, when, items, succeeded, failed, f"{elapsed:.4f}", f"{run_s:.4f}", status)
+                csv_text.append(self._csv_line((*row, first)))
             lines.setdefault(proc, []).append(
                 f"{when} mini-batch {index} attempt {attempt}: {status} "
                 f"{succeeded}/{items} items in {elapsed:.3f}s{(' - ' + first) if error else ''}\n"
             )
-        self._csv.writerows(csv_rows)
+        self._csv_file.write("".join(csv_text))
         for proc, text in lines.items():
             self._proc(proc).write("".join(text))
+
+    def _csv_line(self, row: tuple[Any, ...]) -> str:
+        """One row as ``csv.writer`` writes it (quoted where it must be)."""
+        self._line_csv.writerow(row)
+        text = self._line.getvalue()
+        self._line.seek(0)
+        self._line.truncate()
+        return text
 
     def note(self, proc: str, text: str) -> None:
         self._write_rows()  # the attempts before it stay before it

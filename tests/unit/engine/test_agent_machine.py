@@ -137,6 +137,54 @@ def test_wait_until_the_next_deadline_or_sooner():
     assert am.handle(idle, am.Tick(100.0))[-1] == am.Wait(am.IDLE_WAIT)
 
 
+def wait_of(s, now=100.0):
+    (wait,) = [a for a in am.handle(s, am.Tick(now)) if isinstance(a, am.Wait)]
+    return wait
+
+
+@pytest.mark.parametrize(
+    "what, s, nap",
+    [
+        ("each worker holds 4 of ~5 ms: half of 3 x 5 ms", state(worker(0, queued=4), mean_seconds=0.005), 0.0075),
+        (
+            "the least-supplied worker decides",
+            state(worker(0, queued=4), worker(1, queued=2), mean_seconds=0.005),
+            0.0025,
+        ),
+        ("what this turn sends counts", state(worker(0, queued=1), local=10, mean_seconds=0.005), 0.0075),
+        ("one mini-batch left: read its line at once", state(worker(0, queued=1), mean_seconds=0.005), 0.0),
+        ("duration unknown", state(worker(0, queued=4)), 0.0),
+        ("tiny mini-batches: many lines come to a read anyway", state(worker(0, queued=200), mean_seconds=5e-4), 0.0),
+        (
+            "a worker not ready yet: read its ready line",
+            state(worker(0, queued=4), worker(1, ready=False), mean_seconds=0.005),
+            0.0,
+        ),
+        ("long mini-batches: at most NAP_MAX", state(worker(0, queued=4), mean_seconds=10.0), am.NAP_MAX),
+        (
+            "never past the wait (outcomes due sooner)",
+            state(
+                worker(0, queued=4),
+                mean_seconds=10.0,
+                outcomes=1,
+                oldest_outcome=100.0,
+                batching=protocol.Batching(flush_seconds=0.01),
+            ),
+            0.01,
+        ),
+    ],
+    ids=lambda x: x if isinstance(x, str) else "",
+)
+def test_nap(what, s, nap):
+    wait = wait_of(s)
+    assert wait.nap == pytest.approx(nap) and wait.nap <= wait.seconds
+
+
+def test_no_nap_in_a_turn_that_kills():
+    s = state(worker(0, queued=4, started=30.0), worker(1, queued=4), mean_seconds=0.005)
+    assert wait_of(s).nap == 0.0
+
+
 # --- what workers say and do ----------------------------------------------------------
 
 DONE = am.Result(4, 1, 1, 0, 0.01, 0.01, None, None)
