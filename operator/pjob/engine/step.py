@@ -2,10 +2,12 @@
 (``pjob.local.parallel_step``) and the pods of a cluster job
 (``pjob.kube.agent_cmd``): prepare the step's folders, plan its input once
 (a resumed or restarted run reuses the manifest), keep the driver's story in
-``logs/sys/master_role.txt``, and say why planning failed. How the plan is
-then published differs by queue (a ready file beside the SQLite queue; the
-plan size in the queue ConfigMap); what the step's agents did is judged by
-``pjob.engine.step_verdict``.
+``logs/sys/master_role.txt``, and say why planning failed. The plan is then
+published, and waited for, by one rule for both (``pjob.engine.plan_board``:
+agents start on the plan of their own run, published once the manifest is
+written and the queue prepared); each queue only stores it (a ready file
+beside the SQLite queue; the plan size in the queue ConfigMap). What the
+step's agents did is judged by ``pjob.engine.step_verdict``.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@
 runs the engine's agent (``pjob.engine.agent.Agent``) over the job's
 ``pjob.coord.kube.KubeCoordinator``. Node 0 plans the input (or reuses the
 manifest of an earlier attempt) and publishes the plan size in the queue; the
-other nodes wait for it. Everything the job writes goes to its folder on the
+other nodes wait for it (the rule: ``pjob.engine.plan_board``; its board
+here: ``QueuePlanBoard``). Everything the job writes goes to its folder on the
 datastore (``ParallelTask.work_dir``/``logs_dir``/``output_dir``). On SIGTERM
 the agent hands its current mini-batches back (no attempt burnt) and exits.
 SIGTERM is handled from the first line of ``main`` on (``stop_on_sigterm``):
@@ -27,13 +28,13 @@ import os
 import signal
 import socket
 import sys
-import time
 from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported where used: `pjob agent` starts fast
     from pjob.coord.kube import KubeCoordinator
+    from pjob.engine.step import Plan
     from pjob.engine.task import ParallelTask
 
 log = logging.getLogger("pjob.agent")
@@ -100,13 +101,28 @@ def read_task(client: Any, namespace: str, ref: str) -> ParallelTask:
         return ParallelTask.from_json(fh.read())
 
 
-def wait_for_plan(task: ParallelTask, coordinator: KubeCoordinator) -> tuple[int, list[int]]:
-    """Nodes > 0: until node 0 has published the plan size (after writing the manifest)."""
-    from pjob.engine import step
+class QueuePlanBoard:
+    """The cluster's ``engine.plan_board.PlanBoard``: the plan size in the
+    job's queue ConfigMap. The operator creates that ConfigMap without a plan
+    for each job, so there is no earlier run's plan to withdraw."""
 
-    while coordinator.plan_size() is None:
-        time.sleep(WAIT_FOR_PLAN_SECONDS)
-    return step.read_items(task)
+    def __init__(self, coordinator: KubeCoordinator):
+        self.coordinator = coordinator
+
+    def withdraw(self) -> None:
+        pass
+
+    def publish(self, plan: Plan) -> None:
+        self.coordinator.load_plan(plan.count, plan.items)
+
+    def published(self) -> bool:
+        return self.coordinator.plan_size() is not None
+
+
+def _sized(coordinator: KubeCoordinator, items: list[int]) -> KubeCoordinator:
+    """This agent's side of the queue, prepared for the plan: each mini-batch's item count."""
+    coordinator.items = items
+    return coordinator
 
 
 def run_agent(args: argparse.Namespace) -> int:
@@ -147,7 +163,7 @@ def _run(
 ) -> int:
     from pjob.coord import kube as coord_kube
     from pjob.engine import agent as engine_agent
-    from pjob.engine import report, step
+    from pjob.engine import plan_board, report, step
 
     coordinator = coord_kube.KubeCoordinator(
         client,
@@ -157,6 +173,7 @@ def _run(
         lease_seconds=lease_seconds,
         instances=task.instance_count,
     )
+    board = QueuePlanBoard(coordinator)
     try:
         if node == 0:
             try:
@@ -167,11 +184,11 @@ def _run(
                 master_log(text)
                 report.write_fatal(task.work_dir, "0", text)
                 return engine_agent.EXIT_FATAL
-            coordinator.items = items
-            coordinator.load_plan(count, items)
-        else:
-            count, items = wait_for_plan(task, coordinator)
-            coordinator.items = items
+            plan_board.publish(board, step.Plan(count, items), lambda plan: _sized(coordinator, items))
+        else:  # SIGTERM meanwhile: SystemExit(143) out of the wait (stop_on_sigterm)
+            plan_board.wait(board, poll_seconds=WAIT_FOR_PLAN_SECONDS)
+            count, items = step.read_items(task)  # node 0 wrote the manifest before publishing
+            _sized(coordinator, items)
         master_log(f"agent started: {task.max_concurrency_per_instance} worker(s), {count} mini-batches in the plan")
         code = engine_agent.Agent(task, node, coordinator, agent_id).run()
         if code == engine_agent.EXIT_OK:

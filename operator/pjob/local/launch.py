@@ -1,10 +1,12 @@
 """Local agent processes of one parallel step. ``start`` forks an agent from
 the driver (``pjob.local.parallel_step``) when that is safe, else spawns
 ``python -m pjob.local.launch --task <work_dir>/task.json --node <i>
---agent-id <id>`` (the choice and the start: ``pjob.engine.procs``). Either way the agent opens the step's SQLite queue once the
-driver has prepared it and runs ``pjob.engine.agent.Agent`` over it. Its
-control channel is a pipe from the driver: EOF means stop (the driver
-finished, failed fast, or died).
+--agent-id <id>`` (the choice and the start: ``pjob.engine.procs``). Either
+way the agent opens the step's SQLite queue once the driver has published
+the plan of this run (the rule: ``pjob.engine.plan_board``; its board here:
+``ReadyFile``) and runs ``pjob.engine.agent.Agent`` over it. Its control
+channel is a pipe from the driver: EOF means stop (the driver finished,
+failed fast, or died).
 """
 
 from __future__ import annotations
@@ -17,22 +19,47 @@ import subprocess
 import sys
 
 from pjob.coord.sqlite import SqliteCoordinator
-from pjob.engine import agent, procs
+from pjob.engine import agent, plan_board, procs, step
 from pjob.engine.task import ParallelTask
 
 QUEUE_FILE = "queue.db"
-READY_FILE = "queue.ready"  # written by the driver once the queue is prepared for this run
+READY_FILE = "queue.ready"  # created by the driver once the queue is prepared for this run
 LEASE_SECONDS = 30.0
+READY_POLL_SECONDS = 0.01
+
+
+class ReadyFile:
+    """The local ``engine.plan_board.PlanBoard``: ``queue.ready`` (empty)
+    beside the SQLite queue in the step's work folder."""
+
+    def __init__(self, work_dir: str):
+        self.path = os.path.join(work_dir, READY_FILE)
+
+    def withdraw(self) -> None:
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+
+    def publish(self, plan: step.Plan) -> None:
+        open(self.path, "w").close()
+
+    def published(self) -> bool:
+        return os.path.exists(self.path)
+
+
+def driver_gone(control_fd: int, seconds: float) -> bool:
+    """Wait at most ``seconds`` on the control pipe: True at EOF (the driver
+    closed it or died)."""
+    readable, _, _ = select.select([control_fd], [], [], seconds)
+    return bool(readable) and not os.read(control_fd, 4096)
 
 
 def connect_when_ready(task, control_fd: int):
-    """Wait for the driver to finish planning/preparing the queue (its ready
-    file), then open the queue; None when the driver goes away meanwhile."""
-    ready = os.path.join(task.work_dir, READY_FILE)
-    while not os.path.exists(ready):
-        readable, _, _ = select.select([control_fd], [], [], 0.01)
-        if readable and not os.read(control_fd, 4096):
-            return None
+    """Wait for the driver to publish the plan of this run (the queue is
+    prepared: ``engine.plan_board``), then open the queue; None when the
+    driver goes away meanwhile."""
+    board = ReadyFile(task.work_dir)
+    if not plan_board.wait(board, poll_seconds=READY_POLL_SECONDS, stop=lambda s: driver_gone(control_fd, s)):
+        return None
     return SqliteCoordinator(
         os.path.join(task.work_dir, QUEUE_FILE),
         None,

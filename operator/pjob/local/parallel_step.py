@@ -21,7 +21,7 @@ import uuid
 from pjob.coord import base
 from pjob.coord.sqlite import SqliteCoordinator
 from pjob.engine import agent as engine_agent
-from pjob.engine import capacity, diskfull, fileio, logtree, policy, report, results, step, step_verdict
+from pjob.engine import capacity, diskfull, fileio, logtree, plan_board, policy, report, results, step, step_verdict
 from pjob.engine import finalise as finalising
 from pjob.local import launch
 from pjob.local.replay_one import ReplayResult, replay  # noqa: F401  (public API of this module)
@@ -250,16 +250,15 @@ def run_parallel_step(
     log = step.MasterLog(task)
     coord = None
     agents: dict[int, launch.AgentProcess] = {}
-    ready = os.path.join(task.work_dir, launch.READY_FILE)
+    board = launch.ReadyFile(task.work_dir)
     try:
         log(
             f"step '{task.step}' of job '{task.job}': {task.instance_count} instance(s) x "
             f"{task.max_concurrency_per_instance} worker(s), max_retries={task.max_retries}, timeout={task.timeout:g}s"
         )
-        if os.path.exists(ready):
-            os.unlink(ready)  # agents of this run wait until the queue is prepared again
+        plan_board.withdraw(board)  # agents of this run wait until the queue is prepared again
         run_id = uuid.uuid4().hex[:8]
-        # agents (and their workers' init()) start while we plan; they wait for the ready file.
+        # agents (and their workers' init()) start while we plan; they wait for the plan (the ready file).
         # Started before the queue is opened here, so a forked agent never inherits an open connection.
         # At most one agent per CPU before the plan is known, and never more than there are mini-batches:
         # instance_count: 1000 over 10 mini-batches would start 1000 agents, each with its workers.
@@ -273,8 +272,13 @@ def run_parallel_step(
                 task, run_id, logs, log, range(len(agents), capacity.workers_to_start(task.instance_count, count, 1))
             )
         )
-        coord = _prepare_queue(task, plan, retry_failed, log)
-        open(ready, "w").close()
+
+        def prepare_queue(plan: step.Plan) -> SqliteCoordinator:
+            nonlocal coord  # closed below even when publishing fails
+            coord = _prepare_queue(task, plan, retry_failed, log)
+            return coord
+
+        coord = plan_board.publish(board, plan, prepare_queue)
         p = coord.counters()
         if p.pending == 0 and p.leased == 0:
             log("nothing left to run: every mini-batch is already final")
