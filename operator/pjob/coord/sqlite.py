@@ -258,45 +258,53 @@ class SqliteCoordinator:
     def complete_many(self, results: Sequence[tuple[base.Lease, base.Outcome]]) -> list[bool]:
         """The machine steps each mini-batch as its lease says it is (leased to
         that owner, that attempt), and the stepped rows are stored with one
-        ``executemany`` where the stored row is exactly that (one read of the
-        rows' holders first): a stale lease changes nothing, as the machine
-        says of the stored row."""
+        ``executemany`` whose WHERE holds them to exactly that: a stale lease
+        changes nothing, as the machine says of the stored row. When a row was
+        not as its lease says, that write is rolled back and done again after
+        one read of the rows' holders (which answers each lease)."""
+        if not results:
+            return []
         db = self._db()
+        try:
+            with self._write():
+                return self._complete(db, results, None)
+        except sqlite_rows.Stale:
+            with self._write():
+                return self._complete(db, results, sqlite_rows.holders(db, (lease.index for lease, _ in results)))
+
+    def _complete(
+        self,
+        db: sqlite3.Connection,
+        results: Sequence[tuple[base.Lease, base.Outcome]],
+        holders: dict[int, tuple[str, int]] | None,
+    ) -> list[bool]:
+        """``complete_many`` in the open transaction; ``holders`` None: every
+        lease is taken to stand (``sqlite_rows.Stale`` when one does not)."""
         order: list[bool] = []
         rows, deltas = [], []
-        with self._write():
-            holders = self._holders(db, (lease.index for lease, _ in results))
-            step, batch, complete, leased = machine.step, machine.Batch, machine.Complete, machine.LEASED
-            codes, max_attempts = sqlite_rows.STATE_CODES, self.max_attempts  # (this runs once per mini-batch)
-            for lease, outcome in results:
-                index, owner, attempt = lease.index, lease.owner, lease.attempt
+        step, batch, complete, leased = machine.step, machine.Batch, machine.Complete, machine.LEASED
+        codes, max_attempts = sqlite_rows.STATE_CODES, self.max_attempts  # (this runs once per mini-batch)
+        for lease, outcome in results:
+            index, owner, attempt = lease.index, lease.owner, lease.attempt
+            if holders is not None:
                 if holders.get(index) != (owner, attempt):
                     order.append(False)
                     continue
-                stepped = step(batch(index, leased, attempt, owner), complete(owner, attempt, outcome), max_attempts)
-                assert stepped is not None  # a leased batch always takes its holder's outcome
-                new, delta = stepped
                 del holders[index]  # a second outcome of the same lease in one call is stale
-                rows.append((codes[new.state], new.succeeded, new.failed, new.error, index))
-                deltas.append(delta)
-                order.append(True)
-            if rows:
-                db.executemany("UPDATE batches SET state = ?, succeeded = ?, failed = ?, error = ? WHERE idx = ?", rows)
-                delta = machine.total(deltas)
-                sqlite_rows.bump(db, progress=delta.progress, **delta.counts())
+            stepped = step(batch(index, leased, attempt, owner), complete(owner, attempt, outcome), max_attempts)
+            assert stepped is not None  # a leased batch always takes its holder's outcome
+            new, delta = stepped
+            rows.append((codes[new.state], new.succeeded, new.failed, new.error, index, owner, attempt))
+            deltas.append(delta)
+            order.append(True)
+        if rows:
+            changes = db.total_changes
+            db.executemany(sqlite_rows.COMPLETE, rows)
+            if db.total_changes - changes != len(rows):
+                raise sqlite_rows.Stale  # rolls this transaction back
+            delta = machine.total(deltas)
+            sqlite_rows.bump(db, progress=delta.progress, **delta.counts())
         return order
-
-    def _holders(self, db: sqlite3.Connection, indexes: Iterable[int]) -> dict[int, tuple[str, int]]:
-        """index -> (owner, attempt) of the leased ones among ``indexes``."""
-        wanted = sorted(set(indexes))
-        out: dict[int, tuple[str, int]] = {}
-        for at in range(0, len(wanted), 500):  # well under SQLite's bound-parameter limit
-            chunk = wanted[at : at + 500]
-            marks = ",".join("?" * len(chunk))
-            sql = f"SELECT idx, owner, attempts FROM batches WHERE state = 1 AND idx IN ({marks})"
-            for idx, owner, attempts in db.execute(sql, chunk):
-                out[idx] = (owner, attempts)
-        return out
 
     def _on_leases(self, events: Sequence[tuple[base.Lease, machine.Event]]) -> list[bool]:
         db = self._db()

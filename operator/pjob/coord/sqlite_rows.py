@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
@@ -42,12 +43,25 @@ CREATE TABLE IF NOT EXISTS counters(
 );
 """
 
-# created after the rows of a new queue are inserted (much faster for big plans)
+# created after the rows of a new queue are inserted (much faster for big plans). No index of the
+# leased rows by owner: every claim and completion updated it (a sixth of the queue's SQLite time per
+# mini-batch) for the rare look-up of a gone agent's leases, which reads the table instead
 INDEXES = """
 CREATE INDEX IF NOT EXISTS batches_pending ON batches(idx) WHERE state = 0;
-CREATE INDEX IF NOT EXISTS batches_leased ON batches(owner) WHERE state = 1;
+DROP INDEX IF EXISTS batches_leased;
 CREATE INDEX IF NOT EXISTS batches_failed ON batches(idx) WHERE state = 3;
 """
+
+
+# a completion stored only where the row is still as its lease says (its holder's, that attempt)
+COMPLETE = (
+    "UPDATE batches SET state = ?, succeeded = ?, failed = ?, error = ? "
+    f"WHERE idx = ? AND state = {LEASED} AND owner = ? AND attempts = ?"
+)
+
+
+class Stale(Exception):
+    """A completion's row was not as its lease says (the write is redone after ``holders``)."""
 
 
 class Tx:
@@ -92,3 +106,16 @@ def batch(row: tuple[Any, ...]) -> machine.Batch:
 def still_gone(db: sqlite3.Connection, agent: str) -> bool:
     row = db.execute("SELECT host, pid, started FROM agents WHERE name = ?", (agent,)).fetchone()
     return row is not None and liveness.is_gone(*row)
+
+
+def holders(db: sqlite3.Connection, indexes: Iterable[int]) -> dict[int, tuple[str, int]]:
+    """index -> (owner, attempt) of the leased ones among ``indexes``."""
+    wanted = sorted(set(indexes))
+    out: dict[int, tuple[str, int]] = {}
+    for at in range(0, len(wanted), 500):  # well under SQLite's bound-parameter limit
+        chunk = wanted[at : at + 500]
+        marks = ",".join("?" * len(chunk))
+        sql = f"SELECT idx, owner, attempts FROM batches WHERE state = {LEASED} AND idx IN ({marks})"
+        for idx, owner, attempts in db.execute(sql, chunk):
+            out[idx] = (owner, attempts)
+    return out

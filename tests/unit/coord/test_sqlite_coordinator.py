@@ -171,3 +171,19 @@ def test_big_plan_counters_are_constant_time(tmp_path):
     t0 = time.perf_counter()
     (last,) = c.claim("a", 1)
     assert last.index == 1000 and time.perf_counter() - t0 < 0.05
+
+
+def test_completions_with_stale_leases_among_them_change_only_the_live_rows(tmp_path):
+    """One guarded write when every lease stands; otherwise it is rolled back
+    and done again with the holders read: the same answers either way."""
+    path = tmp_path / "q.db"
+    c = sqlite.SqliteCoordinator(path, 6, lease_seconds=30.0)
+    leases = c.claim("a", 4)
+    done = base.Outcome(1, 1, 0)
+    assert c.complete_many([(leases[0], done), (leases[1], done)]) == [True, True]  # the guarded write
+    stale = base.Lease(leases[3].index, leases[3].attempt + 1, "a", 0.0)  # an attempt it does not hold
+    answers = c.complete_many([(leases[2], done), (leases[2], done), (stale, done), (leases[0], done)])
+    assert answers == [True, False, False, False]  # a second outcome of one lease in one call is stale too
+    assert counters_dict(c) == recount(path) == {**recount(path), "done": 3, "leased": 1, "pending": 2}
+    assert c.complete_many([(leases[3], done)]) == [True]
+    assert counters_dict(c) == recount(path)
