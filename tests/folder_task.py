@@ -12,7 +12,7 @@ from pjob.engine.task import ParallelTask
 
 def folder_task(folder: Path, files: dict[str, str], *, job: str = "run", **fields: Any) -> ParallelTask:
     docs = folder / "docs"
-    docs.mkdir(parents=True)
+    docs.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (docs / name).write_text(text)
     run = folder / "run" / "steps" / "s"

@@ -10,6 +10,7 @@ import dataclasses
 import os
 
 import pytest
+from folder_task import folder_task
 from pjob.engine import plan_board
 from pjob.engine.step import Plan
 from pjob.engine.task import ParallelTask
@@ -174,29 +175,8 @@ def test_a_local_agent_stops_waiting_when_the_driver_goes_away(tmp_path):
 
 
 def make_task(tmp_path) -> ParallelTask:
-    docs = tmp_path / "docs"
-    docs.mkdir(exist_ok=True)
-    for i in range(5):
-        (docs / f"d{i}.txt").write_text("a\n")
-    run = tmp_path / "run"
-    return ParallelTask(
-        step="s",
-        job="run",
-        code_dir=str(tmp_path),
-        entry_script="x.py",
-        argv=[],
-        env={},
-        input_type="uri_folder",
-        input_uri=str(docs),
-        mini_batch_size="2",
-        partition_keys=None,
-        output_dir=str(run / "outputs" / "o"),
-        append_row_to=None,
-        logs_dir=str(run / "logs"),
-        work_dir=str(run / "work"),
-        max_concurrency_per_instance=1,
-        timeout=30.0,
-    )
+    files = {f"d{i}.txt": "a\n" for i in range(5)}
+    return folder_task(tmp_path, files, mini_batch_size="2", max_concurrency_per_instance=1, timeout=30.0)
 
 
 class ExitedAgent:

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 
+from folder_task import folder_task
 from pjob.engine import step
 from pjob.engine.task import ParallelTask
 from pjob.kube import agent_cmd, builders
@@ -16,29 +17,10 @@ from pjob.spec import resolve
 
 
 def make_task(tmp_path, **kw) -> ParallelTask:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    for i in range(5):
-        (docs / f"d{i}.txt").write_text("a b c\n" * i)
     run = tmp_path / "run" / "steps" / "s"
-    base = dict(
-        step="s",
-        job="run",
-        code_dir=str(tmp_path),
-        entry_script="x.py",
-        argv=[],
-        env={},
-        input_type="uri_folder",
-        input_uri=str(docs),
-        mini_batch_size="2",
-        partition_keys=None,
-        output_dir=str(run / "outputs" / "o"),
-        append_row_to=str(run / "outputs" / "o" / "rows.txt"),
-        logs_dir=str(run / "logs"),
-        work_dir=str(run / "work"),
-    )
-    base.update(kw)
-    return ParallelTask(**base)
+    files = {f"d{i}.txt": "a b c\n" * i for i in range(5)}
+    fields = {"mini_batch_size": "2", "append_row_to": str(run / "outputs" / "o" / "rows.txt"), **kw}
+    return folder_task(tmp_path, files, **fields)
 
 
 def test_node_0_prepares_folders_and_plans_once(tmp_path):
