@@ -6,8 +6,9 @@ why) is ``pjob.engine.dag.next_steps``'s, the policy the operator follows too.
 A run lives in ``<runs_dir>/<job-name>/``: ``spec.yaml`` (the job as loaded),
 ``state.json`` (each step's status), ``steps/<step>/{outputs,logs,work}``.
 Running the same job again resumes: succeeded steps are skipped and an
-unfinished parallel step continues where it stopped. Called by ``pjob run``
-and the SDK's ``run_local``.
+unfinished parallel step continues where it stopped; ``--fresh`` discards the
+previous run first (``pjob.local.fresh_start``). Called by ``pjob run`` and the
+SDK's ``run_local``.
 """
 
 from __future__ import annotations
@@ -16,16 +17,13 @@ import dataclasses
 import hashlib
 import os
 import re
-import shutil
-import subprocess
-import sys
-import tempfile
 from collections.abc import Callable
+from typing import Any
 
 from pjob.data import uris
 from pjob.engine import build, dag, manifest
-from pjob.local import runstate, step_run
-from pjob.local.step_run import StepReport
+from pjob.local import fresh_start, runstate, step_run
+from pjob.local.step_run import PipelineRun, StepReport
 from pjob.spec import bindings, checks, errors, load, models, resolve, yamlio
 
 
@@ -122,177 +120,103 @@ def run_pipeline(
     runs_dir = os.path.abspath(runs_dir)
     name = job_name(loaded)
     run_dir, _ = run_folder(loaded, runs_dir)
+    run = PipelineRun(
+        loaded,
+        _pipeline(loaded),
+        name,
+        runs_dir,
+        run_dir,
+        fresh=fresh,
+        retry_failed=retry_failed,
+        max_workers=max_workers,
+        pythons=pythons or {},
+        datastores=datastores,
+        progress=progress,
+        on_step=on_step,
+    )
     with runstate.run_lock(runs_dir, os.path.basename(run_dir), run_dir):  # before --fresh deletes anything
-        discarded = _discard(run_dir) if fresh and os.path.isdir(run_dir) else None
+        discarded = fresh_start._discard(run_dir) if fresh and os.path.isdir(run_dir) else None
         try:
             os.makedirs(run_dir, exist_ok=True)
             state = runstate.load_state(run_dir)
             if state.get("source") != job_source(loaded):  # this folder is this job's from now on
                 runstate.save_state(run_dir, {**state, "source": job_source(loaded)})
-            return _run_steps(
-                loaded,
-                name,
-                runs_dir,
-                run_dir,
-                fresh,
-                retry_failed,
-                max_workers,
-                datastores,
-                progress,
-                on_step,
-                pythons or {},
-            )
+            return _run_steps(run)
         finally:
             if discarded is not None:
                 discarded.finish()
 
 
-class _Discarded:
-    """A previous run that ``--fresh`` moved aside, being deleted in the background."""
-
-    def __init__(self, folder: str, deleting: subprocess.Popen | None):
-        self.folder = folder
-        self.deleting = deleting
-
-    def finish(self) -> None:
-        """Wait until it is gone (the command ends with it deleted, as when it
-        was deleted first); what ``rm`` could not delete is said, not raised:
-        the run itself is done by now."""
-        if self.deleting is not None:
-            try:
-                self.deleting.wait()
-            except KeyboardInterrupt:  # Ctrl-C again: rm goes on in its own session
-                return
-        shutil.rmtree(self.folder, ignore_errors=True)
-        if os.path.lexists(self.folder):
-            print(f"warning: could not delete the previous run, moved to {self.folder}; delete it", file=sys.stderr)
-
-
-def _discard(run_dir: str) -> _Discarded | None:
-    """``--fresh``: the previous run goes before anything of the new one is
-    made. It is renamed to a hidden folder of the runs dir at once (``pjob
-    status`` and the UI list no dot-folders) and deleted by an ``rm -rf`` in
-    the background, so the new run's first ``run()`` does not wait for a large
-    run folder to be deleted (30-110 ms for 100,000 mini-batches). A folder
-    that cannot be moved (a symlink, a mount point) is deleted here as before."""
-    if os.path.islink(run_dir):
-        shutil.rmtree(run_dir)  # raises as before: rmtree refuses a symbolic link
-        return None
-    parent = os.path.dirname(run_dir)
-    aside = tempfile.mkdtemp(prefix=f".fresh-{os.path.basename(run_dir)}-", dir=parent)
-    try:
-        os.rename(run_dir, os.path.join(aside, "run"))
-    except OSError:
-        os.rmdir(aside)
-        shutil.rmtree(run_dir)
-        return None
-    try:  # its own session: Ctrl-C stops the run, not the deletion
-        deleting = subprocess.Popen(
-            ["rm", "-rf", "--", aside],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    except OSError:  # no rm here: delete it now
-        shutil.rmtree(aside, ignore_errors=True)
-        deleting = None
-    return _Discarded(aside, deleting)
-
-
-def _run_steps(
-    loaded, name, runs_dir, run_dir, fresh, retry_failed, max_workers, datastores, progress, on_step, pythons
-) -> PipelineResult:
-    stores = _Datastores(runs_dir, datastores)
+def _run_steps(run: PipelineRun) -> PipelineResult:
+    loaded, job = run.loaded, run.job
+    stores = _Datastores(run.runs_dir, run.datastores)
     locations = resolve.Locations(
-        outputs_root=os.path.join(run_dir, "steps"),
+        outputs_root=os.path.join(run.run_dir, "steps"),
         locate=lambda p: uris.resolve_uri(p, stores),
-        job_name=name,
-        default_datastore=loaded.job.settings.default_datastore or "default",
+        job_name=run.name,
+        default_datastore=job.settings.default_datastore or "default",
     )
     resolved = resolve.resolve_pipeline(loaded, locations)
-    runstate.check_runs_dir(runs_dir, resolved)
-    state = runstate.load_state(run_dir)
-    with open(os.path.join(run_dir, "spec.yaml"), "w", encoding="utf-8") as fh:
-        fh.write(yamlio.dump_yaml(loaded.job.model_dump(mode="json", by_alias=True, exclude_unset=True)))
+    runstate.check_runs_dir(run.runs_dir, resolved)
+    state = runstate.load_state(run.run_dir)
+    with open(os.path.join(run.run_dir, "spec.yaml"), "w", encoding="utf-8") as fh:
+        fh.write(yamlio.dump_yaml(job.model_dump(mode="json", by_alias=True, exclude_unset=True)))
     deps = checks.dependencies(loaded)
     reports: dict[str, StepReport] = {}
     ran: set[str] = set()  # steps that ran in this invocation (their dependants must run too)
     states = {step_name: dag.PENDING for step_name in resolved}
     while True:  # one step at a time, as engine.dag decides
-        decided = dag.next_steps(states, deps, bool(loaded.job.settings.continue_on_step_failure))
+        decided = dag.next_steps(states, deps, bool(job.settings.continue_on_step_failure))
         for step_name, why in decided.skip.items():
-            outputs = {k: v.location for k, v in resolved[step_name].outputs.items()}
-            reports[step_name] = StepReport(
-                step_name, loaded.job.jobs[step_name].type, dag.SKIPPED, why, outputs=outputs
-            )
+            outputs = _output_locations(resolved[step_name])
+            reports[step_name] = StepReport(step_name, job.jobs[step_name].type, dag.SKIPPED, why, outputs=outputs)
         states.update({step_name: dag.SKIPPED for step_name in decided.skip})
         if not decided.start:
             break
         step_name = decided.start[0]  # one at a time: the others stay Pending and are started next round
-        rstep = resolved[step_name]
-        report = _run_or_resume(
-            loaded,
-            name,
-            runs_dir,
-            run_dir,
-            state,
-            step_name,
-            rstep,
-            deps,
-            ran,
-            fresh,
-            retry_failed,
-            max_workers,
-            progress,
-            on_step,
-            pythons,
-        )
+        upstream_ran = any(d in ran for d in deps.get(step_name, []))
+        report = _run_or_resume(run, step_name, resolved[step_name], state=state, upstream_ran=upstream_ran, ran=ran)
         reports[step_name] = report
         states[step_name] = dag.SUCCEEDED if report.status == dag.SUCCEEDED else dag.FAILED
     unfinished = [n for n in resolved if n not in reports]
     if unfinished:  # the policy left a step neither run nor skipped: never report that as a success
         raise RuntimeError(f"steps {unfinished} were neither run nor skipped (states {states})")
     status = "Failed" if any(r.status == "Failed" for r in reports.values()) else "Succeeded"
-    return PipelineResult(status, run_dir, {n: reports[n] for n in resolved if n in reports})
+    return PipelineResult(status, run.run_dir, {n: reports[n] for n in resolved if n in reports})
+
+
+def _output_locations(rstep: resolve.ResolvedStep) -> dict[str, str]:
+    return {k: v.location for k, v in rstep.outputs.items()}
 
 
 def _run_or_resume(
-    loaded,
-    name,
-    runs_dir,
-    run_dir,
-    state,
-    step_name,
-    rstep,
-    deps,
-    ran,
-    fresh,
-    retry_failed,
-    max_workers,
-    progress,
-    on_step,
-    pythons,
+    run: PipelineRun,
+    step_name: str,
+    rstep: resolve.ResolvedStep,
+    *,
+    state: dict[str, Any],
+    upstream_ran: bool,
+    ran: set[str],
 ) -> StepReport:
     """One step: skipped when it already succeeded and nothing it depends on
-    changed, else run (from scratch when it must, resumed otherwise)."""
-    step = loaded.job.jobs[step_name]
-    step_dir = os.path.join(run_dir, "steps", step_name)
-    outputs = {k: v.location for k, v in rstep.outputs.items()}
+    changed, else run (from scratch when it must, resumed otherwise).
+    ``upstream_ran``: a step it depends on ran in this invocation; ``ran``
+    gets ``step_name`` when it runs."""
+    loaded, step = run.loaded, run.job.jobs[step_name]
+    outputs = _output_locations(rstep)
     previous = state["steps"].get(step_name, {})
     comp = loaded.components.get(step_name)
-    print_ = runstate.fingerprint(step, rstep, _read(comp.file) if comp else "", runs_dir)
-    upstream_ran = any(d in ran for d in deps.get(step_name, []))
-    step_fresh = fresh
-    data_changed = _input_changes(name, step, rstep, step_dir) if previous and not fresh else None
-    if previous.get("status") == "Succeeded" and not (retry_failed and step.type == "parallel"):
+    fingerprint = runstate.fingerprint(step, rstep, _read(comp.file) if comp else "", run.runs_dir)
+    step_fresh = run.fresh
+    data_changed = _input_changes(run, step_name, rstep) if previous and not run.fresh else None
+    if previous.get("status") == "Succeeded" and not (run.retry_failed and step.type == "parallel"):
         if (
-            previous.get("fingerprint") == print_
+            previous.get("fingerprint") == fingerprint
             and not upstream_ran
             and not data_changed
             and not runstate.outputs_missing(rstep, previous)
         ):
-            on_step and on_step(step_name, "skip")
+            run.tell(step_name, "skip")
             return StepReport(
                 step_name,
                 step.type,
@@ -302,12 +226,12 @@ def _run_or_resume(
                 outputs,
             )
         step_fresh = True  # its spec, code, inputs or outputs changed since it succeeded: run it again from scratch
-        only_data = data_changed and previous.get("fingerprint") == print_ and not upstream_ran
+        only_data = data_changed and previous.get("fingerprint") == fingerprint and not upstream_ran
         previous = {}
-        on_step and on_step(step_name, "rerun-input" if only_data else "rerun")
+        run.tell(step_name, "rerun-input" if only_data else "rerun")
     elif previous and upstream_ran:
         step_fresh = True  # what it reads was just made again: its earlier mini-batches are stale
-        on_step and on_step(step_name, "rerun")
+        run.tell(step_name, "rerun")
     elif data_changed:
         where = ("jobs", step_name, "input_data")
         raise errors.UserError(
@@ -321,47 +245,34 @@ def _run_or_resume(
                 )
             ]
         )
-    elif previous.get("fingerprint") not in (None, print_):
-        on_step and on_step(step_name, "resume-changed")
-    on_step and on_step(step_name, "start")
+    elif previous.get("fingerprint") not in (None, fingerprint):
+        run.tell(step_name, "resume-changed")
+    run.tell(step_name, "start")
     ran.add(step_name)
     try:
         report = step_run.run_step(
-            loaded,
-            step_name,
-            step,
-            rstep,
-            step_dir,
-            name,
-            state,
-            previous,
-            print_,
-            run_dir,
-            step_fresh,
-            retry_failed,
-            max_workers,
-            progress,
-            pythons.get(step_name),
+            run, step_name, rstep, state=state, previous=previous, fingerprint=fingerprint, fresh=step_fresh
         )
     except errors.UserError as exc:
         if previous:
             state["steps"][step_name] = previous  # nothing ran: keep what was there
         else:
             state["steps"].pop(step_name, None)
-        runstate.save_state(run_dir, state)
+        runstate.save_state(run.run_dir, state)
         raise _in_step(loaded, step_name, exc) from None
     report.outputs = outputs
-    runstate.save_state(run_dir, state)
-    on_step and on_step(step_name, "done")
+    runstate.save_state(run.run_dir, state)
+    run.tell(step_name, "done")
     return report
 
 
-def _input_changes(name: str, step, rstep: resolve.ResolvedStep, step_dir: str) -> str | None:
+def _input_changes(run: PipelineRun, step_name: str, rstep: resolve.ResolvedStep) -> str | None:
     """For a parallel step planned by an earlier invocation: how its input
     differs from what that plan was made of (``engine.manifest.input_changes``)."""
+    step = run.job.jobs[step_name]
     if not isinstance(step, models.ParallelStep):
         return None
-    return manifest.input_changes(build.build_parallel_task(name, step, rstep, step_dir=step_dir))
+    return manifest.input_changes(build.build_parallel_task(run.name, step, rstep, step_dir=run.step_dir(step_name)))
 
 
 def _read(path: str) -> str:
