@@ -1,5 +1,5 @@
 """``--fresh`` moves the previous run aside and deletes it in the background
-(``pjob.local.fresh_start._discard``): the new run starts at once, and when
+(``pjob.local.fresh_start.discard``): the new run starts at once, and when
 the command ends the previous run is gone, leaving nothing in the runs dir."""
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def test_without_rm_the_previous_run_is_deleted_before_the_new_one(tmp_path, mon
         raise FileNotFoundError("rm")
 
     monkeypatch.setattr(fresh_start.subprocess, "Popen", no_rm)
-    discarded = fresh_start._discard(str(old))
+    discarded = fresh_start.discard(str(old))
     assert not old.exists() and os.listdir(tmp_path / "runs") == []
     assert discarded is not None
     discarded.finish()
@@ -57,7 +57,7 @@ def test_a_previous_run_that_cannot_be_deleted_is_named(tmp_path, monkeypatch, c
 
     monkeypatch.setattr(fresh_start.subprocess, "Popen", Stuck)
     monkeypatch.setattr(fresh_start.shutil, "rmtree", lambda *a, **k: None)
-    discarded = fresh_start._discard(str(old))
+    discarded = fresh_start.discard(str(old))
     assert discarded is not None and not old.exists()
     discarded.finish()
     assert f"could not delete the previous run, moved to {discarded.folder}" in capsys.readouterr().err
@@ -71,7 +71,7 @@ def test_a_symlinked_run_folder_is_refused_as_before(tmp_path):
     os.makedirs(link.parent)
     os.symlink(target, link)
     try:
-        fresh_start._discard(str(link))
+        fresh_start.discard(str(link))
     except OSError as exc:
         assert "symbolic link" in str(exc)
     else:

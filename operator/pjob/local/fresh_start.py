@@ -12,7 +12,7 @@ import sys
 import tempfile
 
 
-class _Discarded:
+class Discarded:
     """A previous run that ``--fresh`` moved aside, being deleted in the background."""
 
     def __init__(self, folder: str, deleting: subprocess.Popen | None):
@@ -33,7 +33,7 @@ class _Discarded:
             print(f"warning: could not delete the previous run, moved to {self.folder}; delete it", file=sys.stderr)
 
 
-def _discard(run_dir: str) -> _Discarded | None:
+def discard(run_dir: str) -> Discarded | None:
     """``--fresh``: the previous run goes before anything of the new one is
     made. It is renamed to a hidden folder of the runs dir at once (``pjob
     status`` and the UI list no dot-folders) and deleted by an ``rm -rf`` in
@@ -62,4 +62,4 @@ def _discard(run_dir: str) -> _Discarded | None:
     except OSError:  # no rm here: delete it now
         shutil.rmtree(aside, ignore_errors=True)
         deleting = None
-    return _Discarded(aside, deleting)
+    return Discarded(aside, deleting)

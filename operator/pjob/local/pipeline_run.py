@@ -135,7 +135,7 @@ def run_pipeline(
         on_step=on_step,
     )
     with runstate.run_lock(runs_dir, os.path.basename(run_dir), run_dir):  # before --fresh deletes anything
-        discarded = fresh_start._discard(run_dir) if fresh and os.path.isdir(run_dir) else None
+        discarded = fresh_start.discard(run_dir) if fresh and os.path.isdir(run_dir) else None
         try:
             os.makedirs(run_dir, exist_ok=True)
             state = runstate.load_state(run_dir)
