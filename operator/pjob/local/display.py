@@ -142,8 +142,7 @@ class Display:
         out = out or sys.stdout
         now = time.time()
         rows = [
-            view.summary_row(r, self.steps.get(name), view.slowest(_report_rows(r.logs_dir)), now)
-            for name, r in result.steps.items()
+            view.summary_row(r, self.steps.get(name), _slowest(r.logs_dir), now) for name, r in result.steps.items()
         ]
         if self.live:
             from rich.console import Console
@@ -211,12 +210,25 @@ def _plan_note(work_dir: str, key: str) -> str | None:
     return note if isinstance(note, str) else None
 
 
-def _report_rows(logs_dir: str | None) -> list[dict]:
+_ID, _ELAPSED = logtree.REPORT_COLUMNS.index("mini_batch_id"), logtree.REPORT_COLUMNS.index("elapsed_seconds")
+
+
+def _slowest(logs_dir: str | None, n: int = 3) -> list[tuple[str, float]]:
+    """``progress_view.slowest`` of the job report's rows, read without a
+    dict per row (the report has a row per mini-batch attempt): the same
+    rows (a mini-batch number first), the same value of a missing or empty
+    elapsed_seconds (0) or a bad one (the row is left out), the same order."""
     if not logs_dir:
         return []
-    path = logtree.LogTree(logs_dir).job_report
+    timed = []
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            return [dict(zip(logtree.REPORT_COLUMNS, r)) for r in csv.reader(fh) if r and r[0].isdigit()]
+        with open(logtree.LogTree(logs_dir).job_report, newline="", encoding="utf-8") as fh:
+            for r in csv.reader(fh):
+                if r and r[0].isdigit():
+                    try:
+                        timed.append((r[_ID], float((r[_ELAPSED] if len(r) > _ELAPSED else None) or 0)))
+                    except ValueError:
+                        continue
     except OSError:
         return []
+    return sorted(timed, key=lambda x: -x[1])[:n]

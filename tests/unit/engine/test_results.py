@@ -132,6 +132,7 @@ def test_manifest_round_trip(tmp_path):
     "paths",
     [
         ["/d/a.txt"],
+        ['/d/one "quoted" ünï\\tab\t.txt'],
         ["/d/a b.txt", '/d/quo"te\\x.txt', "/d/ünï cødé.txt", "/d/tab\there.txt", "/d/emoji-\U0001f600.txt"],
     ],
 )
