@@ -4,15 +4,17 @@ values; what each means and what decides it is there).
 They are named tuples, not frozen dataclasses: a frozen dataclass costs
 ~0.5 ms to define (its methods are compiled from source at import), a named
 tuple ~0.1 ms, and this module is imported on the way to the first run().
-So they compare like the dataclasses did (``_as_values`` below): equal only
-to a value of the same class (``Restart(0) != Close(0)``), never ordered,
-always true (an empty one too); ``match`` class patterns work
+So they compare like the dataclasses did (``pjob.queue.protocol.as_values``):
+equal only to a value of the same class (``Restart(0) != Close(0)``), never
+ordered, always true (an empty one too); ``match`` class patterns work
 (``__match_args__``). Like any tuple they can also be unpacked and indexed;
 the agent only reads their fields by name."""
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
+
+from pjob.queue.protocol import as_values
 
 # --- events ------------------------------------------------------------------------
 
@@ -196,36 +198,6 @@ class NoteIdleExit(NamedTuple):
     slot: int
 
 
-def _eq(self: tuple[Any, ...], other: object) -> bool:
-    if type(other) is type(self):
-        return tuple.__eq__(self, other)
-    return False if isinstance(other, tuple) else NotImplemented  # not even to a plain tuple of its fields
-
-
-def _ne(self: tuple[Any, ...], other: object) -> bool:
-    if type(other) is type(self):
-        return tuple.__ne__(self, other)
-    return True if isinstance(other, tuple) else NotImplemented
-
-
-def _unordered(self: tuple[Any, ...], other: object) -> bool:
-    return NotImplemented  # type: ignore[no-any-return]
-
-
-def _true(self: tuple[Any, ...]) -> bool:
-    return True
-
-
-def _as_values(*classes: type[tuple[Any, ...]]) -> None:
-    """Equality and truth of a frozen dataclass for named-tuple ``classes``:
-    equal only to the same class, no ordering (TypeError), never false."""
-    for cls in classes:
-        for name, method in (("__eq__", _eq), ("__ne__", _ne), ("__bool__", _true)):
-            setattr(cls, name, method)
-        for name in ("__lt__", "__le__", "__gt__", "__ge__"):
-            setattr(cls, name, _unordered)
-
-
 Event = Tick | Claimed | WorkerLost | Terminate | QueueFinal | Ready | Loaded | Finished | Raised | InitFailed | Exited
 Action = (
     Kill
@@ -252,6 +224,6 @@ Action = (
 
 NO_SPACE = "NO_SPACE"  # the status a worker reports when its rows could not be written (pjob.engine.diskfull)
 
-_as_values(Tick, Claimed, WorkerLost, Terminate, QueueFinal, Ready, Loaded, Finished, Raised, InitFailed, Exited)
-_as_values(Kill, Claim, Send, Flush, Heartbeat, AskFinal, FailHead, Requeue, Restart, HandBack, Wait, MarkReady)
-_as_values(StartRun, Record, FailAttempt, ReturnHead, NoSpace, InitFailure, Close, NoteIdleExit)
+as_values(Tick, Claimed, WorkerLost, Terminate, QueueFinal, Ready, Loaded, Finished, Raised, InitFailed, Exited)
+as_values(Kill, Claim, Send, Flush, Heartbeat, AskFinal, FailHead, Requeue, Restart, HandBack, Wait, MarkReady)
+as_values(StartRun, Record, FailAttempt, ReturnHead, NoSpace, InitFailure, Close, NoteIdleExit)

@@ -74,20 +74,17 @@ class Delta(NamedTuple):
 # --- events --------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class Claim:
+class Claim(NamedTuple):
     agent: str
 
 
-@dataclasses.dataclass(frozen=True)
-class Complete:
+class Complete(NamedTuple):
     agent: str
     attempt: int
     outcome: protocol.Outcome
 
 
-@dataclasses.dataclass(frozen=True)
-class Fail:
+class Fail(NamedTuple):
     agent: str
     attempt: int
     error: str
@@ -95,25 +92,23 @@ class Fail:
     items: int | None = None  # what the attempt held once read; replaces the planned count
 
 
-@dataclasses.dataclass(frozen=True)
-class Release:
+class Release(NamedTuple):
     agent: str
     attempt: int
 
 
-@dataclasses.dataclass(frozen=True)
-class Expire:
+class Expire(NamedTuple):
     """``agent`` is gone (no heartbeat for a lease duration, or its process died)."""
 
     agent: str
 
 
-@dataclasses.dataclass(frozen=True)
-class Reset:
+class Reset(NamedTuple):
     """``--retry-failed``: a final failure gets a fresh attempt budget."""
 
 
 Event = Claim | Complete | Fail | Release | Expire | Reset
+protocol.as_values(Claim, Complete, Fail, Release, Expire, Reset)  # compare like frozen dataclasses
 
 
 def expired_error(agent: str) -> str:

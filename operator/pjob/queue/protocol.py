@@ -23,6 +23,9 @@ outcomes and reserves mini-batches ahead, and writes them through
 as each backend's ``Batching`` settings say. Backends batch nothing themselves.
 
 Only small records cross this seam: indexes, counts, short error strings.
+The frozen ones are named tuples that compare like frozen dataclasses
+(``as_values``): cheaper to define at import (~0.1 ms against ~0.5 ms each,
+on the way to the first run()) and to make, one per mini-batch.
 """
 
 from __future__ import annotations
@@ -30,12 +33,11 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Literal, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 
-@dataclasses.dataclass(frozen=True)
-class Lease:
-    index: int  # mini-batch index
+class Lease(NamedTuple):
+    index: int  # type: ignore[assignment]  # mini-batch index (the field hides tuple.index)
     attempt: int  # 1-based attempt number of this lease
     owner: str  # agent id
     deadline: float  # epoch seconds; the lease expires after this unless the agent heartbeats
@@ -65,12 +67,11 @@ class Progress:
     last_progress: float = 0.0  # epoch seconds of the last complete/fail
 
 
-@dataclasses.dataclass(frozen=True)
-class BatchRecord:
+class BatchRecord(NamedTuple):
     """What a backend remembers about one finished-or-failed mini-batch
     (``Coordinator.records``): enough for ``failed_mini_batches.jsonl``."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # the field hides tuple.index
     state: str  # pending | leased | done | failed
     attempts: int  # attempts that counted (released ones do not)
     owner: str | None  # last agent that held it
@@ -94,8 +95,7 @@ class Report(NamedTuple):
     items: int | None = None  # fail: what the attempt held once its data was read
 
 
-@dataclasses.dataclass(frozen=True)
-class ClaimRequest:
+class ClaimRequest(NamedTuple):
     """A claim inside ``commit``: ``need`` now; the backend reserves up to
     ``pjob.queue.batching.claim_ahead(need, prefetch, pending, agents, rate,
     horizon)`` with its own ``pending`` and ``agents``."""
@@ -106,8 +106,7 @@ class ClaimRequest:
     horizon: float = 0.0  # seconds of work one claim should cover
 
 
-@dataclasses.dataclass(frozen=True)
-class Batching:
+class Batching(NamedTuple):
     """How far ``pjob.queue.batching.Batcher`` batches against a backend
     (each write costs a SQLite transaction or an API call)."""
 
@@ -116,6 +115,42 @@ class Batching:
     flush_max: int = 256  # buffered outcomes that force a write
     drain_jitter: float = 0.0  # seconds: a random pause before an agent's last write (spreads them)
     renew_seconds: float = math.inf  # buffered outcomes go out at least this often (a write is a heartbeat)
+
+
+def _eq(self: tuple[Any, ...], other: object) -> bool:
+    if type(other) is type(self):
+        return tuple.__eq__(self, other)
+    return False if isinstance(other, tuple) else NotImplemented  # not even to a plain tuple of its fields
+
+
+def _ne(self: tuple[Any, ...], other: object) -> bool:
+    if type(other) is type(self):
+        return tuple.__ne__(self, other)
+    return True if isinstance(other, tuple) else NotImplemented
+
+
+def _unordered(self: tuple[Any, ...], other: object) -> bool:
+    return NotImplemented
+
+
+def _true(self: tuple[Any, ...]) -> bool:
+    return True
+
+
+def as_values(*classes: type[tuple[Any, ...]]) -> None:
+    """Named-tuple ``classes`` compare like frozen dataclasses: equal only to
+    a value of the same class (not to another class's nor a plain tuple with
+    the same fields), unordered (TypeError), never false (an empty one too).
+    ``match`` class patterns work (``__match_args__``); like any tuple they
+    can also be unpacked and indexed, which pjob does not do."""
+    for cls in classes:
+        for name, method in (("__eq__", _eq), ("__ne__", _ne), ("__bool__", _true)):
+            setattr(cls, name, method)
+        for name in ("__lt__", "__le__", "__gt__", "__ge__"):
+            setattr(cls, name, _unordered)
+
+
+as_values(Lease, BatchRecord, ClaimRequest, Batching)
 
 
 class Coordinator(Protocol):
