@@ -214,21 +214,16 @@ _ID, _ELAPSED = logtree.REPORT_COLUMNS.index("mini_batch_id"), logtree.REPORT_CO
 
 
 def _slowest(logs_dir: str | None, n: int = 3) -> list[tuple[str, float]]:
-    """``progress_view.slowest`` of the job report's rows, read without a
-    dict per row (the report has a row per mini-batch attempt): the same
-    rows (a mini-batch number first), the same value of a missing or empty
-    elapsed_seconds (0) or a bad one (the row is left out), the same order."""
+    """``progress_view.slowest`` of the job report's mini-batch rows, read
+    with the csv module two columns at a time (no dict per row: the report
+    has a row per mini-batch attempt)."""
     if not logs_dir:
         return []
-    timed = []
     try:
         with open(logtree.LogTree(logs_dir).job_report, newline="", encoding="utf-8") as fh:
-            for r in csv.reader(fh):
-                if r and r[0].isdigit():
-                    try:
-                        timed.append((r[_ID], float((r[_ELAPSED] if len(r) > _ELAPSED else None) or 0)))
-                    except ValueError:
-                        continue
+            timings = [
+                (r[_ID], r[_ELAPSED] if len(r) > _ELAPSED else None) for r in csv.reader(fh) if r and r[0].isdigit()
+            ]
     except OSError:
         return []
-    return sorted(timed, key=lambda x: -x[1])[:n]
+    return view.slowest(timings, n)

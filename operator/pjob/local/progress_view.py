@@ -8,6 +8,7 @@ terminal, plain lines otherwise) and reads the files they need.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from pjob.engine import activity
@@ -91,13 +92,15 @@ def worker_lines(docs: list[dict], now: float) -> list[str]:
     return out
 
 
-def slowest(report_rows: list[dict], n: int = 3) -> list[tuple[str, float]]:
-    """The ``n`` slowest attempts of a job report (rows of processed_mini-batches.csv)."""
+def slowest(timings: Iterable[tuple[str, str | None]], n: int = 3) -> list[tuple[str, float]]:
+    """The ``n`` slowest attempts of a job report, from its rows' (mini_batch_id,
+    elapsed_seconds text): a missing or empty time counts 0, a bad one leaves
+    the row out; ties keep the report's order."""
     timed = []
-    for row in report_rows:
+    for mini_batch, elapsed in timings:
         try:
-            timed.append((row["mini_batch_id"], float(row.get("elapsed_seconds") or 0)))
-        except (KeyError, ValueError):
+            timed.append((mini_batch, float(elapsed or 0)))
+        except ValueError:
             continue
     return sorted(timed, key=lambda x: -x[1])[:n]
 

@@ -73,12 +73,9 @@ def test_first_error_and_next_steps_from_job_result():
 
 
 def test_slowest_attempts():
-    rows = [
-        {"mini_batch_id": "1", "elapsed_seconds": "0.5"},
-        {"mini_batch_id": "2", "elapsed_seconds": "3.0"},
-        {"mini_batch_id": "3", "elapsed_seconds": "x"},
-    ]
-    assert view.slowest(rows, 1) == [("2", 3.0)]
+    timings = [("1", "0.5"), ("2", "3.0"), ("3", "x"), ("4", ""), ("5", None), ("6", "3.0")]
+    assert view.slowest(timings, 1) == [("2", 3.0)]
+    assert view.slowest(timings, 10) == [("2", 3.0), ("6", 3.0), ("1", 0.5), ("4", 0.0), ("5", 0.0)]
 
 
 def _slot(slot, **kw):
