@@ -292,8 +292,8 @@ def _claim_and_hang(opener, ready):
     time.sleep(600)
 
 
-def test_leases_of_a_killed_agent_are_reclaimed(backend):
-    c = backend.create(5)
+def _kill_an_agent_holding_the_first_three(backend):
+    """An agent in another process claims mini-batches 0-2, then dies of SIGKILL holding them."""
     ready = FORK.Queue()
     proc = FORK.Process(target=_claim_and_hang, args=(backend.opener(), ready))
     proc.start()
@@ -302,6 +302,11 @@ def test_leases_of_a_killed_agent_are_reclaimed(backend):
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.join()
+
+
+def test_leases_of_a_killed_agent_are_reclaimed(backend):
+    c = backend.create(5)
+    _kill_an_agent_holding_the_first_three(backend)
     assert check_invariants(c, 5).leased == 3
     assert c.release_expired(later(c)) == 3
     got = c.claim("survivor", 10)
@@ -317,14 +322,7 @@ def test_an_agent_with_nothing_left_to_claim_takes_back_a_dead_agents_leases(bac
     from pjob.queue import batching
 
     c = backend.create(5, lease_seconds=2.0)
-    ready = FORK.Queue()
-    proc = FORK.Process(target=_claim_and_hang, args=(backend.opener(), ready))
-    proc.start()
-    try:
-        assert ready.get(timeout=30) == [0, 1, 2]
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.join()
+    _kill_an_agent_holding_the_first_three(backend)
     coord = getattr(c, "coord", c)  # the backend itself, under this test's own Batcher
     survivor = batching.Batcher(coord, "survivor")
     ran = []
