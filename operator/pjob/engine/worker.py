@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import json.scanner
 import os
 import signal
 import sys
@@ -45,22 +44,6 @@ from pjob.spec import errors
 _ENGINE_DIR = os.path.dirname(os.path.abspath(__file__))
 MAX_ERROR_CHARS = 8000
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps(..., separators=) builds one per call
-# one JSON value from a position, in C: json.loads costs 3x as much for a descriptor line
-_SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
-_FILES_KEYS = {"index", "kind", "items", "paths"}  # a files descriptor as the manifest writes it
-
-
-def descriptor(line: bytes) -> MiniBatch:
-    """``manifest.descriptor`` of a command's descriptor, with a fast path for
-    the common files line: parsed by the C scanner, built without
-    ``MiniBatch.from_dict``'s copy (this runs once per mini-batch)."""
-    try:
-        d = _SCAN(line.decode(), 0)[0]
-    except (UnicodeDecodeError, StopIteration, ValueError):
-        return manifest.descriptor(line)  # says what is wrong, as before
-    if isinstance(d, dict) and d.keys() == _FILES_KEYS and d["kind"] == "files":
-        return MiniBatch(d["index"], "files", d["items"], d["paths"])
-    return MiniBatch.from_dict(d)
 
 
 def done_line(
@@ -161,7 +144,7 @@ class Worker:
             if line.startswith(b"Q"):
                 break
             attempt_text, _, text = line.partition(b" ")
-            self.run_one(int(attempt_text), descriptor(text), manifest.trivial_load(text))
+            self.run_one(int(attempt_text), manifest.descriptor(text), manifest.trivial_load(text))
         try:
             self.host.shutdown()
         except (Exception, SystemExit) as exc:

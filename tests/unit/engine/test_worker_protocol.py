@@ -1,12 +1,14 @@
-"""The worker's per-mini-batch lines (pjob.engine.worker): its fast paths
-give exactly what the general ones give (the descriptor as
-``manifest.descriptor`` reads it, the "D" line as the JSON encoder writes it)."""
+"""The per-mini-batch lines between agent and worker: their fast paths give
+exactly what the general ones give (a descriptor as ``manifest.descriptor``
+reads it, what ``MiniBatch.from_dict(json.loads(line))`` gives; the "D" line
+as the JSON encoder writes it)."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+from pjob.data.minibatch import MiniBatch
 from pjob.engine import manifest, worker
 
 
@@ -21,12 +23,14 @@ from pjob.engine import manifest, worker
     ],
 )
 def test_descriptor_as_the_manifest_reads_it(line):
-    assert worker.descriptor(line) == manifest.descriptor(line)
+    assert manifest.descriptor(line) == MiniBatch.from_dict(json.loads(line))
 
 
 def test_a_bad_descriptor_fails_as_before():
     with pytest.raises(json.JSONDecodeError):
-        worker.descriptor(b'{"index":1,')
+        manifest.descriptor(b'{"index":1,')
+    with pytest.raises(json.JSONDecodeError):  # extra data after a whole files descriptor
+        manifest.descriptor(b'{"index":1,"kind":"files","items":1,"paths":["/a"]} x')
 
 
 @pytest.mark.parametrize(
