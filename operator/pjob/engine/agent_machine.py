@@ -293,8 +293,14 @@ def claim_count(state: State) -> int:
 
 
 def dispatch(state: State) -> list[Action]:
-    """Top up every ready worker's queue to the depth, one write each, in slot order."""
+    """Top up every ready worker's queue to the depth, one write each, in slot
+    order, but none past half an even share of what the agent holds (queued
+    and in hand): near the end of the work the queues shrink with it, so no
+    worker idles long while another, slower one still holds a queue."""
     depth = policy.queue_depth(state.mean_seconds)
+    ready = [w.queued for w in state.workers if w.ready]
+    if ready:
+        depth = min(depth, max(1, -(-(state.local + sum(ready)) // (2 * len(ready)))))
     left, sends = state.local, list[Action]()
     for w in state.workers:
         if not left:

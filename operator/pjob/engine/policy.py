@@ -226,12 +226,15 @@ def phase_deadline(phase: str, phase_started: float, limits: Limits) -> float:
     return phase_started + (limits.task_overhead_timeout if phase == "load" else limits.timeout)
 
 
-def queue_depth(mean_seconds: float, horizon_s: float = 0.02, cap: int = 256) -> int:
+def queue_depth(mean_seconds: float, horizon_s: float = 0.05, cap: int = 256) -> int:
     """Mini-batches queued at one worker: about ``horizon_s`` of work, so
-    tiny mini-batches never wait for the agent's round trip while long ones
-    are not held back behind a busy worker (at most ``horizon_s`` of tail
-    imbalance). The cap only binds below ~80 µs per mini-batch, where a
-    deeper queue means fewer, larger writes to the worker. Unknown duration (0) -> 2."""
+    tiny mini-batches never wait for the agent's round trip and the agent
+    reads many result lines per wake-up (``agent_machine.nap``), while long
+    ones are not held back behind a busy worker (at most ``horizon_s`` of
+    tail imbalance; the last of the work is shared evenly:
+    ``agent_machine.dispatch``). The cap only binds below ~200 µs per
+    mini-batch, where a deeper queue means fewer, larger writes to the
+    worker. Unknown duration (0) -> 2."""
     if mean_seconds <= 0:
         return 2
     return max(1, min(cap, int(horizon_s / mean_seconds)))

@@ -164,7 +164,9 @@ def test_phase_deadline(phase, deadline):
     assert policy.phase_deadline(phase, 100.0, L(timeout=2, task_overhead_timeout=7)) == deadline
 
 
-@pytest.mark.parametrize("mean,depth", [(0.0, 2), (0.0001, 200), (0.00001, 256), (0.005, 4), (0.02, 1), (5.0, 1)])
+@pytest.mark.parametrize(
+    "mean,depth", [(0.0, 2), (0.0002, 250), (0.00001, 256), (0.005, 10), (0.02, 2), (0.05, 1), (5.0, 1)]
+)
 def test_queue_depth(mean, depth):
     assert policy.queue_depth(mean) == depth
 
