@@ -1,34 +1,45 @@
 """A DataFrame's rows as append_row text, fast: the bytes of
 ``frame.to_csv(sep=" ", header=None, index=None)`` (Azure's append_row
-format) built column by column with numpy instead of pandas' row-by-row
-CSV writer, which is most of a table worker's time on a big CSV.
+format) built column by column instead of by pandas' row-by-row CSV writer,
+which is most of a table worker's time on a big CSV.
 
 Only frames whose every column has a plain dtype take the fast path: signed
 or unsigned integers, float64, bool, naive datetime64[ns], object columns
-holding only ``str`` and nulls (None/NaN), and pandas' string dtypes. Each column is turned into strings exactly as pandas'
-``get_values_for_csv`` does for ``to_csv`` (floats: ``astype(str)``, which is
-``float.__repr__``; ints and bools: ``str``; nulls: ""), then quoted as ``csv.QUOTE_MINIMAL`` with a space
+holding only ``str`` and nulls (None/NaN), and pandas' string dtypes. Each
+column is turned into strings exactly as pandas' ``get_values_for_csv`` does
+for ``to_csv`` (floats: ``astype(str)``, which is ``float.__repr__``; ints and
+bools: ``str``; nulls: ""), then quoted as ``csv.QUOTE_MINIMAL`` with a space
 delimiter quotes (a field holding a space, a quote or a line feed is wrapped
 in quotes, quotes doubled). Anything else returns None and the caller uses
-``to_csv``: other dtypes (other datetimes, categoricals, float32, extension types),
-one-column frames (the csv module quotes a lone empty field), any field with
-a carriage return (its quoting differs between Python versions) and a
-non-default column index. ``tests/unit/engine/test_frametext.py`` holds the
-output equal to ``to_csv`` on generated frames of many dtypes.
+``to_csv``: other dtypes (other datetimes, categoricals, float32, extension
+types), one-column frames (the csv module quotes a lone empty field) and
+any field with a carriage return (its quoting differs between Python
+versions). Column names and the row index play no part.
+
+With pyarrow (``_arrow_rows``) no Python string is made per field: each
+column becomes an Arrow string array (ints by Arrow's cast; floats by Arrow's
+cast, which writes ``repr``'s shortest digits, plus the ".0" it leaves off
+whole numbers, ``repr`` itself for the few values in exponent notation; text
+quoted through the mask of values that need it; nulls are nulls), and one
+``binary_join_element_wise`` of those arrays with the separators, quotes and
+line feeds between them (scalars, or per-row arrays where only some values
+are quoted) writes the rows, whose bytes are the text. Without pyarrow the
+same strings are Python lists joined row by row. ``tests/unit/engine/
+test_frametext.py`` holds both outputs equal to ``to_csv`` on generated frames
+of many dtypes.
 """
 
 from __future__ import annotations
 
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy
     import pandas
 
 DatetimeFormat = tuple[bool, str, int]  # (dates only, unit, width): _datetime_format
-
-_SPECIAL = (" ", '"', "\n")
+Pieces = list[Any]  # Arrow string arrays and str, joined end to end into the rows
 
 
 def rows_text(frame: pandas.DataFrame) -> str | None:
@@ -44,11 +55,165 @@ def rows_text(frame: pandas.DataFrame) -> str | None:
     series = [frame.iloc[:, i] for i in range(n_cols)]
     # a datetime column's format is chosen over the whole column; everything else is per value
     formats = [_datetime_format(s.to_numpy(), np) if s.dtype == np.dtype("datetime64[ns]") else None for s in series]
+    try:
+        import pyarrow
+        import pyarrow.compute
+    except ImportError:
+        return _python_rows(series, formats, n_rows, np)
+    return _arrow_rows(series, formats, n_rows, np, pyarrow, pyarrow.compute)
+
+
+BLOCK_ROWS = 1 << 18  # rows turned into text at a time: bounds the Arrow arrays (a 10 MB mini-batch is one block)
+
+
+def _arrow_rows(
+    series: list[pandas.Series],
+    formats: list[DatetimeFormat | None],
+    n_rows: int,
+    np: ModuleType,
+    pa: ModuleType,
+    pc: ModuleType,
+) -> str | None:
     parts = []
-    for lo in range(0, n_rows, BLOCK_ROWS):  # in blocks: a block's strings, not the whole frame's, live at once
+    for lo in range(0, n_rows, BLOCK_ROWS):
+        pieces: Pieces = []
+        for s, fmt in zip(series, formats):
+            try:
+                column = _arrow_column(s.iloc[lo : lo + BLOCK_ROWS], fmt, np, pa, pc)
+            except (pa.ArrowException, ValueError, TypeError):  # values Arrow does not take as they are
+                return None
+            if column is None:
+                return None
+            pieces += column
+            pieces.append(" ")
+        pieces[-1] = "\n"
+        merged: Pieces = []
+        for piece in pieces:  # neighbouring constants as one scalar
+            if isinstance(piece, str) and merged and isinstance(merged[-1], str):
+                merged[-1] += piece
+            else:
+                merged.append(piece)
+        try:
+            rows = pc.binary_join_element_wise(*merged, "", null_handling="replace", null_replacement="")
+        except pa.ArrowException:  # (more than 2 GiB of text in a block)
+            return None
+        parts.append(str(_data(rows, np), "utf-8"))
+    return parts[0] if len(parts) == 1 else "".join(parts)
+
+
+def _data(strings: Any, np: ModuleType) -> memoryview:
+    """The bytes of all values of an Arrow string array, end to end."""
+    offsets = np.frombuffer(strings.buffers()[1], dtype=np.int32, count=len(strings) + 1, offset=strings.offset * 4)
+    data = strings.buffers()[2]
+    return memoryview(data)[int(offsets[0]) : int(offsets[-1])] if data is not None else memoryview(b"")
+
+
+def _arrow_column(
+    series: pandas.Series, fmt: DatetimeFormat | None, np: ModuleType, pa: ModuleType, pc: ModuleType
+) -> Pieces | None:
+    dtype = series.dtype
+    kind = getattr(dtype, "kind", "")
+    if not isinstance(dtype, np.dtype):
+        import pandas
+
+        if isinstance(dtype, pandas.StringDtype):  # pandas 3's default for text; nulls are NA or NaN
+            return _arrow_strings(series.to_numpy(dtype=object, na_value=None), np, pa, pc)  # type: ignore[call-overload]  # pandas-stubs lacks na_value=None
+        return None  # other extension dtypes (nullable ints, categorical, ...): pandas' own writer
+    values = series.to_numpy()
+    if kind in "iu":
+        return [pc.cast(pa.array(values), pa.string())]
+    if kind == "b":
+        return [pc.if_else(pa.array(values), "True", "False")]
+    if kind == "f" and dtype.itemsize == 8:
+        return _arrow_floats(values, np, pa, pc)
+    if kind == "O":
+        return _arrow_strings(values, np, pa, pc)
+    if dtype == np.dtype("datetime64[ns]"):
+        dates_only, _, width = fmt or _datetime_format(values, np)
+        stamps = pa.array(values, mask=np.isnat(values))  # NaT: null
+        if dates_only:
+            return [pc.cast(pc.cast(stamps, pa.date32()), pa.string())]
+        # "YYYY-MM-DD HH:MM:SS.nnnnnnnnn" for every ns timestamp (4-digit years in range), cut to the column's width
+        text = pc.utf8_slice_codeunits(pc.cast(stamps, pa.string()), 0, width)
+        return _quoted(text, pc.is_valid(text), pa, pc)
+    return None
+
+
+def _arrow_floats(values: numpy.ndarray, np: ModuleType, pa: ModuleType, pc: ModuleType) -> Pieces:
+    """``float.__repr__`` of each value (null for NaN) by Arrow's cast, which
+    writes the same shortest round-trip digits: where ``repr`` writes
+    positional notation (1e-4 <= |v| < 1e16, and zero) and Arrow did too (no
+    "e"), the two differ only by the ".0" Arrow leaves off whole numbers,
+    joined after them; any other value (inf, exponents) is ``repr``'s own."""
+    nan = np.isnan(values)
+    text = pc.cast(pa.array(values, mask=nan if nan.any() else None), pa.string())
+    with np.errstate(invalid="ignore"):
+        magnitude = np.abs(values)
+        positional = ((magnitude >= 1e-4) & (magnitude < 1e16)) | (values == 0)
+    if b"e" in bytes(_data(text, np)):
+        positional &= ~_flags(pc.match_substring(text, "e"), np, pc)
+    whole = positional & ~_flags(pc.match_substring(text, "."), np, pc) if positional.any() else positional
+    other = ~positional & ~nan
+    if other.any():  # (replace_with_mask copies the whole array: for the few values that need it)
+        reprs = [repr(v) for v in values[other].tolist()]
+        text = pc.replace_with_mask(text, pa.array(other), pa.array(reprs, type=pa.string()))
+    if not whole.any():
+        return [text]
+    return [text, ".0" if whole.all() else pc.if_else(pa.array(whole), ".0", "")]
+
+
+def _flags(mask: Any, np: ModuleType, pc: ModuleType) -> numpy.ndarray:
+    """An Arrow boolean array as numpy, null as False."""
+    flags: numpy.ndarray = np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
+    return flags
+
+
+def _arrow_strings(values: numpy.ndarray, np: ModuleType, pa: ModuleType, pc: ModuleType) -> Pieces | None:
+    """Text values (``str``; None or NaN as null) quoted as the csv module
+    does; None for any other value or a carriage return."""
+    text = pa.array(values, from_pandas=True)  # infers the type: string only when every non-null value is a str
+    if isinstance(text, pa.ChunkedArray):
+        return None
+    if text.null_count:
+        nulls = np.flatnonzero(_flags(pc.is_null(text), np, pc)).tolist()
+        if not all(values[i] is None or (isinstance(values[i], float) and values[i] != values[i]) for i in nulls):
+            return None  # pd.NA, NaT, ...: pandas' own writer
+        if text.null_count == len(text):
+            return [pa.nulls(len(text), pa.string())]
+    if text.type != pa.string():
+        return None
+    data = bytes(_data(text, np))
+    if b"\r" in data:
+        return None
+    needs = pc.match_substring(text, " ")
+    if b"\n" in data:
+        needs = pc.or_(needs, pc.match_substring(text, "\n"))
+    if b'"' in data:
+        needs = pc.or_(needs, pc.match_substring(text, '"'))
+        text = pc.replace_substring(text, '"', '""')
+    return _quoted(text, needs, pa, pc)
+
+
+def _quoted(text: Any, needs: Any, pa: ModuleType, pc: ModuleType) -> Pieces:
+    """``text`` with quotes around the values where ``needs`` is true (null is null)."""
+    count = pc.sum(needs).as_py() or 0
+    if count == 0:
+        return [text]
+    if count == len(text):  # (no nulls: a null needs nothing)
+        return ['"', text, '"']
+    quote = pc.if_else(needs, '"', "")
+    return [quote, text, quote]
+
+
+# --- without pyarrow: Python strings ----------------------------------------------------
+def _python_rows(
+    series: list[pandas.Series], formats: list[DatetimeFormat | None], n_rows: int, np: ModuleType
+) -> str | None:
+    parts = []
+    for lo in range(0, n_rows, PYTHON_BLOCK_ROWS):  # a block's strings, not the whole frame's, live at once
         columns = []
         for s, fmt in zip(series, formats):
-            text = _column_text(s.iloc[lo : lo + BLOCK_ROWS], np, fmt)
+            text = _column_text(s.iloc[lo : lo + PYTHON_BLOCK_ROWS], np, fmt)
             if text is None:
                 return None
             columns.append(text)
@@ -56,7 +221,7 @@ def rows_text(frame: pandas.DataFrame) -> str | None:
     return "".join(parts)
 
 
-BLOCK_ROWS = 8192  # rows turned into text at a time (a 10 MB mini-batch: its peak ~100 -> ~10 MB of strings)
+PYTHON_BLOCK_ROWS = 8192  # (a 10 MB mini-batch: its peak ~100 -> ~10 MB of strings)
 
 
 def _column_text(series: pandas.Series, np: ModuleType, fmt: DatetimeFormat | None = None) -> list[str] | None:
@@ -65,50 +230,22 @@ def _column_text(series: pandas.Series, np: ModuleType, fmt: DatetimeFormat | No
     if not isinstance(dtype, np.dtype):
         import pandas
 
-        if isinstance(dtype, pandas.StringDtype):  # pandas 3's default for text; nulls are NA or NaN
+        if isinstance(dtype, pandas.StringDtype):
             return _object_text(series.to_numpy(dtype=object, na_value=None).tolist())  # type: ignore[call-overload]  # pandas-stubs lacks na_value=None
-        return None  # other extension dtypes (nullable ints, categorical, ...): pandas' own writer
+        return None
     values = series.to_numpy()
     if kind in "iu":
         return list(map(str, values.tolist()))
     if kind == "b":
         return ["True" if v else "False" for v in values.tolist()]
     if kind == "f" and dtype.itemsize == 8:  # float.__repr__ is numpy's astype(str) for float64
-        return _float_text(values, np)
+        reprs = list(map(float.__repr__, values.tolist()))
+        return ["" if t == "nan" else t for t in reprs] if np.isnan(values).any() else reprs
     if kind == "O":
         return _object_text(values.tolist())
     if dtype == np.dtype("datetime64[ns]"):
         return _datetime_text(values, np, fmt)
     return None
-
-
-def _float_text(values: numpy.ndarray, np: ModuleType) -> list[str]:
-    """``float.__repr__`` of each value ("" for NaN), mostly by Arrow's cast,
-    which writes the same shortest round-trip digits: where ``repr`` writes
-    positional notation (1e-4 <= |v| < 1e16, and zero) and Arrow did too (no
-    "e"), the two differ only by the ".0" Arrow leaves off whole numbers,
-    added here; any other value (NaN, inf, exponents) is ``repr``'s own."""
-    try:
-        import pyarrow
-        import pyarrow.compute as pc
-    except ImportError:
-        pyarrow = None
-    if pyarrow is None or not len(values):
-        reprs = list(map(float.__repr__, values.tolist()))
-        return ["" if t == "nan" else t for t in reprs] if np.isnan(values).any() else reprs
-    arrow = pc.cast(pyarrow.array(values), pyarrow.string())
-    with np.errstate(invalid="ignore"):
-        magnitude = np.abs(values)
-        positional = ((magnitude >= 1e-4) & (magnitude < 1e16)) | (values == 0)
-    positional &= ~pc.match_substring(arrow, "e").to_numpy(zero_copy_only=False)
-    whole = ~pc.match_substring(arrow, ".").to_numpy(zero_copy_only=False)
-    if whole.any():
-        arrow = pc.if_else(pyarrow.array(whole), pc.binary_join_element_wise(arrow, ".0", ""), arrow)
-    text: list[str] = arrow.to_pylist()
-    for i in np.flatnonzero(~positional).tolist():
-        v = float(values[i])
-        text[i] = "" if v != v else repr(v)
-    return text
 
 
 _NS_UNITS = ((10**3, "ns", 29), (10**6, "us", 26), (10**9, "ms", 23))  # unit, length of "YYYY-MM-DD HH:MM:SS.f..."
@@ -129,20 +266,10 @@ def _datetime_text(values: numpy.ndarray, np: ModuleType, fmt: DatetimeFormat | 
     chosen for the whole column (``_datetime_format``; these values' own when
     None); NaT is ""."""
     nat = np.isnat(values)
-    dates_only, unit, width = fmt or _datetime_format(values, np)
-    text: list[str]
-    try:
-        import pyarrow
-    except ImportError:  # numpy alone: slower
-        text = np.datetime_as_string(values, unit="D" if dates_only else unit).tolist()
-        if not dates_only:
-            text = ['"' + t.replace("T", " ") + '"' for t in text]
-    else:  # Arrow's casts print every ns timestamp as "YYYY-MM-DD HH:MM:SS.nnnnnnnnn" (4-digit years in range)
-        arr = pyarrow.array(values)
-        if dates_only:
-            text = arr.cast(pyarrow.date32()).cast(pyarrow.string()).to_pylist()
-        else:
-            text = ['"' + t[:width] + '"' if t is not None else "" for t in arr.cast(pyarrow.string()).to_pylist()]
+    dates_only, unit, _ = fmt or _datetime_format(values, np)
+    text: list[str] = np.datetime_as_string(values, unit="D" if dates_only else unit).tolist()
+    if not dates_only:
+        text = ['"' + t.replace("T", " ") + '"' for t in text]
     if nat.any():
         text = ["" if null else t for t, null in zip(text, nat.tolist())]
     return text

@@ -152,16 +152,127 @@ def test_other_frames_decline(frame):
     assert frametext.rows_text(frame) is None
 
 
+FAST_KINDS = ["int", "uint", "int32", "float", "bool", "str", "string", "string[python]", "datetime"]
+
+
+@st.composite
+def plain_frames(draw):
+    """Frames of the dtypes the fast path takes, with no carriage return."""
+    n = draw(st.integers(0, 12))
+    kinds = draw(st.lists(st.sampled_from(FAST_KINDS), min_size=2, max_size=6))
+    data = {f"c{i}": draw(column(kind, n)) for i, kind in enumerate(kinds)}
+    frame = pd.DataFrame(data)
+    return frame.replace("\r", "", regex=True) if n else frame
+
+
+@settings(max_examples=400, deadline=None)
+@given(plain_frames())
+def test_plain_frames_are_written_fast_and_the_same(frame):
+    assert frametext.rows_text(frame) == expected(frame)
+
+
+@settings(max_examples=200, deadline=None)
+@given(plain_frames() | frames())
+def test_the_same_in_blocks(frame):
+    saved = frametext.BLOCK_ROWS
+    frametext.BLOCK_ROWS = 3  # a block's quoting and ".0" may differ from the next one's
+    try:
+        fast = frametext.rows_text(frame)
+    finally:
+        frametext.BLOCK_ROWS = saved
+    if fast is not None:
+        assert fast == expected(frame)
+
+
+def without_pyarrow(frame):
+    import sys
+
+    saved = sys.modules.get("pyarrow")
+    sys.modules["pyarrow"] = None  # import pyarrow raises ImportError: the Python path
+    try:
+        return frametext.rows_text(frame)
+    finally:
+        sys.modules["pyarrow"] = saved
+
+
+@settings(max_examples=300, deadline=None)
+@given(plain_frames() | frames())
+def test_without_pyarrow_the_same(frame):
+    fast = without_pyarrow(frame)
+    if fast is not None:
+        assert fast == expected(frame)
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.integers(0, 6).flatmap(lambda n: st.tuples(column("datetime", n), column("int", n))))
 def test_datetimes_without_pyarrow_are_the_same(columns):
     frame = pd.DataFrame({"d": columns[0], "i": columns[1]})
-    import sys
+    assert without_pyarrow(frame) == expected(frame)
 
-    saved = sys.modules.get("pyarrow")
-    sys.modules["pyarrow"] = None  # import pyarrow raises ImportError: the numpy path
-    try:
-        fast = frametext.rows_text(frame)
-    finally:
-        sys.modules["pyarrow"] = saved
-    assert fast == expected(frame)
+
+MAGNITUDES = [
+    0.0,
+    -0.0,
+    1e16,
+    -1e16,
+    1e15,
+    9999999999999998.0,
+    1e-4,
+    9.99e-5,
+    1e-5,
+    1.2345e-5,
+    1.5e16,
+    5e-324,
+    1.7976931348623157e308,
+]
+EDGE_COLUMNS = {
+    "floats": MAGNITUDES + [math.nan, math.inf, -math.inf, 2.0, -3.0, 0.1, 1 / 3, 123456789.125, 2.0**53, 2.0**60],
+    "whole": [float(i) for i in range(-10, 10)],
+    "few whole": [i + 0.5 if i % 7 else float(i) for i in range(40)],
+    "ints": [-(2**63), 2**63 - 1, 0, -1, 10**18],
+    "bools": [True, False, True],
+    "text": ["plain", "", "two words", 'a "q"', '"', "line\nfeed", " ", "é ü", None, float("nan"), "\x00", "\u2028"],
+    "all quoted": ["a b", "c d", '"'],
+    "quoted and null": ["a b", None, "c d"],
+    "all null": [None, None, float("nan")],
+    "all empty": ["", "", ""],
+    "stamps": pd.to_datetime(["2024-01-01 10:00:00.000001", None, "1677-09-22"], format="ISO8601").astype(
+        "datetime64[ns]"
+    ),
+    "dates": pd.to_datetime(["2024-01-01", None, "2262-04-11"]).astype("datetime64[ns]"),
+}
+TEXTUAL = ("text", "all quoted", "quoted and null", "all null", "all empty")
+
+
+@pytest.mark.parametrize("name", sorted(EDGE_COLUMNS))
+@pytest.mark.parametrize("other", ["first", "last"])
+def test_edge_columns(name, other):
+    values = EDGE_COLUMNS[name]
+    col = pd.Series(values, dtype="object") if name in TEXTUAL else values
+    ids = np.arange(len(values), dtype="int64")
+    frame = pd.DataFrame({"i": ids, "v": col} if other == "first" else {"v": col, "i": ids})
+    assert frametext.rows_text(frame) == expected(frame)
+    assert without_pyarrow(frame) == expected(frame)
+    for dtype in ("string", "str"):
+        if name in TEXTUAL:
+            typed = frame.assign(v=pd.Series([None if v != v else v for v in values], dtype=dtype))
+            assert frametext.rows_text(typed) == expected(typed)
+
+
+def test_a_large_frame_of_every_magnitude():
+    rng = np.random.default_rng(15)
+    n = 5000
+    floats = rng.choice([-1, 1], n) * 10.0 ** rng.uniform(-30, 30, n)
+    floats[::3] = np.round(floats[::3])
+    floats[::11] = np.nan
+    words = np.array(["a", "b c", 'd"e', "", "f\ng", "h"], dtype=object)[rng.integers(0, 6, n)]
+    frame = pd.DataFrame(
+        {
+            "i": rng.integers(-(2**62), 2**62, n),
+            "f": floats,
+            "w": words,
+            "b": rng.integers(0, 2, n).astype(bool),
+            "d": pd.Series(rng.integers(0, 10**18, n)).astype("datetime64[ns]"),
+        }
+    )
+    assert frametext.rows_text(frame) == expected(frame)
