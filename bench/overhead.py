@@ -124,10 +124,19 @@ def measure(root: str, code: str, files: int, size: int, repeat: int, env: dict 
     return res
 
 
-def startup_breakdown(root: str, repeat: int, env: dict | None = None) -> str:
+PYDANTIC = "from pydantic import BaseModel, Field, field_validator, model_validator"
+
+
+def startup_breakdown(root: str, repeat: int, env: dict | None = None) -> tuple[str, float]:
+    """(what starting Python and pjob costs, the median seconds of Python +
+    importing pydantic alone: the floor of any run that validates its spec)."""
     bare = [bl.run_timed([bl.python(), "-c", "pass"], root)[0] for _ in range(repeat)]
+    pydantic = [bl.run_timed([bl.python(), "-c", PYDANTIC], root)[0] for _ in range(repeat)]
     cli = [bl.run_timed([bl.python(), "-c", "import pjob.local.run_cmd"], root, env=env)[0] for _ in range(repeat)]
-    return f"bare Python {bl.spread(bare)}s, Python + import pjob.local.run_cmd {bl.spread(cli)}s"
+    return (
+        f"bare Python {bl.spread(bare)}s, Python + import pydantic {bl.spread(pydantic)}s, "
+        f"Python + import pjob.local.run_cmd {bl.spread(cli)}s"
+    ), bl.med(pydantic)
 
 
 def main() -> int:
@@ -209,7 +218,14 @@ def main() -> int:
                 f"{bl.spread(r['pjob'], 1e3, '.0f')}ms ({bl.med(r['pjob']) / bl.med(r['pool']):.2f}x)"
             )
     ok &= bl.verdict("time to first run(), pjob/Pool", pjob_first / pool_first, FIRST_RUN_TARGET)
-    print(f"for scale: {startup_breakdown(root, args.repeat, env)}; at the end: {bl.load()}")
+    breakdown, pydantic_s = startup_breakdown(root, max(3, args.repeat), env)
+    pool_small = bl.med(by_files[small]["pool"]) if by_files[small]["pool"] else pool_first
+    print(
+        f"  floor: Python + importing pydantic alone (every run validates its job with it before user code runs) "
+        f"takes {pydantic_s * 1e3:.0f} ms = {pydantic_s / pool_small:.2f}x the Pool's whole time to its first run() "
+        f"at {small:,} files"
+    )
+    print(f"for scale: {breakdown}; at the end: {bl.load()}")
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
     return 0 if ok else 1
