@@ -270,7 +270,7 @@ class Agent(agent_workers.WorkerProcesses, agent_messages.WorkerMessages):
             _, self.lines = manifest.read_header_and_lines(manifest.path_in(self.task.work_dir))
             self.adoptable = results.scan(self.parts_dir)  # records committed by an interrupted run
             self.fit_workers()
-        self.last_heartbeat = last_reap = time.monotonic()
+        self.last_heartbeat = last_reap = started = time.monotonic()
         while not self.stopping:  # the I/O shell: agent_machine decides, this executes and feeds events
             now = time.monotonic()
             if now - last_reap >= 1.0:
@@ -279,8 +279,9 @@ class Agent(agent_workers.WorkerProcesses, agent_messages.WorkerMessages):
             timeout = self.turn(now)
             if timeout is None:
                 break
-            self.monitor.maybe_sample(now)
             self.activity.update(self.slots, now)
+            if agent_machine.sample_due(now, started, any(w.queue for w in self.slots)):
+                self.monitor.maybe_sample(now)
             if self.nap_seconds > 0:  # the workers have enough queued: their lines wait in the pipes
                 self.nap(self.nap_seconds)
                 timeout = max(0.0, timeout - self.nap_seconds)

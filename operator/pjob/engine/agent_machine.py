@@ -104,6 +104,7 @@ __all__ = [
     "MarkReady",
     "NAP_FROM",
     "NAP_MAX",
+    "SAMPLE_AFTER",
     "NO_SPACE",
     "NoSpace",
     "NoteIdleExit",
@@ -127,11 +128,13 @@ __all__ = [
     "dispatch",
     "handle",
     "nap",
+    "sample_due",
     "timeouts",
 ]
 
 HEARTBEAT_SECONDS = 5.0
 IDLE_WAIT = 0.1
+SAMPLE_AFTER = 1.0  # seconds after start from which resource samples are taken even with idle workers
 NAP_MAX = 0.05  # seconds the agent leaves result lines unread, at most (see ``nap``)
 NAP_FROM = 0.001  # mean mini-batch seconds from which it naps: shorter ones come many to a read anyway
 
@@ -282,6 +285,14 @@ def nap(state: State, sends: list[Action]) -> float:
     if least < 2:
         return 0.0
     return min(NAP_MAX, 0.5 * (least - 1) * state.mean_seconds)
+
+
+def sample_due(now: float, started: float, busy: bool) -> bool:
+    """Whether the agent may take a resource sample now (``engine.monitor``;
+    the first imports psutil, ~20 ms): while some worker has work queued, or
+    from ``SAMPLE_AFTER`` seconds after the agent's loop started; never while
+    the workers wait for their first mini-batches."""
+    return busy or now - started >= SAMPLE_AFTER
 
 
 def claim_count(state: State) -> int:

@@ -216,6 +216,18 @@ def test_dispatch_depth_and_the_tapered_tail(what, s, sends):
     assert am.dispatch(s) == sends
 
 
+@pytest.mark.parametrize(
+    "now, busy, due",
+    [
+        (100.1, False, False),  # the workers wait for their first mini-batches: not now
+        (100.1, True, True),  # they are busy: a sample delays nobody
+        (101.0, False, True),  # a second after start: even with idle workers
+    ],
+)
+def test_resource_samples_never_hold_back_the_first_mini_batches(now, busy, due):
+    assert am.sample_due(now, 100.0, busy) is due
+
+
 def test_no_nap_in_a_turn_that_kills():
     s = state(worker(0, queued=4, started=30.0), worker(1, queued=4), mean_seconds=0.005)
     assert wait_of(s).nap == 0.0
