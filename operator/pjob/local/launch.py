@@ -17,6 +17,7 @@ import select
 import signal
 import subprocess
 import sys
+import time
 
 from pjob.coord.sqlite import SqliteCoordinator
 from pjob.engine import agent, plan_board, procs, step
@@ -81,9 +82,28 @@ class AgentProcess:
         self.proc = proc
         self.pid = proc.pid
         self._control_w = control_w
+        self._exit_fd: int | None = None  # a pidfd: readable once the agent has exited (Linux)
 
     def poll(self):
-        return self.proc.poll()
+        code = self.proc.poll()
+        if code is not None:
+            self._close_exit_fd()
+        return code
+
+    def exit_fd(self) -> int | None:
+        """A descriptor that turns readable when this agent exits (a pidfd), or
+        None where there are none (not Linux) or it has already been reaped."""
+        if self._exit_fd is None:
+            try:
+                self._exit_fd = os.pidfd_open(self.pid)
+            except (AttributeError, OSError):  # no pidfds here, or the agent is gone and reaped
+                self._exit_fd = -1
+        return self._exit_fd if self._exit_fd >= 0 else None
+
+    def _close_exit_fd(self) -> None:
+        if self._exit_fd is not None and self._exit_fd >= 0:
+            os.close(self._exit_fd)
+        self._exit_fd = -1
 
     def wait(self, timeout=None):
         return self.proc.wait(timeout)
@@ -92,6 +112,7 @@ class AgentProcess:
         self.proc.kill()
 
     def close_control(self) -> None:
+        self._close_exit_fd()  # the driver waits for this agent to exit from now on, not for an event
         if self._control_w is not None:
             try:
                 os.close(self._control_w)
@@ -103,6 +124,17 @@ class AgentProcess:
                 self.proc.stdin.close()
             except OSError:
                 pass
+
+
+def sleep_until_one_exits(agents, seconds: float) -> None:
+    """Sleep at most ``seconds``, woken at once when one of the running
+    ``agents`` exits (the end of a step is seen when it happens, not at the
+    next poll); a plain sleep where no agent can be waited on this way."""
+    fds = [fd for a in agents if a.proc.returncode is None and (fd := a.exit_fd()) is not None]
+    if fds:
+        select.select(fds, [], [], seconds)
+    else:
+        time.sleep(seconds)
 
 
 def start(task, node: int, agent_id: str, log_path: str) -> AgentProcess:

@@ -27,7 +27,8 @@ from pjob.local import launch
 from pjob.local.replay_one import ReplayResult, replay  # noqa: F401  (public API of this module)
 from pjob.spec import errors
 
-POLL_SECONDS = 0.025
+POLL_SECONDS = 0.1  # counters and agents are looked at this often, and at once when an agent exits
+IDLE_EXIT_SECONDS = 0.5  # every agent saw the queue drained: the counters must show it within this
 PROGRESS_SECONDS = 0.1  # the progress callback runs at most this often
 OVERVIEW_SECONDS = 5.0
 AGENT_STOP_SECONDS = 20.0
@@ -157,7 +158,8 @@ def _watch(task, coord, agents, run_id, logs, log, progress, started: float) -> 
     limits = policy.limits_for(task)
     first = coord.counters()
     attempts_at_start = first.attempts
-    restarts = idle_polls = 0
+    restarts = 0
+    idle_since: float | None = None
     last_progress_call = 0.0
     last_overview = 0.0
     while True:
@@ -167,9 +169,9 @@ def _watch(task, coord, agents, run_id, logs, log, progress, started: float) -> 
         v = step_verdict.step_verdict(p, limits, seen, now=now, started_at=started, attempts_at_start=attempts_at_start)
         if not v.final:  # the counters say nothing yet: what did the agents do?
             seen, restarts = _agents(task, agents, run_id, logs, log, restarts)
-            # every agent saw the queue drained: the counters must show it within a few polls
-            idle_polls = idle_polls + 1 if seen.all_exited else 0
-            seen = dataclasses.replace(seen, all_exited=idle_polls > 20)
+            # every agent saw the queue drained: the counters must show it within IDLE_EXIT_SECONDS
+            idle_since = (idle_since or now) if seen.all_exited else None
+            seen = dataclasses.replace(seen, all_exited=idle_since is not None and now - idle_since > IDLE_EXIT_SECONDS)
             v = step_verdict.step_verdict(
                 p, limits, seen, now=now, started_at=started, attempts_at_start=attempts_at_start
             )
@@ -185,7 +187,7 @@ def _watch(task, coord, agents, run_id, logs, log, progress, started: float) -> 
             last_overview = now
         if v.final:
             return v, seen.fatal
-        time.sleep(POLL_SECONDS)
+        launch.sleep_until_one_exits(agents.values(), POLL_SECONDS)
 
 
 def _no_space(task, coord, logs: logtree.LogTree, exc: BaseException, started: float) -> StepResult:
