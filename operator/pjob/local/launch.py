@@ -26,7 +26,7 @@ from pjob.engine.task import ParallelTask
 QUEUE_FILE = "queue.db"
 READY_FILE = "queue.ready"  # created by the driver once the queue is prepared for this run
 LEASE_SECONDS = 30.0
-READY_POLL_SECONDS = 0.01
+READY_POLL_SECONDS = 0.05  # the driver also wakes waiting agents when it publishes (AgentProcess.notify)
 
 
 class ReadyFile:
@@ -49,7 +49,7 @@ class ReadyFile:
 
 def driver_gone(control_fd: int, seconds: float) -> bool:
     """Wait at most ``seconds`` on the control pipe: True at EOF (the driver
-    closed it or died)."""
+    closed it or died); a byte there (``AgentProcess.notify``) ends the wait early."""
     readable, _, _ = select.select([control_fd], [], [], seconds)
     return bool(readable) and not os.read(control_fd, 4096)
 
@@ -110,6 +110,18 @@ class AgentProcess:
 
     def kill(self) -> None:
         self.proc.kill()
+
+    def notify(self) -> None:
+        """Wake the agent if it waits for the plan (``connect_when_ready``): a
+        byte on its control channel (only EOF there means stop)."""
+        try:
+            if self._control_w is not None:
+                os.write(self._control_w, b"\n")
+            elif getattr(self.proc, "stdin", None) and not self.proc.stdin.closed:
+                self.proc.stdin.write(b"\n")
+                self.proc.stdin.flush()
+        except OSError:  # it has exited: the driver sees that when it looks
+            pass
 
     def close_control(self) -> None:
         self._close_exit_fd()  # the driver waits for this agent to exit from now on, not for an event

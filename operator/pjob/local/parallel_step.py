@@ -281,6 +281,8 @@ def run_parallel_step(
             return coord
 
         coord = plan_board.publish(board, plan, prepare_queue)
+        for proc in agents.values():
+            proc.notify()  # they look at the board now, not at their next poll
         p = coord.counters()
         if p.pending == 0 and p.leased == 0:
             log("nothing left to run: every mini-batch is already final")
