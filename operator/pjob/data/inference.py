@@ -186,7 +186,10 @@ def arrow_datetimes(text):
     import pyarrow
     import pyarrow.compute as pc
 
-    if text.null_count == len(text) or not pc.all(pc.match_substring_regex(text, _ARROW_ISO)).as_py():
+    if text.null_count == len(text):
+        return None
+    iso = fixed_width_iso(text)
+    if not (pc.all(pc.match_substring_regex(text, _ARROW_ISO)).as_py() if iso is None else iso):
         return None
     try:
         micros = pc.cast(text, pyarrow.timestamp("us"))
@@ -197,6 +200,62 @@ def arrow_datetimes(text):
     if finite.size and (finite.min() < _NS_RANGE[0] // 1000 + 1 or finite.max() > _NS_RANGE[1] // 1000 - 1):
         return None  # out of datetime64[ns]'s range: pandas says so
     return values.astype("datetime64[ns]")
+
+
+_ISO_WIDTHS = (10, 16, 19, 21, 22, 23, 24, 25, 26)  # the lengths _ARROW_ISO matches
+_ISO_SEPARATORS = {4: b"-", 7: b"-", 10: b"T ", 13: b":", 16: b":", 19: b"."}  # digits elsewhere
+
+
+def fixed_width_iso(text) -> bool | None:
+    """Whether every value of an Arrow string array matches ``_ARROW_ISO``,
+    decided from the bytes as a table of fixed-width rows when the values are
+    all the same length and not null (the common column of dates), a byte
+    compare per position instead of a regex per value; None otherwise."""
+    import numpy
+    import pyarrow
+
+    n = len(text)
+    if not n or text.null_count or text.type != pyarrow.string():
+        return None
+    offsets = numpy.frombuffer(text.buffers()[1], dtype=numpy.int32, count=n + 1, offset=text.offset * 4)
+    width, spare = divmod(int(offsets[-1] - offsets[0]), n)
+    if spare or (offsets[1:] - offsets[:-1] != width).any():
+        return None
+    if width not in _ISO_WIDTHS:
+        return False  # (a value of another length in bytes never matches)
+    rows = numpy.frombuffer(text.buffers()[2], dtype=numpy.uint8, count=n * width, offset=int(offsets[0]))
+    rows = rows.reshape(n, width)
+    for i in range(width):
+        column = rows[:, i]
+        allowed = _ISO_SEPARATORS.get(i)
+        if allowed is None:
+            ok = (column - 48 < 10).all()  # uint8: any other byte wraps past 9
+        else:
+            ok = numpy.isin(column, numpy.frombuffer(allowed, dtype=numpy.uint8)).all()
+        if not ok:
+            return False
+    return True
+
+
+def holds(strings, char: str) -> bool:
+    """Whether a value of an Arrow string array (or chunked array) holds the
+    character ``char``: a search (memchr) of the bytes from the first value's
+    start to the last one's end, which are the values' bytes end to end (a
+    character never spans two values), instead of a kernel pass per value."""
+    import numpy
+    import pyarrow
+    import pyarrow.compute as pc
+
+    if strings.type != pyarrow.string():  # (int64 offsets): the kernel
+        return bool(pc.any(pc.match_substring(strings, char)).as_py())
+    needle = char.encode("utf-8")
+    for chunk in strings.chunks if hasattr(strings, "chunks") else [strings]:
+        n, (_, offsets, data) = len(chunk), chunk.buffers()
+        if n and data is not None:
+            ends = numpy.frombuffer(offsets, dtype=numpy.int32, count=n + 1, offset=chunk.offset * 4)[[0, -1]]
+            if needle in memoryview(data)[int(ends[0]) : int(ends[1])].tobytes():
+                return True
+    return False
 
 
 def contiguous(arr):

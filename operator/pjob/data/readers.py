@@ -166,7 +166,6 @@ def _arrow_columns(text: str, opts: dict[str, Any], skip_header: bool, utf8=None
     only in CRLF, every record the same width); None otherwise. ``utf8``: the
     text's UTF-8 bytes when the caller has them (else they are encoded here)."""
     import pyarrow
-    import pyarrow.compute
     import pyarrow.csv
 
     multi_line = opts["support_multi_line"]
@@ -194,9 +193,7 @@ def _arrow_columns(text: str, opts: dict[str, Any], skip_header: bool, utf8=None
         )
     except pyarrow.ArrowInvalid:  # ragged rows and anything else unusual: the Python reader handles it
         return None
-    if not multi_line and any(
-        pyarrow.compute.any(pyarrow.compute.match_substring(column, "\n")).as_py() for column in table.columns
-    ):
+    if not multi_line and any(inference.holds(column, "\n") for column in table.columns):
         return None  # a quoted field spanned lines: single-line mode splits it (Python reader)
     start = 1 if skip_header and table.num_rows else 0
     # dropping the header slices every column: copy to offset 0 (see inference.contiguous)
