@@ -142,7 +142,7 @@ def sleep_until_one_exits(agents, seconds: float) -> None:
     """Sleep at most ``seconds``, woken at once when one of the running
     ``agents`` exits (the end of a step is seen when it happens, not at the
     next poll); a plain sleep where no agent can be waited on this way."""
-    fds = [fd for a in agents if a.proc.returncode is None and (fd := a.exit_fd()) is not None]
+    fds = [fd for a in agents if a.poll() is None and (fd := a.exit_fd()) is not None]
     if fds:
         select.select(fds, [], [], seconds)
     else:

@@ -196,6 +196,12 @@ class ExitedAgent:
     def close_control(self) -> None:
         pass
 
+    def notify(self) -> None:
+        pass
+
+    def exit_fd(self) -> None:
+        return None
+
 
 def test_the_driver_withdraws_a_stale_plan_first_and_publishes_after_the_queue(tmp_path, monkeypatch):
     task = make_task(tmp_path)
