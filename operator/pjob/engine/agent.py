@@ -92,6 +92,7 @@ class Agent(agent_workers.WorkerProcesses, agent_messages.WorkerMessages):
         self.started = time.monotonic()
         self.mean_seconds = 0.0
         self.nothing_to_claim = False
+        self.queue_short = False  # the last claim got fewer than it asked for: the work is running out
         self.last_heartbeat = 0.0
         self.nap_seconds = 0.0  # of the next wait (agent_machine.Wait.nap)
         self.report = report.AgentReport(task, self.node)
@@ -116,6 +117,7 @@ class Agent(agent_workers.WorkerProcesses, agent_messages.WorkerMessages):
             limits=self.limits,
             stopping=self.stopping,
             nothing_to_claim=self.nothing_to_claim,
+            queue_short=self.queue_short,
             last_heartbeat=self.last_heartbeat,
             init_failures=self.init_failures,
             fatal=self.fatal is not None,
@@ -161,6 +163,7 @@ class Agent(agent_workers.WorkerProcesses, agent_messages.WorkerMessages):
     def claim(self, n: int) -> None:
         leases = self.batcher().claim(self.agent_id, n)
         self.nothing_to_claim = not leases
+        self.queue_short = len(leases) < n
         for lease in leases:
             if lease.index in self.adoptable:
                 self.adopt(lease)

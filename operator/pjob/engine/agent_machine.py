@@ -161,6 +161,7 @@ class State(NamedTuple):
     limits: policy.Limits = policy.Limits()  # frozen: one default shared by all
     stopping: bool = False
     nothing_to_claim: bool = False  # the last claim got nothing
+    queue_short: bool = False  # the last claim got fewer than it asked for: the work is running out
     last_heartbeat: float = 0.0  # monotonic
     init_failures: int = 0  # consecutive init() failures on this instance
     fatal: bool = False  # given up (init failures, a full disk)
@@ -305,12 +306,13 @@ def claim_count(state: State) -> int:
 
 def dispatch(state: State) -> list[Action]:
     """Top up every ready worker's queue to the depth, one write each, in slot
-    order, but none past half an even share of what the agent holds (queued
-    and in hand): near the end of the work the queues shrink with it, so no
-    worker idles long while another, slower one still holds a queue."""
+    order. Once the queue runs out (a claim got fewer than it asked for), none
+    past half an even share of what the agent holds (queued and in hand): the
+    queues shrink with the last of the work, so no worker idles long while
+    another, slower one still holds a queue."""
     depth = policy.queue_depth(state.mean_seconds)
     ready = [w.queued for w in state.workers if w.ready]
-    if ready:
+    if ready and state.queue_short:
         depth = min(depth, max(1, -(-(state.local + sum(ready)) // (2 * len(ready)))))
     left, sends = state.local, list[Action]()
     for w in state.workers:

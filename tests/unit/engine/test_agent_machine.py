@@ -151,8 +151,8 @@ def wait_of(s, now=100.0):
             state(worker(0, queued=4), worker(1, queued=2), mean_seconds=0.005),
             0.0025,
         ),
-        # 1 + 5 sent now (half an even share of the 11 held) -> half of 5 x 5 ms
-        ("what this turn sends counts", state(worker(0, queued=1), local=10, mean_seconds=0.005), 0.0125),
+        # 1 + 9 sent now (depth: 50 ms of ~5 ms mini-batches) -> half of 9 x 5 ms
+        ("what this turn sends counts", state(worker(0, queued=1), local=10, mean_seconds=0.005), 0.0225),
         ("one mini-batch left: read its line at once", state(worker(0, queued=1), mean_seconds=0.005), 0.0),
         ("duration unknown", state(worker(0, queued=4)), 0.0),
         ("tiny mini-batches: many lines come to a read anyway", state(worker(0, queued=200), mean_seconds=5e-4), 0.0),
@@ -185,28 +185,33 @@ def test_nap(what, s, nap):
     "what, s, sends",
     [
         (
-            "plenty in hand: every worker topped up to 50 ms of work",
-            state(worker(0, queued=1), worker(1, queued=3), local=60, mean_seconds=0.005),
+            "every worker topped up to 50 ms of work",
+            state(worker(0, queued=1), worker(1, queued=3), local=30, mean_seconds=0.005),
             [am.Send(0, 9), am.Send(1, 7)],
         ),
         (
-            "less in hand: half an even share of the 34 held",
-            state(worker(0, queued=1), worker(1, queued=3), local=30, mean_seconds=0.005),
+            "tiny mini-batches: the depth's cap, however little the agent holds",
+            state(worker(0), worker(1), local=300, mean_seconds=0.00005),
+            [am.Send(0, 256), am.Send(1, 44)],
+        ),
+        (
+            "the queue ran out: half an even share of the 34 held",
+            state(worker(0, queued=1), worker(1, queued=3), local=30, mean_seconds=0.005, queue_short=True),
             [am.Send(0, 8), am.Send(1, 6)],
         ),
         (
             "the last 12: 3 each, not 10 to the first",
-            state(worker(0, queued=0), worker(1, queued=0), local=12, mean_seconds=0.005),
+            state(worker(0, queued=0), worker(1, queued=0), local=12, mean_seconds=0.005, queue_short=True),
             [am.Send(0, 3), am.Send(1, 3)],
         ),
         (
             "what a worker already holds counts in the share",
-            state(worker(0, queued=4), worker(1, queued=0), local=6, mean_seconds=0.005),
+            state(worker(0, queued=4), worker(1, queued=0), local=6, mean_seconds=0.005, queue_short=True),
             [am.Send(1, 3)],
         ),
         (
             "a worker not ready takes no share",
-            state(worker(0, ready=False), worker(1), local=6, mean_seconds=0.005),
+            state(worker(0, ready=False), worker(1), local=6, mean_seconds=0.005, queue_short=True),
             [am.Send(1, 3)],
         ),
     ],
