@@ -45,13 +45,21 @@ Pieces = list[Any]  # Arrow string arrays and str, joined end to end into the ro
 def rows_text(frame: pandas.DataFrame) -> str | None:
     """``frame.to_csv(sep=" ", header=None, index=None)``, or None when this
     frame is not one the fast path provably writes the same."""
+    data = rows_bytes(frame)
+    return None if data is None else str(data, "utf-8")
+
+
+def rows_bytes(frame: pandas.DataFrame) -> bytes | memoryview | None:
+    """``rows_text`` as UTF-8 bytes, as a worker writes them: with pyarrow a
+    view of the Arrow buffer the rows were joined into (no decoded ``str``,
+    no encoded copy of a mini-batch's text)."""
     import numpy as np
 
     n_rows, n_cols = frame.shape
     if n_cols < 2:
         return None
     if n_rows == 0:
-        return ""
+        return b""
     series = [frame.iloc[:, i] for i in range(n_cols)]
     # a datetime column's format is chosen over the whole column; everything else is per value
     formats = [_datetime_format(s.to_numpy(), np) if s.dtype == np.dtype("datetime64[ns]") else None for s in series]
@@ -59,7 +67,8 @@ def rows_text(frame: pandas.DataFrame) -> str | None:
         import pyarrow
         import pyarrow.compute
     except ImportError:
-        return _python_rows(series, formats, n_rows, np)
+        text = _python_rows(series, formats, n_rows, np)
+        return None if text is None else text.encode("utf-8")
     return _arrow_rows(series, formats, n_rows, np, pyarrow, pyarrow.compute)
 
 
@@ -73,7 +82,7 @@ def _arrow_rows(
     np: ModuleType,
     pa: ModuleType,
     pc: ModuleType,
-) -> str | None:
+) -> memoryview | bytes | None:
     parts = []
     for lo in range(0, n_rows, BLOCK_ROWS):
         pieces: Pieces = []
@@ -97,15 +106,16 @@ def _arrow_rows(
             rows = pc.binary_join_element_wise(*merged, "", null_handling="replace", null_replacement="")
         except pa.ArrowException:  # (more than 2 GiB of text in a block)
             return None
-        parts.append(str(_data(rows, np), "utf-8"))
-    return parts[0] if len(parts) == 1 else "".join(parts)
+        parts.append(_data(rows, np))  # the view keeps the Arrow buffer alive
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _data(strings: Any, np: ModuleType) -> memoryview:
     """The bytes of all values of an Arrow string array, end to end."""
     offsets = np.frombuffer(strings.buffers()[1], dtype=np.int32, count=len(strings) + 1, offset=strings.offset * 4)
     data = strings.buffers()[2]
-    return memoryview(data)[int(offsets[0]) : int(offsets[-1])] if data is not None else memoryview(b"")
+    # as unsigned bytes ('B'): Arrow's buffers are signed ('b'), which compare unlike bytes above 127
+    return memoryview(data).cast("B")[int(offsets[0]) : int(offsets[-1])] if data is not None else memoryview(b"")
 
 
 def _arrow_column(

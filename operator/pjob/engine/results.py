@@ -39,8 +39,9 @@ def is_dataframe(value: object) -> TypeGuard[pandas.DataFrame]:
     return type(value).__module__.partition(".")[0] == "pandas" and hasattr(value, "to_csv")
 
 
-def format_returns(result: object) -> tuple[int, bytes, bytes]:
-    """(number of returned elements, column header bytes, row bytes).
+def format_returns(result: object) -> tuple[int, bytes, bytes | memoryview]:
+    """(number of returned elements, column header bytes, row bytes: for a
+    DataFrame possibly a view of the buffer the rows were written into).
 
     list/tuple (or any sized iterable) -> ``str(item) + "\\n"`` per element;
     DataFrame -> ``to_csv(sep=" ", header=None, index=None)``. None counts as
@@ -50,11 +51,11 @@ def format_returns(result: object) -> tuple[int, bytes, bytes]:
     if is_dataframe(result):
         from pjob.engine import frametext  # numpy column by column; None: pandas' own writer
 
-        rows = frametext.rows_text(result)
+        rows = frametext.rows_bytes(result)
         if rows is None:
-            rows = result.to_csv(sep=" ", header=False, index=False)
+            rows = result.to_csv(sep=" ", header=False, index=False).encode("utf-8")
         header = result.head(0).to_csv(sep=" ", index=False)
-        return len(result), header.encode("utf-8"), rows.encode("utf-8")
+        return len(result), header.encode("utf-8"), rows
     if isinstance(result, (list, tuple)):
         return len(result), b"", "".join([f"{item}\n" for item in result]).encode("utf-8")
     if isinstance(result, (str, bytes, dict)) or not isinstance(result, Iterable):
@@ -100,23 +101,24 @@ class SegmentWriter:
         self.fd = -1
 
     def commit(
-        self, index: int, attempt: int, items: int, succeeded: int, failed: int, header: bytes, rows: bytes
+        self, index: int, attempt: int, items: int, succeeded: int, failed: int, header: bytes, rows: bytes | memoryview
     ) -> None:
         if self.fd < 0:
             self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_EXCL, 0o644)
-        data = b"".join(
-            (
-                _RECORD.pack(_MAGIC, index, attempt, items, succeeded, failed, len(header), len(rows)),
-                header,
-                rows,
-                _TRAILER,
-            )
+        pieces = (
+            _RECORD.pack(_MAGIC, index, attempt, items, succeeded, failed, len(header), len(rows)),
+            header,
+            rows,
+            _TRAILER,
         )
-        view = memoryview(data)
+        size = sum(len(p) for p in pieces)
         start = os.lseek(self.fd, 0, os.SEEK_END)
         try:
-            while view:
-                view = view[os.write(self.fd, view) :]
+            done = os.writev(self.fd, pieces)  # one write, no joined copy of the rows
+            if done < size:  # cut short (rare for a file): the rest from one joined copy
+                view = memoryview(b"".join(pieces))[done:]
+                while view:
+                    view = view[os.write(self.fd, view) :]
         except OSError as exc:
             # a full disk wrote part of the record: cut it off, so the records this
             # process appends next are not hidden behind a torn one (and the space is freed)

@@ -75,7 +75,7 @@ def replay(task: ParallelTask, index: int) -> ReplayResult:
         succeeded=counted.succeeded,
         failed=counted.failed,
         returned=returned,
-        rows=rows.decode("utf-8"),
+        rows=str(rows, "utf-8"),
         error=counted.error,
         warning=counted.warning,
     )

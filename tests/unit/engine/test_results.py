@@ -60,6 +60,21 @@ def test_segments_merge_in_index_order_with_header_once(tmp_path):
     assert results.merge(parts, 5, str(out))[0] == 2  # indexes beyond the plan are ignored
 
 
+def test_a_dataframes_rows_go_to_the_segment_as_the_bytes_to_csv_writes(tmp_path):
+    """format_returns may give the rows as a view of an Arrow buffer (no copy):
+    committed and merged, they are to_csv's bytes, non-ASCII text included."""
+    frame = pd.DataFrame({"id": [1, 2], "name": ["é x", "ü"]})
+    n, header, rows = results.format_returns(frame)
+    parts = str(tmp_path / "parts")
+    os.makedirs(parts)
+    w = results.SegmentWriter(parts, "0", "process000")
+    w.commit(0, 1, n, n, 0, header, rows)
+    w.close()
+    out = tmp_path / "out.txt"
+    results.merge(parts, 1, str(out))
+    assert out.read_bytes() == frame.to_csv(sep=" ", header=False, index=False).encode("utf-8")
+
+
 def test_merge_releasing_mapped_pages_writes_the_same(tmp_path, monkeypatch):
     parts = str(tmp_path / "parts")
     os.makedirs(parts)
