@@ -8,6 +8,7 @@ terminal, plain lines otherwise) and reads the files they need.
 from __future__ import annotations
 
 import dataclasses
+import heapq
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -102,7 +103,7 @@ def slowest(timings: Iterable[tuple[str, str | None]], n: int = 3) -> list[tuple
             timed.append((mini_batch, float(elapsed or 0)))
         except ValueError:
             continue
-    return sorted(timed, key=lambda x: -x[1])[:n]
+    return heapq.nlargest(n, timed, key=lambda x: x[1])  # as sorted(..., reverse=True)[:n]: ties in order
 
 
 def summary_row(report, s: StepProgress | None, slow: list[tuple[str, float]], now: float) -> list[str]:
