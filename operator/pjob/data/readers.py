@@ -1,6 +1,6 @@
 """Read one slice of one file into a DataFrame with the table's schema:
-delimited text (a byte range), JSON lines (a byte range) or Parquet (row
-groups, optionally a row range inside them).
+delimited text (a byte range) or JSON lines (a byte range); Parquet (row
+groups, optionally a row range inside them) is ``pjob.data.parquet``'s.
 
 Called by ``pjob.data.tables`` for mini-batch reads, whole-table reads and
 schema sampling. The ``schema`` passed in is the list of ``[name, family]``
@@ -255,7 +255,7 @@ def _frame(
         values = _values(columns, position[name], n_rows) if name in position else [None] * n_rows
         series[name] = inference.to_series(values, family, name, empty_as_string=opts["empty_as_string"])
     frame = pandas.DataFrame(series, index=pandas.RangeIndex(n_rows))
-    return _with_path(frame, path, opts)
+    return with_path(frame, path, opts)
 
 
 def _values(columns: list, i: int, n_rows: int) -> list:
@@ -268,7 +268,7 @@ def _as_list(values) -> list:
     return values if isinstance(values, list) else values.to_pylist()
 
 
-def _with_path(frame, path: str, opts: dict[str, Any]):
+def with_path(frame, path: str, opts: dict[str, Any]):
     if opts.get("include_path_column"):
         import pandas
 
@@ -342,7 +342,7 @@ def json_frame(
         values = [r.get(name) for r in records]
         columns[name] = _json_series(values, family, name)
     frame = pandas.DataFrame(columns, index=pandas.RangeIndex(len(records)))
-    return _with_path(frame, path, opts)
+    return with_path(frame, path, opts)
 
 
 def _json_series(values: list[Any], family: str, name: str):
@@ -363,69 +363,3 @@ def _json_series(values: list[Any], family: str, name: str):
     for i, v in enumerate(values):
         series.iat[i] = v
     return series
-
-
-# --- Parquet ------------------------------------------------------------------------------
-@readfail.names_file
-def parquet_row_groups(path: str) -> list[tuple[int, int]]:
-    """``(rows, bytes on disk)`` of each row group, from the footer only."""
-    import pyarrow.parquet
-
-    with open_binary(path) as fh:
-        meta = pyarrow.parquet.ParquetFile(fh).metadata
-        return [
-            (
-                meta.row_group(i).num_rows,
-                sum(meta.row_group(i).column(c).total_compressed_size for c in range(meta.row_group(i).num_columns)),
-            )
-            for i in range(meta.num_row_groups)
-        ]
-
-
-def _row_range(pf, groups: list[int], row_range, columns, batch_rows: int = 65536):
-    """Rows ``[start, end)`` of the selected row groups, streaming record batches so a
-    slice of a huge row group never holds the whole group in memory."""
-    import pyarrow
-
-    start, end = row_range
-    kept, seen = [], 0
-    for batch in pf.iter_batches(batch_size=batch_rows, row_groups=groups, columns=columns):
-        lo, hi = max(start - seen, 0), min(end - seen, batch.num_rows)
-        if hi > lo:
-            kept.append(batch.slice(lo, hi - lo))
-        seen += batch.num_rows
-        if seen >= end:
-            break
-    if not kept:
-        return pf.schema_arrow.empty_table() if columns is None else pf.schema_arrow.empty_table().select(columns)
-    return pyarrow.Table.from_batches(kept)
-
-
-@readfail.names_file
-def parquet_frame(
-    path: str,
-    row_groups: list[int] | None,
-    row_range: tuple[int, int] | None,
-    opts: dict[str, Any],
-    columns: list[str] | None = None,
-):
-    import pyarrow
-    import pyarrow.parquet
-
-    with open_binary(path) as fh:
-        pf = pyarrow.parquet.ParquetFile(fh)
-        groups = list(range(pf.num_row_groups)) if row_groups is None else list(row_groups)
-        if groups and row_range is not None:
-            table = _row_range(pf, groups, row_range, columns)
-        elif groups:
-            table = pf.read_row_groups(groups, columns=columns)
-        else:
-            table = pf.schema_arrow.empty_table()
-            if columns is not None:
-                table = table.select(columns)
-    frame = table.to_pandas()
-    for name in frame.columns:
-        dtype = frame[name].dtype
-        if dtype.kind == "M" and getattr(dtype, "tz", None) is None and str(dtype) != "datetime64[ns]":
-            frame[name] = frame[name].astype("datetime64[ns]")
-    return _with_path(frame, path, opts)

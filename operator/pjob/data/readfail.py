@@ -2,7 +2,8 @@
 data file, which MLTable line (the reader or the option involved), what went
 wrong and how to fix it, never a pyarrow or pandas traceback.
 
-``names_file`` wraps every function of ``pjob.data.readers`` that reads one
+``names_file`` wraps every function of ``pjob.data.readers`` and
+``pjob.data.parquet`` that reads one
 data file (its first argument is the path): whatever the libraries raise
 about the file's content or access (OSError, ValueError, pyarrow and pandas
 errors) becomes a ``DataReadError`` naming the file. ``in_table`` wraps the

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pjob.data import csvtext, mltable, readers, readfail
+from pjob.data import csvtext, mltable, parquet, readers, readfail
 
 
 def slice_file(
@@ -108,7 +108,7 @@ def _slice_parquet(path: str, target: int) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     group: list[int] = []
     rows = size = 0
-    for i, (group_rows, group_bytes) in enumerate(readers.parquet_row_groups(path)):
+    for i, (group_rows, group_bytes) in enumerate(parquet.parquet_row_groups(path)):
         if group_bytes > target and group_rows > 1:
             if group:
                 out.append({"row_groups": group, "items": rows})

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pjob.data import csvtext, inference, mltable, readers, readfail, sizes, slicing, transforms
+from pjob.data import csvtext, inference, mltable, parquet, readers, readfail, sizes, slicing, transforms
 from pjob.data.minibatch import MiniBatch, Plan
 
 SAMPLE_BYTES = 1 << 20
@@ -261,7 +261,7 @@ def _dedupe(names: list[str]) -> list[str]:
 def _parquet_schema(paths: list[str]) -> list[list[str]]:
     schema: dict[str, str] = {}
     for path in paths[:64]:  # footers only; files beyond add columns at read time if they differ
-        frame = readers.parquet_frame(path, [], None, {"include_path_column": False})
+        frame = parquet.parquet_frame(path, [], None, {"include_path_column": False})
         for col in frame.columns:
             schema.setdefault(str(col), inference.family_of_dtype(frame[col].dtype))
     return [[k, v] for k, v in schema.items()]
@@ -319,7 +319,7 @@ def _read_raw(table: mltable.Table, settings: dict[str, Any], path: str, mb: Min
     schema = settings["schema"]
     name = reader["name"]
     if name == "read_parquet":
-        frame = readers.parquet_frame(path, mb.row_groups, mb.row_range, reader, columns=only)
+        frame = parquet.parquet_frame(path, mb.row_groups, mb.row_range, reader, columns=only)
         return frame if only else _conform_parquet(frame, schema, reader)
     start, end = mb.byte_range if mb.byte_range else (0, None)
     if name == "read_json_lines":

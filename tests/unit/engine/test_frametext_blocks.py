@@ -1,8 +1,9 @@
-"""engine.frametext writes a frame's rows in blocks of ``BLOCK_ROWS`` (so a
-block's strings, not the whole mini-batch's, are alive at once); with blocks
-of a few rows the text must still be ``to_csv``'s, in particular a datetime
-column's format, which pandas chooses over the whole column (dates only, or
-as many fractional digits as the finest value needs)."""
+"""engine.frametext writes a frame's rows in blocks of ``BLOCK_ROWS`` (a
+block's Arrow arrays, not a huge frame's, are alive at once; a 10 MB
+mini-batch is one block); with blocks of a few rows the text must still be
+``to_csv``'s, in particular a datetime column's format, which pandas chooses
+over the whole column (dates only, or as many fractional digits as the
+finest value needs)."""
 
 from __future__ import annotations
 
