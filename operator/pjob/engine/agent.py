@@ -273,7 +273,7 @@ class Agent(agent_workers.WorkerProcesses, agent_messages.WorkerMessages):
             _, self.lines = manifest.read_header_and_lines(manifest.path_in(self.task.work_dir))
             self.adoptable = results.scan(self.parts_dir)  # records committed by an interrupted run
             self.fit_workers()
-        self.last_heartbeat = last_reap = started = time.monotonic()
+        self.last_heartbeat = last_reap = looping_since = time.monotonic()
         while not self.stopping:  # the I/O shell: agent_machine decides, this executes and feeds events
             now = time.monotonic()
             if now - last_reap >= 1.0:
@@ -283,7 +283,7 @@ class Agent(agent_workers.WorkerProcesses, agent_messages.WorkerMessages):
             if timeout is None:
                 break
             self.activity.update(self.slots, now)
-            if agent_machine.sample_due(now, started, any(w.queue for w in self.slots)):
+            if agent_machine.sample_due(now, looping_since, any(w.queue for w in self.slots)):
                 self.monitor.maybe_sample(now)
             if self.nap_seconds > 0:  # the workers have enough queued: their lines wait in the pipes
                 self.nap(self.nap_seconds)
