@@ -104,7 +104,6 @@ __all__ = [
     "MarkReady",
     "NAP_FROM",
     "NAP_MAX",
-    "SAMPLE_AFTER",
     "NO_SPACE",
     "NoSpace",
     "NoteIdleExit",
@@ -116,6 +115,7 @@ __all__ = [
     "Restart",
     "Result",
     "ReturnHead",
+    "SAMPLE_AFTER",
     "Send",
     "StartRun",
     "State",
@@ -311,8 +311,7 @@ def dispatch(state: State) -> list[Action]:
     queues shrink with the last of the work, so no worker idles long while
     another, slower one still holds a queue."""
     depth = policy.queue_depth(state.mean_seconds)
-    ready = [w.queued for w in state.workers if w.ready]
-    if ready and state.queue_short:
+    if state.queue_short and (ready := [w.queued for w in state.workers if w.ready]):
         depth = min(depth, max(1, -(-(state.local + sum(ready)) // (2 * len(ready)))))
     left, sends = state.local, list[Action]()
     for w in state.workers:
