@@ -10,14 +10,22 @@ which the agent calls before the queue hears of the attempts, and at every
 note, flush and exit): formatting one CSV row and one log line per
 mini-batch as it finishes was a tenth of the agent's time with tiny
 mini-batches. Files are buffered and flushed every few seconds and at exit.
+
+The summary's slowest attempts: each fragment's ``SLOWEST_KEPT`` slowest
+rows are kept beside it (``<fragment>.slowest.json``, rewritten at every
+flush with the fragment's size then), so ``slowest_candidates`` reads a few
+small files instead of a report with a row per mini-batch; a fragment whose
+size differs (its agent was killed after its last flush) is read itself.
 """
 
 from __future__ import annotations
 
+import bisect
 import csv
 import datetime
 import glob
 import io
+import json
 import os
 import time
 from typing import Any
@@ -26,6 +34,8 @@ from pjob.engine import fileio, logtree
 from pjob.engine.task import ParallelTask
 
 _last_second: list[Any] = [None, ""]
+SLOWEST_KEPT = 3  # per fragment: the summary shows the 3 slowest attempts of a step
+_ID, _ELAPSED = logtree.REPORT_COLUMNS.index("mini_batch_id"), logtree.REPORT_COLUMNS.index("elapsed_seconds")
 
 
 def _iso(t: float) -> str:
@@ -61,9 +71,9 @@ class AgentReport:
         folder = os.path.join(task.work_dir, "report")
         os.makedirs(folder, exist_ok=True)
         # one fragment per agent process, named by start time: merged in that order
-        self._csv_file = open(
-            os.path.join(folder, f"{time.time_ns():020d}-node{node}.csv"), "a", newline="", encoding="utf-8"
-        )
+        self._csv_path = os.path.join(folder, f"{time.time_ns():020d}-node{node}.csv")
+        self._csv_file = open(self._csv_path, "a", newline="", encoding="utf-8")
+        self._slowest = SlowestRows()
         self._line = io.StringIO(newline="")
         self._line_csv = csv.writer(self._line)
         self._proc_files: dict[str, Any] = {}
@@ -98,7 +108,10 @@ class AgentReport:
             return
         node, csv_text = self.node, []
         lines: dict[str, list[str]] = {}
+        slowest = self._slowest
         for index, attempt, proc, status, start, items, succeeded, failed, elapsed, run_s, error in rows:
+            if elapsed >= slowest.floor:
+                slowest.add(index, elapsed)
             when, first, label = _iso(start), _first_line(error) if error else "", f"{node}/{proc}"
             if not first and _plain(label):  # nothing to quote: the csv module's bytes, 3x faster
                 csv_text.append(
@@ -137,11 +150,21 @@ class AgentReport:
     def flush(self) -> None:
         self._write_rows()
         self._csv_file.flush()
+        self._write_slowest()
         for f in self._proc_files.values():
             f.flush()
 
+    def _write_slowest(self) -> None:
+        """``<fragment>.slowest.json``: the fragment's slowest rows and its size now (flushed)."""
+        size = os.fstat(self._csv_file.fileno()).st_size
+        fileio.write_text_atomic(
+            self._csv_path[: -len(".csv")] + SLOWEST_SUFFIX, json.dumps({"bytes": size, "rows": self._slowest.rows})
+        )
+
     def close(self) -> None:
         self._write_rows()
+        self._csv_file.flush()
+        self._write_slowest()
         self._csv_file.close()
         for f in self._proc_files.values():
             f.close()
@@ -180,3 +203,67 @@ def merge_job_report(work_dir: str, destination: str) -> None:
     except BaseException:
         fileio.discard(tmp)
         raise
+
+
+SLOWEST_SUFFIX = ".slowest.json"
+
+
+class SlowestRows:
+    """The ``SLOWEST_KEPT`` slowest attempts seen, by their elapsed time as the
+    report writes it (4 decimals): ``rows`` of [mini_batch_id, seconds], the
+    slowest first, ties in the order they came (the rule of the summary's
+    SLOWEST column, applied to each fragment). ``floor``: an attempt faster
+    than this cannot enter (a cheap test before the exact one)."""
+
+    def __init__(self) -> None:
+        self.rows: list[list[Any]] = []
+        self._keys: list[float] = []  # -seconds of each row, ascending (for bisect)
+        self.floor = float("-inf")
+
+    def add(self, index: int, elapsed: float) -> None:
+        seconds = float(f"{elapsed:.4f}")
+        at = bisect.bisect_right(self._keys, -seconds)  # after the rows as slow as this one
+        if at >= SLOWEST_KEPT:
+            return
+        self._keys.insert(at, -seconds)
+        self.rows.insert(at, [str(index), seconds])
+        del self._keys[SLOWEST_KEPT:], self.rows[SLOWEST_KEPT:]
+        if len(self.rows) == SLOWEST_KEPT:  # anything that rounds to more than the last one is above this
+            self.floor = -self._keys[-1] - 0.00005
+
+
+def slowest_candidates(work_dir: str, n: int) -> list[tuple[str, str | None]]:
+    """(mini_batch_id, elapsed_seconds text) of rows among which the ``n``
+    slowest attempts of the step's report are, in report order: each
+    fragment's kept slowest rows when they are current and enough (``n`` at
+    most ``SLOWEST_KEPT``), else the fragment's own rows (a torn last row left out)."""
+    out: list[tuple[str, str | None]] = []
+    for path in sorted(glob.glob(os.path.join(work_dir, "report", "*.csv"))):
+        kept = _kept_slowest(path) if n <= SLOWEST_KEPT else None
+        if kept is not None:
+            out += [(str(index), repr(seconds)) for index, seconds in kept]
+            continue
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        text = data[: data.rfind(b"\n") + 1].decode("utf-8", errors="replace")
+        out += [
+            (r[_ID], r[_ELAPSED] if len(r) > _ELAPSED else None)
+            for r in csv.reader(io.StringIO(text, newline=""))
+            if r and r[0].isdigit()
+        ]
+    return out
+
+
+def _kept_slowest(fragment: str) -> list[list[Any]] | None:
+    """The kept slowest rows of ``fragment`` if they were written when it had its current size."""
+    try:
+        with open(fragment[: -len(".csv")] + SLOWEST_SUFFIX, encoding="utf-8") as f:
+            kept = json.load(f)
+        if kept["bytes"] == os.path.getsize(fragment):
+            return list(kept["rows"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None

@@ -27,7 +27,7 @@ from pjob.engine import fileio
 if TYPE_CHECKING:
     import pandas
 
-_COPY_CHUNK = 1 << 20
+_COPY_CHUNK = 1 << 20  # the largest piece of one record's rows a merge writes at once
 
 
 class ReturnTypeError(TypeError):
@@ -206,6 +206,21 @@ def _read_payload(ref: RecordRef) -> tuple[bytes, bytes]:
 
 
 _RELEASE_EVERY = 64 << 20
+_GATHER = 512  # row slices per writev (Linux takes up to 1024)
+
+
+def _write_all(fd: int, views: list[memoryview]) -> None:
+    """Write ``views`` in order with ``writev`` (no copy of the rows), going
+    on after a short write; empties the list."""
+    first = 0
+    while first < len(views):
+        done = os.writev(fd, views[first:] if first else views)
+        while first < len(views) and done >= len(views[first]):
+            done -= len(views[first])
+            first += 1
+        if done:  # a short write ended inside this slice
+            views[first] = views[first][done:]
+    views.clear()
 
 
 def _release(maps: Iterable[mmap.mmap]) -> int:
@@ -233,33 +248,47 @@ def merge(
     present = sorted(i for i in refs if i < count)
     tmp = fileio.staging_path(destination, staging_dir, "merge")
     maps: dict[str, mmap.mmap] = {}
+    views: dict[str, memoryview] = {}
+    pending: list[memoryview] = []  # row slices not yet written: one writev per _GATHER of them
     copied = 0
     try:
-        with open(tmp, "wb", buffering=_COPY_CHUNK) as out:
+        with open(tmp, "wb") as out:
+            fd = out.fileno()
             if dataframe_header:
                 first = next((refs[i] for i in present if refs[i].header_len), None)
                 if first is not None:
-                    out.write(_read_payload(first)[0])
+                    _write_all(fd, [memoryview(_read_payload(first)[0])])
             for index in present:
                 ref = refs[index]
-                mm = maps.get(ref.path)
-                if mm is None:
+                view = views.get(ref.path)
+                if view is None:
                     with open(ref.path, "rb") as f:
                         mm = maps[ref.path] = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-                start = ref.offset + ref.header_len
-                for chunk in range(start, start + ref.rows_len, _COPY_CHUNK):  # bounded copies for huge rows
-                    out.write(mm[chunk : min(chunk + _COPY_CHUNK, start + ref.rows_len)])
-                copied += ref.rows_len
-                if copied >= _RELEASE_EVERY:  # pages read so far stay mapped (resident) until released
-                    copied = _release(maps.values())
-            written = out.tell()
+                    view = views[ref.path] = memoryview(mm)
+                start, size = ref.offset + ref.header_len, ref.rows_len
+                if size <= _COPY_CHUNK:
+                    pending.append(view[start : start + size])
+                else:  # huge rows: in bounded pieces, so the pages released below bound what stays resident
+                    pending += [
+                        view[at : min(at + _COPY_CHUNK, start + size)] for at in range(start, start + size, _COPY_CHUNK)
+                    ]
+                copied += size
+                if len(pending) >= _GATHER or copied >= _RELEASE_EVERY:
+                    _write_all(fd, pending)
+                    if copied >= _RELEASE_EVERY:  # pages read so far stay mapped (resident) until released
+                        copied = _release(maps.values())
+            _write_all(fd, pending)
+            written = os.lseek(fd, 0, os.SEEK_CUR)
         os.replace(tmp, destination)
     except BaseException as exc:
         fileio.discard(tmp)  # e.g. a full disk: do not keep it full with half an output
-        if isinstance(exc, OSError) and not exc.filename:  # a failed buffered write names no file
+        if isinstance(exc, OSError) and not exc.filename:  # a failed write names no file
             raise OSError(exc.errno, exc.strerror, destination) from None
         raise
     finally:
+        pending.clear()  # slices of the maps: released before the maps can close
+        for view in views.values():
+            view.release()
         for mm in maps.values():
             mm.close()
     return len(present), written

@@ -9,13 +9,12 @@ module reads the files it needs and draws. Used by ``pjob.local.run_cmd``.
 
 from __future__ import annotations
 
-import csv
 import os
 import sys
 import time
 from typing import TYPE_CHECKING
 
-from pjob.engine import activity, jobview, logtree, manifest
+from pjob.engine import activity, jobview, manifest, report
 from pjob.local import progress_view as view
 
 if TYPE_CHECKING:
@@ -142,7 +141,8 @@ class Display:
         out = out or sys.stdout
         now = time.time()
         rows = [
-            view.summary_row(r, self.steps.get(name), _slowest(r.logs_dir), now) for name, r in result.steps.items()
+            view.summary_row(r, self.steps.get(name), _slowest(self.work_dir(name)), now)
+            for name, r in result.steps.items()
         ]
         if self.live:
             from rich.console import Console
@@ -210,20 +210,7 @@ def _plan_note(work_dir: str, key: str) -> str | None:
     return note if isinstance(note, str) else None
 
 
-_ID, _ELAPSED = logtree.REPORT_COLUMNS.index("mini_batch_id"), logtree.REPORT_COLUMNS.index("elapsed_seconds")
-
-
-def _slowest(logs_dir: str | None, n: int = 3) -> list[tuple[str, float]]:
-    """``progress_view.slowest`` of the job report's mini-batch rows, read
-    with the csv module two columns at a time (no dict per row: the report
-    has a row per mini-batch attempt)."""
-    if not logs_dir:
-        return []
-    try:
-        with open(logtree.LogTree(logs_dir).job_report, newline="", encoding="utf-8") as fh:
-            timings = [
-                (r[_ID], r[_ELAPSED] if len(r) > _ELAPSED else None) for r in csv.reader(fh) if r and r[0].isdigit()
-            ]
-    except OSError:
-        return []
-    return view.slowest(timings, n)
+def _slowest(work_dir: str, n: int = 3) -> list[tuple[str, float]]:
+    """``progress_view.slowest`` of the step's job report rows, from what
+    ``engine.report.slowest_candidates`` says they are among."""
+    return view.slowest(report.slowest_candidates(work_dir, n), n)

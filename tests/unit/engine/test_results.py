@@ -91,6 +91,43 @@ def test_merge_releasing_mapped_pages_writes_the_same(tmp_path, monkeypatch):
     assert len(released) >= 30
 
 
+def test_merge_gathers_pieces_and_goes_on_after_short_writes(tmp_path, monkeypatch):
+    """The merge writes row slices of the mapped segments with writev, a
+    few at a time, huge rows in bounded pieces; a short write goes on where
+    it stopped; a failed write leaves no output and no map open."""
+    parts = str(tmp_path / "parts")
+    os.makedirs(parts)
+    writers = [results.SegmentWriter(parts, "0", f"process00{i}") for i in range(2)]
+    rows = {i: b"".join(b"%d %d\n" % (i, j) for j in range(i * 7)) for i in range(30)}  # record 0: no rows
+    for i, data in rows.items():
+        writers[i % 2].commit(i, 1, 1, 1, 0, b"", data)
+    monkeypatch.setattr(results, "_COPY_CHUNK", 50)  # most records in several pieces
+    monkeypatch.setattr(results, "_GATHER", 3)
+    calls, real_writev = [], os.writev
+
+    def short_writev(fd, views):
+        calls.append(len(views))
+        cut = [bytes(v) for v in views]
+        data = b"".join(cut)
+        return real_writev(fd, [data[: max(1, len(data) // 3)]]) if len(data) > 1 else real_writev(fd, cut)
+
+    monkeypatch.setattr(results.os, "writev", short_writev)
+    out = tmp_path / "result.txt"
+    assert results.merge(parts, 30, str(out)) == (30, sum(map(len, rows.values())))
+    assert out.read_bytes() == b"".join(rows[i] for i in range(30))
+    most = max(-(-len(data) // 50) for data in rows.values())  # pieces of the largest record
+    assert len(calls) > 30 and max(calls) <= 2 + most  # fewer than _GATHER pieces, then one record's
+
+    def full_disk(fd, views):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(results.os, "writev", full_disk)
+    with pytest.raises(OSError) as err:
+        results.merge(parts, 30, str(tmp_path / "other.txt"))
+    assert err.value.errno == 28 and err.value.filename == str(tmp_path / "other.txt")
+    assert not (tmp_path / "other.txt").exists()
+
+
 @pytest.mark.parametrize("cut", [1, 4, 5, 40, 95])  # the second record is 96 bytes
 def test_torn_tail_is_ignored(tmp_path, cut):
     parts = str(tmp_path)
