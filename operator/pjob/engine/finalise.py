@@ -72,15 +72,21 @@ def remove_staged(task: ParallelTask) -> list[str]:
     return removed
 
 
-def merge_output(task: ParallelTask, count: int) -> tuple[int, int] | None:
+def parts_dir(task: ParallelTask) -> str:
+    """Where the workers' result segments are (``engine.results``)."""
+    return os.path.join(task.work_dir, "parts")
+
+
+def merge_output(task: ParallelTask, count: int, scanner: results.Scanner | None = None) -> tuple[int, int] | None:
     if not task.append_row_to:
         return None
     return results.merge(
-        os.path.join(task.work_dir, "parts"),
+        parts_dir(task),
         count,
         task.append_row_to,
         dataframe_header=task.flags.append_row_dataframe_header,
         staging_dir=staging_dir(task),
+        scanner=scanner,
     )
 
 
@@ -148,10 +154,12 @@ def finalise(
     count: int,
     elapsed: float,
     fatal: str | None,
+    scanner: results.Scanner | None = None,
 ) -> tuple[policy.Verdict, Progress]:
-    """Write every end-of-step file; returns the final verdict and counters."""
+    """Write every end-of-step file; returns the final verdict and counters.
+    ``scanner``: of the step's result segments, advanced while it ran."""
     counters = coordinator.counters()
-    merged = merge_output(task, count)
+    merged = merge_output(task, count, scanner)
     verdict = policy.final_output_verdict(
         verdict,
         counters.items_succeeded,

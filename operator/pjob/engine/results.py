@@ -144,14 +144,14 @@ def segments(parts_dir: str) -> list[str]:
     ]
 
 
-def _records(path: str) -> Iterator[RecordRef]:
-    """Complete records of one segment, stopping at a torn tail (read through
-    mmap: no copy of the rows, no syscall per record)."""
+def _records(path: str, start: int = 0) -> Iterator[RecordRef]:
+    """Complete records of one segment from offset ``start``, stopping at a
+    torn tail (read through mmap: no copy of the rows, no syscall per record)."""
     size = os.path.getsize(path)
-    if size == 0:
+    if size <= start:
         return
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        pos, head, tail = 0, _RECORD.size, len(_TRAILER)
+        pos, head, tail = start, _RECORD.size, len(_TRAILER)
         while pos + head <= size:
             magic, index, attempt, items, ok, bad, header_len, rows_len = _RECORD.unpack_from(mm, pos)
             end = pos + head + header_len + rows_len
@@ -161,18 +161,37 @@ def _records(path: str) -> Iterator[RecordRef]:
             pos = end + tail
 
 
+class Scanner:
+    """The committed record of every mini-batch that has one, read a little
+    at a time: each ``advance`` reads only the records committed since the
+    one before (the driver calls it while the step runs, so its merge starts
+    with the scan done). When a mini-batch was committed twice (a worker
+    killed between its write and its report, then retried), the highest
+    attempt wins, then the newest segment (names sort by creation), then the
+    later record: every record is one whole run() result, so any gives
+    exactly-once rows, and the choice does not depend on when ``advance`` ran."""
+
+    def __init__(self, parts_dir: str):
+        self.parts_dir = parts_dir
+        self.best: dict[int, RecordRef] = {}
+        self._read_to: dict[str, int] = {}  # segment -> offset after its last complete record read
+
+    def advance(self) -> dict[int, RecordRef]:
+        best = self.best
+        for path in segments(self.parts_dir):
+            end = self._read_to.get(path, 0)
+            for ref in _records(path, end):
+                old = best.get(ref.index)
+                if old is None or (ref.attempt, ref.path) >= (old.attempt, old.path):
+                    best[ref.index] = ref
+                end = ref.offset + ref.header_len + ref.rows_len + len(_TRAILER)
+            self._read_to[path] = end
+        return best
+
+
 def scan(parts_dir: str) -> dict[int, RecordRef]:
-    """The committed record of every mini-batch that has one. When a
-    mini-batch was committed twice (a worker killed between its write and its
-    report, then retried), the highest attempt wins, then the newest segment:
-    every record is one whole run() result, so either gives exactly-once rows."""
-    best: dict[int, RecordRef] = {}
-    for path in segments(parts_dir):
-        for ref in _records(path):
-            old = best.get(ref.index)
-            if old is None or ref.attempt >= old.attempt:
-                best[ref.index] = ref
-    return best
+    """Every committed record at once (``Scanner``'s rule)."""
+    return Scanner(parts_dir).advance()
 
 
 def committed_indexes(parts_dir: str) -> set[int]:
@@ -233,7 +252,13 @@ def _release(maps: Iterable[mmap.mmap]) -> int:
 
 
 def merge(
-    parts_dir: str, count: int, destination: str, *, dataframe_header: bool = False, staging_dir: str | None = None
+    parts_dir: str,
+    count: int,
+    destination: str,
+    *,
+    dataframe_header: bool = False,
+    staging_dir: str | None = None,
+    scanner: Scanner | None = None,
 ) -> tuple[int, int]:
     """Stream every committed record, in mini-batch order, into
     ``destination``: written under a staging name (in ``staging_dir``, by
@@ -241,10 +266,12 @@ def merge(
     where readers of the output look), then renamed. Staging files a killed
     merge left are removed first; a failed merge removes its own. With
     ``dataframe_header`` the first DataFrame column header is written once at
-    the top. Returns (mini-batches merged, bytes written)."""
+    the top. ``scanner``: one advanced while the step ran (the merge then
+    reads only the records committed since). Returns (mini-batches merged,
+    bytes written)."""
     staging_dir = staging_dir or os.path.join(os.path.dirname(os.path.abspath(parts_dir)), "staging")
     fileio.remove_staged(destination, staging_dir)
-    refs = scan(parts_dir)
+    refs = (scanner or Scanner(parts_dir)).advance()
     present = sorted(i for i in refs if i < count)
     tmp = fileio.staging_path(destination, staging_dir, "merge")
     maps: dict[str, mmap.mmap] = {}

@@ -81,7 +81,7 @@ def _prepare_queue(task, plan: step.Plan, retry_failed: bool, log) -> SqliteCoor
     if retry_failed:
         failed = coord.records(state="failed")
         # short returns left rows; the re-run commits them again
-        results.drop(os.path.join(task.work_dir, "parts"), {rec.index for rec in failed})
+        results.drop(finalising.parts_dir(task), {rec.index for rec in failed})
         n = coord.reset_failed()
         log(f"--retry-failed: {n} failed mini-batch(es) go back to the queue")
     shutil.rmtree(os.path.join(task.work_dir, "fatal"), ignore_errors=True)
@@ -153,8 +153,11 @@ def _agents(task, agents, run_id, logs, log, restarts: int) -> tuple[step_verdic
     return step_verdict.Agents(all_exited=all(proc.poll() == 0 for proc in agents.values())), restarts
 
 
-def _watch(task, coord, agents, run_id, logs, log, progress, started: float) -> tuple[policy.Verdict, str | None]:
-    """Poll counters and agents until the step's verdict (``engine.step_verdict``)."""
+def _watch(
+    task, coord, agents, run_id, logs, log, progress, started: float, scanner: results.Scanner
+) -> tuple[policy.Verdict, str | None]:
+    """Poll counters and agents until the step's verdict (``engine.step_verdict``);
+    between looks, read the results committed meanwhile (the merge's scan, done as they come)."""
     limits = policy.limits_for(task)
     first = coord.counters()
     attempts_at_start = first.attempts
@@ -187,6 +190,7 @@ def _watch(task, coord, agents, run_id, logs, log, progress, started: float) -> 
             last_overview = now
         if v.final:
             return v, seen.fatal
+        scanner.advance()
         launch.sleep_until_one_exits(agents.values(), POLL_SECONDS)
 
 
@@ -286,11 +290,12 @@ def run_parallel_step(
         p = coord.counters()
         if p.pending == 0 and p.leased == 0:
             log("nothing left to run: every mini-batch is already final")
-        verdict, fatal = _watch(task, coord, agents, run_id, logs, log, progress, started)
+        scanner = results.Scanner(finalising.parts_dir(task))
+        verdict, fatal = _watch(task, coord, agents, run_id, logs, log, progress, started, scanner)
         _stop_agents(agents, log)
         log(f"verdict: {verdict.state} {verdict.rule or ''} {verdict.message}")
         verdict, counters = finalising.finalise(
-            task, coord, logs, verdict, count=count, elapsed=time.time() - started, fatal=fatal
+            task, coord, logs, verdict, count=count, elapsed=time.time() - started, fatal=fatal, scanner=scanner
         )
         log(f"finalised: {verdict.state}; {logs.job_result}")
         return StepResult(

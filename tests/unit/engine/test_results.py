@@ -128,6 +128,41 @@ def test_merge_gathers_pieces_and_goes_on_after_short_writes(tmp_path, monkeypat
     assert not (tmp_path / "other.txt").exists()
 
 
+def test_a_scanner_advanced_as_records_come_ends_where_one_scan_does(tmp_path):
+    """The driver advances a Scanner while the step runs: whatever it read
+    before (half-written records included), the merge sees what one scan of
+    the finished segments sees, duplicates resolved the same way."""
+    parts = str(tmp_path / "parts")
+    os.makedirs(parts)
+    scanner = results.Scanner(parts)
+    assert scanner.advance() == {}
+    old = results.SegmentWriter(parts, "0", "process000")
+    new = results.SegmentWriter(parts, "0", "process001")
+    old.commit(0, 1, 1, 1, 0, b"", b"0 old-segment\n")
+    new.commit(0, 1, 1, 1, 0, b"", b"0 new-segment\n")  # same attempt: the newer segment wins
+    assert set(scanner.advance()) == {0}
+    new.commit(1, 2, 1, 1, 0, b"", b"1 attempt 2\n")
+    new.commit(4, 1, 1, 1, 0, b"", b"4 new-segment\n")
+    scanner.advance()
+    old.commit(4, 1, 1, 1, 0, b"", b"4 old-segment\n")  # read after the newer segment's: still loses
+    old.commit(1, 1, 1, 1, 0, b"", b"1 attempt 1\n")  # committed later, but a lower attempt
+    old.commit(2, 1, 1, 1, 0, b"", b"2 first\n")
+    # a record being written as the scanner looks: read once it is whole
+    record = results._RECORD.pack(results._MAGIC, 3, 1, 1, 1, 0, 0, 8) + b"3 rows!\n" + results._TRAILER
+    with open(old.path, "ab") as f:
+        f.write(record[:30])
+    assert 3 not in scanner.advance()
+    with open(old.path, "ab") as f:
+        f.write(record[30:])
+    old.commit(2, 1, 1, 1, 0, b"", b"2 again\n")  # same attempt, same segment: the later record
+    got = scanner.advance()
+    assert got == results.scan(parts)
+    assert sorted(got) == [0, 1, 2, 3, 4]
+    out = tmp_path / "out.txt"
+    results.merge(parts, 5, str(out), scanner=scanner)
+    assert out.read_bytes() == b"0 new-segment\n1 attempt 2\n2 again\n3 rows!\n4 new-segment\n"
+
+
 @pytest.mark.parametrize("cut", [1, 4, 5, 40, 95])  # the second record is 96 bytes
 def test_torn_tail_is_ignored(tmp_path, cut):
     parts = str(tmp_path)
