@@ -9,6 +9,9 @@ Order is deterministic: lexicographic by the path relative to the listed root,
 skipped at every depth. Entries that are not regular files (dangling
 symlinks, symlink loops, FIFOs, sockets, devices) are skipped too, and
 ``list_files_noting`` says which, so planning can tell the user once.
+A files plan is a ``FileBatches``: the listing and the batch size, making
+each ``MiniBatch`` only when it is read (a folder of 100,000 files plans
+without 100,000 objects; the manifest is written from the paths).
 Nothing here imports pandas or pyarrow.
 """
 
@@ -16,9 +19,12 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import operator
 import os
 import shutil
 import stat
+from collections.abc import Iterator, Sequence
+from typing import overload
 
 from pjob.data import minibatch, uris
 from pjob.spec import errors
@@ -43,19 +49,19 @@ def _list(location: str, skipped: list[tuple[str, str]]) -> list[str]:
             return [location]
         if not os.path.isdir(location):
             raise errors.UserError(f"input path '{location}' does not exist; check the path or datastore", field="path")
-        prefix = location if location.endswith(os.sep) else location + os.sep
-        rels = sorted(_walk_local(location, skipped))
-        if os.sep != "/":
-            rels = [rel.replace("/", os.sep) for rel in rels]
-        return [prefix + rel for rel in rels]  # os.path.join per file costs more than the listing
+        found = _walk_local(location, skipped)
+        found.sort()  # location + "/" + relative path each (POSIX, as pjob is): the relative paths' order
+        return found
     return _list_remote(location)
 
 
-def _walk_local(root: str, skipped: list[tuple[str, str]] | None = None) -> list[str]:
-    """Relative ``/``-separated paths of non-hidden files under root (scandir,
-    iterative); what is not a regular file goes to ``skipped``."""
-    skipped = [] if skipped is None else skipped
+def _walk_local(root: str, skipped: list[tuple[str, str]]) -> list[str]:
+    """The non-hidden files under root, unsorted, each as ``scandir`` spells
+    it: root, a separator (none added after a root ending with one), the
+    relative path (scandir, iterative). What is not a regular file goes to
+    ``skipped`` as ``(relative /-separated path, what it is)``."""
     found: list[str] = []
+    append = found.append
     real_root = os.path.realpath(root)
     seen_dirs = {real_root}
     stack: list[tuple[str, str]] = [(root, "")]
@@ -63,7 +69,10 @@ def _walk_local(root: str, skipped: list[tuple[str, str]] | None = None) -> list
         folder, prefix = stack.pop()
         with os.scandir(folder) as entries:
             for entry in entries:
-                if entry.name.startswith("."):
+                if entry.name[0] == ".":  # hidden (a name is never empty)
+                    continue
+                if entry.is_file(follow_symlinks=False):  # the common case: a regular file, no stat call
+                    append(entry.path)
                     continue
                 rel = prefix + entry.name
                 try:
@@ -79,8 +88,8 @@ def _walk_local(root: str, skipped: list[tuple[str, str]] | None = None) -> list
                             continue
                         seen_dirs.add(real)
                     stack.append((entry.path, rel + "/"))
-                elif entry.is_file():
-                    found.append(rel)
+                elif entry.is_file():  # a symlink to a file
+                    append(entry.path)
                 else:
                     skipped.append((rel, _what(entry.path)))
     return found
@@ -176,15 +185,67 @@ def is_file(location: str) -> bool:
     return fs.isfile(inner)
 
 
-def plan_files(paths: list[str], files_per_batch: int) -> list[minibatch.MiniBatch]:
+def plan_files(paths: list[str], files_per_batch: int) -> FileBatches:
     """Consecutive runs of ``files_per_batch`` files, in the given order."""
     if files_per_batch < 1:
         raise errors.UserError("mini_batch_size must be at least 1 file", field="mini_batch_size")
-    make = minibatch.MiniBatch
-    return [
-        make(i, "files", len(chunk), chunk)
-        for i, chunk in enumerate([paths[s : s + files_per_batch] for s in range(0, len(paths), files_per_batch)])
-    ]
+    return FileBatches(paths, files_per_batch)
+
+
+class FileBatches(Sequence[minibatch.MiniBatch]):
+    """The mini-batches of a files plan, made on demand: mini-batch ``i``
+    holds ``paths[i * per_batch : (i + 1) * per_batch]`` (all full but the
+    last). Reads as the list of ``MiniBatch`` it stands for (index, slice,
+    iterate, ``==`` a list); ``paths`` is not to be changed once planned."""
+
+    def __init__(self, paths: list[str], per_batch: int):
+        self.paths = paths
+        self.per_batch = per_batch
+
+    def __len__(self) -> int:
+        return -(-len(self.paths) // self.per_batch)
+
+    @overload
+    def __getitem__(self, key: int) -> minibatch.MiniBatch: ...
+    @overload
+    def __getitem__(self, key: slice) -> list[minibatch.MiniBatch]: ...
+    def __getitem__(self, key: int | slice) -> minibatch.MiniBatch | list[minibatch.MiniBatch]:
+        if isinstance(key, slice):
+            return [self._make(i) for i in range(len(self))[key]]
+        count = len(self)
+        i = operator.index(key)  # an int, or what stands for one (TypeError otherwise, as a list)
+        if i < 0:
+            i += count
+        if not 0 <= i < count:
+            raise IndexError("mini-batch index out of range")
+        return self._make(i)
+
+    def _make(self, i: int) -> minibatch.MiniBatch:
+        chunk = self.paths[i * self.per_batch : (i + 1) * self.per_batch]
+        return minibatch.MiniBatch(i, "files", len(chunk), chunk)
+
+    def __iter__(self) -> Iterator[minibatch.MiniBatch]:
+        make, paths, step = minibatch.MiniBatch, self.paths, self.per_batch
+        for i, start in enumerate(range(0, len(paths), step)):
+            chunk = paths[start : start + step]
+            yield make(i, "files", len(chunk), chunk)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FileBatches) and other.per_batch == self.per_batch:
+            return self.paths == other.paths
+        if isinstance(other, (FileBatches, list)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # compares by value, as the list it stands for
+
+    def __repr__(self) -> str:
+        return f"FileBatches({len(self.paths)} files, {self.per_batch} per mini-batch)"
+
+    def item_counts(self) -> list[int]:
+        """Each mini-batch's file count, without making the mini-batches."""
+        full, rest = divmod(len(self.paths), self.per_batch)
+        return [self.per_batch] * full + ([rest] if rest else [])
 
 
 def materialise(paths: list[str], scratch_dir: str) -> list[str]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -57,10 +58,12 @@ def items_estimated(mb: MiniBatch) -> bool:
 @dataclasses.dataclass
 class Plan:
     """Ordered mini-batches of one input. ``kind`` is files|table;
-    ``columns`` is the table schema as ``[(name, dtype_family), ...]``."""
+    ``columns`` is the table schema as ``[(name, dtype_family), ...]``;
+    ``mini_batches`` is a list, or for a files plan a ``files.FileBatches``
+    (made on demand, equal to the list it stands for)."""
 
     kind: str
-    mini_batches: list[MiniBatch]
+    mini_batches: Sequence[MiniBatch]
     items: int = 0
     columns: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     source: str = ""

@@ -21,7 +21,7 @@ _SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type] 
 _FILES_KEYS = {"index", "kind", "items", "paths"}  # a files descriptor as ``_line`` writes it
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from pjob.engine.task import ParallelTask
 
@@ -35,7 +35,8 @@ def path_in(work_dir: str) -> str:
 
 
 def write(plan: minibatch.Plan, path: str, extra: dict[str, Any] | None = None) -> None:
-    """Atomically write ``plan`` (tmp file then rename); ``extra`` goes into the header."""
+    """Atomically write ``plan`` (tmp file then rename); ``extra`` goes into
+    the header. A files plan's lines come straight from its listing."""
     header = {
         "kind": plan.kind,
         "items": plan.items,
@@ -45,9 +46,14 @@ def write(plan: minibatch.Plan, path: str, extra: dict[str, Any] | None = None) 
         **(extra or {}),
     }
     tmp = f"{path}.tmp.{os.getpid()}"
+    batches = plan.mini_batches
     with open(tmp, "w", encoding="utf-8") as out:
         out.write(json.dumps(header) + "\n")
-        out.writelines([_line(mb) for mb in plan.mini_batches])
+        if isinstance(batches, files.FileBatches):
+            for chunk in _files_lines(batches.paths, batches.per_batch):
+                out.write(chunk)
+        else:
+            out.writelines([_line(mb) for mb in batches])
     os.replace(tmp, path)
 
 
@@ -62,7 +68,8 @@ def plan_into(task: ParallelTask, path: str, log: Callable[[str], object]) -> mi
     started = time.time()
     plan = pjob.data.plan(task.input_type, task.input_uri, task.mini_batch_size, task.partition_keys)
     listing = _listing(task, plan)
-    estimated = any(minibatch.items_estimated(mb) for mb in plan.mini_batches)
+    batches = plan.mini_batches  # files (FileBatches, never estimated) are not made one by one here
+    estimated = not isinstance(batches, files.FileBatches) and any(minibatch.items_estimated(mb) for mb in batches)
     extra = {"planned_at": started, "listing": files.digest(listing), "listed": len(listing)}
     if plan.skipped:
         extra["skipped"] = plan.skipped
@@ -82,6 +89,8 @@ def plan_into(task: ParallelTask, path: str, log: Callable[[str], object]) -> mi
 def _listing(task: ParallelTask, plan: minibatch.Plan) -> list[str]:
     """The files of the input location as planned (a folder's file plan is its listing)."""
     if plan.kind == "files" and task.input_type in ("uri_folder", "uri_file"):
+        if isinstance(plan.mini_batches, files.FileBatches):
+            return plan.mini_batches.paths
         return [p for mb in plan.mini_batches for p in mb.paths]
     return files.list_files(task.input_uri)
 
@@ -188,6 +197,37 @@ def _line(mb: minibatch.MiniBatch) -> str:
         listed = _ESCAPE(paths[0]) if len(paths) == 1 else ",".join(map(_ESCAPE, paths))
         return f'{{"index":{mb.index},"kind":"files","items":{mb.items},"paths":[{listed}]}}\n'
     return _ENCODER.encode(_to_dict(mb)) + "\n"
+
+
+_CHUNK = 1 << 16  # mini-batches per write: bounded memory for any listing
+
+
+def _files_lines(paths: list[str], per_batch: int) -> Iterator[str]:
+    """The lines of ``FileBatches(paths, per_batch)``, a chunk of lines per
+    string, byte-identical to ``_line`` of each mini-batch (tests/unit/engine)
+    with no ``MiniBatch`` made: each path escaped once, or not at all when
+    none needs it (printable ASCII without quote or backslash)."""
+    joined = "".join(paths)
+    if joined.isascii() and joined.isprintable() and '"' not in joined and "\\" not in joined:
+        items, sep, opened, closed = paths, '","', '["', '"]}\n'  # _ESCAPE(p) == '"' + p + '"'
+    else:
+        items, sep, opened, closed = list(map(_ESCAPE, paths)), ",", "[", "]}\n"
+    full, rest = divmod(len(items), per_batch)
+    middle = f',"kind":"files","items":{per_batch},"paths":{opened}'
+    for first in range(0, full, _CHUNK):
+        indexes = range(first, min(full, first + _CHUNK))
+        if per_batch == 1:
+            yield "".join([f'{{"index":{i}{middle}{items[i]}{closed}' for i in indexes])
+        else:
+            yield "".join(
+                [
+                    f'{{"index":{i}{middle}{sep.join(items[i * per_batch : (i + 1) * per_batch])}{closed}'
+                    for i in indexes
+                ]
+            )
+    if rest:
+        last = sep.join(items[full * per_batch :])
+        yield f'{{"index":{full},"kind":"files","items":{rest},"paths":{opened}{last}{closed}'
 
 
 def _to_dict(mb: minibatch.MiniBatch) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import time
 import traceback
 from collections.abc import Callable
 
+from pjob.data import files
 from pjob.engine import fileio, logtree, manifest
 from pjob.engine.task import ParallelTask
 
@@ -97,7 +98,10 @@ def plan_once(task: ParallelTask, log: Log) -> Plan:
         log(MSG_REUSING_PLAN.format(path=path, count=header["count"], items=header["items"]))
         return Plan(int(header["count"]), None)
     plan = manifest.plan_into(task, path, log)
-    return Plan(len(plan.mini_batches), [max(0, mb.items) for mb in plan.mini_batches])
+    batches = plan.mini_batches
+    if isinstance(batches, files.FileBatches):  # all full but the last: no mini-batch made
+        return Plan(len(batches), batches.item_counts())
+    return Plan(len(batches), [max(0, mb.items) for mb in batches])
 
 
 def read_items(task: ParallelTask) -> tuple[int, list[int]]:
