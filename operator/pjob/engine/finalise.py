@@ -120,10 +120,9 @@ def _body(error: str | None) -> str:
 def plan_header(work_dir: str) -> dict[str, Any]:
     """The manifest's header (what planning noted), {} when unreadable."""
     try:
-        header, _ = manifest.read_header_and_lines(manifest.path_in(work_dir))
+        return manifest.read_header(manifest.path_in(work_dir))
     except (OSError, ValueError):
         return {}
-    return header if isinstance(header, dict) else {}
 
 
 def _described_source(task: ParallelTask, count: int) -> str:

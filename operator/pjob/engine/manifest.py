@@ -129,6 +129,15 @@ def planned_count(work_dir: str) -> int | None:
         return None
 
 
+def read_header(path: str) -> dict[str, Any]:
+    """The header dict alone (its first line: a plan can have a million lines after it)."""
+    with open(path, "rb") as f:
+        header = json.loads(f.readline())
+    if not isinstance(header, dict):
+        raise ValueError(f"{path}: the first line is not a manifest header")
+    return header
+
+
 def read_header_and_lines(path: str) -> tuple[dict[str, Any], list[bytes]]:
     """Header dict and the raw descriptor lines (without newline), index = position."""
     with open(path, "rb") as f:

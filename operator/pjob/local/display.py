@@ -14,7 +14,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from pjob.engine import activity, jobview, manifest, report
+from pjob.engine import activity, finalise, jobview, report
 from pjob.local import progress_view as view
 
 if TYPE_CHECKING:
@@ -193,20 +193,12 @@ def _short(path: str) -> str:
 
 
 def _planned_items(work_dir: str) -> int | None:
-    try:
-        header, _ = manifest.read_header_and_lines(manifest.path_in(work_dir))
-    except (OSError, ValueError, KeyError):
-        return None
-    items = header.get("items")
+    items = finalise.plan_header(work_dir).get("items")
     return items if isinstance(items, int) and items >= 0 else None
 
 
 def _plan_note(work_dir: str, key: str) -> str | None:
-    try:
-        header, _ = manifest.read_header_and_lines(manifest.path_in(work_dir))
-    except (OSError, ValueError, KeyError):
-        return None
-    note = header.get(key)
+    note = finalise.plan_header(work_dir).get(key)
     return note if isinstance(note, str) else None
 
 

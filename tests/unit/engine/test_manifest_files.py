@@ -86,3 +86,23 @@ def test_a_folder_plan_lists_and_counts_without_mini_batches(tmp_path, monkeypat
     header, lines = manifest.read_header_and_lines(manifest.path_in(str(tmp_path / "w")))
     assert header["count"] == 3 and header["listed"] == 7 and len(lines) == 3
     assert header["listing"] == files.digest(files.list_files(str(folder)))
+
+
+def test_read_header_reads_the_first_line_only(tmp_path):
+    """The summary and the finalisation want the header (skipped entries,
+    items): read from the first line, not the million lines after it."""
+    path = str(tmp_path / manifest.FILE_NAME)
+    plan = Plan(kind="files", mini_batches=files.plan_files(PLAIN, 2), items=len(PLAIN), source="/data/in")
+    manifest.write(plan, path, {"skipped": "1 entry is not a regular file"})
+    header = manifest.read_header(path)
+    assert header == manifest.read_header_and_lines(path)[0]
+    assert header["count"] == 12 and header["skipped"] == "1 entry is not a regular file"
+    with open(path, "ab") as f:
+        f.write(b"not json at all\n")  # the body is not read
+    assert manifest.read_header(path) == header
+    with pytest.raises(ValueError):
+        manifest.read_header_and_lines(path)
+    with open(path, "wb") as f:
+        f.write(b"[1, 2]\n")
+    with pytest.raises(ValueError):
+        manifest.read_header(path)
