@@ -19,6 +19,11 @@ given per input size (planning and the Pool's listing grow with the files).
 ``--first-run-only`` measures only that, with the first mini-batch size and
 no slope fit (quicker, so more repeats fit in the same time).
 
+For scale, the time to the first ``run()`` is also broken down: bare Python,
+Python + importing pydantic (the floor of any run that validates its spec
+first), and the engine alone: the measured step started again straight from
+its task JSON, without YAML, spec models or validation.
+
 Targets (exit 1 when one is missed): slope <= 1.1x Pool's with mini-batches
 of 10 and <= 1.3x with mini-batches of 1; time to first run() <= 1.3x Pool's.
 """
@@ -126,6 +131,29 @@ def measure(root: str, code: str, files: int, size: int, repeat: int, env: dict 
 
 PYDANTIC = "from pydantic import BaseModel, Field, field_validator, model_validator"
 
+# the engine alone: the parallel step of a run already made, started straight from its task JSON
+# (no YAML, no spec models, no validation, no run folder bookkeeping): how far a start without them gets
+ENGINE_ONLY = """
+import sys
+from pjob.engine.task import ParallelTask
+from pjob.local import parallel_step
+with open(sys.argv[1], encoding="utf-8") as f:
+    task = ParallelTask.from_json(f.read())
+sys.exit(0 if parallel_step.run_parallel_step(task, fresh=True).status == "Succeeded" else 1)
+"""
+
+
+def engine_only(root: str, files: int, size: int, repeat: int, env: dict | None = None) -> list[float]:
+    """Seconds to the first run() of the engine alone (``ENGINE_ONLY``) on the
+    task of the ``pjob run`` measured above, ``repeat`` times."""
+    task = os.path.join(root, "runs", f"bench-{files}-{size}", "steps", "score", "work", "task.json")
+    copy = os.path.join(root, f"task-{files}-{size}.json")
+    shutil.copyfile(task, copy)
+    cmd = [bl.python(), "-c", ENGINE_ONLY, copy]
+    return [
+        t for t in (bl.run_timed(cmd, root, os.path.join(root, "first-run"), env=env)[1] for _ in range(repeat)) if t
+    ]
+
 
 def startup_breakdown(root: str, repeat: int, env: dict | None = None) -> tuple[str, float]:
     """(what starting Python and pjob costs, the median seconds of Python +
@@ -225,6 +253,12 @@ def main() -> int:
         f"takes {pydantic_s * 1e3:.0f} ms = {pydantic_s / pool_small:.2f}x the Pool's whole time to its first run() "
         f"at {small:,} files"
     )
+    engine = engine_only(root, small, sizes[0], max(3, args.repeat), env)
+    if engine:
+        print(
+            f"  the engine alone (the step started straight from its task JSON: no YAML, spec models or validation) "
+            f"at {small:,} files: {bl.spread(engine, 1e3, '.0f')}ms = {bl.med(engine) / pool_small:.2f}x the Pool's"
+        )
     print(f"for scale: {breakdown}; at the end: {bl.load()}")
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
