@@ -217,19 +217,17 @@ class SlowestRows:
 
     def __init__(self) -> None:
         self.rows: list[list[Any]] = []
-        self._keys: list[float] = []  # -seconds of each row, ascending (for bisect)
         self.floor = float("-inf")
 
     def add(self, index: int, elapsed: float) -> None:
         seconds = float(f"{elapsed:.4f}")
-        at = bisect.bisect_right(self._keys, -seconds)  # after the rows as slow as this one
+        at = bisect.bisect_right(self.rows, -seconds, key=lambda row: -row[1])  # after the rows as slow as this one
         if at >= SLOWEST_KEPT:
             return
-        self._keys.insert(at, -seconds)
         self.rows.insert(at, [str(index), seconds])
-        del self._keys[SLOWEST_KEPT:], self.rows[SLOWEST_KEPT:]
+        del self.rows[SLOWEST_KEPT:]
         if len(self.rows) == SLOWEST_KEPT:  # anything that rounds to more than the last one is above this
-            self.floor = -self._keys[-1] - 0.00005
+            self.floor = self.rows[-1][1] - 0.00005
 
 
 def slowest_candidates(work_dir: str, n: int) -> list[tuple[str, str | None]]:
