@@ -77,7 +77,7 @@ class Agent(agent_workers.WorkerProcesses, agent_messages.WorkerMessages):
         self.control_fd = control_fd
         self.limits = policy.limits_for(task)
         self.logs = logtree.LogTree(task.logs_dir)
-        self.parts_dir = os.path.join(task.work_dir, "parts")
+        self.parts_dir = results.parts_dir(task.work_dir)
         self.task_file = os.path.join(task.work_dir, "task.json")
         self.lines: list[bytes] = []
         self.adoptable: dict[int, results.RecordRef] = {}

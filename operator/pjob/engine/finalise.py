@@ -72,16 +72,11 @@ def remove_staged(task: ParallelTask) -> list[str]:
     return removed
 
 
-def parts_dir(task: ParallelTask) -> str:
-    """Where the workers' result segments are (``engine.results``)."""
-    return os.path.join(task.work_dir, "parts")
-
-
 def merge_output(task: ParallelTask, count: int, scanner: results.Scanner | None = None) -> tuple[int, int] | None:
     if not task.append_row_to:
         return None
     return results.merge(
-        parts_dir(task),
+        results.parts_dir(task.work_dir),
         count,
         task.append_row_to,
         dataframe_header=task.flags.append_row_dataframe_header,

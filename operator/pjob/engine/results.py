@@ -67,6 +67,13 @@ def format_returns(result: object) -> tuple[int, bytes, bytes | memoryview]:
 
 
 SEGMENT_PREFIX, SEGMENT_SUFFIX = "seg-", ".bin"
+
+
+def parts_dir(work_dir: str) -> str:
+    """Where a step's workers write their segments: ``<work_dir>/parts``."""
+    return os.path.join(work_dir, "parts")
+
+
 _RECORD = struct.Struct("<4sQIqqqIQ")  # magic, index, attempt, items, succeeded, failed, header_len, rows_len
 _MAGIC, _TRAILER = b"PJOB", b"PEND"
 

@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable
 
 from pjob.data import files
-from pjob.engine import fileio, logtree, manifest
+from pjob.engine import fileio, logtree, manifest, results
 from pjob.engine.task import ParallelTask
 
 Log = Callable[[str], None]
@@ -40,7 +40,7 @@ def wipe(task: ParallelTask) -> None:
 
 def make_folders(task: ParallelTask) -> None:
     """The step's folders: work (and its parts), logs, outputs, the append_row_to file's folder."""
-    for folder in (task.work_dir, task.logs_dir, task.output_dir, os.path.join(task.work_dir, "parts")):
+    for folder in (task.work_dir, task.logs_dir, task.output_dir, results.parts_dir(task.work_dir)):
         os.makedirs(folder, exist_ok=True)
     if task.append_row_to and "://" not in task.append_row_to:
         os.makedirs(os.path.dirname(task.append_row_to) or ".", exist_ok=True)

@@ -85,7 +85,7 @@ class Worker:
         self.node = node
         self.proc = logtree.process_name(slot)
         self.logs = logtree.LogTree(task.logs_dir)
-        self.parts_dir = os.path.join(task.work_dir, "parts")
+        self.parts_dir = results.parts_dir(task.work_dir)
         self.scratch = os.path.join(task.work_dir, "scratch", node, self.proc)
         self.cmd_fd = cmd_fd
         self.res_fd = res_fd

@@ -81,7 +81,7 @@ def _prepare_queue(task, plan: step.Plan, retry_failed: bool, log) -> SqliteCoor
     if retry_failed:
         failed = coord.records(state="failed")
         # short returns left rows; the re-run commits them again
-        results.drop(finalising.parts_dir(task), {rec.index for rec in failed})
+        results.drop(results.parts_dir(task.work_dir), {rec.index for rec in failed})
         n = coord.reset_failed()
         log(f"--retry-failed: {n} failed mini-batch(es) go back to the queue")
     shutil.rmtree(os.path.join(task.work_dir, "fatal"), ignore_errors=True)
@@ -290,7 +290,7 @@ def run_parallel_step(
         p = coord.counters()
         if p.pending == 0 and p.leased == 0:
             log("nothing left to run: every mini-batch is already final")
-        scanner = results.Scanner(finalising.parts_dir(task))
+        scanner = results.Scanner(results.parts_dir(task.work_dir))
         verdict, fatal = _watch(task, coord, agents, run_id, logs, log, progress, started, scanner)
         _stop_agents(agents, log)
         log(f"verdict: {verdict.state} {verdict.rule or ''} {verdict.message}")
