@@ -225,10 +225,7 @@ class FileBatches(Sequence[minibatch.MiniBatch]):
         return minibatch.MiniBatch(i, "files", len(chunk), chunk)
 
     def __iter__(self) -> Iterator[minibatch.MiniBatch]:
-        make, paths, step = minibatch.MiniBatch, self.paths, self.per_batch
-        for i, start in enumerate(range(0, len(paths), step)):
-            chunk = paths[start : start + step]
-            yield make(i, "files", len(chunk), chunk)
+        return map(self._make, range(len(self)))
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, FileBatches) and other.per_batch == self.per_batch:

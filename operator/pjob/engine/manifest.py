@@ -68,8 +68,8 @@ def plan_into(task: ParallelTask, path: str, log: Callable[[str], object]) -> mi
     started = time.time()
     plan = pjob.data.plan(task.input_type, task.input_uri, task.mini_batch_size, task.partition_keys)
     listing = _listing(task, plan)
-    batches = plan.mini_batches  # files (FileBatches, never estimated) are not made one by one here
-    estimated = not isinstance(batches, files.FileBatches) and any(minibatch.items_estimated(mb) for mb in batches)
+    # only a table's mini-batches can be estimates: a files plan's are not made one by one here
+    estimated = plan.kind == "table" and any(minibatch.items_estimated(mb) for mb in plan.mini_batches)
     extra = {"planned_at": started, "listing": files.digest(listing), "listed": len(listing)}
     if plan.skipped:
         extra["skipped"] = plan.skipped

@@ -27,8 +27,6 @@ from pjob.engine import fileio
 if TYPE_CHECKING:
     import pandas
 
-_COPY_CHUNK = 1 << 20  # the largest piece of one record's rows a merge writes at once
-
 
 class ReturnTypeError(TypeError):
     pass
@@ -299,14 +297,9 @@ def merge(
                     with open(ref.path, "rb") as f:
                         mm = maps[ref.path] = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
                     view = views[ref.path] = memoryview(mm)
-                start, size = ref.offset + ref.header_len, ref.rows_len
-                if size <= _COPY_CHUNK:
-                    pending.append(view[start : start + size])
-                else:  # huge rows: in bounded pieces, so the pages released below bound what stays resident
-                    pending += [
-                        view[at : min(at + _COPY_CHUNK, start + size)] for at in range(start, start + size, _COPY_CHUNK)
-                    ]
-                copied += size
+                start = ref.offset + ref.header_len
+                pending.append(view[start : start + ref.rows_len])  # a view: no copy, whatever its size
+                copied += ref.rows_len
                 if len(pending) >= _GATHER or copied >= _RELEASE_EVERY:
                     _write_all(fd, pending)
                     if copied >= _RELEASE_EVERY:  # pages read so far stay mapped (resident) until released
